@@ -1,0 +1,359 @@
+/*
+ * core/conn.c - a connection's recv, send and close on its ring.
+ *
+ * Lifetime: a connection is created on accept and freed only when it is
+ * closing, no SQE of its own is in flight (recv_armed/send_armed clear) and
+ * no protocol reference is held. Until then its slot's generation keeps
+ * stale CQEs away from a reused slot.
+ *
+ * Output: the protocol appends to `out`; a flush moves `out` to `wbuf` and
+ * sends it, one send in flight at a time. What is written while a send is in
+ * flight gathers in `out` and goes with the next send, so pipelined
+ * responses coalesce. Short sends resume where they stopped.
+ */
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/ring_impl.h"
+
+#define OUT_MIN 4096
+
+void *ringo__conn_state(ringo__conn *c) { return c->proto; }
+ringo__ring *ringo__conn_ring(const ringo__conn *c) { return c->ring; }
+size_t ringo__conn_unsent(const ringo__conn *c) { return c->out_len + (c->w_len - c->w_off); }
+bool ringo__conn_closing(const ringo__conn *c) { return c->state != CONN_OPEN || c->close_after_send; }
+void ringo__conn_ref(ringo__conn *c) { c->refs++; }
+
+void ringo__conn_unref(ringo__conn *c)
+{
+    c->refs--;
+    ringo__conn_maybe_free(c);
+}
+
+socklen_t ringo__conn_peer(const ringo__conn *c, struct sockaddr_storage *out)
+{
+    memcpy(out, &c->peer, c->peer_len);
+    return c->peer_len;
+}
+
+static uint64_t data_of(const ringo__conn *c, int op)
+{
+    return ringo__conn_data(op, c->gen, c->idx);
+}
+
+static void arm_recv(ringo__conn *c)
+{
+    struct io_uring_sqe *sqe;
+
+    if (c->recv_armed || c->state == CONN_CLOSING || (c->paused && c->state == CONN_OPEN) ||
+        c->eof)
+        return;
+    sqe = ringo__ring_sqe(c->ring);
+    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = 0;
+    io_uring_sqe_set_data64(sqe, data_of(c, RINGO__OP_RECV));
+    c->recv_armed = true;
+}
+
+static void cancel_recv(ringo__conn *c)
+{
+    struct io_uring_sqe *sqe = ringo__ring_sqe(c->ring);
+
+    io_uring_prep_cancel64(sqe, data_of(c, RINGO__OP_RECV), 0);
+    io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
+}
+
+void ringo__conn_accepted(ringo__ring *r, int fd)
+{
+    const ringo__proto *p = r->proto;
+    ringo__conn *c;
+    int one = 1;
+
+    if (r->nfree == 0 || !(c = ringo__calloc(1, sizeof(*c) + p->conn_size))) {
+        /* Past the cap: a short answer beats a silent reset. */
+        if (p->overload_response) {
+            ssize_t n = send(fd, p->overload_response, strlen(p->overload_response),
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+            (void)n;
+        }
+        close(fd);
+        return;
+    }
+    c->ring = r;
+    c->fd = fd;
+    c->idx = r->free_idx[--r->nfree];
+    c->gen = ++r->gens[c->idx];
+    c->heap_idx = UINT32_MAX;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->peer_len = sizeof(c->peer);
+    if (getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len) < 0)
+        c->peer_len = 0;
+    r->conns[c->idx] = c;
+    r->nconns++;
+    atomic_fetch_add_explicit(&r->stats.conns_live, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->stats.conns_accepted, 1, memory_order_relaxed);
+    c->refs = 1;
+    p->on_open(c);
+    arm_recv(c);
+    if (r->stopping)
+        ringo__conn_drain(c);
+    ringo__conn_unref(c);
+}
+
+void ringo__conn_maybe_free(ringo__conn *c)
+{
+    ringo__ring *r = c->ring;
+
+    if (c->state != CONN_CLOSING || c->recv_armed || c->send_armed || c->refs)
+        return;
+    ringo__timer_remove(r, c);
+    close(c->fd);
+    r->conns[c->idx] = NULL;
+    r->free_idx[r->nfree++] = c->idx;
+    r->nconns--;
+    atomic_fetch_sub_explicit(&r->stats.conns_live, 1, memory_order_relaxed);
+    ringo__free(c->out);
+    ringo__free(c->wbuf);
+    ringo__free(c);
+}
+
+static void start_linger(ringo__conn *c)
+{
+    if (c->eof || c->ring->srv->cfg.linger_ms == 0) {
+        ringo__conn_close(c, RINGO__CLOSE_NOW);
+        return;
+    }
+    /*
+     * Lingering close: after an error response the client may still be
+     * sending; closing now with unread input would reset the connection and
+     * could destroy the response before the client reads it. Shut down our
+     * write side, discard input until EOF or the linger timeout.
+     */
+    c->state = CONN_LINGER;
+    shutdown(c->fd, SHUT_WR);
+    c->proto_deadline = 0;
+    c->io_deadline = c->ring->now + c->ring->srv->cfg.linger_ms;
+    ringo__timer_update(c->ring, c);
+    arm_recv(c);
+}
+
+void ringo__conn_close(ringo__conn *c, int how)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    if (how == RINGO__CLOSE_AFTER_SEND && c->state == CONN_OPEN) {
+        c->close_after_send = true;
+        if (!c->send_armed && c->out_len == 0)
+            start_linger(c);
+        else
+            ringo__conn_flush(c);
+        return;
+    }
+    c->state = CONN_CLOSING;
+    c->proto_deadline = c->io_deadline = 0;
+    ringo__timer_remove(c->ring, c);
+    if (c->recv_armed || c->send_armed) {
+        struct io_uring_sqe *sqe = ringo__ring_sqe(c->ring);
+        io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
+    }
+    c->ring->proto->on_close(c);
+    ringo__conn_maybe_free(c);
+}
+
+void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
+{
+    bool more = cqe->flags & IORING_CQE_F_MORE;
+
+    if (!more)
+        c->recv_armed = false;
+    if (cqe->res > 0) {
+        uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        char *p = ringo__bufring_get(c->ring, bid);
+        ringo__mark_defined(p, (size_t)cqe->res);
+        if (c->state == CONN_OPEN)
+            c->ring->proto->on_data(c, p, (size_t)cqe->res);
+        ringo__bufring_put(c->ring, bid);
+        /* A multishot recv that ended with data (CQ overflow) is re-armed. */
+        if (!more)
+            arm_recv(c);
+    } else if (cqe->res == 0) {
+        c->eof = true;
+        if (c->state == CONN_LINGER)
+            ringo__conn_close(c, RINGO__CLOSE_NOW);
+        else if (c->state == CONN_OPEN)
+            c->ring->proto->on_eof(c);
+    } else if (cqe->res == -ENOBUFS) {
+        /* Buffers were handed back during this batch: the new recv finds them. */
+        arm_recv(c);
+    } else if (cqe->res == -ECANCELED) {
+        arm_recv(c); /* a pause that was lifted before its cancel landed */
+    } else {
+        ringo__conn_close(c, RINGO__CLOSE_NOW);
+    }
+}
+
+static void submit_send(ringo__conn *c)
+{
+    struct io_uring_sqe *sqe = ringo__ring_sqe(c->ring);
+
+    /* send, not writev: a vanished peer gives -EPIPE instead of SIGPIPE. */
+    io_uring_prep_send(sqe, c->fd, c->wbuf + c->w_off, c->w_len - c->w_off, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, data_of(c, RINGO__OP_SEND));
+    c->send_armed = true;
+    if (c->ring->srv->cfg.send_timeout_ms) {
+        c->io_deadline = c->ring->now + c->ring->srv->cfg.send_timeout_ms;
+        ringo__timer_update(c->ring, c);
+    }
+}
+
+void ringo__conn_flush(ringo__conn *c)
+{
+    char *tmp;
+    size_t cap;
+
+    if (c->send_armed || c->out_len == 0 || c->state == CONN_CLOSING)
+        return;
+    /* Swap: the gathered output goes out, the sent buffer gathers next. */
+    tmp = c->wbuf;
+    cap = c->w_cap;
+    c->wbuf = c->out;
+    c->w_cap = c->out_cap;
+    c->w_len = c->out_len;
+    c->w_off = 0;
+    c->out = tmp;
+    c->out_cap = cap;
+    c->out_len = 0;
+    submit_send(c);
+}
+
+static void release_buffers(ringo__conn *c)
+{
+    /* An idle connection holds no output memory (RSS per idle connection). */
+    ringo__free(c->out);
+    ringo__free(c->wbuf);
+    c->out = c->wbuf = NULL;
+    c->out_cap = c->w_cap = c->out_len = c->w_len = c->w_off = 0;
+}
+
+void ringo__conn_on_send(ringo__conn *c, int32_t res)
+{
+    c->send_armed = false;
+    if (res < 0) {
+        ringo__conn_close(c, RINGO__CLOSE_NOW);
+        return;
+    }
+    c->w_off += (size_t)res;
+    if (c->state == CONN_CLOSING)
+        return;
+    if (c->w_off < c->w_len) {
+        submit_send(c);
+        return;
+    }
+    c->w_off = c->w_len = 0;
+    if (c->out_len) {
+        ringo__conn_flush(c);
+        return;
+    }
+    c->io_deadline = 0;
+    ringo__timer_update(c->ring, c);
+    release_buffers(c);
+    if (c->close_after_send && c->state == CONN_OPEN)
+        start_linger(c);
+    else if (c->state == CONN_OPEN)
+        c->ring->proto->on_sent(c);
+}
+
+static int grow_out(ringo__conn *c, size_t need)
+{
+    size_t cap = c->out_cap ? c->out_cap : OUT_MIN;
+    char *p;
+
+    while (cap < c->out_len + need)
+        cap *= 2;
+    p = ringo__realloc(c->out, cap);
+    if (!p)
+        return -ENOMEM;
+    c->out = p;
+    c->out_cap = cap;
+    return 0;
+}
+
+char *ringo__conn_reserve(ringo__conn *c, size_t n)
+{
+    if (c->out_len + n > c->out_cap && grow_out(c, n) < 0)
+        return NULL;
+    return c->out + c->out_len;
+}
+
+void ringo__conn_commit(ringo__conn *c, size_t n) { c->out_len += n; }
+
+int ringo__conn_write(ringo__conn *c, const void *p, size_t n)
+{
+    char *dst = ringo__conn_reserve(c, n);
+
+    if (!dst) {
+        ringo__conn_close(c, RINGO__CLOSE_NOW);
+        return -ENOMEM;
+    }
+    memcpy(dst, p, n);
+    c->out_len += n;
+    return 0;
+}
+
+void ringo__conn_pause(ringo__conn *c)
+{
+    if (c->paused)
+        return;
+    c->paused = true;
+    if (c->recv_armed && c->state == CONN_OPEN)
+        cancel_recv(c);
+}
+
+void ringo__conn_resume(ringo__conn *c)
+{
+    if (!c->paused)
+        return;
+    c->paused = false;
+    arm_recv(c);
+}
+
+void ringo__conn_timer(ringo__conn *c, int kind, uint32_t ms)
+{
+    if (c->state != CONN_OPEN)
+        return;
+    c->timer_kind = (uint8_t)kind;
+    c->proto_deadline = (kind != RINGO__TIMER_NONE && ms) ? c->ring->now + ms : 0;
+    ringo__timer_update(c->ring, c);
+}
+
+void ringo__conn_expire(ringo__conn *c)
+{
+    ringo__ring *r = c->ring;
+
+    if (c->io_deadline && c->io_deadline <= r->now) {
+        /* Send stall (client stopped reading) or linger time is up. */
+        ringo__conn_close(c, RINGO__CLOSE_NOW);
+        return;
+    }
+    if (c->proto_deadline && c->proto_deadline <= r->now) {
+        int kind = c->timer_kind;
+        c->proto_deadline = 0;
+        c->timer_kind = RINGO__TIMER_NONE;
+        ringo__timer_update(r, c);
+        r->proto->on_timer(c, kind);
+        return;
+    }
+    ringo__timer_update(r, c);
+}
+
+void ringo__conn_drain(ringo__conn *c)
+{
+    if (c->state == CONN_OPEN)
+        c->ring->proto->on_drain(c);
+}

@@ -1,0 +1,394 @@
+/*
+ * core/ring.c - a ring thread: io_uring setup, the CQE loop, accept, shutdown.
+ *
+ * Each ring thread creates its own io_uring inside the thread with
+ * SINGLE_ISSUER | DEFER_TASKRUN: completions are only processed when this
+ * thread enters the kernel to wait, so no task-work interrupts a handler and
+ * CQEs arrive in batches. The loop is: submit and wait for at least one CQE,
+ * dispatch every CQE by the op in its user_data, run expired timers, repeat.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/ring_impl.h"
+
+#define RING_SQ_ENTRIES 1024
+#define RING_CQ_ENTRIES 8192 /* many multishot CQEs per SQE: keep the CQ large */
+#define ACCEPT_BACKOFF_MS 100
+
+static _Thread_local ringo__ring *current_ring;
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+ringo__ring *ringo__ring_current(void) { return current_ring; }
+unsigned ringo__ring_id(const ringo__ring *r) { return r->id; }
+const ringo_config *ringo__ring_config(const ringo__ring *r) { return &r->srv->cfg; }
+void *ringo__ring_app(const ringo__ring *r) { return r->srv->app; }
+ringo__ring_stats *ringo__ring_stats_of(ringo__ring *r) { return &r->stats; }
+int ringo__ring_fd(const ringo__ring *r) { return r->ring_fd; }
+bool ringo__ring_draining(const ringo__ring *r) { return r->stopping; }
+uint64_t ringo__ring_now(const ringo__ring *r) { return r->now; }
+void ringo__ring_hold(ringo__ring *r) { r->holds++; }
+void ringo__ring_release(ringo__ring *r) { r->holds--; }
+
+struct io_uring_sqe *ringo__ring_sqe(ringo__ring *r)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
+
+    /* SQ full: hand what we have to the kernel and take a fresh slot. */
+    while (!sqe) {
+        io_uring_submit(&r->uring);
+        sqe = io_uring_get_sqe(&r->uring);
+    }
+    return sqe;
+}
+
+const char *ringo__ring_date_line(ringo__ring *r)
+{
+    time_t now = time(NULL);
+
+    if (now != r->date_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(r->date_line, sizeof(r->date_line), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
+                 &tm);
+        r->date_sec = now;
+    }
+    return r->date_line;
+}
+
+ringo__ring *ringo__ring_new(ringo__server *s, unsigned id, int listen_fd)
+{
+    ringo__ring *r = ringo__calloc(1, sizeof(*r));
+
+    if (!r)
+        return NULL;
+    r->srv = s;
+    r->proto = s->proto;
+    r->id = id;
+    r->listen_fd = listen_fd;
+    r->ring_fd = -1;
+    r->cap = s->cfg.max_conns;
+    r->conns = ringo__calloc(r->cap, sizeof(*r->conns));
+    r->gens = ringo__calloc(r->cap, sizeof(*r->gens));
+    r->free_idx = ringo__malloc(r->cap * sizeof(*r->free_idx));
+    r->heap = ringo__malloc(r->cap * sizeof(*r->heap));
+    if (!r->conns || !r->gens || !r->free_idx || !r->heap) {
+        ringo__ring_free(r);
+        return NULL;
+    }
+    /* Hand out low indices first: they stay hot in cache. */
+    for (uint32_t i = 0; i < r->cap; i++)
+        r->free_idx[i] = r->cap - 1 - i;
+    r->nfree = r->cap;
+    return r;
+}
+
+void ringo__ring_free(ringo__ring *r)
+{
+    if (!r)
+        return;
+    ringo__free(r->conns);
+    ringo__free(r->gens);
+    ringo__free(r->free_idx);
+    ringo__free(r->heap);
+    ringo__free(r);
+}
+
+/* The smallest timeout anyone configured sets how often timers are checked. */
+static uint64_t pick_tick(const ringo_config *c)
+{
+    uint32_t t[] = {c->header_timeout_ms, c->body_timeout_ms, c->keepalive_timeout_ms,
+                    c->send_timeout_ms,   c->linger_ms,       c->drain_timeout_ms};
+    uint64_t min = 1000;
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (t[i] && t[i] / 8 < min)
+            min = t[i] / 8;
+    return min < 5 ? 5 : min;
+}
+
+static void arm_tick(ringo__ring *r)
+{
+    static _Thread_local struct __kernel_timespec ts;
+    struct io_uring_sqe *sqe = ringo__ring_sqe(r);
+
+    ts.tv_sec = (long long)(r->tick_ms / 1000);
+    ts.tv_nsec = (long long)(r->tick_ms % 1000) * 1000000;
+    io_uring_prep_timeout(sqe, &ts, 0, 0);
+    io_uring_sqe_set_data64(sqe, (uint64_t)RINGO__OP_TICK << 56);
+}
+
+static void arm_accept(ringo__ring *r)
+{
+    struct io_uring_sqe *sqe;
+
+    if (r->accept_armed || r->stopping || r->listen_fd < 0)
+        return;
+    sqe = ringo__ring_sqe(r);
+    /*
+     * One multishot accept reuses a single sockaddr for every connection, so
+     * the peer address is taken with getpeername() per connection instead.
+     */
+    io_uring_prep_multishot_accept(sqe, r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, (uint64_t)RINGO__OP_ACCEPT << 56);
+    r->accept_armed = true;
+}
+
+static void arm_backoff(ringo__ring *r)
+{
+    static _Thread_local struct __kernel_timespec ts = {0, ACCEPT_BACKOFF_MS * 1000000LL};
+    struct io_uring_sqe *sqe = ringo__ring_sqe(r);
+
+    io_uring_prep_timeout(sqe, &ts, 0, 0);
+    io_uring_sqe_set_data64(sqe, (uint64_t)RINGO__OP_BACKOFF << 56);
+}
+
+static void arm_wake(ringo__ring *r)
+{
+    struct io_uring_sqe *sqe = ringo__ring_sqe(r);
+
+    io_uring_prep_poll_add(sqe, r->srv->stop_efd, POLLIN);
+    io_uring_sqe_set_data64(sqe, (uint64_t)RINGO__OP_WAKE << 56);
+}
+
+static void on_accept(ringo__ring *r, struct io_uring_cqe *cqe)
+{
+    if (!(cqe->flags & IORING_CQE_F_MORE))
+        r->accept_armed = false;
+    if (cqe->res >= 0) {
+        ringo__conn_accepted(r, cqe->res);
+    } else if (cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOBUFS ||
+               cqe->res == -ENOMEM) {
+        /* Out of descriptors or memory: retrying at once would spin. */
+        if (!r->accept_armed && !r->stopping) {
+            arm_backoff(r);
+            return;
+        }
+    } else if (cqe->res != -ECANCELED && cqe->res != -EINVAL && cqe->res != -EBADF) {
+        fprintf(stderr, "ringo: ring %u: accept: %s\n", r->id, strerror(-cqe->res));
+    }
+    if (!r->accept_armed && cqe->res != -ECANCELED)
+        arm_accept(r);
+}
+
+/*
+ * Graceful shutdown, step one: stop the multishot accept, then take every
+ * connection still queued on the listener (closing a SO_REUSEPORT listener
+ * resets its queued connections), then close the listener.
+ */
+static void begin_stop(ringo__ring *r)
+{
+    int fd;
+
+    if (r->stopping)
+        return;
+    r->stopping = true;
+    r->stop_deadline = r->now + r->srv->cfg.drain_timeout_ms;
+    if (r->accept_armed) {
+        struct io_uring_sqe *sqe = ringo__ring_sqe(r);
+        io_uring_prep_cancel64(sqe, (uint64_t)RINGO__OP_ACCEPT << 56, 0);
+        io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
+    }
+    while (r->listen_fd >= 0 && (fd = accept4(r->listen_fd, NULL, NULL,
+                                              SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+        ringo__conn_accepted(r, fd);
+    for (uint32_t i = 0; i < r->cap; i++) {
+        ringo__conn *c = r->conns[i];
+        if (c) {
+            ringo__conn_ref(c);
+            ringo__conn_drain(c);
+            ringo__conn_unref(c);
+        }
+    }
+}
+
+static void close_listener(ringo__ring *r)
+{
+    int fd;
+
+    if (r->listen_fd < 0 || r->accept_armed)
+        return;
+    /* Anything that raced in between the drain and now is still taken. */
+    while ((fd = accept4(r->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+        ringo__conn_accepted(r, fd);
+    close(r->listen_fd);
+    r->listen_fd = -1;
+}
+
+static void force_close_all(ringo__ring *r)
+{
+    for (uint32_t i = 0; i < r->cap; i++) {
+        ringo__conn *c = r->conns[i];
+        if (c) {
+            ringo__conn_ref(c);
+            ringo__conn_close(c, RINGO__CLOSE_NOW);
+            ringo__conn_unref(c);
+        }
+    }
+}
+
+static void dispatch(ringo__ring *r, struct io_uring_cqe *cqe)
+{
+    uint64_t ud = io_uring_cqe_get_data64(cqe);
+    int op = (int)(ud >> 56);
+    uint32_t idx = (uint32_t)ud;
+    uint32_t gen = (uint32_t)(ud >> 32) & RINGO__GEN_MASK;
+    ringo__conn *c;
+
+    switch (op) {
+    case RINGO__OP_ACCEPT:
+        on_accept(r, cqe);
+        return;
+    case RINGO__OP_RECV:
+    case RINGO__OP_SEND:
+        c = idx < r->cap ? r->conns[idx] : NULL;
+        if (!c || (c->gen & RINGO__GEN_MASK) != gen) {
+            /* A stale CQE must not touch a reused slot; it may carry a buffer. */
+            if (op == RINGO__OP_RECV && (cqe->flags & IORING_CQE_F_BUFFER)) {
+                uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+                ringo__bufring_get(r, bid);
+                ringo__bufring_put(r, bid);
+            }
+            return;
+        }
+        /* The reference keeps c alive through callbacks that close it. */
+        ringo__conn_ref(c);
+        if (op == RINGO__OP_RECV)
+            ringo__conn_on_recv(c, cqe);
+        else
+            ringo__conn_on_send(c, cqe->res);
+        ringo__conn_unref(c);
+        return;
+    case RINGO__OP_TICK:
+        if (!r->stopped)
+            arm_tick(r);
+        return;
+    case RINGO__OP_WAKE:
+        begin_stop(r);
+        return;
+    case RINGO__OP_BACKOFF:
+        arm_accept(r);
+        return;
+    case RINGO__OP_PTR: {
+        ringo__completion *comp = (ringo__completion *)(uintptr_t)(ud & ((1ull << 56) - 1));
+        comp->fn(comp, cqe->res, cqe->flags);
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+static int setup(ringo__ring *r)
+{
+    struct io_uring_params p;
+    int ret;
+
+    memset(&p, 0, sizeof(p));
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE |
+              IORING_SETUP_SUBMIT_ALL;
+    p.cq_entries = RING_CQ_ENTRIES;
+    ret = io_uring_queue_init_params(RING_SQ_ENTRIES, &r->uring, &p);
+    if (ret < 0)
+        return ret;
+    if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_FAST_POLL))
+        return -EOPNOTSUPP;
+    r->ring_fd = r->uring.ring_fd;
+    ret = ringo__bufring_setup(r);
+    if (ret < 0)
+        return ret;
+    r->tick_ms = pick_tick(&r->srv->cfg);
+    r->now = monotonic_ms();
+    arm_tick(r);
+    arm_wake(r);
+    arm_accept(r);
+    return 0;
+}
+
+static bool finished(ringo__ring *r)
+{
+    if (!r->stopping)
+        return false;
+    close_listener(r);
+    if (r->now >= r->stop_deadline && r->nconns)
+        force_close_all(r);
+    return r->nconns == 0 && r->holds == 0 && r->listen_fd < 0;
+}
+
+static void loop(ringo__ring *r)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, n;
+
+    while (!finished(r)) {
+        int ret = io_uring_submit_and_wait(&r->uring, 1);
+        if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY) {
+            fprintf(stderr, "ringo: ring %u: io_uring_enter: %s\n", r->id, strerror(-ret));
+            break;
+        }
+        r->now = monotonic_ms();
+        n = 0;
+        io_uring_for_each_cqe(&r->uring, head, cqe)
+        {
+            dispatch(r, cqe);
+            n++;
+        }
+        io_uring_cq_advance(&r->uring, n);
+        ringo__timer_run(r);
+    }
+}
+
+/* Teardown: every connection is gone; cancel our own ops and reap them. */
+static void teardown(ringo__ring *r)
+{
+    struct io_uring_sqe *sqe = ringo__ring_sqe(r);
+    struct __kernel_timespec ts = {0, 50 * 1000000LL};
+    struct io_uring_cqe *cqe;
+
+    r->stopped = true;
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+    io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
+    io_uring_submit(&r->uring);
+    while (io_uring_wait_cqe_timeout(&r->uring, &cqe, &ts) == 0) {
+        dispatch(r, cqe);
+        io_uring_cqe_seen(&r->uring, cqe);
+    }
+    ringo__bufring_free(r);
+    io_uring_queue_exit(&r->uring);
+    r->ring_fd = -1;
+}
+
+void *ringo__ring_main(void *arg)
+{
+    ringo__ring *r = arg;
+    int ret;
+
+    current_ring = r;
+    ret = setup(r);
+    r->setup_err = ret;
+    sem_post(&r->srv->ready);
+    if (ret < 0) {
+        if (r->ring_fd >= 0)
+            io_uring_queue_exit(&r->uring);
+        current_ring = NULL;
+        return NULL;
+    }
+    loop(r);
+    teardown(r);
+    current_ring = NULL;
+    return NULL;
+}

@@ -1,0 +1,155 @@
+/*
+ * core/ring.h - one io_uring ring per thread, its connections and timers.
+ *
+ * The ring owns accept, recv and send for its connections. The protocol on
+ * top (http/) sees a connection as a byte stream: core calls its ringo__proto
+ * callbacks with received bytes and events, and the protocol writes output,
+ * arms its timer and asks for the connection to be closed. core/ never looks
+ * inside the protocol's state.
+ */
+#ifndef RINGO_CORE_RING_H
+#define RINGO_CORE_RING_H
+
+#include <liburing.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ringo/app.h"
+
+typedef struct ringo__ring ringo__ring;
+typedef struct ringo__conn ringo__conn;
+typedef struct ringo__server ringo__server;
+
+/* What the ring's user_data says a CQE belongs to (top 8 bits). */
+enum ringo__op {
+    RINGO__OP_NONE = 0,  /* CQE to ignore (cancel requests, closes) */
+    RINGO__OP_ACCEPT,    /* low bits unused */
+    RINGO__OP_RECV,      /* low bits: connection index + generation */
+    RINGO__OP_SEND,      /* low bits: connection index + generation */
+    RINGO__OP_TICK,      /* the ring's periodic timeout */
+    RINGO__OP_WAKE,      /* poll on the stop eventfd */
+    RINGO__OP_BACKOFF,   /* accept back-off timer after EMFILE/ENFILE */
+    RINGO__OP_PTR,       /* low 56 bits: a ringo__completion pointer (awaits, pool) */
+};
+
+/*
+ * A completion that someone other than the connection code is waiting for:
+ * the await API and the pool hand-back post CQEs whose user_data is
+ * RINGO__OP_PTR | pointer-to-this; the ring calls fn with the CQE.
+ */
+typedef struct ringo__completion {
+    void (*fn)(struct ringo__completion *self, int32_t res, uint32_t flags);
+} ringo__completion;
+
+/* Timer kinds a protocol can arm (one protocol deadline per connection). */
+enum ringo__timer {
+    RINGO__TIMER_NONE = 0,
+    RINGO__TIMER_HEADER,
+    RINGO__TIMER_BODY,
+    RINGO__TIMER_IDLE,
+};
+
+/* How a connection ends. */
+enum ringo__close {
+    RINGO__CLOSE_AFTER_SEND, /* flush output, shut down writes, linger, close */
+    RINGO__CLOSE_NOW,        /* cancel everything and close (peer gone, stall) */
+};
+
+/* Callbacks a protocol gives the server. All run on the ring thread. */
+typedef struct ringo__proto {
+    size_t conn_size;                               /* bytes of per-connection state */
+    void (*on_open)(ringo__conn *c);                /* after accept; state zeroed */
+    void (*on_data)(ringo__conn *c, const char *p, size_t n);
+    void (*on_eof)(ringo__conn *c);                 /* peer shut down its write side */
+    void (*on_sent)(ringo__conn *c);                /* all queued output went out */
+    void (*on_timer)(ringo__conn *c, int kind);     /* protocol deadline expired */
+    void (*on_drain)(ringo__conn *c);               /* shutdown began */
+    void (*on_close)(ringo__conn *c);               /* free protocol state; no CQE pending */
+    const char *overload_response;                  /* sent as is past the connection cap */
+} ringo__proto;
+
+/* Per-ring live counters (read by other threads for stats: relaxed atomics). */
+typedef struct ringo__ring_stats {
+    _Atomic uint64_t conns_live, reqs_live, bufs_held, stacks_live, jobs_live;
+    _Atomic uint64_t conns_accepted, reqs_served, cancels, ring_stalls;
+} ringo__ring_stats;
+
+/* ---- connection: called by the protocol ---- */
+
+/* Protocol state of c (conn_size bytes, zeroed at open). */
+void *ringo__conn_state(ringo__conn *c);
+ringo__ring *ringo__conn_ring(const ringo__conn *c);
+
+/*
+ * Appends n bytes to the connection's output. Nothing is sent until
+ * ringo__conn_flush(), so pipelined responses gather into one send.
+ * Returns 0 or -ENOMEM (the connection is then closed).
+ */
+int ringo__conn_write(ringo__conn *c, const void *p, size_t n);
+
+/* Room for n more output bytes; ringo__conn_commit() says how many were used. */
+char *ringo__conn_reserve(ringo__conn *c, size_t n);
+void ringo__conn_commit(ringo__conn *c, size_t n);
+
+/* Starts a send of the gathered output unless one is in flight. */
+void ringo__conn_flush(ringo__conn *c);
+
+/* Bytes written but not yet acknowledged by a send CQE. */
+size_t ringo__conn_unsent(const ringo__conn *c);
+
+/* Stops / restarts the multishot recv (backpressure). Idempotent. */
+void ringo__conn_pause(ringo__conn *c);
+void ringo__conn_resume(ringo__conn *c);
+
+/* Ends the connection; see enum ringo__close. Idempotent, may upgrade to NOW. */
+void ringo__conn_close(ringo__conn *c, int how);
+
+/* True once close was requested: the protocol should stop producing output. */
+bool ringo__conn_closing(const ringo__conn *c);
+
+/* Arms the protocol timer: kind fires after ms (0 or NONE disarms). */
+void ringo__conn_timer(ringo__conn *c, int kind, uint32_t ms);
+
+/* Client address; returns its length (0 if unknown). */
+socklen_t ringo__conn_peer(const ringo__conn *c, struct sockaddr_storage *out);
+
+/* Reference count for work that outlives the protocol's own callbacks
+ * (a suspended coroutine, a pool job): the connection is not freed while
+ * a reference is held, even after it closed. */
+void ringo__conn_ref(ringo__conn *c);
+void ringo__conn_unref(ringo__conn *c);
+
+/* ---- ring: called by the protocol and by await/pool code ---- */
+
+unsigned ringo__ring_id(const ringo__ring *r);
+const ringo_config *ringo__ring_config(const ringo__ring *r);
+void *ringo__ring_app(const ringo__ring *r);
+ringo__ring_stats *ringo__ring_stats_of(ringo__ring *r);
+int ringo__ring_fd(const ringo__ring *r);
+bool ringo__ring_draining(const ringo__ring *r);
+
+/* Milliseconds of CLOCK_MONOTONIC, refreshed once per loop iteration. */
+uint64_t ringo__ring_now(const ringo__ring *r);
+
+/* "Date: <IMF-fixdate>\r\n" refreshed at most once a second (37 bytes). */
+const char *ringo__ring_date_line(ringo__ring *r);
+
+/* An SQE of this ring, submitting queued ones first if the SQ is full. */
+struct io_uring_sqe *ringo__ring_sqe(ringo__ring *r);
+
+/* The ring of the calling thread (NULL on other threads). */
+ringo__ring *ringo__ring_current(void);
+
+/* Keeps the ring alive during shutdown while work it owns is pending. */
+void ringo__ring_hold(ringo__ring *r);
+void ringo__ring_release(ringo__ring *r);
+
+static inline uint64_t ringo__ptr_data(ringo__completion *c)
+{
+    return ((uint64_t)RINGO__OP_PTR << 56) | (uint64_t)(uintptr_t)c;
+}
+
+#endif

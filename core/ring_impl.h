@@ -1,0 +1,108 @@
+/*
+ * core/ring_impl.h - ring and connection internals shared by the files of core/ only.
+ */
+#ifndef RINGO_CORE_RING_IMPL_H
+#define RINGO_CORE_RING_IMPL_H
+
+#include <pthread.h>
+
+#include "core/ring.h"
+#include "core/server.h"
+
+/* user_data of connection ops: op (8) | generation (24) | index (32). */
+#define RINGO__GEN_MASK 0xffffffu
+
+static inline uint64_t ringo__conn_data(int op, uint32_t gen, uint32_t idx)
+{
+    return ((uint64_t)op << 56) | ((uint64_t)(gen & RINGO__GEN_MASK) << 32) | idx;
+}
+
+enum conn_state {
+    CONN_OPEN = 0,
+    CONN_LINGER,  /* error sent, write side shut down, draining input */
+    CONN_CLOSING, /* cancels issued, waiting for the last CQE */
+};
+
+struct ringo__conn {
+    ringo__ring *ring;
+    int fd;
+    uint32_t idx;
+    uint32_t gen;
+    uint8_t state;
+    bool recv_armed;
+    bool send_armed;
+    bool paused;
+    bool close_after_send;
+    bool eof;
+    bool fresh;     /* no byte received yet: keep it during shutdown drain */
+    uint16_t refs;  /* protocol-held references (coroutines, pool jobs) */
+    uint8_t timer_kind;
+    uint32_t heap_idx; /* position in the ring's timer heap, UINT32_MAX if none */
+    uint64_t deadline;       /* min(proto_deadline, send/linger deadline) */
+    uint64_t proto_deadline; /* 0: none */
+    uint64_t io_deadline;    /* send stall or linger, 0: none */
+    /* Output: `out` gathers, `wbuf` is in flight (one send at a time). */
+    char *out;
+    size_t out_len, out_cap;
+    char *wbuf;
+    size_t w_len, w_off, w_cap;
+    struct sockaddr_in6 peer; /* large enough for IPv4 and IPv6 */
+    socklen_t peer_len;
+    _Alignas(16) char proto[]; /* protocol state (proto->conn_size bytes) */
+};
+
+struct ringo__ring {
+    struct io_uring uring;
+    ringo__server *srv;
+    const ringo__proto *proto;
+    unsigned id;
+    int listen_fd;
+    int ring_fd; /* real fd, kept for MSG_RING targets */
+    bool accept_armed;
+    bool stopping;  /* shutdown began on this ring */
+    bool stopped;   /* loop may exit once nothing is pending */
+    uint32_t holds; /* pending work that keeps the ring alive (pool jobs) */
+    uint64_t stop_deadline;
+    uint64_t now;
+    /* Provided receive buffers (buffer group 0). */
+    struct io_uring_buf_ring *br;
+    char *bufs;
+    uint32_t nbufs, buf_size;
+    size_t br_len;
+    /* Connections: index -> conn, generations survive reuse. */
+    ringo__conn **conns;
+    uint32_t *gens;
+    uint32_t *free_idx;
+    uint32_t nfree, cap, nconns;
+    /* Timer min-heap of connections by deadline. */
+    ringo__conn **heap;
+    uint32_t heap_len;
+    uint64_t tick_ms;
+    /* Cached Date header line. */
+    int64_t date_sec;
+    char date_line[40];
+    ringo__ring_stats stats;
+    pthread_t thread;
+    int setup_err;
+};
+
+/* core/conn.c */
+void ringo__conn_accepted(ringo__ring *r, int fd);
+void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe);
+void ringo__conn_on_send(ringo__conn *c, int32_t res);
+void ringo__conn_expire(ringo__conn *c);
+void ringo__conn_drain(ringo__conn *c);
+void ringo__conn_maybe_free(ringo__conn *c);
+
+/* core/timer.c */
+void ringo__timer_update(ringo__ring *r, ringo__conn *c);
+void ringo__timer_remove(ringo__ring *r, ringo__conn *c);
+void ringo__timer_run(ringo__ring *r);
+
+/* core/bufring.c */
+int ringo__bufring_setup(ringo__ring *r);
+void ringo__bufring_free(ringo__ring *r);
+char *ringo__bufring_get(ringo__ring *r, uint32_t bid);
+void ringo__bufring_put(ringo__ring *r, uint32_t bid);
+
+#endif

@@ -1,0 +1,262 @@
+/*
+ * core/server.c - start the ring threads, stop them gracefully.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/ring_impl.h"
+
+#define FD_RESERVE 64 /* descriptors kept for files, upstreams, the process */
+
+/* Raises the soft descriptor limit to the hard one; returns the new soft limit. */
+static uint64_t raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur;
+}
+
+static void resolve_config(ringo__server *s)
+{
+    ringo_config *c = &s->cfg;
+    uint64_t nofile = raise_nofile(), per_ring;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (c->threads == 0)
+        c->threads = cpus > 0 ? (unsigned)cpus : 1;
+    per_ring = nofile > FD_RESERVE * 2 ? (nofile - FD_RESERVE) / c->threads : 16;
+    if (c->max_conns == 0 || c->max_conns > per_ring)
+        c->max_conns = (uint32_t)(per_ring < UINT32_MAX ? per_ring : UINT32_MAX);
+    if (c->backlog <= 0)
+        c->backlog = 4096;
+}
+
+/* Fails early, in the caller's thread, with a message naming what is missing. */
+static int probe_io_uring(const ringo__server *s)
+{
+    struct io_uring_params p;
+    struct io_uring ring;
+    struct io_uring_probe *probe;
+    int ret, ops[] = {IORING_OP_ACCEPT, IORING_OP_RECV,    IORING_OP_SEND,
+                      IORING_OP_TIMEOUT, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
+                      IORING_OP_MSG_RING};
+    const char *names[] = {"IORING_OP_ACCEPT",  "IORING_OP_RECV",     "IORING_OP_SEND",
+                           "IORING_OP_TIMEOUT", "IORING_OP_POLL_ADD", "IORING_OP_ASYNC_CANCEL",
+                           "IORING_OP_MSG_RING"};
+
+    memset(&p, 0, sizeof(p));
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    ret = io_uring_queue_init_params(8, &ring, &p);
+    if (ret == -EPERM || ret == -ENOSYS) {
+        if (!s->cfg.quiet)
+            fprintf(stderr, "ringo: io_uring is unavailable (%s): it may be disabled by "
+                            "sysctl kernel.io_uring_disabled or blocked by a container's "
+                            "seccomp profile\n", strerror(-ret));
+        return ret;
+    }
+    if (ret == -EINVAL) {
+        if (!s->cfg.quiet)
+            fprintf(stderr, "ringo: the kernel lacks IORING_SETUP_DEFER_TASKRUN / "
+                            "SINGLE_ISSUER (Linux 6.1 or newer is required)\n");
+        return -EOPNOTSUPP;
+    }
+    if (ret < 0)
+        return ret;
+    probe = io_uring_get_probe_ring(&ring);
+    for (size_t i = 0; probe && i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (!io_uring_opcode_supported(probe, ops[i])) {
+            if (!s->cfg.quiet)
+                fprintf(stderr, "ringo: the kernel lacks io_uring opcode %s\n", names[i]);
+            ret = -EOPNOTSUPP;
+            break;
+        }
+    }
+    io_uring_free_probe(probe);
+    io_uring_queue_exit(&ring);
+    return ret < 0 ? ret : 0;
+}
+
+static int open_listeners(ringo__server *s)
+{
+    uint16_t port = s->cfg.port;
+
+    s->listen_fds = ringo__malloc(s->nrings * sizeof(int));
+    if (!s->listen_fds)
+        return -ENOMEM;
+    for (unsigned i = 0; i < s->nrings; i++)
+        s->listen_fds[i] = -1;
+    for (unsigned i = 0; i < s->nrings; i++) {
+        /* The first binds (port 0 picks one); the others join its port. */
+        int fd = ringo__listen(&s->cfg, i ? s->port : port, &s->family, &s->port);
+        if (fd < 0) {
+            if (!s->cfg.quiet)
+                fprintf(stderr, "ringo: cannot listen on %s:%u: %s\n",
+                        s->cfg.host ? s->cfg.host : "0.0.0.0", i ? s->port : port,
+                        strerror(-fd));
+            return fd;
+        }
+        s->listen_fds[i] = fd;
+    }
+    return 0;
+}
+
+static void cleanup(ringo__server *s)
+{
+    for (unsigned i = 0; s->listen_fds && i < s->nrings; i++) {
+        ringo__ring *r = s->rings ? s->rings[i] : NULL;
+        int fd = r ? r->listen_fd : s->listen_fds[i];
+        if (fd >= 0)
+            close(fd);
+    }
+    for (unsigned i = 0; s->rings && i < s->nrings; i++)
+        ringo__ring_free(s->rings[i]);
+    ringo__free(s->rings);
+    ringo__free(s->listen_fds);
+    s->rings = NULL;
+    s->listen_fds = NULL;
+    if (s->stop_efd >= 0)
+        close(s->stop_efd);
+    s->stop_efd = -1;
+    sem_destroy(&s->ready);
+}
+
+static int start_rings(ringo__server *s)
+{
+    int err = 0;
+    unsigned started = 0;
+
+    for (unsigned i = 0; i < s->nrings; i++) {
+        ringo__ring *r = ringo__ring_new(s, i, s->listen_fds[i]);
+        if (!r)
+            return -ENOMEM;
+        s->rings[i] = r;
+    }
+    for (unsigned i = 0; i < s->nrings; i++) {
+        int ret = pthread_create(&s->rings[i]->thread, NULL, ringo__ring_main, s->rings[i]);
+        if (ret) {
+            err = -ret;
+            break;
+        }
+        started++;
+    }
+    for (unsigned i = 0; i < started; i++)
+        sem_wait(&s->ready);
+    for (unsigned i = 0; i < started && !err; i++)
+        err = s->rings[i]->setup_err;
+    if (err) {
+        ringo__server_stop(s);
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(s->rings[i]->thread, NULL);
+        if (!s->cfg.quiet)
+            fprintf(stderr, "ringo: ring setup failed: %s\n", strerror(-err));
+    }
+    return err;
+}
+
+int ringo__server_start(ringo__server *s)
+{
+    int ret;
+
+    signal(SIGPIPE, SIG_IGN); /* sends use MSG_NOSIGNAL; other code may not */
+    resolve_config(s);
+    s->nrings = s->cfg.threads;
+    s->stop_efd = -1;
+    atomic_store(&s->stop_requested, false);
+    if (sem_init(&s->ready, 0, 0) < 0)
+        return -errno;
+    ret = probe_io_uring(s);
+    if (ret < 0)
+        goto fail;
+    s->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    s->rings = ringo__calloc(s->nrings, sizeof(*s->rings));
+    if (s->stop_efd < 0 || !s->rings) {
+        ret = s->stop_efd < 0 ? -errno : -ENOMEM;
+        goto fail;
+    }
+    ret = open_listeners(s);
+    if (ret < 0)
+        goto fail;
+    ret = start_rings(s);
+    if (ret < 0)
+        goto fail;
+    s->running = 1;
+    return 0;
+fail:
+    cleanup(s);
+    return ret;
+}
+
+void ringo__server_stop(ringo__server *s)
+{
+    uint64_t one = 1;
+
+    atomic_store(&s->stop_requested, true);
+    if (s->stop_efd >= 0 && write(s->stop_efd, &one, sizeof(one)) < 0)
+        return; /* the counter is already non-zero: nothing to do */
+}
+
+int ringo__server_wait(ringo__server *s)
+{
+    struct pollfd pfd[2] = {{.fd = s->stop_efd, .events = POLLIN},
+                            {.fd = s->sig_fd, .events = POLLIN}};
+
+    if (!s->running)
+        return -EINVAL;
+    while (!atomic_load(&s->stop_requested)) {
+        if (poll(pfd, s->sig_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+            break;
+        if (s->sig_fd >= 0 && (pfd[1].revents & POLLIN)) {
+            struct signalfd_siginfo si;
+            if (read(s->sig_fd, &si, sizeof(si)) == sizeof(si))
+                ringo__server_stop(s);
+        }
+        if (pfd[0].revents & POLLIN)
+            break;
+    }
+    for (unsigned i = 0; i < s->nrings; i++)
+        pthread_join(s->rings[i]->thread, NULL);
+    if (s->before_rings_exit)
+        s->before_rings_exit(s);
+    s->running = 0;
+    return 0;
+}
+
+void ringo__server_stats(const ringo__server *s, ringo_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned i = 0; s->rings && i < s->nrings; i++) {
+        ringo__ring_stats *st = &s->rings[i]->stats;
+#define SUM(f) out->f += atomic_load_explicit(&st->f, memory_order_relaxed)
+        SUM(conns_live);
+        SUM(reqs_live);
+        SUM(bufs_held);
+        SUM(stacks_live);
+        SUM(jobs_live);
+        SUM(conns_accepted);
+        SUM(reqs_served);
+        SUM(cancels);
+        SUM(ring_stalls);
+#undef SUM
+    }
+}
+
+void ringo__server_free(ringo__server *s)
+{
+    cleanup(s);
+}

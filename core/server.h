@@ -1,0 +1,59 @@
+/*
+ * core/server.h - the set of ring threads serving one app.
+ *
+ * The server owns the listeners (one SO_REUSEPORT socket per ring: the first
+ * binds the configured port, the others bind the port it got), starts the
+ * ring threads, and coordinates graceful shutdown through an eventfd every
+ * ring polls.
+ */
+#ifndef RINGO_CORE_SERVER_H
+#define RINGO_CORE_SERVER_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+
+#include "core/ring.h"
+
+struct ringo__server {
+    ringo_config cfg;          /* effective config (threads, caps resolved) */
+    const ringo__proto *proto;
+    void *app;                 /* opaque for core: handed to the protocol */
+    unsigned nrings;
+    ringo__ring **rings;
+    int *listen_fds;
+    int family;
+    uint16_t port;
+    int stop_efd;              /* readable once shutdown was requested */
+    int sig_fd;                /* signalfd for SIGINT/SIGTERM, -1 if not handled */
+    atomic_bool stop_requested;
+    sem_t ready;               /* each ring posts once after setup */
+    int running;
+    /* Hooks for other layers (pool): called on the main thread. */
+    void (*before_rings_exit)(ringo__server *s);
+};
+
+/* Resolves defaults, raises RLIMIT_NOFILE, binds listeners, starts rings. */
+int ringo__server_start(ringo__server *s);
+
+/* Requests a graceful shutdown (async-signal-safe). */
+void ringo__server_stop(ringo__server *s);
+
+/* Waits for signals/stop, then for every ring thread; frees the rings. */
+int ringo__server_wait(ringo__server *s);
+
+/* Frees rings and listeners after wait (stats stay readable until then). */
+void ringo__server_free(ringo__server *s);
+
+/* Sums the rings' counters. */
+void ringo__server_stats(const ringo__server *s, ringo_stats *out);
+
+/* core/ring.c: a ring thread's body. */
+void *ringo__ring_main(void *arg);
+ringo__ring *ringo__ring_new(ringo__server *s, unsigned id, int listen_fd);
+void ringo__ring_free(ringo__ring *r);
+
+/* core/listener.c */
+int ringo__listen(const ringo_config *cfg, uint16_t port, int *family, uint16_t *bound);
+
+#endif

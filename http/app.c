@@ -1,0 +1,187 @@
+/*
+ * http/app.c - the app: configuration, routes, start and stop.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "http/http_impl.h"
+
+void ringo_config_init(ringo_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->host = "0.0.0.0";
+    c->port = 8080;
+    c->max_conns = 16384;
+    c->max_request_line = 8192;      /* nginx: large_client_header_buffers 4 8k */
+    c->max_header_bytes = 32768;     /* nginx: 4 x 8k */
+    c->max_headers = 100;
+    c->max_body_bytes = 1u << 20;    /* nginx: client_max_body_size 1m */
+    c->max_conn_buffered = 65536;
+    c->max_requests_per_conn = 0;    /* nginx: keepalive_requests 1000 */
+    c->header_timeout_ms = 60000;    /* nginx: client_header_timeout 60s */
+    c->body_timeout_ms = 60000;      /* nginx: client_body_timeout 60s (between reads) */
+    c->keepalive_timeout_ms = 75000; /* nginx: keepalive_timeout 75s */
+    c->send_timeout_ms = 60000;      /* nginx: send_timeout 60s */
+    c->linger_ms = 5000;             /* nginx: lingering_timeout 5s */
+    c->drain_timeout_ms = 10000;
+    c->recv_buffers = 512;
+    c->recv_buffer_size = 16384;
+    c->backlog = 4096;
+}
+
+ringo_app *ringo_app_new(const ringo_config *cfg)
+{
+    ringo_app *app = ringo__calloc(1, sizeof(*app));
+
+    if (!app)
+        return NULL;
+    if (cfg)
+        app->srv.cfg = *cfg;
+    else
+        ringo_config_init(&app->srv.cfg);
+    app->host = ringo__strdup(app->srv.cfg.host ? app->srv.cfg.host : "0.0.0.0");
+    app->router = ringo__router_new();
+    if (!app->host || !app->router) {
+        ringo_app_free(app);
+        return NULL;
+    }
+    app->srv.cfg.host = app->host;
+    app->srv.proto = &ringo__http_proto;
+    app->srv.app = app;
+    app->srv.sig_fd = -1;
+    app->srv.stop_efd = -1;
+    return app;
+}
+
+void ringo_app_free(ringo_app *app)
+{
+    if (!app)
+        return;
+    ringo__server_free(&app->srv);
+    for (unsigned i = 0; i < app->nroutes; i++) {
+        ringo__free(app->routes[i]->method);
+        ringo__free(app->routes[i]->pattern);
+        ringo__free(app->routes[i]);
+    }
+    ringo__free(app->routes);
+    ringo__router_free(app->router);
+    if (app->srv.sig_fd >= 0)
+        close(app->srv.sig_fd);
+    ringo__free(app->host);
+    ringo__free(app);
+}
+
+static ringo__route *route_new(const char *method, const char *pattern, ringo_mode mode,
+                               ringo_handler_fn fn, void *udata)
+{
+    ringo__route *r = ringo__calloc(1, sizeof(*r));
+
+    if (!r)
+        return NULL;
+    r->method = ringo__strdup(method);
+    r->pattern = ringo__strdup(pattern);
+    r->mode = mode;
+    r->fn = fn;
+    r->udata = udata;
+    if (!r->method || !r->pattern) {
+        ringo__free(r->method);
+        ringo__free(r->pattern);
+        ringo__free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int ringo_route(ringo_app *app, const char *method, const char *pattern, ringo_mode mode,
+                ringo_handler_fn fn, void *udata)
+{
+    ringo__route *r;
+    int ret;
+
+    if (app->started)
+        return -EBUSY;
+    if (!fn || !method || !pattern || (mode != RINGO_SYNC && mode != RINGO_ASYNC))
+        return -EINVAL;
+    if (app->nroutes == app->routes_cap) {
+        unsigned cap = app->routes_cap ? app->routes_cap * 2 : 16;
+        ringo__route **v = ringo__realloc(app->routes, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        app->routes = v;
+        app->routes_cap = cap;
+    }
+    r = route_new(method, pattern, mode, fn, udata);
+    if (!r)
+        return -ENOMEM;
+    ret = ringo__router_add(app->router, method, pattern, r);
+    if (ret < 0) {
+        ringo__free(r->method);
+        ringo__free(r->pattern);
+        ringo__free(r);
+        return ret;
+    }
+    app->routes[app->nroutes++] = r;
+    return 0;
+}
+
+int ringo_app_handle_signals(ringo_app *app)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    /* Blocked here, inherited by every thread ringo starts, read by signalfd. */
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        return -EINVAL;
+    if (app->srv.sig_fd < 0)
+        app->srv.sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    return app->srv.sig_fd < 0 ? -errno : 0;
+}
+
+int ringo_app_start(ringo_app *app)
+{
+    int ret;
+
+    if (app->started)
+        return -EBUSY;
+    ret = ringo__server_start(&app->srv);
+    if (ret == 0)
+        app->started = true;
+    return ret;
+}
+
+uint16_t ringo_app_port(const ringo_app *app) { return app->started ? app->srv.port : 0; }
+
+void ringo_app_stop(ringo_app *app) { ringo__server_stop(&app->srv); }
+
+int ringo_app_wait(ringo_app *app)
+{
+    if (!app->started)
+        return -EINVAL;
+    return ringo__server_wait(&app->srv);
+}
+
+int ringo_app_run(ringo_app *app)
+{
+    int ret = ringo_app_start(app);
+
+    return ret < 0 ? ret : ringo_app_wait(app);
+}
+
+void ringo_app_stats(const ringo_app *app, ringo_stats *out)
+{
+    ringo__server_stats(&app->srv, out);
+}
+
+const char *ringo_strerror(int err)
+{
+    if (err < 0)
+        err = -err;
+    return strerror(err);
+}

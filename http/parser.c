@@ -1,0 +1,376 @@
+/*
+ * http/parser.c - llhttp glue: bytes in, request objects out.
+ *
+ * llhttp (strict mode, no lenient flags) does the framing. It still accepts a
+ * few things RFC 9112 forbids, so the callbacks check them: obs-fold (a
+ * second value span of one field that did not come from a buffer boundary),
+ * an empty field name, a bare LF ending the request line, HTTP/0.9 and
+ * versions other than 1.0/1.1, Host missing or repeated. Every callback that
+ * finds a problem sets err_status and returns -1 (HPE_USER).
+ *
+ * on_message_complete pauses the parser, so each llhttp_execute() call ends
+ * at a message boundary: the session runs the request before it parses the
+ * next one and knows exactly where the next message starts.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <strings.h>
+
+#include "http/http_impl.h"
+
+enum { CB_NONE, CB_FIELD, CB_VALUE };
+
+static ringo__sess *sess_of(llhttp_t *p) { return p->data; }
+
+static int fail(ringo__sess *s, int status)
+{
+    s->err_status = status;
+    return -1;
+}
+
+/* Appends a span to a token that may arrive in pieces across buffers. */
+static int append(ringo__arena *a, ringo_str *tok, const char *at, size_t len)
+{
+    char *p = ringo__arena_grow(a, (void *)tok->ptr, tok->len, tok->len + len);
+
+    if (!p)
+        return -1;
+    memcpy(p + tok->len, at, len);
+    tok->ptr = p;
+    tok->len += len;
+    return 0;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    ringo__sess *s = sess_of(p);
+    const ringo_config *cfg = &s->app->srv.cfg;
+
+    s->cur = ringo__req_new(s);
+    if (!s->cur)
+        return fail(s, 503);
+    s->in_message = true;
+    s->head_bytes = s->url_bytes = 0;
+    s->last_cb = CB_NONE;
+    s->ver_len = 0;
+    ringo__conn_timer(s->conn, RINGO__TIMER_HEADER, cfg->header_timeout_ms);
+    return 0;
+}
+
+static int on_method(llhttp_t *p, const char *at, size_t len)
+{
+    ringo__sess *s = sess_of(p);
+
+    return append(&s->cur->arena, &s->cur->method, at, len) ? fail(s, 503) : 0;
+}
+
+static int on_method_complete(llhttp_t *p)
+{
+    sess_of(p)->method_done = true;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    ringo__sess *s = sess_of(p);
+
+    s->url_bytes += (uint32_t)len;
+    if (s->url_bytes + s->cur->method.len > s->app->srv.cfg.max_request_line)
+        return fail(s, 414);
+    return append(&s->cur->arena, &s->cur->target, at, len) ? fail(s, 503) : 0;
+}
+
+static int on_version(llhttp_t *p, const char *at, size_t len)
+{
+    ringo__sess *s = sess_of(p);
+
+    if (s->ver_len + len > sizeof(s->ver))
+        return fail(s, 400);
+    memcpy(s->ver + s->ver_len, at, len);
+    s->ver_len = (uint8_t)(s->ver_len + len);
+    /* llhttp takes a bare LF after the version: RFC 9112 §2.2 wants CRLF. */
+    s->check_lf = at + len == s->buf_end;
+    if (at + len < s->buf_end && at[len] == '\n')
+        return fail(s, 400);
+    return 0;
+}
+
+static int count_head(ringo__sess *s, size_t len)
+{
+    s->head_bytes += (uint32_t)len;
+    return s->head_bytes > s->app->srv.cfg.max_header_bytes ? fail(s, 431) : 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    ringo__sess *s = sess_of(p);
+    ringo_req *r = s->cur;
+
+    if (count_head(s, len + 4))
+        return -1;
+    if (s->last_cb != CB_FIELD) {
+        if (r->nhdrs >= s->app->srv.cfg.max_headers)
+            return fail(s, 431);
+        if (r->nhdrs == r->hdr_cap) {
+            uint32_t cap = r->hdr_cap ? r->hdr_cap * 2 : 16;
+            ringo__hdr *h = ringo__arena_alloc(&r->arena, cap * sizeof(*h));
+            if (!h)
+                return fail(s, 503);
+            if (r->nhdrs)
+                memcpy(h, r->hdrs, r->nhdrs * sizeof(*h));
+            r->hdrs = h;
+            r->hdr_cap = cap;
+        }
+        r->hdrs[r->nhdrs].name = (ringo_str){"", 0};
+        r->hdrs[r->nhdrs].value = (ringo_str){"", 0};
+        r->nhdrs++;
+        s->last_cb = CB_FIELD;
+    }
+    return append(&r->arena, &r->hdrs[r->nhdrs - 1].name, at, len) ? fail(s, 503) : 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    ringo__sess *s = sess_of(p);
+    ringo_req *r = s->cur;
+
+    if (r->nhdrs == 0 || r->hdrs[r->nhdrs - 1].name.len == 0)
+        return fail(s, 400); /* ": value" - an empty field name */
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    ringo__sess *s = sess_of(p);
+    ringo_req *r = s->cur;
+
+    if (count_head(s, len))
+        return -1;
+    /*
+     * A second span of the same value either continues across a buffer
+     * boundary (the previous span ended the buffer) or is an obs-fold line,
+     * which RFC 9112 §5.2 lets a server reject with 400.
+     */
+    if (s->last_cb == CB_VALUE && !s->value_at_end)
+        return fail(s, 400);
+    s->last_cb = CB_VALUE;
+    s->value_at_end = at + len == s->buf_end;
+    return append(&r->arena, &r->hdrs[r->nhdrs - 1].value, at, len) ? fail(s, 503) : 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    ringo__sess *s = sess_of(p);
+    ringo_req *r = s->cur;
+    ringo_str n = r->hdrs[r->nhdrs - 1].name;
+
+    if (s->last_cb == CB_FIELD) /* "Name:" with an empty value */
+        s->last_cb = CB_VALUE;
+    s->value_at_end = false;
+    if (n.len == 4 && strncasecmp(n.ptr, "host", 4) == 0)
+        r->hosts++;
+    return 0;
+}
+
+static int check_expect(ringo__sess *s, ringo_req *r, bool has_body)
+{
+    ringo_str v;
+
+    if (ringo_req_header(r, "expect", &v) < 0)
+        return 0;
+    if (v.len != 12 || strncasecmp(v.ptr, "100-continue", 12) != 0)
+        return fail(s, 417);
+    r->expect_continue = has_body && r->http_minor == 1;
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    ringo__sess *s = sess_of(p);
+    ringo_req *r = s->cur;
+    const ringo_config *cfg = &s->app->srv.cfg;
+    bool has_body = (p->flags & F_CHUNKED) || p->content_length > 0;
+
+    if (p->http_major != 1)
+        return fail(s, p->http_major == 0 ? 400 : 505); /* HTTP/0.9 has no headers */
+    if (p->http_minor > 1)
+        return fail(s, 505);
+    r->http_minor = p->http_minor;
+    if (r->hosts > 1 || (r->http_minor == 1 && r->hosts == 0))
+        return fail(s, 400); /* RFC 9112 §3.2 */
+    if (p->method == HTTP_CONNECT)
+        return fail(s, 501);
+    if (!(p->flags & F_CHUNKED) && p->content_length > cfg->max_body_bytes)
+        return fail(s, 413);
+    r->keep_alive = llhttp_should_keep_alive(p);
+    r->is_head = p->method == HTTP_HEAD;
+    if (check_expect(s, r, has_body))
+        return -1;
+    ringo__conn_timer(s->conn, has_body ? RINGO__TIMER_BODY : RINGO__TIMER_NONE,
+                      cfg->body_timeout_ms);
+    if (r->expect_continue && !s->qhead && !s->running)
+        ringo__conn_write(s->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    return 0;
+}
+
+static int on_chunk_header(llhttp_t *p)
+{
+    ringo__sess *s = sess_of(p);
+
+    /* Refuse an oversized chunk before reading it. */
+    if (p->content_length > s->app->srv.cfg.max_body_bytes - s->cur->body_len)
+        return fail(s, 413);
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    ringo__sess *s = sess_of(p);
+    ringo_req *r = s->cur;
+
+    if (r->body_len + len > s->app->srv.cfg.max_body_bytes)
+        return fail(s, 413);
+    if (r->body_len + len > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 1024;
+        char *b;
+        while (cap < r->body_len + len)
+            cap *= 2;
+        /* Content-Length is known up front: size the buffer once. */
+        if (!(p->flags & F_CHUNKED) && p->content_length + r->body_len + len > cap)
+            cap = r->body_len + len + p->content_length;
+        b = ringo__arena_grow(&r->arena, r->body, r->body_cap, cap);
+        if (!b)
+            return fail(s, 503);
+        r->body = b;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, at, len);
+    r->body_len += len;
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    ringo__sess *s = sess_of(p);
+
+    s->cur->keep_alive = llhttp_should_keep_alive(p);
+    return HPE_PAUSED;
+}
+
+const llhttp_settings_t ringo__llhttp_settings = {
+    .on_message_begin = on_message_begin,
+    .on_method = on_method,
+    .on_method_complete = on_method_complete,
+    .on_url = on_url,
+    .on_version = on_version,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_chunk_header = on_chunk_header,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+static bool is_tchar(unsigned char ch)
+{
+    return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/*
+ * llhttp reports every method it does not know as the same error. A method
+ * that is a well-formed token followed by a space is merely unknown (501);
+ * anything else is malformed (400).
+ */
+static int method_status(ringo__sess *s, const char *p, const char *end)
+{
+    size_t n = s->mprefix_len;
+    const char *q = s->msg_start ? s->msg_start : p;
+
+    for (size_t i = 0; i < s->mprefix_len; i++)
+        if (!is_tchar((unsigned char)s->mprefix[i]))
+            return 400;
+    for (; q < end && *q != ' '; q++, n++)
+        if (!is_tchar((unsigned char)*q))
+            return 400;
+    return n > 0 && (q == end || *q == ' ') ? 501 : 400;
+}
+
+int ringo__parse_error_status(ringo__sess *s, int err, const char *p, const char *end)
+{
+    switch (err) {
+    case HPE_USER:
+        return s->err_status ? s->err_status : 400;
+    case HPE_INVALID_METHOD:
+        return method_status(s, p, end);
+    case HPE_INVALID_VERSION:
+        /* HTTP/3.0, HTTP/1.2: a version we do not speak. Garbage is 400. */
+        return s->ver_len == 3 && isdigit((unsigned char)s->ver[0]) && s->ver[1] == '.' &&
+                       isdigit((unsigned char)s->ver[2])
+                   ? 505
+                   : 400;
+    case HPE_PAUSED_H2_UPGRADE:
+        return 505; /* the HTTP/2 connection preface */
+    default:
+        return 400;
+    }
+}
+
+/* Remembers the start of a method that a buffer boundary cut. */
+static void save_method_prefix(ringo__sess *s, const char *p, const char *end)
+{
+    const char *q = s->msg_start ? s->msg_start : p;
+    size_t n = (size_t)(end - q);
+
+    if (s->method_done || s->mprefix_len + n > sizeof(s->mprefix)) {
+        s->mprefix_len = sizeof(s->mprefix); /* too long: stays a prefix */
+        return;
+    }
+    memcpy(s->mprefix + s->mprefix_len, q, n);
+    s->mprefix_len = (uint8_t)(s->mprefix_len + n);
+}
+
+/*
+ * Parses from p until one message completes, the bytes run out, or an error.
+ * Returns 1 when s->cur holds a complete request, 0 when more input is
+ * needed, or -status on a protocol error. *consumed says how far it got.
+ */
+int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed)
+{
+    const char *end = p + n;
+    llhttp_errno_t err;
+
+    s->buf_end = end;
+    if (!s->in_message) {
+        s->msg_start = p;
+        s->mprefix_len = 0;
+        s->method_done = false;
+    }
+    if (s->check_lf && n) {
+        s->check_lf = false;
+        if (*p == '\n')
+            return *consumed = 0, -400;
+    }
+    err = llhttp_execute(&s->parser, p, n);
+    if (err == HPE_OK) {
+        *consumed = n;
+        if (s->in_message && !s->method_done)
+            save_method_prefix(s, p, end);
+        s->msg_start = NULL;
+        return 0;
+    }
+    *consumed = (size_t)(llhttp_get_error_pos(&s->parser) - p);
+    if (err == HPE_PAUSED) {
+        llhttp_resume(&s->parser);
+        s->in_message = false;
+        return 1;
+    }
+    if (err == HPE_PAUSED_UPGRADE && s->parser.method != HTTP_CONNECT) {
+        /* RFC 9110 §7.8: a server may ignore Upgrade; keep speaking HTTP/1.1. */
+        llhttp_resume_after_upgrade(&s->parser);
+        s->in_message = false;
+        return 1;
+    }
+    return -ringo__parse_error_status(s, err, p, end);
+}

@@ -1,0 +1,203 @@
+/*
+ * http/response.c - the response a handler builds, and its serialization.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "http/http_impl.h"
+
+const char *ringo__status_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+static bool is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            return false;
+    return true;
+}
+
+int ringo_resp_status(ringo_req *req, int status)
+{
+    if (status < 200 || status > 999)
+        return -EINVAL;
+    req->status = status;
+    return 0;
+}
+
+int ringo_resp_get_status(const ringo_req *req) { return req->status; }
+
+int ringo_resp_header(ringo_req *req, const char *name, ringo_str value)
+{
+    ringo__hdr *h;
+
+    if (!is_token(name) || memchr(value.ptr, '\r', value.len) || memchr(value.ptr, '\n', value.len) ||
+        memchr(value.ptr, '\0', value.len))
+        return -EINVAL;
+    if (!strcasecmp(name, "content-length") || !strcasecmp(name, "date") ||
+        !strcasecmp(name, "transfer-encoding"))
+        return -EPERM;
+    if (req->nrhdrs == req->rhdr_cap) {
+        uint32_t cap = req->rhdr_cap ? req->rhdr_cap * 2 : 8;
+        h = ringo__arena_alloc(&req->arena, cap * sizeof(*h));
+        if (!h)
+            return -ENOMEM;
+        if (req->nrhdrs)
+            memcpy(h, req->rhdrs, req->nrhdrs * sizeof(*h));
+        req->rhdrs = h;
+        req->rhdr_cap = cap;
+    }
+    h = &req->rhdrs[req->nrhdrs];
+    h->name.len = strlen(name);
+    h->name.ptr = ringo__arena_dup(&req->arena, name, h->name.len);
+    h->value.len = value.len;
+    h->value.ptr = ringo__arena_dup(&req->arena, value.ptr, value.len);
+    if (!h->name.ptr || !h->value.ptr)
+        return -ENOMEM;
+    req->nrhdrs++;
+    return 0;
+}
+
+int ringo_resp_body(ringo_req *req, const void *data, size_t len)
+{
+    char *copy = ringo__arena_dup(&req->arena, data, len);
+
+    if (!copy)
+        return -ENOMEM;
+    req->rbody = copy;
+    req->rbody_len = len;
+    return 0;
+}
+
+int ringo_resp_body_ref(ringo_req *req, const void *data, size_t len)
+{
+    req->rbody = data;
+    req->rbody_len = len;
+    return 0;
+}
+
+int ringo_respond(ringo_req *req, int status, const char *content_type, const void *body,
+                  size_t len)
+{
+    int ret = ringo_resp_status(req, status);
+
+    if (!ret && content_type)
+        ret = ringo_resp_header(req, "Content-Type", ringo_str_c(content_type));
+    if (!ret)
+        ret = ringo_resp_body(req, body, len);
+    return ret;
+}
+
+static bool has_header(const ringo_req *req, const char *name)
+{
+    for (uint32_t i = 0; i < req->nrhdrs; i++)
+        if (req->rhdrs[i].name.len == strlen(name) && !strcasecmp(req->rhdrs[i].name.ptr, name))
+            return true;
+    return false;
+}
+
+/* Error answers from the server itself get a short text body. */
+static void default_error_body(ringo_req *req)
+{
+    const char *reason;
+    char buf[64];
+    int n;
+
+    if (req->rbody || req->status < 400)
+        return;
+    reason = ringo__status_reason(req->status);
+    n = snprintf(buf, sizeof(buf), "%s\n", reason);
+    ringo_resp_body(req, buf, (size_t)n);
+    if (!has_header(req, "content-type"))
+        ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
+}
+
+static char *put(char *p, const void *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/*
+ * Writes status line, headers and body into the connection's output in one
+ * reservation. 204 and 1xx carry no Content-Length (RFC 9110 §8.6); HEAD,
+ * 204 and 304 carry no body.
+ */
+int ringo__resp_serialize(ringo_req *req, ringo__conn *c)
+{
+    const char *reason, *date = ringo__ring_date_line(ringo__conn_ring(c));
+    bool no_len = req->status == 204, no_body = req->is_head || no_len || req->status == 304;
+    size_t need = 96 + 40 + 40, body_len;
+    char *p, *start;
+
+    default_error_body(req);
+    body_len = req->rbody_len;
+    reason = ringo__status_reason(req->status);
+    for (uint32_t i = 0; i < req->nrhdrs; i++)
+        need += req->rhdrs[i].name.len + req->rhdrs[i].value.len + 4;
+    need += no_body ? 0 : body_len;
+    p = start = ringo__conn_reserve(c, need);
+    if (!p)
+        return -ENOMEM;
+    p += sprintf(p, "HTTP/1.1 %d %s\r\nServer: ringo\r\n", req->status, reason);
+    p = put(p, date, 37);
+    if (!no_len)
+        p += sprintf(p, "Content-Length: %zu\r\n", body_len);
+    for (uint32_t i = 0; i < req->nrhdrs; i++) {
+        p = put(p, req->rhdrs[i].name.ptr, req->rhdrs[i].name.len);
+        p = put(p, ": ", 2);
+        p = put(p, req->rhdrs[i].value.ptr, req->rhdrs[i].value.len);
+        p = put(p, "\r\n", 2);
+    }
+    if (!req->keep_alive)
+        p = put(p, "Connection: close\r\n", 19);
+    else if (req->http_minor == 0)
+        p = put(p, "Connection: keep-alive\r\n", 24);
+    p = put(p, "\r\n", 2);
+    if (!no_body && body_len)
+        p = put(p, req->rbody, body_len);
+    ringo__conn_commit(c, (size_t)(p - start));
+    return 0;
+}

@@ -1,0 +1,390 @@
+/*
+ * http/session.c - one HTTP/1.1 connection: parse, run in order, answer.
+ *
+ * Requests of a connection run one at a time and are answered in request
+ * order. Parsed requests wait in a queue; the head runs; its response is
+ * appended to the connection's output, which is sent once the whole receive
+ * buffer has been handled, so pipelined responses leave in one send. While a
+ * request is suspended (coroutine, pool) or the client is not reading its
+ * responses, input is buffered (up to max_conn_buffered, then recv pauses).
+ * A protocol error becomes an error "request" at the tail of the queue, so
+ * the k good requests before it are answered first.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "core/alloc.h"
+#include "http/http_impl.h"
+
+static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
+
+ringo_req *ringo__req_new(ringo__sess *s)
+{
+    ringo_req *r = ringo__malloc(sizeof(*r));
+
+    if (!r)
+        return NULL;
+    memset(r, 0, offsetof(ringo_req, inline_arena));
+    ringo__arena_init(&r->arena, r->inline_arena, sizeof(r->inline_arena));
+    r->conn = s->conn;
+    r->status = 200;
+    r->method = r->target = r->path = r->query = (ringo_str){"", 0};
+    atomic_fetch_add_explicit(&ringo__ring_stats_of(ringo__conn_ring(s->conn))->reqs_live, 1,
+                              memory_order_relaxed);
+    return r;
+}
+
+void ringo__req_free(ringo_req *r)
+{
+    if (!r)
+        return;
+    atomic_fetch_sub_explicit(&ringo__ring_stats_of(ringo__conn_ring(r->conn))->reqs_live, 1,
+                              memory_order_relaxed);
+    ringo__arena_free(&r->arena);
+    ringo__free(r);
+}
+
+static void enqueue(ringo__sess *s, ringo_req *r)
+{
+    r->next = NULL;
+    if (s->qtail)
+        s->qtail->next = r;
+    else
+        s->qhead = r;
+    s->qtail = r;
+}
+
+/* Queues an error answer after what was already parsed; input is ignored from here. */
+void ringo__sess_fail(ringo__sess *s, int status)
+{
+    ringo_req *r;
+
+    ringo__req_free(s->cur);
+    s->cur = NULL;
+    s->dead = true;
+    s->in_message = false;
+    s->pending_len = 0;
+    ringo__conn_timer(s->conn, RINGO__TIMER_NONE, 0);
+    r = ringo__req_new(s);
+    if (!r) {
+        ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
+        return;
+    }
+    r->error = true;
+    r->status = status;
+    r->keep_alive = false;
+    enqueue(s, r);
+}
+
+static bool busy(const ringo__sess *s)
+{
+    /* A client that does not read its responses is not fed more of them. */
+    return s->running || s->qhead ||
+           ringo__conn_unsent(s->conn) > s->app->srv.cfg.max_conn_buffered;
+}
+
+static int hold_input(ringo__sess *s, const char *p, size_t n)
+{
+    const ringo_config *cfg = &s->app->srv.cfg;
+
+    if (s->pending_len + n > s->pending_cap) {
+        size_t cap = s->pending_cap ? s->pending_cap : 4096;
+        char *b;
+        while (cap < s->pending_len + n)
+            cap *= 2;
+        b = ringo__realloc(s->pending, cap);
+        if (!b)
+            return -ENOMEM;
+        s->pending = b;
+        s->pending_cap = cap;
+    }
+    memmove(s->pending + s->pending_len, p, n);
+    s->pending_len += n;
+    if (s->pending_len >= cfg->max_conn_buffered)
+        ringo__conn_pause(s->conn);
+    return 0;
+}
+
+/* Runs one request's handler (inline on the ring) and queues its response. */
+static void run(ringo__sess *s, ringo_req *r);
+
+static void finish(ringo__sess *s, ringo_req *r)
+{
+    ringo__ring *ring = ringo__conn_ring(s->conn);
+    bool keep = r->keep_alive;
+
+    if (!s->closed) {
+        if (ringo__resp_serialize(r, s->conn) < 0)
+            keep = false;
+        atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->reqs_served, 1,
+                                  memory_order_relaxed);
+    }
+    ringo__req_free(r);
+    if (!keep && !s->closed) {
+        s->dead = true;
+        ringo__conn_close(s->conn, RINGO__CLOSE_AFTER_SEND);
+    }
+}
+
+/* Runs queued requests while the connection is free to. */
+static void pump(ringo__sess *s)
+{
+    while (s->qhead && !s->running && !s->closed) {
+        ringo_req *r = s->qhead;
+        s->qhead = r->next;
+        if (!s->qhead)
+            s->qtail = NULL;
+        run(s, r);
+        if (s->running)
+            return;
+        finish(s, r);
+    }
+}
+
+static void request_done_parsing(ringo__sess *s)
+{
+    ringo_req *r = s->cur;
+    const ringo_config *cfg = &s->app->srv.cfg;
+
+    s->cur = NULL;
+    s->served++;
+    if ((cfg->max_requests_per_conn && s->served >= cfg->max_requests_per_conn) ||
+        s->draining || s->eof)
+        r->keep_alive = false;
+    enqueue(s, r);
+    if (!r->keep_alive)
+        s->dead = true; /* what follows a closing request is never parsed */
+}
+
+/* Parses as much of p as the connection may take now; holds the rest. */
+static void feed(ringo__sess *s, const char *p, size_t n)
+{
+    while (n && !s->dead) {
+        size_t used = 0;
+        int ret;
+
+        if (busy(s)) {
+            if (hold_input(s, p, n) < 0)
+                ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
+            return;
+        }
+        ret = ringo__parse(s, p, n, &used);
+        p += used;
+        n -= used;
+        if (ret < 0) {
+            ringo__sess_fail(s, -ret);
+        } else if (ret == 1) {
+            request_done_parsing(s);
+        }
+        pump(s);
+    }
+}
+
+static void arm_idle(ringo__sess *s)
+{
+    const ringo_config *cfg = &s->app->srv.cfg;
+
+    if (s->in_message || s->qhead || s->running || s->dead)
+        return;
+    if (s->draining) {
+        ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
+        return;
+    }
+    ringo__conn_timer(s->conn, RINGO__TIMER_IDLE, cfg->keepalive_timeout_ms);
+}
+
+/* Feeds input held while busy, once the connection can take it. */
+static void feed_pending(ringo__sess *s)
+{
+    size_t n = s->pending_len;
+
+    if (!n || busy(s))
+        return;
+    s->pending_len = 0;
+    /* feed() may hold some of it again: it memmoves within the buffer. */
+    feed(s, s->pending, n);
+    if (s->pending_len < s->app->srv.cfg.max_conn_buffered)
+        ringo__conn_resume(s->conn);
+    if (!s->pending_len && s->pending_cap > 65536) {
+        ringo__free(s->pending);
+        s->pending = NULL;
+        s->pending_cap = 0;
+    }
+}
+
+static void after_input(ringo__sess *s)
+{
+    ringo__conn_flush(s->conn);
+    if (!ringo__conn_closing(s->conn))
+        arm_idle(s);
+}
+
+/* ---- core callbacks ---- */
+
+static void on_open(ringo__conn *c)
+{
+    ringo__sess *s = sess(c);
+
+    s->conn = c;
+    s->app = ringo__ring_app(ringo__conn_ring(c));
+    llhttp_init(&s->parser, HTTP_REQUEST, &ringo__llhttp_settings);
+    s->parser.data = s;
+    ringo__conn_timer(c, RINGO__TIMER_IDLE, s->app->srv.cfg.keepalive_timeout_ms);
+}
+
+static void on_data(ringo__conn *c, const char *p, size_t n)
+{
+    ringo__sess *s = sess(c);
+
+    if (s->dead || s->closed)
+        return;
+    if (s->pending_len) {
+        /* Order matters: new bytes go behind the ones already held. */
+        if (hold_input(s, p, n) < 0) {
+            ringo__conn_close(c, RINGO__CLOSE_NOW);
+            return;
+        }
+        feed_pending(s);
+    } else {
+        feed(s, p, n);
+        if (s->pending_len && !busy(s))
+            feed_pending(s);
+    }
+    after_input(s);
+}
+
+static void on_eof(ringo__conn *c)
+{
+    ringo__sess *s = sess(c);
+
+    s->eof = true;
+    /* Answer what was complete; a half-sent request cannot be answered. */
+    if (s->qhead || s->running || s->pending_len) {
+        s->dead = true;
+        if (s->qtail)
+            s->qtail->keep_alive = false;
+        return;
+    }
+    ringo__conn_close(c, ringo__conn_unsent(c) ? RINGO__CLOSE_AFTER_SEND : RINGO__CLOSE_NOW);
+}
+
+static void on_sent(ringo__conn *c)
+{
+    ringo__sess *s = sess(c);
+
+    if (s->pending_len && !s->dead)
+        feed_pending(s);
+    else if (s->eof && !s->qhead && !s->running)
+        ringo__conn_close(c, RINGO__CLOSE_NOW);
+    after_input(s);
+}
+
+static void on_timer(ringo__conn *c, int kind)
+{
+    ringo__sess *s = sess(c);
+
+    if (kind == RINGO__TIMER_IDLE) {
+        ringo__conn_close(c, RINGO__CLOSE_NOW);
+        return;
+    }
+    /* Header or body deadline: slowloris, or a body trickled too slowly. */
+    ringo__sess_fail(s, 408);
+    pump(s);
+    ringo__conn_flush(c);
+}
+
+static void on_drain(ringo__conn *c)
+{
+    ringo__sess *s = sess(c);
+    const ringo_config *cfg = &s->app->srv.cfg;
+
+    s->draining = true;
+    if (s->qtail)
+        s->qtail->keep_alive = false;
+    if (s->in_message || s->qhead || s->running || ringo__conn_unsent(c))
+        return; /* answered, then closed */
+    if (s->served == 0) {
+        /* Accepted but silent so far: its request may be on the way. */
+        uint32_t grace = cfg->drain_timeout_ms < 1000 ? cfg->drain_timeout_ms : 1000;
+        ringo__conn_timer(c, RINGO__TIMER_IDLE, grace);
+        return;
+    }
+    ringo__conn_close(c, RINGO__CLOSE_NOW);
+}
+
+static void on_close(ringo__conn *c)
+{
+    ringo__sess *s = sess(c);
+    ringo_req *r = s->qhead;
+
+    s->closed = true;
+    while (r) {
+        ringo_req *next = r->next;
+        ringo__req_free(r);
+        r = next;
+    }
+    s->qhead = s->qtail = NULL;
+    ringo__req_free(s->cur);
+    s->cur = NULL;
+    ringo__free(s->pending);
+    s->pending = NULL;
+    s->pending_len = s->pending_cap = 0;
+}
+
+const ringo__proto ringo__http_proto = {
+    .conn_size = sizeof(ringo__sess),
+    .on_open = on_open,
+    .on_data = on_data,
+    .on_eof = on_eof,
+    .on_sent = on_sent,
+    .on_timer = on_timer,
+    .on_drain = on_drain,
+    .on_close = on_close,
+    .overload_response = "HTTP/1.1 503 Service Unavailable\r\nServer: ringo\r\n"
+                         "Content-Length: 20\r\nConnection: close\r\nRetry-After: 1\r\n"
+                         "Content-Type: text/plain\r\n\r\nService Unavailable\n",
+};
+
+/* ---- running a request ---- */
+
+static int route(ringo__sess *s, ringo_req *r)
+{
+    int ret;
+
+    if (ringo__url_split(r->target, &r->path, &r->query) < 0)
+        return 400;
+    if (r->path.len == 1 && r->path.ptr[0] == '*')
+        return r->method.len == 7 && memcmp(r->method.ptr, "OPTIONS", 7) == 0 ? 204 : 400;
+    r->match = ringo__arena_alloc(&r->arena, sizeof(*r->match));
+    if (!r->match)
+        return 503;
+    ret = ringo__router_match(s->app->router, r->method, r->path, &r->arena, r->match);
+    if (ret == 0) {
+        r->route = r->match->route;
+        return 0;
+    }
+    if (ret == -EPERM) {
+        ringo_resp_header(r, "Allow", (ringo_str){r->match->allow, r->match->allow_len});
+        return 405;
+    }
+    return ret == -ENOENT ? 404 : ret == -EINVAL ? 400 : 503;
+}
+
+static void run(ringo__sess *s, ringo_req *r)
+{
+    int status, ret;
+
+    if (r->error)
+        return;
+    status = route(s, r);
+    if (status) {
+        r->status = status;
+        return;
+    }
+    ret = r->route->fn(r, r->route->udata);
+    if (ret < 0 && r->status < 400) {
+        r->status = 500;
+        r->rbody = NULL;
+        r->rbody_len = 0;
+    }
+}

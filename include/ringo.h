@@ -1,0 +1,13 @@
+/*
+ * ringo.h - umbrella header of ringo, an io_uring-native HTTP/1.1 server
+ * framework. See docs/api.md for the contract of every call.
+ */
+#ifndef RINGO_H
+#define RINGO_H
+
+#include "ringo/common.h"
+#include "ringo/app.h"
+#include "ringo/request.h"
+#include "ringo/response.h"
+
+#endif

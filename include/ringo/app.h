@@ -1,0 +1,141 @@
+/*
+ * ringo/app.h - create an application, register routes, serve.
+ *
+ * An app owns its routes and configuration. ringo_app_start() starts one ring
+ * thread per core (each with its own io_uring and SO_REUSEPORT listener) and
+ * returns once every ring listens; ringo_app_wait() blocks until the app is
+ * stopped (ringo_app_stop(), or SIGINT/SIGTERM when ringo_app_handle_signals()
+ * was called), drains in-flight requests and joins the threads.
+ */
+#ifndef RINGO_APP_H
+#define RINGO_APP_H
+
+#include <stdint.h>
+
+#include "ringo/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ringo_app ringo_app;
+typedef struct ringo_req ringo_req;
+
+/*
+ * A handler fills the request's response (ringo/response.h) and returns 0.
+ * A negative return (-errno) answers 500 unless the handler already set a
+ * status >= 400. Mode RINGO_ASYNC handlers run on the ring thread; RINGO_SYNC
+ * handlers may block.
+ */
+typedef int (*ringo_handler_fn)(ringo_req *req, void *udata);
+
+/*
+ * Limits and timeouts. ringo_config_init() fills the defaults (documented in
+ * docs/operations.md next to nginx's); every timeout is in milliseconds and 0
+ * disables it unless noted.
+ */
+typedef struct ringo_config {
+    const char *host;               /* listen address, "0.0.0.0"; "::" for IPv6 */
+    uint16_t port;                  /* 0: the kernel picks; ringo_app_port() says */
+    unsigned threads;               /* ring threads, 0: one per online CPU */
+    unsigned pool_threads;          /* sync-handler pool workers, 0: default */
+    uint32_t max_conns;             /* per ring; capped by RLIMIT_NOFILE / threads */
+    uint32_t max_request_line;      /* method + target + version, bytes (414) */
+    uint32_t max_header_bytes;      /* whole header section, bytes (431) */
+    uint32_t max_headers;           /* header field count (431) */
+    uint64_t max_body_bytes;        /* Content-Length or chunked total (413) */
+    uint32_t max_conn_buffered;     /* input buffered ahead of a busy connection */
+    uint32_t max_requests_per_conn; /* keep-alive requests, then close; 0: no cap */
+    uint32_t header_timeout_ms;     /* whole header section must arrive (408) */
+    uint32_t body_timeout_ms;       /* whole body must arrive (408) */
+    uint32_t keepalive_timeout_ms;  /* idle keep-alive connection is closed */
+    uint32_t send_timeout_ms;       /* a send making no progress drops the client */
+    uint32_t linger_ms;             /* after an error: drain input this long */
+    uint32_t drain_timeout_ms;      /* shutdown: in-flight requests get this long */
+    uint32_t recv_buffers;          /* provided receive buffers per ring (power of 2) */
+    uint32_t recv_buffer_size;      /* bytes each */
+    int backlog;                    /* listen(2) backlog */
+    int quiet;                      /* 1: no startup/shutdown lines on stderr */
+} ringo_config;
+
+/* Fills *cfg with the defaults. */
+RINGO_API void ringo_config_init(ringo_config *cfg);
+
+/*
+ * Creates an app with a copy of *cfg (NULL: defaults). The host string is
+ * copied. Returns NULL when out of memory.
+ */
+RINGO_API ringo_app *ringo_app_new(const ringo_config *cfg);
+
+/* Frees an app that is not running (never started, or waited for). NULL is a no-op. */
+RINGO_API void ringo_app_free(ringo_app *app);
+
+/*
+ * Registers method + pattern. Patterns are absolute paths whose segments are
+ * literals, "{name}" (one segment, percent-decoded, available through
+ * ringo_req_param()) or a final "{name...}" (the rest of the path, may be
+ * empty). A GET route also answers HEAD. udata is passed to the handler as
+ * is. Returns 0, -EINVAL for a malformed pattern or method, -EEXIST when the
+ * same method and pattern are registered twice, -EBUSY after start,
+ * -ENOMEM.
+ */
+RINGO_API int ringo_route(ringo_app *app, const char *method, const char *pattern,
+                          ringo_mode mode, ringo_handler_fn fn, void *udata);
+
+/*
+ * Installs SIGINT/SIGTERM handling for ringo_app_wait(): the first signal
+ * starts a graceful shutdown. Call before ringo_app_start() so the signals
+ * are blocked in every thread ringo creates. Returns 0 or -errno.
+ */
+RINGO_API int ringo_app_handle_signals(ringo_app *app);
+
+/*
+ * Binds, probes io_uring features and starts the ring threads. On failure
+ * nothing is left running and the error names what is missing on stderr
+ * (unless quiet). Returns 0, -EPERM/-ENOSYS when io_uring is unavailable,
+ * -EOPNOTSUPP when a required io_uring feature is missing, -EADDRINUSE, ...
+ */
+RINGO_API int ringo_app_start(ringo_app *app);
+
+/* The bound port after a successful start (useful with port 0), else 0. */
+RINGO_API uint16_t ringo_app_port(const ringo_app *app);
+
+/*
+ * Starts a graceful shutdown: listeners stop after accepting what is queued,
+ * in-flight requests get drain_timeout_ms, idle connections close.
+ * Thread-safe and async-signal-safe; idempotent.
+ */
+RINGO_API void ringo_app_stop(ringo_app *app);
+
+/*
+ * Blocks until the app has stopped and every ring thread has exited.
+ * Returns 0, or -errno if a ring failed.
+ */
+RINGO_API int ringo_app_wait(ringo_app *app);
+
+/* ringo_app_start() then ringo_app_wait(). */
+RINGO_API int ringo_app_run(ringo_app *app);
+
+/*
+ * Live-object counters summed over all rings, for tests and operations:
+ * after ringo_app_wait() every one of them must be zero.
+ */
+typedef struct ringo_stats {
+    uint64_t conns_live;
+    uint64_t reqs_live;
+    uint64_t bufs_held;      /* provided buffers not yet returned to the kernel */
+    uint64_t stacks_live;    /* coroutine stacks in use */
+    uint64_t jobs_live;      /* pool jobs in flight */
+    uint64_t conns_accepted; /* totals since start */
+    uint64_t reqs_served;
+    uint64_t cancels;        /* awaits cancelled by disconnect or deadline */
+    uint64_t ring_stalls;    /* watchdog: a handler held the ring too long */
+} ringo_stats;
+
+/* Fills *out with the current counters (approximate while running). */
+RINGO_API void ringo_app_stats(const ringo_app *app, ringo_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,60 @@
+/*
+ * ringo/common.h - value types and conventions shared by every module.
+ *
+ * Every call that can fail returns an int (or ssize_t): >= 0 on success or a
+ * count, -errno on failure. ringo_strerror() turns such a value into text.
+ */
+#ifndef RINGO_COMMON_H
+#define RINGO_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(RINGO_BUILDING)
+#define RINGO_API __attribute__((visibility("default")))
+#else
+#define RINGO_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A borrowed byte string: not NUL-terminated unless stated; lifetime is the
+ * lifetime of whatever it was taken from (usually the request). */
+typedef struct ringo_str {
+    const char *ptr;
+    size_t len;
+} ringo_str;
+
+/* Handler modes. RINGO_SYNC (the default) may block and runs on the thread
+ * pool; RINGO_ASYNC runs on the connection's ring thread and must not block
+ * (it awaits I/O through ringo/await.h instead). */
+typedef enum ringo_mode {
+    RINGO_SYNC = 0,
+    RINGO_ASYNC = 1,
+} ringo_mode;
+
+/* Text for a -errno (or errno) value. Never NULL; the string is static. */
+RINGO_API const char *ringo_strerror(int err);
+
+/* Inline bodies. */
+
+static inline ringo_str ringo_str_c(const char *s)
+{
+    ringo_str r = {s, s ? strlen(s) : 0};
+    return r;
+}
+
+#define RINGO_STR_LIT(s) ((ringo_str){(s), sizeof(s) - 1})
+
+static inline int ringo_str_eq(ringo_str a, ringo_str b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

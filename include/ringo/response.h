@@ -1,0 +1,46 @@
+/*
+ * ringo/response.h - how a handler answers.
+ *
+ * A request starts with a 200 response without body. The handler sets the
+ * status, adds headers and sets a body; ringo serializes it (adding Date,
+ * Server, Content-Length and Connection) when the handler returns. All data
+ * passed in is copied into the request arena unless the call says otherwise.
+ */
+#ifndef RINGO_RESPONSE_H
+#define RINGO_RESPONSE_H
+
+#include "ringo/app.h"
+#include "ringo/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Sets the status (100..999 are accepted, 1xx are refused). Returns 0 or -EINVAL. */
+RINGO_API int ringo_resp_status(ringo_req *req, int status);
+
+/*
+ * Adds a header. Name must be a token, value must not contain CR, LF or NUL
+ * (-EINVAL). Content-Length, Date and Transfer-Encoding are managed by ringo
+ * (-EPERM). Both are copied. Returns 0, -EINVAL, -EPERM, -ENOMEM.
+ */
+RINGO_API int ringo_resp_header(ringo_req *req, const char *name, ringo_str value);
+
+/* Sets the body, copying it. Replaces a previous body. Returns 0 or -ENOMEM. */
+RINGO_API int ringo_resp_body(ringo_req *req, const void *data, size_t len);
+
+/* Sets the body without copying: data must outlive the request (static data,
+ * or memory from ringo_req_alloc()). Returns 0. */
+RINGO_API int ringo_resp_body_ref(ringo_req *req, const void *data, size_t len);
+
+/* Status, Content-Type and a copied body in one call. Returns 0 or -errno. */
+RINGO_API int ringo_respond(ringo_req *req, int status, const char *content_type,
+                            const void *body, size_t len);
+
+/* The status set so far. */
+RINGO_API int ringo_resp_get_status(const ringo_req *req);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
