@@ -299,9 +299,10 @@ static int method_status(ringo__sess *s, const char *p, const char *end)
 
 int ringo__parse_error_status(ringo__sess *s, int err, const char *p, const char *end)
 {
+    /* A callback that failed said why; llhttp names the callback, not the reason. */
+    if (s->err_status)
+        return s->err_status;
     switch (err) {
-    case HPE_USER:
-        return s->err_status ? s->err_status : 400;
     case HPE_INVALID_METHOD:
         return method_status(s, p, end);
     case HPE_INVALID_VERSION:
@@ -366,11 +367,17 @@ int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed)
         s->in_message = false;
         return 1;
     }
-    if (err == HPE_PAUSED_UPGRADE && s->parser.method != HTTP_CONNECT) {
-        /* RFC 9110 §7.8: a server may ignore Upgrade; keep speaking HTTP/1.1. */
+    if (err == HPE_PAUSED_UPGRADE && !s->in_message) {
+        /*
+         * The upgrade request itself was already answered as a normal request:
+         * RFC 9110 §7.8 lets a server ignore Upgrade, so keep speaking HTTP/1.1.
+         */
+        size_t used = *consumed;
+        int ret;
         llhttp_resume_after_upgrade(&s->parser);
-        s->in_message = false;
-        return 1;
+        ret = ringo__parse(s, p + used, n - used, consumed);
+        *consumed += used;
+        return ret;
     }
     return -ringo__parse_error_status(s, err, p, end);
 }

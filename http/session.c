@@ -171,6 +171,8 @@ static void feed(ringo__sess *s, const char *p, size_t n)
         ret = ringo__parse(s, p, n, &used);
         p += used;
         n -= used;
+        if (ret == 0 && used == 0)
+            break;
         if (ret < 0) {
             ringo__sess_fail(s, -ret);
         } else if (ret == 1) {

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds ringo and runs every test: the release build, then the whole suite
+# again under ASan+UBSan, the pool under TSan, the aarch64 coroutine switch
+# under qemu-user, and a short smoke run of the benchmark harness.
+# Installs missing Debian packages first (as root).
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh --quick    release build and tests only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+jobs=$(nproc)
+
+scripts/deps.sh wrk
+
+build() { # dir, cmake args...
+    local dir=$1; shift
+    cmake -S . -B "$dir" -DRINGO_WERROR=ON "$@" >/dev/null
+    cmake --build "$dir" -j"$jobs"
+}
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+section "release build and tests"
+build build
+(cd build && ctest --output-on-failure -j"$jobs")
+
+[ $quick = 1 ] && exit 0
+
+section "ASan+UBSan build and tests"
+build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=address,undefined
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs")
+
+section "TSan build: pool, deque, coroutines"
+build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=thread
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
+    ctest --output-on-failure -R 'unit\.(deque|pool|msgring|coro)_test')
+
+if [ -x scripts/test-aarch64.sh ]; then
+    section "aarch64 coroutine switch under qemu-user"
+    rc=0; scripts/test-aarch64.sh || rc=$?
+    if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then exit $rc; fi
+fi
+
+if [ -x perf/bench ]; then
+    section "benchmark harness smoke run"
+    perf/bench --smoke
+fi
+
+section "all tests passed"
