@@ -76,11 +76,10 @@ void ringo__conn_accepted(ringo__ring *r, int fd)
 
     if (r->nfree == 0 || !(c = ringo__calloc(1, sizeof(*c) + p->conn_size))) {
         /* Past the cap: a short answer beats a silent reset. */
-        if (p->overload_response) {
-            ssize_t n = send(fd, p->overload_response, strlen(p->overload_response),
-                             MSG_DONTWAIT | MSG_NOSIGNAL);
-            (void)n;
-        }
+        char buf[512];
+        size_t len = p->overload ? p->overload(r, buf, sizeof(buf)) : 0;
+        if (len && send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+            len = 0; /* the client is gone already: nothing more to do */
         close(fd);
         return;
     }

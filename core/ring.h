@@ -68,7 +68,8 @@ typedef struct ringo__proto {
     void (*on_timer)(ringo__conn *c, int kind);     /* protocol deadline expired */
     void (*on_drain)(ringo__conn *c);               /* shutdown began */
     void (*on_close)(ringo__conn *c);               /* free protocol state; no CQE pending */
-    const char *overload_response;                  /* sent as is past the connection cap */
+    /* Writes the answer sent past the connection cap into buf; returns its length. */
+    size_t (*overload)(ringo__ring *r, char *buf, size_t cap);
 } ringo__proto;
 
 /* Per-ring live counters (read by other threads for stats: relaxed atomics). */

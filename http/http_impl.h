@@ -74,7 +74,8 @@ typedef struct ringo__sess {
     ringo_req *running;              /* handler suspended (coroutine or pool) */
     char *pending;                   /* input held while the connection is busy */
     size_t pending_len, pending_cap;
-    const char *buf_end;             /* end of the buffer being parsed */
+    const char *buf_start;           /* the buffer being parsed */
+    const char *buf_end;
     const char *msg_start;           /* where the current message began, if in buffer */
     uint32_t served;
     uint32_t head_bytes;
@@ -85,7 +86,9 @@ typedef struct ringo__sess {
     char ver[8];
     uint8_t ver_len;
     bool value_at_end;
-    bool check_lf;                   /* the request line's version ended a buffer */
+    bool head_done;                  /* paused at the end of the head */
+    uint8_t check_next;              /* a token ended the buffer: NEXT_* */
+    char tail[2];                    /* last bytes of the previous buffer */
     bool in_message;
     bool method_done;
     bool dead;                       /* answered with an error: input is ignored */
@@ -97,6 +100,7 @@ typedef struct ringo__sess {
 } ringo__sess;
 
 /* http/parser.c */
+enum { NEXT_NONE, NEXT_SP, NEXT_CR };
 extern const llhttp_settings_t ringo__llhttp_settings;
 int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed);
 int ringo__parse_error_status(ringo__sess *s, int err, const char *p, const char *end);

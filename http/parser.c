@@ -75,6 +75,10 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
     ringo__sess *s = sess_of(p);
 
     s->url_bytes += (uint32_t)len;
+    /* "GET /\r\n" is an HTTP/0.9 request line: no version, never valid here. */
+    s->check_next = at + len == s->buf_end ? NEXT_SP : NEXT_NONE;
+    if (at + len < s->buf_end && at[len] != ' ')
+        return fail(s, 400);
     if (s->url_bytes + s->cur->method.len > s->app->srv.cfg.max_request_line)
         return fail(s, 414);
     return append(&s->cur->arena, &s->cur->target, at, len) ? fail(s, 503) : 0;
@@ -89,8 +93,8 @@ static int on_version(llhttp_t *p, const char *at, size_t len)
     memcpy(s->ver + s->ver_len, at, len);
     s->ver_len = (uint8_t)(s->ver_len + len);
     /* llhttp takes a bare LF after the version: RFC 9112 §2.2 wants CRLF. */
-    s->check_lf = at + len == s->buf_end;
-    if (at + len < s->buf_end && at[len] == '\n')
+    s->check_next = at + len == s->buf_end ? NEXT_CR : NEXT_NONE;
+    if (at + len < s->buf_end && at[len] != '\r')
         return fail(s, 400);
     return 0;
 }
@@ -139,6 +143,20 @@ static int on_header_field_complete(llhttp_t *p)
     return 0;
 }
 
+/*
+ * "Name:\r\n value": llhttp skips the empty first line and the fold's
+ * whitespace and reports "value" as the whole value. Look at what precedes
+ * the span: whitespace back to an LF means the value began on a new line.
+ */
+static bool folded(const ringo__sess *s, const char *at)
+{
+    const char *q = at;
+
+    while (q > s->buf_start && (q[-1] == ' ' || q[-1] == '\t'))
+        q--;
+    return q > s->buf_start && q[-1] == '\n';
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     ringo__sess *s = sess_of(p);
@@ -152,6 +170,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
      * which RFC 9112 §5.2 lets a server reject with 400.
      */
     if (s->last_cb == CB_VALUE && !s->value_at_end)
+        return fail(s, 400);
+    if (s->last_cb != CB_VALUE && folded(s, at))
         return fail(s, 400);
     s->last_cb = CB_VALUE;
     s->value_at_end = at + len == s->buf_end;
@@ -210,7 +230,8 @@ static int on_headers_complete(llhttp_t *p)
                       cfg->body_timeout_ms);
     if (r->expect_continue && !s->qhead && !s->running)
         ringo__conn_write(s->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    return 0;
+    s->head_done = true;
+    return HPE_PAUSED; /* ringo__parse checks the head's last line, then resumes */
 }
 
 static int on_chunk_header(llhttp_t *p)
@@ -332,6 +353,29 @@ static void save_method_prefix(ringo__sess *s, const char *p, const char *end)
     s->mprefix_len = (uint8_t)(s->mprefix_len + n);
 }
 
+/* Keeps the last two bytes parsed, for checks that look back across buffers. */
+static void remember_tail(ringo__sess *s, const char *p, size_t n)
+{
+    if (n >= 2) {
+        s->tail[0] = p[n - 2];
+        s->tail[1] = p[n - 1];
+    } else if (n == 1) {
+        s->tail[0] = s->tail[1];
+        s->tail[1] = p[0];
+    }
+}
+
+/*
+ * The head ends with an empty line; llhttp accepts a bare LF for it. pos is
+ * the offset just past that line's LF in p; the byte before must be CR.
+ */
+static bool head_ends_with_lf(ringo__sess *s, const char *p, size_t pos)
+{
+    char before = pos >= 2 ? p[pos - 2] : pos == 1 ? s->tail[1] : s->tail[0];
+
+    return before != '\r';
+}
+
 /*
  * Parses from p until one message completes, the bytes run out, or an error.
  * Returns 1 when s->cur holds a complete request, 0 when more input is
@@ -340,31 +384,51 @@ static void save_method_prefix(ringo__sess *s, const char *p, const char *end)
 int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed)
 {
     const char *end = p + n;
+    size_t base = 0;
     llhttp_errno_t err;
 
+    s->buf_start = p;
     s->buf_end = end;
     if (!s->in_message) {
         s->msg_start = p;
         s->mprefix_len = 0;
         s->method_done = false;
     }
-    if (s->check_lf && n) {
-        s->check_lf = false;
-        if (*p == '\n')
+    if (s->check_next != NEXT_NONE && n) {
+        /* The token before ended the previous buffer: check what follows it. */
+        char want = s->check_next == NEXT_SP ? ' ' : '\r';
+        bool more_token = s->check_next == NEXT_CR ? (isdigit((unsigned char)*p) || *p == '.')
+                                                   : (*p != ' ' && *p != '\r' && *p != '\n');
+        s->check_next = NEXT_NONE;
+        if (*p != want && !more_token)
             return *consumed = 0, -400;
     }
+again:
     err = llhttp_execute(&s->parser, p, n);
     if (err == HPE_OK) {
-        *consumed = n;
+        *consumed = n + base;
+        remember_tail(s, p, n);
         if (s->in_message && !s->method_done)
             save_method_prefix(s, p, end);
         s->msg_start = NULL;
         return 0;
     }
     *consumed = (size_t)(llhttp_get_error_pos(&s->parser) - p);
+    if (err == HPE_PAUSED && s->head_done) {
+        /* Paused at the end of the head: was its last line a bare LF? */
+        s->head_done = false;
+        llhttp_resume(&s->parser);
+        if (head_ends_with_lf(s, p, *consumed))
+            return -400;
+        p += *consumed;
+        n -= *consumed;
+        base += *consumed;
+        goto again;
+    }
     if (err == HPE_PAUSED) {
         llhttp_resume(&s->parser);
         s->in_message = false;
+        *consumed += base;
         return 1;
     }
     if (err == HPE_PAUSED_UPGRADE && !s->in_message) {
@@ -376,8 +440,9 @@ int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed)
         int ret;
         llhttp_resume_after_upgrade(&s->parser);
         ret = ringo__parse(s, p + used, n - used, consumed);
-        *consumed += used;
+        *consumed += used + base;
         return ret;
     }
+    *consumed += base;
     return -ringo__parse_error_status(s, err, p, end);
 }

@@ -333,6 +333,16 @@ static void on_close(ringo__conn *c)
     s->pending_len = s->pending_cap = 0;
 }
 
+static size_t overload(ringo__ring *r, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap,
+                     "HTTP/1.1 503 Service Unavailable\r\nServer: ringo\r\n%s"
+                     "Content-Length: 20\r\nConnection: close\r\nRetry-After: 1\r\n"
+                     "Content-Type: text/plain\r\n\r\nService Unavailable\n",
+                     ringo__ring_date_line(r));
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
 const ringo__proto ringo__http_proto = {
     .conn_size = sizeof(ringo__sess),
     .on_open = on_open,
@@ -342,9 +352,7 @@ const ringo__proto ringo__http_proto = {
     .on_timer = on_timer,
     .on_drain = on_drain,
     .on_close = on_close,
-    .overload_response = "HTTP/1.1 503 Service Unavailable\r\nServer: ringo\r\n"
-                         "Content-Length: 20\r\nConnection: close\r\nRetry-After: 1\r\n"
-                         "Content-Type: text/plain\r\n\r\nService Unavailable\n",
+    .overload = overload,
 };
 
 /* ---- running a request ---- */
