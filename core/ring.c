@@ -19,6 +19,7 @@
 
 #include "core/alloc.h"
 #include "core/ring_impl.h"
+#include "core/task.h"
 
 #define RING_SQ_ENTRIES 1024
 #define RING_CQ_ENTRIES 8192 /* many multishot CQEs per SQE: keep the CQ large */
@@ -311,6 +312,9 @@ static int setup(ringo__ring *r)
     ret = ringo__bufring_setup(r);
     if (ret < 0)
         return ret;
+    ret = ringo__tasks_ring_init(r);
+    if (ret < 0)
+        return ret;
     r->tick_ms = pick_tick(&r->srv->cfg);
     r->now = monotonic_ms();
     arm_tick(r);
@@ -368,6 +372,7 @@ static void teardown(ringo__ring *r)
         io_uring_cqe_seen(&r->uring, cqe);
     }
     ringo__bufring_free(r);
+    ringo__tasks_ring_exit(r);
     io_uring_queue_exit(&r->uring);
     r->ring_fd = -1;
 }
@@ -382,6 +387,7 @@ void *ringo__ring_main(void *arg)
     r->setup_err = ret;
     sem_post(&r->srv->ready);
     if (ret < 0) {
+        ringo__bufring_free(r);
         if (r->ring_fd >= 0)
             io_uring_queue_exit(&r->uring);
         current_ring = NULL;

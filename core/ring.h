@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "ringo/app.h"
 
@@ -147,6 +148,15 @@ ringo__ring *ringo__ring_current(void);
 /* Keeps the ring alive during shutdown while work it owns is pending. */
 void ringo__ring_hold(ringo__ring *r);
 void ringo__ring_release(ringo__ring *r);
+
+/* CLOCK_MONOTONIC_COARSE in ms: a few ns, good to a tick (watchdog stamps). */
+static inline uint64_t ringo__coarse_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static inline uint64_t ringo__ptr_data(ringo__completion *c)
 {

@@ -8,6 +8,7 @@
 
 #include "core/ring.h"
 #include "core/server.h"
+#include "core/stack.h"
 
 /* user_data of connection ops: op (8) | generation (24) | index (32). */
 #define RINGO__GEN_MASK 0xffffffu
@@ -82,6 +83,10 @@ struct ringo__ring {
     int64_t date_sec;
     char date_line[40];
     ringo__ring_stats stats;
+    ringo__stack_pool stacks; /* coroutine stacks of this ring's async handlers */
+    /* Watchdog stamps: which handler holds the ring since when (ms). */
+    _Atomic(const char *) wd_label;
+    _Atomic uint64_t wd_since;
     pthread_t thread;
     int setup_err;
 };

@@ -169,6 +169,40 @@ static int start_rings(ringo__server *s)
     return err;
 }
 
+/*
+ * The ring-stall watchdog. A handler that computes or blocks on a ring
+ * stalls every connection of that core, and a stuck ring cannot time itself:
+ * this thread reads the rings' stamps (label, since) a few times per
+ * threshold and reports each stall once.
+ */
+static void *watchdog_main(void *arg)
+{
+    ringo__server *s = arg;
+    uint32_t limit = s->cfg.stall_warn_ms;
+    int period = (int)(limit / 4 < 5 ? 5 : limit / 4);
+    uint64_t *reported = ringo__calloc(s->nrings, sizeof(uint64_t));
+    struct pollfd pfd = {.fd = s->stop_efd, .events = POLLIN};
+
+    while (reported && poll(&pfd, 1, period) == 0) {
+        uint64_t now = ringo__coarse_ms();
+        for (unsigned i = 0; i < s->nrings; i++) {
+            ringo__ring *r = s->rings[i];
+            const char *label = atomic_load_explicit(&r->wd_label, memory_order_acquire);
+            uint64_t since = atomic_load_explicit(&r->wd_since, memory_order_relaxed);
+            if (!label || now - since < limit || reported[i] == since)
+                continue;
+            reported[i] = since;
+            atomic_fetch_add_explicit(&r->stats.ring_stalls, 1, memory_order_relaxed);
+            fprintf(stderr, "ringo: ring %u stalled: handler '%s' has held it for %llu ms so far "
+                            "(threshold %u ms); every connection of this ring waits. Await "
+                            "instead of blocking, or declare the route RINGO_SYNC\n",
+                    i, label, (unsigned long long)(now - since), limit);
+        }
+    }
+    ringo__free(reported);
+    return NULL;
+}
+
 int ringo__server_start(ringo__server *s)
 {
     int ret;
@@ -196,6 +230,8 @@ int ringo__server_start(ringo__server *s)
     if (ret < 0)
         goto fail;
     s->running = 1;
+    if (s->cfg.stall_warn_ms)
+        s->watchdog_started = pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
     return 0;
 fail:
     cleanup(s);
@@ -229,6 +265,9 @@ int ringo__server_wait(ringo__server *s)
         if (pfd[0].revents & POLLIN)
             break;
     }
+    if (s->watchdog_started)
+        pthread_join(s->watchdog, NULL);
+    s->watchdog_started = false;
     for (unsigned i = 0; i < s->nrings; i++)
         pthread_join(s->rings[i]->thread, NULL);
     if (s->before_rings_exit)

@@ -29,6 +29,8 @@ struct ringo__server {
     atomic_bool stop_requested;
     sem_t ready;               /* each ring posts once after setup */
     int running;
+    pthread_t watchdog;
+    bool watchdog_started;
     /* Hooks for other layers (pool): called on the main thread. */
     void (*before_rings_exit)(ringo__server *s);
 };

@@ -4,8 +4,12 @@
  * Routes that only compute are RINGO_ASYNC: they run on the ring thread and
  * never block it. See docs/api.md for every call used here.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +104,116 @@ static int whoami(ringo_req *req, void *udata)
     return ringo_respond(req, 200, "application/json", body, (size_t)n);
 }
 
+/* ---- async routes: coroutines awaiting io_uring operations ---- */
+
+static uint64_t query_u64(ringo_req *req, const char *name, uint64_t dflt, uint64_t max)
+{
+    ringo_str v;
+    char buf[24];
+
+    if (ringo_req_query(req, name, &v) < 0 || v.len == 0 || v.len >= sizeof(buf))
+        return dflt;
+    memcpy(buf, v.ptr, v.len);
+    buf[v.len] = '\0';
+    uint64_t n = strtoull(buf, NULL, 10);
+    return n > max ? max : n;
+}
+
+static int sleep_route(ringo_req *req, void *udata)
+{
+    uint64_t ms = query_u64(req, "ms", 10, 60000);
+    char body[64];
+    int ret, n;
+
+    (void)udata;
+    ret = ringo_sleep_ms(ms);
+    if (ret < 0)
+        return ret; /* -ECANCELED: the client left or the deadline passed */
+    n = snprintf(body, sizeof(body), "slept %llu ms\n", (unsigned long long)ms);
+    return ringo_respond(req, 200, "text/plain", body, (size_t)n);
+}
+
+static int async_file(ringo_req *req, void *udata)
+{
+    const char *path = udata;
+    struct statx st;
+    char *buf;
+    ssize_t n;
+    int fd, ret;
+
+    fd = ringo_await_open(path, O_RDONLY, 0);
+    if (fd < 0)
+        return fd;
+    ret = ringo_await_statx(fd, "", AT_EMPTY_PATH, STATX_SIZE, &st);
+    buf = ret == 0 && st.stx_size < (1u << 20) ? ringo_req_alloc(req, st.stx_size + 1) : NULL;
+    n = buf ? ringo_await_read(fd, buf, st.stx_size, 0) : -EIO;
+    ringo_await_close(fd);
+    if (n < 0)
+        return (int)n;
+    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
+    return ringo_resp_body_ref(req, buf, (size_t)n);
+}
+
+/* Calls this server's own /plaintext over loopback with connect/send/recv. */
+static int async_upstream(ringo_req *req, void *udata)
+{
+    static const char get[] = "GET /plaintext HTTP/1.1\r\nHost: upstream\r\n"
+                              "Connection: close\r\n\r\n";
+    ringo_app *app = udata;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(ringo_app_port(app)),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    char *buf = ringo_req_alloc(req, 4096), *body;
+    size_t got = 0;
+    ssize_t n = 0;
+    int fd = ringo_socket(AF_INET, SOCK_STREAM, 0);
+
+    if (fd < 0 || !buf)
+        return fd < 0 ? fd : -ENOMEM;
+    n = ringo_await_connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    if (n == 0)
+        n = ringo_await_send(fd, get, sizeof(get) - 1, 0);
+    while (n >= 0 && got < 4095 && (n = ringo_await_recv(fd, buf + got, 4095 - got, 0)) > 0)
+        got += (size_t)n;
+    ringo_await_close(fd);
+    if (n < 0)
+        return (int)n;
+    buf[got] = '\0';
+    body = strstr(buf, "\r\n\r\n");
+    if (!body)
+        return ringo_respond(req, 502, "text/plain", "bad upstream answer\n", 20);
+    body += 4;
+    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
+    ringo_resp_header(req, "X-Upstream-Status", (ringo_str){buf + 9, 3});
+    return ringo_resp_body_ref(req, body, got - (size_t)(body - buf));
+}
+
+/* Deliberately wrong: blocks its ring. Shows what the stall watchdog reports. */
+static int block_route(ringo_req *req, void *udata)
+{
+    uint64_t ms = query_u64(req, "ms", 200, 5000);
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+
+    (void)udata;
+    nanosleep(&ts, NULL);
+    return ringo_respond(req, 200, "text/plain", "blocked the ring\n", 17);
+}
+
+static int stats_route(ringo_req *req, void *udata)
+{
+    ringo_stats st;
+    char body[256];
+    int n;
+
+    ringo_app_stats(udata, &st);
+    n = snprintf(body, sizeof(body),
+                 "{\"conns_live\":%llu,\"reqs_live\":%llu,\"stacks_live\":%llu,"
+                 "\"cancels\":%llu,\"ring_stalls\":%llu,\"reqs_served\":%llu}",
+                 (unsigned long long)st.conns_live, (unsigned long long)st.reqs_live,
+                 (unsigned long long)st.stacks_live, (unsigned long long)st.cancels,
+                 (unsigned long long)st.ring_stalls, (unsigned long long)st.reqs_served);
+    return ringo_respond(req, 200, "application/json", body, (size_t)n);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ringo [--host H] [--port P] [--threads N] [--pool-threads N]\n"
@@ -107,11 +221,12 @@ static void usage(FILE *f)
                "             [--max-headers N] [--max-body B] [--max-conn-buffered B]\n"
                "             [--max-requests N] [--header-timeout MS] [--body-timeout MS]\n"
                "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
-               "             [--drain-timeout MS] [--quiet]\n");
+               "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B] [--quiet]\n");
 }
 
 enum { OPT_POOL = 256, OPT_MAXCONNS, OPT_RLINE, OPT_HBYTES, OPT_HCOUNT, OPT_BODY, OPT_BUFFERED,
-       OPT_MAXREQ, OPT_THDR, OPT_TBODY, OPT_TKA, OPT_TSEND, OPT_LINGER, OPT_DRAIN, OPT_QUIET };
+       OPT_MAXREQ, OPT_THDR, OPT_TBODY, OPT_TKA, OPT_TSEND, OPT_LINGER, OPT_DRAIN, OPT_QUIET,
+       OPT_STALL, OPT_STACK };
 
 static int parse_args(int argc, char **argv, ringo_config *cfg)
 {
@@ -125,6 +240,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         {"body-timeout", 1, 0, OPT_TBODY}, {"keepalive-timeout", 1, 0, OPT_TKA},
         {"send-timeout", 1, 0, OPT_TSEND}, {"linger", 1, 0, OPT_LINGER},
         {"drain-timeout", 1, 0, OPT_DRAIN}, {"quiet", 0, 0, OPT_QUIET},
+        {"stall-warn", 1, 0, OPT_STALL}, {"stack-size", 1, 0, OPT_STACK},
         {"help", 0, 0, '?'},          {0, 0, 0, 0}};
     int c;
 
@@ -149,6 +265,8 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         case OPT_LINGER: cfg->linger_ms = (uint32_t)v; break;
         case OPT_DRAIN: cfg->drain_timeout_ms = (uint32_t)v; break;
         case OPT_QUIET: cfg->quiet = 1; break;
+        case OPT_STALL: cfg->stall_warn_ms = (uint32_t)v; break;
+        case OPT_STACK: cfg->stack_size = v; break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
@@ -157,6 +275,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
 
 static int add_routes(ringo_app *app)
 {
+    static const ringo_route_opts deadline = {.deadline_ms = 200};
     int ret = 0;
 
     ret = ret ? ret : ringo_route(app, "GET", "/", RINGO_ASYNC, hello, NULL);
@@ -165,6 +284,15 @@ static int add_routes(ringo_app *app)
     ret = ret ? ret : ringo_route(app, "POST", "/echo", RINGO_ASYNC, echo, NULL);
     ret = ret ? ret : ringo_route(app, "GET", "/users/{id}", RINGO_ASYNC, user, NULL);
     ret = ret ? ret : ringo_route(app, "GET", "/whoami", RINGO_ASYNC, whoami, NULL);
+    ret = ret ? ret : ringo_route(app, "GET", "/sleep", RINGO_ASYNC, sleep_route, NULL);
+    ret = ret ? ret : ringo_route_ex(app, "GET", "/deadline/sleep", RINGO_ASYNC, sleep_route,
+                                     NULL, &deadline);
+    ret = ret ? ret : ringo_route(app, "GET", "/async/file", RINGO_ASYNC, async_file,
+                                  (void *)RINGO_DEMO_DIR "/static/hello.txt");
+    ret = ret ? ret : ringo_route(app, "GET", "/async/upstream", RINGO_ASYNC, async_upstream,
+                                  app);
+    ret = ret ? ret : ringo_route(app, "GET", "/block", RINGO_ASYNC, block_route, NULL);
+    ret = ret ? ret : ringo_route(app, "GET", "/stats", RINGO_ASYNC, stats_route, app);
     return ret;
 }
 

@@ -32,6 +32,15 @@ void ringo_config_init(ringo_config *c)
     c->recv_buffers = 512;
     c->recv_buffer_size = 16384;
     c->backlog = 4096;
+    c->stall_warn_ms = 100;
+}
+
+static void route_free(ringo__route *r)
+{
+    ringo__free(r->method);
+    ringo__free(r->pattern);
+    ringo__free(r->label);
+    ringo__free(r);
 }
 
 ringo_app *ringo_app_new(const ringo_config *cfg)
@@ -63,11 +72,8 @@ void ringo_app_free(ringo_app *app)
     if (!app)
         return;
     ringo__server_free(&app->srv);
-    for (unsigned i = 0; i < app->nroutes; i++) {
-        ringo__free(app->routes[i]->method);
-        ringo__free(app->routes[i]->pattern);
-        ringo__free(app->routes[i]);
-    }
+    for (unsigned i = 0; i < app->nroutes; i++)
+        route_free(app->routes[i]);
     ringo__free(app->routes);
     ringo__router_free(app->router);
     if (app->srv.sig_fd >= 0)
@@ -76,29 +82,39 @@ void ringo_app_free(ringo_app *app)
     ringo__free(app);
 }
 
+
 static ringo__route *route_new(const char *method, const char *pattern, ringo_mode mode,
-                               ringo_handler_fn fn, void *udata)
+                               ringo_handler_fn fn, void *udata, const ringo_route_opts *opts)
 {
     ringo__route *r = ringo__calloc(1, sizeof(*r));
+    size_t n = strlen(method) + strlen(pattern) + 2;
 
     if (!r)
         return NULL;
     r->method = ringo__strdup(method);
     r->pattern = ringo__strdup(pattern);
+    r->label = ringo__malloc(n);
     r->mode = mode;
     r->fn = fn;
     r->udata = udata;
-    if (!r->method || !r->pattern) {
-        ringo__free(r->method);
-        ringo__free(r->pattern);
-        ringo__free(r);
+    if (opts)
+        r->opts = *opts;
+    if (!r->method || !r->pattern || !r->label) {
+        route_free(r);
         return NULL;
     }
+    snprintf(r->label, n, "%s %s", method, pattern);
     return r;
 }
 
 int ringo_route(ringo_app *app, const char *method, const char *pattern, ringo_mode mode,
                 ringo_handler_fn fn, void *udata)
+{
+    return ringo_route_ex(app, method, pattern, mode, fn, udata, NULL);
+}
+
+int ringo_route_ex(ringo_app *app, const char *method, const char *pattern, ringo_mode mode,
+                   ringo_handler_fn fn, void *udata, const ringo_route_opts *opts)
 {
     ringo__route *r;
     int ret;
@@ -115,14 +131,12 @@ int ringo_route(ringo_app *app, const char *method, const char *pattern, ringo_m
         app->routes = v;
         app->routes_cap = cap;
     }
-    r = route_new(method, pattern, mode, fn, udata);
+    r = route_new(method, pattern, mode, fn, udata, opts);
     if (!r)
         return -ENOMEM;
     ret = ringo__router_add(app->router, method, pattern, r);
     if (ret < 0) {
-        ringo__free(r->method);
-        ringo__free(r->pattern);
-        ringo__free(r);
+        route_free(r);
         return ret;
     }
     app->routes[app->nroutes++] = r;

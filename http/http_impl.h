@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "core/ring.h"
 #include "core/server.h"
+#include "core/task.h"
 #include "http/router.h"
 #include "http/url.h"
 #include "ringo.h"
@@ -22,6 +23,8 @@ typedef struct ringo__hdr {
 typedef struct ringo__route {
     char *method;
     char *pattern;
+    char *label; /* "GET /users/{id}" for logs */
+    ringo_route_opts opts;
     ringo_mode mode;
     ringo_handler_fn fn;
     void *udata;
@@ -49,6 +52,12 @@ struct ringo_req {
     char *body;
     size_t body_len, body_cap;
     ringo__route_match *match;
+    ringo__task *task;         /* RINGO_ASYNC: its coroutine */
+    ringo__completion deadline; /* route deadline timer CQE */
+    struct __kernel_timespec deadline_ts;
+    uint8_t holds;             /* task running, deadline timer pending */
+    bool deadline_armed;
+    bool detached;             /* answered early (504) or connection gone */
     uint8_t http_minor;
     bool keep_alive;
     bool is_head;

@@ -105,22 +105,21 @@ static int hold_input(ringo__sess *s, const char *p, size_t n)
     return 0;
 }
 
-/* Runs one request's handler (inline on the ring) and queues its response. */
 static void run(ringo__sess *s, ringo_req *r);
+static void cancel_deadline(ringo_req *r);
 
-static void finish(ringo__sess *s, ringo_req *r)
+/* Queues r's response; a response that ends the connection closes it after the send. */
+static void respond(ringo__sess *s, ringo_req *r)
 {
     ringo__ring *ring = ringo__conn_ring(s->conn);
     bool keep = r->keep_alive;
 
-    if (!s->closed) {
-        if (ringo__resp_serialize(r, s->conn) < 0)
-            keep = false;
-        atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->reqs_served, 1,
-                                  memory_order_relaxed);
-    }
-    ringo__req_free(r);
-    if (!keep && !s->closed) {
+    if (s->closed)
+        return;
+    if (ringo__resp_serialize(r, s->conn) < 0)
+        keep = false;
+    atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->reqs_served, 1, memory_order_relaxed);
+    if (!keep) {
         s->dead = true;
         ringo__conn_close(s->conn, RINGO__CLOSE_AFTER_SEND);
     }
@@ -135,9 +134,10 @@ static void pump(ringo__sess *s)
         if (!s->qhead)
             s->qtail = NULL;
         run(s, r);
-        if (s->running)
+        if (s->running == r)
             return;
-        finish(s, r);
+        respond(s, r);
+        ringo__req_free(r);
     }
 }
 
@@ -221,6 +221,16 @@ static void after_input(ringo__sess *s)
         arm_idle(s);
 }
 
+/* After a suspended request finished: answer, run what queued up, read on. */
+static void resume_conn(ringo__sess *s)
+{
+    pump(s);
+    if (!s->running && s->pending_len && !s->dead)
+        feed_pending(s);
+    if (!s->closed)
+        after_input(s);
+}
+
 /* ---- core callbacks ---- */
 
 static void on_open(ringo__conn *c)
@@ -260,8 +270,16 @@ static void on_eof(ringo__conn *c)
     ringo__sess *s = sess(c);
 
     s->eof = true;
+    /*
+     * A client that hangs up while its handler is suspended is gone (HTTP
+     * clients do not half-close): cancel the handler's pending operation.
+     */
+    if (s->running) {
+        ringo__conn_close(c, RINGO__CLOSE_NOW);
+        return;
+    }
     /* Answer what was complete; a half-sent request cannot be answered. */
-    if (s->qhead || s->running || s->pending_len) {
+    if (s->qhead || s->pending_len) {
         s->dead = true;
         if (s->qtail)
             s->qtail->keep_alive = false;
@@ -320,6 +338,14 @@ static void on_close(ringo__conn *c)
     ringo_req *r = s->qhead;
 
     s->closed = true;
+    if (s->running) {
+        /* The handler is suspended: cancel its await; it frees r when it returns. */
+        s->running->detached = true;
+        if (s->running->task)
+            ringo__task_cancel(s->running->task);
+        cancel_deadline(s->running);
+        s->running = NULL;
+    }
     while (r) {
         ringo_req *next = r->next;
         ringo__req_free(r);
@@ -380,9 +406,140 @@ static int route(ringo__sess *s, ringo_req *r)
     return ret == -ENOENT ? 404 : ret == -EINVAL ? 400 : 503;
 }
 
+static void handler_result(ringo_req *r, int ret)
+{
+    if (ret < 0 && r->status < 400) {
+        r->status = 500;
+        r->rbody = NULL;
+        r->rbody_len = 0;
+    }
+}
+
+/* A held request (suspended handler, pending deadline timer) drops one hold. */
+static void release(ringo_req *r)
+{
+    ringo__conn *c = r->conn;
+
+    if (--r->holds)
+        return;
+    ringo__req_free(r);
+    ringo__conn_unref(c);
+}
+
+static void cancel_deadline(ringo_req *r)
+{
+    struct io_uring_sqe *sqe;
+
+    if (!r->deadline_armed)
+        return;
+    r->deadline_armed = false;
+    sqe = ringo__ring_sqe(ringo__conn_ring(r->conn));
+    io_uring_prep_timeout_remove(sqe, ringo__ptr_data(&r->deadline), 0);
+    io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
+}
+
+static void async_body(ringo__task *t)
+{
+    ringo_req *r = t->data;
+
+    handler_result(r, r->route->fn(r, r->route->udata));
+}
+
+static void async_done(ringo__task *t)
+{
+    ringo_req *r = t->data;
+    ringo__sess *s = sess(r->conn);
+
+    r->task = NULL;
+    if (!r->detached) {
+        cancel_deadline(r);
+        s->running = NULL;
+        respond(s, r);
+        r->detached = true;
+        resume_conn(s);
+    }
+    release(r);
+}
+
+/* The route's deadline passed with the handler still suspended: 504 now. */
+static void deadline_fired(ringo__completion *comp, int32_t res, uint32_t flags)
+{
+    ringo_req *r = (ringo_req *)((char *)comp - offsetof(ringo_req, deadline));
+    ringo__sess *s = sess(r->conn);
+    ringo_req *e;
+
+    (void)flags;
+    if (res == -ETIME && r->deadline_armed && !r->detached) {
+        r->deadline_armed = false;
+        r->detached = true;
+        s->running = NULL;
+        ringo__task_cancel(r->task);
+        e = ringo__req_new(s);
+        if (e) {
+            e->status = 504;
+            e->keep_alive = r->keep_alive;
+            e->http_minor = r->http_minor;
+            e->is_head = r->is_head;
+            respond(s, e);
+            ringo__req_free(e);
+        } else {
+            ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
+        }
+        resume_conn(s);
+    }
+    release(r);
+}
+
+static void arm_deadline(ringo_req *r, uint32_t ms)
+{
+    struct io_uring_sqe *sqe = ringo__ring_sqe(ringo__conn_ring(r->conn));
+
+    r->deadline_ts.tv_sec = ms / 1000;
+    r->deadline_ts.tv_nsec = (long long)(ms % 1000) * 1000000;
+    r->deadline.fn = deadline_fired;
+    io_uring_prep_timeout(sqe, &r->deadline_ts, 0, 0);
+    io_uring_sqe_set_data64(sqe, ringo__ptr_data(&r->deadline));
+    r->deadline_armed = true;
+    r->holds++;
+}
+
+/* Starts r's handler in a coroutine; it either finishes now or suspends. */
+static void run_async(ringo__sess *s, ringo_req *r)
+{
+    ringo__task *t = ringo__arena_alloc(&r->arena, sizeof(*t));
+    int ret;
+
+    if (!t) {
+        r->status = 503;
+        return;
+    }
+    memset(t, 0, sizeof(*t));
+    t->body = async_body;
+    t->on_done = async_done;
+    t->data = r;
+    t->label = r->route->label;
+    t->stack_size = r->route->opts.stack_size;
+    r->task = t;
+    ret = ringo__task_start(t, ringo__conn_ring(s->conn));
+    if (ret == 1) {
+        r->task = NULL; /* finished without awaiting: answered inline */
+        return;
+    }
+    if (ret < 0) {
+        r->task = NULL;
+        r->status = 503;
+        return;
+    }
+    s->running = r;
+    r->holds = 1;
+    ringo__conn_ref(s->conn);
+    if (r->route->opts.deadline_ms)
+        arm_deadline(r, r->route->opts.deadline_ms);
+}
+
 static void run(ringo__sess *s, ringo_req *r)
 {
-    int status, ret;
+    int status;
 
     if (r->error)
         return;
@@ -391,10 +548,9 @@ static void run(ringo__sess *s, ringo_req *r)
         r->status = status;
         return;
     }
-    ret = r->route->fn(r, r->route->udata);
-    if (ret < 0 && r->status < 400) {
-        r->status = 500;
-        r->rbody = NULL;
-        r->rbody_len = 0;
+    if (r->route->mode == RINGO_ASYNC) {
+        run_async(s, r);
+        return;
     }
+    handler_result(r, r->route->fn(r, r->route->udata));
 }

@@ -9,5 +9,6 @@
 #include "ringo/app.h"
 #include "ringo/request.h"
 #include "ringo/response.h"
+#include "ringo/await.h"
 
 #endif

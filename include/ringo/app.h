@@ -55,6 +55,9 @@ typedef struct ringo_config {
     uint32_t recv_buffers;          /* provided receive buffers per ring (power of 2) */
     uint32_t recv_buffer_size;      /* bytes each */
     int backlog;                    /* listen(2) backlog */
+    size_t stack_size;              /* RINGO_ASYNC coroutine stack, bytes; 0: 64 KiB */
+    uint32_t stall_warn_ms;         /* watchdog: log a handler holding a ring longer */
+    uint32_t max_pool_queue;        /* sync jobs queued before 503; 0: default */
     int quiet;                      /* 1: no startup/shutdown lines on stderr */
 } ringo_config;
 
@@ -81,6 +84,17 @@ RINGO_API void ringo_app_free(ringo_app *app);
  */
 RINGO_API int ringo_route(ringo_app *app, const char *method, const char *pattern,
                           ringo_mode mode, ringo_handler_fn fn, void *udata);
+
+/* Per-route options for ringo_route_ex(). Zeroed means "app defaults". */
+typedef struct ringo_route_opts {
+    uint32_t deadline_ms; /* answer 504 and cancel the handler after this; 0: none */
+    size_t stack_size;    /* RINGO_ASYNC coroutine stack bytes; 0: the app's */
+} ringo_route_opts;
+
+/* ringo_route() with options (NULL: defaults). Same returns. */
+RINGO_API int ringo_route_ex(ringo_app *app, const char *method, const char *pattern,
+                             ringo_mode mode, ringo_handler_fn fn, void *udata,
+                             const ringo_route_opts *opts);
 
 /*
  * Installs SIGINT/SIGTERM handling for ringo_app_wait(): the first signal

@@ -1,0 +1,160 @@
+/*
+ * core/await.c - the public await API on top of ringo__await().
+ *
+ * Each call takes an SQE of the current ring, prepares it and suspends the
+ * handler until its CQE. Pointers passed to the kernel (paths, buffers,
+ * timespecs) live on the handler's stack, which stays put while it waits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/task.h"
+#include "ringo/await.h"
+
+static struct io_uring_sqe *sqe_or_null(void)
+{
+    ringo__task *t = ringo__task_current();
+
+    return t ? ringo__ring_sqe(t->ring) : NULL;
+}
+
+static int await(struct io_uring_sqe *sqe)
+{
+    return ringo__await(sqe, ringo__task_current()->call_timeout_ms);
+}
+
+int ringo_in_async(void) { return ringo__task_current() != NULL; }
+
+void ringo_await_timeout(uint64_t ms)
+{
+    ringo__task *t = ringo__task_current();
+
+    if (t)
+        t->call_timeout_ms = ms;
+}
+
+int ringo_sleep_ms(uint64_t ms)
+{
+    struct io_uring_sqe *sqe = sqe_or_null();
+    struct __kernel_timespec ts = {(long long)(ms / 1000), (long long)(ms % 1000) * 1000000};
+    int ret;
+
+    if (!sqe)
+        return -EPERM;
+    io_uring_prep_timeout(sqe, &ts, 0, 0);
+    /* No linked deadline here: a sleep is its own timeout. */
+    ret = ringo__await(sqe, 0);
+    return ret == -ETIME ? 0 : ret;
+}
+
+int ringo_await_open(const char *path, int flags, mode_t mode)
+{
+    struct io_uring_sqe *sqe = sqe_or_null();
+
+    if (!sqe)
+        return -EPERM;
+    io_uring_prep_openat(sqe, AT_FDCWD, path, flags | O_CLOEXEC, mode);
+    return await(sqe);
+}
+
+ssize_t ringo_await_read(int fd, void *buf, size_t len, int64_t offset)
+{
+    struct io_uring_sqe *sqe = sqe_or_null();
+
+    if (!sqe)
+        return -EPERM;
+    io_uring_prep_read(sqe, fd, buf, (unsigned)(len > 0x7ffff000 ? 0x7ffff000 : len),
+                       (uint64_t)offset);
+    return await(sqe);
+}
+
+ssize_t ringo_await_write(int fd, const void *buf, size_t len, int64_t offset)
+{
+    struct io_uring_sqe *sqe = sqe_or_null();
+
+    if (!sqe)
+        return -EPERM;
+    io_uring_prep_write(sqe, fd, buf, (unsigned)(len > 0x7ffff000 ? 0x7ffff000 : len),
+                        (uint64_t)offset);
+    return await(sqe);
+}
+
+int ringo_await_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out)
+{
+    struct io_uring_sqe *sqe = sqe_or_null();
+
+    if (!sqe)
+        return -EPERM;
+    io_uring_prep_statx(sqe, dirfd, path, flags, mask, out);
+    return await(sqe);
+}
+
+int ringo_await_close(int fd)
+{
+    struct io_uring_sqe *sqe = sqe_or_null();
+
+    if (!sqe)
+        return -EPERM;
+    io_uring_prep_close(sqe, fd);
+    /* A close is never cut short by a deadline: the descriptor must go. */
+    return ringo__await(sqe, 0);
+}
+
+int ringo_socket(int domain, int type, int protocol)
+{
+    int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+
+    return fd < 0 ? -errno : fd;
+}
+
+int ringo_await_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    struct io_uring_sqe *sqe = sqe_or_null();
+
+    if (!sqe)
+        return -EPERM;
+    io_uring_prep_connect(sqe, fd, addr, len);
+    return await(sqe);
+}
+
+ssize_t ringo_await_send(int fd, const void *buf, size_t len, int flags)
+{
+    struct io_uring_sqe *sqe = sqe_or_null();
+
+    if (!sqe)
+        return -EPERM;
+    io_uring_prep_send(sqe, fd, buf, len, flags | MSG_NOSIGNAL);
+    return await(sqe);
+}
+
+ssize_t ringo_await_recv(int fd, void *buf, size_t len, int flags)
+{
+    struct io_uring_sqe *sqe = sqe_or_null();
+
+    if (!sqe)
+        return -EPERM;
+    io_uring_prep_recv(sqe, fd, buf, len, flags);
+    return await(sqe);
+}
+
+int ringo_await_poll(int fd, unsigned events)
+{
+    struct io_uring_sqe *sqe = sqe_or_null();
+
+    if (!sqe)
+        return -EPERM;
+    io_uring_prep_poll_add(sqe, fd, events);
+    return await(sqe);
+}
+
+int ringo_await_sqe(void (*prep)(struct io_uring_sqe *sqe, void *arg), void *arg)
+{
+    struct io_uring_sqe *sqe = sqe_or_null();
+
+    if (!sqe)
+        return -EPERM;
+    prep(sqe, arg);
+    return await(sqe);
+}

@@ -1,0 +1,137 @@
+/*
+ * core/task.c - coroutines driven by the ring's CQEs, see task.h.
+ */
+#include <errno.h>
+
+#include "core/ring_impl.h"
+#include "core/task.h"
+
+#define STACKS_CACHED 256 /* idle stacks kept per ring */
+
+typedef struct await_op {
+    ringo__completion comp;
+    ringo__task *task;
+    int32_t res;
+    bool done;
+    struct __kernel_timespec ts; /* linked timeout; read by the kernel at submit */
+} await_op;
+
+static _Thread_local ringo__task *current_task;
+
+ringo__task *ringo__task_current(void) { return current_task; }
+
+int ringo__tasks_ring_init(ringo__ring *r)
+{
+    int ret = ringo__stack_pool_init(&r->stacks, r->srv->cfg.stack_size, STACKS_CACHED);
+
+    if (ret < 0)
+        return ret;
+    return ringo__coro_thread_init();
+}
+
+void ringo__tasks_ring_exit(ringo__ring *r)
+{
+    ringo__stack_pool_destroy(&r->stacks);
+    ringo__coro_thread_exit();
+}
+
+static void trampoline(void *arg)
+{
+    ringo__task *t = arg;
+
+    t->body(t);
+}
+
+/* Runs t until it suspends or returns; returns 1 when it returned. */
+static int step(ringo__task *t)
+{
+    ringo__ring *r = t->ring;
+    int done;
+
+    /* The watchdog thread reads these stamps to spot a handler hogging the ring. */
+    atomic_store_explicit(&r->wd_since, ringo__coarse_ms(), memory_order_relaxed);
+    atomic_store_explicit(&r->wd_label, t->label, memory_order_release);
+    current_task = t;
+    done = ringo__coro_resume(t->co);
+    current_task = NULL;
+    atomic_store_explicit(&r->wd_label, NULL, memory_order_relaxed);
+    if (done != 1)
+        return 0;
+    ringo__coro_free(t->co);
+    t->co = NULL;
+    atomic_fetch_sub_explicit(&r->stats.stacks_live, 1, memory_order_relaxed);
+    return 1;
+}
+
+int ringo__task_start(ringo__task *t, ringo__ring *r)
+{
+    int ret;
+
+    t->ring = r;
+    t->waiting = NULL;
+    t->cancelled = false;
+    ret = ringo__coro_create(&t->co, &r->stacks, t->stack_size, trampoline, t, t->label);
+    if (ret < 0)
+        return ret;
+    atomic_fetch_add_explicit(&r->stats.stacks_live, 1, memory_order_relaxed);
+    return step(t);
+}
+
+static void await_complete(ringo__completion *c, int32_t res, uint32_t flags)
+{
+    await_op *a = (await_op *)c;
+    ringo__task *t = a->task;
+
+    (void)flags;
+    a->res = res;
+    a->done = true;
+    if (step(t))
+        t->on_done(t);
+}
+
+void ringo__task_cancel(ringo__task *t)
+{
+    struct io_uring_sqe *sqe;
+
+    if (t->cancelled || !t->co)
+        return;
+    t->cancelled = true;
+    atomic_fetch_add_explicit(&t->ring->stats.cancels, 1, memory_order_relaxed);
+    if (!t->waiting)
+        return;
+    sqe = ringo__ring_sqe(t->ring);
+    io_uring_prep_cancel64(sqe, ringo__ptr_data(t->waiting), 0);
+    io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
+}
+
+int ringo__await(struct io_uring_sqe *sqe, uint64_t timeout_ms)
+{
+    ringo__task *t = current_task;
+    await_op a = {.comp = {await_complete}, .task = t};
+
+    if (t->cancelled) {
+        /* The SQE is already taken: make it a no-op and wait for it. */
+        io_uring_prep_nop(sqe);
+        timeout_ms = 0;
+    }
+    io_uring_sqe_set_data64(sqe, ringo__ptr_data(&a.comp));
+    if (timeout_ms) {
+        struct io_uring_sqe *lt;
+        a.ts.tv_sec = (long long)(timeout_ms / 1000);
+        a.ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+        sqe->flags |= IOSQE_IO_LINK;
+        lt = ringo__ring_sqe(t->ring);
+        io_uring_prep_link_timeout(lt, &a.ts, 0);
+        io_uring_sqe_set_data64(lt, RINGO__OP_NONE);
+    }
+    t->waiting = &a.comp;
+    /* Resumed only by this op's CQE: nothing else knows &a. */
+    while (!a.done)
+        ringo__coro_yield();
+    t->waiting = NULL;
+    if (t->cancelled)
+        return -ECANCELED;
+    if (timeout_ms && a.res == -ECANCELED)
+        return -ETIMEDOUT;
+    return a.res;
+}
