@@ -59,6 +59,17 @@ static bool is_token(const char *s)
     return true;
 }
 
+/* Headers ringo writes itself (the length check skips strcasecmp on the hot path). */
+static bool reserved(const char *name)
+{
+    switch (strlen(name)) {
+    case 4: return !strcasecmp(name, "date");
+    case 14: return !strcasecmp(name, "content-length");
+    case 17: return !strcasecmp(name, "transfer-encoding");
+    default: return false;
+    }
+}
+
 int ringo_resp_status(ringo_req *req, int status)
 {
     if (status < 200 || status > 999)
@@ -76,8 +87,7 @@ int ringo_resp_header(ringo_req *req, const char *name, ringo_str value)
     if (!is_token(name) || memchr(value.ptr, '\r', value.len) || memchr(value.ptr, '\n', value.len) ||
         memchr(value.ptr, '\0', value.len))
         return -EINVAL;
-    if (!strcasecmp(name, "content-length") || !strcasecmp(name, "date") ||
-        !strcasecmp(name, "transfer-encoding"))
+    if (reserved(name))
         return -EPERM;
     if (req->nrhdrs == req->rhdr_cap) {
         uint32_t cap = req->rhdr_cap ? req->rhdr_cap * 2 : 8;
@@ -160,6 +170,19 @@ static char *put(char *p, const void *s, size_t n)
     return p + n;
 }
 
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
 /*
  * Writes status line, headers and body into the connection's output in one
  * reservation. 204 and 1xx carry no Content-Length (RFC 9110 §8.6); HEAD,
@@ -181,10 +204,17 @@ int ringo__resp_serialize(ringo_req *req, ringo__conn *c)
     p = start = ringo__conn_reserve(c, need);
     if (!p)
         return -ENOMEM;
-    p += sprintf(p, "HTTP/1.1 %d %s\r\nServer: ringo\r\n", req->status, reason);
+    p = put(p, "HTTP/1.1 ", 9);
+    p = put_u64(p, (uint64_t)req->status);
+    *p++ = ' ';
+    p = put(p, reason, strlen(reason));
+    p = put(p, "\r\nServer: ringo\r\n", 17);
     p = put(p, date, 37);
-    if (!no_len)
-        p += sprintf(p, "Content-Length: %zu\r\n", body_len);
+    if (!no_len) {
+        p = put(p, "Content-Length: ", 16);
+        p = put_u64(p, body_len);
+        p = put(p, "\r\n", 2);
+    }
     for (uint32_t i = 0; i < req->nrhdrs; i++) {
         p = put(p, req->rhdrs[i].name.ptr, req->rhdrs[i].name.len);
         p = put(p, ": ", 2);
