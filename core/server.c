@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -247,6 +248,34 @@ void ringo__server_stop(ringo__server *s)
         return; /* the counter is already non-zero: nothing to do */
 }
 
+/*
+ * Rings exit once their connections are gone and no pool job they handed out
+ * is pending. Past the drain timeout the layer above gets to cancel what is
+ * still queued (answered 503), then the rings are joined for good.
+ */
+static void join_rings(ringo__server *s)
+{
+    struct timespec dl;
+    unsigned i = 0;
+
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += (time_t)(s->cfg.drain_timeout_ms / 1000) + 1;
+    dl.tv_nsec += (long)(s->cfg.drain_timeout_ms % 1000) * 1000000;
+    if (dl.tv_nsec >= 1000000000) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000;
+    }
+    for (; i < s->nrings; i++)
+        if (pthread_timedjoin_np(s->rings[i]->thread, NULL, &dl) != 0)
+            break;
+    if (i < s->nrings && s->drain_hook)
+        s->drain_hook(s, false);
+    for (; i < s->nrings; i++)
+        pthread_join(s->rings[i]->thread, NULL);
+    if (s->drain_hook)
+        s->drain_hook(s, true);
+}
+
 int ringo__server_wait(ringo__server *s)
 {
     struct pollfd pfd[2] = {{.fd = s->stop_efd, .events = POLLIN},
@@ -268,10 +297,7 @@ int ringo__server_wait(ringo__server *s)
     if (s->watchdog_started)
         pthread_join(s->watchdog, NULL);
     s->watchdog_started = false;
-    for (unsigned i = 0; i < s->nrings; i++)
-        pthread_join(s->rings[i]->thread, NULL);
-    if (s->before_rings_exit)
-        s->before_rings_exit(s);
+    join_rings(s);
     s->running = 0;
     return 0;
 }

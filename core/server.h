@@ -31,8 +31,12 @@ struct ringo__server {
     int running;
     pthread_t watchdog;
     bool watchdog_started;
-    /* Hooks for other layers (pool): called on the main thread. */
-    void (*before_rings_exit)(ringo__server *s);
+    /*
+     * Hook for the layer above (the pool), on the main thread: called when
+     * the drain timeout passed with rings still waiting for work it owns,
+     * and again once every ring has exited.
+     */
+    void (*drain_hook)(ringo__server *s, bool rings_done);
 };
 
 /* Resolves defaults, raises RLIMIT_NOFILE, binds listeners, starts rings. */

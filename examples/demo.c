@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <ringo.h>
+#include <ringo/pool.h>
 
 static int hello(ringo_req *req, void *udata)
 {
@@ -103,6 +104,11 @@ static int whoami(ringo_req *req, void *udata)
     n = snprintf(body, sizeof(body), "{\"peer\":\"%s\",\"ring\":%u}", peer, ringo_req_ring(req));
     return ringo_respond(req, 200, "application/json", body, (size_t)n);
 }
+
+/* ---- sync routes: run on the work-stealing pool, may block ---- */
+
+static int sync_sleep(ringo_req *req, void *udata);
+static int sync_cpu(ringo_req *req, void *udata);
 
 /* ---- async routes: coroutines awaiting io_uring operations ---- */
 
@@ -214,6 +220,67 @@ static int stats_route(ringo_req *req, void *udata)
     return ringo_respond(req, 200, "application/json", body, (size_t)n);
 }
 
+static int sync_sleep(ringo_req *req, void *udata)
+{
+    uint64_t ms = query_u64(req, "ms", 10, 60000);
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    char body[64];
+    int n;
+
+    (void)udata;
+    nanosleep(&ts, NULL); /* blocks this pool worker, never a ring */
+    n = snprintf(body, sizeof(body), "slept %llu ms on a worker\n", (unsigned long long)ms);
+    return ringo_respond(req, 200, "text/plain", body, (size_t)n);
+}
+
+struct span {
+    uint64_t lo, hi, sum;
+};
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+/* Sums mix(i) over [lo, hi), splitting in halves that idle workers steal. */
+static void checksum(void *arg)
+{
+    struct span *sp = arg;
+    struct span a, b;
+    ringo_task t;
+
+    if (sp->hi - sp->lo <= 1u << 16) {
+        uint64_t sum = 0;
+        for (uint64_t i = sp->lo; i < sp->hi; i++)
+            sum += mix(i);
+        sp->sum = sum;
+        return;
+    }
+    a = (struct span){sp->lo, sp->lo + (sp->hi - sp->lo) / 2, 0};
+    b = (struct span){a.hi, sp->hi, 0};
+    ringo_spawn(&t, checksum, &a);
+    checksum(&b);
+    ringo_join(&t);
+    sp->sum = a.sum + b.sum;
+}
+
+static int sync_cpu(ringo_req *req, void *udata)
+{
+    struct span all = {0, query_u64(req, "n", 1000000, 1ull << 34), 0};
+    char body[128];
+    int n;
+
+    (void)udata;
+    checksum(&all);
+    n = snprintf(body, sizeof(body), "{\"n\":%llu,\"checksum\":\"%016llx\"}",
+                 (unsigned long long)all.hi, (unsigned long long)all.sum);
+    return ringo_respond(req, 200, "application/json", body, (size_t)n);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: ringo [--host H] [--port P] [--threads N] [--pool-threads N]\n"
@@ -221,12 +288,13 @@ static void usage(FILE *f)
                "             [--max-headers N] [--max-body B] [--max-conn-buffered B]\n"
                "             [--max-requests N] [--header-timeout MS] [--body-timeout MS]\n"
                "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
-               "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B] [--quiet]\n");
+               "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
+               "             [--max-pool-queue N] [--msgring-fallback] [--quiet]\n");
 }
 
 enum { OPT_POOL = 256, OPT_MAXCONNS, OPT_RLINE, OPT_HBYTES, OPT_HCOUNT, OPT_BODY, OPT_BUFFERED,
        OPT_MAXREQ, OPT_THDR, OPT_TBODY, OPT_TKA, OPT_TSEND, OPT_LINGER, OPT_DRAIN, OPT_QUIET,
-       OPT_STALL, OPT_STACK };
+       OPT_STALL, OPT_STACK, OPT_POOLQ, OPT_FALLBACK };
 
 static int parse_args(int argc, char **argv, ringo_config *cfg)
 {
@@ -241,6 +309,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         {"send-timeout", 1, 0, OPT_TSEND}, {"linger", 1, 0, OPT_LINGER},
         {"drain-timeout", 1, 0, OPT_DRAIN}, {"quiet", 0, 0, OPT_QUIET},
         {"stall-warn", 1, 0, OPT_STALL}, {"stack-size", 1, 0, OPT_STACK},
+        {"max-pool-queue", 1, 0, OPT_POOLQ}, {"msgring-fallback", 0, 0, OPT_FALLBACK},
         {"help", 0, 0, '?'},          {0, 0, 0, 0}};
     int c;
 
@@ -267,6 +336,8 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         case OPT_QUIET: cfg->quiet = 1; break;
         case OPT_STALL: cfg->stall_warn_ms = (uint32_t)v; break;
         case OPT_STACK: cfg->stack_size = v; break;
+        case OPT_POOLQ: cfg->max_pool_queue = (uint32_t)v; break;
+        case OPT_FALLBACK: cfg->msgring_fallback = 1; break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
@@ -293,6 +364,13 @@ static int add_routes(ringo_app *app)
                                   app);
     ret = ret ? ret : ringo_route(app, "GET", "/block", RINGO_ASYNC, block_route, NULL);
     ret = ret ? ret : ringo_route(app, "GET", "/stats", RINGO_ASYNC, stats_route, app);
+    /* The same bodies through the pool: FastAPI's plain `def` equivalents. */
+    ret = ret ? ret : ringo_route(app, "GET", "/sync/plaintext", RINGO_SYNC, plaintext, NULL);
+    ret = ret ? ret : ringo_route(app, "GET", "/sync/json", RINGO_SYNC, json, NULL);
+    ret = ret ? ret : ringo_route(app, "GET", "/sync/sleep", RINGO_SYNC, sync_sleep, NULL);
+    ret = ret ? ret : ringo_route_ex(app, "GET", "/deadline/sync/sleep", RINGO_SYNC, sync_sleep,
+                                     NULL, &deadline);
+    ret = ret ? ret : ringo_route(app, "GET", "/sync/cpu", RINGO_SYNC, sync_cpu, NULL);
     return ret;
 }
 

@@ -72,6 +72,7 @@ void ringo_app_free(ringo_app *app)
     if (!app)
         return;
     ringo__server_free(&app->srv);
+    ringo__pool_free(app->pool);
     for (unsigned i = 0; i < app->nroutes; i++)
         route_free(app->routes[i]);
     ringo__free(app->routes);
@@ -158,16 +159,46 @@ int ringo_app_handle_signals(ringo_app *app)
     return app->srv.sig_fd < 0 ? -errno : 0;
 }
 
+/* Shutdown: cancel queued sync jobs past the drain timeout; free the pool at the end. */
+static void drain_hook(ringo__server *srv, bool rings_done)
+{
+    ringo_app *app = srv->app;
+
+    ringo__pool_stop(app->pool, 0);
+    if (rings_done) {
+        ringo__pool_free(app->pool);
+        app->pool = NULL;
+    }
+}
+
 int ringo_app_start(ringo_app *app)
 {
+    ringo__pool_opts opts;
     int ret;
 
     if (app->started)
         return -EBUSY;
+    ringo__pool_opts_init(&opts);
+    if (app->srv.cfg.pool_threads)
+        opts.threads = app->srv.cfg.pool_threads;
+    if (app->srv.cfg.max_pool_queue)
+        opts.max_queued = app->srv.cfg.max_pool_queue;
+    opts.force_fallback = app->srv.cfg.msgring_fallback;
+    ret = ringo__pool_new(&app->pool, &opts);
+    if (ret < 0) {
+        if (!app->srv.cfg.quiet)
+            fprintf(stderr, "ringo: cannot start the sync-handler pool: %s\n", strerror(-ret));
+        return ret;
+    }
+    app->srv.drain_hook = drain_hook;
     ret = ringo__server_start(&app->srv);
-    if (ret == 0)
-        app->started = true;
-    return ret;
+    if (ret < 0) {
+        ringo__pool_free(app->pool);
+        app->pool = NULL;
+        return ret;
+    }
+    app->started = true;
+    return 0;
 }
 
 uint16_t ringo_app_port(const ringo_app *app) { return app->started ? app->srv.port : 0; }

@@ -11,6 +11,7 @@
 #include "core/ring.h"
 #include "core/server.h"
 #include "core/task.h"
+#include "pool/pool.h"
 #include "http/router.h"
 #include "http/url.h"
 #include "ringo.h"
@@ -33,6 +34,7 @@ typedef struct ringo__route {
 struct ringo_app {
     ringo__server srv;
     ringo__router *router;
+    ringo__pool *pool;             /* RINGO_SYNC handlers run here */
     ringo__route **routes;
     unsigned nroutes, routes_cap;
     char *host;
@@ -40,6 +42,14 @@ struct ringo_app {
 };
 
 #define REQ_INLINE_ARENA 1536
+
+/* A RINGO_SYNC request's trip ring -> pool -> MSG_RING -> ring. */
+typedef struct ringo__sync_job {
+    ringo__job job;          /* run on a worker */
+    ringo__completion comp;  /* its completion CQE on the owning ring */
+    struct ringo_req *req;
+    int ret;                 /* the handler's return */
+} ringo__sync_job;
 
 struct ringo_req {
     ringo__arena arena;
@@ -58,6 +68,8 @@ struct ringo_req {
     uint8_t holds;             /* task running, deadline timer pending */
     bool deadline_armed;
     bool detached;             /* answered early (504) or connection gone */
+    _Atomic bool gone;         /* what a sync handler polls: nobody waits any more */
+    struct ringo__sync_job *job; /* RINGO_SYNC: its pool job */
     uint8_t http_minor;
     bool keep_alive;
     bool is_head;

@@ -110,3 +110,8 @@ int ringo_req_peer_string(const ringo_req *req, char *buf, size_t len)
     }
     return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }
+
+int ringo_req_client_gone(const ringo_req *req)
+{
+    return atomic_load_explicit(&req->gone, memory_order_relaxed);
+}

@@ -321,6 +321,8 @@ static void on_drain(ringo__conn *c)
     s->draining = true;
     if (s->qtail)
         s->qtail->keep_alive = false;
+    if (s->running)
+        s->running->keep_alive = false;
     if (s->in_message || s->qhead || s->running || ringo__conn_unsent(c))
         return; /* answered, then closed */
     if (s->served == 0) {
@@ -341,6 +343,7 @@ static void on_close(ringo__conn *c)
     if (s->running) {
         /* The handler is suspended: cancel its await; it frees r when it returns. */
         s->running->detached = true;
+        atomic_store_explicit(&s->running->gone, true, memory_order_relaxed);
         if (s->running->task)
             ringo__task_cancel(s->running->task);
         cancel_deadline(s->running);
@@ -445,20 +448,14 @@ static void async_body(ringo__task *t)
     handler_result(r, r->route->fn(r, r->route->udata));
 }
 
+static void handler_done(ringo_req *r);
+
 static void async_done(ringo__task *t)
 {
     ringo_req *r = t->data;
-    ringo__sess *s = sess(r->conn);
 
     r->task = NULL;
-    if (!r->detached) {
-        cancel_deadline(r);
-        s->running = NULL;
-        respond(s, r);
-        r->detached = true;
-        resume_conn(s);
-    }
-    release(r);
+    handler_done(r);
 }
 
 /* The route's deadline passed with the handler still suspended: 504 now. */
@@ -473,7 +470,9 @@ static void deadline_fired(ringo__completion *comp, int32_t res, uint32_t flags)
         r->deadline_armed = false;
         r->detached = true;
         s->running = NULL;
-        ringo__task_cancel(r->task);
+        atomic_store_explicit(&r->gone, true, memory_order_relaxed);
+        if (r->task)
+            ringo__task_cancel(r->task);
         e = ringo__req_new(s);
         if (e) {
             e->status = 504;
@@ -537,6 +536,89 @@ static void run_async(ringo__sess *s, ringo_req *r)
         arm_deadline(r, r->route->opts.deadline_ms);
 }
 
+/* After a suspended request's handler returned (coroutine or pool job). */
+static void handler_done(ringo_req *r)
+{
+    ringo__sess *s = sess(r->conn);
+
+    if (!r->detached) {
+        cancel_deadline(r);
+        s->running = NULL;
+        respond(s, r);
+        r->detached = true;
+        resume_conn(s);
+    }
+    release(r);
+}
+
+static void sync_run(ringo__job *job)
+{
+    ringo__sync_job *j = (ringo__sync_job *)job;
+
+    j->ret = j->req->route->fn(j->req, j->req->route->udata);
+}
+
+static void sync_cancel(ringo__job *job)
+{
+    ringo__sync_job *j = (ringo__sync_job *)job;
+
+    /* Shutdown passed its drain deadline before the job started. */
+    j->req->status = 503;
+    j->ret = 0;
+}
+
+/* The worker's MSG_RING landed on this ring: the response is ours again. */
+static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
+{
+    ringo__sync_job *j = (ringo__sync_job *)((char *)comp - offsetof(ringo__sync_job, comp));
+    ringo_req *r = j->req;
+
+    (void)res;
+    (void)flags;
+    ringo__pool_job_acquire(&j->job);
+    ringo__ring_release(ringo__conn_ring(r->conn));
+    atomic_fetch_sub_explicit(&ringo__ring_stats_of(ringo__conn_ring(r->conn))->jobs_live, 1,
+                              memory_order_relaxed);
+    r->job = NULL;
+    handler_result(r, j->ret);
+    handler_done(r);
+}
+
+/* Hands r to the pool; the ring goes on serving while a worker runs it. */
+static void run_sync(ringo__sess *s, ringo_req *r)
+{
+    ringo__ring *ring = ringo__conn_ring(s->conn);
+    ringo__sync_job *j = ringo__arena_alloc(&r->arena, sizeof(*j));
+    int ret;
+
+    if (!j) {
+        r->status = 503;
+        return;
+    }
+    memset(j, 0, sizeof(*j));
+    j->job.run = sync_run;
+    j->job.cancel = sync_cancel;
+    j->job.ring_fd = ringo__ring_fd(ring);
+    j->job.cqe_data = ringo__ptr_data(&j->comp);
+    j->comp.fn = sync_complete;
+    j->req = r;
+    ret = ringo__pool_submit(s->app->pool, &j->job);
+    if (ret < 0) {
+        /* Backpressure: the pool's queue is full (or shutting down). */
+        r->status = 503;
+        ringo_resp_header(r, "Retry-After", RINGO_STR_LIT("1"));
+        return;
+    }
+    r->job = j;
+    s->running = r;
+    r->holds = 1;
+    ringo__conn_ref(s->conn);
+    ringo__ring_hold(ring);
+    atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->jobs_live, 1, memory_order_relaxed);
+    if (r->route->opts.deadline_ms)
+        arm_deadline(r, r->route->opts.deadline_ms);
+}
+
 static void run(ringo__sess *s, ringo_req *r)
 {
     int status;
@@ -548,9 +630,8 @@ static void run(ringo__sess *s, ringo_req *r)
         r->status = status;
         return;
     }
-    if (r->route->mode == RINGO_ASYNC) {
+    if (r->route->mode == RINGO_ASYNC)
         run_async(s, r);
-        return;
-    }
-    handler_result(r, r->route->fn(r, r->route->udata));
+    else
+        run_sync(s, r);
 }

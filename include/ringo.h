@@ -10,5 +10,6 @@
 #include "ringo/request.h"
 #include "ringo/response.h"
 #include "ringo/await.h"
+#include "ringo/pool.h"
 
 #endif

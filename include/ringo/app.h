@@ -38,7 +38,7 @@ typedef struct ringo_config {
     const char *host;               /* listen address, "0.0.0.0"; "::" for IPv6 */
     uint16_t port;                  /* 0: the kernel picks; ringo_app_port() says */
     unsigned threads;               /* ring threads, 0: one per online CPU */
-    unsigned pool_threads;          /* sync-handler pool workers, 0: default */
+    unsigned pool_threads;          /* sync-handler pool workers, 0: max(40, 4 x CPUs) */
     uint32_t max_conns;             /* per ring; capped by RLIMIT_NOFILE / threads */
     uint32_t max_request_line;      /* method + target + version, bytes (414) */
     uint32_t max_header_bytes;      /* whole header section, bytes (431) */
@@ -57,7 +57,8 @@ typedef struct ringo_config {
     int backlog;                    /* listen(2) backlog */
     size_t stack_size;              /* RINGO_ASYNC coroutine stack, bytes; 0: 64 KiB */
     uint32_t stall_warn_ms;         /* watchdog: log a handler holding a ring longer */
-    uint32_t max_pool_queue;        /* sync jobs queued before 503; 0: default */
+    uint32_t max_pool_queue;        /* sync jobs queued before 503; 0: 1024 */
+    int msgring_fallback;           /* 1: per-worker rings for MSG_RING (tests) */
     int quiet;                      /* 1: no startup/shutdown lines on stderr */
 } ringo_config;
 

@@ -71,6 +71,13 @@ RINGO_API unsigned ringo_req_ring(const ringo_req *req);
 /* Pattern of the matched route ("/users/{id}"), for logs. */
 RINGO_API const char *ringo_req_route(const ringo_req *req);
 
+/*
+ * 1 once nobody waits for this request's answer any more: the client hung
+ * up, or the route deadline answered 504. A long RINGO_SYNC handler may poll
+ * it and give up early (its response is then discarded). Thread-safe.
+ */
+RINGO_API int ringo_req_client_gone(const ringo_req *req);
+
 /* Memory from the request arena, 16-byte aligned, freed with the request.
  * NULL when out of memory. */
 RINGO_API void *ringo_req_alloc(ringo_req *req, size_t size);

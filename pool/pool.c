@@ -1,0 +1,686 @@
+/*
+ * pool/pool.c - workers, injection queue, parking, fork/join, shutdown.
+ *
+ * Waking workers (no lost wake-ups, no thundering herd)
+ * -----------------------------------------------------
+ * A worker is running (a job or a subtask), searching (looking for work) or
+ * parked (futex_wait on `epoch`). Whoever publishes work (a job into the
+ * injection queue, a subtask onto a deque) then calls notify(): a seq_cst
+ * fence, then a wake of ONE parked worker, but only when nobody is searching
+ * and no wake is in flight (`waking`). Each search that succeeds while
+ * other work remains wakes the next worker, so a burst fans out one wake at
+ * a time instead of all at once.
+ *
+ * Nothing is lost because of three store-fence-load (Dekker) pairs, each
+ * against notify()'s "publish; fence; read searching, waking, sleepers":
+ *  - a searcher leaving the search: "searching--; fence; look again";
+ *  - a parking worker: "sleepers++; fence; look again; futex_wait";
+ *  - a woken worker: "searching++; waking = 0; fence; search".
+ * By the seq_cst fence rule either the notifier reads the other side's store
+ * (and so wakes someone, or knows a searcher or waker will see the work), or
+ * the other side's look after its fence sees the published work.
+ * The futex word is an epoch, read before sleepers++: a wake bumps it before
+ * FUTEX_WAKE, so a worker that has not reached futex_wait yet returns from it
+ * at once instead of sleeping through its wake-up.
+ *
+ * The injection queue is a mutex-protected intrusive FIFO: a push per request
+ * is cheap next to the MSG_RING that completes it, and the mutex gives the
+ * ring -> worker happens-before for the job's memory. qcount mirrors its
+ * length so that idle workers and notify() can read it without the lock.
+ */
+#include "pool/pool.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "pool/deque.h"
+#include "pool/msgring.h"
+#include "ringo/pool.h"
+
+#define DEQUE_LOG_SIZE 8   /* 256 subtasks before the first growth */
+#define SEARCH_SPINS 8     /* extra search rounds before parking */
+#define JOIN_SPINS 64      /* join: pause this many times, */
+#define JOIN_YIELDS 128    /* then yield until here, then sleep in slices */
+#define JOIN_SLEEP_NS 1000000L
+
+enum { TASK_PENDING = 0, TASK_DONE = 1, TASK_SLEEPING = 2 };
+
+typedef struct worker {
+    ringo__deque deque; /* padded: first on its own cache lines */
+    ringo__pool *pool;
+    unsigned index;
+    int thread_ok;
+    pthread_t thread;
+    uint64_t rng;
+    ringo__msgring msg;
+    _Atomic uint64_t jobs_started;
+    _Atomic uint64_t jobs_finished;
+    char pad[64];
+} worker;
+
+struct ringo__pool {
+    worker *workers;
+    unsigned nworkers;
+    unsigned max_queued;
+    int msg_mode;
+    int stopped; /* only the stopping thread touches it */
+
+    pthread_mutex_t qlock;
+    pthread_cond_t qdrained; /* stop() waits for an empty queue */
+    ringo__job *qhead, *qtail;
+    _Atomic unsigned qcount;
+    int stopping; /* under qlock: submit refuses */
+    char pad0[64];
+
+    _Atomic uint32_t epoch; /* futex word of parked workers */
+    _Atomic int sleepers;
+    _Atomic int searching;
+    _Atomic int waking;
+    _Atomic int exiting;
+    char pad1[64];
+
+    _Atomic uint64_t rejected;
+    _Atomic uint64_t cancelled;
+    _Atomic uint64_t post_failed;
+    ringo__msgring stop_msg; /* stop() posts cancelled jobs' CQEs with it */
+};
+
+static _Thread_local worker *tls_worker;
+
+/* ---- futex, spinning ---- */
+
+static long futex(void *addr, int op, uint32_t val, const struct timespec *ts)
+{
+    return syscall(SYS_futex, addr, op | FUTEX_PRIVATE_FLAG, val, ts, NULL, 0);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/* ---- tasks ---- */
+
+static int task_done(ringo_task *t)
+{
+    return __atomic_load_n(&t->state_, __ATOMIC_ACQUIRE) == TASK_DONE;
+}
+
+/* After the exchange the joiner may return and reuse the task's memory; the
+ * FUTEX_WAKE then only names a stale address, which at worst wakes a futex
+ * waiter there spuriously (all of ours re-check). */
+static void run_task(ringo_task *t)
+{
+    t->fn(t->arg);
+    if (__atomic_exchange_n(&t->state_, TASK_DONE, __ATOMIC_ACQ_REL) == TASK_SLEEPING)
+        futex(&t->state_, FUTEX_WAKE, 1, NULL);
+}
+
+/* ---- injection queue ---- */
+
+static ringo__job *queue_pop(ringo__pool *p)
+{
+    ringo__job *j;
+
+    if (atomic_load_explicit(&p->qcount, memory_order_relaxed) == 0)
+        return NULL;
+    pthread_mutex_lock(&p->qlock);
+    j = p->qhead;
+    if (j) {
+        p->qhead = j->next;
+        if (!p->qhead)
+            p->qtail = NULL;
+        unsigned n = atomic_load_explicit(&p->qcount, memory_order_relaxed) - 1;
+        atomic_store_explicit(&p->qcount, n, memory_order_relaxed);
+        if (n == 0 && p->stopping)
+            pthread_cond_signal(&p->qdrained);
+    }
+    pthread_mutex_unlock(&p->qlock);
+    return j;
+}
+
+static int queue_push_locked(ringo__pool *p, ringo__job *j)
+{
+    unsigned n = atomic_load_explicit(&p->qcount, memory_order_relaxed);
+
+    if (p->stopping)
+        return -ESHUTDOWN;
+    if (n >= p->max_queued)
+        return -EAGAIN;
+    j->next = NULL;
+    if (p->qtail)
+        p->qtail->next = j;
+    else
+        p->qhead = j;
+    p->qtail = j;
+    atomic_store_explicit(&p->qcount, n + 1, memory_order_relaxed);
+    return 0;
+}
+
+/* ---- waking and parking ---- */
+
+static int has_work(ringo__pool *p)
+{
+    if (atomic_load_explicit(&p->qcount, memory_order_relaxed))
+        return 1;
+    for (unsigned i = 0; i < p->nworkers; i++)
+        if (ringo__deque_size(&p->workers[i].deque) > 0)
+            return 1;
+    return 0;
+}
+
+static void wake_one(ringo__pool *p)
+{
+    int idle = 0;
+
+    if (atomic_load_explicit(&p->waking, memory_order_relaxed) ||
+        !atomic_compare_exchange_strong(&p->waking, &idle, 1))
+        return; /* the worker being woken will search */
+    atomic_fetch_add(&p->epoch, 1);
+    if (futex(&p->epoch, FUTEX_WAKE, 1, NULL) <= 0)
+        atomic_store(&p->waking, 0); /* nobody was in futex_wait: every counted
+                                        sleeper will see the new epoch */
+}
+
+/* Called after publishing work. */
+static void notify(ringo__pool *p)
+{
+    ringo__fence();
+    if (atomic_load_explicit(&p->searching, memory_order_relaxed) == 0 &&
+        atomic_load_explicit(&p->sleepers, memory_order_relaxed) > 0)
+        wake_one(p);
+}
+
+/* A searcher found work. If it was the last searcher and more work waits,
+ * hand the search on to a parked worker. */
+static void search_found(ringo__pool *p)
+{
+    if (atomic_fetch_sub(&p->searching, 1) != 1)
+        return;
+    ringo__fence();
+    if (atomic_load_explicit(&p->sleepers, memory_order_relaxed) > 0 && has_work(p))
+        wake_one(p);
+}
+
+/* A searcher found nothing. Returns 1 when it may park, 0 when work appeared
+ * meanwhile (it is searching again). */
+static int search_failed(ringo__pool *p)
+{
+    atomic_fetch_sub(&p->searching, 1);
+    ringo__fence();
+    if (!has_work(p))
+        return 1;
+    atomic_fetch_add(&p->searching, 1);
+    return 0;
+}
+
+/* Parks until woken (or until work or exit shows up on the re-check), and
+ * returns as a searcher. */
+static void park(ringo__pool *p)
+{
+    uint32_t seq = atomic_load_explicit(&p->epoch, memory_order_acquire);
+
+    atomic_fetch_add(&p->sleepers, 1);
+    ringo__fence();
+    if (!has_work(p) && !atomic_load_explicit(&p->exiting, memory_order_relaxed))
+        futex(&p->epoch, FUTEX_WAIT, seq, NULL);
+    atomic_fetch_sub(&p->sleepers, 1);
+    (void)atomic_load_explicit(&p->epoch, memory_order_acquire); /* pairs with the waker's bump */
+    atomic_fetch_add(&p->searching, 1);
+    atomic_store_explicit(&p->waking, 0, memory_order_relaxed);
+    ringo__fence();
+}
+
+/* ---- finding work ---- */
+
+static ringo_task *steal_any(worker *w)
+{
+    ringo__pool *p = w->pool;
+    unsigned n = p->nworkers;
+    unsigned start = (unsigned)(xorshift(&w->rng) % n);
+    int aborted;
+
+    do {
+        aborted = 0;
+        for (unsigned i = 0; i < n; i++) {
+            worker *v = &p->workers[(start + i) % n];
+            void *x;
+            if (v == w || ringo__deque_size(&v->deque) == 0)
+                continue;
+            int r = ringo__deque_steal(&v->deque, &x);
+            if (r == 0)
+                return x;
+            aborted |= r == RINGO__DEQUE_ABORT;
+        }
+    } while (aborted);
+    return NULL;
+}
+
+/* Subtasks only: what a joining worker may run. */
+static ringo_task *next_task(worker *w)
+{
+    ringo_task *t = ringo__deque_pop(&w->deque);
+
+    return t ? t : steal_any(w);
+}
+
+/* ---- jobs ---- */
+
+static void complete(ringo__pool *p, ringo__msgring *m, ringo__job *j)
+{
+    int fd = j->ring_fd;
+    uint64_t data = j->cqe_data;
+    int32_t res = j->cqe_res;
+
+    /* The job belongs to the ring again once the CQE is posted: no access after. */
+    ringo__tsan_release(j);
+    if (ringo__msgring_post(m, fd, data, res) < 0)
+        atomic_fetch_add_explicit(&p->post_failed, 1, memory_order_relaxed);
+}
+
+/* ring_fd is read before run(): a job without a CQE may be freed by run(). */
+static void run_job(worker *w, ringo__job *j)
+{
+    int fd = j->ring_fd;
+
+    atomic_fetch_add_explicit(&w->jobs_started, 1, memory_order_relaxed);
+    j->run(j);
+    assert(ringo__deque_size(&w->deque) == 0 && "job returned with unjoined subtasks");
+    atomic_fetch_add_explicit(&w->jobs_finished, 1, memory_order_release);
+    if (fd >= 0)
+        complete(w->pool, &w->msg, j);
+}
+
+/* One search round: own deque, then a random victim, then the injection
+ * queue (subtasks first: they belong to requests already running). Runs what
+ * it finds. Returns 1 if it ran something. */
+static int search_once(worker *w)
+{
+    ringo_task *t = next_task(w);
+    ringo__job *j = t ? NULL : queue_pop(w->pool);
+
+    if (!t && !j)
+        return 0;
+    search_found(w->pool);
+    if (t)
+        run_task(t);
+    else
+        run_job(w, j);
+    atomic_fetch_add(&w->pool->searching, 1);
+    return 1;
+}
+
+static int search(worker *w)
+{
+    for (int i = 0; i <= SEARCH_SPINS; i++) {
+        if (search_once(w))
+            return 1;
+        for (int k = 0; k < 16; k++)
+            cpu_relax();
+    }
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    ringo__pool *p = w->pool;
+    char name[16];
+
+    snprintf(name, sizeof(name), "ringo-pool-%u", w->index);
+    pthread_setname_np(pthread_self(), name);
+    tls_worker = w;
+    atomic_fetch_add(&p->searching, 1);
+    for (;;) {
+        if (search(w) || !search_failed(p))
+            continue;
+        if (atomic_load(&p->exiting))
+            break;
+        park(p);
+    }
+    tls_worker = NULL;
+    return NULL;
+}
+
+/* ---- fork/join (ringo/pool.h) ---- */
+
+int ringo_spawn(ringo_task *task, ringo_task_fn fn, void *arg)
+{
+    worker *w = tls_worker;
+
+    task->fn = fn;
+    task->arg = arg;
+    __atomic_store_n(&task->state_, TASK_PENDING, __ATOMIC_RELAXED);
+    if (w && ringo__deque_push(&w->deque, task) == 0) {
+        notify(w->pool);
+        return 0;
+    }
+    run_task(task);
+    return 1;
+}
+
+/* Nothing to run: spin, then yield, then sleep in slices (a subtask may be
+ * published meanwhile, and the joined task's finisher wakes us). */
+static void join_wait(ringo_task *t, unsigned idle)
+{
+    uint32_t expected = TASK_PENDING;
+    struct timespec ts = {0, JOIN_SLEEP_NS};
+
+    if (idle < JOIN_SPINS) {
+        cpu_relax();
+        return;
+    }
+    if (idle < JOIN_YIELDS) {
+        sched_yield();
+        return;
+    }
+    if (__atomic_compare_exchange_n(&t->state_, &expected, TASK_SLEEPING, 0, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_ACQUIRE) ||
+        expected == TASK_SLEEPING)
+        futex(&t->state_, FUTEX_WAIT, TASK_SLEEPING, &ts);
+}
+
+void ringo_join(ringo_task *task)
+{
+    worker *w = tls_worker;
+    unsigned idle = 0;
+
+    while (!task_done(task)) {
+        ringo_task *t = w ? next_task(w) : NULL;
+        if (t) {
+            run_task(t);
+            idle = 0;
+        } else {
+            join_wait(task, idle++);
+        }
+    }
+}
+
+int ringo_pool_worker_id(void)
+{
+    return tls_worker ? (int)tls_worker->index : -ESRCH;
+}
+
+int ringo_pool_workers(void)
+{
+    return tls_worker ? (int)tls_worker->pool->nworkers : -ESRCH;
+}
+
+/* ---- submit ---- */
+
+int ringo__pool_submit(ringo__pool *p, ringo__job *job)
+{
+    pthread_mutex_lock(&p->qlock);
+    int ret = queue_push_locked(p, job);
+    pthread_mutex_unlock(&p->qlock);
+
+    if (ret == 0)
+        notify(p);
+    else if (ret == -EAGAIN)
+        atomic_fetch_add_explicit(&p->rejected, 1, memory_order_relaxed);
+    return ret;
+}
+
+/* ---- life cycle ---- */
+
+unsigned ringo__pool_default_threads(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned n = cpus > 0 && cpus < RINGO__POOL_MAX_THREADS ? 4 * (unsigned)cpus : 40;
+
+    n = n < 40 ? 40 : n;
+    return n > RINGO__POOL_MAX_THREADS ? RINGO__POOL_MAX_THREADS : n;
+}
+
+void ringo__pool_opts_init(ringo__pool_opts *opts)
+{
+    opts->threads = ringo__pool_default_threads();
+    opts->max_queued = RINGO__POOL_DEFAULT_MAX_QUEUED;
+    opts->force_fallback = 0;
+}
+
+static void resolve_opts(ringo__pool_opts *o, const ringo__pool_opts *in)
+{
+    ringo__pool_opts_init(o);
+    if (!in)
+        return;
+    if (in->threads)
+        o->threads = in->threads;
+    if (in->max_queued)
+        o->max_queued = in->max_queued;
+    o->force_fallback = in->force_fallback;
+}
+
+/* Frees what pool_alloc()/workers_init() built; no thread may be running. */
+static void pool_destroy(ringo__pool *p)
+{
+    for (unsigned i = 0; p->workers && i < p->nworkers; i++) {
+        ringo__deque_destroy(&p->workers[i].deque);
+        ringo__msgring_exit(&p->workers[i].msg);
+    }
+    ringo__msgring_exit(&p->stop_msg);
+    pthread_cond_destroy(&p->qdrained);
+    pthread_mutex_destroy(&p->qlock);
+    ringo__free(p->workers);
+    ringo__free(p);
+}
+
+static ringo__pool *pool_alloc(const ringo__pool_opts *o, int mode)
+{
+    ringo__pool *p = ringo__calloc(1, sizeof(*p));
+    pthread_condattr_t ca;
+
+    if (!p)
+        return NULL;
+    p->workers = ringo__calloc(o->threads, sizeof(worker));
+    if (!p->workers) {
+        ringo__free(p);
+        return NULL;
+    }
+    p->nworkers = o->threads;
+    p->max_queued = o->max_queued;
+    p->msg_mode = mode;
+    pthread_mutex_init(&p->qlock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->qdrained, &ca);
+    pthread_condattr_destroy(&ca);
+    return p;
+}
+
+/* Every deque and sender exists before any thread starts: thieves scan all. */
+static int workers_init(ringo__pool *p)
+{
+    int ret = ringo__msgring_init(&p->stop_msg, p->msg_mode);
+
+    if (ret < 0)
+        p->nworkers = 0;
+    for (unsigned i = 0; ret == 0 && i < p->nworkers; i++) {
+        worker *w = &p->workers[i];
+        w->pool = p;
+        w->index = i;
+        w->rng = (i + 1) * 0x9E3779B97F4A7C15ull;
+        ret = ringo__msgring_init(&w->msg, p->msg_mode);
+        if (ret == 0 && (ret = ringo__deque_init(&w->deque, DEQUE_LOG_SIZE)) < 0)
+            ringo__msgring_exit(&w->msg);
+        if (ret < 0)
+            p->nworkers = i; /* pool_destroy() frees the first i */
+    }
+    return ret;
+}
+
+static void workers_exit(ringo__pool *p)
+{
+    atomic_store(&p->exiting, 1);
+    atomic_fetch_add(&p->epoch, 1);
+    futex(&p->epoch, FUTEX_WAKE, INT_MAX, NULL);
+    for (unsigned i = 0; i < p->nworkers; i++)
+        if (p->workers[i].thread_ok)
+            pthread_join(p->workers[i].thread, NULL);
+}
+
+/* Workers block every signal: the process's handlers (SIGINT, SIGTERM) must
+ * run on the threads that expect them, never on a worker inside a handler. */
+static int workers_start(ringo__pool *p)
+{
+    sigset_t all, old;
+    int ret = 0;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (unsigned i = 0; ret == 0 && i < p->nworkers; i++) {
+        ret = -pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
+        p->workers[i].thread_ok = ret == 0;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (ret < 0)
+        workers_exit(p);
+    return ret;
+}
+
+int ringo__pool_new(ringo__pool **out, const ringo__pool_opts *opts)
+{
+    ringo__pool_opts o;
+    ringo__pool *p;
+    int mode, ret;
+
+    resolve_opts(&o, opts);
+    if (o.threads > RINGO__POOL_MAX_THREADS)
+        return -EINVAL;
+    mode = ringo__msgring_probe();
+    if (mode < 0)
+        return mode;
+    if (o.force_fallback)
+        mode = RINGO__MSGRING_FALLBACK;
+    p = pool_alloc(&o, mode);
+    if (!p)
+        return -ENOMEM;
+    ret = workers_init(p);
+    if (ret == 0)
+        ret = workers_start(p);
+    if (ret < 0) {
+        pool_destroy(p);
+        return ret;
+    }
+    *out = p;
+    return 0;
+}
+
+static struct timespec deadline_after(uint64_t ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (ms > (uint64_t)INT32_MAX * 1000) /* ~68 years: forever */
+        ms = (uint64_t)INT32_MAX * 1000;
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Refuses new jobs, waits for the queue to empty or the deadline, and
+ * returns what is still queued. */
+static ringo__job *drain(ringo__pool *p, uint64_t drain_ms)
+{
+    struct timespec dl = deadline_after(drain_ms);
+    ringo__job *left;
+
+    pthread_mutex_lock(&p->qlock);
+    p->stopping = 1;
+    while (p->qhead && pthread_cond_timedwait(&p->qdrained, &p->qlock, &dl) != ETIMEDOUT)
+        ;
+    left = p->qhead;
+    p->qhead = p->qtail = NULL;
+    atomic_store_explicit(&p->qcount, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&p->qlock);
+    return left;
+}
+
+static void cancel_jobs(ringo__pool *p, ringo__job *j)
+{
+    while (j) {
+        ringo__job *next = j->next;
+        int fd = j->ring_fd;
+        j->cqe_res = -ECANCELED;
+        if (j->cancel)
+            j->cancel(j);
+        atomic_fetch_add_explicit(&p->cancelled, 1, memory_order_relaxed);
+        if (fd >= 0)
+            complete(p, &p->stop_msg, j);
+        j = next;
+    }
+}
+
+void ringo__pool_stop(ringo__pool *p, uint64_t drain_ms)
+{
+    assert(!tls_worker && "ringo__pool_stop() called from a pool worker");
+    if (p->stopped)
+        return;
+    p->stopped = 1;
+    cancel_jobs(p, drain(p, drain_ms));
+    workers_exit(p);
+}
+
+void ringo__pool_free(ringo__pool *p)
+{
+    if (!p)
+        return;
+    ringo__pool_stop(p, 0);
+    pool_destroy(p);
+}
+
+int ringo__pool_msgring_mode(const ringo__pool *p)
+{
+    return p->msg_mode;
+}
+
+unsigned ringo__pool_threads(const ringo__pool *p)
+{
+    return p->nworkers;
+}
+
+void ringo__pool_stats_get(const ringo__pool *p, ringo__pool_stats *out)
+{
+    uint64_t started = 0, finished = 0;
+
+    /* finished first, with acquire (pairs with run_job's release): every
+     * finish counted has its start counted too, so running never underflows. */
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        finished += atomic_load_explicit(&p->workers[i].jobs_finished, memory_order_acquire);
+        started += atomic_load_explicit(&p->workers[i].jobs_started, memory_order_relaxed);
+    }
+    out->queued = atomic_load_explicit(&p->qcount, memory_order_relaxed);
+    out->running = started - finished;
+    out->completed = finished;
+    out->cancelled = atomic_load_explicit(&p->cancelled, memory_order_relaxed);
+    out->rejected = atomic_load_explicit(&p->rejected, memory_order_relaxed);
+    out->post_failed = atomic_load_explicit(&p->post_failed, memory_order_relaxed);
+}

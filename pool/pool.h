@@ -1,0 +1,152 @@
+/*
+ * pool/pool.h - the work-stealing thread pool behind RINGO_SYNC handlers.
+ *
+ * Rings submit jobs (one per sync request) into a bounded global injection
+ * queue. N worker threads take them, run them (a sync handler may block), and
+ * post the job's completion CQE to the ring that submitted it with
+ * IORING_OP_MSG_RING (pool/msgring.h). Each worker also owns a Chase-Lev
+ * deque (pool/deque.h) for the fork/join subtasks of ringo/pool.h; idle
+ * workers steal those from random victims before looking at the injection
+ * queue, then park on a futex.
+ *
+ * Job memory passes ring -> worker -> ring:
+ *   the ring fills the job and calls ringo__pool_submit() (the queue's mutex
+ *   orders its writes before the worker's reads); the worker runs the job,
+ *   which writes the response, then posts the CQE; the ring reads the
+ *   response after reaping that CQE, and must call ringo__pool_job_acquire()
+ *   first. The kernel orders the CQE after the post, but ThreadSanitizer cannot
+ *   see that: the worker annotates a release on the job before posting and
+ *   ringo__pool_job_acquire() the matching acquire.
+ *
+ * Every job accepted by ringo__pool_submit() gets exactly one completion:
+ * run() then a CQE, or (at shutdown past the drain deadline) cancel() then a
+ * CQE with res -ECANCELED unless cancel() changed it. A job whose ring_fd is
+ * negative gets no CQE; its run()/cancel() must signal completion itself.
+ */
+#ifndef RINGO_POOL_POOL_H
+#define RINGO_POOL_POOL_H
+
+#include <stdint.h>
+
+typedef struct ringo__pool ringo__pool;
+typedef struct ringo__job ringo__job;
+
+/*
+ * A job, owned by the submitter, embedded in its request object. From submit
+ * until its completion CQE is reaped the pool may touch it; the worker
+ * touches it no more once it has posted the CQE.
+ */
+struct ringo__job {
+    void (*run)(ringo__job *job);    /* on a worker; may block, may fork/join */
+    void (*cancel)(ringo__job *job); /* never run: shutdown; NULL allowed */
+    int ring_fd;                     /* ring to post the CQE to; < 0: none */
+    int32_t cqe_res;                 /* res of that CQE; run/cancel may set it */
+    uint64_t cqe_data;               /* user_data of that CQE */
+    ringo__job *next;                /* private: injection queue link */
+};
+
+typedef struct ringo__pool_opts {
+    unsigned threads;    /* workers; 0: ringo__pool_default_threads() */
+    unsigned max_queued; /* queued-not-started jobs before -EAGAIN; 0: 1024 */
+    int force_fallback;  /* 1: per-worker rings even where the registered
+                            synchronous MSG_RING exists (tests, debugging) */
+} ringo__pool_opts;
+
+typedef struct ringo__pool_stats {
+    uint64_t queued;    /* accepted, not started yet */
+    uint64_t running;   /* started, not finished */
+    uint64_t completed; /* totals since start: run to the end */
+    uint64_t cancelled; /* cancelled at shutdown */
+    uint64_t rejected;  /* refused with -EAGAIN */
+    uint64_t post_failed; /* completion CQEs the kernel refused */
+} ringo__pool_stats;
+
+#define RINGO__POOL_DEFAULT_MAX_QUEUED 1024u
+#define RINGO__POOL_MAX_THREADS 1024u
+
+/*
+ * The default worker count: max(40, 4 * online CPUs), capped at
+ * RINGO__POOL_MAX_THREADS. Sync handlers block (files, databases, sleeps), so
+ * the pool is sized for blocking capacity rather than for cores: 40 is the
+ * number of sync path operations FastAPI (AnyIO's thread limiter) runs at
+ * once. On large machines 4 per core keeps every core busy with fork/join
+ * work even while most workers are blocked. Idle workers sleep on a futex and
+ * cost no CPU.
+ */
+unsigned ringo__pool_default_threads(void);
+
+/* Fills *opts with the defaults. */
+void ringo__pool_opts_init(ringo__pool_opts *opts);
+
+/*
+ * Probes MSG_RING support, starts the workers and stores the pool in *out.
+ * opts may be NULL (defaults). Returns 0; -ENOSYS/-EPERM when io_uring is
+ * unavailable, -EOPNOTSUPP when the kernel lacks IORING_OP_MSG_RING,
+ * -EINVAL for threads above RINGO__POOL_MAX_THREADS, -ENOMEM, or the error of
+ * pthread_create. On failure nothing is left running.
+ */
+int ringo__pool_new(ringo__pool **out, const ringo__pool_opts *opts);
+
+/*
+ * Queues job (any thread; run, ring_fd, cqe_data set; cancel optional).
+ * Returns 0; -EAGAIN when max_queued jobs wait already (the server answers
+ * 503 with Retry-After); -ESHUTDOWN once ringo__pool_stop() has begun. On
+ * failure the pool never touches the job.
+ */
+int ringo__pool_submit(ringo__pool *p, ringo__job *job);
+
+/*
+ * Stops accepting jobs and waits up to drain_ms for queued jobs to start;
+ * then cancels the ones still queued (on the calling thread: cancel(), then
+ * their CQE), waits for running jobs to finish and joins the workers. The
+ * target rings must keep reaping until it returns. Idempotent. Must not be
+ * called from a worker.
+ */
+void ringo__pool_stop(ringo__pool *p, uint64_t drain_ms);
+
+/* Stops the pool with a 0 ms deadline if that was not done, then frees it.
+ * NULL is a no-op. */
+void ringo__pool_free(ringo__pool *p);
+
+/* RINGO__MSGRING_REGISTERED or RINGO__MSGRING_FALLBACK (pool/msgring.h). */
+int ringo__pool_msgring_mode(const ringo__pool *p);
+
+/* Number of workers. */
+unsigned ringo__pool_threads(const ringo__pool *p);
+
+/* Current counters; approximate while jobs are moving. */
+void ringo__pool_stats_get(const ringo__pool *p, ringo__pool_stats *out);
+
+/*
+ * Call on the ring thread after reaping a job's CQE and before reading what
+ * the worker wrote into the job (or freeing it): tells ThreadSanitizer about
+ * the ordering the kernel provides. Compiles to nothing without TSan.
+ */
+static inline void ringo__pool_job_acquire(const ringo__job *job);
+
+/* Inline bodies. */
+
+#if defined(__SANITIZE_THREAD__)
+#define RINGO__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RINGO__TSAN 1
+#endif
+#endif
+
+#ifdef RINGO__TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define ringo__tsan_acquire(p) __tsan_acquire((void *)(p))
+#define ringo__tsan_release(p) __tsan_release((void *)(p))
+#else
+#define ringo__tsan_acquire(p) ((void)(p))
+#define ringo__tsan_release(p) ((void)(p))
+#endif
+
+static inline void ringo__pool_job_acquire(const ringo__job *job)
+{
+    ringo__tsan_acquire(job);
+}
+
+#endif
