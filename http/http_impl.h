@@ -12,6 +12,7 @@
 #include "core/server.h"
 #include "core/task.h"
 #include "pool/pool.h"
+#include "http/chunked.h"
 #include "http/router.h"
 #include "http/url.h"
 #include "ringo.h"
@@ -118,6 +119,7 @@ typedef struct ringo__sess {
     bool closed;
     int err_status;
     const char *err_reason;
+    ringo__chunked chunked;          /* body decoder state (http/chunked.c) */
 } ringo__sess;
 
 /* http/parser.c */
