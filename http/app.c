@@ -40,6 +40,10 @@ static void route_free(ringo__route *r)
     ringo__free(r->method);
     ringo__free(r->pattern);
     ringo__free(r->label);
+    for (unsigned i = 0; i < r->nneeds; i++)
+        ringo__free(r->needs[i]);
+    ringo__free(r->needs);
+    ringo__free(r->plan);
     ringo__free(r);
 }
 
@@ -76,6 +80,7 @@ void ringo_app_free(ringo_app *app)
     for (unsigned i = 0; i < app->nroutes; i++)
         route_free(app->routes[i]);
     ringo__free(app->routes);
+    ringo__deps_free(app);
     ringo__router_free(app->router);
     if (app->srv.sig_fd >= 0)
         close(app->srv.sig_fd);
@@ -100,6 +105,18 @@ static ringo__route *route_new(const char *method, const char *pattern, ringo_mo
     r->udata = udata;
     if (opts)
         r->opts = *opts;
+    r->opts.needs = NULL; /* copied into r->needs below, the caller's array is not kept */
+    for (const char *const *n = opts ? opts->needs : NULL; n && *n; n++) {
+        char **v = ringo__realloc(r->needs, (r->nneeds + 1) * sizeof(*v));
+        if (!v || !(v[r->nneeds] = ringo__strdup(*n))) {
+            if (v)
+                r->needs = v;
+            route_free(r);
+            return NULL;
+        }
+        r->needs = v;
+        r->nneeds++;
+    }
     if (!r->method || !r->pattern || !r->label) {
         route_free(r);
         return NULL;
@@ -116,6 +133,13 @@ int ringo_route(ringo_app *app, const char *method, const char *pattern, ringo_m
 
 int ringo_route_ex(ringo_app *app, const char *method, const char *pattern, ringo_mode mode,
                    ringo_handler_fn fn, void *udata, const ringo_route_opts *opts)
+{
+    return ringo__route_add(app, method, pattern, mode, fn, udata, opts, NULL);
+}
+
+int ringo__route_add(ringo_app *app, const char *method, const char *pattern, ringo_mode mode,
+                     ringo_handler_fn fn, void *udata, const ringo_route_opts *opts,
+                     struct ringo_group *group)
 {
     ringo__route *r;
     int ret;
@@ -140,6 +164,7 @@ int ringo_route_ex(ringo_app *app, const char *method, const char *pattern, ring
         route_free(r);
         return ret;
     }
+    r->group = group;
     app->routes[app->nroutes++] = r;
     return 0;
 }
@@ -178,6 +203,12 @@ int ringo_app_start(ringo_app *app)
 
     if (app->started)
         return -EBUSY;
+    ret = ringo__deps_resolve(app);
+    if (ret < 0)
+        return ret;
+    ret = ringo__lifespan_startup(app);
+    if (ret < 0)
+        return ret;
     ringo__pool_opts_init(&opts);
     if (app->srv.cfg.pool_threads)
         opts.threads = app->srv.cfg.pool_threads;
@@ -188,6 +219,7 @@ int ringo_app_start(ringo_app *app)
     if (ret < 0) {
         if (!app->srv.cfg.quiet)
             fprintf(stderr, "ringo: cannot start the sync-handler pool: %s\n", strerror(-ret));
+        ringo__lifespan_shutdown(app);
         return ret;
     }
     app->srv.drain_hook = drain_hook;
@@ -195,6 +227,7 @@ int ringo_app_start(ringo_app *app)
     if (ret < 0) {
         ringo__pool_free(app->pool);
         app->pool = NULL;
+        ringo__lifespan_shutdown(app);
         return ret;
     }
     app->started = true;
@@ -207,9 +240,13 @@ void ringo_app_stop(ringo_app *app) { ringo__server_stop(&app->srv); }
 
 int ringo_app_wait(ringo_app *app)
 {
+    int ret;
+
     if (!app->started)
         return -EINVAL;
-    return ringo__server_wait(&app->srv);
+    ret = ringo__server_wait(&app->srv);
+    ringo__lifespan_shutdown(app);
+    return ret;
 }
 
 int ringo_app_run(ringo_app *app)

@@ -22,11 +22,50 @@ typedef struct ringo__hdr {
     ringo_str value;
 } ringo__hdr;
 
+struct ringo_dep {
+    char *name;
+    ringo_dep_fn fn;
+    void *udata;
+    ringo_mode mode;
+    ringo_teardown_fn teardown;
+    char *type;
+    bool no_cache;
+    char **needs; /* names, resolved at start into deps */
+    unsigned nneeds;
+    struct ringo_dep **deps;
+    unsigned index; /* slot of its value in a request */
+    uint8_t mark;   /* graph walk: 0 new, 1 on the path, 2 done */
+};
+
+struct ringo_group {
+    struct ringo_app *app;
+    char *prefix;
+    char **needs;
+    unsigned nneeds;
+};
+
+typedef struct ringo__hook {
+    char *name;
+    ringo_lifespan_fn fn;
+    void *udata;
+} ringo__hook;
+
+typedef struct ringo__err_handler {
+    int status;
+    ringo_error_fn fn;
+    void *udata;
+} ringo__err_handler;
+
 typedef struct ringo__route {
     char *method;
     char *pattern;
     char *label; /* "GET /users/{id}" for logs */
     ringo_route_opts opts;
+    char **needs;              /* own names (copied) */
+    unsigned nneeds;
+    struct ringo_group *group;
+    struct ringo_dep **plan;   /* dependencies in execution order, resolved at start */
+    unsigned nplan;
     ringo_mode mode;
     ringo_handler_fn fn;
     void *udata;
@@ -36,6 +75,18 @@ struct ringo_app {
     ringo__server srv;
     ringo__router *router;
     ringo__pool *pool;             /* RINGO_SYNC handlers run here */
+    struct ringo_dep **deps;
+    unsigned ndeps, deps_cap;
+    char **needs;                  /* app-wide dependencies */
+    unsigned nneeds;
+    struct ringo_group **groups;
+    unsigned ngroups;
+    ringo_middleware *mws;
+    unsigned nmws;
+    ringo__err_handler *errh;
+    unsigned nerrh;
+    ringo__hook *startup, *shutdown;
+    unsigned nstartup, nshutdown, started_hooks;
     ringo__route **routes;
     unsigned nroutes, routes_cap;
     char *host;
@@ -71,6 +122,15 @@ struct ringo_req {
     bool detached;             /* answered early (504) or connection gone */
     _Atomic bool gone;         /* what a sync handler polls: nobody waits any more */
     struct ringo__sync_job *job; /* RINGO_SYNC: its pool job */
+    struct ringo__exec *x;     /* dependencies, middleware, background: when used */
+    uint16_t hop_from, hop_to; /* plan steps the current hop runs */
+    bool hop_handler;          /* ... and then the handler */
+    bool handler_done;
+    bool failed;               /* a dependency or the handler failed the request */
+    bool ringo_error;          /* the error answer is ringo's: error handlers shape it */
+    bool post;                 /* in the after-response phase */
+    uint16_t nerrors;          /* parameter validation errors */
+    struct ringo__verr *errors;
     uint8_t http_minor;
     bool keep_alive;
     bool is_head;
@@ -122,13 +182,68 @@ typedef struct ringo__sess {
     ringo__chunked chunked;          /* body decoder state (http/chunked.c) */
 } ringo__sess;
 
+typedef struct ringo__bg {
+    ringo_bg_fn fn;
+    void *arg;
+    ringo_mode mode;
+    struct ringo__bg *next;
+} ringo__bg;
+
+typedef struct ringo__ran {
+    struct ringo_dep *dep;
+    void *value;
+} ringo__ran;
+
+/* A post-response item: a teardown or a background task. */
+typedef struct ringo__post {
+    ringo_mode mode;
+    struct ringo_dep *dep; /* teardown of dep, or NULL: background task */
+    void *value;
+    ringo__bg *bg;
+} ringo__post;
+
+/* Per-request state of dependencies, middleware and background tasks. */
+typedef struct ringo__exec {
+    void **values;        /* by dependency index */
+    ringo__ran *ran;      /* dependencies that ran, in order */
+    unsigned nran, ran_cap;
+    unsigned mw_done;     /* middlewares whose before() ran */
+    ringo__bg *bg_head, *bg_tail;
+    ringo__post *post;    /* teardowns (reverse) then background tasks */
+    unsigned npost;
+    void *state;          /* ringo_req_state() */
+} ringo__exec;
+
 /* http/parser.c */
 enum { NEXT_NONE, NEXT_SP, NEXT_CR };
 extern const llhttp_settings_t ringo__llhttp_settings;
 int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed);
 int ringo__parse_error_status(ringo__sess *s, int err, const char *p, const char *end);
 
+/* http/exec.c: running a request (dependencies, handler, middleware, afterwards) */
+void ringo__exec_run(ringo__sess *s, ringo_req *r);
+void ringo__exec_abandon(ringo_req *r);
+void ringo__exec_responded(ringo_req *r);
+ringo__exec *ringo__exec_of(ringo_req *r);
+
+/* http/app.c */
+int ringo__route_add(struct ringo_app *app, const char *method, const char *pattern,
+                     ringo_mode mode, ringo_handler_fn fn, void *udata,
+                     const ringo_route_opts *opts, struct ringo_group *group);
+
+/* http/deps.c */
+int ringo__deps_resolve(struct ringo_app *app);
+void ringo__deps_free(struct ringo_app *app);
+void ringo__shape_error(ringo_req *r);
+int ringo__lifespan_startup(struct ringo_app *app);
+void ringo__lifespan_shutdown(struct ringo_app *app);
+
+/* http/params.c */
+int ringo__params_422(ringo_req *r);
+
 /* http/session.c */
+void ringo__sess_finished(ringo__sess *s, ringo_req *r);
+void ringo__sess_substitute(ringo__sess *s, ringo_req *r, int status);
 extern const ringo__proto ringo__http_proto;
 ringo_req *ringo__req_new(ringo__sess *s);
 void ringo__req_free(ringo_req *req);

@@ -105,8 +105,6 @@ static int hold_input(ringo__sess *s, const char *p, size_t n)
     return 0;
 }
 
-static void run(ringo__sess *s, ringo_req *r);
-static void cancel_deadline(ringo_req *r);
 
 /* Queues r's response; a response that ends the connection closes it after the send. */
 static void respond(ringo__sess *s, ringo_req *r)
@@ -133,11 +131,11 @@ static void pump(ringo__sess *s)
         s->qhead = r->next;
         if (!s->qhead)
             s->qtail = NULL;
-        run(s, r);
+        ringo__exec_run(s, r);
         if (s->running == r)
             return;
         respond(s, r);
-        ringo__req_free(r);
+        ringo__exec_responded(r);
     }
 }
 
@@ -341,12 +339,8 @@ static void on_close(ringo__conn *c)
 
     s->closed = true;
     if (s->running) {
-        /* The handler is suspended: cancel its await; it frees r when it returns. */
-        s->running->detached = true;
-        atomic_store_explicit(&s->running->gone, true, memory_order_relaxed);
-        if (s->running->task)
-            ringo__task_cancel(s->running->task);
-        cancel_deadline(s->running);
+        /* Its handler is suspended: cancel it; it frees the request when it returns. */
+        ringo__exec_abandon(s->running);
         s->running = NULL;
     }
     while (r) {
@@ -384,254 +378,35 @@ const ringo__proto ringo__http_proto = {
     .overload = overload,
 };
 
-/* ---- running a request ---- */
+/* ---- called by http/exec.c ---- */
 
-static int route(ringo__sess *s, ringo_req *r)
+/* A request that was suspended (coroutine, pool) has its answer. */
+void ringo__sess_finished(ringo__sess *s, ringo_req *r)
 {
-    int ret;
-
-    if (ringo__url_split(r->target, &r->path, &r->query) < 0)
-        return 400;
-    if (r->path.len == 1 && r->path.ptr[0] == '*')
-        return r->method.len == 7 && memcmp(r->method.ptr, "OPTIONS", 7) == 0 ? 204 : 400;
-    r->match = ringo__arena_alloc(&r->arena, sizeof(*r->match));
-    if (!r->match)
-        return 503;
-    ret = ringo__router_match(s->app->router, r->method, r->path, &r->arena, r->match);
-    if (ret == 0) {
-        r->route = r->match->route;
-        return 0;
-    }
-    if (ret == -EPERM) {
-        ringo_resp_header(r, "Allow", (ringo_str){r->match->allow, r->match->allow_len});
-        return 405;
-    }
-    return ret == -ENOENT ? 404 : ret == -EINVAL ? 400 : 503;
+    s->running = NULL;
+    respond(s, r);
+    ringo__exec_responded(r);
+    resume_conn(s);
 }
 
-static void handler_result(ringo_req *r, int ret)
+/*
+ * The running request r is answered with status now (its route deadline
+ * passed) while its handler goes on in the background: r is detached.
+ */
+void ringo__sess_substitute(ringo__sess *s, ringo_req *r, int status)
 {
-    if (ret < 0 && r->status < 400) {
-        r->status = 500;
-        r->rbody = NULL;
-        r->rbody_len = 0;
-    }
-}
+    ringo_req *e = ringo__req_new(s);
 
-/* A held request (suspended handler, pending deadline timer) drops one hold. */
-static void release(ringo_req *r)
-{
-    ringo__conn *c = r->conn;
-
-    if (--r->holds)
-        return;
-    ringo__req_free(r);
-    ringo__conn_unref(c);
-}
-
-static void cancel_deadline(ringo_req *r)
-{
-    struct io_uring_sqe *sqe;
-
-    if (!r->deadline_armed)
-        return;
-    r->deadline_armed = false;
-    sqe = ringo__ring_sqe(ringo__conn_ring(r->conn));
-    io_uring_prep_timeout_remove(sqe, ringo__ptr_data(&r->deadline), 0);
-    io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
-}
-
-static void async_body(ringo__task *t)
-{
-    ringo_req *r = t->data;
-
-    handler_result(r, r->route->fn(r, r->route->udata));
-}
-
-static void handler_done(ringo_req *r);
-
-static void async_done(ringo__task *t)
-{
-    ringo_req *r = t->data;
-
-    r->task = NULL;
-    handler_done(r);
-}
-
-/* The route's deadline passed with the handler still suspended: 504 now. */
-static void deadline_fired(ringo__completion *comp, int32_t res, uint32_t flags)
-{
-    ringo_req *r = (ringo_req *)((char *)comp - offsetof(ringo_req, deadline));
-    ringo__sess *s = sess(r->conn);
-    ringo_req *e;
-
-    (void)flags;
-    if (res == -ETIME && r->deadline_armed && !r->detached) {
-        r->deadline_armed = false;
-        r->detached = true;
-        s->running = NULL;
-        atomic_store_explicit(&r->gone, true, memory_order_relaxed);
-        if (r->task)
-            ringo__task_cancel(r->task);
-        e = ringo__req_new(s);
-        if (e) {
-            e->status = 504;
-            e->keep_alive = r->keep_alive;
-            e->http_minor = r->http_minor;
-            e->is_head = r->is_head;
-            respond(s, e);
-            ringo__req_free(e);
-        } else {
-            ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
-        }
-        resume_conn(s);
-    }
-    release(r);
-}
-
-static void arm_deadline(ringo_req *r, uint32_t ms)
-{
-    struct io_uring_sqe *sqe = ringo__ring_sqe(ringo__conn_ring(r->conn));
-
-    r->deadline_ts.tv_sec = ms / 1000;
-    r->deadline_ts.tv_nsec = (long long)(ms % 1000) * 1000000;
-    r->deadline.fn = deadline_fired;
-    io_uring_prep_timeout(sqe, &r->deadline_ts, 0, 0);
-    io_uring_sqe_set_data64(sqe, ringo__ptr_data(&r->deadline));
-    r->deadline_armed = true;
-    r->holds++;
-}
-
-/* Starts r's handler in a coroutine; it either finishes now or suspends. */
-static void run_async(ringo__sess *s, ringo_req *r)
-{
-    ringo__task *t = ringo__arena_alloc(&r->arena, sizeof(*t));
-    int ret;
-
-    if (!t) {
-        r->status = 503;
+    s->running = NULL;
+    if (!e) {
+        ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
         return;
     }
-    memset(t, 0, sizeof(*t));
-    t->body = async_body;
-    t->on_done = async_done;
-    t->data = r;
-    t->label = r->route->label;
-    t->stack_size = r->route->opts.stack_size;
-    r->task = t;
-    ret = ringo__task_start(t, ringo__conn_ring(s->conn));
-    if (ret == 1) {
-        r->task = NULL; /* finished without awaiting: answered inline */
-        return;
-    }
-    if (ret < 0) {
-        r->task = NULL;
-        r->status = 503;
-        return;
-    }
-    s->running = r;
-    r->holds = 1;
-    ringo__conn_ref(s->conn);
-    if (r->route->opts.deadline_ms)
-        arm_deadline(r, r->route->opts.deadline_ms);
-}
-
-/* After a suspended request's handler returned (coroutine or pool job). */
-static void handler_done(ringo_req *r)
-{
-    ringo__sess *s = sess(r->conn);
-
-    if (!r->detached) {
-        cancel_deadline(r);
-        s->running = NULL;
-        respond(s, r);
-        r->detached = true;
-        resume_conn(s);
-    }
-    release(r);
-}
-
-static void sync_run(ringo__job *job)
-{
-    ringo__sync_job *j = (ringo__sync_job *)job;
-
-    j->ret = j->req->route->fn(j->req, j->req->route->udata);
-}
-
-static void sync_cancel(ringo__job *job)
-{
-    ringo__sync_job *j = (ringo__sync_job *)job;
-
-    /* Shutdown passed its drain deadline before the job started. */
-    j->req->status = 503;
-    j->ret = 0;
-}
-
-/* The worker's MSG_RING landed on this ring: the response is ours again. */
-static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
-{
-    ringo__sync_job *j = (ringo__sync_job *)((char *)comp - offsetof(ringo__sync_job, comp));
-    ringo_req *r = j->req;
-
-    (void)res;
-    (void)flags;
-    ringo__pool_job_acquire(&j->job);
-    ringo__ring_release(ringo__conn_ring(r->conn));
-    atomic_fetch_sub_explicit(&ringo__ring_stats_of(ringo__conn_ring(r->conn))->jobs_live, 1,
-                              memory_order_relaxed);
-    r->job = NULL;
-    handler_result(r, j->ret);
-    handler_done(r);
-}
-
-/* Hands r to the pool; the ring goes on serving while a worker runs it. */
-static void run_sync(ringo__sess *s, ringo_req *r)
-{
-    ringo__ring *ring = ringo__conn_ring(s->conn);
-    ringo__sync_job *j = ringo__arena_alloc(&r->arena, sizeof(*j));
-    int ret;
-
-    if (!j) {
-        r->status = 503;
-        return;
-    }
-    memset(j, 0, sizeof(*j));
-    j->job.run = sync_run;
-    j->job.cancel = sync_cancel;
-    j->job.ring_fd = ringo__ring_fd(ring);
-    j->job.cqe_data = ringo__ptr_data(&j->comp);
-    j->comp.fn = sync_complete;
-    j->req = r;
-    ret = ringo__pool_submit(s->app->pool, &j->job);
-    if (ret < 0) {
-        /* Backpressure: the pool's queue is full (or shutting down). */
-        r->status = 503;
-        ringo_resp_header(r, "Retry-After", RINGO_STR_LIT("1"));
-        return;
-    }
-    r->job = j;
-    s->running = r;
-    r->holds = 1;
-    ringo__conn_ref(s->conn);
-    ringo__ring_hold(ring);
-    atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->jobs_live, 1, memory_order_relaxed);
-    if (r->route->opts.deadline_ms)
-        arm_deadline(r, r->route->opts.deadline_ms);
-}
-
-static void run(ringo__sess *s, ringo_req *r)
-{
-    int status;
-
-    if (r->error)
-        return;
-    status = route(s, r);
-    if (status) {
-        r->status = status;
-        return;
-    }
-    if (r->route->mode == RINGO_ASYNC)
-        run_async(s, r);
-    else
-        run_sync(s, r);
+    e->status = status;
+    e->keep_alive = r->keep_alive;
+    e->http_minor = r->http_minor;
+    e->is_head = r->is_head;
+    respond(s, e);
+    ringo__req_free(e);
+    resume_conn(s);
 }

@@ -11,5 +11,7 @@
 #include "ringo/response.h"
 #include "ringo/await.h"
 #include "ringo/pool.h"
+#include "ringo/deps.h"
+#include "ringo/params.h"
 
 #endif

@@ -163,13 +163,13 @@ static ringo__job *queue_pop(ringo__pool *p)
     return j;
 }
 
-static int queue_push_locked(ringo__pool *p, ringo__job *j)
+static int queue_push_locked(ringo__pool *p, ringo__job *j, bool bounded)
 {
     unsigned n = atomic_load_explicit(&p->qcount, memory_order_relaxed);
 
     if (p->stopping)
         return -ESHUTDOWN;
-    if (n >= p->max_queued)
+    if (bounded && n >= p->max_queued)
         return -EAGAIN;
     j->next = NULL;
     if (p->qtail)
@@ -432,10 +432,10 @@ int ringo_pool_workers(void)
 
 /* ---- submit ---- */
 
-int ringo__pool_submit(ringo__pool *p, ringo__job *job)
+static int submit(ringo__pool *p, ringo__job *job, bool bounded)
 {
     pthread_mutex_lock(&p->qlock);
-    int ret = queue_push_locked(p, job);
+    int ret = queue_push_locked(p, job, bounded);
     pthread_mutex_unlock(&p->qlock);
 
     if (ret == 0)
@@ -444,6 +444,10 @@ int ringo__pool_submit(ringo__pool *p, ringo__job *job)
         atomic_fetch_add_explicit(&p->rejected, 1, memory_order_relaxed);
     return ret;
 }
+
+int ringo__pool_submit(ringo__pool *p, ringo__job *job) { return submit(p, job, true); }
+
+int ringo__pool_submit_nolimit(ringo__pool *p, ringo__job *job) { return submit(p, job, false); }
 
 /* ---- life cycle ---- */
 

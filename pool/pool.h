@@ -96,6 +96,13 @@ int ringo__pool_new(ringo__pool **out, const ringo__pool_opts *opts);
 int ringo__pool_submit(ringo__pool *p, ringo__job *job);
 
 /*
+ * ringo__pool_submit() without the max_queued bound: for work that must
+ * never be refused once its request was accepted (dependency teardowns,
+ * background tasks), so a full pool cannot deadlock them. -ESHUTDOWN only.
+ */
+int ringo__pool_submit_nolimit(ringo__pool *p, ringo__job *job);
+
+/*
  * Stops accepting jobs and waits up to drain_ms for queued jobs to start;
  * then cancels the ones still queued (on the calling thread: cancel(), then
  * their CQE), waits for running jobs to finish and joins the workers. The

@@ -88,8 +88,9 @@ RINGO_API int ringo_route(ringo_app *app, const char *method, const char *patter
 
 /* Per-route options for ringo_route_ex(). Zeroed means "app defaults". */
 typedef struct ringo_route_opts {
-    uint32_t deadline_ms; /* answer 504 and cancel the handler after this; 0: none */
-    size_t stack_size;    /* RINGO_ASYNC coroutine stack bytes; 0: the app's */
+    uint32_t deadline_ms;     /* answer 504 and cancel the handler after this; 0: none */
+    size_t stack_size;        /* RINGO_ASYNC coroutine stack bytes; 0: the app's */
+    const char *const *needs; /* dependencies (ringo/deps.h) by name, NULL-terminated */
 } ringo_route_opts;
 
 /* ringo_route() with options (NULL: defaults). Same returns. */

@@ -1,0 +1,236 @@
+/*
+ * http/params.c - typed parameter getters and FastAPI-shaped 422 answers.
+ *
+ * The messages and types are pydantic v2's, as FastAPI sends them, so a
+ * client written against a FastAPI service parses ringo's 422 unchanged.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "http/http_impl.h"
+
+typedef struct ringo__verr {
+    struct ringo__verr *next;
+    ringo_loc loc;
+    const char *name;
+    const char *type;
+    const char *msg;      /* static text, or arena memory */
+    ringo_str input;
+    bool has_input;
+    const char *ctx_key;  /* "ge", "le", "min_length", "max_length" or NULL */
+    int64_t ctx_val;
+} ringo__verr;
+
+static const char *const loc_names[] = {"path", "query", "header", "cookie"};
+
+static int record(ringo_req *r, ringo_loc loc, const char *name, const char *type,
+                  const char *msg, const ringo_str *input, const char *ctx_key, int64_t ctx_val)
+{
+    ringo__verr *e = ringo_req_alloc(r, sizeof(*e)), **tail = &r->errors;
+
+    if (!e)
+        return -ENOMEM;
+    *e = (ringo__verr){NULL, loc, name, type, msg, {"", 0}, input != NULL, ctx_key, ctx_val};
+    if (input)
+        e->input = *input;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = e;
+    r->nerrors++;
+    return -EINVAL;
+}
+
+unsigned ringo_param_errors(const ringo_req *req) { return req->nerrors; }
+
+/* "a=1; b=2": the value of cookie name, or -ENOENT. */
+static int cookie(ringo_req *r, const char *name, ringo_str *out)
+{
+    ringo_str h;
+    size_t n = strlen(name);
+
+    if (ringo_req_header(r, "cookie", &h) < 0)
+        return -ENOENT;
+    for (const char *p = h.ptr, *end = h.ptr + h.len; p < end;) {
+        const char *semi = memchr(p, ';', (size_t)(end - p)), *eq;
+        const char *stop = semi ? semi : end;
+        while (p < stop && *p == ' ')
+            p++;
+        eq = memchr(p, '=', (size_t)(stop - p));
+        if (eq && (size_t)(eq - p) == n && !memcmp(p, name, n)) {
+            *out = (ringo_str){eq + 1, (size_t)(stop - eq - 1)};
+            return 0;
+        }
+        p = stop + 1;
+    }
+    return -ENOENT;
+}
+
+static int lookup(ringo_req *r, ringo_loc loc, const char *name, ringo_str *out)
+{
+    switch (loc) {
+    case RINGO_PATH: return ringo_req_param(r, name, out);
+    case RINGO_QUERY: return ringo_req_query(r, name, out);
+    case RINGO_HEADER: return ringo_req_header(r, name, out);
+    case RINGO_COOKIE: return cookie(r, name, out);
+    }
+    return -ENOENT;
+}
+
+/* Finds the raw value; records "missing" when it is required and absent. */
+static int fetch(ringo_req *r, ringo_loc loc, const char *name, bool required, ringo_str *v)
+{
+    int ret = lookup(r, loc, name, v);
+
+    if (ret == -EINVAL)
+        return record(r, loc, name, "value_error", "Value error, malformed percent-encoding",
+                      NULL, NULL, 0);
+    if (ret < 0)
+        return required ? record(r, loc, name, "missing", "Field required", NULL, NULL, 0) : 1;
+    return 0;
+}
+
+int ringo_param_int(ringo_req *req, ringo_loc loc, const char *name, int64_t min, int64_t max,
+                    const int64_t *dflt, int64_t *out)
+{
+    ringo_str v;
+    char buf[32], *end;
+    long long n;
+    int ret = fetch(req, loc, name, dflt == NULL, &v);
+    char *msg;
+
+    if (ret == 1) {
+        *out = *dflt;
+        return 0;
+    }
+    if (ret < 0)
+        return ret;
+    if (v.len == 0 || v.len >= sizeof(buf))
+        goto bad;
+    memcpy(buf, v.ptr, v.len);
+    buf[v.len] = '\0';
+    errno = 0;
+    n = strtoll(buf, &end, 10);
+    if (*end || errno)
+        goto bad;
+    if (n < min || n > max) {
+        bool low = n < min;
+        msg = ringo_req_alloc(req, 64);
+        if (!msg)
+            return -ENOMEM;
+        snprintf(msg, 64, "Input should be %s than or equal to %lld", low ? "greater" : "less",
+                 (long long)(low ? min : max));
+        return record(req, loc, name, low ? "greater_than_equal" : "less_than_equal", msg, &v,
+                      low ? "ge" : "le", low ? min : max);
+    }
+    *out = n;
+    return 0;
+bad:
+    return record(req, loc, name, "int_parsing",
+                  "Input should be a valid integer, unable to parse string as an integer", &v,
+                  NULL, 0);
+}
+
+int ringo_param_bool(ringo_req *req, ringo_loc loc, const char *name, const int *dflt, int *out)
+{
+    static const char *const yes[] = {"true", "1", "yes", "on", "t", "y"};
+    static const char *const no[] = {"false", "0", "no", "off", "f", "n"};
+    ringo_str v;
+    int ret = fetch(req, loc, name, dflt == NULL, &v);
+
+    if (ret == 1) {
+        *out = *dflt;
+        return 0;
+    }
+    if (ret < 0)
+        return ret;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (v.len == strlen(yes[i]) && !strncasecmp(v.ptr, yes[i], v.len))
+            return *out = 1, 0;
+        if (v.len == strlen(no[i]) && !strncasecmp(v.ptr, no[i], v.len))
+            return *out = 0, 0;
+    }
+    return record(req, loc, name, "bool_parsing",
+                  "Input should be a valid boolean, unable to interpret input", &v, NULL, 0);
+}
+
+int ringo_param_str(ringo_req *req, ringo_loc loc, const char *name, size_t min_len,
+                    size_t max_len, const char *dflt, ringo_str *out)
+{
+    ringo_str v;
+    int ret = fetch(req, loc, name, dflt == NULL, &v);
+    char *msg;
+    bool shrt;
+
+    if (ret == 1) {
+        *out = ringo_str_c(dflt);
+        return 0;
+    }
+    if (ret < 0)
+        return ret;
+    if (v.len >= min_len && (!max_len || v.len <= max_len)) {
+        *out = v;
+        return 0;
+    }
+    shrt = v.len < min_len;
+    msg = ringo_req_alloc(req, 64);
+    if (!msg)
+        return -ENOMEM;
+    snprintf(msg, 64, "String should have at %s %zu character%s", shrt ? "least" : "most",
+             shrt ? min_len : max_len, (shrt ? min_len : max_len) == 1 ? "" : "s");
+    return record(req, loc, name, shrt ? "string_too_short" : "string_too_long", msg, &v,
+                  shrt ? "min_length" : "max_length", (int64_t)(shrt ? min_len : max_len));
+}
+
+/* Appends s as a JSON string (with quotes) at p; returns the new end. */
+static char *json_str(char *p, const char *s, size_t n)
+{
+    *p++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            *p++ = '\\';
+            *p++ = (char)ch;
+        } else if (ch < 0x20) {
+            p += sprintf(p, "\\u%04x", ch);
+        } else {
+            *p++ = (char)ch;
+        }
+    }
+    *p++ = '"';
+    return p;
+}
+
+int ringo__params_422(ringo_req *r)
+{
+    size_t cap = 32;
+    char *b, *p;
+
+    for (ringo__verr *e = r->errors; e; e = e->next)
+        cap += 160 + 6 * (strlen(e->name) + strlen(e->msg) + e->input.len);
+    p = b = ringo_req_alloc(r, cap);
+    if (!b)
+        return -ENOMEM;
+    p += sprintf(p, "{\"detail\":[");
+    for (ringo__verr *e = r->errors; e; e = e->next) {
+        p += sprintf(p, "%s{\"type\":\"%s\",\"loc\":[\"%s\",", e == r->errors ? "" : ",",
+                     e->type, loc_names[e->loc]);
+        p = json_str(p, e->name, strlen(e->name));
+        p += sprintf(p, "],\"msg\":");
+        p = json_str(p, e->msg, strlen(e->msg));
+        p += sprintf(p, ",\"input\":");
+        if (e->has_input)
+            p = json_str(p, e->input.ptr, e->input.len);
+        else
+            p += sprintf(p, "null");
+        if (e->ctx_key)
+            p += sprintf(p, ",\"ctx\":{\"%s\":%lld}", e->ctx_key, (long long)e->ctx_val);
+        *p++ = '}';
+    }
+    p += sprintf(p, "]}");
+    r->status = 422;
+    r->ringo_error = true;
+    ringo_resp_header(r, "Content-Type", RINGO_STR_LIT("application/json"));
+    return ringo_resp_body_ref(r, b, (size_t)(p - b));
+}
