@@ -76,7 +76,7 @@ typedef struct ringo__proto {
 /* Per-ring live counters (read by other threads for stats: relaxed atomics). */
 typedef struct ringo__ring_stats {
     _Atomic uint64_t conns_live, reqs_live, bufs_held, stacks_live, jobs_live;
-    _Atomic uint64_t conns_accepted, reqs_served, cancels, ring_stalls;
+    _Atomic uint64_t conns_accepted, reqs_served, cancels, ring_stalls, pool_hops;
 } ringo__ring_stats;
 
 /* ---- connection: called by the protocol ---- */

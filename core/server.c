@@ -317,6 +317,7 @@ void ringo__server_stats(const ringo__server *s, ringo_stats *out)
         SUM(reqs_served);
         SUM(cancels);
         SUM(ring_stalls);
+        SUM(pool_hops);
 #undef SUM
     }
 }

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include <ringo.h>
@@ -207,16 +209,18 @@ static int block_route(ringo_req *req, void *udata)
 static int stats_route(ringo_req *req, void *udata)
 {
     ringo_stats st;
-    char body[256];
+    char body[384];
     int n;
 
     ringo_app_stats(udata, &st);
     n = snprintf(body, sizeof(body),
                  "{\"conns_live\":%llu,\"reqs_live\":%llu,\"stacks_live\":%llu,"
-                 "\"cancels\":%llu,\"ring_stalls\":%llu,\"reqs_served\":%llu}",
+                 "\"cancels\":%llu,\"ring_stalls\":%llu,\"reqs_served\":%llu,"
+                 "\"jobs_live\":%llu,\"pool_hops\":%llu}",
                  (unsigned long long)st.conns_live, (unsigned long long)st.reqs_live,
                  (unsigned long long)st.stacks_live, (unsigned long long)st.cancels,
-                 (unsigned long long)st.ring_stalls, (unsigned long long)st.reqs_served);
+                 (unsigned long long)st.ring_stalls, (unsigned long long)st.reqs_served,
+                 (unsigned long long)st.jobs_live, (unsigned long long)st.pool_hops);
     return ringo_respond(req, 200, "application/json", body, (size_t)n);
 }
 
@@ -279,6 +283,236 @@ static int sync_cpu(ringo_req *req, void *udata)
     n = snprintf(body, sizeof(body), "{\"n\":%llu,\"checksum\":\"%016llx\"}",
                  (unsigned long long)all.hi, (unsigned long long)all.sum);
     return ringo_respond(req, 200, "application/json", body, (size_t)n);
+}
+
+/* ---- dependencies: settings -> db -> token -> user, FastAPI's Depends() ---- */
+
+struct trace {
+    unsigned n;
+    struct {
+        const char *name, *where;
+        unsigned count;
+    } e[8];
+};
+
+static _Atomic unsigned long db_teardowns, tasks_done, tasks_scheduled;
+
+/* Records that a dependency ran, where, and how often, in the request's state. */
+static void traced(ringo_req *req, const char *name)
+{
+    void **slot = ringo_req_state(req);
+    struct trace *t = slot ? *slot : NULL;
+    const char *where = ringo_pool_worker_id() >= 0 ? "pool" : "ring";
+
+    if (slot && !t) {
+        t = ringo_req_alloc(req, sizeof(*t));
+        if (!t)
+            return;
+        memset(t, 0, sizeof(*t));
+        *slot = t;
+    }
+    if (!t)
+        return;
+    for (unsigned i = 0; i < t->n; i++)
+        if (!strcmp(t->e[i].name, name)) {
+            t->e[i].count++;
+            return;
+        }
+    if (t->n < 8) {
+        t->e[t->n].name = name;
+        t->e[t->n].where = where;
+        t->e[t->n++].count = 1;
+    }
+}
+
+struct settings {
+    const char *db_url;
+};
+struct db {
+    const struct settings *settings;
+    int connected;
+};
+struct user {
+    char name[64];
+};
+
+static ringo_dep *dep_settings, *dep_db, *dep_token, *dep_user;
+
+static int settings_dep(ringo_req *req, void **value, void *udata)
+{
+    static const struct settings s = {"memory://demo"};
+
+    (void)udata;
+    traced(req, "settings");
+    *value = (void *)&s;
+    return 0;
+}
+
+static int db_dep(ringo_req *req, void **value, void *udata)
+{
+    struct db *db = ringo_req_alloc(req, sizeof(*db));
+
+    (void)udata;
+    traced(req, "db");
+    if (!db)
+        return -ENOMEM;
+    db->settings = RINGO_DEP(req, dep_settings, struct settings);
+    db->connected = db->settings != NULL;
+    *value = db;
+    return 0;
+}
+
+static void db_teardown(ringo_req *req, void *value, void *udata)
+{
+    struct db *db = value;
+
+    (void)req;
+    (void)udata;
+    db->connected = 0;
+    atomic_fetch_add(&db_teardowns, 1);
+}
+
+static int token_dep(ringo_req *req, void **value, void *udata)
+{
+    ringo_str auth;
+    char *tok;
+
+    (void)udata;
+    traced(req, "token");
+    if (ringo_req_header(req, "authorization", &auth) < 0 || auth.len <= 7 ||
+        strncasecmp(auth.ptr, "Bearer ", 7) != 0) {
+        ringo_resp_header(req, "WWW-Authenticate", RINGO_STR_LIT("Bearer"));
+        return ringo_fail(req, 401, "Not authenticated");
+    }
+    tok = ringo_req_alloc(req, auth.len - 6);
+    if (!tok)
+        return -ENOMEM;
+    memcpy(tok, auth.ptr + 7, auth.len - 7);
+    tok[auth.len - 7] = '\0';
+    *value = tok;
+    return 0;
+}
+
+static int user_dep(ringo_req *req, void **value, void *udata)
+{
+    struct user *u = ringo_req_alloc(req, sizeof(*u));
+    const char *tok = RINGO_DEP(req, dep_token, char);
+    struct db *db = RINGO_DEP(req, dep_db, struct db);
+
+    (void)udata;
+    traced(req, "user");
+    if (!u || !tok || !db || !db->connected)
+        return -EIO;
+    snprintf(u->name, sizeof(u->name), "user-%.50s", tok);
+    *value = u;
+    return 0;
+}
+
+static int deps_chain(ringo_req *req, void *udata)
+{
+    void **slot = ringo_req_state(req);
+    struct trace *t = slot ? *slot : NULL;
+    struct user *u = RINGO_DEP(req, dep_user, struct user);
+    char *b = ringo_req_alloc(req, 1024);
+    size_t n = 0;
+
+    (void)udata;
+    traced(req, "handler");
+    if (!t || !u || !b || !RINGO_DEP(req, dep_db, struct db))
+        return -EIO;
+    n += (size_t)sprintf(b, "{\"user\":\"%s\",\"ran\":[", u->name);
+    for (unsigned i = 0; i < t->n; i++)
+        n += (size_t)sprintf(b + n, "%s{\"name\":\"%s\",\"where\":\"%s\",\"count\":%u}",
+                             i ? "," : "", t->e[i].name, t->e[i].where, t->e[i].count);
+    n += (size_t)sprintf(b + n, "]}");
+    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
+    return ringo_resp_body_ref(req, b, n);
+}
+
+static int deps_teardowns(ringo_req *req, void *udata)
+{
+    char body[64];
+    int n = snprintf(body, sizeof(body), "{\"db_teardowns\":%lu}", atomic_load(&db_teardowns));
+
+    (void)udata;
+    return ringo_respond(req, 200, "application/json", body, (size_t)n);
+}
+
+/* GET /items/{id}?limit=N: validated like FastAPI's Path(ge=1) and Query(ge=1, le=100). */
+static int items(ringo_req *req, void *udata)
+{
+    static const int64_t ten = 10;
+    int64_t id, limit;
+    char body[96];
+    int bad = 0, n;
+
+    (void)udata;
+    bad |= ringo_param_int(req, RINGO_PATH, "id", 1, INT64_MAX, NULL, &id);
+    bad |= ringo_param_int(req, RINGO_QUERY, "limit", 1, 100, &ten, &limit);
+    if (bad)
+        return -EINVAL; /* 422 listing every invalid parameter */
+    n = snprintf(body, sizeof(body), "{\"id\":%lld,\"limit\":%lld}", (long long)id,
+                 (long long)limit);
+    return ringo_respond(req, 200, "application/json", body, (size_t)n);
+}
+
+static int slow_task(ringo_req *req, void *arg)
+{
+    struct timespec ts = {0, 20 * 1000000};
+
+    (void)req;
+    (void)arg;
+    nanosleep(&ts, NULL); /* a sync background task: on the pool, after the response */
+    atomic_fetch_add(&tasks_done, 1);
+    return 0;
+}
+
+static int tasks_post(ringo_req *req, void *udata)
+{
+    (void)udata;
+    if (ringo_background(req, RINGO_SYNC, slow_task, NULL) < 0)
+        return -ENOMEM;
+    atomic_fetch_add(&tasks_scheduled, 1);
+    return ringo_respond(req, 202, "application/json", "{\"scheduled\":true}", 18);
+}
+
+static int tasks_get(ringo_req *req, void *udata)
+{
+    char body[96];
+    int n = snprintf(body, sizeof(body), "{\"scheduled\":%lu,\"completed\":%lu}",
+                     atomic_load(&tasks_scheduled), atomic_load(&tasks_done));
+
+    (void)udata;
+    return ringo_respond(req, 200, "application/json", body, (size_t)n);
+}
+
+static int add_deps(ringo_app *app)
+{
+    static const char *const db_needs[] = {"settings", NULL};
+    static const char *const user_needs[] = {"db", "token", NULL};
+    static const char *const chain_needs[] = {"user", "db", NULL};
+    const ringo_dep_opts so = {.mode = RINGO_SYNC, .type = "struct settings"};
+    const ringo_dep_opts dbo = {.mode = RINGO_SYNC, .needs = db_needs, .teardown = db_teardown,
+                                .type = "struct db"};
+    const ringo_dep_opts to = {.mode = RINGO_ASYNC, .type = "char"};
+    const ringo_dep_opts uo = {.mode = RINGO_ASYNC, .needs = user_needs, .type = "struct user"};
+    const ringo_route_opts chain = {.needs = chain_needs};
+    int ret = 0;
+
+    dep_settings = ringo_dep_new(app, "settings", settings_dep, NULL, &so);
+    dep_db = ringo_dep_new(app, "db", db_dep, NULL, &dbo);
+    dep_token = ringo_dep_new(app, "token", token_dep, NULL, &to);
+    dep_user = ringo_dep_new(app, "user", user_dep, NULL, &uo);
+    if (!dep_settings || !dep_db || !dep_token || !dep_user)
+        return -ENOMEM;
+    ret = ret ? ret : ringo_route_ex(app, "GET", "/deps/chain", RINGO_ASYNC, deps_chain, NULL,
+                                     &chain);
+    ret = ret ? ret : ringo_route(app, "GET", "/deps/teardowns", RINGO_ASYNC, deps_teardowns,
+                                  NULL);
+    ret = ret ? ret : ringo_route(app, "GET", "/items/{id}", RINGO_ASYNC, items, NULL);
+    ret = ret ? ret : ringo_route(app, "POST", "/tasks", RINGO_ASYNC, tasks_post, NULL);
+    ret = ret ? ret : ringo_route(app, "GET", "/tasks", RINGO_ASYNC, tasks_get, NULL);
+    return ret;
 }
 
 static void usage(FILE *f)
@@ -371,6 +605,7 @@ static int add_routes(ringo_app *app)
     ret = ret ? ret : ringo_route_ex(app, "GET", "/deadline/sync/sleep", RINGO_SYNC, sync_sleep,
                                      NULL, &deadline);
     ret = ret ? ret : ringo_route(app, "GET", "/sync/cpu", RINGO_SYNC, sync_cpu, NULL);
+    ret = ret ? ret : add_deps(app);
     return ret;
 }
 

@@ -275,6 +275,7 @@ static int start_sync(ringo_req *r)
     hold(r);
     ringo__ring_hold(ring);
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->jobs_live, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->pool_hops, 1, memory_order_relaxed);
     return 0;
 }
 

@@ -11,6 +11,13 @@
  * on_message_complete pauses the parser, so each llhttp_execute() call ends
  * at a message boundary: the session runs the request before it parses the
  * next one and knows exactly where the next message starts.
+ *
+ * A chunked body is decoded by http/chunked.c, not llhttp: llhttp 8.1 strict
+ * mode rejects valid chunk extensions (several with values, quoted-pairs).
+ * on_headers_complete marks the message bodiless for llhttp (F_SKIPBODY), so
+ * llhttp completes it right after the head and is ready for the next one;
+ * ringo__parse then hands the following bytes to the decoder, and the
+ * request is complete when the decoder says so.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -53,6 +60,7 @@ static int on_message_begin(llhttp_t *p)
     s->head_bytes = s->url_bytes = 0;
     s->last_cb = CB_NONE;
     s->ver_len = 0;
+    ringo__chunked_reset(&s->chunked);
     ringo__conn_timer(s->conn, RINGO__TIMER_HEADER, cfg->header_timeout_ms);
     return 0;
 }
@@ -230,17 +238,38 @@ static int on_headers_complete(llhttp_t *p)
                       cfg->body_timeout_ms);
     if (r->expect_continue && !s->qhead && !s->running)
         ringo__conn_write(s->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    if (p->flags & F_CHUNKED) {
+        ringo__chunked_init(&s->chunked, cfg->max_body_bytes, cfg->max_header_bytes);
+        /*
+         * Read while paused (after_headers_complete): llhttp sees no body.
+         * A body means Upgrade is ignored (RFC 9110 §7.8), as it is for a
+         * Content-Length body; clearing it keeps llhttp on HTTP/1.1.
+         */
+        p->flags |= F_SKIPBODY;
+        p->upgrade = 0;
+    }
     s->head_done = true;
     return HPE_PAUSED; /* ringo__parse checks the head's last line, then resumes */
 }
 
-static int on_chunk_header(llhttp_t *p)
+/* Appends to the request body; `more` is how much is still announced (sizes the buffer once). */
+static int body_append(ringo_req *r, const char *at, size_t len, uint64_t more)
 {
-    ringo__sess *s = sess_of(p);
-
-    /* Refuse an oversized chunk before reading it. */
-    if (p->content_length > s->app->srv.cfg.max_body_bytes - s->cur->body_len)
-        return fail(s, 413);
+    if (r->body_len + len > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 1024;
+        char *b;
+        while (cap < r->body_len + len)
+            cap *= 2;
+        if (more + r->body_len + len > cap)
+            cap = r->body_len + len + more;
+        b = ringo__arena_grow(&r->arena, r->body, r->body_cap, cap);
+        if (!b)
+            return -503;
+        r->body = b;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, at, len);
+    r->body_len += len;
     return 0;
 }
 
@@ -251,23 +280,16 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 
     if (r->body_len + len > s->app->srv.cfg.max_body_bytes)
         return fail(s, 413);
-    if (r->body_len + len > r->body_cap) {
-        size_t cap = r->body_cap ? r->body_cap : 1024;
-        char *b;
-        while (cap < r->body_len + len)
-            cap *= 2;
-        /* Content-Length is known up front: size the buffer once. */
-        if (!(p->flags & F_CHUNKED) && p->content_length + r->body_len + len > cap)
-            cap = r->body_len + len + p->content_length;
-        b = ringo__arena_grow(&r->arena, r->body, r->body_cap, cap);
-        if (!b)
-            return fail(s, 503);
-        r->body = b;
-        r->body_cap = cap;
-    }
-    memcpy(r->body + r->body_len, at, len);
-    r->body_len += len;
-    return 0;
+    /* Content-Length is known up front (the head checked it against the limit). */
+    return body_append(r, at, len, p->content_length) ? fail(s, 503) : 0;
+}
+
+/* Chunk data from the decoder, which already enforces max_body_bytes. */
+static int chunk_data(void *ud, const char *at, size_t len)
+{
+    ringo__sess *s = ud;
+
+    return body_append(s->cur, at, len, 0);
 }
 
 static int on_message_complete(llhttp_t *p)
@@ -275,6 +297,9 @@ static int on_message_complete(llhttp_t *p)
     ringo__sess *s = sess_of(p);
 
     s->cur->keep_alive = llhttp_should_keep_alive(p);
+    /* RFC 9112 §6.1: HTTP/1.0 with Transfer-Encoding is faulty framing: close after it. */
+    if ((p->flags & F_CHUNKED) && p->http_minor == 0)
+        s->cur->keep_alive = false;
     return HPE_PAUSED;
 }
 
@@ -289,7 +314,6 @@ const llhttp_settings_t ringo__llhttp_settings = {
     .on_header_value = on_header_value,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
-    .on_chunk_header = on_chunk_header,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
@@ -376,6 +400,16 @@ static bool head_ends_with_lf(ringo__sess *s, const char *p, size_t pos)
     return before != '\r';
 }
 
+/* The body after a chunked head: the message ends where the decoder says. */
+static int parse_chunked(ringo__sess *s, const char *p, size_t n, size_t *consumed)
+{
+    int ret = ringo__chunked_decode(&s->chunked, p, n, consumed, chunk_data, s);
+
+    if (ret == 1)
+        s->in_message = false;
+    return ret;
+}
+
 /*
  * Parses from p until one message completes, the bytes run out, or an error.
  * Returns 1 when s->cur holds a complete request, 0 when more input is
@@ -387,6 +421,9 @@ int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed)
     size_t base = 0;
     llhttp_errno_t err;
 
+    /* llhttp finished this message at its head; only the chunked body is left. */
+    if (s->in_message && ringo__chunked_active(&s->chunked))
+        return parse_chunked(s, p, n, consumed);
     s->buf_start = p;
     s->buf_end = end;
     if (!s->in_message) {
@@ -426,10 +463,17 @@ again:
         goto again;
     }
     if (err == HPE_PAUSED) {
+        size_t used = *consumed + base;
+        int ret;
         llhttp_resume(&s->parser);
-        s->in_message = false;
-        *consumed += base;
-        return 1;
+        if (!ringo__chunked_active(&s->chunked)) {
+            s->in_message = false;
+            *consumed = used;
+            return 1;
+        }
+        ret = parse_chunked(s, p + *consumed, n - *consumed, consumed);
+        *consumed += used;
+        return ret;
     }
     if (err == HPE_PAUSED_UPGRADE && !s->in_message) {
         /*

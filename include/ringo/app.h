@@ -146,6 +146,7 @@ typedef struct ringo_stats {
     uint64_t reqs_served;
     uint64_t cancels;        /* awaits cancelled by disconnect or deadline */
     uint64_t ring_stalls;    /* watchdog: a handler held the ring too long */
+    uint64_t pool_hops;      /* jobs handed to the pool (one per sync hop) */
 } ringo_stats;
 
 /* Fills *out with the current counters (approximate while running). */
