@@ -106,9 +106,9 @@ static ringo__route *route_new(const char *method, const char *pattern, ringo_mo
     if (opts)
         r->opts = *opts;
     r->opts.needs = NULL; /* copied into r->needs below, the caller's array is not kept */
-    for (const char *const *n = opts ? opts->needs : NULL; n && *n; n++) {
+    for (const char *const *need = opts ? opts->needs : NULL; need && *need; need++) {
         char **v = ringo__realloc(r->needs, (r->nneeds + 1) * sizeof(*v));
-        if (!v || !(v[r->nneeds] = ringo__strdup(*n))) {
+        if (!v || !(v[r->nneeds] = ringo__strdup(*need))) {
             if (v)
                 r->needs = v;
             route_free(r);
