@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""
+Description: timeouts, configured in milliseconds so they fire quickly:
+a header section trickled one byte at a time is cut off with 408 and a
+close (slowloris); a trickled body gets 408; an idle keep-alive connection
+is closed silently; a client that pipelines large requests but never reads
+is dropped after --send-timeout while other clients are served. Nothing
+here asserts a duration: every wait is only bounded.
+"""
+import os
+import select
+import socket
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import ringo_harness as h  # noqa: E402
+from ringo_harness import (Conn, case, check, check_eq, check_std_headers, get,  # noqa: E402
+                           request)
+
+SHORT = ["--header-timeout", 500, "--body-timeout", 500, "--keepalive-timeout", 500,
+         "--send-timeout", 500]
+
+
+def readable(sock, timeout):
+    r, _, _ = select.select([sock], [], [], timeout)
+    return bool(r)
+
+
+def trickle_until_answer(c, data, what, piece=1, delay=0.05):
+    """Sends data a piece every delay seconds until the server answers or
+    closes; pieces: a byte by default, or a list of byte strings."""
+    pieces = [data[i:i + piece] for i in range(0, len(data), piece)] \
+        if isinstance(data, bytes) else data
+    deadline = h.deadline_after(3 * h.TIMEOUT)
+    for p in pieces:
+        check(h.remaining(deadline) > 0, f"{what}: never cut off")
+        if readable(c.sock, delay):
+            return
+        if not c.send(p, tolerate_close=True):
+            return
+    raise h.Failure(f"{what}: all {len(pieces)} pieces trickled without a cut-off")
+
+
+@case(args=SHORT)
+def slowloris_header(srv):
+    c = Conn(srv)
+    c.send(b"GET /plaintext HTTP/1.1\r\nHost: a\r\n")
+    trickle_until_answer(c, b"X-Slow: " + b"a" * 20000, "header trickle")
+    r = c.read_response()
+    check_eq(r.status, 408, "status after a header trickle")
+    check_std_headers(r, closing=True)
+    c.expect_closed(what="the 408")
+
+
+@case(args=SHORT)
+def slowloris_many_headers(srv):
+    # Each complete header line must not restart the header deadline.
+    c = Conn(srv)
+    c.send(b"GET /plaintext HTTP/1.1\r\n")
+    trickle_until_answer(c, [b"X-%d: v\r\n" % i for i in range(90)], "header-line trickle",
+                         delay=0.1)
+    r = c.read_response()
+    check_eq(r.status, 408, "status after header lines trickled")
+    c.expect_closed(what="the 408")
+
+
+@case(args=SHORT)
+def slow_request_line(srv):
+    c = Conn(srv)
+    trickle_until_answer(c, b"GET /users/" + b"a" * 4000, "request-line trickle")
+    r = c.read_response()
+    check_eq(r.status, 408, "status after a request-line trickle")
+    c.expect_closed(what="the 408")
+
+
+@case(args=SHORT)
+def body_trickle(srv):
+    c = Conn(srv)
+    c.send(request("POST", "/echo", headers={"Content-Length": "5000"}))
+    trickle_until_answer(c, b"b" * 5000, "body trickle")
+    r = c.read_response()
+    check_eq(r.status, 408, "status after a body trickle")
+    check_std_headers(r, closing=True)
+    c.expect_closed(what="the 408")
+
+
+@case(args=SHORT)
+def chunked_body_trickle(srv):
+    c = Conn(srv)
+    c.send(request("POST", "/echo", headers={"Transfer-Encoding": "chunked"}))
+    trickle_until_answer(c, b"1\r\nx\r\n" * 2000, "chunked body trickle")
+    r = c.read_response()
+    check_eq(r.status, 408, "status after a chunked body trickle")
+    c.expect_closed(what="the 408")
+
+
+@case(args=SHORT)
+def keepalive_idle_closed_silently(srv):
+    c = Conn(srv)
+    for i in range(3):
+        r = c.exchange(get(f"/users/{i}"))
+        check_eq(r.status, 200, f"request {i}")
+    c.expect_closed(timeout=3 * h.TIMEOUT, what="an idle keep-alive period")
+
+
+@case(args=SHORT)
+def fresh_idle_connection_closed(srv):
+    # Connected, never sent a byte: closed (with or without a 408).
+    c = Conn(srv)
+    try:
+        rest = c.read_until_close(3 * h.TIMEOUT)
+    except h.Failure:
+        raise h.Failure("a connection that never sent anything was never closed")
+    if rest:
+        r = h.BytesReader(rest).read_response()
+        check_eq(r.status, 408, "status sent to a silent connection")
+
+
+@case(args=SHORT)
+def timeouts_do_not_hit_active_clients(srv):
+    # Many quick requests on one connection, well within every timeout.
+    c = Conn(srv)
+    for i in range(200):
+        r = c.exchange(get(f"/users/{i}"))
+        check_eq(r.status, 200, f"request {i}")
+    c.send(request("POST", "/echo", body=b"e" * 200000))
+    r = c.read_response()
+    check_eq(len(r.body), 200000, "200 KB echo")
+
+
+@case(args=["--send-timeout", 500])
+def send_stall_dropped(srv):
+    body = b"s" * (256 * 1024)
+    one = request("POST", "/echo", body=body)
+    data = one * 48  # 12 MiB of echo: more than any socket buffers hold
+    c = Conn(srv, rcvbuf=4096)
+    sock = c.sock
+    sock.setblocking(False)
+    off, last = 0, time.monotonic()
+    deadline = h.deadline_after(3 * h.TIMEOUT)
+    while off < len(data) and h.remaining(deadline) > 0:
+        try:
+            off += sock.send(data[off:off + 65536])
+            last = time.monotonic()
+        except BlockingIOError:
+            if time.monotonic() - last > 1.0 * h.SCALE:
+                break  # the server stopped reading: it is stalled on its sends
+            time.sleep(0.01)
+        except (BrokenPipeError, ConnectionResetError):
+            break
+    complete = off // len(one)
+    check(complete >= 2, f"only {off} bytes of requests could be sent")
+    h.check_alive(srv)  # others are served while this client stalls
+
+    # Wait for the drop (an RST or FIN shows up as a hang-up), bounded.
+    p = select.poll()
+    p.register(sock, select.POLLERR | select.POLLHUP | select.POLLRDHUP)
+    wait_until = h.deadline_after(4 * h.SCALE)
+    while h.remaining(wait_until) > 0 and not p.poll(50):
+        pass
+
+    # Read what is left. A server that did not drop the client would now
+    # deliver every response; a dropped one ends well short of that.
+    sock.setblocking(True)
+    got, ended = 0, False
+    read_until = h.deadline_after(3 * h.TIMEOUT)
+    while h.remaining(read_until) > 0:
+        sock.settimeout(min(h.remaining(read_until), 2 * h.SCALE))
+        try:
+            chunk = sock.recv(1 << 20)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            ended = True
+            break
+        if not chunk:
+            ended = True
+            break
+        got += len(chunk)
+    check(ended, f"stalled connection still open after reading {got} bytes")
+    check(got < complete * len(body),
+          f"server delivered all {complete} responses ({got} bytes): the stalled client "
+          f"was not dropped")
+    c.close()
+    h.check_alive(srv)
+
+
+if __name__ == "__main__":
+    h.main()
