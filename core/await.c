@@ -52,11 +52,16 @@ int ringo_sleep_ms(uint64_t ms)
 int ringo_await_open(const char *path, int flags, mode_t mode)
 {
     struct io_uring_sqe *sqe = sqe_or_null();
+    int ret;
 
     if (!sqe)
         return -EPERM;
     io_uring_prep_openat(sqe, AT_FDCWD, path, flags | O_CLOEXEC, mode);
-    return await(sqe);
+    ret = await(sqe);
+    /* Cancelled, but the open had already completed: do not leak its descriptor. */
+    if (ret == -ECANCELED && ringo__task_current()->last_res >= 0)
+        close(ringo__task_current()->last_res);
+    return ret;
 }
 
 ssize_t ringo_await_read(int fd, void *buf, size_t len, int64_t offset)
@@ -93,10 +98,15 @@ int ringo_await_statx(int dirfd, const char *path, int flags, unsigned mask, str
 
 int ringo_await_close(int fd)
 {
-    struct io_uring_sqe *sqe = sqe_or_null();
+    ringo__task *t = ringo__task_current();
+    struct io_uring_sqe *sqe;
 
-    if (!sqe)
+    if (!t)
         return -EPERM;
+    /* A cancelled handler still owns its descriptors: close them right away. */
+    if (t->cancelled)
+        return close(fd) == 0 ? 0 : -errno;
+    sqe = ringo__ring_sqe(t->ring);
     io_uring_prep_close(sqe, fd);
     /* A close is never cut short by a deadline: the descriptor must go. */
     return ringo__await(sqe, 0);

@@ -198,7 +198,8 @@ static void begin_stop(ringo__ring *r)
     if (r->stopping)
         return;
     r->stopping = true;
-    r->stop_deadline = r->now + r->srv->cfg.drain_timeout_ms;
+    /* The grace second lets queued sync jobs cancelled at the drain timeout answer 503. */
+    r->stop_deadline = r->now + r->srv->cfg.drain_timeout_ms + 1000;
     if (r->accept_armed) {
         struct io_uring_sqe *sqe = ringo__ring_sqe(r);
         io_uring_prep_cancel64(sqe, (uint64_t)RINGO__OP_ACCEPT << 56, 0);
@@ -306,10 +307,17 @@ static int setup(ringo__ring *r)
     ret = io_uring_queue_init_params(RING_SQ_ENTRIES, &r->uring, &p);
     if (ret < 0)
         return ret;
-    if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_FAST_POLL))
-        return -EOPNOTSUPP;
     r->ring_fd = r->uring.ring_fd;
+    if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_FAST_POLL)) {
+        fprintf(stderr, "ringo: the kernel lacks io_uring feature %s\n",
+                !(p.features & IORING_FEAT_NODROP) ? "IORING_FEAT_NODROP"
+                                                    : "IORING_FEAT_FAST_POLL");
+        return -EOPNOTSUPP;
+    }
     ret = ringo__bufring_setup(r);
+    if (ret == -EOPNOTSUPP)
+        fprintf(stderr, "ringo: the kernel lacks provided buffer rings "
+                        "(IORING_REGISTER_PBUF_RING, Linux 5.19)\n");
     if (ret < 0)
         return ret;
     ret = ringo__tasks_ring_init(r);
@@ -342,6 +350,7 @@ static void loop(ringo__ring *r)
         int ret = io_uring_submit_and_wait(&r->uring, 1);
         if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY) {
             fprintf(stderr, "ringo: ring %u: io_uring_enter: %s\n", r->id, strerror(-ret));
+            r->loop_err = ret;
             break;
         }
         r->now = monotonic_ms();

@@ -89,6 +89,7 @@ struct ringo__ring {
     _Atomic uint64_t wd_since;
     pthread_t thread;
     int setup_err;
+    int loop_err; /* io_uring_enter failed: the ring stopped */
 };
 
 /* core/conn.c */

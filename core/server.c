@@ -49,7 +49,7 @@ static void resolve_config(ringo__server *s)
 }
 
 /* Fails early, in the caller's thread, with a message naming what is missing. */
-static int probe_io_uring(const ringo__server *s)
+int ringo__server_probe(const ringo__server *s)
 {
     struct io_uring_params p;
     struct io_uring ring;
@@ -215,7 +215,7 @@ int ringo__server_start(ringo__server *s)
     atomic_store(&s->stop_requested, false);
     if (sem_init(&s->ready, 0, 0) < 0)
         return -errno;
-    ret = probe_io_uring(s);
+    ret = ringo__server_probe(s);
     if (ret < 0)
         goto fail;
     s->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -259,7 +259,8 @@ static void join_rings(ringo__server *s)
     unsigned i = 0;
 
     clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += (time_t)(s->cfg.drain_timeout_ms / 1000) + 1;
+    /* Rings force-close a second after this: queued sync jobs get their 503 first. */
+    dl.tv_sec += (time_t)(s->cfg.drain_timeout_ms / 1000);
     dl.tv_nsec += (long)(s->cfg.drain_timeout_ms % 1000) * 1000000;
     if (dl.tv_nsec >= 1000000000) {
         dl.tv_sec++;
@@ -299,6 +300,9 @@ int ringo__server_wait(ringo__server *s)
     s->watchdog_started = false;
     join_rings(s);
     s->running = 0;
+    for (unsigned i = 0; i < s->nrings; i++)
+        if (s->rings[i]->loop_err)
+            return s->rings[i]->loop_err;
     return 0;
 }
 

@@ -39,6 +39,9 @@ struct ringo__server {
     void (*drain_hook)(ringo__server *s, bool rings_done);
 };
 
+/* Checks io_uring and the features ringo needs; prints what is missing. 0 or -errno. */
+int ringo__server_probe(const ringo__server *s);
+
 /* Resolves defaults, raises RLIMIT_NOFILE, binds listeners, starts rings. */
 int ringo__server_start(ringo__server *s);
 

@@ -129,6 +129,7 @@ int ringo__await(struct io_uring_sqe *sqe, uint64_t timeout_ms)
     while (!a.done)
         ringo__coro_yield();
     t->waiting = NULL;
+    t->last_res = a.res;
     if (t->cancelled)
         return -ECANCELED;
     if (timeout_ms && a.res == -ECANCELED)

@@ -29,6 +29,7 @@ struct ringo__task {
     const char *label;               /* route pattern, for logs and overflow */
     size_t stack_size;               /* 0: the ring's default */
     uint64_t call_timeout_ms;        /* ringo_await_timeout() */
+    int32_t last_res;                /* the last awaited CQE's res, even when cancelled */
     /* Private. */
     ringo__ring *ring;
     ringo__coro *co;

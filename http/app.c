@@ -206,6 +206,10 @@ int ringo_app_start(ringo_app *app)
     ret = ringo__deps_resolve(app);
     if (ret < 0)
         return ret;
+    /* Before the pool: a missing io_uring must be reported as such. */
+    ret = ringo__server_probe(&app->srv);
+    if (ret < 0)
+        return ret;
     ret = ringo__lifespan_startup(app);
     if (ret < 0)
         return ret;

@@ -83,9 +83,11 @@ static void failure(ringo_req *r, int ret)
     if (ret == -EINVAL && r->nerrors && ringo__params_422(r) == 0)
         return;
     if (r->status < 400) {
+        /* What the handler set so far described a success: drop it. */
         r->status = 500;
         r->rbody = NULL;
         r->rbody_len = 0;
+        r->nrhdrs = 0;
         r->ringo_error = true;
     }
 }
@@ -370,9 +372,12 @@ static void advance(ringo_req *r)
     }
     if (suspended) {
         if (s->running != r) {
+            uint64_t dl = r->route->opts.deadline_ms, spent = ringo__ring_now(
+                ringo__conn_ring(r->conn)) - r->start_ms;
             s->running = r;
-            if (r->route->opts.deadline_ms)
-                arm_deadline(r, r->route->opts.deadline_ms);
+            /* The deadline counts from the start of the request, not from this suspension. */
+            if (dl)
+                arm_deadline(r, (uint32_t)(spent < dl ? dl - spent : 1));
         }
         return;
     }
@@ -409,6 +414,7 @@ void ringo__exec_run(ringo__sess *s, ringo_req *r)
 
     if (r->error)
         return;
+    r->start_ms = ringo__ring_now(ringo__conn_ring(r->conn));
     status = route(s, r);
     if (status) {
         r->status = status;

@@ -117,6 +117,7 @@ struct ringo_req {
     ringo__task *task;         /* RINGO_ASYNC: its coroutine */
     ringo__completion deadline; /* route deadline timer CQE */
     struct __kernel_timespec deadline_ts;
+    uint64_t start_ms;         /* ring clock when the request started running */
     uint8_t holds;             /* task running, deadline timer pending */
     bool deadline_armed;
     bool detached;             /* answered early (504) or connection gone */

@@ -64,6 +64,7 @@ static bool reserved(const char *name)
 {
     switch (strlen(name)) {
     case 4: return !strcasecmp(name, "date");
+    case 6: return !strcasecmp(name, "server");
     case 14: return !strcasecmp(name, "content-length");
     case 17: return !strcasecmp(name, "transfer-encoding");
     default: return false;
@@ -89,6 +90,12 @@ int ringo_resp_header(ringo_req *req, const char *name, ringo_str value)
         return -EINVAL;
     if (reserved(name))
         return -EPERM;
+    if (!strcasecmp(name, "connection")) {
+        if (value.len != 5 || strncasecmp(value.ptr, "close", 5) != 0)
+            return -EPERM;
+        req->keep_alive = false; /* serialized as "Connection: close" */
+        return 0;
+    }
     if (req->nrhdrs == req->rhdr_cap) {
         uint32_t cap = req->rhdr_cap ? req->rhdr_cap * 2 : 8;
         h = ringo__arena_alloc(&req->arena, cap * sizeof(*h));

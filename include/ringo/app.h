@@ -40,7 +40,7 @@ typedef struct ringo_config {
     unsigned threads;               /* ring threads, 0: one per online CPU */
     unsigned pool_threads;          /* sync-handler pool workers, 0: max(40, 4 x CPUs) */
     uint32_t max_conns;             /* per ring; capped by RLIMIT_NOFILE / threads */
-    uint32_t max_request_line;      /* method + target + version, bytes (414) */
+    uint32_t max_request_line;      /* method + target, bytes (414) */
     uint32_t max_header_bytes;      /* whole header section, bytes (431) */
     uint32_t max_headers;           /* header field count (431) */
     uint64_t max_body_bytes;        /* Content-Length or chunked total (413) */

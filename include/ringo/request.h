@@ -49,7 +49,7 @@ RINGO_API int ringo_req_query(ringo_req *req, const char *name, ringo_str *out);
 /* First header called name (case-insensitive). Returns 0 and sets *out, or -ENOENT. */
 RINGO_API int ringo_req_header(const ringo_req *req, const char *name, ringo_str *out);
 
-/* Number of header fields, and the i-th one (0 <= i < count). */
+/* Number of header fields, and the i-th one (0 <= i < count, else -ERANGE). */
 RINGO_API unsigned ringo_req_header_count(const ringo_req *req);
 RINGO_API int ringo_req_header_at(const ringo_req *req, unsigned i, ringo_str *name,
                                   ringo_str *value);

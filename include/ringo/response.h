@@ -16,13 +16,15 @@
 extern "C" {
 #endif
 
-/* Sets the status (100..999 are accepted, 1xx are refused). Returns 0 or -EINVAL. */
+/* Sets the final status, 200..999 (1xx are ringo's to send). Returns 0 or -EINVAL. */
 RINGO_API int ringo_resp_status(ringo_req *req, int status);
 
 /*
  * Adds a header. Name must be a token, value must not contain CR, LF or NUL
- * (-EINVAL). Content-Length, Date and Transfer-Encoding are managed by ringo
- * (-EPERM). Both are copied. Returns 0, -EINVAL, -EPERM, -ENOMEM.
+ * (-EINVAL). Content-Length, Date, Server and Transfer-Encoding are managed
+ * by ringo (-EPERM); "Connection: close" closes the connection after this
+ * response (other Connection values: -EPERM). Both are copied. Returns 0,
+ * -EINVAL, -EPERM, -ENOMEM.
  */
 RINGO_API int ringo_resp_header(ringo_req *req, const char *name, ringo_str value);
 
