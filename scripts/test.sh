@@ -13,7 +13,7 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 jobs=$(nproc)
 
-scripts/deps.sh wrk
+scripts/deps.sh wrk clang
 
 build() { # dir, cmake args...
     local dir=$1; shift
@@ -44,6 +44,9 @@ if [ -x scripts/test-aarch64.sh ]; then
     rc=0; scripts/test-aarch64.sh || rc=$?
     if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then exit $rc; fi
 fi
+
+section "fuzz targets, 20 s each"
+scripts/fuzz.sh 20
 
 if [ -x perf/bench ]; then
     section "benchmark harness smoke run"
