@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "http/http_impl.h"
@@ -252,6 +253,25 @@ static int visit(ringo_app *app, struct ringo_dep *d, ringo__route *rt, struct r
     return 0;
 }
 
+static int find_cycle(ringo_app *app, struct ringo_dep *d)
+{
+    if (d->mark == 1) {
+        if (!app->srv.cfg.quiet)
+            fprintf(stderr, "ringo: dependency cycle through '%s'\n", d->name);
+        return -ELOOP;
+    }
+    if (d->mark == 2)
+        return 0;
+    d->mark = 1;
+    for (unsigned i = 0; i < d->nneeds; i++) {
+        int ret = find_cycle(app, d->deps[i]);
+        if (ret < 0)
+            return ret;
+    }
+    d->mark = 2;
+    return 0;
+}
+
 static int link_names(ringo_app *app, char **names, unsigned n, struct ringo_dep **out,
                       const char *who, bool quiet)
 {
@@ -306,6 +326,14 @@ int ringo__deps_resolve(ringo_app *app)
         if (ret < 0)
             return ret;
         cap += 1 + d->nneeds; /* bounds the plan, no_cache repeats included */
+    }
+    /* A cycle fails the start even when no route reaches it yet. */
+    for (unsigned i = 0; i < app->ndeps; i++)
+        app->deps[i]->mark = 0;
+    for (unsigned i = 0; i < app->ndeps; i++) {
+        ret = find_cycle(app, app->deps[i]);
+        if (ret < 0)
+            return ret;
     }
     for (unsigned i = 0; i < app->nroutes; i++) {
         ringo__route *rt = app->routes[i];
@@ -426,6 +454,15 @@ void ringo__shape_error(ringo_req *r)
     }
     if (!h)
         return;
+    /* The handler shapes the body: ringo's own body and its Content-Type go. */
+    for (uint32_t i = 0; i < r->nrhdrs;) {
+        if (r->rhdrs[i].name.len == 12 && !strcasecmp(r->rhdrs[i].name.ptr, "content-type"))
+            r->rhdrs[i] = r->rhdrs[--r->nrhdrs];
+        else
+            i++;
+    }
+    r->rbody = NULL;
+    r->rbody_len = 0;
     detail = ringo__status_reason(r->status);
     h->fn(r, r->status, detail, h->udata);
 }

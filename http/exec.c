@@ -416,29 +416,25 @@ void ringo__exec_run(ringo__sess *s, ringo_req *r)
         return;
     r->start_ms = ringo__ring_now(ringo__conn_ring(r->conn));
     status = route(s, r);
-    if (status) {
+    /* Middleware wraps routing too, as FastAPI's does: it sees 404 and 405. */
+    ret = run_befores(r);
+    if (ret == 0 && status) {
         r->status = status;
         r->ringo_error = status != 400;
-        run_afters(r);
-        return;
     }
-    if (r->route->nplan && !ringo__exec_of(r)) {
-        r->status = 503;
+    if (ret != 0 || status) {
+        failure(r, ret < 0 ? ret : 0);
+        run_afters(r);
         return;
     }
     if (r->route->nplan) {
-        r->x->ran_cap = r->route->nplan;
-        r->x->ran = ringo__arena_alloc(&r->arena, r->route->nplan * sizeof(ringo__ran));
-        if (!r->x->ran) {
+        if (!ringo__exec_of(r) ||
+            !(r->x->ran = ringo__arena_alloc(&r->arena, r->route->nplan * sizeof(ringo__ran)))) {
             r->status = 503;
+            run_afters(r);
             return;
         }
-    }
-    ret = run_befores(r);
-    if (ret != 0) {
-        failure(r, ret);
-        run_afters(r);
-        return;
+        r->x->ran_cap = r->route->nplan;
     }
     advance(r);
 }
