@@ -108,8 +108,9 @@ int ringo__await(struct io_uring_sqe *sqe, uint64_t timeout_ms)
 {
     ringo__task *t = current_task;
     await_op a = {.comp = {await_complete}, .task = t};
+    bool nop = t->cancelled;
 
-    if (t->cancelled) {
+    if (nop) {
         /* The SQE is already taken: make it a no-op and wait for it. */
         io_uring_prep_nop(sqe);
         timeout_ms = 0;
@@ -129,7 +130,7 @@ int ringo__await(struct io_uring_sqe *sqe, uint64_t timeout_ms)
     while (!a.done)
         ringo__coro_yield();
     t->waiting = NULL;
-    t->last_res = a.res;
+    t->last_res = nop ? -ECANCELED : a.res; /* a no-op's 0 is not a descriptor */
     if (t->cancelled)
         return -ECANCELED;
     if (timeout_ms && a.res == -ECANCELED)

@@ -420,6 +420,7 @@ int ringo_fail(ringo_req *req, int status, const char *detail)
     req->status = status;
     req->failed = true;
     req->ringo_error = true;
+    req->detail = detail ? ringo__arena_dup(&req->arena, detail, strlen(detail)) : NULL;
     json_detail(req, detail ? detail : ringo__status_reason(status));
     return -ECANCELED;
 }
@@ -463,7 +464,7 @@ void ringo__shape_error(ringo_req *r)
     }
     r->rbody = NULL;
     r->rbody_len = 0;
-    detail = ringo__status_reason(r->status);
+    detail = r->detail ? r->detail : ringo__status_reason(r->status);
     h->fn(r, r->status, detail, h->udata);
 }
 

@@ -121,6 +121,7 @@ static void hop_body(ringo_req *r)
 }
 
 /* Post-response items [hop_from, hop_to): teardowns and background tasks. */
+static void post_body(ringo_req *r);
 static void post_body(ringo_req *r)
 {
     for (unsigned i = r->hop_from; i < r->hop_to; i++) {
@@ -225,15 +226,23 @@ static int start_async(ringo_req *r)
 
 static void sync_run(ringo__job *job) { body(((ringo__sync_job *)job)->req); }
 
+static void post_body(ringo_req *r);
+
 static void sync_cancel(ringo__job *job)
 {
     ringo_req *r = ((ringo__sync_job *)job)->req;
 
-    /* Shutdown passed its drain deadline before the job started. */
-    if (!r->post) {
-        r->status = 503;
-        r->failed = true;
+    /*
+     * Shutdown passed its drain deadline before the job started. A request
+     * gets 503; teardowns and background tasks still run, here on the
+     * thread stopping the pool (the ring waits for this job's CQE).
+     */
+    if (r->post) {
+        post_body(r);
+        return;
     }
+    r->status = 503;
+    r->failed = true;
 }
 
 static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)

@@ -131,6 +131,7 @@ struct ringo_req {
     bool ringo_error;          /* the error answer is ringo's: error handlers shape it */
     bool post;                 /* in the after-response phase */
     uint16_t nerrors;          /* parameter validation errors */
+    const char *detail;        /* ringo_fail()'s text, for error handlers */
     struct ringo__verr *errors;
     uint8_t http_minor;
     bool keep_alive;

@@ -146,6 +146,8 @@ static void request_done_parsing(ringo__sess *s)
 
     s->cur = NULL;
     s->served++;
+    /* The body is in: its deadline no longer applies, whatever the handler takes. */
+    ringo__conn_timer(s->conn, RINGO__TIMER_NONE, 0);
     if ((cfg->max_requests_per_conn && s->served >= cfg->max_requests_per_conn) ||
         s->draining || s->eof)
         r->keep_alive = false;

@@ -90,7 +90,7 @@ RINGO_API int ringo_group_route(ringo_group *g, const char *method, const char *
  * on the pool (RINGO_SYNC) or on the ring (RINGO_ASYNC, may await), in the
  * order scheduled. The request (and arg, if it lives in the request arena)
  * stays valid until every task finished. A negative return is logged, never
- * sent to the client. Returns 0 or -ENOMEM.
+ * sent to the client. Returns 0, -EINVAL (fn NULL) or -ENOMEM.
  */
 typedef int (*ringo_bg_fn)(ringo_req *req, void *arg);
 RINGO_API int ringo_background(ringo_req *req, ringo_mode mode, ringo_bg_fn fn, void *arg);
