@@ -236,6 +236,7 @@ int ringo__server_start(ringo__server *s)
     return 0;
 fail:
     cleanup(s);
+    s->port = 0;
     return ret;
 }
 

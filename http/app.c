@@ -238,7 +238,8 @@ int ringo_app_start(ringo_app *app)
     return 0;
 }
 
-uint16_t ringo_app_port(const ringo_app *app) { return app->started ? app->srv.port : 0; }
+/* srv.port is written before the ring threads start, so handlers may read it. */
+uint16_t ringo_app_port(const ringo_app *app) { return app->srv.port; }
 
 void ringo_app_stop(ringo_app *app) { ringo__server_stop(&app->srv); }
 

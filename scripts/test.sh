@@ -34,10 +34,10 @@ build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=address,unde
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs")
 
-section "TSan build: pool, deque, coroutines"
+section "TSan build: pool, deque, coroutines, and the server's threaded paths"
 build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=thread
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
-    ctest --output-on-failure -R 'unit\.(deque|pool|msgring|coro)_test')
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j"$jobs" \
+    -R 'unit\.(deque|pool|msgring|coro|app)_test|integration\.test_(sync|deps|async)')
 
 if [ -x scripts/test-aarch64.sh ]; then
     section "aarch64 coroutine switch under qemu-user"
