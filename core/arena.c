@@ -17,10 +17,7 @@ struct ringo__arena_chunk {
     _Alignas(ARENA_ALIGN) char data[];
 };
 
-static size_t align_up(size_t n)
-{
-    return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-}
+static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1); }
 
 void ringo__arena_init(ringo__arena *a, void *buf, size_t len)
 {

@@ -25,7 +25,10 @@
 void *ringo__conn_state(ringo__conn *c) { return c->proto; }
 ringo__ring *ringo__conn_ring(const ringo__conn *c) { return c->ring; }
 size_t ringo__conn_unsent(const ringo__conn *c) { return c->out_len + (c->w_len - c->w_off); }
-bool ringo__conn_closing(const ringo__conn *c) { return c->state != CONN_OPEN || c->close_after_send; }
+bool ringo__conn_closing(const ringo__conn *c)
+{
+    return c->state != CONN_OPEN || c->close_after_send;
+}
 void ringo__conn_ref(ringo__conn *c) { c->refs++; }
 
 void ringo__conn_unref(ringo__conn *c)
@@ -49,8 +52,7 @@ static void arm_recv(ringo__conn *c)
 {
     struct io_uring_sqe *sqe;
 
-    if (c->recv_armed || c->state == CONN_CLOSING || (c->paused && c->state == CONN_OPEN) ||
-        c->eof)
+    if (c->recv_armed || c->state == CONN_CLOSING || (c->paused && c->state == CONN_OPEN) || c->eof)
         return;
     sqe = ringo__ring_sqe(c->ring);
     io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);

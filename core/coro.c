@@ -77,9 +77,9 @@ typedef struct thread_state {
 #if defined(CORO_TSAN)
     void *main_fiber;
 #endif
-    int ready;                /* ringo__coro_thread_init() done */
-    ringo__stack altstack;    /* ours, when we installed one */
-    stack_t prev_altstack;    /* what it replaced */
+    int ready;             /* ringo__coro_thread_init() done */
+    ringo__stack altstack; /* ours, when we installed one */
+    stack_t prev_altstack; /* what it replaced */
 } thread_state;
 
 /*
@@ -121,8 +121,7 @@ static void fiber_destroyed(ringo__coro *c)
 static inline void enter_begin(ringo__coro *c)
 {
 #if defined(CORO_ASAN)
-    __sanitizer_start_switch_fiber(&ts.main_fake_stack, c->stack.lo,
-                                   c->stack.size - HEADER_SIZE);
+    __sanitizer_start_switch_fiber(&ts.main_fake_stack, c->stack.lo, c->stack.size - HEADER_SIZE);
 #endif
 #if defined(CORO_TSAN)
     if (!ts.main_fiber)
@@ -143,8 +142,7 @@ static inline void enter_end(void)
 static inline void leave_begin(ringo__coro *c, int finished)
 {
 #if defined(CORO_ASAN)
-    __sanitizer_start_switch_fiber(finished ? NULL : &c->fake_stack, ts.main_bottom,
-                                   ts.main_size);
+    __sanitizer_start_switch_fiber(finished ? NULL : &c->fake_stack, ts.main_bottom, ts.main_size);
 #endif
 #if defined(CORO_TSAN)
     __tsan_switch_to_fiber(ts.main_fiber, 0);
@@ -234,10 +232,7 @@ void ringo__coro_yield(void)
     switch_to_main(c, 0);
 }
 
-ringo__coro *ringo__coro_current(void)
-{
-    return ts.current;
-}
+ringo__coro *ringo__coro_current(void) { return ts.current; }
 
 void ringo__coro_free(ringo__coro *c)
 {
@@ -254,30 +249,15 @@ void ringo__coro_free(ringo__coro *c)
     ringo__stack_put(p, s);
 }
 
-void *ringo__coro_data(const ringo__coro *c)
-{
-    return c->data;
-}
+void *ringo__coro_data(const ringo__coro *c) { return c->data; }
 
-void ringo__coro_set_data(ringo__coro *c, void *data)
-{
-    c->data = data;
-}
+void ringo__coro_set_data(ringo__coro *c, void *data) { c->data = data; }
 
-int ringo__coro_finished(const ringo__coro *c)
-{
-    return c->state == CORO_FINISHED;
-}
+int ringo__coro_finished(const ringo__coro *c) { return c->state == CORO_FINISHED; }
 
-const char *ringo__coro_label(const ringo__coro *c)
-{
-    return c->label;
-}
+const char *ringo__coro_label(const ringo__coro *c) { return c->label; }
 
-size_t ringo__coro_stack_size(const ringo__coro *c)
-{
-    return c->stack.size;
-}
+size_t ringo__coro_stack_size(const ringo__coro *c) { return c->stack.size; }
 
 /* ---- stack overflow reporting ---- */
 

@@ -64,8 +64,7 @@ const char *ringo__ring_date_line(ringo__ring *r)
     if (now != r->date_sec) {
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(r->date_line, sizeof(r->date_line), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
-                 &tm);
+        strftime(r->date_line, sizeof(r->date_line), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
         r->date_sec = now;
     }
     return r->date_line;
@@ -205,8 +204,8 @@ static void begin_stop(ringo__ring *r)
         io_uring_prep_cancel64(sqe, (uint64_t)RINGO__OP_ACCEPT << 56, 0);
         io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
     }
-    while (r->listen_fd >= 0 && (fd = accept4(r->listen_fd, NULL, NULL,
-                                              SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+    while (r->listen_fd >= 0 &&
+           (fd = accept4(r->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
         ringo__conn_accepted(r, fd);
     for (uint32_t i = 0; i < r->cap; i++) {
         ringo__conn *c = r->conns[i];
@@ -252,9 +251,7 @@ static void dispatch(ringo__ring *r, struct io_uring_cqe *cqe)
     ringo__conn *c;
 
     switch (op) {
-    case RINGO__OP_ACCEPT:
-        on_accept(r, cqe);
-        return;
+    case RINGO__OP_ACCEPT: on_accept(r, cqe); return;
     case RINGO__OP_RECV:
     case RINGO__OP_SEND:
         c = idx < r->cap ? r->conns[idx] : NULL;
@@ -279,19 +276,14 @@ static void dispatch(ringo__ring *r, struct io_uring_cqe *cqe)
         if (!r->stopped)
             arm_tick(r);
         return;
-    case RINGO__OP_WAKE:
-        begin_stop(r);
-        return;
-    case RINGO__OP_BACKOFF:
-        arm_accept(r);
-        return;
+    case RINGO__OP_WAKE: begin_stop(r); return;
+    case RINGO__OP_BACKOFF: arm_accept(r); return;
     case RINGO__OP_PTR: {
         ringo__completion *comp = (ringo__completion *)(uintptr_t)(ud & ((1ull << 56) - 1));
         comp->fn(comp, cqe->res, cqe->flags);
         return;
     }
-    default:
-        return;
+    default: return;
     }
 }
 
@@ -311,7 +303,7 @@ static int setup(ringo__ring *r)
     if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_FAST_POLL)) {
         fprintf(stderr, "ringo: the kernel lacks io_uring feature %s\n",
                 !(p.features & IORING_FEAT_NODROP) ? "IORING_FEAT_NODROP"
-                                                    : "IORING_FEAT_FAST_POLL");
+                                                   : "IORING_FEAT_FAST_POLL");
         return -EOPNOTSUPP;
     }
     ret = ringo__bufring_setup(r);

@@ -26,14 +26,14 @@ typedef struct ringo__server ringo__server;
 
 /* What the ring's user_data says a CQE belongs to (top 8 bits). */
 enum ringo__op {
-    RINGO__OP_NONE = 0,  /* CQE to ignore (cancel requests, closes) */
-    RINGO__OP_ACCEPT,    /* low bits unused */
-    RINGO__OP_RECV,      /* low bits: connection index + generation */
-    RINGO__OP_SEND,      /* low bits: connection index + generation */
-    RINGO__OP_TICK,      /* the ring's periodic timeout */
-    RINGO__OP_WAKE,      /* poll on the stop eventfd */
-    RINGO__OP_BACKOFF,   /* accept back-off timer after EMFILE/ENFILE */
-    RINGO__OP_PTR,       /* low 56 bits: a ringo__completion pointer (awaits, pool) */
+    RINGO__OP_NONE = 0, /* CQE to ignore (cancel requests, closes) */
+    RINGO__OP_ACCEPT,   /* low bits unused */
+    RINGO__OP_RECV,     /* low bits: connection index + generation */
+    RINGO__OP_SEND,     /* low bits: connection index + generation */
+    RINGO__OP_TICK,     /* the ring's periodic timeout */
+    RINGO__OP_WAKE,     /* poll on the stop eventfd */
+    RINGO__OP_BACKOFF,  /* accept back-off timer after EMFILE/ENFILE */
+    RINGO__OP_PTR,      /* low 56 bits: a ringo__completion pointer (awaits, pool) */
 };
 
 /*
@@ -61,14 +61,14 @@ enum ringo__close {
 
 /* Callbacks a protocol gives the server. All run on the ring thread. */
 typedef struct ringo__proto {
-    size_t conn_size;                               /* bytes of per-connection state */
-    void (*on_open)(ringo__conn *c);                /* after accept; state zeroed */
+    size_t conn_size;                /* bytes of per-connection state */
+    void (*on_open)(ringo__conn *c); /* after accept; state zeroed */
     void (*on_data)(ringo__conn *c, const char *p, size_t n);
-    void (*on_eof)(ringo__conn *c);                 /* peer shut down its write side */
-    void (*on_sent)(ringo__conn *c);                /* all queued output went out */
-    void (*on_timer)(ringo__conn *c, int kind);     /* protocol deadline expired */
-    void (*on_drain)(ringo__conn *c);               /* shutdown began */
-    void (*on_close)(ringo__conn *c);               /* free protocol state; no CQE pending */
+    void (*on_eof)(ringo__conn *c);             /* peer shut down its write side */
+    void (*on_sent)(ringo__conn *c);            /* all queued output went out */
+    void (*on_timer)(ringo__conn *c, int kind); /* protocol deadline expired */
+    void (*on_drain)(ringo__conn *c);           /* shutdown began */
+    void (*on_close)(ringo__conn *c);           /* free protocol state; no CQE pending */
     /* Writes the answer sent past the connection cap into buf; returns its length. */
     size_t (*overload)(ringo__ring *r, char *buf, size_t cap);
 } ringo__proto;

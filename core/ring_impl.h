@@ -35,10 +35,10 @@ struct ringo__conn {
     bool paused;
     bool close_after_send;
     bool eof;
-    bool fresh;     /* no byte received yet: keep it during shutdown drain */
-    uint16_t refs;  /* protocol-held references (coroutines, pool jobs) */
+    bool fresh;    /* no byte received yet: keep it during shutdown drain */
+    uint16_t refs; /* protocol-held references (coroutines, pool jobs) */
     uint8_t timer_kind;
-    uint32_t heap_idx; /* position in the ring's timer heap, UINT32_MAX if none */
+    uint32_t heap_idx;       /* position in the ring's timer heap, UINT32_MAX if none */
     uint64_t deadline;       /* min(proto_deadline, send/linger deadline) */
     uint64_t proto_deadline; /* 0: none */
     uint64_t io_deadline;    /* send stall or linger, 0: none */

@@ -54,9 +54,9 @@ int ringo__server_probe(const ringo__server *s)
     struct io_uring_params p;
     struct io_uring ring;
     struct io_uring_probe *probe;
-    int ret, ops[] = {IORING_OP_ACCEPT, IORING_OP_RECV,    IORING_OP_SEND,
-                      IORING_OP_TIMEOUT, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
-                      IORING_OP_MSG_RING};
+    int ret,
+        ops[] = {IORING_OP_ACCEPT,   IORING_OP_RECV,         IORING_OP_SEND,    IORING_OP_TIMEOUT,
+                 IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_MSG_RING};
     const char *names[] = {"IORING_OP_ACCEPT",  "IORING_OP_RECV",     "IORING_OP_SEND",
                            "IORING_OP_TIMEOUT", "IORING_OP_POLL_ADD", "IORING_OP_ASYNC_CANCEL",
                            "IORING_OP_MSG_RING"};
@@ -66,9 +66,11 @@ int ringo__server_probe(const ringo__server *s)
     ret = io_uring_queue_init_params(8, &ring, &p);
     if (ret == -EPERM || ret == -ENOSYS) {
         if (!s->cfg.quiet)
-            fprintf(stderr, "ringo: io_uring is unavailable (%s): it may be disabled by "
-                            "sysctl kernel.io_uring_disabled or blocked by a container's "
-                            "seccomp profile\n", strerror(-ret));
+            fprintf(stderr,
+                    "ringo: io_uring is unavailable (%s): it may be disabled by "
+                    "sysctl kernel.io_uring_disabled or blocked by a container's "
+                    "seccomp profile\n",
+                    strerror(-ret));
         return ret;
     }
     if (ret == -EINVAL) {
@@ -108,8 +110,7 @@ static int open_listeners(ringo__server *s)
         if (fd < 0) {
             if (!s->cfg.quiet)
                 fprintf(stderr, "ringo: cannot listen on %s:%u: %s\n",
-                        s->cfg.host ? s->cfg.host : "0.0.0.0", i ? s->port : port,
-                        strerror(-fd));
+                        s->cfg.host ? s->cfg.host : "0.0.0.0", i ? s->port : port, strerror(-fd));
             return fd;
         }
         s->listen_fds[i] = fd;
@@ -194,9 +195,10 @@ static void *watchdog_main(void *arg)
                 continue;
             reported[i] = since;
             atomic_fetch_add_explicit(&r->stats.ring_stalls, 1, memory_order_relaxed);
-            fprintf(stderr, "ringo: ring %u stalled: handler '%s' has held it for %llu ms so far "
-                            "(threshold %u ms); every connection of this ring waits. Await "
-                            "instead of blocking, or declare the route RINGO_SYNC\n",
+            fprintf(stderr,
+                    "ringo: ring %u stalled: handler '%s' has held it for %llu ms so far "
+                    "(threshold %u ms); every connection of this ring waits. Await "
+                    "instead of blocking, or declare the route RINGO_SYNC\n",
                     i, label, (unsigned long long)(now - since), limit);
         }
     }
@@ -327,7 +329,4 @@ void ringo__server_stats(const ringo__server *s, ringo_stats *out)
     }
 }
 
-void ringo__server_free(ringo__server *s)
-{
-    cleanup(s);
-}
+void ringo__server_free(ringo__server *s) { cleanup(s); }

@@ -16,18 +16,18 @@
 #include "core/ring.h"
 
 struct ringo__server {
-    ringo_config cfg;          /* effective config (threads, caps resolved) */
+    ringo_config cfg; /* effective config (threads, caps resolved) */
     const ringo__proto *proto;
-    void *app;                 /* opaque for core: handed to the protocol */
+    void *app; /* opaque for core: handed to the protocol */
     unsigned nrings;
     ringo__ring **rings;
     int *listen_fds;
     int family;
     uint16_t port;
-    int stop_efd;              /* readable once shutdown was requested */
-    int sig_fd;                /* signalfd for SIGINT/SIGTERM, -1 if not handled */
+    int stop_efd; /* readable once shutdown was requested */
+    int sig_fd;   /* signalfd for SIGINT/SIGTERM, -1 if not handled */
     atomic_bool stop_requested;
-    sem_t ready;               /* each ring posts once after setup */
+    sem_t ready; /* each ring posts once after setup */
     int running;
     pthread_t watchdog;
     bool watchdog_started;

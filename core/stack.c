@@ -30,10 +30,7 @@
 #define unpoison(p, n) ((void)(p), (void)(n))
 #endif
 
-static size_t page_size(void)
-{
-    return (size_t)getpagesize();
-}
+static size_t page_size(void) { return (size_t)getpagesize(); }
 
 static size_t round_size(size_t size)
 {
@@ -107,15 +104,9 @@ void ringo__stack_pool_destroy(ringo__stack_pool *p)
     p->cached = 0;
 }
 
-size_t ringo__stack_pool_live(const ringo__stack_pool *p)
-{
-    return p->live;
-}
+size_t ringo__stack_pool_live(const ringo__stack_pool *p) { return p->live; }
 
-size_t ringo__stack_pool_cached(const ringo__stack_pool *p)
-{
-    return p->cached;
-}
+size_t ringo__stack_pool_cached(const ringo__stack_pool *p) { return p->cached; }
 
 size_t ringo__stack_pool_round(const ringo__stack_pool *p, size_t size)
 {

@@ -168,7 +168,8 @@ static int async_upstream(ringo_req *req, void *udata)
     static const char get[] = "GET /plaintext HTTP/1.1\r\nHost: upstream\r\n"
                               "Connection: close\r\n\r\n";
     ringo_app *app = udata;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(ringo_app_port(app)),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons(ringo_app_port(app)),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     char *buf = ringo_req_alloc(req, 4096), *body;
     size_t got = 0;
@@ -492,8 +493,8 @@ static int add_deps(ringo_app *app)
     static const char *const user_needs[] = {"db", "token", NULL};
     static const char *const chain_needs[] = {"user", "db", NULL};
     const ringo_dep_opts so = {.mode = RINGO_SYNC, .type = "struct settings"};
-    const ringo_dep_opts dbo = {.mode = RINGO_SYNC, .needs = db_needs, .teardown = db_teardown,
-                                .type = "struct db"};
+    const ringo_dep_opts dbo = {
+        .mode = RINGO_SYNC, .needs = db_needs, .teardown = db_teardown, .type = "struct db"};
     const ringo_dep_opts to = {.mode = RINGO_ASYNC, .type = "char"};
     const ringo_dep_opts uo = {.mode = RINGO_ASYNC, .needs = user_needs, .type = "struct user"};
     const ringo_route_opts chain = {.needs = chain_needs};
@@ -505,10 +506,9 @@ static int add_deps(ringo_app *app)
     dep_user = ringo_dep_new(app, "user", user_dep, NULL, &uo);
     if (!dep_settings || !dep_db || !dep_token || !dep_user)
         return -ENOMEM;
-    ret = ret ? ret : ringo_route_ex(app, "GET", "/deps/chain", RINGO_ASYNC, deps_chain, NULL,
-                                     &chain);
-    ret = ret ? ret : ringo_route(app, "GET", "/deps/teardowns", RINGO_ASYNC, deps_teardowns,
-                                  NULL);
+    ret = ret ? ret
+              : ringo_route_ex(app, "GET", "/deps/chain", RINGO_ASYNC, deps_chain, NULL, &chain);
+    ret = ret ? ret : ringo_route(app, "GET", "/deps/teardowns", RINGO_ASYNC, deps_teardowns, NULL);
     ret = ret ? ret : ringo_route(app, "GET", "/items/{id}", RINGO_ASYNC, items, NULL);
     ret = ret ? ret : ringo_route(app, "POST", "/tasks", RINGO_ASYNC, tasks_post, NULL);
     ret = ret ? ret : ringo_route(app, "GET", "/tasks", RINGO_ASYNC, tasks_get, NULL);
@@ -526,25 +526,54 @@ static void usage(FILE *f)
                "             [--max-pool-queue N] [--msgring-fallback] [--quiet]\n");
 }
 
-enum { OPT_POOL = 256, OPT_MAXCONNS, OPT_RLINE, OPT_HBYTES, OPT_HCOUNT, OPT_BODY, OPT_BUFFERED,
-       OPT_MAXREQ, OPT_THDR, OPT_TBODY, OPT_TKA, OPT_TSEND, OPT_LINGER, OPT_DRAIN, OPT_QUIET,
-       OPT_STALL, OPT_STACK, OPT_POOLQ, OPT_FALLBACK };
+enum {
+    OPT_POOL = 256,
+    OPT_MAXCONNS,
+    OPT_RLINE,
+    OPT_HBYTES,
+    OPT_HCOUNT,
+    OPT_BODY,
+    OPT_BUFFERED,
+    OPT_MAXREQ,
+    OPT_THDR,
+    OPT_TBODY,
+    OPT_TKA,
+    OPT_TSEND,
+    OPT_LINGER,
+    OPT_DRAIN,
+    OPT_QUIET,
+    OPT_STALL,
+    OPT_STACK,
+    OPT_POOLQ,
+    OPT_FALLBACK
+};
 
 static int parse_args(int argc, char **argv, ringo_config *cfg)
 {
-    static const struct option opts[] = {
-        {"host", 1, 0, 'h'},          {"port", 1, 0, 'p'},
-        {"threads", 1, 0, 't'},       {"pool-threads", 1, 0, OPT_POOL},
-        {"max-conns", 1, 0, OPT_MAXCONNS}, {"max-request-line", 1, 0, OPT_RLINE},
-        {"max-header-bytes", 1, 0, OPT_HBYTES}, {"max-headers", 1, 0, OPT_HCOUNT},
-        {"max-body", 1, 0, OPT_BODY}, {"max-conn-buffered", 1, 0, OPT_BUFFERED},
-        {"max-requests", 1, 0, OPT_MAXREQ}, {"header-timeout", 1, 0, OPT_THDR},
-        {"body-timeout", 1, 0, OPT_TBODY}, {"keepalive-timeout", 1, 0, OPT_TKA},
-        {"send-timeout", 1, 0, OPT_TSEND}, {"linger", 1, 0, OPT_LINGER},
-        {"drain-timeout", 1, 0, OPT_DRAIN}, {"quiet", 0, 0, OPT_QUIET},
-        {"stall-warn", 1, 0, OPT_STALL}, {"stack-size", 1, 0, OPT_STACK},
-        {"max-pool-queue", 1, 0, OPT_POOLQ}, {"msgring-fallback", 0, 0, OPT_FALLBACK},
-        {"help", 0, 0, '?'},          {0, 0, 0, 0}};
+    static const struct option opts[] = {{"host", 1, 0, 'h'},
+                                         {"port", 1, 0, 'p'},
+                                         {"threads", 1, 0, 't'},
+                                         {"pool-threads", 1, 0, OPT_POOL},
+                                         {"max-conns", 1, 0, OPT_MAXCONNS},
+                                         {"max-request-line", 1, 0, OPT_RLINE},
+                                         {"max-header-bytes", 1, 0, OPT_HBYTES},
+                                         {"max-headers", 1, 0, OPT_HCOUNT},
+                                         {"max-body", 1, 0, OPT_BODY},
+                                         {"max-conn-buffered", 1, 0, OPT_BUFFERED},
+                                         {"max-requests", 1, 0, OPT_MAXREQ},
+                                         {"header-timeout", 1, 0, OPT_THDR},
+                                         {"body-timeout", 1, 0, OPT_TBODY},
+                                         {"keepalive-timeout", 1, 0, OPT_TKA},
+                                         {"send-timeout", 1, 0, OPT_TSEND},
+                                         {"linger", 1, 0, OPT_LINGER},
+                                         {"drain-timeout", 1, 0, OPT_DRAIN},
+                                         {"quiet", 0, 0, OPT_QUIET},
+                                         {"stall-warn", 1, 0, OPT_STALL},
+                                         {"stack-size", 1, 0, OPT_STACK},
+                                         {"max-pool-queue", 1, 0, OPT_POOLQ},
+                                         {"msgring-fallback", 0, 0, OPT_FALLBACK},
+                                         {"help", 0, 0, '?'},
+                                         {0, 0, 0, 0}};
     int c;
 
     while ((c = getopt_long(argc, argv, "h:p:t:", opts, NULL)) != -1) {
@@ -590,20 +619,22 @@ static int add_routes(ringo_app *app)
     ret = ret ? ret : ringo_route(app, "GET", "/users/{id}", RINGO_ASYNC, user, NULL);
     ret = ret ? ret : ringo_route(app, "GET", "/whoami", RINGO_ASYNC, whoami, NULL);
     ret = ret ? ret : ringo_route(app, "GET", "/sleep", RINGO_ASYNC, sleep_route, NULL);
-    ret = ret ? ret : ringo_route_ex(app, "GET", "/deadline/sleep", RINGO_ASYNC, sleep_route,
-                                     NULL, &deadline);
-    ret = ret ? ret : ringo_route(app, "GET", "/async/file", RINGO_ASYNC, async_file,
-                                  (void *)RINGO_DEMO_DIR "/static/hello.txt");
-    ret = ret ? ret : ringo_route(app, "GET", "/async/upstream", RINGO_ASYNC, async_upstream,
-                                  app);
+    ret = ret ? ret
+              : ringo_route_ex(app, "GET", "/deadline/sleep", RINGO_ASYNC, sleep_route, NULL,
+                               &deadline);
+    ret = ret ? ret
+              : ringo_route(app, "GET", "/async/file", RINGO_ASYNC, async_file,
+                            (void *)RINGO_DEMO_DIR "/static/hello.txt");
+    ret = ret ? ret : ringo_route(app, "GET", "/async/upstream", RINGO_ASYNC, async_upstream, app);
     ret = ret ? ret : ringo_route(app, "GET", "/block", RINGO_ASYNC, block_route, NULL);
     ret = ret ? ret : ringo_route(app, "GET", "/stats", RINGO_ASYNC, stats_route, app);
     /* The same bodies through the pool: FastAPI's plain `def` equivalents. */
     ret = ret ? ret : ringo_route(app, "GET", "/sync/plaintext", RINGO_SYNC, plaintext, NULL);
     ret = ret ? ret : ringo_route(app, "GET", "/sync/json", RINGO_SYNC, json, NULL);
     ret = ret ? ret : ringo_route(app, "GET", "/sync/sleep", RINGO_SYNC, sync_sleep, NULL);
-    ret = ret ? ret : ringo_route_ex(app, "GET", "/deadline/sync/sleep", RINGO_SYNC, sync_sleep,
-                                     NULL, &deadline);
+    ret = ret ? ret
+              : ringo_route_ex(app, "GET", "/deadline/sync/sleep", RINGO_SYNC, sync_sleep, NULL,
+                               &deadline);
     ret = ret ? ret : ringo_route(app, "GET", "/sync/cpu", RINGO_SYNC, sync_cpu, NULL);
     ret = ret ? ret : add_deps(app);
     return ret;

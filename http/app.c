@@ -17,10 +17,10 @@ void ringo_config_init(ringo_config *c)
     c->host = "0.0.0.0";
     c->port = 8080;
     c->max_conns = 16384;
-    c->max_request_line = 8192;      /* nginx: large_client_header_buffers 4 8k */
-    c->max_header_bytes = 32768;     /* nginx: 4 x 8k */
+    c->max_request_line = 8192;  /* nginx: large_client_header_buffers 4 8k */
+    c->max_header_bytes = 32768; /* nginx: 4 x 8k */
     c->max_headers = 100;
-    c->max_body_bytes = 1u << 20;    /* nginx: client_max_body_size 1m */
+    c->max_body_bytes = 1u << 20; /* nginx: client_max_body_size 1m */
     c->max_conn_buffered = 65536;
     c->max_requests_per_conn = 0;    /* nginx: keepalive_requests 1000 */
     c->header_timeout_ms = 60000;    /* nginx: client_header_timeout 60s */
@@ -87,7 +87,6 @@ void ringo_app_free(ringo_app *app)
     ringo__free(app->host);
     ringo__free(app);
 }
-
 
 static ringo__route *route_new(const char *method, const char *pattern, ringo_mode mode,
                                ringo_handler_fn fn, void *udata, const ringo_route_opts *opts)

@@ -18,22 +18,22 @@
 
 enum {
     ST_IDLE,
-    ST_SIZE_START,      /* first HEXDIG of chunk-size */
-    ST_SIZE,            /* more HEXDIG, or what follows them */
-    ST_EXT_SEMI,        /* BWS before ";" */
-    ST_EXT_NAME_START,  /* BWS after ";", then the name's first tchar */
+    ST_SIZE_START,     /* first HEXDIG of chunk-size */
+    ST_SIZE,           /* more HEXDIG, or what follows them */
+    ST_EXT_SEMI,       /* BWS before ";" */
+    ST_EXT_NAME_START, /* BWS after ";", then the name's first tchar */
     ST_EXT_NAME,
-    ST_EXT_EQ,          /* BWS after the name: "=" or ";" must follow */
-    ST_EXT_VAL_START,   /* BWS after "=", then a token or a quoted-string */
+    ST_EXT_EQ,        /* BWS after the name: "=" or ";" must follow */
+    ST_EXT_VAL_START, /* BWS after "=", then a token or a quoted-string */
     ST_EXT_TOKEN,
     ST_EXT_QUOTED,
-    ST_EXT_QPAIR,       /* the byte after a backslash */
-    ST_EXT_QEND,        /* after the closing quote */
-    ST_SIZE_LF,         /* CR seen, LF must follow */
+    ST_EXT_QPAIR, /* the byte after a backslash */
+    ST_EXT_QEND,  /* after the closing quote */
+    ST_SIZE_LF,   /* CR seen, LF must follow */
     ST_DATA,
     ST_DATA_CR,
     ST_DATA_LF,
-    ST_TR_START,        /* start of a trailer line, or of the final CRLF */
+    ST_TR_START, /* start of a trailer line, or of the final CRLF */
     ST_TR_NAME,
     ST_TR_VALUE,
     ST_TR_LF,
@@ -77,10 +77,7 @@ void ringo__chunked_init(ringo__chunked *c, uint64_t max_body, uint32_t max_meta
  * Extensions carry no data, so without a bound a client could stream them
  * forever inside the body deadline. Surplus leading zeros count too.
  */
-static int count_ext(ringo__chunked *c)
-{
-    return ++c->ext_bytes > c->max_meta ? -413 : GO;
-}
+static int count_ext(ringo__chunked *c) { return ++c->ext_bytes > c->max_meta ? -413 : GO; }
 
 static int size_digit(ringo__chunked *c, int v)
 {
@@ -160,18 +157,15 @@ static int ext_value(ringo__chunked *c, unsigned char ch)
         if (ch == '"')
             return c->state = ST_EXT_QUOTED, GO;
         return is_tchar(ch) ? (c->state = ST_EXT_TOKEN, GO) : BAD;
-    case ST_EXT_TOKEN:
-        return is_tchar(ch) ? GO : ext_next(c, ch);
+    case ST_EXT_TOKEN: return is_tchar(ch) ? GO : ext_next(c, ch);
     case ST_EXT_QUOTED: /* qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text */
         if (ch == '"')
             return c->state = ST_EXT_QEND, GO;
         if (ch == '\\')
             return c->state = ST_EXT_QPAIR, GO;
         return is_text(ch) ? GO : BAD;
-    case ST_EXT_QPAIR:
-        return is_text(ch) ? (c->state = ST_EXT_QUOTED, GO) : BAD;
-    default: /* ST_EXT_QEND */
-        return ext_next(c, ch);
+    case ST_EXT_QPAIR: return is_text(ch) ? (c->state = ST_EXT_QUOTED, GO) : BAD;
+    default: /* ST_EXT_QEND */ return ext_next(c, ch);
     }
 }
 
@@ -185,8 +179,7 @@ static int size_line(ringo__chunked *c, unsigned char ch)
             return BAD;
         c->state = ST_SIZE;
         return size_digit(c, v);
-    case ST_SIZE:
-        return v >= 0 ? size_digit(c, v) : size_end(c, ch);
+    case ST_SIZE: return v >= 0 ? size_digit(c, v) : size_end(c, ch);
     case ST_SIZE_LF:
         if (ch != '\n')
             return BAD;
@@ -234,10 +227,8 @@ static int trailer(ringo__chunked *c, unsigned char ch)
         if (ch == '\r')
             return c->state = ST_TR_LF, GO;
         return is_text(ch) ? GO : BAD;
-    case ST_TR_LF:
-        return ch == '\n' ? (c->state = ST_TR_START, GO) : BAD;
-    default: /* ST_END_LF */
-        return ch == '\n' ? DONE : BAD;
+    case ST_TR_LF: return ch == '\n' ? (c->state = ST_TR_START, GO) : BAD;
+    default: /* ST_END_LF */ return ch == '\n' ? DONE : BAD;
     }
 }
 
@@ -250,8 +241,8 @@ static int step(ringo__chunked *c, unsigned char ch)
     return trailer(c, ch);
 }
 
-static int data(ringo__chunked *c, const char *p, size_t n, size_t *used,
-                ringo__chunked_sink sink, void *ud)
+static int data(ringo__chunked *c, const char *p, size_t n, size_t *used, ringo__chunked_sink sink,
+                void *ud)
 {
     size_t take = c->size < n ? (size_t)c->size : n;
     int ret = sink(ud, p, take);

@@ -23,14 +23,14 @@
 typedef int (*ringo__chunked_sink)(void *ud, const char *p, size_t n);
 
 typedef struct ringo__chunked {
-    uint64_t size;        /* chunk-size being read, then data bytes left in the chunk */
-    uint64_t total;       /* data bytes delivered so far */
-    uint64_t max_body;    /* 413 past this many data bytes */
-    uint32_t max_meta;    /* bound on extension bytes (413) and on the trailer section (431) */
-    uint32_t ext_bytes;   /* chunk-ext bytes (and surplus leading zeros) of this message */
+    uint64_t size;      /* chunk-size being read, then data bytes left in the chunk */
+    uint64_t total;     /* data bytes delivered so far */
+    uint64_t max_body;  /* 413 past this many data bytes */
+    uint32_t max_meta;  /* bound on extension bytes (413) and on the trailer section (431) */
+    uint32_t ext_bytes; /* chunk-ext bytes (and surplus leading zeros) of this message */
     uint32_t trailer_bytes;
-    uint8_t digits;       /* hex digits of the current chunk-size */
-    uint8_t state;        /* 0: no chunked body in progress */
+    uint8_t digits; /* hex digits of the current chunk-size */
+    uint8_t state;  /* 0: no chunked body in progress */
 } ringo__chunked;
 
 /*

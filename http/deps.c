@@ -492,8 +492,7 @@ void ringo__lifespan_shutdown(ringo_app *app)
         ringo__hook *h = &app->shutdown[i];
         int ret = h->fn(app, h->udata);
         if (ret < 0 && !app->srv.cfg.quiet)
-            fprintf(stderr, "ringo: shutdown hook '%s' failed: %s\n", h->name,
-                    ringo_strerror(ret));
+            fprintf(stderr, "ringo: shutdown hook '%s' failed: %s\n", h->name, ringo_strerror(ret));
     }
     app->started_hooks = 0;
 }

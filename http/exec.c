@@ -381,8 +381,8 @@ static void advance(ringo_req *r)
     }
     if (suspended) {
         if (s->running != r) {
-            uint64_t dl = r->route->opts.deadline_ms, spent = ringo__ring_now(
-                ringo__conn_ring(r->conn)) - r->start_ms;
+            uint64_t dl = r->route->opts.deadline_ms,
+                     spent = ringo__ring_now(ringo__conn_ring(r->conn)) - r->start_ms;
             s->running = r;
             /* The deadline counts from the start of the request, not from this suspension. */
             if (dl)
@@ -466,8 +466,8 @@ static int build_post(ringo_req *r)
         return -ENOMEM;
     for (unsigned i = x->nran; i-- > 0;)
         if (x->ran[i].dep->teardown)
-            x->post[x->npost++] = (ringo__post){x->ran[i].dep->mode, x->ran[i].dep,
-                                                x->ran[i].value, NULL};
+            x->post[x->npost++] =
+                (ringo__post){x->ran[i].dep->mode, x->ran[i].dep, x->ran[i].value, NULL};
     for (ringo__bg *b = x->bg_head; b; b = b->next)
         x->post[x->npost++] = (ringo__post){b->mode, NULL, NULL, b};
     return (int)n;

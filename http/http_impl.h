@@ -61,10 +61,10 @@ typedef struct ringo__route {
     char *pattern;
     char *label; /* "GET /users/{id}" for logs */
     ringo_route_opts opts;
-    char **needs;              /* own names (copied) */
+    char **needs; /* own names (copied) */
     unsigned nneeds;
     struct ringo_group *group;
-    struct ringo_dep **plan;   /* dependencies in execution order, resolved at start */
+    struct ringo_dep **plan; /* dependencies in execution order, resolved at start */
     unsigned nplan;
     ringo_mode mode;
     ringo_handler_fn fn;
@@ -74,10 +74,10 @@ typedef struct ringo__route {
 struct ringo_app {
     ringo__server srv;
     ringo__router *router;
-    ringo__pool *pool;             /* RINGO_SYNC handlers run here */
+    ringo__pool *pool; /* RINGO_SYNC handlers run here */
     struct ringo_dep **deps;
     unsigned ndeps, deps_cap;
-    char **needs;                  /* app-wide dependencies */
+    char **needs; /* app-wide dependencies */
     unsigned nneeds;
     struct ringo_group **groups;
     unsigned ngroups;
@@ -97,10 +97,10 @@ struct ringo_app {
 
 /* A RINGO_SYNC request's trip ring -> pool -> MSG_RING -> ring. */
 typedef struct ringo__sync_job {
-    ringo__job job;          /* run on a worker */
-    ringo__completion comp;  /* its completion CQE on the owning ring */
+    ringo__job job;         /* run on a worker */
+    ringo__completion comp; /* its completion CQE on the owning ring */
     struct ringo_req *req;
-    int ret;                 /* the handler's return */
+    int ret; /* the handler's return */
 } ringo__sync_job;
 
 struct ringo_req {
@@ -114,31 +114,31 @@ struct ringo_req {
     char *body;
     size_t body_len, body_cap;
     ringo__route_match *match;
-    ringo__task *task;         /* RINGO_ASYNC: its coroutine */
+    ringo__task *task;          /* RINGO_ASYNC: its coroutine */
     ringo__completion deadline; /* route deadline timer CQE */
     struct __kernel_timespec deadline_ts;
-    uint64_t start_ms;         /* ring clock when the request started running */
-    uint8_t holds;             /* task running, deadline timer pending */
+    uint64_t start_ms; /* ring clock when the request started running */
+    uint8_t holds;     /* task running, deadline timer pending */
     bool deadline_armed;
-    bool detached;             /* answered early (504) or connection gone */
-    _Atomic bool gone;         /* what a sync handler polls: nobody waits any more */
+    bool detached;               /* answered early (504) or connection gone */
+    _Atomic bool gone;           /* what a sync handler polls: nobody waits any more */
     struct ringo__sync_job *job; /* RINGO_SYNC: its pool job */
-    struct ringo__exec *x;     /* dependencies, middleware, background: when used */
-    uint16_t hop_from, hop_to; /* plan steps the current hop runs */
-    bool hop_handler;          /* ... and then the handler */
+    struct ringo__exec *x;       /* dependencies, middleware, background: when used */
+    uint16_t hop_from, hop_to;   /* plan steps the current hop runs */
+    bool hop_handler;            /* ... and then the handler */
     bool handler_done;
-    bool failed;               /* a dependency or the handler failed the request */
-    bool ringo_error;          /* the error answer is ringo's: error handlers shape it */
-    bool post;                 /* in the after-response phase */
-    uint16_t nerrors;          /* parameter validation errors */
-    const char *detail;        /* ringo_fail()'s text, for error handlers */
+    bool failed;        /* a dependency or the handler failed the request */
+    bool ringo_error;   /* the error answer is ringo's: error handlers shape it */
+    bool post;          /* in the after-response phase */
+    uint16_t nerrors;   /* parameter validation errors */
+    const char *detail; /* ringo_fail()'s text, for error handlers */
     struct ringo__verr *errors;
     uint8_t http_minor;
     bool keep_alive;
     bool is_head;
     bool expect_continue;
-    bool error;        /* a protocol error answer: no handler runs */
-    uint8_t hosts;     /* Host fields seen */
+    bool error;    /* a protocol error answer: no handler runs */
+    uint8_t hosts; /* Host fields seen */
     /* The response. */
     int status;
     ringo__hdr *rhdrs;
@@ -153,35 +153,35 @@ typedef struct ringo__sess {
     llhttp_t parser;
     ringo__conn *conn;
     struct ringo_app *app;
-    ringo_req *cur;                  /* being parsed */
-    ringo_req *qhead, *qtail;        /* parsed, waiting to run, in order */
-    ringo_req *running;              /* handler suspended (coroutine or pool) */
-    char *pending;                   /* input held while the connection is busy */
+    ringo_req *cur;           /* being parsed */
+    ringo_req *qhead, *qtail; /* parsed, waiting to run, in order */
+    ringo_req *running;       /* handler suspended (coroutine or pool) */
+    char *pending;            /* input held while the connection is busy */
     size_t pending_len, pending_cap;
-    const char *buf_start;           /* the buffer being parsed */
+    const char *buf_start; /* the buffer being parsed */
     const char *buf_end;
-    const char *msg_start;           /* where the current message began, if in buffer */
+    const char *msg_start; /* where the current message began, if in buffer */
     uint32_t served;
     uint32_t head_bytes;
     uint32_t url_bytes;
     uint8_t last_cb;
     uint8_t mprefix_len;
-    char mprefix[16];                /* method bytes from an earlier buffer */
+    char mprefix[16]; /* method bytes from an earlier buffer */
     char ver[8];
     uint8_t ver_len;
     bool value_at_end;
-    bool head_done;                  /* paused at the end of the head */
-    uint8_t check_next;              /* a token ended the buffer: NEXT_* */
-    char tail[2];                    /* last bytes of the previous buffer */
+    bool head_done;     /* paused at the end of the head */
+    uint8_t check_next; /* a token ended the buffer: NEXT_* */
+    char tail[2];       /* last bytes of the previous buffer */
     bool in_message;
     bool method_done;
-    bool dead;                       /* answered with an error: input is ignored */
+    bool dead; /* answered with an error: input is ignored */
     bool draining;
     bool eof;
     bool closed;
     int err_status;
     const char *err_reason;
-    ringo__chunked chunked;          /* body decoder state (http/chunked.c) */
+    ringo__chunked chunked; /* body decoder state (http/chunked.c) */
 } ringo__sess;
 
 typedef struct ringo__bg {
@@ -206,14 +206,14 @@ typedef struct ringo__post {
 
 /* Per-request state of dependencies, middleware and background tasks. */
 typedef struct ringo__exec {
-    void **values;        /* by dependency index */
-    ringo__ran *ran;      /* dependencies that ran, in order */
+    void **values;   /* by dependency index */
+    ringo__ran *ran; /* dependencies that ran, in order */
     unsigned nran, ran_cap;
-    unsigned mw_done;     /* middlewares whose before() ran */
+    unsigned mw_done; /* middlewares whose before() ran */
     ringo__bg *bg_head, *bg_tail;
-    ringo__post *post;    /* teardowns (reverse) then background tasks */
+    ringo__post *post; /* teardowns (reverse) then background tasks */
     unsigned npost;
-    void *state;          /* ringo_req_state() */
+    void *state; /* ringo_req_state() */
 } ringo__exec;
 
 /* http/parser.c */

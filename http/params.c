@@ -16,17 +16,17 @@ typedef struct ringo__verr {
     ringo_loc loc;
     const char *name;
     const char *type;
-    const char *msg;      /* static text, or arena memory */
+    const char *msg; /* static text, or arena memory */
     ringo_str input;
     bool has_input;
-    const char *ctx_key;  /* "ge", "le", "min_length", "max_length" or NULL */
+    const char *ctx_key; /* "ge", "le", "min_length", "max_length" or NULL */
     int64_t ctx_val;
 } ringo__verr;
 
 static const char *const loc_names[] = {"path", "query", "header", "cookie"};
 
-static int record(ringo_req *r, ringo_loc loc, const char *name, const char *type,
-                  const char *msg, const ringo_str *input, const char *ctx_key, int64_t ctx_val)
+static int record(ringo_req *r, ringo_loc loc, const char *name, const char *type, const char *msg,
+                  const ringo_str *input, const char *ctx_key, int64_t ctx_val)
 {
     ringo__verr *e = ringo_req_alloc(r, sizeof(*e)), **tail = &r->errors;
 
@@ -84,8 +84,8 @@ static int fetch(ringo_req *r, ringo_loc loc, const char *name, bool required, r
     int ret = lookup(r, loc, name, v);
 
     if (ret == -EINVAL)
-        return record(r, loc, name, "value_error", "Value error, malformed percent-encoding",
-                      NULL, NULL, 0);
+        return record(r, loc, name, "value_error", "Value error, malformed percent-encoding", NULL,
+                      NULL, 0);
     if (ret < 0)
         return required ? record(r, loc, name, "missing", "Field required", NULL, NULL, 0) : 1;
     return 0;
@@ -128,8 +128,8 @@ int ringo_param_int(ringo_req *req, ringo_loc loc, const char *name, int64_t min
     return 0;
 bad:
     return record(req, loc, name, "int_parsing",
-                  "Input should be a valid integer, unable to parse string as an integer", &v,
-                  NULL, 0);
+                  "Input should be a valid integer, unable to parse string as an integer", &v, NULL,
+                  0);
 }
 
 int ringo_param_bool(ringo_req *req, ringo_loc loc, const char *name, const int *dflt, int *out)
@@ -155,8 +155,8 @@ int ringo_param_bool(ringo_req *req, ringo_loc loc, const char *name, const int 
                   "Input should be a valid boolean, unable to interpret input", &v, NULL, 0);
 }
 
-int ringo_param_str(ringo_req *req, ringo_loc loc, const char *name, size_t min_len,
-                    size_t max_len, const char *dflt, ringo_str *out)
+int ringo_param_str(ringo_req *req, ringo_loc loc, const char *name, size_t min_len, size_t max_len,
+                    const char *dflt, ringo_str *out)
 {
     ringo_str v;
     int ret = fetch(req, loc, name, dflt == NULL, &v);
@@ -214,8 +214,8 @@ int ringo__params_422(ringo_req *r)
         return -ENOMEM;
     p += sprintf(p, "{\"detail\":[");
     for (ringo__verr *e = r->errors; e; e = e->next) {
-        p += sprintf(p, "%s{\"type\":\"%s\",\"loc\":[\"%s\",", e == r->errors ? "" : ",",
-                     e->type, loc_names[e->loc]);
+        p += sprintf(p, "%s{\"type\":\"%s\",\"loc\":[\"%s\",", e == r->errors ? "" : ",", e->type,
+                     loc_names[e->loc]);
         p = json_str(p, e->name, strlen(e->name));
         p += sprintf(p, "],\"msg\":");
         p = json_str(p, e->msg, strlen(e->msg));

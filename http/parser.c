@@ -348,18 +348,15 @@ int ringo__parse_error_status(ringo__sess *s, int err, const char *p, const char
     if (s->err_status)
         return s->err_status;
     switch (err) {
-    case HPE_INVALID_METHOD:
-        return method_status(s, p, end);
+    case HPE_INVALID_METHOD: return method_status(s, p, end);
     case HPE_INVALID_VERSION:
         /* HTTP/3.0, HTTP/1.2: a version we do not speak. Garbage is 400. */
         return s->ver_len == 3 && isdigit((unsigned char)s->ver[0]) && s->ver[1] == '.' &&
                        isdigit((unsigned char)s->ver[2])
                    ? 505
                    : 400;
-    case HPE_PAUSED_H2_UPGRADE:
-        return 505; /* the HTTP/2 connection preface */
-    default:
-        return 400;
+    case HPE_PAUSED_H2_UPGRADE: return 505; /* the HTTP/2 connection preface */
+    default: return 400;
     }
 }
 

@@ -18,7 +18,10 @@ ringo_str ringo_req_body(const ringo_req *req)
     return (ringo_str){req->body ? req->body : "", req->body_len};
 }
 unsigned ringo_req_header_count(const ringo_req *req) { return req->nhdrs; }
-unsigned ringo_req_ring(const ringo_req *req) { return ringo__ring_id(ringo__conn_ring(req->conn)); }
+unsigned ringo_req_ring(const ringo_req *req)
+{
+    return ringo__ring_id(ringo__conn_ring(req->conn));
+}
 void *ringo_req_alloc(ringo_req *req, size_t size) { return ringo__arena_alloc(&req->arena, size); }
 
 const char *ringo_req_route(const ringo_req *req)

@@ -85,8 +85,8 @@ int ringo_resp_header(ringo_req *req, const char *name, ringo_str value)
 {
     ringo__hdr *h;
 
-    if (!is_token(name) || memchr(value.ptr, '\r', value.len) || memchr(value.ptr, '\n', value.len) ||
-        memchr(value.ptr, '\0', value.len))
+    if (!is_token(name) || memchr(value.ptr, '\r', value.len) ||
+        memchr(value.ptr, '\n', value.len) || memchr(value.ptr, '\0', value.len))
         return -EINVAL;
     if (reserved(name))
         return -EPERM;

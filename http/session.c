@@ -105,7 +105,6 @@ static int hold_input(ringo__sess *s, const char *p, size_t n)
     return 0;
 }
 
-
 /* Queues r's response; a response that ends the connection closes it after the send. */
 static void respond(ringo__sess *s, ringo_req *r)
 {
@@ -148,8 +147,8 @@ static void request_done_parsing(ringo__sess *s)
     s->served++;
     /* The body is in: its deadline no longer applies, whatever the handler takes. */
     ringo__conn_timer(s->conn, RINGO__TIMER_NONE, 0);
-    if ((cfg->max_requests_per_conn && s->served >= cfg->max_requests_per_conn) ||
-        s->draining || s->eof)
+    if ((cfg->max_requests_per_conn && s->served >= cfg->max_requests_per_conn) || s->draining ||
+        s->eof)
         r->keep_alive = false;
     enqueue(s, r);
     if (!r->keep_alive)

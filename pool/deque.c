@@ -15,15 +15,14 @@
 #include "core/alloc.h"
 
 struct ringo__deque_array {
-    int64_t mask;               /* size - 1, size a power of two */
+    int64_t mask;                /* size - 1, size a power of two */
     ringo__deque_array *retired; /* the array this one replaced */
     _Atomic(void *) slot[];
 };
 
 static ringo__deque_array *array_new(int64_t size, ringo__deque_array *retired)
 {
-    ringo__deque_array *a =
-        ringo__malloc(sizeof(*a) + (size_t)size * sizeof(_Atomic(void *)));
+    ringo__deque_array *a = ringo__malloc(sizeof(*a) + (size_t)size * sizeof(_Atomic(void *)));
 
     if (!a)
         return NULL;

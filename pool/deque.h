@@ -55,10 +55,7 @@ typedef struct ringo__deque {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wtsan"
 #endif
-static inline void ringo__fence(void)
-{
-    atomic_thread_fence(memory_order_seq_cst);
-}
+static inline void ringo__fence(void) { atomic_thread_fence(memory_order_seq_cst); }
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #pragma GCC diagnostic pop
 #endif

@@ -104,12 +104,9 @@ void ringo__msgring_exit(ringo__msgring *m)
 const char *ringo__msgring_mode_name(int mode)
 {
     switch (mode) {
-    case RINGO__MSGRING_REGISTERED:
-        return "registered";
-    case RINGO__MSGRING_FALLBACK:
-        return "fallback";
-    default:
-        return "none";
+    case RINGO__MSGRING_REGISTERED: return "registered";
+    case RINGO__MSGRING_FALLBACK: return "fallback";
+    default: return "none";
     }
 }
 

@@ -48,10 +48,10 @@
 #include "pool/msgring.h"
 #include "ringo/pool.h"
 
-#define DEQUE_LOG_SIZE 8   /* 256 subtasks before the first growth */
-#define SEARCH_SPINS 8     /* extra search rounds before parking */
-#define JOIN_SPINS 64      /* join: pause this many times, */
-#define JOIN_YIELDS 128    /* then yield until here, then sleep in slices */
+#define DEQUE_LOG_SIZE 8 /* 256 subtasks before the first growth */
+#define SEARCH_SPINS 8   /* extra search rounds before parking */
+#define JOIN_SPINS 64    /* join: pause this many times, */
+#define JOIN_YIELDS 128  /* then yield until here, then sleep in slices */
 #define JOIN_SLEEP_NS 1000000L
 
 enum { TASK_PENDING = 0, TASK_DONE = 1, TASK_SLEEPING = 2 };
@@ -420,15 +420,9 @@ void ringo_join(ringo_task *task)
     }
 }
 
-int ringo_pool_worker_id(void)
-{
-    return tls_worker ? (int)tls_worker->index : -ESRCH;
-}
+int ringo_pool_worker_id(void) { return tls_worker ? (int)tls_worker->index : -ESRCH; }
 
-int ringo_pool_workers(void)
-{
-    return tls_worker ? (int)tls_worker->pool->nworkers : -ESRCH;
-}
+int ringo_pool_workers(void) { return tls_worker ? (int)tls_worker->pool->nworkers : -ESRCH; }
 
 /* ---- submit ---- */
 
@@ -661,15 +655,9 @@ void ringo__pool_free(ringo__pool *p)
     pool_destroy(p);
 }
 
-int ringo__pool_msgring_mode(const ringo__pool *p)
-{
-    return p->msg_mode;
-}
+int ringo__pool_msgring_mode(const ringo__pool *p) { return p->msg_mode; }
 
-unsigned ringo__pool_threads(const ringo__pool *p)
-{
-    return p->nworkers;
-}
+unsigned ringo__pool_threads(const ringo__pool *p) { return p->nworkers; }
 
 void ringo__pool_stats_get(const ringo__pool *p, ringo__pool_stats *out)
 {

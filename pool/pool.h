@@ -53,11 +53,11 @@ typedef struct ringo__pool_opts {
 } ringo__pool_opts;
 
 typedef struct ringo__pool_stats {
-    uint64_t queued;    /* accepted, not started yet */
-    uint64_t running;   /* started, not finished */
-    uint64_t completed; /* totals since start: run to the end */
-    uint64_t cancelled; /* cancelled at shutdown */
-    uint64_t rejected;  /* refused with -EAGAIN */
+    uint64_t queued;      /* accepted, not started yet */
+    uint64_t running;     /* started, not finished */
+    uint64_t completed;   /* totals since start: run to the end */
+    uint64_t cancelled;   /* cancelled at shutdown */
+    uint64_t rejected;    /* refused with -EAGAIN */
     uint64_t post_failed; /* completion CQEs the kernel refused */
 } ringo__pool_stats;
 
@@ -151,9 +151,6 @@ void __tsan_release(void *addr);
 #define ringo__tsan_release(p) ((void)(p))
 #endif
 
-static inline void ringo__pool_job_acquire(const ringo__job *job)
-{
-    ringo__tsan_acquire(job);
-}
+static inline void ringo__pool_job_acquire(const ringo__job *job) { ringo__tsan_acquire(job); }
 
 #endif

@@ -13,7 +13,7 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 jobs=$(nproc)
 
-scripts/deps.sh wrk clang
+scripts/deps.sh wrk clang clang-format
 
 build() { # dir, cmake args...
     local dir=$1; shift
@@ -22,6 +22,9 @@ build() { # dir, cmake args...
 }
 
 section() { printf '\n==== %s ====\n' "$*"; }
+
+section "format"
+scripts/check-format.sh
 
 section "release build and tests"
 build build

@@ -83,8 +83,8 @@ RINGO_API void ringo_app_free(ringo_app *app);
  * same method and pattern are registered twice, -EBUSY after start,
  * -ENOMEM.
  */
-RINGO_API int ringo_route(ringo_app *app, const char *method, const char *pattern,
-                          ringo_mode mode, ringo_handler_fn fn, void *udata);
+RINGO_API int ringo_route(ringo_app *app, const char *method, const char *pattern, ringo_mode mode,
+                          ringo_handler_fn fn, void *udata);
 
 /* Per-route options for ringo_route_ex(). Zeroed means "app defaults". */
 typedef struct ringo_route_opts {
@@ -144,9 +144,9 @@ typedef struct ringo_stats {
     uint64_t jobs_live;      /* pool jobs in flight */
     uint64_t conns_accepted; /* totals since start */
     uint64_t reqs_served;
-    uint64_t cancels;        /* awaits cancelled by disconnect or deadline */
-    uint64_t ring_stalls;    /* watchdog: a handler held the ring too long */
-    uint64_t pool_hops;      /* jobs handed to the pool (one per sync hop) */
+    uint64_t cancels;     /* awaits cancelled by disconnect or deadline */
+    uint64_t ring_stalls; /* watchdog: a handler held the ring too long */
+    uint64_t pool_hops;   /* jobs handed to the pool (one per sync hop) */
 } ringo_stats;
 
 /* Fills *out with the current counters (approximate while running). */

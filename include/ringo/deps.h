@@ -51,8 +51,8 @@ typedef struct ringo_dep_opts {
  * handle (owned by the app, valid until ringo_app_free()) or NULL: NULL
  * arguments, a duplicate name, after start, or out of memory.
  */
-RINGO_API ringo_dep *ringo_dep_new(ringo_app *app, const char *name, ringo_dep_fn fn,
-                                   void *udata, const ringo_dep_opts *opts);
+RINGO_API ringo_dep *ringo_dep_new(ringo_app *app, const char *name, ringo_dep_fn fn, void *udata,
+                                   const ringo_dep_opts *opts);
 
 /*
  * The value dep produced for this request (NULL if it has not run). When
@@ -121,8 +121,7 @@ RINGO_API int ringo_app_middleware(ringo_app *app, const ringo_middleware *mw);
  * ring. Returns 0, -EBUSY after start, -ENOMEM.
  */
 typedef void (*ringo_error_fn)(ringo_req *req, int status, const char *detail, void *udata);
-RINGO_API int ringo_app_error_handler(ringo_app *app, int status, ringo_error_fn fn,
-                                      void *udata);
+RINGO_API int ringo_app_error_handler(ringo_app *app, int status, ringo_error_fn fn, void *udata);
 
 /*
  * Lifespan: startup hooks run in ringo_app_start() before anything listens,

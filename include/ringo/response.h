@@ -36,8 +36,8 @@ RINGO_API int ringo_resp_body(ringo_req *req, const void *data, size_t len);
 RINGO_API int ringo_resp_body_ref(ringo_req *req, const void *data, size_t len);
 
 /* Status, Content-Type and a copied body in one call. Returns 0 or -errno. */
-RINGO_API int ringo_respond(ringo_req *req, int status, const char *content_type,
-                            const void *body, size_t len);
+RINGO_API int ringo_respond(ringo_req *req, int status, const char *content_type, const void *body,
+                            size_t len);
 
 /* The status set so far. */
 RINGO_API int ringo_resp_get_status(const ringo_req *req);

@@ -34,22 +34,21 @@
 
 #include <ringo.h>
 
-#define CHECK(c)                                                                        \
-    do {                                                                                \
-        if (!(c)) {                                                                     \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);       \
-            exit(1);                                                                    \
-        }                                                                               \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(got, want)                                                            \
-    do {                                                                                \
-        const char *g_ = (got), *w_ = (want);                                           \
-        if (strcmp(g_, w_) != 0) {                                                      \
-            fprintf(stderr, "%s:%d: expected \"%s\", got \"%s\"\n", __FILE__, __LINE__, \
-                    w_, g_);                                                            \
-            exit(1);                                                                    \
-        }                                                                               \
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        const char *g_ = (got), *w_ = (want);                                                      \
+        if (strcmp(g_, w_) != 0) {                                                                 \
+            fprintf(stderr, "%s:%d: expected \"%s\", got \"%s\"\n", __FILE__, __LINE__, w_, g_);   \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 #ifdef RINGO_SANITIZED
@@ -209,8 +208,8 @@ static void conn_fill(conn *c)
         n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
     while (n < 0 && errno == EINTR && ++recv_eintr < 1000);
     if (n <= 0) {
-        fprintf(stderr, "recv: %s (have %zu bytes: %.*s)\n", n ? strerror(errno) : "EOF",
-                c->len, (int)c->len, c->buf);
+        fprintf(stderr, "recv: %s (have %zu bytes: %.*s)\n", n ? strerror(errno) : "EOF", c->len,
+                (int)c->len, c->buf);
         exit(1);
     }
     c->len += (size_t)n;
@@ -270,16 +269,14 @@ static void conn_read(conn *c, resp *r)
     memmove(c->buf, c->buf + hl + 4 + bl, c->len);
 }
 
-static void conn_call(conn *c, const char *method, const char *path, const char *extra,
-                      resp *r)
+static void conn_call(conn *c, const char *method, const char *path, const char *extra, resp *r)
 {
     conn_send(c, method, path, extra);
     conn_read(c, r);
 }
 
 /* One request on a fresh connection. */
-static void call(uint16_t port, const char *method, const char *path, const char *extra,
-                 resp *r)
+static void call(uint16_t port, const char *method, const char *path, const char *extra, resp *r)
 {
     conn *c = conn_open(port);
 
@@ -567,20 +564,23 @@ static void test_error_handlers(void)
 
     log_reset();
     call(port, "GET", "/boom", NULL, &r);
-    check_json_error(&r, 500, "{\"handler\":\"any\",\"status\":500,"
-                              "\"detail\":\"Internal Server Error\"}");
+    check_json_error(&r, 500,
+                     "{\"handler\":\"any\",\"status\":500,"
+                     "\"detail\":\"Internal Server Error\"}");
     LOG_EXPECT("H E500");
 
     log_reset();
     call(port, "GET", "/sync/boom", NULL, &r);
-    check_json_error(&r, 500, "{\"handler\":\"any\",\"status\":500,"
-                              "\"detail\":\"Internal Server Error\"}");
+    check_json_error(&r, 500,
+                     "{\"handler\":\"any\",\"status\":500,"
+                     "\"detail\":\"Internal Server Error\"}");
     LOG_EXPECT("H E500");
 
     log_reset();
     call(port, "POST", "/teapot", NULL, &r);
-    check_json_error(&r, 405, "{\"handler\":\"any\",\"status\":405,"
-                              "\"detail\":\"Method Not Allowed\"}");
+    check_json_error(&r, 405,
+                     "{\"handler\":\"any\",\"status\":405,"
+                     "\"detail\":\"Method Not Allowed\"}");
     LOG_EXPECT("E405");
 
     /* A status the handler chose itself is its answer, not an error to shape. */
@@ -594,8 +594,9 @@ static void test_error_handlers(void)
     CHECK(r.status == 200);
     log_reset();
     call(port, "GET", "/int?n=0", NULL, &r);
-    check_json_error(&r, 422, "{\"handler\":\"422\",\"status\":422,"
-                              "\"detail\":\"Unprocessable Content\"}");
+    check_json_error(&r, 422,
+                     "{\"handler\":\"422\",\"status\":422,"
+                     "\"detail\":\"Unprocessable Content\"}");
     LOG_EXPECT("E422");
     app_finish(app);
     printf("ok   error handlers: 404 and 422 by status, 500 and 405 by the catch-all\n");
@@ -860,8 +861,7 @@ static void test_lifespan(void)
     {
         ringo_stats st;
         ringo_app_stats(app, &st);
-        CHECK(!st.conns_live && !st.reqs_live && !st.bufs_held && !st.stacks_live &&
-              !st.jobs_live);
+        CHECK(!st.conns_live && !st.reqs_live && !st.bufs_held && !st.stacks_live && !st.jobs_live);
     }
     ringo_app_free(app);
 
@@ -952,8 +952,7 @@ static int h_mix(ringo_req *req, void *udata)
     CHECK(ringo_dep_value(req, dep_sd, NULL) == s);
     if (!s || (a && a->s != s))
         return -EIO;
-    n = snprintf(b, sizeof(b), "sd=%s:%d ad=%s sd2=%s h=%s", s->where, s->magic,
-                 a ? a->where : "-",
+    n = snprintf(b, sizeof(b), "sd=%s:%d ad=%s sd2=%s h=%s", s->where, s->magic, a ? a->where : "-",
                  s2 ? s2 : "-", where());
     return ringo_respond(req, 200, "text/plain", b, (size_t)n);
 }

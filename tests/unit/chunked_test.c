@@ -16,14 +16,14 @@
 
 static int failures;
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                    \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            failures++;                                                                        \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                        \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
 typedef struct out {
@@ -60,8 +60,7 @@ static result feed(ringo__chunked *c, out *o, const char *in, size_t len, const 
     for (size_t i = 0; i <= ncuts && r.ret == 0; i++) {
         size_t to = i < ncuts ? cuts[i] : len, used = 0;
         r.ret = ringo__chunked_decode(c, in + from, to - from, &used, sink, o);
-        CHECK(r.ret != 0 || used == to - from, "0 returned but %zu of %zu used", used,
-              to - from);
+        CHECK(r.ret != 0 || used == to - from, "0 returned but %zu of %zu used", used, to - from);
         r.used += used;
         from = to;
     }
@@ -136,8 +135,10 @@ static void test_valid(void)
     valid("quoted-pair of backslash, tab, obs-text",
           "2;e=\"a\\\\b\\\tc\\\xe9\xff\"\r\nde\r\n0\r\n\r\n", "de");
     valid("BWS everywhere", "3 ; a = b ;\tc\t=\t\"x y\" ; d\r\nabc\r\n0 ;z\r\n\r\n", "abc");
-    valid("hex case, leading zeros", "000A\r\n0123456789\r\n1a\r\n" "zzzzzzzzzzzzzzzzzzzzzzzzzz"
-                                     "\r\n00000000000000000000\r\n\r\n",
+    valid("hex case, leading zeros",
+          "000A\r\n0123456789\r\n1a\r\n"
+          "zzzzzzzzzzzzzzzzzzzzzzzzzz"
+          "\r\n00000000000000000000\r\n\r\n",
           "0123456789zzzzzzzzzzzzzzzzzzzzzzzzzz");
     valid("trailers", "4\r\nwith\r\n0\r\nX-Checksum: abc\r\nX-More:1\r\nEmpty:\r\n\r\n", "with");
     valid("trailer text", "1\r\nx\r\n0\r\nT: a \t b\x80\xff ;\"\\ \r\n\r\n", "x");
@@ -215,8 +216,7 @@ static void test_limits(void)
     /* FFFFFFFF is refused as soon as its digits end. */
     {
         result r = run("FFFFFFFF;", 9, NULL, 0, &o);
-        CHECK(r.ret == -413 && r.used == 9 && o.len == 0, "FFFFFFFF: %d after %zu", r.ret,
-              r.used);
+        CHECK(r.ret == -413 && r.used == 9 && o.len == 0, "FFFFFFFF: %d after %zu", r.ret, r.used);
     }
     /* Extensions are bounded over the whole body. */
     n = 0;

@@ -34,12 +34,12 @@
 #define TEST_SANITIZED 1
 #endif
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);      \
-            return 1;                                                                     \
-        }                                                                                 \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            return 1;                                                                              \
+        }                                                                                          \
     } while (0)
 
 /* ---- what the children run ---- */
@@ -58,10 +58,7 @@ __attribute__((noinline)) static unsigned recurse(unsigned n)
     return recurse(n + 1) + (unsigned)frame[0] + (unsigned)frame[sizeof(frame) - 1];
 }
 
-static void overflow_fn(void *arg)
-{
-    *(volatile unsigned *)arg = recurse(0);
-}
+static void overflow_fn(void *arg) { *(volatile unsigned *)arg = recurse(0); }
 
 /* Not NULL: UBSan would report a null store itself instead of faulting. */
 static volatile uintptr_t wild_address = 16;
@@ -85,10 +82,7 @@ static void run_coroutine(ringo__coro_fn fn)
     _exit(4); /* the coroutine should have killed the process */
 }
 
-static void scenario_overflow(void)
-{
-    run_coroutine(overflow_fn);
-}
+static void scenario_overflow(void) { run_coroutine(overflow_fn); }
 
 static void *overflow_thread(void *arg)
 {
@@ -139,10 +133,7 @@ static void scenario_overflow_with_earlier(void)
     run_coroutine(overflow_fn);
 }
 
-static void scenario_wild_store(void)
-{
-    run_coroutine(wild_store_fn);
-}
+static void scenario_wild_store(void) { run_coroutine(wild_store_fn); }
 
 /* ---- the parent ---- */
 
@@ -214,17 +205,13 @@ static int expect_overflow(void (*scenario)(void), const char *name)
 
     CHECK(run_child(scenario, &o) == 0);
     if (!died_of_segv(&o)) {
-        fprintf(stderr, "%s: child status 0x%x, not SIGSEGV; stderr:\n%s\n", name, o.status,
-                o.err);
+        fprintf(stderr, "%s: child status 0x%x, not SIGSEGV; stderr:\n%s\n", name, o.status, o.err);
         return 1;
     }
     return check_overflow_message(&o);
 }
 
-static int test_overflow(void)
-{
-    return expect_overflow(scenario_overflow, "overflow");
-}
+static int test_overflow(void) { return expect_overflow(scenario_overflow, "overflow"); }
 
 static int test_overflow_thread(void)
 {
@@ -260,8 +247,7 @@ static int test_wild_store_default(void)
     CHECK(strstr(o.err, "stack overflow") == NULL);
 #if defined(TEST_SANITIZED)
     /* The runtime reports and exits, or aborts (ASAN_OPTIONS=abort_on_error=1). */
-    CHECK(died_of_segv(&o) ||
-          (WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGABRT) ||
+    CHECK(died_of_segv(&o) || (WIFSIGNALED(o.status) && WTERMSIG(o.status) == SIGABRT) ||
           (WIFEXITED(o.status) && WEXITSTATUS(o.status) != 0 && WEXITSTATUS(o.status) != 4));
 #else
     CHECK(died_of_segv(&o));

@@ -17,12 +17,12 @@
 #include "core/coro.h"
 #include "core/stack.h"
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);      \
-            return 1;                                                                     \
-        }                                                                                 \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            return 1;                                                                              \
+        }                                                                                          \
     } while (0)
 
 /* ---- round trips ---- */
@@ -315,39 +315,43 @@ __asm__(".text\n"
         "  stp d14, d15, [sp, #144]\n"
         "  str x0, [sp, #160]\n"
         "  mov x9, x1\n"
-        "  mov x19, x0\n"
-        SET_X("x20", 1) SET_X("x21", 2) SET_X("x22", 3) SET_X("x23", 4) SET_X("x24", 5)
-        SET_X("x25", 6) SET_X("x26", 7) SET_X("x27", 8) SET_X("x28", 9)
-        SET_D("d8", 10) SET_D("d9", 11) SET_D("d10", 12) SET_D("d11", 13)
-        SET_D("d12", 14) SET_D("d13", 15) SET_D("d14", 16) SET_D("d15", 17)
-        "  mov x0, x2\n"
-        "  blr x9\n"
-        "  ldr x9, [sp, #160]\n"
-        "  mov w0, #1\n"
-        "  cmp x19, x9\n"
-        "  b.ne 1f\n"
-        CHECK_X("x20", 1) CHECK_X("x21", 2) CHECK_X("x22", 3) CHECK_X("x23", 4)
-        CHECK_X("x24", 5) CHECK_X("x25", 6) CHECK_X("x26", 7) CHECK_X("x27", 8)
-        CHECK_X("x28", 9)
-        CHECK_D("d8", 10) CHECK_D("d9", 11) CHECK_D("d10", 12) CHECK_D("d11", 13)
-        CHECK_D("d12", 14) CHECK_D("d13", 15) CHECK_D("d14", 16) CHECK_D("d15", 17)
-        "  mov x10, sp\n"
-        "  cmp x29, x10\n"
-        "  b.ne 1f\n"
-        "  mov w0, #0\n"
-        "1:\n"
-        "  ldp x19, x20, [sp, #16]\n"
-        "  ldp x21, x22, [sp, #32]\n"
-        "  ldp x23, x24, [sp, #48]\n"
-        "  ldp x25, x26, [sp, #64]\n"
-        "  ldp x27, x28, [sp, #80]\n"
-        "  ldp d8, d9, [sp, #96]\n"
-        "  ldp d10, d11, [sp, #112]\n"
-        "  ldp d12, d13, [sp, #128]\n"
-        "  ldp d14, d15, [sp, #144]\n"
-        "  ldp x29, x30, [sp], #176\n"
-        "  ret\n"
-        ".size coro_test_regs_call, .-coro_test_regs_call\n");
+        "  mov x19, x0\n" SET_X("x20", 1) SET_X("x21", 2) SET_X("x22", 3) SET_X("x23", 4)
+            SET_X("x24", 5) SET_X("x25", 6) SET_X("x26", 7) SET_X("x27", 8) SET_X("x28", 9)
+                SET_D("d8", 10) SET_D("d9", 11) SET_D("d10", 12) SET_D("d11", 13) SET_D("d12", 14)
+                    SET_D("d13", 15) SET_D("d14", 16)
+                        SET_D("d15",
+                              17) "  mov x0, x2\n"
+                                  "  blr x9\n"
+                                  "  ldr x9, [sp, #160]\n"
+                                  "  mov w0, #1\n"
+                                  "  cmp x19, x9\n"
+                                  "  b.ne 1f\n" CHECK_X("x20", 1) CHECK_X("x21", 2)
+                                      CHECK_X("x22", 3) CHECK_X("x23", 4) CHECK_X("x24", 5)
+                                          CHECK_X("x25", 6) CHECK_X("x26", 7) CHECK_X("x27", 8)
+                                              CHECK_X("x28", 9) CHECK_D("d8", 10) CHECK_D("d9", 11)
+                                                  CHECK_D("d10", 12) CHECK_D("d11", 13)
+                                                      CHECK_D("d12", 14) CHECK_D("d13",
+                                                                                 15) CHECK_D("d14",
+                                                                                             16)
+                                                          CHECK_D("d15",
+                                                                  17) "  mov x10, sp\n"
+                                                                      "  cmp x29, x10\n"
+                                                                      "  b.ne 1f\n"
+                                                                      "  mov w0, #0\n"
+                                                                      "1:\n"
+                                                                      "  ldp x19, x20, [sp, #16]\n"
+                                                                      "  ldp x21, x22, [sp, #32]\n"
+                                                                      "  ldp x23, x24, [sp, #48]\n"
+                                                                      "  ldp x25, x26, [sp, #64]\n"
+                                                                      "  ldp x27, x28, [sp, #80]\n"
+                                                                      "  ldp d8, d9, [sp, #96]\n"
+                                                                      "  ldp d10, d11, [sp, #112]\n"
+                                                                      "  ldp d12, d13, [sp, #128]\n"
+                                                                      "  ldp d14, d15, [sp, #144]\n"
+                                                                      "  ldp x29, x30, [sp], #176\n"
+                                                                      "  ret\n"
+                                                                      ".size coro_test_regs_call, "
+                                                                      ".-coro_test_regs_call\n");
 #else
 #error "coro_test: no register check for this architecture"
 #endif
@@ -548,10 +552,7 @@ static int test_fp(void)
 }
 
 /* A coroutine starts with its creator's FP control state, as a callee would. */
-static void fp_inherit_fn(void *arg)
-{
-    *(int *)arg = test_getround();
-}
+static void fp_inherit_fn(void *arg) { *(int *)arg = test_getround(); }
 
 static int test_fp_inherit(void)
 {
@@ -573,8 +574,7 @@ static int test_fp_inherit(void)
 
 /* ---- stack reuse ---- */
 
-static int run_deep_once(ringo__stack_pool *pool, size_t size, unsigned pad_len,
-                         ringo__coro **seen)
+static int run_deep_once(ringo__stack_pool *pool, size_t size, unsigned pad_len, ringo__coro **seen)
 {
     struct deep_job j = {60, pad_len, pad_len, 0};
     ringo__coro *c;
@@ -659,10 +659,7 @@ static void nest_fn(void *arg)
     j->ret = ringo__coro_resume(j->other);
 }
 
-static void nop_fn(void *arg)
-{
-    (void)arg;
-}
+static void nop_fn(void *arg) { (void)arg; }
 
 static int test_misuse(void)
 {

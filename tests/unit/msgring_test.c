@@ -18,12 +18,12 @@
 
 #include "pool/msgring.h"
 
-#define CHECK(c)                                                                        \
-    do {                                                                                \
-        if (!(c)) {                                                                     \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);       \
-            exit(1);                                                                    \
-        }                                                                               \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 #define MSGS 5000
@@ -50,8 +50,8 @@ static void *target_main(void *arg)
 {
     target *t = arg;
     unsigned got = 0;
-    int ret = io_uring_queue_init(256, &t->ring,
-                                  IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+    int ret =
+        io_uring_queue_init(256, &t->ring, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
 
     target_set_ready(t, ret < 0 ? ret : 1);
     if (ret < 0)
@@ -60,7 +60,8 @@ static void *target_main(void *arg)
         struct io_uring_cqe *cqe;
         unsigned head, n = 0;
         CHECK(io_uring_submit_and_wait(&t->ring, 1) >= 0);
-        io_uring_for_each_cqe(&t->ring, head, cqe) {
+        io_uring_for_each_cqe(&t->ring, head, cqe)
+        {
             uint64_t i = cqe->user_data - 1000;
             CHECK(i < MSGS && !t->seen[i]);
             CHECK(cqe->res == (i % 2 ? -(int32_t)i : (int32_t)i));
@@ -109,8 +110,8 @@ static int run_mode(int mode)
     CHECK(pthread_create(&st, NULL, sender_main, t) == 0);
     CHECK(pthread_join(st, NULL) == 0);
     CHECK(pthread_join(tt, NULL) == 0);
-    printf("%s: %d messages delivered into a DEFER_TASKRUN ring\n",
-           ringo__msgring_mode_name(mode), MSGS);
+    printf("%s: %d messages delivered into a DEFER_TASKRUN ring\n", ringo__msgring_mode_name(mode),
+           MSGS);
     pthread_cond_destroy(&t->cond);
     pthread_mutex_destroy(&t->lock);
     free(t);

@@ -31,15 +31,15 @@
 #include "pool/pool.h"
 #include "ringo/pool.h"
 
-#define CHECK(c)                                                                        \
-    do {                                                                                \
-        if (!(c)) {                                                                     \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);       \
-            exit(1);                                                                    \
-        }                                                                               \
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
-#define container_of(p, T, m) ((T *)(void *)((char *)(p) - offsetof(T, m)))
+#define container_of(p, T, m) ((T *)(void *)((char *)(p)-offsetof(T, m)))
 
 static uint64_t now_ns(void)
 {
@@ -58,8 +58,7 @@ static void sleep_ms(long ms)
 
 static ringo__pool *pool_or_skip(unsigned threads, unsigned max_queued, int fallback)
 {
-    ringo__pool_opts o = {.threads = threads, .max_queued = max_queued,
-                          .force_fallback = fallback};
+    ringo__pool_opts o = {.threads = threads, .max_queued = max_queued, .force_fallback = fallback};
     ringo__pool *p = NULL;
     int ret = ringo__pool_new(&p, &o);
 
@@ -97,7 +96,8 @@ static unsigned reap(struct io_uring *r, void (*fn)(struct io_uring_cqe *, void 
     unsigned head, n = 0;
 
     CHECK(io_uring_submit_and_wait(r, 1) >= 0);
-    io_uring_for_each_cqe(r, head, cqe) {
+    io_uring_for_each_cqe(r, head, cqe)
+    {
         fn(cqe, arg);
         n++;
     }
@@ -111,7 +111,7 @@ static unsigned reap(struct io_uring *r, void (*fn)(struct io_uring_cqe *, void 
 
 typedef struct route_job {
     ringo__job job;
-    int ring;     /* written by the ring before submit */
+    int ring; /* written by the ring before submit */
     uint32_t seq;
     uint64_t out; /* written by the worker */
     int worker;
@@ -161,8 +161,8 @@ static void *route_ring_main(void *arg)
         while (submitted < ROUTE_JOBS) {
             route_job *rj = &rr->jobs[submitted];
             *rj = (route_job){.ring = rr->id, .seq = submitted};
-            rj->job = (ringo__job){.run = route_run, .ring_fd = rr->ring.ring_fd,
-                                   .cqe_data = (uint64_t)(uintptr_t)rj};
+            rj->job = (ringo__job){
+                .run = route_run, .ring_fd = rr->ring.ring_fd, .cqe_data = (uint64_t)(uintptr_t)rj};
             int ret = ringo__pool_submit(rr->pool, &rj->job);
             if (ret == -EAGAIN)
                 break; /* full: the server would answer 503; here, retry later */
@@ -206,10 +206,7 @@ static void test_routing(int fallback)
 
 /* ---- ping-pong: one job at a time, submitted at every phase of parking ---- */
 
-static void noop_run(ringo__job *j)
-{
-    (void)j;
-}
+static void noop_run(ringo__job *j) { (void)j; }
 
 /* A lost wake-up would leave the job queued with every worker asleep: the
  * CQE would never come. The random gap before each submit lands it before,
@@ -359,8 +356,8 @@ static void gated_setup(gated_job *g, gate *gt, _Atomic int *ran, _Atomic int *c
                         uint64_t data)
 {
     *g = (gated_job){.gate = gt, .ran = ran, .cancelled = cancelled};
-    g->job = (ringo__job){.run = gated_run, .cancel = gated_cancel, .ring_fd = fd,
-                          .cqe_data = data};
+    g->job =
+        (ringo__job){.run = gated_run, .cancel = gated_cancel, .ring_fd = fd, .cqe_data = data};
 }
 
 static void test_backpressure(void)
