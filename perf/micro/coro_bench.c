@@ -52,10 +52,7 @@ static void batch_switch(ringo__stack_pool *p, long n)
         ringo__coro_resume(looper);
 }
 
-static void nothing(void *arg)
-{
-    (void)arg;
-}
+static void nothing(void *arg) { (void)arg; }
 
 static void batch_create(ringo__stack_pool *p, long n)
 {
@@ -87,8 +84,7 @@ static void measure(const char *name, batch_fn fn, ringo__stack_pool *p, long pe
     }
     qsort(ns, (size_t)batches, sizeof(double), cmp_double);
     printf("%-22s %9.2f %9.2f %9.2f %9.2f %9.2f %10ld x %d\n", name, ns[batches / 2], ns[0],
-           ns[batches / 10], ns[batches - 1 - batches / 10], ns[batches - 1], per_batch,
-           batches);
+           ns[batches / 10], ns[batches - 1 - batches / 10], ns[batches - 1], per_batch, batches);
     free(ns);
 }
 

@@ -73,10 +73,7 @@ static ringo__pool *pool_start(unsigned threads, int fallback)
 
 /* ---- round trip ---- */
 
-static void noop_run(ringo__job *j)
-{
-    (void)j;
-}
+static void noop_run(ringo__job *j) { (void)j; }
 
 typedef struct rt_arg {
     ringo__pool *pool;
@@ -112,7 +109,8 @@ static void *roundtrip_main(void *arg)
     struct io_uring ring;
     ringo__job job;
 
-    a->err = io_uring_queue_init(64, &ring, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+    a->err =
+        io_uring_queue_init(64, &ring, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
     if (a->err < 0)
         return NULL;
     job = (ringo__job){.run = noop_run, .ring_fd = ring.ring_fd, .cqe_data = (uintptr_t)&job};
@@ -259,8 +257,7 @@ static int bench_steal(unsigned threads)
     uint64_t med = quantile(times, batches, 0.5), p99 = quantile(times, batches, 0.99);
     printf("steal      threads=%-3u %u leaves: median %7.2f ms (%5.2f M spawns/s)  p99 %7.2f ms"
            "  | %.0f%% of leaves stolen\n",
-           threads, LEAVES, (double)med / 1e6, tasks / ((double)med / 1e9) / 1e6,
-           (double)p99 / 1e6,
+           threads, LEAVES, (double)med / 1e6, tasks / ((double)med / 1e9) / 1e6, (double)p99 / 1e6,
            100.0 * (double)atomic_load(&remote) / ((double)batches * LEAVES));
     ringo__pool_free(p);
     ringo__free(times);
