@@ -106,6 +106,14 @@ void ringo__conn_accepted(ringo__ring *r, int fd)
     ringo__conn_unref(c);
 }
 
+static void put_buffer(ringo__ring *r, char *p, size_t cap)
+{
+    if (cap == OUT_MIN)
+        ringo__ring_cache_put(r, RINGO__CACHE_OUT, p);
+    else
+        ringo__free(p);
+}
+
 void ringo__conn_maybe_free(ringo__conn *c)
 {
     ringo__ring *r = c->ring;
@@ -118,8 +126,8 @@ void ringo__conn_maybe_free(ringo__conn *c)
     r->free_idx[r->nfree++] = c->idx;
     r->nconns--;
     atomic_fetch_sub_explicit(&r->stats.conns_live, 1, memory_order_relaxed);
-    ringo__free(c->out);
-    ringo__free(c->wbuf);
+    put_buffer(r, c->out, c->out_cap);
+    put_buffer(r, c->wbuf, c->w_cap);
     ringo__free(c);
 }
 
@@ -236,8 +244,8 @@ void ringo__conn_flush(ringo__conn *c)
 static void release_buffers(ringo__conn *c)
 {
     /* An idle connection holds no output memory (RSS per idle connection). */
-    ringo__free(c->out);
-    ringo__free(c->wbuf);
+    put_buffer(c->ring, c->out, c->out_cap);
+    put_buffer(c->ring, c->wbuf, c->w_cap);
     c->out = c->wbuf = NULL;
     c->out_cap = c->w_cap = c->out_len = c->w_len = c->w_off = 0;
 }
@@ -277,7 +285,10 @@ static int grow_out(ringo__conn *c, size_t need)
 
     while (cap < c->out_len + need)
         cap *= 2;
-    p = ringo__realloc(c->out, cap);
+    if (!c->out && cap == OUT_MIN)
+        p = ringo__ring_cache_get(c->ring, RINGO__CACHE_OUT, OUT_MIN);
+    else
+        p = ringo__realloc(c->out, cap);
     if (!p)
         return -ENOMEM;
     c->out = p;

@@ -97,10 +97,36 @@ ringo__ring *ringo__ring_new(ringo__server *s, unsigned id, int listen_fd)
     return r;
 }
 
+#define CACHE_MAX 256
+
+void *ringo__ring_cache_get(ringo__ring *r, unsigned kind, size_t size)
+{
+    if (r->ncache[kind])
+        return r->cache[kind][--r->ncache[kind]];
+    return ringo__malloc(size);
+}
+
+void ringo__ring_cache_put(ringo__ring *r, unsigned kind, void *p)
+{
+    if (!p)
+        return;
+    if (!r->cache[kind])
+        r->cache[kind] = ringo__malloc(CACHE_MAX * sizeof(void *));
+    if (r->cache[kind] && r->ncache[kind] < CACHE_MAX)
+        r->cache[kind][r->ncache[kind]++] = p;
+    else
+        ringo__free(p);
+}
+
 void ringo__ring_free(ringo__ring *r)
 {
     if (!r)
         return;
+    for (unsigned k = 0; k < RINGO__CACHE_KINDS; k++) {
+        while (r->ncache[k])
+            ringo__free(r->cache[k][--r->ncache[k]]);
+        ringo__free(r->cache[k]);
+    }
     ringo__free(r->conns);
     ringo__free(r->gens);
     ringo__free(r->free_idx);

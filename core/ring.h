@@ -142,6 +142,16 @@ const char *ringo__ring_date_line(ringo__ring *r);
 /* An SQE of this ring, submitting queued ones first if the SQ is full. */
 struct io_uring_sqe *ringo__ring_sqe(ringo__ring *r);
 
+/*
+ * Per-ring free lists for the objects every request allocates and frees
+ * (request objects, 4 KiB output buffers): a hit is a pointer pop instead of
+ * a malloc/free pair. Only the ring's own thread may call these. kind is a
+ * RINGO__CACHE_* value; size must be the same for every call of a kind.
+ */
+enum { RINGO__CACHE_REQ, RINGO__CACHE_OUT, RINGO__CACHE_KINDS };
+void *ringo__ring_cache_get(ringo__ring *r, unsigned kind, size_t size);
+void ringo__ring_cache_put(ringo__ring *r, unsigned kind, void *p);
+
 /* The ring of the calling thread (NULL on other threads). */
 ringo__ring *ringo__ring_current(void);
 

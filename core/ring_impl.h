@@ -83,7 +83,9 @@ struct ringo__ring {
     int64_t date_sec;
     char date_line[40];
     ringo__ring_stats stats;
-    ringo__stack_pool stacks; /* coroutine stacks of this ring's async handlers */
+    ringo__stack_pool stacks;         /* coroutine stacks of this ring's async handlers */
+    void **cache[RINGO__CACHE_KINDS]; /* free lists, see ringo__ring_cache_get() */
+    uint32_t ncache[RINGO__CACHE_KINDS];
     /* Watchdog stamps: which handler holds the ring since when (ms). */
     _Atomic(const char *) wd_label;
     _Atomic uint64_t wd_since;

@@ -1,10 +1,15 @@
 /*
  * core/timer.c - per-ring deadlines: a binary min-heap of connections.
  *
- * A connection has at most one entry, keyed by the earliest of its protocol
- * deadline (header, body, keep-alive idle) and its I/O deadline (send stall,
- * lingering close). The ring's periodic tick and every loop iteration pop
- * what has expired; the cost per iteration with nothing due is one compare.
+ * A connection has at most one entry. Its key is a time by which the ring
+ * must look at the connection: never later than the earliest of its
+ * protocol deadline (header, body, keep-alive idle) and its I/O deadline
+ * (send stall, lingering close), but possibly earlier. Deadlines move on
+ * every request, mostly later; a later deadline leaves the key alone, so
+ * the common update costs a compare instead of a sift through the heap.
+ * When a key comes due, the real deadline is recomputed: expired, later
+ * (re-keyed), or none (dropped). The ring's periodic tick and every loop
+ * iteration pop what is due; with nothing due that is one compare.
  */
 #include <stdint.h>
 
@@ -67,31 +72,44 @@ void ringo__timer_remove(ringo__ring *r, ringo__conn *c)
     sift_down(r, last->heap_idx);
 }
 
-void ringo__timer_update(ringo__ring *r, ringo__conn *c)
+static uint64_t earliest(const ringo__conn *c)
 {
     uint64_t d = c->proto_deadline;
 
     if (c->io_deadline && (!d || c->io_deadline < d))
         d = c->io_deadline;
-    if (!d) {
-        ringo__timer_remove(r, c);
-        return;
-    }
-    c->deadline = d;
+    return d;
+}
+
+void ringo__timer_update(ringo__ring *r, ringo__conn *c)
+{
+    uint64_t d = earliest(c);
+
+    if (!d)
+        return; /* the stale key is dropped when it comes due */
     if (c->heap_idx == NO_SLOT) {
+        c->deadline = d;
         place(r, r->heap_len++, c);
         sift_up(r, c->heap_idx);
-        return;
+    } else if (d < c->deadline) {
+        c->deadline = d;
+        sift_up(r, c->heap_idx);
     }
-    sift_up(r, c->heap_idx);
-    sift_down(r, c->heap_idx);
 }
 
 void ringo__timer_run(ringo__ring *r)
 {
     while (r->heap_len && r->heap[0]->deadline <= r->now) {
         ringo__conn *c = r->heap[0];
+        uint64_t d = earliest(c);
+        if (d > r->now) {
+            c->deadline = d; /* not due yet: the key was early */
+            sift_down(r, 0);
+            continue;
+        }
         ringo__timer_remove(r, c);
+        if (!d)
+            continue;
         ringo__conn_ref(c);
         ringo__conn_expire(c);
         ringo__conn_unref(c);

@@ -93,7 +93,7 @@ struct ringo_app {
     bool started;
 };
 
-#define REQ_INLINE_ARENA 1536
+#define REQ_INLINE_ARENA 3072 /* fits a typical head plus the route match */
 
 /* A RINGO_SYNC request's trip ring -> pool -> MSG_RING -> ring. */
 typedef struct ringo__sync_job {

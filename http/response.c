@@ -49,20 +49,34 @@ const char *ringo__status_reason(int status)
     }
 }
 
-static bool is_token(const char *s)
+/* RFC 9110 tchar, as a table: a header name is checked per response. */
+static const uint8_t tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
+    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
+    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
+    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
+    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+/* Length of a token name, or 0 when it is not one. */
+static size_t token_len(const char *s)
 {
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
-            return false;
-    return true;
+    size_t n = 0;
+
+    while (tchar[(unsigned char)s[n]])
+        n++;
+    return s[n] ? 0 : n;
 }
 
 /* Headers ringo writes itself (the length check skips strcasecmp on the hot path). */
-static bool reserved(const char *name)
+static bool reserved(const char *name, size_t len)
 {
-    switch (strlen(name)) {
+    switch (len) {
     case 4: return !strcasecmp(name, "date");
     case 6: return !strcasecmp(name, "server");
     case 14: return !strcasecmp(name, "content-length");
@@ -83,14 +97,15 @@ int ringo_resp_get_status(const ringo_req *req) { return req->status; }
 
 int ringo_resp_header(ringo_req *req, const char *name, ringo_str value)
 {
+    size_t nlen = token_len(name);
     ringo__hdr *h;
 
-    if (!is_token(name) || memchr(value.ptr, '\r', value.len) ||
-        memchr(value.ptr, '\n', value.len) || memchr(value.ptr, '\0', value.len))
+    if (!nlen || memchr(value.ptr, '\r', value.len) || memchr(value.ptr, '\n', value.len) ||
+        memchr(value.ptr, '\0', value.len))
         return -EINVAL;
-    if (reserved(name))
+    if (reserved(name, nlen))
         return -EPERM;
-    if (!strcasecmp(name, "connection")) {
+    if (nlen == 10 && !strcasecmp(name, "connection")) {
         if (value.len != 5 || strncasecmp(value.ptr, "close", 5) != 0)
             return -EPERM;
         req->keep_alive = false; /* serialized as "Connection: close" */
@@ -107,8 +122,8 @@ int ringo_resp_header(ringo_req *req, const char *name, ringo_str value)
         req->rhdr_cap = cap;
     }
     h = &req->rhdrs[req->nrhdrs];
-    h->name.len = strlen(name);
-    h->name.ptr = ringo__arena_dup(&req->arena, name, h->name.len);
+    h->name.len = nlen;
+    h->name.ptr = ringo__arena_dup(&req->arena, name, nlen);
     h->value.len = value.len;
     h->value.ptr = ringo__arena_dup(&req->arena, value.ptr, value.len);
     if (!h->name.ptr || !h->value.ptr)

@@ -20,7 +20,7 @@ static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
 
 ringo_req *ringo__req_new(ringo__sess *s)
 {
-    ringo_req *r = ringo__malloc(sizeof(*r));
+    ringo_req *r = ringo__ring_cache_get(ringo__conn_ring(s->conn), RINGO__CACHE_REQ, sizeof(*r));
 
     if (!r)
         return NULL;
@@ -41,7 +41,7 @@ void ringo__req_free(ringo_req *r)
     atomic_fetch_sub_explicit(&ringo__ring_stats_of(ringo__conn_ring(r->conn))->reqs_live, 1,
                               memory_order_relaxed);
     ringo__arena_free(&r->arena);
-    ringo__free(r);
+    ringo__ring_cache_put(ringo__conn_ring(r->conn), RINGO__CACHE_REQ, r);
 }
 
 static void enqueue(ringo__sess *s, ringo_req *r)
