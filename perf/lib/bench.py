@@ -1,0 +1,543 @@
+"""perf/bench's engine: start the servers, run the cases interleaved, write the results.
+
+Run through perf/bench (it installs what is missing and builds ringo). The method, so
+that numbers hold on a small noisy machine:
+  - every server on 127.0.0.1 pinned to one CPU, wrk (one thread) pinned to another;
+  - per case: one discarded warm-up run per server, then rounds interleaved across the
+    servers (A B C A B C ...), median of the rounds with the min-max spread;
+  - a run during which other processes (or the hypervisor, as steal) used the two CPUs
+    is flagged and repeated;
+  - per run: req/s and p50/p99 latency from wrk --latency, the server's CPU time per
+    request (utime + stime of its process tree over the run / requests) and peak RSS
+    (VmHWM, reset before each run).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import measure  # noqa: E402
+import report  # noqa: E402
+import servers  # noqa: E402
+
+PERF = servers.PERF
+REPO = os.path.dirname(PERF)
+PIPELINE_LUA = os.path.join(PERF, "wrk", "pipeline.lua")
+IDLE_PY = os.path.join(PERF, "lib", "idle.py")
+
+
+class Case:
+    def __init__(self, name, title, route, conns, depth=1, idle=False, hook=False):
+        self.name, self.title, self.route, self.conns = name, title, route, conns
+        self.depth, self.idle, self.hook = depth, idle, hook
+
+    def to_json(self):
+        return dict(name=self.name, title=self.title, route=self.route, conns=self.conns,
+                    depth=self.depth, idle=self.idle, hook=self.hook)
+
+
+CASES = [
+    Case("plaintext-64", "/plaintext, 64 connections", "plaintext", 64),
+    Case("plaintext-256", "/plaintext, 256 connections", "plaintext", 256),
+    Case("pipeline-16", "/plaintext, 256 connections, pipelined depth 16", "plaintext", 256,
+         depth=16),
+    Case("json-64", "/json, 64 connections", "json", 64),
+    Case("idle-10k", "{n:,} idle keep-alive connections + 64 active on /plaintext",
+         "plaintext", 64, idle=True),
+    Case("sleep-64", "/sleep?ms=10 (async sleep), 64 connections", "sleep", 64, hook=True),
+    Case("sleep-256", "/sleep?ms=10 (async sleep), 256 connections", "sleep", 256, hook=True),
+    Case("sleep-1024", "/sleep?ms=10 (async sleep), 1024 connections", "sleep", 1024,
+         hook=True),
+    Case("sync-json-64", "/sync/json (sync handler on the pool), 64 connections", "sync_json",
+         64, hook=True),
+    Case("sync-sleep-64", "/sync/sleep?ms=10 (blocking sleep on the pool), 64 connections",
+         "sync_sleep", 64, hook=True),
+    Case("sync-sleep-256", "/sync/sleep?ms=10 (blocking sleep on the pool), 256 connections",
+         "sync_sleep", 256, hook=True),
+]
+CASE_BY_NAME = {c.name: c for c in CASES}
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog="perf/bench",
+        description="ringo vs nginx, h2o, FastAPI (async def and def) and the io_uring "
+                    "limit responder on 127.0.0.1; writes docs/benchmarks.md.")
+    ap.add_argument("--quick", action="store_true",
+                    help="sanity run: 2 s per case, 1 round, 1 s warm-up")
+    ap.add_argument("--smoke", action="store_true",
+                    help="CI: ringo alone, 2 s on /plaintext (plain and pipelined), "
+                         "no docs; fails on any error")
+    ap.add_argument("--duration", type=float, help="seconds per run (default 5)")
+    ap.add_argument("--runs", type=int, help="measured rounds per case (default 3)")
+    ap.add_argument("--warmup", type=float, help="warm-up seconds, discarded (default 2)")
+    ap.add_argument("--cases", help="comma list; default all: " +
+                    ",".join(c.name for c in CASES))
+    ap.add_argument("--servers", help="comma list; default all: " +
+                    ",".join(c.name for c in servers.ALL) + " (fastapi = both variants)")
+    ap.add_argument("--idle-conns", type=int, default=10000,
+                    help="idle connections in the idle-10k case (default 10000)")
+    ap.add_argument("--threshold", type=float, default=0.05,
+                    help="flag a run when others used more than this share of one CPU "
+                         "(default 0.05)")
+    ap.add_argument("--retries", type=int, default=2,
+                    help="repeats of a flagged run (default 2)")
+    ap.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.*")
+    ap.add_argument("--out", help="results directory (default perf/results/<date>-<mode>)")
+    ap.add_argument("--report", metavar="RESULTS_DIR",
+                    help="only re-render docs/benchmarks.md + .png from a results directory")
+    a = ap.parse_args(argv)
+    a.mode = "smoke" if a.smoke else "quick" if a.quick else "full"
+    defaults = {"full": (5.0, 3, 2.0), "quick": (2.0, 1, 1.0), "smoke": (2.0, 1, 0.0)}
+    d, r, w = defaults[a.mode]
+    a.duration = a.duration if a.duration is not None else d
+    a.runs = a.runs if a.runs is not None else r
+    a.warmup = a.warmup if a.warmup is not None else w
+    if a.quick:
+        a.retries = min(a.retries, 1)
+    if a.smoke:
+        a.servers = a.servers or "ringo"
+        a.cases = a.cases or "plaintext-64,pipeline-16"
+        a.no_docs = True
+        a.retries = 0
+    names = (a.cases or ",".join(c.name for c in CASES)).split(",")
+    for n in names:
+        if n not in CASE_BY_NAME:
+            ap.error(f"unknown case {n!r}")
+    a.case_list = [c for c in CASES if c.name in names]
+    a.server_classes = servers.select((a.servers or ",".join(
+        c.name for c in servers.ALL)).split(","))
+    a.ringo_bin = os.environ.get("RINGO_BIN", os.path.join(REPO, "build", "ringo"))
+    a.limit_bin = os.environ.get("RINGO_LIMIT_BIN", os.path.join(REPO, "build", "ringo_limit"))
+    a.max_conns = a.idle_conns + 4096
+    return a
+
+
+def pick_cpus():
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None, cpus
+    return cpus[0], cpus[1], cpus[:2]
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def git_version():
+    r = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
+                       capture_output=True, text=True)
+    return r.stdout.strip() or "working tree (no commit yet)"
+
+
+def tool_version(cmd, pick=0):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        lines = (r.stdout + r.stderr).strip().splitlines()
+        return lines[pick].strip() if lines else "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def machine_info(cpus):
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "kernel": platform.release(),
+        "os": tool_version(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+        "cpu": model,
+        "cpus_online": os.cpu_count(),
+        "pinning": (f"server on CPU {cpus[0]}, wrk on CPU {cpus[1]}" if len(cpus) == 2
+                    else "none (fewer than 2 CPUs)"),
+        "wrk": tool_version(["wrk", "-v"]).split(" Copyright")[0],
+        "gcc": tool_version(["gcc", "--version"]),
+        "liburing": tool_version(["dpkg-query", "-W", "-f=${Version}", "liburing-dev"]),
+    }
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.server_cpu, self.client_cpu, self.cpus = pick_cpus()
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.dir = a.out or os.path.join(PERF, "results", f"{stamp}-{a.mode}")
+        os.makedirs(os.path.join(self.dir, "wrk"), exist_ok=True)
+        self.servers = []
+        self.skipped_servers = {}
+        self.runs = []
+        self.plan = []
+        self.skipped_cases = {}
+        self.nofile = raise_nofile()
+
+    # --- servers ---
+    def start_servers(self):
+        for cls in self.a.server_classes:
+            s = cls(self.server_cpu, self.dir, self.a)
+            why = s.available()
+            if why:
+                self.skipped_servers[s.name] = why
+                log(f"skip {s.name}: {why}")
+                continue
+            try:
+                s.start()
+            except RuntimeError as e:
+                self.skipped_servers[s.name] = str(e)
+                log(f"skip {s.name}: {e}")
+                continue
+            self.servers.append(s)
+            routes = ", ".join(r for r, ok in s.answers.items() if ok)
+            log(f"{s.name}: pid {s.proc.pid}, port {s.port}, answers {routes}")
+
+    def stop_one(self, s, quiet=True):
+        if s.proc is None:
+            return
+        pid = s.proc.pid
+        code = s.stop()
+        s.exits.append({"pid": pid, "exit": code, "note": s.exit_note})
+        if not quiet or code != 0:
+            note = f" ({s.exit_note})" if s.exit_note else ""
+            log(f"{s.name}: pid {pid} stopped, exit status {code}{note}")
+
+    def stop_servers(self):
+        for s in self.servers:
+            self.stop_one(s, quiet=False)
+
+    def ensure_alive(self, s):
+        if s.alive():
+            return True
+        log(f"{s.name} died (exit {s.proc.returncode if s.proc else '?'}): "
+            f"{s.stderr_tail()}; restarting")
+        s.restarts += 1
+        try:
+            s.start()
+            return True
+        except RuntimeError as e:
+            log(str(e))
+            return False
+
+    # --- plan ---
+    def make_plan(self):
+        ringo = next((s for s in self.servers if s.name == "ringo"), None)
+        for c in self.a.case_list:
+            if c.idle and self.nofile < self.a.idle_conns + 1024:
+                self.skipped_cases[c.name] = (
+                    f"RLIMIT_NOFILE hard limit {self.nofile} < {self.a.idle_conns} + 1024")
+                continue
+            members = [s for s in self.servers if s.path(c.route)]
+            if c.hook and ringo is not None and not ringo.path(c.route):
+                self.skipped_cases[c.name] = (
+                    f"ringo does not answer {servers.RINGO_ROUTES[c.route]} yet")
+                continue
+            if not members:
+                self.skipped_cases[c.name] = "no selected server answers the route"
+                continue
+            self.plan.append((c, members))
+
+    def eta(self):
+        a, total = self.a, 0.0
+        for c, members in self.plan:
+            # wrk start-up and settle() add about 0.9 s a run; an idle run also restarts
+            # the server, warms it and opens the connections.
+            per = a.duration + 0.9 + (7.0 + max(1.0, a.warmup) if c.idle else 0.0)
+            warm = a.warmup + 0.9 if a.warmup and not c.idle else 0.0
+            total += len(members) * (a.runs * per + warm)
+        return total
+
+    # --- runs ---
+    def wrk_cmd(self, c, s, duration, conns=None):
+        cmd = ["wrk", "-t1", f"-c{conns or c.conns}", f"-d{duration:g}s", "--latency"]
+        if c.depth > 1:
+            cmd += ["-s", PIPELINE_LUA]
+        cmd.append(s.url(s.path(c.route)))
+        if c.depth > 1:
+            cmd += ["--", str(c.depth)]
+        if self.client_cpu is not None:
+            cmd = ["taskset", "-c", str(self.client_cpu)] + cmd
+        return cmd
+
+    def settle(self, limit=5.0):
+        """Wait until no server of ours is still busy (closing the last run's
+        connections, a garbage collection): that work would land in the next run."""
+        deadline = time.monotonic() + limit
+        last = None
+        while time.monotonic() < deadline:
+            now = measure.cpu_ticks([p for s in self.servers for p in s.pids()])
+            if now == last:
+                return
+            last = now
+            time.sleep(0.25)
+
+    def one_run(self, c, s, idx, warmup):
+        """One measured slot: repeated while flagged, up to --retries times."""
+        best = None
+        for attempt in range(1 + (0 if warmup else self.a.retries)):
+            if not self.ensure_alive(s):
+                return None
+            self.settle()
+            tag = f"{c.name}-{s.name}-{'w' if warmup else idx}-{attempt}"
+            if c.idle:
+                r = self.idle_run(c, s, tag)
+            else:
+                r = measure.run_wrk(self.wrk_cmd(c, s, self.a.warmup if warmup else
+                                                 self.a.duration),
+                                    s.pids(), self.cpus,
+                                    os.path.join(self.dir, "wrk", tag + ".txt"))
+            if r is None:
+                return None
+            if c.depth > 1:
+                # wrk's coordinated-omission correction takes each pipelined response for
+                # a request of its own and fills the histogram below its minimum: the
+                # percentiles it prints for pipelined runs mean nothing.
+                r.update(p50_us=None, p75_us=None, p90_us=None, p99_us=None)
+            r.update(case=c.name, server=s.name, run=idx, warmup=warmup, attempt=attempt,
+                     flagged=measure.disturbed(r, self.a.threshold),
+                     errors=r["non2xx"] + r["sock_errors"] + (r["exit"] != 0))
+            self.runs.append(r)
+            if best is None or r["others_cpu_s"] + r["steal_s"] < (
+                    best["others_cpu_s"] + best["steal_s"]):
+                best = r
+            if warmup or not r["flagged"]:
+                break
+            log(f"   flagged: others used {r['others_cpu_s']:.2f} s CPU "
+                f"({', '.join(r['others_top']) or 'unnamed'}), steal {r['steal_s']:.2f} s "
+                f"over {r['elapsed_s']:.1f} s" + ("; repeating" if attempt < self.a.retries
+                                                   else ""))
+        for r in self.runs:
+            if r["case"] == c.name and r["server"] == s.name and r["run"] == idx:
+                r["chosen"] = r is best
+        return best
+
+    def fresh(self, s, c, tag):
+        """Restart s and warm it with a short wrk run. Allocators keep freed memory, so
+        only a fresh process shows what N connections cost: after one round with them,
+        a second round would fit in the pages the first left behind."""
+        self.stop_one(s)
+        try:
+            s.start()
+        except RuntimeError as e:
+            log(f"   {e}")
+            return False
+        measure.run_wrk(self.wrk_cmd(c, s, max(1.0, self.a.warmup)), s.pids(), self.cpus,
+                        os.path.join(self.dir, "wrk", tag + "-warm.txt"))
+        return True
+
+    def idle_run(self, c, s, tag):
+        """On a fresh server, open N idle keep-alive connections, measure RSS per
+        connection, then run wrk with 64 active connections alongside them."""
+        if not self.fresh(s, c, tag):
+            return None
+        time.sleep(0.3)
+        pids = s.pids()
+        before = measure.rss_kb(pids)
+        holder_cmd = [sys.executable, IDLE_PY, "--port", str(s.port),
+                      "--conns", str(self.a.idle_conns), "--path", s.path(c.route)]
+        if self.client_cpu is not None:
+            holder_cmd = ["taskset", "-c", str(self.client_cpu)] + holder_cmd
+        holder = subprocess.Popen(holder_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, preexec_fn=servers._pdeathsig)
+        line = holder.stdout.readline().strip()
+        if not line.startswith("ready"):
+            err = holder.stderr.read().strip().splitlines()
+            holder.kill()
+            holder.wait()
+            log(f"   {s.name}: idle connections failed: {line} {err[-1] if err else ''}")
+            return None
+        held = int(line.split()[1])
+        time.sleep(0.5)
+        self.settle()
+        pids = s.pids()
+        after = measure.rss_kb(pids)
+        r = measure.run_wrk(self.wrk_cmd(c, s, self.a.duration), pids, self.cpus,
+                            os.path.join(self.dir, "wrk", tag + ".txt"))
+        r["idle_alive_kb"] = measure.rss_kb(pids)
+        holder.stdin.close()
+        holder.send_signal(signal.SIGTERM)
+        tail = holder.stdout.read().strip()
+        holder.wait()
+        r.update(idle_conns=held, rss_before_kb=before, rss_after_kb=after,
+                 rss_per_conn_bytes=(after - before) * 1024 / held if held else None,
+                 idle_holder=tail)
+        time.sleep(1.0)  # let the server release the closed connections
+        return r
+
+    def execute(self):
+        total = sum(len(m) * (self.a.runs + (1 if self.a.warmup and not c.idle else 0))
+                    for c, m in self.plan)
+        done = 0
+        for c, members in self.plan:
+            log(f"== {c.name}: {c.title.format(n=self.a.idle_conns)} "
+                f"({', '.join(s.name for s in members)})")
+            if self.a.warmup and not c.idle:  # an idle run warms its own fresh server
+                for s in members:
+                    done += 1
+                    self.one_run(c, s, 0, True)
+            for i in range(1, self.a.runs + 1):
+                for s in members:
+                    done += 1
+                    r = self.one_run(c, s, i, False)
+                    log(f"[{done}/{total}] {c.name} round {i}/{self.a.runs} {s.name}: " +
+                        (describe(r) if r else "FAILED"))
+
+    # --- output ---
+    def results(self):
+        a = self.a
+        info = machine_info(self.cpus)
+        info["versions"] = {s.name: s.version() for s in self.servers}
+        return {
+            "mode": a.mode,
+            "command": "perf/bench " + " ".join(a.argv),
+            "duration_s": a.duration, "rounds": a.runs, "warmup_s": a.warmup,
+            "threshold": a.threshold, "idle_conns": a.idle_conns,
+            "machine": info,
+            "ringo_version": a.ringo_version,
+            "servers": [{"name": s.name, "label": s.label, "restarts": s.restarts,
+                         "exits": s.exits, "answers": s.answers} for s in self.servers],
+            "skipped_servers": self.skipped_servers,
+            "cases": [dict(c.to_json(), title=c.title.format(n=a.idle_conns),
+                           servers=[s.name for s in m]) for c, m in self.plan],
+            "skipped_cases": self.skipped_cases,
+            "runs": self.runs,
+            "summary": summarize(self.runs),
+        }
+
+
+def describe(r):
+    p99 = r["p99_us"]
+    cpu = r["cpu_us_per_req"]
+    s = (f"{r['rps']:,.0f} req/s, p99 {p99 / 1000:.2f} ms, " if p99 is not None else
+         f"{r['rps']:,.0f} req/s, ")
+    s += f"cpu {cpu:.1f} us/req ({r['server_util'] * 100:.0f}%)" if cpu else "cpu ?"
+    if r.get("rss_per_conn_bytes") is not None:
+        s += f", {r['rss_per_conn_bytes']:.0f} B/conn RSS"
+    if r["errors"]:
+        s += f", ERRORS non2xx={r['non2xx']} sock={r['sock_errors']} exit={r['exit']}"
+    if r["flagged"]:
+        s += " [flagged]"
+    return s
+
+
+def summarize(runs):
+    """Median and spread per (case, server) over the chosen attempt of each round."""
+    groups = {}
+    for r in runs:
+        if not r["warmup"] and r.get("chosen"):
+            groups.setdefault((r["case"], r["server"]), []).append(r)
+    out = {}
+    for (case, server), rs in groups.items():
+        def med(k):
+            v = [r[k] for r in rs if r.get(k) is not None]
+            return statistics.median(v) if v else None
+        rps = [r["rps"] for r in rs]
+        out.setdefault(case, {})[server] = {
+            "n": len(rs), "rps": statistics.median(rps), "rps_min": min(rps),
+            "rps_max": max(rps), "p50_us": med("p50_us"), "p99_us": med("p99_us"),
+            "cpu_us_per_req": med("cpu_us_per_req"), "server_util": med("server_util"),
+            "peak_rss_kb": max(r["peak_rss_kb"] for r in rs),
+            "rss_per_conn_bytes": med("rss_per_conn_bytes"),
+            "flagged": sum(1 for r in rs if r["flagged"]),
+            "errors": sum(r["errors"] for r in rs),
+            "timeouts": sum(r["timeouts"] for r in rs),
+        }
+    return out
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def smoke_verdict(res):
+    bad = []
+    for c in res["cases"]:
+        s = res["summary"].get(c["name"], {}).get("ringo")
+        if not s or s["rps"] <= 0:
+            bad.append(f"{c['name']}: no requests")
+        elif s["errors"]:
+            bad.append(f"{c['name']}: {s['errors']} errors")
+    if not res["cases"]:
+        bad.append("nothing ran")
+    for s in res["servers"]:
+        for e in s["exits"] if s["name"] == "ringo" else []:
+            if e["exit"] != 0:
+                bad.append(f"ringo exit status {e['exit']} {e['note']}".strip())
+            # The shutdown line counts live objects: anything but 0 is a leak.
+            counts = [kv.split("=") for kv in e["note"].split("stopped:")[-1].split()]
+            if "stopped:" not in e["note"]:
+                bad.append("ringo printed no 'ringo: stopped:' line")
+            elif any(len(kv) == 2 and kv[1] != "0" for kv in counts):
+                bad.append(f"ringo leaked: {e['note']}")
+    if "ringo" in res["skipped_servers"]:
+        bad.append("ringo: " + res["skipped_servers"]["ringo"])
+    return bad
+
+
+def main(argv):
+    if "--report" in argv:
+        a = parse_args(argv)
+        with open(os.path.join(a.report, "results.json")) as f:
+            res = json.load(f)
+        report.write_docs(res, a.report, REPO)
+        return 0
+    a = parse_args(argv)
+    a.argv = argv
+    a.ringo_version = git_version()
+    b = Bench(a)
+    log(f"perf/bench {a.mode}: results in {os.path.relpath(b.dir, REPO)}; "
+        f"pinning: {machine_info(b.cpus)['pinning']}")
+
+    def on_signal(signum, _):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        b.start_servers()
+        b.make_plan()
+        for name, why in b.skipped_cases.items():
+            log(f"skip case {name}: {why}")
+        log(f"estimated time: {b.eta() / 60:.1f} min")
+        b.execute()
+    except KeyboardInterrupt:
+        log("interrupted: stopping servers")
+        b.stop_servers()
+        return 130
+    finally:
+        b.stop_servers()
+    res = b.results()
+    with open(os.path.join(b.dir, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    md = report.render(res, chart=None)
+    with open(os.path.join(b.dir, "summary.md"), "w") as f:
+        f.write(md)
+    log("\n" + report.console_table(res))
+    if a.smoke:
+        bad = smoke_verdict(res)
+        for x in bad:
+            log(f"smoke: FAIL {x}")
+        if not bad:
+            log("smoke: ok")
+        return 1 if bad else 0
+    if not a.no_docs:
+        report.write_docs(res, b.dir, REPO)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,244 @@
+"""What perf/bench measures, from /proc and from wrk.
+
+CPU time comes from /proc/PID/stat (utime + stime, every thread of the process, in clock
+ticks) and /proc/stat per CPU; memory from /proc/PID/status (VmRSS, VmHWM). A server is
+measured as its whole process tree (nginx's master and worker), so nothing it does on
+another process escapes the figures.
+"""
+import os
+import re
+import subprocess
+import time
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def children(pid):
+    """Direct children of pid, from every thread's children list."""
+    out = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.extend(int(x) for x in f.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def tree(pid):
+    """pid and all of its descendants that are alive now."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        if os.path.exists(f"/proc/{p}"):
+            pids.append(p)
+            todo.extend(children(p))
+    return pids
+
+
+def cpu_ticks(pids):
+    """utime + stime of the processes (all threads), in clock ticks."""
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+    return total
+
+
+def status_kb(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def rss_kb(pids):
+    return sum(status_kb(p, "VmRSS") for p in pids)
+
+
+def peak_kb(pids):
+    return sum(status_kb(p, "VmHWM") for p in pids)
+
+
+def reset_peak(pids):
+    """Reset VmHWM to the current RSS ("5" > clear_refs, Linux 4.0); False if refused."""
+    ok = True
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            ok = False
+    return ok
+
+
+def cpu_stat(cpus):
+    """Per-CPU jiffies from /proc/stat: task time (user+nice+system), irq+softirq, steal."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if not line.startswith("cpu") or line.startswith("cpu "):
+                continue
+            name, *v = line.split()
+            n = int(name[3:])
+            if cpus is None or n in cpus:
+                v = [int(x) for x in v] + [0] * 8
+                out[n] = {"task": v[0] + v[1] + v[2], "irq": v[5] + v[6], "steal": v[7],
+                          "total": sum(v[:8])}
+    return out
+
+
+def stat_delta(a, b):
+    d = {"task": 0, "irq": 0, "steal": 0, "total": 0}
+    for n in b:
+        for k in d:
+            d[k] += b[n][k] - a.get(n, b[n])[k]
+    return d
+
+
+_UNIT_US = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6, "h": 3600e6}
+
+
+def to_us(text):
+    """wrk's "1.23ms" in microseconds; None for 0, which wrk prints for percentiles its
+    histogram lost (it does with pipelined requests)."""
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text.strip())
+    v = float(m.group(1)) * _UNIT_US[m.group(2)] if m else 0.0
+    return v or None
+
+
+def all_ticks():
+    """{pid: (name, utime + stime)} for every process: names the others when a run is
+    disturbed (a process that came and went during the run stays unnamed)."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        out[int(d)] = (head.split("(", 1)[1], int(fields[11]) + int(fields[12]))
+    return out
+
+
+def describe_pid(pid, comm):
+    """comm, or for an interpreter the script or module it runs."""
+    if not comm.startswith("python"):
+        return comm
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().decode(errors="replace").split("\0")[1:]
+    except OSError:
+        return comm
+    args = [a for a in args if a and not a.startswith("-")]
+    return f"{comm} {os.path.basename(args[0])}" if args else comm
+
+
+def others(a, b, exclude, n=3):
+    """CPU ticks of every process but `exclude` between two all_ticks() snapshots, and
+    the n biggest users as "name[pid] 1.23s"."""
+    d = []
+    for pid, (name, t) in b.items():
+        if pid in exclude:
+            continue
+        delta = t - a.get(pid, (name, 0))[1]
+        if delta > 0:
+            d.append((delta, f"{name}[{pid}]"))
+    d.sort(reverse=True)
+    top = []
+    for ticks, who in d[:n]:
+        name, pid = who[:-1].rsplit("[", 1)
+        top.append(f"{describe_pid(int(pid), name)}[{pid}] {ticks / HZ:.2f}s")
+    return sum(t for t, _ in d), top
+
+
+def parse_wrk(text):
+    """The figures perf/bench reports from wrk's --latency output."""
+    r = {"requests": 0, "rps": 0.0, "p50_us": None, "p75_us": None, "p90_us": None,
+         "p99_us": None, "non2xx": 0, "sock_errors": 0, "timeouts": 0}
+    for pct in ("50", "75", "90", "99"):
+        m = re.search(rf"^\s+{pct}%\s+(\S+)", text, re.M)
+        if m:
+            r[f"p{pct}_us"] = to_us(m.group(1))
+    m = re.search(r"(\d+) requests in", text)
+    if m:
+        r["requests"] = int(m.group(1))
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if m:
+        r["rps"] = float(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    if m:
+        r["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        r["sock_errors"] = sum(int(x) for x in m.groups()[:3])
+        r["timeouts"] = int(m.group(4))
+    return r
+
+
+def run_wrk(cmd, server_pids, cpus, log_path):
+    """Run one wrk command; returns wrk's figures plus the server's and the machine's CPU
+    use over exactly that run. `cpus` are the CPUs whose /proc/stat lines are compared."""
+    peak_ok = reset_peak(server_pids)
+    everyone0 = all_ticks()
+    s0, t0, w0 = cpu_stat(cpus), cpu_ticks(server_pids), time.monotonic()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            out = proc.stdout.read()
+            _, status, ru = os.wait4(proc.pid, 0)
+        except BaseException:  # interrupted: leave no wrk behind
+            proc.kill()
+            proc.wait()
+            raise
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.write(" ".join(cmd) + "\n" + out)
+    w1, t1, s1 = time.monotonic(), cpu_ticks(server_pids), cpu_stat(cpus)
+    everyone1 = all_ticks()
+    r = parse_wrk(out)
+    elapsed = w1 - w0
+    server_ticks = t1 - t0
+    wrk_ticks = (ru.ru_utime + ru.ru_stime) * HZ
+    d = stat_delta(s0, s1)
+    # irq/softirq jiffies are left out on both sides: with IRQ time accounting the
+    # loopback's softirq work is charged to no task, so it would look like a stranger.
+    named, top = others(everyone0, everyone1, set(server_pids) | {proc.pid, os.getpid()})
+    # Two views of the same thing: per-CPU totals catch processes that came and went
+    # during the run, per-process times catch what tick sampling of /proc/stat misses
+    # (those only count when the two measured CPUs are all the machine has).
+    strangers = d["task"] - server_ticks - wrk_ticks
+    if cpus is None or len(cpus) >= (os.cpu_count() or 0):
+        strangers = max(strangers, named)
+    r.update({
+        "exit": proc.returncode,
+        "elapsed_s": elapsed,
+        "server_cpu_s": server_ticks / HZ,
+        "server_util": server_ticks / HZ / elapsed if elapsed else 0.0,
+        "wrk_cpu_s": wrk_ticks / HZ,
+        "softirq_s": d["irq"] / HZ,
+        "others_cpu_s": max(0.0, strangers / HZ),
+        "others_top": top,
+        "steal_s": d["steal"] / HZ,
+        "peak_rss_kb": peak_kb(server_pids),
+        "peak_is_lifetime": not peak_ok,
+        "cpu_us_per_req": server_ticks / HZ * 1e6 / r["requests"] if r["requests"] else None,
+    })
+    return r
+
+
+def disturbed(r, threshold):
+    """A run is flagged when processes other than the server and wrk (or the hypervisor,
+    as steal) took more than `threshold` of one CPU on the two measured CPUs."""
+    e = r["elapsed_s"] or 1.0
+    return (r["others_cpu_s"] + r["steal_s"]) / e > threshold

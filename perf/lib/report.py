@@ -1,0 +1,309 @@
+"""docs/benchmarks.md and the chart, rendered from one run's results.json.
+
+Every figure in the page comes from that one run: speed claims are ratios within it.
+"""
+import os
+import shutil
+import subprocess
+
+ORDER = ["ringo", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def"]
+LABEL = {"ringo": "ringo", "limit": "limit (canned io_uring)", "nginx": "nginx",
+         "h2o": "h2o", "fastapi-async": "FastAPI `async def`", "fastapi-def": "FastAPI `def`"}
+SHORT = {"ringo": "ringo", "limit": "limit", "nginx": "nginx", "h2o": "h2o",
+         "fastapi-async": "FastAPI async def", "fastapi-def": "FastAPI def"}
+
+
+def f_rps(v):
+    return "—" if v is None else f"{v:,.0f}"
+
+
+def f_lat(us):
+    if us is None:
+        return "—"
+    if us < 1000:
+        return f"{us / 1000:.2f} ms"
+    return f"{us / 1000:.1f} ms" if us >= 10000 else f"{us / 1000:.2f} ms"
+
+
+def f_cpu(us):
+    return "—" if us is None else (f"{us:.2f} µs" if us < 10 else f"{us:.1f} µs")
+
+
+def f_kib(kb):
+    return "—" if kb is None else (f"{kb / 1024:.1f} MiB" if kb >= 10240 else f"{kb:,} KiB")
+
+
+def f_ratio(a, b):
+    if a is None or not b:
+        return "—"
+    return f"{a / b:.2f}×"
+
+
+def f_bytes(v):
+    return "—" if v is None else f"{v:,.0f} B"
+
+
+def marks(s):
+    m = ""
+    if s.get("flagged"):
+        m += " †"
+    if s.get("errors"):
+        m += " ‡"
+    return m
+
+
+def header(res):
+    m = res["machine"]
+    v = res["machine"].get("versions", {})
+    lines = []
+    if res["mode"] == "quick":
+        lines += ["> **Quick run.** These figures come from `perf/bench --quick`: "
+                  f"{res['duration_s']:g} s per run, {res['rounds']} round(s), on a machine that "
+                  "was not kept quiet. They show that the harness works end to end; they are "
+                  "not a measurement. The full run is `perf/bench` (about 15–20 minutes).", ""]
+    lines += [
+        f"- Command: `{res['command'].strip()}`",
+        f"- Date: {m['date']}",
+        f"- Kernel: {m['kernel']} ({m['os']})",
+        f"- CPU: {m['cpu']}, {m['cpus_online']} online; {m['pinning']}",
+        f"- Runs: {res['duration_s']:g} s each, {res['rounds']} round(s) per case interleaved "
+        f"across servers, {res['warmup_s']:g} s warm-up discarded",
+        f"- ringo: {res['ringo_version']} (`--threads 1`)",
+    ]
+    for name in ORDER[1:]:
+        if name in v and name != "fastapi-def":
+            lines.append(f"- {SHORT[name].replace(' async def', '')}: {v[name]}")
+    lines.append(f"- Load: {m['wrk']}, one thread; liburing {m['liburing']}; {m['gcc']}")
+    return lines
+
+
+def present(res, case):
+    return [n for n in ORDER if n in res["summary"].get(case, {})]
+
+
+def summary_table(res):
+    peers = [n for n in ["nginx", "h2o", "fastapi-async", "fastapi-def"]
+             if any(n in res["summary"].get(c["name"], {}) for c in res["cases"])]
+    cols = (["case", "ringo req/s"] + [f"vs {SHORT[p]}" for p in peers] +
+            ["vs limit", "CPU/req vs limit", "p99 vs nginx"])
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for c in res["cases"]:
+        s = res["summary"].get(c["name"], {})
+        r = s.get("ringo")
+        if not r:
+            continue
+        lim, ngx = s.get("limit"), s.get("nginx")
+        row = [c["name"], f_rps(r["rps"]) + marks(r)]
+        row += [f_ratio(r["rps"], s[p]["rps"]) if p in s else "—" for p in peers]
+        row.append(f_ratio(r["rps"], lim["rps"]) if lim else "—")
+        row.append(f_ratio(r["cpu_us_per_req"], lim["cpu_us_per_req"]) if lim else "—")
+        row.append(f_ratio(r["p99_us"], ngx["p99_us"]) if ngx else "—")
+        out.append("| " + " | ".join(row) + " |")
+    out += ["", "req/s ratios are ringo's requests/s divided by the other server's in the same "
+            "run (above 1×: ringo is faster; vs limit: the share of this machine's ceiling). "
+            "CPU/req and p99 ratios are ringo's divided by the other's (below 1×: ringo "
+            "spends less, waits less)."]
+    return out
+
+
+def case_table(res, c):
+    s = res["summary"].get(c["name"], {})
+    nginx, limit = s.get("nginx"), s.get("limit")
+    cols = ["server", "req/s (median)", "spread (min–max)", "p50", "p99", "CPU / req",
+            "server CPU", "peak RSS", "vs nginx", "vs limit"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for n in present(res, c["name"]):
+        x = s[n]
+        row = [LABEL[n], f_rps(x["rps"]) + marks(x),
+               f"{f_rps(x['rps_min'])}–{f_rps(x['rps_max'])}",
+               f_lat(x["p50_us"]), f_lat(x["p99_us"]), f_cpu(x["cpu_us_per_req"]),
+               "—" if x["server_util"] is None else f"{x['server_util'] * 100:.0f}%",
+               f_kib(x["peak_rss_kb"]),
+               f_ratio(x["rps"], nginx["rps"]) if nginx else "—",
+               f_ratio(x["rps"], limit["rps"]) if limit else "—"]
+        out.append("| " + " | ".join(row) + " |")
+    return out
+
+
+def idle_table(res, c):
+    s = res["summary"].get(c["name"], {})
+    before = {}
+    for r in res["runs"]:
+        if r["case"] == c["name"] and r.get("chosen") and not r["warmup"]:
+            before.setdefault(r["server"], []).append(r)
+    cols = ["server", "idle conns", "RSS before", "RSS with them", "RSS per idle conn",
+            "req/s (64 active)", "p50", "p99", "CPU / req"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for n in present(res, c["name"]):
+        x, rs = s[n], before.get(n, [])
+        last = rs[-1] if rs else {}
+        row = [LABEL[n], f"{last.get('idle_conns', 0):,}", f_kib(last.get("rss_before_kb")),
+               f_kib(last.get("rss_after_kb")), f_bytes(x["rss_per_conn_bytes"]),
+               f_rps(x["rps"]) + marks(x), f_lat(x["p50_us"]), f_lat(x["p99_us"]),
+               f_cpu(x["cpu_us_per_req"])]
+        out.append("| " + " | ".join(row) + " |")
+    return out
+
+
+def notes(res):
+    out = []
+    flagged = sum(1 for r in res["runs"] if r.get("chosen") and r["flagged"] and not r["warmup"])
+    errors = [r for r in res["runs"] if r.get("chosen") and r["errors"] and not r["warmup"]]
+    if flagged:
+        out.append(f"- † In {flagged} run(s) other processes (or the hypervisor) took more "
+                   f"than {res.get('threshold', 0.05):.0%} of a CPU on every attempt; the "
+                   "least disturbed attempt is shown.")
+    timeouts = sorted({f"{r['server']} in {r['case']} ({r['timeouts']})" for r in res["runs"]
+                       if r.get("chosen") and r["timeouts"] and not r["warmup"]})
+    if timeouts:
+        out.append("- wrk timeouts (no response within 2 s, not counted as errors): " +
+                   ", ".join(timeouts) + ".")
+    if errors:
+        kinds = sorted({f"{r['server']} in {r['case']}" for r in errors})
+        out.append("- ‡ wrk counted non-2xx responses, socket errors or timeouts: " +
+                   ", ".join(kinds) + " (raw output in the results directory).")
+    for s in res["servers"]:
+        if s.get("restarts"):
+            out.append(f"- {s['name']} died and was restarted {s['restarts']} time(s).")
+        if s["name"] == "ringo":
+            for e in s.get("exits", []):
+                out.append(f"- ringo pid {e['pid']} exit status {e['exit']}" +
+                           (f": `{e['note']}`" if e["note"] else ""))
+        elif any(e["exit"] != 0 for e in s.get("exits", [])):
+            bad = [str(e["exit"]) for e in s["exits"] if e["exit"] != 0]
+            out.append(f"- {s['name']} exit status {', '.join(bad)} when stopped.")
+    for n, why in res["skipped_servers"].items():
+        out.append(f"- Server {n} not run: {why}.")
+    for n, why in res["skipped_cases"].items():
+        out.append(f"- Case {n} not run: {why}.")
+    return out
+
+
+METHOD = """\
+- Every server listens on 127.0.0.1 with the same routes (`/plaintext` → `Hello, World!`
+  as text/plain, `/json` → `{"message":"Hello, World!"}`), pinned with `taskset` to one
+  CPU while wrk (one thread) is pinned to the other.
+- Equal terms: ringo `--threads 1`; nginx `worker_processes 1`, `access_log off`,
+  `keepalive_requests 10000000`, `return 200` ([perf/peers/nginx.conf](../perf/peers/nginx.conf));
+  h2o `num-threads: 1`, no access log, bodies from its file handler
+  ([perf/peers/h2o.conf](../perf/peers/h2o.conf)); FastAPI on uvicorn, one worker, uvloop +
+  httptools, `--no-access-log`, the same app serving `async def` routes and plain `def`
+  routes on the threadpool ([perf/peers/fastapi_app.py](../perf/peers/fastapi_app.py));
+  limit is [perf/limit/limit.c](../perf/limit/limit.c): one io_uring, multishot accept and
+  recv, every `\\r\\n\\r\\n` answered with a canned response in one send per batch, no
+  parsing at all — the ceiling of this machine.
+- Per case: one warm-up run per server (discarded), then rounds interleaved across servers
+  (A B C A B C …); the table shows the median round and the min–max spread.
+- A run during which processes other than the server and wrk used more than 5% of a CPU on
+  the two CPUs (from /proc/stat against the server's and wrk's own CPU time), or the
+  hypervisor stole as much, is flagged and repeated.
+- CPU / req: the server's utime + stime (its whole process tree, /proc/PID/stat) over the run,
+  divided by the responses wrk counted — it stays meaningful when wrk is the bottleneck.
+  Softirq time of the loopback is charged to no process and is left out for everyone.
+- Peak RSS: VmHWM of the process tree, reset before each run (`/proc/PID/clear_refs`).
+- Pipelined: wrk with [perf/wrk/pipeline.lua](../perf/wrk/pipeline.lua), 16 requests per
+  write (TechEmpower plaintext style). No latency is shown there: wrk's coordinated-omission
+  correction takes each of the 16 responses for a request of its own and fills its
+  histogram below the minimum, so the percentiles it prints for pipelined runs are wrong.
+- Idle connections: a helper opens N keep-alive connections (source addresses spread over
+  127.0.0.x), sends one request on each and keeps them open; RSS per connection is
+  (RSS with them − RSS before) / N; wrk then runs 64 active connections alongside.
+- Routes that appear later (`/sleep?ms=10`, `/sync/json`, `/sync/sleep?ms=10`) are probed
+  with curl at start; their cases run when ringo answers them."""
+
+RERUN = """\
+```sh
+perf/bench              # the full run (about 15-20 minutes), rewrites this page
+perf/bench --quick      # a few seconds per case: checks the harness end to end
+perf/bench --smoke      # CI: ringo alone for 2 s, no installs beyond wrk, no docs
+perf/bench --cases plaintext-64,pipeline-16 --servers ringo,nginx,limit --runs 5
+perf/bench --report perf/results/<run>   # re-render this page from a results directory
+perf/callgrind.sh       # instructions per request and the top functions
+```
+It installs what is missing from Debian (wrk, nginx-light, h2o, python3-fastapi,
+python3-uvicorn, python3-uvloop, python3-httptools, gnuplot-nox), brings `build/ringo` up
+to date with CMake (or uses `RINGO_BIN`), stops every server it started by PID, and keeps
+raw wrk output and `results.json` in `perf/results/` (not committed)."""
+
+
+def render(res, chart):
+    lines = ["# Benchmarks", ""]
+    lines += header(res) + [""]
+    lines += ["## ringo as a ratio to each peer (medians)", ""]
+    lines += summary_table(res) + [""]
+    if chart:
+        lines += [f"![req/s and CPU per request, log scale]({chart})", ""]
+    lines += ["## Per case", ""]
+    for c in res["cases"]:
+        lines += [f"### {c['title']} (`{c['name']}`)", ""]
+        if c["route"] in ("sleep", "sync_sleep"):
+            lines += [f"Each request sleeps 10 ms: the ideal is {c['conns']} connections × "
+                      f"100/s = {c['conns'] * 100:,} req/s.", ""]
+        lines += (idle_table(res, c) if c["idle"] else case_table(res, c)) + [""]
+    n = notes(res)
+    if n:
+        lines += ["## Notes", ""] + n + [""]
+    lines += ["## Method", "", METHOD, "", "## Rerun", "", RERUN, ""]
+    return "\n".join(lines)
+
+
+def console_table(res):
+    rows = [("case", "server", "req/s", "spread", "p50", "p99", "cpu/req", "peak", "flags")]
+    for c in res["cases"]:
+        s = res["summary"].get(c["name"], {})
+        for n in present(res, c["name"]):
+            x = s[n]
+            extra = (f" {x['rss_per_conn_bytes']:.0f}B/conn"
+                     if x.get("rss_per_conn_bytes") is not None else "")
+            rows.append((c["name"], n, f_rps(x["rps"]),
+                         f"{f_rps(x['rps_min'])}-{f_rps(x['rps_max'])}",
+                         f_lat(x["p50_us"]), f_lat(x["p99_us"]),
+                         f_cpu(x["cpu_us_per_req"]).replace("µ", "u"),
+                         f_kib(x["peak_rss_kb"]) + extra,
+                         marks(x).strip()))
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(v.ljust(w[i]) for i, v in enumerate(r)) for r in rows)
+
+
+def chart_data(res, path):
+    """Rows: cases; columns: servers; '-' where a server did not run the case."""
+    names = [n for n in ORDER if any(n in res["summary"].get(c["name"], {})
+                                     for c in res["cases"])]
+    with open(path, "w") as f:
+        for key in ("rps", "cpu_us_per_req"):
+            f.write("case " + " ".join(f'"{SHORT[n]}"' for n in names) + "\n")
+            for c in res["cases"]:
+                s = res["summary"].get(c["name"], {})
+                vals = [s[n][key] if n in s and s[n][key] else None for n in names]
+                f.write(c["name"] + " " + " ".join("-" if v is None else f"{v:.4g}"
+                                                   for v in vals) + "\n")
+            f.write("\n\n")
+    return len(names)
+
+
+def make_chart(res, results_dir, png):
+    if not shutil.which("gnuplot"):
+        return False
+    dat = os.path.join(results_dir, "chart.dat")
+    n = chart_data(res, dat)
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "chart.gnuplot")
+    title = "quick run: " if res["mode"] == "quick" else ""
+    title += f"{res['machine']['date']}, kernel {res['machine']['kernel']}"
+    r = subprocess.run(["gnuplot", "-e", f"datafile='{dat}'; outfile='{png}'; ncols={n}; "
+                        f"nrows={len(res['cases'])}; "
+                        f"subtitle='{title}'", script], capture_output=True, text=True)
+    if r.returncode != 0:
+        print("chart: gnuplot failed: " + r.stderr.strip())
+        return False
+    return True
+
+
+def write_docs(res, results_dir, repo):
+    docs = os.path.join(repo, "docs")
+    os.makedirs(docs, exist_ok=True)
+    png = os.path.join(docs, "benchmarks.png")
+    chart = "benchmarks.png" if make_chart(res, results_dir, png) else None
+    with open(os.path.join(docs, "benchmarks.md"), "w") as f:
+        f.write(render(res, chart))
+    print(f"wrote docs/benchmarks.md{' and docs/benchmarks.png' if chart else ''}")

@@ -1,0 +1,350 @@
+"""The servers perf/bench compares: how to start each one on 127.0.0.1 with the same
+routes, which process tree to measure, and how to stop it.
+
+Every server is started pinned to the server CPU (taskset), in its own session (a
+Ctrl-C on the terminal reaches the harness, which then stops them in order), with
+PR_SET_PDEATHSIG so that none outlives a harness that was killed outright.
+"""
+import ctypes
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from measure import tree
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PERF = os.path.dirname(HERE)
+PEERS = os.path.join(PERF, "peers")
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+# Logical routes -> the path each server answers them on. "Hook" routes are probed with
+# curl when the server starts and their cases run only where the answer is 200.
+ASYNC_ROUTES = {"plaintext": "/plaintext", "json": "/json", "sleep": "/sleep?ms=10"}
+SYNC_ROUTES = {"plaintext": "/sync/plaintext", "json": "/sync/json",
+               "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10"}
+RINGO_ROUTES = {**ASYNC_ROUTES, "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10"}
+
+
+def _pdeathsig():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def http_status(url):
+    """Status code of a GET, with curl when present (the method's probe), else urllib."""
+    if shutil.which("curl"):
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-m", "5", "-w", "%{http_code}",
+                            url], capture_output=True, text=True)
+        return int(r.stdout or 0)
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return 0
+
+
+class Server:
+    name = "?"
+    label = "?"
+    routes = {}
+    ready_prefix = None  # a line on stdout that carries the port, when the server prints one
+
+    def __init__(self, cpu, run_dir, opts):
+        self.cpu = cpu
+        self.dir = os.path.join(run_dir, "servers", self.name)
+        self.opts = opts
+        self.proc = None
+        self.port = None
+        self.answers = {}
+        self.restarts = 0
+        self.exit_note = ""
+        self.exits = []
+
+    # --- to override ---
+    def available(self):
+        """None when the server can run here, else why not."""
+        return None
+
+    def command(self):
+        raise NotImplementedError
+
+    def prepare(self):
+        pass
+
+    def version(self):
+        return ""
+
+    # --- common ---
+    def start(self):
+        self.exit_note = ""
+        os.makedirs(self.dir, exist_ok=True)
+        if self.ready_prefix is None:
+            self.port = free_port()
+        self.prepare()
+        cmd = self.command()
+        if self.cpu is not None:
+            cmd = ["taskset", "-c", str(self.cpu)] + cmd
+        with open(os.path.join(self.dir, "command"), "w") as f:
+            f.write(" ".join(cmd) + "\n")
+        self.stderr = open(os.path.join(self.dir, "stderr"), "ab")
+        self.stderr_pos = self.stderr.tell()  # this process's lines start here
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr,
+                                     stdin=subprocess.DEVNULL, cwd=self.dir,
+                                     start_new_session=True, preexec_fn=_pdeathsig)
+        if self.ready_prefix is not None:
+            self.port = self._read_port()
+        if not self.port or not wait_port(self.port, self.proc, 20):
+            self.stop()
+            raise RuntimeError(f"{self.name} did not start: {self.stderr_tail()}")
+        self._drain_stdout()
+        self.probe()
+
+    def _read_port(self):
+        """Port from the server's first stdout line ("...: listening on http://H:P...")."""
+        line = self.proc.stdout.readline().decode(errors="replace").strip()
+        with open(os.path.join(self.dir, "stdout"), "a") as f:
+            f.write(line + "\n")
+        if not line.startswith(self.ready_prefix):
+            return None
+        try:
+            return int(line.split("://", 1)[1].split()[0].rsplit(":", 1)[1].rstrip("/"))
+        except (IndexError, ValueError):
+            return None
+
+    def _drain_stdout(self):
+        # A server that keeps writing to a pipe nobody reads would block: copy it to a file.
+        out = open(os.path.join(self.dir, "stdout"), "ab")
+        src = self.proc.stdout
+
+        def pump():
+            for chunk in iter(lambda: src.read1(65536), b""):
+                out.write(chunk)
+                out.flush()
+        threading.Thread(target=pump, daemon=True).start()
+
+    def probe(self):
+        self.answers = {}
+        for route, path in self.routes.items():
+            self.answers[route] = http_status(self.url(path)) == 200
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def path(self, route):
+        return self.routes.get(route) if self.answers.get(route) else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def pids(self):
+        return tree(self.proc.pid) if self.alive() else []
+
+    def stop(self, timeout=10.0):
+        """SIGTERM by PID, then SIGKILL after `timeout`; returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.exit_note = f"did not stop within {timeout:.0f} s: killed"
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def stderr_tail(self, n=5):
+        try:
+            with open(os.path.join(self.dir, "stderr"), "rb") as f:
+                f.seek(getattr(self, "stderr_pos", 0))
+                text = f.read().decode(errors="replace")
+                return " | ".join(text.strip().splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+def _run_version(cmd):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        return (r.stdout + r.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "?"
+
+
+class Ringo(Server):
+    name, label = "ringo", "ringo"
+    routes = RINGO_ROUTES
+    ready_prefix = "ringo:"
+
+    def available(self):
+        b = self.opts.ringo_bin
+        return None if b and os.access(b, os.X_OK) else f"no ringo binary ({b})"
+
+    def command(self):
+        return [self.opts.ringo_bin, "--host", "127.0.0.1", "--port", "0", "--threads", "1",
+                "--max-conns", str(self.opts.max_conns)]
+
+    def version(self):
+        return self.opts.ringo_version
+
+    def stop(self, timeout=10.0):
+        code = super().stop(timeout)
+        # The graceful-shutdown line reports live objects: all must be 0.
+        lines = self.stderr_tail(50).split(" | ")
+        stopped = [l for l in lines if l.startswith("ringo: stopped:")]
+        self.exit_note = (self.exit_note + " " + (stopped[-1] if stopped else "")).strip()
+        return code
+
+
+class Limit(Server):
+    name, label = "limit", "limit (canned io_uring)"
+    routes = {"plaintext": "/plaintext"}
+    ready_prefix = "limit:"
+
+    def available(self):
+        b = self.opts.limit_bin
+        return None if b and os.access(b, os.X_OK) else f"no limit binary ({b})"
+
+    def command(self):
+        return [self.opts.limit_bin, "--port", "0"]
+
+    def version(self):
+        return "perf/limit/limit.c"
+
+
+def _fill(template, out, **kw):
+    with open(template) as f:
+        text = f.read()
+    for k, v in kw.items():
+        text = text.replace(f"@{k}@", str(v))
+    with open(out, "w") as f:
+        f.write(text)
+
+
+class Nginx(Server):
+    name, label = "nginx", "nginx"
+    routes = {"plaintext": "/plaintext", "json": "/json"}
+
+    def available(self):
+        return None if shutil.which("nginx") else "nginx not installed (Debian: nginx-light)"
+
+    def prepare(self):
+        _fill(os.path.join(PEERS, "nginx.conf"), os.path.join(self.dir, "nginx.conf"),
+              DIR=self.dir, PORT=self.port,
+              NOFILE=resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+
+    def command(self):
+        return [shutil.which("nginx"), "-e", os.path.join(self.dir, "error.log"),
+                "-p", self.dir, "-c", os.path.join(self.dir, "nginx.conf")]
+
+    def version(self):
+        return _run_version(["nginx", "-v"]).replace("nginx version: ", "")
+
+
+class H2o(Server):
+    name, label = "h2o", "h2o"
+    routes = {"plaintext": "/plaintext", "json": "/json"}
+
+    def available(self):
+        return None if shutil.which("h2o") else "h2o not installed (Debian: h2o)"
+
+    def prepare(self):
+        with open(os.path.join(self.dir, "plaintext.txt"), "w") as f:
+            f.write("Hello, World!")
+        with open(os.path.join(self.dir, "json.json"), "w") as f:
+            f.write('{"message":"Hello, World!"}')
+        conf = os.path.join(self.dir, "h2o.conf")
+        _fill(os.path.join(PEERS, "h2o.conf"), conf, DIR=self.dir, PORT=self.port)
+        if os.geteuid() == 0:  # as root h2o switches to `nobody`, who cannot write @DIR@
+            with open(conf, "a") as f:
+                f.write("user: root\n")
+
+    def command(self):
+        return [shutil.which("h2o"), "-c", os.path.join(self.dir, "h2o.conf")]
+
+    def version(self):
+        return _run_version(["h2o", "--version"]).replace("h2o version ", "")
+
+
+class FastAPI(Server):
+    """uvicorn, one worker, uvloop + httptools, no access log."""
+    mode = "async"
+
+    def available(self):
+        r = subprocess.run([DEBIAN_PYTHON, "-c", "import fastapi, uvicorn, uvloop, httptools"],
+                           capture_output=True, text=True)
+        return None if r.returncode == 0 else (
+            "python3-fastapi/uvicorn/uvloop/httptools missing for " + DEBIAN_PYTHON)
+
+    def command(self):
+        return [DEBIAN_PYTHON, "-m", "uvicorn", "fastapi_app:app", "--app-dir", PEERS,
+                "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+                "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                "--log-level", "warning", "--timeout-keep-alive", "300",
+                "--backlog", "4096"]
+
+    def version(self):
+        r = subprocess.run([DEBIAN_PYTHON, "-c",
+                            "import fastapi, uvicorn, uvloop, httptools, sys; print("
+                            "f'fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}, "
+                            "uvloop {uvloop.__version__}, httptools {httptools.__version__}, "
+                            "python {sys.version.split()[0]}')"],
+                           capture_output=True, text=True)
+        return r.stdout.strip() or "?"
+
+
+class FastAPIAsync(FastAPI):
+    name, label = "fastapi-async", "FastAPI async def"
+    routes = ASYNC_ROUTES
+
+
+class FastAPIDef(FastAPI):
+    name, label = "fastapi-def", "FastAPI def"
+    routes = SYNC_ROUTES
+
+
+ALL = [Ringo, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef]
+BY_NAME = {c.name: c for c in ALL}
+ALIASES = {"fastapi": ["fastapi-async", "fastapi-def"]}
+
+
+def select(names):
+    out = []
+    for n in names:
+        for m in ALIASES.get(n, [n]):
+            if m not in BY_NAME:
+                sys.exit(f"bench: unknown server {m!r} (known: {', '.join(BY_NAME)}, fastapi)")
+            if BY_NAME[m] not in out:
+                out.append(BY_NAME[m])
+    return [c for c in ALL if c in out]  # fixed order: the table reads the same every run

@@ -1,0 +1,50 @@
+"""FastAPI peer for perf/bench: the same routes as ringo's demo app.
+
+`async def` routes run on the event loop and plain `def` routes on the threadpool,
+the two execution models ringo's RINGO_ASYNC and RINGO_SYNC handlers mirror.
+Run with Debian's Python (python3-fastapi, python3-uvicorn, python3-uvloop,
+python3-httptools):
+
+    /usr/bin/python3 -m uvicorn fastapi_app:app --app-dir perf/peers \
+        --host 127.0.0.1 --port 8000 --loop uvloop --http httptools \
+        --no-access-log --log-level warning
+"""
+import asyncio
+import time
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+
+app = FastAPI()
+
+
+@app.get("/plaintext", response_class=PlainTextResponse)
+async def plaintext():
+    return "Hello, World!"
+
+
+@app.get("/json")
+async def json():
+    return {"message": "Hello, World!"}
+
+
+@app.get("/sleep")
+async def sleep(ms: int = 10):
+    await asyncio.sleep(ms / 1000)
+    return {"slept_ms": ms}
+
+
+@app.get("/sync/plaintext", response_class=PlainTextResponse)
+def sync_plaintext():
+    return "Hello, World!"
+
+
+@app.get("/sync/json")
+def sync_json():
+    return {"message": "Hello, World!"}
+
+
+@app.get("/sync/sleep")
+def sync_sleep(ms: int = 10):
+    time.sleep(ms / 1000)
+    return {"slept_ms": ms}
