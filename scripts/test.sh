@@ -53,7 +53,7 @@ scripts/fuzz.sh 20
 
 if [ -x perf/bench ]; then
     section "benchmark harness smoke run"
-    perf/bench --smoke
+    RINGO_BIN="$PWD/build/ringo" perf/bench --smoke
 fi
 
 section "all tests passed"
