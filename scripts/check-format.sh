@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mapfile -t files < <(git ls-files 'core/*.[ch]' 'http/*.[ch]' 'pool/*.[ch]' 'include/*.h' \
-    'include/ringo/*.h' 'examples/*.c' 'tests/unit/*.c' 'tests/fuzz/*.c' 'perf/*.c' 'perf/**/*.c')
+    'include/ringo/*.h' 'examples/*.c' 'tests/unit/*.[ch]' 'tests/fuzz/*.c' 'perf/*.c' 'perf/**/*.c')
 if [ "${1:-}" = "--fix" ]; then
     clang-format -i "${files[@]}"
     exit 0

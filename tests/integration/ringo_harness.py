@@ -31,6 +31,7 @@ import json
 import os
 import queue
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -803,3 +804,33 @@ def main():
     if skips and not passes:
         sys.exit(EXIT_SKIP)
     sys.exit(EXIT_PASS)
+
+
+# ---- socket helpers shared by the async and sync tests ----
+
+def close_socks(socks):
+    for s in socks:
+        try:
+            s.close()
+        except OSError:
+            pass
+
+
+def abort_sock(s):
+    """Closes with an RST (SO_LINGER 0)."""
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    except OSError:
+        pass
+    s.close()
+
+
+def raise_nofile(want):
+    """Lets this process hold `want` descriptors (soft limit up to the hard one)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        soft = new
+    if soft != resource.RLIM_INFINITY and soft < want:
+        raise Skip(f"RLIMIT_NOFILE hard limit {hard} is below the {want} descriptors needed")

@@ -22,23 +22,13 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ringo_harness as h  # noqa: E402
+from ringo_harness import abort_sock, close_socks, raise_nofile  # noqa: E402
 from ringo_harness import (Conn, Server, case, check, check_eq, check_std_headers,  # noqa: E402
                            get)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELLO_FILE = os.path.join(HERE, "..", "..", "examples", "static", "hello.txt")
 STATS_KEYS = ("conns_live", "reqs_live", "stacks_live", "cancels", "ring_stalls", "reqs_served")
-
-
-def raise_nofile(want):
-    """Lets this process hold `want` descriptors (soft limit up to the hard one)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < want:
-        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
-        soft = new
-    if soft != resource.RLIM_INFINITY and soft < want:
-        raise h.Skip(f"RLIMIT_NOFILE hard limit {hard} is below the {want} descriptors needed")
 
 
 def slept(ms):
@@ -96,23 +86,6 @@ def open_conns(srv, n):
             s.close()
         raise
     return socks
-
-
-def close_socks(socks):
-    for s in socks:
-        try:
-            s.close()
-        except OSError:
-            pass
-
-
-def abort_sock(s):
-    """Closes with an RST (SO_LINGER 0)."""
-    try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    except OSError:
-        pass
-    s.close()
 
 
 def response_complete(buf):

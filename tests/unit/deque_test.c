@@ -16,13 +16,7 @@
 #include "core/alloc.h"
 #include "pool/deque.h"
 
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define SLOW_SANITIZER 1
