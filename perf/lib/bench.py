@@ -56,6 +56,8 @@ CASES = [
     Case("sleep-256", "/sleep?ms=10 (async sleep), 256 connections", "sleep", 256, hook=True),
     Case("sleep-1024", "/sleep?ms=10 (async sleep), 1024 connections", "sleep", 1024,
          hook=True),
+    Case("deps-64", "/deps/chain (2 sync + 2 async dependencies, a teardown), 64 connections",
+         "deps", 64, hook=True),
     Case("sync-json-64", "/sync/json (sync handler on the pool), 64 connections", "sync_json",
          64, hook=True),
     Case("sync-sleep-64", "/sync/sleep?ms=10 (blocking sleep on the pool), 64 connections",
@@ -267,6 +269,8 @@ class Bench:
         cmd = ["wrk", "-t1", f"-c{conns or c.conns}", f"-d{duration:g}s", "--latency"]
         if c.depth > 1:
             cmd += ["-s", PIPELINE_LUA]
+        for h in servers.ROUTE_HEADERS.get(c.route, ()):
+            cmd += ["-H", h]
         cmd.append(s.url(s.path(c.route)))
         if c.depth > 1:
             cmd += ["--", str(c.depth)]

@@ -27,7 +27,10 @@ DEBIAN_PYTHON = "/usr/bin/python3"
 
 # Logical routes -> the path each server answers them on. "Hook" routes are probed with
 # curl when the server starts and their cases run only where the answer is 200.
-ASYNC_ROUTES = {"plaintext": "/plaintext", "json": "/json", "sleep": "/sleep?ms=10"}
+ASYNC_ROUTES = {"plaintext": "/plaintext", "json": "/json", "sleep": "/sleep?ms=10",
+                "deps": "/deps/chain"}
+# The dependency chain needs a bearer token (its `token` dependency answers 401 without).
+ROUTE_HEADERS = {"deps": ["Authorization: Bearer bench"]}
 SYNC_ROUTES = {"plaintext": "/sync/plaintext", "json": "/sync/json",
                "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10"}
 RINGO_ROUTES = {**ASYNC_ROUTES, "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10"}
@@ -57,14 +60,16 @@ def wait_port(port, proc, timeout):
     return False
 
 
-def http_status(url):
+def http_status(url, headers=()):
     """Status code of a GET, with curl when present (the method's probe), else urllib."""
     if shutil.which("curl"):
-        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-m", "5", "-w", "%{http_code}",
-                            url], capture_output=True, text=True)
+        hdr = [a for h in headers for a in ("-H", h)]
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-m", "5", "-w", "%{http_code}"] +
+                           hdr + [url], capture_output=True, text=True)
         return int(r.stdout or 0)
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:
+        req = urllib.request.Request(url, headers=dict(h.split(": ", 1) for h in headers))
+        with urllib.request.urlopen(req, timeout=5) as resp:
             return resp.status
     except urllib.error.HTTPError as e:
         return e.code
@@ -154,7 +159,8 @@ class Server:
     def probe(self):
         self.answers = {}
         for route, path in self.routes.items():
-            self.answers[route] = http_status(self.url(path)) == 200
+            self.answers[route] = http_status(self.url(path),
+                                              ROUTE_HEADERS.get(route, ())) == 200
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"

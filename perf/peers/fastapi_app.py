@@ -12,7 +12,7 @@ python3-httptools):
 import asyncio
 import time
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Header, HTTPException
 from fastapi.responses import PlainTextResponse
 
 app = FastAPI()
@@ -48,3 +48,31 @@ def sync_json():
 def sync_sleep(ms: int = 10):
     time.sleep(ms / 1000)
     return {"slept_ms": ms}
+
+
+# The dependency chain of ringo's /deps/chain: settings (sync) -> db (sync, needs
+# settings, teardown) -> token (async, bearer header, 401) -> user (async, needs db and
+# token); the async handler needs user and db.
+def settings():
+    return {"db_url": "memory://demo"}
+
+
+def db(s: dict = Depends(settings)):
+    conn = {"settings": s, "connected": True}
+    yield conn
+    conn["connected"] = False
+
+
+async def token(authorization: str = Header(None)):
+    if not authorization or not authorization.startswith("Bearer "):
+        raise HTTPException(401, "Not authenticated", headers={"WWW-Authenticate": "Bearer"})
+    return authorization[7:]
+
+
+async def user(conn: dict = Depends(db), tok: str = Depends(token)):
+    return {"name": "user-" + tok}
+
+
+@app.get("/deps/chain")
+async def deps_chain(u: dict = Depends(user), conn: dict = Depends(db)):
+    return {"user": u["name"], "ran": ["settings", "db", "token", "user", "handler"]}
