@@ -233,6 +233,12 @@ def render(res, chart):
     lines += summary_table(res) + [""]
     if chart:
         lines += [f"![req/s and CPU per request, log scale]({chart})", ""]
+    # The hand-written reading of the numbers (targets, profile) survives re-runs.
+    analysis = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "analysis.md")
+    if os.path.exists(analysis):
+        with open(analysis) as f:
+            lines += [f.read().rstrip(), ""]
     lines += ["## Per case", ""]
     for c in res["cases"]:
         lines += [f"### {c['title']} (`{c['name']}`)", ""]
