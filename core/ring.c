@@ -207,7 +207,8 @@ static void on_accept(ringo__ring *r, struct io_uring_cqe *cqe)
     } else if (cqe->res != -ECANCELED && cqe->res != -EINVAL && cqe->res != -EBADF) {
         fprintf(stderr, "ringo: ring %u: accept: %s\n", r->id, strerror(-cqe->res));
     }
-    if (!r->accept_armed && cqe->res != -ECANCELED)
+    /* Not after our cancel, nor on a listener that is gone (that would spin). */
+    if (!r->accept_armed && cqe->res != -ECANCELED && cqe->res != -EINVAL && cqe->res != -EBADF)
         arm_accept(r);
 }
 

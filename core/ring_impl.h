@@ -36,7 +36,7 @@ struct ringo__conn {
     bool close_after_send;
     bool eof;
     bool fresh;    /* no byte received yet: keep it during shutdown drain */
-    uint16_t refs; /* protocol-held references (coroutines, pool jobs) */
+    uint32_t refs; /* protocol-held references (coroutines, pool jobs, held requests) */
     uint8_t timer_kind;
     uint32_t heap_idx;       /* position in the ring's timer heap, UINT32_MAX if none */
     uint64_t deadline;       /* min(proto_deadline, send/linger deadline) */

@@ -149,10 +149,14 @@ static void body(ringo_req *r)
 static void release(ringo_req *r)
 {
     ringo__conn *c = r->conn;
+    bool post = r->post;
 
     if (--r->holds)
         return;
     ringo__req_free(r);
+    /* The connection's memory lives until the unref below. */
+    if (post)
+        ringo__sess_post_done(sess(c));
     ringo__conn_unref(c);
 }
 
@@ -498,6 +502,7 @@ void ringo__exec_responded(ringo_req *r)
 {
     if (r->x && build_post(r) > 0) {
         r->post = true;
+        sess(r->conn)->post_inflight++;
         r->hop_from = r->hop_to = 0;
         hold(r); /* released below once the first hops are under way */
         post_advance(r);

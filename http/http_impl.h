@@ -118,7 +118,7 @@ struct ringo_req {
     ringo__completion deadline; /* route deadline timer CQE */
     struct __kernel_timespec deadline_ts;
     uint64_t start_ms; /* ring clock when the request started running */
-    uint8_t holds;     /* task running, deadline timer pending */
+    uint32_t holds;    /* task running, deadline timer pending, post-response work */
     bool deadline_armed;
     bool detached;               /* answered early (504) or connection gone */
     _Atomic bool gone;           /* what a sync handler polls: nobody waits any more */
@@ -135,6 +135,7 @@ struct ringo_req {
     struct ringo__verr *errors;
     uint8_t http_minor;
     bool keep_alive;
+    bool resp_close; /* the handler asked for Connection: close */
     bool is_head;
     bool expect_continue;
     bool error;    /* a protocol error answer: no handler runs */
@@ -179,6 +180,7 @@ typedef struct ringo__sess {
     bool draining;
     bool eof;
     bool closed;
+    uint32_t post_inflight; /* answered requests whose teardowns/tasks still run */
     int err_status;
     const char *err_reason;
     ringo__chunked chunked; /* body decoder state (http/chunked.c) */
@@ -243,9 +245,17 @@ void ringo__lifespan_shutdown(struct ringo_app *app);
 /* http/params.c */
 int ringo__params_422(ringo_req *r);
 
+/*
+ * Answered requests of one connection whose teardowns or background tasks
+ * still run: past this the connection stops taking requests (backpressure
+ * reaches recv) instead of piling up request objects and pool jobs.
+ */
+#define RINGO__MAX_POST_INFLIGHT 64
+
 /* http/session.c */
 void ringo__sess_finished(ringo__sess *s, ringo_req *r);
 void ringo__sess_substitute(ringo__sess *s, ringo_req *r, int status);
+void ringo__sess_post_done(ringo__sess *s);
 extern const ringo__proto ringo__http_proto;
 ringo_req *ringo__req_new(ringo__sess *s);
 void ringo__req_free(ringo_req *req);

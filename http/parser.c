@@ -200,6 +200,21 @@ static int on_header_value_complete(llhttp_t *p)
     return 0;
 }
 
+/* True when every Transfer-Encoding field lists "chunked" alone. */
+static bool only_chunked(const ringo_req *r)
+{
+    for (uint32_t i = 0; i < r->nhdrs; i++) {
+        ringo_str n = r->hdrs[i].name, v = r->hdrs[i].value;
+        if (n.len != 17 || strncasecmp(n.ptr, "transfer-encoding", 17) != 0)
+            continue;
+        while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
+            v.len--;
+        if (v.len != 7 || strncasecmp(v.ptr, "chunked", 7) != 0)
+            return false;
+    }
+    return true;
+}
+
 static int check_expect(ringo__sess *s, ringo_req *r, bool has_body)
 {
     ringo_str v;
@@ -228,6 +243,8 @@ static int on_headers_complete(llhttp_t *p)
         return fail(s, 400); /* RFC 9112 §3.2 */
     if (p->method == HTTP_CONNECT)
         return fail(s, 501);
+    if ((p->flags & F_CHUNKED) && !only_chunked(r))
+        return fail(s, 501); /* RFC 9112 6.1: a coding we do not implement, e.g. gzip */
     if (!(p->flags & F_CHUNKED) && p->content_length > cfg->max_body_bytes)
         return fail(s, 413);
     r->keep_alive = llhttp_should_keep_alive(p);
@@ -236,8 +253,13 @@ static int on_headers_complete(llhttp_t *p)
         return -1;
     ringo__conn_timer(s->conn, has_body ? RINGO__TIMER_BODY : RINGO__TIMER_NONE,
                       cfg->body_timeout_ms);
-    if (r->expect_continue && !s->qhead && !s->running)
-        ringo__conn_write(s->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    if (r->expect_continue && !s->qhead && !s->running) {
+        char *out = ringo__conn_reserve(s->conn, 25);
+        if (!out)
+            return fail(s, 503); /* never close the connection under llhttp's feet */
+        memcpy(out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        ringo__conn_commit(s->conn, 25);
+    }
     if (p->flags & F_CHUNKED) {
         ringo__chunked_init(&s->chunked, cfg->max_body_bytes, cfg->max_header_bytes);
         /*

@@ -108,7 +108,7 @@ int ringo_resp_header(ringo_req *req, const char *name, ringo_str value)
     if (nlen == 10 && !strcasecmp(name, "connection")) {
         if (value.len != 5 || strncasecmp(value.ptr, "close", 5) != 0)
             return -EPERM;
-        req->keep_alive = false; /* serialized as "Connection: close" */
+        req->resp_close = true; /* serialized as "Connection: close" */
         return 0;
     }
     if (req->nrhdrs == req->rhdr_cap) {
@@ -213,7 +213,8 @@ static char *put_u64(char *p, uint64_t v)
 int ringo__resp_serialize(ringo_req *req, ringo__conn *c)
 {
     const char *reason, *date = ringo__ring_date_line(ringo__conn_ring(c));
-    bool no_len = req->status == 204, no_body = req->is_head || no_len || req->status == 304;
+    bool no_len = req->status == 204 || req->status == 304,
+         no_body = req->is_head || no_len || req->status == 304;
     size_t need = 96 + 40 + 40, body_len;
     char *p, *start;
 
@@ -243,7 +244,7 @@ int ringo__resp_serialize(ringo_req *req, ringo__conn *c)
         p = put(p, req->rhdrs[i].value.ptr, req->rhdrs[i].value.len);
         p = put(p, "\r\n", 2);
     }
-    if (!req->keep_alive)
+    if (!req->keep_alive || req->resp_close)
         p = put(p, "Connection: close\r\n", 19);
     else if (req->http_minor == 0)
         p = put(p, "Connection: keep-alive\r\n", 24);

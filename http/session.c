@@ -67,7 +67,8 @@ void ringo__sess_fail(ringo__sess *s, int status)
     ringo__conn_timer(s->conn, RINGO__TIMER_NONE, 0);
     r = ringo__req_new(s);
     if (!r) {
-        ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
+        /* Not CLOSE_NOW: we may be inside feed(), which still uses the session. */
+        ringo__conn_close(s->conn, RINGO__CLOSE_AFTER_SEND);
         return;
     }
     r->error = true;
@@ -80,7 +81,8 @@ static bool busy(const ringo__sess *s)
 {
     /* A client that does not read its responses is not fed more of them. */
     return s->running || s->qhead ||
-           ringo__conn_unsent(s->conn) > s->app->srv.cfg.max_conn_buffered;
+           ringo__conn_unsent(s->conn) > s->app->srv.cfg.max_conn_buffered ||
+           s->post_inflight >= RINGO__MAX_POST_INFLIGHT;
 }
 
 static int hold_input(ringo__sess *s, const char *p, size_t n)
@@ -109,7 +111,7 @@ static int hold_input(ringo__sess *s, const char *p, size_t n)
 static void respond(ringo__sess *s, ringo_req *r)
 {
     ringo__ring *ring = ringo__conn_ring(s->conn);
-    bool keep = r->keep_alive;
+    bool keep = r->keep_alive && !r->resp_close;
 
     if (s->closed)
         return;
@@ -138,7 +140,8 @@ static void pump(ringo__sess *s)
     }
 }
 
-static void request_done_parsing(ringo__sess *s)
+/* more: bytes already received follow this request (drain answers them too). */
+static void request_done_parsing(ringo__sess *s, bool more)
 {
     ringo_req *r = s->cur;
     const ringo_config *cfg = &s->app->srv.cfg;
@@ -147,8 +150,8 @@ static void request_done_parsing(ringo__sess *s)
     s->served++;
     /* The body is in: its deadline no longer applies, whatever the handler takes. */
     ringo__conn_timer(s->conn, RINGO__TIMER_NONE, 0);
-    if ((cfg->max_requests_per_conn && s->served >= cfg->max_requests_per_conn) || s->draining ||
-        s->eof)
+    if ((cfg->max_requests_per_conn && s->served >= cfg->max_requests_per_conn) ||
+        (s->draining && !more) || s->eof)
         r->keep_alive = false;
     enqueue(s, r);
     if (!r->keep_alive)
@@ -158,7 +161,7 @@ static void request_done_parsing(ringo__sess *s)
 /* Parses as much of p as the connection may take now; holds the rest. */
 static void feed(ringo__sess *s, const char *p, size_t n)
 {
-    while (n && !s->dead) {
+    while (n && !s->dead && !s->closed) {
         size_t used = 0;
         int ret;
 
@@ -175,7 +178,7 @@ static void feed(ringo__sess *s, const char *p, size_t n)
         if (ret < 0) {
             ringo__sess_fail(s, -ret);
         } else if (ret == 1) {
-            request_done_parsing(s);
+            request_done_parsing(s, n > 0 || s->pending_len > 0);
         }
         pump(s);
     }
@@ -318,10 +321,13 @@ static void on_drain(ringo__conn *c)
     const ringo_config *cfg = &s->app->srv.cfg;
 
     s->draining = true;
-    if (s->qtail)
-        s->qtail->keep_alive = false;
-    if (s->running)
-        s->running->keep_alive = false;
+    /* The last request already received closes; held input is answered first. */
+    if (!s->pending_len && !s->in_message) {
+        if (s->qtail)
+            s->qtail->keep_alive = false;
+        else if (s->running)
+            s->running->keep_alive = false;
+    }
     if (s->in_message || s->qhead || s->running || ringo__conn_unsent(c))
         return; /* answered, then closed */
     if (s->served == 0) {
@@ -380,6 +386,13 @@ const ringo__proto ringo__http_proto = {
 };
 
 /* ---- called by http/exec.c ---- */
+
+/* A request's post-response work finished: the connection may take more. */
+void ringo__sess_post_done(ringo__sess *s)
+{
+    if (s->post_inflight-- == RINGO__MAX_POST_INFLIGHT && !s->closed)
+        resume_conn(s);
+}
 
 /* A request that was suspended (coroutine, pool) has its answer. */
 void ringo__sess_finished(ringo__sess *s, ringo_req *r)

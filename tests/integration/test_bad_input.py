@@ -48,6 +48,10 @@ FRAMING = [
     ("TE chunked, gzip (chunked not last)", POST_HEAD +
      b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 400, True),
     ("TE unknown coding", POST_HEAD + b"Transfer-Encoding: foo\r\n\r\n", 400, True),
+    # Regression: llhttp sets F_CHUNKED for "gzip, chunked"; the body must not reach the
+    # handler still gzip-coded (RFC 9112 6.1: a coding we do not implement is 501).
+    ("TE gzip, chunked", POST_HEAD + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+     501, True),
     ("TE chunked twice", POST_HEAD + b"Transfer-Encoding: chunked, chunked\r\n\r\n"
      b"0\r\n\r\n", 400, True),
 ]

@@ -343,6 +343,30 @@ def tasks_complete_after_202(srv):
     c.close()
 
 
+@case()
+def many_pipelined_background_tasks_on_one_connection(srv):
+    # Regression: every answered request with background work held a 16-bit connection
+    # reference; tens of thousands pipelined on one connection wrapped it (use after
+    # free). Now a connection with many such requests waits (backpressure) instead.
+    n = 600
+    conn = Conn(srv)
+    conn.send(request("POST", "/tasks", body=b"") * n)
+    for i in range(n):
+        check_eq(conn.read_response().status, 202, f"pipelined POST /tasks #{i}")
+    conn.close()
+    c = Client(srv)
+    deadline = h.deadline_after(h.TIMEOUT * 2)
+    while True:
+        st = tasks(c)
+        if st["completed"] == st["scheduled"]:
+            break
+        if h.remaining(deadline) <= 0:
+            raise h.Failure(f"background tasks not completed: {st!r}")
+        time.sleep(0.02)
+    c.wait_idle("background tasks")
+    c.close()
+
+
 @case(server=False)
 def tasks_run_after_the_response_fresh_server(srv=None):
     # The task sleeps 20 ms on the pool. The 202 and the GET /tasks behind it

@@ -147,5 +147,27 @@ def sigterm_during_burst(srv=None):
         srv.wait_stopped()
 
 
+@case(server=False)
+def sigterm_answers_every_pipelined_request_received(srv=None):
+    # Regression: the drain used to close after the running request and drop the
+    # pipelined ones already received (a non-idempotent POST among them).
+    with Server(DRAIN) as srv:
+        conns = []
+        for i in range(10):
+            c = Conn(srv)
+            c.send(get("/sleep?ms=300") + request("POST", "/tasks", body=b"") +
+                   get(f"/users/p{i}"))
+            conns.append(c)
+        h.check_alive(srv)
+        srv.send_signal(signal.SIGTERM)
+        for i, c in enumerate(conns):
+            got = [c.read_response() for _ in range(3)]
+            check_eq([r.status for r in got], [200, 202, 200], f"connection {i} statuses")
+            check(got[2].closes(), f"connection {i}: the last answer closes")
+            c.read_until_close()
+            c.close()
+        srv.wait_stopped()
+
+
 if __name__ == "__main__":
     h.main()
