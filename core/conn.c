@@ -305,19 +305,6 @@ char *ringo__conn_reserve(ringo__conn *c, size_t n)
 
 void ringo__conn_commit(ringo__conn *c, size_t n) { c->out_len += n; }
 
-int ringo__conn_write(ringo__conn *c, const void *p, size_t n)
-{
-    char *dst = ringo__conn_reserve(c, n);
-
-    if (!dst) {
-        ringo__conn_close(c, RINGO__CLOSE_NOW);
-        return -ENOMEM;
-    }
-    memcpy(dst, p, n);
-    c->out_len += n;
-    return 0;
-}
-
 void ringo__conn_pause(ringo__conn *c)
 {
     if (c->paused)

@@ -40,7 +40,6 @@ const ringo_config *ringo__ring_config(const ringo__ring *r) { return &r->srv->c
 void *ringo__ring_app(const ringo__ring *r) { return r->srv->app; }
 ringo__ring_stats *ringo__ring_stats_of(ringo__ring *r) { return &r->stats; }
 int ringo__ring_fd(const ringo__ring *r) { return r->ring_fd; }
-bool ringo__ring_draining(const ringo__ring *r) { return r->stopping; }
 uint64_t ringo__ring_now(const ringo__ring *r) { return r->now; }
 void ringo__ring_hold(ringo__ring *r) { r->holds++; }
 void ringo__ring_release(ringo__ring *r) { r->holds--; }

@@ -86,13 +86,10 @@ void *ringo__conn_state(ringo__conn *c);
 ringo__ring *ringo__conn_ring(const ringo__conn *c);
 
 /*
- * Appends n bytes to the connection's output. Nothing is sent until
- * ringo__conn_flush(), so pipelined responses gather into one send.
- * Returns 0 or -ENOMEM (the connection is then closed).
+ * Room for n more output bytes (NULL when out of memory); ringo__conn_commit()
+ * says how many were used. Nothing is sent until ringo__conn_flush(), so
+ * pipelined responses gather into one send.
  */
-int ringo__conn_write(ringo__conn *c, const void *p, size_t n);
-
-/* Room for n more output bytes; ringo__conn_commit() says how many were used. */
 char *ringo__conn_reserve(ringo__conn *c, size_t n);
 void ringo__conn_commit(ringo__conn *c, size_t n);
 
@@ -131,7 +128,6 @@ const ringo_config *ringo__ring_config(const ringo__ring *r);
 void *ringo__ring_app(const ringo__ring *r);
 ringo__ring_stats *ringo__ring_stats_of(ringo__ring *r);
 int ringo__ring_fd(const ringo__ring *r);
-bool ringo__ring_draining(const ringo__ring *r);
 
 /* Milliseconds of CLOCK_MONOTONIC, refreshed once per loop iteration. */
 uint64_t ringo__ring_now(const ringo__ring *r);

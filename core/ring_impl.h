@@ -35,7 +35,6 @@ struct ringo__conn {
     bool paused;
     bool close_after_send;
     bool eof;
-    bool fresh;    /* no byte received yet: keep it during shutdown drain */
     uint32_t refs; /* protocol-held references (coroutines, pool jobs, held requests) */
     uint8_t timer_kind;
     uint32_t heap_idx;       /* position in the ring's timer heap, UINT32_MAX if none */

@@ -261,7 +261,6 @@ static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
     ringo__pool_job_acquire(&j->job);
     ringo__ring_release(ring);
     atomic_fetch_sub_explicit(&ringo__ring_stats_of(ring)->jobs_live, 1, memory_order_relaxed);
-    r->job = NULL;
     hop_done(r);
 }
 
@@ -286,7 +285,6 @@ static int start_sync(ringo_req *r)
     ret = r->post ? ringo__pool_submit_nolimit(pool, &j->job) : ringo__pool_submit(pool, &j->job);
     if (ret < 0)
         return ret;
-    r->job = j;
     hold(r);
     ringo__ring_hold(ring);
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->jobs_live, 1, memory_order_relaxed);

@@ -100,7 +100,6 @@ typedef struct ringo__sync_job {
     ringo__job job;         /* run on a worker */
     ringo__completion comp; /* its completion CQE on the owning ring */
     struct ringo_req *req;
-    int ret; /* the handler's return */
 } ringo__sync_job;
 
 struct ringo_req {
@@ -120,12 +119,11 @@ struct ringo_req {
     uint64_t start_ms; /* ring clock when the request started running */
     uint32_t holds;    /* task running, deadline timer pending, post-response work */
     bool deadline_armed;
-    bool detached;               /* answered early (504) or connection gone */
-    _Atomic bool gone;           /* what a sync handler polls: nobody waits any more */
-    struct ringo__sync_job *job; /* RINGO_SYNC: its pool job */
-    struct ringo__exec *x;       /* dependencies, middleware, background: when used */
-    uint16_t hop_from, hop_to;   /* plan steps the current hop runs */
-    bool hop_handler;            /* ... and then the handler */
+    bool detached;             /* answered early (504) or connection gone */
+    _Atomic bool gone;         /* what a sync handler polls: nobody waits any more */
+    struct ringo__exec *x;     /* dependencies, middleware, background: when used */
+    uint16_t hop_from, hop_to; /* plan steps the current hop runs */
+    bool hop_handler;          /* ... and then the handler */
     bool handler_done;
     bool failed;        /* a dependency or the handler failed the request */
     bool ringo_error;   /* the error answer is ringo's: error handlers shape it */
@@ -182,7 +180,6 @@ typedef struct ringo__sess {
     bool closed;
     uint32_t post_inflight; /* answered requests whose teardowns/tasks still run */
     int err_status;
-    const char *err_reason;
     ringo__chunked chunked; /* body decoder state (http/chunked.c) */
 } ringo__sess;
 
@@ -222,7 +219,6 @@ typedef struct ringo__exec {
 enum { NEXT_NONE, NEXT_SP, NEXT_CR };
 extern const llhttp_settings_t ringo__llhttp_settings;
 int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed);
-int ringo__parse_error_status(ringo__sess *s, int err, const char *p, const char *end);
 
 /* http/exec.c: running a request (dependencies, handler, middleware, afterwards) */
 void ringo__exec_run(ringo__sess *s, ringo_req *r);
@@ -264,6 +260,5 @@ void ringo__sess_fail(ringo__sess *s, int status);
 /* http/response.c */
 int ringo__resp_serialize(ringo_req *req, ringo__conn *c);
 const char *ringo__status_reason(int status);
-int ringo__resp_simple(ringo__conn *c, int status, bool close, const char *extra_headers);
 
 #endif

@@ -364,7 +364,7 @@ static int method_status(ringo__sess *s, const char *p, const char *end)
     return n > 0 && (q == end || *q == ' ') ? 501 : 400;
 }
 
-int ringo__parse_error_status(ringo__sess *s, int err, const char *p, const char *end)
+static int parse_error_status(ringo__sess *s, int err, const char *p, const char *end)
 {
     /* A callback that failed said why; llhttp names the callback, not the reason. */
     if (s->err_status)
@@ -507,5 +507,5 @@ again:
         return ret;
     }
     *consumed += base;
-    return -ringo__parse_error_status(s, err, p, end);
+    return -parse_error_status(s, err, p, end);
 }
