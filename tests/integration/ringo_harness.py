@@ -834,3 +834,57 @@ def raise_nofile(want):
         soft = new
     if soft != resource.RLIM_INFINITY and soft < want:
         raise Skip(f"RLIMIT_NOFILE hard limit {hard} is below the {want} descriptors needed")
+
+
+# ---- the demo server's /stats counters ----
+
+STATS_KEYS = ("conns_live", "reqs_live", "stacks_live", "cancels", "ring_stalls", "reqs_served")
+
+
+class StatsConn:
+    """One keep-alive connection that polls GET /stats (an async route) of the
+    demo server. The stats request itself is live while it is answered."""
+
+    def __init__(self, srv):
+        self.conn = Conn(srv)
+        self.polls = 0
+
+    def get(self):
+        self.conn.send(get("/stats"))
+        r = self.conn.read_response()
+        check_eq(r.status, 200, "GET /stats status")
+        st = r.json()
+        for k in STATS_KEYS:
+            check(isinstance(st.get(k), int), f"/stats lacks integer {k!r}: {st!r}")
+        self.polls += 1
+        return st
+
+    def wait_for(self, pred, what, timeout=None):
+        """Polls until pred(stats) holds; fails with the last stats after timeout."""
+        timeout = timeout or TIMEOUT
+        deadline = deadline_after(timeout)
+        while True:
+            st = self.get()
+            if pred(st):
+                return st
+            if remaining(deadline) <= 0:
+                raise Failure(f"{what}: not reached within {timeout:.0f}s; last /stats {st!r}")
+            time.sleep(0.02)
+
+    def wait_baseline(self, base, what, timeout=None, open_conns=0):
+        """Requests and connections back to base (the poller's own connection
+        and request are in base too); open_conns: idle connections the test
+        opened since base and still holds."""
+        return self.wait_for(lambda st: st["reqs_live"] <= base["reqs_live"]
+                             and st["conns_live"] <= base["conns_live"] + open_conns
+                             and st["stacks_live"] <= base["stacks_live"],
+                             f"{what}: reqs_live, stacks_live back to {base!r}, conns_live "
+                             f"to {base['conns_live'] + open_conns}", timeout)
+
+    def wait_read(self, base, n, what):
+        """Waits until n more requests than at base are live (read and parsed)."""
+        return self.wait_for(lambda st: st["reqs_live"] >= base["reqs_live"] + n,
+                             f"{what}: {n} requests read by the server")
+
+    def close(self):
+        self.conn.close()

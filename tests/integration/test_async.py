@@ -22,13 +22,12 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ringo_harness as h  # noqa: E402
-from ringo_harness import abort_sock, close_socks, raise_nofile  # noqa: E402
+from ringo_harness import StatsConn, abort_sock, close_socks, raise_nofile  # noqa: E402
 from ringo_harness import (Conn, Server, case, check, check_eq, check_std_headers,  # noqa: E402
                            get)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELLO_FILE = os.path.join(HERE, "..", "..", "examples", "static", "hello.txt")
-STATS_KEYS = ("conns_live", "reqs_live", "stacks_live", "cancels", "ring_stalls", "reqs_served")
 
 
 def slept(ms):
@@ -36,40 +35,6 @@ def slept(ms):
 
 
 # ------------------------------------------------------------ helpers
-
-class StatsConn:
-    """One keep-alive connection that polls GET /stats. The stats request
-    itself is live while it is answered: reqs_live and stacks_live include it."""
-
-    def __init__(self, srv):
-        self.conn = Conn(srv)
-        self.polls = 0
-
-    def get(self):
-        self.conn.send(get("/stats"))
-        r = self.conn.read_response()
-        check_eq(r.status, 200, "GET /stats status")
-        st = r.json()
-        for k in STATS_KEYS:
-            check(isinstance(st.get(k), int), f"/stats lacks integer {k!r}: {st!r}")
-        self.polls += 1
-        return st
-
-    def wait_for(self, pred, what, timeout=None):
-        """Polls until pred(stats) holds; fails with the last stats after timeout."""
-        deadline = h.deadline_after(timeout or h.TIMEOUT)
-        while True:
-            st = self.get()
-            if pred(st):
-                return st
-            if h.remaining(deadline) <= 0:
-                raise h.Failure(f"{what}: not reached within {timeout or h.TIMEOUT:.0f}s; "
-                                f"last /stats {st!r}")
-            time.sleep(0.02)
-
-    def close(self):
-        self.conn.close()
-
 
 def open_conns(srv, n):
     """n connected TCP sockets (blocking connect, one at a time)."""

@@ -24,11 +24,10 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ringo_harness as h  # noqa: E402
-from ringo_harness import abort_sock, close_socks, raise_nofile  # noqa: E402
+from ringo_harness import StatsConn, abort_sock, close_socks, raise_nofile  # noqa: E402
 from ringo_harness import (Conn, Server, case, check, check_eq, check_std_headers,  # noqa: E402
                            get)
 
-STATS_KEYS = ("conns_live", "reqs_live", "stacks_live", "cancels", "ring_stalls", "reqs_served")
 PLAIN = b"Hello, World!"
 JSON = b'{"message":"Hello, World!"}'
 M64 = (1 << 64) - 1
@@ -92,55 +91,6 @@ def check_known_checksums():
 
 
 # ------------------------------------------------------------ helpers
-
-class StatsConn:
-    """One keep-alive connection that polls GET /stats (an async route). The
-    stats request itself is live while it is answered."""
-
-    def __init__(self, srv):
-        self.conn = Conn(srv)
-        self.polls = 0
-
-    def get(self):
-        self.conn.send(get("/stats"))
-        r = self.conn.read_response()
-        check_eq(r.status, 200, "GET /stats status")
-        st = r.json()
-        for k in STATS_KEYS:
-            check(isinstance(st.get(k), int), f"/stats lacks integer {k!r}: {st!r}")
-        self.polls += 1
-        return st
-
-    def wait_for(self, pred, what, timeout=None):
-        """Polls until pred(stats) holds; fails with the last stats after timeout."""
-        timeout = timeout or h.TIMEOUT
-        deadline = h.deadline_after(timeout)
-        while True:
-            st = self.get()
-            if pred(st):
-                return st
-            if h.remaining(deadline) <= 0:
-                raise h.Failure(f"{what}: not reached within {timeout:.0f}s; last /stats {st!r}")
-            time.sleep(0.02)
-
-    def wait_baseline(self, base, what, timeout=None, open_conns=0):
-        """Requests and connections back to base (the poller's own connection
-        and request are in base too); open_conns: idle connections the test
-        opened since base and still holds."""
-        return self.wait_for(lambda st: st["reqs_live"] <= base["reqs_live"]
-                             and st["conns_live"] <= base["conns_live"] + open_conns
-                             and st["stacks_live"] <= base["stacks_live"],
-                             f"{what}: reqs_live, stacks_live back to {base!r}, conns_live "
-                             f"to {base['conns_live'] + open_conns}", timeout)
-
-    def wait_read(self, base, n, what):
-        """Waits until n more requests than at base are live (read and parsed)."""
-        return self.wait_for(lambda st: st["reqs_live"] >= base["reqs_live"] + n,
-                             f"{what}: {n} requests read by the server")
-
-    def close(self):
-        self.conn.close()
-
 
 def open_conns(srv, n):
     """n connected TCP sockets (blocking connect, one at a time)."""
