@@ -491,28 +491,17 @@ static int add_deps(ringo_app *app)
 {
     static const char *const db_needs[] = {"settings", NULL};
     static const char *const user_needs[] = {"db", "token", NULL};
-    static const char *const chain_needs[] = {"user", "db", NULL};
     const ringo_dep_opts so = {.mode = RINGO_SYNC, .type = "struct settings"};
     const ringo_dep_opts dbo = {
         .mode = RINGO_SYNC, .needs = db_needs, .teardown = db_teardown, .type = "struct db"};
     const ringo_dep_opts to = {.mode = RINGO_ASYNC, .type = "char"};
     const ringo_dep_opts uo = {.mode = RINGO_ASYNC, .needs = user_needs, .type = "struct user"};
-    const ringo_route_opts chain = {.needs = chain_needs};
-    int ret = 0;
 
     dep_settings = ringo_dep_new(app, "settings", settings_dep, NULL, &so);
     dep_db = ringo_dep_new(app, "db", db_dep, NULL, &dbo);
     dep_token = ringo_dep_new(app, "token", token_dep, NULL, &to);
     dep_user = ringo_dep_new(app, "user", user_dep, NULL, &uo);
-    if (!dep_settings || !dep_db || !dep_token || !dep_user)
-        return -ENOMEM;
-    ret = ret ? ret
-              : ringo_route_ex(app, "GET", "/deps/chain", RINGO_ASYNC, deps_chain, NULL, &chain);
-    ret = ret ? ret : ringo_route(app, "GET", "/deps/teardowns", RINGO_ASYNC, deps_teardowns, NULL);
-    ret = ret ? ret : ringo_route(app, "GET", "/items/{id}", RINGO_ASYNC, items, NULL);
-    ret = ret ? ret : ringo_route(app, "POST", "/tasks", RINGO_ASYNC, tasks_post, NULL);
-    ret = ret ? ret : ringo_route(app, "GET", "/tasks", RINGO_ASYNC, tasks_get, NULL);
-    return ret;
+    return dep_settings && dep_db && dep_token && dep_user ? 0 : -ENOMEM;
 }
 
 static void usage(FILE *f)
@@ -607,36 +596,52 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
     return 0;
 }
 
+/* udata APP is replaced by the app itself at registration. */
+static char app_marker;
+#define APP ((void *)&app_marker)
+
 static int add_routes(ringo_app *app)
 {
     static const ringo_route_opts deadline = {.deadline_ms = 200};
-    int ret = 0;
+    static const char *const chain_needs[] = {"user", "db", NULL};
+    static const ringo_route_opts chain = {.needs = chain_needs};
+    static const struct {
+        const char *method, *pattern;
+        ringo_mode mode;
+        ringo_handler_fn fn;
+        void *udata;
+        const ringo_route_opts *opts;
+    } routes[] = {
+        {"GET", "/", RINGO_ASYNC, hello, NULL, NULL},
+        {"GET", "/plaintext", RINGO_ASYNC, plaintext, NULL, NULL},
+        {"GET", "/json", RINGO_ASYNC, json, NULL, NULL},
+        {"POST", "/echo", RINGO_ASYNC, echo, NULL, NULL},
+        {"GET", "/users/{id}", RINGO_ASYNC, user, NULL, NULL},
+        {"GET", "/whoami", RINGO_ASYNC, whoami, NULL, NULL},
+        {"GET", "/sleep", RINGO_ASYNC, sleep_route, NULL, NULL},
+        {"GET", "/deadline/sleep", RINGO_ASYNC, sleep_route, NULL, &deadline},
+        {"GET", "/async/file", RINGO_ASYNC, async_file, RINGO_DEMO_DIR "/static/hello.txt", NULL},
+        {"GET", "/async/upstream", RINGO_ASYNC, async_upstream, APP, NULL},
+        {"GET", "/block", RINGO_ASYNC, block_route, NULL, NULL},
+        {"GET", "/stats", RINGO_ASYNC, stats_route, APP, NULL},
+        /* The same bodies through the pool: FastAPI's plain `def` equivalents. */
+        {"GET", "/sync/plaintext", RINGO_SYNC, plaintext, NULL, NULL},
+        {"GET", "/sync/json", RINGO_SYNC, json, NULL, NULL},
+        {"GET", "/sync/sleep", RINGO_SYNC, sync_sleep, NULL, NULL},
+        {"GET", "/deadline/sync/sleep", RINGO_SYNC, sync_sleep, NULL, &deadline},
+        {"GET", "/sync/cpu", RINGO_SYNC, sync_cpu, NULL, NULL},
+        /* Dependencies, validated parameters, background tasks (ringo/deps.h). */
+        {"GET", "/deps/chain", RINGO_ASYNC, deps_chain, NULL, &chain},
+        {"GET", "/deps/teardowns", RINGO_ASYNC, deps_teardowns, NULL, NULL},
+        {"GET", "/items/{id}", RINGO_ASYNC, items, NULL, NULL},
+        {"POST", "/tasks", RINGO_ASYNC, tasks_post, NULL, NULL},
+        {"GET", "/tasks", RINGO_ASYNC, tasks_get, NULL, NULL},
+    };
+    int ret = add_deps(app);
 
-    ret = ret ? ret : ringo_route(app, "GET", "/", RINGO_ASYNC, hello, NULL);
-    ret = ret ? ret : ringo_route(app, "GET", "/plaintext", RINGO_ASYNC, plaintext, NULL);
-    ret = ret ? ret : ringo_route(app, "GET", "/json", RINGO_ASYNC, json, NULL);
-    ret = ret ? ret : ringo_route(app, "POST", "/echo", RINGO_ASYNC, echo, NULL);
-    ret = ret ? ret : ringo_route(app, "GET", "/users/{id}", RINGO_ASYNC, user, NULL);
-    ret = ret ? ret : ringo_route(app, "GET", "/whoami", RINGO_ASYNC, whoami, NULL);
-    ret = ret ? ret : ringo_route(app, "GET", "/sleep", RINGO_ASYNC, sleep_route, NULL);
-    ret = ret ? ret
-              : ringo_route_ex(app, "GET", "/deadline/sleep", RINGO_ASYNC, sleep_route, NULL,
-                               &deadline);
-    ret = ret ? ret
-              : ringo_route(app, "GET", "/async/file", RINGO_ASYNC, async_file,
-                            (void *)RINGO_DEMO_DIR "/static/hello.txt");
-    ret = ret ? ret : ringo_route(app, "GET", "/async/upstream", RINGO_ASYNC, async_upstream, app);
-    ret = ret ? ret : ringo_route(app, "GET", "/block", RINGO_ASYNC, block_route, NULL);
-    ret = ret ? ret : ringo_route(app, "GET", "/stats", RINGO_ASYNC, stats_route, app);
-    /* The same bodies through the pool: FastAPI's plain `def` equivalents. */
-    ret = ret ? ret : ringo_route(app, "GET", "/sync/plaintext", RINGO_SYNC, plaintext, NULL);
-    ret = ret ? ret : ringo_route(app, "GET", "/sync/json", RINGO_SYNC, json, NULL);
-    ret = ret ? ret : ringo_route(app, "GET", "/sync/sleep", RINGO_SYNC, sync_sleep, NULL);
-    ret = ret ? ret
-              : ringo_route_ex(app, "GET", "/deadline/sync/sleep", RINGO_SYNC, sync_sleep, NULL,
-                               &deadline);
-    ret = ret ? ret : ringo_route(app, "GET", "/sync/cpu", RINGO_SYNC, sync_cpu, NULL);
-    ret = ret ? ret : add_deps(app);
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && ret == 0; i++)
+        ret = ringo_route_ex(app, routes[i].method, routes[i].pattern, routes[i].mode, routes[i].fn,
+                             routes[i].udata == APP ? app : routes[i].udata, routes[i].opts);
     return ret;
 }
 
