@@ -468,13 +468,119 @@ static int slow_task(ringo_req *req, void *arg)
     return 0;
 }
 
+/* Past the app's max_post_inflight, ringo_background() says -EAGAIN: answer 503. */
+static int busy_503(ringo_req *req)
+{
+    ringo_resp_header(req, "Retry-After", RINGO_STR_LIT("1"));
+    return ringo_respond(req, 503, "application/json", "{\"scheduled\":false}", 19);
+}
+
 static int tasks_post(ringo_req *req, void *udata)
 {
+    int ret = ringo_background(req, RINGO_SYNC, slow_task, NULL);
+
     (void)udata;
-    if (ringo_background(req, RINGO_SYNC, slow_task, NULL) < 0)
-        return -ENOMEM;
+    if (ret == -EAGAIN)
+        return busy_503(req);
+    if (ret < 0)
+        return ret;
     atomic_fetch_add(&tasks_scheduled, 1);
     return ringo_respond(req, 202, "application/json", "{\"scheduled\":true}", 18);
+}
+
+/* Counters of the /tasks/... routes below, read by GET /tasks/stats. */
+static _Atomic unsigned long sleep_done, sleep_cancelled, many_done, nested_outer, nested_inner;
+static _Atomic long nested_ret = 1;
+
+/* An async background task that awaits a long sleep: shutdown must cancel it. */
+static int sleeping_task(ringo_req *req, void *arg)
+{
+    int ret = ringo_sleep_ms((uint64_t)(uintptr_t)arg);
+
+    (void)req;
+    atomic_fetch_add(ret == -ECANCELED ? &sleep_cancelled : &sleep_done, 1);
+    return ret == -ECANCELED ? 0 : ret;
+}
+
+static int tasks_sleep(ringo_req *req, void *udata)
+{
+    uint64_t ms = query_u64(req, "ms", 1000, 600000);
+    int ret = ringo_background(req, RINGO_ASYNC, sleeping_task, (void *)(uintptr_t)ms);
+
+    (void)udata;
+    if (ret == -EAGAIN)
+        return busy_503(req);
+    if (ret < 0)
+        return ret;
+    return ringo_respond(req, 202, "application/json", "{\"scheduled\":true}", 18);
+}
+
+static int count_task(ringo_req *req, void *arg)
+{
+    (void)req;
+    (void)arg;
+    atomic_fetch_add(&many_done, 1);
+    return 0;
+}
+
+/* n background tasks on one request (n may exceed 65,535). */
+static int tasks_many(ringo_req *req, void *udata)
+{
+    uint64_t n = query_u64(req, "n", 1, 1000000);
+    char body[64];
+    int len;
+
+    (void)udata;
+    for (uint64_t i = 0; i < n; i++) {
+        int ret = ringo_background(req, RINGO_ASYNC, count_task, NULL);
+        if (ret == -EAGAIN)
+            return busy_503(req);
+        if (ret < 0)
+            return ret;
+    }
+    len = snprintf(body, sizeof(body), "{\"scheduled\":%llu}", (unsigned long long)n);
+    return ringo_respond(req, 202, "application/json", body, (size_t)len);
+}
+
+static int inner_task(ringo_req *req, void *arg)
+{
+    (void)req;
+    (void)arg;
+    atomic_fetch_add(&nested_inner, 1);
+    return 0;
+}
+
+/* A background task that schedules another one: it runs, or the call fails. */
+static int outer_task(ringo_req *req, void *arg)
+{
+    (void)arg;
+    atomic_store(&nested_ret, ringo_background(req, RINGO_ASYNC, inner_task, NULL));
+    atomic_fetch_add(&nested_outer, 1);
+    return 0;
+}
+
+static int tasks_nested(ringo_req *req, void *udata)
+{
+    int ret = ringo_background(req, RINGO_ASYNC, outer_task, NULL);
+
+    (void)udata;
+    if (ret < 0)
+        return ret;
+    return ringo_respond(req, 202, "application/json", "{\"scheduled\":true}", 18);
+}
+
+static int tasks_stats(ringo_req *req, void *udata)
+{
+    char body[192];
+    int n =
+        snprintf(body, sizeof(body),
+                 "{\"sleep_done\":%lu,\"sleep_cancelled\":%lu,\"many_done\":%lu,"
+                 "\"nested_outer\":%lu,\"nested_inner\":%lu,\"nested_ret\":%ld}",
+                 atomic_load(&sleep_done), atomic_load(&sleep_cancelled), atomic_load(&many_done),
+                 atomic_load(&nested_outer), atomic_load(&nested_inner), atomic_load(&nested_ret));
+
+    (void)udata;
+    return ringo_respond(req, 200, "application/json", body, (size_t)n);
 }
 
 static int tasks_get(ringo_req *req, void *udata)
@@ -512,7 +618,8 @@ static void usage(FILE *f)
                "             [--max-requests N] [--header-timeout MS] [--body-timeout MS]\n"
                "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
                "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
-               "             [--max-pool-queue N] [--msgring-fallback] [--quiet]\n");
+               "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
+               "             [--quiet]\n");
 }
 
 enum {
@@ -534,6 +641,7 @@ enum {
     OPT_STALL,
     OPT_STACK,
     OPT_POOLQ,
+    OPT_POSTQ,
     OPT_FALLBACK
 };
 
@@ -560,6 +668,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
                                          {"stall-warn", 1, 0, OPT_STALL},
                                          {"stack-size", 1, 0, OPT_STACK},
                                          {"max-pool-queue", 1, 0, OPT_POOLQ},
+                                         {"max-post-inflight", 1, 0, OPT_POSTQ},
                                          {"msgring-fallback", 0, 0, OPT_FALLBACK},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
@@ -589,6 +698,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         case OPT_STALL: cfg->stall_warn_ms = (uint32_t)v; break;
         case OPT_STACK: cfg->stack_size = v; break;
         case OPT_POOLQ: cfg->max_pool_queue = (uint32_t)v; break;
+        case OPT_POSTQ: cfg->max_post_inflight = (uint32_t)v; break;
         case OPT_FALLBACK: cfg->msgring_fallback = 1; break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
@@ -636,6 +746,10 @@ static int add_routes(ringo_app *app)
         {"GET", "/items/{id}", RINGO_ASYNC, items, NULL, NULL},
         {"POST", "/tasks", RINGO_ASYNC, tasks_post, NULL, NULL},
         {"GET", "/tasks", RINGO_ASYNC, tasks_get, NULL, NULL},
+        {"POST", "/tasks/sleep", RINGO_ASYNC, tasks_sleep, NULL, NULL},
+        {"POST", "/tasks/many", RINGO_ASYNC, tasks_many, NULL, NULL},
+        {"POST", "/tasks/nested", RINGO_ASYNC, tasks_nested, NULL, NULL},
+        {"GET", "/tasks/stats", RINGO_ASYNC, tasks_stats, NULL, NULL},
     };
     int ret = add_deps(app);
 
@@ -671,6 +785,9 @@ int main(int argc, char **argv)
     fflush(stdout);
     ret = ringo_app_wait(app);
     ringo_app_stats(app, &st);
+    if (st.bg_dropped)
+        fprintf(stderr, "ringo: background tasks dropped at shutdown: %llu\n",
+                (unsigned long long)st.bg_dropped);
     fprintf(stderr, "ringo: stopped: conns=%llu reqs=%llu bufs=%llu stacks=%llu jobs=%llu\n",
             (unsigned long long)st.conns_live, (unsigned long long)st.reqs_live,
             (unsigned long long)st.bufs_held, (unsigned long long)st.stacks_live,

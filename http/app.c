@@ -33,6 +33,7 @@ void ringo_config_init(ringo_config *c)
     c->recv_buffer_size = 16384;
     c->backlog = 4096;
     c->stall_warn_ms = 100;
+    c->max_post_inflight = RINGO__DEFAULT_MAX_POST_INFLIGHT;
 }
 
 static void route_free(ringo__route *r)
@@ -215,6 +216,8 @@ int ringo_app_start(ringo_app *app)
     ringo__pool_opts_init(&opts);
     if (app->srv.cfg.pool_threads)
         opts.threads = app->srv.cfg.pool_threads;
+    if (!app->srv.cfg.max_post_inflight)
+        app->srv.cfg.max_post_inflight = RINGO__DEFAULT_MAX_POST_INFLIGHT;
     if (app->srv.cfg.max_pool_queue)
         opts.max_queued = app->srv.cfg.max_pool_queue;
     opts.force_fallback = app->srv.cfg.msgring_fallback;
@@ -263,6 +266,8 @@ int ringo_app_run(ringo_app *app)
 void ringo_app_stats(const ringo_app *app, ringo_stats *out)
 {
     ringo__server_stats(&app->srv, out);
+    out->bg_live = atomic_load_explicit(&app->bg_live, memory_order_relaxed);
+    out->bg_dropped = atomic_load_explicit(&app->bg_dropped, memory_order_relaxed);
 }
 
 const char *ringo_strerror(int err)

@@ -425,13 +425,34 @@ int ringo_fail(ringo_req *req, int status, const char *detail)
     return -ECANCELED;
 }
 
+/* Takes one of the app's max_post_inflight slots; ringo__bg_finished() gives it back. */
+static int bg_reserve(ringo_app *app)
+{
+    uint32_t n = atomic_fetch_add_explicit(&app->bg_live, 1, memory_order_relaxed);
+
+    if (n < app->srv.cfg.max_post_inflight)
+        return 0;
+    atomic_fetch_sub_explicit(&app->bg_live, 1, memory_order_relaxed);
+    return -EAGAIN;
+}
+
+void ringo__bg_finished(ringo_app *app, unsigned n, bool dropped)
+{
+    atomic_fetch_sub_explicit(&app->bg_live, n, memory_order_relaxed);
+    if (dropped)
+        atomic_fetch_add_explicit(&app->bg_dropped, n, memory_order_relaxed);
+}
+
 int ringo_background(ringo_req *req, ringo_mode mode, ringo_bg_fn fn, void *arg)
 {
+    ringo_app *app = ((ringo__sess *)ringo__conn_state(req->conn))->app;
     ringo__exec *x = ringo__exec_of(req);
     ringo__bg *b = x ? ringo_req_alloc(req, sizeof(*b)) : NULL;
 
     if (!b || !fn)
         return b ? -EINVAL : -ENOMEM;
+    if (bg_reserve(app) < 0)
+        return -EAGAIN;
     *b = (ringo__bg){fn, arg, mode, NULL};
     if (x->bg_tail)
         x->bg_tail->next = b;

@@ -133,6 +133,7 @@ static void post_body(ringo_req *r)
             if (ret < 0)
                 fprintf(stderr, "ringo: background task of '%s' failed: %s\n",
                         r->route ? r->route->label : "?", ringo_strerror(ret));
+            ringo__bg_finished(sess(r->conn)->app, 1, false);
         }
     }
 }

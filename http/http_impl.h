@@ -91,6 +91,10 @@ struct ringo_app {
     unsigned nroutes, routes_cap;
     char *host;
     bool started;
+    /* Background tasks scheduled and not finished (bounded by max_post_inflight),
+     * and those dropped at shutdown: touched once per background task only. */
+    _Atomic uint32_t bg_live;
+    _Atomic uint64_t bg_dropped;
 };
 
 #define REQ_INLINE_ARENA 3072 /* fits a typical head plus the route match */
@@ -237,6 +241,7 @@ void ringo__deps_free(struct ringo_app *app);
 void ringo__shape_error(ringo_req *r);
 int ringo__lifespan_startup(struct ringo_app *app);
 void ringo__lifespan_shutdown(struct ringo_app *app);
+void ringo__bg_finished(struct ringo_app *app, unsigned n, bool dropped);
 
 /* http/params.c */
 int ringo__params_422(ringo_req *r);
@@ -247,6 +252,9 @@ int ringo__params_422(ringo_req *r);
  * reaches recv) instead of piling up request objects and pool jobs.
  */
 #define RINGO__MAX_POST_INFLIGHT 64
+
+/* ringo_config.max_post_inflight when 0: background tasks in flight per app. */
+#define RINGO__DEFAULT_MAX_POST_INFLIGHT 1024u
 
 /* http/session.c */
 void ringo__sess_finished(ringo__sess *s, ringo_req *r);

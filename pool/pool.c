@@ -80,7 +80,8 @@ struct ringo__pool {
     pthread_cond_t qdrained; /* stop() waits for an empty queue */
     ringo__job *qhead, *qtail;
     _Atomic unsigned qcount;
-    int stopping; /* under qlock: submit refuses */
+    unsigned qunbounded; /* under qlock: queued jobs of ringo__pool_submit_nolimit() */
+    int stopping;        /* under qlock: submit refuses */
     char pad0[64];
 
     _Atomic uint32_t epoch; /* futex word of parked workers */
@@ -154,6 +155,7 @@ static ringo__job *queue_pop(ringo__pool *p)
         p->qhead = j->next;
         if (!p->qhead)
             p->qtail = NULL;
+        p->qunbounded -= j->unbounded;
         unsigned n = atomic_load_explicit(&p->qcount, memory_order_relaxed) - 1;
         atomic_store_explicit(&p->qcount, n, memory_order_relaxed);
         if (n == 0 && p->stopping)
@@ -169,9 +171,12 @@ static int queue_push_locked(ringo__pool *p, ringo__job *j, bool bounded)
 
     if (p->stopping)
         return -ESHUTDOWN;
-    if (bounded && n >= p->max_queued)
+    /* Post-response work has its own bound (the app's): it never takes request slots. */
+    if (bounded && n - p->qunbounded >= p->max_queued)
         return -EAGAIN;
     j->next = NULL;
+    j->unbounded = !bounded;
+    p->qunbounded += j->unbounded;
     if (p->qtail)
         p->qtail->next = j;
     else

@@ -43,6 +43,7 @@ struct ringo__job {
     int32_t cqe_res;                 /* res of that CQE; run/cancel may set it */
     uint64_t cqe_data;               /* user_data of that CQE */
     ringo__job *next;                /* private: injection queue link */
+    uint8_t unbounded;               /* private: from ringo__pool_submit_nolimit() */
 };
 
 typedef struct ringo__pool_opts {
@@ -98,7 +99,10 @@ int ringo__pool_submit(ringo__pool *p, ringo__job *job);
 /*
  * ringo__pool_submit() without the max_queued bound: for work that must
  * never be refused once its request was accepted (dependency teardowns,
- * background tasks), so a full pool cannot deadlock them. -ESHUTDOWN only.
+ * background tasks), so a full pool cannot deadlock them. Such jobs do not
+ * count against max_queued either: post-response work cannot starve request
+ * admission (the app bounds it on its own, ringo_config.max_post_inflight).
+ * -ESHUTDOWN only.
  */
 int ringo__pool_submit_nolimit(ringo__pool *p, ringo__job *job);
 

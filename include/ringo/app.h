@@ -58,6 +58,7 @@ typedef struct ringo_config {
     size_t stack_size;              /* RINGO_ASYNC coroutine stack, bytes; 0: 64 KiB */
     uint32_t stall_warn_ms;         /* watchdog: log a handler holding a ring longer */
     uint32_t max_pool_queue;        /* sync jobs queued before 503; 0: 1024 */
+    uint32_t max_post_inflight;     /* background tasks not finished, per app; 0: 1024 */
     int msgring_fallback;           /* 1: per-worker rings for MSG_RING (tests) */
     int quiet;                      /* 1: no startup/shutdown lines on stderr */
 } ringo_config;
@@ -147,6 +148,8 @@ typedef struct ringo_stats {
     uint64_t cancels;     /* awaits cancelled by disconnect or deadline */
     uint64_t ring_stalls; /* watchdog: a handler held the ring too long */
     uint64_t pool_hops;   /* jobs handed to the pool (one per sync hop) */
+    uint64_t bg_live;     /* background tasks scheduled and not finished */
+    uint64_t bg_dropped;  /* background tasks dropped: shutdown passed its drain timeout */
 } ringo_stats;
 
 /* Fills *out with the current counters (approximate while running). */
