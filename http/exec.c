@@ -231,7 +231,11 @@ static int start_async(ringo_req *r)
 
 static void sync_run(ringo__job *job) { body(((ringo__sync_job *)job)->req); }
 
-static void post_body(ringo_req *r);
+/* Background tasks of the current post-response hop that will never run. */
+static void drop_bg_hop(ringo_req *r)
+{
+    ringo__bg_finished(sess(r->conn)->app, r->hop_to - r->hop_from, true);
+}
 
 static void sync_cancel(ringo__job *job)
 {
@@ -239,11 +243,11 @@ static void sync_cancel(ringo__job *job)
 
     /*
      * Shutdown passed its drain deadline before the job started. A request
-     * gets 503; teardowns and background tasks still run, here on the
-     * thread stopping the pool (the ring waits for this job's CQE).
+     * gets 503; background tasks are dropped and counted. (Teardown hops are
+     * must_run: the pool never cancels them.)
      */
     if (r->post) {
-        post_body(r);
+        drop_bg_hop(r);
         return;
     }
     r->status = 503;
@@ -282,6 +286,8 @@ static int start_sync(ringo_req *r)
     j->job.cqe_data = ringo__ptr_data(&j->comp);
     j->comp.fn = sync_complete;
     j->req = r;
+    /* Teardowns release what the request holds: they run even past the drain timeout. */
+    j->job.must_run = r->post && r->x->post[r->hop_from].dep;
     /* Teardowns and background tasks of an accepted request are never refused. */
     ret = r->post ? ringo__pool_submit_nolimit(pool, &j->job) : ringo__pool_submit(pool, &j->job);
     if (ret < 0)
@@ -476,7 +482,12 @@ static int build_post(ringo_req *r)
     return (int)n;
 }
 
-/* Runs post-response hops until one suspends or all are done. */
+/*
+ * Runs post-response hops until one suspends or all are done. A hop is a run
+ * of items of one mode and one kind: teardowns and background tasks never
+ * share a hop, because past the drain timeout the first must run and the
+ * second are dropped.
+ */
 static void post_advance(ringo_req *r)
 {
     ringo__exec *x = r->x;
@@ -484,22 +495,43 @@ static void post_advance(ringo_req *r)
     while (r->hop_to < x->npost) {
         unsigned a = r->hop_to, b = a;
         ringo_mode m = x->post[a].mode;
+        bool teardown = x->post[a].dep != NULL;
         int ret;
-        while (b < x->npost && x->post[b].mode == m)
+        while (b < x->npost && x->post[b].mode == m && (x->post[b].dep != NULL) == teardown)
             b++;
         r->hop_from = (uint16_t)a;
         r->hop_to = (uint16_t)b;
         ret = m == RINGO_ASYNC ? start_async(r) : start_sync(r);
         if (ret == 0)
             return;
-        if (ret < 0) /* no stack, or the pool is shutting down: run it here */
+        if (ret == -ESHUTDOWN && !teardown)
+            drop_bg_hop(r); /* past the drain timeout */
+        else if (ret < 0)   /* no stack, or the pool has stopped: run it here */
             post_body(r);
     }
 }
 
+/* build_post() failed: the background tasks scheduled will never run. */
+static void forget_bg(ringo_req *r)
+{
+    unsigned n = 0;
+
+    for (ringo__bg *b = r->x->bg_head; b; b = b->next)
+        n++;
+    if (n)
+        ringo__bg_finished(sess(r->conn)->app, n, false);
+}
+
 void ringo__exec_responded(ringo_req *r)
 {
-    if (r->x && build_post(r) > 0) {
+    int n = r->x ? build_post(r) : 0;
+
+    if (n < 0) {
+        fprintf(stderr, "ringo: out of memory: teardowns and background tasks of '%s' skipped\n",
+                r->route ? r->route->label : "?");
+        forget_bg(r);
+    }
+    if (n > 0) {
         r->post = true;
         sess(r->conn)->post_inflight++;
         r->hop_from = r->hop_to = 0;

@@ -81,7 +81,8 @@ struct ringo__pool {
     ringo__job *qhead, *qtail;
     _Atomic unsigned qcount;
     unsigned qunbounded; /* under qlock: queued jobs of ringo__pool_submit_nolimit() */
-    int stopping;        /* under qlock: submit refuses */
+    int stopping;        /* under qlock: submit refuses, but for must_run jobs */
+    int closed;          /* under qlock: submit refuses everything */
     char pad0[64];
 
     _Atomic uint32_t epoch; /* futex word of parked workers */
@@ -169,7 +170,8 @@ static int queue_push_locked(ringo__pool *p, ringo__job *j, bool bounded)
 {
     unsigned n = atomic_load_explicit(&p->qcount, memory_order_relaxed);
 
-    if (p->stopping)
+    /* Stopping: work that must run (teardowns) is still taken, for the workers. */
+    if (p->closed || (p->stopping && !j->must_run))
         return -ESHUTDOWN;
     /* Post-response work has its own bound (the app's): it never takes request slots. */
     if (bounded && n - p->qunbounded >= p->max_queued)
@@ -609,8 +611,35 @@ static struct timespec deadline_after(uint64_t ms)
     return ts;
 }
 
-/* Refuses new jobs, waits for the queue to empty or the deadline, and
- * returns what is still queued. */
+/* Unlinks the queued jobs that may be cancelled and returns them; the
+ * must_run ones stay queued, in order, for the workers. */
+static ringo__job *take_cancellable_locked(ringo__pool *p)
+{
+    ringo__job *drop = NULL, **dtail = &drop, *keep = NULL, *ktail = NULL;
+    unsigned n = 0, nu = 0;
+
+    for (ringo__job *j = p->qhead, *next; j; j = next) {
+        next = j->next;
+        j->next = NULL;
+        if (!j->must_run) {
+            *dtail = j;
+            dtail = &j->next;
+            continue;
+        }
+        *(ktail ? &ktail->next : &keep) = j;
+        ktail = j;
+        n++;
+        nu += j->unbounded;
+    }
+    p->qhead = keep;
+    p->qtail = ktail;
+    p->qunbounded = nu;
+    atomic_store_explicit(&p->qcount, n, memory_order_relaxed);
+    return drop;
+}
+
+/* Refuses new jobs (but must_run ones), waits for the queue to empty or the
+ * deadline, and returns the queued jobs to cancel. */
 static ringo__job *drain(ringo__pool *p, uint64_t drain_ms)
 {
     struct timespec dl = deadline_after(drain_ms);
@@ -620,9 +649,7 @@ static ringo__job *drain(ringo__pool *p, uint64_t drain_ms)
     p->stopping = 1;
     while (p->qhead && pthread_cond_timedwait(&p->qdrained, &p->qlock, &dl) != ETIMEDOUT)
         ;
-    left = p->qhead;
-    p->qhead = p->qtail = NULL;
-    atomic_store_explicit(&p->qcount, 0, memory_order_relaxed);
+    left = take_cancellable_locked(p);
     pthread_mutex_unlock(&p->qlock);
     return left;
 }
@@ -642,6 +669,35 @@ static void cancel_jobs(ringo__pool *p, ringo__job *j)
     }
 }
 
+/*
+ * After the workers exited: a must_run job pushed while the last worker was
+ * leaving (it had seen an empty queue) runs here, so none is stranded.
+ */
+static void run_leftovers(ringo__pool *p)
+{
+    ringo__job *j;
+
+    pthread_mutex_lock(&p->qlock);
+    p->closed = 1;
+    j = p->qhead;
+    p->qhead = p->qtail = NULL;
+    p->qunbounded = 0;
+    atomic_store_explicit(&p->qcount, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&p->qlock);
+    for (ringo__job *next; j; j = next) {
+        int fd = j->ring_fd;
+        next = j->next;
+        j->run(j);
+        if (fd >= 0)
+            complete(p, &p->stop_msg, j);
+    }
+}
+
+/*
+ * Past the drain deadline, jobs that may be skipped (requests: 503;
+ * background tasks: dropped) are cancelled on this thread, which is quick;
+ * must_run jobs (teardowns) run on the workers, in parallel, before they exit.
+ */
 void ringo__pool_stop(ringo__pool *p, uint64_t drain_ms)
 {
     assert(!tls_worker && "ringo__pool_stop() called from a pool worker");
@@ -650,6 +706,7 @@ void ringo__pool_stop(ringo__pool *p, uint64_t drain_ms)
     p->stopped = 1;
     cancel_jobs(p, drain(p, drain_ms));
     workers_exit(p);
+    run_leftovers(p);
 }
 
 void ringo__pool_free(ringo__pool *p)

@@ -20,8 +20,11 @@
  *
  * Every job accepted by ringo__pool_submit() gets exactly one completion:
  * run() then a CQE, or (at shutdown past the drain deadline) cancel() then a
- * CQE with res -ECANCELED unless cancel() changed it. A job whose ring_fd is
- * negative gets no CQE; its run()/cancel() must signal completion itself.
+ * CQE with res -ECANCELED unless cancel() changed it. A job marked must_run
+ * (dependency teardowns: they release what a request holds) is never
+ * cancelled: past the deadline it still runs, on the workers, in parallel.
+ * A job whose ring_fd is negative gets no CQE; its run()/cancel() must
+ * signal completion itself.
  */
 #ifndef RINGO_POOL_POOL_H
 #define RINGO_POOL_POOL_H
@@ -43,6 +46,7 @@ struct ringo__job {
     int32_t cqe_res;                 /* res of that CQE; run/cancel may set it */
     uint64_t cqe_data;               /* user_data of that CQE */
     ringo__job *next;                /* private: injection queue link */
+    uint8_t must_run;                /* never cancelled: runs even past the drain deadline */
     uint8_t unbounded;               /* private: from ringo__pool_submit_nolimit() */
 };
 
@@ -91,8 +95,9 @@ int ringo__pool_new(ringo__pool **out, const ringo__pool_opts *opts);
 /*
  * Queues job (any thread; run, ring_fd, cqe_data set; cancel optional).
  * Returns 0; -EAGAIN when max_queued jobs wait already (the server answers
- * 503 with Retry-After); -ESHUTDOWN once ringo__pool_stop() has begun. On
- * failure the pool never touches the job.
+ * 503 with Retry-After); -ESHUTDOWN once ringo__pool_stop() has begun (for
+ * a must_run job: once it has returned). On failure the pool never touches
+ * the job.
  */
 int ringo__pool_submit(ringo__pool *p, ringo__job *job);
 
@@ -107,9 +112,10 @@ int ringo__pool_submit(ringo__pool *p, ringo__job *job);
 int ringo__pool_submit_nolimit(ringo__pool *p, ringo__job *job);
 
 /*
- * Stops accepting jobs and waits up to drain_ms for queued jobs to start;
- * then cancels the ones still queued (on the calling thread: cancel(), then
- * their CQE), waits for running jobs to finish and joins the workers. The
+ * Stops accepting jobs (but must_run ones) and waits up to drain_ms for
+ * queued jobs to start; then cancels the ones still queued but must_run (on
+ * the calling thread: cancel(), then their CQE), lets the workers run the
+ * must_run ones and every running job to the end, and joins them. The
  * target rings must keep reaping until it returns. Idempotent. Must not be
  * called from a worker.
  */
