@@ -354,8 +354,10 @@ static bool finished(ringo__ring *r)
     if (!r->stopping)
         return false;
     close_listener(r);
-    if (r->now >= r->stop_deadline && r->nconns)
+    if (r->now >= r->stop_deadline && r->nconns) {
+        ringo__tasks_cancel_all(r); /* handlers, dependencies, background tasks */
         force_close_all(r);
+    }
     return r->nconns == 0 && r->holds == 0 && r->listen_fd < 0;
 }
 

@@ -33,7 +33,8 @@ struct ringo__task {
     /* Private. */
     ringo__ring *ring;
     ringo__coro *co;
-    ringo__completion *waiting; /* the op this task is suspended on */
+    ringo__completion *waiting;         /* the op this task is suspended on */
+    ringo__task *live_prev, *live_next; /* the ring's live tasks */
     bool cancelled;
 };
 
@@ -48,6 +49,16 @@ int ringo__task_start(ringo__task *t, ringo__ring *r);
 
 /* See the header comment. Idempotent; a no-op once body returned. */
 void ringo__task_cancel(ringo__task *t);
+
+/*
+ * Shutdown past the drain timeout (ring thread): cancels every live task of
+ * this ring (handlers, dependencies, background tasks alike: their awaits
+ * return -ECANCELED), and tasks started from now on begin cancelled.
+ */
+void ringo__tasks_cancel_all(ringo__ring *r);
+
+/* True once ringo__tasks_cancel_all() ran on this ring thread. */
+bool ringo__tasks_cancelling(void);
 
 /* The task running on this thread, NULL outside task coroutines. */
 ringo__task *ringo__task_current(void);

@@ -501,6 +501,10 @@ static void post_advance(ringo_req *r)
             b++;
         r->hop_from = (uint16_t)a;
         r->hop_to = (uint16_t)b;
+        if (!teardown && m == RINGO_ASYNC && ringo__tasks_cancelling()) {
+            drop_bg_hop(r); /* past the drain timeout */
+            continue;
+        }
         ret = m == RINGO_ASYNC ? start_async(r) : start_sync(r);
         if (ret == 0)
             return;

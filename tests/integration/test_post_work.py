@@ -148,5 +148,26 @@ def shutdown_drops_queued_background_tasks_and_counts_them(srv=None):
         check(n > 0, f"dropped count {dropped[-1]!r}")
 
 
+@case(server=False)
+def shutdown_cancels_sleeping_async_background_task(srv=None):
+    # Regression: an async background task awaiting a 15 s sleep held its ring
+    # past the drain timeout (shutdown took 16.8 s; forever for a hung peer).
+    with Server(["--drain-timeout", 1000]) as srv:
+        stats = StatsConn(srv)
+        base = stats.get()
+        c = Conn(srv)
+        c.send(request("POST", "/tasks/sleep?ms=15000", body=b""))
+        check_eq(c.read_response().status, 202, "POST /tasks/sleep status")
+        stats.wait_for(lambda st: st["stacks_live"] > base["stacks_live"],
+                       "the background task is sleeping in its coroutine")
+        c.close()
+        stats.close()
+        t0 = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        srv.wait_stopped(timeout=max(60, 3 * SHUTDOWN_BOUND))
+        took = time.monotonic() - t0
+        check(took < SHUTDOWN_BOUND, f"shutdown took {took:.1f}s (bound {SHUTDOWN_BOUND:.0f}s)")
+
+
 if __name__ == "__main__":
     h.main()
