@@ -362,8 +362,8 @@ static ringo_mode next_hop(ringo_req *r)
 
     while (b < rt->nplan && rt->plan[b]->mode == m)
         b++;
-    r->hop_from = (uint16_t)a;
-    r->hop_to = (uint16_t)b;
+    r->hop_from = (uint32_t)a;
+    r->hop_to = (uint32_t)b;
     r->hop_handler = b == rt->nplan && rt->mode == m;
     return m;
 }
@@ -499,8 +499,8 @@ static void post_advance(ringo_req *r)
         int ret;
         while (b < x->npost && x->post[b].mode == m && (x->post[b].dep != NULL) == teardown)
             b++;
-        r->hop_from = (uint16_t)a;
-        r->hop_to = (uint16_t)b;
+        r->hop_from = (uint32_t)a;
+        r->hop_to = (uint32_t)b;
         if (!teardown && m == RINGO_ASYNC && ringo__tasks_cancelling()) {
             drop_bg_hop(r); /* past the drain timeout */
             continue;

@@ -126,13 +126,13 @@ struct ringo_req {
     bool detached;             /* answered early (504) or connection gone */
     _Atomic bool gone;         /* what a sync handler polls: nobody waits any more */
     struct ringo__exec *x;     /* dependencies, middleware, background: when used */
-    uint16_t hop_from, hop_to; /* plan steps the current hop runs */
+    uint32_t hop_from, hop_to; /* plan steps or post items the current hop runs */
     bool hop_handler;          /* ... and then the handler */
     bool handler_done;
     bool failed;        /* a dependency or the handler failed the request */
     bool ringo_error;   /* the error answer is ringo's: error handlers shape it */
     bool post;          /* in the after-response phase */
-    uint16_t nerrors;   /* parameter validation errors */
+    uint32_t nerrors;   /* parameter validation errors */
     const char *detail; /* ringo_fail()'s text, for error handlers */
     struct ringo__verr *errors;
     uint8_t http_minor;
@@ -140,8 +140,8 @@ struct ringo_req {
     bool resp_close; /* the handler asked for Connection: close */
     bool is_head;
     bool expect_continue;
-    bool error;    /* a protocol error answer: no handler runs */
-    uint8_t hosts; /* Host fields seen */
+    bool error;     /* a protocol error answer: no handler runs */
+    uint32_t hosts; /* Host fields seen (up to max_headers: must not wrap) */
     /* The response. */
     int status;
     ringo__hdr *rhdrs;
@@ -164,7 +164,7 @@ typedef struct ringo__sess {
     const char *buf_start; /* the buffer being parsed */
     const char *buf_end;
     const char *msg_start; /* where the current message began, if in buffer */
-    uint32_t served;
+    uint64_t served;       /* no cap by default: must not wrap */
     uint32_t head_bytes;
     uint32_t url_bytes;
     uint8_t last_cb;

@@ -169,5 +169,25 @@ def shutdown_cancels_sleeping_async_background_task(srv=None):
         check(took < SHUTDOWN_BOUND, f"shutdown took {took:.1f}s (bound {SHUTDOWN_BOUND:.0f}s)")
 
 
+@case(args=["--max-post-inflight", 200000])
+def more_than_65535_background_tasks_on_one_request(srv):
+    # Regression: a 16-bit hop index wrapped past 65,535 post-response items and
+    # the ring spun at 100% re-running them.
+    n = 70000
+    c = Conn(srv)
+    c.send(request("POST", f"/tasks/many?n={n}", body=b""))
+    r = c.read_response()
+    check_eq((r.status, r.json()), (202, {"scheduled": n}), "POST /tasks/many")
+    deadline = h.deadline_after(h.TIMEOUT)
+    while True:
+        done = task_stats(c)["many_done"]
+        if done >= n:
+            break
+        check(h.remaining(deadline) > 0, f"only {done} of {n} background tasks ran")
+        time.sleep(0.05)
+    check_eq(done, n, "background tasks run")
+    c.close()
+
+
 if __name__ == "__main__":
     h.main()
