@@ -479,7 +479,38 @@ static int build_post(ringo_req *r)
                 (ringo__post){x->ran[i].dep->mode, x->ran[i].dep, x->ran[i].value, NULL};
     for (ringo__bg *b = x->bg_head; b; b = b->next)
         x->post[x->npost++] = (ringo__post){b->mode, NULL, NULL, b};
+    x->bg_built = x->bg_tail;
     return (int)n;
+}
+
+/*
+ * Background tasks scheduled by post-response work itself (a background task
+ * or a teardown calling ringo_background()) become a new list that runs
+ * after the current one. Returns 1 when there are some.
+ */
+static int more_bg(ringo_req *r)
+{
+    ringo__exec *x = r->x;
+    ringo__bg *first = x->bg_built ? x->bg_built->next : x->bg_head;
+    unsigned n = 0;
+
+    for (ringo__bg *b = first; b; b = b->next)
+        n++;
+    if (!n)
+        return 0;
+    x->bg_built = x->bg_tail;
+    x->npost = 0;
+    r->hop_from = r->hop_to = 0;
+    x->post = ringo__arena_alloc(&r->arena, n * sizeof(*x->post));
+    if (!x->post) {
+        fprintf(stderr, "ringo: out of memory: %u background tasks of '%s' skipped\n", n,
+                r->route ? r->route->label : "?");
+        ringo__bg_finished(sess(r->conn)->app, n, false);
+        return 0;
+    }
+    for (ringo__bg *b = first; b; b = b->next)
+        x->post[x->npost++] = (ringo__post){b->mode, NULL, NULL, b};
+    return 1;
 }
 
 /*
@@ -492,7 +523,7 @@ static void post_advance(ringo_req *r)
 {
     ringo__exec *x = r->x;
 
-    while (r->hop_to < x->npost) {
+    while (r->hop_to < x->npost || more_bg(r)) {
         unsigned a = r->hop_to, b = a;
         ringo_mode m = x->post[a].mode;
         bool teardown = x->post[a].dep != NULL;

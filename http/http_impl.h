@@ -214,7 +214,8 @@ typedef struct ringo__exec {
     unsigned nran, ran_cap;
     unsigned mw_done; /* middlewares whose before() ran */
     ringo__bg *bg_head, *bg_tail;
-    ringo__post *post; /* teardowns (reverse) then background tasks */
+    ringo__bg *bg_built; /* the last one in `post`: later ones were scheduled by post work */
+    ringo__post *post;   /* teardowns (reverse) then background tasks */
     unsigned npost;
     void *state; /* ringo_req_state() */
 } ringo__exec;

@@ -90,7 +90,13 @@ RINGO_API int ringo_group_route(ringo_group *g, const char *method, const char *
  * on the pool (RINGO_SYNC) or on the ring (RINGO_ASYNC, may await), in the
  * order scheduled. The request (and arg, if it lives in the request arena)
  * stays valid until every task finished. A negative return is logged, never
- * sent to the client. Returns 0, -EINVAL (fn NULL) or -ENOMEM.
+ * sent to the client. Called from a teardown or a background task, the new
+ * task runs after those already scheduled. At most max_post_inflight
+ * (ringo_config) background tasks per app are scheduled and not finished;
+ * at shutdown, those not started by the drain timeout are dropped (counted in
+ * ringo_stats.bg_dropped) and async ones still suspended are cancelled.
+ * Returns 0, -EINVAL (fn NULL), -ENOMEM, or -EAGAIN past max_post_inflight
+ * (answer 503).
  */
 typedef int (*ringo_bg_fn)(ringo_req *req, void *arg);
 RINGO_API int ringo_background(ringo_req *req, ringo_mode mode, ringo_bg_fn fn, void *arg);

@@ -189,5 +189,22 @@ def more_than_65535_background_tasks_on_one_request(srv):
     c.close()
 
 
+@case()
+def background_task_scheduling_another_runs_it(srv):
+    # Regression: ringo_background() from a background task returned 0 and the
+    # task never ran.
+    stats = StatsConn(srv)
+    base = stats.get()
+    c = Conn(srv)
+    c.send(request("POST", "/tasks/nested", body=b""))
+    check_eq(c.read_response().status, 202, "POST /tasks/nested status")
+    stats.wait_baseline(base, "the nested background tasks finished", open_conns=1)
+    st = task_stats(c)
+    check_eq((st["nested_outer"], st["nested_ret"], st["nested_inner"]), (1, 0, 1),
+             "outer task ran, its ringo_background() returned 0 and the inner task ran")
+    c.close()
+    stats.close()
+
+
 if __name__ == "__main__":
     h.main()
