@@ -21,6 +21,7 @@
 #define RINGO_POOL_MSGRING_H
 
 #include <liburing.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 enum ringo__msgring_mode {
@@ -60,5 +61,11 @@ void ringo__msgring_exit(ringo__msgring *m);
  * -EBADF/-EBADFD when ring_fd is not an open io_uring; -errno otherwise.
  */
 int ringo__msgring_post(ringo__msgring *m, int ring_fd, uint64_t data, int32_t res);
+
+/*
+ * Fault injection for tests (not part of any API): while positive, each
+ * ringo__msgring_post() decrements it and fails with -EIO without posting.
+ */
+extern _Atomic int ringo__msgring_fail_posts;
 
 #endif

@@ -53,6 +53,7 @@
 #define JOIN_SPINS 64    /* join: pause this many times, */
 #define JOIN_YIELDS 128  /* then yield until here, then sleep in slices */
 #define JOIN_SLEEP_NS 1000000L
+#define STOP_RETRIES 100 /* x 10 ms: failed completion posts retried at stop */
 
 enum { TASK_PENDING = 0, TASK_DONE = 1, TASK_SLEEPING = 2 };
 
@@ -95,7 +96,9 @@ struct ringo__pool {
     _Atomic uint64_t rejected;
     _Atomic uint64_t cancelled;
     _Atomic uint64_t post_failed;
-    ringo__msgring stop_msg; /* stop() posts cancelled jobs' CQEs with it */
+    ringo__job *failed;       /* under qlock: jobs whose CQE the kernel refused */
+    _Atomic unsigned nfailed; /* their number, read without the lock */
+    ringo__msgring stop_msg;  /* stop() posts cancelled jobs' CQEs with it */
 };
 
 static _Thread_local worker *tls_worker;
@@ -297,7 +300,23 @@ static ringo_task *next_task(worker *w)
 
 /* ---- jobs ---- */
 
-static void complete(ringo__pool *p, ringo__msgring *m, ringo__job *j)
+/*
+ * A CQE the kernel refused even after retries: the job stays the pool's (it
+ * was never handed back), and its request, and so its ring, wait for that
+ * CQE. It is posted again after the next job, before a worker parks, and
+ * when the pool stops, so a failed post delays its request but never
+ * strands it (nor the shutdown waiting for it).
+ */
+static void keep_failed(ringo__pool *p, ringo__job *j)
+{
+    pthread_mutex_lock(&p->qlock);
+    j->next = p->failed;
+    p->failed = j;
+    atomic_fetch_add_explicit(&p->nfailed, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&p->qlock);
+}
+
+static int post(ringo__msgring *m, ringo__job *j)
 {
     int fd = j->ring_fd;
     uint64_t data = j->cqe_data;
@@ -305,8 +324,38 @@ static void complete(ringo__pool *p, ringo__msgring *m, ringo__job *j)
 
     /* The job belongs to the ring again once the CQE is posted: no access after. */
     ringo__tsan_release(j);
-    if (ringo__msgring_post(m, fd, data, res) < 0)
-        atomic_fetch_add_explicit(&p->post_failed, 1, memory_order_relaxed);
+    return ringo__msgring_post(m, fd, data, res);
+}
+
+static void complete(ringo__pool *p, ringo__msgring *m, ringo__job *j)
+{
+    if (post(m, j) == 0)
+        return;
+    atomic_fetch_add_explicit(&p->post_failed, 1, memory_order_relaxed);
+    keep_failed(p, j);
+}
+
+/* Posts the kept CQEs again; returns how many still failed. */
+static unsigned retry_failed(ringo__pool *p, ringo__msgring *m)
+{
+    ringo__job *j;
+    unsigned left = 0;
+
+    if (!atomic_load_explicit(&p->nfailed, memory_order_relaxed))
+        return 0;
+    pthread_mutex_lock(&p->qlock);
+    j = p->failed;
+    p->failed = NULL;
+    atomic_store_explicit(&p->nfailed, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&p->qlock);
+    for (ringo__job *next; j; j = next) {
+        next = j->next;
+        if (post(m, j) < 0) {
+            keep_failed(p, j);
+            left++;
+        }
+    }
+    return left;
 }
 
 /* ring_fd is read before run(): a job without a CQE may be freed by run(). */
@@ -320,6 +369,7 @@ static void run_job(worker *w, ringo__job *j)
     atomic_fetch_add_explicit(&w->jobs_finished, 1, memory_order_release);
     if (fd >= 0)
         complete(w->pool, &w->msg, j);
+    retry_failed(w->pool, &w->msg);
 }
 
 /* One search round: own deque, then a random victim, then the injection
@@ -367,6 +417,7 @@ static void *worker_main(void *arg)
             continue;
         if (atomic_load(&p->exiting))
             break;
+        retry_failed(p, &w->msg);
         park(p);
     }
     tls_worker = NULL;
@@ -693,6 +744,20 @@ static void run_leftovers(ringo__pool *p)
     }
 }
 
+/* The rings wait for these CQEs: keep trying for a while, then say so. */
+static void retry_at_stop(ringo__pool *p)
+{
+    unsigned left = retry_failed(p, &p->stop_msg);
+
+    for (int i = 0; left && i < STOP_RETRIES; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+        left = retry_failed(p, &p->stop_msg);
+    }
+    if (left)
+        fprintf(stderr, "ringo: pool: %u completions could not be posted to their ring\n", left);
+}
+
 /*
  * Past the drain deadline, jobs that may be skipped (requests: 503;
  * background tasks: dropped) are cancelled on this thread, which is quick;
@@ -707,6 +772,7 @@ void ringo__pool_stop(ringo__pool *p, uint64_t drain_ms)
     cancel_jobs(p, drain(p, drain_ms));
     workers_exit(p);
     run_leftovers(p);
+    retry_at_stop(p);
 }
 
 void ringo__pool_free(ringo__pool *p)

@@ -13,7 +13,10 @@
  *   from several jobs at once, deque growth, inline spawn outside the pool;
  * - shutdown: a long deadline runs every queued job; a 0 ms deadline
  *   cancels every job not started (cancel() then a -ECANCELED CQE), and
- *   submit returns -ESHUTDOWN afterwards.
+ *   submit returns -ESHUTDOWN afterwards; must_run jobs are never cancelled;
+ * - a completion the kernel refuses (fault injection) is counted and posted
+ *   again after the next job and at stop: its request is never stranded;
+ * - jobs of ringo__pool_submit_nolimit() do not count against max_queued.
  * Skips (77) without io_uring, MSG_RING or DEFER_TASKRUN.
  */
 #include <errno.h>
@@ -649,6 +652,163 @@ static void test_stop_cancels(int fallback)
            fallback ? "fallback" : "registered");
 }
 
+/* ---- must_run, unbounded jobs, refused completions ---- */
+
+typedef struct tag_job {
+    ringo__job job;
+    _Atomic int ran, cancelled;
+} tag_job;
+
+static void tag_run(ringo__job *j) { atomic_fetch_add(&container_of(j, tag_job, job)->ran, 1); }
+
+static void tag_cancel(ringo__job *j)
+{
+    atomic_fetch_add(&container_of(j, tag_job, job)->cancelled, 1);
+}
+
+static void tag_setup(tag_job *t, int fd)
+{
+    memset(t, 0, sizeof(*t));
+    t->job.run = tag_run;
+    t->job.cancel = tag_cancel;
+    t->job.ring_fd = fd;
+    t->job.cqe_data = (uint64_t)(uintptr_t)t;
+}
+
+/* Waits up to ms for one CQE; returns its user_data, or 0 on timeout. */
+static uint64_t wait_one(struct io_uring *r, long ms)
+{
+    struct __kernel_timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    struct io_uring_cqe *cqe;
+    uint64_t data;
+
+    if (io_uring_wait_cqe_timeout(r, &cqe, &ts) < 0)
+        return 0;
+    data = cqe->user_data;
+    io_uring_cqe_seen(r, cqe);
+    ringo__tsan_acquire((void *)(uintptr_t)data);
+    return data;
+}
+
+static void wait_post_failed(ringo__pool *p, uint64_t want)
+{
+    ringo__pool_stats st;
+
+    for (int i = 0; i < 5000; i++) {
+        ringo__pool_stats_get(p, &st);
+        if (st.post_failed >= want)
+            return;
+        sleep_ms(1);
+    }
+    CHECK(!"post_failed never counted");
+}
+
+static void test_refused_completion(void)
+{
+    ringo__pool *p = pool_or_skip(2, 0, 0);
+    struct io_uring ring;
+    tag_job a, b, c;
+    uint64_t got[2];
+
+    ring_init_or_skip(&ring);
+    tag_setup(&a, ring.ring_fd);
+    tag_setup(&b, ring.ring_fd);
+    tag_setup(&c, ring.ring_fd);
+    /* Every post fails until the hook is reset: a's CQE is refused. */
+    atomic_store(&ringo__msgring_fail_posts, 1 << 30);
+    CHECK(ringo__pool_submit(p, &a.job) == 0);
+    wait_post_failed(p, 1);
+    CHECK(wait_one(&ring, 50) == 0);
+    atomic_store(&ringo__msgring_fail_posts, 0);
+    /* The next job's worker posts a's CQE again. */
+    CHECK(ringo__pool_submit(p, &b.job) == 0);
+    got[0] = wait_one(&ring, 5000);
+    got[1] = wait_one(&ring, 5000);
+    CHECK((got[0] == (uintptr_t)&a && got[1] == (uintptr_t)&b) ||
+          (got[0] == (uintptr_t)&b && got[1] == (uintptr_t)&a));
+    /* Refused again with no job after it: the stop posts it. */
+    atomic_store(&ringo__msgring_fail_posts, 1 << 30);
+    CHECK(ringo__pool_submit(p, &c.job) == 0);
+    wait_post_failed(p, 2);
+    atomic_store(&ringo__msgring_fail_posts, 0);
+    ringo__pool_stop(p, 0);
+    CHECK(wait_one(&ring, 5000) == (uintptr_t)&c);
+    CHECK(atomic_load(&a.ran) == 1 && atomic_load(&b.ran) == 1 && atomic_load(&c.ran) == 1);
+    ringo__pool_free(p);
+    io_uring_queue_exit(&ring);
+    printf("refused completions: counted, posted again after the next job and at stop\n");
+}
+
+typedef struct opener {
+    ringo__pool *pool;
+    gate *gate;
+} opener;
+
+/* Opens the gate once the stop has cancelled three jobs (the worker is still blocked). */
+static void *open_after_cancels(void *arg)
+{
+    opener *o = arg;
+    ringo__pool_stats st;
+
+    do {
+        sleep_ms(1);
+        ringo__pool_stats_get(o->pool, &st);
+    } while (st.cancelled < 3);
+    gate_open(o->gate);
+    return NULL;
+}
+
+static void test_must_run_and_unbounded(void)
+{
+    stop_ring *s = ringo__calloc(1, sizeof(*s));
+    ringo__pool *p = pool_or_skip(1, 1, 0);
+    struct io_uring ring;
+    gated_job g;
+    tag_job req, extra, post[4];
+    int cancelled_cqes = 0, done_cqes = 0;
+    pthread_t th;
+    opener o;
+
+    CHECK(s);
+    ring_init_or_skip(&ring);
+    gate_init(&s->gate);
+    /* The only worker blocks: everything else stays queued. */
+    gated_setup(&g, &s->gate, &s->ran, &s->cancelled, ring.ring_fd, (uint64_t)(uintptr_t)&g);
+    CHECK(ringo__pool_submit(p, &g.job) == 0);
+    wait_for(&s->gate.entered, 1);
+    for (int i = 0; i < 4; i++) {
+        tag_setup(&post[i], ring.ring_fd);
+        post[i].job.must_run = i < 2; /* teardowns */
+        CHECK(ringo__pool_submit_nolimit(p, &post[i].job) == 0);
+    }
+    /* Four unbounded jobs queued, yet one request job still fits (max_queued 1). */
+    tag_setup(&req, ring.ring_fd);
+    tag_setup(&extra, ring.ring_fd);
+    CHECK(ringo__pool_submit(p, &req.job) == 0);
+    CHECK(ringo__pool_submit(p, &extra.job) == -EAGAIN);
+    o = (opener){p, &s->gate};
+    CHECK(pthread_create(&th, NULL, open_after_cancels, &o) == 0);
+    ringo__pool_stop(p, 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    for (int i = 0; i < 6; i++) {
+        uint64_t d = wait_one(&ring, 5000);
+        CHECK(d != 0);
+        done_cqes += d == (uintptr_t)&post[0] || d == (uintptr_t)&post[1] || d == (uintptr_t)&g;
+        cancelled_cqes +=
+            d == (uintptr_t)&post[2] || d == (uintptr_t)&post[3] || d == (uintptr_t)&req;
+    }
+    CHECK(cancelled_cqes == 3 && done_cqes == 3);
+    CHECK(atomic_load(&post[0].ran) == 1 && atomic_load(&post[1].ran) == 1);
+    CHECK(atomic_load(&post[2].ran) == 0 && atomic_load(&post[2].cancelled) == 1);
+    CHECK(atomic_load(&post[3].cancelled) == 1 && atomic_load(&req.cancelled) == 1);
+    ringo__pool_free(p);
+    gate_destroy(&s->gate);
+    io_uring_queue_exit(&ring);
+    ringo__free(s);
+    printf("stop: must_run jobs run on the workers, the others are cancelled; unbounded jobs "
+           "leave max_queued to requests\n");
+}
+
 static void test_defaults(void)
 {
     ringo__pool_opts o;
@@ -675,6 +835,8 @@ int main(void)
     test_stop_drains();
     test_stop_cancels(0);
     test_stop_cancels(1);
+    test_must_run_and_unbounded();
+    test_refused_completion();
     printf("pool_test: ok\n");
     return 0;
 }
