@@ -418,8 +418,7 @@ int ringo_fail(ringo_req *req, int status, const char *detail)
     if (status < 400 || status > 599)
         status = 500;
     req->status = status;
-    req->failed = true;
-    req->ringo_error = true;
+    ringo__req_ringo_error(req);
     req->detail = detail ? ringo__arena_dup(&req->arena, detail, strlen(detail)) : NULL;
     json_detail(req, detail ? detail : ringo__status_reason(status));
     return -ECANCELED;

@@ -79,7 +79,7 @@ static void failure(ringo_req *r, int ret)
 {
     if (ret >= 0)
         return;
-    r->failed = true;
+    ringo__req_fail(r);
     if (ret == -EINVAL && r->nerrors && ringo__params_422(r) == 0)
         return;
     if (r->status < 400) {
@@ -88,11 +88,11 @@ static void failure(ringo_req *r, int ret)
         r->rbody = NULL;
         r->rbody_len = 0;
         r->nrhdrs = 0;
-        r->ringo_error = true;
+        ringo__req_ringo_error(r);
     }
 }
 
-/* ---- one hop: steps [hop_from, hop_to) then maybe the handler ---- */
+/* ---- one hop: plan steps [hop_from, hop_to), step nplan being the handler ---- */
 
 static int run_dep(ringo_req *r, struct ringo_dep *d)
 {
@@ -111,13 +111,12 @@ static int run_dep(ringo_req *r, struct ringo_dep *d)
 static void hop_body(ringo_req *r)
 {
     const ringo__route *rt = r->route;
+    unsigned end = r->hop_to < rt->nplan ? r->hop_to : rt->nplan;
 
-    for (unsigned i = r->hop_from; i < r->hop_to && !r->failed; i++)
+    for (unsigned i = r->hop_from; i < end && r->outcome == REQ_OK; i++)
         failure(r, run_dep(r, rt->plan[i]));
-    if (r->hop_handler && !r->failed) {
+    if (r->hop_to > rt->nplan && r->outcome == REQ_OK)
         failure(r, rt->fn(r, rt->udata));
-        r->handler_done = true;
-    }
 }
 
 /* Post-response items [hop_from, hop_to): teardowns and background tasks. */
@@ -138,9 +137,10 @@ static void post_body(ringo_req *r)
     }
 }
 
-static void body(ringo_req *r)
+/* post: the hop runs post-response items (decided on the ring, when it started). */
+static void body(ringo_req *r, bool post)
 {
-    if (r->post)
+    if (post)
         post_body(r);
     else
         hop_body(r);
@@ -150,10 +150,12 @@ static void body(ringo_req *r)
 static void release(ringo_req *r)
 {
     ringo__conn *c = r->conn;
-    bool post = r->post;
+    bool post = r->phase == REQ_POST;
 
     if (--r->holds)
         return;
+    if (post)
+        ringo__req_post_done(r);
     ringo__req_free(r);
     /* The connection's memory lives until the unref below. */
     if (post)
@@ -182,18 +184,25 @@ static void cancel_deadline(ringo_req *r)
 /* A suspended hop is over (ring context): go on, or answer. */
 static void hop_done(ringo_req *r)
 {
-    if (r->post)
+    if (r->phase == REQ_POST) {
         post_advance(r);
-    else if (!r->detached)
-        advance(r);
-    else
+    } else if (r->phase == REQ_DETACHED) {
         ringo__exec_responded(r); /* answered without it (504, hang-up): teardowns */
+    } else {
+        ringo__req_resume(r);
+        advance(r);
+    }
     release(r);
 }
 
 /* ---- async hops: a coroutine on this ring ---- */
 
-static void async_body(ringo__task *t) { body(t->data); }
+static void async_body(ringo__task *t)
+{
+    ringo_req *r = t->data;
+
+    body(r, r->phase == REQ_POST);
+}
 
 static void async_done(ringo__task *t)
 {
@@ -229,7 +238,13 @@ static int start_async(ringo_req *r)
 
 /* ---- sync hops: a job on the pool, back through MSG_RING ---- */
 
-static void sync_run(ringo__job *job) { body(((ringo__sync_job *)job)->req); }
+/* The worker never reads the phase: the ring may detach the request meanwhile. */
+static void sync_run(ringo__job *job)
+{
+    ringo__sync_job *j = (ringo__sync_job *)job;
+
+    body(j->req, j->post);
+}
 
 /* Background tasks of the current post-response hop that will never run. */
 static void drop_bg_hop(ringo_req *r)
@@ -239,19 +254,20 @@ static void drop_bg_hop(ringo_req *r)
 
 static void sync_cancel(ringo__job *job)
 {
-    ringo_req *r = ((ringo__sync_job *)job)->req;
+    ringo__sync_job *j = (ringo__sync_job *)job;
+    ringo_req *r = j->req;
 
     /*
      * Shutdown passed its drain deadline before the job started. A request
      * gets 503; background tasks are dropped and counted. (Teardown hops are
      * must_run: the pool never cancels them.)
      */
-    if (r->post) {
+    if (j->post) {
         drop_bg_hop(r);
         return;
     }
     r->status = 503;
-    r->failed = true;
+    ringo__req_fail(r);
 }
 
 static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
@@ -286,10 +302,11 @@ static int start_sync(ringo_req *r)
     j->job.cqe_data = ringo__ptr_data(&j->comp);
     j->comp.fn = sync_complete;
     j->req = r;
+    j->post = r->phase == REQ_POST;
     /* Teardowns release what the request holds: they run even past the drain timeout. */
-    j->job.must_run = r->post && r->x->post[r->hop_from].dep;
+    j->job.must_run = j->post && r->x->post[r->hop_from].dep;
     /* Teardowns and background tasks of an accepted request are never refused. */
-    ret = r->post ? ringo__pool_submit_nolimit(pool, &j->job) : ringo__pool_submit(pool, &j->job);
+    ret = j->post ? ringo__pool_submit_nolimit(pool, &j->job) : ringo__pool_submit(pool, &j->job);
     if (ret < 0)
         return ret;
     hold(r);
@@ -306,10 +323,10 @@ static void deadline_fired(ringo__completion *comp, int32_t res, uint32_t flags)
     ringo_req *r = (ringo_req *)((char *)comp - offsetof(ringo_req, deadline));
 
     (void)flags;
-    if (res == -ETIME && r->deadline_armed && !r->detached) {
+    if (res == -ETIME && r->deadline_armed && r->phase == REQ_SUSPENDED) {
         /* 504 now; the handler is cancelled and its memory lives until it returns. */
         r->deadline_armed = false;
-        r->detached = true;
+        ringo__req_detach(r);
         atomic_store_explicit(&r->gone, true, memory_order_relaxed);
         if (r->task)
             ringo__task_cancel(r->task);
@@ -333,7 +350,7 @@ static void arm_deadline(ringo_req *r, uint32_t ms)
 
 void ringo__exec_abandon(ringo_req *r)
 {
-    r->detached = true;
+    ringo__req_detach(r);
     atomic_store_explicit(&r->gone, true, memory_order_relaxed);
     if (r->task)
         ringo__task_cancel(r->task);
@@ -349,7 +366,7 @@ static void run_afters(ringo_req *r)
     for (unsigned i = r->x ? r->x->mw_done : 0; i-- > 0;)
         if (app->mws[i].after)
             app->mws[i].after(r, app->mws[i].udata);
-    if (r->ringo_error && r->status >= 400)
+    if (r->outcome == REQ_RINGO_ERROR && r->status >= 400)
         ringo__shape_error(r);
 }
 
@@ -363,8 +380,8 @@ static ringo_mode next_hop(ringo_req *r)
     while (b < rt->nplan && rt->plan[b]->mode == m)
         b++;
     r->hop_from = (uint32_t)a;
-    r->hop_to = (uint32_t)b;
-    r->hop_handler = b == rt->nplan && rt->mode == m;
+    /* The handler (step nplan) joins a hop of its own mode that reaches it. */
+    r->hop_to = (uint32_t)(b == rt->nplan && rt->mode == m ? b + 1 : b);
     return m;
 }
 
@@ -374,7 +391,8 @@ static void advance(ringo_req *r)
     ringo__sess *s = sess(r->conn);
     bool suspended = false;
 
-    while (!r->failed && !r->handler_done) {
+    /* Until a step fails or the handler (step nplan) has run. */
+    while (r->outcome == REQ_OK && r->hop_to <= r->route->nplan) {
         int ret = next_hop(r) == RINGO_ASYNC ? start_async(r) : start_sync(r);
         if (ret == 1)
             continue;
@@ -384,11 +402,12 @@ static void advance(ringo_req *r)
         }
         /* No stack, or the pool's queue is full: back-pressure. */
         r->status = 503;
-        r->failed = true;
+        ringo__req_fail(r);
         if (ret == -EAGAIN || ret == -ESHUTDOWN)
             ringo_resp_header(r, "Retry-After", RINGO_STR_LIT("1"));
     }
     if (suspended) {
+        ringo__req_suspend(r);
         if (s->running != r) {
             uint64_t dl = r->route->opts.deadline_ms,
                      spent = ringo__ring_now(ringo__conn_ring(r->conn)) - r->start_ms;
@@ -401,10 +420,8 @@ static void advance(ringo_req *r)
     }
     cancel_deadline(r);
     run_afters(r);
-    if (s->running == r) {
-        r->detached = true;
+    if (s->running == r)
         ringo__sess_finished(s, r);
-    }
 }
 
 static int run_befores(ringo_req *r)
@@ -430,15 +447,19 @@ void ringo__exec_run(ringo__sess *s, ringo_req *r)
 {
     int status, ret;
 
-    if (r->error)
-        return;
+    if (r->outcome == REQ_PROTOCOL_ERROR)
+        return; /* answered as it is */
+    ringo__req_start(r);
     r->start_ms = ringo__ring_now(ringo__conn_ring(r->conn));
     status = route(s, r);
     /* Middleware wraps routing too, as FastAPI's does: it sees 404 and 405. */
     ret = run_befores(r);
     if (ret == 0 && status) {
         r->status = status;
-        r->ringo_error = status != 400;
+        if (status == 400)
+            ringo__req_fail(r); /* a bad target: 400 as it is */
+        else
+            ringo__req_ringo_error(r);
     }
     if (ret != 0 || status) {
         failure(r, ret < 0 ? ret : 0);
@@ -566,8 +587,8 @@ void ringo__exec_responded(ringo_req *r)
                 r->route ? r->route->label : "?");
         forget_bg(r);
     }
+    ringo__req_responded(r, n > 0);
     if (n > 0) {
-        r->post = true;
         sess(r->conn)->post_inflight++;
         r->hop_from = r->hop_to = 0;
         hold(r); /* released below once the first hops are under way */

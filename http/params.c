@@ -230,7 +230,7 @@ int ringo__params_422(ringo_req *r)
     }
     p += sprintf(p, "]}");
     r->status = 422;
-    r->ringo_error = true;
+    ringo__req_ringo_error(r);
     r->nrhdrs = 0; /* what the handler set described a success */
     ringo_resp_header(r, "Content-Type", RINGO_STR_LIT("application/json"));
     return ringo_resp_body_ref(r, b, (size_t)(p - b));

@@ -10,6 +10,7 @@
  * A protocol error becomes an error "request" at the tail of the queue, so
  * the k good requests before it are answered first.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 
@@ -17,6 +18,32 @@
 #include "http/http_impl.h"
 
 static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
+
+/* ---- session state transitions (see session_impl.h) ---- */
+
+/* READING -> HOLDING: the connection is busy, input waits in `pending`. */
+static void sess_hold(ringo__sess *s)
+{
+    assert(s->state == SESS_READING || s->state == SESS_HOLDING);
+    s->state = SESS_HOLDING;
+}
+
+/* HOLDING -> READING: the held input is fed again. */
+static void sess_unhold(ringo__sess *s)
+{
+    assert(s->state == SESS_HOLDING);
+    s->state = SESS_READING;
+}
+
+/* READING or HOLDING -> DEAD: an error or a closing request is queued. */
+static void sess_die(ringo__sess *s)
+{
+    assert(s->state != SESS_CLOSED);
+    s->state = SESS_DEAD;
+}
+
+/* any -> CLOSED: the connection is gone. */
+static void sess_close(ringo__sess *s) { s->state = SESS_CLOSED; }
 
 ringo_req *ringo__req_new(ringo__sess *s)
 {
@@ -61,7 +88,7 @@ void ringo__sess_fail(ringo__sess *s, int status)
 
     ringo__req_free(s->cur);
     s->cur = NULL;
-    s->dead = true;
+    sess_die(s);
     s->in_message = false;
     s->pending_len = 0;
     ringo__conn_timer(s->conn, RINGO__TIMER_NONE, 0);
@@ -71,7 +98,7 @@ void ringo__sess_fail(ringo__sess *s, int status)
         ringo__conn_close(s->conn, RINGO__CLOSE_AFTER_SEND);
         return;
     }
-    r->error = true;
+    ringo__req_protocol_error(r);
     r->status = status;
     r->keep_alive = false;
     enqueue(s, r);
@@ -89,6 +116,7 @@ static int hold_input(ringo__sess *s, const char *p, size_t n)
 {
     const ringo_config *cfg = &s->app->srv.cfg;
 
+    sess_hold(s);
     if (s->pending_len + n > s->pending_cap) {
         size_t cap = s->pending_cap ? s->pending_cap : 4096;
         char *b;
@@ -113,13 +141,14 @@ static void respond(ringo__sess *s, ringo_req *r)
     ringo__ring *ring = ringo__conn_ring(s->conn);
     bool keep = r->keep_alive && !r->resp_close;
 
-    if (s->closed)
+    ringo__req_answer(r);
+    if (s->state == SESS_CLOSED)
         return;
     if (ringo__resp_serialize(r, s->conn) < 0)
         keep = false;
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->reqs_served, 1, memory_order_relaxed);
     if (!keep) {
-        s->dead = true;
+        sess_die(s);
         ringo__conn_close(s->conn, RINGO__CLOSE_AFTER_SEND);
     }
 }
@@ -127,7 +156,7 @@ static void respond(ringo__sess *s, ringo_req *r)
 /* Runs queued requests while the connection is free to. */
 static void pump(ringo__sess *s)
 {
-    while (s->qhead && !s->running && !s->closed) {
+    while (s->qhead && !s->running && s->state != SESS_CLOSED) {
         ringo_req *r = s->qhead;
         s->qhead = r->next;
         if (!s->qhead)
@@ -155,13 +184,13 @@ static void request_done_parsing(ringo__sess *s, bool more)
         r->keep_alive = false;
     enqueue(s, r);
     if (!r->keep_alive)
-        s->dead = true; /* what follows a closing request is never parsed */
+        sess_die(s); /* what follows a closing request is never parsed */
 }
 
 /* Parses as much of p as the connection may take now; holds the rest. */
 static void feed(ringo__sess *s, const char *p, size_t n)
 {
-    while (n && !s->dead && !s->closed) {
+    while (n && !ringo__sess_dead(s)) {
         size_t used = 0;
         int ret;
 
@@ -188,7 +217,7 @@ static void arm_idle(ringo__sess *s)
 {
     const ringo_config *cfg = &s->app->srv.cfg;
 
-    if (s->in_message || s->qhead || s->running || s->dead)
+    if (s->in_message || s->qhead || s->running || ringo__sess_dead(s))
         return;
     if (s->draining) {
         ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
@@ -205,6 +234,7 @@ static void feed_pending(ringo__sess *s)
     if (!n || busy(s))
         return;
     s->pending_len = 0;
+    sess_unhold(s);
     /* feed() may hold some of it again: it memmoves within the buffer. */
     feed(s, s->pending, n);
     if (s->pending_len < s->app->srv.cfg.max_conn_buffered)
@@ -227,9 +257,9 @@ static void after_input(ringo__sess *s)
 static void resume_conn(ringo__sess *s)
 {
     pump(s);
-    if (!s->running && s->pending_len && !s->dead)
+    if (!s->running && s->pending_len && !ringo__sess_dead(s))
         feed_pending(s);
-    if (!s->closed)
+    if (s->state != SESS_CLOSED)
         after_input(s);
 }
 
@@ -250,7 +280,7 @@ static void on_data(ringo__conn *c, const char *p, size_t n)
 {
     ringo__sess *s = sess(c);
 
-    if (s->dead || s->closed)
+    if (ringo__sess_dead(s))
         return;
     if (s->pending_len) {
         /* Order matters: new bytes go behind the ones already held. */
@@ -282,7 +312,7 @@ static void on_eof(ringo__conn *c)
     }
     /* Answer what was complete; a half-sent request cannot be answered. */
     if (s->qhead || s->pending_len) {
-        s->dead = true;
+        sess_die(s);
         if (s->qtail)
             s->qtail->keep_alive = false;
         return;
@@ -294,7 +324,7 @@ static void on_sent(ringo__conn *c)
 {
     ringo__sess *s = sess(c);
 
-    if (s->pending_len && !s->dead)
+    if (s->pending_len && !ringo__sess_dead(s))
         feed_pending(s);
     else if (s->eof && !s->qhead && !s->running)
         ringo__conn_close(c, RINGO__CLOSE_NOW);
@@ -344,7 +374,7 @@ static void on_close(ringo__conn *c)
     ringo__sess *s = sess(c);
     ringo_req *r = s->qhead;
 
-    s->closed = true;
+    sess_close(s);
     if (s->running) {
         /* Its handler is suspended: cancel it; it frees the request when it returns. */
         ringo__exec_abandon(s->running);
@@ -390,7 +420,7 @@ const ringo__proto ringo__http_proto = {
 /* A request's post-response work finished: the connection may take more. */
 void ringo__sess_post_done(ringo__sess *s)
 {
-    if (s->post_inflight-- == RINGO__MAX_POST_INFLIGHT && !s->closed)
+    if (s->post_inflight-- == RINGO__MAX_POST_INFLIGHT && s->state != SESS_CLOSED)
         resume_conn(s);
 }
 

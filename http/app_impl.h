@@ -1,0 +1,94 @@
+/*
+ * http/app_impl.h - the app and what is registered on it before start:
+ * routes, dependencies, route groups, error handlers, lifespan hooks.
+ */
+#ifndef RINGO_HTTP_APP_IMPL_H
+#define RINGO_HTTP_APP_IMPL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "core/server.h"
+#include "pool/pool.h"
+#include "http/router.h"
+#include "ringo.h"
+
+struct ringo_dep {
+    char *name;
+    ringo_dep_fn fn;
+    void *udata;
+    ringo_mode mode;
+    ringo_teardown_fn teardown;
+    char *type;
+    bool no_cache;
+    char **needs; /* names, resolved at start into deps */
+    unsigned nneeds;
+    struct ringo_dep **deps;
+    unsigned index; /* slot of its value in a request */
+    uint8_t mark;   /* graph walk: 0 new, 1 on the path, 2 done */
+};
+
+struct ringo_group {
+    struct ringo_app *app;
+    char *prefix;
+    char **needs;
+    unsigned nneeds;
+};
+
+typedef struct ringo__hook {
+    char *name;
+    ringo_lifespan_fn fn;
+    void *udata;
+} ringo__hook;
+
+typedef struct ringo__err_handler {
+    int status;
+    ringo_error_fn fn;
+    void *udata;
+} ringo__err_handler;
+
+typedef struct ringo__route {
+    char *method;
+    char *pattern;
+    char *label; /* "GET /users/{id}" for logs */
+    ringo_route_opts opts;
+    char **needs; /* own names (copied) */
+    unsigned nneeds;
+    struct ringo_group *group;
+    struct ringo_dep **plan; /* dependencies in execution order, resolved at start */
+    unsigned nplan;
+    ringo_mode mode;
+    ringo_handler_fn fn;
+    void *udata;
+} ringo__route;
+
+struct ringo_app {
+    ringo__server srv;
+    ringo__router *router;
+    ringo__pool *pool; /* RINGO_SYNC handlers run here */
+    struct ringo_dep **deps;
+    unsigned ndeps, deps_cap;
+    char **needs; /* app-wide dependencies */
+    unsigned nneeds;
+    struct ringo_group **groups;
+    unsigned ngroups;
+    ringo_middleware *mws;
+    unsigned nmws;
+    ringo__err_handler *errh;
+    unsigned nerrh;
+    ringo__hook *startup, *shutdown;
+    unsigned nstartup, nshutdown, started_hooks;
+    ringo__route **routes;
+    unsigned nroutes, routes_cap;
+    char *host;
+    bool started;
+    /* Background tasks scheduled and not finished (bounded by max_post_inflight),
+     * and those dropped at shutdown: touched once per background task only. */
+    _Atomic uint32_t bg_live;
+    _Atomic uint64_t bg_dropped;
+};
+
+/* ringo_config.max_post_inflight when 0: background tasks in flight per app. */
+#define RINGO__DEFAULT_MAX_POST_INFLIGHT 1024u
+
+#endif

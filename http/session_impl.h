@@ -1,0 +1,72 @@
+/*
+ * http/session_impl.h - one HTTP/1.1 connection's protocol state: the
+ * parser, the request queue, input held while busy, and the session state.
+ *
+ * The state changes only through the transitions in http/session.c, each of
+ * which checks the state it starts from (assert, debug builds); `draining`
+ * and `eof` are independent bits. The state machine is drawn in
+ * docs/architecture.md ("Request and session states").
+ */
+#ifndef RINGO_HTTP_SESSION_IMPL_H
+#define RINGO_HTTP_SESSION_IMPL_H
+
+#include <llhttp.h>
+#include <stdbool.h>
+
+#include "core/ring.h"
+#include "http/chunked.h"
+#include "http/request_impl.h"
+
+enum ringo__sess_state {
+    SESS_READING, /* input is parsed as it arrives */
+    SESS_HOLDING, /* the connection is busy: input is held in `pending` */
+    SESS_DEAD,    /* an error or a closing request is queued: further input is ignored */
+    SESS_CLOSED,  /* the connection is gone */
+};
+
+/* Per-connection protocol state (lives inside the core connection). */
+typedef struct ringo__sess {
+    llhttp_t parser;
+    ringo__conn *conn;
+    struct ringo_app *app;
+    ringo_req *cur;           /* being parsed */
+    ringo_req *qhead, *qtail; /* parsed, waiting to run, in order */
+    ringo_req *running;       /* handler suspended (coroutine or pool) */
+    char *pending;            /* input held while the connection is busy */
+    size_t pending_len, pending_cap;
+    const char *buf_start; /* the buffer being parsed */
+    const char *buf_end;
+    const char *msg_start; /* where the current message began, if in buffer */
+    uint64_t served;       /* no cap by default: must not wrap */
+    uint32_t head_bytes;
+    uint32_t url_bytes;
+    uint8_t last_cb;
+    uint8_t mprefix_len;
+    char mprefix[16]; /* method bytes from an earlier buffer */
+    char ver[8];
+    uint8_t ver_len;
+    bool value_at_end;
+    bool head_done;     /* paused at the end of the head */
+    uint8_t check_next; /* a token ended the buffer: NEXT_* */
+    char tail[2];       /* last bytes of the previous buffer */
+    bool in_message;
+    bool method_done;
+    uint8_t state;          /* enum ringo__sess_state: change it only through its transitions */
+    bool draining;          /* shutdown: the last request received closes the connection */
+    bool eof;               /* the client will send nothing more */
+    uint32_t post_inflight; /* answered requests whose teardowns/tasks still run */
+    int err_status;
+    ringo__chunked chunked; /* body decoder state (http/chunked.c) */
+} ringo__sess;
+
+/*
+ * Answered requests of one connection whose teardowns or background tasks
+ * still run: past this the connection stops taking requests (backpressure
+ * reaches recv) instead of piling up request objects and pool jobs.
+ */
+#define RINGO__MAX_POST_INFLIGHT 64
+
+/* Dead or closed: input is ignored. */
+static inline bool ringo__sess_dead(const ringo__sess *s) { return s->state >= SESS_DEAD; }
+
+#endif
