@@ -17,9 +17,6 @@ typedef struct await_op {
 } await_op;
 
 static _Thread_local ringo__task *current_task;
-/* Tasks are pinned to their ring thread: a thread's tasks are its ring's. */
-static _Thread_local ringo__task *live_tasks;
-static _Thread_local bool cancel_all;
 
 ringo__task *ringo__task_current(void) { return current_task; }
 
@@ -29,40 +26,39 @@ int ringo__tasks_ring_init(ringo__ring *r)
 
     if (ret < 0)
         return ret;
-    live_tasks = NULL;
-    cancel_all = false;
+    r->live_tasks = NULL;
+    r->cancel_tasks = false;
     return ringo__coro_thread_init();
 }
 
-static void live_add(ringo__task *t)
+static void live_add(ringo__ring *r, ringo__task *t)
 {
     t->live_prev = NULL;
-    t->live_next = live_tasks;
-    if (live_tasks)
-        live_tasks->live_prev = t;
-    live_tasks = t;
+    t->live_next = r->live_tasks;
+    if (r->live_tasks)
+        r->live_tasks->live_prev = t;
+    r->live_tasks = t;
 }
 
-static void live_remove(ringo__task *t)
+static void live_remove(ringo__ring *r, ringo__task *t)
 {
     if (t->live_prev)
         t->live_prev->live_next = t->live_next;
     else
-        live_tasks = t->live_next;
+        r->live_tasks = t->live_next;
     if (t->live_next)
         t->live_next->live_prev = t->live_prev;
 }
 
 void ringo__tasks_cancel_all(ringo__ring *r)
 {
-    (void)r;
-    cancel_all = true;
+    r->cancel_tasks = true;
     /* Cancelling only submits ASYNC_CANCEL: nothing resumes, the list holds still. */
-    for (ringo__task *t = live_tasks; t; t = t->live_next)
+    for (ringo__task *t = r->live_tasks; t; t = t->live_next)
         ringo__task_cancel(t);
 }
 
-bool ringo__tasks_cancelling(void) { return cancel_all; }
+bool ringo__tasks_cancelling(const ringo__ring *r) { return r->cancel_tasks; }
 
 void ringo__tasks_ring_exit(ringo__ring *r)
 {
@@ -92,7 +88,7 @@ static int step(ringo__task *t)
     atomic_store_explicit(&r->wd_label, NULL, memory_order_relaxed);
     if (done != 1)
         return 0;
-    live_remove(t);
+    live_remove(r, t);
     ringo__coro_free(t->co);
     t->co = NULL;
     atomic_fetch_sub_explicit(&r->stats.stacks_live, 1, memory_order_relaxed);
@@ -105,11 +101,11 @@ int ringo__task_start(ringo__task *t, ringo__ring *r)
 
     t->ring = r;
     t->waiting = NULL;
-    t->cancelled = cancel_all; /* past the drain timeout: awaits return -ECANCELED */
+    t->cancelled = r->cancel_tasks; /* past the drain timeout: awaits return -ECANCELED */
     ret = ringo__coro_create(&t->co, &r->stacks, t->stack_size, trampoline, t, t->label);
     if (ret < 0)
         return ret;
-    live_add(t);
+    live_add(r, t);
     atomic_fetch_add_explicit(&r->stats.stacks_live, 1, memory_order_relaxed);
     return step(t);
 }

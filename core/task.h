@@ -57,8 +57,8 @@ void ringo__task_cancel(ringo__task *t);
  */
 void ringo__tasks_cancel_all(ringo__ring *r);
 
-/* True once ringo__tasks_cancel_all() ran on this ring thread. */
-bool ringo__tasks_cancelling(void);
+/* True once ringo__tasks_cancel_all() ran on ring r. */
+bool ringo__tasks_cancelling(const ringo__ring *r);
 
 /* The task running on this thread, NULL outside task coroutines. */
 ringo__task *ringo__task_current(void);

@@ -553,7 +553,7 @@ static void post_advance(ringo_req *r)
             b++;
         r->hop_from = (uint32_t)a;
         r->hop_to = (uint32_t)b;
-        if (!teardown && m == RINGO_ASYNC && ringo__tasks_cancelling()) {
+        if (!teardown && m == RINGO_ASYNC && ringo__tasks_cancelling(ringo__conn_ring(r->conn))) {
             drop_bg_hop(r); /* past the drain timeout */
             continue;
         }
