@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "core/util.h"
 #include "http/http_impl.h"
 
 static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
@@ -251,7 +252,7 @@ static void sync_cancel(ringo__job *job)
 
 static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
 {
-    ringo__sync_job *j = (ringo__sync_job *)((char *)comp - offsetof(ringo__sync_job, comp));
+    ringo__sync_job *j = ringo__container_of(comp, ringo__sync_job, comp);
     ringo_req *r = j->req;
     ringo__ring *ring = ringo__conn_ring(r->conn);
 
@@ -296,7 +297,7 @@ static int start_sync(ringo_req *r)
 
 static void deadline_fired(ringo__completion *comp, int32_t res, uint32_t flags)
 {
-    ringo_req *r = (ringo_req *)((char *)comp - offsetof(ringo_req, deadline));
+    ringo_req *r = ringo__container_of(comp, ringo_req, deadline);
 
     (void)flags;
     if (res == -ETIME && r->deadline_armed && !r->detached) {
