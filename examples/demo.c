@@ -448,10 +448,10 @@ static int items(ringo_req *req, void *udata)
     int bad = 0, n;
 
     (void)udata;
-    bad |= ringo_param_int(req, RINGO_PATH, "id", 1, INT64_MAX, NULL, &id);
-    bad |= ringo_param_int(req, RINGO_QUERY, "limit", 1, 100, &ten, &limit);
+    bad |= ringo_param_int(req, RINGO_PATH, "id", 1, INT64_MAX, NULL, &id) < 0;
+    bad |= ringo_param_int(req, RINGO_QUERY, "limit", 1, 100, &ten, &limit) < 0;
     if (bad)
-        return -EINVAL; /* 422 listing every invalid parameter */
+        return RINGO_EVALIDATION; /* 422 listing every invalid parameter */
     n = snprintf(body, sizeof(body), "{\"id\":%lld,\"limit\":%lld}", (long long)id,
                  (long long)limit);
     return ringo_respond(req, 200, "application/json", body, (size_t)n);

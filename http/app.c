@@ -267,6 +267,10 @@ void ringo_app_stats(const ringo_app *app, ringo_stats *out)
 
 const char *ringo_strerror(int err)
 {
+    if (err == RINGO_EHTTP || err == -RINGO_EHTTP)
+        return "Request answered with an HTTP error (ringo_fail)";
+    if (err == RINGO_EVALIDATION || err == -RINGO_EVALIDATION)
+        return "Request parameters failed validation (422)";
     if (err < 0)
         err = -err;
     return strerror(err);

@@ -422,7 +422,7 @@ int ringo_fail(ringo_req *req, int status, const char *detail)
     req->ringo_error = true;
     req->detail = detail ? ringo__arena_dup(&req->arena, detail, strlen(detail)) : NULL;
     json_detail(req, detail ? detail : ringo__status_reason(status));
-    return -ECANCELED;
+    return RINGO_EHTTP;
 }
 
 int ringo_background(ringo_req *req, ringo_mode mode, ringo_bg_fn fn, void *arg)

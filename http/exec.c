@@ -81,7 +81,7 @@ static void failure(ringo_req *r, int ret)
     if (ret >= 0)
         return;
     r->failed = true;
-    if (ret == -EINVAL && r->nerrors && ringo__params_422(r) == 0)
+    if (ret == RINGO_EVALIDATION && r->nerrors && ringo__params_422(r) == 0)
         return;
     if (r->status < 400) {
         /* What the handler set so far described a success: drop it. */

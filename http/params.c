@@ -39,7 +39,7 @@ static int record(ringo_req *r, ringo_loc loc, const char *name, const char *typ
         tail = &(*tail)->next;
     *tail = e;
     r->nerrors++;
-    return -EINVAL;
+    return RINGO_EVALIDATION;
 }
 
 unsigned ringo_param_errors(const ringo_req *req) { return req->nerrors; }

@@ -70,7 +70,7 @@ RINGO_API int ringo_app_needs(ringo_app *app, const char *const *names);
  * and a FastAPI-shaped JSON body {"detail": detail} (detail may be NULL: the
  * status' reason). Headers set before (e.g. WWW-Authenticate) stay. The
  * handler and the dependencies not yet run are skipped; teardowns of those
- * that ran still run. Returns -ECANCELED for the caller to return.
+ * that ran still run. Returns RINGO_EHTTP for the caller to return.
  */
 RINGO_API int ringo_fail(ringo_req *req, int status, const char *detail);
 

@@ -514,9 +514,12 @@ static int h_int(ringo_req *req, void *udata)
 {
     int64_t n;
 
-    (void)udata;
-    if (ringo_param_int(req, RINGO_QUERY, "n", 1, 9, NULL, &n) < 0)
-        return -EINVAL;
+    int ret = ringo_param_int(req, RINGO_QUERY, "n", 1, 9, NULL, &n);
+
+    if (ret < 0 && udata)
+        return -EINVAL; /* an errno, not the validation failure: a 500 */
+    if (ret < 0)
+        return ret;
     return ringo_respond(req, 200, "text/plain", "ok\n", 3);
 }
 
@@ -548,6 +551,7 @@ static void test_error_handlers(void)
     CHECK(ringo_route(app, "GET", "/sync/boom", RINGO_SYNC, h_eio, NULL) == 0);
     CHECK(ringo_route(app, "GET", "/teapot", RINGO_ASYNC, h_teapot, NULL) == 0);
     CHECK(ringo_route(app, "GET", "/int", RINGO_ASYNC, h_int, NULL) == 0);
+    CHECK(ringo_route(app, "GET", "/int-errno", RINGO_ASYNC, h_int, "errno") == 0);
     port = app_start(app);
     CHECK(ringo_app_error_handler(app, 0, err_json, "late") == -EBUSY);
 
@@ -592,6 +596,14 @@ static void test_error_handlers(void)
                      "{\"handler\":\"422\",\"status\":422,"
                      "\"detail\":\"Unprocessable Content\"}");
     LOG_EXPECT("E422");
+
+    /* -EINVAL is an errno like any other, even after a validation error. */
+    log_reset();
+    call(port, "GET", "/int-errno?n=0", NULL, &r);
+    check_json_error(&r, 500,
+                     "{\"handler\":\"any\",\"status\":500,"
+                     "\"detail\":\"Internal Server Error\"}");
+    LOG_EXPECT("E500");
     app_finish(app);
     printf("ok   error handlers: 404 and 422 by status, 500 and 405 by the catch-all\n");
 }
@@ -658,7 +670,11 @@ static int d_fail(ringo_req *req, void **value, void *udata)
 {
     (void)value;
     ev("%s", (const char *)udata);
-    return ringo_fail(req, 403, "nope");
+    int ret = ringo_fail(req, 403, "nope");
+
+    /* Distinct from every errno a dependency could pass on. */
+    CHECK(ret == RINGO_EHTTP);
+    return ret;
 }
 
 static void test_fail_short_circuit(void)
@@ -1194,10 +1210,23 @@ static void probe(void)
  * Each case runs in a child of its own (forked while no ring or pool thread
  * exists), so one failure does not hide the cases after it.
  */
+/* ringo's own failures sit outside the errno range and have their own text. */
+static void test_error_values(void)
+{
+    CHECK(RINGO_EHTTP < -4095 && RINGO_EVALIDATION < -4095);
+    CHECK(RINGO_EHTTP != RINGO_EVALIDATION);
+    CHECK(strstr(ringo_strerror(RINGO_EHTTP), "ringo_fail"));
+    CHECK(strstr(ringo_strerror(RINGO_EVALIDATION), "validation"));
+    CHECK(strcmp(ringo_strerror(-EINVAL), ringo_strerror(RINGO_EVALIDATION)) != 0);
+    CHECK(strcmp(ringo_strerror(-ECANCELED), ringo_strerror(RINGO_EHTTP)) != 0);
+    printf("ok   RINGO_EHTTP and RINGO_EVALIDATION: outside errno, named by ringo_strerror\n");
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
 } cases[] = {
+    {"error_values", test_error_values},
     {"middleware_order", test_middleware_order},
     {"middleware_short_circuit", test_middleware_short_circuit},
     {"error_handlers", test_error_handlers},
