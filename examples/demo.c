@@ -497,11 +497,15 @@ static int add_deps(ringo_app *app)
     const ringo_dep_opts to = {.mode = RINGO_ASYNC, .type = "char"};
     const ringo_dep_opts uo = {.mode = RINGO_ASYNC, .needs = user_needs, .type = "struct user"};
 
-    dep_settings = ringo_dep_new(app, "settings", settings_dep, NULL, &so);
-    dep_db = ringo_dep_new(app, "db", db_dep, NULL, &dbo);
-    dep_token = ringo_dep_new(app, "token", token_dep, NULL, &to);
-    dep_user = ringo_dep_new(app, "user", user_dep, NULL, &uo);
-    return dep_settings && dep_db && dep_token && dep_user ? 0 : -ENOMEM;
+    int ret = ringo_dep_new(&dep_settings, app, "settings", settings_dep, NULL, &so);
+
+    if (ret == 0)
+        ret = ringo_dep_new(&dep_db, app, "db", db_dep, NULL, &dbo);
+    if (ret == 0)
+        ret = ringo_dep_new(&dep_token, app, "token", token_dep, NULL, &to);
+    if (ret == 0)
+        ret = ringo_dep_new(&dep_user, app, "user", user_dep, NULL, &uo);
+    return ret;
 }
 
 static void usage(FILE *f)
@@ -655,9 +659,14 @@ int main(int argc, char **argv)
     ringo_config_init(&cfg);
     if (parse_args(argc, argv, &cfg) < 0)
         return 2;
-    app = ringo_app_new(&cfg);
-    if (!app || add_routes(app) < 0 || ringo_app_handle_signals(app) < 0) {
-        fprintf(stderr, "ringo: setup failed\n");
+    ret = ringo_app_new(&app, &cfg);
+    if (ret == 0)
+        ret = add_routes(app);
+    if (ret == 0)
+        ret = ringo_app_handle_signals(app);
+    if (ret < 0) {
+        fprintf(stderr, "ringo: setup failed: %s\n", ringo_strerror(ret));
+        ringo_app_free(app);
         return 1;
     }
     ret = ringo_app_start(app);

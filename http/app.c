@@ -47,12 +47,16 @@ static void route_free(ringo__route *r)
     ringo__free(r);
 }
 
-ringo_app *ringo_app_new(const ringo_config *cfg)
+int ringo_app_new(ringo_app **out, const ringo_config *cfg)
 {
-    ringo_app *app = ringo__calloc(1, sizeof(*app));
+    ringo_app *app;
 
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    app = ringo__calloc(1, sizeof(*app));
     if (!app)
-        return NULL;
+        return -ENOMEM;
     if (cfg)
         app->srv.cfg = *cfg;
     else
@@ -61,14 +65,15 @@ ringo_app *ringo_app_new(const ringo_config *cfg)
     app->router = ringo__router_new();
     if (!app->host || !app->router) {
         ringo_app_free(app);
-        return NULL;
+        return -ENOMEM;
     }
     app->srv.cfg.host = app->host;
     app->srv.proto = &ringo__http_proto;
     app->srv.app = app;
     app->srv.sig_fd = -1;
     app->srv.stop_efd = -1;
-    return app;
+    *out = app;
+    return 0;
 }
 
 void ringo_app_free(ringo_app *app)

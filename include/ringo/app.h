@@ -66,10 +66,11 @@ typedef struct ringo_config {
 RINGO_API void ringo_config_init(ringo_config *cfg);
 
 /*
- * Creates an app with a copy of *cfg (NULL: defaults). The host string is
- * copied. Returns NULL when out of memory.
+ * Creates an app with a copy of *cfg (NULL: defaults) and stores it in *out
+ * (NULL on failure). The host string is copied. The caller owns the app and
+ * frees it with ringo_app_free(). Returns 0, -EINVAL (out NULL) or -ENOMEM.
  */
-RINGO_API ringo_app *ringo_app_new(const ringo_config *cfg);
+RINGO_API int ringo_app_new(ringo_app **out, const ringo_config *cfg);
 
 /* Frees an app that is not running (never started, or waited for). NULL is a no-op. */
 RINGO_API void ringo_app_free(ringo_app *app);

@@ -47,12 +47,14 @@ typedef struct ringo_dep_opts {
 } ringo_dep_opts;
 
 /*
- * Registers a dependency called name (copied; unique per app). Returns the
- * handle (owned by the app, valid until ringo_app_free()) or NULL: NULL
- * arguments, a duplicate name, after start, or out of memory.
+ * Registers a dependency called name (copied; unique per app) and stores its
+ * handle in *out (out may be NULL: routes name dependencies by name; *out is
+ * NULL on failure). The handle is owned by the app and valid until
+ * ringo_app_free(). Returns 0, -EINVAL (app, name or fn NULL), -EEXIST
+ * (duplicate name), -EBUSY (after start) or -ENOMEM.
  */
-RINGO_API ringo_dep *ringo_dep_new(ringo_app *app, const char *name, ringo_dep_fn fn, void *udata,
-                                   const ringo_dep_opts *opts);
+RINGO_API int ringo_dep_new(ringo_dep **out, ringo_app *app, const char *name, ringo_dep_fn fn,
+                            void *udata, const ringo_dep_opts *opts);
 
 /*
  * The value dep produced for this request (NULL if it has not run). When
@@ -76,11 +78,13 @@ RINGO_API int ringo_fail(ringo_req *req, int status, const char *detail);
 
 /*
  * Route groups: a path prefix and dependencies shared by their routes.
- * The group is owned by the app. NULL on bad arguments or no memory.
+ * Stores the group, owned by the app, in *out (NULL on failure). Returns 0,
+ * -EINVAL (out, app or prefix NULL, prefix not starting with '/'), -EBUSY
+ * (after start) or -ENOMEM.
  */
 typedef struct ringo_group ringo_group;
-RINGO_API ringo_group *ringo_group_new(ringo_app *app, const char *prefix,
-                                       const char *const *needs);
+RINGO_API int ringo_group_new(ringo_group **out, ringo_app *app, const char *prefix,
+                              const char *const *needs);
 RINGO_API int ringo_group_route(ringo_group *g, const char *method, const char *pattern,
                                 ringo_mode mode, ringo_handler_fn fn, void *udata,
                                 const ringo_route_opts *opts);

@@ -59,7 +59,8 @@ int main(int argc, char **argv)
     ringo__sess *s;
 
     ringo_config_init(&cfg);
-    app = ringo_app_new(&cfg);
+    if (ringo_app_new(&app, &cfg) < 0)
+        return 1;
     ringo_route(app, "GET", "/plaintext", RINGO_ASYNC, plaintext, NULL);
     ringo_route(app, "GET", "/json", RINGO_ASYNC, plaintext, NULL);
     ringo_route(app, "GET", "/users/{id}", RINGO_ASYNC, plaintext, NULL);

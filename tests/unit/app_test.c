@@ -291,8 +291,7 @@ static ringo_app *app_new(uint16_t port)
     cfg.threads = 1;
     cfg.pool_threads = 4;
     cfg.quiet = 1;
-    app = ringo_app_new(&cfg);
-    CHECK(app);
+    CHECK(ringo_app_new(&app, &cfg) == 0);
     return app;
 }
 
@@ -470,7 +469,7 @@ static void test_middleware_short_circuit(void)
     CHECK(ringo_app_middleware(app, &a) == 0);
     CHECK(ringo_app_middleware(app, &b) == 0);
     CHECK(ringo_app_middleware(app, &c) == 0);
-    CHECK(ringo_dep_new(app, "dep", d_log, "dep", &dopts));
+    CHECK(ringo_dep_new(NULL, app, "dep", d_log, "dep", &dopts) == 0);
     CHECK(ringo_route_ex(app, "GET", "/x", RINGO_ASYNC, h_text, "x\n", &ro) == 0);
     CHECK(ringo_route_ex(app, "GET", "/y", RINGO_SYNC, h_text, "y\n", &ro) == 0);
     port = app_start(app);
@@ -640,15 +639,19 @@ static void test_dep_cache(void)
     uint16_t port;
     resp r;
 
-    CHECK(ringo_dep_new(app, "base", d_count, &runs_base, &base));
-    CHECK(ringo_dep_new(app, "fresh", d_count, &runs_fresh, &fresh));
-    CHECK(ringo_dep_new(app, "left", d_log, "left", &l));
-    CHECK(ringo_dep_new(app, "right", d_log, "right", &rr));
-    CHECK(!ringo_dep_new(app, "base", d_count, &runs_base, &base)); /* duplicate name */
+    CHECK(ringo_dep_new(NULL, app, "base", d_count, &runs_base, &base) == 0);
+    CHECK(ringo_dep_new(NULL, app, "fresh", d_count, &runs_fresh, &fresh) == 0);
+    CHECK(ringo_dep_new(NULL, app, "left", d_log, "left", &l) == 0);
+    CHECK(ringo_dep_new(NULL, app, "right", d_log, "right", &rr) == 0);
+    CHECK(ringo_dep_new(NULL, app, "base", d_count, &runs_base, &base) == -EEXIST);
     CHECK(ringo_route_ex(app, "GET", "/a", RINGO_ASYNC, h_count, NULL, &ro) == 0);
     CHECK(ringo_route_ex(app, "GET", "/s", RINGO_SYNC, h_count, NULL, &ro) == 0);
     port = app_start(app);
-    CHECK(!ringo_dep_new(app, "late", d_count, &runs_base, &base));
+    CHECK(ringo_dep_new(NULL, app, "late", d_count, &runs_base, &base) == -EBUSY);
+    {
+        ringo_group *g = (ringo_group *)&r;
+        CHECK(ringo_group_new(&g, app, "/late", NULL) == -EBUSY && g == NULL);
+    }
 
     for (int i = 0; i < 4; i++) {
         atomic_store(&runs_base, 0);
@@ -690,11 +693,11 @@ static void test_fail_short_circuit(void)
     uint16_t port;
     resp r;
 
-    CHECK(ringo_dep_new(app, "a", d_log, "a", &a));
-    CHECK(ringo_dep_new(app, "b", d_log, "b", &b));
-    CHECK(ringo_dep_new(app, "b2", d_log, "b2", &b2));
-    CHECK(ringo_dep_new(app, "c", d_fail, "c", &c));
-    CHECK(ringo_dep_new(app, "d", d_log, "d", &d));
+    CHECK(ringo_dep_new(NULL, app, "a", d_log, "a", &a) == 0);
+    CHECK(ringo_dep_new(NULL, app, "b", d_log, "b", &b) == 0);
+    CHECK(ringo_dep_new(NULL, app, "b2", d_log, "b2", &b2) == 0);
+    CHECK(ringo_dep_new(NULL, app, "c", d_fail, "c", &c) == 0);
+    CHECK(ringo_dep_new(NULL, app, "d", d_log, "d", &d) == 0);
     CHECK(ringo_route_ex(app, "GET", "/async", RINGO_ASYNC, h_text, "no\n", &ro) == 0);
     CHECK(ringo_route_ex(app, "GET", "/sync", RINGO_SYNC, h_text, "no\n", &ro) == 0);
     port = app_start(app);
@@ -745,24 +748,24 @@ static void test_graph_errors(void)
 
     /* a -> b -> a */
     app = app_new(port);
-    CHECK(ringo_dep_new(app, "a", d_log, "a", &a));
-    CHECK(ringo_dep_new(app, "b", d_log, "b", &b));
+    CHECK(ringo_dep_new(NULL, app, "a", d_log, "a", &a) == 0);
+    CHECK(ringo_dep_new(NULL, app, "b", d_log, "b", &b) == 0);
     CHECK(ringo_route_ex(app, "GET", "/", RINGO_ASYNC, h_text, "x", &need_a) == 0);
     CHECK(start_error(app, port) == -ELOOP);
 
     /* self -> self, reached through the app's own needs */
     app = app_new(port);
-    CHECK(ringo_dep_new(app, "self", d_log, "self", &self));
+    CHECK(ringo_dep_new(NULL, app, "self", d_log, "self", &self) == 0);
     CHECK(ringo_app_needs(app, NEEDS("self")) == 0);
     CHECK(ringo_route(app, "GET", "/", RINGO_SYNC, h_text, "x") == 0);
     CHECK(start_error(app, port) == -ELOOP);
 
     /* ... and through a group's needs */
     app = app_new(port);
-    CHECK(ringo_dep_new(app, "self", d_log, "self", &self));
+    CHECK(ringo_dep_new(NULL, app, "self", d_log, "self", &self) == 0);
     {
-        ringo_group *g = ringo_group_new(app, "/g", NEEDS("self"));
-        CHECK(g);
+        ringo_group *g;
+        CHECK(ringo_group_new(&g, app, "/g", NEEDS("self")) == 0);
         CHECK(ringo_group_route(g, "GET", "/x", RINGO_ASYNC, h_text, "x", NULL) == 0);
     }
     CHECK(start_error(app, port) == -ELOOP);
@@ -774,15 +777,15 @@ static void test_graph_errors(void)
 
     /* a dependency needing one, even if no route uses it */
     app = app_new(port);
-    CHECK(ringo_dep_new(app, "settings", d_log, "settings", NULL));
-    CHECK(ringo_dep_new(app, "db", d_log, "db", &ghost));
+    CHECK(ringo_dep_new(NULL, app, "settings", d_log, "settings", NULL) == 0);
+    CHECK(ringo_dep_new(NULL, app, "db", d_log, "db", &ghost) == 0);
     CHECK(ringo_route(app, "GET", "/", RINGO_ASYNC, h_text, "x") == 0);
     CHECK(start_error(app, port) == -ENOENT);
 
     /* the same graph without the cycle starts and serves */
     app = app_new(0);
-    CHECK(ringo_dep_new(app, "a", d_log, "a", NULL));
-    CHECK(ringo_dep_new(app, "self", d_log, "self", NULL));
+    CHECK(ringo_dep_new(NULL, app, "a", d_log, "a", NULL) == 0);
+    CHECK(ringo_dep_new(NULL, app, "self", d_log, "self", NULL) == 0);
     CHECK(ringo_route_ex(app, "GET", "/", RINGO_ASYNC, h_text, "fine", &need_a) == 0);
     CHECK(ringo_route_ex(app, "GET", "/s", RINGO_ASYNC, h_text, "fine", &need_self) == 0);
     {
@@ -804,8 +807,8 @@ static void test_unused_cycle(void)
     ringo_app *app = app_new(port);
     int ret;
 
-    CHECK(ringo_dep_new(app, "a", d_log, "a", &a));
-    CHECK(ringo_dep_new(app, "b", d_log, "b", &b));
+    CHECK(ringo_dep_new(NULL, app, "a", d_log, "a", &a) == 0);
+    CHECK(ringo_dep_new(NULL, app, "b", d_log, "b", &b) == 0);
     CHECK(ringo_route(app, "GET", "/", RINGO_ASYNC, h_text, "x") == 0);
     ret = ringo_app_start(app);
     if (ret == 0) {
@@ -994,9 +997,9 @@ static void test_mixed_modes(void)
     ringo_app *app = app_new(0);
     uint16_t port;
 
-    dep_sd = ringo_dep_new(app, "sd", d_sync, NULL, &so);
-    dep_ad = ringo_dep_new(app, "ad", d_async, NULL, &ao);
-    dep_sd2 = ringo_dep_new(app, "sd2", d_sync2, NULL, &s2o);
+    CHECK(ringo_dep_new(&dep_sd, app, "sd", d_sync, NULL, &so) == 0);
+    CHECK(ringo_dep_new(&dep_ad, app, "ad", d_async, NULL, &ao) == 0);
+    CHECK(ringo_dep_new(&dep_sd2, app, "sd2", d_sync2, NULL, &s2o) == 0);
     CHECK(dep_sd && dep_ad && dep_sd2);
     CHECK(ringo_route_ex(app, "GET", "/ad/async", RINGO_ASYNC, h_mix, NULL, &need_ad) == 0);
     CHECK(ringo_route_ex(app, "GET", "/ad/sync", RINGO_SYNC, h_mix, NULL, &need_ad) == 0);
@@ -1103,7 +1106,7 @@ static void test_background(void)
     uint16_t port;
     resp r;
 
-    CHECK(ringo_dep_new(app, "res", d_log, "res", &td));
+    CHECK(ringo_dep_new(NULL, app, "res", d_log, "res", &td) == 0);
     CHECK(ringo_route_ex(app, "GET", paths[0], RINGO_ASYNC, h_bg, NULL, &ro) == 0);
     CHECK(ringo_route_ex(app, "GET", paths[1], RINGO_SYNC, h_bg, NULL, &ro) == 0);
     CHECK(ringo_route(app, "GET", "/ping", RINGO_ASYNC, h_ping, NULL) == 0);
@@ -1180,7 +1183,7 @@ static void test_req_state(void)
     resp r;
 
     CHECK(ringo_app_middleware(app, &mw) == 0);
-    CHECK(ringo_dep_new(app, "st", d_state, NULL, &so));
+    CHECK(ringo_dep_new(NULL, app, "st", d_state, NULL, &so) == 0);
     CHECK(ringo_route_ex(app, "GET", "/a", RINGO_ASYNC, h_state, NULL, &ro) == 0);
     CHECK(ringo_route_ex(app, "GET", "/s", RINGO_SYNC, h_state, NULL, &ro) == 0);
     port = app_start(app);
@@ -1222,10 +1225,33 @@ static void test_error_values(void)
     printf("ok   RINGO_EHTTP and RINGO_EVALIDATION: outside errno, named by ringo_strerror\n");
 }
 
+/* Every constructor says why it failed and leaves *out NULL. */
+static void test_constructor_errors(void)
+{
+    ringo_app *app = app_new(0);
+    ringo_dep *d = (ringo_dep *)app;
+    ringo_group *g = (ringo_group *)app;
+    ringo_app *bad = app;
+
+    CHECK(ringo_app_new(NULL, NULL) == -EINVAL);
+    CHECK(ringo_dep_new(&d, app, "x", NULL, NULL, NULL) == -EINVAL && d == NULL);
+    CHECK(ringo_dep_new(&d, NULL, "x", d_log, NULL, NULL) == -EINVAL);
+    CHECK(ringo_dep_new(&d, app, "x", d_log, "x", NULL) == 0 && d != NULL);
+    CHECK(ringo_dep_new(&d, app, "x", d_log, "x", NULL) == -EEXIST && d == NULL);
+    CHECK(ringo_group_new(&g, app, "nope", NULL) == -EINVAL && g == NULL);
+    CHECK(ringo_group_new(NULL, app, "/g", NULL) == -EINVAL);
+    CHECK(ringo_group_new(&g, app, "/g", NULL) == 0 && g != NULL);
+    CHECK(ringo_app_new(&bad, NULL) == 0 && bad != NULL && bad != app);
+    ringo_app_free(bad);
+    ringo_app_free(app);
+    printf("ok   constructors: 0 or -errno, *out NULL on failure\n");
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
 } cases[] = {
+    {"constructor_errors", test_constructor_errors},
     {"error_values", test_error_values},
     {"middleware_order", test_middleware_order},
     {"middleware_short_circuit", test_middleware_short_circuit},
