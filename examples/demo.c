@@ -593,7 +593,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         case OPT_STALL: cfg->stall_warn_ms = (uint32_t)v; break;
         case OPT_STACK: cfg->stack_size = v; break;
         case OPT_POOLQ: cfg->max_pool_queue = (uint32_t)v; break;
-        case OPT_FALLBACK: cfg->msgring_fallback = 1; break;
+        case OPT_FALLBACK: setenv("RINGO_TEST_MSGRING_FALLBACK", "1", 1); break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }

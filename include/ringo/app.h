@@ -33,8 +33,16 @@ typedef int (*ringo_handler_fn)(ringo_req *req, void *udata);
  * Limits and timeouts. ringo_config_init() fills the defaults (documented in
  * docs/operations.md next to nginx's); every timeout is in milliseconds and 0
  * disables it unless noted.
+ *
+ * The struct grows without breaking the ABI: size is sizeof(ringo_config) as
+ * the caller was compiled, set by ringo_config_init(). ringo_app_new() takes
+ * the caller's first size bytes and the defaults for every field past them,
+ * so a program built against an older header keeps working with a newer
+ * library. New fields are only ever appended, and the struct ends without
+ * padding (so a new field never lands in an older caller's tail padding).
  */
 typedef struct ringo_config {
+    size_t size;                    /* sizeof(ringo_config): set by ringo_config_init() */
     const char *host;               /* listen address, "0.0.0.0"; "::" for IPv6 */
     uint16_t port;                  /* 0: the kernel picks; ringo_app_port() says */
     unsigned threads;               /* ring threads, 0: one per online CPU */
@@ -55,20 +63,20 @@ typedef struct ringo_config {
     uint32_t recv_buffers;          /* provided receive buffers per ring (power of 2) */
     uint32_t recv_buffer_size;      /* bytes each */
     int backlog;                    /* listen(2) backlog */
+    int quiet;                      /* 1: no startup/shutdown lines on stderr */
     size_t stack_size;              /* RINGO_ASYNC coroutine stack, bytes; 0: 64 KiB */
     uint32_t stall_warn_ms;         /* watchdog: log a handler holding a ring longer */
     uint32_t max_pool_queue;        /* sync jobs queued before 503; 0: 1024 */
-    int msgring_fallback;           /* 1: per-worker rings for MSG_RING (tests) */
-    int quiet;                      /* 1: no startup/shutdown lines on stderr */
 } ringo_config;
 
-/* Fills *cfg with the defaults. */
+/* Fills *cfg with the defaults, size included. */
 RINGO_API void ringo_config_init(ringo_config *cfg);
 
 /*
  * Creates an app with a copy of *cfg (NULL: defaults) and stores it in *out
  * (NULL on failure). The host string is copied. The caller owns the app and
- * frees it with ringo_app_free(). Returns 0, -EINVAL (out NULL) or -ENOMEM.
+ * frees it with ringo_app_free(). Returns 0, -EINVAL (out NULL, or cfg->size
+ * 0 or larger than this library's ringo_config) or -ENOMEM.
  */
 RINGO_API int ringo_app_new(ringo_app **out, const ringo_config *cfg);
 
