@@ -23,11 +23,22 @@ typedef struct ringo_req ringo_req;
 
 /*
  * A handler fills the request's response (ringo/response.h) and returns 0.
- * A negative return (-errno) answers 500 unless the handler already set a
- * status >= 400. Mode RINGO_ASYNC handlers run on the ring thread; RINGO_SYNC
- * handlers may block.
+ * A negative return answers 500 unless the handler already set a status
+ * >= 400: return ringo_fail()'s RINGO_EHTTP to answer an HTTP error, or
+ * RINGO_EVALIDATION after a ringo_param_*() error to answer 422.
+ * RINGO_ASYNC handlers run on the ring thread; RINGO_SYNC handlers may block.
  */
 typedef int (*ringo_handler_fn)(ringo_req *req, void *udata);
+
+/* Per-route options for ringo_route_ex(). Zeroed means "app defaults". */
+typedef struct ringo_route_opts {
+    uint32_t deadline_ms;     /* answer 504 and cancel the handler after this; 0: none */
+    size_t stack_size;        /* RINGO_ASYNC coroutine stack bytes; 0: the app's */
+    const char *const *needs; /* dependencies (ringo/deps.h) by name, NULL-terminated */
+} ringo_route_opts;
+
+/* A route group: a path prefix and dependencies shared by its routes. */
+typedef struct ringo_group ringo_group;
 
 /*
  * Limits and timeouts. ringo_config_init() fills the defaults (documented in
@@ -69,6 +80,23 @@ typedef struct ringo_config {
     uint32_t max_pool_queue;        /* sync jobs queued before 503; 0: 1024 */
 } ringo_config;
 
+/*
+ * Live-object counters summed over all rings, for tests and operations:
+ * after ringo_app_wait() every one of them must be zero.
+ */
+typedef struct ringo_stats {
+    uint64_t conns_live;
+    uint64_t reqs_live;
+    uint64_t bufs_held;      /* provided buffers not yet returned to the kernel */
+    uint64_t stacks_live;    /* coroutine stacks in use */
+    uint64_t jobs_live;      /* pool jobs in flight */
+    uint64_t conns_accepted; /* totals since start */
+    uint64_t reqs_served;
+    uint64_t cancels;     /* awaits cancelled by disconnect or deadline */
+    uint64_t ring_stalls; /* watchdog: a handler held the ring too long */
+    uint64_t pool_hops;   /* jobs handed to the pool (one per sync hop) */
+} ringo_stats;
+
 /* Fills *cfg with the defaults, size included. */
 RINGO_API void ringo_config_init(ringo_config *cfg);
 
@@ -95,17 +123,26 @@ RINGO_API void ringo_app_free(ringo_app *app);
 RINGO_API int ringo_route(ringo_app *app, const char *method, const char *pattern, ringo_mode mode,
                           ringo_handler_fn fn, void *udata);
 
-/* Per-route options for ringo_route_ex(). Zeroed means "app defaults". */
-typedef struct ringo_route_opts {
-    uint32_t deadline_ms;     /* answer 504 and cancel the handler after this; 0: none */
-    size_t stack_size;        /* RINGO_ASYNC coroutine stack bytes; 0: the app's */
-    const char *const *needs; /* dependencies (ringo/deps.h) by name, NULL-terminated */
-} ringo_route_opts;
-
-/* ringo_route() with options (NULL: defaults). Same returns. */
+/* ringo_route() with options (NULL: defaults; copied). Same returns. */
 RINGO_API int ringo_route_ex(ringo_app *app, const char *method, const char *pattern,
                              ringo_mode mode, ringo_handler_fn fn, void *udata,
                              const ringo_route_opts *opts);
+
+/*
+ * Creates a route group: prefix (copied, must start with '/') is put before
+ * the pattern of each of its routes, and the dependencies named in needs
+ * (NULL-terminated, copied; NULL: none) are needed by each of them. Stores
+ * the group, owned by the app, in *out (NULL on failure). Returns 0, -EINVAL
+ * (out, app or prefix NULL, prefix not starting with '/'), -EBUSY (after
+ * start) or -ENOMEM.
+ */
+RINGO_API int ringo_group_new(ringo_group **out, ringo_app *app, const char *prefix,
+                              const char *const *needs);
+
+/* ringo_route_ex() for the group's prefix + pattern ("/admin" + "/users"). Same returns. */
+RINGO_API int ringo_group_route(ringo_group *g, const char *method, const char *pattern,
+                                ringo_mode mode, ringo_handler_fn fn, void *udata,
+                                const ringo_route_opts *opts);
 
 /*
  * Installs SIGINT/SIGTERM handling for ringo_app_wait(): the first signal
@@ -115,10 +152,16 @@ RINGO_API int ringo_route_ex(ringo_app *app, const char *method, const char *pat
 RINGO_API int ringo_app_handle_signals(ringo_app *app);
 
 /*
- * Binds, probes io_uring features and starts the ring threads. On failure
- * nothing is left running and the error names what is missing on stderr
- * (unless quiet). Returns 0, -EPERM/-ENOSYS when io_uring is unavailable,
- * -EOPNOTSUPP when a required io_uring feature is missing, -EADDRINUSE, ...
+ * Resolves the dependency graphs, probes io_uring, runs the startup hooks,
+ * starts the pool, binds and starts the ring threads; returns once every
+ * ring listens. On failure nothing is left running and a line on stderr
+ * names what is wrong (unless quiet). An app starts once. Returns 0,
+ * -EBUSY (started before), -ENOENT (an unregistered dependency is needed),
+ * -ELOOP (a dependency cycle), a startup hook's error, -EPERM/-ENOSYS
+ * (io_uring unavailable), -EOPNOTSUPP (a required io_uring feature is
+ * missing), -EINVAL (pool_threads > 1024), -EADDRINUSE, -EACCES,
+ * -EADDRNOTAVAIL, -ENOMEM, or another -errno from thread or descriptor
+ * creation.
  */
 RINGO_API int ringo_app_start(ringo_app *app);
 
@@ -133,30 +176,14 @@ RINGO_API uint16_t ringo_app_port(const ringo_app *app);
 RINGO_API void ringo_app_stop(ringo_app *app);
 
 /*
- * Blocks until the app has stopped and every ring thread has exited.
- * Returns 0, or -errno if a ring failed.
+ * Blocks until the app has stopped and every ring thread has exited, then
+ * runs the shutdown hooks. Returns 0, -EINVAL (not started, or already
+ * waited for), or the -errno of the first ring whose loop failed.
  */
 RINGO_API int ringo_app_wait(ringo_app *app);
 
 /* ringo_app_start() then ringo_app_wait(). */
 RINGO_API int ringo_app_run(ringo_app *app);
-
-/*
- * Live-object counters summed over all rings, for tests and operations:
- * after ringo_app_wait() every one of them must be zero.
- */
-typedef struct ringo_stats {
-    uint64_t conns_live;
-    uint64_t reqs_live;
-    uint64_t bufs_held;      /* provided buffers not yet returned to the kernel */
-    uint64_t stacks_live;    /* coroutine stacks in use */
-    uint64_t jobs_live;      /* pool jobs in flight */
-    uint64_t conns_accepted; /* totals since start */
-    uint64_t reqs_served;
-    uint64_t cancels;     /* awaits cancelled by disconnect or deadline */
-    uint64_t ring_stalls; /* watchdog: a handler held the ring too long */
-    uint64_t pool_hops;   /* jobs handed to the pool (one per sync hop) */
-} ringo_stats;
 
 /* Fills *out with the current counters (approximate while running). */
 RINGO_API void ringo_app_stats(const ringo_app *app, ringo_stats *out);

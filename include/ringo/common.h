@@ -41,7 +41,7 @@ typedef enum ringo_mode {
 
 /*
  * The request already carries its HTTP error answer: ringo_fail() set it
- * (ringo/deps.h) and returns this value for the handler, dependency or
+ * (ringo/response.h) and returns this value for the handler, dependency or
  * middleware to return as is. The executor then skips what is left of the
  * request and sends that answer.
  */

@@ -82,6 +82,14 @@ RINGO_API int ringo_req_client_gone(const ringo_req *req);
  * NULL when out of memory. */
 RINGO_API void *ringo_req_alloc(ringo_req *req, size_t size);
 
+/*
+ * A per-request slot for application state (FastAPI's request.state),
+ * shared by middleware, dependencies, the handler and background tasks of
+ * this request; NULL to start with. What it points to is the application's
+ * (usually memory from ringo_req_alloc()). Returns the slot's address.
+ */
+RINGO_API void **ringo_req_state(ringo_req *req);
+
 #ifdef __cplusplus
 }
 #endif

@@ -42,6 +42,17 @@ RINGO_API int ringo_respond(ringo_req *req, int status, const char *content_type
 /* The status set so far. */
 RINGO_API int ringo_resp_get_status(const ringo_req *req);
 
+/*
+ * Fails the request from a dependency, a handler or a middleware before():
+ * the response gets status (outside 400..599: 500) and a FastAPI-shaped
+ * JSON body {"detail": detail} (detail may be NULL: the status' reason;
+ * copied). Headers set before (e.g. WWW-Authenticate) stay. The handler and
+ * the dependencies not yet run are skipped; teardowns of those that ran
+ * still run; error handlers (ringo/error_handler.h) see the answer. Returns
+ * RINGO_EHTTP (ringo/common.h) for the caller to return.
+ */
+RINGO_API int ringo_fail(ringo_req *req, int status, const char *detail);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,7 @@
 /*
  * Description: dependencies, middleware, error handlers, lifespan hooks and
- * background tasks of an in-process app (include/ringo/deps.h), driven by a
+ * background tasks of an in-process app (include/ringo/deps.h,
+ * middleware.h, error_handler.h, lifespan.h, background.h), driven by a
  * blocking-socket client in the same process over 127.0.0.1. Middleware
  * befores run in registration order and afters in reverse, and a before can
  * answer alone; error handlers shape 404, 422 and 500 (status 0: catch-all);
