@@ -30,6 +30,9 @@ section "release build and tests"
 build build
 (cd build && ctest --output-on-failure -j"$jobs")
 
+section "public API: exported symbols, README and api.md programs"
+scripts/check-api.sh build
+
 [ $quick = 1 ] && exit 0
 
 section "ASan+UBSan build and tests"
