@@ -41,8 +41,9 @@ RINGO_API int ringo_req_param(const ringo_req *req, const char *name, ringo_str 
 
 /*
  * First query parameter called name, percent-decoded with '+' as space.
- * Returns 0 and sets *out (empty for "?flag"), -ENOENT when absent, -EINVAL
- * when its encoding is malformed.
+ * The value is NUL-terminated (in the arena). Returns 0 and sets *out (empty
+ * for "?flag"), -ENOENT when absent, -EINVAL when its encoding (or that of
+ * a key before it) is malformed, -ENOMEM.
  */
 RINGO_API int ringo_req_query(ringo_req *req, const char *name, ringo_str *out);
 
@@ -86,7 +87,8 @@ RINGO_API void *ringo_req_alloc(ringo_req *req, size_t size);
  * A per-request slot for application state (FastAPI's request.state),
  * shared by middleware, dependencies, the handler and background tasks of
  * this request; NULL to start with. What it points to is the application's
- * (usually memory from ringo_req_alloc()). Returns the slot's address.
+ * (usually memory from ringo_req_alloc()). Returns the slot's address, or
+ * NULL when out of memory.
  */
 RINGO_API void **ringo_req_state(ringo_req *req);
 

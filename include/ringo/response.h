@@ -35,7 +35,8 @@ RINGO_API int ringo_resp_body(ringo_req *req, const void *data, size_t len);
  * or memory from ringo_req_alloc()). Returns 0. */
 RINGO_API int ringo_resp_body_ref(ringo_req *req, const void *data, size_t len);
 
-/* Status, Content-Type and a copied body in one call. Returns 0 or -errno. */
+/* Status, Content-Type (NULL: none) and a copied body in one call.
+ * Returns 0, -EINVAL (status) or -ENOMEM. */
 RINGO_API int ringo_respond(ringo_req *req, int status, const char *content_type, const void *body,
                             size_t len);
 
