@@ -39,7 +39,7 @@ struct statx;
 
 /* Sleeps ms milliseconds on an io_uring timeout (not bounded by
  * ringo_await_timeout()). Returns 0 or -ECANCELED. */
-RINGO_API int ringo_sleep_ms(uint64_t ms);
+RINGO_API int ringo_await_sleep(uint64_t ms);
 
 /* Per-call deadline for the following awaits of this handler; 0 removes it. */
 RINGO_API void ringo_await_timeout(uint64_t ms);
@@ -64,7 +64,7 @@ RINGO_API int ringo_await_close(int fd);
  * block, so it is a plain system call and may be called on any thread.
  * Returns a descriptor the caller owns, or -errno.
  */
-RINGO_API int ringo_socket(int domain, int type, int protocol);
+RINGO_API int ringo_await_socket(int domain, int type, int protocol);
 
 /* connect/send/recv on a socket the handler owns. Return 0 / bytes / -errno. */
 RINGO_API int ringo_await_connect(int fd, const struct sockaddr *addr, socklen_t len);

@@ -17,7 +17,7 @@ extern "C" {
  * and the dependency values). A negative return is logged with the route,
  * never sent to the client (the response is gone).
  */
-typedef int (*ringo_bg_fn)(ringo_req *req, void *arg);
+typedef int (*ringo_background_fn)(ringo_req *req, void *arg);
 
 /*
  * Schedules fn(req, arg) to run after the response has been queued, on the
@@ -26,7 +26,7 @@ typedef int (*ringo_bg_fn)(ringo_req *req, void *arg);
  * arena) stays valid until every task finished; arg is the caller's. A call
  * that fails schedules nothing. Returns 0, -EINVAL (fn NULL) or -ENOMEM.
  */
-RINGO_API int ringo_background(ringo_req *req, ringo_mode mode, ringo_bg_fn fn, void *arg);
+RINGO_API int ringo_background(ringo_req *req, ringo_mode mode, ringo_background_fn fn, void *arg);
 
 #ifdef __cplusplus
 }

@@ -35,14 +35,14 @@ typedef struct ringo_dep ringo_dep;
 typedef int (*ringo_dep_fn)(ringo_req *req, void **value, void *udata);
 
 /* Runs after the response was queued, with the value the dependency produced. */
-typedef void (*ringo_teardown_fn)(ringo_req *req, void *value, void *udata);
+typedef void (*ringo_dep_teardown_fn)(ringo_req *req, void *value, void *udata);
 
 typedef struct ringo_dep_opts {
-    ringo_mode mode;            /* RINGO_SYNC (default, pool) or RINGO_ASYNC (ring) */
-    const char *const *needs;   /* names of dependencies it needs, NULL-terminated */
-    ringo_teardown_fn teardown; /* optional; runs in the dependency's mode */
-    const char *type;           /* type name of the value, checked by RINGO_DEP() */
-    int no_cache;               /* 1: run once per dependant, not once per request */
+    ringo_mode mode;                /* RINGO_SYNC (default, pool) or RINGO_ASYNC (ring) */
+    const char *const *needs;       /* names of dependencies it needs, NULL-terminated */
+    ringo_dep_teardown_fn teardown; /* optional; runs in the dependency's mode */
+    const char *type;               /* type name of the value, checked by RINGO_DEP() */
+    int no_cache;                   /* 1: run once per dependant, not once per request */
 } ringo_dep_opts;
 
 /*

@@ -23,14 +23,15 @@ extern "C" {
  * detail is ringo's text for it (the ringo_fail() detail, or the reason
  * phrase). Runs on the ring: must not block.
  */
-typedef void (*ringo_error_fn)(ringo_req *req, int status, const char *detail, void *udata);
+typedef void (*ringo_error_handler_fn)(ringo_req *req, int status, const char *detail, void *udata);
 
 /*
  * Installs fn for status (0: every status >= 400 without a handler of its
  * own). Returns 0,
  * -EINVAL (fn NULL, status outside 0..999), -EBUSY after start, -ENOMEM.
  */
-RINGO_API int ringo_app_error_handler(ringo_app *app, int status, ringo_error_fn fn, void *udata);
+RINGO_API int ringo_app_set_error_handler(ringo_app *app, int status, ringo_error_handler_fn fn,
+                                          void *udata);
 
 #ifdef __cplusplus
 }

@@ -31,7 +31,7 @@ typedef struct ringo_middleware {
 } ringo_middleware;
 
 /* Appends a copy of *mw to the app's middleware. Returns 0, -EBUSY after start, -ENOMEM. */
-RINGO_API int ringo_app_middleware(ringo_app *app, const ringo_middleware *mw);
+RINGO_API int ringo_app_add_middleware(ringo_app *app, const ringo_middleware *mw);
 
 #ifdef __cplusplus
 }

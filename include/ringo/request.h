@@ -37,7 +37,7 @@ RINGO_API int ringo_req_http_minor(const ringo_req *req);
  * Path parameter {name} of the matched route, percent-decoded (a "%2F" in the
  * segment stays inside it). Returns 0 and sets *out, or -ENOENT.
  */
-RINGO_API int ringo_req_param(const ringo_req *req, const char *name, ringo_str *out);
+RINGO_API int ringo_req_path_param(const ringo_req *req, const char *name, ringo_str *out);
 
 /*
  * First query parameter called name, percent-decoded with '+' as space.
@@ -45,7 +45,7 @@ RINGO_API int ringo_req_param(const ringo_req *req, const char *name, ringo_str 
  * for "?flag"), -ENOENT when absent, -EINVAL when its encoding (or that of
  * a key before it) is malformed, -ENOMEM.
  */
-RINGO_API int ringo_req_query(ringo_req *req, const char *name, ringo_str *out);
+RINGO_API int ringo_req_query_param(ringo_req *req, const char *name, ringo_str *out);
 
 /* First header called name (case-insensitive). Returns 0 and sets *out, or -ENOENT. */
 RINGO_API int ringo_req_header(const ringo_req *req, const char *name, ringo_str *out);
