@@ -75,9 +75,8 @@ static const struct pcase {
     /* docs/api.md: leading whitespace is stripped, trailing whitespace kept. */
     {"value whitespace", POST "X-Echo:  \t v w \t\r\nContent-Length: 0\r\n\r\n", 200,
      "X-Echo: v w \t\r\n"},
-    {"empty value", POST "X-Echo:\r\nContent-Length: 0\r\n\r\n", 200, "X-Echo: \r\n", KNOWN_DEFECT},
-    {"empty value last", POST "Content-Length: 0\r\nX-Echo: \r\n\r\n", 200, "X-Echo: \r\n",
-     KNOWN_DEFECT},
+    {"empty value", POST "X-Echo:\r\nContent-Length: 0\r\n\r\n", 200, "X-Echo: \r\n"},
+    {"empty value last", POST "Content-Length: 0\r\nX-Echo: \r\n\r\n", 200, "X-Echo: \r\n"},
     {"chunked",
      POST "Transfer-Encoding: chunked\r\n\r\n3;a=1;b=\"q\\\"x\"\r\nabc\r\n2\r\nde\r\n"
           "0\r\nT: v\r\n\r\n",
@@ -205,8 +204,7 @@ static void check_case(const struct pcase *t)
  * SPLIT_DEFECT cases are answered differently when a segment boundary falls
  * inside them (obs-fold: folded() looks back only to the start of the
  * current buffer; HTTP/1.10: 400 whole, 505 byte by byte); KNOWN_DEFECT
- * cases are answered wrongly even whole (an empty field value is taken for
- * an obs-fold: 400).
+ * cases are answered wrongly even whole.
  */
 int main(void)
 {
