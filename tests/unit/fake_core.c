@@ -48,7 +48,7 @@ static int slot_of(const ringo__conn *c)
     for (int i = 0; i < MAX_CONNS; i++)
         if (the_ring.conns[i] == c)
             return i;
-    CHECK(!"connection not on the fake ring");
+    CHECKF(0, "connection not on the fake ring");
     return -1;
 }
 
@@ -379,7 +379,7 @@ void fake_run(ringo__conn *c)
         if (!fake_ack(c) && rx == c->rx_len && eof == c->eof_delivered)
             return;
     }
-    CHECK(!"fake_run: no end");
+    CHECKF(0, "fake_run: no end");
 }
 
 void fake_advance(uint64_t ms)
