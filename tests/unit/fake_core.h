@@ -68,6 +68,12 @@ struct ringo__conn {
     _Alignas(16) char proto[];
 };
 
+/*
+ * ringo_app_start() on the fake ring; exits 77 (skip) when the pool cannot
+ * start because io_uring is unavailable (its hand-back needs it).
+ */
+void fake_app_start(ringo_app *app);
+
 /* The ring http/ runs on (set up by ringo_app_start()). */
 ringo__ring *fake_ring(void);
 
