@@ -311,12 +311,9 @@ static void test_eof_after_request(void)
 
 /*
  * Complete requests held (the client is not reading) when its EOF arrives
- * are still answered, in order, and the connection closes after them.
- *
- * Known defect, run only with RINGO_TEST_KNOWN_DEFECTS=1 until it is fixed:
- * today on_eof marks the session dead when input is held, so after the
- * first answer went out the connection closes and /n/1 and /n/2 are never
- * answered (on_eof's own comment says complete requests are answered).
+ * are still answered, in order, and the connection closes after them
+ * (regression: on_eof marked the session dead when input was held, so the
+ * connection closed after the first answer and /n/1 and /n/2 were lost).
  */
 static void test_eof_after_held_requests(void)
 {
@@ -336,6 +333,16 @@ static void test_eof_after_held_requests(void)
     strcat(want, numbered_answer("2", true));
     check_wire(c, want);
     CHECK(c->closed);
+    fake_close(c);
+
+    /* Held input ending in a partial request: the complete ones are answered, then close. */
+    c = fake_open();
+    fake_recv_str(c, REQ("/big/4000") REQ("/n/1") "GET /n/2 HTTP/1.1\r\nHo");
+    fake_eof(c);
+    fake_wire_clear(c);
+    fake_run(c);
+    check_wire(c, numbered_answer("1", false));
+    CHECK(c->closed && c->close_asked == RINGO__CLOSE_AFTER_SEND);
     fake_close(c);
     stop();
 }
@@ -476,8 +483,7 @@ int main(void)
     test_drain_answers_received();
     test_drain_idle();
     test_eof_after_request();
-    if (getenv("RINGO_TEST_KNOWN_DEFECTS"))
-        test_eof_after_held_requests();
+    test_eof_after_held_requests();
     test_continue();
     test_timeouts();
     test_head_and_max_requests();
