@@ -73,6 +73,7 @@ int ringo__server_probe(const ringo__server *s)
     return 0;
 }
 
+/* Where the protocol hands core its callbacks, app and config: the fake ring takes them. */
 int ringo__server_start(ringo__server *s)
 {
     memset(&the_ring, 0, sizeof(the_ring));

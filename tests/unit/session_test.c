@@ -18,8 +18,6 @@
 #include "check.h"
 #include "fake_core.h"
 
-extern const ringo__proto ringo__http_proto;
-
 static ringo_app *app;
 
 /* ---- routes (RINGO_ASYNC handlers never await: they run inline here) ---- */
@@ -473,7 +471,6 @@ static void test_sync_handler(void)
 
 int main(void)
 {
-    CHECK(ringo__http_proto.on_data);
     test_pipelined_in_order(0);
     test_pipelined_in_order(1);
     test_pipelined_in_order(7);
