@@ -166,7 +166,7 @@ int ringo_group_route(ringo_group *g, const char *method, const char *pattern, r
     return ret;
 }
 
-int ringo_app_middleware(ringo_app *app, const ringo_middleware *mw)
+int ringo_app_add_middleware(ringo_app *app, const ringo_middleware *mw)
 {
     ringo_middleware *v;
 
@@ -180,7 +180,7 @@ int ringo_app_middleware(ringo_app *app, const ringo_middleware *mw)
     return 0;
 }
 
-int ringo_app_error_handler(ringo_app *app, int status, ringo_error_fn fn, void *udata)
+int ringo_app_set_error_handler(ringo_app *app, int status, ringo_error_handler_fn fn, void *udata)
 {
     ringo__err_handler *v;
 
@@ -409,8 +409,8 @@ static int json_detail(ringo_req *req, const char *detail)
             b[len++] = (char)ch;
     }
     len += (size_t)sprintf(b + len, "\"}");
-    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
-    return ringo_resp_body_ref(req, b, len);
+    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
+    return ringo_resp_set_body_ref(req, b, len);
 }
 
 int ringo_fail(ringo_req *req, int status, const char *detail)
@@ -425,7 +425,7 @@ int ringo_fail(ringo_req *req, int status, const char *detail)
     return -ECANCELED;
 }
 
-int ringo_background(ringo_req *req, ringo_mode mode, ringo_bg_fn fn, void *arg)
+int ringo_background(ringo_req *req, ringo_mode mode, ringo_background_fn fn, void *arg)
 {
     ringo__exec *x = ringo__exec_of(req);
     ringo__bg *b = x ? ringo_req_alloc(req, sizeof(*b)) : NULL;

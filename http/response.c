@@ -85,7 +85,7 @@ static bool reserved(const char *name, size_t len)
     }
 }
 
-int ringo_resp_status(ringo_req *req, int status)
+int ringo_resp_set_status(ringo_req *req, int status)
 {
     if (status < 200 || status > 999)
         return -EINVAL;
@@ -95,7 +95,7 @@ int ringo_resp_status(ringo_req *req, int status)
 
 int ringo_resp_get_status(const ringo_req *req) { return req->status; }
 
-int ringo_resp_header(ringo_req *req, const char *name, ringo_str value)
+int ringo_resp_add_header(ringo_req *req, const char *name, ringo_str value)
 {
     size_t nlen = token_len(name);
     ringo__hdr *h;
@@ -132,7 +132,7 @@ int ringo_resp_header(ringo_req *req, const char *name, ringo_str value)
     return 0;
 }
 
-int ringo_resp_body(ringo_req *req, const void *data, size_t len)
+int ringo_resp_set_body(ringo_req *req, const void *data, size_t len)
 {
     char *copy = ringo__arena_dup(&req->arena, data, len);
 
@@ -143,7 +143,7 @@ int ringo_resp_body(ringo_req *req, const void *data, size_t len)
     return 0;
 }
 
-int ringo_resp_body_ref(ringo_req *req, const void *data, size_t len)
+int ringo_resp_set_body_ref(ringo_req *req, const void *data, size_t len)
 {
     req->rbody = data;
     req->rbody_len = len;
@@ -153,12 +153,12 @@ int ringo_resp_body_ref(ringo_req *req, const void *data, size_t len)
 int ringo_respond(ringo_req *req, int status, const char *content_type, const void *body,
                   size_t len)
 {
-    int ret = ringo_resp_status(req, status);
+    int ret = ringo_resp_set_status(req, status);
 
     if (!ret && content_type)
-        ret = ringo_resp_header(req, "Content-Type", ringo_str_c(content_type));
+        ret = ringo_resp_add_header(req, "Content-Type", ringo_str_c(content_type));
     if (!ret)
-        ret = ringo_resp_body(req, body, len);
+        ret = ringo_resp_set_body(req, body, len);
     return ret;
 }
 
@@ -181,9 +181,9 @@ static void default_error_body(ringo_req *req)
         return;
     reason = ringo__status_reason(req->status);
     n = snprintf(buf, sizeof(buf), "%s\n", reason);
-    ringo_resp_body(req, buf, (size_t)n);
+    ringo_resp_set_body(req, buf, (size_t)n);
     if (!has_header(req, "content-type"))
-        ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
+        ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
 }
 
 static char *put(char *p, const void *s, size_t n)

@@ -77,7 +77,7 @@ RINGO_API void ringo_app_free(ringo_app *app);
 /*
  * Registers method + pattern. Patterns are absolute paths whose segments are
  * literals, "{name}" (one segment, percent-decoded, available through
- * ringo_req_param()) or a final "{name...}" (the rest of the path, may be
+ * ringo_req_path_param()) or a final "{name...}" (the rest of the path, may be
  * empty). A GET route also answers HEAD. udata is passed to the handler as
  * is. Returns 0, -EINVAL for a malformed pattern or method, -EEXIST when the
  * same method and pattern are registered twice, -EBUSY after start,

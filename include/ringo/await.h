@@ -38,7 +38,7 @@ struct io_uring_sqe;
 struct statx;
 
 /* Sleeps ms milliseconds on an io_uring timeout. Returns 0 or -ECANCELED. */
-RINGO_API int ringo_sleep_ms(uint64_t ms);
+RINGO_API int ringo_await_sleep(uint64_t ms);
 
 /* Per-call deadline for the following awaits of this handler; 0 removes it. */
 RINGO_API void ringo_await_timeout(uint64_t ms);
@@ -58,7 +58,7 @@ RINGO_API int ringo_await_statx(int dirfd, const char *path, int flags, unsigned
 RINGO_API int ringo_await_close(int fd);
 
 /* Creates a socket (synchronously: it never blocks). Returns fd or -errno. */
-RINGO_API int ringo_socket(int domain, int type, int protocol);
+RINGO_API int ringo_await_socket(int domain, int type, int protocol);
 
 /* connect/send/recv on a socket the handler owns. Return 0 / bytes / -errno. */
 RINGO_API int ringo_await_connect(int fd, const struct sockaddr *addr, socklen_t len);

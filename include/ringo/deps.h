@@ -36,12 +36,12 @@ typedef struct ringo_dep ringo_dep;
 typedef int (*ringo_dep_fn)(ringo_req *req, void **value, void *udata);
 
 /* Runs after the response was queued, with the value the dependency produced. */
-typedef void (*ringo_teardown_fn)(ringo_req *req, void *value, void *udata);
+typedef void (*ringo_dep_teardown_fn)(ringo_req *req, void *value, void *udata);
 
 typedef struct ringo_dep_opts {
     ringo_mode mode;            /* RINGO_SYNC (default, pool) or RINGO_ASYNC (ring) */
     const char *const *needs;   /* names of dependencies it needs, NULL-terminated */
-    ringo_teardown_fn teardown; /* optional; runs in the dependency's mode */
+    ringo_dep_teardown_fn teardown; /* optional; runs in the dependency's mode */
     const char *type;           /* type name of the value, checked by RINGO_DEP() */
     int no_cache;               /* 1: run once per dependant, not once per request */
 } ringo_dep_opts;
@@ -92,8 +92,8 @@ RINGO_API int ringo_group_route(ringo_group *g, const char *method, const char *
  * stays valid until every task finished. A negative return is logged, never
  * sent to the client. Returns 0, -EINVAL (fn NULL) or -ENOMEM.
  */
-typedef int (*ringo_bg_fn)(ringo_req *req, void *arg);
-RINGO_API int ringo_background(ringo_req *req, ringo_mode mode, ringo_bg_fn fn, void *arg);
+typedef int (*ringo_background_fn)(ringo_req *req, void *arg);
+RINGO_API int ringo_background(ringo_req *req, ringo_mode mode, ringo_background_fn fn, void *arg);
 
 /*
  * Middleware wraps every route like an onion: before() parts run on the
@@ -110,7 +110,7 @@ typedef struct ringo_middleware {
     void (*after)(ringo_req *req, void *udata);
     void *udata;
 } ringo_middleware;
-RINGO_API int ringo_app_middleware(ringo_app *app, const ringo_middleware *mw);
+RINGO_API int ringo_app_add_middleware(ringo_app *app, const ringo_middleware *mw);
 
 /*
  * Error handlers shape ringo's own error answers (404, 405, 422, 500,
@@ -120,8 +120,8 @@ RINGO_API int ringo_app_middleware(ringo_app *app, const ringo_middleware *mw);
  * bad framing, 408, 413, 414, 431, 505) are not routed here. Runs on the
  * ring. Returns 0, -EBUSY after start, -ENOMEM.
  */
-typedef void (*ringo_error_fn)(ringo_req *req, int status, const char *detail, void *udata);
-RINGO_API int ringo_app_error_handler(ringo_app *app, int status, ringo_error_fn fn, void *udata);
+typedef void (*ringo_error_handler_fn)(ringo_req *req, int status, const char *detail, void *udata);
+RINGO_API int ringo_app_set_error_handler(ringo_app *app, int status, ringo_error_handler_fn fn, void *udata);
 
 /*
  * Lifespan: startup hooks run in ringo_app_start() before anything listens,

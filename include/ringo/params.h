@@ -25,10 +25,10 @@ extern "C" {
 #endif
 
 typedef enum ringo_loc {
-    RINGO_PATH,
-    RINGO_QUERY,
-    RINGO_HEADER,
-    RINGO_COOKIE,
+    RINGO_LOC_PATH,
+    RINGO_LOC_QUERY,
+    RINGO_LOC_HEADER,
+    RINGO_LOC_COOKIE,
 } ringo_loc;
 
 /* Integer in [min, max]. dflt NULL: required. Returns 0 or -EINVAL (recorded). */

@@ -37,14 +37,14 @@ RINGO_API int ringo_req_http_minor(const ringo_req *req);
  * Path parameter {name} of the matched route, percent-decoded (a "%2F" in the
  * segment stays inside it). Returns 0 and sets *out, or -ENOENT.
  */
-RINGO_API int ringo_req_param(const ringo_req *req, const char *name, ringo_str *out);
+RINGO_API int ringo_req_path_param(const ringo_req *req, const char *name, ringo_str *out);
 
 /*
  * First query parameter called name, percent-decoded with '+' as space.
  * Returns 0 and sets *out (empty for "?flag"), -ENOENT when absent, -EINVAL
  * when its encoding is malformed.
  */
-RINGO_API int ringo_req_query(ringo_req *req, const char *name, ringo_str *out);
+RINGO_API int ringo_req_query_param(ringo_req *req, const char *name, ringo_str *out);
 
 /* First header called name (case-insensitive). Returns 0 and sets *out, or -ENOENT. */
 RINGO_API int ringo_req_header(const ringo_req *req, const char *name, ringo_str *out);

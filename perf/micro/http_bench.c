@@ -30,8 +30,8 @@ static uint64_t now_ns(void)
 static int plaintext(ringo_req *req, void *udata)
 {
     (void)udata;
-    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
-    return ringo_resp_body_ref(req, "Hello, World!", 13);
+    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
+    return ringo_resp_set_body_ref(req, "Hello, World!", 13);
 }
 
 static int cmp(const void *a, const void *b)

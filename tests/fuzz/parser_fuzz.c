@@ -20,8 +20,8 @@ static int handler(ringo_req *req, void *udata)
     ringo_str v;
 
     (void)udata;
-    ringo_req_param(req, "id", &v);
-    ringo_req_query(req, "q", &v);
+    ringo_req_path_param(req, "id", &v);
+    ringo_req_query_param(req, "q", &v);
     return ringo_respond(req, 200, "text/plain", "ok", 2);
 }
 

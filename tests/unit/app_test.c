@@ -404,7 +404,7 @@ static int mw_before(ringo_req *req, void *udata)
 
     ev("%s<", (const char *)udata);
     snprintf(name, sizeof(name), "X-Before-%s", (const char *)udata);
-    return ringo_resp_header(req, name, ringo_str_c((const char *)udata));
+    return ringo_resp_add_header(req, name, ringo_str_c((const char *)udata));
 }
 
 static void mw_after(ringo_req *req, void *udata)
@@ -414,7 +414,7 @@ static void mw_after(ringo_req *req, void *udata)
     ev("%s>", (const char *)udata);
     if (!strcmp(udata, "A")) {
         snprintf(v, sizeof(v), "%d", ringo_resp_get_status(req));
-        CHECK(ringo_resp_header(req, "X-After-A", ringo_str_c(v)) == 0);
+        CHECK(ringo_resp_add_header(req, "X-After-A", ringo_str_c(v)) == 0);
     }
 }
 
@@ -434,13 +434,13 @@ static void test_middleware_order(void)
     uint16_t port;
     resp r;
 
-    CHECK(ringo_app_middleware(app, &a) == 0);
-    CHECK(ringo_app_middleware(app, &b) == 0);
-    CHECK(ringo_app_middleware(app, &c) == 0);
+    CHECK(ringo_app_add_middleware(app, &a) == 0);
+    CHECK(ringo_app_add_middleware(app, &b) == 0);
+    CHECK(ringo_app_add_middleware(app, &c) == 0);
     CHECK(ringo_route(app, "GET", "/async", RINGO_ASYNC, h_text, "async\n") == 0);
     CHECK(ringo_route(app, "GET", "/sync", RINGO_SYNC, h_text, "sync\n") == 0);
     port = app_start(app);
-    CHECK(ringo_app_middleware(app, &a) == -EBUSY);
+    CHECK(ringo_app_add_middleware(app, &a) == -EBUSY);
 
     for (int i = 0; i < 2; i++) {
         log_reset();
@@ -467,9 +467,9 @@ static void test_middleware_short_circuit(void)
     uint16_t port;
     resp r;
 
-    CHECK(ringo_app_middleware(app, &a) == 0);
-    CHECK(ringo_app_middleware(app, &b) == 0);
-    CHECK(ringo_app_middleware(app, &c) == 0);
+    CHECK(ringo_app_add_middleware(app, &a) == 0);
+    CHECK(ringo_app_add_middleware(app, &b) == 0);
+    CHECK(ringo_app_add_middleware(app, &c) == 0);
     CHECK(ringo_dep_new(app, "dep", d_log, "dep", &dopts));
     CHECK(ringo_route_ex(app, "GET", "/x", RINGO_ASYNC, h_text, "x\n", &ro) == 0);
     CHECK(ringo_route_ex(app, "GET", "/y", RINGO_SYNC, h_text, "y\n", &ro) == 0);
@@ -500,8 +500,8 @@ static void err_json(ringo_req *req, int status, const char *detail, void *udata
                      (const char *)udata, status, detail);
 
     ev("E%d", status);
-    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
-    ringo_resp_body(req, b, (size_t)n);
+    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
+    ringo_resp_set_body(req, b, (size_t)n);
 }
 
 static int h_teapot(ringo_req *req, void *udata)
@@ -515,7 +515,7 @@ static int h_int(ringo_req *req, void *udata)
     int64_t n;
 
     (void)udata;
-    if (ringo_param_int(req, RINGO_QUERY, "n", 1, 9, NULL, &n) < 0)
+    if (ringo_param_int(req, RINGO_LOC_QUERY, "n", 1, 9, NULL, &n) < 0)
         return -EINVAL;
     return ringo_respond(req, 200, "text/plain", "ok\n", 3);
 }
@@ -540,16 +540,16 @@ static void test_error_handlers(void)
     uint16_t port;
     resp r;
 
-    CHECK(ringo_app_error_handler(app, 404, err_json, "404") == 0);
-    CHECK(ringo_app_error_handler(app, 0, err_json, "any") == 0);
-    CHECK(ringo_app_error_handler(app, 422, err_json, "422") == 0);
-    CHECK(ringo_app_error_handler(app, -1, err_json, "bad") == -EINVAL);
+    CHECK(ringo_app_set_error_handler(app, 404, err_json, "404") == 0);
+    CHECK(ringo_app_set_error_handler(app, 0, err_json, "any") == 0);
+    CHECK(ringo_app_set_error_handler(app, 422, err_json, "422") == 0);
+    CHECK(ringo_app_set_error_handler(app, -1, err_json, "bad") == -EINVAL);
     CHECK(ringo_route(app, "GET", "/boom", RINGO_ASYNC, h_eio, NULL) == 0);
     CHECK(ringo_route(app, "GET", "/sync/boom", RINGO_SYNC, h_eio, NULL) == 0);
     CHECK(ringo_route(app, "GET", "/teapot", RINGO_ASYNC, h_teapot, NULL) == 0);
     CHECK(ringo_route(app, "GET", "/int", RINGO_ASYNC, h_int, NULL) == 0);
     port = app_start(app);
-    CHECK(ringo_app_error_handler(app, 0, err_json, "late") == -EBUSY);
+    CHECK(ringo_app_set_error_handler(app, 0, err_json, "late") == -EBUSY);
 
     log_reset();
     call(port, "GET", "/nowhere", NULL, &r);
@@ -913,7 +913,7 @@ static int d_async(ringo_req *req, void **value, void *udata)
     (void)udata;
     if (!v)
         return -ENOMEM;
-    ret = ringo_sleep_ms(1);
+    ret = ringo_await_sleep(1);
     if (ret < 0)
         return ret;
     v->s = RINGO_DEP(req, dep_sd, struct sval);
@@ -1016,7 +1016,7 @@ static int gate_wait(int async)
         if (i >= WAIT_MS)
             return -ETIMEDOUT;
         if (async) {
-            int ret = ringo_sleep_ms(1);
+            int ret = ringo_await_sleep(1);
             if (ret < 0)
                 return ret;
         } else {
@@ -1163,7 +1163,7 @@ static void test_req_state(void)
     conn *c;
     resp r;
 
-    CHECK(ringo_app_middleware(app, &mw) == 0);
+    CHECK(ringo_app_add_middleware(app, &mw) == 0);
     CHECK(ringo_dep_new(app, "st", d_state, NULL, &so));
     CHECK(ringo_route_ex(app, "GET", "/a", RINGO_ASYNC, h_state, NULL, &ro) == 0);
     CHECK(ringo_route_ex(app, "GET", "/s", RINGO_SYNC, h_state, NULL, &ro) == 0);

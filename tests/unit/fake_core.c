@@ -118,7 +118,7 @@ void ringo__server_stats(const ringo__server *s, ringo_stats *out)
 
 /* ---- tasks: a body runs to its end at once (handlers that never await) ---- */
 
-int ringo__task_start(ringo__task *t, ringo__ring *r)
+int ringo__fiber_start(ringo__fiber *t, ringo__ring *r)
 {
     t->ring = r;
     t->waiting = NULL;
@@ -127,7 +127,7 @@ int ringo__task_start(ringo__task *t, ringo__ring *r)
     return 1;
 }
 
-void ringo__task_cancel(ringo__task *t) { t->cancelled = true; }
+void ringo__fiber_cancel(ringo__fiber *t) { t->cancelled = true; }
 
 /* ---- ring ---- */
 

@@ -19,7 +19,7 @@
  *   moves the ring clock and fires what is due (on_timer).
  *
  * RINGO_ASYNC handlers run inline (a task body runs to its end in
- * ringo__task_start): only handlers that never await work here. RINGO_SYNC
+ * ringo__fiber_start): only handlers that never await work here. RINGO_SYNC
  * handlers run on the real pool, which hands them back through a real
  * io_uring owned by the fake ring: fake_wait_jobs() reaps those CQEs.
  */

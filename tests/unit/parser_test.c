@@ -32,7 +32,7 @@ static int echo(ringo_req *req, void *ud)
 
     (void)ud;
     if (ringo_req_header(req, "x-echo", &v) == 0)
-        CHECK(ringo_resp_header(req, "X-Echo", v) == 0);
+        CHECK(ringo_resp_add_header(req, "X-Echo", v) == 0);
     return ringo_respond(req, 200, NULL, b.ptr, b.len);
 }
 

@@ -26,36 +26,36 @@ static int status(ringo_req *req, void *ud)
     ringo_str code;
 
     (void)ud;
-    CHECK(ringo_req_param(req, "code", &code) == 0);
-    CHECK(ringo_resp_status(req, atoi(code.ptr)) == 0);
-    CHECK(ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("text/plain")) == 0);
-    return ringo_resp_body(req, "x", 1);
+    CHECK(ringo_req_path_param(req, "code", &code) == 0);
+    CHECK(ringo_resp_set_status(req, atoi(code.ptr)) == 0);
+    CHECK(ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("text/plain")) == 0);
+    return ringo_resp_set_body(req, "x", 1);
 }
 
 /* Header order is the handler's; refused headers leave no trace. */
 static int headers(ringo_req *req, void *ud)
 {
     (void)ud;
-    CHECK(ringo_resp_header(req, "X-B", RINGO_STR_LIT("2")) == 0);
-    CHECK(ringo_resp_header(req, "X-A", RINGO_STR_LIT("1")) == 0);
-    CHECK(ringo_resp_header(req, "content-length", RINGO_STR_LIT("7")) == -EPERM);
-    CHECK(ringo_resp_header(req, "Date", RINGO_STR_LIT("x")) == -EPERM);
-    CHECK(ringo_resp_header(req, "Server", RINGO_STR_LIT("x")) == -EPERM);
-    CHECK(ringo_resp_header(req, "Transfer-Encoding", RINGO_STR_LIT("chunked")) == -EPERM);
-    CHECK(ringo_resp_header(req, "Connection", RINGO_STR_LIT("upgrade")) == -EPERM);
-    CHECK(ringo_resp_header(req, "Bad Name", RINGO_STR_LIT("x")) == -EINVAL);
-    CHECK(ringo_resp_header(req, "", RINGO_STR_LIT("x")) == -EINVAL);
-    CHECK(ringo_resp_header(req, "X-Split", RINGO_STR_LIT("a\r\nX-Injected: 1")) == -EINVAL);
-    CHECK(ringo_resp_header(req, "X-Nul", (ringo_str){"a\0b", 3}) == -EINVAL);
-    CHECK(ringo_resp_status(req, 99) == -EINVAL && ringo_resp_status(req, 1000) == -EINVAL);
-    CHECK(ringo_resp_header(req, "X-A", RINGO_STR_LIT("3")) == 0);
-    return ringo_resp_body(req, "ok", 2);
+    CHECK(ringo_resp_add_header(req, "X-B", RINGO_STR_LIT("2")) == 0);
+    CHECK(ringo_resp_add_header(req, "X-A", RINGO_STR_LIT("1")) == 0);
+    CHECK(ringo_resp_add_header(req, "content-length", RINGO_STR_LIT("7")) == -EPERM);
+    CHECK(ringo_resp_add_header(req, "Date", RINGO_STR_LIT("x")) == -EPERM);
+    CHECK(ringo_resp_add_header(req, "Server", RINGO_STR_LIT("x")) == -EPERM);
+    CHECK(ringo_resp_add_header(req, "Transfer-Encoding", RINGO_STR_LIT("chunked")) == -EPERM);
+    CHECK(ringo_resp_add_header(req, "Connection", RINGO_STR_LIT("upgrade")) == -EPERM);
+    CHECK(ringo_resp_add_header(req, "Bad Name", RINGO_STR_LIT("x")) == -EINVAL);
+    CHECK(ringo_resp_add_header(req, "", RINGO_STR_LIT("x")) == -EINVAL);
+    CHECK(ringo_resp_add_header(req, "X-Split", RINGO_STR_LIT("a\r\nX-Injected: 1")) == -EINVAL);
+    CHECK(ringo_resp_add_header(req, "X-Nul", (ringo_str){"a\0b", 3}) == -EINVAL);
+    CHECK(ringo_resp_set_status(req, 99) == -EINVAL && ringo_resp_set_status(req, 1000) == -EINVAL);
+    CHECK(ringo_resp_add_header(req, "X-A", RINGO_STR_LIT("3")) == 0);
+    return ringo_resp_set_body(req, "ok", 2);
 }
 
 static int closing(ringo_req *req, void *ud)
 {
     (void)ud;
-    CHECK(ringo_resp_header(req, "Connection", RINGO_STR_LIT("Close")) == 0);
+    CHECK(ringo_resp_add_header(req, "Connection", RINGO_STR_LIT("Close")) == 0);
     return 0;
 }
 
@@ -67,13 +67,13 @@ static int huge(ringo_req *req, void *ud)
     CHECK(v && b);
     memset(v, 'v', HUGE_HDR);
     memset(b, 'b', HUGE_BODY);
-    CHECK(ringo_resp_header(req, "X-Huge", (ringo_str){v, HUGE_HDR}) == 0);
+    CHECK(ringo_resp_add_header(req, "X-Huge", (ringo_str){v, HUGE_HDR}) == 0);
     for (int i = 0; i < 200; i++) {
         char name[16];
         snprintf(name, sizeof(name), "X-%d", i);
-        CHECK(ringo_resp_header(req, name, RINGO_STR_LIT("v")) == 0);
+        CHECK(ringo_resp_add_header(req, name, RINGO_STR_LIT("v")) == 0);
     }
-    return ringo_resp_body_ref(req, b, HUGE_BODY);
+    return ringo_resp_set_body_ref(req, b, HUGE_BODY);
 }
 
 static void start(void)

@@ -34,7 +34,7 @@ static int numbered(ringo_req *req, void *ud)
     ringo_str k;
 
     (void)ud;
-    if (ringo_req_param(req, "k", &k) < 0)
+    if (ringo_req_path_param(req, "k", &k) < 0)
         return -EINVAL;
     return ringo_respond(req, 200, "text/plain", k.ptr, k.len);
 }
@@ -47,7 +47,7 @@ static int big(ringo_req *req, void *ud)
     char *body;
 
     (void)ud;
-    if (ringo_req_param(req, "n", &n) < 0)
+    if (ringo_req_path_param(req, "n", &n) < 0)
         return -EINVAL;
     len = strtoul(n.ptr, NULL, 10);
     body = ringo_req_alloc(req, len);
