@@ -23,8 +23,9 @@ build() { # dir, cmake args...
 
 section() { printf '\n==== %s ====\n' "$*"; }
 
-section "format"
+section "format, and names in the docs"
 scripts/check-format.sh
+scripts/check-docs.sh
 
 section "release build and tests"
 build build
