@@ -83,7 +83,7 @@ struct ringo__ring {
     char date_line[40];
     ringo__ring_stats stats;
     ringo__stack_pool stacks;         /* coroutine stacks of this ring's async handlers */
-    struct ringo__task *live_tasks;   /* started, not returned (core/task.c) */
+    struct ringo__fiber *live_tasks;  /* started, not returned (core/task.c) */
     bool cancel_tasks;                /* past the drain deadline: tasks start cancelled */
     void **cache[RINGO__CACHE_KINDS]; /* free lists, see ringo__ring_cache_get() */
     uint32_t ncache[RINGO__CACHE_KINDS];

@@ -10,17 +10,17 @@
 
 typedef struct await_op {
     ringo__completion comp;
-    ringo__task *task;
+    ringo__fiber *task;
     int32_t res;
     bool done;
     struct __kernel_timespec ts; /* linked timeout; read by the kernel at submit */
 } await_op;
 
-static _Thread_local ringo__task *current_task;
+static _Thread_local ringo__fiber *current_task;
 
-ringo__task *ringo__task_current(void) { return current_task; }
+ringo__fiber *ringo__fiber_current(void) { return current_task; }
 
-int ringo__tasks_ring_init(ringo__ring *r)
+int ringo__fibers_ring_init(ringo__ring *r)
 {
     int ret = ringo__stack_pool_init(&r->stacks, r->srv->cfg.stack_size, STACKS_CACHED);
 
@@ -31,7 +31,7 @@ int ringo__tasks_ring_init(ringo__ring *r)
     return ringo__coro_thread_init();
 }
 
-static void live_add(ringo__ring *r, ringo__task *t)
+static void live_add(ringo__ring *r, ringo__fiber *t)
 {
     t->live_prev = NULL;
     t->live_next = r->live_tasks;
@@ -40,7 +40,7 @@ static void live_add(ringo__ring *r, ringo__task *t)
     r->live_tasks = t;
 }
 
-static void live_remove(ringo__ring *r, ringo__task *t)
+static void live_remove(ringo__ring *r, ringo__fiber *t)
 {
     if (t->live_prev)
         t->live_prev->live_next = t->live_next;
@@ -50,17 +50,17 @@ static void live_remove(ringo__ring *r, ringo__task *t)
         t->live_next->live_prev = t->live_prev;
 }
 
-void ringo__tasks_cancel_all(ringo__ring *r)
+void ringo__fibers_cancel_all(ringo__ring *r)
 {
     r->cancel_tasks = true;
     /* Cancelling only submits ASYNC_CANCEL: nothing resumes, the list holds still. */
-    for (ringo__task *t = r->live_tasks; t; t = t->live_next)
-        ringo__task_cancel(t);
+    for (ringo__fiber *t = r->live_tasks; t; t = t->live_next)
+        ringo__fiber_cancel(t);
 }
 
-bool ringo__tasks_cancelling(const ringo__ring *r) { return r->cancel_tasks; }
+bool ringo__fibers_cancelling(const ringo__ring *r) { return r->cancel_tasks; }
 
-void ringo__tasks_ring_exit(ringo__ring *r)
+void ringo__fibers_ring_exit(ringo__ring *r)
 {
     ringo__stack_pool_destroy(&r->stacks);
     ringo__coro_thread_exit();
@@ -68,13 +68,13 @@ void ringo__tasks_ring_exit(ringo__ring *r)
 
 static void trampoline(void *arg)
 {
-    ringo__task *t = arg;
+    ringo__fiber *t = arg;
 
     t->body(t);
 }
 
 /* Runs t until it suspends or returns; returns 1 when it returned. */
-static int step(ringo__task *t)
+static int step(ringo__fiber *t)
 {
     ringo__ring *r = t->ring;
     int done;
@@ -95,7 +95,7 @@ static int step(ringo__task *t)
     return 1;
 }
 
-int ringo__task_start(ringo__task *t, ringo__ring *r)
+int ringo__fiber_start(ringo__fiber *t, ringo__ring *r)
 {
     int ret;
 
@@ -113,7 +113,7 @@ int ringo__task_start(ringo__task *t, ringo__ring *r)
 static void await_complete(ringo__completion *c, int32_t res, uint32_t flags)
 {
     await_op *a = (await_op *)c;
-    ringo__task *t = a->task;
+    ringo__fiber *t = a->task;
 
     (void)flags;
     a->res = res;
@@ -122,7 +122,7 @@ static void await_complete(ringo__completion *c, int32_t res, uint32_t flags)
         t->on_done(t);
 }
 
-void ringo__task_cancel(ringo__task *t)
+void ringo__fiber_cancel(ringo__fiber *t)
 {
     struct io_uring_sqe *sqe;
 
@@ -139,7 +139,7 @@ void ringo__task_cancel(ringo__task *t)
 
 int ringo__await(struct io_uring_sqe *sqe, uint64_t timeout_ms)
 {
-    ringo__task *t = current_task;
+    ringo__fiber *t = current_task;
     await_op a = {.comp = {await_complete}, .task = t};
     bool nop = t->cancelled;
 

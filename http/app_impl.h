@@ -18,7 +18,7 @@ struct ringo_dep {
     ringo_dep_fn fn;
     void *udata;
     ringo_mode mode;
-    ringo_teardown_fn teardown;
+    ringo_dep_teardown_fn teardown;
     char *type;
     bool no_cache;
     char **needs; /* names, resolved at start into deps */
@@ -43,7 +43,7 @@ typedef struct ringo__hook {
 
 typedef struct ringo__err_handler {
     int status;
-    ringo_error_fn fn;
+    ringo_error_handler_fn fn;
     void *udata;
 } ringo__err_handler;
 

@@ -66,7 +66,7 @@ struct ringo_req {
     char *body;
     size_t body_len, body_cap;
     ringo__route_match *match;
-    ringo__task *task;          /* RINGO_ASYNC: its coroutine */
+    ringo__fiber *task;         /* RINGO_ASYNC: its coroutine */
     ringo__completion deadline; /* route deadline timer CQE */
     struct __kernel_timespec deadline_ts;
     uint64_t start_ms; /* ring clock when the request started running */
@@ -98,7 +98,7 @@ struct ringo_req {
 };
 
 typedef struct ringo__bg {
-    ringo_bg_fn fn;
+    ringo_background_fn fn;
     void *arg;
     ringo_mode mode;
     struct ringo__bg *next;
