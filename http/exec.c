@@ -242,7 +242,7 @@ static int start_async(ringo_req *r)
 /* The worker never reads the phase: the ring may detach the request meanwhile. */
 static void sync_run(ringo__job *job)
 {
-    ringo__sync_job *j = (ringo__sync_job *)job;
+    ringo__sync_job *j = ringo__container_of(job, ringo__sync_job, job);
 
     body(j->req, j->post);
 }
@@ -255,7 +255,7 @@ static void drop_bg_hop(ringo_req *r)
 
 static void sync_cancel(ringo__job *job)
 {
-    ringo__sync_job *j = (ringo__sync_job *)job;
+    ringo__sync_job *j = ringo__container_of(job, ringo__sync_job, job);
     ringo_req *r = j->req;
 
     /*
