@@ -12,6 +12,7 @@
 
 #include "core/alloc.h"
 #include "http/http_impl.h"
+#include "pool/msgring.h"
 
 /* The ABI rule of ringo_config (see ringo/app.h): no tail padding a later field could fall into. */
 _Static_assert(sizeof(ringo_config) == offsetof(ringo_config, max_post_inflight) + sizeof(uint64_t),
@@ -207,6 +208,15 @@ static bool test_hook(const char *name)
     return v && *v && strcmp(v, "0") != 0;
 }
 
+/* RINGO_TEST_MSGRING_FAIL=N: the next N completion posts of the pool fail. */
+static void inject_post_failures(void)
+{
+    const char *v = getenv("RINGO_TEST_MSGRING_FAIL");
+
+    if (v && *v)
+        atomic_store(&ringo__msgring_fail_posts, atoi(v));
+}
+
 /* Shutdown: cancel queued sync jobs past the drain timeout; free the pool at the end. */
 static void drain_hook(ringo__server *srv, bool rings_done)
 {
@@ -246,6 +256,7 @@ int ringo_app_start(ringo_app *app)
     if (app->srv.cfg.max_pool_queue)
         opts.max_queued = app->srv.cfg.max_pool_queue;
     opts.force_fallback = test_hook("RINGO_TEST_MSGRING_FALLBACK");
+    inject_post_failures();
     ret = ringo__pool_new(&app->pool, &opts);
     if (ret < 0) {
         if (!app->srv.cfg.quiet)

@@ -206,5 +206,35 @@ def background_task_scheduling_another_runs_it(srv):
     stats.close()
 
 
+@case(server=False)
+def shutdown_finishes_after_a_refused_completion(srv=None):
+    # Regression: a MSG_RING completion the kernel refused (after its retries) was
+    # dropped: its request was never answered and its ring, waiting for the job,
+    # never exited, so shutdown hung. RINGO_TEST_MSGRING_FAIL makes the pool's
+    # next posts fail; the refused completion is posted again, at the latest
+    # when the pool stops at the drain timeout.
+    os.environ["RINGO_TEST_MSGRING_FAIL"] = "3"
+    try:
+        srv = Server(["--drain-timeout", 1000, "--pool-threads", 1]).start()
+    finally:
+        del os.environ["RINGO_TEST_MSGRING_FAIL"]
+    try:
+        c = Conn(srv, timeout=h.TIMEOUT * 3)
+        c.send(get("/sync/json"))
+        stats = StatsConn(srv)
+        stats.wait_for(lambda st: st["jobs_live"] >= 1, "the sync request reached the pool")
+        stats.close()
+        t0 = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        r = c.read_response()
+        check_eq(r.status, 200, "the sync request whose completion was refused")
+        srv.wait_stopped(timeout=max(60, 3 * SHUTDOWN_BOUND))
+        took = time.monotonic() - t0
+        check(took < SHUTDOWN_BOUND, f"shutdown took {took:.1f}s (bound {SHUTDOWN_BOUND:.0f}s)")
+        c.close()
+    finally:
+        srv.kill()
+
+
 if __name__ == "__main__":
     h.main()
