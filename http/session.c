@@ -184,11 +184,16 @@ static void feed(ringo__sess *s, const char *p, size_t n)
     }
 }
 
+/*
+ * The keep-alive timer starts only once the connection is really idle: no
+ * request running or queued and no output left to send (on_sent calls back
+ * here when it drains). A slow reader is bounded by the send timeout.
+ */
 static void arm_idle(ringo__sess *s)
 {
     const ringo_config *cfg = &s->app->srv.cfg;
 
-    if (s->in_message || s->qhead || s->running || s->dead)
+    if (s->in_message || s->qhead || s->running || s->dead || ringo__conn_unsent(s->conn))
         return;
     if (s->draining) {
         ringo__conn_close(s->conn, RINGO__CLOSE_NOW);

@@ -131,6 +131,34 @@ def timeouts_do_not_hit_active_clients(srv):
     check_eq(len(r.body), 200000, "200 KB echo")
 
 
+@case(args=["--keepalive-timeout", 300, "--max-body", 16000000])
+def keepalive_timer_spares_slow_reader(srv):
+    # The keep-alive timer starts when the connection is idle, not when the
+    # response is queued: a reader slower than the keep-alive timeout (but
+    # never stalled past the send timeout) gets the whole 12 MB echo.
+    body = bytes(range(256)) * (12 * 4096)
+    c = Conn(srv, rcvbuf=65536)
+    c.send(request("POST", "/echo", body=body))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = c.sock.recv(4096)
+        check(chunk, f"closed before the head, got {head!r}")
+        head += chunk
+    head, got = head.split(b"\r\n\r\n", 1)
+    check(b" 200 " in head.split(b"\r\n")[0], f"status line {head[:40]!r}")
+    got = bytearray(got)
+    deadline = h.deadline_after(6 * h.TIMEOUT)
+    while len(got) < len(body) and h.remaining(deadline) > 0:
+        time.sleep(0.004)  # ~16 MB/s at most: the 12 MB take longer than 300 ms
+        chunk = c.sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    check_eq(len(got), len(body), "bytes of the echo read slowly")
+    check(bytes(got) == body, "echoed body differs")
+    c.expect_closed(timeout=3 * h.TIMEOUT, what="the idle period after the response")
+
+
 @case(args=["--send-timeout", 500])
 def send_stall_dropped(srv):
     body = b"s" * (256 * 1024)
