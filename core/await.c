@@ -13,11 +13,12 @@
 #include "core/task.h"
 #include "ringo/await.h"
 
+/* The op's SQE, and room right after it for the linked timeout, if any. */
 static struct io_uring_sqe *sqe_or_null(void)
 {
     ringo__fiber *t = ringo__fiber_current();
 
-    return t ? ringo__ring_sqe(t->ring) : NULL;
+    return t ? ringo__ring_sqes(t->ring, t->call_timeout_ms ? 2 : 1) : NULL;
 }
 
 static int await(struct io_uring_sqe *sqe)

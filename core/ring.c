@@ -56,6 +56,14 @@ struct io_uring_sqe *ringo__ring_sqe(ringo__ring *r)
     return sqe;
 }
 
+struct io_uring_sqe *ringo__ring_sqes(ringo__ring *r, unsigned n)
+{
+    /* Submitting between the n would send a linked op without its partner. */
+    while (io_uring_sq_space_left(&r->uring) < n)
+        io_uring_submit(&r->uring);
+    return ringo__ring_sqe(r);
+}
+
 const char *ringo__ring_date_line(ringo__ring *r)
 {
     time_t now = time(NULL);

@@ -139,6 +139,13 @@ const char *ringo__ring_date_line(ringo__ring *r);
 struct io_uring_sqe *ringo__ring_sqe(ringo__ring *r);
 
 /*
+ * The first of n SQEs taken in a row (n <= the SQ size): the next n - 1
+ * ringo__ring_sqe() calls find a free slot without submitting, so a linked
+ * chain (an op and its IORING_OP_LINK_TIMEOUT) reaches the kernel whole.
+ */
+struct io_uring_sqe *ringo__ring_sqes(ringo__ring *r, unsigned n);
+
+/*
  * Per-ring free lists for the objects every request allocates and frees
  * (request objects, 4 KiB output buffers): a hit is a pointer pop instead of
  * a malloc/free pair. Only the ring's own thread may call these. kind is a
