@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -160,12 +161,31 @@ int ringo_await_poll(int fd, unsigned events)
     return await(sqe);
 }
 
+/* Ops whose success is a new regular descriptor (not a direct one). */
+static bool makes_fd(const struct io_uring_sqe *sqe)
+{
+    switch (sqe->opcode) {
+    case IORING_OP_ACCEPT:
+    case IORING_OP_OPENAT:
+    case IORING_OP_OPENAT2:
+    case IORING_OP_SOCKET: return sqe->file_index == 0;
+    default: return false;
+    }
+}
+
 int ringo_await_sqe(void (*prep)(struct io_uring_sqe *sqe, void *arg), void *arg)
 {
     struct io_uring_sqe *sqe = sqe_or_null();
+    bool fd_op;
+    int ret;
 
     if (!sqe)
         return -EPERM;
     prep(sqe, arg);
-    return await(sqe);
+    fd_op = makes_fd(sqe); /* read now: the slot is reused once submitted */
+    ret = await(sqe);
+    /* Cancelled as it completed: nobody will ever see the descriptor. */
+    if (ret == -ECANCELED && fd_op && ringo__fiber_current()->last_res >= 0)
+        close(ringo__fiber_current()->last_res);
+    return ret;
 }
