@@ -64,6 +64,42 @@ struct io_uring_sqe *ringo__ring_sqes(ringo__ring *r, unsigned n)
     return ringo__ring_sqe(r);
 }
 
+static char *put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10 % 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+/*
+ * IMF-fixdate (RFC 9110 §5.6.7) from fixed English tables: strftime's %a and
+ * %b follow the C locale, and an application may call setlocale().
+ */
+static void format_date(char out[38], const struct tm *tm)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    int year = tm->tm_year + 1900;
+    char *p = out;
+
+    memcpy(p, "Date: ", 6);
+    memcpy(p + 6, days[tm->tm_wday], 3);
+    memcpy(p + 9, ", ", 2);
+    p = put2(p + 11, tm->tm_mday);
+    *p++ = ' ';
+    memcpy(p, months[tm->tm_mon], 3);
+    p[3] = ' ';
+    p = put2(put2(p + 4, year / 100), year % 100);
+    *p++ = ' ';
+    p = put2(p, tm->tm_hour);
+    *p++ = ':';
+    p = put2(p, tm->tm_min);
+    *p++ = ':';
+    p = put2(p, tm->tm_sec);
+    memcpy(p, " GMT\r\n", 7); /* 37 bytes and a NUL */
+}
+
 const char *ringo__ring_date_line(ringo__ring *r)
 {
     time_t now = time(NULL);
@@ -71,7 +107,7 @@ const char *ringo__ring_date_line(ringo__ring *r)
     if (now != r->date_sec) {
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(r->date_line, sizeof(r->date_line), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        format_date(r->date_line, &tm);
         r->date_sec = now;
     }
     return r->date_line;
