@@ -209,6 +209,9 @@ int ringo__resp_serialize(ringo_req *req, ringo__conn *c)
     reason = ringo__status_reason(req->status);
     for (uint32_t i = 0; i < req->nrhdrs; i++)
         need += req->rhdrs[i].name.len + req->rhdrs[i].value.len + 4;
+    /* A length no buffer can hold (a bad ringo_resp_body_ref) must not wrap need. */
+    if (!no_body && body_len > SIZE_MAX / 2 - need)
+        return -ENOMEM;
     need += no_body ? 0 : body_len;
     p = start = ringo__conn_reserve(c, need);
     if (!p)
