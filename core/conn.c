@@ -340,8 +340,8 @@ void ringo__conn_timer(ringo__conn *c, int kind, uint32_t ms)
 {
     if (c->state != CONN_OPEN)
         return;
-    c->timer_kind = (uint8_t)kind;
-    c->proto_deadline = (kind != RINGO__TIMER_NONE && ms) ? c->ring->now + ms : 0;
+    c->timer_kind = kind;
+    c->proto_deadline = (kind != 0 && ms) ? c->ring->now + ms : 0;
     ringo__timer_update(c->ring, c);
 }
 
@@ -357,7 +357,7 @@ void ringo__conn_expire(ringo__conn *c)
     if (c->proto_deadline && c->proto_deadline <= r->now) {
         int kind = c->timer_kind;
         c->proto_deadline = 0;
-        c->timer_kind = RINGO__TIMER_NONE;
+        c->timer_kind = 0;
         ringo__timer_update(r, c);
         r->proto->on_timer(c, kind);
         return;

@@ -14,6 +14,7 @@
 #include "pool/pool.h"
 #include "http/chunked.h"
 #include "http/router.h"
+#include "http/timer.h"
 #include "http/url.h"
 #include "ringo.h"
 
