@@ -173,6 +173,18 @@ static bool makes_fd(const struct io_uring_sqe *sqe)
     }
 }
 
+/* Ops that go on posting results: one await cannot return them all. */
+static bool multishot(const struct io_uring_sqe *sqe)
+{
+    switch (sqe->opcode) {
+    case IORING_OP_ACCEPT: return sqe->ioprio & IORING_ACCEPT_MULTISHOT;
+    case IORING_OP_RECV:
+    case IORING_OP_RECVMSG: return sqe->ioprio & IORING_RECV_MULTISHOT;
+    case IORING_OP_POLL_ADD: return sqe->len & IORING_POLL_ADD_MULTI;
+    default: return false;
+    }
+}
+
 int ringo_await_sqe(void (*prep)(struct io_uring_sqe *sqe, void *arg), void *arg)
 {
     struct io_uring_sqe *sqe = sqe_or_null();
@@ -182,6 +194,11 @@ int ringo_await_sqe(void (*prep)(struct io_uring_sqe *sqe, void *arg), void *arg
     if (!sqe)
         return -EPERM;
     prep(sqe, arg);
+    if (multishot(sqe)) {
+        io_uring_prep_nop(sqe); /* the slot is taken: it goes in as a no-op */
+        io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
+        return -EINVAL;
+    }
     fd_op = makes_fd(sqe); /* read now: the slot is reused once submitted */
     ret = await(sqe);
     /* Cancelled as it completed: nobody will ever see the descriptor. */

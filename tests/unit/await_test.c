@@ -7,6 +7,7 @@
  *   must reach the kernel together): -ETIMEDOUT;
  * - an op that posts two CQEs (send_zc: the result, then the notification)
  *   resumes the handler once, with the first CQE's res, after the last CQE;
+ * - a multishot op through ringo_await_sqe() is refused with -EINVAL;
  * - an open that completes successfully while its handler is being
  *   cancelled (ringo_await_open and ringo_await_sqe with IORING_OP_OPENAT)
  *   leaves no descriptor behind.
@@ -19,6 +20,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +239,37 @@ static void test_send_zc(void)
     app_finish(app);
 }
 
+/* ---- multishot ops are refused ---- */
+
+static void prep_poll_multi(struct io_uring_sqe *sqe, void *arg)
+{
+    io_uring_prep_poll_multishot(sqe, *(int *)arg, POLLIN);
+}
+
+static int h_multishot(ringo_req *req, void *udata)
+{
+    int sv[2], ret;
+
+    (void)udata;
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK(write(sv[1], "x", 1) == 1); /* readable: a multishot poll would post at once */
+    ret = ringo_await_sqe(prep_poll_multi, &sv[0]);
+    CHECK(ringo_await_sleep(20) == 0); /* no stray CQE finds this coroutine */
+    close(sv[0]);
+    close(sv[1]);
+    return answer(req, "%ld", ret);
+}
+
+static void test_multishot_refused(void)
+{
+    ringo_app *app = app_start("/multi", h_multishot);
+    char body[64];
+
+    call(app, "/multi", body, sizeof(body));
+    CHECK(!strcmp(body, "-22"));
+    app_finish(app);
+}
+
 /* ---- an open that completes as its handler is cancelled ---- */
 
 static ringo__fiber *victim;
@@ -323,9 +356,8 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } cases[] = {
-    {"full_sq_timeout", test_full_sq_timeout},
-    {"send_zc", test_send_zc},
-    {"open_cancelled", test_open_cancelled},
+    {"full_sq_timeout", test_full_sq_timeout},       {"send_zc", test_send_zc},
+    {"multishot_refused", test_multishot_refused},   {"open_cancelled", test_open_cancelled},
     {"sqe_open_cancelled", test_sqe_open_cancelled},
 };
 
