@@ -40,8 +40,11 @@ static int add_chunk(ringo__arena *a, size_t need)
     ringo__arena_chunk *c;
 
     /* Double with the arena's size so a large body costs O(log n) chunks. */
-    while (size < need || size < a->total)
+    while (size < need || size < a->total) {
+        if (size > SIZE_MAX / 4)
+            return -1; /* no allocation this large can succeed; doubling would wrap to 0 */
         size *= 2;
+    }
     c = ringo__malloc(sizeof(*c) + size);
     if (!c)
         return -1;
@@ -72,7 +75,7 @@ void *ringo__arena_alloc(ringo__arena *a, size_t n)
 
 char *ringo__arena_dup(ringo__arena *a, const void *p, size_t n)
 {
-    char *d = ringo__arena_alloc(a, n + 1);
+    char *d = n < SIZE_MAX ? ringo__arena_alloc(a, n + 1) : NULL;
 
     if (!d)
         return NULL;

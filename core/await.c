@@ -7,17 +7,19 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/task.h"
 #include "ringo/await.h"
 
+/* The op's SQE, and room right after it for the linked timeout, if any. */
 static struct io_uring_sqe *sqe_or_null(void)
 {
     ringo__fiber *t = ringo__fiber_current();
 
-    return t ? ringo__ring_sqe(t->ring) : NULL;
+    return t ? ringo__ring_sqes(t->ring, t->call_timeout_ms ? 2 : 1) : NULL;
 }
 
 static int await(struct io_uring_sqe *sqe)
@@ -159,12 +161,48 @@ int ringo_await_poll(int fd, unsigned events)
     return await(sqe);
 }
 
+/* Ops whose success is a new regular descriptor (not a direct one). */
+static bool makes_fd(const struct io_uring_sqe *sqe)
+{
+    switch (sqe->opcode) {
+    case IORING_OP_ACCEPT:
+    case IORING_OP_OPENAT:
+    case IORING_OP_OPENAT2:
+    case IORING_OP_SOCKET: return sqe->file_index == 0;
+    default: return false;
+    }
+}
+
+/* Ops that go on posting results: one await cannot return them all. */
+static bool multishot(const struct io_uring_sqe *sqe)
+{
+    switch (sqe->opcode) {
+    case IORING_OP_ACCEPT: return sqe->ioprio & IORING_ACCEPT_MULTISHOT;
+    case IORING_OP_RECV:
+    case IORING_OP_RECVMSG: return sqe->ioprio & IORING_RECV_MULTISHOT;
+    case IORING_OP_POLL_ADD: return sqe->len & IORING_POLL_ADD_MULTI;
+    default: return false;
+    }
+}
+
 int ringo_await_sqe(void (*prep)(struct io_uring_sqe *sqe, void *arg), void *arg)
 {
     struct io_uring_sqe *sqe = sqe_or_null();
+    bool fd_op;
+    int ret;
 
     if (!sqe)
         return -EPERM;
     prep(sqe, arg);
-    return await(sqe);
+    if (multishot(sqe)) {
+        io_uring_prep_nop(sqe); /* the slot is taken: it goes in as a no-op */
+        io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
+        return -EINVAL;
+    }
+    fd_op = makes_fd(sqe); /* read now: the slot is reused once submitted */
+    ret = await(sqe);
+    /* Cancelled as it completed: nobody will ever see the descriptor. */
+    if (ret == -ECANCELED && fd_op && ringo__fiber_current()->last_res >= 0)
+        close(ringo__fiber_current()->last_res);
+    return ret;
 }

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -207,12 +208,20 @@ void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
     }
 }
 
+/*
+ * The SQE's length is 32 bits: 4 GiB left would become a send of 0 bytes,
+ * resubmitted forever. The kernel moves at most this much per send anyway.
+ */
+#define SEND_MAX ((size_t)0x7ffff000)
+
 static void submit_send(ringo__conn *c)
 {
     struct io_uring_sqe *sqe = ringo__ring_sqe(c->ring);
+    size_t left = c->w_len - c->w_off;
 
     /* send, not writev: a vanished peer gives -EPIPE instead of SIGPIPE. */
-    io_uring_prep_send(sqe, c->fd, c->wbuf + c->w_off, c->w_len - c->w_off, MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, c->fd, c->wbuf + c->w_off, left < SEND_MAX ? left : SEND_MAX,
+                       MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, data_of(c, RINGO__OP_SEND));
     c->send_armed = true;
     if (c->ring->srv->cfg.send_timeout_ms) {
@@ -283,8 +292,11 @@ static int grow_out(ringo__conn *c, size_t need)
     size_t cap = c->out_cap ? c->out_cap : OUT_MIN;
     char *p;
 
-    while (cap < c->out_len + need)
+    while (cap < c->out_len + need) {
+        if (cap > SIZE_MAX / 4)
+            return -ENOMEM; /* doubling would wrap to 0 */
         cap *= 2;
+    }
     if (!c->out && cap == OUT_MIN)
         p = ringo__ring_cache_get(c->ring, RINGO__CACHE_OUT, OUT_MIN);
     else
@@ -298,6 +310,8 @@ static int grow_out(ringo__conn *c, size_t need)
 
 char *ringo__conn_reserve(ringo__conn *c, size_t n)
 {
+    if (n > SIZE_MAX / 4 - c->out_len)
+        return NULL; /* out_len + n would wrap, or no buffer this large can be had */
     if (c->out_len + n > c->out_cap && grow_out(c, n) < 0)
         return NULL;
     return c->out + c->out_len;
@@ -326,8 +340,8 @@ void ringo__conn_timer(ringo__conn *c, int kind, uint32_t ms)
 {
     if (c->state != CONN_OPEN)
         return;
-    c->timer_kind = (uint8_t)kind;
-    c->proto_deadline = (kind != RINGO__TIMER_NONE && ms) ? c->ring->now + ms : 0;
+    c->timer_kind = kind;
+    c->proto_deadline = (kind != 0 && ms) ? c->ring->now + ms : 0;
     ringo__timer_update(c->ring, c);
 }
 
@@ -343,7 +357,7 @@ void ringo__conn_expire(ringo__conn *c)
     if (c->proto_deadline && c->proto_deadline <= r->now) {
         int kind = c->timer_kind;
         c->proto_deadline = 0;
-        c->timer_kind = RINGO__TIMER_NONE;
+        c->timer_kind = 0;
         ringo__timer_update(r, c);
         r->proto->on_timer(c, kind);
         return;

@@ -4,8 +4,10 @@
  * Each ring thread creates its own io_uring inside the thread with
  * SINGLE_ISSUER | DEFER_TASKRUN: completions are only processed when this
  * thread enters the kernel to wait, so no task-work interrupts a handler and
- * CQEs arrive in batches. The loop is: submit and wait for at least one CQE,
- * dispatch every CQE by the op in its user_data, run expired timers, repeat.
+ * CQEs arrive in batches. The loop is: arm the timeout for the earliest
+ * deadline, submit and wait for at least one CQE, dispatch every CQE by the
+ * op in its user_data, run expired timers, repeat. With no deadline pending
+ * the ring sleeps until something happens.
  */
 #include <errno.h>
 #include <poll.h>
@@ -56,6 +58,50 @@ struct io_uring_sqe *ringo__ring_sqe(ringo__ring *r)
     return sqe;
 }
 
+struct io_uring_sqe *ringo__ring_sqes(ringo__ring *r, unsigned n)
+{
+    /* Submitting between the n would send a linked op without its partner. */
+    while (io_uring_sq_space_left(&r->uring) < n)
+        io_uring_submit(&r->uring);
+    return ringo__ring_sqe(r);
+}
+
+static char *put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10 % 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+/*
+ * IMF-fixdate (RFC 9110 §5.6.7) from fixed English tables: strftime's %a and
+ * %b follow the C locale, and an application may call setlocale().
+ */
+static void format_date(char out[38], const struct tm *tm)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    int year = tm->tm_year + 1900;
+    char *p = out;
+
+    memcpy(p, "Date: ", 6);
+    memcpy(p + 6, days[tm->tm_wday], 3);
+    memcpy(p + 9, ", ", 2);
+    p = put2(p + 11, tm->tm_mday);
+    *p++ = ' ';
+    memcpy(p, months[tm->tm_mon], 3);
+    p[3] = ' ';
+    p = put2(put2(p + 4, year / 100), year % 100);
+    *p++ = ' ';
+    p = put2(p, tm->tm_hour);
+    *p++ = ':';
+    p = put2(p, tm->tm_min);
+    *p++ = ':';
+    p = put2(p, tm->tm_sec);
+    memcpy(p, " GMT\r\n", 7); /* 37 bytes and a NUL */
+}
+
 const char *ringo__ring_date_line(ringo__ring *r)
 {
     time_t now = time(NULL);
@@ -63,7 +109,7 @@ const char *ringo__ring_date_line(ringo__ring *r)
     if (now != r->date_sec) {
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(r->date_line, sizeof(r->date_line), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        format_date(r->date_line, &tm);
         r->date_sec = now;
     }
     return r->date_line;
@@ -133,28 +179,50 @@ void ringo__ring_free(ringo__ring *r)
     ringo__free(r);
 }
 
-/* The smallest timeout anyone configured sets how often timers are checked. */
-static uint64_t pick_tick(const ringo_config *c)
+/* The earliest time (ms) the loop must look at its deadlines; 0: none. */
+static uint64_t next_deadline(const ringo__ring *r)
 {
-    uint32_t t[] = {c->header_timeout_ms, c->body_timeout_ms, c->keepalive_timeout_ms,
-                    c->send_timeout_ms,   c->linger_ms,       c->drain_timeout_ms};
-    uint64_t min = 1000;
+    uint64_t d = ringo__timer_next(r);
 
-    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (t[i] && t[i] / 8 < min)
-            min = t[i] / 8;
-    return min < 5 ? 5 : min;
+    /*
+     * Past the drain timeout what remains is closed (finished()): one wake
+     * then. Not once it has passed: a deadline in the past would fire at
+     * once, again and again, while closed connections wait for their CQEs.
+     */
+    if (r->stopping && r->now < r->stop_deadline && (!d || r->stop_deadline < d))
+        d = r->stop_deadline;
+    return d;
 }
 
-static void arm_tick(ringo__ring *r)
+/*
+ * One IORING_OP_TIMEOUT, absolute on CLOCK_MONOTONIC (the clock of
+ * monotonic_ms), for the earliest deadline. An earlier deadline moves it
+ * with a timeout update; a later one leaves it to fire early, and the next
+ * iteration arms it again. If the timeout fired before its update was
+ * issued, the update fails (-ENOENT, ignored) and the timeout's own CQE
+ * clears timeout_at, so a stale CQE never leaves the ring without one.
+ * The kernel copies the timespec at submission: one field per ring is
+ * enough, since this runs once per iteration.
+ */
+static void arm_timeout(ringo__ring *r)
 {
-    static _Thread_local struct __kernel_timespec ts;
-    struct io_uring_sqe *sqe = ringo__ring_sqe(r);
+    uint64_t want = next_deadline(r);
+    struct io_uring_sqe *sqe;
 
-    ts.tv_sec = (long long)(r->tick_ms / 1000);
-    ts.tv_nsec = (long long)(r->tick_ms % 1000) * 1000000;
-    io_uring_prep_timeout(sqe, &ts, 0, 0);
-    io_uring_sqe_set_data64(sqe, (uint64_t)RINGO__OP_TICK << 56);
+    if (!want || (r->timeout_at && r->timeout_at <= want))
+        return;
+    r->timeout_ts.tv_sec = (long long)(want / 1000);
+    r->timeout_ts.tv_nsec = (long long)(want % 1000) * 1000000;
+    sqe = ringo__ring_sqe(r);
+    if (r->timeout_at) {
+        io_uring_prep_timeout_update(sqe, &r->timeout_ts, (uint64_t)RINGO__OP_TIMEOUT << 56,
+                                     IORING_TIMEOUT_ABS);
+        io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
+    } else {
+        io_uring_prep_timeout(sqe, &r->timeout_ts, 0, IORING_TIMEOUT_ABS);
+        io_uring_sqe_set_data64(sqe, (uint64_t)RINGO__OP_TIMEOUT << 56);
+    }
+    r->timeout_at = want;
 }
 
 static void arm_accept(ringo__ring *r)
@@ -298,10 +366,7 @@ static void dispatch(ringo__ring *r, struct io_uring_cqe *cqe)
             ringo__conn_on_send(c, cqe->res);
         ringo__conn_unref(c);
         return;
-    case RINGO__OP_TICK:
-        if (!r->stopped)
-            arm_tick(r);
-        return;
+    case RINGO__OP_TIMEOUT: r->timeout_at = 0; return; /* fired or cancelled */
     case RINGO__OP_WAKE: begin_stop(r); return;
     case RINGO__OP_BACKOFF: arm_accept(r); return;
     case RINGO__OP_PTR: {
@@ -341,9 +406,7 @@ static int setup(ringo__ring *r)
     ret = ringo__fibers_ring_init(r);
     if (ret < 0)
         return ret;
-    r->tick_ms = pick_tick(&r->srv->cfg);
     r->now = monotonic_ms();
-    arm_tick(r);
     arm_wake(r);
     arm_accept(r);
     return 0;
@@ -367,7 +430,10 @@ static void loop(ringo__ring *r)
     unsigned head, n;
 
     while (!finished(r)) {
-        int ret = io_uring_submit_and_wait(&r->uring, 1);
+        int ret;
+
+        arm_timeout(r);
+        ret = io_uring_submit_and_wait(&r->uring, 1);
         if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY) {
             fprintf(stderr, "ringo: ring %u: io_uring_enter: %s\n", r->id, strerror(-ret));
             r->loop_err = ret;
@@ -392,7 +458,6 @@ static void teardown(ringo__ring *r)
     struct __kernel_timespec ts = {0, 50 * 1000000LL};
     struct io_uring_cqe *cqe;
 
-    r->stopped = true;
     io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
     io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
     io_uring_submit(&r->uring);
@@ -406,12 +471,22 @@ static void teardown(ringo__ring *r)
     r->ring_fd = -1;
 }
 
+/* "ringo-ring-N" in top, gdb and /proc/<pid>/task/<tid>/comm. */
+static void name_thread(const ringo__ring *r)
+{
+    char name[16]; /* the kernel's limit, NUL included */
+
+    snprintf(name, sizeof(name), "ringo-ring-%u", r->id % 10000);
+    pthread_setname_np(pthread_self(), name);
+}
+
 void *ringo__ring_main(void *arg)
 {
     ringo__ring *r = arg;
     int ret;
 
     current_ring = r;
+    name_thread(r);
     ret = setup(r);
     r->setup_err = ret;
     sem_post(&r->srv->ready);

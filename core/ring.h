@@ -30,7 +30,7 @@ enum ringo__op {
     RINGO__OP_ACCEPT,   /* low bits unused */
     RINGO__OP_RECV,     /* low bits: connection index + generation */
     RINGO__OP_SEND,     /* low bits: connection index + generation */
-    RINGO__OP_TICK,     /* the ring's periodic timeout */
+    RINGO__OP_TIMEOUT,  /* the ring's one timeout, at its earliest deadline */
     RINGO__OP_WAKE,     /* poll on the stop eventfd */
     RINGO__OP_BACKOFF,  /* accept back-off timer after EMFILE/ENFILE */
     RINGO__OP_PTR,      /* low 56 bits: a ringo__completion pointer (awaits, pool) */
@@ -44,14 +44,6 @@ enum ringo__op {
 typedef struct ringo__completion {
     void (*fn)(struct ringo__completion *self, int32_t res, uint32_t flags);
 } ringo__completion;
-
-/* Timer kinds a protocol can arm (one protocol deadline per connection). */
-enum ringo__timer {
-    RINGO__TIMER_NONE = 0,
-    RINGO__TIMER_HEADER,
-    RINGO__TIMER_BODY,
-    RINGO__TIMER_IDLE,
-};
 
 /* How a connection ends. */
 enum ringo__close {
@@ -109,7 +101,11 @@ void ringo__conn_close(ringo__conn *c, int how);
 /* True once close was requested: the protocol should stop producing output. */
 bool ringo__conn_closing(const ringo__conn *c);
 
-/* Arms the protocol timer: kind fires after ms (0 or NONE disarms). */
+/*
+ * Arms the connection's one protocol deadline: on_timer(c, kind) runs after
+ * ms. kind is the protocol's own (core only hands it back); kind 0 or ms 0
+ * disarms. Arming again replaces the previous deadline.
+ */
 void ringo__conn_timer(ringo__conn *c, int kind, uint32_t ms);
 
 /* Client address; returns its length (0 if unknown). */
@@ -139,6 +135,13 @@ const char *ringo__ring_date_line(ringo__ring *r);
 struct io_uring_sqe *ringo__ring_sqe(ringo__ring *r);
 
 /*
+ * The first of n SQEs taken in a row (n <= the SQ size): the next n - 1
+ * ringo__ring_sqe() calls find a free slot without submitting, so a linked
+ * chain (an op and its IORING_OP_LINK_TIMEOUT) reaches the kernel whole.
+ */
+struct io_uring_sqe *ringo__ring_sqes(ringo__ring *r, unsigned n);
+
+/*
  * Per-ring free lists for the objects every request allocates and frees
  * (request objects, 4 KiB output buffers): a hit is a pointer pop instead of
  * a malloc/free pair. Only the ring's own thread may call these. kind is a
@@ -155,7 +158,7 @@ ringo__ring *ringo__ring_current(void);
 void ringo__ring_hold(ringo__ring *r);
 void ringo__ring_release(ringo__ring *r);
 
-/* CLOCK_MONOTONIC_COARSE in ms: a few ns, good to a tick (watchdog stamps). */
+/* CLOCK_MONOTONIC_COARSE in ms: a few ns, good to a jiffy (watchdog stamps). */
 static inline uint64_t ringo__coarse_ms(void)
 {
     struct timespec ts;

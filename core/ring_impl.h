@@ -35,8 +35,8 @@ struct ringo__conn {
     bool paused;
     bool close_after_send;
     bool eof;
-    uint32_t refs; /* protocol-held references (coroutines, pool jobs, held requests) */
-    uint8_t timer_kind;
+    uint32_t refs;           /* protocol-held references (coroutines, pool jobs, held requests) */
+    int timer_kind;          /* the protocol's, 0: none */
     uint32_t heap_idx;       /* position in the ring's timer heap, UINT32_MAX if none */
     uint64_t deadline;       /* min(proto_deadline, send/linger deadline) */
     uint64_t proto_deadline; /* 0: none */
@@ -60,7 +60,6 @@ struct ringo__ring {
     int ring_fd; /* real fd, kept for MSG_RING targets */
     bool accept_armed;
     bool stopping;  /* shutdown began on this ring */
-    bool stopped;   /* loop may exit once nothing is pending */
     uint32_t holds; /* pending work that keeps the ring alive (pool jobs) */
     uint64_t stop_deadline;
     uint64_t now;
@@ -77,7 +76,9 @@ struct ringo__ring {
     /* Timer min-heap of connections by deadline. */
     ringo__conn **heap;
     uint32_t heap_len;
-    uint64_t tick_ms;
+    /* The one IORING_OP_TIMEOUT (absolute ms, 0: none armed) and its time. */
+    uint64_t timeout_at;
+    struct __kernel_timespec timeout_ts;
     /* Cached Date header line. */
     int64_t date_sec;
     char date_line[40];
@@ -107,6 +108,7 @@ void ringo__conn_maybe_free(ringo__conn *c);
 void ringo__timer_update(ringo__ring *r, ringo__conn *c);
 void ringo__timer_remove(ringo__ring *r, ringo__conn *c);
 void ringo__timer_run(ringo__ring *r);
+uint64_t ringo__timer_next(const ringo__ring *r);
 
 /* core/bufring.c */
 int ringo__bufring_setup(ringo__ring *r);

@@ -54,12 +54,13 @@ int ringo__server_probe(const ringo__server *s)
     struct io_uring_params p;
     struct io_uring ring;
     struct io_uring_probe *probe;
-    int ret,
-        ops[] = {IORING_OP_ACCEPT,   IORING_OP_RECV,         IORING_OP_SEND,    IORING_OP_TIMEOUT,
-                 IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL, IORING_OP_MSG_RING};
-    const char *names[] = {"IORING_OP_ACCEPT",  "IORING_OP_RECV",     "IORING_OP_SEND",
-                           "IORING_OP_TIMEOUT", "IORING_OP_POLL_ADD", "IORING_OP_ASYNC_CANCEL",
-                           "IORING_OP_MSG_RING"};
+    int ret, ops[] = {IORING_OP_ACCEPT,   IORING_OP_RECV,          IORING_OP_SEND,
+                      IORING_OP_TIMEOUT,  IORING_OP_POLL_ADD,      IORING_OP_ASYNC_CANCEL,
+                      IORING_OP_MSG_RING, IORING_OP_TIMEOUT_REMOVE};
+    const char *names[] = {"IORING_OP_ACCEPT",   "IORING_OP_RECV",
+                           "IORING_OP_SEND",     "IORING_OP_TIMEOUT",
+                           "IORING_OP_POLL_ADD", "IORING_OP_ASYNC_CANCEL",
+                           "IORING_OP_MSG_RING", "IORING_OP_TIMEOUT_REMOVE"};
 
     memset(&p, 0, sizeof(p));
     p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
@@ -329,4 +330,40 @@ void ringo__server_stats(const ringo__server *s, ringo_stats *out)
     }
 }
 
-void ringo__server_free(ringo__server *s) { cleanup(s); }
+int ringo__server_init(ringo__server *s, const ringo__server_opts *opts)
+{
+    memset(s, 0, sizeof(*s));
+    s->cfg = *opts->cfg;
+    s->proto = opts->proto;
+    s->app = opts->app;
+    s->drain_hook = opts->drain_hook;
+    s->sig_fd = s->stop_efd = -1;
+    s->host = ringo__strdup(s->cfg.host ? s->cfg.host : "0.0.0.0");
+    s->cfg.host = s->host;
+    return s->host ? 0 : -ENOMEM;
+}
+
+int ringo__server_handle_signals(ringo__server *s)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    /* Blocked here, inherited by every thread ringo starts, read by signalfd. */
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        return -EINVAL;
+    if (s->sig_fd < 0)
+        s->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    return s->sig_fd < 0 ? -errno : 0;
+}
+
+void ringo__server_free(ringo__server *s)
+{
+    cleanup(s);
+    if (s->sig_fd >= 0)
+        close(s->sig_fd);
+    s->sig_fd = -1;
+    ringo__free(s->host);
+    s->host = NULL;
+}

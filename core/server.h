@@ -16,7 +16,8 @@
 #include "core/ring.h"
 
 struct ringo__server {
-    ringo_config cfg; /* effective config (threads, caps resolved) */
+    ringo_config cfg; /* effective config (threads, caps resolved); cfg.host is host */
+    char *host;       /* owned copy of the configured host */
     const ringo__proto *proto;
     void *app; /* opaque for core: handed to the protocol */
     unsigned nrings;
@@ -39,6 +40,28 @@ struct ringo__server {
     void (*drain_hook)(ringo__server *s, bool rings_done);
 };
 
+/* What the layer above gives the server (ringo__server_init). */
+typedef struct ringo__server_opts {
+    const ringo_config *cfg;   /* complete (size is sizeof), copied with its host string */
+    const ringo__proto *proto; /* callbacks for every connection */
+    void *app;                 /* handed to the protocol: ringo__ring_app() */
+    void (*drain_hook)(ringo__server *s, bool rings_done); /* see the field; may be NULL */
+} ringo__server_opts;
+
+/*
+ * Sets s up from opts: no thread, socket or ring exists until
+ * ringo__server_start(). Returns 0 or -ENOMEM. ringo__server_free() undoes
+ * it (also after a failed init).
+ */
+int ringo__server_init(ringo__server *s, const ringo__server_opts *opts);
+
+/*
+ * Blocks SIGINT and SIGTERM in the calling thread (and every thread started
+ * after) and reads them from a signalfd in ringo__server_wait(), which then
+ * stops the server. Returns 0 or -errno.
+ */
+int ringo__server_handle_signals(ringo__server *s);
+
 /* Checks io_uring and the features ringo needs; prints what is missing. 0 or -errno. */
 int ringo__server_probe(const ringo__server *s);
 
@@ -51,7 +74,8 @@ void ringo__server_stop(ringo__server *s);
 /* Waits for signals/stop, then for every ring thread; frees the rings. */
 int ringo__server_wait(ringo__server *s);
 
-/* Frees rings and listeners after wait (stats stay readable until then). */
+/* Frees rings, listeners, the signalfd and the host copy after wait (stats stay
+ * readable until then). */
 void ringo__server_free(ringo__server *s);
 
 /* Sums the rings' counters. */

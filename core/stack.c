@@ -4,9 +4,12 @@
 #include "core/stack.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__has_feature)
@@ -44,18 +47,79 @@ static size_t round_size(size_t size)
     return (size + pg - 1) & ~(pg - 1);
 }
 
+/*
+ * Every stack costs two mappings (guard page, stack) of the process's
+ * vm.max_map_count (65530 by default). Left unbounded, suspended coroutines
+ * would use them all and then any mmap or mprotect elsewhere in the process
+ * (malloc, thread stacks, io_uring) would fail. Stacks may use three
+ * quarters of the count; past that a new coroutine fails with -ENOMEM.
+ */
+static _Atomic size_t mapped;
+static _Atomic size_t map_limit; /* the limit + 1; 0: not read from /proc yet */
+static _Atomic uint64_t last_report;
+
+static size_t default_limit(void)
+{
+    unsigned long n = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+
+    if (f) {
+        if (fscanf(f, "%lu", &n) != 1)
+            n = 65530;
+        fclose(f);
+    }
+    return (size_t)(n / 4 * 3 / 2);
+}
+
+size_t ringo__stack_limit(void)
+{
+    size_t n = atomic_load_explicit(&map_limit, memory_order_relaxed);
+
+    if (n == 0) {
+        n = default_limit() + 1; /* racing first readers compute the same value */
+        atomic_store_explicit(&map_limit, n, memory_order_relaxed);
+    }
+    return n - 1;
+}
+
+void ringo__stack_set_limit(size_t n)
+{
+    atomic_store_explicit(&map_limit, n == SIZE_MAX ? 0 : n + 1, memory_order_relaxed);
+}
+size_t ringo__stack_mapped(void) { return atomic_load_explicit(&mapped, memory_order_relaxed); }
+
+/* One line a minute at most: under sustained pressure every new coroutine fails. */
+static void report(const char *why)
+{
+    uint64_t now = (uint64_t)time(NULL), last = atomic_load(&last_report);
+
+    if ((last == 0 || now >= last + 60) && atomic_compare_exchange_strong(&last_report, &last, now))
+        fprintf(stderr,
+                "ringo: cannot map a coroutine stack (%s; %zu mapped, limit %zu from "
+                "vm.max_map_count): new async work is refused with 503\n",
+                why, ringo__stack_mapped(), ringo__stack_limit());
+}
+
 int ringo__stack_map(size_t size, ringo__stack *out)
 {
     size_t guard = page_size();
     char *base;
 
+    if (atomic_fetch_add_explicit(&mapped, 1, memory_order_relaxed) >= ringo__stack_limit()) {
+        atomic_fetch_sub_explicit(&mapped, 1, memory_order_relaxed);
+        report("limit reached");
+        return -ENOMEM;
+    }
     /* MAP_NORESERVE: a stack is mostly untouched; charge only what is used. */
     base = mmap(NULL, guard + size, PROT_NONE,
                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (base == MAP_FAILED)
-        return -ENOMEM;
-    if (mprotect(base + guard, size, PROT_READ | PROT_WRITE) != 0) {
+    if (base != MAP_FAILED && mprotect(base + guard, size, PROT_READ | PROT_WRITE) != 0) {
         munmap(base, guard + size);
+        base = MAP_FAILED;
+    }
+    if (base == MAP_FAILED) {
+        atomic_fetch_sub_explicit(&mapped, 1, memory_order_relaxed);
+        report(strerror(errno));
         return -ENOMEM;
     }
     out->lo = base + guard;
@@ -70,6 +134,7 @@ void ringo__stack_unmap(ringo__stack s)
 
     unpoison(s.lo, s.size);
     munmap(s.lo - guard, guard + s.size);
+    atomic_fetch_sub_explicit(&mapped, 1, memory_order_relaxed);
 }
 
 int ringo__stack_pool_init(ringo__stack_pool *p, size_t default_size, unsigned max_cached)

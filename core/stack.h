@@ -101,12 +101,22 @@ size_t ringo__stack_pool_round(const ringo__stack_pool *p, size_t size);
  * the cache when one of that exact rounded size is idle, else freshly
  * mapped. The caller owns it until ringo__stack_put(). Its contents are
  * undefined (a reused stack holds its previous user's data). Returns 0, or
- * -EINVAL (size over RINGO__STACK_MAX), -ENOMEM (mmap/mprotect failed).
+ * -EINVAL (size over RINGO__STACK_MAX), -ENOMEM (mmap/mprotect failed, or
+ * the limit below reached).
  */
 int ringo__stack_get(ringo__stack_pool *p, size_t size, ringo__stack *out);
 
 /* Returns s (from ringo__stack_get on this same pool) to the cache or unmaps it. */
 void ringo__stack_put(ringo__stack_pool *p, ringo__stack s);
+
+/*
+ * Process-wide cap on mapped stacks (two mappings each), three quarters of
+ * vm.max_map_count by default: past it ringo__stack_map() fails with -ENOMEM
+ * and logs one line a minute at most. set_limit is for tests (SIZE_MAX: the default again).
+ */
+size_t ringo__stack_limit(void);
+void ringo__stack_set_limit(size_t n);
+size_t ringo__stack_mapped(void);
 
 /*
  * A standalone guarded mapping outside any pool (used for the alternate

@@ -13,6 +13,7 @@ typedef struct await_op {
     ringo__fiber *task;
     int32_t res;
     bool done;
+    bool more; /* a CQE with IORING_CQE_F_MORE came: res is kept, the op goes on */
     struct __kernel_timespec ts; /* linked timeout; read by the kernel at submit */
 } await_op;
 
@@ -115,8 +116,17 @@ static void await_complete(ringo__completion *c, int32_t res, uint32_t flags)
     await_op *a = (await_op *)c;
     ringo__fiber *t = a->task;
 
-    (void)flags;
-    a->res = res;
+    /*
+     * An op may post several CQEs (send_zc: the result, then the notification
+     * that the buffer is free again): the first one's res is the answer, the
+     * last one (no F_MORE) resumes the task; nothing touches a after that.
+     */
+    if (!a->more)
+        a->res = res;
+    if (flags & IORING_CQE_F_MORE) {
+        a->more = true;
+        return;
+    }
     a->done = true;
     if (step(t))
         t->on_done(t);

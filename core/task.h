@@ -65,9 +65,10 @@ ringo__fiber *ringo__fiber_current(void);
 
 /*
  * Inside a task: submits sqe (taken with ringo__ring_sqe() from this ring,
- * prepared, user_data not set) and suspends until its CQE; returns the CQE's
- * res. With timeout_ms > 0 a linked timeout bounds it (-ETIMEDOUT). Returns
- * -ECANCELED once the task is cancelled.
+ * prepared, user_data not set) and suspends until its last CQE (the first
+ * without IORING_CQE_F_MORE); returns the first CQE's res. With timeout_ms > 0
+ * a linked timeout bounds it (-ETIMEDOUT): sqe must then have been taken with
+ * ringo__ring_sqes(r, 2). Returns -ECANCELED once the task is cancelled.
  */
 int ringo__await(struct io_uring_sqe *sqe, uint64_t timeout_ms);
 

@@ -8,8 +8,9 @@
  * every request, mostly later; a later deadline leaves the key alone, so
  * the common update costs a compare instead of a sift through the heap.
  * When a key comes due, the real deadline is recomputed: expired, later
- * (re-keyed), or none (dropped). The ring's periodic tick and every loop
- * iteration pop what is due; with nothing due that is one compare.
+ * (re-keyed), or none (dropped). Every loop iteration pops what is due;
+ * with nothing due that is one compare. The ring arms its one io_uring
+ * timeout for the smallest key (ringo__timer_next), so an idle ring sleeps.
  */
 #include <stdint.h>
 
@@ -115,3 +116,5 @@ void ringo__timer_run(ringo__ring *r)
         ringo__conn_unref(c);
     }
 }
+
+uint64_t ringo__timer_next(const ringo__ring *r) { return r->heap_len ? r->heap[0]->deadline : 0; }

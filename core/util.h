@@ -21,6 +21,21 @@ extern const uint8_t ringo__tchar[256];
 
 static inline int ringo__is_tchar(unsigned char c) { return ringo__tchar[c]; }
 
+/*
+ * 1 when the n bytes of s equal lower (lower case) ignoring ASCII case.
+ * Not strncasecmp: it follows LC_CTYPE, and under tr_TR 'I' does not fold
+ * to 'i'.
+ */
+static inline int ringo__ascii_eq(const char *s, const char *lower, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z' ? c | 0x20 : c) != (unsigned char)lower[i])
+            return 0;
+    }
+    return 1;
+}
+
 /* Value of a hex digit (either case), or -1. */
 static inline int ringo__hex_value(unsigned char c)
 {

@@ -2,12 +2,10 @@
  * http/app.c - the app: configuration, routes, start and stop.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -56,8 +54,12 @@ static void route_free(ringo__route *r)
     ringo__free(r);
 }
 
+static void drain_hook(ringo__server *srv, bool rings_done);
+
 int ringo_app_new(ringo_app **out, const ringo_config *cfg)
 {
+    ringo__server_opts opts = {.proto = &ringo__http_proto, .drain_hook = drain_hook};
+    ringo_config full;
     ringo_app *app;
 
     if (!out)
@@ -69,21 +71,17 @@ int ringo_app_new(ringo_app **out, const ringo_config *cfg)
     if (!app)
         return -ENOMEM;
     /* An older caller's shorter config: the fields it does not know keep their defaults. */
-    ringo_config_init(&app->srv.cfg);
+    ringo_config_init(&full);
     if (cfg)
-        memcpy(&app->srv.cfg, cfg, cfg->size);
-    app->srv.cfg.size = sizeof(app->srv.cfg);
-    app->host = ringo__strdup(app->srv.cfg.host ? app->srv.cfg.host : "0.0.0.0");
+        memcpy(&full, cfg, cfg->size);
+    full.size = sizeof(full);
+    opts.cfg = &full;
+    opts.app = app;
     app->router = ringo__router_new();
-    if (!app->host || !app->router) {
+    if (ringo__server_init(&app->srv, &opts) < 0 || !app->router) {
         ringo_app_free(app);
         return -ENOMEM;
     }
-    app->srv.cfg.host = app->host;
-    app->srv.proto = &ringo__http_proto;
-    app->srv.app = app;
-    app->srv.sig_fd = -1;
-    app->srv.stop_efd = -1;
     *out = app;
     return 0;
 }
@@ -99,9 +97,6 @@ void ringo_app_free(ringo_app *app)
     ringo__free(app->routes);
     ringo__deps_free(app);
     ringo__router_free(app->router);
-    if (app->srv.sig_fd >= 0)
-        close(app->srv.sig_fd);
-    ringo__free(app->host);
     ringo__free(app);
 }
 
@@ -185,20 +180,7 @@ int ringo__route_add(ringo_app *app, const char *method, const char *pattern, ri
     return 0;
 }
 
-int ringo_app_handle_signals(ringo_app *app)
-{
-    sigset_t set;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    /* Blocked here, inherited by every thread ringo starts, read by signalfd. */
-    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
-        return -EINVAL;
-    if (app->srv.sig_fd < 0)
-        app->srv.sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    return app->srv.sig_fd < 0 ? -errno : 0;
-}
+int ringo_app_handle_signals(ringo_app *app) { return ringo__server_handle_signals(&app->srv); }
 
 /* A test hook from the environment (docs/operations.md): set and not "0". */
 static bool test_hook(const char *name)
@@ -264,7 +246,6 @@ int ringo_app_start(ringo_app *app)
         ringo__lifespan_shutdown(app);
         return ret;
     }
-    app->srv.drain_hook = drain_hook;
     ret = ringo__server_start(&app->srv);
     if (ret < 0) {
         ringo__pool_free(app->pool);

@@ -80,7 +80,6 @@ struct ringo_app {
     unsigned nstartup, nshutdown, started_hooks;
     ringo__route **routes;
     unsigned nroutes, routes_cap;
-    char *host;
     bool started;
     /* Background tasks scheduled and not finished (bounded by max_post_inflight),
      * and those dropped at shutdown: touched once per background task only. */

@@ -10,6 +10,7 @@
 #include "http/app_impl.h"
 #include "http/request_impl.h"
 #include "http/session_impl.h"
+#include "http/timer.h"
 #include "http/url.h"
 
 /* http/parser.c */

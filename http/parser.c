@@ -61,7 +61,7 @@ static int on_message_begin(llhttp_t *p)
     s->last_cb = CB_NONE;
     s->ver_len = 0;
     ringo__chunked_reset(&s->chunked);
-    ringo__conn_timer(s->conn, RINGO__TIMER_HEADER, cfg->header_timeout_ms);
+    ringo__conn_timer(s->conn, RINGO__HTTP_TIMER_HEADER, cfg->header_timeout_ms);
     return 0;
 }
 
@@ -257,7 +257,7 @@ static int on_headers_complete(llhttp_t *p)
     r->is_head = p->method == HTTP_HEAD;
     if (check_expect(s, r, has_body))
         return -1;
-    ringo__conn_timer(s->conn, has_body ? RINGO__TIMER_BODY : RINGO__TIMER_NONE,
+    ringo__conn_timer(s->conn, has_body ? RINGO__HTTP_TIMER_BODY : RINGO__HTTP_TIMER_NONE,
                       cfg->body_timeout_ms);
     if (r->expect_continue && !s->qhead && !s->running) {
         char *out = ringo__conn_reserve(s->conn, 25);

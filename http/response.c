@@ -3,7 +3,6 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <strings.h>
 
 #include "core/util.h"
 #include "http/http_impl.h"
@@ -59,14 +58,14 @@ static size_t token_len(const char *s)
     return s[n] ? 0 : n;
 }
 
-/* Headers ringo writes itself (the length check skips strcasecmp on the hot path). */
+/* Headers ringo writes itself (the length check skips the compare on the hot path). */
 static bool reserved(const char *name, size_t len)
 {
     switch (len) {
-    case 4: return !strcasecmp(name, "date");
-    case 6: return !strcasecmp(name, "server");
-    case 14: return !strcasecmp(name, "content-length");
-    case 17: return !strcasecmp(name, "transfer-encoding");
+    case 4: return ringo__ascii_eq(name, "date", 4);
+    case 6: return ringo__ascii_eq(name, "server", 6);
+    case 14: return ringo__ascii_eq(name, "content-length", 14);
+    case 17: return ringo__ascii_eq(name, "transfer-encoding", 17);
     default: return false;
     }
 }
@@ -91,8 +90,8 @@ int ringo_resp_add_header(ringo_req *req, const char *name, ringo_str value)
         return -EINVAL;
     if (reserved(name, nlen))
         return -EPERM;
-    if (nlen == 10 && !strcasecmp(name, "connection")) {
-        if (value.len != 5 || strncasecmp(value.ptr, "close", 5) != 0)
+    if (nlen == 10 && ringo__ascii_eq(name, "connection", 10)) {
+        if (value.len != 5 || !ringo__ascii_eq(value.ptr, "close", 5))
             return -EPERM;
         req->resp_close = true; /* serialized as "Connection: close" */
         return 0;
@@ -151,7 +150,8 @@ int ringo_respond(ringo_req *req, int status, const char *content_type, const vo
 static bool has_header(const ringo_req *req, const char *name)
 {
     for (uint32_t i = 0; i < req->nrhdrs; i++)
-        if (req->rhdrs[i].name.len == strlen(name) && !strcasecmp(req->rhdrs[i].name.ptr, name))
+        if (req->rhdrs[i].name.len == strlen(name) &&
+            ringo__ascii_eq(req->rhdrs[i].name.ptr, name, strlen(name)))
             return true;
     return false;
 }
@@ -209,6 +209,9 @@ int ringo__resp_serialize(ringo_req *req, ringo__conn *c)
     reason = ringo__status_reason(req->status);
     for (uint32_t i = 0; i < req->nrhdrs; i++)
         need += req->rhdrs[i].name.len + req->rhdrs[i].value.len + 4;
+    /* A length no buffer can hold (a bad ringo_resp_body_ref) must not wrap need. */
+    if (!no_body && body_len > SIZE_MAX / 2 - need)
+        return -ENOMEM;
     need += no_body ? 0 : body_len;
     p = start = ringo__conn_reserve(c, need);
     if (!p)

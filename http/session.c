@@ -91,7 +91,7 @@ void ringo__sess_fail(ringo__sess *s, int status)
     sess_die(s);
     s->in_message = false;
     s->pending_len = 0;
-    ringo__conn_timer(s->conn, RINGO__TIMER_NONE, 0);
+    ringo__conn_timer(s->conn, RINGO__HTTP_TIMER_NONE, 0);
     r = ringo__req_new(s);
     if (!r) {
         /* Not CLOSE_NOW: we may be inside feed(), which still uses the session. */
@@ -178,7 +178,7 @@ static void request_done_parsing(ringo__sess *s, bool more)
     s->cur = NULL;
     s->served++;
     /* The body is in: its deadline no longer applies, whatever the handler takes. */
-    ringo__conn_timer(s->conn, RINGO__TIMER_NONE, 0);
+    ringo__conn_timer(s->conn, RINGO__HTTP_TIMER_NONE, 0);
     if ((cfg->max_requests_per_conn && s->served >= cfg->max_requests_per_conn) ||
         ((s->draining || s->eof) && !more))
         r->keep_alive = false;
@@ -213,17 +213,23 @@ static void feed(ringo__sess *s, const char *p, size_t n)
     }
 }
 
+/*
+ * The keep-alive timer starts only once the connection is really idle: no
+ * request running or queued and no output left to send (on_sent calls back
+ * here when it drains). A slow reader is bounded by the send timeout.
+ */
 static void arm_idle(ringo__sess *s)
 {
     const ringo_config *cfg = &s->app->srv.cfg;
 
-    if (s->in_message || s->qhead || s->running || ringo__sess_dead(s))
+    if (s->in_message || s->qhead || s->running || ringo__sess_dead(s) ||
+        ringo__conn_unsent(s->conn))
         return;
     if (s->draining) {
         ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
         return;
     }
-    ringo__conn_timer(s->conn, RINGO__TIMER_IDLE, cfg->keepalive_timeout_ms);
+    ringo__conn_timer(s->conn, RINGO__HTTP_TIMER_IDLE, cfg->keepalive_timeout_ms);
 }
 
 /* Feeds input held while busy, once the connection can take it. */
@@ -276,7 +282,7 @@ static void on_open(ringo__conn *c)
     s->app = ringo__ring_app(ringo__conn_ring(c));
     llhttp_init(&s->parser, HTTP_REQUEST, &ringo__llhttp_settings);
     s->parser.data = s;
-    ringo__conn_timer(c, RINGO__TIMER_IDLE, s->app->srv.cfg.keepalive_timeout_ms);
+    ringo__conn_timer(c, RINGO__HTTP_TIMER_IDLE, s->app->srv.cfg.keepalive_timeout_ms);
 }
 
 static void on_data(ringo__conn *c, const char *p, size_t n)
@@ -343,7 +349,7 @@ static void on_timer(ringo__conn *c, int kind)
 {
     ringo__sess *s = sess(c);
 
-    if (kind == RINGO__TIMER_IDLE) {
+    if (kind == RINGO__HTTP_TIMER_IDLE) {
         ringo__conn_close(c, RINGO__CLOSE_NOW);
         return;
     }
@@ -371,7 +377,7 @@ static void on_drain(ringo__conn *c)
     if (s->served == 0) {
         /* Accepted but silent so far: its request may be on the way. */
         uint32_t grace = cfg->drain_timeout_ms < 1000 ? cfg->drain_timeout_ms : 1000;
-        ringo__conn_timer(c, RINGO__TIMER_IDLE, grace);
+        ringo__conn_timer(c, RINGO__HTTP_TIMER_IDLE, grace);
         return;
     }
     ringo__conn_close(c, RINGO__CLOSE_NOW);

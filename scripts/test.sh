@@ -13,7 +13,7 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 jobs=$(nproc)
 
-scripts/deps.sh wrk clang clang-format
+scripts/deps.sh wrk clang clang-format locales
 
 build() { # dir, cmake args...
     local dir=$1; shift

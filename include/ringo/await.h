@@ -76,7 +76,14 @@ RINGO_API int ringo_await_poll(int fd, unsigned events);
 
 /*
  * The escape hatch: prep(sqe, arg) fills an SQE of this ring (do not set its
- * user_data), the handler suspends until its CQE, and its res is returned.
+ * user_data nor link flags). The handler suspends until the op's last CQE
+ * (the first without IORING_CQE_F_MORE) and the FIRST CQE's res is returned:
+ * for send_zc the bytes sent, after the notification that frees the buffer.
+ * Multishot accept, recv, recvmsg and poll are refused (-EINVAL, nothing
+ * submitted): one call cannot return their stream of results.
+ * An accept, socket or openat that completes as the handler is cancelled
+ * returns -ECANCELED and its new descriptor is closed (not a direct
+ * descriptor: that slot stays the caller's).
  */
 RINGO_API int ringo_await_sqe(void (*prep)(struct io_uring_sqe *sqe, void *arg), void *arg);
 

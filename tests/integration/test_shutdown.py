@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -99,6 +100,62 @@ def sigterm_accepts_queued_connections(srv=None):
         check(not missing, f"{len(missing)} of {len(conns)} connections unanswered:\n  " +
               "\n  ".join(missing[:10]))
         srv.wait_stopped()
+
+
+@case(server=False)
+def sigterm_closes_a_slow_handler_past_the_drain_timeout(srv=None):
+    # The ring sleeps until its earliest deadline: while stopping, the
+    # force-close time (drain timeout + 1 s) is one, so a handler that would
+    # await for a minute does not hold the shutdown that long.
+    with Server(args=["--drain-timeout", 300]) as srv:
+        c = Conn(srv)
+        st = h.StatsConn(srv)
+        base = st.get()
+        c.send(get("/sleep?ms=60000"))
+        st.wait_read(base, 1, "the slow request")
+        st.close()
+        srv.send_signal(signal.SIGTERM)
+        srv.wait_stopped(timeout=30)
+        c.read_until_close(timeout=5)  # a 503 or nothing, then the close
+        c.close()
+
+
+def ring_cpu_ticks(srv):
+    """utime + stime (clock ticks) of the thread named ringo-ring-0."""
+    task_dir = f"/proc/{srv.proc.pid}/task"
+    for tid in os.listdir(task_dir):
+        with open(f"{task_dir}/{tid}/comm") as f:
+            if f.read().strip() != "ringo-ring-0":
+                continue
+        with open(f"{task_dir}/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
+    raise h.Failure("no thread named ringo-ring-0 in the server")
+
+
+@case(server=False)
+def ring_sleeps_past_the_drain_timeout(srv=None):
+    # Past the force-close time (drain timeout + 1 s) a connection held by a
+    # running sync handler stays until the handler returns. The ring must not
+    # keep arming a timeout for a deadline already past (it would fire at
+    # once, again and again): over 1.5 s it uses next to no CPU.
+    sleep_ms = int(4000 * h.SCALE)
+    with Server(args=["--drain-timeout", 200, "--pool-threads", 1]) as srv:
+        c = Conn(srv)
+        st = h.StatsConn(srv)
+        base = st.get()
+        c.send(get(f"/sync/sleep?ms={sleep_ms}"))
+        st.wait_read(base, 1, "the sync request")
+        st.close()
+        srv.send_signal(signal.SIGTERM)
+        time.sleep(1.5)  # past the force-close time, the handler still sleeping
+        t0 = ring_cpu_ticks(srv)
+        time.sleep(1.5)
+        used = ring_cpu_ticks(srv) - t0
+        check(used < 50, f"the stopping ring used {used} clock ticks of CPU in 1.5 s")
+        srv.wait_stopped(timeout=30)
+        c.read_until_close(timeout=5)
+        c.close()
 
 
 @case(server=False)

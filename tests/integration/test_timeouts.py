@@ -4,8 +4,12 @@ Description: timeouts, configured in milliseconds so they fire quickly:
 a header section trickled one byte at a time is cut off with 408 and a
 close (slowloris); a trickled body gets 408; an idle keep-alive connection
 is closed silently; a client that pipelines large requests but never reads
-is dropped after --send-timeout while other clients are served. Nothing
-here asserts a duration: every wait is only bounded.
+is dropped after --send-timeout while other clients are served; a reader
+slower than the keep-alive timeout still gets all of a 12 MB response (the
+idle timer starts once the last byte is sent); an idle ring thread does not
+wake (voluntary context switches over 2 s, with and without an idle
+keep-alive connection). Nothing here asserts a duration: every wait is only
+bounded.
 """
 import os
 import select
@@ -129,6 +133,72 @@ def timeouts_do_not_hit_active_clients(srv):
     c.send(request("POST", "/echo", body=b"e" * 200000))
     r = c.read_response()
     check_eq(len(r.body), 200000, "200 KB echo")
+
+
+@case(args=["--keepalive-timeout", 300, "--max-body", 16000000])
+def keepalive_timer_spares_slow_reader(srv):
+    # The keep-alive timer starts when the connection is idle, not when the
+    # response is queued: a reader slower than the keep-alive timeout (but
+    # never stalled past the send timeout) gets the whole 12 MB echo.
+    body = bytes(range(256)) * (12 * 4096)
+    c = Conn(srv, rcvbuf=65536)
+    c.send(request("POST", "/echo", body=body))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = c.sock.recv(4096)
+        check(chunk, f"closed before the head, got {head!r}")
+        head += chunk
+    head, got = head.split(b"\r\n\r\n", 1)
+    check(b" 200 " in head.split(b"\r\n")[0], f"status line {head[:40]!r}")
+    got = bytearray(got)
+    deadline = h.deadline_after(6 * h.TIMEOUT)
+    while len(got) < len(body) and h.remaining(deadline) > 0:
+        time.sleep(0.004)  # ~16 MB/s at most: the 12 MB take longer than 300 ms
+        chunk = c.sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    check_eq(len(got), len(body), "bytes of the echo read slowly")
+    check(bytes(got) == body, "echoed body differs")
+    c.expect_closed(timeout=3 * h.TIMEOUT, what="the idle period after the response")
+
+
+def ring_switches(srv):
+    """Voluntary context switches of the ring thread: one per sleep in io_uring_enter."""
+    task_dir = f"/proc/{srv.proc.pid}/task"
+    for tid in os.listdir(task_dir):
+        with open(f"{task_dir}/{tid}/comm") as f:
+            if f.read().strip() != "ringo-ring-0":
+                continue
+        with open(f"{task_dir}/{tid}/status") as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    return int(line.split()[1])
+    raise h.Failure("no thread named ringo-ring-0 in the server")
+
+
+def wakeups_while_idle(srv, seconds=2.0):
+    before = ring_switches(srv)
+    time.sleep(seconds)
+    return ring_switches(srv) - before
+
+
+@case(args=["--header-timeout", 800, "--body-timeout", 800, "--send-timeout", 800,
+            "--keepalive-timeout", 60000])
+def idle_ring_sleeps(srv):
+    # The ring arms one timeout for its earliest deadline instead of a tick
+    # sized from the shortest configured timeout (here it was every 100 ms):
+    # an idle ring, and one whose only deadline is a keep-alive a minute
+    # away, does not wake at all.
+    n = wakeups_while_idle(srv)
+    check(n <= 1, f"an idle server's ring woke {n} times in 2 s")
+    c = Conn(srv)
+    check_eq(c.exchange(get("/plaintext")).status, 200, "status")
+    time.sleep(1.0)  # the request's spent header deadline comes due once and is dropped
+    n = wakeups_while_idle(srv)
+    check(n <= 1, f"a ring with one idle keep-alive connection woke {n} times in 2 s")
+    check_eq(c.exchange(get("/plaintext")).status, 200, "status after the idle period")
+    c.close()
 
 
 @case(args=["--send-timeout", 500])

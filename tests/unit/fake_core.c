@@ -67,6 +67,25 @@ static void grow(char **buf, size_t *cap, size_t need)
 
 /* ---- server: what ringo_app_start() and friends call ---- */
 
+int ringo__server_init(ringo__server *s, const ringo__server_opts *opts)
+{
+    memset(s, 0, sizeof(*s));
+    s->cfg = *opts->cfg;
+    s->proto = opts->proto;
+    s->app = opts->app;
+    s->drain_hook = opts->drain_hook;
+    s->sig_fd = s->stop_efd = -1;
+    s->host = strdup(s->cfg.host ? s->cfg.host : "0.0.0.0");
+    s->cfg.host = s->host;
+    return s->host ? 0 : -ENOMEM;
+}
+
+int ringo__server_handle_signals(ringo__server *s)
+{
+    (void)s;
+    return 0;
+}
+
 int ringo__server_probe(const ringo__server *s)
 {
     (void)s;
@@ -94,6 +113,8 @@ int ringo__server_wait(ringo__server *s)
 
 void ringo__server_free(ringo__server *s)
 {
+    free(s->host);
+    s->host = NULL;
     if (the_ring.srv != s)
         return;
     for (int i = 0; i < MAX_CONNS; i++)
@@ -239,7 +260,7 @@ void ringo__conn_timer(ringo__conn *c, int kind, uint32_t ms)
     CHECK(kind >= 0 && kind < FAKE_TIMER_KINDS);
     c->timer_kind = kind;
     c->timer_ms = ms;
-    c->timer_due = kind != RINGO__TIMER_NONE && ms ? c->ring->now + ms : 0;
+    c->timer_due = kind != 0 && ms ? c->ring->now + ms : 0;
     if (c->timer_due)
         c->timers_armed[kind]++;
 }
@@ -409,7 +430,7 @@ void fake_advance(uint64_t ms)
         if (c && open_for_proto(c) && c->timer_due && c->timer_due <= the_ring.now) {
             int kind = c->timer_kind;
             c->timer_due = 0;
-            c->timer_kind = RINGO__TIMER_NONE;
+            c->timer_kind = 0;
             c->ring->proto->on_timer(c, kind);
             end_linger(c);
         }

@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "fake_core.h"
+#include "http/timer.h"
 
 static ringo_app *app;
 
@@ -154,7 +155,7 @@ static void test_pipelined_in_order(size_t seg)
     CHECK(c->close_asked == FAKE_NO_CLOSE);
     /* After the send: the idle timer waits for the next request. */
     fake_run(c);
-    CHECK(!c->closed && c->timer_kind == RINGO__TIMER_IDLE &&
+    CHECK(!c->closed && c->timer_kind == RINGO__HTTP_TIMER_IDLE &&
           c->timer_ms == cfg.keepalive_timeout_ms);
     fake_close(c);
     stop();
@@ -263,7 +264,7 @@ static void test_drain_idle(void)
     fake_run(served);
     fake_drain_all();
     CHECK(served->closed && served->close_asked == RINGO__CLOSE_NOW);
-    CHECK(!fresh->closed && fresh->timer_kind == RINGO__TIMER_IDLE && fresh->timer_ms == 1000);
+    CHECK(!fresh->closed && fresh->timer_kind == RINGO__HTTP_TIMER_IDLE && fresh->timer_ms == 1000);
     /* Its request arrives in the grace period: answered, with Connection: close. */
     fake_recv_str(fresh, REQ("/n/7"));
     check_wire(fresh, numbered_answer("7", true));
@@ -356,7 +357,7 @@ static void test_continue(void)
                      "Expect: 100-continue\r\n\r\n");
     /* The interim answer goes out while the body is awaited. */
     check_wire(c, "HTTP/1.1 100 Continue\r\n\r\n");
-    CHECK(c->timer_kind == RINGO__TIMER_BODY);
+    CHECK(c->timer_kind == RINGO__HTTP_TIMER_BODY);
     fake_run(c);
     fake_recv_str(c, "ping");
     w = fake_wire(c);
@@ -394,9 +395,9 @@ static void test_timeouts(void)
 
     /* A head that never ends (slowloris). */
     c = fake_open();
-    CHECK(c->timer_kind == RINGO__TIMER_IDLE && c->timer_ms == 900);
+    CHECK(c->timer_kind == RINGO__HTTP_TIMER_IDLE && c->timer_ms == 900);
     fake_recv_str(c, "GET /hello HTTP/1.1\r\nHost: t\r\n");
-    CHECK(c->timer_kind == RINGO__TIMER_HEADER && c->timer_ms == 500);
+    CHECK(c->timer_kind == RINGO__HTTP_TIMER_HEADER && c->timer_ms == 500);
     fake_advance(499);
     CHECK(!c->wire_len);
     fake_advance(1);
@@ -409,7 +410,7 @@ static void test_timeouts(void)
     /* A body that stops coming. */
     c = fake_open();
     fake_recv_str(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n12345");
-    CHECK(c->timer_kind == RINGO__TIMER_BODY && c->timer_ms == 700);
+    CHECK(c->timer_kind == RINGO__HTTP_TIMER_BODY && c->timer_ms == 700);
     fake_advance(700);
     check_wire(c, want408);
     fake_run(c);
@@ -421,7 +422,7 @@ static void test_timeouts(void)
     fake_recv_str(c, REQ("/hello"));
     fake_run(c);
     fake_wire_clear(c);
-    CHECK(c->timer_kind == RINGO__TIMER_IDLE && c->timer_ms == 900);
+    CHECK(c->timer_kind == RINGO__HTTP_TIMER_IDLE && c->timer_ms == 900);
     fake_advance(900);
     CHECK(c->closed && c->close_asked == RINGO__CLOSE_NOW && !*fake_wire(c));
     fake_close(c);

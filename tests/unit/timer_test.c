@@ -40,6 +40,7 @@ struct ringo__ring {
 void ringo__timer_update(ringo__ring *r, ringo__conn *c);
 void ringo__timer_remove(ringo__ring *r, ringo__conn *c);
 void ringo__timer_run(ringo__ring *r);
+uint64_t ringo__timer_next(const ringo__ring *r);
 void ringo__conn_expire(ringo__conn *c);
 
 #include "core/timer.c"
