@@ -19,10 +19,9 @@
  * ringo__parse then hands the following bytes to the decoder, and the
  * request is complete when the decoder says so.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <strings.h>
 
+#include "http/ascii.h"
 #include "http/http_impl.h"
 
 enum { CB_NONE, CB_FIELD, CB_VALUE };
@@ -195,7 +194,7 @@ static int on_header_value_complete(llhttp_t *p)
     if (s->last_cb == CB_FIELD) /* "Name:" with an empty value */
         s->last_cb = CB_VALUE;
     s->value_at_end = false;
-    if (n.len == 4 && strncasecmp(n.ptr, "host", 4) == 0)
+    if (n.len == 4 && ascii_iequal(n.ptr, "host", 4))
         r->hosts++;
     return 0;
 }
@@ -205,11 +204,11 @@ static bool only_chunked(const ringo_req *r)
 {
     for (uint32_t i = 0; i < r->nhdrs; i++) {
         ringo_str n = r->hdrs[i].name, v = r->hdrs[i].value;
-        if (n.len != 17 || strncasecmp(n.ptr, "transfer-encoding", 17) != 0)
+        if (n.len != 17 || !ascii_iequal(n.ptr, "transfer-encoding", 17))
             continue;
         while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
             v.len--;
-        if (v.len != 7 || strncasecmp(v.ptr, "chunked", 7) != 0)
+        if (v.len != 7 || !ascii_iequal(v.ptr, "chunked", 7))
             return false;
     }
     return true;
@@ -221,7 +220,7 @@ static int check_expect(ringo__sess *s, ringo_req *r, bool has_body)
 
     if (ringo_req_header(r, "expect", &v) < 0)
         return 0;
-    if (v.len != 12 || strncasecmp(v.ptr, "100-continue", 12) != 0)
+    if (v.len != 12 || !ascii_iequal(v.ptr, "100-continue", 12))
         return fail(s, 417);
     r->expect_continue = has_body && r->http_minor == 1;
     return 0;
@@ -340,11 +339,6 @@ const llhttp_settings_t ringo__llhttp_settings = {
     .on_message_complete = on_message_complete,
 };
 
-static bool is_tchar(unsigned char ch)
-{
-    return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
 /*
  * llhttp reports every method it does not know as the same error. A method
  * that is a well-formed token followed by a space is merely unknown (501);
@@ -356,10 +350,10 @@ static int method_status(ringo__sess *s, const char *p, const char *end)
     const char *q = s->msg_start ? s->msg_start : p;
 
     for (size_t i = 0; i < s->mprefix_len; i++)
-        if (!is_tchar((unsigned char)s->mprefix[i]))
+        if (!ascii_is_tchar((unsigned char)s->mprefix[i]))
             return 400;
     for (; q < end && *q != ' '; q++, n++)
-        if (!is_tchar((unsigned char)*q))
+        if (!ascii_is_tchar((unsigned char)*q))
             return 400;
     return n > 0 && (q == end || *q == ' ') ? 501 : 400;
 }
@@ -373,8 +367,8 @@ static int parse_error_status(ringo__sess *s, int err, const char *p, const char
     case HPE_INVALID_METHOD: return method_status(s, p, end);
     case HPE_INVALID_VERSION:
         /* HTTP/3.0, HTTP/1.2: a version we do not speak. Garbage is 400. */
-        return s->ver_len == 3 && isdigit((unsigned char)s->ver[0]) && s->ver[1] == '.' &&
-                       isdigit((unsigned char)s->ver[2])
+        return s->ver_len == 3 && ascii_is_digit((unsigned char)s->ver[0]) && s->ver[1] == '.' &&
+                       ascii_is_digit((unsigned char)s->ver[2])
                    ? 505
                    : 400;
     case HPE_PAUSED_H2_UPGRADE: return 505; /* the HTTP/2 connection preface */
@@ -453,8 +447,9 @@ int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed)
     if (s->check_next != NEXT_NONE && n) {
         /* The token before ended the previous buffer: check what follows it. */
         char want = s->check_next == NEXT_SP ? ' ' : '\r';
-        bool more_token = s->check_next == NEXT_CR ? (isdigit((unsigned char)*p) || *p == '.')
-                                                   : (*p != ' ' && *p != '\r' && *p != '\n');
+        bool more_token = s->check_next == NEXT_CR
+                              ? (ascii_is_digit((unsigned char)*p) || *p == '.')
+                              : (*p != ' ' && *p != '\r' && *p != '\n');
         s->check_next = NEXT_NONE;
         if (*p != want && !more_token)
             return *consumed = 0, -400;
