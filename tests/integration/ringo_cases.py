@@ -69,6 +69,18 @@ HEAD_SYNTAX = [
     ("obs-fold with SP", b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400, True),
     ("obs-fold with HT", b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n", 400, True),
     ("obs-fold on Host", b"GET /plaintext HTTP/1.1\r\nHost:\r\n a\r\n\r\n", 400, True),
+    # Regression: an obs-fold after an empty value was only caught when the
+    # fold's line arrived in the same TCP segment as the field name.
+    ("obs-fold after an empty Transfer-Encoding", POST_HEAD + b"Transfer-Encoding:\r\n"
+     b" chunked\r\n\r\n0\r\n\r\n", 400, True),
+    ("obs-fold after an empty value", b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX:\r\n\tb\r\n\r\n",
+     400, True),
+    # Regression: a fold line longer than --max-header-bytes was a 431 when
+    # it came in one segment and a 400 when it came in several.
+    ("obs-fold of a long line", b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX: a\r\n " +
+     b"b" * 1100 + b"\r\n\r\n", 400, True),
+    ("obs-fold after a blank value", b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX:  \r\n  b\r\n"
+     b"\r\n", 400, True),
     ("bare LF everywhere", b"GET /plaintext HTTP/1.1\nHost: a\n\n", 400, True),
     ("bare LF after the request line", b"GET /plaintext HTTP/1.1\nHost: a\r\n\r\n", 400, True),
     ("bare LF ending one header", b"GET /plaintext HTTP/1.1\r\nHost: a\nX: y\r\n\r\n",
@@ -96,11 +108,18 @@ REQUEST_LINE = [
     ("HTTP/1.2", get("/plaintext", version="HTTP/1.2"), 505, True),
     ("HTTP/2.0", get("/plaintext", version="HTTP/2.0"), 505, True),
     ("HTTP/3.0", get("/plaintext", version="HTTP/3.0"), 505, True),
+    # Regression: a version was judged by the part seen in the last segment.
+    ("HTTP/1.10", get("/plaintext", version="HTTP/1.10"), 400, True),
+    ("HTTP/11.1", get("/plaintext", version="HTTP/11.1"), 400, True),
+    ("HTTP/1.1x", get("/plaintext", version="HTTP/1.1x"), 400, True),
+    ("HTTP/1.", get("/plaintext", version="HTTP/1."), 400, True),
     ("HTTP/0.9 request line", b"GET /\r\n", 400, True),
     ("HTTP/0.9 request line then more", b"GET /plaintext\r\nHost: a\r\n\r\n", 400, True),
     ("lower-case version", get("/plaintext", version="http/1.1"), 400, True),
     ("unknown method FOO", request("FOO", "/plaintext"), 501, True),
     ("unknown method BREW", request("BREW", "/"), 501, True),
+    ("unknown method of 40 letters", request("M" * 40, "/"), 501, True),
+    ("malformed method of 40 letters", request("M" * 39 + "@", "/"), 400, True),
     ("unknown method on unknown path", request("FROB", "/nope"), 501, True),
     ("lower-case get (methods are case-sensitive)", request("get", "/plaintext"), 501, True),
     ("malformed method G@T", request("G@T", "/plaintext"), 400, True),
@@ -122,12 +141,20 @@ LIMITS = [
     ("target of 307 bytes", get("/users/" + "a" * 300), 414, True),
     ("long query", get("/plaintext?" + "q=1&" * 100), 414, True),
     ("unterminated long target", b"GET /" + b"a" * 300, 414, True),
+    # Regression: a byte llhttp refuses, past the limit, was a 400 when the
+    # target came in one segment and a 414 when it came in several.
+    ("target over the limit, then a control byte",
+     b"GET /" + b"a" * 300 + b"\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 414, True),
     ("5 headers of ~60 bytes", get("/plaintext", headers=[(f"X-H{i}", "v" * 50)
                                                           for i in range(5)]), 200, False),
     ("header section of ~2 KB", get("/plaintext", headers=[(f"X-H{i}", "v" * 400)
                                                            for i in range(5)]), 431, True),
     ("one 1.1 KB header", get("/plaintext", headers={"X-Big": "v" * 1100}), 431, True),
     ("one 1.1 KB header name", get("/plaintext", headers={"X-" + "n" * 1100: "v"}), 431, True),
+    # Regression: each segment of a field name counted 4 bytes more.
+    ("a 300-byte header name", get("/plaintext", headers={"X-" + "n" * 298: "v"}), 200, False),
+    ("header section over the limit, then a control byte",
+     b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX: " + b"v" * 1100 + b"\x01\r\n\r\n", 431, True),
     ("9 header fields", get("/plaintext", headers=[(f"X-H{i}", "v") for i in range(8)]),
      200, False),
     ("12 header fields", get("/plaintext", headers=[(f"X-H{i}", "v") for i in range(11)]),
