@@ -142,7 +142,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     if (count_head(s, s->last_cb != CB_FIELD ? len + 4 : len))
         return -1;
     if (s->last_cb != CB_FIELD) {
-        if (r->nhdrs >= s->app->srv.cfg.max_headers)
+        if (r->nhdrs >= s->app->srv.cfg.max_headers || r->hdr_cap > UINT32_MAX / 2)
             return fail(s, 431);
         if (r->nhdrs == r->hdr_cap) {
             uint32_t cap = r->hdr_cap ? r->hdr_cap * 2 : 16;
@@ -219,7 +219,8 @@ static int on_header_value_complete(llhttp_t *p)
     if (s->last_cb == CB_FIELD) /* "Name:" with an empty value */
         s->last_cb = CB_VALUE;
     s->value_at_end = false;
-    if (n.len == 4 && ascii_iequal(n.ptr, "host", 4))
+    /* Only none, one or several matter: saturate, 256 fields must not look like none. */
+    if (n.len == 4 && ascii_iequal(n.ptr, "host", 4) && r->hosts < 2)
         r->hosts++;
     return 0;
 }

@@ -57,6 +57,19 @@ def request_line_errors(srv):
     run_table(srv, REQUEST_LINE)
 
 
+@case(args=["--max-headers", 1000])
+def host_count_does_not_wrap(srv):
+    # Regression: the Host count was 8 bits wide, so 257 Host fields looked like one.
+    for n in (2, 256, 257, 513):
+        c = Conn(srv)
+        c.send(get("/plaintext", host=None, headers=[("Host", "a")] * n), tolerate_close=True)
+        r = c.read_response()
+        check_eq(r.status, 400, f"status with {n} Host fields")
+        check_std_headers(r, closing=True)
+        c.expect_closed(what=f"the 400 for {n} Host fields")
+        c.close()
+
+
 @case()
 def bad_percent_escape_keeps_connection(srv):
     c = Conn(srv)
