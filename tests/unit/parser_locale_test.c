@@ -6,7 +6,8 @@
  * The test compiles both locales with localedef into a temporary LOCPATH and
  * feeds requests through ringo__parse() under each: a method with a Latin-1
  * letter is malformed (400, not an unknown method's 501), an upper-case
- * "Expect: 100-CONTINUE" is accepted (not 417), and the http/ascii.h classes
+ * "Expect: 100-CONTINUE" is accepted (not 417), ringo_req_header() finds
+ * "AUTHORIZATION" under "authorization", and the http/ascii.h classes
  * match RFC 9110's ASCII definitions for all 256 byte values. Skips (77)
  * when localedef or the locale sources are missing.
  */
@@ -24,6 +25,8 @@
 static ringo_app *app;
 static ringo__ring *ring;
 static char locpath[] = "/tmp/ringo-locale-XXXXXX";
+static const char *lookup; /* a header ringo_req_header() must find in the parsed request */
+static bool found;
 
 /* Builds locale `name` from source `src` and charmap `map`; false when it cannot. */
 static bool make_locale(const char *src, const char *map, const char *name)
@@ -65,6 +68,10 @@ static int parse(const char *req)
     llhttp_init(&s->parser, HTTP_REQUEST, &ringo__llhttp_settings);
     s->parser.data = s;
     ret = ringo__parse(s, req, strlen(req), &used);
+    if (ret == 1 && lookup) {
+        ringo_str v;
+        found = ringo_req_header(s->cur, lookup, &v) == 0;
+    }
     ringo__req_free(s->cur);
     ringo__timer_remove(ring, c);
     free(c->out);
@@ -131,5 +138,7 @@ int main(void)
     CHECK(parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
                 "Expect: 100-continuE\r\n\r\nx") == 1);
     CHECK(parse("GET / HTTP/1.1\r\nHOST: a\r\nhost: b\r\n\r\n") == -400);
+    lookup = "authorization";
+    CHECK(parse("GET / HTTP/1.1\r\nHost: a\r\nAUTHORIZATION: x\r\n\r\n") == 1 && found);
     return 0;
 }
