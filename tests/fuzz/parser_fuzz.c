@@ -142,13 +142,13 @@ static bool feed(ringo__sess *s, ringo__conn *c, const uint8_t *data, size_t n, 
     return go;
 }
 
-/* Parses stream[0..size) in buffers of `piece` bytes (the last may be shorter). */
-static void run(const uint8_t *stream, size_t size, size_t piece, events *e)
+static ringo__sess *sess_new(void)
 {
     ringo__conn *c = calloc(1, sizeof(*c) + sizeof(ringo__sess));
     ringo__sess *s;
-    size_t off = 0;
 
+    if (!c)
+        abort();
     c->ring = ring;
     c->heap_idx = UINT32_MAX;
     s = ringo__conn_state(c);
@@ -156,11 +156,17 @@ static void run(const uint8_t *stream, size_t size, size_t piece, events *e)
     s->app = app;
     llhttp_init(&s->parser, HTTP_REQUEST, &ringo__llhttp_settings);
     s->parser.data = s;
-    while (off < size) {
-        size_t n = size - off < piece ? size - off : piece;
-        if (!feed(s, c, stream + off, n, e))
-            break;
-        off += n;
+    return s;
+}
+
+/* Records whether the stream ended inside a message (unless an error ended it), then frees. */
+static void sess_free(ringo__sess *s, bool ended, events *e)
+{
+    ringo__conn *c = s->conn;
+
+    if (ended) {
+        char line[32];
+        put(e, line, (size_t)snprintf(line, sizeof(line), "\nend in_message=%d\n", s->in_message));
     }
     ringo__req_free(s->cur);
     ringo__timer_remove(ring, c);
@@ -168,25 +174,26 @@ static void run(const uint8_t *stream, size_t size, size_t piece, events *e)
     free(c);
 }
 
+/* Parses stream[0..size) in buffers of `piece` bytes (the last may be shorter). */
+static void run(const uint8_t *stream, size_t size, size_t piece, events *e)
+{
+    ringo__sess *s = sess_new();
+    bool go = true;
+
+    for (size_t off = 0; go && off < size; off += piece)
+        go = feed(s, s->conn, stream + off, size - off < piece ? size - off : piece, e);
+    sess_free(s, go, e);
+}
+
 /* Two buffers: [0, at) and [at, size). */
 static void run_split(const uint8_t *stream, size_t size, size_t at, events *e)
 {
-    ringo__conn *c = calloc(1, sizeof(*c) + sizeof(ringo__sess));
-    ringo__sess *s;
+    ringo__sess *s = sess_new();
+    bool go = feed(s, s->conn, stream, at, e);
 
-    c->ring = ring;
-    c->heap_idx = UINT32_MAX;
-    s = ringo__conn_state(c);
-    s->conn = c;
-    s->app = app;
-    llhttp_init(&s->parser, HTTP_REQUEST, &ringo__llhttp_settings);
-    s->parser.data = s;
-    if (feed(s, c, stream, at, e) && at < size)
-        feed(s, c, stream + at, size - at, e);
-    ringo__req_free(s->cur);
-    ringo__timer_remove(ring, c);
-    free(c->out);
-    free(c);
+    if (go && at < size)
+        go = feed(s, s->conn, stream + at, size - at, e);
+    sess_free(s, go, e);
 }
 
 static void same(const events *whole, const events *other, const char *how)
