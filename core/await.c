@@ -15,27 +15,27 @@
 
 static struct io_uring_sqe *sqe_or_null(void)
 {
-    ringo__task *t = ringo__task_current();
+    ringo__fiber *t = ringo__fiber_current();
 
     return t ? ringo__ring_sqe(t->ring) : NULL;
 }
 
 static int await(struct io_uring_sqe *sqe)
 {
-    return ringo__await(sqe, ringo__task_current()->call_timeout_ms);
+    return ringo__await(sqe, ringo__fiber_current()->call_timeout_ms);
 }
 
-int ringo_in_async(void) { return ringo__task_current() != NULL; }
+int ringo_in_async(void) { return ringo__fiber_current() != NULL; }
 
 void ringo_await_timeout(uint64_t ms)
 {
-    ringo__task *t = ringo__task_current();
+    ringo__fiber *t = ringo__fiber_current();
 
     if (t)
         t->call_timeout_ms = ms;
 }
 
-int ringo_sleep_ms(uint64_t ms)
+int ringo_await_sleep(uint64_t ms)
 {
     struct io_uring_sqe *sqe = sqe_or_null();
     struct __kernel_timespec ts = {(long long)(ms / 1000), (long long)(ms % 1000) * 1000000};
@@ -59,8 +59,8 @@ int ringo_await_open(const char *path, int flags, mode_t mode)
     io_uring_prep_openat(sqe, AT_FDCWD, path, flags | O_CLOEXEC, mode);
     ret = await(sqe);
     /* Cancelled, but the open had already completed: do not leak its descriptor. */
-    if (ret == -ECANCELED && ringo__task_current()->last_res >= 0)
-        close(ringo__task_current()->last_res);
+    if (ret == -ECANCELED && ringo__fiber_current()->last_res >= 0)
+        close(ringo__fiber_current()->last_res);
     return ret;
 }
 
@@ -98,7 +98,7 @@ int ringo_await_statx(int dirfd, const char *path, int flags, unsigned mask, str
 
 int ringo_await_close(int fd)
 {
-    ringo__task *t = ringo__task_current();
+    ringo__fiber *t = ringo__fiber_current();
     struct io_uring_sqe *sqe;
 
     if (!t)
@@ -112,7 +112,7 @@ int ringo_await_close(int fd)
     return ringo__await(sqe, 0);
 }
 
-int ringo_socket(int domain, int type, int protocol)
+int ringo_await_socket(int domain, int type, int protocol)
 {
     int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
 

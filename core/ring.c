@@ -338,7 +338,7 @@ static int setup(ringo__ring *r)
                         "(IORING_REGISTER_PBUF_RING, Linux 5.19)\n");
     if (ret < 0)
         return ret;
-    ret = ringo__tasks_ring_init(r);
+    ret = ringo__fibers_ring_init(r);
     if (ret < 0)
         return ret;
     r->tick_ms = pick_tick(&r->srv->cfg);
@@ -399,7 +399,7 @@ static void teardown(ringo__ring *r)
         io_uring_cqe_seen(&r->uring, cqe);
     }
     ringo__bufring_free(r);
-    ringo__tasks_ring_exit(r);
+    ringo__fibers_ring_exit(r);
     io_uring_queue_exit(&r->uring);
     r->ring_fd = -1;
 }

@@ -10,17 +10,17 @@
 
 typedef struct await_op {
     ringo__completion comp;
-    ringo__task *task;
+    ringo__fiber *task;
     int32_t res;
     bool done;
     struct __kernel_timespec ts; /* linked timeout; read by the kernel at submit */
 } await_op;
 
-static _Thread_local ringo__task *current_task;
+static _Thread_local ringo__fiber *current_task;
 
-ringo__task *ringo__task_current(void) { return current_task; }
+ringo__fiber *ringo__fiber_current(void) { return current_task; }
 
-int ringo__tasks_ring_init(ringo__ring *r)
+int ringo__fibers_ring_init(ringo__ring *r)
 {
     int ret = ringo__stack_pool_init(&r->stacks, r->srv->cfg.stack_size, STACKS_CACHED);
 
@@ -29,7 +29,7 @@ int ringo__tasks_ring_init(ringo__ring *r)
     return ringo__coro_thread_init();
 }
 
-void ringo__tasks_ring_exit(ringo__ring *r)
+void ringo__fibers_ring_exit(ringo__ring *r)
 {
     ringo__stack_pool_destroy(&r->stacks);
     ringo__coro_thread_exit();
@@ -37,13 +37,13 @@ void ringo__tasks_ring_exit(ringo__ring *r)
 
 static void trampoline(void *arg)
 {
-    ringo__task *t = arg;
+    ringo__fiber *t = arg;
 
     t->body(t);
 }
 
 /* Runs t until it suspends or returns; returns 1 when it returned. */
-static int step(ringo__task *t)
+static int step(ringo__fiber *t)
 {
     ringo__ring *r = t->ring;
     int done;
@@ -63,7 +63,7 @@ static int step(ringo__task *t)
     return 1;
 }
 
-int ringo__task_start(ringo__task *t, ringo__ring *r)
+int ringo__fiber_start(ringo__fiber *t, ringo__ring *r)
 {
     int ret;
 
@@ -80,7 +80,7 @@ int ringo__task_start(ringo__task *t, ringo__ring *r)
 static void await_complete(ringo__completion *c, int32_t res, uint32_t flags)
 {
     await_op *a = (await_op *)c;
-    ringo__task *t = a->task;
+    ringo__fiber *t = a->task;
 
     (void)flags;
     a->res = res;
@@ -89,7 +89,7 @@ static void await_complete(ringo__completion *c, int32_t res, uint32_t flags)
         t->on_done(t);
 }
 
-void ringo__task_cancel(ringo__task *t)
+void ringo__fiber_cancel(ringo__fiber *t)
 {
     struct io_uring_sqe *sqe;
 
@@ -106,7 +106,7 @@ void ringo__task_cancel(ringo__task *t)
 
 int ringo__await(struct io_uring_sqe *sqe, uint64_t timeout_ms)
 {
-    ringo__task *t = current_task;
+    ringo__fiber *t = current_task;
     await_op a = {.comp = {await_complete}, .task = t};
     bool nop = t->cancelled;
 

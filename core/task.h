@@ -6,7 +6,7 @@
  * the ring resumes the coroutine from its CQE loop. When body returns, the
  * ring calls on_done() on its own stack, where the owner may free the task.
  *
- * Cancellation: ringo__task_cancel() cancels the SQE the task waits on
+ * Cancellation: ringo__fiber_cancel() cancels the SQE the task waits on
  * (IORING_OP_ASYNC_CANCEL) and makes this and every later await of the task
  * return -ECANCELED. The await still waits for its op's own CQE first, so no
  * memory an in-flight SQE points to is ever released early.
@@ -20,16 +20,16 @@
 #include "core/coro.h"
 #include "core/ring.h"
 
-typedef struct ringo__task ringo__task;
+typedef struct ringo__fiber ringo__fiber;
 
-struct ringo__task {
-    void (*body)(ringo__task *t);    /* runs in the coroutine */
-    void (*on_done)(ringo__task *t); /* ring stack, after body returned */
-    void *data;                      /* owner's */
-    const char *label;               /* route pattern, for logs and overflow */
-    size_t stack_size;               /* 0: the ring's default */
-    uint64_t call_timeout_ms;        /* ringo_await_timeout() */
-    int32_t last_res;                /* the last awaited CQE's res, even when cancelled */
+struct ringo__fiber {
+    void (*body)(ringo__fiber *t);    /* runs in the coroutine */
+    void (*on_done)(ringo__fiber *t); /* ring stack, after body returned */
+    void *data;                       /* owner's */
+    const char *label;                /* route pattern, for logs and overflow */
+    size_t stack_size;                /* 0: the ring's default */
+    uint64_t call_timeout_ms;         /* ringo_await_timeout() */
+    int32_t last_res;                 /* the last awaited CQE's res, even when cancelled */
     /* Private. */
     ringo__ring *ring;
     ringo__coro *co;
@@ -44,13 +44,13 @@ struct ringo__task {
  * await), 0 when suspended (on_done will be called later from the ring), or
  * -ENOMEM when no stack could be had (nothing ran).
  */
-int ringo__task_start(ringo__task *t, ringo__ring *r);
+int ringo__fiber_start(ringo__fiber *t, ringo__ring *r);
 
 /* See the header comment. Idempotent; a no-op once body returned. */
-void ringo__task_cancel(ringo__task *t);
+void ringo__fiber_cancel(ringo__fiber *t);
 
 /* The task running on this thread, NULL outside task coroutines. */
-ringo__task *ringo__task_current(void);
+ringo__fiber *ringo__fiber_current(void);
 
 /*
  * Inside a task: submits sqe (taken with ringo__ring_sqe() from this ring,
@@ -61,7 +61,7 @@ ringo__task *ringo__task_current(void);
 int ringo__await(struct io_uring_sqe *sqe, uint64_t timeout_ms);
 
 /* Per-ring setup of coroutine support: stack pool and signal stack. */
-int ringo__tasks_ring_init(ringo__ring *r);
-void ringo__tasks_ring_exit(ringo__ring *r);
+int ringo__fibers_ring_init(ringo__ring *r);
+void ringo__fibers_ring_exit(ringo__ring *r);
 
 #endif

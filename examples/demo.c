@@ -31,8 +31,8 @@ static int plaintext(ringo_req *req, void *udata)
     static const char body[] = "Hello, World!";
 
     (void)udata;
-    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
-    return ringo_resp_body_ref(req, body, sizeof(body) - 1);
+    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
+    return ringo_resp_set_body_ref(req, body, sizeof(body) - 1);
 }
 
 static int json(ringo_req *req, void *udata)
@@ -40,8 +40,8 @@ static int json(ringo_req *req, void *udata)
     static const char body[] = "{\"message\":\"Hello, World!\"}";
 
     (void)udata;
-    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
-    return ringo_resp_body_ref(req, body, sizeof(body) - 1);
+    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
+    return ringo_resp_set_body_ref(req, body, sizeof(body) - 1);
 }
 
 static int echo(ringo_req *req, void *udata)
@@ -51,8 +51,8 @@ static int echo(ringo_req *req, void *udata)
     (void)udata;
     if (ringo_req_header(req, "content-type", &ctype) < 0)
         ctype = RINGO_STR_LIT("application/octet-stream");
-    ringo_resp_header(req, "Content-Type", ctype);
-    return ringo_resp_body_ref(req, body.ptr, body.len);
+    ringo_resp_add_header(req, "Content-Type", ctype);
+    return ringo_resp_set_body_ref(req, body.ptr, body.len);
 }
 
 /* Writes s as a JSON string body (quotes included) into out; returns its length. */
@@ -83,7 +83,7 @@ static int user(ringo_req *req, void *udata)
     size_t n;
 
     (void)udata;
-    if (ringo_req_param(req, "id", &id) < 0)
+    if (ringo_req_path_param(req, "id", &id) < 0)
         return -EINVAL;
     buf = ringo_req_alloc(req, id.len * 6 + 16);
     if (!buf)
@@ -91,8 +91,8 @@ static int user(ringo_req *req, void *udata)
     n = (size_t)sprintf(buf, "{\"id\":");
     n += json_escape(buf + n, id);
     buf[n++] = '}';
-    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
-    return ringo_resp_body_ref(req, buf, n);
+    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
+    return ringo_resp_set_body_ref(req, buf, n);
 }
 
 static int whoami(ringo_req *req, void *udata)
@@ -119,7 +119,7 @@ static uint64_t query_u64(ringo_req *req, const char *name, uint64_t dflt, uint6
     ringo_str v;
     char buf[24];
 
-    if (ringo_req_query(req, name, &v) < 0 || v.len == 0 || v.len >= sizeof(buf))
+    if (ringo_req_query_param(req, name, &v) < 0 || v.len == 0 || v.len >= sizeof(buf))
         return dflt;
     memcpy(buf, v.ptr, v.len);
     buf[v.len] = '\0';
@@ -134,7 +134,7 @@ static int sleep_route(ringo_req *req, void *udata)
     int ret, n;
 
     (void)udata;
-    ret = ringo_sleep_ms(ms);
+    ret = ringo_await_sleep(ms);
     if (ret < 0)
         return ret; /* -ECANCELED: the client left or the deadline passed */
     n = snprintf(body, sizeof(body), "slept %llu ms\n", (unsigned long long)ms);
@@ -158,8 +158,8 @@ static int async_file(ringo_req *req, void *udata)
     ringo_await_close(fd);
     if (n < 0)
         return (int)n;
-    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
-    return ringo_resp_body_ref(req, buf, (size_t)n);
+    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
+    return ringo_resp_set_body_ref(req, buf, (size_t)n);
 }
 
 /* Calls this server's own /plaintext over loopback with connect/send/recv. */
@@ -174,7 +174,7 @@ static int async_upstream(ringo_req *req, void *udata)
     char *buf = ringo_req_alloc(req, 4096), *body;
     size_t got = 0;
     ssize_t n = 0;
-    int fd = ringo_socket(AF_INET, SOCK_STREAM, 0);
+    int fd = ringo_await_socket(AF_INET, SOCK_STREAM, 0);
 
     if (fd < 0 || !buf)
         return fd < 0 ? fd : -ENOMEM;
@@ -191,9 +191,9 @@ static int async_upstream(ringo_req *req, void *udata)
     if (!body)
         return ringo_respond(req, 502, "text/plain", "bad upstream answer\n", 20);
     body += 4;
-    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
-    ringo_resp_header(req, "X-Upstream-Status", (ringo_str){buf + 9, 3});
-    return ringo_resp_body_ref(req, body, got - (size_t)(body - buf));
+    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
+    ringo_resp_add_header(req, "X-Upstream-Status", (ringo_str){buf + 9, 3});
+    return ringo_resp_set_body_ref(req, body, got - (size_t)(body - buf));
 }
 
 /* Deliberately wrong: blocks its ring. Shows what the stall watchdog reports. */
@@ -256,7 +256,7 @@ static void checksum(void *arg)
 {
     struct span *sp = arg;
     struct span a, b;
-    ringo_task t;
+    ringo_subtask t;
 
     if (sp->hi - sp->lo <= 1u << 16) {
         uint64_t sum = 0;
@@ -382,7 +382,7 @@ static int token_dep(ringo_req *req, void **value, void *udata)
     traced(req, "token");
     if (ringo_req_header(req, "authorization", &auth) < 0 || auth.len <= 7 ||
         strncasecmp(auth.ptr, "Bearer ", 7) != 0) {
-        ringo_resp_header(req, "WWW-Authenticate", RINGO_STR_LIT("Bearer"));
+        ringo_resp_add_header(req, "WWW-Authenticate", RINGO_STR_LIT("Bearer"));
         return ringo_fail(req, 401, "Not authenticated");
     }
     tok = ringo_req_alloc(req, auth.len - 6);
@@ -426,8 +426,8 @@ static int deps_chain(ringo_req *req, void *udata)
         n += (size_t)sprintf(b + n, "%s{\"name\":\"%s\",\"where\":\"%s\",\"count\":%u}",
                              i ? "," : "", t->e[i].name, t->e[i].where, t->e[i].count);
     n += (size_t)sprintf(b + n, "]}");
-    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
-    return ringo_resp_body_ref(req, b, n);
+    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
+    return ringo_resp_set_body_ref(req, b, n);
 }
 
 static int deps_teardowns(ringo_req *req, void *udata)
@@ -448,10 +448,10 @@ static int items(ringo_req *req, void *udata)
     int bad = 0, n;
 
     (void)udata;
-    bad |= ringo_param_int(req, RINGO_PATH, "id", 1, INT64_MAX, NULL, &id);
-    bad |= ringo_param_int(req, RINGO_QUERY, "limit", 1, 100, &ten, &limit);
+    bad |= ringo_param_int(req, RINGO_LOC_PATH, "id", 1, INT64_MAX, NULL, &id) < 0;
+    bad |= ringo_param_int(req, RINGO_LOC_QUERY, "limit", 1, 100, &ten, &limit) < 0;
     if (bad)
-        return -EINVAL; /* 422 listing every invalid parameter */
+        return RINGO_EVALIDATION; /* 422 listing every invalid parameter */
     n = snprintf(body, sizeof(body), "{\"id\":%lld,\"limit\":%lld}", (long long)id,
                  (long long)limit);
     return ringo_respond(req, 200, "application/json", body, (size_t)n);
@@ -497,11 +497,15 @@ static int add_deps(ringo_app *app)
     const ringo_dep_opts to = {.mode = RINGO_ASYNC, .type = "char"};
     const ringo_dep_opts uo = {.mode = RINGO_ASYNC, .needs = user_needs, .type = "struct user"};
 
-    dep_settings = ringo_dep_new(app, "settings", settings_dep, NULL, &so);
-    dep_db = ringo_dep_new(app, "db", db_dep, NULL, &dbo);
-    dep_token = ringo_dep_new(app, "token", token_dep, NULL, &to);
-    dep_user = ringo_dep_new(app, "user", user_dep, NULL, &uo);
-    return dep_settings && dep_db && dep_token && dep_user ? 0 : -ENOMEM;
+    int ret = ringo_dep_new(&dep_settings, app, "settings", settings_dep, NULL, &so);
+
+    if (ret == 0)
+        ret = ringo_dep_new(&dep_db, app, "db", db_dep, NULL, &dbo);
+    if (ret == 0)
+        ret = ringo_dep_new(&dep_token, app, "token", token_dep, NULL, &to);
+    if (ret == 0)
+        ret = ringo_dep_new(&dep_user, app, "user", user_dep, NULL, &uo);
+    return ret;
 }
 
 static void usage(FILE *f)
@@ -589,7 +593,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         case OPT_STALL: cfg->stall_warn_ms = (uint32_t)v; break;
         case OPT_STACK: cfg->stack_size = v; break;
         case OPT_POOLQ: cfg->max_pool_queue = (uint32_t)v; break;
-        case OPT_FALLBACK: cfg->msgring_fallback = 1; break;
+        case OPT_FALLBACK: setenv("RINGO_TEST_MSGRING_FALLBACK", "1", 1); break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
@@ -655,9 +659,14 @@ int main(int argc, char **argv)
     ringo_config_init(&cfg);
     if (parse_args(argc, argv, &cfg) < 0)
         return 2;
-    app = ringo_app_new(&cfg);
-    if (!app || add_routes(app) < 0 || ringo_app_handle_signals(app) < 0) {
-        fprintf(stderr, "ringo: setup failed\n");
+    ret = ringo_app_new(&app, &cfg);
+    if (ret == 0)
+        ret = add_routes(app);
+    if (ret == 0)
+        ret = ringo_app_handle_signals(app);
+    if (ret < 0) {
+        fprintf(stderr, "ringo: setup failed: %s\n", ringo_strerror(ret));
+        ringo_app_free(app);
         return 1;
     }
     ret = ringo_app_start(app);

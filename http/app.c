@@ -3,7 +3,9 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -11,9 +13,14 @@
 #include "core/alloc.h"
 #include "http/http_impl.h"
 
+/* The ABI rule of ringo_config (see ringo/app.h): no tail padding a later field could fall into. */
+_Static_assert(sizeof(ringo_config) == offsetof(ringo_config, max_pool_queue) + sizeof(uint32_t),
+               "ringo_config must end without padding");
+
 void ringo_config_init(ringo_config *c)
 {
     memset(c, 0, sizeof(*c));
+    c->size = sizeof(*c);
     c->host = "0.0.0.0";
     c->port = 8080;
     c->max_conns = 16384;
@@ -47,28 +54,36 @@ static void route_free(ringo__route *r)
     ringo__free(r);
 }
 
-ringo_app *ringo_app_new(const ringo_config *cfg)
+int ringo_app_new(ringo_app **out, const ringo_config *cfg)
 {
-    ringo_app *app = ringo__calloc(1, sizeof(*app));
+    ringo_app *app;
 
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (cfg && (cfg->size == 0 || cfg->size > sizeof(*cfg)))
+        return -EINVAL;
+    app = ringo__calloc(1, sizeof(*app));
     if (!app)
-        return NULL;
+        return -ENOMEM;
+    /* An older caller's shorter config: the fields it does not know keep their defaults. */
+    ringo_config_init(&app->srv.cfg);
     if (cfg)
-        app->srv.cfg = *cfg;
-    else
-        ringo_config_init(&app->srv.cfg);
+        memcpy(&app->srv.cfg, cfg, cfg->size);
+    app->srv.cfg.size = sizeof(app->srv.cfg);
     app->host = ringo__strdup(app->srv.cfg.host ? app->srv.cfg.host : "0.0.0.0");
     app->router = ringo__router_new();
     if (!app->host || !app->router) {
         ringo_app_free(app);
-        return NULL;
+        return -ENOMEM;
     }
     app->srv.cfg.host = app->host;
     app->srv.proto = &ringo__http_proto;
     app->srv.app = app;
     app->srv.sig_fd = -1;
     app->srv.stop_efd = -1;
-    return app;
+    *out = app;
+    return 0;
 }
 
 void ringo_app_free(ringo_app *app)
@@ -183,6 +198,14 @@ int ringo_app_handle_signals(ringo_app *app)
     return app->srv.sig_fd < 0 ? -errno : 0;
 }
 
+/* A test hook from the environment (docs/operations.md): set and not "0". */
+static bool test_hook(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 /* Shutdown: cancel queued sync jobs past the drain timeout; free the pool at the end. */
 static void drain_hook(ringo__server *srv, bool rings_done)
 {
@@ -217,7 +240,7 @@ int ringo_app_start(ringo_app *app)
         opts.threads = app->srv.cfg.pool_threads;
     if (app->srv.cfg.max_pool_queue)
         opts.max_queued = app->srv.cfg.max_pool_queue;
-    opts.force_fallback = app->srv.cfg.msgring_fallback;
+    opts.force_fallback = test_hook("RINGO_TEST_MSGRING_FALLBACK");
     ret = ringo__pool_new(&app->pool, &opts);
     if (ret < 0) {
         if (!app->srv.cfg.quiet)
@@ -267,6 +290,10 @@ void ringo_app_stats(const ringo_app *app, ringo_stats *out)
 
 const char *ringo_strerror(int err)
 {
+    if (err == RINGO_EHTTP || err == -RINGO_EHTTP)
+        return "Request answered with an HTTP error (ringo_fail)";
+    if (err == RINGO_EVALIDATION || err == -RINGO_EVALIDATION)
+        return "Request parameters failed validation (422)";
     if (err < 0)
         err = -err;
     return strerror(err);

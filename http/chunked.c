@@ -16,6 +16,8 @@
 
 #include <string.h>
 
+#include "core/util.h"
+
 enum {
     ST_IDLE,
     ST_SIZE_START,     /* first HEXDIG of chunk-size */
@@ -46,24 +48,10 @@ enum { GO = 0, DONE = 1, BAD = -400 };
 /* A chunk-size of more hex digits than fit in 64 bits: the rest must be leading zeros. */
 #define SIZE_DIGITS 16
 
-static int is_tchar(unsigned char ch)
-{
-    return (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
 static int is_ws(unsigned char ch) { return ch == ' ' || ch == '\t'; }
 
 /* VCHAR, obs-text, SP and HTAB: field-value and quoted-pair bytes (RFC 9110 §5.5, §5.6.4). */
 static int is_text(unsigned char ch) { return is_ws(ch) || (ch >= 0x21 && ch != 0x7f); }
-
-static int hex_value(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch |= 0x20;
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
 
 void ringo__chunked_init(ringo__chunked *c, uint64_t max_body, uint32_t max_meta)
 {
@@ -132,9 +120,9 @@ static int ext_name(ringo__chunked *c, unsigned char ch)
     case ST_EXT_NAME_START:
         if (is_ws(ch))
             return GO;
-        return is_tchar(ch) ? (c->state = ST_EXT_NAME, GO) : BAD;
+        return ringo__is_tchar(ch) ? (c->state = ST_EXT_NAME, GO) : BAD;
     case ST_EXT_NAME:
-        if (is_tchar(ch))
+        if (ringo__is_tchar(ch))
             return GO;
         if (ch == '=')
             return c->state = ST_EXT_VAL_START, GO;
@@ -156,8 +144,8 @@ static int ext_value(ringo__chunked *c, unsigned char ch)
             return GO;
         if (ch == '"')
             return c->state = ST_EXT_QUOTED, GO;
-        return is_tchar(ch) ? (c->state = ST_EXT_TOKEN, GO) : BAD;
-    case ST_EXT_TOKEN: return is_tchar(ch) ? GO : ext_next(c, ch);
+        return ringo__is_tchar(ch) ? (c->state = ST_EXT_TOKEN, GO) : BAD;
+    case ST_EXT_TOKEN: return ringo__is_tchar(ch) ? GO : ext_next(c, ch);
     case ST_EXT_QUOTED: /* qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text */
         if (ch == '"')
             return c->state = ST_EXT_QEND, GO;
@@ -171,7 +159,7 @@ static int ext_value(ringo__chunked *c, unsigned char ch)
 
 static int size_line(ringo__chunked *c, unsigned char ch)
 {
-    int v = hex_value(ch);
+    int v = ringo__hex_value(ch);
 
     switch (c->state) {
     case ST_SIZE_START:
@@ -218,9 +206,9 @@ static int trailer(ringo__chunked *c, unsigned char ch)
     case ST_TR_START:
         if (ch == '\r')
             return c->state = ST_END_LF, GO;
-        return is_tchar(ch) ? (c->state = ST_TR_NAME, GO) : BAD;
+        return ringo__is_tchar(ch) ? (c->state = ST_TR_NAME, GO) : BAD;
     case ST_TR_NAME:
-        if (is_tchar(ch))
+        if (ringo__is_tchar(ch))
             return GO;
         return ch == ':' ? (c->state = ST_TR_VALUE, GO) : BAD;
     case ST_TR_VALUE:

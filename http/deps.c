@@ -68,24 +68,30 @@ static void dep_free(struct ringo_dep *d)
     ringo__free(d);
 }
 
-ringo_dep *ringo_dep_new(ringo_app *app, const char *name, ringo_dep_fn fn, void *udata,
-                         const ringo_dep_opts *opts)
+int ringo_dep_new(ringo_dep **out, ringo_app *app, const char *name, ringo_dep_fn fn, void *udata,
+                  const ringo_dep_opts *opts)
 {
     struct ringo_dep *d;
 
-    if (!app || !name || !fn || app->started || find_dep(app, name))
-        return NULL;
+    if (out)
+        *out = NULL;
+    if (!app || !name || !fn)
+        return -EINVAL;
+    if (app->started)
+        return -EBUSY;
+    if (find_dep(app, name))
+        return -EEXIST;
     if (app->ndeps == app->deps_cap) {
         unsigned cap = app->deps_cap ? app->deps_cap * 2 : 8;
         struct ringo_dep **v = ringo__realloc(app->deps, cap * sizeof(*v));
         if (!v)
-            return NULL;
+            return -ENOMEM;
         app->deps = v;
         app->deps_cap = cap;
     }
     d = ringo__calloc(1, sizeof(*d));
     if (!d)
-        return NULL;
+        return -ENOMEM;
     d->name = ringo__strdup(name);
     d->fn = fn;
     d->udata = udata;
@@ -98,11 +104,13 @@ ringo_dep *ringo_dep_new(ringo_app *app, const char *name, ringo_dep_fn fn, void
     if (!d->name || (opts && opts->type && !d->type) ||
         copy_names(opts ? opts->needs : NULL, &d->needs, &d->nneeds) < 0) {
         dep_free(d);
-        return NULL;
+        return -ENOMEM;
     }
     d->index = app->ndeps;
     app->deps[app->ndeps++] = d;
-    return d;
+    if (out)
+        *out = d;
+    return 0;
 }
 
 int ringo_app_needs(ringo_app *app, const char *const *names)
@@ -120,28 +128,33 @@ int ringo_app_needs(ringo_app *app, const char *const *names)
     return 0;
 }
 
-ringo_group *ringo_group_new(ringo_app *app, const char *prefix, const char *const *needs)
+int ringo_group_new(ringo_group **out, ringo_app *app, const char *prefix, const char *const *needs)
 {
     struct ringo_group *g, **v;
 
-    if (!app || !prefix || prefix[0] != '/' || app->started)
-        return NULL;
+    if (out)
+        *out = NULL;
+    if (!out || !app || !prefix || prefix[0] != '/')
+        return -EINVAL;
+    if (app->started)
+        return -EBUSY;
     v = ringo__realloc(app->groups, (app->ngroups + 1) * sizeof(*v));
     if (!v)
-        return NULL;
+        return -ENOMEM;
     app->groups = v;
     g = ringo__calloc(1, sizeof(*g));
     if (!g)
-        return NULL;
+        return -ENOMEM;
     g->app = app;
     g->prefix = ringo__strdup(prefix);
     if (!g->prefix || copy_names(needs, &g->needs, &g->nneeds) < 0) {
         ringo__free(g->prefix);
         ringo__free(g);
-        return NULL;
+        return -ENOMEM;
     }
     app->groups[app->ngroups++] = g;
-    return g;
+    *out = g;
+    return 0;
 }
 
 int ringo_group_route(ringo_group *g, const char *method, const char *pattern, ringo_mode mode,
@@ -166,7 +179,7 @@ int ringo_group_route(ringo_group *g, const char *method, const char *pattern, r
     return ret;
 }
 
-int ringo_app_middleware(ringo_app *app, const ringo_middleware *mw)
+int ringo_app_add_middleware(ringo_app *app, const ringo_middleware *mw)
 {
     ringo_middleware *v;
 
@@ -180,7 +193,7 @@ int ringo_app_middleware(ringo_app *app, const ringo_middleware *mw)
     return 0;
 }
 
-int ringo_app_error_handler(ringo_app *app, int status, ringo_error_fn fn, void *udata)
+int ringo_app_set_error_handler(ringo_app *app, int status, ringo_error_handler_fn fn, void *udata)
 {
     ringo__err_handler *v;
 
@@ -409,8 +422,8 @@ static int json_detail(ringo_req *req, const char *detail)
             b[len++] = (char)ch;
     }
     len += (size_t)sprintf(b + len, "\"}");
-    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
-    return ringo_resp_body_ref(req, b, len);
+    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
+    return ringo_resp_set_body_ref(req, b, len);
 }
 
 int ringo_fail(ringo_req *req, int status, const char *detail)
@@ -422,10 +435,10 @@ int ringo_fail(ringo_req *req, int status, const char *detail)
     req->ringo_error = true;
     req->detail = detail ? ringo__arena_dup(&req->arena, detail, strlen(detail)) : NULL;
     json_detail(req, detail ? detail : ringo__status_reason(status));
-    return -ECANCELED;
+    return RINGO_EHTTP;
 }
 
-int ringo_background(ringo_req *req, ringo_mode mode, ringo_bg_fn fn, void *arg)
+int ringo_background(ringo_req *req, ringo_mode mode, ringo_background_fn fn, void *arg)
 {
     ringo__exec *x = ringo__exec_of(req);
     ringo__bg *b = x ? ringo_req_alloc(req, sizeof(*b)) : NULL;

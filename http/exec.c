@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "core/util.h"
 #include "http/http_impl.h"
 
 static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
@@ -68,7 +69,7 @@ static int route(ringo__sess *s, ringo_req *r)
         return 0;
     }
     if (ret == -EPERM) {
-        ringo_resp_header(r, "Allow", (ringo_str){r->match->allow, r->match->allow_len});
+        ringo_resp_add_header(r, "Allow", (ringo_str){r->match->allow, r->match->allow_len});
         return 405;
     }
     return ret == -ENOENT ? 404 : ret == -EINVAL ? 400 : 503;
@@ -80,7 +81,7 @@ static void failure(ringo_req *r, int ret)
     if (ret >= 0)
         return;
     r->failed = true;
-    if (ret == -EINVAL && r->nerrors && ringo__params_422(r) == 0)
+    if (ret == RINGO_EVALIDATION && r->nerrors && ringo__params_422(r) == 0)
         return;
     if (r->status < 400) {
         /* What the handler set so far described a success: drop it. */
@@ -192,9 +193,9 @@ static void hop_done(ringo_req *r)
 
 /* ---- async hops: a coroutine on this ring ---- */
 
-static void async_body(ringo__task *t) { body(t->data); }
+static void async_body(ringo__fiber *t) { body(t->data); }
 
-static void async_done(ringo__task *t)
+static void async_done(ringo__fiber *t)
 {
     ringo_req *r = t->data;
 
@@ -205,7 +206,7 @@ static void async_done(ringo__task *t)
 /* Returns 1 when the hop already finished, 0 when suspended, -errno. */
 static int start_async(ringo_req *r)
 {
-    ringo__task *t = ringo__arena_alloc(&r->arena, sizeof(*t));
+    ringo__fiber *t = ringo__arena_alloc(&r->arena, sizeof(*t));
     int ret;
 
     if (!t)
@@ -217,7 +218,7 @@ static int start_async(ringo_req *r)
     t->label = r->route->label;
     t->stack_size = r->route->opts.stack_size;
     r->task = t;
-    ret = ringo__task_start(t, ringo__conn_ring(r->conn));
+    ret = ringo__fiber_start(t, ringo__conn_ring(r->conn));
     if (ret != 0) {
         r->task = NULL;
         return ret;
@@ -251,7 +252,7 @@ static void sync_cancel(ringo__job *job)
 
 static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
 {
-    ringo__sync_job *j = (ringo__sync_job *)((char *)comp - offsetof(ringo__sync_job, comp));
+    ringo__sync_job *j = ringo__container_of(comp, ringo__sync_job, comp);
     ringo_req *r = j->req;
     ringo__ring *ring = ringo__conn_ring(r->conn);
 
@@ -296,7 +297,7 @@ static int start_sync(ringo_req *r)
 
 static void deadline_fired(ringo__completion *comp, int32_t res, uint32_t flags)
 {
-    ringo_req *r = (ringo_req *)((char *)comp - offsetof(ringo_req, deadline));
+    ringo_req *r = ringo__container_of(comp, ringo_req, deadline);
 
     (void)flags;
     if (res == -ETIME && r->deadline_armed && !r->detached) {
@@ -305,7 +306,7 @@ static void deadline_fired(ringo__completion *comp, int32_t res, uint32_t flags)
         r->detached = true;
         atomic_store_explicit(&r->gone, true, memory_order_relaxed);
         if (r->task)
-            ringo__task_cancel(r->task);
+            ringo__fiber_cancel(r->task);
         ringo__sess_substitute(sess(r->conn), r, 504);
     }
     release(r);
@@ -329,7 +330,7 @@ void ringo__exec_abandon(ringo_req *r)
     r->detached = true;
     atomic_store_explicit(&r->gone, true, memory_order_relaxed);
     if (r->task)
-        ringo__task_cancel(r->task);
+        ringo__fiber_cancel(r->task);
     cancel_deadline(r);
 }
 
@@ -379,7 +380,7 @@ static void advance(ringo_req *r)
         r->status = 503;
         r->failed = true;
         if (ret == -EAGAIN || ret == -ESHUTDOWN)
-            ringo_resp_header(r, "Retry-After", RINGO_STR_LIT("1"));
+            ringo_resp_add_header(r, "Retry-After", RINGO_STR_LIT("1"));
     }
     if (suspended) {
         if (s->running != r) {

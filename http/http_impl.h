@@ -27,7 +27,7 @@ struct ringo_dep {
     ringo_dep_fn fn;
     void *udata;
     ringo_mode mode;
-    ringo_teardown_fn teardown;
+    ringo_dep_teardown_fn teardown;
     char *type;
     bool no_cache;
     char **needs; /* names, resolved at start into deps */
@@ -52,7 +52,7 @@ typedef struct ringo__hook {
 
 typedef struct ringo__err_handler {
     int status;
-    ringo_error_fn fn;
+    ringo_error_handler_fn fn;
     void *udata;
 } ringo__err_handler;
 
@@ -113,7 +113,7 @@ struct ringo_req {
     char *body;
     size_t body_len, body_cap;
     ringo__route_match *match;
-    ringo__task *task;          /* RINGO_ASYNC: its coroutine */
+    ringo__fiber *task;         /* RINGO_ASYNC: its coroutine */
     ringo__completion deadline; /* route deadline timer CQE */
     struct __kernel_timespec deadline_ts;
     uint64_t start_ms; /* ring clock when the request started running */
@@ -189,7 +189,7 @@ typedef struct ringo__sess {
 } ringo__sess;
 
 typedef struct ringo__bg {
-    ringo_bg_fn fn;
+    ringo_background_fn fn;
     void *arg;
     ringo_mode mode;
     struct ringo__bg *next;

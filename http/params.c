@@ -39,7 +39,7 @@ static int record(ringo_req *r, ringo_loc loc, const char *name, const char *typ
         tail = &(*tail)->next;
     *tail = e;
     r->nerrors++;
-    return -EINVAL;
+    return RINGO_EVALIDATION;
 }
 
 unsigned ringo_param_errors(const ringo_req *req) { return req->nerrors; }
@@ -70,10 +70,10 @@ static int cookie(ringo_req *r, const char *name, ringo_str *out)
 static int lookup(ringo_req *r, ringo_loc loc, const char *name, ringo_str *out)
 {
     switch (loc) {
-    case RINGO_PATH: return ringo_req_param(r, name, out);
-    case RINGO_QUERY: return ringo_req_query(r, name, out);
-    case RINGO_HEADER: return ringo_req_header(r, name, out);
-    case RINGO_COOKIE: return cookie(r, name, out);
+    case RINGO_LOC_PATH: return ringo_req_path_param(r, name, out);
+    case RINGO_LOC_QUERY: return ringo_req_query_param(r, name, out);
+    case RINGO_LOC_HEADER: return ringo_req_header(r, name, out);
+    case RINGO_LOC_COOKIE: return cookie(r, name, out);
     }
     return -ENOENT;
 }
@@ -232,6 +232,6 @@ int ringo__params_422(ringo_req *r)
     r->status = 422;
     r->ringo_error = true;
     r->nrhdrs = 0; /* what the handler set described a success */
-    ringo_resp_header(r, "Content-Type", RINGO_STR_LIT("application/json"));
-    return ringo_resp_body_ref(r, b, (size_t)(p - b));
+    ringo_resp_add_header(r, "Content-Type", RINGO_STR_LIT("application/json"));
+    return ringo_resp_set_body_ref(r, b, (size_t)(p - b));
 }

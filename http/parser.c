@@ -193,6 +193,16 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     ringo_req *r = s->cur;
 
     /*
+     * An empty span has no byte to judge, and ends the value's span: llhttp
+     * reports an empty value ("Name:\r\n") as an empty span at the start of
+     * the next line, which would look like an obs-fold below; a value that
+     * ran to the end of the previous buffer ends with an empty span here.
+     */
+    if (len == 0) {
+        s->value_at_end = false;
+        return 0;
+    }
+    /*
      * A second span of the same value either continues across a buffer
      * boundary (the previous span ended the buffer) or is an obs-fold line,
      * which RFC 9112 §5.2 lets a server reject with 400. The fold is found

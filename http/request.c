@@ -29,7 +29,7 @@ const char *ringo_req_route(const ringo_req *req)
     return req->match && req->route ? req->match->pattern : "";
 }
 
-int ringo_req_param(const ringo_req *req, const char *name, ringo_str *out)
+int ringo_req_path_param(const ringo_req *req, const char *name, ringo_str *out)
 {
     size_t n = strlen(name);
 
@@ -45,7 +45,7 @@ int ringo_req_param(const ringo_req *req, const char *name, ringo_str *out)
     return -ENOENT;
 }
 
-int ringo_req_query(ringo_req *req, const char *name, ringo_str *out)
+int ringo_req_query_param(ringo_req *req, const char *name, ringo_str *out)
 {
     ringo_str raw;
     char *dst;

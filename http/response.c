@@ -1,11 +1,11 @@
 /*
  * http/response.c - the response a handler builds, and its serialization.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <strings.h>
 
+#include "core/util.h"
 #include "http/http_impl.h"
 
 const char *ringo__status_reason(int status)
@@ -49,26 +49,12 @@ const char *ringo__status_reason(int status)
     }
 }
 
-/* RFC 9110 tchar, as a table: a header name is checked per response. */
-static const uint8_t tchar[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
-    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
-    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
-    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
-    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
-    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
-    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
-    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
-    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-};
-
 /* Length of a token name, or 0 when it is not one. */
 static size_t token_len(const char *s)
 {
     size_t n = 0;
 
-    while (tchar[(unsigned char)s[n]])
+    while (ringo__tchar[(unsigned char)s[n]])
         n++;
     return s[n] ? 0 : n;
 }
@@ -85,7 +71,7 @@ static bool reserved(const char *name, size_t len)
     }
 }
 
-int ringo_resp_status(ringo_req *req, int status)
+int ringo_resp_set_status(ringo_req *req, int status)
 {
     if (status < 200 || status > 999)
         return -EINVAL;
@@ -95,7 +81,7 @@ int ringo_resp_status(ringo_req *req, int status)
 
 int ringo_resp_get_status(const ringo_req *req) { return req->status; }
 
-int ringo_resp_header(ringo_req *req, const char *name, ringo_str value)
+int ringo_resp_add_header(ringo_req *req, const char *name, ringo_str value)
 {
     size_t nlen = token_len(name);
     ringo__hdr *h;
@@ -132,7 +118,7 @@ int ringo_resp_header(ringo_req *req, const char *name, ringo_str value)
     return 0;
 }
 
-int ringo_resp_body(ringo_req *req, const void *data, size_t len)
+int ringo_resp_set_body(ringo_req *req, const void *data, size_t len)
 {
     char *copy = ringo__arena_dup(&req->arena, data, len);
 
@@ -143,7 +129,7 @@ int ringo_resp_body(ringo_req *req, const void *data, size_t len)
     return 0;
 }
 
-int ringo_resp_body_ref(ringo_req *req, const void *data, size_t len)
+int ringo_resp_set_body_ref(ringo_req *req, const void *data, size_t len)
 {
     req->rbody = data;
     req->rbody_len = len;
@@ -153,12 +139,12 @@ int ringo_resp_body_ref(ringo_req *req, const void *data, size_t len)
 int ringo_respond(ringo_req *req, int status, const char *content_type, const void *body,
                   size_t len)
 {
-    int ret = ringo_resp_status(req, status);
+    int ret = ringo_resp_set_status(req, status);
 
     if (!ret && content_type)
-        ret = ringo_resp_header(req, "Content-Type", ringo_str_c(content_type));
+        ret = ringo_resp_add_header(req, "Content-Type", ringo_str_c(content_type));
     if (!ret)
-        ret = ringo_resp_body(req, body, len);
+        ret = ringo_resp_set_body(req, body, len);
     return ret;
 }
 
@@ -181,9 +167,9 @@ static void default_error_body(ringo_req *req)
         return;
     reason = ringo__status_reason(req->status);
     n = snprintf(buf, sizeof(buf), "%s\n", reason);
-    ringo_resp_body(req, buf, (size_t)n);
+    ringo_resp_set_body(req, buf, (size_t)n);
     if (!has_header(req, "content-type"))
-        ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
+        ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
 }
 
 static char *put(char *p, const void *s, size_t n)

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/util.h"
 #include "http/url.h"
 
 #define MAX_METHODS 64
@@ -114,20 +115,12 @@ void ringo__router_free(ringo__router *r)
     ringo__free(r);
 }
 
-/* RFC 9110 section 5.6.2 tchar. */
-static int is_tchar(unsigned char c)
-{
-    if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
-        return 1;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 static int method_ok(const char *m)
 {
     if (!*m)
         return 0;
     for (; *m; m++)
-        if (!is_tchar((unsigned char)*m))
+        if (!ringo__is_tchar((unsigned char)*m))
             return 0;
     return 1;
 }
@@ -441,8 +434,6 @@ static void next_seg(const struct walk *w, size_t pos, struct seg *s)
     }
 }
 
-static int hexval(unsigned char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
-
 /* memcmp of a literal against the decoded bytes of a validated segment. */
 static int pct_cmp(const char *lit, const struct seg *s)
 {
@@ -452,8 +443,8 @@ static int pct_cmp(const char *lit, const struct seg *s)
         unsigned char c = (unsigned char)s->p[i];
 
         if (c == '%') {
-            c = (unsigned char)(hexval((unsigned char)s->p[i + 1]) << 4 |
-                                hexval((unsigned char)s->p[i + 2]));
+            c = (unsigned char)(ringo__hex_value((unsigned char)s->p[i + 1]) << 4 |
+                                ringo__hex_value((unsigned char)s->p[i + 2]));
             i += 3;
         } else {
             i++;

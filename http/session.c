@@ -151,7 +151,7 @@ static void request_done_parsing(ringo__sess *s, bool more)
     /* The body is in: its deadline no longer applies, whatever the handler takes. */
     ringo__conn_timer(s->conn, RINGO__TIMER_NONE, 0);
     if ((cfg->max_requests_per_conn && s->served >= cfg->max_requests_per_conn) ||
-        (s->draining && !more) || s->eof)
+        ((s->draining || s->eof) && !more))
         r->keep_alive = false;
     enqueue(s, r);
     if (!r->keep_alive)
@@ -218,6 +218,9 @@ static void feed_pending(ringo__sess *s)
 
 static void after_input(ringo__sess *s)
 {
+    /* The peer sent all it will and all of it was handled: a partial request stays unanswered. */
+    if (s->eof && !s->pending_len && !s->qhead && !s->running)
+        ringo__conn_close(s->conn, RINGO__CLOSE_AFTER_SEND);
     ringo__conn_flush(s->conn);
     if (!ringo__conn_closing(s->conn))
         arm_idle(s);
@@ -280,11 +283,16 @@ static void on_eof(ringo__conn *c)
         ringo__conn_close(c, RINGO__CLOSE_NOW);
         return;
     }
-    /* Answer what was complete; a half-sent request cannot be answered. */
-    if (s->qhead || s->pending_len) {
+    /*
+     * Answer what was complete; a half-sent request cannot be answered.
+     * Held input is parsed once the connection can take it; its last
+     * complete request closes (request_done_parsing).
+     */
+    if (s->pending_len)
+        return;
+    if (s->qhead) {
         s->dead = true;
-        if (s->qtail)
-            s->qtail->keep_alive = false;
+        s->qtail->keep_alive = false;
         return;
     }
     ringo__conn_close(c, ringo__conn_unsent(c) ? RINGO__CLOSE_AFTER_SEND : RINGO__CLOSE_NOW);

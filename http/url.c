@@ -8,15 +8,7 @@
 
 #include "http/ascii.h"
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20; /* ASCII letters: fold to lower case */
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
+#include "core/util.h"
 
 /* The byte at s[i] is '%': the escaped byte, or -1 when the escape is malformed. */
 static int escape_at(const char *s, size_t len, size_t i)
@@ -25,8 +17,8 @@ static int escape_at(const char *s, size_t len, size_t i)
 
     if (len - i < 3)
         return -1;
-    hi = hexval((unsigned char)s[i + 1]);
-    lo = hexval((unsigned char)s[i + 2]);
+    hi = ringo__hex_value((unsigned char)s[i + 1]);
+    lo = ringo__hex_value((unsigned char)s[i + 2]);
     if (hi < 0 || lo < 0)
         return -1;
     return hi << 4 | lo;

@@ -9,9 +9,13 @@
 #include "ringo/app.h"
 #include "ringo/request.h"
 #include "ringo/response.h"
+#include "ringo/params.h"
 #include "ringo/await.h"
 #include "ringo/pool.h"
 #include "ringo/deps.h"
-#include "ringo/params.h"
+#include "ringo/background.h"
+#include "ringo/middleware.h"
+#include "ringo/error_handler.h"
+#include "ringo/lifespan.h"
 
 #endif

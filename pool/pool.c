@@ -125,7 +125,7 @@ static uint64_t xorshift(uint64_t *s)
 
 /* ---- tasks ---- */
 
-static int task_done(ringo_task *t)
+static int task_done(ringo_subtask *t)
 {
     return __atomic_load_n(&t->state_, __ATOMIC_ACQUIRE) == TASK_DONE;
 }
@@ -133,7 +133,7 @@ static int task_done(ringo_task *t)
 /* After the exchange the joiner may return and reuse the task's memory; the
  * FUTEX_WAKE then only names a stale address, which at worst wakes a futex
  * waiter there spuriously (all of ours re-check). */
-static void run_task(ringo_task *t)
+static void run_task(ringo_subtask *t)
 {
     t->fn(t->arg);
     if (__atomic_exchange_n(&t->state_, TASK_DONE, __ATOMIC_ACQ_REL) == TASK_SLEEPING)
@@ -257,7 +257,7 @@ static void park(ringo__pool *p)
 
 /* ---- finding work ---- */
 
-static ringo_task *steal_any(worker *w)
+static ringo_subtask *steal_any(worker *w)
 {
     ringo__pool *p = w->pool;
     unsigned n = p->nworkers;
@@ -281,9 +281,9 @@ static ringo_task *steal_any(worker *w)
 }
 
 /* Subtasks only: what a joining worker may run. */
-static ringo_task *next_task(worker *w)
+static ringo_subtask *next_task(worker *w)
 {
-    ringo_task *t = ringo__deque_pop(&w->deque);
+    ringo_subtask *t = ringo__deque_pop(&w->deque);
 
     return t ? t : steal_any(w);
 }
@@ -320,7 +320,7 @@ static void run_job(worker *w, ringo__job *j)
  * it finds. Returns 1 if it ran something. */
 static int search_once(worker *w)
 {
-    ringo_task *t = next_task(w);
+    ringo_subtask *t = next_task(w);
     ringo__job *j = t ? NULL : queue_pop(w->pool);
 
     if (!t && !j)
@@ -368,7 +368,7 @@ static void *worker_main(void *arg)
 
 /* ---- fork/join (ringo/pool.h) ---- */
 
-int ringo_spawn(ringo_task *task, ringo_task_fn fn, void *arg)
+int ringo_spawn(ringo_subtask *task, ringo_subtask_fn fn, void *arg)
 {
     worker *w = tls_worker;
 
@@ -385,7 +385,7 @@ int ringo_spawn(ringo_task *task, ringo_task_fn fn, void *arg)
 
 /* Nothing to run: spin, then yield, then sleep in slices (a subtask may be
  * published meanwhile, and the joined task's finisher wakes us). */
-static void join_wait(ringo_task *t, unsigned idle)
+static void join_wait(ringo_subtask *t, unsigned idle)
 {
     uint32_t expected = TASK_PENDING;
     struct timespec ts = {0, JOIN_SLEEP_NS};
@@ -404,13 +404,13 @@ static void join_wait(ringo_task *t, unsigned idle)
         futex(&t->state_, FUTEX_WAIT, TASK_SLEEPING, &ts);
 }
 
-void ringo_join(ringo_task *task)
+void ringo_join(ringo_subtask *task)
 {
     worker *w = tls_worker;
     unsigned idle = 0;
 
     while (!task_done(task)) {
-        ringo_task *t = w ? next_task(w) : NULL;
+        ringo_subtask *t = w ? next_task(w) : NULL;
         if (t) {
             run_task(t);
             idle = 0;

@@ -23,12 +23,16 @@ build() { # dir, cmake args...
 
 section() { printf '\n==== %s ====\n' "$*"; }
 
-section "format"
+section "format, and names in the docs"
 scripts/check-format.sh
+scripts/check-docs.sh
 
 section "release build and tests"
 build build
 (cd build && ctest --output-on-failure -j"$jobs")
+
+section "public API: exported symbols, README and api.md programs"
+scripts/check-api.sh build
 
 [ $quick = 1 ] && exit 0
 

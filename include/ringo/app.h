@@ -23,18 +23,37 @@ typedef struct ringo_req ringo_req;
 
 /*
  * A handler fills the request's response (ringo/response.h) and returns 0.
- * A negative return (-errno) answers 500 unless the handler already set a
- * status >= 400. Mode RINGO_ASYNC handlers run on the ring thread; RINGO_SYNC
- * handlers may block.
+ * A negative return answers 500 unless the handler already set a status
+ * >= 400: return ringo_fail()'s RINGO_EHTTP to answer an HTTP error, or
+ * RINGO_EVALIDATION after a ringo_param_*() error to answer 422.
+ * RINGO_ASYNC handlers run on the ring thread; RINGO_SYNC handlers may block.
  */
 typedef int (*ringo_handler_fn)(ringo_req *req, void *udata);
+
+/* Per-route options for ringo_route_ex(). Zeroed means "app defaults". */
+typedef struct ringo_route_opts {
+    uint32_t deadline_ms;     /* answer 504 and cancel the handler after this; 0: none */
+    size_t stack_size;        /* RINGO_ASYNC coroutine stack bytes; 0: the app's */
+    const char *const *needs; /* dependencies (ringo/deps.h) by name, NULL-terminated */
+} ringo_route_opts;
+
+/* A route group: a path prefix and dependencies shared by its routes. */
+typedef struct ringo_group ringo_group;
 
 /*
  * Limits and timeouts. ringo_config_init() fills the defaults (documented in
  * docs/operations.md next to nginx's); every timeout is in milliseconds and 0
  * disables it unless noted.
+ *
+ * The struct grows without breaking the ABI: size is sizeof(ringo_config) as
+ * the caller was compiled, set by ringo_config_init(). ringo_app_new() takes
+ * the caller's first size bytes and the defaults for every field past them,
+ * so a program built against an older header keeps working with a newer
+ * library. New fields are only ever appended, and the struct ends without
+ * padding (so a new field never lands in an older caller's tail padding).
  */
 typedef struct ringo_config {
+    size_t size;                    /* sizeof(ringo_config): set by ringo_config_init() */
     const char *host;               /* listen address, "0.0.0.0"; "::" for IPv6 */
     uint16_t port;                  /* 0: the kernel picks; ringo_app_port() says */
     unsigned threads;               /* ring threads, 0: one per online CPU */
@@ -55,82 +74,11 @@ typedef struct ringo_config {
     uint32_t recv_buffers;          /* provided receive buffers per ring (power of 2) */
     uint32_t recv_buffer_size;      /* bytes each */
     int backlog;                    /* listen(2) backlog */
+    int quiet;                      /* 1: no startup/shutdown lines on stderr */
     size_t stack_size;              /* RINGO_ASYNC coroutine stack, bytes; 0: 64 KiB */
     uint32_t stall_warn_ms;         /* watchdog: log a handler holding a ring longer */
     uint32_t max_pool_queue;        /* sync jobs queued before 503; 0: 1024 */
-    int msgring_fallback;           /* 1: per-worker rings for MSG_RING (tests) */
-    int quiet;                      /* 1: no startup/shutdown lines on stderr */
 } ringo_config;
-
-/* Fills *cfg with the defaults. */
-RINGO_API void ringo_config_init(ringo_config *cfg);
-
-/*
- * Creates an app with a copy of *cfg (NULL: defaults). The host string is
- * copied. Returns NULL when out of memory.
- */
-RINGO_API ringo_app *ringo_app_new(const ringo_config *cfg);
-
-/* Frees an app that is not running (never started, or waited for). NULL is a no-op. */
-RINGO_API void ringo_app_free(ringo_app *app);
-
-/*
- * Registers method + pattern. Patterns are absolute paths whose segments are
- * literals, "{name}" (one segment, percent-decoded, available through
- * ringo_req_param()) or a final "{name...}" (the rest of the path, may be
- * empty). A GET route also answers HEAD. udata is passed to the handler as
- * is. Returns 0, -EINVAL for a malformed pattern or method, -EEXIST when the
- * same method and pattern are registered twice, -EBUSY after start,
- * -ENOMEM.
- */
-RINGO_API int ringo_route(ringo_app *app, const char *method, const char *pattern, ringo_mode mode,
-                          ringo_handler_fn fn, void *udata);
-
-/* Per-route options for ringo_route_ex(). Zeroed means "app defaults". */
-typedef struct ringo_route_opts {
-    uint32_t deadline_ms;     /* answer 504 and cancel the handler after this; 0: none */
-    size_t stack_size;        /* RINGO_ASYNC coroutine stack bytes; 0: the app's */
-    const char *const *needs; /* dependencies (ringo/deps.h) by name, NULL-terminated */
-} ringo_route_opts;
-
-/* ringo_route() with options (NULL: defaults). Same returns. */
-RINGO_API int ringo_route_ex(ringo_app *app, const char *method, const char *pattern,
-                             ringo_mode mode, ringo_handler_fn fn, void *udata,
-                             const ringo_route_opts *opts);
-
-/*
- * Installs SIGINT/SIGTERM handling for ringo_app_wait(): the first signal
- * starts a graceful shutdown. Call before ringo_app_start() so the signals
- * are blocked in every thread ringo creates. Returns 0 or -errno.
- */
-RINGO_API int ringo_app_handle_signals(ringo_app *app);
-
-/*
- * Binds, probes io_uring features and starts the ring threads. On failure
- * nothing is left running and the error names what is missing on stderr
- * (unless quiet). Returns 0, -EPERM/-ENOSYS when io_uring is unavailable,
- * -EOPNOTSUPP when a required io_uring feature is missing, -EADDRINUSE, ...
- */
-RINGO_API int ringo_app_start(ringo_app *app);
-
-/* The bound port after a successful start (useful with port 0), else 0. */
-RINGO_API uint16_t ringo_app_port(const ringo_app *app);
-
-/*
- * Starts a graceful shutdown: listeners stop after accepting what is queued,
- * in-flight requests get drain_timeout_ms, idle connections close.
- * Thread-safe and async-signal-safe; idempotent.
- */
-RINGO_API void ringo_app_stop(ringo_app *app);
-
-/*
- * Blocks until the app has stopped and every ring thread has exited.
- * Returns 0, or -errno if a ring failed.
- */
-RINGO_API int ringo_app_wait(ringo_app *app);
-
-/* ringo_app_start() then ringo_app_wait(). */
-RINGO_API int ringo_app_run(ringo_app *app);
 
 /*
  * Live-object counters summed over all rings, for tests and operations:
@@ -148,6 +96,94 @@ typedef struct ringo_stats {
     uint64_t ring_stalls; /* watchdog: a handler held the ring too long */
     uint64_t pool_hops;   /* jobs handed to the pool (one per sync hop) */
 } ringo_stats;
+
+/* Fills *cfg with the defaults, size included. */
+RINGO_API void ringo_config_init(ringo_config *cfg);
+
+/*
+ * Creates an app with a copy of *cfg (NULL: defaults) and stores it in *out
+ * (NULL on failure). The host string is copied. The caller owns the app and
+ * frees it with ringo_app_free(). Returns 0, -EINVAL (out NULL, or cfg->size
+ * 0 or larger than this library's ringo_config) or -ENOMEM.
+ */
+RINGO_API int ringo_app_new(ringo_app **out, const ringo_config *cfg);
+
+/* Frees an app that is not running (never started, or waited for). NULL is a no-op. */
+RINGO_API void ringo_app_free(ringo_app *app);
+
+/*
+ * Registers method + pattern. Patterns are absolute paths whose segments are
+ * literals, "{name}" (one segment, percent-decoded, available through
+ * ringo_req_path_param()) or a final "{name...}" (the rest of the path, may be
+ * empty). A GET route also answers HEAD. udata is passed to the handler as
+ * is. Returns 0, -EINVAL for a malformed pattern or method, -EEXIST when the
+ * same method and pattern are registered twice, -EBUSY after start,
+ * -ENOMEM.
+ */
+RINGO_API int ringo_route(ringo_app *app, const char *method, const char *pattern, ringo_mode mode,
+                          ringo_handler_fn fn, void *udata);
+
+/* ringo_route() with options (NULL: defaults; copied). Same returns. */
+RINGO_API int ringo_route_ex(ringo_app *app, const char *method, const char *pattern,
+                             ringo_mode mode, ringo_handler_fn fn, void *udata,
+                             const ringo_route_opts *opts);
+
+/*
+ * Creates a route group: prefix (copied, must start with '/') is put before
+ * the pattern of each of its routes, and the dependencies named in needs
+ * (NULL-terminated, copied; NULL: none) are needed by each of them. Stores
+ * the group, owned by the app, in *out (NULL on failure). Returns 0, -EINVAL
+ * (out, app or prefix NULL, prefix not starting with '/'), -EBUSY (after
+ * start) or -ENOMEM.
+ */
+RINGO_API int ringo_group_new(ringo_group **out, ringo_app *app, const char *prefix,
+                              const char *const *needs);
+
+/* ringo_route_ex() for the group's prefix + pattern ("/admin" + "/users"). Same returns. */
+RINGO_API int ringo_group_route(ringo_group *g, const char *method, const char *pattern,
+                                ringo_mode mode, ringo_handler_fn fn, void *udata,
+                                const ringo_route_opts *opts);
+
+/*
+ * Installs SIGINT/SIGTERM handling for ringo_app_wait(): the first signal
+ * starts a graceful shutdown. Call before ringo_app_start() so the signals
+ * are blocked in every thread ringo creates. Returns 0 or -errno.
+ */
+RINGO_API int ringo_app_handle_signals(ringo_app *app);
+
+/*
+ * Resolves the dependency graphs, probes io_uring, runs the startup hooks,
+ * starts the pool, binds and starts the ring threads; returns once every
+ * ring listens. On failure nothing is left running and a line on stderr
+ * names what is wrong (unless quiet). An app starts once. Returns 0,
+ * -EBUSY (started before), -ENOENT (an unregistered dependency is needed),
+ * -ELOOP (a dependency cycle), a startup hook's error, -EPERM/-ENOSYS
+ * (io_uring unavailable), -EOPNOTSUPP (a required io_uring feature is
+ * missing), -EINVAL (pool_threads > 1024), -EADDRINUSE, -EACCES,
+ * -EADDRNOTAVAIL, -ENOMEM, or another -errno from thread or descriptor
+ * creation.
+ */
+RINGO_API int ringo_app_start(ringo_app *app);
+
+/* The bound port after a successful start (useful with port 0), else 0. */
+RINGO_API uint16_t ringo_app_port(const ringo_app *app);
+
+/*
+ * Starts a graceful shutdown: listeners stop after accepting what is queued,
+ * in-flight requests get drain_timeout_ms, idle connections close.
+ * Thread-safe and async-signal-safe; idempotent.
+ */
+RINGO_API void ringo_app_stop(ringo_app *app);
+
+/*
+ * Blocks until the app has stopped and every ring thread has exited, then
+ * runs the shutdown hooks. Returns 0, -EINVAL (not started, or already
+ * waited for), or the -errno of the first ring whose loop failed.
+ */
+RINGO_API int ringo_app_wait(ringo_app *app);
+
+/* ringo_app_start() then ringo_app_wait(). */
+RINGO_API int ringo_app_run(ringo_app *app);
 
 /* Fills *out with the current counters (approximate while running). */
 RINGO_API void ringo_app_stats(const ringo_app *app, ringo_stats *out);

@@ -37,8 +37,9 @@ extern "C" {
 struct io_uring_sqe;
 struct statx;
 
-/* Sleeps ms milliseconds on an io_uring timeout. Returns 0 or -ECANCELED. */
-RINGO_API int ringo_sleep_ms(uint64_t ms);
+/* Sleeps ms milliseconds on an io_uring timeout (not bounded by
+ * ringo_await_timeout()). Returns 0 or -ECANCELED. */
+RINGO_API int ringo_await_sleep(uint64_t ms);
 
 /* Per-call deadline for the following awaits of this handler; 0 removes it. */
 RINGO_API void ringo_await_timeout(uint64_t ms);
@@ -57,8 +58,13 @@ RINGO_API int ringo_await_statx(int dirfd, const char *path, int flags, unsigned
 /* Closes fd. Returns 0 or -errno (the descriptor is gone either way). */
 RINGO_API int ringo_await_close(int fd);
 
-/* Creates a socket (synchronously: it never blocks). Returns fd or -errno. */
-RINGO_API int ringo_socket(int domain, int type, int protocol);
+/*
+ * socket(2) with SOCK_CLOEXEC, for ringo_await_connect(). Named with the
+ * awaits it is used with, but it never suspends: creating a socket does not
+ * block, so it is a plain system call and may be called on any thread.
+ * Returns a descriptor the caller owns, or -errno.
+ */
+RINGO_API int ringo_await_socket(int domain, int type, int protocol);
 
 /* connect/send/recv on a socket the handler owns. Return 0 / bytes / -errno. */
 RINGO_API int ringo_await_connect(int fd, const struct sockaddr *addr, socklen_t len);

@@ -2,7 +2,10 @@
  * ringo/common.h - value types and conventions shared by every module.
  *
  * Every call that can fail returns an int (or ssize_t): >= 0 on success or a
- * count, -errno on failure. ringo_strerror() turns such a value into text.
+ * count, -errno on failure. Two failures are ringo's own and have values
+ * outside the errno range, so that no errno a handler passes on can be
+ * mistaken for them: RINGO_EHTTP and RINGO_EVALIDATION below.
+ * ringo_strerror() turns any of these values into text.
  */
 #ifndef RINGO_COMMON_H
 #define RINGO_COMMON_H
@@ -36,7 +39,23 @@ typedef enum ringo_mode {
     RINGO_ASYNC = 1,
 } ringo_mode;
 
-/* Text for a -errno (or errno) value. Never NULL; the string is static. */
+/*
+ * The request already carries its HTTP error answer: ringo_fail() set it
+ * (ringo/response.h) and returns this value for the handler, dependency or
+ * middleware to return as is. The executor then skips what is left of the
+ * request and sends that answer.
+ */
+#define RINGO_EHTTP (-20001)
+
+/*
+ * A ringo_param_*() getter (ringo/params.h) recorded a validation error and
+ * returned this value. A handler or dependency that returns it answers 422
+ * with every recorded error; returned with no error recorded, it is a 500.
+ */
+#define RINGO_EVALIDATION (-20002)
+
+/* Text for a -errno (or errno) value, RINGO_EHTTP or RINGO_EVALIDATION.
+ * Never NULL; the string is static. */
 RINGO_API const char *ringo_strerror(int err);
 
 /* Inline bodies. */

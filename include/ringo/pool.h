@@ -9,7 +9,7 @@
  *
  *     static void half(void *arg) { struct part *p = arg; p->sum = sum(p->lo, p->hi); }
  *
- *     ringo_task t;
+ *     ringo_subtask t;
  *     struct part a = {lo, mid}, b = {mid, hi};
  *     ringo_spawn(&t, half, &a);    // may run on another core
  *     half(&b);                     // this half runs here
@@ -42,15 +42,15 @@
 extern "C" {
 #endif
 
-typedef void (*ringo_task_fn)(void *arg);
+typedef void (*ringo_subtask_fn)(void *arg);
 
 /* A subtask. A value type so it can live on the stack; its fields are
  * private (state_ is accessed atomically by the pool). */
-typedef struct ringo_task {
-    ringo_task_fn fn;
+typedef struct ringo_subtask {
+    ringo_subtask_fn fn;
     void *arg;
     uint32_t state_;
-} ringo_task;
+} ringo_subtask;
 
 /*
  * Schedules fn(arg) as a subtask of the calling pool job and returns without
@@ -59,14 +59,14 @@ typedef struct ringo_task {
  * worker), 1 when it already ran inline: outside a pool worker, or when the
  * worker's deque could not grow (out of memory). Never fails.
  */
-RINGO_API int ringo_spawn(ringo_task *task, ringo_task_fn fn, void *arg);
+RINGO_API int ringo_spawn(ringo_subtask *task, ringo_subtask_fn fn, void *arg);
 
 /*
  * Returns once task has finished. While waiting, the calling worker runs
  * other subtasks (its own, or stolen from other workers), then spins and
  * yields briefly, then sleeps in short slices when there are none.
  */
-RINGO_API void ringo_join(ringo_task *task);
+RINGO_API void ringo_join(ringo_subtask *task);
 
 /*
  * Index (0-based) of the pool worker the caller runs on, or -ESRCH when the

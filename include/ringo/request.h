@@ -37,14 +37,15 @@ RINGO_API int ringo_req_http_minor(const ringo_req *req);
  * Path parameter {name} of the matched route, percent-decoded (a "%2F" in the
  * segment stays inside it). Returns 0 and sets *out, or -ENOENT.
  */
-RINGO_API int ringo_req_param(const ringo_req *req, const char *name, ringo_str *out);
+RINGO_API int ringo_req_path_param(const ringo_req *req, const char *name, ringo_str *out);
 
 /*
  * First query parameter called name, percent-decoded with '+' as space.
- * Returns 0 and sets *out (empty for "?flag"), -ENOENT when absent, -EINVAL
- * when its encoding is malformed.
+ * The value is NUL-terminated (in the arena). Returns 0 and sets *out (empty
+ * for "?flag"), -ENOENT when absent, -EINVAL when its encoding (or that of
+ * a key before it) is malformed, -ENOMEM.
  */
-RINGO_API int ringo_req_query(ringo_req *req, const char *name, ringo_str *out);
+RINGO_API int ringo_req_query_param(ringo_req *req, const char *name, ringo_str *out);
 
 /* First header called name (case-insensitive). Returns 0 and sets *out, or -ENOENT. */
 RINGO_API int ringo_req_header(const ringo_req *req, const char *name, ringo_str *out);
@@ -81,6 +82,15 @@ RINGO_API int ringo_req_client_gone(const ringo_req *req);
 /* Memory from the request arena, 16-byte aligned, freed with the request.
  * NULL when out of memory. */
 RINGO_API void *ringo_req_alloc(ringo_req *req, size_t size);
+
+/*
+ * A per-request slot for application state (FastAPI's request.state),
+ * shared by middleware, dependencies, the handler and background tasks of
+ * this request; NULL to start with. What it points to is the application's
+ * (usually memory from ringo_req_alloc()). Returns the slot's address, or
+ * NULL when out of memory.
+ */
+RINGO_API void **ringo_req_state(ringo_req *req);
 
 #ifdef __cplusplus
 }

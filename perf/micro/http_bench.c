@@ -30,8 +30,8 @@ static uint64_t now_ns(void)
 static int plaintext(ringo_req *req, void *udata)
 {
     (void)udata;
-    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
-    return ringo_resp_body_ref(req, "Hello, World!", 13);
+    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
+    return ringo_resp_set_body_ref(req, "Hello, World!", 13);
 }
 
 static int cmp(const void *a, const void *b)
@@ -59,7 +59,8 @@ int main(int argc, char **argv)
     ringo__sess *s;
 
     ringo_config_init(&cfg);
-    app = ringo_app_new(&cfg);
+    if (ringo_app_new(&app, &cfg) < 0)
+        return 1;
     ringo_route(app, "GET", "/plaintext", RINGO_ASYNC, plaintext, NULL);
     ringo_route(app, "GET", "/json", RINGO_ASYNC, plaintext, NULL);
     ringo_route(app, "GET", "/users/{id}", RINGO_ASYNC, plaintext, NULL);

@@ -184,7 +184,7 @@ static void tree_run(void *arg)
     uint64_t mid = t->lo + (t->hi - t->lo) / 2;
     tree a = {t->lo, mid, 0, t->root_worker, t->remote};
     tree b = {mid, t->hi, 0, t->root_worker, t->remote};
-    ringo_task task;
+    ringo_subtask task;
     ringo_spawn(&task, tree_run, &a);
     tree_run(&b);
     ringo_join(&task);

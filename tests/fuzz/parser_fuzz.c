@@ -33,8 +33,8 @@ static int handler(ringo_req *req, void *udata)
     ringo_str v;
 
     (void)udata;
-    ringo_req_param(req, "id", &v);
-    ringo_req_query(req, "q", &v);
+    ringo_req_path_param(req, "id", &v);
+    ringo_req_query_param(req, "q", &v);
     return ringo_respond(req, 200, "text/plain", "ok", 2);
 }
 
@@ -48,7 +48,8 @@ static void setup(void)
     cfg.max_header_bytes = 2048;
     cfg.max_request_line = 512;
     cfg.max_headers = 20;
-    app = ringo_app_new(&cfg);
+    if (ringo_app_new(&app, &cfg) < 0)
+        abort();
     ringo_route(app, "GET", "/", RINGO_ASYNC, handler, NULL);
     ringo_route(app, "GET", "/users/{id}", RINGO_ASYNC, handler, NULL);
     ringo_route(app, "POST", "/files/{path...}", RINGO_ASYNC, handler, NULL);

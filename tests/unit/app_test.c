@@ -1,6 +1,7 @@
 /*
  * Description: dependencies, middleware, error handlers, lifespan hooks and
- * background tasks of an in-process app (include/ringo/deps.h), driven by a
+ * background tasks of an in-process app (include/ringo/deps.h,
+ * middleware.h, error_handler.h, lifespan.h, background.h), driven by a
  * blocking-socket client in the same process over 127.0.0.1. Middleware
  * befores run in registration order and afters in reverse, and a before can
  * answer alone; error handlers shape 404, 422 and 500 (status 0: catch-all);
@@ -291,8 +292,7 @@ static ringo_app *app_new(uint16_t port)
     cfg.threads = 1;
     cfg.pool_threads = 4;
     cfg.quiet = 1;
-    app = ringo_app_new(&cfg);
-    CHECK(app);
+    CHECK(ringo_app_new(&app, &cfg) == 0);
     return app;
 }
 
@@ -404,7 +404,7 @@ static int mw_before(ringo_req *req, void *udata)
 
     ev("%s<", (const char *)udata);
     snprintf(name, sizeof(name), "X-Before-%s", (const char *)udata);
-    return ringo_resp_header(req, name, ringo_str_c((const char *)udata));
+    return ringo_resp_add_header(req, name, ringo_str_c((const char *)udata));
 }
 
 static void mw_after(ringo_req *req, void *udata)
@@ -414,7 +414,7 @@ static void mw_after(ringo_req *req, void *udata)
     ev("%s>", (const char *)udata);
     if (!strcmp(udata, "A")) {
         snprintf(v, sizeof(v), "%d", ringo_resp_get_status(req));
-        CHECK(ringo_resp_header(req, "X-After-A", ringo_str_c(v)) == 0);
+        CHECK(ringo_resp_add_header(req, "X-After-A", ringo_str_c(v)) == 0);
     }
 }
 
@@ -434,13 +434,13 @@ static void test_middleware_order(void)
     uint16_t port;
     resp r;
 
-    CHECK(ringo_app_middleware(app, &a) == 0);
-    CHECK(ringo_app_middleware(app, &b) == 0);
-    CHECK(ringo_app_middleware(app, &c) == 0);
+    CHECK(ringo_app_add_middleware(app, &a) == 0);
+    CHECK(ringo_app_add_middleware(app, &b) == 0);
+    CHECK(ringo_app_add_middleware(app, &c) == 0);
     CHECK(ringo_route(app, "GET", "/async", RINGO_ASYNC, h_text, "async\n") == 0);
     CHECK(ringo_route(app, "GET", "/sync", RINGO_SYNC, h_text, "sync\n") == 0);
     port = app_start(app);
-    CHECK(ringo_app_middleware(app, &a) == -EBUSY);
+    CHECK(ringo_app_add_middleware(app, &a) == -EBUSY);
 
     for (int i = 0; i < 2; i++) {
         log_reset();
@@ -467,10 +467,10 @@ static void test_middleware_short_circuit(void)
     uint16_t port;
     resp r;
 
-    CHECK(ringo_app_middleware(app, &a) == 0);
-    CHECK(ringo_app_middleware(app, &b) == 0);
-    CHECK(ringo_app_middleware(app, &c) == 0);
-    CHECK(ringo_dep_new(app, "dep", d_log, "dep", &dopts));
+    CHECK(ringo_app_add_middleware(app, &a) == 0);
+    CHECK(ringo_app_add_middleware(app, &b) == 0);
+    CHECK(ringo_app_add_middleware(app, &c) == 0);
+    CHECK(ringo_dep_new(NULL, app, "dep", d_log, "dep", &dopts) == 0);
     CHECK(ringo_route_ex(app, "GET", "/x", RINGO_ASYNC, h_text, "x\n", &ro) == 0);
     CHECK(ringo_route_ex(app, "GET", "/y", RINGO_SYNC, h_text, "y\n", &ro) == 0);
     port = app_start(app);
@@ -500,8 +500,8 @@ static void err_json(ringo_req *req, int status, const char *detail, void *udata
                      (const char *)udata, status, detail);
 
     ev("E%d", status);
-    ringo_resp_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
-    ringo_resp_body(req, b, (size_t)n);
+    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
+    ringo_resp_set_body(req, b, (size_t)n);
 }
 
 static int h_teapot(ringo_req *req, void *udata)
@@ -514,9 +514,12 @@ static int h_int(ringo_req *req, void *udata)
 {
     int64_t n;
 
-    (void)udata;
-    if (ringo_param_int(req, RINGO_QUERY, "n", 1, 9, NULL, &n) < 0)
-        return -EINVAL;
+    int ret = ringo_param_int(req, RINGO_LOC_QUERY, "n", 1, 9, NULL, &n);
+
+    if (ret < 0 && udata)
+        return -EINVAL; /* an errno, not the validation failure: a 500 */
+    if (ret < 0)
+        return ret;
     return ringo_respond(req, 200, "text/plain", "ok\n", 3);
 }
 
@@ -540,16 +543,17 @@ static void test_error_handlers(void)
     uint16_t port;
     resp r;
 
-    CHECK(ringo_app_error_handler(app, 404, err_json, "404") == 0);
-    CHECK(ringo_app_error_handler(app, 0, err_json, "any") == 0);
-    CHECK(ringo_app_error_handler(app, 422, err_json, "422") == 0);
-    CHECK(ringo_app_error_handler(app, -1, err_json, "bad") == -EINVAL);
+    CHECK(ringo_app_set_error_handler(app, 404, err_json, "404") == 0);
+    CHECK(ringo_app_set_error_handler(app, 0, err_json, "any") == 0);
+    CHECK(ringo_app_set_error_handler(app, 422, err_json, "422") == 0);
+    CHECK(ringo_app_set_error_handler(app, -1, err_json, "bad") == -EINVAL);
     CHECK(ringo_route(app, "GET", "/boom", RINGO_ASYNC, h_eio, NULL) == 0);
     CHECK(ringo_route(app, "GET", "/sync/boom", RINGO_SYNC, h_eio, NULL) == 0);
     CHECK(ringo_route(app, "GET", "/teapot", RINGO_ASYNC, h_teapot, NULL) == 0);
     CHECK(ringo_route(app, "GET", "/int", RINGO_ASYNC, h_int, NULL) == 0);
+    CHECK(ringo_route(app, "GET", "/int-errno", RINGO_ASYNC, h_int, "errno") == 0);
     port = app_start(app);
-    CHECK(ringo_app_error_handler(app, 0, err_json, "late") == -EBUSY);
+    CHECK(ringo_app_set_error_handler(app, 0, err_json, "late") == -EBUSY);
 
     log_reset();
     call(port, "GET", "/nowhere", NULL, &r);
@@ -592,6 +596,14 @@ static void test_error_handlers(void)
                      "{\"handler\":\"422\",\"status\":422,"
                      "\"detail\":\"Unprocessable Content\"}");
     LOG_EXPECT("E422");
+
+    /* -EINVAL is an errno like any other, even after a validation error. */
+    log_reset();
+    call(port, "GET", "/int-errno?n=0", NULL, &r);
+    check_json_error(&r, 500,
+                     "{\"handler\":\"any\",\"status\":500,"
+                     "\"detail\":\"Internal Server Error\"}");
+    LOG_EXPECT("E500");
     app_finish(app);
     printf("ok   error handlers: 404 and 422 by status, 500 and 405 by the catch-all\n");
 }
@@ -628,15 +640,19 @@ static void test_dep_cache(void)
     uint16_t port;
     resp r;
 
-    CHECK(ringo_dep_new(app, "base", d_count, &runs_base, &base));
-    CHECK(ringo_dep_new(app, "fresh", d_count, &runs_fresh, &fresh));
-    CHECK(ringo_dep_new(app, "left", d_log, "left", &l));
-    CHECK(ringo_dep_new(app, "right", d_log, "right", &rr));
-    CHECK(!ringo_dep_new(app, "base", d_count, &runs_base, &base)); /* duplicate name */
+    CHECK(ringo_dep_new(NULL, app, "base", d_count, &runs_base, &base) == 0);
+    CHECK(ringo_dep_new(NULL, app, "fresh", d_count, &runs_fresh, &fresh) == 0);
+    CHECK(ringo_dep_new(NULL, app, "left", d_log, "left", &l) == 0);
+    CHECK(ringo_dep_new(NULL, app, "right", d_log, "right", &rr) == 0);
+    CHECK(ringo_dep_new(NULL, app, "base", d_count, &runs_base, &base) == -EEXIST);
     CHECK(ringo_route_ex(app, "GET", "/a", RINGO_ASYNC, h_count, NULL, &ro) == 0);
     CHECK(ringo_route_ex(app, "GET", "/s", RINGO_SYNC, h_count, NULL, &ro) == 0);
     port = app_start(app);
-    CHECK(!ringo_dep_new(app, "late", d_count, &runs_base, &base));
+    CHECK(ringo_dep_new(NULL, app, "late", d_count, &runs_base, &base) == -EBUSY);
+    {
+        ringo_group *g = (ringo_group *)&r;
+        CHECK(ringo_group_new(&g, app, "/late", NULL) == -EBUSY && g == NULL);
+    }
 
     for (int i = 0; i < 4; i++) {
         atomic_store(&runs_base, 0);
@@ -658,7 +674,11 @@ static int d_fail(ringo_req *req, void **value, void *udata)
 {
     (void)value;
     ev("%s", (const char *)udata);
-    return ringo_fail(req, 403, "nope");
+    int ret = ringo_fail(req, 403, "nope");
+
+    /* Distinct from every errno a dependency could pass on. */
+    CHECK(ret == RINGO_EHTTP);
+    return ret;
 }
 
 static void test_fail_short_circuit(void)
@@ -674,11 +694,11 @@ static void test_fail_short_circuit(void)
     uint16_t port;
     resp r;
 
-    CHECK(ringo_dep_new(app, "a", d_log, "a", &a));
-    CHECK(ringo_dep_new(app, "b", d_log, "b", &b));
-    CHECK(ringo_dep_new(app, "b2", d_log, "b2", &b2));
-    CHECK(ringo_dep_new(app, "c", d_fail, "c", &c));
-    CHECK(ringo_dep_new(app, "d", d_log, "d", &d));
+    CHECK(ringo_dep_new(NULL, app, "a", d_log, "a", &a) == 0);
+    CHECK(ringo_dep_new(NULL, app, "b", d_log, "b", &b) == 0);
+    CHECK(ringo_dep_new(NULL, app, "b2", d_log, "b2", &b2) == 0);
+    CHECK(ringo_dep_new(NULL, app, "c", d_fail, "c", &c) == 0);
+    CHECK(ringo_dep_new(NULL, app, "d", d_log, "d", &d) == 0);
     CHECK(ringo_route_ex(app, "GET", "/async", RINGO_ASYNC, h_text, "no\n", &ro) == 0);
     CHECK(ringo_route_ex(app, "GET", "/sync", RINGO_SYNC, h_text, "no\n", &ro) == 0);
     port = app_start(app);
@@ -729,24 +749,24 @@ static void test_graph_errors(void)
 
     /* a -> b -> a */
     app = app_new(port);
-    CHECK(ringo_dep_new(app, "a", d_log, "a", &a));
-    CHECK(ringo_dep_new(app, "b", d_log, "b", &b));
+    CHECK(ringo_dep_new(NULL, app, "a", d_log, "a", &a) == 0);
+    CHECK(ringo_dep_new(NULL, app, "b", d_log, "b", &b) == 0);
     CHECK(ringo_route_ex(app, "GET", "/", RINGO_ASYNC, h_text, "x", &need_a) == 0);
     CHECK(start_error(app, port) == -ELOOP);
 
     /* self -> self, reached through the app's own needs */
     app = app_new(port);
-    CHECK(ringo_dep_new(app, "self", d_log, "self", &self));
+    CHECK(ringo_dep_new(NULL, app, "self", d_log, "self", &self) == 0);
     CHECK(ringo_app_needs(app, NEEDS("self")) == 0);
     CHECK(ringo_route(app, "GET", "/", RINGO_SYNC, h_text, "x") == 0);
     CHECK(start_error(app, port) == -ELOOP);
 
     /* ... and through a group's needs */
     app = app_new(port);
-    CHECK(ringo_dep_new(app, "self", d_log, "self", &self));
+    CHECK(ringo_dep_new(NULL, app, "self", d_log, "self", &self) == 0);
     {
-        ringo_group *g = ringo_group_new(app, "/g", NEEDS("self"));
-        CHECK(g);
+        ringo_group *g;
+        CHECK(ringo_group_new(&g, app, "/g", NEEDS("self")) == 0);
         CHECK(ringo_group_route(g, "GET", "/x", RINGO_ASYNC, h_text, "x", NULL) == 0);
     }
     CHECK(start_error(app, port) == -ELOOP);
@@ -758,15 +778,15 @@ static void test_graph_errors(void)
 
     /* a dependency needing one, even if no route uses it */
     app = app_new(port);
-    CHECK(ringo_dep_new(app, "settings", d_log, "settings", NULL));
-    CHECK(ringo_dep_new(app, "db", d_log, "db", &ghost));
+    CHECK(ringo_dep_new(NULL, app, "settings", d_log, "settings", NULL) == 0);
+    CHECK(ringo_dep_new(NULL, app, "db", d_log, "db", &ghost) == 0);
     CHECK(ringo_route(app, "GET", "/", RINGO_ASYNC, h_text, "x") == 0);
     CHECK(start_error(app, port) == -ENOENT);
 
     /* the same graph without the cycle starts and serves */
     app = app_new(0);
-    CHECK(ringo_dep_new(app, "a", d_log, "a", NULL));
-    CHECK(ringo_dep_new(app, "self", d_log, "self", NULL));
+    CHECK(ringo_dep_new(NULL, app, "a", d_log, "a", NULL) == 0);
+    CHECK(ringo_dep_new(NULL, app, "self", d_log, "self", NULL) == 0);
     CHECK(ringo_route_ex(app, "GET", "/", RINGO_ASYNC, h_text, "fine", &need_a) == 0);
     CHECK(ringo_route_ex(app, "GET", "/s", RINGO_ASYNC, h_text, "fine", &need_self) == 0);
     {
@@ -788,8 +808,8 @@ static void test_unused_cycle(void)
     ringo_app *app = app_new(port);
     int ret;
 
-    CHECK(ringo_dep_new(app, "a", d_log, "a", &a));
-    CHECK(ringo_dep_new(app, "b", d_log, "b", &b));
+    CHECK(ringo_dep_new(NULL, app, "a", d_log, "a", &a) == 0);
+    CHECK(ringo_dep_new(NULL, app, "b", d_log, "b", &b) == 0);
     CHECK(ringo_route(app, "GET", "/", RINGO_ASYNC, h_text, "x") == 0);
     ret = ringo_app_start(app);
     if (ret == 0) {
@@ -913,7 +933,7 @@ static int d_async(ringo_req *req, void **value, void *udata)
     (void)udata;
     if (!v)
         return -ENOMEM;
-    ret = ringo_sleep_ms(1);
+    ret = ringo_await_sleep(1);
     if (ret < 0)
         return ret;
     v->s = RINGO_DEP(req, dep_sd, struct sval);
@@ -978,9 +998,9 @@ static void test_mixed_modes(void)
     ringo_app *app = app_new(0);
     uint16_t port;
 
-    dep_sd = ringo_dep_new(app, "sd", d_sync, NULL, &so);
-    dep_ad = ringo_dep_new(app, "ad", d_async, NULL, &ao);
-    dep_sd2 = ringo_dep_new(app, "sd2", d_sync2, NULL, &s2o);
+    CHECK(ringo_dep_new(&dep_sd, app, "sd", d_sync, NULL, &so) == 0);
+    CHECK(ringo_dep_new(&dep_ad, app, "ad", d_async, NULL, &ao) == 0);
+    CHECK(ringo_dep_new(&dep_sd2, app, "sd2", d_sync2, NULL, &s2o) == 0);
     CHECK(dep_sd && dep_ad && dep_sd2);
     CHECK(ringo_route_ex(app, "GET", "/ad/async", RINGO_ASYNC, h_mix, NULL, &need_ad) == 0);
     CHECK(ringo_route_ex(app, "GET", "/ad/sync", RINGO_SYNC, h_mix, NULL, &need_ad) == 0);
@@ -1016,7 +1036,7 @@ static int gate_wait(int async)
         if (i >= WAIT_MS)
             return -ETIMEDOUT;
         if (async) {
-            int ret = ringo_sleep_ms(1);
+            int ret = ringo_await_sleep(1);
             if (ret < 0)
                 return ret;
         } else {
@@ -1087,7 +1107,7 @@ static void test_background(void)
     uint16_t port;
     resp r;
 
-    CHECK(ringo_dep_new(app, "res", d_log, "res", &td));
+    CHECK(ringo_dep_new(NULL, app, "res", d_log, "res", &td) == 0);
     CHECK(ringo_route_ex(app, "GET", paths[0], RINGO_ASYNC, h_bg, NULL, &ro) == 0);
     CHECK(ringo_route_ex(app, "GET", paths[1], RINGO_SYNC, h_bg, NULL, &ro) == 0);
     CHECK(ringo_route(app, "GET", "/ping", RINGO_ASYNC, h_ping, NULL) == 0);
@@ -1163,8 +1183,8 @@ static void test_req_state(void)
     conn *c;
     resp r;
 
-    CHECK(ringo_app_middleware(app, &mw) == 0);
-    CHECK(ringo_dep_new(app, "st", d_state, NULL, &so));
+    CHECK(ringo_app_add_middleware(app, &mw) == 0);
+    CHECK(ringo_dep_new(NULL, app, "st", d_state, NULL, &so) == 0);
     CHECK(ringo_route_ex(app, "GET", "/a", RINGO_ASYNC, h_state, NULL, &ro) == 0);
     CHECK(ringo_route_ex(app, "GET", "/s", RINGO_SYNC, h_state, NULL, &ro) == 0);
     port = app_start(app);
@@ -1194,10 +1214,46 @@ static void probe(void)
  * Each case runs in a child of its own (forked while no ring or pool thread
  * exists), so one failure does not hide the cases after it.
  */
+/* ringo's own failures sit outside the errno range and have their own text. */
+static void test_error_values(void)
+{
+    CHECK(RINGO_EHTTP < -4095 && RINGO_EVALIDATION < -4095);
+    CHECK(RINGO_EHTTP != RINGO_EVALIDATION);
+    CHECK(strstr(ringo_strerror(RINGO_EHTTP), "ringo_fail"));
+    CHECK(strstr(ringo_strerror(RINGO_EVALIDATION), "validation"));
+    CHECK(strcmp(ringo_strerror(-EINVAL), ringo_strerror(RINGO_EVALIDATION)) != 0);
+    CHECK(strcmp(ringo_strerror(-ECANCELED), ringo_strerror(RINGO_EHTTP)) != 0);
+    printf("ok   RINGO_EHTTP and RINGO_EVALIDATION: outside errno, named by ringo_strerror\n");
+}
+
+/* Every constructor says why it failed and leaves *out NULL. */
+static void test_constructor_errors(void)
+{
+    ringo_app *app = app_new(0);
+    ringo_dep *d = (ringo_dep *)app;
+    ringo_group *g = (ringo_group *)app;
+    ringo_app *bad = app;
+
+    CHECK(ringo_app_new(NULL, NULL) == -EINVAL);
+    CHECK(ringo_dep_new(&d, app, "x", NULL, NULL, NULL) == -EINVAL && d == NULL);
+    CHECK(ringo_dep_new(&d, NULL, "x", d_log, NULL, NULL) == -EINVAL);
+    CHECK(ringo_dep_new(&d, app, "x", d_log, "x", NULL) == 0 && d != NULL);
+    CHECK(ringo_dep_new(&d, app, "x", d_log, "x", NULL) == -EEXIST && d == NULL);
+    CHECK(ringo_group_new(&g, app, "nope", NULL) == -EINVAL && g == NULL);
+    CHECK(ringo_group_new(NULL, app, "/g", NULL) == -EINVAL);
+    CHECK(ringo_group_new(&g, app, "/g", NULL) == 0 && g != NULL);
+    CHECK(ringo_app_new(&bad, NULL) == 0 && bad != NULL && bad != app);
+    ringo_app_free(bad);
+    ringo_app_free(app);
+    printf("ok   constructors: 0 or -errno, *out NULL on failure\n");
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
 } cases[] = {
+    {"constructor_errors", test_constructor_errors},
+    {"error_values", test_error_values},
     {"middleware_order", test_middleware_order},
     {"middleware_short_circuit", test_middleware_short_circuit},
     {"error_handlers", test_error_handlers},

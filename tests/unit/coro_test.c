@@ -14,16 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "core/coro.h"
 #include "core/stack.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
 
 /* ---- round trips ---- */
 

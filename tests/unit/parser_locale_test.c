@@ -113,8 +113,7 @@ int main(void)
     atexit(cleanup);
     ringo_config_init(&cfg);
     cfg.max_conns = 4;
-    app = ringo_app_new(&cfg);
-    CHECK(app);
+    CHECK(ringo_app_new(&app, &cfg) == 0);
     ring = ringo__ring_new(&app->srv, 0, -1);
     CHECK(ring);
 

@@ -455,7 +455,7 @@ static void range_run(void *arg)
     }
     uint64_t mid = r->lo + (r->hi - r->lo) / 2;
     range a = {r->lo, mid, 0, 0, r->workers_seen}, b = {mid, r->hi, 0, 0, r->workers_seen};
-    ringo_task t;
+    ringo_subtask t;
     ringo_spawn(&t, range_run, &a);
     range_run(&b);
     ringo_join(&t);
@@ -469,7 +469,7 @@ static void wide_run(void *arg)
     enum { K = 2000 };
     range *r = arg;
     range *parts = ringo__calloc(K, sizeof(range));
-    ringo_task *tasks = ringo__calloc(K, sizeof(ringo_task));
+    ringo_subtask *tasks = ringo__calloc(K, sizeof(ringo_subtask));
 
     CHECK(parts && tasks);
     uint64_t step = (r->hi - r->lo + K - 1) / K;
@@ -540,7 +540,7 @@ static void test_forkjoin(void)
 
     /* Outside the pool: spawn runs inline, join returns at once. */
     range r = {0, 10000, 0, 0, NULL};
-    ringo_task t;
+    ringo_subtask t;
     uint64_t sum, check;
     CHECK(ringo_spawn(&t, range_run, &r) == 1);
     ringo_join(&t);

@@ -11,19 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "core/arena.h"
 #include "http/router.h"
 #include "http/url.h"
-
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 static ringo__arena arena;
 static ringo__route_match m;
@@ -607,10 +598,6 @@ int main(void)
     test_wide_and_deep();
     test_random();
     ringo__arena_free(&arena);
-    if (failures) {
-        fprintf(stderr, "router_test: %d check(s) failed\n", failures);
-        return 1;
-    }
     printf("router_test: ok\n");
     return 0;
 }
