@@ -405,7 +405,7 @@ static int classify_method(ringo__sess *s, const char *p, const char *end, size_
     const char *q = p;
 
     for (; q < end; q++) {
-        if (*q == ' ' || !ascii_is_tchar((unsigned char)*q))
+        if (*q == ' ' || !ringo__is_tchar((unsigned char)*q))
             break;
         if (++s->method_len > s->app->srv.cfg.max_request_line)
             break;

@@ -9,7 +9,8 @@
  * 501), an upper-case "Expect: 100-CONTINUE" is accepted (not 417),
  * ringo_req_header() finds "AUTHORIZATION" under "authorization", and the
  * http/ascii.h classes match RFC 9110's ASCII definitions for all 256 byte
- * values. Skips (77) when localedef or the locale sources are missing.
+ * values (with core/util.h's token and hex classes). Skips (77) when
+ * localedef or the locale sources are missing.
  */
 #include <ctype.h>
 #include <locale.h>
@@ -96,10 +97,10 @@ static void check_classes(void)
                   : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
                   : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
                                            : -1;
-        CHECK(ascii_is_tchar(b) == rfc_tchar(ch));
+        CHECK(ringo__is_tchar(b) == rfc_tchar(ch));
         CHECK(ascii_is_digit(b) == (ch >= '0' && ch <= '9'));
         CHECK(ascii_lower(b) == lower);
-        CHECK(ascii_hex_value(b) == hex);
+        CHECK(ringo__hex_value(b) == hex);
     }
     CHECK(ascii_iequal("100-CONTINUE", "100-continue", 12));
     CHECK(!ascii_iequal("\xc4", "\xe4", 1)); /* Latin-1 Ä and ä: not ASCII letters */
