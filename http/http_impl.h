@@ -14,7 +14,6 @@
 #include "http/url.h"
 
 /* http/parser.c */
-enum { NEXT_NONE, NEXT_SP, NEXT_CR };
 extern const llhttp_settings_t ringo__llhttp_settings;
 int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed);
 

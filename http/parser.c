@@ -8,6 +8,15 @@
  * versions other than 1.0/1.1, Host missing or repeated. Every callback that
  * finds a problem sets err_status and returns -1 (HPE_USER).
  *
+ * Input arrives in receive buffers cut anywhere, and the answer must not
+ * depend on where: a check that looks at a neighbouring byte gets it from
+ * state carried across buffers (line_blank, last_byte, cr_next), never by reading
+ * before the buffer or assuming what comes after it; a token is judged whole
+ * (an unknown method is read to its end before 501 or 400 is decided); and
+ * a span cut by an llhttp error is still handed to its callback (flush_span),
+ * so limits are checked on the same bytes whether or not a buffer boundary
+ * fell inside the span. tests/fuzz/parser_fuzz.c checks this property.
+ *
  * on_message_complete pauses the parser, so each llhttp_execute() call ends
  * at a message boundary: the session runs the request before it parses the
  * next one and knows exactly where the next message starts.
@@ -19,10 +28,9 @@
  * ringo__parse then hands the following bytes to the decoder, and the
  * request is complete when the decoder says so.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <strings.h>
 
+#include "http/ascii.h"
 #include "http/http_impl.h"
 
 enum { CB_NONE, CB_FIELD, CB_VALUE };
@@ -60,6 +68,7 @@ static int on_message_begin(llhttp_t *p)
     s->head_bytes = s->url_bytes = 0;
     s->last_cb = CB_NONE;
     s->ver_len = 0;
+    s->cr_next = s->method_scan = false;
     ringo__chunked_reset(&s->chunked);
     ringo__conn_timer(s->conn, RINGO__HTTP_TIMER_HEADER, cfg->header_timeout_ms);
     return 0;
@@ -72,23 +81,21 @@ static int on_method(llhttp_t *p, const char *at, size_t len)
     return append(&s->cur->arena, &s->cur->method, at, len) ? fail(s, 503) : 0;
 }
 
-static int on_method_complete(llhttp_t *p)
-{
-    sess_of(p)->method_done = true;
-    return 0;
-}
-
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
     ringo__sess *s = sess_of(p);
 
-    s->url_bytes += (uint32_t)len;
-    /* "GET /\r\n" is an HTTP/0.9 request line: no version, never valid here. */
-    s->check_next = at + len == s->buf_end ? NEXT_SP : NEXT_NONE;
-    if (at + len < s->buf_end && at[len] != ' ')
-        return fail(s, 400);
+    /* The limit first: a split span must fail where the whole one would. */
+    s->url_bytes += len;
     if (s->url_bytes + s->cur->method.len > s->app->srv.cfg.max_request_line)
         return fail(s, 414);
+    /*
+     * llhttp ends the target at SP, CR or LF; "GET /\r\n" is an HTTP/0.9
+     * request line, never valid here. A span that runs to the end of the
+     * buffer continues, or ends with an empty span at the next buffer's start.
+     */
+    if (at + len < s->buf_end && at[len] != ' ')
+        return fail(s, 400);
     return append(&s->cur->arena, &s->cur->target, at, len) ? fail(s, 503) : 0;
 }
 
@@ -100,16 +107,29 @@ static int on_version(llhttp_t *p, const char *at, size_t len)
         return fail(s, 400);
     memcpy(s->ver + s->ver_len, at, len);
     s->ver_len = (uint8_t)(s->ver_len + len);
-    /* llhttp takes a bare LF after the version: RFC 9112 §2.2 wants CRLF. */
-    s->check_next = at + len == s->buf_end ? NEXT_CR : NEXT_NONE;
-    if (at + len < s->buf_end && at[len] != '\r')
+    s->ver_end = at + len;
+    return 0;
+}
+
+/*
+ * llhttp ends the version right after its minor digit, before reading the
+ * next byte, and takes a bare LF there: RFC 9112 §2.2 wants CRLF. When the
+ * version ended the buffer, the next buffer's first byte is checked.
+ */
+static int on_version_complete(llhttp_t *p)
+{
+    ringo__sess *s = sess_of(p);
+
+    if (s->ver_end == s->buf_end)
+        s->cr_next = true;
+    else if (*s->ver_end != '\r')
         return fail(s, 400);
     return 0;
 }
 
 static int count_head(ringo__sess *s, size_t len)
 {
-    s->head_bytes += (uint32_t)len;
+    s->head_bytes += len;
     return s->head_bytes > s->app->srv.cfg.max_header_bytes ? fail(s, 431) : 0;
 }
 
@@ -118,10 +138,11 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     ringo__sess *s = sess_of(p);
     ringo_req *r = s->cur;
 
-    if (count_head(s, len + 4))
+    /* ": " and CRLF count once per field, however many spans its name comes in. */
+    if (count_head(s, s->last_cb != CB_FIELD ? len + 4 : len))
         return -1;
     if (s->last_cb != CB_FIELD) {
-        if (r->nhdrs >= s->app->srv.cfg.max_headers)
+        if (r->nhdrs >= s->app->srv.cfg.max_headers || r->hdr_cap > UINT32_MAX / 2)
             return fail(s, 431);
         if (r->nhdrs == r->hdr_cap) {
             uint32_t cap = r->hdr_cap ? r->hdr_cap * 2 : 16;
@@ -155,6 +176,7 @@ static int on_header_field_complete(llhttp_t *p)
  * "Name:\r\n value": llhttp skips the empty first line and the fold's
  * whitespace and reports "value" as the whole value. Look at what precedes
  * the span: whitespace back to an LF means the value began on a new line.
+ * Whitespace back to the buffer's start: the previous buffers say.
  */
 static bool folded(const ringo__sess *s, const char *at)
 {
@@ -162,7 +184,7 @@ static bool folded(const ringo__sess *s, const char *at)
 
     while (q > s->buf_start && (q[-1] == ' ' || q[-1] == '\t'))
         q--;
-    return q > s->buf_start && q[-1] == '\n';
+    return q > s->buf_start ? q[-1] == '\n' : s->line_blank;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
@@ -171,22 +193,28 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     ringo_req *r = s->cur;
 
     /*
-     * llhttp reports an empty value ("Name:\r\n") as an empty span at the
-     * start of the next line, which would look like an obs-fold below.
+     * An empty span has no byte to judge, and ends the value's span: llhttp
+     * reports an empty value ("Name:\r\n") as an empty span at the start of
+     * the next line, which would look like an obs-fold below; a value that
+     * ran to the end of the previous buffer ends with an empty span here.
      */
-    if (len == 0)
+    if (len == 0) {
+        s->value_at_end = false;
         return 0;
-    if (count_head(s, len))
-        return -1;
+    }
     /*
      * A second span of the same value either continues across a buffer
      * boundary (the previous span ended the buffer) or is an obs-fold line,
-     * which RFC 9112 §5.2 lets a server reject with 400.
+     * which RFC 9112 §5.2 lets a server reject with 400. The fold is found
+     * at the span's first byte: before the span's bytes count against the
+     * limit, so that a long folded line is a 400 whether or not it was cut.
      */
     if (s->last_cb == CB_VALUE && !s->value_at_end)
         return fail(s, 400);
     if (s->last_cb != CB_VALUE && folded(s, at))
         return fail(s, 400);
+    if (count_head(s, len))
+        return -1;
     s->last_cb = CB_VALUE;
     s->value_at_end = at + len == s->buf_end;
     return append(&r->arena, &r->hdrs[r->nhdrs - 1].value, at, len) ? fail(s, 503) : 0;
@@ -201,7 +229,8 @@ static int on_header_value_complete(llhttp_t *p)
     if (s->last_cb == CB_FIELD) /* "Name:" with an empty value */
         s->last_cb = CB_VALUE;
     s->value_at_end = false;
-    if (n.len == 4 && strncasecmp(n.ptr, "host", 4) == 0)
+    /* Only none, one or several matter: saturate, 256 fields must not look like none. */
+    if (n.len == 4 && ascii_iequal(n.ptr, "host", 4) && r->hosts < 2)
         r->hosts++;
     return 0;
 }
@@ -211,11 +240,11 @@ static bool only_chunked(const ringo_req *r)
 {
     for (uint32_t i = 0; i < r->nhdrs; i++) {
         ringo_str n = r->hdrs[i].name, v = r->hdrs[i].value;
-        if (n.len != 17 || strncasecmp(n.ptr, "transfer-encoding", 17) != 0)
+        if (n.len != 17 || !ascii_iequal(n.ptr, "transfer-encoding", 17))
             continue;
         while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
             v.len--;
-        if (v.len != 7 || strncasecmp(v.ptr, "chunked", 7) != 0)
+        if (v.len != 7 || !ascii_iequal(v.ptr, "chunked", 7))
             return false;
     }
     return true;
@@ -227,7 +256,7 @@ static int check_expect(ringo__sess *s, ringo_req *r, bool has_body)
 
     if (ringo_req_header(r, "expect", &v) < 0)
         return 0;
-    if (v.len != 12 || strncasecmp(v.ptr, "100-continue", 12) != 0)
+    if (v.len != 12 || !ascii_iequal(v.ptr, "100-continue", 12))
         return fail(s, 417);
     r->expect_continue = has_body && r->http_minor == 1;
     return 0;
@@ -334,9 +363,9 @@ static int on_message_complete(llhttp_t *p)
 const llhttp_settings_t ringo__llhttp_settings = {
     .on_message_begin = on_message_begin,
     .on_method = on_method,
-    .on_method_complete = on_method_complete,
     .on_url = on_url,
     .on_version = on_version,
+    .on_version_complete = on_version_complete,
     .on_header_field = on_header_field,
     .on_header_field_complete = on_header_field_complete,
     .on_header_value = on_header_value,
@@ -346,41 +375,73 @@ const llhttp_settings_t ringo__llhttp_settings = {
     .on_message_complete = on_message_complete,
 };
 
-static bool is_tchar(unsigned char ch)
+/*
+ * llhttp hands a span (method, target, field name or value) to its callback
+ * when the span ends and when the buffer does, but not when an error cuts
+ * it. Hand the callback the bytes before the error, so that its limits
+ * (414, 431) are checked on the same bytes whether or not an earlier buffer
+ * boundary already flushed part of the span. llparse keeps the open span in
+ * these two fields of the public parser struct.
+ */
+static void flush_span(llhttp_t *p, const char *err_pos)
 {
-    return isalnum(ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+    typedef int (*span_cb)(llhttp_t *, const char *, const char *);
+    const char *start = p->_span_pos0;
+
+    if (start && start <= err_pos)
+        ((span_cb)p->_span_cb0)(p, start, err_pos);
 }
 
 /*
- * llhttp reports every method it does not know as the same error. A method
- * that is a well-formed token followed by a space is merely unknown (501);
- * anything else is malformed (400).
+ * llhttp reports every method it does not know as the same error, at the
+ * first byte that no known method has there. A method that is a well-formed
+ * token followed by a space is merely unknown (501); anything else is
+ * malformed (400). That needs the token's end, which may be in a later
+ * buffer: returns the status, or 0 when all of [p, end) was read and more is
+ * needed. s->method_len counts the token's bytes so far.
  */
-static int method_status(ringo__sess *s, const char *p, const char *end)
+static int classify_method(ringo__sess *s, const char *p, const char *end, size_t *used)
 {
-    size_t n = s->mprefix_len;
-    const char *q = s->msg_start ? s->msg_start : p;
+    const char *q = p;
 
-    for (size_t i = 0; i < s->mprefix_len; i++)
-        if (!is_tchar((unsigned char)s->mprefix[i]))
-            return 400;
-    for (; q < end && *q != ' '; q++, n++)
-        if (!is_tchar((unsigned char)*q))
-            return 400;
-    return n > 0 && (q == end || *q == ' ') ? 501 : 400;
+    for (; q < end; q++) {
+        if (*q == ' ' || !ringo__is_tchar((unsigned char)*q))
+            break;
+        if (++s->method_len > s->app->srv.cfg.max_request_line)
+            break;
+    }
+    *used = (size_t)(q - p);
+    if (q == end)
+        return 0;
+    if (s->method_len > s->app->srv.cfg.max_request_line)
+        return 414;
+    return *q == ' ' && s->method_len > 0 ? 501 : 400;
 }
 
-static int parse_error_status(ringo__sess *s, int err, const char *p, const char *end)
+/* The answer to an llhttp error at err_pos; 0: an unknown method still being read. */
+static int error_status(ringo__sess *s, llhttp_errno_t err, const char *err_pos, size_t *used)
 {
+    int status;
+
+    *used = 0;
+    if (!s->err_status)
+        flush_span(&s->parser, err_pos);
     /* A callback that failed said why; llhttp names the callback, not the reason. */
     if (s->err_status)
         return s->err_status;
     switch (err) {
-    case HPE_INVALID_METHOD: return method_status(s, p, end);
+    case HPE_INVALID_METHOD:
+        s->method_len = s->cur ? s->cur->method.len : 0;
+        status = classify_method(s, err_pos, s->buf_end, used);
+        s->method_scan = status == 0;
+        return status;
     case HPE_INVALID_VERSION:
-        /* HTTP/3.0, HTTP/1.2: a version we do not speak. Garbage is 400. */
-        return s->ver_len == 3 && isdigit((unsigned char)s->ver[0]) && s->ver[1] == '.' &&
-                       isdigit((unsigned char)s->ver[2])
+        /*
+         * llhttp ends the version span before it rejects a well-formed
+         * version it does not speak (HTTP/3.0, HTTP/1.2): 505. Garbage: 400.
+         */
+        return s->ver_len == 3 && ascii_is_digit((unsigned char)s->ver[0]) && s->ver[1] == '.' &&
+                       ascii_is_digit((unsigned char)s->ver[2])
                    ? 505
                    : 400;
     case HPE_PAUSED_H2_UPGRADE: return 505; /* the HTTP/2 connection preface */
@@ -388,39 +449,31 @@ static int parse_error_status(ringo__sess *s, int err, const char *p, const char
     }
 }
 
-/* Remembers the start of a method that a buffer boundary cut. */
-static void save_method_prefix(ringo__sess *s, const char *p, const char *end)
+/*
+ * Carries what later checks need from the buffer just parsed: its last
+ * byte, and whether only SP/HTAB follow its last LF (a buffer of only
+ * SP/HTAB leaves that as the buffers before it set it).
+ */
+static void carry(ringo__sess *s)
 {
-    const char *q = s->msg_start ? s->msg_start : p;
-    size_t n = (size_t)(end - q);
+    const char *q = s->buf_end;
 
-    if (s->method_done || s->mprefix_len + n > sizeof(s->mprefix)) {
-        s->mprefix_len = sizeof(s->mprefix); /* too long: stays a prefix */
-        return;
-    }
-    memcpy(s->mprefix + s->mprefix_len, q, n);
-    s->mprefix_len = (uint8_t)(s->mprefix_len + n);
-}
-
-/* Keeps the last two bytes parsed, for checks that look back across buffers. */
-static void remember_tail(ringo__sess *s, const char *p, size_t n)
-{
-    if (n >= 2) {
-        s->tail[0] = p[n - 2];
-        s->tail[1] = p[n - 1];
-    } else if (n == 1) {
-        s->tail[0] = s->tail[1];
-        s->tail[1] = p[0];
-    }
+    while (q > s->buf_start && (q[-1] == ' ' || q[-1] == '\t'))
+        q--;
+    if (q > s->buf_start)
+        s->line_blank = q[-1] == '\n';
+    if (s->buf_end > s->buf_start)
+        s->last_byte = s->buf_end[-1];
 }
 
 /*
  * The head ends with an empty line; llhttp accepts a bare LF for it. pos is
  * the offset just past that line's LF in p; the byte before must be CR.
  */
-static bool head_ends_with_lf(ringo__sess *s, const char *p, size_t pos)
+static bool head_ends_with_lf(const ringo__sess *s, const char *p, size_t pos)
 {
-    char before = pos >= 2 ? p[pos - 2] : pos == 1 ? s->tail[1] : s->tail[0];
+    const char *lf = p + pos - 1;
+    char before = lf > s->buf_start ? lf[-1] : s->last_byte;
 
     return before != '\r';
 }
@@ -435,44 +488,26 @@ static int parse_chunked(ringo__sess *s, const char *p, size_t n, size_t *consum
     return ret;
 }
 
-/*
- * Parses from p until one message completes, the bytes run out, or an error.
- * Returns 1 when s->cur holds a complete request, 0 when more input is
- * needed, or -status on a protocol error. *consumed says how far it got.
- */
-int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed)
+/* Goes on reading an unknown method's token (see classify_method). */
+static int parse_method(ringo__sess *s, const char *p, size_t n, size_t *consumed)
 {
-    const char *end = p + n;
-    size_t base = 0;
-    llhttp_errno_t err;
+    int status = classify_method(s, p, p + n, consumed);
 
-    /* llhttp finished this message at its head; only the chunked body is left. */
-    if (s->in_message && ringo__chunked_active(&s->chunked))
-        return parse_chunked(s, p, n, consumed);
-    s->buf_start = p;
-    s->buf_end = end;
-    if (!s->in_message) {
-        s->msg_start = p;
-        s->mprefix_len = 0;
-        s->method_done = false;
-    }
-    if (s->check_next != NEXT_NONE && n) {
-        /* The token before ended the previous buffer: check what follows it. */
-        char want = s->check_next == NEXT_SP ? ' ' : '\r';
-        bool more_token = s->check_next == NEXT_CR ? (isdigit((unsigned char)*p) || *p == '.')
-                                                   : (*p != ' ' && *p != '\r' && *p != '\n');
-        s->check_next = NEXT_NONE;
-        if (*p != want && !more_token)
-            return *consumed = 0, -400;
-    }
+    return status ? -status : 0;
+}
+
+/* llhttp from p on, resuming past the end of the head (see ringo__parse). */
+static int execute(ringo__sess *s, const char *p, size_t n, size_t *consumed)
+{
+    size_t base = 0, used;
+    llhttp_errno_t err;
+    int status;
+
 again:
     err = llhttp_execute(&s->parser, p, n);
     if (err == HPE_OK) {
         *consumed = n + base;
-        remember_tail(s, p, n);
-        if (s->in_message && !s->method_done)
-            save_method_prefix(s, p, end);
-        s->msg_start = NULL;
+        carry(s);
         return 0;
     }
     *consumed = (size_t)(llhttp_get_error_pos(&s->parser) - p);
@@ -488,16 +523,16 @@ again:
         goto again;
     }
     if (err == HPE_PAUSED) {
-        size_t used = *consumed + base;
+        size_t done = *consumed + base;
         int ret;
         llhttp_resume(&s->parser);
         if (!ringo__chunked_active(&s->chunked)) {
             s->in_message = false;
-            *consumed = used;
+            *consumed = done;
             return 1;
         }
         ret = parse_chunked(s, p + *consumed, n - *consumed, consumed);
-        *consumed += used;
+        *consumed += done;
         return ret;
     }
     if (err == HPE_PAUSED_UPGRADE && !s->in_message) {
@@ -505,13 +540,37 @@ again:
          * The upgrade request itself was already answered as a normal request:
          * RFC 9110 §7.8 lets a server ignore Upgrade, so keep speaking HTTP/1.1.
          */
-        size_t used = *consumed;
+        size_t done = *consumed;
         int ret;
         llhttp_resume_after_upgrade(&s->parser);
-        ret = ringo__parse(s, p + used, n - used, consumed);
-        *consumed += used + base;
+        ret = ringo__parse(s, p + done, n - done, consumed);
+        *consumed += done + base;
         return ret;
     }
-    *consumed += base;
-    return -parse_error_status(s, err, p, end);
+    status = error_status(s, err, llhttp_get_error_pos(&s->parser), &used);
+    *consumed += base + used;
+    return status ? -status : 0;
+}
+
+/*
+ * Parses from p until one message completes, the bytes run out, or an error.
+ * Returns 1 when s->cur holds a complete request, 0 when more input is
+ * needed (all n bytes were taken), or -status on a protocol error.
+ * *consumed says how far it got.
+ */
+int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed)
+{
+    /* llhttp finished this message at its head; only the chunked body is left. */
+    if (s->in_message && ringo__chunked_active(&s->chunked))
+        return parse_chunked(s, p, n, consumed);
+    if (s->method_scan)
+        return parse_method(s, p, n, consumed);
+    s->buf_start = p;
+    s->buf_end = p + n;
+    if (s->cr_next && n) {
+        s->cr_next = false;
+        if (*p != '\r')
+            return *consumed = 0, -400;
+    }
+    return execute(s, p, n, consumed);
 }

@@ -34,23 +34,28 @@ typedef struct ringo__sess {
     ringo_req *running;       /* handler suspended (coroutine or pool) */
     char *pending;            /* input held while the connection is busy */
     size_t pending_len, pending_cap;
+    uint64_t served; /* no cap by default: must not wrap */
+    bool in_message;
+    /*
+     * Parser glue (http/parser.c). Input arrives in buffers cut anywhere;
+     * what a check needs from an earlier buffer is carried here, so that no
+     * answer depends on where the cuts fall.
+     */
     const char *buf_start; /* the buffer being parsed */
     const char *buf_end;
-    const char *msg_start; /* where the current message began, if in buffer */
-    uint64_t served;       /* no cap by default: must not wrap */
-    uint32_t head_bytes;
-    uint32_t url_bytes;
+    const char *ver_end; /* just past the last version span */
+    uint64_t head_bytes; /* header field bytes of this head (431) */
+    uint64_t url_bytes;  /* request-target bytes (414) */
+    uint64_t method_len; /* bytes of an unknown method being classified (501 or 400) */
     uint8_t last_cb;
-    uint8_t mprefix_len;
-    char mprefix[16]; /* method bytes from an earlier buffer */
     char ver[8];
     uint8_t ver_len;
     bool value_at_end;
-    bool head_done;     /* paused at the end of the head */
-    uint8_t check_next; /* a token ended the buffer: NEXT_* */
-    char tail[2];       /* last bytes of the previous buffer */
-    bool in_message;
-    bool method_done;
+    bool head_done;         /* paused at the end of the head */
+    bool cr_next;           /* the version ended the last buffer: the next byte must be CR */
+    bool method_scan;       /* llhttp refused the method: reading the rest of its token */
+    bool line_blank;        /* since the last LF of the previous buffers: only SP and HTAB */
+    char last_byte;         /* the last byte of the previous buffers */
     uint8_t state;          /* enum ringo__sess_state: change it only through its transitions */
     bool draining;          /* shutdown: the last request received closes the connection */
     bool eof;               /* the client will send nothing more */

@@ -1,12 +1,19 @@
 /*
  * tests/fuzz/parser_fuzz.c - libFuzzer target: the llhttp glue, chunked
- * decoder, URL split and router on arbitrary bytes.
+ * decoder, URL split and router on arbitrary bytes, and the property that
+ * parsing does not depend on how the input is cut into receive buffers.
  *
- * The first input byte picks how the rest is cut into receive buffers (so
- * boundaries land everywhere); each buffer goes through ringo__parse() the
- * way a connection feeds it, complete requests are routed and serialized,
- * and everything is freed. Build: cmake -DRINGO_FUZZ=ON with CC=clang.
+ * The first input byte picks a split point and a piece size; the rest is the
+ * byte stream. It is parsed four times - whole, cut in two at the split
+ * point, in pieces of the piece size, one byte per buffer - each buffer fed
+ * through ringo__parse() the way a connection feeds it (a fresh copy, so
+ * ASan sees any read past it). Each run records its events: every complete
+ * request (method, target, version, keep-alive, headers, body) and the error
+ * status that ended it. The four records must be identical, or the target
+ * aborts. Complete requests are then routed and serialized, and everything
+ * is freed. Build: cmake -DRINGO_FUZZ=ON with CC=clang.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/ring_impl.h"
@@ -14,6 +21,12 @@
 
 static ringo_app *app;
 static ringo__ring *ring;
+
+/* What one run saw, as text: compared byte for byte between runs. */
+typedef struct events {
+    char *p;
+    size_t len, cap;
+} events;
 
 static int handler(ringo_req *req, void *udata)
 {
@@ -33,6 +46,8 @@ static void setup(void)
     cfg.max_conns = 4;
     cfg.max_body_bytes = 4096;
     cfg.max_header_bytes = 2048;
+    cfg.max_request_line = 512;
+    cfg.max_headers = 20;
     if (ringo_app_new(&app, &cfg) < 0)
         abort();
     ringo_route(app, "GET", "/", RINGO_ASYNC, handler, NULL);
@@ -41,13 +56,52 @@ static void setup(void)
     ring = ringo__ring_new(&app->srv, 0, -1);
 }
 
-static void finish(ringo__sess *s, ringo__conn *c)
+static void put(events *e, const void *p, size_t n)
+{
+    if (e->len + n > e->cap) {
+        e->cap = (e->len + n) * 2 + 256;
+        e->p = realloc(e->p, e->cap);
+        if (!e->p)
+            abort();
+    }
+    memcpy(e->p + e->len, p, n);
+    e->len += n;
+}
+
+/* A length-prefixed field, so no content can fake a separator. */
+static void put_str(events *e, char tag, const char *p, size_t n)
+{
+    char pre[32];
+    int k = snprintf(pre, sizeof(pre), "%c%zu:", tag, n);
+
+    put(e, pre, (size_t)k);
+    put(e, p, n);
+}
+
+static void record(events *e, const ringo_req *r)
+{
+    char line[64];
+    int k = snprintf(line, sizeof(line), "\nreq 1.%u ka=%d head=%d 100=%d\n", r->http_minor,
+                     r->keep_alive, r->is_head, r->expect_continue);
+
+    put(e, line, (size_t)k);
+    put_str(e, 'M', r->method.ptr, r->method.len);
+    put_str(e, 'T', r->target.ptr, r->target.len);
+    for (uint32_t i = 0; i < r->nhdrs; i++) {
+        put_str(e, 'N', r->hdrs[i].name.ptr, r->hdrs[i].name.len);
+        put_str(e, 'V', r->hdrs[i].value.ptr, r->hdrs[i].value.len);
+    }
+    put_str(e, 'B', r->body ? r->body : "", r->body_len);
+}
+
+static void finish(ringo__sess *s, ringo__conn *c, events *e)
 {
     ringo_req *r = s->cur;
 
     s->cur = NULL;
     if (!r)
         return;
+    record(e, r);
     if (ringo__url_split(r->target, &r->path, &r->query) == 0 &&
         (r->match = ringo__arena_alloc(&r->arena, sizeof(*r->match))) &&
         ringo__router_match(app->router, r->method, r->path, &r->arena, r->match) == 0) {
@@ -59,19 +113,43 @@ static void finish(ringo__sess *s, ringo__conn *c)
     ringo__req_free(r);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Parses one buffer as the session does; false once an error ended the stream. */
+static bool feed(ringo__sess *s, ringo__conn *c, const uint8_t *data, size_t n, events *e)
 {
-    ringo__conn *c;
-    ringo__sess *s;
-    size_t cut, off = 1;
+    char *buf = malloc(n ? n : 1);
+    const char *p = buf;
+    bool go = true;
 
-    if (!app)
-        setup();
-    if (size < 1)
-        return 0;
-    cut = (size_t)(data[0] % 64) + 1;
-    c = calloc(1, sizeof(*c) + sizeof(ringo__sess));
+    memcpy(buf, data, n);
+    while (n) {
+        size_t used = 0;
+        int ret = ringo__parse(s, p, n, &used);
+        if (used > n)
+            abort();
+        p += used;
+        n -= used;
+        if (ret < 0) {
+            char line[32];
+            put(e, line, (size_t)snprintf(line, sizeof(line), "\nerror %d\n", -ret));
+            go = false;
+            break;
+        }
+        if (ret == 1)
+            finish(s, c, e);
+        else if (n)
+            abort(); /* "more input needed" must have taken every byte */
+    }
+    free(buf);
+    return go;
+}
+
+static ringo__sess *sess_new(void)
+{
+    ringo__conn *c = calloc(1, sizeof(*c) + sizeof(ringo__sess));
+    ringo__sess *s;
+
+    if (!c)
+        abort();
     c->ring = ring;
     c->heap_idx = UINT32_MAX;
     s = ringo__conn_state(c);
@@ -79,31 +157,76 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s->app = app;
     llhttp_init(&s->parser, HTTP_REQUEST, &ringo__llhttp_settings);
     s->parser.data = s;
-    while (off < size) {
-        size_t n = size - off < cut ? size - off : cut, used = 0;
-        /* Each buffer is a fresh copy, as a recv buffer would be. */
-        char *buf = malloc(n);
-        const char *p = buf;
-        memcpy(buf, data + off, n);
-        off += n;
-        while (n) {
-            int ret = ringo__parse(s, p, n, &used);
-            p += used;
-            n -= used;
-            if (ret < 0) {
-                off = size;
-                break;
-            }
-            if (ret == 1)
-                finish(s, c);
-            else if (used == 0)
-                break;
-        }
-        free(buf);
+    return s;
+}
+
+/* Records whether the stream ended inside a message (unless an error ended it), then frees. */
+static void sess_free(ringo__sess *s, bool ended, events *e)
+{
+    ringo__conn *c = s->conn;
+
+    if (ended) {
+        char line[32];
+        put(e, line, (size_t)snprintf(line, sizeof(line), "\nend in_message=%d\n", s->in_message));
     }
     ringo__req_free(s->cur);
     ringo__timer_remove(ring, c);
     free(c->out);
     free(c);
+}
+
+/* Parses stream[0..size) in buffers of `piece` bytes (the last may be shorter). */
+static void run(const uint8_t *stream, size_t size, size_t piece, events *e)
+{
+    ringo__sess *s = sess_new();
+    bool go = true;
+
+    for (size_t off = 0; go && off < size; off += piece)
+        go = feed(s, s->conn, stream + off, size - off < piece ? size - off : piece, e);
+    sess_free(s, go, e);
+}
+
+/* Two buffers: [0, at) and [at, size). */
+static void run_split(const uint8_t *stream, size_t size, size_t at, events *e)
+{
+    ringo__sess *s = sess_new();
+    bool go = feed(s, s->conn, stream, at, e);
+
+    if (go && at < size)
+        go = feed(s, s->conn, stream + at, size - at, e);
+    sess_free(s, go, e);
+}
+
+static void same(const events *whole, const events *other, const char *how)
+{
+    if (whole->len == other->len && memcmp(whole->p, other->p, whole->len) == 0)
+        return;
+    fprintf(stderr, "parse differs when the input is %s:\n--- whole:\n%.*s\n--- %s:\n%.*s\n", how,
+            (int)whole->len, whole->p, how, (int)other->len, other->p);
+    abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    events whole = {0}, other = {0};
+    const uint8_t *stream = data + 1;
+    size_t n = size - 1;
+
+    if (!app)
+        setup();
+    if (size < 2)
+        return 0;
+    run(stream, n, n, &whole);
+    run_split(stream, n, (size_t)data[0] * n / 256, &other);
+    same(&whole, &other, "cut in two");
+    other.len = 0;
+    run(stream, n, (size_t)(data[0] % 64) + 1, &other);
+    same(&whole, &other, "cut into pieces");
+    other.len = 0;
+    run(stream, n, 1, &other);
+    same(&whole, &other, "fed one byte at a time");
+    free(whole.p);
+    free(other.p);
     return 0;
 }

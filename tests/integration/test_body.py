@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ringo_harness as h  # noqa: E402
 from ringo_harness import (Conn, case, check, check_eq, check_std_headers, chunked,  # noqa: E402
                            request)
+from ringo_cases import ECHO  # noqa: E402
 
 RNG = random.Random(20240611)
 
@@ -48,18 +49,15 @@ def content_length_bodies(srv):
         body = blob(n)
         c.send(echo(ctype, body))
         expect_echo(c.read_response(), body, ctype or "application/octet-stream", f"{n} bytes")
-    body = b"\r\n\r\n\x00GET / HTTP/1.1\r\n\r\n"
-    expect_echo(c.exchange(echo("a/b", body)), body, "a/b", "CRLFs and NUL in a body")
 
 
 @case()
-def empty_bodies(srv):
+def echo_table(srv):
+    # Empty bodies, chunk extensions (RFC 9112 section 7.1.1), trailers, upper-case hex.
     c = Conn(srv)
-    expect_echo(c.exchange(echo(body=b"")), b"", what="Content-Length: 0")
-    expect_echo(c.exchange(request("POST", "/echo")), b"", what="no body framing at all")
-    expect_echo(c.exchange(request("POST", "/echo", headers={"Transfer-Encoding": "chunked"},
-                                   body=b"0\r\n\r\n")), b"", what="chunked, last chunk only")
-    c.expect_open("empty bodies")
+    for name, data, body in ECHO:
+        expect_echo(c.exchange(data), body, what=name)
+    c.expect_open("the echo table")
 
 
 @case()
@@ -73,54 +71,7 @@ def chunked_upload(srv):
     pieces = [big[i:i + 4099] for i in range(0, len(big), 4099)]
     r = c.exchange(request("POST", "/echo", headers=te, body=chunked(pieces)))
     expect_echo(r, big, "text/x-chunks", "100 KB in 4 KB chunks")
-    body = b"A\r\n0123456789\r\n1a\r\n" + b"z" * 26 + b"\r\n0\r\n\r\n"
-    r = c.exchange(request("POST", "/echo", headers=te, body=body))
-    expect_echo(r, b"0123456789" + b"z" * 26, "text/x-chunks", "upper/lower-case hex sizes")
     c.expect_open("chunked uploads")
-
-
-@case()
-def chunk_extensions(srv):
-    c = Conn(srv)
-    te = {"Transfer-Encoding": "chunked"}
-    body = b"5;ext\r\nhello\r\n6;name=value\r\n world\r\n0;last=1\r\n\r\n"
-    expect_echo(c.exchange(request("POST", "/echo", headers=te, body=body)), b"hello world",
-                what="token extensions")
-    body = b'3;q="quoted ; value"\r\nabc\r\n2;e=""\r\nde\r\n0\r\n\r\n'
-    expect_echo(c.exchange(request("POST", "/echo", headers=te, body=body)), b"abcde",
-                what="quoted-string extensions")
-    c.expect_open("chunk extensions")
-
-
-@case()
-def chunk_extensions_several_with_values(srv):
-    # RFC 9112 section 7.1.1: chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] )
-    c = Conn(srv)
-    te = {"Transfer-Encoding": "chunked"}
-    body = b"3;a=b;c=d\r\nabc\r\n2;x;y=1\r\nde\r\n0\r\n\r\n"
-    expect_echo(c.exchange(request("POST", "/echo", headers=te, body=body)), b"abcde",
-                what="several extensions with values on one chunk")
-
-
-@case()
-def chunk_extension_quoted_pair(srv):
-    c = Conn(srv)
-    te = {"Transfer-Encoding": "chunked"}
-    body = b'2;e="\\"esc\\""\r\nde\r\n0\r\n\r\n'
-    expect_echo(c.exchange(request("POST", "/echo", headers=te, body=body)), b"de",
-                what="quoted-pair in a chunk extension value")
-
-
-@case()
-def chunked_trailers(srv):
-    c = Conn(srv)
-    te = {"Transfer-Encoding": "chunked"}
-    body = chunked([b"with", b" trailers"], trailers=[("X-Checksum", "abc"), ("X-More", "1")])
-    expect_echo(c.exchange(request("POST", "/echo", headers=te, body=body)),
-                b"with trailers", what="two trailer fields")
-    # The next request on the connection proves the trailers were consumed.
-    r = c.exchange(h.get("/users/after-trailers"))
-    check_eq(r.json(), {"id": "after-trailers"}, "request after trailers")
 
 
 @case()

@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ringo_harness as h  # noqa: E402
 from ringo_harness import (Conn, case, check, check_eq, check_std_headers, chunked,  # noqa: E402
                            get, request)
+from ringo_cases import PIPELINE_ERRORS, pipeline_error  # noqa: E402
 
 
 def expect_users(c, ids, what):
@@ -86,21 +87,11 @@ def mixed_with_bodies(srv):
     c.expect_open("the mixed pipeline")
 
 
-ERRORS = [
-    ("invalid Content-Length", get("/x", headers={"Content-Length": "abc"}), 400),
-    ("bare LF", b"GET /plaintext HTTP/1.1\nHost: a\n\n", 400),
-    ("unknown method", request("BREW", "/plaintext"), 501),
-    ("HTTP/2.0", get("/plaintext", version="HTTP/2.0"), 505),
-    ("missing Host", get("/plaintext", host=None), 400),
-]
-
-
 @case()
 def parse_error_after_k_requests(srv):
-    for k, (name, bad, status) in enumerate(ERRORS):
+    for k, (name, bad, status) in enumerate(PIPELINE_ERRORS):
         c = Conn(srv)
-        good = b"".join(get(f"/users/{i}") for i in range(1, k + 2))
-        c.send(good + bad + get("/users/999"), tolerate_close=True)
+        c.send(pipeline_error(k, bad), tolerate_close=True)
         expect_users(c, range(1, k + 2), f"{k + 1} requests before a {name} error")
         r = c.read_response()
         check_eq(r.status, status, f"status after {k + 1} good requests + {name}")

@@ -57,7 +57,7 @@ static void start(void)
 #define GET "GET /hello HTTP/1.1\r\n" H
 #define POST "POST /echo HTTP/1.1\r\n" H
 
-enum { SPLIT_DEFECT = 1, KNOWN_DEFECT };
+enum { KNOWN_DEFECT = 1 };
 
 static const struct pcase {
     const char *name;
@@ -89,7 +89,7 @@ static const struct pcase {
     {"http/0.9", "GET /hello\r\n\r\n", 400, NULL},
     {"version 0.9", "GET /hello HTTP/0.9\r\n\r\n", 400, NULL},
     {"version 1.2", "GET /hello HTTP/1.2\r\n" H "\r\n", 505, NULL},
-    {"version 1.10", "GET /hello HTTP/1.10\r\n" H "\r\n", 400, NULL, SPLIT_DEFECT},
+    {"version 1.10", "GET /hello HTTP/1.10\r\n" H "\r\n", 400, NULL},
     {"version 2.0", "GET /hello HTTP/2.0\r\n" H "\r\n", 505, NULL},
     {"version garbage", "GET /hello HTTP/x.y\r\n" H "\r\n", 400, NULL},
     {"bare lf after version", "GET /hello HTTP/1.1\n" H "\r\n", 400, NULL},
@@ -103,9 +103,9 @@ static const struct pcase {
      " HTTP/1.1\r\n" H "\r\n",
      414, NULL},
     /* header fields */
-    {"obs-fold", GET "X-Echo: a\r\n b\r\n\r\n", 400, NULL, SPLIT_DEFECT},
+    {"obs-fold", GET "X-Echo: a\r\n b\r\n\r\n", 400, NULL},
     {"obs-fold after an empty value", POST "Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", 400,
-     NULL, SPLIT_DEFECT},
+     NULL},
     {"empty name", GET ": v\r\n\r\n", 400, NULL},
     {"space before colon", GET "X-Echo : v\r\n\r\n", 400, NULL},
     {"host missing", "GET /hello HTTP/1.1\r\n\r\n", 400, NULL},
@@ -187,7 +187,7 @@ static void check_case(const struct pcase *t)
     CHECKF(!t->detail || strstr(whole.wire, t->detail), "%s: no \"%s\" in\n%s", t->name, t->detail,
            whole.wire);
     CHECKF(whole.closed == expect_close, "%s: closed %d", t->name, whole.closed);
-    for (size_t cut = 1; cut <= n + 2 && (t->defect != SPLIT_DEFECT || known_defects); cut++) {
+    for (size_t cut = 1; cut <= n + 2; cut++) {
         outcome o = run(t->in, cut);
         CHECKF(strcmp(o.wire, whole.wire) == 0 && o.closed == whole.closed,
                "%s, %s %zu: got\n%s\n(closed %d) ---- whole:\n%s(closed %d)", t->name,
@@ -199,11 +199,8 @@ static void check_case(const struct pcase *t)
 }
 
 /*
- * Known defects, checked only with RINGO_TEST_KNOWN_DEFECTS=1 until fixed:
- * SPLIT_DEFECT cases are answered differently when a segment boundary falls
- * inside them (obs-fold: folded() looks back only to the start of the
- * current buffer; HTTP/1.10: 400 whole, 505 byte by byte); KNOWN_DEFECT
- * cases are answered wrongly even whole.
+ * KNOWN_DEFECT cases (none today) are answered wrongly: they are checked
+ * only with RINGO_TEST_KNOWN_DEFECTS=1 until fixed.
  */
 int main(void)
 {
