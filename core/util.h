@@ -21,18 +21,23 @@ extern const uint8_t ringo__tchar[256];
 
 static inline int ringo__is_tchar(unsigned char c) { return ringo__tchar[c]; }
 
-/*
- * 1 when the n bytes of s equal lower (lower case) ignoring ASCII case.
- * Not strncasecmp: it follows LC_CTYPE, and under tr_TR 'I' does not fold
- * to 'i'.
- */
-static inline int ringo__ascii_eq(const char *s, const char *lower, size_t n)
+static inline int ringo__ascii_digit(unsigned char c) { return (unsigned)(c - '0') < 10u; }
+
+static inline unsigned char ringo__ascii_lower(unsigned char c)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'A' && c <= 'Z' ? c | 0x20 : c) != (unsigned char)lower[i])
+    return (unsigned)(c - 'A') < 26u ? (unsigned char)(c | 0x20) : c;
+}
+
+/*
+ * 1 when a[0..n) and b[0..n) are equal ignoring ASCII case (bytes above 0x7f
+ * must match exactly). Not strncasecmp: it follows LC_CTYPE, and under
+ * tr_TR 'I' does not fold to 'i'.
+ */
+static inline int ringo__ascii_iequal(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ringo__ascii_lower((unsigned char)a[i]) != ringo__ascii_lower((unsigned char)b[i]))
             return 0;
-    }
     return 1;
 }
 

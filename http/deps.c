@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/util.h"
 #include "http/http_impl.h"
 
 /* ---- name lists ---- */
@@ -490,7 +491,8 @@ void ringo__shape_error(ringo_req *r)
         return;
     /* The handler shapes the body: ringo's own body and its Content-Type go. */
     for (uint32_t i = 0; i < r->nrhdrs;) {
-        if (r->rhdrs[i].name.len == 12 && !strcasecmp(r->rhdrs[i].name.ptr, "content-type"))
+        if (r->rhdrs[i].name.len == 12 &&
+            ringo__ascii_iequal(r->rhdrs[i].name.ptr, "content-type", 12))
             r->rhdrs[i] = r->rhdrs[--r->nrhdrs];
         else
             i++;

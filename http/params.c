@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
 
+#include "core/util.h"
 #include "http/http_impl.h"
 
 typedef struct ringo__verr {
@@ -91,12 +91,37 @@ static int fetch(ringo_req *r, ringo_loc loc, const char *name, bool required, r
     return 0;
 }
 
+/*
+ * Decimal integer with an optional sign, nothing else. Not strtoll(): it
+ * skips whitespace as LC_CTYPE defines it. Returns 0, or -EINVAL on a stray
+ * byte, an empty number or overflow.
+ */
+static int parse_int(ringo_str v, int64_t *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    uint64_t n = 0, lim;
+
+    if (i < v.len && (v.ptr[i] == '-' || v.ptr[i] == '+'))
+        neg = v.ptr[i++] == '-';
+    if (i == v.len)
+        return -EINVAL;
+    lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; i < v.len; i++) {
+        unsigned char c = (unsigned char)v.ptr[i];
+        if (!ringo__ascii_digit(c) || n > (lim - (c - '0')) / 10)
+            return -EINVAL;
+        n = n * 10 + (c - '0');
+    }
+    *out = neg ? (int64_t)(0 - n) : (int64_t)n;
+    return 0;
+}
+
 int ringo_param_int(ringo_req *req, ringo_loc loc, const char *name, int64_t min, int64_t max,
                     const int64_t *dflt, int64_t *out)
 {
     ringo_str v;
-    char buf[32], *end;
-    long long n;
+    int64_t n;
     int ret = fetch(req, loc, name, dflt == NULL, &v);
     char *msg;
 
@@ -106,13 +131,7 @@ int ringo_param_int(ringo_req *req, ringo_loc loc, const char *name, int64_t min
     }
     if (ret < 0)
         return ret;
-    if (v.len == 0 || v.len >= sizeof(buf))
-        goto bad;
-    memcpy(buf, v.ptr, v.len);
-    buf[v.len] = '\0';
-    errno = 0;
-    n = strtoll(buf, &end, 10);
-    if (*end || errno)
+    if (parse_int(v, &n) < 0)
         goto bad;
     if (n < min || n > max) {
         bool low = n < min;
@@ -146,9 +165,9 @@ int ringo_param_bool(ringo_req *req, ringo_loc loc, const char *name, const int 
     if (ret < 0)
         return ret;
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-        if (v.len == strlen(yes[i]) && !strncasecmp(v.ptr, yes[i], v.len))
+        if (v.len == strlen(yes[i]) && ringo__ascii_iequal(v.ptr, yes[i], v.len))
             return *out = 1, 0;
-        if (v.len == strlen(no[i]) && !strncasecmp(v.ptr, no[i], v.len))
+        if (v.len == strlen(no[i]) && ringo__ascii_iequal(v.ptr, no[i], v.len))
             return *out = 0, 0;
     }
     return record(req, loc, name, "bool_parsing",

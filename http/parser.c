@@ -30,7 +30,7 @@
  */
 #include <errno.h>
 
-#include "http/ascii.h"
+#include "core/util.h"
 #include "http/http_impl.h"
 
 enum { CB_NONE, CB_FIELD, CB_VALUE };
@@ -230,7 +230,7 @@ static int on_header_value_complete(llhttp_t *p)
         s->last_cb = CB_VALUE;
     s->value_at_end = false;
     /* Only none, one or several matter: saturate, 256 fields must not look like none. */
-    if (n.len == 4 && ascii_iequal(n.ptr, "host", 4) && r->hosts < 2)
+    if (n.len == 4 && ringo__ascii_iequal(n.ptr, "host", 4) && r->hosts < 2)
         r->hosts++;
     return 0;
 }
@@ -240,11 +240,11 @@ static bool only_chunked(const ringo_req *r)
 {
     for (uint32_t i = 0; i < r->nhdrs; i++) {
         ringo_str n = r->hdrs[i].name, v = r->hdrs[i].value;
-        if (n.len != 17 || !ascii_iequal(n.ptr, "transfer-encoding", 17))
+        if (n.len != 17 || !ringo__ascii_iequal(n.ptr, "transfer-encoding", 17))
             continue;
         while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
             v.len--;
-        if (v.len != 7 || !ascii_iequal(v.ptr, "chunked", 7))
+        if (v.len != 7 || !ringo__ascii_iequal(v.ptr, "chunked", 7))
             return false;
     }
     return true;
@@ -256,7 +256,7 @@ static int check_expect(ringo__sess *s, ringo_req *r, bool has_body)
 
     if (ringo_req_header(r, "expect", &v) < 0)
         return 0;
-    if (v.len != 12 || !ascii_iequal(v.ptr, "100-continue", 12))
+    if (v.len != 12 || !ringo__ascii_iequal(v.ptr, "100-continue", 12))
         return fail(s, 417);
     r->expect_continue = has_body && r->http_minor == 1;
     return 0;
@@ -440,8 +440,8 @@ static int error_status(ringo__sess *s, llhttp_errno_t err, const char *err_pos,
          * llhttp ends the version span before it rejects a well-formed
          * version it does not speak (HTTP/3.0, HTTP/1.2): 505. Garbage: 400.
          */
-        return s->ver_len == 3 && ascii_is_digit((unsigned char)s->ver[0]) && s->ver[1] == '.' &&
-                       ascii_is_digit((unsigned char)s->ver[2])
+        return s->ver_len == 3 && ringo__ascii_digit((unsigned char)s->ver[0]) &&
+                       s->ver[1] == '.' && ringo__ascii_digit((unsigned char)s->ver[2])
                    ? 505
                    : 400;
     case HPE_PAUSED_H2_UPGRADE: return 505; /* the HTTP/2 connection preface */

@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "http/ascii.h"
+#include "core/util.h"
 #include "http/http_impl.h"
 
 ringo_str ringo_req_method(const ringo_req *req) { return req->method; }
@@ -70,7 +70,7 @@ int ringo_req_header(const ringo_req *req, const char *name, ringo_str *out)
     size_t n = strlen(name);
 
     for (uint32_t i = 0; i < req->nhdrs; i++) {
-        if (req->hdrs[i].name.len == n && ascii_iequal(req->hdrs[i].name.ptr, name, n)) {
+        if (req->hdrs[i].name.len == n && ringo__ascii_iequal(req->hdrs[i].name.ptr, name, n)) {
             *out = req->hdrs[i].value;
             return 0;
         }

@@ -62,10 +62,10 @@ static size_t token_len(const char *s)
 static bool reserved(const char *name, size_t len)
 {
     switch (len) {
-    case 4: return ringo__ascii_eq(name, "date", 4);
-    case 6: return ringo__ascii_eq(name, "server", 6);
-    case 14: return ringo__ascii_eq(name, "content-length", 14);
-    case 17: return ringo__ascii_eq(name, "transfer-encoding", 17);
+    case 4: return ringo__ascii_iequal(name, "date", 4);
+    case 6: return ringo__ascii_iequal(name, "server", 6);
+    case 14: return ringo__ascii_iequal(name, "content-length", 14);
+    case 17: return ringo__ascii_iequal(name, "transfer-encoding", 17);
     default: return false;
     }
 }
@@ -90,8 +90,8 @@ int ringo_resp_add_header(ringo_req *req, const char *name, ringo_str value)
         return -EINVAL;
     if (reserved(name, nlen))
         return -EPERM;
-    if (nlen == 10 && ringo__ascii_eq(name, "connection", 10)) {
-        if (value.len != 5 || !ringo__ascii_eq(value.ptr, "close", 5))
+    if (nlen == 10 && ringo__ascii_iequal(name, "connection", 10)) {
+        if (value.len != 5 || !ringo__ascii_iequal(value.ptr, "close", 5))
             return -EPERM;
         req->resp_close = true; /* serialized as "Connection: close" */
         return 0;
@@ -151,7 +151,7 @@ static bool has_header(const ringo_req *req, const char *name)
 {
     for (uint32_t i = 0; i < req->nrhdrs; i++)
         if (req->rhdrs[i].name.len == strlen(name) &&
-            ringo__ascii_eq(req->rhdrs[i].name.ptr, name, strlen(name)))
+            ringo__ascii_iequal(req->rhdrs[i].name.ptr, name, strlen(name)))
             return true;
     return false;
 }

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "http/ascii.h"
+#include "core/util.h"
 
 #include "core/util.h"
 
@@ -82,7 +82,7 @@ static size_t scheme_len(ringo_str t)
     static const char http[] = "http";
     size_t n = sizeof(http) - 1;
 
-    if (t.len < n || !ascii_iequal(t.ptr, http, n))
+    if (t.len < n || !ringo__ascii_iequal(t.ptr, http, n))
         return 0;
     if (n < t.len && (t.ptr[n] | 0x20) == 's')
         n++;

@@ -8,7 +8,7 @@
  * method with a Latin-1 letter is malformed (400, not an unknown method's
  * 501), an upper-case "Expect: 100-CONTINUE" is accepted (not 417),
  * ringo_req_header() finds "AUTHORIZATION" under "authorization", and the
- * http/ascii.h classes match RFC 9110's ASCII definitions for all 256 byte
+ * core/util.h classes match RFC 9110's ASCII definitions for all 256 byte
  * values (with core/util.h's token and hex classes). Skips (77) when
  * localedef or the locale sources are missing.
  */
@@ -20,7 +20,7 @@
 
 #include "check.h"
 #include "fake_core.h"
-#include "http/ascii.h"
+#include "core/util.h"
 
 static ringo_app *app;
 static char locpath[] = "/tmp/ringo-locale-XXXXXX";
@@ -98,12 +98,12 @@ static void check_classes(void)
                   : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
                                            : -1;
         CHECK(ringo__is_tchar(b) == rfc_tchar(ch));
-        CHECK(ascii_is_digit(b) == (ch >= '0' && ch <= '9'));
-        CHECK(ascii_lower(b) == lower);
+        CHECK(ringo__ascii_digit(b) == (ch >= '0' && ch <= '9'));
+        CHECK(ringo__ascii_lower(b) == lower);
         CHECK(ringo__hex_value(b) == hex);
     }
-    CHECK(ascii_iequal("100-CONTINUE", "100-continue", 12));
-    CHECK(!ascii_iequal("\xc4", "\xe4", 1)); /* Latin-1 Ä and ä: not ASCII letters */
+    CHECK(ringo__ascii_iequal("100-CONTINUE", "100-continue", 12));
+    CHECK(!ringo__ascii_iequal("\xc4", "\xe4", 1)); /* Latin-1 Ä and ä: not ASCII letters */
 }
 
 static void start(void)
