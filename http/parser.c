@@ -312,13 +312,18 @@ static int on_headers_complete(llhttp_t *p)
 /* Appends to the request body; `more` is how much is still announced (sizes the buffer once). */
 static int body_append(ringo_req *r, const char *at, size_t len, uint64_t more)
 {
-    if (r->body_len + len > r->body_cap) {
+    size_t need = r->body_len + len; /* both bounded by max_body_bytes and one buffer */
+
+    if (need > r->body_cap) {
         size_t cap = r->body_cap ? r->body_cap : 1024;
         char *b;
-        while (cap < r->body_len + len)
+        while (cap < need && cap <= SIZE_MAX / 2)
             cap *= 2;
-        if (more + r->body_len + len > cap)
-            cap = r->body_len + len + more;
+        /* Size once for what the head announced, unless that sum would wrap. */
+        if (more <= SIZE_MAX - need && need + more > cap)
+            cap = need + (size_t)more;
+        if (cap < need)
+            return -503;
         b = ringo__arena_grow(&r->arena, r->body, r->body_cap, cap);
         if (!b)
             return -503;
