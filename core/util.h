@@ -35,9 +35,12 @@ static inline unsigned char ringo__ascii_lower(unsigned char c)
  */
 static inline int ringo__ascii_iequal(const char *a, const char *b, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (ringo__ascii_lower((unsigned char)a[i]) != ringo__ascii_lower((unsigned char)b[i]))
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        /* Equal bytes are the common case on the wire: fold only on a mismatch. */
+        if (x != y && ringo__ascii_lower(x) != ringo__ascii_lower(y))
             return 0;
+    }
     return 1;
 }
 
