@@ -45,22 +45,20 @@ if [ -z "${RINGO_BIN:-}" ]; then
     kind="RINGO_VALGRIND=ON build"
     RINGO_BIN=$vgbuild/ringo
     # Always brought up to date (a no-op when current): a stale binary measures old code.
-    if true; then
-        echo "callgrind.sh: building ringo with RINGO_VALGRIND=ON in $vgbuild" >&2
-        mkdir -p "$vgbuild"
-        if ! { cmake -S "$repo" -B "$vgbuild" -DCMAKE_BUILD_TYPE=Release -DRINGO_VALGRIND=ON \
-                   -DRINGO_TESTS=OFF -DRINGO_PERF=OFF &&
-               cmake --build "$vgbuild" -j"$(nproc)" --target ringo; } >"$vgbuild/build.log" 2>&1
-        then
-            echo "callgrind.sh: valgrind build failed (see $vgbuild/build.log);" \
-                 "using the normal build" >&2
-            kind="normal build (mimalloc)"
-            RINGO_BIN=${RINGO_BUILD_DIR:-$repo/build}/ringo
-            [ -x "$RINGO_BIN" ] || {
-                cmake -S "$repo" -B "${RINGO_BUILD_DIR:-$repo/build}" >/dev/null &&
-                cmake --build "${RINGO_BUILD_DIR:-$repo/build}" -j"$(nproc)" --target ringo \
-                    >/dev/null; }
-        fi
+    echo "callgrind.sh: building ringo with RINGO_VALGRIND=ON in $vgbuild" >&2
+    mkdir -p "$vgbuild"
+    if ! { cmake -S "$repo" -B "$vgbuild" -DCMAKE_BUILD_TYPE=Release -DRINGO_VALGRIND=ON \
+               -DRINGO_TESTS=OFF -DRINGO_PERF=OFF &&
+           cmake --build "$vgbuild" -j"$(nproc)" --target ringo; } >"$vgbuild/build.log" 2>&1
+    then
+        echo "callgrind.sh: valgrind build failed (see $vgbuild/build.log);" \
+             "using the normal build" >&2
+        kind="normal build (mimalloc)"
+        RINGO_BIN=${RINGO_BUILD_DIR:-$repo/build}/ringo
+        [ -x "$RINGO_BIN" ] || {
+            cmake -S "$repo" -B "${RINGO_BUILD_DIR:-$repo/build}" >/dev/null &&
+            cmake --build "${RINGO_BUILD_DIR:-$repo/build}" -j"$(nproc)" --target ringo \
+                >/dev/null; }
     fi
 fi
 
