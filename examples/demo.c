@@ -490,7 +490,8 @@ static int tasks_post(ringo_req *req, void *udata)
 
 /* Counters of the /tasks/... routes below, read by GET /tasks/stats. */
 static _Atomic unsigned long sleep_done, sleep_cancelled, many_done, nested_outer, nested_inner;
-static _Atomic long nested_ret = 1;
+static _Atomic unsigned long forever_runs;
+static _Atomic long nested_ret = 1, forever_ret = 1;
 
 /* An async background task that awaits a long sleep: shutdown must cancel it. */
 static int sleeping_task(ringo_req *req, void *arg)
@@ -569,15 +570,36 @@ static int tasks_nested(ringo_req *req, void *udata)
     return ringo_respond(req, 202, "application/json", "{\"scheduled\":true}", 18);
 }
 
+/* A background task that schedules itself again: ringo_background() ends the chain. */
+static int forever_task(ringo_req *req, void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&forever_runs, 1);
+    atomic_store(&forever_ret, ringo_background(req, RINGO_ASYNC, forever_task, NULL));
+    return 0;
+}
+
+static int tasks_forever(ringo_req *req, void *udata)
+{
+    int ret = ringo_background(req, RINGO_ASYNC, forever_task, NULL);
+
+    (void)udata;
+    if (ret < 0)
+        return ret;
+    return ringo_respond(req, 202, "application/json", "{\"scheduled\":true}", 18);
+}
+
 static int tasks_stats(ringo_req *req, void *udata)
 {
-    char body[192];
+    char body[256];
     int n =
         snprintf(body, sizeof(body),
                  "{\"sleep_done\":%lu,\"sleep_cancelled\":%lu,\"many_done\":%lu,"
-                 "\"nested_outer\":%lu,\"nested_inner\":%lu,\"nested_ret\":%ld}",
+                 "\"nested_outer\":%lu,\"nested_inner\":%lu,\"nested_ret\":%ld,"
+                 "\"forever_runs\":%lu,\"forever_ret\":%ld}",
                  atomic_load(&sleep_done), atomic_load(&sleep_cancelled), atomic_load(&many_done),
-                 atomic_load(&nested_outer), atomic_load(&nested_inner), atomic_load(&nested_ret));
+                 atomic_load(&nested_outer), atomic_load(&nested_inner), atomic_load(&nested_ret),
+                 atomic_load(&forever_runs), atomic_load(&forever_ret));
 
     (void)udata;
     return ringo_respond(req, 200, "application/json", body, (size_t)n);
@@ -753,6 +775,7 @@ static int add_routes(ringo_app *app)
         {"POST", "/tasks/sleep", RINGO_ASYNC, tasks_sleep, NULL, NULL},
         {"POST", "/tasks/many", RINGO_ASYNC, tasks_many, NULL, NULL},
         {"POST", "/tasks/nested", RINGO_ASYNC, tasks_nested, NULL, NULL},
+        {"POST", "/tasks/forever", RINGO_ASYNC, tasks_forever, NULL, NULL},
         {"GET", "/tasks/stats", RINGO_ASYNC, tasks_stats, NULL, NULL},
     };
     int ret = add_deps(app);

@@ -495,6 +495,7 @@ static int build_post(ringo_req *r)
     x->post = ringo__arena_alloc(&r->arena, n * sizeof(*x->post));
     if (!x->post)
         return -ENOMEM;
+    x->post_cap = n;
     for (unsigned i = x->nran; i-- > 0;)
         if (x->ran[i].dep->teardown)
             x->post[x->npost++] =
@@ -508,7 +509,9 @@ static int build_post(ringo_req *r)
 /*
  * Background tasks scheduled by post-response work itself (a background task
  * or a teardown calling ringo_background()) become a new list that runs
- * after the current one. Returns 1 when there are some.
+ * after the current one, in the same array when they fit (a task that
+ * reschedules itself takes no new memory but its ringo__bg, and
+ * ringo_background() bounds those). Returns 1 when there are some.
  */
 static int more_bg(ringo_req *r)
 {
@@ -523,7 +526,10 @@ static int more_bg(ringo_req *r)
     x->bg_built = x->bg_tail;
     x->npost = 0;
     r->hop_from = r->hop_to = 0;
-    x->post = ringo__arena_alloc(&r->arena, n * sizeof(*x->post));
+    if (n > x->post_cap) {
+        x->post = ringo__arena_alloc(&r->arena, n * sizeof(*x->post));
+        x->post_cap = x->post ? n : 0;
+    }
     if (!x->post) {
         fprintf(stderr, "ringo: out of memory: %u background tasks of '%s' skipped\n", n,
                 r->route ? r->route->label : "?");

@@ -126,8 +126,9 @@ typedef struct ringo__exec {
     ringo__bg *bg_head, *bg_tail;
     ringo__bg *bg_built; /* the last one in `post`: later ones were scheduled by post work */
     ringo__post *post;   /* teardowns (reverse) then background tasks */
-    unsigned npost;
-    void *state; /* ringo_req_state() */
+    unsigned npost, post_cap;
+    unsigned chained; /* tasks scheduled by post-response work (RINGO_BACKGROUND_MAX_CHAINED) */
+    void *state;      /* ringo_req_state() */
 } ringo__exec;
 
 /* ---- phase transitions ---- */

@@ -8,7 +8,8 @@ while live requests stay bounded. At shutdown, background tasks still queued
 past the drain timeout are dropped and counted, and an async background task
 awaiting a long sleep is cancelled, so shutdown ends within a bound. More than
 65,535 background tasks on one request all run (no 16-bit index wraps), and a
-background task that schedules another one gets it run.
+background task that schedules another one gets it run, but one that keeps
+rescheduling itself is stopped after RINGO_BACKGROUND_MAX_CHAINED rounds.
 """
 import os
 import signal
@@ -204,6 +205,24 @@ def background_task_scheduling_another_runs_it(srv):
     st = task_stats(c)
     check_eq((st["nested_outer"], st["nested_ret"], st["nested_inner"]), (1, 0, 1),
              "outer task ran, its ringo_background() returned 0 and the inner task ran")
+    c.close()
+    stats.close()
+
+
+@case()
+def background_task_rescheduling_itself_is_bounded(srv):
+    # Regression: a background task that scheduled itself again ran forever, its
+    # request never finished and its arena grew a post-response array per round.
+    stats = StatsConn(srv)
+    base = stats.get()
+    c = Conn(srv)
+    c.send(request("POST", "/tasks/forever", body=b""))
+    check_eq(c.read_response().status, 202, "POST /tasks/forever status")
+    stats.wait_baseline(base, "the self-rescheduling background task stopped", open_conns=1)
+    st = task_stats(c)
+    # The handler's task, then RINGO_BACKGROUND_MAX_CHAINED (1024) more; -ELOOP (40) after.
+    check_eq((st["forever_runs"], st["forever_ret"]), (1025, -40),
+             "runs of the self-rescheduling task and its last ringo_background() return")
     c.close()
     stats.close()
 
