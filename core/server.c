@@ -252,39 +252,68 @@ void ringo__server_stop(ringo__server *s)
         return; /* the counter is already non-zero: nothing to do */
 }
 
-/*
- * Rings exit once their connections are gone and no pool job they handed out
- * is pending. Past the drain timeout the layer above gets to cancel what is
- * still queued (answered 503), then the rings are joined for good.
- */
-static void join_rings(ringo__server *s)
+static struct timespec add_ms(struct timespec t, uint64_t ms)
 {
-    struct timespec dl;
-    unsigned i = 0;
-
-    clock_gettime(CLOCK_REALTIME, &dl);
-    /* Rings force-close a second after this: queued sync jobs get their 503 first. */
-    dl.tv_sec += (time_t)(s->cfg.drain_timeout_ms / 1000);
-    dl.tv_nsec += (long)(s->cfg.drain_timeout_ms % 1000) * 1000000;
-    if (dl.tv_nsec >= 1000000000) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000;
+    if (ms > (uint64_t)INT32_MAX * 1000) /* ~68 years: forever */
+        ms = (uint64_t)INT32_MAX * 1000;
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (t.tv_nsec >= 1000000000) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000;
     }
+    return t;
+}
+
+/* Joins rings [i, nrings) until one is still running at dl; returns its index. */
+static unsigned join_until(ringo__server *s, unsigned i, struct timespec dl)
+{
     for (; i < s->nrings; i++)
         if (pthread_timedjoin_np(s->rings[i]->thread, NULL, &dl) != 0)
             break;
-    if (i < s->nrings && s->drain_hook)
-        s->drain_hook(s, false);
+    return i;
+}
+
+/*
+ * Rings exit once their connections are gone and no pool job they handed out
+ * is pending. Past the drain timeout the layer above cancels what is still
+ * queued (answered 503) and gives the work under way (teardowns) a bound;
+ * past that it drops what has not started, and rings still waiting for work
+ * that runs on are left running (-ETIMEDOUT), never freed under it.
+ */
+static int join_rings(ringo__server *s)
+{
+    struct timespec t0, dl;
+    uint64_t more = 0;
+    unsigned i;
+
+    clock_gettime(CLOCK_REALTIME, &t0);
+    /* Rings force-close a second after this: queued sync jobs get their 503 first. */
+    dl = add_ms(t0, s->cfg.drain_timeout_ms);
+    i = join_until(s, 0, dl);
+    if (i < s->nrings && s->drain_hook) {
+        more = s->drain_hook(s, RINGO__STOP_DRAINED);
+        i = join_until(s, i, add_ms(dl, more));
+        if (i < s->nrings && s->drain_hook(s, RINGO__STOP_GIVE_UP) > 0) {
+            i = join_until(s, i, add_ms(dl, (more > 1000 ? more : 1000) + 1000));
+            if (i < s->nrings) {
+                s->abandoned = true;
+                return -ETIMEDOUT;
+            }
+        }
+    }
     for (; i < s->nrings; i++)
         pthread_join(s->rings[i]->thread, NULL);
     if (s->drain_hook)
-        s->drain_hook(s, true);
+        s->drain_hook(s, RINGO__STOP_DONE);
+    return 0;
 }
 
 int ringo__server_wait(ringo__server *s)
 {
     struct pollfd pfd[2] = {{.fd = s->stop_efd, .events = POLLIN},
                             {.fd = s->sig_fd, .events = POLLIN}};
+    int ret;
 
     if (!s->running)
         return -EINVAL;
@@ -302,8 +331,10 @@ int ringo__server_wait(ringo__server *s)
     if (s->watchdog_started)
         pthread_join(s->watchdog, NULL);
     s->watchdog_started = false;
-    join_rings(s);
+    ret = join_rings(s);
     s->running = 0;
+    if (ret < 0)
+        return ret; /* the rings left running: their loop_err is theirs */
     for (unsigned i = 0; i < s->nrings; i++)
         if (s->rings[i]->loop_err)
             return s->rings[i]->loop_err;
@@ -360,6 +391,8 @@ int ringo__server_handle_signals(ringo__server *s)
 
 void ringo__server_free(ringo__server *s)
 {
+    if (s->abandoned)
+        return; /* rings still run (work outlived the teardown timeout): leak them */
     cleanup(s);
     if (s->sig_fd >= 0)
         close(s->sig_fd);

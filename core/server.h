@@ -32,20 +32,30 @@ struct ringo__server {
     int running;
     pthread_t watchdog;
     bool watchdog_started;
-    /*
-     * Hook for the layer above (the pool), on the main thread: called when
-     * the drain timeout passed with rings still waiting for work it owns,
-     * and again once every ring has exited.
-     */
-    void (*drain_hook)(ringo__server *s, bool rings_done);
+    bool abandoned; /* ringo__server_wait() left rings running: never free them */
+    /* Hook for the layer above (the pool), on the main thread: see ringo__stop_stage. */
+    uint64_t (*drain_hook)(ringo__server *s, int stage);
 };
+
+/*
+ * When ringo__server_wait() calls the drain hook, with what it returns:
+ * DRAINED: the drain timeout passed with rings still busy (waiting for work
+ *   the layer owns): cancel what has not started; returns how many ms more
+ *   the work already under way gets.
+ * GIVE_UP: that passed too: drop what has not started; returns how many
+ *   pieces of work are still running. If some are, the rings waiting for
+ *   them are given a grace second more (after the rings' own force-close),
+ *   then left running: ringo__server_wait() returns -ETIMEDOUT.
+ * DONE: every ring exited (not called when some were left running).
+ */
+enum ringo__stop_stage { RINGO__STOP_DRAINED, RINGO__STOP_GIVE_UP, RINGO__STOP_DONE };
 
 /* What the layer above gives the server (ringo__server_init). */
 typedef struct ringo__server_opts {
     const ringo_config *cfg;   /* complete (size is sizeof), copied with its host string */
     const ringo__proto *proto; /* callbacks for every connection */
     void *app;                 /* handed to the protocol: ringo__ring_app() */
-    void (*drain_hook)(ringo__server *s, bool rings_done); /* see the field; may be NULL */
+    uint64_t (*drain_hook)(ringo__server *s, int stage); /* see the field; may be NULL */
 } ringo__server_opts;
 
 /*
@@ -71,11 +81,13 @@ int ringo__server_start(ringo__server *s);
 /* Requests a graceful shutdown (async-signal-safe). */
 void ringo__server_stop(ringo__server *s);
 
-/* Waits for signals/stop, then for every ring thread; frees the rings. */
+/* Waits for signals/stop, then for every ring thread (see ringo__stop_stage).
+ * Returns 0, a ring's loop error, or -ETIMEDOUT when rings were left running
+ * (s->abandoned). */
 int ringo__server_wait(ringo__server *s);
 
 /* Frees rings, listeners, the signalfd and the host copy after wait (stats stay
- * readable until then). */
+ * readable until then); frees nothing of an abandoned server. */
 void ringo__server_free(ringo__server *s);
 
 /* Sums the rings' counters. */

@@ -430,10 +430,45 @@ static int deps_chain(ringo_req *req, void *udata)
     return ringo_resp_set_body_ref(req, b, n);
 }
 
+/* A sync dependency whose teardown blocks for ?ms=N (a slow release: shutdown bounds it). */
+static _Atomic unsigned long slow_started, slow_finished;
+
+static int slow_dep(ringo_req *req, void **value, void *udata)
+{
+    uint64_t *ms = ringo_req_alloc(req, sizeof(*ms));
+
+    (void)udata;
+    if (!ms)
+        return -ENOMEM;
+    *ms = query_u64(req, "ms", 0, 600000);
+    *value = ms;
+    return 0;
+}
+
+static void slow_teardown(ringo_req *req, void *value, void *udata)
+{
+    uint64_t ms = *(uint64_t *)value;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+
+    (void)req;
+    (void)udata;
+    atomic_fetch_add(&slow_started, 1);
+    nanosleep(&ts, NULL);
+    atomic_fetch_add(&slow_finished, 1);
+}
+
+static int deps_slow_teardown(ringo_req *req, void *udata)
+{
+    (void)udata;
+    return ringo_respond(req, 200, "application/json", "{}", 2);
+}
+
 static int deps_teardowns(ringo_req *req, void *udata)
 {
-    char body[64];
-    int n = snprintf(body, sizeof(body), "{\"db_teardowns\":%lu}", atomic_load(&db_teardowns));
+    char body[128];
+    int n = snprintf(
+        body, sizeof(body), "{\"db_teardowns\":%lu,\"slow_started\":%lu,\"slow_finished\":%lu}",
+        atomic_load(&db_teardowns), atomic_load(&slow_started), atomic_load(&slow_finished));
 
     (void)udata;
     return ringo_respond(req, 200, "application/json", body, (size_t)n);
@@ -624,6 +659,7 @@ static int add_deps(ringo_app *app)
         .mode = RINGO_SYNC, .needs = db_needs, .teardown = db_teardown, .type = "struct db"};
     const ringo_dep_opts to = {.mode = RINGO_ASYNC, .type = "char"};
     const ringo_dep_opts uo = {.mode = RINGO_ASYNC, .needs = user_needs, .type = "struct user"};
+    const ringo_dep_opts slo = {.mode = RINGO_SYNC, .teardown = slow_teardown, .type = "uint64_t"};
 
     int ret = ringo_dep_new(&dep_settings, app, "settings", settings_dep, NULL, &so);
 
@@ -633,6 +669,8 @@ static int add_deps(ringo_app *app)
         ret = ringo_dep_new(&dep_token, app, "token", token_dep, NULL, &to);
     if (ret == 0)
         ret = ringo_dep_new(&dep_user, app, "user", user_dep, NULL, &uo);
+    if (ret == 0)
+        ret = ringo_dep_new(NULL, app, "slow", slow_dep, NULL, &slo);
     return ret;
 }
 
@@ -645,7 +683,7 @@ static void usage(FILE *f)
                "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
                "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
                "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
-               "             [--quiet]\n");
+               "             [--teardown-timeout MS] [--quiet]\n");
 }
 
 enum {
@@ -663,6 +701,7 @@ enum {
     OPT_TSEND,
     OPT_LINGER,
     OPT_DRAIN,
+    OPT_TEARDOWN,
     OPT_QUIET,
     OPT_STALL,
     OPT_STACK,
@@ -690,6 +729,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
                                          {"send-timeout", 1, 0, OPT_TSEND},
                                          {"linger", 1, 0, OPT_LINGER},
                                          {"drain-timeout", 1, 0, OPT_DRAIN},
+                                         {"teardown-timeout", 1, 0, OPT_TEARDOWN},
                                          {"quiet", 0, 0, OPT_QUIET},
                                          {"stall-warn", 1, 0, OPT_STALL},
                                          {"stack-size", 1, 0, OPT_STACK},
@@ -720,6 +760,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         case OPT_TSEND: cfg->send_timeout_ms = (uint32_t)v; break;
         case OPT_LINGER: cfg->linger_ms = (uint32_t)v; break;
         case OPT_DRAIN: cfg->drain_timeout_ms = (uint32_t)v; break;
+        case OPT_TEARDOWN: cfg->teardown_timeout_ms = v; break;
         case OPT_QUIET: cfg->quiet = 1; break;
         case OPT_STALL: cfg->stall_warn_ms = (uint32_t)v; break;
         case OPT_STACK: cfg->stack_size = v; break;
@@ -741,6 +782,8 @@ static int add_routes(ringo_app *app)
     static const ringo_route_opts deadline = {.deadline_ms = 200};
     static const char *const chain_needs[] = {"user", "db", NULL};
     static const ringo_route_opts chain = {.needs = chain_needs};
+    static const char *const slow_needs[] = {"slow", NULL};
+    static const ringo_route_opts slow = {.needs = slow_needs};
     static const struct {
         const char *method, *pattern;
         ringo_mode mode;
@@ -769,6 +812,7 @@ static int add_routes(ringo_app *app)
         /* Dependencies, validated parameters, background tasks (ringo/deps.h). */
         {"GET", "/deps/chain", RINGO_ASYNC, deps_chain, NULL, &chain},
         {"GET", "/deps/teardowns", RINGO_ASYNC, deps_teardowns, NULL, NULL},
+        {"GET", "/deps/slow-teardown", RINGO_ASYNC, deps_slow_teardown, NULL, &slow},
         {"GET", "/items/{id}", RINGO_ASYNC, items, NULL, NULL},
         {"POST", "/tasks", RINGO_ASYNC, tasks_post, NULL, NULL},
         {"GET", "/tasks", RINGO_ASYNC, tasks_get, NULL, NULL},
@@ -820,6 +864,12 @@ int main(int argc, char **argv)
     if (st.bg_dropped)
         fprintf(stderr, "ringo: background tasks dropped at shutdown: %llu\n",
                 (unsigned long long)st.bg_dropped);
+    if (st.teardowns_dropped)
+        fprintf(stderr, "ringo: teardowns dropped at shutdown: %llu\n",
+                (unsigned long long)st.teardowns_dropped);
+    if (atomic_load(&slow_started))
+        fprintf(stderr, "ringo: slow teardowns: started %lu finished %lu\n",
+                atomic_load(&slow_started), atomic_load(&slow_finished));
     fprintf(stderr, "ringo: stopped: conns=%llu reqs=%llu bufs=%llu stacks=%llu jobs=%llu\n",
             (unsigned long long)st.conns_live, (unsigned long long)st.reqs_live,
             (unsigned long long)st.bufs_held, (unsigned long long)st.stacks_live,

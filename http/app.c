@@ -13,7 +13,8 @@
 #include "pool/msgring.h"
 
 /* The ABI rule of ringo_config (see ringo/app.h): no tail padding a later field could fall into. */
-_Static_assert(sizeof(ringo_config) == offsetof(ringo_config, max_post_inflight) + sizeof(uint64_t),
+_Static_assert(sizeof(ringo_config) ==
+                   offsetof(ringo_config, teardown_timeout_ms) + sizeof(uint64_t),
                "ringo_config must end without padding");
 
 void ringo_config_init(ringo_config *c)
@@ -40,6 +41,7 @@ void ringo_config_init(ringo_config *c)
     c->backlog = 4096;
     c->stall_warn_ms = 100;
     c->max_post_inflight = RINGO__DEFAULT_MAX_POST_INFLIGHT;
+    c->teardown_timeout_ms = RINGO__DEFAULT_TEARDOWN_TIMEOUT_MS;
 }
 
 static void route_free(ringo__route *r)
@@ -54,7 +56,7 @@ static void route_free(ringo__route *r)
     ringo__free(r);
 }
 
-static void drain_hook(ringo__server *srv, bool rings_done);
+static uint64_t drain_hook(ringo__server *srv, int stage);
 
 int ringo_app_new(ringo_app **out, const ringo_config *cfg)
 {
@@ -88,7 +90,8 @@ int ringo_app_new(ringo_app **out, const ringo_config *cfg)
 
 void ringo_app_free(ringo_app *app)
 {
-    if (!app)
+    /* Work that outlived the teardown timeout still uses the app and its rings. */
+    if (!app || app->srv.abandoned)
         return;
     ringo__server_free(&app->srv);
     ringo__pool_free(app->pool);
@@ -199,16 +202,27 @@ static void inject_post_failures(void)
         atomic_store(&ringo__msgring_fail_posts, atoi(v));
 }
 
-/* Shutdown: cancel queued sync jobs past the drain timeout; free the pool at the end. */
-static void drain_hook(ringo__server *srv, bool rings_done)
+/*
+ * Shutdown (see ringo__stop_stage): at the drain timeout queued sync
+ * requests get 503 and queued background tasks are dropped, while the
+ * workers go on with the teardowns for teardown_timeout_ms; then teardowns
+ * not started are dropped, and jobs still running are named and left
+ * running with their rings (the app is then never freed).
+ */
+static uint64_t drain_hook(ringo__server *srv, int stage)
 {
     ringo_app *app = srv->app;
 
-    ringo__pool_stop(app->pool, 0);
-    if (rings_done) {
-        ringo__pool_free(app->pool);
-        app->pool = NULL;
+    if (stage == RINGO__STOP_DRAINED) {
+        ringo__pool_drain(app->pool, 0);
+        return app->srv.cfg.teardown_timeout_ms ? app->srv.cfg.teardown_timeout_ms
+                                                : RINGO__DEFAULT_TEARDOWN_TIMEOUT_MS;
     }
+    if (stage == RINGO__STOP_GIVE_UP)
+        return ringo__pool_close(app->pool, 0);
+    ringo__pool_free(app->pool);
+    app->pool = NULL;
+    return 0;
 }
 
 int ringo_app_start(ringo_app *app)
@@ -269,7 +283,9 @@ int ringo_app_wait(ringo_app *app)
     if (!app->started)
         return -EINVAL;
     ret = ringo__server_wait(&app->srv);
-    ringo__lifespan_shutdown(app);
+    /* Not while teardowns still run: what the hooks release may be theirs. */
+    if (!app->srv.abandoned)
+        ringo__lifespan_shutdown(app);
     return ret;
 }
 
@@ -285,6 +301,7 @@ void ringo_app_stats(const ringo_app *app, ringo_stats *out)
     ringo__server_stats(&app->srv, out);
     out->bg_live = atomic_load_explicit(&app->bg_live, memory_order_relaxed);
     out->bg_dropped = atomic_load_explicit(&app->bg_dropped, memory_order_relaxed);
+    out->teardowns_dropped = atomic_load_explicit(&app->teardowns_dropped, memory_order_relaxed);
 }
 
 const char *ringo_strerror(int err)

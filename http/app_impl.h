@@ -85,9 +85,12 @@ struct ringo_app {
      * and those dropped at shutdown: touched once per background task only. */
     _Atomic uint32_t bg_live;
     _Atomic uint64_t bg_dropped;
+    _Atomic uint64_t teardowns_dropped; /* shutdown: not started by the teardown timeout */
 };
 
 /* ringo_config.max_post_inflight when 0: background tasks in flight per app. */
 #define RINGO__DEFAULT_MAX_POST_INFLIGHT 1024u
+/* ringo_config.teardown_timeout_ms when 0. */
+#define RINGO__DEFAULT_TEARDOWN_TIMEOUT_MS 5000u
 
 #endif

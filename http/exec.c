@@ -253,6 +253,22 @@ static void drop_bg_hop(ringo_req *r)
     ringo__bg_finished(sess(r->conn)->app, r->hop_to - r->hop_from, true);
 }
 
+/* Teardowns of the current post-response hop that will never run (shutdown). */
+static void drop_teardown_hop(ringo_req *r)
+{
+    atomic_fetch_add_explicit(&sess(r->conn)->app->teardowns_dropped, r->hop_to - r->hop_from,
+                              memory_order_relaxed);
+}
+
+/* Shutdown: the pool closed (past the teardown timeout) or refuses post work. */
+static void drop_post_hop(ringo_req *r)
+{
+    if (r->x->post[r->hop_from].dep)
+        drop_teardown_hop(r);
+    else
+        drop_bg_hop(r);
+}
+
 static void sync_cancel(ringo__job *job)
 {
     ringo__sync_job *j = ringo__container_of(job, ringo__sync_job, job);
@@ -260,11 +276,11 @@ static void sync_cancel(ringo__job *job)
 
     /*
      * Shutdown passed its drain deadline before the job started. A request
-     * gets 503; background tasks are dropped and counted. (Teardown hops are
-     * must_run: the pool never cancels them.)
+     * gets 503; background tasks are dropped and counted. Teardown hops are
+     * must_run: cancelled only past the teardown timeout, dropped and counted.
      */
     if (j->post) {
-        drop_bg_hop(r);
+        drop_post_hop(r);
         return;
     }
     r->status = 503;
@@ -301,6 +317,7 @@ static int start_sync(ringo_req *r)
     j->job.cancel = sync_cancel;
     j->job.ring_fd = ringo__ring_fd(ring);
     j->job.cqe_data = ringo__ptr_data(&j->comp);
+    j->job.label = r->route ? r->route->label : NULL;
     j->comp.fn = sync_complete;
     j->req = r;
     j->post = r->phase == REQ_POST;
@@ -542,6 +559,19 @@ static int more_bg(ringo_req *r)
 }
 
 /*
+ * The pool refused a sync post-response hop: it closed (past the drain
+ * timeout for background tasks, past the teardown timeout for teardowns), or
+ * the arena is out of memory. Dropped and counted.
+ */
+static void post_refused(ringo_req *r, int err)
+{
+    if (err != -ESHUTDOWN)
+        fprintf(stderr, "ringo: %s: %u post-response items of '%s' dropped\n", ringo_strerror(err),
+                r->hop_to - r->hop_from, r->route ? r->route->label : "?");
+    drop_post_hop(r);
+}
+
+/*
  * Runs post-response hops until one suspends or all are done. A hop is a run
  * of items of one mode and one kind: teardowns and background tasks never
  * share a hop, because past the drain timeout the first must run and the
@@ -567,9 +597,9 @@ static void post_advance(ringo_req *r)
         ret = m == RINGO_ASYNC ? start_async(r) : start_sync(r);
         if (ret == 0)
             return;
-        if (ret == -ESHUTDOWN && !teardown)
-            drop_bg_hop(r); /* past the drain timeout */
-        else if (ret < 0)   /* no stack, or the pool has stopped: run it here */
+        if (m == RINGO_SYNC)
+            post_refused(r, ret); /* never inline: it may block the ring */
+        else if (ret < 0)         /* no stack: run it here, it is the ring's own kind */
             post_body(r);
     }
 }

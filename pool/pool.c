@@ -65,7 +65,8 @@ typedef struct worker {
     pthread_t thread;
     uint64_t rng;
     ringo__msgring msg;
-    _Atomic uint64_t jobs_started;
+    const char *label; /* under qlock: the last job taken (ringo__pool_close() names it) */
+    _Atomic uint64_t jobs_started; /* counted under qlock, as the job is taken */
     _Atomic uint64_t jobs_finished;
     char pad[64];
 } worker;
@@ -75,7 +76,8 @@ struct ringo__pool {
     unsigned nworkers;
     unsigned max_queued;
     int msg_mode;
-    int stopped; /* only the stopping thread touches it */
+    int stopped;     /* only the stopping thread touches it */
+    int closed_once; /* the same */
 
     pthread_mutex_t qlock;
     pthread_cond_t qdrained; /* stop() waits for an empty queue */
@@ -84,6 +86,7 @@ struct ringo__pool {
     unsigned qunbounded; /* under qlock: queued jobs of ringo__pool_submit_nolimit() */
     int stopping;        /* under qlock: submit refuses, but for must_run jobs */
     int closed;          /* under qlock: submit refuses everything */
+    unsigned stuck;      /* stopping thread: jobs still running when the pool closed */
     char pad0[64];
 
     _Atomic uint32_t epoch; /* futex word of parked workers */
@@ -147,8 +150,11 @@ static void run_task(ringo_subtask *t)
 
 /* ---- injection queue ---- */
 
-static ringo__job *queue_pop(ringo__pool *p)
+/* The job counts as started under the lock: ringo__pool_close() sees no job
+ * between the queue and a worker. */
+static ringo__job *queue_pop(worker *w)
 {
+    ringo__pool *p = w->pool;
     ringo__job *j;
 
     if (atomic_load_explicit(&p->qcount, memory_order_relaxed) == 0)
@@ -156,6 +162,8 @@ static ringo__job *queue_pop(ringo__pool *p)
     pthread_mutex_lock(&p->qlock);
     j = p->qhead;
     if (j) {
+        w->label = j->label;
+        atomic_fetch_add_explicit(&w->jobs_started, 1, memory_order_relaxed);
         p->qhead = j->next;
         if (!p->qhead)
             p->qtail = NULL;
@@ -363,7 +371,6 @@ static void run_job(worker *w, ringo__job *j)
 {
     int fd = j->ring_fd;
 
-    atomic_fetch_add_explicit(&w->jobs_started, 1, memory_order_relaxed);
     j->run(j);
     assert(ringo__deque_size(&w->deque) == 0 && "job returned with unjoined subtasks");
     atomic_fetch_add_explicit(&w->jobs_finished, 1, memory_order_release);
@@ -378,7 +385,7 @@ static void run_job(worker *w, ringo__job *j)
 static int search_once(worker *w)
 {
     ringo_subtask *t = next_task(w);
-    ringo__job *j = t ? NULL : queue_pop(w->pool);
+    ringo__job *j = t ? NULL : queue_pop(w);
 
     if (!t && !j)
         return 0;
@@ -589,11 +596,17 @@ static int workers_init(ringo__pool *p)
     return ret;
 }
 
-static void workers_exit(ringo__pool *p)
+/* Workers leave once they find nothing to do. */
+static void wake_all_to_exit(ringo__pool *p)
 {
     atomic_store(&p->exiting, 1);
     atomic_fetch_add(&p->epoch, 1);
     futex(&p->epoch, FUTEX_WAKE, INT_MAX, NULL);
+}
+
+static void workers_exit(ringo__pool *p)
+{
+    wake_all_to_exit(p);
     for (unsigned i = 0; i < p->nworkers; i++)
         if (p->workers[i].thread_ok)
             pthread_join(p->workers[i].thread, NULL);
@@ -720,30 +733,6 @@ static void cancel_jobs(ringo__pool *p, ringo__job *j)
     }
 }
 
-/*
- * After the workers exited: a must_run job pushed while the last worker was
- * leaving (it had seen an empty queue) runs here, so none is stranded.
- */
-static void run_leftovers(ringo__pool *p)
-{
-    ringo__job *j;
-
-    pthread_mutex_lock(&p->qlock);
-    p->closed = 1;
-    j = p->qhead;
-    p->qhead = p->qtail = NULL;
-    p->qunbounded = 0;
-    atomic_store_explicit(&p->qcount, 0, memory_order_relaxed);
-    pthread_mutex_unlock(&p->qlock);
-    for (ringo__job *next; j; j = next) {
-        int fd = j->ring_fd;
-        next = j->next;
-        j->run(j);
-        if (fd >= 0)
-            complete(p, &p->stop_msg, j);
-    }
-}
-
 /* The rings wait for these CQEs: keep trying for a while, then say so. */
 static void retry_at_stop(ringo__pool *p)
 {
@@ -758,29 +747,119 @@ static void retry_at_stop(ringo__pool *p)
         fprintf(stderr, "ringo: pool: %u completions could not be posted to their ring\n", left);
 }
 
+/* Past the drain deadline, jobs that may be skipped (requests: 503; background
+ * tasks: dropped) are cancelled on this thread, which is quick; the workers go
+ * on with the must_run ones (teardowns) and whatever they are running. */
+void ringo__pool_drain(ringo__pool *p, uint64_t drain_ms)
+{
+    assert(!tls_worker && "ringo__pool_drain() called from a pool worker");
+    if (!p->stopped) {
+        p->stopped = 1;
+        cancel_jobs(p, drain(p, drain_ms));
+        retry_at_stop(p); /* before the rings force-close, the requests get their answer */
+    }
+}
+
+/* Under qlock: workers inside a job (a job taken counts at once, see queue_pop()). */
+static unsigned busy_locked(ringo__pool *p)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < p->nworkers; i++)
+        n += atomic_load_explicit(&p->workers[i].jobs_finished, memory_order_acquire) !=
+             atomic_load_explicit(&p->workers[i].jobs_started, memory_order_relaxed);
+    return n;
+}
+
+/* Waits (polling: shutdown only) until nothing is queued or running, or the
+ * deadline; returns with qlock held. */
+static void wait_idle_locked(ringo__pool *p, uint64_t wait_ms)
+{
+    struct timespec dl = deadline_after(wait_ms), now, ts = {0, 2 * 1000000L};
+
+    pthread_mutex_lock(&p->qlock);
+    while (p->qhead || busy_locked(p)) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > dl.tv_sec || (now.tv_sec == dl.tv_sec && now.tv_nsec >= dl.tv_nsec))
+            break;
+        pthread_mutex_unlock(&p->qlock);
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&p->qlock);
+    }
+}
+
+/* Under qlock: one stderr line naming every job still running (its label). */
+static void report_stuck_locked(ringo__pool *p, unsigned n)
+{
+    fprintf(stderr, "ringo: pool: %u jobs still running at the teardown timeout, left running:", n);
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        worker *w = &p->workers[i];
+        if (atomic_load_explicit(&w->jobs_finished, memory_order_acquire) !=
+            atomic_load_explicit(&w->jobs_started, memory_order_relaxed))
+            fprintf(stderr, " '%s'", w->label ? w->label : "?");
+    }
+    fputc('\n', stderr);
+}
+
 /*
- * Past the drain deadline, jobs that may be skipped (requests: 503;
- * background tasks: dropped) are cancelled on this thread, which is quick;
- * must_run jobs (teardowns) run on the workers, in parallel, before they exit.
+ * Closing: everything still queued (must_run jobs included) is cancelled,
+ * then the workers exit. A worker still inside a job is neither waited for
+ * nor freed: it may be using its request, and its ring waits for its CQE;
+ * the pool is then left allocated (ringo__pool_free() leaks it).
  */
+unsigned ringo__pool_close(ringo__pool *p, uint64_t wait_ms)
+{
+    ringo__job *left;
+
+    ringo__pool_drain(p, 0);
+    if (p->closed_once)
+        return p->stuck;
+    p->closed_once = 1;
+    wait_idle_locked(p, wait_ms);
+    p->closed = 1;
+    p->stuck = busy_locked(p);
+    if (p->stuck)
+        report_stuck_locked(p, p->stuck);
+    left = p->qhead;
+    p->qhead = p->qtail = NULL;
+    p->qunbounded = 0;
+    atomic_store_explicit(&p->qcount, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&p->qlock);
+    cancel_jobs(p, left);
+    if (!p->stuck)
+        workers_exit(p);
+    else
+        wake_all_to_exit(p);
+    retry_at_stop(p);
+    return p->stuck;
+}
+
 void ringo__pool_stop(ringo__pool *p, uint64_t drain_ms)
 {
-    assert(!tls_worker && "ringo__pool_stop() called from a pool worker");
-    if (p->stopped)
-        return;
-    p->stopped = 1;
-    cancel_jobs(p, drain(p, drain_ms));
+    ringo__pool_drain(p, drain_ms);
+    ringo__pool_close(p, UINT64_MAX);
+}
+
+/* After a close that left jobs running: have they all returned since? */
+static bool all_returned(ringo__pool *p)
+{
+    unsigned busy;
+
+    pthread_mutex_lock(&p->qlock);
+    busy = busy_locked(p);
+    pthread_mutex_unlock(&p->qlock);
+    if (busy)
+        return false;
     workers_exit(p);
-    run_leftovers(p);
-    retry_at_stop(p);
+    return true;
 }
 
 void ringo__pool_free(ringo__pool *p)
 {
     if (!p)
         return;
-    ringo__pool_stop(p, 0);
-    pool_destroy(p);
+    if (ringo__pool_close(p, UINT64_MAX) == 0 || all_returned(p))
+        pool_destroy(p);
 }
 
 int ringo__pool_msgring_mode(const ringo__pool *p) { return p->msg_mode; }

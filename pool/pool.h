@@ -19,10 +19,12 @@
  *   ringo__pool_job_acquire() the matching acquire.
  *
  * Every job accepted by ringo__pool_submit() gets exactly one completion:
- * run() then a CQE, or (at shutdown past the drain deadline) cancel() then a
- * CQE with res -ECANCELED unless cancel() changed it. A job marked must_run
- * (dependency teardowns: they release what a request holds) is never
- * cancelled: past the deadline it still runs, on the workers, in parallel.
+ * run() then a CQE, or (at shutdown) cancel() then a CQE with res -ECANCELED
+ * unless cancel() changed it. A job marked must_run (dependency teardowns:
+ * they release what a request holds) is not cancelled at the drain deadline:
+ * it still runs, on the workers, in parallel, until the pool closes
+ * (ringo__pool_close(), the teardown deadline); only then is it cancelled if
+ * it has not started.
  * A job whose ring_fd is negative gets no CQE; its run()/cancel() must
  * signal completion itself.
  */
@@ -45,6 +47,7 @@ struct ringo__job {
     int ring_fd;                     /* ring to post the CQE to; < 0: none */
     int32_t cqe_res;                 /* res of that CQE; run/cancel may set it */
     uint64_t cqe_data;               /* user_data of that CQE */
+    const char *label;               /* names it if it outlives ringo__pool_close(); may be NULL */
     ringo__job *next;                /* private: injection queue link */
     uint8_t must_run;                /* never cancelled: runs even past the drain deadline */
     uint8_t unbounded;               /* private: from ringo__pool_submit_nolimit() */
@@ -112,17 +115,33 @@ int ringo__pool_submit(ringo__pool *p, ringo__job *job);
 int ringo__pool_submit_nolimit(ringo__pool *p, ringo__job *job);
 
 /*
- * Stops accepting jobs (but must_run ones) and waits up to drain_ms for
- * queued jobs to start; then cancels the ones still queued but must_run (on
- * the calling thread: cancel(), then their CQE), lets the workers run the
- * must_run ones and every running job to the end, and joins them. The
- * target rings must keep reaping until it returns. Idempotent. Must not be
- * called from a worker.
+ * Shutdown, step one: stops accepting jobs (but must_run ones) and waits up
+ * to drain_ms for queued jobs to start; then cancels the ones still queued
+ * but must_run (on the calling thread: cancel(), then their CQE). The
+ * workers go on with the must_run ones and what they run. Idempotent. Must
+ * not be called from a worker (nor are the calls below).
  */
+void ringo__pool_drain(ringo__pool *p, uint64_t drain_ms);
+
+/*
+ * Step two (drains with 0 ms first if that was not done): waits up to
+ * wait_ms for the queue to empty and every worker to be idle, then refuses
+ * every job, cancels those still queued (must_run ones included), and joins
+ * the workers. Workers still inside a job at that point are named on
+ * stderr (by job label) and left running: their jobs may use memory and
+ * rings the pool cannot see, so nothing is freed under them. Returns how
+ * many were left running (0: every worker was joined). The target rings must
+ * keep reaping until it returns. Idempotent (returns the same count).
+ */
+unsigned ringo__pool_close(ringo__pool *p, uint64_t wait_ms);
+
+/* Drain then close, waiting without a bound: every job runs to the end. */
 void ringo__pool_stop(ringo__pool *p, uint64_t drain_ms);
 
-/* Stops the pool with a 0 ms deadline if that was not done, then frees it.
- * NULL is a no-op. */
+/* Closes the pool without a bound on the wait if that was not done, then
+ * frees it; after a close that left jobs running, only once they all
+ * returned: else it frees nothing (leaks the pool, whose workers still use
+ * it). NULL is a no-op. */
 void ringo__pool_free(ringo__pool *p);
 
 /* RINGO__MSGRING_REGISTERED or RINGO__MSGRING_FALLBACK (pool/msgring.h). */

@@ -79,6 +79,8 @@ typedef struct ringo_config {
     uint32_t stall_warn_ms;         /* watchdog: log a handler holding a ring longer */
     uint32_t max_pool_queue;        /* sync jobs queued before 503; 0: 1024 */
     uint64_t max_post_inflight;     /* background tasks not finished, per app; 0: 1024 */
+    uint64_t teardown_timeout_ms;   /* shutdown: teardowns get this long after the drain
+                                       timeout; 0: 5000 (see ringo_app_wait) */
 } ringo_config;
 
 /*
@@ -93,11 +95,12 @@ typedef struct ringo_stats {
     uint64_t jobs_live;      /* pool jobs in flight */
     uint64_t conns_accepted; /* totals since start */
     uint64_t reqs_served;
-    uint64_t cancels;     /* awaits cancelled by disconnect or deadline */
-    uint64_t ring_stalls; /* watchdog: a handler held the ring too long */
-    uint64_t pool_hops;   /* jobs handed to the pool (one per sync hop) */
-    uint64_t bg_live;     /* background tasks scheduled and not finished */
-    uint64_t bg_dropped;  /* background tasks dropped: shutdown passed its drain timeout */
+    uint64_t cancels;           /* awaits cancelled by disconnect or deadline */
+    uint64_t ring_stalls;       /* watchdog: a handler held the ring too long */
+    uint64_t pool_hops;         /* jobs handed to the pool (one per sync hop) */
+    uint64_t bg_live;           /* background tasks scheduled and not finished */
+    uint64_t bg_dropped;        /* background tasks dropped: shutdown passed its drain timeout */
+    uint64_t teardowns_dropped; /* teardowns not started when the teardown timeout passed */
 } ringo_stats;
 
 /* Fills *cfg with the defaults, size included. */
@@ -111,7 +114,8 @@ RINGO_API void ringo_config_init(ringo_config *cfg);
  */
 RINGO_API int ringo_app_new(ringo_app **out, const ringo_config *cfg);
 
-/* Frees an app that is not running (never started, or waited for). NULL is a no-op. */
+/* Frees an app that is not running (never started, or waited for). NULL is a
+ * no-op, and so is an app whose ringo_app_wait() returned -ETIMEDOUT. */
 RINGO_API void ringo_app_free(ringo_app *app);
 
 /*
@@ -180,8 +184,14 @@ RINGO_API void ringo_app_stop(ringo_app *app);
 
 /*
  * Blocks until the app has stopped and every ring thread has exited, then
- * runs the shutdown hooks. Returns 0, -EINVAL (not started, or already
- * waited for), or the -errno of the first ring whose loop failed.
+ * runs the shutdown hooks. Past the drain timeout, teardowns get
+ * teardown_timeout_ms more on the pool; then those not started are dropped
+ * (ringo_stats.teardowns_dropped) and sync jobs still running are named on
+ * stderr and left running, with the rings waiting for them: it then returns
+ * -ETIMEDOUT without running the shutdown hooks, and ringo_app_free() frees
+ * nothing (they may still use it all); the process should exit. Returns 0,
+ * -ETIMEDOUT, -EINVAL (not started, or already waited for), or the -errno
+ * of the first ring whose loop failed.
  */
 RINGO_API int ringo_app_wait(ringo_app *app);
 

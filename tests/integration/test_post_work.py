@@ -10,6 +10,10 @@ awaiting a long sleep is cancelled, so shutdown ends within a bound. More than
 65,535 background tasks on one request all run (no 16-bit index wraps), and a
 background task that schedules another one gets it run, but one that keeps
 rescheduling itself is stopped after RINGO_BACKGROUND_MAX_CHAINED rounds.
+Teardowns run at shutdown on the pool workers in parallel, within
+--teardown-timeout: past it those not started are dropped and counted, the
+ones still running are named on stderr and left running, and the server
+exits anyway.
 """
 import os
 import signal
@@ -225,6 +229,82 @@ def background_task_rescheduling_itself_is_bounded(srv):
              "runs of the self-rescheduling task and its last ringo_background() return")
     c.close()
     stats.close()
+
+
+def slow_teardown_requests(srv, n, ms):
+    """n concurrent GET /deps/slow-teardown?ms=... (a sync dependency whose
+    teardown sleeps ms), all answered; their teardowns run after that."""
+    conns = [Conn(srv) for _ in range(n)]
+    for c in conns:
+        c.send(get(f"/deps/slow-teardown?ms={ms}"))
+    for c in conns:
+        check_eq(c.read_response().status, 200, "GET /deps/slow-teardown status")
+        c.close()
+
+
+def slow_teardown_counts(err):
+    line = [l for l in err.splitlines() if l.startswith("ringo: slow teardowns:")]
+    check(line, f"no slow teardown counts on stderr:\n{err[-2000:]}")
+    words = line[-1].split()
+    return int(words[-3]), int(words[-1])  # started, finished
+
+
+@case(server=False)
+def shutdown_bounds_teardowns_that_block(srv=None):
+    # Regression: stopping the pool waited for every teardown, so one blocking
+    # for minutes held shutdown as long; after the pool closed, a sync teardown
+    # ran inline on its ring thread.
+    args = ["--pool-threads", 4, "--drain-timeout", 500, "--teardown-timeout", 1500]
+    with Server(args) as srv:
+        stats = StatsConn(srv)
+        slow_teardown_requests(srv, 2, 120000)  # two workers stay blocked
+        stats.wait_for(lambda st: st["jobs_live"] >= 2, "the blocking teardowns are running")
+        stats.close()
+        slow_teardown_requests(srv, 12, 1000)  # 6 s of work on the two workers left
+        srv.send_signal(signal.SIGTERM)
+        # A hang guard, not a speed threshold: without the bound, 2 minutes.
+        try:
+            rc = srv.proc.wait(timeout=30)
+        except Exception:  # noqa: BLE001 - TimeoutExpired
+            srv.kill()
+            raise h.Failure("server did not exit: teardowns held the shutdown")
+        srv.stopped = True
+        err = srv.stderr_text()
+        for marker in h.SANITIZER_MARKERS:
+            check(marker not in err, f"sanitizer report on stderr ({marker})")
+        # ringo_app_wait() said -ETIMEDOUT: work was left running.
+        check_eq(rc, 1, "server exit status")
+        stuck = [l for l in err.splitlines() if "still running at the teardown timeout" in l]
+        check(stuck, f"no line naming the teardowns left running:\n{err[-2000:]}")
+        named = stuck[-1].count("'GET /deps/slow-teardown'")
+        check(named >= 2, f"the blocking teardowns are not named: {stuck[-1]!r}")
+        dropped = [l for l in err.splitlines() if "teardowns dropped at shutdown" in l]
+        check(dropped, f"no dropped teardown count on stderr:\n{err[-2000:]}")
+        ndropped = int(dropped[-1].split()[-1])
+        started, finished = slow_teardown_counts(err)
+        # The short ones that could start in the window ran; the others were
+        # dropped, but those running at the deadline (named too).
+        check(finished >= 1, f"no short teardown ran during the shutdown ({finished})")
+        check(12 - (named - 2) <= finished + ndropped <= 12,
+              f"short teardowns: {finished} finished, {ndropped} dropped, {named - 2} running")
+        check(started >= finished + 2, f"started {started}, finished {finished}")
+
+
+@case(server=False)
+def shutdown_runs_queued_teardowns_in_parallel(srv=None):
+    # 20 teardowns of 300 ms on 4 workers take 1.5 s in parallel and 6 s one at
+    # a time (as cancelled post-response jobs once ran, on the stopping thread).
+    # The bound is a hang guard with a 2x margin over the parallel time plus
+    # the drain, well under the serial time.
+    with Server(["--pool-threads", 4, "--drain-timeout", 100]) as srv:
+        slow_teardown_requests(srv, 20, 300)
+        t0 = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        srv.wait_stopped(timeout=max(60, 3 * SHUTDOWN_BOUND))
+        took = time.monotonic() - t0
+        check(took < 4.0, f"shutdown took {took:.1f}s: teardowns ran one at a time")
+        check_eq(slow_teardown_counts(srv.stderr_text()), (20, 20),
+                 "slow teardowns started and finished")
 
 
 @case(server=False)

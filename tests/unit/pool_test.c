@@ -809,6 +809,53 @@ static void test_must_run_and_unbounded(void)
            "leave max_queued to requests\n");
 }
 
+/*
+ * Regression: stopping the pool waited for every must_run job, so one that
+ * blocked held the shutdown as long. ringo__pool_close() waits up to its
+ * bound, cancels the must_run jobs not started, and leaves the blocked one
+ * running (the pool is not freed under it).
+ */
+static void test_close_bounds_must_run(void)
+{
+    ringo__pool *p = pool_or_skip(1, 0, 0);
+    struct io_uring ring;
+    gate g;
+    _Atomic int ran = 0, cancelled = 0;
+    gated_job blocked;
+    tag_job post[2];
+    uint64_t t0;
+
+    ring_init_or_skip(&ring);
+    gate_init(&g);
+    gated_setup(&blocked, &g, &ran, &cancelled, ring.ring_fd, (uint64_t)(uintptr_t)&blocked);
+    blocked.job.must_run = 1;
+    blocked.job.label = "GET /blocked";
+    CHECK(ringo__pool_submit_nolimit(p, &blocked.job) == 0);
+    wait_for(&g.entered, 1);
+    for (int i = 0; i < 2; i++) {
+        tag_setup(&post[i], ring.ring_fd);
+        post[i].job.must_run = 1;
+        CHECK(ringo__pool_submit_nolimit(p, &post[i].job) == 0);
+    }
+    ringo__pool_drain(p, 0);
+    t0 = now_ns();
+    CHECK(ringo__pool_close(p, 100) == 1); /* "GET /blocked" is named on stderr */
+    CHECK(now_ns() - t0 < 5000000000u);    /* a hang guard: the bound is 100 ms */
+    CHECK(ringo__pool_close(p, 100) == 1 && ringo__pool_submit_nolimit(p, &post[0].job) < 0);
+    for (int i = 0; i < 2; i++)
+        CHECK(wait_one(&ring, 5000) == (uintptr_t)&post[i]);
+    CHECK(atomic_load(&post[0].cancelled) == 1 && atomic_load(&post[1].cancelled) == 1);
+    CHECK(atomic_load(&post[0].ran) == 0 && atomic_load(&post[1].ran) == 0);
+    /* The job left running still completes through the pool it uses. */
+    gate_open(&g);
+    CHECK(wait_one(&ring, 5000) == (uintptr_t)&blocked && atomic_load(&ran) == 1);
+    ringo__pool_free(p); /* the job returned since: the worker is joined and the pool freed */
+    gate_destroy(&g);
+    io_uring_queue_exit(&ring);
+    printf("close: must_run jobs not started by the bound are cancelled, a blocked one is left "
+           "running\n");
+}
+
 static void test_defaults(void)
 {
     ringo__pool_opts o;
@@ -837,6 +884,7 @@ int main(void)
     test_stop_cancels(1);
     test_must_run_and_unbounded();
     test_refused_completion();
+    test_close_bounds_must_run();
     printf("pool_test: ok\n");
     return 0;
 }
