@@ -92,6 +92,7 @@ struct ringo__ring {
     _Atomic(const char *) wd_label;
     _Atomic uint64_t wd_since;
     pthread_t thread;
+    bool joined; /* main thread only: join_rings() joined it */
     int setup_err;
     int loop_err; /* io_uring_enter failed: the ring stopped */
 };

@@ -265,13 +265,18 @@ static struct timespec add_ms(struct timespec t, uint64_t ms)
     return t;
 }
 
-/* Joins rings [i, nrings) until one is still running at dl; returns its index. */
-static unsigned join_until(ringo__server *s, unsigned i, struct timespec dl)
+/* Joins the rings that exit by dl; returns how many are still running. */
+static unsigned join_until(ringo__server *s, struct timespec dl)
 {
-    for (; i < s->nrings; i++)
-        if (pthread_timedjoin_np(s->rings[i]->thread, NULL, &dl) != 0)
-            break;
-    return i;
+    unsigned left = 0;
+
+    for (unsigned i = 0; i < s->nrings; i++) {
+        ringo__ring *r = s->rings[i];
+        if (!r->joined && pthread_timedjoin_np(r->thread, NULL, &dl) == 0)
+            r->joined = true;
+        left += !r->joined;
+    }
+    return left;
 }
 
 /*
@@ -285,25 +290,21 @@ static int join_rings(ringo__server *s)
 {
     struct timespec t0, dl;
     uint64_t more = 0;
-    unsigned i;
 
     clock_gettime(CLOCK_REALTIME, &t0);
     /* Rings force-close a second after this: queued sync jobs get their 503 first. */
     dl = add_ms(t0, s->cfg.drain_timeout_ms);
-    i = join_until(s, 0, dl);
-    if (i < s->nrings && s->drain_hook) {
+    if (join_until(s, dl) && s->drain_hook) {
         more = s->drain_hook(s, RINGO__STOP_DRAINED);
-        i = join_until(s, i, add_ms(dl, more));
-        if (i < s->nrings && s->drain_hook(s, RINGO__STOP_GIVE_UP) > 0) {
-            i = join_until(s, i, add_ms(dl, (more > 1000 ? more : 1000) + 1000));
-            if (i < s->nrings) {
-                s->abandoned = true;
-                return -ETIMEDOUT;
-            }
+        if (join_until(s, add_ms(dl, more)) && s->drain_hook(s, RINGO__STOP_GIVE_UP) > 0 &&
+            join_until(s, add_ms(dl, (more > 1000 ? more : 1000) + 1000))) {
+            s->abandoned = true;
+            return -ETIMEDOUT;
         }
     }
-    for (; i < s->nrings; i++)
-        pthread_join(s->rings[i]->thread, NULL);
+    for (unsigned i = 0; i < s->nrings; i++)
+        if (!s->rings[i]->joined)
+            pthread_join(s->rings[i]->thread, NULL);
     if (s->drain_hook)
         s->drain_hook(s, RINGO__STOP_DONE);
     return 0;

@@ -61,7 +61,7 @@ typedef struct worker {
     ringo__deque deque; /* padded: first on its own cache lines */
     ringo__pool *pool;
     unsigned index;
-    int thread_ok;
+    int thread_ok; /* started, and not joined yet */
     pthread_t thread;
     uint64_t rng;
     ringo__msgring msg;
@@ -608,8 +608,10 @@ static void workers_exit(ringo__pool *p)
 {
     wake_all_to_exit(p);
     for (unsigned i = 0; i < p->nworkers; i++)
-        if (p->workers[i].thread_ok)
+        if (p->workers[i].thread_ok) {
             pthread_join(p->workers[i].thread, NULL);
+            p->workers[i].thread_ok = 0;
+        }
 }
 
 /* Workers block every signal: the process's handlers (SIGINT, SIGTERM) must
@@ -801,6 +803,24 @@ static void report_stuck_locked(ringo__pool *p, unsigned n)
     fputc('\n', stderr);
 }
 
+/* Joins the workers that leave within a moment (not those inside a job, nor
+ * one running a subtask of such a job). */
+static void join_idle(ringo__pool *p)
+{
+    struct timespec dl;
+
+    wake_all_to_exit(p);
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_nsec += 100 * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    for (unsigned i = 0; i < p->nworkers; i++)
+        if (p->workers[i].thread_ok && pthread_timedjoin_np(p->workers[i].thread, NULL, &dl) == 0)
+            p->workers[i].thread_ok = 0;
+}
+
 /*
  * Closing: everything still queued (must_run jobs included) is cancelled,
  * then the workers exit. A worker still inside a job is neither waited for
@@ -829,7 +849,7 @@ unsigned ringo__pool_close(ringo__pool *p, uint64_t wait_ms)
     if (!p->stuck)
         workers_exit(p);
     else
-        wake_all_to_exit(p);
+        join_idle(p);
     retry_at_stop(p);
     return p->stuck;
 }

@@ -138,9 +138,11 @@ def ring_sleeps_past_the_drain_timeout(srv=None):
     # Past the force-close time (drain timeout + 1 s) a connection held by a
     # running sync handler stays until the handler returns. The ring must not
     # keep arming a timeout for a deadline already past (it would fire at
-    # once, again and again): over 1.5 s it uses next to no CPU.
+    # once, again and again): over 1.5 s it uses next to no CPU. The
+    # teardown timeout (which bounds running sync jobs too) is well past it.
     sleep_ms = int(4000 * h.SCALE)
-    with Server(args=["--drain-timeout", 200, "--pool-threads", 1]) as srv:
+    args = ["--drain-timeout", 200, "--pool-threads", 1, "--teardown-timeout", 60000]
+    with Server(args=args) as srv:
         c = Conn(srv)
         st = h.StatsConn(srv)
         base = st.get()
