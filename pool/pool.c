@@ -61,7 +61,9 @@ typedef struct worker {
     ringo__deque deque; /* padded: first on its own cache lines */
     ringo__pool *pool;
     unsigned index;
-    int thread_ok; /* started, and not joined yet */
+    int thread_ok;      /* started, and not joined (nor detached) yet */
+    int detached;       /* left running by ringo__pool_close() */
+    _Atomic int exited; /* its last touch of the pool: set as the thread returns */
     pthread_t thread;
     uint64_t rng;
     ringo__msgring msg;
@@ -428,6 +430,7 @@ static void *worker_main(void *arg)
         park(p);
     }
     tls_worker = NULL;
+    atomic_store_explicit(&w->exited, 1, memory_order_release);
     return NULL;
 }
 
@@ -819,6 +822,13 @@ static void join_idle(ringo__pool *p)
     for (unsigned i = 0; i < p->nworkers; i++)
         if (p->workers[i].thread_ok && pthread_timedjoin_np(p->workers[i].thread, NULL, &dl) == 0)
             p->workers[i].thread_ok = 0;
+    /* The others end on their own, maybe never: nobody will join them. */
+    for (unsigned i = 0; i < p->nworkers; i++)
+        if (p->workers[i].thread_ok) {
+            pthread_detach(p->workers[i].thread);
+            p->workers[i].thread_ok = 0;
+            p->workers[i].detached = 1;
+        }
 }
 
 /*
@@ -860,9 +870,11 @@ void ringo__pool_stop(ringo__pool *p, uint64_t drain_ms)
     ringo__pool_close(p, UINT64_MAX);
 }
 
-/* After a close that left jobs running: have they all returned since? */
+/* After a close that left jobs running: have they all returned since, and
+ * their workers exited (they do at once then; waits up to a second)? */
 static bool all_returned(ringo__pool *p)
 {
+    struct timespec ts = {0, 1000000L};
     unsigned busy;
 
     pthread_mutex_lock(&p->qlock);
@@ -870,7 +882,14 @@ static bool all_returned(ringo__pool *p)
     pthread_mutex_unlock(&p->qlock);
     if (busy)
         return false;
-    workers_exit(p);
+    for (unsigned i = 0, tries = 0; i < p->nworkers; i++) {
+        worker *w = &p->workers[i];
+        while (w->detached && !atomic_load_explicit(&w->exited, memory_order_acquire)) {
+            if (tries++ == 1000)
+                return false;
+            nanosleep(&ts, NULL);
+        }
+    }
     return true;
 }
 
