@@ -386,8 +386,14 @@ const llhttp_settings_t ringo__llhttp_settings = {
  * it. Hand the callback the bytes before the error, so that its limits
  * (414, 431) are checked on the same bytes whether or not an earlier buffer
  * boundary already flushed part of the span. llparse keeps the open span in
- * these two fields of the public parser struct.
+ * these two fields of the public parser struct: they are llparse's, not
+ * llhttp's API, so a release other than the one this was written against
+ * must be checked (fuzz.parser_corpus and test_segmentation cover it) before
+ * this line is moved.
  */
+#if LLHTTP_VERSION_MAJOR != 8
+#error "flush_span() reads llparse's span fields as llhttp 8 lays them out: check them"
+#endif
 static void flush_span(llhttp_t *p, const char *err_pos)
 {
     typedef int (*span_cb)(llhttp_t *, const char *, const char *);
