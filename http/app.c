@@ -10,7 +10,7 @@
 
 #include "core/alloc.h"
 #include "http/http_impl.h"
-#include "pool/msgring.h"
+#include "http/test_hooks.h"
 
 /* The ABI rule of ringo_config (see ringo/app.h): no tail padding a later field could fall into. */
 _Static_assert(sizeof(ringo_config) == offsetof(ringo_config, max_post_inflight) + sizeof(uint64_t),
@@ -182,21 +182,12 @@ int ringo__route_add(ringo_app *app, const char *method, const char *pattern, ri
 
 int ringo_app_handle_signals(ringo_app *app) { return ringo__server_handle_signals(&app->srv); }
 
-/* A test hook from the environment (docs/operations.md): set and not "0". */
-static bool test_hook(const char *name)
+int ringo__app_test_hooks(ringo_app *app, const ringo__test_hooks *h)
 {
-    const char *v = getenv(name);
-
-    return v && *v && strcmp(v, "0") != 0;
-}
-
-/* RINGO_TEST_MSGRING_FAIL=N: the next N completion posts of the pool fail. */
-static void inject_post_failures(void)
-{
-    const char *v = getenv("RINGO_TEST_MSGRING_FAIL");
-
-    if (v && *v)
-        atomic_store(&ringo__msgring_fail_posts, atoi(v));
+    if (app->started)
+        return -EBUSY;
+    app->test_hooks = *h;
+    return 0;
 }
 
 /* Shutdown: cancel queued sync jobs past the drain timeout; free the pool at the end. */
@@ -237,8 +228,8 @@ int ringo_app_start(ringo_app *app)
             app->srv.cfg.max_post_inflight ? UINT32_MAX / 2 : RINGO__DEFAULT_MAX_POST_INFLIGHT;
     if (app->srv.cfg.max_pool_queue)
         opts.max_queued = app->srv.cfg.max_pool_queue;
-    opts.force_fallback = test_hook("RINGO_TEST_MSGRING_FALLBACK");
-    inject_post_failures();
+    opts.force_fallback = app->test_hooks.msgring_fallback;
+    opts.fail_posts = app->test_hooks.msgring_fail_posts;
     ret = ringo__pool_new(&app->pool, &opts);
     if (ret < 0) {
         if (!app->srv.cfg.quiet)

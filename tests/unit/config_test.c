@@ -3,7 +3,7 @@
  * refuses a size of 0 or larger than the library's struct (-EINVAL), and
  * takes a shorter config (a caller built against an older header) with the
  * defaults for every field past its size. The MSG_RING fallback is a test
- * hook in the environment, not a config field.
+ * hook (http/test_hooks.h), not a config field.
  */
 #include <errno.h>
 #include <stddef.h>
