@@ -707,7 +707,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_STALL: cfg->stall_warn_ms = (uint32_t)v; break;
         case OPT_STACK: cfg->stack_size = v; break;
         case OPT_POOLQ: cfg->max_pool_queue = (uint32_t)v; break;
-        case OPT_POSTQ: cfg->max_post_inflight = v; break;
+        case OPT_POSTQ: cfg->max_post_inflight = (uint32_t)v; break;
         case OPT_FALLBACK: hooks->msgring_fallback = 1; break;
         case OPT_FAILPOSTS: hooks->msgring_fail_posts = (int)v; break;
         default: usage(c == '?' ? stdout : stderr); return -1;

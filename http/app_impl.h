@@ -92,4 +92,8 @@ struct ringo_app {
 /* ringo_config.max_post_inflight when 0: background tasks in flight per app. */
 #define RINGO__DEFAULT_MAX_POST_INFLIGHT 1024u
 
+/* True when the n words are zero: the option structs' reserved space (ringo/app.h, ABI). */
+bool ringo__reserved_zero(const uint64_t *words, size_t n);
+#define RINGO__RESERVED_ZERO(arr) ringo__reserved_zero((arr), sizeof(arr) / sizeof((arr)[0]))
+
 #endif
