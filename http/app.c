@@ -48,6 +48,7 @@ static void config_defaults(ringo_config *c)
     c->max_post_inflight = RINGO__DEFAULT_MAX_POST_INFLIGHT;
 }
 
+/* A newer caller's fields this library does not know are zeroed: left so, they are accepted. */
 int ringo_config_init_sized(ringo_config *cfg, size_t size)
 {
     ringo_config full;
@@ -55,9 +56,19 @@ int ringo_config_init_sized(ringo_config *cfg, size_t size)
     if (!cfg || size < sizeof(cfg->size))
         return -EINVAL;
     config_defaults(&full);
-    full.size = size < sizeof(full) ? size : sizeof(full);
-    memcpy(cfg, &full, full.size);
+    full.size = size;
+    memcpy(cfg, &full, size < sizeof(full) ? size : sizeof(full));
+    if (size > sizeof(full))
+        memset((char *)cfg + sizeof(full), 0, size - sizeof(full));
     return 0;
+}
+
+static bool bytes_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
 }
 
 /* The documented ranges (ringo/app.h): a value outside one is refused, never clamped. */
@@ -72,10 +83,16 @@ static bool config_valid(const ringo_config *c)
 
 bool ringo__reserved_zero(const uint64_t *words, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (words[i])
-            return false;
-    return true;
+    return bytes_zero((const unsigned char *)words, n * sizeof(*words));
+}
+
+/* A newer caller's config is taken when it sets nothing this library does not know. */
+static bool config_size_valid(const ringo_config *cfg)
+{
+    if (cfg->size < sizeof(cfg->size))
+        return false;
+    return cfg->size <= sizeof(*cfg) ||
+           bytes_zero((const unsigned char *)cfg + sizeof(*cfg), cfg->size - sizeof(*cfg));
 }
 
 static void route_free(ringo__route *r)
@@ -101,12 +118,12 @@ int ringo_app_new(ringo_app **out, const ringo_config *cfg)
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if (cfg && (cfg->size < sizeof(cfg->size) || cfg->size > sizeof(*cfg)))
+    if (cfg && !config_size_valid(cfg))
         return -EINVAL;
     /* An older caller's shorter config: the fields it does not know keep their defaults. */
     config_defaults(&full);
     if (cfg)
-        memcpy(&full, cfg, cfg->size);
+        memcpy(&full, cfg, cfg->size < sizeof(full) ? cfg->size : sizeof(full));
     full.size = sizeof(full);
     if (!config_valid(&full))
         return -EINVAL;
@@ -317,8 +334,11 @@ void ringo_app_stats_sized(const ringo_app *app, ringo_stats *out, size_t size)
     st.bg_live = atomic_load_explicit(&app->bg_live, memory_order_relaxed);
     st.bg_dropped = atomic_load_explicit(&app->bg_dropped, memory_order_relaxed);
     /* Whole counters only: an older caller's struct ends on a counter. */
-    size = size < sizeof(st) ? size - size % sizeof(uint64_t) : sizeof(st);
-    memcpy(out, &st, size);
+    if (size > sizeof(st)) {
+        memset((char *)out + sizeof(st), 0, size - sizeof(st)); /* a newer caller's */
+        size = sizeof(st);
+    }
+    memcpy(out, &st, size - size % sizeof(uint64_t));
 }
 
 const char *ringo_strerror(int err)

@@ -49,14 +49,16 @@ typedef struct ringo_group ringo_group;
  * Limits and timeouts. ringo_config_init() fills the defaults (documented in
  * docs/operations.md next to nginx's); every timeout is in milliseconds and 0
  * disables it unless noted. A value outside a field's documented range makes
- * ringo_app_new() fail with -EINVAL: nothing is clamped silently.
+ * ringo_app_new() fail with -EINVAL: nothing is clamped silently (max_conns
+ * is lowered to what the descriptor limit allows, as it says).
  */
 typedef struct ringo_config {
     size_t size;                    /* sizeof(ringo_config): set by ringo_config_init() */
     const char *host;               /* listen address, "0.0.0.0"; "::" for IPv6 */
     uint16_t port;                  /* 0: the kernel picks; ringo_app_port() says */
     unsigned threads;               /* ring threads, 0: one per online CPU */
-    unsigned pool_threads;          /* sync-handler pool workers, 0: max(40, 4 x CPUs); <= 1024 */
+    unsigned pool_threads;          /* sync-handler pool workers, 0: max(40, 4 x CPUs);
+                                       <= RINGO_MAX_POOL_THREADS */
     uint32_t max_conns;             /* per ring; capped by RLIMIT_NOFILE / threads */
     uint32_t max_request_line;      /* method + target, bytes (414) */
     uint32_t max_header_bytes;      /* whole header section, bytes (431) */
@@ -118,7 +120,9 @@ typedef struct ringo_stats {
  *   are inline and call the sized functions below with sizeof(*cfg), so the
  *   library never writes past an older caller's struct. ringo_config ends
  *   without tail padding, so a later field never lands in an older caller's
- *   padding.
+ *   padding. A newer caller's larger struct is taken by an older library as
+ *   long as the fields it does not know stay zero (as ringo_config_init()
+ *   leaves them); a set one is -EINVAL.
  * - The option structs (ringo_route_opts, ringo_dep_opts, ringo_middleware)
  *   keep their size: they end in reserved words that must be zero (the
  *   library refuses anything else with -EINVAL), and a later option takes
@@ -127,10 +131,10 @@ typedef struct ringo_stats {
  */
 
 /*
- * Fills the first size bytes of *cfg with the defaults and sets cfg->size to
- * the bytes filled (min(size, this library's sizeof(ringo_config))); writes
- * nothing past them. Returns 0, or -EINVAL (cfg NULL, or size smaller than
- * the size field). Call it through ringo_config_init().
+ * Fills the first size bytes of *cfg with the defaults (zero past this
+ * library's sizeof(ringo_config)) and sets cfg->size to size; writes nothing
+ * past them. Returns 0, or -EINVAL (cfg NULL, or size smaller than the size
+ * field). Call it through ringo_config_init().
  */
 RINGO_API int ringo_config_init_sized(ringo_config *cfg, size_t size);
 
@@ -140,9 +144,10 @@ static inline void ringo_config_init(ringo_config *cfg);
 /*
  * Creates an app with a copy of *cfg (NULL: defaults) and stores it in *out
  * (NULL on failure). The host string is copied. The caller owns the app and
- * frees it with ringo_app_free(). Returns 0, -EINVAL (out NULL; cfg->size 0,
- * smaller than the size field or larger than this library's ringo_config;
- * a field outside its documented range) or -ENOMEM.
+ * frees it with ringo_app_free(). Returns 0, -EINVAL (out NULL; cfg->size
+ * smaller than the size field; a field this library does not know set in a
+ * newer caller's larger struct; a field outside its documented range) or
+ * -ENOMEM.
  */
 RINGO_API int ringo_app_new(ringo_app **out, const ringo_config *cfg);
 
@@ -227,8 +232,9 @@ RINGO_API int ringo_app_run(ringo_app *app);
 
 /*
  * Fills the first size bytes of *out with the current counters (approximate
- * while running): the counters that fit whole, nothing past them. Call it
- * through ringo_app_stats().
+ * while running): the counters that fit whole, nothing past them; counters
+ * this library does not know (a newer caller's) read 0. Call it through
+ * ringo_app_stats().
  */
 RINGO_API void ringo_app_stats_sized(const ringo_app *app, ringo_stats *out, size_t size);
 
