@@ -7,7 +7,10 @@
  * response in reverse order, only for what ran; ringo_fail() in a
  * dependency or a before() short-circuits with its status, detail and the
  * headers set before, and returns RINGO_EHTTP; RINGO_EVALIDATION answers
- * 422, another negative value 500; befores run in order, afters in reverse
+ * 422, another negative value 500 (RINGO_EVALIDATION with nothing recorded
+ * and RINGO_EHTTP without ringo_fail() too; an error status the handler
+ * set stays, unshaped); without error handlers ringo_fail() answers
+ * {"detail": ...} as JSON; befores run in order, afters in reverse
  * and only for befores that ran; RINGO_RESPOND answers alone; error
  * handlers run after the afters and shape 401/403/404/405/409/422/500 (one for 404, a catch-all);
  * an unknown dependency or a cycle fails ringo_app_start() (-ENOENT,
@@ -131,6 +134,14 @@ static int handler(ringo_req *req, void *ud)
         note("(user) ");
     if (asked(req, "X-Fail", "handler"))
         return ringo_fail(req, 409, NULL);
+    if (asked(req, "X-Ret", "validation")) /* nothing recorded: a plain failure */
+        return RINGO_EVALIDATION;
+    if (asked(req, "X-Ret", "ehttp")) /* without ringo_fail(): a plain failure */
+        return RINGO_EHTTP;
+    if (asked(req, "X-Ret", "teapot")) { /* an error status set before failing stays */
+        CHECK(ringo_respond(req, 418, "text/plain", "tea", 3) == 0);
+        return -EIO;
+    }
     if (asked(req, "X-Error", "handler")) {
         CHECK(ringo_respond(req, 201, "text/plain", "lost", 4) == 0);
         return -EIO;
@@ -202,6 +213,8 @@ static void start(void)
     CHECK(ringo_app_add_middleware(app, &(ringo_middleware){before, NULL, "m3"}) == 0);
     CHECK(ringo_app_set_error_handler(app, 0, shape, "any") == 0);
     CHECK(ringo_app_set_error_handler(app, 404, shape, "404") == 0);
+    CHECK(ringo_app_set_error_handler(app, 0, NULL, NULL) == -EINVAL);
+    CHECK(ringo_app_set_error_handler(app, 1000, shape, NULL) == -EINVAL);
     fake_app_start(app);
 }
 
@@ -275,6 +288,15 @@ static void test_fail(void)
            WIRE("HTTP/1.1 500 Internal Server Error\r\n"));
     expect("/plain", "X-Fail: handler\r\n", "m1< m2< m3< db handler >m2:409 >m1:409 shape409 ~db ",
            WIRE("HTTP/1.1 409 Conflict\r\n", "\r\n\r\nany 409 Conflict"));
+    /* Error values returned without what they stand for are plain failures. */
+    expect("/plain", "X-Ret: validation\r\n",
+           "m1< m2< m3< db handler >m2:500 >m1:500 shape500 ~db ",
+           WIRE("HTTP/1.1 500 Internal Server Error\r\n"));
+    expect("/plain", "X-Ret: ehttp\r\n", "m1< m2< m3< db handler >m2:500 >m1:500 shape500 ~db ",
+           WIRE("HTTP/1.1 500 Internal Server Error\r\n"));
+    /* The handler's own error answer is not ringo's: not shaped. */
+    expect("/plain", "X-Ret: teapot\r\n", "m1< m2< m3< db handler >m2:418 >m1:418 ~db ",
+           WIRE("HTTP/1.1 418 ", "\r\n\r\ntea"));
     /* RINGO_EVALIDATION from a dependency: 422 with the recorded errors. */
     expect("/valid?n=x", "", "m1< m2< m3< db valid >m2:422 >m1:422 shape422 ~db ",
            WIRE("HTTP/1.1 422 Unprocessable Content\r\n", "\r\n\r\nany 422 "));
@@ -348,6 +370,42 @@ static void test_resolve(void)
     printf("ok   a cycle or an unknown name fails the start\n");
 }
 
+/* Without error handlers: ringo's own bodies. */
+static int failing(ringo_req *req, void *ud)
+{
+    (void)ud;
+    CHECK(ringo_resp_add_header(req, "WWW-Authenticate", RINGO_STR_LIT("Basic")) == 0);
+    return ringo_fail(req, 401, "who \"are\" you");
+}
+
+static int fail_range(ringo_req *req, void *ud)
+{
+    (void)ud;
+    return ringo_fail(req, 302, NULL); /* outside 400..599: 500 */
+}
+
+static void test_default_bodies(void)
+{
+    ringo_config cfg;
+
+    ringo_config_init(&cfg);
+    cfg.quiet = 1;
+    cfg.pool_threads = 1;
+    CHECK(ringo_app_new(&app, &cfg) == 0);
+    CHECK(ringo_route(app, "GET", "/fail", RINGO_ASYNC, failing, NULL) == 0);
+    CHECK(ringo_route(app, "GET", "/range", RINGO_ASYNC, fail_range, NULL) == 0);
+    fake_app_start(app);
+    expect("/fail", "", "",
+           WIRE("HTTP/1.1 401 Unauthorized\r\n", "\r\nWWW-Authenticate: Basic\r\n",
+                "\r\nContent-Type: application/json\r\n",
+                "\r\n\r\n{\"detail\":\"who \\\"are\\\" you\"}"));
+    expect("/range", "", "",
+           WIRE("HTTP/1.1 500 Internal Server Error\r\n",
+                "\r\n\r\n{\"detail\":\"Internal Server Error\"}"));
+    stop();
+    printf("ok   ringo_fail's own JSON body, headers kept\n");
+}
+
 int main(void)
 {
     test_resolve();
@@ -357,5 +415,6 @@ int main(void)
     test_middleware();
     test_405();
     stop();
+    test_default_bodies();
     return 0;
 }
