@@ -1,7 +1,8 @@
 /*
  * Description: core/server.c and core/conn.c under a tiny echo protocol on
  * the ringo__proto callbacks, one real ring on 127.0.0.1 port 0: bytes in
- * come back out (1 MiB too, gathered while the client is not reading); the
+ * come back out (1 MiB too, gathered while the client is not reading);
+ * output reservations too large for any buffer fail at once; the
  * peer address is the client's; a protocol timer fires on_timer with its
  * kind; a close after send delivers the output, then EOF; a client's EOF
  * reaches on_eof; past max_conns the overload answer is sent and the
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,6 +49,9 @@ static void on_open(ringo__conn *c)
     CHECK(ringo__conn_peer(c, &ss) == sizeof(*in) && in->sin_family == AF_INET);
     CHECK(in->sin_addr.s_addr == htonl(INADDR_LOOPBACK));
     atomic_store(&peer_port, ntohs(in->sin_port));
+    /* Output sizes no buffer can hold fail before any allocation. */
+    CHECK(!ringo__conn_reserve(c, SIZE_MAX) && !ringo__conn_reserve(c, SIZE_MAX / 2));
+    CHECK(!ringo__conn_reserve(c, SIZE_MAX / 4 + 1) && ringo__conn_reserve(c, 16));
 }
 
 /* "T": arm the timer; "C": answer and close after the send; else echo. */
