@@ -229,6 +229,13 @@ static int on_header_value_complete(llhttp_t *p)
     if (s->last_cb == CB_FIELD) /* "Name:" with an empty value */
         s->last_cb = CB_VALUE;
     s->value_at_end = false;
+    /* RFC 9110 §5.5: the value excludes trailing whitespace (llhttp drops the leading). */
+    while (r->hdrs[r->nhdrs - 1].value.len) {
+        char c = r->hdrs[r->nhdrs - 1].value.ptr[r->hdrs[r->nhdrs - 1].value.len - 1];
+        if (c != ' ' && c != '\t')
+            break;
+        r->hdrs[r->nhdrs - 1].value.len--;
+    }
     /* Only none, one or several matter: saturate, 256 fields must not look like none. */
     if (n.len == 4 && ringo__ascii_iequal(n.ptr, "host", 4) && r->hosts < 2)
         r->hosts++;
