@@ -93,6 +93,8 @@ void *ringo__arena_grow(ringo__arena *a, void *old, size_t oldn, size_t newn)
 
     if (newn <= oldn)
         return old;
+    if (newsz < newn)
+        return NULL; /* rounding up wrapped: no block can be that large */
     /* The last block of the current chunk can grow where it stands. */
     if (old && (char *)old + oldsz == a->cur && (size_t)(a->end - (char *)old) >= newsz) {
         a->cur = (char *)old + newsz;

@@ -173,10 +173,19 @@ static bool makes_fd(const struct io_uring_sqe *sqe)
     }
 }
 
+/*
+ * Newer than liburing 2.3's header, fixed by the kernel ABI: IORING_OP_READ_MULTISHOT
+ * (Linux 6.7) and IORING_TIMEOUT_MULTISHOT (Linux 6.4).
+ */
+#define OP_READ_MULTISHOT 49
+#define TIMEOUT_MULTISHOT (1U << 6)
+
 /* Ops that go on posting results: one await cannot return them all. */
 static bool multishot(const struct io_uring_sqe *sqe)
 {
     switch (sqe->opcode) {
+    case OP_READ_MULTISHOT: return true;
+    case IORING_OP_TIMEOUT: return sqe->timeout_flags & TIMEOUT_MULTISHOT;
     case IORING_OP_ACCEPT: return sqe->ioprio & IORING_ACCEPT_MULTISHOT;
     case IORING_OP_RECV:
     case IORING_OP_RECVMSG: return sqe->ioprio & IORING_RECV_MULTISHOT;

@@ -20,6 +20,9 @@
 #include <ringo.h>
 #include <ringo/pool.h>
 
+/* Not the API: the hooks behind --msgring-fallback and --msgring-fail-posts. */
+#include "http/test_hooks.h"
+
 static int hello(ringo_req *req, void *udata)
 {
     (void)udata;
@@ -337,7 +340,7 @@ struct user {
     char name[64];
 };
 
-static ringo_dep *dep_settings, *dep_db, *dep_token, *dep_user;
+static ringo_dep *dep_settings, *dep_db, *dep_token, *dep_user, *dep_slow;
 
 static int settings_dep(ringo_req *req, void **value, void *udata)
 {
@@ -670,7 +673,7 @@ static int add_deps(ringo_app *app)
     if (ret == 0)
         ret = ringo_dep_new(&dep_user, app, "user", user_dep, NULL, &uo);
     if (ret == 0)
-        ret = ringo_dep_new(NULL, app, "slow", slow_dep, NULL, &slo);
+        ret = ringo_dep_new(&dep_slow, app, "slow", slow_dep, NULL, &slo);
     return ret;
 }
 
@@ -683,7 +686,7 @@ static void usage(FILE *f)
                "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
                "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
                "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
-               "             [--teardown-timeout MS] [--quiet]\n");
+               "             [--msgring-fail-posts N] [--teardown-timeout MS] [--quiet]\n");
 }
 
 enum {
@@ -707,10 +710,11 @@ enum {
     OPT_STACK,
     OPT_POOLQ,
     OPT_POSTQ,
-    OPT_FALLBACK
+    OPT_FALLBACK,
+    OPT_FAILPOSTS
 };
 
-static int parse_args(int argc, char **argv, ringo_config *cfg)
+static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
     static const struct option opts[] = {{"host", 1, 0, 'h'},
                                          {"port", 1, 0, 'p'},
@@ -736,6 +740,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
                                          {"max-pool-queue", 1, 0, OPT_POOLQ},
                                          {"max-post-inflight", 1, 0, OPT_POSTQ},
                                          {"msgring-fallback", 0, 0, OPT_FALLBACK},
+                                         {"msgring-fail-posts", 1, 0, OPT_FAILPOSTS},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -765,8 +770,9 @@ static int parse_args(int argc, char **argv, ringo_config *cfg)
         case OPT_STALL: cfg->stall_warn_ms = (uint32_t)v; break;
         case OPT_STACK: cfg->stack_size = v; break;
         case OPT_POOLQ: cfg->max_pool_queue = (uint32_t)v; break;
-        case OPT_POSTQ: cfg->max_post_inflight = v; break;
-        case OPT_FALLBACK: setenv("RINGO_TEST_MSGRING_FALLBACK", "1", 1); break;
+        case OPT_POSTQ: cfg->max_post_inflight = (uint32_t)v; break;
+        case OPT_FALLBACK: hooks->msgring_fallback = 1; break;
+        case OPT_FAILPOSTS: hooks->msgring_fail_posts = (int)v; break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
@@ -832,15 +838,18 @@ static int add_routes(ringo_app *app)
 
 int main(int argc, char **argv)
 {
+    ringo__test_hooks hooks = {0};
     ringo_config cfg;
     ringo_app *app;
     ringo_stats st;
     int ret;
 
     ringo_config_init(&cfg);
-    if (parse_args(argc, argv, &cfg) < 0)
+    if (parse_args(argc, argv, &cfg, &hooks) < 0)
         return 2;
     ret = ringo_app_new(&app, &cfg);
+    if (ret == 0)
+        ret = ringo__app_test_hooks(app, &hooks);
     if (ret == 0)
         ret = add_routes(app);
     if (ret == 0)

@@ -10,14 +10,20 @@
 
 #include "core/alloc.h"
 #include "http/http_impl.h"
-#include "pool/msgring.h"
+#include "http/test_hooks.h"
 
-/* The ABI rule of ringo_config (see ringo/app.h): no tail padding a later field could fall into. */
+/*
+ * The ABI rule of ringo_config (see ringo/app.h): no tail padding a later
+ * field could fall into. A field appended after this one names itself here;
+ * a 4-byte field is appended in pairs (or with the next one) to keep it so.
+ */
 _Static_assert(sizeof(ringo_config) ==
                    offsetof(ringo_config, teardown_timeout_ms) + sizeof(uint64_t),
                "ringo_config must end without padding");
+/* ringo_app_stats_sized() copies whole counters: every field is a uint64_t. */
+_Static_assert(sizeof(ringo_stats) % sizeof(uint64_t) == 0, "ringo_stats holds uint64_t only");
 
-void ringo_config_init(ringo_config *c)
+static void config_defaults(ringo_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->size = sizeof(*c);
@@ -44,6 +50,53 @@ void ringo_config_init(ringo_config *c)
     c->teardown_timeout_ms = RINGO__DEFAULT_TEARDOWN_TIMEOUT_MS;
 }
 
+/* A newer caller's fields this library does not know are zeroed: left so, they are accepted. */
+int ringo_config_init_sized(ringo_config *cfg, size_t size)
+{
+    ringo_config full;
+
+    if (!cfg || size < sizeof(cfg->size))
+        return -EINVAL;
+    config_defaults(&full);
+    full.size = size;
+    memcpy(cfg, &full, size < sizeof(full) ? size : sizeof(full));
+    if (size > sizeof(full))
+        memset((char *)cfg + sizeof(full), 0, size - sizeof(full));
+    return 0;
+}
+
+static bool bytes_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+/* The documented ranges (ringo/app.h): a value outside one is refused, never clamped. */
+static bool config_valid(const ringo_config *c)
+{
+    uint32_t nb = c->recv_buffers;
+
+    if (c->pool_threads > RINGO_MAX_POOL_THREADS || c->max_post_inflight > RINGO_MAX_POST_INFLIGHT)
+        return false;
+    return nb <= RINGO_MAX_RECV_BUFFERS && (nb & (nb - 1)) == 0;
+}
+
+bool ringo__reserved_zero(const uint64_t *words, size_t n)
+{
+    return bytes_zero((const unsigned char *)words, n * sizeof(*words));
+}
+
+/* A newer caller's config is taken when it sets nothing this library does not know. */
+static bool config_size_valid(const ringo_config *cfg)
+{
+    if (cfg->size < sizeof(cfg->size))
+        return false;
+    return cfg->size <= sizeof(*cfg) ||
+           bytes_zero((const unsigned char *)cfg + sizeof(*cfg), cfg->size - sizeof(*cfg));
+}
+
 static void route_free(ringo__route *r)
 {
     ringo__free(r->method);
@@ -67,16 +120,18 @@ int ringo_app_new(ringo_app **out, const ringo_config *cfg)
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if (cfg && (cfg->size == 0 || cfg->size > sizeof(*cfg)))
+    if (cfg && !config_size_valid(cfg))
+        return -EINVAL;
+    /* An older caller's shorter config: the fields it does not know keep their defaults. */
+    config_defaults(&full);
+    if (cfg)
+        memcpy(&full, cfg, cfg->size < sizeof(full) ? cfg->size : sizeof(full));
+    full.size = sizeof(full);
+    if (!config_valid(&full))
         return -EINVAL;
     app = ringo__calloc(1, sizeof(*app));
     if (!app)
         return -ENOMEM;
-    /* An older caller's shorter config: the fields it does not know keep their defaults. */
-    ringo_config_init(&full);
-    if (cfg)
-        memcpy(&full, cfg, cfg->size);
-    full.size = sizeof(full);
     opts.cfg = &full;
     opts.app = app;
     app->router = ringo__router_new();
@@ -162,6 +217,8 @@ int ringo__route_add(ringo_app *app, const char *method, const char *pattern, ri
         return -EBUSY;
     if (!fn || !method || !pattern || (mode != RINGO_SYNC && mode != RINGO_ASYNC))
         return -EINVAL;
+    if (opts && !RINGO__RESERVED_ZERO(opts->reserved))
+        return -EINVAL;
     if (app->nroutes == app->routes_cap) {
         unsigned cap = app->routes_cap ? app->routes_cap * 2 : 16;
         ringo__route **v = ringo__realloc(app->routes, cap * sizeof(*v));
@@ -185,21 +242,12 @@ int ringo__route_add(ringo_app *app, const char *method, const char *pattern, ri
 
 int ringo_app_handle_signals(ringo_app *app) { return ringo__server_handle_signals(&app->srv); }
 
-/* A test hook from the environment (docs/operations.md): set and not "0". */
-static bool test_hook(const char *name)
+int ringo__app_test_hooks(ringo_app *app, const ringo__test_hooks *h)
 {
-    const char *v = getenv(name);
-
-    return v && *v && strcmp(v, "0") != 0;
-}
-
-/* RINGO_TEST_MSGRING_FAIL=N: the next N completion posts of the pool fail. */
-static void inject_post_failures(void)
-{
-    const char *v = getenv("RINGO_TEST_MSGRING_FAIL");
-
-    if (v && *v)
-        atomic_store(&ringo__msgring_fail_posts, atoi(v));
+    if (app->started)
+        return -EBUSY;
+    app->test_hooks = *h;
+    return 0;
 }
 
 /*
@@ -245,14 +293,12 @@ int ringo_app_start(ringo_app *app)
     ringo__pool_opts_init(&opts);
     if (app->srv.cfg.pool_threads)
         opts.threads = app->srv.cfg.pool_threads;
-    /* The count of live tasks is 32 bits: a larger cap could never be reached anyway. */
-    if (!app->srv.cfg.max_post_inflight || app->srv.cfg.max_post_inflight > UINT32_MAX / 2)
-        app->srv.cfg.max_post_inflight =
-            app->srv.cfg.max_post_inflight ? UINT32_MAX / 2 : RINGO__DEFAULT_MAX_POST_INFLIGHT;
+    if (!app->srv.cfg.max_post_inflight)
+        app->srv.cfg.max_post_inflight = RINGO__DEFAULT_MAX_POST_INFLIGHT;
     if (app->srv.cfg.max_pool_queue)
         opts.max_queued = app->srv.cfg.max_pool_queue;
-    opts.force_fallback = test_hook("RINGO_TEST_MSGRING_FALLBACK");
-    inject_post_failures();
+    opts.force_fallback = app->test_hooks.msgring_fallback;
+    opts.fail_posts = app->test_hooks.msgring_fail_posts;
     ret = ringo__pool_new(&app->pool, &opts);
     if (ret < 0) {
         if (!app->srv.cfg.quiet)
@@ -296,12 +342,20 @@ int ringo_app_run(ringo_app *app)
     return ret < 0 ? ret : ringo_app_wait(app);
 }
 
-void ringo_app_stats(const ringo_app *app, ringo_stats *out)
+void ringo_app_stats_sized(const ringo_app *app, ringo_stats *out, size_t size)
 {
-    ringo__server_stats(&app->srv, out);
-    out->bg_live = atomic_load_explicit(&app->bg_live, memory_order_relaxed);
-    out->bg_dropped = atomic_load_explicit(&app->bg_dropped, memory_order_relaxed);
-    out->teardowns_dropped = atomic_load_explicit(&app->teardowns_dropped, memory_order_relaxed);
+    ringo_stats st;
+
+    ringo__server_stats(&app->srv, &st);
+    st.bg_live = atomic_load_explicit(&app->bg_live, memory_order_relaxed);
+    st.bg_dropped = atomic_load_explicit(&app->bg_dropped, memory_order_relaxed);
+    st.teardowns_dropped = atomic_load_explicit(&app->teardowns_dropped, memory_order_relaxed);
+    /* Whole counters only: an older caller's struct ends on a counter. */
+    if (size > sizeof(st)) {
+        memset((char *)out + sizeof(st), 0, size - sizeof(st)); /* a newer caller's */
+        size = sizeof(st);
+    }
+    memcpy(out, &st, size - size % sizeof(uint64_t));
 }
 
 const char *ringo_strerror(int err)

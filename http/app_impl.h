@@ -11,6 +11,7 @@
 #include "core/server.h"
 #include "pool/pool.h"
 #include "http/router.h"
+#include "http/test_hooks.h"
 #include "ringo.h"
 
 struct ringo_dep {
@@ -86,11 +87,16 @@ struct ringo_app {
     _Atomic uint32_t bg_live;
     _Atomic uint64_t bg_dropped;
     _Atomic uint64_t teardowns_dropped; /* shutdown: not started by the teardown timeout */
+    ringo__test_hooks test_hooks;
 };
 
 /* ringo_config.max_post_inflight when 0: background tasks in flight per app. */
 #define RINGO__DEFAULT_MAX_POST_INFLIGHT 1024u
 /* ringo_config.teardown_timeout_ms when 0. */
 #define RINGO__DEFAULT_TEARDOWN_TIMEOUT_MS 5000u
+
+/* True when the n words are zero: the option structs' reserved space (ringo/app.h, ABI). */
+bool ringo__reserved_zero(const uint64_t *words, size_t n);
+#define RINGO__RESERVED_ZERO(arr) ringo__reserved_zero((arr), sizeof(arr) / sizeof((arr)[0]))
 
 #endif

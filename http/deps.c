@@ -76,7 +76,7 @@ int ringo_dep_new(ringo_dep **out, ringo_app *app, const char *name, ringo_dep_f
 
     if (out)
         *out = NULL;
-    if (!app || !name || !fn)
+    if (!out || !app || !name || !fn || (opts && !RINGO__RESERVED_ZERO(opts->reserved)))
         return -EINVAL;
     if (app->started)
         return -EBUSY;
@@ -184,6 +184,8 @@ int ringo_app_add_middleware(ringo_app *app, const ringo_middleware *mw)
 {
     ringo_middleware *v;
 
+    if (!mw || !RINGO__RESERVED_ZERO(mw->reserved))
+        return -EINVAL;
     if (app->started)
         return -EBUSY;
     v = ringo__realloc(app->mws, (app->nmws + 1) * sizeof(*v));

@@ -229,6 +229,13 @@ static int on_header_value_complete(llhttp_t *p)
     if (s->last_cb == CB_FIELD) /* "Name:" with an empty value */
         s->last_cb = CB_VALUE;
     s->value_at_end = false;
+    /* RFC 9110 §5.5: the value excludes trailing whitespace (llhttp drops the leading). */
+    while (r->hdrs[r->nhdrs - 1].value.len) {
+        char c = r->hdrs[r->nhdrs - 1].value.ptr[r->hdrs[r->nhdrs - 1].value.len - 1];
+        if (c != ' ' && c != '\t')
+            break;
+        r->hdrs[r->nhdrs - 1].value.len--;
+    }
     /* Only none, one or several matter: saturate, 256 fields must not look like none. */
     if (n.len == 4 && ringo__ascii_iequal(n.ptr, "host", 4) && r->hosts < 2)
         r->hosts++;
@@ -386,8 +393,14 @@ const llhttp_settings_t ringo__llhttp_settings = {
  * it. Hand the callback the bytes before the error, so that its limits
  * (414, 431) are checked on the same bytes whether or not an earlier buffer
  * boundary already flushed part of the span. llparse keeps the open span in
- * these two fields of the public parser struct.
+ * these two fields of the public parser struct: they are llparse's, not
+ * llhttp's API, so a release other than the one this was written against
+ * must be checked (fuzz.parser_corpus and test_segmentation cover it) before
+ * this line is moved.
  */
+#if LLHTTP_VERSION_MAJOR != 8
+#error "flush_span() reads llparse's span fields as llhttp 8 lays them out: check them"
+#endif
 static void flush_span(llhttp_t *p, const char *err_pos)
 {
     typedef int (*span_cb)(llhttp_t *, const char *, const char *);

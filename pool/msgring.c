@@ -70,25 +70,10 @@ static int transient(int err)
     return err == -ENOMEM || err == -EAGAIN || err == -EBUSY || err == -EINTR;
 }
 
-_Atomic int ringo__msgring_fail_posts;
-
-/* The test hook: a relaxed load per post, next to a syscall. */
-static bool injected_failure(void)
-{
-    int n = atomic_load_explicit(&ringo__msgring_fail_posts, memory_order_relaxed);
-
-    while (n > 0)
-        if (atomic_compare_exchange_weak(&ringo__msgring_fail_posts, &n, n - 1))
-            return true;
-    return false;
-}
-
 int ringo__msgring_post(ringo__msgring *m, int ring_fd, uint64_t data, int32_t res)
 {
     int ret;
 
-    if (injected_failure())
-        return -EIO;
     ret = post_once(m, ring_fd, data, res);
 
     for (int i = 1; i < POST_TRIES && transient(ret); i++) {

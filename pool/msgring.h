@@ -62,10 +62,4 @@ void ringo__msgring_exit(ringo__msgring *m);
  */
 int ringo__msgring_post(ringo__msgring *m, int ring_fd, uint64_t data, int32_t res);
 
-/*
- * Fault injection for tests (not part of any API): while positive, each
- * ringo__msgring_post() decrements it and fails with -EIO without posting.
- */
-extern _Atomic int ringo__msgring_fail_posts;
-
 #endif

@@ -104,6 +104,7 @@ struct ringo__pool {
     ringo__job *failed;       /* under qlock: jobs whose CQE the kernel refused */
     _Atomic unsigned nfailed; /* their number, read without the lock */
     ringo__msgring stop_msg;  /* stop() posts cancelled jobs' CQEs with it */
+    _Atomic int fail_posts;   /* test hook: posts left to fail (ringo__pool_opts) */
 };
 
 static _Thread_local worker *tls_worker;
@@ -326,12 +327,30 @@ static void keep_failed(ringo__pool *p, ringo__job *j)
     pthread_mutex_unlock(&p->qlock);
 }
 
-static int post(ringo__msgring *m, ringo__job *j)
+/* The test hook: a relaxed load per post, next to a syscall. */
+static bool injected_failure(ringo__pool *p)
+{
+    int n = atomic_load_explicit(&p->fail_posts, memory_order_relaxed);
+
+    while (n > 0)
+        if (atomic_compare_exchange_weak(&p->fail_posts, &n, n - 1))
+            return true;
+    return false;
+}
+
+void ringo__pool_fail_posts(ringo__pool *p, int n)
+{
+    atomic_store_explicit(&p->fail_posts, n, memory_order_relaxed);
+}
+
+static int post(ringo__pool *p, ringo__msgring *m, ringo__job *j)
 {
     int fd = j->ring_fd;
     uint64_t data = j->cqe_data;
     int32_t res = j->cqe_res;
 
+    if (injected_failure(p))
+        return -EIO;
     /* The job belongs to the ring again once the CQE is posted: no access after. */
     ringo__tsan_release(j);
     return ringo__msgring_post(m, fd, data, res);
@@ -339,7 +358,7 @@ static int post(ringo__msgring *m, ringo__job *j)
 
 static void complete(ringo__pool *p, ringo__msgring *m, ringo__job *j)
 {
-    if (post(m, j) == 0)
+    if (post(p, m, j) == 0)
         return;
     atomic_fetch_add_explicit(&p->post_failed, 1, memory_order_relaxed);
     keep_failed(p, j);
@@ -360,7 +379,7 @@ static unsigned retry_failed(ringo__pool *p, ringo__msgring *m)
     pthread_mutex_unlock(&p->qlock);
     for (ringo__job *next; j; j = next) {
         next = j->next;
-        if (post(m, j) < 0) {
+        if (post(p, m, j) < 0) {
             keep_failed(p, j);
             left++;
         }
@@ -527,6 +546,7 @@ void ringo__pool_opts_init(ringo__pool_opts *opts)
     opts->threads = ringo__pool_default_threads();
     opts->max_queued = RINGO__POOL_DEFAULT_MAX_QUEUED;
     opts->force_fallback = 0;
+    opts->fail_posts = 0;
 }
 
 static void resolve_opts(ringo__pool_opts *o, const ringo__pool_opts *in)
@@ -539,6 +559,7 @@ static void resolve_opts(ringo__pool_opts *o, const ringo__pool_opts *in)
     if (in->max_queued)
         o->max_queued = in->max_queued;
     o->force_fallback = in->force_fallback;
+    o->fail_posts = in->fail_posts;
 }
 
 /* Frees what pool_alloc()/workers_init() built; no thread may be running. */
@@ -570,6 +591,7 @@ static ringo__pool *pool_alloc(const ringo__pool_opts *o, int mode)
     p->nworkers = o->threads;
     p->max_queued = o->max_queued;
     p->msg_mode = mode;
+    atomic_init(&p->fail_posts, o->fail_posts);
     pthread_mutex_init(&p->qlock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

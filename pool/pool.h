@@ -58,6 +58,8 @@ typedef struct ringo__pool_opts {
     unsigned max_queued; /* queued-not-started jobs before -EAGAIN; 0: 1024 */
     int force_fallback;  /* 1: per-worker rings even where the registered
                             synchronous MSG_RING exists (tests, debugging) */
+    int fail_posts;      /* tests: the first N completion posts fail (-EIO) as if
+                            the kernel refused them */
 } ringo__pool_opts;
 
 typedef struct ringo__pool_stats {
@@ -181,5 +183,8 @@ void __tsan_release(void *addr);
 #endif
 
 static inline void ringo__pool_job_acquire(const ringo__job *job) { ringo__tsan_acquire(job); }
+
+/* Test hook: the pool's next n completion posts fail (-EIO) as if the kernel refused them. */
+void ringo__pool_fail_posts(ringo__pool *p, int n);
 
 #endif

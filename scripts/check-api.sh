@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the public API as a user sees it, against a finished build:
 # 1. libringo.so exports ringo_* symbols only (ringo.map): no ringo__
-#    internals, no llhttp, nothing else;
+#    internals, no llhttp, nothing else, and reads no test hook from the
+#    environment (tests set them through ringo__app_test_hooks());
 # 2. the C programs in README.md ("A ringo app") and docs/api.md ("A complete
 #    example") compile with -Wall -Wextra -Werror and link against the shared
 #    library, so the documentation cannot drift from the headers.
@@ -19,6 +20,10 @@ leaks=$(nm -D --defined-only "$build/libringo.so" | awk '{print $NF}' | sed 's/@
 if [ -n "$leaks" ]; then
     echo "libringo.so exports symbols outside the public API:" >&2
     echo "$leaks" >&2
+    exit 1
+fi
+if grep -aq 'RINGO_TEST_' "$build/libringo.so"; then
+    echo "libringo.so names a RINGO_TEST_ variable: test hooks must not come from the environment" >&2
     exit 1
 fi
 echo "exports: $(nm -D --defined-only "$build/libringo.so" | grep -c ' ringo_') ringo_* symbols, nothing else"

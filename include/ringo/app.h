@@ -10,6 +10,7 @@
 #ifndef RINGO_APP_H
 #define RINGO_APP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ringo/common.h"
@@ -30,11 +31,15 @@ typedef struct ringo_req ringo_req;
  */
 typedef int (*ringo_handler_fn)(ringo_req *req, void *udata);
 
-/* Per-route options for ringo_route_ex(). Zeroed means "app defaults". */
+/*
+ * Per-route options for ringo_route_ex(). Zeroed means "app defaults"; the
+ * reserved words must be zero (see "ABI" below).
+ */
 typedef struct ringo_route_opts {
     uint32_t deadline_ms;     /* answer 504 and cancel the handler after this; 0: none */
     size_t stack_size;        /* RINGO_ASYNC coroutine stack bytes; 0: the app's */
     const char *const *needs; /* dependencies (ringo/deps.h) by name, NULL-terminated */
+    uint64_t reserved[4];     /* zero: room for later options */
 } ringo_route_opts;
 
 /* A route group: a path prefix and dependencies shared by its routes. */
@@ -43,25 +48,23 @@ typedef struct ringo_group ringo_group;
 /*
  * Limits and timeouts. ringo_config_init() fills the defaults (documented in
  * docs/operations.md next to nginx's); every timeout is in milliseconds and 0
- * disables it unless noted.
- *
- * The struct grows without breaking the ABI: size is sizeof(ringo_config) as
- * the caller was compiled, set by ringo_config_init(). ringo_app_new() takes
- * the caller's first size bytes and the defaults for every field past them,
- * so a program built against an older header keeps working with a newer
- * library. New fields are only ever appended, and the struct ends without
- * padding (so a new field never lands in an older caller's tail padding).
+ * disables it unless noted. A value outside a field's documented range makes
+ * ringo_app_new() fail with -EINVAL: nothing is clamped silently (max_conns
+ * is lowered to what the descriptor limit allows, as it says).
  */
 typedef struct ringo_config {
     size_t size;                    /* sizeof(ringo_config): set by ringo_config_init() */
     const char *host;               /* listen address, "0.0.0.0"; "::" for IPv6 */
     uint16_t port;                  /* 0: the kernel picks; ringo_app_port() says */
     unsigned threads;               /* ring threads, 0: one per online CPU */
-    unsigned pool_threads;          /* sync-handler pool workers, 0: max(40, 4 x CPUs) */
+    unsigned pool_threads;          /* sync-handler pool workers, 0: max(40, 4 x CPUs);
+                                       <= RINGO_MAX_POOL_THREADS */
     uint32_t max_conns;             /* per ring; capped by RLIMIT_NOFILE / threads */
     uint32_t max_request_line;      /* method + target, bytes (414) */
     uint32_t max_header_bytes;      /* whole header section, bytes (431) */
     uint32_t max_headers;           /* header field count (431) */
+    uint32_t max_post_inflight;     /* background tasks not finished, per app; 0: 1024;
+                                       <= RINGO_MAX_POST_INFLIGHT */
     uint64_t max_body_bytes;        /* Content-Length or chunked total (413) */
     uint32_t max_conn_buffered;     /* input buffered ahead of a busy connection */
     uint32_t max_requests_per_conn; /* keep-alive requests, then close; 0: no cap */
@@ -71,21 +74,30 @@ typedef struct ringo_config {
     uint32_t send_timeout_ms;       /* a send making no progress drops the client */
     uint32_t linger_ms;             /* after an error: drain input this long */
     uint32_t drain_timeout_ms;      /* shutdown: in-flight requests get this long */
-    uint32_t recv_buffers;          /* provided receive buffers per ring (power of 2) */
-    uint32_t recv_buffer_size;      /* bytes each */
-    int backlog;                    /* listen(2) backlog */
-    int quiet;                      /* 1: no startup/shutdown lines on stderr */
+    uint32_t recv_buffers;          /* provided receive buffers per ring: 0 (512) or a power
+                                       of 2 <= RINGO_MAX_RECV_BUFFERS */
+    uint32_t recv_buffer_size;      /* bytes each; 0: 16384 */
+    int backlog;                    /* listen(2) backlog; <= 0: 4096 (the kernel caps it at
+                                       net.core.somaxconn) */
+    int quiet;                      /* nonzero: no startup/shutdown lines on stderr */
     size_t stack_size;              /* RINGO_ASYNC coroutine stack, bytes; 0: 64 KiB */
     uint32_t stall_warn_ms;         /* watchdog: log a handler holding a ring longer */
     uint32_t max_pool_queue;        /* sync jobs queued before 503; 0: 1024 */
-    uint64_t max_post_inflight;     /* background tasks not finished, per app; 0: 1024 */
     uint64_t teardown_timeout_ms;   /* shutdown: teardowns get this long after the drain
                                        timeout; 0: 5000 (see ringo_app_wait) */
 } ringo_config;
 
+/* Largest ringo_config.max_post_inflight (the live count is 32 bits, with headroom). */
+#define RINGO_MAX_POST_INFLIGHT 0x7fffffffu
+/* Largest ringo_config.recv_buffers (a buffer id is 16 bits). */
+#define RINGO_MAX_RECV_BUFFERS 32768u
+/* Largest ringo_config.pool_threads. */
+#define RINGO_MAX_POOL_THREADS 1024u
+
 /*
  * Live-object counters summed over all rings, for tests and operations:
- * after ringo_app_wait() every one of them must be zero.
+ * after ringo_app_wait() every one of them must be zero. Every field is a
+ * uint64_t (no padding), and new counters are appended.
  */
 typedef struct ringo_stats {
     uint64_t conns_live;
@@ -103,14 +115,42 @@ typedef struct ringo_stats {
     uint64_t teardowns_dropped; /* teardowns not started when the teardown timeout passed */
 } ringo_stats;
 
-/* Fills *cfg with the defaults, size included. */
-RINGO_API void ringo_config_init(ringo_config *cfg);
+/*
+ * ABI (stable through 1.x; docs/api.md "Versioning and ABI"). Functions and
+ * types are only added; existing fields keep their offsets.
+ * - ringo_config and ringo_stats grow by appending fields. Callers pass the
+ *   size they were compiled with: ringo_config_init() and ringo_app_stats()
+ *   are inline and call the sized functions below with sizeof(*cfg), so the
+ *   library never writes past an older caller's struct. ringo_config ends
+ *   without tail padding, so a later field never lands in an older caller's
+ *   padding. A newer caller's larger struct is taken by an older library as
+ *   long as the fields it does not know stay zero (as ringo_config_init()
+ *   leaves them); a set one is -EINVAL.
+ * - The option structs (ringo_route_opts, ringo_dep_opts, ringo_middleware)
+ *   keep their size: they end in reserved words that must be zero (the
+ *   library refuses anything else with -EINVAL), and a later option takes
+ *   the place of a reserved word, its zero meaning today's behaviour. Always
+ *   initialize them with designated initializers or memset.
+ */
+
+/*
+ * Fills the first size bytes of *cfg with the defaults (zero past this
+ * library's sizeof(ringo_config)) and sets cfg->size to size; writes nothing
+ * past them. Returns 0, or -EINVAL (cfg NULL, or size smaller than the size
+ * field). Call it through ringo_config_init().
+ */
+RINGO_API int ringo_config_init_sized(ringo_config *cfg, size_t size);
+
+/* Fills *cfg with the defaults, size included (inline: passes the caller's sizeof). */
+static inline void ringo_config_init(ringo_config *cfg);
 
 /*
  * Creates an app with a copy of *cfg (NULL: defaults) and stores it in *out
  * (NULL on failure). The host string is copied. The caller owns the app and
- * frees it with ringo_app_free(). Returns 0, -EINVAL (out NULL, or cfg->size
- * 0 or larger than this library's ringo_config) or -ENOMEM.
+ * frees it with ringo_app_free(). Returns 0, -EINVAL (out NULL; cfg->size
+ * smaller than the size field; a field this library does not know set in a
+ * newer caller's larger struct; a field outside its documented range) or
+ * -ENOMEM.
  */
 RINGO_API int ringo_app_new(ringo_app **out, const ringo_config *cfg);
 
@@ -130,7 +170,8 @@ RINGO_API void ringo_app_free(ringo_app *app);
 RINGO_API int ringo_route(ringo_app *app, const char *method, const char *pattern, ringo_mode mode,
                           ringo_handler_fn fn, void *udata);
 
-/* ringo_route() with options (NULL: defaults; copied). Same returns. */
+/* ringo_route() with options (NULL: defaults; copied). Same returns; -EINVAL too for
+ * nonzero opts->reserved. */
 RINGO_API int ringo_route_ex(ringo_app *app, const char *method, const char *pattern,
                              ringo_mode mode, ringo_handler_fn fn, void *udata,
                              const ringo_route_opts *opts);
@@ -139,7 +180,8 @@ RINGO_API int ringo_route_ex(ringo_app *app, const char *method, const char *pat
  * Creates a route group: prefix (copied, must start with '/') is put before
  * the pattern of each of its routes, and the dependencies named in needs
  * (NULL-terminated, copied; NULL: none) are needed by each of them. Stores
- * the group, owned by the app, in *out (NULL on failure). Returns 0, -EINVAL
+ * the group, owned by the app, in *out (NULL on failure; out is required, as
+ * for every constructor). Returns 0, -EINVAL
  * (out, app or prefix NULL, prefix not starting with '/'), -EBUSY (after
  * start) or -ENOMEM.
  */
@@ -166,7 +208,7 @@ RINGO_API int ringo_app_handle_signals(ringo_app *app);
  * -EBUSY (started before), -ENOENT (an unregistered dependency is needed),
  * -ELOOP (a dependency cycle), a startup hook's error, -EPERM/-ENOSYS
  * (io_uring unavailable), -EOPNOTSUPP (a required io_uring feature is
- * missing), -EINVAL (pool_threads > 1024), -EADDRINUSE, -EACCES,
+ * missing), -EADDRINUSE, -EACCES,
  * -EADDRNOTAVAIL, -ENOMEM, or another -errno from thread or descriptor
  * creation.
  */
@@ -198,8 +240,28 @@ RINGO_API int ringo_app_wait(ringo_app *app);
 /* ringo_app_start() then ringo_app_wait(). */
 RINGO_API int ringo_app_run(ringo_app *app);
 
-/* Fills *out with the current counters (approximate while running). */
-RINGO_API void ringo_app_stats(const ringo_app *app, ringo_stats *out);
+/*
+ * Fills the first size bytes of *out with the current counters (approximate
+ * while running): the counters that fit whole, nothing past them; counters
+ * this library does not know (a newer caller's) read 0. Call it through
+ * ringo_app_stats().
+ */
+RINGO_API void ringo_app_stats_sized(const ringo_app *app, ringo_stats *out, size_t size);
+
+/* Fills *out with the current counters (inline: passes the caller's sizeof). */
+static inline void ringo_app_stats(const ringo_app *app, ringo_stats *out);
+
+/* Inline bodies. */
+
+static inline void ringo_config_init(ringo_config *cfg)
+{
+    (void)ringo_config_init_sized(cfg, sizeof(*cfg));
+}
+
+static inline void ringo_app_stats(const ringo_app *app, ringo_stats *out)
+{
+    ringo_app_stats_sized(app, out, sizeof(*out));
+}
 
 #ifdef __cplusplus
 }

@@ -79,8 +79,9 @@ RINGO_API int ringo_await_poll(int fd, unsigned events);
  * user_data nor link flags). The handler suspends until the op's last CQE
  * (the first without IORING_CQE_F_MORE) and the FIRST CQE's res is returned:
  * for send_zc the bytes sent, after the notification that frees the buffer.
- * Multishot accept, recv, recvmsg and poll are refused (-EINVAL, nothing
- * submitted): one call cannot return their stream of results.
+ * Multishot accept, recv, recvmsg, read, poll and timeouts are refused
+ * (-EINVAL, nothing submitted): one call cannot return their stream of
+ * results.
  * An accept, socket or openat that completes as the handler is cancelled
  * returns -ECANCELED and its new descriptor is closed (not a direct
  * descriptor: that slot stays the caller's).

@@ -16,6 +16,8 @@
 #ifndef RINGO_DEPS_H
 #define RINGO_DEPS_H
 
+#include <stdint.h>
+
 #include "ringo/app.h"
 #include "ringo/common.h"
 
@@ -43,15 +45,17 @@ typedef struct ringo_dep_opts {
     ringo_dep_teardown_fn teardown; /* optional; runs in the dependency's mode */
     const char *type;               /* type name of the value, checked by RINGO_DEP() */
     int no_cache;                   /* 1: run once per dependant, not once per request */
+    uint64_t reserved[4];           /* zero: room for later options (ringo/app.h, ABI) */
 } ringo_dep_opts;
 
 /*
  * Registers a dependency called name (copied; unique per app) and stores its
- * handle in *out (out may be NULL: routes name dependencies by name; *out is
- * NULL on failure). opts (NULL: sync, no needs, no teardown, untyped,
- * cached) is copied, its names and type too. The handle is owned by the app
- * and valid until ringo_app_free(). Returns 0, -EINVAL (app, name or fn
- * NULL), -EEXIST (duplicate name), -EBUSY (after start) or -ENOMEM.
+ * handle in *out (NULL on failure; out is required, as for every
+ * constructor). opts (NULL: sync, no needs, no teardown, untyped, cached) is
+ * copied, its names and type too. The handle is owned by the app and valid
+ * until ringo_app_free(). Returns 0, -EINVAL (out, app, name or fn NULL, or
+ * nonzero opts->reserved), -EEXIST (duplicate name), -EBUSY (after start) or
+ * -ENOMEM.
  */
 RINGO_API int ringo_dep_new(ringo_dep **out, ringo_app *app, const char *name, ringo_dep_fn fn,
                             void *udata, const ringo_dep_opts *opts);

@@ -8,6 +8,8 @@
 #ifndef RINGO_MIDDLEWARE_H
 #define RINGO_MIDDLEWARE_H
 
+#include <stdint.h>
+
 #include "ringo/app.h"
 #include "ringo/common.h"
 
@@ -28,9 +30,13 @@ typedef struct ringo_middleware {
     int (*before)(ringo_req *req, void *udata);
     void (*after)(ringo_req *req, void *udata);
     void *udata;
+    uint64_t reserved[4]; /* zero: room for later parts (ringo/app.h, ABI) */
 } ringo_middleware;
 
-/* Appends a copy of *mw to the app's middleware. Returns 0, -EBUSY after start, -ENOMEM. */
+/*
+ * Appends a copy of *mw to the app's middleware. Returns 0, -EINVAL (mw NULL
+ * or nonzero mw->reserved), -EBUSY after start, -ENOMEM.
+ */
 RINGO_API int ringo_app_add_middleware(ringo_app *app, const ringo_middleware *mw);
 
 #ifdef __cplusplus

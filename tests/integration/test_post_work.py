@@ -311,14 +311,10 @@ def shutdown_runs_queued_teardowns_in_parallel(srv=None):
 def shutdown_finishes_after_a_refused_completion(srv=None):
     # Regression: a MSG_RING completion the kernel refused (after its retries) was
     # dropped: its request was never answered and its ring, waiting for the job,
-    # never exited, so shutdown hung. RINGO_TEST_MSGRING_FAIL makes the pool's
-    # next posts fail; the refused completion is posted again, at the latest
+    # never exited, so shutdown hung. --msgring-fail-posts makes the pool's
+    # first posts fail; the refused completion is posted again, at the latest
     # when the pool stops at the drain timeout.
-    os.environ["RINGO_TEST_MSGRING_FAIL"] = "3"
-    try:
-        srv = Server(["--drain-timeout", 1000, "--pool-threads", 1]).start()
-    finally:
-        del os.environ["RINGO_TEST_MSGRING_FAIL"]
+    srv = Server(["--drain-timeout", 1000, "--pool-threads", 1, "--msgring-fail-posts", 3]).start()
     try:
         c = Conn(srv, timeout=h.TIMEOUT * 3)
         c.send(get("/sync/json"))

@@ -49,6 +49,7 @@ static ringo_app *app_start(const char *path, ringo_handler_fn fn)
     int ret;
 
     ringo_config_init(&cfg);
+    cfg.port = 0; /* the default is 8080: parallel tests would share it */
     cfg.host = "127.0.0.1";
     cfg.threads = 1;
     cfg.pool_threads = 2;
@@ -246,14 +247,37 @@ static void prep_poll_multi(struct io_uring_sqe *sqe, void *arg)
     io_uring_prep_poll_multishot(sqe, *(int *)arg, POLLIN);
 }
 
+/* A multishot read from buffer group 0 (the opcode is newer than liburing 2.3). */
+static void prep_read_multi(struct io_uring_sqe *sqe, void *arg)
+{
+    io_uring_prep_rw(IORING_OP_READ, sqe, *(int *)arg, NULL, 0, 0);
+    sqe->opcode = 49; /* IORING_OP_READ_MULTISHOT */
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = 0;
+}
+
+static void prep_timeout_multi(struct io_uring_sqe *sqe, void *arg)
+{
+    static struct __kernel_timespec ts = {0, 1000000};
+
+    (void)arg;
+    io_uring_prep_timeout(sqe, &ts, 0, 1U << 6); /* IORING_TIMEOUT_MULTISHOT: every 1 ms */
+}
+
 static int h_multishot(ringo_req *req, void *udata)
 {
-    int sv[2], ret;
+    void (*preps[])(struct io_uring_sqe *, void *) = {prep_poll_multi, prep_read_multi,
+                                                      prep_timeout_multi};
+    int sv[2], ret = 0;
 
     (void)udata;
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-    CHECK(write(sv[1], "x", 1) == 1); /* readable: a multishot poll would post at once */
-    ret = ringo_await_sqe(prep_poll_multi, &sv[0]);
+    CHECK(write(sv[1], "x", 1) == 1); /* readable: a multishot op would post at once */
+    for (size_t i = 0; i < sizeof(preps) / sizeof(preps[0]); i++) {
+        int r = ringo_await_sqe(preps[i], &sv[0]);
+        CHECKF(r == -EINVAL, "multishot op %zu: %d", i, r);
+        ret = r;
+    }
     CHECK(ringo_await_sleep(20) == 0); /* no stray CQE finds this coroutine */
     close(sv[0]);
     close(sv[1]);

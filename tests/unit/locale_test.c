@@ -84,6 +84,7 @@ static ringo_app *app_start(void)
     int ret;
 
     ringo_config_init(&cfg);
+    cfg.port = 0; /* the default is 8080: parallel tests would share it */
     cfg.host = "127.0.0.1";
     cfg.threads = 1;
     cfg.pool_threads = 2;

@@ -715,11 +715,11 @@ static void test_refused_completion(void)
     tag_setup(&b, ring.ring_fd);
     tag_setup(&c, ring.ring_fd);
     /* Every post fails until the hook is reset: a's CQE is refused. */
-    atomic_store(&ringo__msgring_fail_posts, 1 << 30);
+    ringo__pool_fail_posts(p, 1 << 30);
     CHECK(ringo__pool_submit(p, &a.job) == 0);
     wait_post_failed(p, 1);
     CHECK(wait_one(&ring, 50) == 0);
-    atomic_store(&ringo__msgring_fail_posts, 0);
+    ringo__pool_fail_posts(p, 0);
     /* The next job's worker posts a's CQE again. */
     CHECK(ringo__pool_submit(p, &b.job) == 0);
     got[0] = wait_one(&ring, 5000);
@@ -727,10 +727,10 @@ static void test_refused_completion(void)
     CHECK((got[0] == (uintptr_t)&a && got[1] == (uintptr_t)&b) ||
           (got[0] == (uintptr_t)&b && got[1] == (uintptr_t)&a));
     /* Refused again with no job after it: the stop posts it. */
-    atomic_store(&ringo__msgring_fail_posts, 1 << 30);
+    ringo__pool_fail_posts(p, 1 << 30);
     CHECK(ringo__pool_submit(p, &c.job) == 0);
     wait_post_failed(p, 2);
-    atomic_store(&ringo__msgring_fail_posts, 0);
+    ringo__pool_fail_posts(p, 0);
     ringo__pool_stop(p, 0);
     CHECK(wait_one(&ring, 5000) == (uintptr_t)&c);
     CHECK(atomic_load(&a.ran) == 1 && atomic_load(&b.ran) == 1 && atomic_load(&c.ran) == 1);

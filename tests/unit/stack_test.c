@@ -113,6 +113,7 @@ static void test_refused_503(void)
     fprintf(stderr, "     (this case's stderr goes to %s)\n", log);
     CHECK(dup2(logfd, 2) == 2);
     ringo_config_init(&cfg);
+    cfg.port = 0; /* the default is 8080: parallel tests would share it */
     cfg.host = "127.0.0.1";
     cfg.threads = 1;
     cfg.pool_threads = 2;
