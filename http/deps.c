@@ -467,11 +467,11 @@ int ringo_background(ringo_req *req, ringo_mode mode, ringo_background_fn fn, vo
     if (!b || !fn)
         return b ? -EINVAL : -ENOMEM;
     /* Post-response work scheduling more: bounded per request, or it could run forever. */
-    if (req->phase == REQ_POST && x->chained >= RINGO_BACKGROUND_MAX_CHAINED)
+    if (x->posting && x->chained >= RINGO_BACKGROUND_MAX_CHAINED)
         return -ELOOP;
     if (bg_reserve(app) < 0)
         return -EAGAIN;
-    x->chained += req->phase == REQ_POST;
+    x->chained += x->posting;
     *b = (ringo__bg){fn, arg, mode, NULL};
     if (x->bg_tail)
         x->bg_tail->next = b;

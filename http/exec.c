@@ -626,6 +626,7 @@ void ringo__exec_responded(ringo_req *r)
     }
     ringo__req_responded(r, n > 0);
     if (n > 0) {
+        r->x->posting = true;
         sess(r->conn)->post_inflight++;
         r->hop_from = r->hop_to = 0;
         hold(r); /* released below once the first hops are under way */

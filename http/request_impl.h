@@ -128,6 +128,8 @@ typedef struct ringo__exec {
     ringo__post *post;   /* teardowns (reverse) then background tasks */
     unsigned npost, post_cap;
     unsigned chained; /* tasks scheduled by post-response work (RINGO_BACKGROUND_MAX_CHAINED) */
+    bool posting;     /* post-response hops began: set on the ring between hops, so that
+                         a worker may read it (the phase it may not) */
     void *state;      /* ringo_req_state() */
 } ringo__exec;
 
