@@ -220,24 +220,35 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     return append(&r->arena, &r->hdrs[r->nhdrs - 1].value, at, len) ? fail(s, 503) : 0;
 }
 
+/* "Host" in any ASCII case, without a loop: this runs for every header field. */
+static bool is_host(ringo_str n)
+{
+    uint32_t w, want;
+
+    if (n.len != 4)
+        return false;
+    memcpy(&w, n.ptr, 4);
+    memcpy(&want, "host", 4); /* folded at compile time, either byte order */
+    /* Exact: the only bytes that OR 0x20 gives 'h', 'o', 's', 't' are those letters. */
+    return (w | 0x20202020u) == want;
+}
+
 static int on_header_value_complete(llhttp_t *p)
 {
     ringo__sess *s = sess_of(p);
     ringo_req *r = s->cur;
-    ringo_str n = r->hdrs[r->nhdrs - 1].name;
+    ringo__hdr *h = &r->hdrs[r->nhdrs - 1];
+    size_t len = h->value.len;
 
     if (s->last_cb == CB_FIELD) /* "Name:" with an empty value */
         s->last_cb = CB_VALUE;
     s->value_at_end = false;
     /* RFC 9110 §5.5: the value excludes trailing whitespace (llhttp drops the leading). */
-    while (r->hdrs[r->nhdrs - 1].value.len) {
-        char c = r->hdrs[r->nhdrs - 1].value.ptr[r->hdrs[r->nhdrs - 1].value.len - 1];
-        if (c != ' ' && c != '\t')
-            break;
-        r->hdrs[r->nhdrs - 1].value.len--;
-    }
+    while (len && (h->value.ptr[len - 1] == ' ' || h->value.ptr[len - 1] == '\t'))
+        len--;
+    h->value.len = len;
     /* Only none, one or several matter: saturate, 256 fields must not look like none. */
-    if (n.len == 4 && ringo__ascii_iequal(n.ptr, "host", 4) && r->hosts < 2)
+    if (is_host(h->name) && r->hosts < 2)
         r->hosts++;
     return 0;
 }

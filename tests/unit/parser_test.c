@@ -110,6 +110,12 @@ static const struct pcase {
     {"space before colon", GET "X-Echo : v\r\n\r\n", 400, NULL},
     {"host missing", "GET /hello HTTP/1.1\r\n\r\n", 400, NULL},
     {"host twice", GET H "\r\n", 400, NULL},
+    {"host twice, any case", GET "hOsT: u\r\n\r\n", 400, NULL},
+    {"host only in upper case", "GET /hello HTTP/1.1\r\nHOST: t\r\n\r\n", 200, "hello"},
+    {"not host: hosts, hos`, Hist",
+     "GET /hello HTTP/1.1\r\n" H "Hosts: a\r\nHos`: b\r\n"
+     "Hist: c\r\n\r\n",
+     200, "hello"},
     {"too many headers", GET "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\nG: 7\r\nI: 8\r\n\r\n",
      431, NULL},
     {"head too large",
