@@ -183,13 +183,9 @@ static void start(void)
     static const char *const route_ab[] = {"a", "b", "user", NULL};
     static const char *const route_valid[] = {"valid", NULL};
     static const char *const group_needs[] = {"user", NULL};
-    ringo_config cfg;
     ringo_group *g;
 
-    ringo_config_init(&cfg);
-    cfg.quiet = 1;
-    cfg.pool_threads = 1;
-    CHECK(ringo_app_new(&app, &cfg) == 0);
+    app = fake_app_new(NULL);
     add_dep(&dep_db, "db", dep, NULL, 0);
     add_dep(&dep_user, "user", dep, needs_db, 0);
     add_dep(NULL, "perm", dep, needs_user_db, 0);
@@ -218,13 +214,7 @@ static void start(void)
     fake_app_start(app);
 }
 
-static void stop(void)
-{
-    CHECK(fake_reqs_live() == 0);
-    ringo_app_stop(app);
-    CHECK(ringo_app_wait(app) == 0);
-    ringo_app_free(app);
-}
+static void stop(void) { fake_app_free(app); }
 
 /*
  * GET target with extra header lines: the whole answer must contain every
@@ -386,12 +376,7 @@ static int fail_range(ringo_req *req, void *ud)
 
 static void test_default_bodies(void)
 {
-    ringo_config cfg;
-
-    ringo_config_init(&cfg);
-    cfg.quiet = 1;
-    cfg.pool_threads = 1;
-    CHECK(ringo_app_new(&app, &cfg) == 0);
+    app = fake_app_new(NULL);
     CHECK(ringo_route(app, "GET", "/fail", RINGO_ASYNC, failing, NULL) == 0);
     CHECK(ringo_route(app, "GET", "/range", RINGO_ASYNC, fail_range, NULL) == 0);
     fake_app_start(app);

@@ -321,6 +321,29 @@ void ringo__conn_close(ringo__conn *c, int how)
 
 /* ---- what the tests drive ---- */
 
+ringo_app *fake_app_new(const ringo_config *cfg)
+{
+    ringo_config c;
+    ringo_app *app;
+
+    if (cfg)
+        c = *cfg;
+    else
+        ringo_config_init(&c);
+    c.quiet = 1;
+    c.pool_threads = 1;
+    CHECK(ringo_app_new(&app, &c) == 0);
+    return app;
+}
+
+void fake_app_free(ringo_app *app)
+{
+    CHECK(fake_reqs_live() == 0);
+    ringo_app_stop(app);
+    CHECK(ringo_app_wait(app) == 0);
+    ringo_app_free(app);
+}
+
 void fake_app_start(ringo_app *app)
 {
     int ret = ringo_app_start(app);

@@ -69,6 +69,17 @@ struct ringo__conn {
 };
 
 /*
+ * A new app for the fake ring: cfg (ringo_config_init()'s defaults when
+ * NULL), made quiet (expected errors would flood the test log), with one
+ * pool thread: the fake ring reaps hand-backs one at a time anyway. The test
+ * adds its routes, then calls fake_app_start().
+ */
+ringo_app *fake_app_new(const ringo_config *cfg);
+
+/* Checks no request outlived its connection, then stops, waits and frees app. */
+void fake_app_free(ringo_app *app);
+
+/*
  * ringo_app_start() on the fake ring; exits 77 (skip) when the pool cannot
  * start because io_uring is unavailable (its hand-back needs it).
  */

@@ -41,13 +41,11 @@ static void start(void)
     ringo_config cfg;
 
     ringo_config_init(&cfg);
-    cfg.quiet = 1;
-    cfg.pool_threads = 1;
     cfg.max_request_line = 64;
     cfg.max_header_bytes = 256;
     cfg.max_headers = 8;
     cfg.max_body_bytes = 16;
-    CHECK(ringo_app_new(&app, &cfg) == 0);
+    app = fake_app_new(&cfg);
     CHECK(ringo_route(app, "GET", "/hello", RINGO_ASYNC, hello, NULL) == 0);
     CHECK(ringo_route(app, "POST", "/echo", RINGO_ASYNC, echo, NULL) == 0);
     fake_app_start(app);
@@ -214,10 +212,7 @@ int main(void)
     start();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         check_case(&cases[i]);
-    CHECK(fake_reqs_live() == 0);
-    ringo_app_stop(app);
-    CHECK(ringo_app_wait(app) == 0);
-    ringo_app_free(app);
+    fake_app_free(app);
     printf("parser_test: ok (%zu cases)\n", sizeof(cases) / sizeof(cases[0]));
     return 0;
 }

@@ -72,11 +72,9 @@ static int sync_hello(ringo_req *req, void *ud)
     return ringo_respond(req, 200, NULL, "sync", 4);
 }
 
-static void start(ringo_config *cfg)
+static void start(const ringo_config *cfg)
 {
-    cfg->quiet = 1;
-    cfg->pool_threads = 1;
-    CHECK(ringo_app_new(&app, cfg) == 0);
+    app = fake_app_new(cfg);
     CHECK(ringo_route(app, "GET", "/hello", RINGO_ASYNC, hello, NULL) == 0);
     CHECK(ringo_route(app, "GET", "/n/{k}", RINGO_ASYNC, numbered, NULL) == 0);
     CHECK(ringo_route(app, "GET", "/big/{n}", RINGO_ASYNC, big, NULL) == 0);
@@ -96,10 +94,7 @@ static ringo_config defaults(void)
 
 static void stop(void)
 {
-    CHECK(fake_reqs_live() == 0);
-    ringo_app_stop(app);
-    CHECK(ringo_app_wait(app) == 0);
-    ringo_app_free(app);
+    fake_app_free(app);
     app = NULL;
 }
 
