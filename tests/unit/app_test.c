@@ -36,6 +36,7 @@
 #include <ringo.h>
 
 #include "check.h"
+#include "server_helpers.h"
 
 #define CHECK_STR(got, want)                                                                       \
     do {                                                                                           \
@@ -1270,30 +1271,20 @@ static const struct {
     {"req_state", test_req_state},
 };
 
+static unsigned current_case;
+
+/* The child runs the case, then reports the EINTRs its own client calls saw. */
+static void run_current(void)
+{
+    cases[current_case].fn();
+    if (recv_eintr)
+        printf("     (%u recv calls saw EINTR)\n", recv_eintr);
+}
+
 static int run_case(unsigned i)
 {
-    int status;
-    pid_t pid;
-
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        cases[i].fn();
-        if (recv_eintr)
-            printf("     (%u recv calls saw EINTR)\n", recv_eintr);
-        fflush(stdout);
-        exit(0);
-    }
-    CHECK(waitpid(pid, &status, 0) == pid);
-    if (WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        printf("FAIL %s (signal %d)\n", cases[i].name, WTERMSIG(status));
-    else
-        printf("FAIL %s\n", cases[i].name);
-    return 1;
+    current_case = i;
+    return server_run_forked(cases[i].name, run_current, 0);
 }
 
 int main(void)

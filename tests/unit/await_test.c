@@ -33,6 +33,7 @@
 #include "check.h"
 #include "core/ring_impl.h"
 #include "core/task.h"
+#include "server_helpers.h"
 
 #ifdef RINGO_SANITIZED
 #define WAIT_S 40
@@ -44,24 +45,12 @@
 
 static ringo_app *app_start(const char *path, ringo_handler_fn fn)
 {
-    ringo_config cfg;
-    ringo_app *app;
-    int ret;
+    ringo_app *app = server_app_start(path, fn);
 
-    ringo_config_init(&cfg);
-    cfg.port = 0; /* the default is 8080: parallel tests would share it */
-    cfg.host = "127.0.0.1";
-    cfg.threads = 1;
-    cfg.pool_threads = 2;
-    cfg.quiet = 1;
-    CHECK(ringo_app_new(&app, &cfg) == 0);
-    CHECK(ringo_route(app, "GET", path, RINGO_ASYNC, fn, NULL) == 0);
-    ret = ringo_app_start(app);
-    if (ret == -EPERM || ret == -ENOSYS || ret == -EOPNOTSUPP) {
-        printf("SKIP: io_uring unavailable (%s)\n", ringo_strerror(ret));
+    if (!app) {
+        printf("SKIP: io_uring unavailable\n");
         exit(77);
     }
-    CHECK(ret == 0);
     return app;
 }
 
@@ -387,28 +376,11 @@ static const struct {
 
 static int run_case(unsigned i)
 {
-    int status;
-    pid_t pid;
+    int ret = server_run_forked(cases[i].name, cases[i].fn, 3 * WAIT_S);
 
-    fflush(stdout);
-    pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        alarm(3 * WAIT_S);
-        cases[i].fn();
-        fflush(stdout);
-        exit(0);
-    }
-    CHECK(waitpid(pid, &status, 0) == pid);
-    if (WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77)) {
-        printf("%s %s\n", WEXITSTATUS(status) ? "skip" : "ok  ", cases[i].name);
-        return WEXITSTATUS(status);
-    }
-    if (WIFSIGNALED(status))
-        printf("FAIL %s (signal %d)\n", cases[i].name, WTERMSIG(status));
-    else
-        printf("FAIL %s\n", cases[i].name);
-    return 1;
+    if (ret != 1)
+        printf("%s %s\n", ret ? "skip" : "ok  ", cases[i].name);
+    return ret;
 }
 
 int main(void)

@@ -23,6 +23,7 @@
 #include <ringo.h>
 
 #include "check.h"
+#include "server_helpers.h"
 
 #ifdef RINGO_SANITIZED
 #define WAIT_S 40
@@ -79,22 +80,10 @@ static int h_headers(ringo_req *req, void *udata)
 
 static ringo_app *app_start(void)
 {
-    ringo_config cfg;
-    ringo_app *app;
-    int ret;
+    ringo_app *app = server_app_start("/", h_headers);
 
-    ringo_config_init(&cfg);
-    cfg.port = 0; /* the default is 8080: parallel tests would share it */
-    cfg.host = "127.0.0.1";
-    cfg.threads = 1;
-    cfg.pool_threads = 2;
-    cfg.quiet = 1;
-    CHECK(ringo_app_new(&app, &cfg) == 0);
-    CHECK(ringo_route(app, "GET", "/", RINGO_ASYNC, h_headers, NULL) == 0);
-    ret = ringo_app_start(app);
-    if (ret == -EPERM || ret == -ENOSYS || ret == -EOPNOTSUPP)
+    if (!app)
         skip("io_uring unavailable");
-    CHECK(ret == 0);
     return app;
 }
 

@@ -26,6 +26,7 @@
 
 #include "check.h"
 #include "core/stack.h"
+#include "server_helpers.h"
 
 #define STACK_BYTES ((size_t)16 * 1024)
 #define MAX_TRIES 70000 /* more than the default vm.max_map_count / 2 */
@@ -105,27 +106,17 @@ static void test_refused_503(void)
 {
     char log[] = "/tmp/ringo-stack-log-XXXXXX";
     int logfd = mkstemp(log), ret;
-    ringo_config cfg;
     ringo_stats st;
     ringo_app *app;
 
     CHECK(logfd >= 0);
     fprintf(stderr, "     (this case's stderr goes to %s)\n", log);
     CHECK(dup2(logfd, 2) == 2);
-    ringo_config_init(&cfg);
-    cfg.port = 0; /* the default is 8080: parallel tests would share it */
-    cfg.host = "127.0.0.1";
-    cfg.threads = 1;
-    cfg.pool_threads = 2;
-    cfg.quiet = 1;
-    CHECK(ringo_app_new(&app, &cfg) == 0 &&
-          ringo_route(app, "GET", "/a", RINGO_ASYNC, h_async, NULL) == 0);
-    ret = ringo_app_start(app);
-    if (ret == -EPERM || ret == -ENOSYS || ret == -EOPNOTSUPP) {
+    app = server_app_start("/a", h_async);
+    if (!app) {
         unlink(log);
         exit(77);
     }
-    CHECK(ret == 0);
     ringo__stack_set_limit(ringo__stack_mapped()); /* no stack more from here */
     for (int i = 0; i < 3; i++)
         CHECK(status_of(ringo_app_port(app)) == 503);
@@ -157,27 +148,11 @@ int main(void)
     unsigned failed = 0, skipped = 0, n = sizeof(cases) / sizeof(cases[0]);
 
     for (unsigned i = 0; i < n; i++) {
-        int status;
-        pid_t pid;
-        fflush(stdout);
-        pid = fork();
-        CHECK(pid >= 0);
-        if (pid == 0) {
-            alarm(120);
-            cases[i].fn();
-            fflush(stdout);
-            exit(0);
-        }
-        CHECK(waitpid(pid, &status, 0) == pid);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
-            printf("skip %s\n", cases[i].name);
-            skipped++;
-        } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-            printf("ok   %s\n", cases[i].name);
-        } else {
-            printf("FAIL %s\n", cases[i].name);
-            failed++;
-        }
+        int ret = server_run_forked(cases[i].name, cases[i].fn, 120);
+        if (ret != 1)
+            printf("%s %s\n", ret ? "skip" : "ok  ", cases[i].name);
+        failed += ret == 1;
+        skipped += ret == 77;
     }
     printf("%u passed, %u failed, %u skipped\n", n - failed - skipped, failed, skipped);
     return failed ? 1 : skipped == n ? 77 : 0;
