@@ -624,6 +624,19 @@ def check_alive(srv, attempts=20):
     check(hello_ok(last), f"server no longer answers GET /plaintext: {last!r}")
 
 
+def ring_thread_file(srv, name):
+    """/proc/<pid>/task/<tid>/<name> of the server's first ring thread, found
+    by its name: the ring's load is told apart from the pool's this way."""
+    task_dir = f"/proc/{srv.proc.pid}/task"
+    for tid in os.listdir(task_dir):
+        with open(f"{task_dir}/{tid}/comm") as f:
+            if f.read().strip() != "ringo-ring-0":
+                continue
+        with open(f"{task_dir}/{tid}/{name}") as f:
+            return f.read()
+    raise Failure("no thread named ringo-ring-0 in the server")
+
+
 # ------------------------------------------------------- other clients
 
 def http_conn(srv, timeout=None):

@@ -196,39 +196,38 @@ def more_than_65535_background_tasks_on_one_request(srv):
     c.close()
 
 
+def tasks_after_post(srv, path, what):
+    """POST path (202), waits until the server is back at its baseline (the
+    background work it scheduled ended: what), returns the task counters."""
+    stats = StatsConn(srv)
+    base = stats.get()
+    c = Conn(srv)
+    c.send(request("POST", path, body=b""))
+    check_eq(c.read_response().status, 202, f"POST {path} status")
+    stats.wait_baseline(base, what, open_conns=1)
+    st = task_stats(c)
+    c.close()
+    stats.close()
+    return st
+
+
 @case()
 def background_task_scheduling_another_runs_it(srv):
     # Regression: ringo_background() from a background task returned 0 and the
     # task never ran.
-    stats = StatsConn(srv)
-    base = stats.get()
-    c = Conn(srv)
-    c.send(request("POST", "/tasks/nested", body=b""))
-    check_eq(c.read_response().status, 202, "POST /tasks/nested status")
-    stats.wait_baseline(base, "the nested background tasks finished", open_conns=1)
-    st = task_stats(c)
+    st = tasks_after_post(srv, "/tasks/nested", "the nested background tasks finished")
     check_eq((st["nested_outer"], st["nested_ret"], st["nested_inner"]), (1, 0, 1),
              "outer task ran, its ringo_background() returned 0 and the inner task ran")
-    c.close()
-    stats.close()
 
 
 @case()
 def background_task_rescheduling_itself_is_bounded(srv):
     # Regression: a background task that scheduled itself again ran forever, its
     # request never finished and its arena grew a post-response array per round.
-    stats = StatsConn(srv)
-    base = stats.get()
-    c = Conn(srv)
-    c.send(request("POST", "/tasks/forever", body=b""))
-    check_eq(c.read_response().status, 202, "POST /tasks/forever status")
-    stats.wait_baseline(base, "the self-rescheduling background task stopped", open_conns=1)
-    st = task_stats(c)
+    st = tasks_after_post(srv, "/tasks/forever", "the self-rescheduling background task stopped")
     # The handler's task, then RINGO_BACKGROUND_MAX_CHAINED (1024) more; -ELOOP (40) after.
     check_eq((st["forever_runs"], st["forever_ret"]), (1025, -40),
              "runs of the self-rescheduling task and its last ringo_background() return")
-    c.close()
-    stats.close()
 
 
 def slow_teardown_requests(srv, n, ms):

@@ -122,15 +122,8 @@ def sigterm_closes_a_slow_handler_past_the_drain_timeout(srv=None):
 
 def ring_cpu_ticks(srv):
     """utime + stime (clock ticks) of the thread named ringo-ring-0."""
-    task_dir = f"/proc/{srv.proc.pid}/task"
-    for tid in os.listdir(task_dir):
-        with open(f"{task_dir}/{tid}/comm") as f:
-            if f.read().strip() != "ringo-ring-0":
-                continue
-        with open(f"{task_dir}/{tid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
-    raise h.Failure("no thread named ringo-ring-0 in the server")
+    fields = h.ring_thread_file(srv, "stat").rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
 
 
 @case(server=False)

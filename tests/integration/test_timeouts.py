@@ -165,16 +165,10 @@ def keepalive_timer_spares_slow_reader(srv):
 
 def ring_switches(srv):
     """Voluntary context switches of the ring thread: one per sleep in io_uring_enter."""
-    task_dir = f"/proc/{srv.proc.pid}/task"
-    for tid in os.listdir(task_dir):
-        with open(f"{task_dir}/{tid}/comm") as f:
-            if f.read().strip() != "ringo-ring-0":
-                continue
-        with open(f"{task_dir}/{tid}/status") as f:
-            for line in f:
-                if line.startswith("voluntary_ctxt_switches:"):
-                    return int(line.split()[1])
-    raise h.Failure("no thread named ringo-ring-0 in the server")
+    for line in h.ring_thread_file(srv, "status").splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    raise h.Failure("no voluntary_ctxt_switches in the ring thread's status")
 
 
 def wakeups_while_idle(srv, seconds=2.0):
