@@ -1289,16 +1289,6 @@ static int run_case(unsigned i)
 
 int main(void)
 {
-    unsigned failed = 0, skipped = 0, n = sizeof(cases) / sizeof(cases[0]);
-
     probe();
-    for (unsigned i = 0; i < n; i++) {
-        int ret = run_case(i);
-        failed += ret == 1;
-        skipped += ret == 77;
-    }
-    printf("%u passed, %u failed, %u skipped\n", n - failed - skipped, failed, skipped);
-    if (failed)
-        return 1;
-    return skipped == n ? 77 : 0;
+    return server_run_all(sizeof(cases) / sizeof(cases[0]), run_case);
 }

@@ -383,17 +383,4 @@ static int run_case(unsigned i)
     return ret;
 }
 
-int main(void)
-{
-    unsigned failed = 0, skipped = 0, n = sizeof(cases) / sizeof(cases[0]);
-
-    for (unsigned i = 0; i < n; i++) {
-        int ret = run_case(i);
-        failed += ret == 1;
-        skipped += ret == 77;
-    }
-    printf("%u passed, %u failed, %u skipped\n", n - failed - skipped, failed, skipped);
-    if (failed)
-        return 1;
-    return skipped == n ? 77 : 0;
-}
+int main(void) { return server_run_all(sizeof(cases) / sizeof(cases[0]), run_case); }

@@ -74,4 +74,24 @@ static inline int server_run_forked(const char *name, void (*fn)(void), unsigned
     return 1;
 }
 
+/*
+ * Runs cases 0..n-1 through run (each ends 0, 77 or 1) and prints the tally;
+ * returns the test's exit code: 1 when one failed, 77 (ctest: skipped) only
+ * when every case skipped, else 0.
+ */
+static inline int server_run_all(unsigned n, int (*run)(unsigned i))
+{
+    unsigned failed = 0, skipped = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        int ret = run(i);
+        failed += ret == 1;
+        skipped += ret == 77;
+    }
+    printf("%u passed, %u failed, %u skipped\n", n - failed - skipped, failed, skipped);
+    if (failed)
+        return 1;
+    return skipped == n ? 77 : 0;
+}
+
 #endif
