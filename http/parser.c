@@ -59,7 +59,7 @@ static int append(ringo__arena *a, ringo_str *tok, const char *at, size_t len)
 static int on_message_begin(llhttp_t *p)
 {
     ringo__sess *s = sess_of(p);
-    const ringo_config *cfg = &s->app->srv.cfg;
+    const ringo_config *cfg = s->cfg;
 
     s->cur = ringo__req_new(s);
     if (!s->cur)
@@ -87,7 +87,7 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 
     /* The limit first: a split span must fail where the whole one would. */
     s->url_bytes += len;
-    if (s->url_bytes + s->cur->method.len > s->app->srv.cfg.max_request_line)
+    if (s->url_bytes + s->cur->method.len > s->cfg->max_request_line)
         return fail(s, 414);
     /*
      * llhttp ends the target at SP, CR or LF; "GET /\r\n" is an HTTP/0.9
@@ -130,7 +130,7 @@ static int on_version_complete(llhttp_t *p)
 static int count_head(ringo__sess *s, size_t len)
 {
     s->head_bytes += len;
-    return s->head_bytes > s->app->srv.cfg.max_header_bytes ? fail(s, 431) : 0;
+    return s->head_bytes > s->cfg->max_header_bytes ? fail(s, 431) : 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
@@ -142,7 +142,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     if (count_head(s, s->last_cb != CB_FIELD ? len + 4 : len))
         return -1;
     if (s->last_cb != CB_FIELD) {
-        if (r->nhdrs >= s->app->srv.cfg.max_headers || r->hdr_cap > UINT32_MAX / 2)
+        if (r->nhdrs >= s->cfg->max_headers || r->hdr_cap > UINT32_MAX / 2)
             return fail(s, 431);
         if (r->nhdrs == r->hdr_cap) {
             uint32_t cap = r->hdr_cap ? r->hdr_cap * 2 : 16;
@@ -284,7 +284,7 @@ static int on_headers_complete(llhttp_t *p)
 {
     ringo__sess *s = sess_of(p);
     ringo_req *r = s->cur;
-    const ringo_config *cfg = &s->app->srv.cfg;
+    const ringo_config *cfg = s->cfg;
     bool has_body = (p->flags & F_CHUNKED) || p->content_length > 0;
 
     if (p->http_major != 1)
@@ -358,7 +358,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     ringo__sess *s = sess_of(p);
     ringo_req *r = s->cur;
 
-    if (r->body_len + len > s->app->srv.cfg.max_body_bytes)
+    if (r->body_len + len > s->cfg->max_body_bytes)
         return fail(s, 413);
     /* Content-Length is known up front (the head checked it against the limit). */
     return body_append(r, at, len, p->content_length) ? fail(s, 503) : 0;
@@ -436,13 +436,13 @@ static int classify_method(ringo__sess *s, const char *p, const char *end, size_
     for (; q < end; q++) {
         if (*q == ' ' || !ringo__is_tchar((unsigned char)*q))
             break;
-        if (++s->method_len > s->app->srv.cfg.max_request_line)
+        if (++s->method_len > s->cfg->max_request_line)
             break;
     }
     *used = (size_t)(q - p);
     if (q == end)
         return 0;
-    if (s->method_len > s->app->srv.cfg.max_request_line)
+    if (s->method_len > s->cfg->max_request_line)
         return 414;
     return *q == ' ' && s->method_len > 0 ? 501 : 400;
 }

@@ -107,14 +107,13 @@ void ringo__sess_fail(ringo__sess *s, int status)
 static bool busy(const ringo__sess *s)
 {
     /* A client that does not read its responses is not fed more of them. */
-    return s->running || s->qhead ||
-           ringo__conn_unsent(s->conn) > s->app->srv.cfg.max_conn_buffered ||
+    return s->running || s->qhead || ringo__conn_unsent(s->conn) > s->cfg->max_conn_buffered ||
            s->post_inflight >= RINGO__MAX_POST_INFLIGHT;
 }
 
 static int hold_input(ringo__sess *s, const char *p, size_t n)
 {
-    const ringo_config *cfg = &s->app->srv.cfg;
+    const ringo_config *cfg = s->cfg;
 
     sess_hold(s);
     if (s->pending_len + n > s->pending_cap) {
@@ -173,7 +172,7 @@ static void pump(ringo__sess *s)
 static void request_done_parsing(ringo__sess *s, bool more)
 {
     ringo_req *r = s->cur;
-    const ringo_config *cfg = &s->app->srv.cfg;
+    const ringo_config *cfg = s->cfg;
 
     s->cur = NULL;
     s->served++;
@@ -220,7 +219,7 @@ static void feed(ringo__sess *s, const char *p, size_t n)
  */
 static void arm_idle(ringo__sess *s)
 {
-    const ringo_config *cfg = &s->app->srv.cfg;
+    const ringo_config *cfg = s->cfg;
 
     if (s->in_message || s->qhead || s->running || ringo__sess_dead(s) ||
         ringo__conn_unsent(s->conn))
@@ -243,7 +242,7 @@ static void feed_pending(ringo__sess *s)
     sess_unhold(s);
     /* feed() may hold some of it again: it memmoves within the buffer. */
     feed(s, s->pending, n);
-    if (s->pending_len < s->app->srv.cfg.max_conn_buffered)
+    if (s->pending_len < s->cfg->max_conn_buffered)
         ringo__conn_resume(s->conn);
     if (!s->pending_len && s->pending_cap > 65536) {
         ringo__free(s->pending);
@@ -280,9 +279,10 @@ static void on_open(ringo__conn *c)
 
     s->conn = c;
     s->app = ringo__ring_app(ringo__conn_ring(c));
+    s->cfg = ringo__ring_config(ringo__conn_ring(c));
     llhttp_init(&s->parser, HTTP_REQUEST, &ringo__llhttp_settings);
     s->parser.data = s;
-    ringo__conn_timer(c, RINGO__HTTP_TIMER_IDLE, s->app->srv.cfg.keepalive_timeout_ms);
+    ringo__conn_timer(c, RINGO__HTTP_TIMER_IDLE, s->cfg->keepalive_timeout_ms);
 }
 
 static void on_data(ringo__conn *c, const char *p, size_t n)
@@ -362,7 +362,7 @@ static void on_timer(ringo__conn *c, int kind)
 static void on_drain(ringo__conn *c)
 {
     ringo__sess *s = sess(c);
-    const ringo_config *cfg = &s->app->srv.cfg;
+    const ringo_config *cfg = s->cfg;
 
     s->draining = true;
     /* The last request already received closes; held input is answered first. */

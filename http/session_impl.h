@@ -29,6 +29,7 @@ typedef struct ringo__sess {
     llhttp_t parser;
     ringo__conn *conn;
     struct ringo_app *app;
+    const ringo_config *cfg;  /* the server's effective config, read through core's accessor */
     ringo_req *cur;           /* being parsed */
     ringo_req *qhead, *qtail; /* parsed, waiting to run, in order */
     ringo_req *running;       /* handler suspended (coroutine or pool) */

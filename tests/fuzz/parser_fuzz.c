@@ -155,6 +155,7 @@ static ringo__sess *sess_new(void)
     s = ringo__conn_state(c);
     s->conn = c;
     s->app = app;
+    s->cfg = ringo__ring_config(ring);
     llhttp_init(&s->parser, HTTP_REQUEST, &ringo__llhttp_settings);
     s->parser.data = s;
     return s;
