@@ -101,4 +101,9 @@ void ringo__ring_free(ringo__ring *r);
 /* core/listener.c */
 int ringo__listen(const ringo_config *cfg, uint16_t port, int *family, uint16_t *bound);
 
+/* Inline bodies. */
+
+/* The effective config (defaults resolved at start): what the protocol reads. */
+static inline const ringo_config *ringo__server_config(const ringo__server *s) { return &s->cfg; }
+
 #endif

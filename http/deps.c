@@ -272,7 +272,7 @@ static int visit(ringo_app *app, struct ringo_dep *d, ringo__route *rt, struct r
 static int find_cycle(ringo_app *app, struct ringo_dep *d)
 {
     if (d->mark == 1) {
-        if (!app->srv.cfg.quiet)
+        if (!ringo__server_config(&app->srv)->quiet)
             fprintf(stderr, "ringo: dependency cycle through '%s'\n", d->name);
         return -ELOOP;
     }
@@ -304,7 +304,7 @@ static int link_names(ringo_app *app, char **names, unsigned n, struct ringo_dep
 
 static int plan_route(ringo_app *app, ringo__route *rt, unsigned cap)
 {
-    bool quiet = app->srv.cfg.quiet;
+    bool quiet = ringo__server_config(&app->srv)->quiet;
     char **lists[3] = {app->needs, rt->group ? rt->group->needs : NULL, rt->needs};
     unsigned ns[3] = {app->nneeds, rt->group ? rt->group->nneeds : 0, rt->nneeds};
     struct ringo_dep *d;
@@ -338,7 +338,8 @@ int ringo__deps_resolve(ringo_app *app)
         d->deps = ringo__calloc(d->nneeds ? d->nneeds : 1, sizeof(*d->deps));
         if (!d->deps)
             return -ENOMEM;
-        ret = link_names(app, d->needs, d->nneeds, d->deps, d->name, app->srv.cfg.quiet);
+        ret = link_names(app, d->needs, d->nneeds, d->deps, d->name,
+                         ringo__server_config(&app->srv)->quiet);
         if (ret < 0)
             return ret;
         cap += 1 + d->nneeds; /* bounds the plan, no_cache repeats included */
@@ -445,7 +446,7 @@ static int bg_reserve(ringo_app *app)
 {
     uint32_t n = atomic_fetch_add_explicit(&app->bg_live, 1, memory_order_relaxed);
 
-    if (n < app->srv.cfg.max_post_inflight)
+    if (n < ringo__server_config(&app->srv)->max_post_inflight)
         return 0;
     atomic_fetch_sub_explicit(&app->bg_live, 1, memory_order_relaxed);
     return -EAGAIN;
@@ -517,7 +518,7 @@ int ringo__lifespan_startup(ringo_app *app)
         ringo__hook *h = &app->startup[app->started_hooks];
         int ret = h->fn(app, h->udata);
         if (ret < 0) {
-            if (!app->srv.cfg.quiet)
+            if (!ringo__server_config(&app->srv)->quiet)
                 fprintf(stderr, "ringo: startup hook '%s' failed: %s\n", h->name,
                         ringo_strerror(ret));
             return ret;
@@ -532,7 +533,7 @@ void ringo__lifespan_shutdown(ringo_app *app)
     for (unsigned i = app->nshutdown; i-- > 0;) {
         ringo__hook *h = &app->shutdown[i];
         int ret = h->fn(app, h->udata);
-        if (ret < 0 && !app->srv.cfg.quiet)
+        if (ret < 0 && !ringo__server_config(&app->srv)->quiet)
             fprintf(stderr, "ringo: shutdown hook '%s' failed: %s\n", h->name, ringo_strerror(ret));
     }
     app->started_hooks = 0;
