@@ -259,6 +259,13 @@ static void release_buffers(ringo__conn *c)
     c->out_cap = c->w_cap = c->out_len = c->w_len = c->w_off = 0;
 }
 
+/* Progress short of "all sent": a producer bounded by unsent output may go on. */
+static void wrote(ringo__conn *c)
+{
+    if (c->ring->proto->on_wrote)
+        c->ring->proto->on_wrote(c);
+}
+
 void ringo__conn_on_send(ringo__conn *c, int32_t res)
 {
     c->send_armed = false;
@@ -271,11 +278,13 @@ void ringo__conn_on_send(ringo__conn *c, int32_t res)
         return;
     if (c->w_off < c->w_len) {
         submit_send(c);
+        wrote(c);
         return;
     }
     c->w_off = c->w_len = 0;
     if (c->out_len) {
         ringo__conn_flush(c);
+        wrote(c);
         return;
     }
     c->io_deadline = 0;

@@ -56,8 +56,9 @@ typedef struct ringo__proto {
     size_t conn_size;                /* bytes of per-connection state */
     void (*on_open)(ringo__conn *c); /* after accept; state zeroed */
     void (*on_data)(ringo__conn *c, const char *p, size_t n);
-    void (*on_eof)(ringo__conn *c);             /* peer shut down its write side */
-    void (*on_sent)(ringo__conn *c);            /* all queued output went out */
+    void (*on_eof)(ringo__conn *c);   /* peer shut down its write side */
+    void (*on_sent)(ringo__conn *c);  /* all queued output went out */
+    void (*on_wrote)(ringo__conn *c); /* a send completed, output is left: unsent shrank */
     void (*on_timer)(ringo__conn *c, int kind); /* protocol deadline expired */
     void (*on_drain)(ringo__conn *c);           /* shutdown began */
     void (*on_close)(ringo__conn *c);           /* free protocol state; no CQE pending */

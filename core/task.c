@@ -140,6 +140,10 @@ void ringo__fiber_cancel(ringo__fiber *t)
         return;
     t->cancelled = true;
     atomic_fetch_add_explicit(&t->ring->stats.cancels, 1, memory_order_relaxed);
+    if (t->parked) {
+        ringo__fiber_wake(t); /* nothing in the kernel to cancel */
+        return;
+    }
     if (!t->waiting)
         return;
     sqe = ringo__ring_sqe(t->ring);
@@ -179,4 +183,33 @@ int ringo__await(struct io_uring_sqe *sqe, uint64_t timeout_ms)
     if (timeout_ms && a.res == -ECANCELED)
         return -ETIMEDOUT;
     return a.res;
+}
+
+int ringo__fiber_park(void)
+{
+    ringo__fiber *t = current_task;
+    await_op a = {.comp = {await_complete}, .task = t};
+
+    if (t->cancelled)
+        return -ECANCELED;
+    t->waiting = &a.comp;
+    t->parked = true;
+    t->wake_posted = false;
+    while (!a.done)
+        ringo__coro_yield();
+    t->parked = false;
+    t->waiting = NULL;
+    return t->cancelled ? -ECANCELED : 0;
+}
+
+void ringo__fiber_wake(ringo__fiber *t)
+{
+    struct io_uring_sqe *sqe;
+
+    if (!t->parked || t->wake_posted)
+        return;
+    t->wake_posted = true;
+    sqe = ringo__ring_sqe(t->ring);
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, ringo__ptr_data(t->waiting));
 }

@@ -34,6 +34,8 @@ struct ringo__fiber {
     ringo__ring *ring;
     ringo__coro *co;
     ringo__completion *waiting;          /* the op this task is suspended on */
+    bool parked;                         /* suspended in ringo__fiber_park() */
+    bool wake_posted;                    /* its wake-up CQE is on the way */
     ringo__fiber *live_prev, *live_next; /* the ring's live tasks */
     bool cancelled;
 };
@@ -71,6 +73,21 @@ ringo__fiber *ringo__fiber_current(void);
  * ringo__ring_sqes(r, 2). Returns -ECANCELED once the task is cancelled.
  */
 int ringo__await(struct io_uring_sqe *sqe, uint64_t timeout_ms);
+
+/*
+ * Inside a task: suspends until ringo__fiber_wake(t) (or a cancel) resumes
+ * it; no I/O of its own. For waits on events the ring itself sees (a send
+ * making room in a stream's window). Returns 0, or -ECANCELED once the task
+ * is cancelled.
+ */
+int ringo__fiber_park(void);
+
+/*
+ * Ring context: resumes a parked task from the ring's CQE loop (a NOP CQE),
+ * never from inside the caller, so the caller's state stays its own. A no-op
+ * when t is not parked or its wake-up is already on the way.
+ */
+void ringo__fiber_wake(ringo__fiber *t);
 
 /* Per-ring setup of coroutine support: stack pool and signal stack. */
 int ringo__fibers_ring_init(ringo__ring *r);

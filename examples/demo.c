@@ -20,6 +20,8 @@
 #include <ringo.h>
 #include <ringo/pool.h>
 
+#include "demo.h"
+
 /* Not the API: the hooks behind --msgring-fallback and --msgring-fail-posts. */
 #include "http/test_hooks.h"
 
@@ -117,7 +119,7 @@ static int sync_cpu(ringo_req *req, void *udata);
 
 /* ---- async routes: coroutines awaiting io_uring operations ---- */
 
-static uint64_t query_u64(ringo_req *req, const char *name, uint64_t dflt, uint64_t max)
+uint64_t demo_query_u64(ringo_req *req, const char *name, uint64_t dflt, uint64_t max)
 {
     ringo_str v;
     char buf[24];
@@ -132,7 +134,7 @@ static uint64_t query_u64(ringo_req *req, const char *name, uint64_t dflt, uint6
 
 static int sleep_route(ringo_req *req, void *udata)
 {
-    uint64_t ms = query_u64(req, "ms", 10, 60000);
+    uint64_t ms = demo_query_u64(req, "ms", 10, 60000);
     char body[64];
     int ret, n;
 
@@ -202,7 +204,7 @@ static int async_upstream(ringo_req *req, void *udata)
 /* Deliberately wrong: blocks its ring. Shows what the stall watchdog reports. */
 static int block_route(ringo_req *req, void *udata)
 {
-    uint64_t ms = query_u64(req, "ms", 200, 5000);
+    uint64_t ms = demo_query_u64(req, "ms", 200, 5000);
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
 
     (void)udata;
@@ -230,7 +232,7 @@ static int stats_route(ringo_req *req, void *udata)
 
 static int sync_sleep(ringo_req *req, void *udata)
 {
-    uint64_t ms = query_u64(req, "ms", 10, 60000);
+    uint64_t ms = demo_query_u64(req, "ms", 10, 60000);
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
     char body[64];
     int n;
@@ -278,7 +280,7 @@ static void checksum(void *arg)
 
 static int sync_cpu(ringo_req *req, void *udata)
 {
-    struct span all = {0, query_u64(req, "n", 1000000, 1ull << 34), 0};
+    struct span all = {0, demo_query_u64(req, "n", 1000000, 1ull << 34), 0};
     char body[128];
     int n;
 
@@ -443,7 +445,7 @@ static int slow_dep(ringo_req *req, void **value, void *udata)
     (void)udata;
     if (!ms)
         return -ENOMEM;
-    *ms = query_u64(req, "ms", 0, 600000);
+    *ms = demo_query_u64(req, "ms", 0, 600000);
     *value = ms;
     return 0;
 }
@@ -543,7 +545,7 @@ static int sleeping_task(ringo_req *req, void *arg)
 
 static int tasks_sleep(ringo_req *req, void *udata)
 {
-    uint64_t ms = query_u64(req, "ms", 1000, 600000);
+    uint64_t ms = demo_query_u64(req, "ms", 1000, 600000);
     int ret = ringo_background(req, RINGO_ASYNC, sleeping_task, (void *)(uintptr_t)ms);
 
     (void)udata;
@@ -565,7 +567,7 @@ static int count_task(ringo_req *req, void *arg)
 /* n background tasks on one request (n may exceed 65,535). */
 static int tasks_many(ringo_req *req, void *udata)
 {
-    uint64_t n = query_u64(req, "n", 1, 1000000);
+    uint64_t n = demo_query_u64(req, "n", 1, 1000000);
     char body[64];
     int len;
 
@@ -833,7 +835,7 @@ static int add_routes(ringo_app *app)
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && ret == 0; i++)
         ret = ringo_route_ex(app, routes[i].method, routes[i].pattern, routes[i].mode, routes[i].fn,
                              routes[i].udata == APP ? app : routes[i].udata, routes[i].opts);
-    return ret;
+    return ret ? ret : demo_stream_routes(app);
 }
 
 int main(int argc, char **argv)

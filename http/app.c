@@ -17,8 +17,7 @@
  * field could fall into. A field appended after this one names itself here;
  * a 4-byte field is appended in pairs (or with the next one) to keep it so.
  */
-_Static_assert(sizeof(ringo_config) ==
-                   offsetof(ringo_config, teardown_timeout_ms) + sizeof(uint64_t),
+_Static_assert(sizeof(ringo_config) == offsetof(ringo_config, sse_ping_ms) + sizeof(uint32_t),
                "ringo_config must end without padding");
 /* ringo_app_stats_sized() copies whole counters: every field is a uint64_t. */
 _Static_assert(sizeof(ringo_stats) % sizeof(uint64_t) == 0, "ringo_stats holds uint64_t only");
@@ -48,6 +47,8 @@ static void config_defaults(ringo_config *c)
     c->stall_warn_ms = 100;
     c->max_post_inflight = RINGO__DEFAULT_MAX_POST_INFLIGHT;
     c->teardown_timeout_ms = RINGO__DEFAULT_TEARDOWN_TIMEOUT_MS;
+    c->stream_window = RINGO__DEFAULT_STREAM_WINDOW;
+    c->sse_ping_ms = 15000;
 }
 
 /* A newer caller's fields this library does not know are zeroed: left so, they are accepted. */
@@ -295,6 +296,8 @@ int ringo_app_start(ringo_app *app)
         opts.threads = app->srv.cfg.pool_threads;
     if (!app->srv.cfg.max_post_inflight)
         app->srv.cfg.max_post_inflight = RINGO__DEFAULT_MAX_POST_INFLIGHT;
+    if (!app->srv.cfg.stream_window)
+        app->srv.cfg.stream_window = RINGO__DEFAULT_STREAM_WINDOW;
     if (app->srv.cfg.max_pool_queue)
         opts.max_queued = app->srv.cfg.max_pool_queue;
     opts.force_fallback = app->test_hooks.msgring_fallback;

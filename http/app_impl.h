@@ -94,6 +94,8 @@ struct ringo_app {
 #define RINGO__DEFAULT_MAX_POST_INFLIGHT 1024u
 /* ringo_config.teardown_timeout_ms when 0. */
 #define RINGO__DEFAULT_TEARDOWN_TIMEOUT_MS 5000u
+/* ringo_config.stream_window when 0. */
+#define RINGO__DEFAULT_STREAM_WINDOW 65536u
 
 /* True when the n words are zero: the option structs' reserved space (ringo/app.h, ABI). */
 bool ringo__reserved_zero(const uint64_t *words, size_t n);

@@ -83,8 +83,8 @@ static void failure(ringo_req *r, int ret)
     ringo__req_fail(r);
     if (ret == RINGO_EVALIDATION && r->nerrors && ringo__params_422(r) == 0)
         return;
-    if (r->status < 400) {
-        /* What the handler set so far described a success: drop it. */
+    if (r->status < 400 && !r->stream) {
+        /* What the handler set so far described a success: drop it (unless it was sent). */
         r->status = 500;
         r->rbody = NULL;
         r->rbody_len = 0;
@@ -148,7 +148,7 @@ static void body(ringo_req *r, bool post)
 }
 
 /* A held request (suspended hop, pending deadline timer) drops one hold. */
-static void release(ringo_req *r)
+void ringo__req_release(ringo_req *r)
 {
     ringo__conn *c = r->conn;
     bool post = r->phase == REQ_POST;
@@ -164,7 +164,7 @@ static void release(ringo_req *r)
     ringo__conn_unref(c);
 }
 
-static void hold(ringo_req *r)
+void ringo__req_hold(ringo_req *r)
 {
     if (r->holds++ == 0)
         ringo__conn_ref(r->conn);
@@ -193,7 +193,7 @@ static void hop_done(ringo_req *r)
         ringo__req_resume(r);
         advance(r);
     }
-    release(r);
+    ringo__req_release(r);
 }
 
 /* ---- async hops: a coroutine on this ring ---- */
@@ -233,7 +233,7 @@ static int start_async(ringo_req *r)
         r->task = NULL;
         return ret;
     }
-    hold(r);
+    ringo__req_hold(r);
     return 0;
 }
 
@@ -297,6 +297,7 @@ static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
     (void)flags;
     /* The worker wrote the response before posting; TSan cannot see the kernel order. */
     ringo__pool_job_acquire(&j->job);
+    ringo__stream_job_done(r);
     ringo__ring_release(ring);
     atomic_fetch_sub_explicit(&ringo__ring_stats_of(ring)->jobs_live, 1, memory_order_relaxed);
     hop_done(r);
@@ -327,7 +328,7 @@ static int start_sync(ringo_req *r)
     ret = j->post ? ringo__pool_submit_nolimit(pool, &j->job) : ringo__pool_submit(pool, &j->job);
     if (ret < 0)
         return ret;
-    hold(r);
+    ringo__req_hold(r);
     ringo__ring_hold(ring);
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->jobs_live, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->pool_hops, 1, memory_order_relaxed);
@@ -341,7 +342,11 @@ static void deadline_fired(ringo__completion *comp, int32_t res, uint32_t flags)
     ringo_req *r = ringo__container_of(comp, ringo_req, deadline);
 
     (void)flags;
-    if (res == -ETIME && r->deadline_armed && r->phase == REQ_SUSPENDED) {
+    if (res == -ETIME && r->deadline_armed && r->phase == REQ_SUSPENDED &&
+        ringo__stream_deadline(r)) {
+        /* Its head went out already: the stream is cut, never a 504 after it. */
+        r->deadline_armed = false;
+    } else if (res == -ETIME && r->deadline_armed && r->phase == REQ_SUSPENDED) {
         /* 504 now; the handler is cancelled and its memory lives until it returns. */
         r->deadline_armed = false;
         ringo__req_detach(r);
@@ -350,7 +355,7 @@ static void deadline_fired(ringo__completion *comp, int32_t res, uint32_t flags)
             ringo__fiber_cancel(r->task);
         ringo__sess_substitute(sess(r->conn), r, 504);
     }
-    release(r);
+    ringo__req_release(r);
 }
 
 static void arm_deadline(ringo_req *r, uint32_t ms)
@@ -363,7 +368,7 @@ static void arm_deadline(ringo_req *r, uint32_t ms)
     io_uring_prep_timeout(sqe, &r->deadline_ts, 0, 0);
     io_uring_sqe_set_data64(sqe, ringo__ptr_data(&r->deadline));
     r->deadline_armed = true;
-    hold(r);
+    ringo__req_hold(r);
 }
 
 void ringo__exec_abandon(ringo_req *r)
@@ -372,6 +377,7 @@ void ringo__exec_abandon(ringo_req *r)
     atomic_store_explicit(&r->gone, true, memory_order_relaxed);
     if (r->task)
         ringo__fiber_cancel(r->task);
+    ringo__stream_abandon(r);
     cancel_deadline(r);
 }
 
@@ -629,9 +635,9 @@ void ringo__exec_responded(ringo_req *r)
         r->x->posting = true;
         sess(r->conn)->post_inflight++;
         r->hop_from = r->hop_to = 0;
-        hold(r); /* released below once the first hops are under way */
+        ringo__req_hold(r); /* released below once the first hops are under way */
         post_advance(r);
-        release(r);
+        ringo__req_release(r);
         return;
     }
     if (!r->holds)

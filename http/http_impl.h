@@ -22,6 +22,19 @@ void ringo__exec_run(ringo__sess *s, ringo_req *r);
 void ringo__exec_abandon(ringo_req *r);
 void ringo__exec_responded(ringo_req *r);
 ringo__exec *ringo__exec_of(ringo_req *r);
+/* Holds keep a request (and its connection's memory) alive; the last release frees it. */
+void ringo__req_hold(ringo_req *r);
+void ringo__req_release(ringo_req *r);
+
+/* http/stream.c: streamed responses (ring context unless said) */
+void ringo__stream_progress(ringo__sess *s); /* output was sent: wake a waiting writer */
+void ringo__stream_ping(ringo__sess *s);     /* RINGO__HTTP_TIMER_PING fired */
+void ringo__stream_drain(ringo_req *r);      /* shutdown: end a running stream */
+bool ringo__stream_deadline(ringo_req *r);   /* route deadline: cut it; false: not streaming */
+void ringo__stream_abandon(ringo_req *r);    /* the connection closed under it */
+void ringo__stream_job_done(ringo_req *r);   /* its sync job completed */
+bool ringo__stream_finish(ringo_req *r);     /* answered: end or cut; false: close after */
+void ringo__stream_free(ringo_req *r);       /* the request is freed */
 
 /* http/app.c */
 int ringo__route_add(struct ringo_app *app, const char *method, const char *pattern,
@@ -49,7 +62,14 @@ void ringo__req_free(ringo_req *req);
 void ringo__sess_fail(ringo__sess *s, int status);
 
 /* http/response.c */
+enum { RINGO__FRAME_NONE, RINGO__FRAME_LENGTH, RINGO__FRAME_CHUNKED };
 int ringo__resp_serialize(ringo_req *req, ringo__conn *c);
+/* The head only, with the given framing (a streamed response). 0 or -ENOMEM. */
+int ringo__resp_serialize_head(ringo_req *req, ringo__conn *c, int framing, uint64_t len);
+/* Writes "name: value\r\n" for n fields into out (room: their lengths + 4 each). */
+int ringo__resp_fields(const ringo__hdr *h, uint32_t n, char *out);
+/* The checks of ringo_resp_add_header(): the name's length, or a negative errno. */
+int ringo__resp_header_check(const char *name, ringo_str value);
 const char *ringo__status_reason(int status);
 
 #endif

@@ -74,22 +74,37 @@ int ringo_resp_set_status(ringo_req *req, int status)
 {
     if (status < 200 || status > 999)
         return -EINVAL;
+    if (req->stream)
+        return -EALREADY;
     req->status = status;
     return 0;
 }
 
 int ringo_resp_get_status(const ringo_req *req) { return req->status; }
 
-int ringo_resp_add_header(ringo_req *req, const char *name, ringo_str value)
+int ringo__resp_header_check(const char *name, ringo_str value)
 {
     size_t nlen = token_len(name);
-    ringo__hdr *h;
 
     if (!nlen || memchr(value.ptr, '\r', value.len) || memchr(value.ptr, '\n', value.len) ||
         memchr(value.ptr, '\0', value.len))
         return -EINVAL;
     if (reserved(name, nlen))
         return -EPERM;
+    return (int)nlen;
+}
+
+int ringo_resp_add_header(ringo_req *req, const char *name, ringo_str value)
+{
+    int ret = ringo__resp_header_check(name, value);
+    size_t nlen;
+    ringo__hdr *h;
+
+    if (ret < 0)
+        return ret;
+    nlen = (size_t)ret;
+    if (req->stream)
+        return -EALREADY; /* the head is on its way */
     if (nlen == 10 && ringo__ascii_iequal(name, "connection", 10)) {
         if (value.len != 5 || !ringo__ascii_iequal(value.ptr, "close", 5))
             return -EPERM;
@@ -191,6 +206,59 @@ static char *put_u64(char *p, uint64_t v)
     return p;
 }
 
+static inline char *put_fields(char *p, const ringo__hdr *h, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        p = put(p, h[i].name.ptr, h[i].name.len);
+        p = put(p, ": ", 2);
+        p = put(p, h[i].value.ptr, h[i].value.len);
+        p = put(p, "\r\n", 2);
+    }
+    return p;
+}
+
+/* Upper bound of the head's bytes, without the body. */
+static size_t head_need(const ringo_req *req)
+{
+    size_t need = 96 + 40 + 40;
+
+    for (uint32_t i = 0; i < req->nrhdrs; i++)
+        need += req->rhdrs[i].name.len + req->rhdrs[i].value.len + 4;
+    return need;
+}
+
+/*
+ * Status line, Server, Date, the framing header, the handler's headers,
+ * Connection and the blank line. framing: RINGO__FRAME_LENGTH writes
+ * Content-Length: len, RINGO__FRAME_CHUNKED Transfer-Encoding: chunked,
+ * RINGO__FRAME_NONE nothing (204, 304, a close-delimited body).
+ */
+static inline char *put_head(char *p, const ringo_req *req, const char *date, int framing,
+                             uint64_t len)
+{
+    const char *reason = ringo__status_reason(req->status);
+
+    p = put(p, "HTTP/1.1 ", 9);
+    p = put_u64(p, (uint64_t)req->status);
+    *p++ = ' ';
+    p = put(p, reason, strlen(reason));
+    p = put(p, "\r\nServer: ringo\r\n", 17);
+    p = put(p, date, 37);
+    if (framing == RINGO__FRAME_LENGTH) {
+        p = put(p, "Content-Length: ", 16);
+        p = put_u64(p, len);
+        p = put(p, "\r\n", 2);
+    } else if (framing == RINGO__FRAME_CHUNKED) {
+        p = put(p, "Transfer-Encoding: chunked\r\n", 28);
+    }
+    p = put_fields(p, req->rhdrs, req->nrhdrs);
+    if (!req->keep_alive || req->resp_close)
+        p = put(p, "Connection: close\r\n", 19);
+    else if (req->http_minor == 0)
+        p = put(p, "Connection: keep-alive\r\n", 24);
+    return put(p, "\r\n", 2);
+}
+
 /*
  * Writes status line, headers and body into the connection's output in one
  * reservation. 204 and 1xx carry no Content-Length (RFC 9110 §8.6); HEAD,
@@ -198,17 +266,15 @@ static char *put_u64(char *p, uint64_t v)
  */
 int ringo__resp_serialize(ringo_req *req, ringo__conn *c)
 {
-    const char *reason, *date = ringo__ring_date_line(ringo__conn_ring(c));
+    const char *date = ringo__ring_date_line(ringo__conn_ring(c));
     bool no_len = req->status == 204 || req->status == 304,
          no_body = req->is_head || no_len || req->status == 304;
-    size_t need = 96 + 40 + 40, body_len;
+    size_t need, body_len;
     char *p, *start;
 
     default_error_body(req);
     body_len = req->rbody_len;
-    reason = ringo__status_reason(req->status);
-    for (uint32_t i = 0; i < req->nrhdrs; i++)
-        need += req->rhdrs[i].name.len + req->rhdrs[i].value.len + 4;
+    need = head_need(req);
     /* A length no buffer can hold (a bad ringo_resp_body_ref) must not wrap need. */
     if (!no_body && body_len > SIZE_MAX / 2 - need)
         return -ENOMEM;
@@ -216,30 +282,26 @@ int ringo__resp_serialize(ringo_req *req, ringo__conn *c)
     p = start = ringo__conn_reserve(c, need);
     if (!p)
         return -ENOMEM;
-    p = put(p, "HTTP/1.1 ", 9);
-    p = put_u64(p, (uint64_t)req->status);
-    *p++ = ' ';
-    p = put(p, reason, strlen(reason));
-    p = put(p, "\r\nServer: ringo\r\n", 17);
-    p = put(p, date, 37);
-    if (!no_len) {
-        p = put(p, "Content-Length: ", 16);
-        p = put_u64(p, body_len);
-        p = put(p, "\r\n", 2);
-    }
-    for (uint32_t i = 0; i < req->nrhdrs; i++) {
-        p = put(p, req->rhdrs[i].name.ptr, req->rhdrs[i].name.len);
-        p = put(p, ": ", 2);
-        p = put(p, req->rhdrs[i].value.ptr, req->rhdrs[i].value.len);
-        p = put(p, "\r\n", 2);
-    }
-    if (!req->keep_alive || req->resp_close)
-        p = put(p, "Connection: close\r\n", 19);
-    else if (req->http_minor == 0)
-        p = put(p, "Connection: keep-alive\r\n", 24);
-    p = put(p, "\r\n", 2);
+    p = put_head(p, req, date, no_len ? RINGO__FRAME_NONE : RINGO__FRAME_LENGTH, body_len);
     if (!no_body && body_len)
         p = put(p, req->rbody, body_len);
     ringo__conn_commit(c, (size_t)(p - start));
     return 0;
+}
+
+int ringo__resp_serialize_head(ringo_req *req, ringo__conn *c, int framing, uint64_t len)
+{
+    char *p, *start;
+
+    p = start = ringo__conn_reserve(c, head_need(req));
+    if (!p)
+        return -ENOMEM;
+    p = put_head(p, req, ringo__ring_date_line(ringo__conn_ring(c)), framing, len);
+    ringo__conn_commit(c, (size_t)(p - start));
+    return 0;
+}
+
+int ringo__resp_fields(const ringo__hdr *h, uint32_t n, char *out)
+{
+    return (int)(put_fields(out, h, n) - out);
 }

@@ -67,6 +67,8 @@ void ringo__req_free(ringo_req *r)
         return;
     atomic_fetch_sub_explicit(&ringo__ring_stats_of(ringo__conn_ring(r->conn))->reqs_live, 1,
                               memory_order_relaxed);
+    if (r->stream)
+        ringo__stream_free(r);
     ringo__arena_free(&r->arena);
     ringo__ring_cache_put(ringo__conn_ring(r->conn), RINGO__CACHE_REQ, r);
 }
@@ -143,7 +145,7 @@ static void respond(ringo__sess *s, ringo_req *r)
     ringo__req_answer(r);
     if (s->state == SESS_CLOSED)
         return;
-    if (ringo__resp_serialize(r, s->conn) < 0)
+    if (r->stream ? !ringo__stream_finish(r) : ringo__resp_serialize(r, s->conn) < 0)
         keep = false;
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->reqs_served, 1, memory_order_relaxed);
     if (!keep) {
@@ -334,9 +336,16 @@ static void on_eof(ringo__conn *c)
     ringo__conn_close(c, ringo__conn_unsent(c) ? RINGO__CLOSE_AFTER_SEND : RINGO__CLOSE_NOW);
 }
 
+static void on_wrote(ringo__conn *c) { ringo__stream_progress(sess(c)); }
+
 static void on_sent(ringo__conn *c)
 {
     ringo__sess *s = sess(c);
+
+    if (s->running) {
+        ringo__stream_progress(s);
+        return; /* input stays held until it is answered */
+    }
 
     if (s->pending_len && !ringo__sess_dead(s))
         feed_pending(s);
@@ -353,6 +362,10 @@ static void on_timer(ringo__conn *c, int kind)
         ringo__conn_close(c, RINGO__CLOSE_NOW);
         return;
     }
+    if (kind == RINGO__HTTP_TIMER_PING) {
+        ringo__stream_ping(s);
+        return;
+    }
     /* Header or body deadline: slowloris, or a body trickled too slowly. */
     ringo__sess_fail(s, 408);
     pump(s);
@@ -365,6 +378,8 @@ static void on_drain(ringo__conn *c)
     const ringo_config *cfg = s->cfg;
 
     s->draining = true;
+    if (s->running)
+        ringo__stream_drain(s->running); /* a stream would hold the drain to its timeout */
     /* The last request already received closes; held input is answered first. */
     if (!s->pending_len && !s->in_message) {
         if (s->qtail)
@@ -423,6 +438,7 @@ const ringo__proto ringo__http_proto = {
     .on_data = on_data,
     .on_eof = on_eof,
     .on_sent = on_sent,
+    .on_wrote = on_wrote,
     .on_timer = on_timer,
     .on_drain = on_drain,
     .on_close = on_close,

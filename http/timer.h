@@ -12,6 +12,7 @@ enum ringo__http_timer {
     RINGO__HTTP_TIMER_HEADER,   /* header_timeout_ms, from the head's first byte */
     RINGO__HTTP_TIMER_BODY,     /* body_timeout_ms, for the whole body */
     RINGO__HTTP_TIMER_IDLE,     /* keepalive_timeout_ms, once nothing is running or unsent */
+    RINGO__HTTP_TIMER_PING,     /* sse_ping_ms: a silent event stream gets a comment */
 };
 
 #endif

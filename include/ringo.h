@@ -17,5 +17,6 @@
 #include "ringo/middleware.h"
 #include "ringo/error_handler.h"
 #include "ringo/lifespan.h"
+#include "ringo/stream.h"
 
 #endif

@@ -364,6 +364,17 @@ static void complete(ringo__pool *p, ringo__msgring *m, ringo__job *j)
     keep_failed(p, j);
 }
 
+int ringo__pool_post(int ring_fd, uint64_t data, int32_t res)
+{
+    worker *w = tls_worker;
+
+    if (!w)
+        return -EPERM;
+    if (injected_failure(w->pool))
+        return -EIO;
+    return ringo__msgring_post(&w->msg, ring_fd, data, res);
+}
+
 /* Posts the kept CQEs again; returns how many still failed. */
 static unsigned retry_failed(ringo__pool *p, ringo__msgring *m)
 {

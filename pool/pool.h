@@ -89,6 +89,16 @@ unsigned ringo__pool_default_threads(void);
 void ringo__pool_opts_init(ringo__pool_opts *opts);
 
 /*
+ * From inside a job, on its worker: posts one extra CQE {data, res} to the
+ * ring whose fd is ring_fd through the worker's own MSG_RING sender (a job
+ * handing a ring data before it finishes: streamed response chunks). The
+ * ring must keep alive what data points to until that CQE is reaped.
+ * Returns 0, -EPERM when the caller is not a pool worker, or the post's
+ * error (see ringo__msgring_post()).
+ */
+int ringo__pool_post(int ring_fd, uint64_t data, int32_t res);
+
+/*
  * Probes MSG_RING support, starts the workers and stores the pool in *out.
  * opts may be NULL (defaults). Returns 0; -ENOSYS/-EPERM when io_uring is
  * unavailable, -EOPNOTSUPP when the kernel lacks IORING_OP_MSG_RING,

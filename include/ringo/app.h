@@ -85,6 +85,10 @@ typedef struct ringo_config {
     uint32_t max_pool_queue;        /* sync jobs queued before 503; 0: 1024 */
     uint64_t teardown_timeout_ms;   /* shutdown: teardowns get this long after the drain
                                        timeout; 0: 5000 (see ringo_app_wait) */
+    uint32_t stream_window;         /* streamed response bytes written but not yet sent
+                                       before a write waits (ringo/stream.h); 0: 65536 */
+    uint32_t sse_ping_ms;           /* an SSE stream silent this long gets a comment line
+                                       (keep-alive); 15000; 0: none */
 } ringo_config;
 
 /* Largest ringo_config.max_post_inflight (the live count is 32 bits, with headroom). */

@@ -16,7 +16,8 @@
 extern "C" {
 #endif
 
-/* Sets the final status, 200..999 (1xx are ringo's to send). Returns 0 or -EINVAL. */
+/* Sets the final status, 200..999 (1xx are ringo's to send). Returns 0, -EINVAL, or
+ * -EALREADY once a streamed response started (ringo/stream.h). */
 RINGO_API int ringo_resp_set_status(ringo_req *req, int status);
 
 /*
@@ -24,7 +25,7 @@ RINGO_API int ringo_resp_set_status(ringo_req *req, int status);
  * (-EINVAL). Content-Length, Date, Server and Transfer-Encoding are managed
  * by ringo (-EPERM); "Connection: close" closes the connection after this
  * response (other Connection values: -EPERM). Both are copied. Returns 0,
- * -EINVAL, -EPERM, -ENOMEM.
+ * -EINVAL, -EPERM, -ENOMEM, or -EALREADY once a streamed response started.
  */
 RINGO_API int ringo_resp_add_header(ringo_req *req, const char *name, ringo_str value);
 

@@ -139,16 +139,25 @@ void ringo__server_stats(const ringo__server *s, ringo_stats *out)
 
 /* ---- tasks: a body runs to its end at once (handlers that never await) ---- */
 
+static _Thread_local ringo__fiber *current_task;
+
 int ringo__fiber_start(ringo__fiber *t, ringo__ring *r)
 {
     t->ring = r;
     t->waiting = NULL;
     t->cancelled = false;
+    current_task = t;
     t->body(t);
+    current_task = NULL;
     return 1;
 }
 
 void ringo__fiber_cancel(ringo__fiber *t) { t->cancelled = true; }
+ringo__fiber *ringo__fiber_current(void) { return current_task; }
+
+/* Nothing can resume a parked task here: a stream write that must wait gives up. */
+int ringo__fiber_park(void) { return -ECANCELED; }
+void ringo__fiber_wake(ringo__fiber *t) { (void)t; }
 
 /* Shutdown never passes its drain deadline here. */
 bool ringo__fibers_cancelling(const ringo__ring *r)
