@@ -688,7 +688,8 @@ static void usage(FILE *f)
                "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
                "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
                "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
-               "             [--msgring-fail-posts N] [--teardown-timeout MS] [--quiet]\n");
+               "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
+               "             [--stream-window B] [--sse-ping MS] [--quiet]\n");
 }
 
 enum {
@@ -713,7 +714,9 @@ enum {
     OPT_POOLQ,
     OPT_POSTQ,
     OPT_FALLBACK,
-    OPT_FAILPOSTS
+    OPT_FAILPOSTS,
+    OPT_WINDOW,
+    OPT_PING
 };
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
@@ -743,6 +746,8 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"max-post-inflight", 1, 0, OPT_POSTQ},
                                          {"msgring-fallback", 0, 0, OPT_FALLBACK},
                                          {"msgring-fail-posts", 1, 0, OPT_FAILPOSTS},
+                                         {"stream-window", 1, 0, OPT_WINDOW},
+                                         {"sse-ping", 1, 0, OPT_PING},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -775,6 +780,8 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_POSTQ: cfg->max_post_inflight = (uint32_t)v; break;
         case OPT_FALLBACK: hooks->msgring_fallback = 1; break;
         case OPT_FAILPOSTS: hooks->msgring_fail_posts = (int)v; break;
+        case OPT_WINDOW: cfg->stream_window = (uint32_t)v; break;
+        case OPT_PING: cfg->sse_ping_ms = (uint32_t)v; break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }

@@ -7,6 +7,7 @@
  *                                        Content-Length: D, which may lie:
  *                                        the tests check the connection is cut)
  *   GET /sync/stream?bytes=N[&declare=D] the same from a pool worker
+ *   ...&trailer=1                        adds the trailer X-Bytes: N (chunked)
  *
  * The generated body is the alphabet repeated: byte i is 'a' + i % 26.
  */
@@ -29,20 +30,30 @@ static void alphabet_init(void)
         alphabet[i] = (char)('a' + i % 26);
 }
 
-/* Sleeps ms on the ring (async) or on the worker (sync). */
-static int pause_ms(uint64_t ms)
+/*
+ * Sleeps ms on the ring (async: the await is cancelled when the client
+ * leaves) or on the worker (sync: a blocking sleep cannot be cancelled, so
+ * it naps in steps and asks whether anyone still waits).
+ */
+static int pause_ms(ringo_req *req, uint64_t ms)
 {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
-
     if (ringo_in_async())
         return ringo_await_sleep(ms);
-    nanosleep(&ts, NULL);
+    while (ms) {
+        uint64_t step = ms < 20 ? ms : 20;
+        struct timespec ts = {0, (long)step * 1000000};
+        if (ringo_req_client_gone(req))
+            return -ECANCELED;
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
     return 0;
 }
 
 static int events(ringo_req *req, void *udata)
 {
-    uint64_t n = demo_query_u64(req, "n", 10, 1000000), ms = demo_query_u64(req, "interval_ms", 100, 60000);
+    uint64_t n = demo_query_u64(req, "n", 10, 1000000),
+             ms = demo_query_u64(req, "interval_ms", 100, 60000);
     uint64_t first = 0;
     ringo_str last;
     int ret;
@@ -61,7 +72,7 @@ static int events(ringo_req *req, void *udata)
         int len = snprintf(id, sizeof(id), "%llu", (unsigned long long)i);
         ringo_sse_event ev = {.id = id, .data = id, .data_len = (size_t)len};
         if (i > first)
-            ret = pause_ms(ms);
+            ret = pause_ms(req, ms);
         if (ret == 0)
             ret = ringo_sse_send(req, &ev);
     }
@@ -81,6 +92,11 @@ static int stream(ringo_req *req, void *udata)
         size_t len = n - sent < PIECE ? (size_t)(n - sent) : PIECE;
         ret = ringo_stream_write(req, alphabet + sent % 26, len);
         sent += len;
+    }
+    if (ret == 0 && demo_query_u64(req, "trailer", 0, 1)) {
+        char count[24];
+        int len = snprintf(count, sizeof(count), "%llu", (unsigned long long)sent);
+        ret = ringo_stream_trailer(req, "X-Bytes", (ringo_str){count, (size_t)len});
     }
     return ret == 0 ? ringo_stream_end(req) : ret;
 }

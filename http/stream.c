@@ -252,8 +252,7 @@ static void signal_writer(ringo_req *r)
         ss->ring_unsent = ringo__conn_unsent(r->conn);
         pthread_cond_broadcast(&ss->cv);
         pthread_mutex_unlock(&ss->mu);
-    } else if (st && st->waiter &&
-               (ring_closed(r) || ringo__conn_unsent(r->conn) < window_of(r))) {
+    } else if (st && st->waiter && (ring_closed(r) || ringo__conn_unsent(r->conn) < window_of(r))) {
         ringo__fiber_wake(st->waiter);
     }
 }
@@ -699,10 +698,7 @@ int ringo_sse_start(ringo_req *req)
     return ret;
 }
 
-static bool has_break(const char *s)
-{
-    return s && (strchr(s, '\r') || strchr(s, '\n'));
-}
+static bool has_break(const char *s) { return s && (strchr(s, '\r') || strchr(s, '\n')); }
 
 /* Bytes of "name: value\n" lines for data split on CRLF, CR or LF. */
 static size_t data_lines(const char *d, size_t n, char *out)
