@@ -8,6 +8,13 @@
  *                                        the tests check the connection is cut)
  *   GET /sync/stream?bytes=N[&declare=D] the same from a pool worker
  *   ...&trailer=1                        adds the trailer X-Bytes: N (chunked)
+ *   POST /upload                         streams the body (up to 4 GiB) to an
+ *                                        unnamed temporary file, answers
+ *                                        {"bytes":N,"sha256":"<hex>"}
+ *   POST /sync/upload                    the same on the pool
+ *   POST /upload/limited                 /upload with a 100000-byte limit and a
+ *                                        500 ms wait for more body bytes
+ *   POST /upload/refuse                  answers 403 without reading the body
  *
  * The generated body is the alphabet repeated: byte i is 'a' + i % 26.
  */
@@ -16,8 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "demo.h"
+#include "sha256.h"
 
 #define PIECE 16384
 
@@ -101,6 +110,36 @@ static int stream(ringo_req *req, void *udata)
     return ret == 0 ? ringo_stream_end(req) : ret;
 }
 
+static void hash_tap(const void *data, size_t len, void *arg) { sha256_update(arg, data, len); }
+
+static int upload(ringo_req *req, void *udata)
+{
+    sha256_ctx sha;
+    ringo_spool_opts so = {.tap = hash_tap, .tap_arg = &sha};
+    uint8_t digest[SHA256_DIGEST_LEN];
+    char hex[2 * SHA256_DIGEST_LEN + 1], body[128];
+    uint64_t size;
+    int fd, ret, n;
+
+    (void)udata;
+    sha256_init(&sha);
+    ret = ringo_req_spool(req, &so, &fd, &size);
+    if (ret < 0)
+        return ret; /* -EMSGSIZE, -ETIMEDOUT...: ringo answers 413, 408... */
+    close(fd);      /* a real service would keep the file: it has the whole body */
+    sha256_final(&sha, digest);
+    sha256_hex(digest, hex);
+    n = snprintf(body, sizeof(body), "{\"bytes\":%llu,\"sha256\":\"%s\"}", (unsigned long long)size,
+                 hex);
+    return ringo_respond(req, 200, "application/json", body, (size_t)n);
+}
+
+static int refuse(ringo_req *req, void *udata)
+{
+    (void)udata;
+    return ringo_fail(req, 403, "uploads are closed");
+}
+
 int demo_stream_routes(ringo_app *app)
 {
     static const struct {
@@ -115,8 +154,21 @@ int demo_stream_routes(ringo_app *app)
     };
     int ret = 0;
 
+    static const ringo_route_opts up = {.max_body_bytes = 4ull << 30,
+                                        .flags = RINGO_ROUTE_STREAM_BODY};
+    static const ringo_route_opts limited = {
+        .max_body_bytes = 100000, .body_timeout_ms = 500, .flags = RINGO_ROUTE_STREAM_BODY};
+
     alphabet_init();
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && ret == 0; i++)
         ret = ringo_route(app, "GET", routes[i].pattern, routes[i].mode, routes[i].fn, NULL);
+    if (ret == 0)
+        ret = ringo_route_ex(app, "POST", "/upload", RINGO_ASYNC, upload, NULL, &up);
+    if (ret == 0)
+        ret = ringo_route_ex(app, "POST", "/sync/upload", RINGO_SYNC, upload, NULL, &up);
+    if (ret == 0)
+        ret = ringo_route_ex(app, "POST", "/upload/limited", RINGO_ASYNC, upload, NULL, &limited);
+    if (ret == 0)
+        ret = ringo_route_ex(app, "POST", "/upload/refuse", RINGO_ASYNC, refuse, NULL, &up);
     return ret;
 }

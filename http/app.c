@@ -19,6 +19,10 @@
  */
 _Static_assert(sizeof(ringo_config) == offsetof(ringo_config, sse_ping_ms) + sizeof(uint32_t),
                "ringo_config must end without padding");
+/* ringo_route_opts keeps its 1.0 size: options take the place of reserved words. */
+_Static_assert(sizeof(ringo_route_opts) ==
+                   offsetof(ringo_route_opts, max_body_bytes) + 4 * sizeof(uint64_t),
+               "ringo_route_opts must keep its size");
 /* ringo_app_stats_sized() copies whole counters: every field is a uint64_t. */
 _Static_assert(sizeof(ringo_stats) % sizeof(uint64_t) == 0, "ringo_stats holds uint64_t only");
 
@@ -218,7 +222,7 @@ int ringo__route_add(ringo_app *app, const char *method, const char *pattern, ri
         return -EBUSY;
     if (!fn || !method || !pattern || (mode != RINGO_SYNC && mode != RINGO_ASYNC))
         return -EINVAL;
-    if (opts && !RINGO__RESERVED_ZERO(opts->reserved))
+    if (opts && (!RINGO__RESERVED_ZERO(opts->reserved) || (opts->flags & ~RINGO_ROUTE_STREAM_BODY)))
         return -EINVAL;
     if (app->nroutes == app->routes_cap) {
         unsigned cap = app->routes_cap ? app->routes_cap * 2 : 16;

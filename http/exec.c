@@ -52,6 +52,7 @@ ringo__exec *ringo__exec_of(ringo_req *r)
     return r->x;
 }
 
+/* Routing, done when the head is in (the route decides how its body is read). */
 static int route(ringo__sess *s, ringo_req *r)
 {
     int ret;
@@ -74,6 +75,8 @@ static int route(ringo__sess *s, ringo_req *r)
     }
     return ret == -ENOENT ? 404 : ret == -EINVAL ? 400 : 503;
 }
+
+void ringo__exec_route(ringo__sess *s, ringo_req *r) { r->route_status = (int16_t)route(s, r); }
 
 /* A handler's or dependency's negative return without an HTTP status is a 500. */
 static void failure(ringo_req *r, int ret)
@@ -298,6 +301,7 @@ static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
     /* The worker wrote the response before posting; TSan cannot see the kernel order. */
     ringo__pool_job_acquire(&j->job);
     ringo__stream_job_done(r);
+    ringo__body_job_done(r);
     ringo__ring_release(ring);
     atomic_fetch_sub_explicit(&ringo__ring_stats_of(ring)->jobs_live, 1, memory_order_relaxed);
     hop_done(r);
@@ -378,6 +382,7 @@ void ringo__exec_abandon(ringo_req *r)
     if (r->task)
         ringo__fiber_cancel(r->task);
     ringo__stream_abandon(r);
+    ringo__body_abandon(r);
     cancel_deadline(r);
 }
 
@@ -443,6 +448,7 @@ static void advance(ringo_req *r)
         return;
     }
     cancel_deadline(r);
+    ringo__body_answer(r);
     run_afters(r);
     if (s->running == r)
         ringo__sess_finished(s, r);
@@ -467,7 +473,7 @@ static int run_befores(ringo_req *r)
     return 0;
 }
 
-void ringo__exec_run(ringo__sess *s, ringo_req *r)
+void ringo__exec_run(ringo_req *r)
 {
     int status, ret;
 
@@ -475,7 +481,7 @@ void ringo__exec_run(ringo__sess *s, ringo_req *r)
         return; /* answered as it is */
     ringo__req_start(r);
     r->start_ms = ringo__ring_now(ringo__conn_ring(r->conn));
-    status = route(s, r);
+    status = r->route_status;
     /* Middleware wraps routing too, as FastAPI's does: it sees 404 and 405. */
     ret = run_befores(r);
     if (ret == 0 && status) {

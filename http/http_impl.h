@@ -18,13 +18,30 @@ extern const llhttp_settings_t ringo__llhttp_settings;
 int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed);
 
 /* http/exec.c: running a request (dependencies, handler, middleware, afterwards) */
-void ringo__exec_run(ringo__sess *s, ringo_req *r);
+void ringo__exec_route(ringo__sess *s, ringo_req *r); /* at the end of its head */
+void ringo__exec_run(ringo_req *r);
 void ringo__exec_abandon(ringo_req *r);
 void ringo__exec_responded(ringo_req *r);
 ringo__exec *ringo__exec_of(ringo_req *r);
 /* Holds keep a request (and its connection's memory) alive; the last release frees it. */
 void ringo__req_hold(ringo_req *r);
 void ringo__req_release(ringo_req *r);
+
+/* http/request.c: where a handler call comes from (streams and bodies wait differently) */
+enum { RINGO__CTX_NONE, RINGO__CTX_ASYNC, RINGO__CTX_SYNC };
+int ringo__req_context(const ringo_req *r);
+
+/* http/body.c: request bodies read as they arrive (ring context unless said) */
+int ringo__body_open(ringo__sess *s, ringo_req *r); /* at the head: 0 or -ENOMEM */
+size_t ringo__body_room(ringo_req *r);              /* bytes the handler can take now */
+int ringo__body_append(ringo_req *r, const char *p, size_t n);
+void ringo__body_finish(ringo_req *r);           /* the whole body arrived */
+void ringo__body_fail(ringo_req *r, int status); /* 400, 408, 413: readers get the error */
+void ringo__body_abandon(ringo_req *r);          /* the connection closed under it */
+void ringo__body_job_done(ringo_req *r);         /* its sync job completed */
+void ringo__body_answer(ringo_req *r);           /* a body error replaces the answer */
+void ringo__body_free(ringo_req *r);             /* the request is freed */
+void ringo__sess_refeed(ringo__sess *s);         /* a reader made room: parse held input */
 
 /* http/stream.c: streamed responses (ring context unless said) */
 void ringo__stream_progress(ringo__sess *s); /* output was sent: wake a waiting writer */

@@ -298,15 +298,24 @@ static int on_headers_complete(llhttp_t *p)
         return fail(s, 501);
     if ((p->flags & F_CHUNKED) && !only_chunked(r))
         return fail(s, 501); /* RFC 9112 6.1: a coding we do not implement, e.g. gzip */
-    if (!(p->flags & F_CHUNKED) && p->content_length > cfg->max_body_bytes)
+    /* The route decides the body's limit and whether it is read before the handler runs. */
+    ringo__exec_route(s, r);
+    r->max_body = r->route && r->route->opts.max_body_bytes ? r->route->opts.max_body_bytes
+                                                            : cfg->max_body_bytes;
+    if (!(p->flags & F_CHUNKED) && p->content_length > r->max_body)
         return fail(s, 413);
     r->keep_alive = llhttp_should_keep_alive(p);
     r->is_head = p->method == HTTP_HEAD;
     if (check_expect(s, r, has_body))
         return -1;
-    ringo__conn_timer(s->conn, has_body ? RINGO__HTTP_TIMER_BODY : RINGO__HTTP_TIMER_NONE,
+    if (has_body && r->route && !r->route_status &&
+        (r->route->opts.flags & RINGO_ROUTE_STREAM_BODY) && ringo__body_open(s, r) < 0)
+        return fail(s, 503);
+    /* A streamed body's timer starts when it is read (http/body.c). */
+    ringo__conn_timer(s->conn,
+                      has_body && !r->early ? RINGO__HTTP_TIMER_BODY : RINGO__HTTP_TIMER_NONE,
                       cfg->body_timeout_ms);
-    if (r->expect_continue && !s->qhead && !s->running) {
+    if (r->expect_continue && !r->early && !s->qhead && !s->running) {
         char *out = ringo__conn_reserve(s->conn, 25);
         if (!out)
             return fail(s, 503); /* never close the connection under llhttp's feet */
@@ -314,7 +323,7 @@ static int on_headers_complete(llhttp_t *p)
         ringo__conn_commit(s->conn, 25);
     }
     if (p->flags & F_CHUNKED) {
-        ringo__chunked_init(&s->chunked, cfg->max_body_bytes, cfg->max_header_bytes);
+        ringo__chunked_init(&s->chunked, r->max_body, cfg->max_header_bytes);
         /*
          * Read while paused (after_headers_complete): llhttp sees no body.
          * A body means Upgrade is ignored (RFC 9110 §7.8), as it is for a
@@ -358,7 +367,9 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     ringo__sess *s = sess_of(p);
     ringo_req *r = s->cur;
 
-    if (r->body_len + len > s->cfg->max_body_bytes)
+    if (r->early)
+        return ringo__body_append(r, at, len) ? fail(s, 503) : 0; /* the head checked the length */
+    if (r->body_len + len > r->max_body)
         return fail(s, 413);
     /* Content-Length is known up front (the head checked it against the limit). */
     return body_append(r, at, len, p->content_length) ? fail(s, 503) : 0;
@@ -369,6 +380,8 @@ static int chunk_data(void *ud, const char *at, size_t len)
 {
     ringo__sess *s = ud;
 
+    if (s->cur->early)
+        return ringo__body_append(s->cur, at, len) ? -503 : 0;
     return body_append(s->cur, at, len, 0);
 }
 
@@ -546,6 +559,11 @@ again:
         llhttp_resume(&s->parser);
         if (head_ends_with_lf(s, p, *consumed))
             return -400;
+        if (s->cur->early && !ringo__chunked_active(&s->chunked)) {
+            /* Its handler may run now; the body is parsed as it reads. */
+            *consumed += base;
+            return 2;
+        }
         p += *consumed;
         n -= *consumed;
         base += *consumed;
@@ -559,6 +577,10 @@ again:
             s->in_message = false;
             *consumed = done;
             return 1;
+        }
+        if (s->cur->early) {
+            *consumed = done;
+            return 2; /* a chunked body to stream: its head is in */
         }
         ret = parse_chunked(s, p + *consumed, n - *consumed, consumed);
         *consumed += done;
@@ -583,8 +605,10 @@ again:
 
 /*
  * Parses from p until one message completes, the bytes run out, or an error.
- * Returns 1 when s->cur holds a complete request, 0 when more input is
- * needed (all n bytes were taken), or -status on a protocol error.
+ * Returns 1 when s->cur holds a complete request, 2 when the head of a
+ * request whose body streams to its handler is in (s->cur->early; its body
+ * follows, then 1), 0 when more input is needed (all n bytes were taken),
+ * or -status on a protocol error.
  * *consumed says how far it got.
  */
 int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed)

@@ -118,3 +118,20 @@ int ringo_req_client_gone(const ringo_req *req)
 {
     return atomic_load_explicit(&req->gone, memory_order_relaxed);
 }
+
+/* Where the caller runs: the request's coroutine, its pool worker, or elsewhere. */
+int ringo__req_context(const ringo_req *r)
+{
+    ringo__fiber *t = ringo__fiber_current();
+
+    if (t)
+        return t->data == r && REQ_IN(r, REQ_BIT(REQ_RUNNING) | REQ_BIT(REQ_SUSPENDED)) &&
+                       !(r->x && r->x->posting)
+                   ? RINGO__CTX_ASYNC
+                   : RINGO__CTX_NONE;
+    if (ringo__ring_current())
+        return RINGO__CTX_NONE; /* the ring itself: middleware, error handlers */
+    /* A pool worker inside the request's hop: posting is set on the ring between hops. */
+    return ringo_pool_worker_id() >= 0 && !(r->x && r->x->posting) ? RINGO__CTX_SYNC
+                                                                   : RINGO__CTX_NONE;
+}

@@ -79,8 +79,12 @@ struct ringo_req {
     /* The current hop: plan steps [hop_from, hop_to), where step nplan is the
      * handler; in REQ_POST, post-response items [hop_from, hop_to). */
     uint32_t hop_from, hop_to;
-    uint32_t nerrors;   /* parameter validation errors */
-    const char *detail; /* ringo_fail()'s text, for error handlers */
+    struct ringo__body *bp; /* the body as it arrives (RINGO_ROUTE_STREAM_BODY, http/body.c) */
+    uint64_t max_body;      /* this request's body limit: its route's, or the app's */
+    int16_t route_status;   /* routing's answer, found at the end of the head: 0 matched */
+    bool early;             /* queued at the end of its head: its body is read as it runs */
+    uint32_t nerrors;       /* parameter validation errors */
+    const char *detail;     /* ringo_fail()'s text, for error handlers */
     struct ringo__verr *errors;
     uint8_t http_minor;
     bool keep_alive;
@@ -134,6 +138,7 @@ typedef struct ringo__exec {
     bool posting;     /* post-response hops began: set on the ring between hops, so that
                          a worker may read it (the phase it may not) */
     void *state;      /* ringo_req_state() */
+    size_t body_read; /* ringo_req_read() of a buffered body: bytes handed out */
 } ringo__exec;
 
 /* ---- phase transitions ---- */

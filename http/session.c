@@ -69,6 +69,8 @@ void ringo__req_free(ringo_req *r)
                               memory_order_relaxed);
     if (r->stream)
         ringo__stream_free(r);
+    if (r->bp)
+        ringo__body_free(r);
     ringo__arena_free(&r->arena);
     ringo__ring_cache_put(ringo__conn_ring(r->conn), RINGO__CACHE_REQ, r);
 }
@@ -88,12 +90,18 @@ void ringo__sess_fail(ringo__sess *s, int status)
 {
     ringo_req *r;
 
-    ringo__req_free(s->cur);
-    s->cur = NULL;
     sess_die(s);
     s->in_message = false;
     s->pending_len = 0;
     ringo__conn_timer(s->conn, RINGO__HTTP_TIMER_NONE, 0);
+    if (s->cur && s->cur->early) {
+        /* Its handler runs (or will): the body error is its answer (http/body.c). */
+        ringo__body_fail(s->cur, status);
+        s->cur = NULL;
+        return;
+    }
+    ringo__req_free(s->cur);
+    s->cur = NULL;
     r = ringo__req_new(s);
     if (!r) {
         /* Not CLOSE_NOW: we may be inside feed(), which still uses the session. */
@@ -106,8 +114,16 @@ void ringo__sess_fail(ringo__sess *s, int status)
     enqueue(s, r);
 }
 
+/* The request whose body is being parsed runs: its body is wanted (as far as there is room). */
+static bool body_wanted(const ringo__sess *s)
+{
+    return s->cur && s->cur->early && REQ_IN(s->cur, REQ_BIT(REQ_RUNNING) | REQ_BIT(REQ_SUSPENDED));
+}
+
 static bool busy(const ringo__sess *s)
 {
+    if (body_wanted(s))
+        return ringo__body_room(s->cur) == 0;
     /* A client that does not read its responses is not fed more of them. */
     return s->running || s->qhead || ringo__conn_unsent(s->conn) > s->cfg->max_conn_buffered ||
            s->post_inflight >= RINGO__MAX_POST_INFLIGHT;
@@ -143,6 +159,13 @@ static void respond(ringo__sess *s, ringo_req *r)
     bool keep = r->keep_alive && !r->resp_close;
 
     ringo__req_answer(r);
+    if (s->cur == r) {
+        /* Answered before its body was read to the end: never parse the rest as a request. */
+        s->cur = NULL;
+        s->in_message = false;
+        sess_die(s);
+        keep = false;
+    }
     if (s->state == SESS_CLOSED)
         return;
     if (r->stream ? !ringo__stream_finish(r) : ringo__resp_serialize(r, s->conn) < 0)
@@ -162,7 +185,7 @@ static void pump(ringo__sess *s)
         s->qhead = r->next;
         if (!s->qhead)
             s->qtail = NULL;
-        ringo__exec_run(s, r);
+        ringo__exec_run(r);
         if (s->running == r)
             return;
         respond(s, r);
@@ -183,7 +206,10 @@ static void request_done_parsing(ringo__sess *s, bool more)
     if ((cfg->max_requests_per_conn && s->served >= cfg->max_requests_per_conn) ||
         ((s->draining || s->eof) && !more))
         r->keep_alive = false;
-    enqueue(s, r);
+    if (r->early)
+        ringo__body_finish(r); /* queued at its head already */
+    else
+        enqueue(s, r);
     if (!r->keep_alive)
         sess_die(s); /* what follows a closing request is never parsed */
 }
@@ -192,7 +218,7 @@ static void request_done_parsing(ringo__sess *s, bool more)
 static void feed(ringo__sess *s, const char *p, size_t n)
 {
     while (n && !ringo__sess_dead(s)) {
-        size_t used = 0;
+        size_t used = 0, lim = n;
         int ret;
 
         if (busy(s)) {
@@ -200,7 +226,12 @@ static void feed(ringo__sess *s, const char *p, size_t n)
                 ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
             return;
         }
-        ret = ringo__parse(s, p, n, &used);
+        /* A streamed body: no more input than the handler has room for (body <= input). */
+        if (body_wanted(s)) {
+            size_t room = ringo__body_room(s->cur);
+            lim = room < n ? room : n;
+        }
+        ret = ringo__parse(s, p, lim, &used);
         p += used;
         n -= used;
         if (ret == 0 && used == 0)
@@ -209,6 +240,8 @@ static void feed(ringo__sess *s, const char *p, size_t n)
             ringo__sess_fail(s, -ret);
         } else if (ret == 1) {
             request_done_parsing(s, n > 0 || s->pending_len > 0);
+        } else if (ret == 2) {
+            enqueue(s, s->cur); /* its handler runs while the body arrives */
         }
         pump(s);
     }
@@ -267,8 +300,8 @@ static void after_input(ringo__sess *s)
 static void resume_conn(ringo__sess *s)
 {
     pump(s);
-    if (!s->running && s->pending_len && !ringo__sess_dead(s))
-        feed_pending(s);
+    if (s->pending_len && !ringo__sess_dead(s))
+        feed_pending(s); /* when the connection can take it (busy()) */
     if (s->state != SESS_CLOSED)
         after_input(s);
 }
@@ -342,10 +375,8 @@ static void on_sent(ringo__conn *c)
 {
     ringo__sess *s = sess(c);
 
-    if (s->running) {
+    if (s->running)
         ringo__stream_progress(s);
-        return; /* input stays held until it is answered */
-    }
 
     if (s->pending_len && !ringo__sess_dead(s))
         feed_pending(s);
@@ -415,7 +446,8 @@ static void on_close(ringo__conn *c)
         r = next;
     }
     s->qhead = s->qtail = NULL;
-    ringo__req_free(s->cur);
+    if (s->cur && !s->cur->early) /* an early one was queued or running: freed above */
+        ringo__req_free(s->cur);
     s->cur = NULL;
     ringo__free(s->pending);
     s->pending = NULL;
@@ -445,7 +477,15 @@ const ringo__proto ringo__http_proto = {
     .overload = overload,
 };
 
-/* ---- called by http/exec.c ---- */
+/* ---- called by http/exec.c and http/body.c ---- */
+
+void ringo__sess_refeed(ringo__sess *s)
+{
+    if (s->pending_len && !ringo__sess_dead(s))
+        feed_pending(s);
+    if (s->state != SESS_CLOSED)
+        after_input(s);
+}
 
 /* A request's post-response work finished: the connection may take more. */
 void ringo__sess_post_done(ringo__sess *s)

@@ -86,26 +86,6 @@ static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
 
 static size_t window_of(const ringo_req *r) { return sess(r->conn)->cfg->stream_window; }
 
-/* ---- context ---- */
-
-enum { CTX_NONE, CTX_ASYNC, CTX_SYNC };
-
-/* Where the caller runs: the request's coroutine, its pool worker, or elsewhere. */
-static int context(const ringo_req *r)
-{
-    ringo__fiber *t = ringo__fiber_current();
-
-    if (t)
-        return t->data == r && REQ_IN(r, REQ_BIT(REQ_RUNNING) | REQ_BIT(REQ_SUSPENDED)) &&
-                       !(r->x && r->x->posting)
-                   ? CTX_ASYNC
-                   : CTX_NONE;
-    if (ringo__ring_current())
-        return CTX_NONE; /* the ring itself: middleware, error handlers */
-    /* A pool worker inside the request's hop: posting is set on the ring between hops. */
-    return ringo_pool_worker_id() >= 0 && !(r->x && r->x->posting) ? CTX_SYNC : CTX_NONE;
-}
-
 static bool gone(const ringo_req *r)
 {
     return atomic_load_explicit(&r->gone, memory_order_relaxed);
@@ -539,23 +519,23 @@ static int write_any(ringo_req *r, int ctx, const char *data, size_t len, bool r
 {
     ringo__stream *st = r->stream;
 
-    return ctx == CTX_ASYNC ? async_write(r, st, data, len, raw)
-                            : sync_write(r, st, data, len, raw);
+    return ctx == RINGO__CTX_ASYNC ? async_write(r, st, data, len, raw)
+                                   : sync_write(r, st, data, len, raw);
 }
 
 int ringo_stream_start(ringo_req *req, int64_t length)
 {
-    int ctx = context(req);
+    int ctx = ringo__req_context(req);
     ringo__stream *st;
 
-    if (ctx == CTX_NONE)
+    if (ctx == RINGO__CTX_NONE)
         return -EPERM;
     if (req->stream)
         return -EALREADY;
     if (length < RINGO_STREAM_CHUNKED || req->status < 200 || req->status == 204 ||
         req->status == 304)
         return -EINVAL;
-    if (gone(req) || (ctx == CTX_ASYNC && ringo__fiber_current()->cancelled))
+    if (gone(req) || (ctx == RINGO__CTX_ASYNC && ringo__fiber_current()->cancelled))
         return -ECANCELED;
     st = ringo_req_alloc(req, sizeof(*st));
     if (!st)
@@ -570,7 +550,7 @@ int ringo_stream_start(ringo_req *req, int64_t length)
     } else {
         st->framing = RINGO__FRAME_CHUNKED;
     }
-    if (ctx == CTX_SYNC) {
+    if (ctx == RINGO__CTX_SYNC) {
         st->sync = sync_new(req);
         if (!st->sync)
             return -ENOMEM;
@@ -590,12 +570,12 @@ int ringo_stream_start(ringo_req *req, int64_t length)
 
 int ringo_stream_write(ringo_req *req, const void *data, size_t len)
 {
-    int ctx = context(req);
+    int ctx = ringo__req_context(req);
     ringo__stream *st = req->stream;
 
-    if (ctx == CTX_NONE || !st || st->ended)
+    if (ctx == RINGO__CTX_NONE || !st || st->ended)
         return -EPERM;
-    if (st->aborted || gone(req) || (ctx == CTX_ASYNC && ringo__fiber_current()->cancelled))
+    if (st->aborted || gone(req) || (ctx == RINGO__CTX_ASYNC && ringo__fiber_current()->cancelled))
         return -ECANCELED;
     if (st->framing == RINGO__FRAME_LENGTH && len > st->declared - st->written) {
         /* Never a mis-framed response: the bytes so far go out, then the close. */
@@ -614,7 +594,7 @@ int ringo_stream_trailer(ringo_req *req, const char *name, ringo_str value)
     int ret;
     ringo__hdr *h;
 
-    if (context(req) == CTX_NONE || !st || st->ended)
+    if (ringo__req_context(req) == RINGO__CTX_NONE || !st || st->ended)
         return -EPERM;
     ret = ringo__resp_header_check(name, value);
     if (ret < 0)
@@ -643,15 +623,15 @@ int ringo_stream_trailer(ringo_req *req, const char *name, ringo_str value)
 
 int ringo_stream_end(ringo_req *req)
 {
-    int ctx = context(req);
+    int ctx = ringo__req_context(req);
     ringo__stream *st = req->stream;
     char *buf;
     size_t n;
     int ret;
 
-    if (ctx == CTX_NONE || !st || st->ended)
+    if (ctx == RINGO__CTX_NONE || !st || st->ended)
         return -EPERM;
-    if (st->aborted || gone(req) || (ctx == CTX_ASYNC && ringo__fiber_current()->cancelled))
+    if (st->aborted || gone(req) || (ctx == RINGO__CTX_ASYNC && ringo__fiber_current()->cancelled))
         return -ECANCELED;
     if (st->framing == RINGO__FRAME_LENGTH && st->written != st->declared)
         return -EPIPE; /* the response is cut when the handler returns */
@@ -676,7 +656,7 @@ int ringo_sse_start(ringo_req *req)
 {
     int ret;
 
-    if (context(req) == CTX_NONE)
+    if (ringo__req_context(req) == RINGO__CTX_NONE)
         return -EPERM;
     if (req->stream)
         return -EALREADY;

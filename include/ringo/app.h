@@ -39,8 +39,21 @@ typedef struct ringo_route_opts {
     uint32_t deadline_ms;     /* answer 504 and cancel the handler after this; 0: none */
     size_t stack_size;        /* RINGO_ASYNC coroutine stack bytes; 0: the app's */
     const char *const *needs; /* dependencies (ringo/deps.h) by name, NULL-terminated */
-    uint64_t reserved[4];     /* zero: room for later options */
+    uint64_t max_body_bytes;  /* this route's body limit (413); 0: ringo_config's */
+    uint32_t body_timeout_ms; /* RINGO_ROUTE_STREAM_BODY: longest wait for more body
+                                 bytes while the handler reads (408); 0: ringo_config's
+                                 body_timeout_ms */
+    uint32_t flags;           /* RINGO_ROUTE_* */
+    uint64_t reserved[2];     /* zero: room for later options */
 } ringo_route_opts;
+
+/*
+ * ringo_route_opts.flags: the body is not buffered before the handler runs;
+ * the handler reads it as it arrives (ringo_req_read(), ringo_req_spool() in
+ * ringo/body.h), from the moment its head is in. Requests pipelined behind it
+ * wait until it is answered.
+ */
+#define RINGO_ROUTE_STREAM_BODY 1u
 
 /* A route group: a path prefix and dependencies shared by its routes. */
 typedef struct ringo_group ringo_group;
