@@ -39,14 +39,14 @@ typedef struct ringo__body {
     size_t off, len, cap;
     size_t window;
     int ring_fd;
-    uint64_t read; /* bytes handed to the handler */
-    int error;     /* 400, 408, 413: the body broke */
-    bool done;     /* the whole body arrived */
-    bool gone;     /* the request was abandoned */
-    bool stalled;  /* the ring stopped parsing: the pipe was full */
-    bool started;  /* the handler read once: 100-continue went out */
-    bool posted;   /* a refeed CQE is on the way */
-    bool held;     /* ... and holds the request */
+    uint64_t read;        /* bytes handed to the handler */
+    int error;            /* 400, 408, 413: the body broke */
+    bool done;            /* the whole body arrived */
+    bool gone;            /* the request was abandoned */
+    bool stalled;         /* the ring stopped parsing: the pipe was full */
+    bool started;         /* the handler read once: 100-continue went out */
+    bool posted;          /* a refeed CQE is on the way */
+    bool held;            /* ... and holds the request */
     ringo__fiber *reader; /* an async reader parked on an empty pipe */
 } ringo__body;
 
@@ -116,8 +116,8 @@ size_t ringo__body_room(ringo_req *r)
 static void arm_timer(ringo_req *r)
 {
     const ringo_config *cfg = sess(r->conn)->cfg;
-    uint32_t ms = r->route->opts.body_timeout_ms ? r->route->opts.body_timeout_ms
-                                                 : cfg->body_timeout_ms;
+    uint32_t ms =
+        r->route->opts.body_timeout_ms ? r->route->opts.body_timeout_ms : cfg->body_timeout_ms;
 
     ringo__conn_timer(r->conn, RINGO__HTTP_TIMER_BODY, ms);
 }
@@ -185,7 +185,8 @@ void ringo__body_abandon(ringo_req *r)
         return;
     pthread_mutex_lock(&bp->mu);
     bp->gone = true;
-    /* A worker reading the body sees it on its next read (a coroutine's is counted by its cancel). */
+    /* A worker reading the body sees it on its next read (a coroutine's is counted by its cancel).
+     */
     if (!r->task && !bp->done)
         atomic_fetch_add_explicit(&ringo__ring_stats_of(ringo__conn_ring(r->conn))->cancels, 1,
                                   memory_order_relaxed);
@@ -408,7 +409,7 @@ static int write_all(int fd, const char *p, size_t n, uint64_t off, int ctx)
 {
     while (n) {
         ssize_t w = ctx == RINGO__CTX_ASYNC ? ringo_await_write(fd, p, n, (int64_t)off)
-                                             : pwrite(fd, p, n, (off_t)off);
+                                            : pwrite(fd, p, n, (off_t)off);
         if (w < 0)
             return ctx == RINGO__CTX_ASYNC ? (int)w : -errno;
         if (w == 0)

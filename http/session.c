@@ -164,7 +164,7 @@ static void respond(ringo__sess *s, ringo_req *r)
         s->cur = NULL;
         s->in_message = false;
         sess_die(s);
-        keep = false;
+        r->keep_alive = keep = false;
     }
     if (s->state == SESS_CLOSED)
         return;
