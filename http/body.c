@@ -380,7 +380,7 @@ ssize_t ringo_req_read(ringo_req *req, void *buf, size_t len)
 /* ---- spooling ---- */
 
 /* A new file without a name in dir (O_TMPFILE, else created and unlinked at once). */
-static int tmpfile_in(const char *dir)
+int ringo__tmpfile(const char *dir)
 {
     char path[4096];
     int fd, n;
@@ -405,7 +405,7 @@ static int tmpfile_in(const char *dir)
 }
 
 /* Writes all of p at offset: io_uring on an async handler's ring, pwrite on a worker. */
-static int write_all(int fd, const char *p, size_t n, uint64_t off, int ctx)
+int ringo__write_all(int fd, const char *p, size_t n, uint64_t off, int ctx)
 {
     while (n) {
         ssize_t w = ctx == RINGO__CTX_ASYNC ? ringo_await_write(fd, p, n, (int64_t)off)
@@ -437,7 +437,7 @@ int ringo_req_spool(ringo_req *req, const ringo_spool_opts *opts, int *fd, uint6
     buf = ringo__malloc(cap);
     if (!buf)
         return -ENOMEM;
-    out = tmpfile_in(opts ? opts->dir : NULL);
+    out = ringo__tmpfile(opts ? opts->dir : NULL);
     if (out < 0) {
         ringo__free(buf);
         return out;
@@ -450,7 +450,7 @@ int ringo_req_spool(ringo_req *req, const ringo_spool_opts *opts, int *fd, uint6
         }
         if (opts && opts->tap)
             opts->tap(buf, (size_t)n, opts->tap_arg);
-        ret = write_all(out, buf, (size_t)n, total, ctx);
+        ret = ringo__write_all(out, buf, (size_t)n, total, ctx);
         if (ret < 0)
             break;
         total += (uint64_t)n;

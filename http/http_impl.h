@@ -42,6 +42,14 @@ void ringo__body_job_done(ringo_req *r);         /* its sync job completed */
 void ringo__body_answer(ringo_req *r);           /* a body error replaces the answer */
 void ringo__body_free(ringo_req *r);             /* the request is freed */
 void ringo__sess_refeed(ringo__sess *s);         /* a reader made room: parse held input */
+/* A new unnamed file in dir (NULL: $TMPDIR or /tmp): a descriptor or -errno. */
+int ringo__tmpfile(const char *dir);
+/* Writes all of p at off from a handler (ctx: ringo__req_context()): 0 or -errno. */
+int ringo__write_all(int fd, const char *p, size_t n, uint64_t off, int ctx);
+
+/* http/formdata.c: ringo_form_read()'s results */
+int ringo__form_field(const ringo_req *r, const char *name, ringo_str *out);
+void ringo__form_free(ringo_req *r); /* closes the file parts' descriptors */
 
 /* http/stream.c: streamed responses (ring context unless said) */
 void ringo__stream_progress(ringo__sess *s); /* output was sent: wake a waiting writer */
@@ -68,6 +76,8 @@ void ringo__bg_finished(struct ringo_app *app, unsigned n, bool dropped);
 
 /* http/params.c */
 int ringo__params_422(ringo_req *r);
+/* Records FastAPI's "missing" error for name at loc: RINGO_EVALIDATION or -ENOMEM. */
+int ringo__params_missing(ringo_req *r, ringo_loc loc, const char *name);
 
 /* http/session.c */
 void ringo__sess_finished(ringo__sess *s, ringo_req *r);

@@ -23,7 +23,7 @@ typedef struct ringo__verr {
     int64_t ctx_val;
 } ringo__verr;
 
-static const char *const loc_names[] = {"path", "query", "header", "cookie"};
+static const char *const loc_names[] = {"path", "query", "header", "cookie", "body"};
 
 static int record(ringo_req *r, ringo_loc loc, const char *name, const char *type, const char *msg,
                   const ringo_str *input, const char *ctx_key, int64_t ctx_val)
@@ -43,6 +43,11 @@ static int record(ringo_req *r, ringo_loc loc, const char *name, const char *typ
 }
 
 unsigned ringo_param_errors(const ringo_req *req) { return req->nerrors; }
+
+int ringo__params_missing(ringo_req *r, ringo_loc loc, const char *name)
+{
+    return record(r, loc, name, "missing", "Field required", NULL, NULL, 0);
+}
 
 /* "a=1; b=2": the value of cookie name, or -ENOENT. */
 static int cookie(ringo_req *r, const char *name, ringo_str *out)
@@ -74,6 +79,7 @@ static int lookup(ringo_req *r, ringo_loc loc, const char *name, ringo_str *out)
     case RINGO_LOC_QUERY: return ringo_req_query_param(r, name, out);
     case RINGO_LOC_HEADER: return ringo_req_header(r, name, out);
     case RINGO_LOC_COOKIE: return cookie(r, name, out);
+    case RINGO_LOC_FORM: return ringo__form_field(r, name, out);
     }
     return -ENOENT;
 }

@@ -80,11 +80,12 @@ struct ringo_req {
      * handler; in REQ_POST, post-response items [hop_from, hop_to). */
     uint32_t hop_from, hop_to;
     struct ringo__body *bp; /* the body as it arrives (RINGO_ROUTE_STREAM_BODY, http/body.c) */
-    uint64_t max_body;      /* this request's body limit: its route's, or the app's */
-    int16_t route_status;   /* routing's answer, found at the end of the head: 0 matched */
-    bool early;             /* queued at the end of its head: its body is read as it runs */
-    uint32_t nerrors;       /* parameter validation errors */
-    const char *detail;     /* ringo_fail()'s text, for error handlers */
+    struct ringo__formdata *form; /* ringo_form_read()'s fields and files (http/formdata.c) */
+    uint64_t max_body;            /* this request's body limit: its route's, or the app's */
+    int16_t route_status;         /* routing's answer, found at the end of the head: 0 matched */
+    bool early;                   /* queued at the end of its head: its body is read as it runs */
+    uint32_t nerrors;             /* parameter validation errors */
+    const char *detail;           /* ringo_fail()'s text, for error handlers */
     struct ringo__verr *errors;
     uint8_t http_minor;
     bool keep_alive;

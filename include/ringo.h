@@ -19,5 +19,6 @@
 #include "ringo/lifespan.h"
 #include "ringo/stream.h"
 #include "ringo/body.h"
+#include "ringo/form.h"
 
 #endif

@@ -30,6 +30,7 @@ typedef enum ringo_loc {
     RINGO_LOC_QUERY,
     RINGO_LOC_HEADER,
     RINGO_LOC_COOKIE,
+    RINGO_LOC_FORM, /* a form field read by ringo_form_read() (ringo/form.h); "body" in errors */
 } ringo_loc;
 
 /* Integer in [min, max]. dflt NULL: required. Returns 0, RINGO_EVALIDATION (recorded) or -ENOMEM.
