@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/util.h"
 #include "core/ring_impl.h"
 #include "core/task.h"
 
@@ -371,6 +372,7 @@ static void dispatch(ringo__ring *r, struct io_uring_cqe *cqe)
     case RINGO__OP_BACKOFF: arm_accept(r); return;
     case RINGO__OP_PTR: {
         ringo__completion *comp = (ringo__completion *)(uintptr_t)(ud & ((1ull << 56) - 1));
+        ringo__tsan_acquire(comp); /* another thread may have set it up and posted it */
         comp->fn(comp, cqe->res, cqe->flags);
         return;
     }

@@ -53,4 +53,27 @@ static inline int ringo__hex_value(unsigned char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/*
+ * Orderings ThreadSanitizer cannot see (a CQE posted by another thread with
+ * MSG_RING happens after what that thread wrote): the poster releases the
+ * address, the reaper acquires it. Nothing without TSan.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define RINGO__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RINGO__TSAN 1
+#endif
+#endif
+
+#ifdef RINGO__TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define ringo__tsan_acquire(p) __tsan_acquire((void *)(p))
+#define ringo__tsan_release(p) __tsan_release((void *)(p))
+#else
+#define ringo__tsan_acquire(p) ((void)(p))
+#define ringo__tsan_release(p) ((void)(p))
+#endif
+
 #endif

@@ -279,7 +279,8 @@ static void want_more_locked(ringo_req *r, ringo__body *bp, int ctx)
         sqe = ringo__ring_sqe(ringo__conn_ring(r->conn));
         io_uring_prep_nop(sqe);
         io_uring_sqe_set_data64(sqe, ringo__ptr_data(&bp->refeed));
-    } else if (ringo__pool_post(bp->ring_fd, ringo__ptr_data(&bp->refeed), 0) < 0) {
+    } else if (ringo__tsan_release(&bp->refeed),
+               ringo__pool_post(bp->ring_fd, ringo__ptr_data(&bp->refeed), 0) < 0) {
         bp->posted = false; /* no CQE will come: the ring goes on when input arrives */
     }
 }
@@ -308,6 +309,8 @@ static ssize_t read_buffered(ringo_req *r, void *buf, size_t len)
         return -ENOMEM;
     n = r->body_len - r->x->body_read;
     n = n < len ? n : len;
+    if (!n)
+        return 0; /* no body at all: r->body may be NULL */
     memcpy(buf, r->body + r->x->body_read, n);
     r->x->body_read += n;
     return (ssize_t)n;

@@ -66,10 +66,10 @@ typedef struct mp_state {
     ringo__formdata *f;
     const ringo_form_opts *o;
     int ctx;
-    int io_err;             /* a file part could not be written: not the client's fault */
-    ringo_upload *file;  /* the file part being read, or NULL: a field */
-    ringo_str field_name;   /* the field part being read */
-    char *buf;              /* its value so far */
+    int io_err;           /* a file part could not be written: not the client's fault */
+    ringo_upload *file;   /* the file part being read, or NULL: a field */
+    ringo_str field_name; /* the field part being read */
+    char *buf;            /* its value so far */
     size_t len, cap;
     uint64_t part_bytes;
 } mp_state;
@@ -100,13 +100,13 @@ static int part_begin(void *ud, const ringo__mp_part *part)
     file = &f->files[f->nfiles++];
     memset(file, 0, sizeof(*file));
     file->fd = fd;
-    file->name = (ringo_str){ringo__arena_dup(&r->arena, part->name.ptr, part->name.len),
-                             part->name.len};
+    file->name =
+        (ringo_str){ringo__arena_dup(&r->arena, part->name.ptr, part->name.len), part->name.len};
     file->filename = (ringo_str){
         ringo__arena_dup(&r->arena, part->filename.ptr, part->filename.len), part->filename.len};
-    file->content_type = (ringo_str){
-        ringo__arena_dup(&r->arena, part->content_type.ptr, part->content_type.len),
-        part->content_type.len};
+    file->content_type =
+        (ringo_str){ringo__arena_dup(&r->arena, part->content_type.ptr, part->content_type.len),
+                    part->content_type.len};
     if (!file->name.ptr || !file->filename.ptr || !file->content_type.ptr)
         return -ENOMEM;
     m->file = file;
@@ -165,8 +165,9 @@ static int mp_error(ringo_req *r, const mp_state *m, int err)
     if (err == -ENOMEM)
         return -ENOMEM;
     status = ringo__mp_status(err);
-    return ringo_fail(r, status, status == 413 ? "form part too large or too many parts"
-                                               : "malformed multipart/form-data body");
+    return ringo_fail(r, status,
+                      status == 413 ? "form part too large or too many parts"
+                                    : "malformed multipart/form-data body");
 }
 
 static int read_multipart(ringo_req *r, ringo__formdata *f, const ringo_form_opts *o, int ctx,
@@ -290,15 +291,13 @@ int ringo_form_read(ringo_req *req, const ringo_form_opts *opts)
     else if (ringo__form_is_urlencoded(ct))
         ret = read_urlencoded(req, f, &o);
     else
-        ret = ringo_fail(req, 415, "expected multipart/form-data or "
-                                   "application/x-www-form-urlencoded");
+        ret = ringo_fail(req, 415,
+                         "expected multipart/form-data or "
+                         "application/x-www-form-urlencoded");
     return ret;
 }
 
-unsigned ringo_form_field_count(const ringo_req *req)
-{
-    return req->form ? req->form->nfields : 0;
-}
+unsigned ringo_form_field_count(const ringo_req *req) { return req->form ? req->form->nfields : 0; }
 
 int ringo_form_field_at(const ringo_req *req, unsigned i, ringo_str *name, ringo_str *value)
 {

@@ -423,6 +423,7 @@ static int post_locked(ringo__sstream *ss)
     if (ss->posted)
         return 0;
     ss->posted = true;
+    ringo__tsan_release(&ss->comp); /* the ring reads it on the CQE (ring.c dispatch) */
     ret = ringo__pool_post(ss->ring_fd, ringo__ptr_data(&ss->comp), 0);
     if (ret < 0) {
         /* No CQE will come: the ring never sees these bytes. */

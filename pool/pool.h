@@ -33,6 +33,8 @@
 
 #include <stdint.h>
 
+#include "core/util.h" /* ringo__tsan_acquire/release */
+
 typedef struct ringo__pool ringo__pool;
 typedef struct ringo__job ringo__job;
 
@@ -173,24 +175,6 @@ void ringo__pool_stats_get(const ringo__pool *p, ringo__pool_stats *out);
 static inline void ringo__pool_job_acquire(const ringo__job *job);
 
 /* Inline bodies. */
-
-#if defined(__SANITIZE_THREAD__)
-#define RINGO__TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define RINGO__TSAN 1
-#endif
-#endif
-
-#ifdef RINGO__TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define ringo__tsan_acquire(p) __tsan_acquire((void *)(p))
-#define ringo__tsan_release(p) __tsan_release((void *)(p))
-#else
-#define ringo__tsan_acquire(p) ((void)(p))
-#define ringo__tsan_release(p) ((void)(p))
-#endif
 
 static inline void ringo__pool_job_acquire(const ringo__job *job) { ringo__tsan_acquire(job); }
 

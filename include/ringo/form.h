@@ -29,9 +29,9 @@ extern "C" {
 
 /* Limits of ringo_form_read(); zero them (designated initializers) before use. */
 typedef struct ringo_form_opts {
-    uint64_t max_field_bytes; /* one text field's value; 0: 65536 (413 past it) */
-    uint64_t max_file_bytes;  /* one file part; 0: only the body's limit */
-    uint32_t max_parts;       /* fields and files; 0: 1000 (413 past it) */
+    uint64_t max_field_bytes;       /* one text field's value; 0: 65536 (413 past it) */
+    uint64_t max_file_bytes;        /* one file part; 0: only the body's limit */
+    uint32_t max_parts;             /* fields and files; 0: 1000 (413 past it) */
     uint32_t max_part_header_bytes; /* one part's header section; 0: 4096 (413) */
     const char *spool_dir;          /* where file parts go; NULL: $TMPDIR, else /tmp */
     uint64_t reserved[2];           /* zero */
