@@ -44,8 +44,9 @@ typedef struct ringo__body {
     bool done;            /* the whole body arrived */
     bool gone;            /* the request was abandoned */
     bool stalled;         /* the ring stopped parsing: the pipe was full */
-    bool started;         /* the handler read once: 100-continue went out */
     bool posted;          /* a refeed CQE is on the way */
+    bool expect;          /* Expect: 100-continue: the 100 precedes the first read's return */
+    bool continued;       /* ... and went out (or nobody waits for it any more) */
     bool held;            /* ... and holds the request */
     ringo__fiber *reader; /* an async reader parked on an empty pipe */
 } ringo__body;
@@ -73,6 +74,7 @@ int ringo__body_open(ringo__sess *s, ringo_req *r)
     bp->window = s->cfg->stream_window;
     bp->ring_fd = ringo__ring_fd(ringo__conn_ring(s->conn));
     bp->refeed.fn = refeed_done;
+    bp->expect = r->expect_continue;
     r->bp = bp;
     r->early = true;
     return 0;
@@ -229,6 +231,18 @@ void ringo__body_answer(ringo_req *r)
         ringo__req_ringo_error(r);
 }
 
+/* Ring: the handler wants the body, so the client may send it (RFC 9110 10.1.1). */
+static void send_continue(ringo_req *r)
+{
+    char *out = ringo__conn_reserve(r->conn, 25);
+
+    if (out) {
+        memcpy(out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        ringo__conn_commit(r->conn, 25);
+        ringo__conn_flush(r->conn);
+    }
+}
+
 /* The refeed CQE: the reader wants more (first read, or it emptied a full pipe). */
 static void refeed_done(ringo__completion *comp, int32_t res, uint32_t flags)
 {
@@ -246,16 +260,14 @@ static void refeed_done(ringo__completion *comp, int32_t res, uint32_t flags)
     pthread_mutex_unlock(&bp->mu);
     live = REQ_IN(r, REQ_BIT(REQ_RUNNING) | REQ_BIT(REQ_SUSPENDED)) && s->state != SESS_CLOSED &&
            !ringo__conn_closing(r->conn);
-    if (live && r->expect_continue) {
-        /* The handler wants the body: now the client may send it. */
-        char *out = ringo__conn_reserve(r->conn, 25);
-        r->expect_continue = false;
-        if (out) {
-            memcpy(out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-            ringo__conn_commit(r->conn, 25);
-            ringo__conn_flush(r->conn);
-        }
+    pthread_mutex_lock(&bp->mu);
+    if (bp->expect && !bp->continued) {
+        if (live)
+            send_continue(r);
+        bp->continued = true; /* sent, or nobody reads on */
+        wake_locked(bp);
     }
+    pthread_mutex_unlock(&bp->mu);
     if (live && s->cur == r)
         ringo__sess_refeed(s);
     if (held)
@@ -331,11 +343,26 @@ ssize_t ringo_req_read(ringo_req *req, void *buf, size_t len)
     if (!len)
         return 0;
     pthread_mutex_lock(&bp->mu);
+    /*
+     * Expect: 100-continue: the 100 goes out on the first read, whether or not
+     * an eager client sent the body already, so that the answers never depend
+     * on how the input was cut. On the ring it is written now; a worker waits
+     * until the ring wrote it.
+     */
+    if (bp->expect && !bp->continued && ctx == RINGO__CTX_ASYNC) {
+        send_continue(req);
+        bp->continued = true;
+    }
     for (;;) {
         size_t n = bp->len - bp->off;
         if (bp->gone || cancelled(req, ctx)) {
             ret = -ECANCELED;
             break;
+        }
+        if (bp->expect && !bp->continued) {
+            want_more_locked(req, bp, ctx);
+            pthread_cond_wait(&bp->cv, &bp->mu);
+            continue;
         }
         if (n) {
             n = n < len ? n : len;
@@ -357,10 +384,8 @@ ssize_t ringo_req_read(ringo_req *req, void *buf, size_t len)
             ret = 0;
             break;
         }
-        if (!bp->started || bp->stalled) {
-            bp->started = true;
+        if (bp->stalled)
             want_more_locked(req, bp, ctx);
-        }
         if (ctx == RINGO__CTX_ASYNC) {
             int pr;
             bp->reader = ringo__fiber_current();

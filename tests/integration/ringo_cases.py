@@ -215,6 +215,12 @@ EAGER_EXPECT = (request("POST", "/echo", headers={"Expect": "100-continue"}, bod
                 get("/users/next"))
 
 
+def streamed(data):
+    """The same request to /upload, a RINGO_ROUTE_STREAM_BODY route whose handler reads the
+    body as it arrives: the answers must not change."""
+    return data.replace(b"POST /echo ", b"POST /upload ", 1)
+
+
 def segmentable():
     """Every case above as (name, request bytes, statuses of the responses, closes)."""
     out = [(n, d, (s,), c) for n, d, s, c in FRAMING + HEAD_SYNTAX + REQUEST_LINE + LIMITS]
@@ -224,6 +230,12 @@ def segmentable():
     out.append(("every echo body, pipelined", b"".join(d for _, d, _ in ECHO),
                 (200,) * len(ECHO), False))
     out.append(("eager body after Expect: 100-continue", EAGER_EXPECT, (100, 200, 200), False))
+    out += [(f"streamed body: {n}", streamed(d), (s,), c) for n, d, s, c in FRAMING]
+    out += [(f"streamed body: {n}", streamed(d), (200,), False) for n, d, _ in ECHO]
+    out.append(("streamed: eager body after Expect: 100-continue", streamed(EAGER_EXPECT),
+                (100, 200, 200), False))
+    out.append(("every streamed body, pipelined", b"".join(streamed(d) for _, d, _ in ECHO),
+                (200,) * len(ECHO), False))
     out.append(("unknown expectation", request("POST", "/echo", headers={"Content-Length": "0",
                                                                        "Expect": "teapot"}),
                 (417,), True))
