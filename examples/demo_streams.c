@@ -16,6 +16,7 @@
  *   POST /upload/limited                 /upload with a 100000-byte limit and a
  *                                        500 ms wait for more body bytes
  *   POST /upload/refuse                  answers 403 without reading the body
+ *   POST /upload/deadline                /upload with a 300 ms route deadline
  *   POST /form                           a multipart (or urlencoded) form: answers
  *                                        {"fields":{name:value...},"files":[{"name",
  *                                        "filename","content_type","size","sha256"}...]}
@@ -262,6 +263,7 @@ int demo_stream_routes(ringo_app *app)
 
     static const ringo_route_opts up = {.max_body_bytes = 4ull << 30,
                                         .flags = RINGO_ROUTE_STREAM_BODY};
+    static const ringo_route_opts dl = {.deadline_ms = 300, .flags = RINGO_ROUTE_STREAM_BODY};
     static const ringo_route_opts limited = {
         .max_body_bytes = 100000, .body_timeout_ms = 500, .flags = RINGO_ROUTE_STREAM_BODY};
 
@@ -276,6 +278,8 @@ int demo_stream_routes(ringo_app *app)
         ret = ringo_route_ex(app, "POST", "/upload/limited", RINGO_ASYNC, upload, NULL, &limited);
     if (ret == 0)
         ret = ringo_route_ex(app, "POST", "/upload/refuse", RINGO_ASYNC, refuse, NULL, &up);
+    if (ret == 0)
+        ret = ringo_route_ex(app, "POST", "/upload/deadline", RINGO_ASYNC, upload, NULL, &dl);
     if (ret == 0)
         ret = ringo_route_ex(app, "POST", "/form", RINGO_ASYNC, form, NULL, &up);
     if (ret == 0)

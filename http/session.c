@@ -514,6 +514,13 @@ void ringo__sess_substitute(ringo__sess *s, ringo_req *r, int status)
     ringo_req *e = ringo__req_new(s);
 
     s->running = NULL;
+    if (s->cur == r) {
+        /* Its body was still arriving: the rest is never parsed as a request. */
+        s->cur = NULL;
+        s->in_message = false;
+        sess_die(s);
+        r->keep_alive = false; /* the stand-in answer closes */
+    }
     if (!e) {
         ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
         return;

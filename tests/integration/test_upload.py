@@ -156,6 +156,27 @@ def body_timeout_restarts_on_data(srv):
 
 
 @case()
+def deadline_while_the_body_arrives(srv):
+    stats = StatsConn(srv)
+    base = stats.get()
+    c = Conn(srv)
+    # Half of the body, then silence: the route's 300 ms deadline answers 504.
+    c.send(request("POST", "/upload/deadline", headers=[("Content-Length", "100000")])
+           + b"x" * 50000)
+    r = c.read_response()
+    check_eq(r.status, 504, "deadline while the body arrives")
+    check(r.closes(), "504 closes: the rest of the body is never a request")
+    c.send(get("/users/1") * 10, tolerate_close=True)
+    deadline = h.deadline_after(h.TIMEOUT)
+    while c.fill(deadline):
+        pass
+    check(b"HTTP/1.1" not in bytes(c.buf), f"nothing after the 504: {bytes(c.buf)[:120]!r}")
+    c.close()
+    stats.wait_baseline(base, "the detached upload handler finished")
+    stats.close()
+
+
+@case()
 def unread_body_is_never_a_request(srv):
     smuggled = get("/users/1")
     body = smuggled * 200
