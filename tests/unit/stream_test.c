@@ -82,8 +82,8 @@ static int refused(ringo_req *req, void *ud)
 static int sse(ringo_req *req, void *ud)
 {
     static const char data[] = "a\nb\r\nc\rd\n";
-    ringo_sse_event ev = {.event = "tick", .id = "7", .data = data, .data_len = sizeof(data) - 1,
-                          .retry_ms = 1500};
+    ringo_sse_event ev = {
+        .event = "tick", .id = "7", .data = data, .data_len = sizeof(data) - 1, .retry_ms = 1500};
     ringo_sse_event bad = {.event = "x\ny"};
     ringo_str last;
 
@@ -133,8 +133,8 @@ static void test_chunked(void)
            HEAD("200 OK") "Transfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n"
                           "5\r\nhello\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
            false);
-    expect(GET("/implicit"), HEAD("200 OK") "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-           false);
+    expect(GET("/implicit"),
+           HEAD("200 OK") "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", false);
     /* HEAD: the head only; HTTP/1.0: no chunking, the close ends the body. */
     expect("HEAD /chunked HTTP/1.1\r\nHost: t\r\n\r\n",
            HEAD("200 OK") "Transfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n", false);
