@@ -111,6 +111,9 @@ size_t ringo__body_room(ringo_req *r)
     if (!room)
         bp->stalled = true;
     pthread_mutex_unlock(&bp->mu);
+    /* Full: the handler is slow, not the client; the wait starts again at the refeed. */
+    if (!room)
+        ringo__conn_timer(r->conn, RINGO__HTTP_TIMER_NONE, 0);
     return room;
 }
 
@@ -268,8 +271,10 @@ static void refeed_done(ringo__completion *comp, int32_t res, uint32_t flags)
         wake_locked(bp);
     }
     pthread_mutex_unlock(&bp->mu);
-    if (live && s->cur == r)
+    if (live && s->cur == r) {
+        arm_timer(r); /* the client may send again: its wait starts now */
         ringo__sess_refeed(s);
+    }
     if (held)
         ringo__req_release(r); /* may free r: last */
 }

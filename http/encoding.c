@@ -81,8 +81,7 @@ static bool is(ringo_str s, const char *name)
     return s.len == n && ringo__ascii_iequal(s.ptr, name, n);
 }
 
-int ringo__accept_encoding(ringo_str value, bool present, const char *const *offered,
-                           unsigned n)
+int ringo__accept_encoding(ringo_str value, bool present, const char *const *offered, unsigned n)
 {
     int qs[RINGO__ENC_MAX], star = -1, identity = -1, best = -1, best_q = 0;
     const char *p = value.ptr, *end = value.ptr + value.len;
@@ -103,8 +102,7 @@ int ringo__accept_encoding(ringo_str value, bool present, const char *const *off
             else if (is(name, "identity"))
                 identity = q;
             for (unsigned i = 0; i < n; i++)
-                if (is(name, offered[i]) ||
-                    (is(name, "x-gzip") && strcmp(offered[i], "gzip") == 0))
+                if (is(name, offered[i]) || (is(name, "x-gzip") && strcmp(offered[i], "gzip") == 0))
                     qs[i] = q > qs[i] ? q : qs[i];
         }
         p = stop + (comma != NULL);

@@ -28,7 +28,6 @@
  * or send identity anyway (RFC 9110 allows both). Malformed elements (a bad
  * q-value, a non-token coding) are ignored, as if absent.
  */
-int ringo__accept_encoding(ringo_str value, bool present, const char *const *offered,
-                           unsigned n);
+int ringo__accept_encoding(ringo_str value, bool present, const char *const *offered, unsigned n);
 
 #endif

@@ -205,7 +205,10 @@ static void async_body(ringo__fiber *t)
 {
     ringo_req *r = t->data;
 
-    body(r, r->phase == REQ_POST);
+    if (r->phase != REQ_POST && ringo__file_pending(r))
+        ringo__file_send(r); /* the file body hop (http/file.c) */
+    else
+        body(r, r->phase == REQ_POST);
 }
 
 static void async_done(ringo__fiber *t)
@@ -357,6 +360,7 @@ static void deadline_fired(ringo__completion *comp, int32_t res, uint32_t flags)
         atomic_store_explicit(&r->gone, true, memory_order_relaxed);
         if (r->task)
             ringo__fiber_cancel(r->task);
+        ringo__body_abandon(r); /* a worker waiting for body bytes wakes up */
         ringo__sess_substitute(sess(r->conn), r, 504);
     }
     ringo__req_release(r);
@@ -435,6 +439,19 @@ static void advance(ringo_req *r)
         if (ret == -EAGAIN || ret == -ESHUTDOWN)
             ringo_resp_add_header(r, "Retry-After", RINGO_STR_LIT("1"));
     }
+    if (!suspended && !r->afters_run) {
+        ringo__body_answer(r);
+        run_afters(r);
+        r->afters_run = true;
+        /* A file body goes out from a hop of its own, after the hooks shaped the head. */
+        if (ringo__file_pending(r)) {
+            int ret = start_async(r);
+            if (ret == 0)
+                suspended = true;
+            else if (ret < 0)
+                ringo__file_failed(r, ret);
+        }
+    }
     if (suspended) {
         ringo__req_suspend(r);
         if (s->running != r) {
@@ -448,8 +465,6 @@ static void advance(ringo_req *r)
         return;
     }
     cancel_deadline(r);
-    ringo__body_answer(r);
-    run_afters(r);
     if (s->running == r)
         ringo__sess_finished(s, r);
 }

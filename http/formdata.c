@@ -21,6 +21,7 @@
 #define URLENCODED_MAX (8u << 20) /* a urlencoded body is held whole */
 
 typedef struct ringo__formdata {
+    int result; /* what ringo_form_read() returned: a second call returns it again */
     ringo__hdr *fields;
     uint32_t nfields, field_cap;
     ringo_upload *files;
@@ -231,14 +232,21 @@ static int read_urlencoded(ringo_req *r, ringo__formdata *f, const ringo_form_op
         if (!body)
             return -ENOMEM;
         if (len == cap) {
-            char *b;
-            if (cap >= limit)
+            char *b, probe;
+            if (cap >= limit) {
+                /* Full at the limit: the body fits only if nothing follows. */
+                n = ringo_req_read(r, &probe, 1);
+                if (n < 0)
+                    return (int)n;
+                if (n == 0)
+                    break;
                 return ringo_fail(r, 413, "form body too large");
-            b = ringo_req_alloc(r, cap * 2);
+            }
+            cap = cap * 2 < limit ? cap * 2 : (size_t)limit;
+            b = ringo_req_alloc(r, cap);
             if (b)
                 memcpy(b, body, len);
             body = b;
-            cap *= 2;
             continue;
         }
         n = ringo_req_read(r, body + len, cap - len);
@@ -249,9 +257,12 @@ static int read_urlencoded(ringo_req *r, ringo__formdata *f, const ringo_form_op
         len += (size_t)n;
     }
     ringo__form_init(&form, body, len, o->max_parts ? o->max_parts : RINGO__FORM_MAX_FIELDS);
-    while ((ret = ringo__form_next(&form, &k, &v)) == 1)
+    while ((ret = ringo__form_next(&form, &k, &v)) == 1) {
+        if (v.len > o->max_field_bytes)
+            return ringo_fail(r, 413, "form field too large");
         if (add_field(r, f, k, v) < 0)
             return -ENOMEM;
+    }
     if (ret == -E2BIG)
         return ringo_fail(r, 413, "too many form fields");
     if (ret < 0)
@@ -274,7 +285,7 @@ int ringo_form_read(ringo_req *req, const ringo_form_opts *opts)
     if (opts && !RINGO__RESERVED_ZERO(opts->reserved))
         return -EINVAL;
     if (req->form)
-        return 0;
+        return req->form->result;
     if (opts)
         o = *opts;
     if (!o.max_field_bytes)
@@ -294,6 +305,7 @@ int ringo_form_read(ringo_req *req, const ringo_form_opts *opts)
         ret = ringo_fail(req, 415,
                          "expected multipart/form-data or "
                          "application/x-www-form-urlencoded");
+    f->result = ret;
     return ret;
 }
 

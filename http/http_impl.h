@@ -51,6 +51,12 @@ int ringo__write_all(int fd, const char *p, size_t n, uint64_t off, int ctx);
 int ringo__form_field(const ringo_req *r, const char *name, ringo_str *out);
 void ringo__form_free(ringo_req *r); /* closes the file parts' descriptors */
 
+/* http/file.c: ringo_resp_file() bodies */
+bool ringo__file_pending(const ringo_req *r);   /* a file body is to be sent by a hop */
+void ringo__file_send(ringo_req *r);            /* that hop, on its coroutine */
+void ringo__file_failed(ringo_req *r, int err); /* it could not start: 503 */
+void ringo__file_free(ringo_req *r);            /* the request is freed */
+
 /* http/stream.c: streamed responses (ring context unless said) */
 void ringo__stream_progress(ringo__sess *s); /* output was sent: wake a waiting writer */
 void ringo__stream_ping(ringo__sess *s);     /* RINGO__HTTP_TIMER_PING fired */

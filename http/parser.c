@@ -311,10 +311,10 @@ static int on_headers_complete(llhttp_t *p)
     if (has_body && r->route && !r->route_status &&
         (r->route->opts.flags & RINGO_ROUTE_STREAM_BODY) && ringo__body_open(s, r) < 0)
         return fail(s, 503);
-    /* A streamed body's timer starts when it is read (http/body.c). */
-    ringo__conn_timer(s->conn,
-                      has_body && !r->early ? RINGO__HTTP_TIMER_BODY : RINGO__HTTP_TIMER_NONE,
-                      cfg->body_timeout_ms);
+    /* A streamed body's wait is its route's, restarted as data arrives (http/body.c). */
+    ringo__conn_timer(s->conn, has_body ? RINGO__HTTP_TIMER_BODY : RINGO__HTTP_TIMER_NONE,
+                      r->early && r->route->opts.body_timeout_ms ? r->route->opts.body_timeout_ms
+                                                                 : cfg->body_timeout_ms);
     if (r->expect_continue && !r->early && !s->qhead && !s->running) {
         char *out = ringo__conn_reserve(s->conn, 25);
         if (!out)

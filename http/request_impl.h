@@ -81,6 +81,8 @@ struct ringo_req {
     uint32_t hop_from, hop_to;
     struct ringo__body *bp; /* the body as it arrives (RINGO_ROUTE_STREAM_BODY, http/body.c) */
     struct ringo__formdata *form; /* ringo_form_read()'s fields and files (http/formdata.c) */
+    struct ringo__file *file;     /* ringo_resp_file()'s body (http/file.c) */
+    bool afters_run;              /* middleware after() hooks ran (before a file body is sent) */
     uint64_t max_body;            /* this request's body limit: its route's, or the app's */
     int16_t route_status;         /* routing's answer, found at the end of the head: 0 matched */
     bool early;                   /* queued at the end of its head: its body is read as it runs */

@@ -73,6 +73,8 @@ void ringo__req_free(ringo_req *r)
         ringo__body_free(r);
     if (r->form)
         ringo__form_free(r);
+    if (r->file)
+        ringo__file_free(r);
     ringo__arena_free(&r->arena);
     ringo__ring_cache_put(ringo__conn_ring(r->conn), RINGO__CACHE_REQ, r);
 }

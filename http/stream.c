@@ -712,7 +712,8 @@ int ringo_sse_send(ringo_req *req, const ringo_sse_event *ev)
     char retry[32] = "", *buf, *p;
     int ret;
 
-    if (!ev || has_break(ev->event) || has_break(ev->id) || (ev->data_len && !ev->data))
+    if (!ev || has_break(ev->event) || has_break(ev->id) || (ev->data_len && !ev->data) ||
+        !RINGO__RESERVED_ZERO(ev->reserved))
         return -EINVAL;
     if (ev->event)
         n += 7 + (elen = strlen(ev->event)) + 1;

@@ -20,5 +20,6 @@
 #include "ringo/stream.h"
 #include "ringo/body.h"
 #include "ringo/form.h"
+#include "ringo/file.h"
 
 #endif

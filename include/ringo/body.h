@@ -42,10 +42,11 @@ extern "C" {
 #endif
 
 /*
- * Reads up to len bytes of the body into buf. Returns the count (> 0), 0 at
- * the end of the body, -ECANCELED (the client left, the deadline passed or
- * shutdown), -EMSGSIZE (past the body limit: 413), -EBADMSG (malformed
- * framing: 400), -ETIMEDOUT (the body timeout: 408), -EPERM.
+ * Reads up to len bytes of the body into buf. Returns the count (> 0); 0 at
+ * the end of the body (and for len 0, as read(2)); -ECANCELED (the client
+ * left, the deadline passed, or shutdown passed its drain timeout);
+ * -EMSGSIZE (past the body limit: 413); -EBADMSG (malformed framing: 400);
+ * -ETIMEDOUT (the body timeout: 408); -EPERM.
  */
 RINGO_API ssize_t ringo_req_read(ringo_req *req, void *buf, size_t len);
 

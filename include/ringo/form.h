@@ -48,8 +48,8 @@ typedef struct ringo_upload {
 
 /*
  * Reads and parses the body (opts may be NULL: the defaults). Valid from the
- * handler or its dependencies, as ringo_req_read(); a second call returns 0
- * and changes nothing. Returns 0; RINGO_EHTTP when the body is not a form
+ * handler or its dependencies, as ringo_req_read(); a second call returns
+ * what the first returned and changes nothing. Returns 0; RINGO_EHTTP when the body is not a form
  * (415), is malformed (400) or passes a limit (413) - the answer is set, as
  * by ringo_fail(), and the handler returns it; -ECANCELED, -ETIMEDOUT,
  * -EPERM, -EINVAL (nonzero reserved), -ENOMEM, or the errno of writing a

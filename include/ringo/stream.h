@@ -94,7 +94,8 @@ typedef struct ringo_sse_event {
     const char *id;    /* event id; no CR, LF or NUL */
     const char *data;  /* payload, data_len bytes */
     size_t data_len;
-    uint32_t retry_ms; /* reconnection time for the client; 0: none */
+    uint32_t retry_ms;    /* reconnection time for the client; 0: none */
+    uint64_t reserved[2]; /* zero: room for later fields (designated initializers) */
 } ringo_sse_event;
 
 /*
@@ -108,7 +109,7 @@ typedef struct ringo_sse_event {
 RINGO_API int ringo_sse_start(ringo_req *req);
 
 /* Sends one event as one write. Returns as ringo_stream_write(), or -EINVAL
- * (a field with a line break, an id with NUL) before anything is sent. */
+ * (a field with a line break, nonzero reserved) before anything is sent. */
 RINGO_API int ringo_sse_send(ringo_req *req, const ringo_sse_event *ev);
 
 /* Sends a comment line (": text"), ignored by clients. -EINVAL for a line break. */

@@ -125,6 +125,8 @@ def bad_bodies(srv):
         ("JSON body", b'{"title":"t"}', "application/json", 415),
         ("no boundary", b"x", "multipart/form-data", 415),
         ("malformed urlencoded", b"title=%zz", "application/x-www-form-urlencoded", 400),
+        ("urlencoded field over 64 KiB", b"title=" + b"x" * 70000,
+         "application/x-www-form-urlencoded", 413),
     ]
     for path in MODES:
         for what, body, ctype, status in cases:
@@ -135,6 +137,20 @@ def bad_bodies(srv):
         # The server goes on serving.
         c = Conn(srv)
         check_eq(post_form(c, path, multipart([("title", "ok")])).status, 200, f"{path} after")
+        c.close()
+
+
+@case()
+def urlencoded_at_the_limit(srv):
+    # /form's urlencoded bodies are held whole up to 8 MiB: exactly that fits.
+    for extra, status in ((0, 200), (1, 413)):
+        body = b"title=t&pad=" + b"p" * 60000
+        body += b"&" + b"&".join(b"k=" + b"v" * 60000 for _ in range(100))
+        fill = (8 << 20) + extra - len(body) - 3
+        body += b"&z=" + b"z" * fill
+        c = Conn(srv)
+        r = post_form(c, "/form", body, "application/x-www-form-urlencoded")
+        check_eq(r.status, status, f"urlencoded body of 8 MiB + {extra}")
         c.close()
 
 

@@ -153,6 +153,12 @@ def body_timeout_restarts_on_data(srv):
     check_eq(r.status, 408, "a stalled upload")
     check(r.closes(), "408 closes")
     c.close()
+    # The head and not one body byte: the wait runs from the head.
+    c = Conn(srv)
+    c.send(head)
+    r = c.read_response(timeout=h.TIMEOUT)
+    check_eq(r.status, 408, "a head without its body")
+    c.close()
 
 
 @case()

@@ -552,3 +552,10 @@ ssize_t ringo_await_write(int fd, const void *buf, size_t len, int64_t offset)
 
     return n < 0 ? -errno : n;
 }
+
+ssize_t ringo_await_read(int fd, void *buf, size_t len, int64_t offset)
+{
+    ssize_t n = pread(fd, buf, len, (off_t)offset);
+
+    return n < 0 ? -errno : n;
+}

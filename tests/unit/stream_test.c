@@ -5,11 +5,14 @@
  * never mis-framed), HTTP/1.0 close-delimited bodies, HEAD, SSE event
  * framing with multi-line data split on CRLF, CR and LF, comments, and the
  * calls' refusals (before start, twice, bodiless statuses, line breaks in
- * event fields, the head set after start).
+ * event fields, the head set after start); a file range as the body
+ * (ringo_resp_file), and its HEAD.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "fake_core.h"
@@ -100,6 +103,21 @@ static int sse(ringo_req *req, void *ud)
     return ringo_sse_send(req, &ev);
 }
 
+/* A range of a temporary file; ringo closes it. */
+static int file(ringo_req *req, void *ud)
+{
+    char path[] = "/tmp/ringo-stream-test-XXXXXX";
+    int fd = mkstemp(path);
+
+    (void)ud;
+    CHECK(fd >= 0);
+    unlink(path);
+    CHECK(write(fd, "0123456789", 10) == 10);
+    CHECK(ringo_resp_file(req, fd, 0, 1, 4u) == -EINVAL); /* unknown flag: fd kept */
+    CHECK(ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("text/plain")) == 0);
+    return ringo_resp_file(req, fd, 2, 5, RINGO_FILE_CLOSE);
+}
+
 static void start(void)
 {
     app = fake_app_new(NULL);
@@ -108,6 +126,7 @@ static void start(void)
     CHECK(ringo_route(app, "GET", "/declared", RINGO_ASYNC, declared, NULL) == 0);
     CHECK(ringo_route(app, "GET", "/refused", RINGO_ASYNC, refused, NULL) == 0);
     CHECK(ringo_route(app, "GET", "/sse", RINGO_ASYNC, sse, NULL) == 0);
+    CHECK(ringo_route(app, "GET", "/file", RINGO_ASYNC, file, NULL) == 0);
     fake_app_start(app);
 }
 
@@ -164,12 +183,21 @@ static void test_sse(void)
            false);
 }
 
+static void test_file(void)
+{
+    expect(GET("/file"),
+           HEAD("200 OK") "Content-Length: 5\r\nContent-Type: text/plain\r\n\r\n23456", false);
+    expect("HEAD /file HTTP/1.1\r\nHost: t\r\n\r\n",
+           HEAD("200 OK") "Content-Length: 5\r\nContent-Type: text/plain\r\n\r\n", false);
+}
+
 int main(void)
 {
     start();
     test_chunked();
     test_declared_length();
     test_sse();
+    test_file();
     fake_app_free(app);
     printf("stream_test: ok\n");
     return 0;
