@@ -36,9 +36,9 @@
 
 typedef struct ringo__ws_handshake {
     /* Gathered from the header fields. */
-    ringo_str key;      /* Sec-WebSocket-Key, OWS trimmed */
-    ringo_str version;  /* Sec-WebSocket-Version, OWS trimmed */
-    uint8_t nkey;       /* lines of each seen (more than 1: refused) */
+    ringo_str key;     /* Sec-WebSocket-Key, OWS trimmed */
+    ringo_str version; /* Sec-WebSocket-Version, OWS trimmed */
+    uint8_t nkey;      /* lines of each seen (more than 1: refused) */
     uint8_t nversion;
     bool upgrade;       /* "websocket" is in an Upgrade line */
     bool connection;    /* "upgrade" is in a Connection line */
@@ -47,8 +47,8 @@ typedef struct ringo__ws_handshake {
     ringo_str protocols[RINGO__WS_MAX_PROTOCOLS];
 
     /* Set by ringo__ws_handshake_check(). */
-    const char *why;                        /* for 400 and 426: what was wrong, as text */
-    char accept[RINGO__WS_ACCEPT_LEN + 1];  /* for 101: Sec-WebSocket-Accept, NUL-terminated */
+    const char *why;                       /* for 400 and 426: what was wrong, as text */
+    char accept[RINGO__WS_ACCEPT_LEN + 1]; /* for 101: Sec-WebSocket-Accept, NUL-terminated */
 } ringo__ws_handshake;
 
 /* Starts a handshake with no fields seen. */

@@ -51,8 +51,7 @@ static void block(uint32_t h[5], const uint8_t *p)
 
 void ringo__ws_sha1_init(ringo__ws_sha1 *s)
 {
-    static const uint32_t iv[5] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u,
-                                   0xc3d2e1f0u};
+    static const uint32_t iv[5] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u, 0xc3d2e1f0u};
 
     memcpy(s->h, iv, sizeof(iv));
     s->bytes = 0;

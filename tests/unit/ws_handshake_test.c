@@ -52,8 +52,7 @@ static void test_sha1(void)
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         for (size_t piece = 1; piece <= 130; piece++) {
             sha1_hex(v[i].in, strlen(v[i].in), piece, got);
-            CHECKF(strcmp(got, v[i].want) == 0, "\"%s\" in pieces of %zu: %s", v[i].in, piece,
-                   got);
+            CHECKF(strcmp(got, v[i].want) == 0, "\"%s\" in pieces of %zu: %s", v[i].in, piece, got);
         }
     }
     memset(million, 'a', sizeof(million));
@@ -256,8 +255,7 @@ static void test_rules(void)
     STATUS(with(5, "Sec-WebSocket-Protocol", "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q"), 400);
 
     /* Extension offers are ignored: no deflate, and no refusal either. */
-    STATUS(with(7, "Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"),
-           101);
+    STATUS(with(7, "Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"), 101);
 }
 
 int main(void)
