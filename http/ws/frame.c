@@ -346,11 +346,14 @@ char *ringo__ws_take(ringo__ws_parser *p, size_t *len)
 {
     char *m = p->msg;
 
+    *len = 0;
+    if (!p->delivered)
+        return NULL;
+    /* frame_done() gave every delivered message a buffer, if only for its NUL. */
     *len = p->msg_len;
-    if (!m)
-        return ringo__calloc(1, 1);
     p->msg = NULL;
-    p->msg_cap = 0;
+    p->msg_len = p->msg_cap = 0;
+    p->delivered = 0;
     return m;
 }
 

@@ -125,12 +125,11 @@ int ringo__ws_feed(ringo__ws_parser *p, const char *data, size_t len, size_t *us
                    ringo__ws_event *ev);
 
 /*
- * Takes the buffer of the text or binary message just delivered, so that it
- * outlives the next ringo__ws_feed() call: the caller owns it and frees it
- * with ringo__free(). Holds *len bytes and a NUL after them. Call only right
- * after ringo__ws_feed() returned a _TEXT or _BINARY event. Returns NULL
- * only when out of memory (an empty message still gets a buffer), and the
- * parser is unharmed either way.
+ * Takes the buffer of the text or binary message the last ringo__ws_feed()
+ * call delivered, so that it outlives the next call without a copy: the
+ * caller owns it and frees it with ringo__free(). It holds *len bytes and a
+ * NUL after them (an empty message too). Returns NULL, *len 0, when the last
+ * call delivered no text or binary message, or it was taken already.
  */
 char *ringo__ws_take(ringo__ws_parser *p, size_t *len);
 

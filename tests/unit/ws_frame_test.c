@@ -108,11 +108,15 @@ static void log_event(buf *log, ringo__ws_parser *p, const ringo__ws_event *ev, 
     putf(log, "/%lu:", ev->len);
     put(log, ev->data, ev->len);
     put(log, ";", 1);
-    if (take && (ev->type == RINGO__WS_TEXT || ev->type == RINGO__WS_BINARY)) {
+    if (take) {
         size_t n;
         char *m = ringo__ws_take(p, &n);
-        CHECK(m && n == ev->len && memcmp(m, ev->data, n) == 0 && m[n] == '\0');
-        ringo__free(m);
+        if (ev->type == RINGO__WS_TEXT || ev->type == RINGO__WS_BINARY) {
+            CHECK(m && n == ev->len && memcmp(m, ev->data, n) == 0 && m[n] == '\0');
+            ringo__free(m);
+            m = ringo__ws_take(p, &n); /* once only */
+        }
+        CHECK(!m && n == 0); /* nothing to take after a control frame */
     }
 }
 
