@@ -18,5 +18,6 @@
 #include "ringo/error_handler.h"
 #include "ringo/lifespan.h"
 #include "ringo/stream.h"
+#include "ringo/ws.h"
 
 #endif

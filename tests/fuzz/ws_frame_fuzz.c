@@ -95,8 +95,8 @@ typedef struct limits {
 } limits;
 
 /* Parses stream[0..size) in buffers ending at `at` and then every `piece` bytes. */
-static void run(const uint8_t *stream, size_t size, size_t at, size_t piece, limits lim,
-                int take, events *e)
+static void run(const uint8_t *stream, size_t size, size_t at, size_t piece, limits lim, int take,
+                events *e)
 {
     ringo__ws_parser p;
     int go = 1;
@@ -115,8 +115,8 @@ static void same(const events *whole, const events *other, const char *how)
 {
     if (whole->len == other->len && memcmp(whole->p, other->p, whole->len) == 0)
         return;
-    fprintf(stderr, "events differ when the input is %s:\n--- whole:\n%.*s\n--- %s:\n%.*s\n",
-            how, (int)whole->len, whole->p, how, (int)other->len, other->p);
+    fprintf(stderr, "events differ when the input is %s:\n--- whole:\n%.*s\n--- %s:\n%.*s\n", how,
+            (int)whole->len, whole->p, how, (int)other->len, other->p);
     abort();
 }
 
