@@ -139,10 +139,7 @@ static const ringo_config *cfg_of(const ringo_ws *ws)
     return ringo__ring_config(ringo__conn_ring(ws->conn));
 }
 
-static bool writable(const ringo_ws *ws)
-{
-    return ws->conn && !ringo__conn_closing(ws->conn);
-}
+static bool writable(const ringo_ws *ws) { return ws->conn && !ringo__conn_closing(ws->conn); }
 
 /* Appends one whole frame; false when out of memory. */
 static bool put_frame(ringo_ws *ws, int opcode, const void *data, size_t len)
@@ -231,8 +228,9 @@ static void arm(ringo_ws *ws)
     if (at == UINT64_MAX)
         ringo__conn_timer(ws->conn, RINGO__HTTP_TIMER_NONE, 0);
     else
-        ringo__conn_timer(ws->conn, RINGO__HTTP_TIMER_WS,
-                          (uint32_t)(at > now ? (at - now < UINT32_MAX ? at - now : UINT32_MAX) : 1));
+        ringo__conn_timer(
+            ws->conn, RINGO__HTTP_TIMER_WS,
+            (uint32_t)(at > now ? (at - now < UINT32_MAX ? at - now : UINT32_MAX) : 1));
 }
 
 /* Input does not re-arm the timer: when it fires early, it is armed again from last_rx. */
@@ -358,8 +356,7 @@ static void flow(ringo_ws *ws)
 {
     if (!writable(ws))
         return;
-    ws->paused =
-        ws->in_len || ws->next || ringo__conn_unsent(ws->conn) > ws->rt->max_send_queue;
+    ws->paused = ws->in_len || ws->next || ringo__conn_unsent(ws->conn) > ws->rt->max_send_queue;
     if (ws->paused)
         ringo__conn_pause(ws->conn);
     else
@@ -548,10 +545,7 @@ bool ringo__ws_in_handler(const ringo_ws *ws)
     return ws && t && t == ws->task && !ws->handler_done;
 }
 
-static bool gone(const ringo_ws *ws)
-{
-    return ws->cancelled || !ws->conn || ws->task->cancelled;
-}
+static bool gone(const ringo_ws *ws) { return ws->cancelled || !ws->conn || ws->task->cancelled; }
 
 static int write_head(ringo_req *r, ringo__conn *c, const char *proto)
 {
@@ -724,8 +718,8 @@ int ringo_ws_close(ringo_ws *ws, unsigned code, const char *reason)
 unsigned ringo_ws_close_code(const ringo_ws *ws, ringo_str *reason)
 {
     if (reason)
-        *reason = ws && ws->peer_closed ? (ringo_str){ws->reason, ws->reason_len}
-                                        : (ringo_str){"", 0};
+        *reason =
+            ws && ws->peer_closed ? (ringo_str){ws->reason, ws->reason_len} : (ringo_str){"", 0};
     if (!ws)
         return 0;
     return ws->state == WS_OPEN ? 0 : ws->code;

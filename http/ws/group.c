@@ -11,8 +11,11 @@
  * CQE loop. The last ring done with the block frees it. Each ring receives
  * a sender's messages in the order they were sent (one SQ, one target CQ).
  *
- * A member ring's count is read without ordering: a WebSocket that joins on
- * another ring while a message is sent may or may not get that message.
+ * A ring's member count is all a sender reads of another ring's list: a
+ * WebSocket that joins on another ring while a message is sent may or may
+ * not get that message. (The count is released by a join and acquired by
+ * a sender, so the target ring's setup happens before the sender names
+ * its fd.)
  *
  * Slow members: a group send never waits. A member whose unsent output
  * would pass its route's max_send_queue is closed with 1008 (policy
@@ -181,7 +184,7 @@ int ringo_ws_group_join(ringo_ws_group *g, ringo_ws *ws)
     sl->head = m;
     m->ws_next = ws->groups;
     ws->groups = m;
-    atomic_fetch_add_explicit(&sl->n, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sl->n, 1, memory_order_release);
     return 0;
 }
 
@@ -304,7 +307,8 @@ int ringo_ws_group_send(ringo_ws_group *g, const ringo_ws *except, int type, con
     self = ringo__ring_id(me);
     for (unsigned k = 0; k < g->nrings && k < g->app->srv.nrings; k++) {
         target *t = &m->t[k];
-        if (k == self || !atomic_load_explicit(&g->slots[k].n, memory_order_relaxed))
+        /* Acquire: a member joined on ring k after its setup wrote what posting reads. */
+        if (k == self || !atomic_load_explicit(&g->slots[k].n, memory_order_acquire))
             continue;
         t->deliver.fn = delivered;
         t->failed.fn = post_failed;

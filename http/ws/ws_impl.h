@@ -53,7 +53,7 @@ struct ringo_ws {
     bool cancelled;    /* shutdown: the handler's calls return -ECANCELED */
     bool handler_done; /* the handler returned */
     bool kick_posted;
-    bool paused; /* recv is paused: a message waits, input is held or output backed up */
+    bool paused;   /* recv is paused: a message waits, input is held or output backed up */
     uint16_t code; /* ringo_ws_close_code() */
     uint8_t reason_len;
     char reason[RINGO__WS_MAX_CONTROL];
