@@ -48,6 +48,29 @@ void ringo__ring_hold(ringo__ring *r) { r->holds++; }
 #define RING_XCLOSED 0x80000000u
 
 /*
+ * A cross-ring message's completion was written by another ring's thread;
+ * the kernel orders that before its CQE, which ThreadSanitizer cannot see.
+ * The sender releases the completion and dispatch acquires it before
+ * reading it (TSan builds only; pool/pool.h does the same for jobs).
+ */
+#if defined(__SANITIZE_THREAD__)
+#define RING_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RING_TSAN 1
+#endif
+#endif
+#ifdef RING_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define ring_tsan_acquire(p) __tsan_acquire((void *)(p))
+#define ring_tsan_release(p) __tsan_release((void *)(p))
+#else
+#define ring_tsan_acquire(p) ((void)(p))
+#define ring_tsan_release(p) ((void)(p))
+#endif
+
+/*
  * The hold is taken before the SQE names to's fd, and the exiting ring
  * closes xholds (0 -> RING_XCLOSED) only when nothing is held: a sender
  * either sees the closed bit and posts nothing, or holds the ring up until
@@ -68,6 +91,7 @@ int ringo__ring_post(ringo__ring *to, ringo__completion *comp, ringo__completion
     } while (!atomic_compare_exchange_weak_explicit(&to->xholds, &x, x + 1, memory_order_acq_rel,
                                                     memory_order_acquire));
     sqe = ringo__ring_sqe(from);
+    ring_tsan_release(comp);
     io_uring_prep_msg_ring(sqe, to->ring_fd, 0, ringo__ptr_data(comp), 0);
     /* Only a failure posts a CQE to this ring. */
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
@@ -415,6 +439,7 @@ static void dispatch(ringo__ring *r, struct io_uring_cqe *cqe)
     case RINGO__OP_BACKOFF: arm_accept(r); return;
     case RINGO__OP_PTR: {
         ringo__completion *comp = (ringo__completion *)(uintptr_t)(ud & ((1ull << 56) - 1));
+        ring_tsan_acquire(comp); /* ringo__ring_post(): another ring may have written it */
         comp->fn(comp, cqe->res, cqe->flags);
         return;
     }

@@ -370,6 +370,8 @@ static void parse_held(ringo_ws *ws)
     if (!ws->in_len)
         return;
     used = parse(ws, ws->in, ws->in_len);
+    if (!ws->conn)
+        return; /* the connection closed under the parse: on_close freed the input */
     memmove(ws->in, ws->in + used, ws->in_len - used);
     ws->in_len -= used;
     if (!ws->in_len && ws->in_cap > 65536) {
@@ -384,12 +386,12 @@ static void input(ringo_ws *ws, const char *p, size_t n)
 {
     ws_ref(ws);
     parse_held(ws);
-    if (n && !ws->in_len) {
+    if (n && !ws->in_len && ws->conn) {
         size_t used = parse(ws, p, n);
         p += used;
         n -= used;
     }
-    if (n && !hold(ws, p, n))
+    if (n && ws->conn && !hold(ws, p, n))
         finish(ws, RINGO__WS_INTERNAL);
     flow(ws);
     if (ws->conn)

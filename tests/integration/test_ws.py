@@ -477,6 +477,29 @@ def hangup_cancels_the_handler(srv):
     stats.close()
 
 
+@case(args=["--linger", "0"])
+def close_handshakes_without_lingering(srv):
+    """linger_ms 0: the TCP connection closes as soon as the close frame is
+    out, inside the callback that completes the handshake."""
+    for first in ("client", "server"):
+        c, _ = ws_open(srv)
+        echo_raw(c, BINARY, b"\x00" * 70000)
+        if first == "client":
+            c.send(close_frame(1001))
+            check_eq(read_frame(c), (True, CLOSE, struct.pack("!H", 1001)), "close echoed")
+        else:
+            c.send(frame(TEXT, b"close"))
+            check_eq(read_frame(c)[1], CLOSE, "the server's close")
+            c.send(close_frame(4000))
+        c.expect_closed(what=f"a close started by the {first}", allow_reset=True)
+    for raw, code in ((frame(TEXT, b"x", mask=False), 1002), (frame(TEXT, b"\xff"), 1007)):
+        c, _ = ws_open(srv)
+        # The bad frame follows good ones in the same segment.
+        c.send(frame(TEXT, b"ok") * 3 + raw + frame(TEXT, b"never read"))
+        got = expect_close(c, code, f"violation {code} after good frames")
+        check_eq(got, [(TEXT, b"ok")] * 3, "the good frames before it are answered")
+
+
 @case(args=["--ws-ping", "50", "--ws-idle", "400"])
 def keepalive_pings_and_idle_timeout(srv):
     # A peer that answers ringo's pings stays (10 pings: past the idle timeout).
