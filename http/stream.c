@@ -443,6 +443,8 @@ static int post_locked(ringo__sstream *ss)
     if (ss->posted)
         return 0;
     ss->posted = true;
+    /* The ring's dispatch reads ss->comp (written here) before handoff() takes ss->mu. */
+    ringo__tsan_release(&ss->comp);
     ret = ringo__pool_post(ss->ring_fd, ringo__ptr_data(&ss->comp), 0);
     if (ret < 0) {
         /* No CQE will come: the ring never sees these bytes. */
