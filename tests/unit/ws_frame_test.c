@@ -134,6 +134,7 @@ static bool feed(ringo__ws_parser *p, const uint8_t *in, size_t n, buf *log, boo
         size_t used = 99999;
         int ret = ringo__ws_feed(p, copy + off, n - off, &used, &ev);
         CHECKF(used <= n - off, "used %zu of %zu", used, n - off);
+        CHECK(p->msg_cap <= p->max_message + 1);
         off += used;
         if (ret < 0) {
             size_t again = 1;
@@ -599,6 +600,16 @@ static void test_memory(void)
     char *m = ringo__ws_take(&p, &n);
     CHECK(m && n == 5 && strcmp(m, "small") == 0 && !p.msg);
     ringo__free(m);
+    ringo__ws_parser_free(&p);
+
+    /* A frame announced as 100000 bytes costs only what has arrived of it. */
+    b.len = 0;
+    frame(&b, 1, RINGO__WS_BINARY, data, 100000);
+    ringo__ws_parser_init(&p, 100000, 100000);
+    CHECK(ringo__ws_feed(&p, (char *)b.p, 10 + 4 + 100, &used, &ev) == 0);
+    CHECK(p.msg_cap == 256);
+    CHECK(ringo__ws_feed(&p, (char *)b.p + used, 1000, &used, &ev) == 0);
+    CHECK(p.msg_cap == 2048);
     ringo__ws_parser_free(&p);
     free(data);
     free(b.p);
