@@ -284,9 +284,10 @@ static void on_message(ringo_ws *ws, int type)
 
 static void on_close_frame(ringo_ws *ws, const ringo__ws_event *ev)
 {
-    ws->peer_closed = true;
     ws->clean = true;
     if (ws->state == WS_OPEN) {
+        /* The peer closed first: recv says so (-EPIPE); an answer to ours is not news. */
+        ws->peer_closed = true;
         ws->code = ev->code;
         ws->reason_len = (uint8_t)(ev->len < sizeof(ws->reason) ? ev->len : sizeof(ws->reason));
         memcpy(ws->reason, ev->data, ws->reason_len);

@@ -48,7 +48,7 @@ struct ringo_ws {
     const ringo__ws_route *rt;
     unsigned refs;
     uint8_t state;     /* enum ringo__ws_state */
-    bool peer_closed;  /* a close frame came from the peer */
+    bool peer_closed;  /* the peer closed first: its close frame came while open */
     bool clean;        /* the close handshake completed */
     bool cancelled;    /* shutdown: the handler's calls return -ECANCELED */
     bool handler_done; /* the handler returned */

@@ -38,7 +38,7 @@
  * Cancellation: once the connection is gone (hang-up, send failure), the
  * server is shutting down, or the WebSocket was closed (by either side),
  * ringo_ws_send() returns -ECANCELED and ringo_ws_recv() returns -EPIPE
- * when the peer sent a close frame (ringo_ws_close_code() says which code),
+ * when the peer closed first (ringo_ws_close_code() says with which code),
  * -ECANCELED otherwise; a waiting call is woken. At shutdown every open
  * WebSocket gets a close frame 1001 and its handler is cancelled (every
  * await returns -ECANCELED); the drain does not wait for WebSocket handlers.
@@ -146,8 +146,9 @@ RINGO_API int ringo_ws_accept(ringo_req *req, const ringo_ws_accept_opts *opts, 
 
 /*
  * Waits for the next whole message and fills *msg (see ringo_ws_msg for how
- * long its data lives). Returns 0; -EPIPE when the peer sent a close frame
- * (its code: ringo_ws_close_code()) and every later call; -ECANCELED when
+ * long its data lives). Returns 0; -EPIPE when the peer closed first (its
+ * close frame came while the WebSocket was open; its code:
+ * ringo_ws_close_code()), for this and every later call; -ECANCELED when
  * the connection ended otherwise, ringo failed it, the handler closed it,
  * or shutdown; -EPERM (see the header comment).
  */
