@@ -500,15 +500,15 @@ def close_handshakes_without_lingering(srv):
         check_eq(got, [(TEXT, b"ok")] * 3, "the good frames before it are answered")
 
 
-@case(args=["--ws-ping", "50", "--ws-idle", "400"])
+@case(args=["--ws-ping", "100", "--ws-idle", "1000"])
 def keepalive_pings_and_idle_timeout(srv):
-    # A peer that answers ringo's pings stays (10 pings: past the idle timeout).
+    # A peer that answers ringo's pings stays (15 pings: past the idle timeout).
     c, _ = ws_open(srv)
-    for i in range(10):
+    for i in range(15):
         fin, op, payload = read_frame(c)
         check_eq(op, PING, f"ping {i}")
         c.send(frame(PONG, payload))
-    echo_raw(c, TEXT, b"alive after 10 pings")
+    echo_raw(c, TEXT, b"alive after 15 pings")
     c.send(close_frame(1000))
     check_eq(read_frame(c)[1], CLOSE, "close answer")
     # A silent one is pinged, then closed with 1001 at the idle timeout.
