@@ -3,9 +3,10 @@
  *
  *   GET /ws/echo   every text or binary message comes back as it came
  *                  (messages up to 16 MiB); ?refuse=1 answers 403 instead
- *                  of accepting; a client offering the subprotocol "echo"
- *                  gets it; the text message "close" makes the server
- *                  close with 4000 "bye"
+ *                  of accepting; ?delay_ms=N waits N ms before accepting;
+ *                  a client offering the subprotocol "echo" gets it; the
+ *                  text message "close" makes the server close with 4000
+ *                  "bye"
  *   GET /ws/chat   one room: every message goes to every member (the
  *                  sender too), whatever ring each member lives on
  *
@@ -46,7 +47,9 @@ static int echo(ringo_req *req, void *udata)
     (void)udata;
     if (demo_query_u64(req, "refuse", 0, 1))
         return ringo_respond(req, 403, "text/plain", "not welcome\n", 12);
-    ret = add_ring_header(req);
+    ret = ringo_await_sleep(demo_query_u64(req, "delay_ms", 0, 60000));
+    if (ret == 0)
+        ret = add_ring_header(req);
     if (ret == 0)
         ret = ringo_ws_accept(req, &opts, &ws);
     while (ret == 0 && (ret = ringo_ws_recv(ws, &m)) == 0) {

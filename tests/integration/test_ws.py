@@ -223,6 +223,26 @@ def echo_fragments_and_control_frames(srv):
 
 
 @case()
+def frames_sent_with_the_handshake(srv):
+    """Frames that follow the handshake in the same segment are WebSocket
+    input, whether the handler accepts at once (the rest of the buffer
+    being parsed) or after a wait (input held by the session meanwhile)."""
+    for path in ("/ws/echo", "/ws/echo?delay_ms=200"):
+        c = Conn(srv)
+        msgs = [frame(TEXT, f"early {i}") for i in range(3)] + [frame(PING, b"early ping")]
+        c.send(handshake(path) + b"".join(msgs))
+        r = c.read_response(head=True)
+        check_eq(r.status, 101, f"{path}: handshake")
+        for i in range(3):
+            check_eq(read_frame(c), (True, TEXT, f"early {i}".encode()), f"{path}: echo {i}")
+        check_eq(read_frame(c), (True, PONG, b"early ping"), f"{path}: pong")
+        echo_raw(c, BINARY, b"later")
+        c.send(close_frame(1000))
+        check_eq(read_frame(c)[1], CLOSE, f"{path}: close answer")
+        c.close()
+
+
+@case()
 def close_handshake_from_client(srv):
     c, _ = ws_open(srv)
     echo_raw(c, TEXT, b"x")
