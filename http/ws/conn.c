@@ -238,9 +238,12 @@ void ringo__ws_on_timer(ringo__sess *s)
 {
     ringo_ws *ws = s->ws;
     const ringo_config *cfg = cfg_of(ws);
-    uint64_t now = ringo__ring_now(ringo__conn_ring(ws->conn));
-    uint64_t since = ws->last_rx > ws->last_ping ? ws->last_rx : ws->last_ping;
+    uint64_t now = ringo__ring_now(ringo__conn_ring(ws->conn)), since;
 
+    /* We are the ones not reading (a message waits for the handler): not idle. */
+    if (ws->paused)
+        ws->last_rx = now;
+    since = ws->last_rx > ws->last_ping ? ws->last_rx : ws->last_ping;
     if (ws->state == WS_CLOSE_SENT && now >= ws->close_at) {
         ws->state = WS_DONE;
         ringo__conn_close(ws->conn, RINGO__CLOSE_NOW); /* the peer never answered */

@@ -537,6 +537,27 @@ def keepalive_pings_and_idle_timeout(srv):
     check(any(op == PING for op, _ in got), "pings before the idle close")
 
 
+@case(args=["--ws-ping", "100", "--ws-idle", "1000"])
+def not_idle_while_the_handler_is_behind(srv):
+    """While a message waits for a handler that is behind (its sends wait
+    for a client that reads nothing), ringo stops reading that client; the
+    silence is its own, so the idle timeout does not close it."""
+    c, _ = ws_open(srv, rcvbuf=4096)
+    blob = b"i" * (1 << 20)
+    c.send(frame(BINARY, blob) * 8)  # 8 MiB: past what the kernel buffers
+    time.sleep(2.5 * h.SCALE)  # past the 1 s idle timeout, reading nothing
+    got = 0
+    while got < 8:
+        fin, op, payload = read_frame(c)
+        check(op != CLOSE, f"closed after {got} echoes: {payload[:2]!r}")
+        if op == BINARY:
+            check(payload == blob, "echo differs")
+            got += 1
+    c.send(close_frame(1000))
+    while read_frame(c)[1] != CLOSE:
+        pass
+
+
 @case(server=False)
 def shutdown_sends_1001():
     srv = h.Server(["--drain-timeout", "60000"], threads=2)
