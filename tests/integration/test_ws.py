@@ -10,10 +10,11 @@ refuses with 403 and the connection goes on with HTTP), ping/pong, pings
 between fragments, the close handshake both ways, and protocol violations
 closed with their RFC 6455 code (unmasked frame and fragmented control
 frame 1002, invalid UTF-8 1007, oversized message 1009); ringo's keep-alive
-pings and idle timeout; a peer that sends without reading is throttled; a
-chat member that stops reading is closed with 1008; a hang-up cancels the
-handler (the cancels counter rises, nothing leaks); a shutdown sends 1001
-and does not wait for the drain timeout.
+pings and idle timeout (not while ringo itself stopped reading); a peer
+that sends without reading is throttled; a chat member that stops reading
+is closed with 1008; a hang-up cancels the handler (the cancels counter
+rises, nothing leaks); a shutdown sends 1001, also to 20 chat members in
+full traffic, and does not wait for the drain timeout.
 
 The client cases need python3-websockets (scripts/deps.sh installs it);
 this file runs itself under /usr/bin/python3 when the python that started
@@ -569,9 +570,57 @@ def shutdown_sends_1001():
         srv.send_signal(signal.SIGTERM)
         for c in conns:
             expect_close(c, 1001, "shutdown", reply=True)
-        srv.wait_stopped()  # bounded by TIMEOUT, far below the 60 s drain timeout
+        srv.wait_stopped(timeout=h.TIMEOUT)  # well below the 60 s drain timeout
         print(f"     3 WebSockets closed with 1001 and the server stopped "
               f"{(time.monotonic() - t0) * 1000:.0f} ms after SIGTERM (drain timeout 60 s)")
+    except BaseException:
+        srv.kill()
+        srv.print_stderr()
+        raise
+    finally:
+        srv.kill()
+
+
+@case(server=False)
+def shutdown_under_chat_load():
+    """20 chat members on two rings send and read without pause; SIGTERM
+    mid-traffic: every member gets 1001 and the server stops without
+    waiting for its 60 s drain timeout, leaking nothing."""
+    srv = h.Server(["--drain-timeout", "60000"], threads=2)
+    srv.start()
+    started = []
+
+    async def member(i):
+        rnd = random.Random(i)
+        try:
+            async with websockets.connect(url(srv, "/ws/chat"), max_size=None,
+                                          ping_interval=None, max_queue=None) as ws:
+                started.append(i)
+                k = 0
+                while True:
+                    k += 1
+                    await ws.send(rnd.randbytes(rnd.choice([10, 1000, 70000])) if k % 2
+                                  else f"{i}:{k}")
+                    while True:
+                        try:
+                            await asyncio.wait_for(ws.recv(), 0.001)
+                        except asyncio.TimeoutError:
+                            break
+        except websockets.ConnectionClosed as e:
+            return e.rcvd.code if e.rcvd else None
+
+    async def go():
+        tasks = [asyncio.ensure_future(member(i)) for i in range(20)]
+        while len(started) < 20:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # traffic in full swing
+        srv.send_signal(signal.SIGTERM)
+        return await asyncio.gather(*tasks)
+
+    try:
+        codes = run(go())
+        check_eq(codes, [1001] * 20, "close codes the members got at shutdown")
+        srv.wait_stopped(timeout=h.TIMEOUT)  # well below the 60 s drain timeout
     except BaseException:
         srv.kill()
         srv.print_stderr()
