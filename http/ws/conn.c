@@ -11,9 +11,9 @@
  * Pings are answered, close frames complete the close handshake, protocol
  * errors fail the connection with their close code (RFC 6455 §7.1.7). A
  * whole data message becomes `next`, the one message that waits for the
- * handler: while it waits nothing more is parsed, the rest of the input is
- * held in `in` and recv is paused, so a peer that sends faster than the
- * handler reads fills its own socket buffers, not ours. When the handler
+ * handler: while it waits nothing more is parsed, input that arrives is
+ * held in `in` and recv is paused (flow()), so a peer that sends faster
+ * than the handler reads fills its own socket buffers, not ours. When the handler
  * takes the message, a kick (a NOP CQE, so that parsing never runs on the
  * handler's stack) parses the held input and resumes recv. Input is paused
  * as well while the connection's unsent output passes max_send_queue (a
@@ -355,12 +355,19 @@ static bool hold(ringo_ws *ws, const char *p, size_t n)
     return true;
 }
 
-/* Recv runs while the handler has no message waiting and the output is not backed up. */
+/*
+ * Recv pauses once input must be held (a message waits for the handler and
+ * more came) or the output is backed up. A message waiting alone does not
+ * pause it: in the usual request-reply rhythm nothing more comes before
+ * the handler takes it, and a pause would cost a cancel and a new recv per
+ * message. What arrives meanwhile is held and pauses it then, so at most
+ * one batch of receive buffers is held beyond the waiting message.
+ */
 static void flow(ringo_ws *ws)
 {
     if (!writable(ws))
         return;
-    ws->paused = ws->in_len || ws->next || ringo__conn_unsent(ws->conn) > ws->rt->max_send_queue;
+    ws->paused = ws->in_len || ringo__conn_unsent(ws->conn) > ws->rt->max_send_queue;
     if (ws->paused)
         ringo__conn_pause(ws->conn);
     else
