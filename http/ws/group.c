@@ -296,7 +296,9 @@ int ringo_ws_group_send(ringo_ws_group *g, const ringo_ws *except, int type, con
 
     if (!g)
         return -EINVAL;
-    if (!me || g->app->srv.rings == NULL)
+    /* A ring of g's app: the member list of this ring's index is this thread's. */
+    if (!me || !g->app->srv.rings || ringo__ring_id(me) >= g->app->srv.nrings ||
+        g->app->srv.rings[ringo__ring_id(me)] != me)
         return -EPERM;
     if ((type != RINGO_WS_TEXT && type != RINGO_WS_BINARY) || (!data && len) ||
         (type == RINGO_WS_TEXT && len && !ringo__ws_utf8_valid(data, len)))

@@ -216,9 +216,10 @@ RINGO_API int ringo_ws_group_leave(ringo_ws_group *g, ringo_ws *ws);
  * (one IORING_OP_MSG_RING per ring with members), in the order this ring
  * sent them. The message is copied once and shared. Never waits: a member
  * whose unsent output would pass its route's max_send_queue is closed with
- * 1008 instead of buffering without bound. Callable on a ring thread (an
- * async handler, any route). Returns 0; -EINVAL (bad type, text not valid
- * UTF-8, data NULL with len > 0); -EPERM (not on a ring thread); -ENOMEM.
+ * 1008 instead of buffering without bound. Callable on a ring thread of
+ * g's app (an async handler, any route). Returns 0; -EINVAL (bad type,
+ * text not valid UTF-8, data NULL with len > 0); -EPERM (not on one of
+ * the app's ring threads); -ENOMEM.
  */
 RINGO_API int ringo_ws_group_send(ringo_ws_group *g, const ringo_ws *except, int type,
                                   const void *data, size_t len);
