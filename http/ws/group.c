@@ -168,6 +168,8 @@ int ringo_ws_group_join(ringo_ws_group *g, ringo_ws *ws)
         return -EPERM;
     if (!ws->conn || ws->state != WS_OPEN || ws->cancelled)
         return -ECANCELED;
+    if (ws->s->app != g->app)
+        return -EINVAL; /* another app's rings would share g's lists */
     for (m = ws->groups; m; m = m->ws_next)
         if (m->g == g)
             return -EALREADY;

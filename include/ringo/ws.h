@@ -202,7 +202,7 @@ RINGO_API void ringo_ws_group_free(ringo_ws_group *g);
  * Adds ws to g (a WebSocket may be in several groups). The handler of ws
  * calls it; ws leaves every group by itself when its handler returns.
  * Returns 0; -EALREADY (a member already); -ECANCELED (ws closing or
- * gone); -EPERM; -ENOMEM.
+ * gone); -EINVAL (g belongs to another app); -EPERM; -ENOMEM.
  */
 RINGO_API int ringo_ws_group_join(ringo_ws_group *g, ringo_ws *ws);
 
