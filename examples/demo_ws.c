@@ -8,11 +8,15 @@
  *                  text message "close" makes the server close with 4000
  *                  "bye"
  *   GET /ws/chat   one room: every message goes to every member (the
- *                  sender too), whatever ring each member lives on
+ *                  sender too), whatever ring each member lives on;
+ *                  "/others TEXT" sends TEXT to the others only, "/leave"
+ *                  and "/join" change membership (answered "leave" and
+ *                  "join" to the sender alone)
  *
  * The 101 answer of both carries X-Ring: the ring the connection lives on.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,6 +65,26 @@ static int echo(ringo_req *req, void *udata)
     return ret == -EPIPE || ret == -ECANCELED ? 0 : ret;
 }
 
+static bool is(const ringo_ws_msg *m, const char *cmd)
+{
+    return m->type == RINGO_WS_TEXT && m->len == strlen(cmd) && memcmp(m->data, cmd, m->len) == 0;
+}
+
+/* "/leave", "/join": membership, acknowledged to the sender alone; "/others TEXT": TEXT to
+ * every member but the sender; anything else: to every member. */
+static int chat_message(ringo_ws_group *room, ringo_ws *ws, const ringo_ws_msg *m)
+{
+    int ret;
+
+    if (is(m, "/leave") || is(m, "/join")) {
+        ret = is(m, "/leave") ? ringo_ws_group_leave(room, ws) : ringo_ws_group_join(room, ws);
+        return ret < 0 ? ret : ringo_ws_send(ws, RINGO_WS_TEXT, m->data + 1, m->len - 1);
+    }
+    if (m->type == RINGO_WS_TEXT && m->len > 8 && memcmp(m->data, "/others ", 8) == 0)
+        return ringo_ws_group_send(room, ws, RINGO_WS_TEXT, m->data + 8, m->len - 8);
+    return ringo_ws_group_send(room, NULL, m->type, m->data, m->len);
+}
+
 static int chat(ringo_req *req, void *udata)
 {
     ringo_ws_group *room = udata;
@@ -73,7 +97,7 @@ static int chat(ringo_req *req, void *udata)
     if (ret == 0)
         ret = ringo_ws_group_join(room, ws);
     while (ret == 0 && (ret = ringo_ws_recv(ws, &m)) == 0)
-        ret = ringo_ws_group_send(room, NULL, m.type, m.data, m.len);
+        ret = chat_message(room, ws, &m);
     return ret == -EPIPE || ret == -ECANCELED ? 0 : ret; /* it leaves the room by itself */
 }
 

@@ -435,6 +435,33 @@ def chat_across_two_rings(srv):
         c.close()
 
 
+@case()
+def chat_leave_join_and_others(srv):
+    """Membership changes and a send that skips its sender (one ring, so
+    that every step is ordered)."""
+    a, _ = ws_open(srv, "/ws/chat")
+    b, _ = ws_open(srv, "/ws/chat")
+    stats = StatsConn(srv)
+    stats.wait_for(lambda st: st["conns_live"] >= 3, "members connected")
+    stats.close()
+    b.send(frame(TEXT, b"/others to a only"))
+    check_eq(read_frame(a), (True, TEXT, b"to a only"), "a gets /others from b")
+    a.send(frame(TEXT, b"/leave"))
+    check_eq(read_frame(a), (True, TEXT, b"leave"), "leave acknowledged")
+    a.send(frame(TEXT, b"/leave"))  # not a member: the handler ends with an error
+    expect_close(a, 1011, "leaving twice (the demo's handler returns -ENOENT)", reply=True)
+    b.send(frame(TEXT, b"x"))
+    check_eq(read_frame(b), (True, TEXT, b"x"), "b alone in the room gets its own message")
+    b.send(frame(TEXT, b"/leave"))
+    check_eq(read_frame(b), (True, TEXT, b"leave"), "b left")
+    b.send(frame(TEXT, b"/join"))
+    check_eq(read_frame(b), (True, TEXT, b"join"), "b joined again")
+    b.send(frame(TEXT, b"y"))
+    check_eq(read_frame(b), (True, TEXT, b"y"), "b back in the room")
+    b.send(close_frame(1000))
+    check_eq(read_frame(b)[1], CLOSE, "close answer")
+
+
 @case(threads=2)
 def chat_with_websockets_clients(srv):
     async def go():
