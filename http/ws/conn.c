@@ -1,11 +1,13 @@
 /*
- * http/ws/conn.c - WebSocket endpoints (ringo/ws.h): the route, the opening
- * handshake, the connection after 101, and the handler's calls.
+ * http/ws/conn.c - a WebSocket connection after 101 (ringo/ws.h): input,
+ * output, timers and the close handshake. The route, the opening handshake
+ * and the handler's calls are in http/ws/endpoint.c.
  *
- * Takeover: ringo_ws_accept() writes the 101 and sets the session's `ws`;
- * from then on every session callback (http/session.c) hands its event to
- * this file, and no byte is parsed as HTTP again. Bytes the session had
- * already read past the handshake are adopted as WebSocket input.
+ * Takeover: ringo_ws_accept() writes the 101 and sets the session's `ws`
+ * (ringo__ws_new()); from then on every session callback (http/session.c)
+ * hands its event to this file, and no byte is parsed as HTTP again. Bytes
+ * the session had already read past the handshake are adopted as
+ * WebSocket input.
  *
  * Input: received bytes go through the frame parser (http/ws/frame.c).
  * Pings are answered, close frames complete the close handshake, protocol
@@ -13,11 +15,11 @@
  * whole data message becomes `next`, the one message that waits for the
  * handler: while it waits nothing more is parsed, input that arrives is
  * held in `in` and recv is paused (flow()), so a peer that sends faster
- * than the handler reads fills its own socket buffers, not ours. When the handler
- * takes the message, a kick (a NOP CQE, so that parsing never runs on the
- * handler's stack) parses the held input and resumes recv. Input is paused
- * as well while the connection's unsent output passes max_send_queue (a
- * peer that pings without reading the pongs).
+ * than the handler reads fills its own socket buffers, not ours. When the
+ * handler takes the message, a kick (a NOP CQE, so that parsing never runs
+ * on the handler's stack) parses the held input and resumes recv. Input
+ * is paused as well while the connection's unsent output passes
+ * max_send_queue (a peer that pings without reading the pongs).
  *
  * Output: frames go whole into the connection's output (never fragmented,
  * so group messages may be written between the handler's). The handler's
@@ -34,82 +36,6 @@
 #include "core/alloc.h"
 #include "core/util.h"
 #include "http/ws/ws_impl.h"
-
-#define DEFAULT_MAX_MESSAGE (1u << 20)
-#define DEFAULT_CLOSE_TIMEOUT_MS 2000u
-
-static ringo__ws_route *route_of(const ringo_req *r) { return r->route ? r->route->ws : NULL; }
-
-/* ---- registration ---- */
-
-int ringo_ws_route(ringo_app *app, const char *pattern, ringo_mode mode, ringo_handler_fn fn,
-                   void *udata, const ringo_ws_opts *opts)
-{
-    ringo_route_opts ro = {0};
-    ringo__ws_route *rt;
-    int ret;
-
-    if (!app || mode != RINGO_ASYNC || (opts && !RINGO__RESERVED_ZERO(opts->reserved)))
-        return -EINVAL;
-    rt = ringo__calloc(1, sizeof(*rt));
-    if (!rt)
-        return -ENOMEM;
-    rt->max_message = opts && opts->max_message ? opts->max_message : DEFAULT_MAX_MESSAGE;
-    if (rt->max_message > SIZE_MAX / 4) {
-        ringo__free(rt);
-        return -EINVAL;
-    }
-    rt->max_send_queue =
-        opts && opts->max_send_queue ? opts->max_send_queue : (1u << 20) + rt->max_message;
-    rt->close_timeout_ms =
-        opts && opts->close_timeout_ms ? opts->close_timeout_ms : DEFAULT_CLOSE_TIMEOUT_MS;
-    if (opts) {
-        ro.stack_size = opts->stack_size;
-        ro.needs = opts->needs;
-    }
-    ret = ringo__route_add(app, "GET", pattern, mode, fn, udata, &ro, NULL);
-    if (ret < 0) {
-        ringo__free(rt);
-        return ret;
-    }
-    app->routes[app->nroutes - 1]->ws = rt;
-    return 0;
-}
-
-void ringo__ws_route_free(ringo__ws_route *rt) { ringo__free(rt); }
-
-/* ---- the opening handshake (before the handler) ---- */
-
-int ringo__ws_check(ringo_req *r)
-{
-    ringo__ws_handshake *hs = ringo_req_alloc(r, sizeof(*hs));
-    int status;
-
-    if (!hs)
-        return 503;
-    ringo__ws_handshake_init(hs);
-    for (uint32_t i = 0; i < r->nhdrs; i++)
-        ringo__ws_handshake_header(hs, r->hdrs[i].name, r->hdrs[i].value);
-    status = ringo__ws_handshake_check(hs, r->method, 1, r->http_minor);
-    if (status == 101) {
-        r->ws_hs = hs;
-        return 0;
-    }
-    if (status == 426)
-        ringo_resp_add_header(r, "Sec-WebSocket-Version", RINGO_STR_LIT("13"));
-    r->detail = hs->why;
-    return status;
-}
-
-int ringo_ws_subprotocol(const ringo_req *req, unsigned i, ringo_str *out)
-{
-    if (!req || !out || !req->ws_hs)
-        return -EINVAL;
-    if (i >= req->ws_hs->nprotocols)
-        return -ENOENT;
-    *out = req->ws_hs->protocols[i];
-    return 0;
-}
 
 /* ---- lifetime ---- */
 
@@ -139,10 +65,10 @@ static const ringo_config *cfg_of(const ringo_ws *ws)
     return ringo__ring_config(ringo__conn_ring(ws->conn));
 }
 
-static bool writable(const ringo_ws *ws) { return ws->conn && !ringo__conn_closing(ws->conn); }
+bool ringo__ws_writable(const ringo_ws *ws) { return ws->conn && !ringo__conn_closing(ws->conn); }
 
 /* Appends one whole frame; false when out of memory. */
-static bool put_frame(ringo_ws *ws, int opcode, const void *data, size_t len)
+bool ringo__ws_put_frame(ringo_ws *ws, int opcode, const void *data, size_t len)
 {
     uint8_t hdr[RINGO__WS_MAX_HEADER];
     size_t h = ringo__ws_frame_header(hdr, opcode, true, len);
@@ -182,7 +108,7 @@ static void finish(ringo_ws *ws, unsigned code)
     if (!ws->code)
         ws->code = (uint16_t)code;
     ws->state = WS_DONE;
-    if (writable(ws)) {
+    if (ringo__ws_writable(ws)) {
         put_close(ws, code, NULL, 0);
         ringo__conn_close(ws->conn, RINGO__CLOSE_AFTER_SEND);
     }
@@ -190,13 +116,13 @@ static void finish(ringo_ws *ws, unsigned code)
 }
 
 /* Starts a close handshake of ours: the peer's close frame ends it (or the timeout). */
-static void start_close(ringo_ws *ws, unsigned code, const char *reason)
+void ringo__ws_start_close(ringo_ws *ws, unsigned code, const char *reason)
 {
     if (ws->state != WS_OPEN)
         return;
     ws->code = (uint16_t)code;
     ws->state = WS_CLOSE_SENT;
-    if (writable(ws)) {
+    if (ringo__ws_writable(ws)) {
         put_close(ws, code, reason, reason ? strlen(reason) : 0);
         ringo__conn_flush(ws->conn);
         ws->close_at = ringo__ring_now(ringo__conn_ring(ws->conn)) + ws->rt->close_timeout_ms;
@@ -212,7 +138,7 @@ static void arm(ringo_ws *ws)
     const ringo_config *cfg;
     uint64_t now, at = UINT64_MAX;
 
-    if (!writable(ws))
+    if (!ringo__ws_writable(ws))
         return;
     cfg = cfg_of(ws);
     now = ringo__ring_now(ringo__conn_ring(ws->conn));
@@ -251,11 +177,11 @@ void ringo__ws_on_timer(ringo__sess *s)
     }
     if (ws->state == WS_OPEN && cfg->ws_idle_timeout_ms &&
         now >= ws->last_rx + cfg->ws_idle_timeout_ms) {
-        start_close(ws, RINGO__WS_GOING_AWAY, "idle timeout");
+        ringo__ws_start_close(ws, RINGO__WS_GOING_AWAY, "idle timeout");
         return;
     }
     if (ws->state == WS_OPEN && cfg->ws_ping_ms && now >= since + cfg->ws_ping_ms) {
-        put_frame(ws, RINGO__WS_PING, NULL, 0);
+        ringo__ws_put_frame(ws, RINGO__WS_PING, NULL, 0);
         ringo__conn_flush(ws->conn);
         ws->last_ping = now;
     }
@@ -266,7 +192,7 @@ void ringo__ws_on_timer(ringo__sess *s)
 
 static bool can_parse(const ringo_ws *ws)
 {
-    return writable(ws) && ws->state != WS_DONE && !ws->next &&
+    return ringo__ws_writable(ws) && ws->state != WS_DONE && !ws->next &&
            ringo__conn_unsent(ws->conn) <= ws->rt->max_send_queue;
 }
 
@@ -307,7 +233,7 @@ static void on_event(ringo_ws *ws, const ringo__ws_event *ev)
     case RINGO__WS_TEXT:
     case RINGO__WS_BINARY: on_message(ws, ev->type); break;
     case RINGO__WS_PING:
-        if (ws->state == WS_OPEN && !put_frame(ws, RINGO__WS_PONG, ev->data, ev->len))
+        if (ws->state == WS_OPEN && !ringo__ws_put_frame(ws, RINGO__WS_PONG, ev->data, ev->len))
             finish(ws, RINGO__WS_INTERNAL);
         break;
     case RINGO__WS_CLOSE: on_close_frame(ws, ev); break;
@@ -334,7 +260,7 @@ static size_t parse(ringo_ws *ws, const char *p, size_t n)
         on_event(ws, &ev);
     }
     /* Closed: what is left can never be parsed. */
-    return ws->state == WS_DONE || !writable(ws) ? n : off;
+    return ws->state == WS_DONE || !ringo__ws_writable(ws) ? n : off;
 }
 
 static bool hold(ringo_ws *ws, const char *p, size_t n)
@@ -365,7 +291,7 @@ static bool hold(ringo_ws *ws, const char *p, size_t n)
  */
 static void flow(ringo_ws *ws)
 {
-    if (!writable(ws))
+    if (!ringo__ws_writable(ws))
         return;
     ws->paused = ws->in_len || ringo__conn_unsent(ws->conn) > ws->rt->max_send_queue;
     if (ws->paused)
@@ -425,7 +351,7 @@ static void kicked(ringo__completion *comp, int32_t res, uint32_t flags)
     (void)res;
     (void)flags;
     ws->kick_posted = false;
-    if (writable(ws))
+    if (ringo__ws_writable(ws))
         input(ws, NULL, 0);
     ws_unref(ws);
 }
@@ -477,7 +403,7 @@ void ringo__ws_on_drain(ringo__sess *s)
     ringo_ws *ws = s->ws;
 
     ws->cancelled = true;
-    start_close(ws, RINGO__WS_GOING_AWAY, "server shutdown");
+    ringo__ws_start_close(ws, RINGO__WS_GOING_AWAY, "server shutdown");
     if (ws->task && !ws->handler_done)
         ringo__fiber_cancel(ws->task); /* every await of the handler returns -ECANCELED */
 }
@@ -511,7 +437,7 @@ void ringo__ws_handler_done(ringo__sess *s, ringo_req *r)
     ws->handler_done = true;
     ringo__free(ws->next);
     ws->next = NULL;
-    start_close(ws, r->outcome == REQ_OK ? RINGO__WS_NORMAL : RINGO__WS_INTERNAL, NULL);
+    ringo__ws_start_close(ws, r->outcome == REQ_OK ? RINGO__WS_NORMAL : RINGO__WS_INTERNAL, NULL);
     if (ws->paused)
         kick(ws); /* held input: the peer's close may be in it */
 }
@@ -536,7 +462,7 @@ void ringo__ws_deliver(ringo_ws *ws, const char *frame, size_t len)
 {
     char *p;
 
-    if (ws->state != WS_OPEN || ws->cancelled || !writable(ws))
+    if (ws->state != WS_OPEN || ws->cancelled || !ringo__ws_writable(ws))
         return;
     if (ringo__conn_unsent(ws->conn) + len > ws->rt->max_send_queue ||
         !(p = ringo__conn_reserve(ws->conn, len))) {
@@ -549,40 +475,7 @@ void ringo__ws_deliver(ringo_ws *ws, const char *frame, size_t len)
     ringo__conn_flush(ws->conn);
 }
 
-/* ---- the handler's calls ---- */
-
-bool ringo__ws_in_handler(const ringo_ws *ws)
-{
-    ringo__fiber *t = ringo__fiber_current();
-
-    return ws && t && t == ws->task && !ws->handler_done;
-}
-
-static bool gone(const ringo_ws *ws) { return ws->cancelled || !ws->conn || ws->task->cancelled; }
-
-static int write_head(ringo_req *r, ringo__conn *c, const char *proto)
-{
-    const ringo__ws_handshake *hs = r->ws_hs;
-    size_t plen = proto ? strlen(proto) : 0, need = 160 + RINGO__WS_ACCEPT_LEN + plen;
-    char *p, *start;
-
-    for (uint32_t i = 0; i < r->nrhdrs; i++)
-        need += r->rhdrs[i].name.len + r->rhdrs[i].value.len + 4;
-    p = start = ringo__conn_reserve(c, need);
-    if (!p)
-        return -ENOMEM;
-    p += sprintf(p,
-                 "HTTP/1.1 101 Switching Protocols\r\nServer: ringo\r\n%sUpgrade: websocket\r\n"
-                 "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n",
-                 ringo__ring_date_line(ringo__conn_ring(c)), hs->accept);
-    if (proto)
-        p += sprintf(p, "Sec-WebSocket-Protocol: %s\r\n", proto);
-    p += ringo__resp_fields(r->rhdrs, r->nrhdrs, p);
-    memcpy(p, "\r\n", 2);
-    ringo__conn_commit(c, (size_t)(p + 2 - start));
-    ringo__conn_flush(c);
-    return 0;
-}
+/* ---- takeover ---- */
 
 /* The session's input read past the handshake becomes WebSocket input. */
 static void adopt(ringo_ws *ws, ringo__sess *s)
@@ -600,36 +493,13 @@ static void adopt(ringo_ws *ws, ringo__sess *s)
     flow(ws);
 }
 
-int ringo_ws_accept(ringo_req *req, const ringo_ws_accept_opts *opts, ringo_ws **out)
+ringo_ws *ringo__ws_new(ringo_req *req, ringo__sess *s, ringo__fiber *t)
 {
-    ringo__fiber *t = ringo__fiber_current();
-    const char *proto = opts ? opts->subprotocol : NULL;
-    ringo__sess *s;
-    ringo_ws *ws;
+    ringo_ws *ws = ringo__calloc(1, sizeof(*ws));
 
-    if (!out)
-        return -EINVAL;
-    *out = NULL;
-    if (!req || !req->ws_hs || !t || t->data != req || (req->x && req->x->posting))
-        return -EPERM;
-    if (req->ws)
-        return -EALREADY;
-    if ((opts && !RINGO__RESERVED_ZERO(opts->reserved)) ||
-        (proto && !ringo__ws_handshake_offered(req->ws_hs, ringo_str_c(proto))))
-        return -EINVAL;
-    s = ringo__conn_state(req->conn);
-    if (t->cancelled || atomic_load_explicit(&req->gone, memory_order_relaxed) ||
-        ringo__conn_closing(req->conn) || s->state == SESS_CLOSED)
-        return -ECANCELED;
-    ws = ringo__calloc(1, sizeof(*ws));
     if (!ws)
-        return -ENOMEM;
-    req->status = 101;
-    if (write_head(req, req->conn, proto) < 0) {
-        ringo__free(ws);
-        return -ENOMEM;
-    }
-    ws->rt = route_of(req);
+        return NULL;
+    ws->rt = req->route->ws;
     ringo__ws_parser_init(&ws->parser, (size_t)ws->rt->max_message, (size_t)ws->rt->max_message);
     ws->s = s;
     ws->conn = req->conn;
@@ -642,98 +512,11 @@ int ringo_ws_accept(ringo_req *req, const ringo_ws_accept_opts *opts, ringo_ws *
     req->ws = ws;
     adopt(ws, s);
     arm(ws);
-    *out = ws;
-    return 0;
+    return ws;
 }
 
-/* Parks the handler until the ring wakes it; -ECANCELED when it was cancelled. */
-static int park_handler(ringo_ws *ws)
+void ringo__ws_taken(ringo_ws *ws)
 {
-    int ret;
-
-    ws->waiter = ws->task;
-    ret = ringo__fiber_park();
-    ws->waiter = NULL;
-    return ret;
-}
-
-int ringo_ws_recv(ringo_ws *ws, ringo_ws_msg *msg)
-{
-    if (!ringo__ws_in_handler(ws) || !msg)
-        return msg ? -EPERM : -EINVAL;
-    ringo__free(ws->cur);
-    ws->cur = NULL;
-    for (;;) {
-        if (ws->cancelled || ws->task->cancelled)
-            return -ECANCELED;
-        if (ws->next) {
-            msg->type = ws->next_type;
-            msg->data = ws->cur = ws->next;
-            msg->len = ws->next_len;
-            ws->next = NULL;
-            if (ws->paused)
-                kick(ws); /* the held input, and recv again */
-            return 0;
-        }
-        if (ws->peer_closed)
-            return -EPIPE;
-        if (ws->state != WS_OPEN || !ws->conn)
-            return -ECANCELED;
-        if (park_handler(ws) < 0)
-            return ws->peer_closed && !ws->cancelled ? -EPIPE : -ECANCELED;
-    }
-}
-
-static int check_payload(int type, const void *data, size_t len)
-{
-    if ((type != RINGO_WS_TEXT && type != RINGO_WS_BINARY) || (!data && len))
-        return -EINVAL;
-    if (type == RINGO_WS_TEXT && len && !ringo__ws_utf8_valid(data, len))
-        return -EINVAL;
-    return 0;
-}
-
-int ringo_ws_send(ringo_ws *ws, int type, const void *data, size_t len)
-{
-    int ret;
-
-    if (!ringo__ws_in_handler(ws))
-        return -EPERM;
-    ret = check_payload(type, data, len);
-    if (ret < 0)
-        return ret;
-    for (;;) {
-        if (gone(ws) || ws->state != WS_OPEN || !writable(ws))
-            return -ECANCELED;
-        if (ringo__conn_unsent(ws->conn) < cfg_of(ws)->stream_window)
-            break;
-        if (park_handler(ws) < 0)
-            return -ECANCELED;
-    }
-    if (!put_frame(ws, type, data, len))
-        return -ENOMEM;
-    ringo__conn_flush(ws->conn);
-    return 0;
-}
-
-int ringo_ws_close(ringo_ws *ws, unsigned code, const char *reason)
-{
-    if (!ringo__ws_in_handler(ws))
-        return -EPERM;
-    if (!ringo__ws_close_code_valid(code))
-        return -EINVAL;
-    if (gone(ws) || ws->state != WS_OPEN)
-        return -ECANCELED;
-    start_close(ws, code, reason);
-    return 0;
-}
-
-unsigned ringo_ws_close_code(const ringo_ws *ws, ringo_str *reason)
-{
-    if (reason)
-        *reason =
-            ws && ws->peer_closed ? (ringo_str){ws->reason, ws->reason_len} : (ringo_str){"", 0};
-    if (!ws)
-        return 0;
-    return ws->state == WS_OPEN ? 0 : ws->code;
+    if (ws->paused)
+        kick(ws); /* the held input, and recv again */
 }

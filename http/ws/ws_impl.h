@@ -1,7 +1,7 @@
 /*
  * http/ws/ws_impl.h - a WebSocket connection (ringo/ws.h) as the files of
- * http/ws/ share it: the connection takeover and handler calls
- * (http/ws/conn.c) and the broadcast groups (http/ws/group.c).
+ * http/ws/ share it: the route and the handler's calls (endpoint.c), the
+ * connection after 101 (conn.c) and the broadcast groups (group.c).
  *
  * Lifetime: a ringo_ws is created by ringo_ws_accept() and referenced by
  * its connection's session (until on_close), by its handler's request
@@ -69,8 +69,21 @@ struct ringo_ws {
     ringo__ws_member *groups;
 };
 
-/* http/ws/conn.c: the session's callbacks once upgraded (ring context) */
+/* http/ws/endpoint.c */
 int ringo__ws_check(ringo_req *r); /* before the handler: 0, or the status 400/426 */
+void ringo__ws_route_free(struct ringo__ws_route *rt);
+/* The calling coroutine is ws's handler. */
+bool ringo__ws_in_handler(const struct ringo_ws *ws);
+
+/* http/ws/conn.c: the takeover, what the handler's calls use */
+/* After the 101: the session speaks WebSocket; NULL when out of memory. */
+struct ringo_ws *ringo__ws_new(ringo_req *req, ringo__sess *s, ringo__fiber *t);
+bool ringo__ws_writable(const struct ringo_ws *ws);
+bool ringo__ws_put_frame(struct ringo_ws *ws, int opcode, const void *data, size_t len);
+void ringo__ws_start_close(struct ringo_ws *ws, unsigned code, const char *reason);
+void ringo__ws_taken(struct ringo_ws *ws); /* the handler took `next`: read on */
+
+/* http/ws/conn.c: the session's callbacks once upgraded (ring context) */
 void ringo__ws_on_data(ringo__sess *s, const char *p, size_t n);
 void ringo__ws_defer(ringo__sess *s, const char *p, size_t n); /* read before the takeover */
 void ringo__ws_on_eof(ringo__sess *s);
@@ -80,11 +93,8 @@ void ringo__ws_on_drain(ringo__sess *s);
 bool ringo__ws_on_close(ringo__sess *s); /* true: the handler is to be cancelled */
 void ringo__ws_handler_done(ringo__sess *s, ringo_req *r);
 void ringo__ws_req_free(ringo_req *r);
-void ringo__ws_route_free(struct ringo__ws_route *rt);
 /* A group message's frame for ws: written, or ws closed with 1008 when it cannot keep up. */
 void ringo__ws_deliver(struct ringo_ws *ws, const char *frame, size_t len);
-/* The calling coroutine is ws's handler. */
-bool ringo__ws_in_handler(const struct ringo_ws *ws);
 
 /* http/ws/group.c */
 void ringo__ws_leave_all(struct ringo_ws *ws);
