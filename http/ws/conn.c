@@ -4,7 +4,7 @@
  * and the handler's calls are in http/ws/endpoint.c.
  *
  * Takeover: ringo_ws_accept() writes the 101 and sets the session's `ws`
- * (ringo__ws_new()); from then on every session callback (http/session.c)
+ * (ringo__ws_attach()); from then on every session callback (http/session.c)
  * hands its event to this file, and no byte is parsed as HTTP again. Bytes
  * the session had already read past the handshake are adopted as
  * WebSocket input.
@@ -493,12 +493,8 @@ static void adopt(ringo_ws *ws, ringo__sess *s)
     flow(ws);
 }
 
-ringo_ws *ringo__ws_new(ringo_req *req, ringo__sess *s, ringo__fiber *t)
+void ringo__ws_attach(ringo_ws *ws, ringo_req *req, ringo__sess *s, ringo__fiber *t)
 {
-    ringo_ws *ws = ringo__calloc(1, sizeof(*ws));
-
-    if (!ws)
-        return NULL;
     ws->rt = req->route->ws;
     ringo__ws_parser_init(&ws->parser, (size_t)ws->rt->max_message, (size_t)ws->rt->max_message);
     ws->s = s;
@@ -512,7 +508,6 @@ ringo_ws *ringo__ws_new(ringo_req *req, ringo__sess *s, ringo__fiber *t)
     req->ws = ws;
     adopt(ws, s);
     arm(ws);
-    return ws;
 }
 
 void ringo__ws_taken(ringo_ws *ws)

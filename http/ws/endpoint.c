@@ -143,15 +143,15 @@ int ringo_ws_accept(ringo_req *req, const ringo_ws_accept_opts *opts, ringo_ws *
     if (t->cancelled || atomic_load_explicit(&req->gone, memory_order_relaxed) ||
         ringo__conn_closing(req->conn) || s->state == SESS_CLOSED)
         return -ECANCELED;
-    req->status = 101;
-    if (write_head(req, req->conn, proto) < 0)
+    ws = ringo__calloc(1, sizeof(*ws)); /* first: nothing can fail once the 101 is out */
+    if (!ws)
         return -ENOMEM;
-    ws = ringo__ws_new(req, s, t);
-    if (!ws) {
-        /* The 101 is out: the connection cannot go back to HTTP. */
-        ringo__conn_close(req->conn, RINGO__CLOSE_AFTER_SEND);
+    if (write_head(req, req->conn, proto) < 0) {
+        ringo__free(ws);
         return -ENOMEM;
     }
+    req->status = 101;
+    ringo__ws_attach(ws, req, s, t);
     *out = ws;
     return 0;
 }
@@ -214,7 +214,8 @@ int ringo_ws_send(ringo_ws *ws, int type, const void *data, size_t len)
     for (;;) {
         if (gone(ws) || ws->state != WS_OPEN || !ringo__ws_writable(ws))
             return -ECANCELED;
-        if (ringo__conn_unsent(ws->conn) < ringo__ring_config(ringo__conn_ring(ws->conn))->stream_window)
+        if (ringo__conn_unsent(ws->conn) <
+            ringo__ring_config(ringo__conn_ring(ws->conn))->stream_window)
             break;
         if (park_handler(ws) < 0)
             return -ECANCELED;

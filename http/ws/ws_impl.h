@@ -76,8 +76,8 @@ void ringo__ws_route_free(struct ringo__ws_route *rt);
 bool ringo__ws_in_handler(const struct ringo_ws *ws);
 
 /* http/ws/conn.c: the takeover, what the handler's calls use */
-/* After the 101: the session speaks WebSocket; NULL when out of memory. */
-struct ringo_ws *ringo__ws_new(ringo_req *req, ringo__sess *s, ringo__fiber *t);
+/* After the 101: ws (zeroed) takes over the session's connection. */
+void ringo__ws_attach(struct ringo_ws *ws, ringo_req *req, ringo__sess *s, ringo__fiber *t);
 bool ringo__ws_writable(const struct ringo_ws *ws);
 bool ringo__ws_put_frame(struct ringo_ws *ws, int opcode, const void *data, size_t len);
 void ringo__ws_start_close(struct ringo_ws *ws, unsigned code, const char *reason);
