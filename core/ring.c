@@ -81,7 +81,6 @@ int ringo__ring_post(ringo__ring *to, ringo__completion *comp, ringo__completion
 {
     ringo__ring *from = ringo__ring_current();
     uint32_t x = atomic_load_explicit(&to->xholds, memory_order_acquire);
-    struct io_uring_sqe *sqe;
 
     if (!from)
         return -EPERM;
@@ -90,6 +89,16 @@ int ringo__ring_post(ringo__ring *to, ringo__completion *comp, ringo__completion
             return -ESHUTDOWN;
     } while (!atomic_compare_exchange_weak_explicit(&to->xholds, &x, x + 1, memory_order_acq_rel,
                                                     memory_order_acquire));
+    return ringo__ring_post_again(to, comp, failed);
+}
+
+int ringo__ring_post_again(ringo__ring *to, ringo__completion *comp, ringo__completion *failed)
+{
+    ringo__ring *from = ringo__ring_current();
+    struct io_uring_sqe *sqe;
+
+    if (!from)
+        return -EPERM;
     sqe = ringo__ring_sqe(from);
     ring_tsan_release(comp);
     io_uring_prep_msg_ring(sqe, to->ring_fd, 0, ringo__ptr_data(comp), 0);

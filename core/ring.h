@@ -166,6 +166,9 @@ ringo__ring *ringo__ring_current(void);
  * `to` has begun to exit (nothing is posted); -EPERM off a ring thread.
  */
 int ringo__ring_post(ringo__ring *to, ringo__completion *comp, ringo__completion *failed);
+/* From failed->fn, after a transient error (-EAGAIN, -ENOMEM, -EBUSY): posts
+ * the same message again under the hold already taken. 0 or -EPERM. */
+int ringo__ring_post_again(ringo__ring *to, ringo__completion *comp, ringo__completion *failed);
 void ringo__ring_post_done(ringo__ring *to);
 
 /* Keeps the ring alive during shutdown while work it owns is pending. */

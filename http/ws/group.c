@@ -56,7 +56,11 @@ typedef struct target {
     ringo__completion failed;  /* the sender's, if the kernel refused the post */
     struct bcast *m;
     unsigned ring;
+    unsigned tries; /* posts refused for a transient reason */
 } target;
+
+/* Posts of one message to one ring refused for want of kernel memory, then given up. */
+#define POST_TRIES 8
 
 typedef struct bcast {
     _Atomic uint32_t refs;
@@ -257,11 +261,15 @@ static void post_failed(ringo__completion *comp, int32_t res, uint32_t flags)
 {
     target *t = ringo__container_of(comp, target, failed);
     bcast *m = t->m;
+    ringo__ring *to = m->g->app->srv.rings[t->ring];
 
     (void)flags;
+    if ((res == -EAGAIN || res == -ENOMEM || res == -EBUSY) && ++t->tries < POST_TRIES &&
+        ringo__ring_post_again(to, &t->deliver, &t->failed) == 0)
+        return; /* the hold on `to` stays taken */
     fprintf(stderr, "ringo: a WebSocket group message could not reach ring %u: %s\n", t->ring,
             ringo_strerror(res));
-    ringo__ring_post_done(m->g->app->srv.rings[t->ring]);
+    ringo__ring_post_done(to);
     bcast_unref(m);
 }
 
@@ -318,6 +326,7 @@ int ringo_ws_group_send(ringo_ws_group *g, const ringo_ws *except, int type, con
         t->failed.fn = post_failed;
         t->m = m;
         t->ring = k;
+        t->tries = 0;
         atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
         ringo__tsan_release(m);
         if (ringo__ring_post(g->app->srv.rings[k], &t->deliver, &t->failed) < 0)

@@ -201,6 +201,11 @@ int ringo__ring_post(ringo__ring *to, ringo__completion *comp, ringo__completion
     return -ESHUTDOWN;
 }
 
+int ringo__ring_post_again(ringo__ring *to, ringo__completion *comp, ringo__completion *failed)
+{
+    return ringo__ring_post(to, comp, failed);
+}
+
 void ringo__ring_post_done(ringo__ring *to) { (void)to; }
 void ringo__ring_release(ringo__ring *r) { r->holds--; }
 
