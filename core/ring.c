@@ -45,6 +45,60 @@ ringo__ring_stats *ringo__ring_stats_of(ringo__ring *r) { return &r->stats; }
 int ringo__ring_fd(const ringo__ring *r) { return r->ring_fd; }
 uint64_t ringo__ring_now(const ringo__ring *r) { return r->now; }
 void ringo__ring_hold(ringo__ring *r) { r->holds++; }
+
+#define RING_XCLOSED 0x80000000u
+
+/*
+ * The hold is taken before the SQE names to's fd, and the exiting ring
+ * closes xholds (0 -> RING_XCLOSED) only when nothing is held: a sender
+ * either sees the closed bit and posts nothing, or holds the ring up until
+ * its message is handled. acq_rel on both sides orders the sender's read of
+ * to->ring_fd before the target's teardown, which closes that fd.
+ */
+int ringo__ring_post(ringo__ring *to, ringo__completion *comp, ringo__completion *failed)
+{
+    ringo__ring *from = ringo__ring_current();
+    uint32_t x = atomic_load_explicit(&to->xholds, memory_order_acquire);
+
+    if (!from)
+        return -EPERM;
+    do {
+        if (x & RING_XCLOSED)
+            return -ESHUTDOWN;
+    } while (!atomic_compare_exchange_weak_explicit(&to->xholds, &x, x + 1, memory_order_acq_rel,
+                                                    memory_order_acquire));
+    return ringo__ring_post_again(to, comp, failed);
+}
+
+int ringo__ring_post_again(ringo__ring *to, ringo__completion *comp, ringo__completion *failed)
+{
+    ringo__ring *from = ringo__ring_current();
+    struct io_uring_sqe *sqe;
+
+    if (!from)
+        return -EPERM;
+    sqe = ringo__ring_sqe(from);
+    ringo__tsan_release(comp);
+    io_uring_prep_msg_ring(sqe, to->ring_fd, 0, ringo__ptr_data(comp), 0);
+    /* Only a failure posts a CQE to this ring. */
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(sqe, ringo__ptr_data(failed));
+    return 0;
+}
+
+void ringo__ring_post_done(ringo__ring *to)
+{
+    atomic_fetch_sub_explicit(&to->xholds, 1, memory_order_acq_rel);
+}
+
+/* The ring may exit: no message is on its way to it, and none can be posted from now on. */
+static bool close_xholds(ringo__ring *r)
+{
+    uint32_t zero = 0;
+
+    return atomic_compare_exchange_strong_explicit(&r->xholds, &zero, RING_XCLOSED,
+                                                   memory_order_acq_rel, memory_order_acquire);
+}
 void ringo__ring_release(ringo__ring *r) { r->holds--; }
 
 struct io_uring_sqe *ringo__ring_sqe(ringo__ring *r)
@@ -423,7 +477,7 @@ static bool finished(ringo__ring *r)
         ringo__fibers_cancel_all(r); /* handlers, dependencies, background tasks */
         force_close_all(r);
     }
-    return r->nconns == 0 && r->holds == 0 && r->listen_fd < 0;
+    return r->nconns == 0 && r->holds == 0 && r->listen_fd < 0 && close_xholds(r);
 }
 
 static void loop(ringo__ring *r)
@@ -469,6 +523,8 @@ static void teardown(ringo__ring *r)
     }
     ringo__bufring_free(r);
     ringo__fibers_ring_exit(r);
+    /* A loop that failed never closed it: no sender may name the fd once it is gone. */
+    atomic_fetch_or_explicit(&r->xholds, RING_XCLOSED, memory_order_acq_rel);
     io_uring_queue_exit(&r->uring);
     r->ring_fd = -1;
 }

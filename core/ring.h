@@ -155,6 +155,22 @@ void ringo__ring_cache_put(ringo__ring *r, unsigned kind, void *p);
 /* The ring of the calling thread (NULL on other threads). */
 ringo__ring *ringo__ring_current(void);
 
+/*
+ * Cross-ring messages (WebSocket group broadcasts): from a ring thread,
+ * posts a CQE {user_data = RINGO__OP_PTR | comp, res 0} to ring `to` with an
+ * IORING_OP_MSG_RING SQE of the caller's own ring; `to` calls comp->fn from
+ * its CQE loop, which must end with ringo__ring_post_done(to). Until then
+ * `to` does not exit, so its fd stays an io_uring. If the kernel refuses
+ * the message, failed->fn runs on the caller's ring with the error instead
+ * (it must call ringo__ring_post_done(to) too). Returns 0; -ESHUTDOWN when
+ * `to` has begun to exit (nothing is posted); -EPERM off a ring thread.
+ */
+int ringo__ring_post(ringo__ring *to, ringo__completion *comp, ringo__completion *failed);
+/* From failed->fn, after a transient error (-EAGAIN, -ENOMEM, -EBUSY): posts
+ * the same message again under the hold already taken. 0 or -EPERM. */
+int ringo__ring_post_again(ringo__ring *to, ringo__completion *comp, ringo__completion *failed);
+void ringo__ring_post_done(ringo__ring *to);
+
 /* Keeps the ring alive during shutdown while work it owns is pending. */
 void ringo__ring_hold(ringo__ring *r);
 void ringo__ring_release(ringo__ring *r);

@@ -61,6 +61,9 @@ struct ringo__ring {
     bool accept_armed;
     bool stopping;  /* shutdown began on this ring */
     uint32_t holds; /* pending work that keeps the ring alive (pool jobs) */
+    /* Messages other rings posted to this one and it has not handled yet
+     * (ringo__ring_post), | RING_XCLOSED once it exits: atomic, any thread. */
+    _Atomic uint32_t xholds;
     uint64_t stop_deadline;
     uint64_t now;
     /* Provided receive buffers (buffer group 0). */

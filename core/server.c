@@ -33,14 +33,19 @@ static uint64_t raise_nofile(void)
     return rl.rlim_cur;
 }
 
+unsigned ringo__server_threads(const ringo_config *cfg)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return cfg->threads ? cfg->threads : cpus > 0 ? (unsigned)cpus : 1;
+}
+
 static void resolve_config(ringo__server *s)
 {
     ringo_config *c = &s->cfg;
     uint64_t nofile = raise_nofile(), per_ring;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-    if (c->threads == 0)
-        c->threads = cpus > 0 ? (unsigned)cpus : 1;
+    c->threads = ringo__server_threads(c);
     per_ring = nofile > FD_RESERVE * 2 ? (nofile - FD_RESERVE) / c->threads : 16;
     if (c->max_conns == 0 || c->max_conns > per_ring)
         c->max_conns = (uint32_t)(per_ring < UINT32_MAX ? per_ring : UINT32_MAX);

@@ -75,6 +75,9 @@ int ringo__server_handle_signals(ringo__server *s);
 /* Checks io_uring and the features ringo needs; prints what is missing. 0 or -errno. */
 int ringo__server_probe(const ringo__server *s);
 
+/* How many rings ringo__server_start() will start for cfg (threads, or one per online CPU). */
+unsigned ringo__server_threads(const ringo_config *cfg);
+
 /* Resolves defaults, raises RLIMIT_NOFILE, binds listeners, starts rings. */
 int ringo__server_start(ringo__server *s);
 

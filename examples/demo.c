@@ -689,7 +689,8 @@ static void usage(FILE *f)
                "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
                "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
                "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
-               "             [--stream-window B] [--sse-ping MS] [--quiet]\n");
+               "             [--stream-window B] [--sse-ping MS] [--ws-ping MS] [--ws-idle MS]\n"
+               "             [--quiet]\n");
 }
 
 enum {
@@ -716,7 +717,9 @@ enum {
     OPT_FALLBACK,
     OPT_FAILPOSTS,
     OPT_WINDOW,
-    OPT_PING
+    OPT_PING,
+    OPT_WSPING,
+    OPT_WSIDLE
 };
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
@@ -748,6 +751,8 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"msgring-fail-posts", 1, 0, OPT_FAILPOSTS},
                                          {"stream-window", 1, 0, OPT_WINDOW},
                                          {"sse-ping", 1, 0, OPT_PING},
+                                         {"ws-ping", 1, 0, OPT_WSPING},
+                                         {"ws-idle", 1, 0, OPT_WSIDLE},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -782,6 +787,8 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_FAILPOSTS: hooks->msgring_fail_posts = (int)v; break;
         case OPT_WINDOW: cfg->stream_window = (uint32_t)v; break;
         case OPT_PING: cfg->sse_ping_ms = (uint32_t)v; break;
+        case OPT_WSPING: cfg->ws_ping_ms = (uint32_t)v; break;
+        case OPT_WSIDLE: cfg->ws_idle_timeout_ms = (uint32_t)v; break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
@@ -842,7 +849,9 @@ static int add_routes(ringo_app *app)
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && ret == 0; i++)
         ret = ringo_route_ex(app, routes[i].method, routes[i].pattern, routes[i].mode, routes[i].fn,
                              routes[i].udata == APP ? app : routes[i].udata, routes[i].opts);
-    return ret ? ret : demo_stream_routes(app);
+    if (ret == 0)
+        ret = demo_stream_routes(app);
+    return ret ? ret : demo_ws_routes(app);
 }
 
 int main(int argc, char **argv)

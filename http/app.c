@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "http/http_impl.h"
+#include "http/ws/ws_impl.h"
 #include "http/test_hooks.h"
 
 /*
@@ -17,7 +18,8 @@
  * field could fall into. A field appended after this one names itself here;
  * a 4-byte field is appended in pairs (or with the next one) to keep it so.
  */
-_Static_assert(sizeof(ringo_config) == offsetof(ringo_config, sse_ping_ms) + sizeof(uint32_t),
+_Static_assert(sizeof(ringo_config) ==
+                   offsetof(ringo_config, ws_idle_timeout_ms) + sizeof(uint32_t),
                "ringo_config must end without padding");
 /* ringo_route_opts keeps its 1.0 size: options take the place of reserved words. */
 _Static_assert(sizeof(ringo_route_opts) ==
@@ -53,6 +55,8 @@ static void config_defaults(ringo_config *c)
     c->teardown_timeout_ms = RINGO__DEFAULT_TEARDOWN_TIMEOUT_MS;
     c->stream_window = RINGO__DEFAULT_STREAM_WINDOW;
     c->sse_ping_ms = 15000;
+    c->ws_ping_ms = 20000;
+    c->ws_idle_timeout_ms = 60000;
 }
 
 /* A newer caller's fields this library does not know are zeroed: left so, they are accepted. */
@@ -111,6 +115,7 @@ static void route_free(ringo__route *r)
         ringo__free(r->needs[i]);
     ringo__free(r->needs);
     ringo__free(r->plan);
+    ringo__ws_route_free(r->ws);
     ringo__free(r);
 }
 
@@ -159,6 +164,7 @@ void ringo_app_free(ringo_app *app)
         route_free(app->routes[i]);
     ringo__free(app->routes);
     ringo__deps_free(app);
+    ringo__ws_groups_free(app);
     ringo__router_free(app->router);
     ringo__free(app);
 }

@@ -61,6 +61,7 @@ typedef struct ringo__route {
     ringo_mode mode;
     ringo_handler_fn fn;
     void *udata;
+    struct ringo__ws_route *ws; /* a WebSocket endpoint (ringo_ws_route): its settings */
 } ringo__route;
 
 struct ringo_app {
@@ -88,6 +89,7 @@ struct ringo_app {
     _Atomic uint64_t bg_dropped;
     _Atomic uint64_t teardowns_dropped; /* shutdown: not started by the teardown timeout */
     ringo__test_hooks test_hooks;
+    struct ringo_ws_group *ws_groups; /* ringo_ws_group_new(): freed with the app */
 };
 
 /* ringo_config.max_post_inflight when 0: background tasks in flight per app. */

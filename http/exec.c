@@ -26,6 +26,7 @@
 
 #include "core/util.h"
 #include "http/http_impl.h"
+#include "http/ws/ws_impl.h"
 
 static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
 
@@ -379,11 +380,11 @@ static void arm_deadline(ringo_req *r, uint32_t ms)
     ringo__req_hold(r);
 }
 
-void ringo__exec_abandon(ringo_req *r)
+void ringo__exec_abandon(ringo_req *r, bool cancel)
 {
     ringo__req_detach(r);
     atomic_store_explicit(&r->gone, true, memory_order_relaxed);
-    if (r->task)
+    if (r->task && cancel)
         ringo__fiber_cancel(r->task);
     ringo__stream_abandon(r);
     ringo__body_abandon(r);
@@ -499,6 +500,9 @@ void ringo__exec_run(ringo_req *r)
     status = r->route_status;
     /* Middleware wraps routing too, as FastAPI's does: it sees 404 and 405. */
     ret = run_befores(r);
+    /* A WebSocket endpoint's handler runs only for a valid opening handshake. */
+    if (ret == 0 && !status && r->route->ws)
+        status = ringo__ws_check(r);
     if (ret == 0 && status) {
         r->status = status;
         if (status == 400)

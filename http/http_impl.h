@@ -20,7 +20,8 @@ int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed);
 /* http/exec.c: running a request (dependencies, handler, middleware, afterwards) */
 void ringo__exec_route(ringo__sess *s, ringo_req *r); /* at the end of its head */
 void ringo__exec_run(ringo_req *r);
-void ringo__exec_abandon(ringo_req *r);
+/* The connection closed under r; cancel: its coroutine too (false: it is only woken). */
+void ringo__exec_abandon(ringo_req *r, bool cancel);
 void ringo__exec_responded(ringo_req *r);
 ringo__exec *ringo__exec_of(ringo_req *r);
 /* Holds keep a request (and its connection's memory) alive; the last release frees it. */

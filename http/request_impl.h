@@ -101,9 +101,11 @@ struct ringo_req {
     uint32_t nrhdrs, rhdr_cap;
     const char *rbody;
     size_t rbody_len;
-    struct ringo__stream *stream;   /* a streamed response: written by the handler's thread */
-    struct ringo__sstream *ring_ss; /* a sync handler's stream, once the ring has seen it */
-    uint8_t stream_cancel;          /* ring: why the server ended the stream (http/stream.c) */
+    struct ringo__stream *stream;      /* a streamed response: written by the handler's thread */
+    struct ringo__sstream *ring_ss;    /* a sync handler's stream, once the ring has seen it */
+    uint8_t stream_cancel;             /* ring: why the server ended the stream (http/stream.c) */
+    struct ringo__ws_handshake *ws_hs; /* a WebSocket route's checked opening handshake */
+    struct ringo_ws *ws;               /* ringo_ws_accept()ed */
     _Alignas(16) char inline_arena[REQ_INLINE_ARENA];
 };
 

@@ -16,6 +16,7 @@
 
 #include "core/alloc.h"
 #include "http/http_impl.h"
+#include "http/ws/ws_impl.h"
 
 static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
 
@@ -75,6 +76,8 @@ void ringo__req_free(ringo_req *r)
         ringo__form_free(r);
     if (r->file)
         ringo__file_free(r);
+    if (r->ws)
+        ringo__ws_req_free(r);
     ringo__arena_free(&r->arena);
     ringo__ring_cache_put(ringo__conn_ring(r->conn), RINGO__CACHE_REQ, r);
 }
@@ -172,6 +175,13 @@ static void respond(ringo__sess *s, ringo_req *r)
     }
     if (s->state == SESS_CLOSED)
         return;
+    if (s->ws) {
+        /* Its handler accepted a WebSocket: the 101 was the answer. */
+        atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->reqs_served, 1,
+                                  memory_order_relaxed);
+        ringo__ws_handler_done(s, r);
+        return;
+    }
     if (r->stream ? !ringo__stream_finish(r) : ringo__resp_serialize(r, s->conn) < 0)
         keep = false;
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->reqs_served, 1, memory_order_relaxed);
@@ -248,6 +258,11 @@ static void feed(ringo__sess *s, const char *p, size_t n)
             enqueue(s, s->cur); /* its handler runs while the body arrives */
         }
         pump(s);
+        if (s->ws) {
+            /* Upgraded: the rest is WebSocket input. */
+            ringo__ws_defer(s, p, n);
+            return;
+        }
     }
 }
 
@@ -303,6 +318,10 @@ static void after_input(ringo__sess *s)
 /* After a suspended request finished: answer, run what queued up, read on. */
 static void resume_conn(ringo__sess *s)
 {
+    if (s->ws) {
+        ringo__conn_flush(s->conn);
+        return;
+    }
     pump(s);
     if (s->pending_len && !ringo__sess_dead(s))
         feed_pending(s); /* when the connection can take it (busy()) */
@@ -328,6 +347,10 @@ static void on_data(ringo__conn *c, const char *p, size_t n)
 {
     ringo__sess *s = sess(c);
 
+    if (s->ws) {
+        ringo__ws_on_data(s, p, n);
+        return;
+    }
     if (ringo__sess_dead(s))
         return;
     if (s->pending_len) {
@@ -350,6 +373,10 @@ static void on_eof(ringo__conn *c)
     ringo__sess *s = sess(c);
 
     s->eof = true;
+    if (s->ws) {
+        ringo__ws_on_eof(s);
+        return;
+    }
     /*
      * A client that hangs up while its handler is suspended is gone (HTTP
      * clients do not half-close): cancel the handler's pending operation.
@@ -373,12 +400,24 @@ static void on_eof(ringo__conn *c)
     ringo__conn_close(c, ringo__conn_unsent(c) ? RINGO__CLOSE_AFTER_SEND : RINGO__CLOSE_NOW);
 }
 
-static void on_wrote(ringo__conn *c) { ringo__stream_progress(sess(c)); }
+static void on_wrote(ringo__conn *c)
+{
+    ringo__sess *s = sess(c);
+
+    if (s->ws)
+        ringo__ws_on_wrote(s);
+    else
+        ringo__stream_progress(s);
+}
 
 static void on_sent(ringo__conn *c)
 {
     ringo__sess *s = sess(c);
 
+    if (s->ws) {
+        ringo__ws_on_wrote(s);
+        return;
+    }
     if (s->running)
         ringo__stream_progress(s);
 
@@ -393,6 +432,11 @@ static void on_timer(ringo__conn *c, int kind)
 {
     ringo__sess *s = sess(c);
 
+    if (s->ws) {
+        if (kind == RINGO__HTTP_TIMER_WS)
+            ringo__ws_on_timer(s);
+        return;
+    }
     if (kind == RINGO__HTTP_TIMER_IDLE) {
         ringo__conn_close(c, RINGO__CLOSE_NOW);
         return;
@@ -413,6 +457,10 @@ static void on_drain(ringo__conn *c)
     const ringo_config *cfg = s->cfg;
 
     s->draining = true;
+    if (s->ws) {
+        ringo__ws_on_drain(s);
+        return;
+    }
     if (s->running)
         ringo__stream_drain(s->running); /* a stream would hold the drain to its timeout */
     /* The last request already received closes; held input is answered first. */
@@ -437,11 +485,15 @@ static void on_close(ringo__conn *c)
 {
     ringo__sess *s = sess(c);
     ringo_req *r = s->qhead;
+    bool cancel = true;
 
     sess_close(s);
+    /* After a close handshake its handler is not cancelled: its WebSocket calls say so. */
+    if (s->ws)
+        cancel = ringo__ws_on_close(s);
     if (s->running) {
         /* Its handler is suspended: cancel it; it frees the request when it returns. */
-        ringo__exec_abandon(s->running);
+        ringo__exec_abandon(s->running, cancel);
         s->running = NULL;
     }
     while (r) {

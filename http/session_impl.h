@@ -63,6 +63,7 @@ typedef struct ringo__sess {
     uint32_t post_inflight; /* answered requests whose teardowns/tasks still run */
     int err_status;
     ringo__chunked chunked; /* body decoder state (http/chunked.c) */
+    struct ringo_ws *ws;    /* upgraded: the connection speaks WebSocket (http/ws/conn.c) */
 } ringo__sess;
 
 /*

@@ -13,6 +13,7 @@ enum ringo__http_timer {
     RINGO__HTTP_TIMER_BODY,     /* body_timeout_ms, for the whole body */
     RINGO__HTTP_TIMER_IDLE,     /* keepalive_timeout_ms, once nothing is running or unsent */
     RINGO__HTTP_TIMER_PING,     /* sse_ping_ms: a silent event stream gets a comment */
+    RINGO__HTTP_TIMER_WS,       /* a WebSocket's ping, idle or close deadline (http/ws/conn.c) */
 };
 
 #endif

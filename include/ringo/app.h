@@ -102,6 +102,10 @@ typedef struct ringo_config {
                                        before a write waits (ringo/stream.h); 0: 65536 */
     uint32_t sse_ping_ms;           /* an SSE stream silent this long gets a comment line
                                        (keep-alive); 15000; 0: none */
+    uint32_t ws_ping_ms;            /* a WebSocket that received nothing this long is pinged
+                                       (ringo/ws.h); 20000; 0: none */
+    uint32_t ws_idle_timeout_ms;    /* a WebSocket that received nothing (not even a pong)
+                                       this long is closed with 1001; 60000; 0: none */
 } ringo_config;
 
 /* Largest ringo_config.max_post_inflight (the live count is 32 bits, with headroom). */
