@@ -689,7 +689,7 @@ static void usage(FILE *f)
                "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
                "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
                "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
-               "             [--stream-window B] [--sse-ping MS] [--quiet]\n");
+               "             [--stream-window B] [--sse-ping MS] [--static-dir DIR] [--quiet]\n");
 }
 
 enum {
@@ -716,8 +716,12 @@ enum {
     OPT_FALLBACK,
     OPT_FAILPOSTS,
     OPT_WINDOW,
-    OPT_PING
+    OPT_PING,
+    OPT_STATIC
 };
+
+/* --static-dir: mounted at /static/; the demo's own folder by default. */
+static const char *static_dir = RINGO_DEMO_DIR "/static";
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
@@ -748,6 +752,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"msgring-fail-posts", 1, 0, OPT_FAILPOSTS},
                                          {"stream-window", 1, 0, OPT_WINDOW},
                                          {"sse-ping", 1, 0, OPT_PING},
+                                         {"static-dir", 1, 0, OPT_STATIC},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -782,6 +787,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_FAILPOSTS: hooks->msgring_fail_posts = (int)v; break;
         case OPT_WINDOW: cfg->stream_window = (uint32_t)v; break;
         case OPT_PING: cfg->sse_ping_ms = (uint32_t)v; break;
+        case OPT_STATIC: static_dir = optarg; break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
@@ -842,7 +848,9 @@ static int add_routes(ringo_app *app)
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && ret == 0; i++)
         ret = ringo_route_ex(app, routes[i].method, routes[i].pattern, routes[i].mode, routes[i].fn,
                              routes[i].udata == APP ? app : routes[i].udata, routes[i].opts);
-    return ret ? ret : demo_stream_routes(app);
+    if (ret == 0)
+        ret = demo_stream_routes(app);
+    return ret ? ret : demo_file_routes(app, static_dir);
 }
 
 int main(int argc, char **argv)
