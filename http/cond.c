@@ -105,8 +105,8 @@ int ringo__http_date_parse(ringo_str s, int64_t *t)
 {
     const char *p = s.ptr, *c;
 
-    if (s.len == 29 && p[3] == ',' && p[4] == ' ' && p[7] == ' ' && p[11] == ' ' &&
-        p[16] == ' ' && memcmp(p + 25, " GMT", 4) == 0) /* IMF-fixdate */
+    if (s.len == 29 && p[3] == ',' && p[4] == ' ' && p[7] == ' ' && p[11] == ' ' && p[16] == ' ' &&
+        memcmp(p + 25, " GMT", 4) == 0) /* IMF-fixdate */
         return finish(digits(p + 12, 4), month(p + 8), digits(p + 5, 2), clock_at(p + 17), t);
     if (s.len == 24 && p[3] == ' ' && p[7] == ' ' && p[10] == ' ' && p[19] == ' ') { /* asctime */
         int d = p[8] == ' ' ? digits(p + 9, 1) : digits(p + 8, 2);

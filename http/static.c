@@ -59,9 +59,9 @@ static const char *const enc_suffix[] = {".br", ".zst", ".gz"};
 
 /* The file chosen to answer with. */
 struct file {
-    int fd;             /* -1 when the bytes come from the cache */
-    char *rel;          /* path beneath the root, NUL-terminated (arena) */
-    ringo_str name;     /* the requested file's path: its extension gives the type */
+    int fd;         /* -1 when the bytes come from the cache */
+    char *rel;      /* path beneath the root, NUL-terminated (arena) */
+    ringo_str name; /* the requested file's path: its extension gives the type */
     ringo__smeta meta;
     int enc;            /* index in enc_names, -1: identity */
     const char *cached; /* meta.size bytes when from the cache (copied into the arena) */
@@ -323,8 +323,7 @@ static int validators(const struct ringo__static_mount *m, ringo_req *req, const
     return ret;
 }
 
-static int representation(const struct ringo__static_mount *m, ringo_req *req,
-                          const struct file *f)
+static int representation(const struct ringo__static_mount *m, ringo_req *req, const struct file *f)
 {
     int ret = add(req, "Content-Type", type_of(m, f->name));
 
@@ -475,7 +474,8 @@ static char *part_head(ringo_req *req, const char *boundary, const char *type,
 
     if (!p)
         return NULL;
-    n = snprintf(p, cap, "%s--%s\r\nContent-Type: %s\r\nContent-Range: bytes %" PRIu64 "-%" PRIu64
+    n = snprintf(p, cap,
+                 "%s--%s\r\nContent-Type: %s\r\nContent-Range: bytes %" PRIu64 "-%" PRIu64
                  "/%" PRIu64 "\r\n\r\n",
                  first ? "" : "\r\n", boundary, type, r->first, r->last, size);
     *len = (size_t)n;
@@ -597,8 +597,8 @@ static void put_href(struct growbuf *b, const char *s, size_t n)
 
     for (const char *end = s + n; s < end; s++) {
         unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || ringo__ascii_digit(c) ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || ringo__ascii_digit(c) || c == '-' ||
+            c == '.' || c == '_' || c == '~') {
             put(b, s, 1);
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
@@ -950,8 +950,8 @@ static int mount_new(struct ringo__static_mount **out, ringo_app *app, const cha
     m->prefix = dup_or_null(prefix, &oom);
     m->index = dup_or_null(o->index, &oom);
     m->cache_control = dup_or_null(o->cache_control, &oom);
-    m->default_type = dup_or_null(o->default_type ? o->default_type : "application/octet-stream",
-                                  &oom);
+    m->default_type =
+        dup_or_null(o->default_type ? o->default_type : "application/octet-stream", &oom);
     m->cache_bytes = o->cache_bytes;
     m->cache_max_file = o->cache_max_file ? o->cache_max_file : DEFAULT_CACHE_MAX_FILE;
     m->cache_valid_ms = o->cache_valid_ms;

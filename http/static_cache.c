@@ -13,8 +13,8 @@
 
 struct entry {
     ringo__sentry pub;
-    struct entry *hnext;        /* bucket chain */
-    struct entry *prev, *next;  /* LRU list, most recent first */
+    struct entry *hnext;       /* bucket chain */
+    struct entry *prev, *next; /* LRU list, most recent first */
     uint64_t hash, cost;
     size_t klen;
     char *key; /* klen bytes, then the data */
@@ -59,7 +59,8 @@ static struct entry **slot_of(ringo__scache *c, ringo_str key, uint64_t h)
 {
     struct entry **p = &c->buckets[h % NBUCKETS];
 
-    while (*p && !((*p)->hash == h && (*p)->klen == key.len && !memcmp((*p)->key, key.ptr, key.len)))
+    while (*p &&
+           !((*p)->hash == h && (*p)->klen == key.len && !memcmp((*p)->key, key.ptr, key.len)))
         p = &(*p)->hnext;
     return p;
 }

@@ -50,17 +50,17 @@ typedef struct ringo_static_type {
  * copied. The reserved words must be zero (ringo/app.h, ABI).
  */
 typedef struct ringo_static_opts {
-    const char *index;               /* a directory's index file ("index.html"); NULL: none */
-    const char *cache_control;       /* Cache-Control value; NULL: none sent */
-    const ringo_static_type *types;  /* entries before the built-in table, ended by {NULL} */
-    const char *default_type;        /* unknown extensions; NULL: application/octet-stream */
-    uint64_t cache_bytes;            /* in-memory cache of small files, per ring; 0: none */
-    uint32_t cache_max_file;         /* largest file cached, bytes; 0: 65536 */
-    uint32_t cache_valid_ms;         /* a cached file is served this long without checking
-                                        the file system again; 0: checked every request */
-    uint32_t max_ranges;             /* ranges of one request after merging; 0: 16 */
-    uint32_t flags;                  /* RINGO_STATIC_* */
-    uint64_t reserved[4];            /* zero: room for later options */
+    const char *index;              /* a directory's index file ("index.html"); NULL: none */
+    const char *cache_control;      /* Cache-Control value; NULL: none sent */
+    const ringo_static_type *types; /* entries before the built-in table, ended by {NULL} */
+    const char *default_type;       /* unknown extensions; NULL: application/octet-stream */
+    uint64_t cache_bytes;           /* in-memory cache of small files, per ring; 0: none */
+    uint32_t cache_max_file;        /* largest file cached, bytes; 0: 65536 */
+    uint32_t cache_valid_ms;        /* a cached file is served this long without checking
+                                       the file system again; 0: checked every request */
+    uint32_t max_ranges;            /* ranges of one request after merging; 0: 16 */
+    uint32_t flags;                 /* RINGO_STATIC_* */
+    uint64_t reserved[4];           /* zero: room for later options */
 } ringo_static_opts;
 
 /*

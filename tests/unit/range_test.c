@@ -13,16 +13,19 @@
 
 static ringo__range r[16];
 
-static int parse(const char *v, uint64_t size) { return ringo__range_parse(ringo_str_c(v), size, r, 16); }
+static int parse(const char *v, uint64_t size)
+{
+    return ringo__range_parse(ringo_str_c(v), size, r, 16);
+}
 
 static void one(const char *v, uint64_t size, uint64_t first, uint64_t last)
 {
     int n = parse(v, size);
 
     CHECKF(n == 1 && r[0].first == first && r[0].last == last,
-           "%s on %llu: %d ranges, first %llu-%llu, want %llu-%llu", v, (unsigned long long)size,
-           n, (unsigned long long)r[0].first, (unsigned long long)r[0].last,
-           (unsigned long long)first, (unsigned long long)last);
+           "%s on %llu: %d ranges, first %llu-%llu, want %llu-%llu", v, (unsigned long long)size, n,
+           (unsigned long long)r[0].first, (unsigned long long)r[0].last, (unsigned long long)first,
+           (unsigned long long)last);
 }
 
 static void status(const char *v, uint64_t size, int want)
@@ -41,16 +44,16 @@ int main(void)
     one("bytes=0-499", 1000, 0, 499);
     one("bytes=500-599", 1000, 500, 599);
     one("bytes=-500", 1000, 500, 999);
-    one("bytes=-5000", 1000, 0, 999);    /* longer suffix: the whole */
-    one("bytes=900-", 1000, 900, 999);   /* open */
+    one("bytes=-5000", 1000, 0, 999);      /* longer suffix: the whole */
+    one("bytes=900-", 1000, 900, 999);     /* open */
     one("bytes=900-5000", 1000, 900, 999); /* clipped */
     one("BYTES=1-2", 10, 1, 2);            /* the unit is case-insensitive */
     one("bytes= 1-2 ", 10, 1, 2);
-    one("bytes=1-2,", 10, 1, 2);           /* empty list elements */
+    one("bytes=1-2,", 10, 1, 2);                      /* empty list elements */
     one("bytes=0-99999999999999999999999", 10, 0, 9); /* saturates */
-    one("bytes=0-4,5-9", 10, 0, 9);        /* adjacent: merged */
-    one("bytes=5-9,0-4", 10, 0, 9);        /* unsorted, then merged */
-    one("bytes=20-30,2-3", 10, 2, 3);      /* the unsatisfiable one is dropped */
+    one("bytes=0-4,5-9", 10, 0, 9);                   /* adjacent: merged */
+    one("bytes=5-9,0-4", 10, 0, 9);                   /* unsorted, then merged */
+    one("bytes=20-30,2-3", 10, 2, 3);                 /* the unsatisfiable one is dropped */
 
     status("bytes=1000-", 1000, -ERANGE);
     status("bytes=1000-2000,3000-", 1000, -ERANGE);
