@@ -689,7 +689,8 @@ static void usage(FILE *f)
                "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
                "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
                "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
-               "             [--stream-window B] [--sse-ping MS] [--static-dir DIR] [--quiet]\n");
+               "             [--stream-window B] [--sse-ping MS] [--static-dir DIR]\n"
+               "             [--static-cache-valid MS] [--quiet]\n");
 }
 
 enum {
@@ -717,11 +718,13 @@ enum {
     OPT_FAILPOSTS,
     OPT_WINDOW,
     OPT_PING,
-    OPT_STATIC
+    OPT_STATIC,
+    OPT_STATIC_VALID
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
 static const char *static_dir = RINGO_DEMO_DIR "/static";
+static uint32_t static_valid_ms;
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
@@ -753,6 +756,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"stream-window", 1, 0, OPT_WINDOW},
                                          {"sse-ping", 1, 0, OPT_PING},
                                          {"static-dir", 1, 0, OPT_STATIC},
+                                         {"static-cache-valid", 1, 0, OPT_STATIC_VALID},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -788,6 +792,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_WINDOW: cfg->stream_window = (uint32_t)v; break;
         case OPT_PING: cfg->sse_ping_ms = (uint32_t)v; break;
         case OPT_STATIC: static_dir = optarg; break;
+        case OPT_STATIC_VALID: static_valid_ms = (uint32_t)v; break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
@@ -850,7 +855,7 @@ static int add_routes(ringo_app *app)
                              routes[i].udata == APP ? app : routes[i].udata, routes[i].opts);
     if (ret == 0)
         ret = demo_stream_routes(app);
-    return ret ? ret : demo_file_routes(app, static_dir);
+    return ret ? ret : demo_file_routes(app, static_dir, static_valid_ms);
 }
 
 int main(int argc, char **argv)

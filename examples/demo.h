@@ -12,7 +12,8 @@ uint64_t demo_query_u64(ringo_req *req, const char *name, uint64_t dflt, uint64_
 /* Streaming routes (examples/demo_streams.c): SSE, streamed downloads. */
 int demo_stream_routes(ringo_app *app);
 
-/* /static/ (a ringo_static() mount of static_dir) and /download/{name} (examples/demo_files.c). */
-int demo_file_routes(ringo_app *app, const char *static_dir);
+/* /static/ (a ringo_static() mount of static_dir, its cache trusted cache_valid_ms without
+ * a statx) and /download/{name} (examples/demo_files.c). */
+int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_valid_ms);
 
 #endif

@@ -835,18 +835,11 @@ static int serve(ringo_req *req, void *udata)
         if (open_file(m, req, &f, slash, &ret))
             return ret;
         f.name = ringo_str_c(f.rel);
-        if (fcntl(f.fd, F_SETFL, 0) < 0) { /* off with O_NONBLOCK: see open_beneath */
-            close_fd(f.fd);
-            return -errno;
-        }
-        if ((m->flags & RINGO_STATIC_PRECOMPRESSED) && (ret = pick_variant(m, req, &f)) < 0) {
-            close_fd(f.fd);
-            return ret;
-        }
-        if (f.enc >= 0 && fcntl(f.fd, F_SETFL, 0) < 0)
+        if (m->flags & RINGO_STATIC_PRECOMPRESSED)
+            ret = pick_variant(m, req, &f);
+        /* Off with O_NONBLOCK (see open_beneath) before the file is read. */
+        if (ret == 0 && !cache_hit(m, req, &f) && fcntl(f.fd, F_SETFL, 0) < 0)
             ret = -errno;
-        if (ret == 0 && !cache_hit(m, req, &f))
-            f.cached = NULL;
     }
     if (ret == 0)
         ret = answer(m, req, &f, head);
