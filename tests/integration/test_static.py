@@ -456,6 +456,40 @@ def hangup_mid_file_cancels(srv):
     os.unlink(path)
 
 
+@case(args=[*ARGS, "--static-cache-valid", "600000"])
+def cache_valid_ms_trusts_the_cache(srv):
+    write("trusted.txt", b"version 1\n", OLD)
+    check_eq(fetch(srv, "/static/trusted.txt").body, b"version 1\n", "v1 (fills the cache)")
+    write("trusted.txt", b"version 2 longer\n", OLD + 5)
+    # Within cache_valid_ms the file system is not asked again: the cached bytes answer,
+    # with their own validators, consistently.
+    r = fetch(srv, "/static/trusted.txt")
+    check_eq((r.body, r.header("Content-Length")), (b"version 1\n", "10"), "cached v1")
+    r = fetch(srv, "/static/trusted.txt", headers=[("Range", "bytes=0-6")])
+    check_eq((r.status, r.body), (206, b"version"), "a range of the cached bytes")
+    # A request with a trailing slash, or for another name, is checked as usual.
+    check_eq(fetch(srv, "/static/trusted.txt/").status, 404, "a file with a slash")
+    check_eq(fetch(srv, "/static/a.txt").body, TEXT, "another file")
+
+
+@case(args=[*ARGS, "--static-listing"])
+def directory_listing_escapes_names(srv):
+    write("list/<script>&\"'.txt", b"x")
+    write("list/plain.txt", b"x")
+    write("list/dir/inner.txt", b"x")
+    write("list/.secret", b"x")
+    r = fetch(srv, "/static/list/")
+    check_eq((r.status, r.header("Content-Type")), (200, "text/html; charset=utf-8"), "listing")
+    body = r.body.decode()
+    check('<a href="%3Cscript%3E%26%22%27.txt">&lt;script&gt;&amp;&quot;&#39;.txt</a>' in body,
+          f"escaped name in {body!r}")
+    check('<a href="dir/">dir/</a>' in body and '<a href="plain.txt">plain.txt</a>' in body,
+          f"entries in {body!r}")
+    check(".secret" not in body, "hidden names are not listed")
+    check("<script>" not in body, "no raw markup")
+    check_eq(fetch(srv, "/static/sub/").body, b"<p>index</p>\n", "an index wins over a listing")
+
+
 # ------------------------------------------------------------ 1,000 downloads, unprivileged
 
 class NobodyServer(h.Server):
