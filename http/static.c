@@ -559,7 +559,7 @@ struct growbuf {
 
 static void put(struct growbuf *b, const char *s, size_t n)
 {
-    if (b->oom)
+    if (b->oom || n == 0)
         return;
     if (b->len + n > b->cap) {
         size_t cap = (b->cap ? b->cap * 2 : 4096) + n;
@@ -568,7 +568,8 @@ static void put(struct growbuf *b, const char *s, size_t n)
             b->oom = true;
             return;
         }
-        memcpy(p, b->p, b->len);
+        if (b->len)
+            memcpy(p, b->p, b->len);
         b->p = p;
         b->cap = cap;
     }
