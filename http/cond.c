@@ -2,6 +2,7 @@
  * http/cond.c - conditional requests, see cond.h.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "core/util.h"
@@ -95,7 +96,10 @@ static int finish(int y, int mon, int d, int secs, int64_t *t)
 {
     static const unsigned char mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
-    if (y < 0 || mon < 1 || d < 1 || secs < 0 || d > mdays[mon - 1])
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    if (y < 0 || mon < 1 || d < 1 || secs < 0 || d > mdays[mon - 1] ||
+        (mon == 2 && d == 29 && !leap))
         return -EINVAL;
     *t = days_from_civil(y, (unsigned)mon, (unsigned)d) * 86400 + secs;
     return 0;

@@ -6,16 +6,35 @@
  * The parser must never crash nor read past the value, and whatever it
  * returns must be consistent: ranges sorted, disjoint and not adjacent,
  * inside the representation, at most the maximum asked for, their total
- * no larger than the representation.
+ * no larger than the representation. The same bytes go through the
+ * conditional-header parsers (http/cond.c) too: entity-tag lists, If-Range
+ * and HTTP-dates, where a date that parses must survive formatting and
+ * parsing again.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/cond.h"
 #include "http/range.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void conditionals(ringo_str v)
+{
+    char out[RINGO__HTTP_DATE_LEN + 1];
+    int64_t t, t2;
+
+    (void)ringo__etag_match(v, RINGO_STR_LIT("\"a\""), true);
+    (void)ringo__etag_match(v, RINGO_STR_LIT("W/\"a\""), false);
+    (void)ringo__if_range(v, RINGO_STR_LIT("\"a\""), 784111777);
+    if (ringo__http_date_parse(v, &t) == 0 && t >= 0 && t < 253402300800) {
+        ringo__http_date_format(t, out);
+        if (ringo__http_date_parse(ringo_str_c(out), &t2) != 0 || t2 != t)
+            abort();
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -35,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!value)
         return 0;
     memcpy(value, data + 9, size - 9);
+    conditionals((ringo_str){value, size - 9});
     n = ringo__range_parse((ringo_str){value, size - 9}, len, out, max);
     if (n == -ERANGE || n == RINGO__RANGE_IGNORE) {
         free(value);

@@ -39,6 +39,8 @@ static void dates(void)
     bad_date("Sun, 32 Nov 1994 08:49:37 GMT");
     bad_date("Sun, 06 Foo 1994 08:49:37 GMT");
     bad_date("Sun, 06 Nov 1994 08:49:37 GMT ");
+    bad_date("Tue, 29 Feb 2100 00:00:00 GMT"); /* not a leap year */
+    CHECK(date("Tue, 29 Feb 2000 00:00:00 GMT") == 951782400);
     bad_date("784111777");
     bad_date("");
     ringo__http_date_format(784111777, out);

@@ -46,8 +46,7 @@ int main(void)
     CHECK(ringo_static(app, "/{x}", dir, NULL) == -EINVAL);
     CHECK(ringo_static(app, "/s", dir, &(ringo_static_opts){.reserved[3] = 1}) == -EINVAL);
     CHECK(ringo_static(app, "/s", dir, &(ringo_static_opts){.flags = 1u << 20}) == -EINVAL);
-    CHECK(ringo_static(app, "/s", dir, &(ringo_static_opts){.cache_control = "a\r\nb"}) ==
-          -EINVAL);
+    CHECK(ringo_static(app, "/s", dir, &(ringo_static_opts){.cache_control = "a\r\nb"}) == -EINVAL);
     CHECK(ringo_static(app, "/s", dir, &(ringo_static_opts){.index = "a/b.html"}) == -EINVAL);
     CHECK(ringo_static(app, "/s", dir, &(ringo_static_opts){.index = ""}) == -EINVAL);
     CHECK(ringo_static(app, "/s", dir, &(ringo_static_opts){.types = bad_type}) == -EINVAL);
@@ -57,8 +56,10 @@ int main(void)
     CHECK(open_fds() == fds);
 
     CHECK(ringo_static(app, "/s", dir,
-                       &(ringo_static_opts){.index = "index.html", .types = types,
-                                            .cache_control = "no-cache", .cache_bytes = 1 << 20,
+                       &(ringo_static_opts){.index = "index.html",
+                                            .types = types,
+                                            .cache_control = "no-cache",
+                                            .cache_bytes = 1 << 20,
                                             .flags = RINGO_STATIC_LISTING}) == 0);
     CHECK(open_fds() == fds + 1); /* the root */
     CHECK(ringo_static(app, "/s", dir, NULL) == -EEXIST);
