@@ -690,7 +690,8 @@ static void usage(FILE *f)
                "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
                "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
                "             [--stream-window B] [--sse-ping MS] [--static-dir DIR]\n"
-               "             [--static-cache-valid MS] [--static-listing] [--quiet]\n");
+               "             [--static-cache-valid MS] [--static-listing]\n"
+               "             [--static-symlinks] [--quiet]\n");
 }
 
 enum {
@@ -720,13 +721,14 @@ enum {
     OPT_PING,
     OPT_STATIC,
     OPT_STATIC_VALID,
-    OPT_STATIC_LISTING
+    OPT_STATIC_LISTING,
+    OPT_STATIC_SYMLINKS
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
 static const char *static_dir = RINGO_DEMO_DIR "/static";
 static uint32_t static_valid_ms;
-static bool static_listing;
+static unsigned static_flags; /* --static-listing, --static-symlinks */
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
@@ -760,6 +762,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"static-dir", 1, 0, OPT_STATIC},
                                          {"static-cache-valid", 1, 0, OPT_STATIC_VALID},
                                          {"static-listing", 0, 0, OPT_STATIC_LISTING},
+                                         {"static-symlinks", 0, 0, OPT_STATIC_SYMLINKS},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -796,7 +799,8 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_PING: cfg->sse_ping_ms = (uint32_t)v; break;
         case OPT_STATIC: static_dir = optarg; break;
         case OPT_STATIC_VALID: static_valid_ms = (uint32_t)v; break;
-        case OPT_STATIC_LISTING: static_listing = true; break;
+        case OPT_STATIC_LISTING: static_flags |= RINGO_STATIC_LISTING; break;
+        case OPT_STATIC_SYMLINKS: static_flags |= RINGO_STATIC_SYMLINKS; break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
@@ -859,7 +863,7 @@ static int add_routes(ringo_app *app)
                              routes[i].udata == APP ? app : routes[i].udata, routes[i].opts);
     if (ret == 0)
         ret = demo_stream_routes(app);
-    return ret ? ret : demo_file_routes(app, static_dir, static_valid_ms, static_listing);
+    return ret ? ret : demo_file_routes(app, static_dir, static_valid_ms, static_flags);
 }
 
 int main(int argc, char **argv)

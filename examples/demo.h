@@ -4,8 +4,6 @@
 #ifndef RINGO_DEMO_H
 #define RINGO_DEMO_H
 
-#include <stdbool.h>
-
 #include <ringo.h>
 
 /* Query parameter name as a number; dflt when absent or malformed, max when larger. */
@@ -15,8 +13,8 @@ uint64_t demo_query_u64(ringo_req *req, const char *name, uint64_t dflt, uint64_
 int demo_stream_routes(ringo_app *app);
 
 /* /static/ (a ringo_static() mount of static_dir, its cache trusted cache_valid_ms without
- * a statx, directory listings when listing) and /download/{name} (examples/demo_files.c). */
+ * a statx, RINGO_STATIC_* flags added) and /download/{name} (examples/demo_files.c). */
 int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_valid_ms,
-                     bool listing);
+                     unsigned flags);
 
 #endif

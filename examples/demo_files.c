@@ -3,7 +3,6 @@
  * and downloads answered with ringo_resp_file() (ringo/file.h).
  */
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,15 +88,15 @@ static int download(ringo_req *req, void *udata)
     return ringo_resp_file(req, fd, 0, st.stx_size, RINGO_FILE_CLOSE);
 }
 
-int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_valid_ms, bool listing)
+int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_valid_ms,
+                     unsigned flags)
 {
     const ringo_static_opts opts = {
         .index = "index.html",
         .cache_control = "public, max-age=60",
         .cache_bytes = 16u << 20,
         .cache_valid_ms = cache_valid_ms,
-        .flags = RINGO_STATIC_NOSNIFF | RINGO_STATIC_PRECOMPRESSED |
-                 (listing ? RINGO_STATIC_LISTING : 0),
+        .flags = RINGO_STATIC_NOSNIFF | RINGO_STATIC_PRECOMPRESSED | flags,
     };
     int ret;
 

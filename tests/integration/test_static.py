@@ -490,6 +490,21 @@ def directory_listing_escapes_names(srv):
     check_eq(fetch(srv, "/static/sub/").body, b"<p>index</p>\n", "an index wins over a listing")
 
 
+@case(args=[*ARGS, "--static-symlinks"])
+def allowed_symlinks_stay_inside_the_root(srv):
+    r = fetch(srv, "/static/in-link")
+    check_eq((r.status, r.body), (200, TEXT), "a link to a file inside the root")
+    write("deep/x.txt", b"deep\n")
+    link = os.path.join(ROOT, "deep", "up")
+    if not os.path.lexists(link):
+        os.symlink("../a.txt", link)  # relative, and still inside
+    check_eq(fetch(srv, "/static/deep/up").body, TEXT, "a relative link within the root")
+    for t in ("/static/out-abs", "/static/out-rel", "/static/out-dir/secret.txt"):
+        r = fetch(srv, t)
+        check_eq(r.status, 404, f"{t}: a link out of the root (RESOLVE_BENEATH)")
+        check(SECRET not in r.body, f"{t} shows the secret")
+
+
 # ------------------------------------------------------------ 1,000 downloads, unprivileged
 
 class NobodyServer(h.Server):
