@@ -8,48 +8,56 @@
 #include "core/util.h"
 #include "http/mime.h"
 
+/* E(ext, type): the extension's length is counted at compile time (this runs per request). */
+#define E(ext, type)                                                                               \
+    {                                                                                              \
+        ext, sizeof(ext) - 1, type                                                                 \
+    }
+
 static const struct {
-    const char *ext, *type;
+    const char *ext;
+    size_t len;
+    const char *type;
 } table[] = {
-    {"html", "text/html; charset=utf-8"},
-    {"htm", "text/html; charset=utf-8"},
-    {"css", "text/css; charset=utf-8"},
-    {"js", "text/javascript; charset=utf-8"},
-    {"mjs", "text/javascript; charset=utf-8"},
-    {"json", "application/json"},
-    {"map", "application/json"},
-    {"txt", "text/plain; charset=utf-8"},
-    {"md", "text/markdown; charset=utf-8"},
-    {"csv", "text/csv; charset=utf-8"},
-    {"xml", "application/xml"},
-    {"svg", "image/svg+xml"},
-    {"png", "image/png"},
-    {"jpg", "image/jpeg"},
-    {"jpeg", "image/jpeg"},
-    {"gif", "image/gif"},
-    {"webp", "image/webp"},
-    {"avif", "image/avif"},
-    {"ico", "image/x-icon"},
-    {"bmp", "image/bmp"},
-    {"woff", "font/woff"},
-    {"woff2", "font/woff2"},
-    {"ttf", "font/ttf"},
-    {"otf", "font/otf"},
-    {"wasm", "application/wasm"},
-    {"pdf", "application/pdf"},
-    {"zip", "application/zip"},
-    {"gz", "application/gzip"},
-    {"tgz", "application/gzip"},
-    {"tar", "application/x-tar"},
-    {"zst", "application/zstd"},
-    {"br", "application/octet-stream"},
-    {"mp4", "video/mp4"},
-    {"webm", "video/webm"},
-    {"mp3", "audio/mpeg"},
-    {"ogg", "audio/ogg"},
-    {"wav", "audio/wav"},
-    {"webmanifest", "application/manifest+json"},
-    {"bin", "application/octet-stream"},
+    E("html", "text/html; charset=utf-8"),
+    E("htm", "text/html; charset=utf-8"),
+    E("css", "text/css; charset=utf-8"),
+    E("js", "text/javascript; charset=utf-8"),
+    E("mjs", "text/javascript; charset=utf-8"),
+    E("json", "application/json"),
+    E("map", "application/json"),
+    E("txt", "text/plain; charset=utf-8"),
+    E("md", "text/markdown; charset=utf-8"),
+    E("csv", "text/csv; charset=utf-8"),
+    E("xml", "application/xml"),
+    E("svg", "image/svg+xml"),
+    E("png", "image/png"),
+    E("jpg", "image/jpeg"),
+    E("jpeg", "image/jpeg"),
+    E("gif", "image/gif"),
+    E("webp", "image/webp"),
+    E("avif", "image/avif"),
+    E("ico", "image/x-icon"),
+    E("bmp", "image/bmp"),
+    E("woff", "font/woff"),
+    E("woff2", "font/woff2"),
+    E("ttf", "font/ttf"),
+    E("otf", "font/otf"),
+    E("wasm", "application/wasm"),
+    E("pdf", "application/pdf"),
+    E("zip", "application/zip"),
+    E("gz", "application/gzip"),
+    E("tgz", "application/gzip"),
+    E("tar", "application/x-tar"),
+    E("zst", "application/zstd"),
+    E("br", "application/octet-stream"),
+    E("mp4", "video/mp4"),
+    E("webm", "video/webm"),
+    E("mp3", "audio/mpeg"),
+    E("ogg", "audio/ogg"),
+    E("wav", "audio/wav"),
+    E("webmanifest", "application/manifest+json"),
+    E("bin", "application/octet-stream"),
 };
 
 ringo_str ringo__mime_ext(ringo_str name)
@@ -71,7 +79,7 @@ const char *ringo__mime_type(ringo_str name)
     ringo_str ext = ringo__mime_ext(name);
 
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]) && ext.len; i++)
-        if (strlen(table[i].ext) == ext.len && ringo__ascii_iequal(ext.ptr, table[i].ext, ext.len))
+        if (table[i].len == ext.len && ringo__ascii_iequal(ext.ptr, table[i].ext, ext.len))
             return table[i].type;
     return NULL;
 }

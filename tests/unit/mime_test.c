@@ -28,7 +28,7 @@ int main(void)
     type("archive.tar.gz", "application/gzip");
     type("mod.wasm", "application/wasm");
     type("README", NULL);
-    type(".bashrc", NULL);  /* a dot file's name is not an extension */
+    type(".bashrc", NULL); /* a dot file's name is not an extension */
     type("dir/.env", NULL);
     type("dir.d/file", NULL); /* a dot in a folder name */
     type("file.", NULL);
