@@ -691,7 +691,7 @@ static void usage(FILE *f)
                "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
                "             [--stream-window B] [--sse-ping MS] [--static-dir DIR]\n"
                "             [--static-cache-valid MS] [--static-listing]\n"
-               "             [--static-symlinks] [--quiet]\n");
+               "             [--static-symlinks] [--static-no-variants] [--quiet]\n");
 }
 
 enum {
@@ -722,13 +722,14 @@ enum {
     OPT_STATIC,
     OPT_STATIC_VALID,
     OPT_STATIC_LISTING,
-    OPT_STATIC_SYMLINKS
+    OPT_STATIC_SYMLINKS,
+    OPT_STATIC_NO_VARIANTS
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
 static const char *static_dir = RINGO_DEMO_DIR "/static";
 static uint32_t static_valid_ms;
-static unsigned static_flags; /* --static-listing, --static-symlinks */
+static unsigned static_flags; /* --static-listing, --static-symlinks, --static-no-variants */
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
@@ -763,6 +764,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"static-cache-valid", 1, 0, OPT_STATIC_VALID},
                                          {"static-listing", 0, 0, OPT_STATIC_LISTING},
                                          {"static-symlinks", 0, 0, OPT_STATIC_SYMLINKS},
+                                         {"static-no-variants", 0, 0, OPT_STATIC_NO_VARIANTS},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -801,6 +803,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_STATIC_VALID: static_valid_ms = (uint32_t)v; break;
         case OPT_STATIC_LISTING: static_flags |= RINGO_STATIC_LISTING; break;
         case OPT_STATIC_SYMLINKS: static_flags |= RINGO_STATIC_SYMLINKS; break;
+        case OPT_STATIC_NO_VARIANTS: static_flags |= DEMO_STATIC_NO_VARIANTS; break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }

@@ -17,4 +17,7 @@ int demo_stream_routes(ringo_app *app);
 int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_valid_ms,
                      unsigned flags);
 
+/* demo_file_routes() flag beside the RINGO_STATIC_* ones: no precompressed variants. */
+#define DEMO_STATIC_NO_VARIANTS (1u << 31)
+
 #endif

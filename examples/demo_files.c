@@ -96,7 +96,10 @@ int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_vali
         .cache_control = "public, max-age=60",
         .cache_bytes = 16u << 20,
         .cache_valid_ms = cache_valid_ms,
-        .flags = RINGO_STATIC_NOSNIFF | RINGO_STATIC_PRECOMPRESSED | flags,
+        .flags =
+            (RINGO_STATIC_NOSNIFF | RINGO_STATIC_PRECOMPRESSED | flags) &
+            ~(flags & DEMO_STATIC_NO_VARIANTS ? RINGO_STATIC_PRECOMPRESSED | DEMO_STATIC_NO_VARIANTS
+                                              : 0u),
     };
     int ret;
 

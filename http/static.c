@@ -807,7 +807,10 @@ static int open_file(const struct ringo__static_mount *m, ringo_req *req, struct
             return 1;
         }
         *out = directory(m, req, f, fd);
-        return *out != 1;
+        if (*out != 1)
+            return 1;
+        *out = 0; /* *f is the index file now */
+        return 0;
     }
     if (type != S_IFREG || (slash && f->rel[0])) {
         close_fd(fd);

@@ -505,6 +505,18 @@ def allowed_symlinks_stay_inside_the_root(srv):
         check(SECRET not in r.body, f"{t} shows the secret")
 
 
+@case(args=[*ARGS, "--static-no-variants"])
+def index_of_a_mount_without_variants(srv):
+    # Regression: without RINGO_STATIC_PRECOMPRESSED a directory's index answered an
+    # empty 200 (the index lookup's result leaked into the handler's return value).
+    for _ in range(2):  # opened, then from the cache
+        r = fetch(srv, "/static/sub/")
+        check_eq((r.status, r.body), (200, b"<p>index</p>\n"), "index.html")
+        check(r.header("Vary") is None, "no Vary without variants")
+    r = fetch(srv, "/static/comp/page.txt", headers=[("Accept-Encoding", "gzip")])
+    check_eq((r.body, r.header("Content-Encoding")), (b"identity body\n", None), "no variant")
+
+
 # ------------------------------------------------------------ 1,000 downloads, unprivileged
 
 class NobodyServer(h.Server):
