@@ -287,6 +287,28 @@ def if_range(srv):
         check_eq(len(r.body), 10 if want == 206 else len(LARGE), f"If-Range {v} body")
 
 
+@case(args=ARGS)
+def pipelined_file_answers_stay_in_order(srv):
+    etag = fetch(srv, "/static/a.txt").header("ETag")
+    c = Conn(srv)
+    c.send(get("/static/large.bin", headers=[("Range", "bytes=0-9,-10")]) +
+           get("/static/a.txt", headers=[("If-None-Match", etag)]) +
+           h.request("HEAD", "/static/large.bin") +
+           get("/static/large.bin") +
+           get("/static/a.txt", headers=[("Range", "bytes=1-3")]) +
+           get("/static/missing"))
+    r = c.read_response()
+    check_eq((r.status, parse_multipart(r, LARGE)),
+             (206, [(0, 9), (len(LARGE) - 10, len(LARGE) - 1)]), "1: multipart")
+    check_eq(c.read_response().status, 304, "2: 304")
+    r = c.read_response(head=True)
+    check_eq((r.status, r.header("Content-Length")), (200, str(len(LARGE))), "3: HEAD")
+    check_eq(c.read_response().body, LARGE, "4: the whole file")
+    check_eq(c.read_response().body, TEXT[1:4], "5: a range of a cached file")
+    check_eq(c.read_response().status, 404, "6: missing")
+    c.close()
+
+
 # ------------------------------------------------------------ conditional requests
 
 def http_date(t):
