@@ -91,8 +91,12 @@ static int download(ringo_req *req, void *udata)
 int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_valid_ms,
                      unsigned flags)
 {
+    /* One entry of our own and one override of the built-in table. */
+    static const ringo_static_type types[] = {
+        {"ringo", "text/x-ringo; charset=utf-8"}, {"md", "text/plain; charset=utf-8"}, {NULL}};
     const ringo_static_opts opts = {
         .index = "index.html",
+        .types = types,
         .cache_control = "public, max-age=60",
         .cache_bytes = 16u << 20,
         .cache_valid_ms = cache_valid_ms,

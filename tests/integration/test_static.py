@@ -121,6 +121,12 @@ def serves_a_file_with_validators(srv):
     hd = fetch(srv, "/static/a.txt", method="HEAD")
     check_eq((hd.status, hd.header("Content-Length"), hd.header("ETag")),
              (200, str(len(TEXT)), etag), "HEAD")
+    for name, want in (("x.ringo", "text/x-ringo; charset=utf-8"),
+                       ("X.RINGO", "text/x-ringo; charset=utf-8"),  # case-insensitive
+                       ("notes.md", "text/plain; charset=utf-8"),  # overrides the table
+                       ("noext", "application/octet-stream"), ("app.css", "text/css; charset=utf-8")):
+        write(name, b"t")
+        check_eq(fetch(srv, "/static/" + name).header("Content-Type"), want, f"type of {name}")
     e = fetch(srv, "/static/empty.txt")
     check_eq((e.status, e.body, e.header("Content-Length")), (200, b"", "0"), "empty file")
     check_eq(fetch(srv, "/static/large.bin").body, LARGE, "1 MiB file")
