@@ -31,7 +31,8 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ringo_harness as h  # noqa: E402
-from ringo_harness import Conn, Failure, Skip, StatsConn, abort_sock, case, check, check_eq, get  # noqa: E402,E501
+from ringo_harness import (Conn, Failure, Skip, StatsConn, abort_sock, case, check,  # noqa: E402
+                           check_eq, get)
 
 # The mounted folder, made before the server starts; world-readable so that the
 # unprivileged server of the concurrency case can serve it too.
@@ -124,7 +125,8 @@ def serves_a_file_with_validators(srv):
     for name, want in (("x.ringo", "text/x-ringo; charset=utf-8"),
                        ("X.RINGO", "text/x-ringo; charset=utf-8"),  # case-insensitive
                        ("notes.md", "text/plain; charset=utf-8"),  # overrides the table
-                       ("noext", "application/octet-stream"), ("app.css", "text/css; charset=utf-8")):
+                       ("noext", "application/octet-stream"),
+                       ("app.css", "text/css; charset=utf-8")):
         write(name, b"t")
         check_eq(fetch(srv, "/static/" + name).header("Content-Type"), want, f"type of {name}")
     e = fetch(srv, "/static/empty.txt")
