@@ -690,7 +690,8 @@ static void usage(FILE *f)
                "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
                "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
                "             [--stream-window B] [--sse-ping MS] [--ws-ping MS] [--ws-idle MS]\n"
-               "             [--quiet]\n");
+               "             [--static-dir DIR] [--static-cache-valid MS] [--static-listing]\n"
+               "             [--static-symlinks] [--static-no-variants] [--quiet]\n");
 }
 
 enum {
@@ -719,8 +720,18 @@ enum {
     OPT_WINDOW,
     OPT_PING,
     OPT_WSPING,
-    OPT_WSIDLE
+    OPT_WSIDLE,
+    OPT_STATIC,
+    OPT_STATIC_VALID,
+    OPT_STATIC_LISTING,
+    OPT_STATIC_SYMLINKS,
+    OPT_STATIC_NO_VARIANTS
 };
+
+/* --static-dir: mounted at /static/; the demo's own folder by default. */
+static const char *static_dir = RINGO_DEMO_DIR "/static";
+static uint32_t static_valid_ms;
+static unsigned static_flags; /* --static-listing, --static-symlinks, --static-no-variants */
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
@@ -753,6 +764,11 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"sse-ping", 1, 0, OPT_PING},
                                          {"ws-ping", 1, 0, OPT_WSPING},
                                          {"ws-idle", 1, 0, OPT_WSIDLE},
+                                         {"static-dir", 1, 0, OPT_STATIC},
+                                         {"static-cache-valid", 1, 0, OPT_STATIC_VALID},
+                                         {"static-listing", 0, 0, OPT_STATIC_LISTING},
+                                         {"static-symlinks", 0, 0, OPT_STATIC_SYMLINKS},
+                                         {"static-no-variants", 0, 0, OPT_STATIC_NO_VARIANTS},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -789,6 +805,11 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_PING: cfg->sse_ping_ms = (uint32_t)v; break;
         case OPT_WSPING: cfg->ws_ping_ms = (uint32_t)v; break;
         case OPT_WSIDLE: cfg->ws_idle_timeout_ms = (uint32_t)v; break;
+        case OPT_STATIC: static_dir = optarg; break;
+        case OPT_STATIC_VALID: static_valid_ms = (uint32_t)v; break;
+        case OPT_STATIC_LISTING: static_flags |= RINGO_STATIC_LISTING; break;
+        case OPT_STATIC_SYMLINKS: static_flags |= RINGO_STATIC_SYMLINKS; break;
+        case OPT_STATIC_NO_VARIANTS: static_flags |= DEMO_STATIC_NO_VARIANTS; break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
@@ -851,7 +872,9 @@ static int add_routes(ringo_app *app)
                              routes[i].udata == APP ? app : routes[i].udata, routes[i].opts);
     if (ret == 0)
         ret = demo_stream_routes(app);
-    return ret ? ret : demo_ws_routes(app);
+    if (ret == 0)
+        ret = demo_ws_routes(app);
+    return ret ? ret : demo_file_routes(app, static_dir, static_valid_ms, static_flags);
 }
 
 int main(int argc, char **argv)

@@ -14,5 +14,12 @@ int demo_stream_routes(ringo_app *app);
 
 /* WebSocket routes (examples/demo_ws.c): echo, and a chat room across rings. */
 int demo_ws_routes(ringo_app *app);
+/* /static/ (a ringo_static() mount of static_dir, its cache trusted cache_valid_ms without
+ * a statx, RINGO_STATIC_* flags added) and /download/{name} (examples/demo_files.c). */
+int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_valid_ms,
+                     unsigned flags);
+
+/* demo_file_routes() flag beside the RINGO_STATIC_* ones: no precompressed variants. */
+#define DEMO_STATIC_NO_VARIANTS (1u << 31)
 
 #endif

@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "http/http_impl.h"
 #include "http/ws/ws_impl.h"
+#include "http/static_impl.h"
 #include "http/test_hooks.h"
 
 /*
@@ -166,6 +167,7 @@ void ringo_app_free(ringo_app *app)
     ringo__deps_free(app);
     ringo__ws_groups_free(app);
     ringo__router_free(app->router);
+    ringo__static_free_all(app);
     ringo__free(app);
 }
 

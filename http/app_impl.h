@@ -87,7 +87,8 @@ struct ringo_app {
      * and those dropped at shutdown: touched once per background task only. */
     _Atomic uint32_t bg_live;
     _Atomic uint64_t bg_dropped;
-    _Atomic uint64_t teardowns_dropped; /* shutdown: not started by the teardown timeout */
+    _Atomic uint64_t teardowns_dropped;  /* shutdown: not started by the teardown timeout */
+    struct ringo__static_mount *statics; /* ringo_static() mounts (http/static.c) */
     ringo__test_hooks test_hooks;
     struct ringo_ws_group *ws_groups; /* ringo_ws_group_new(): freed with the app */
 };

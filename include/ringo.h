@@ -22,5 +22,6 @@
 #include "ringo/form.h"
 #include "ringo/file.h"
 #include "ringo/ws.h"
+#include "ringo/static.h"
 
 #endif

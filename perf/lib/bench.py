@@ -62,6 +62,8 @@ CASES = [
          64, hook=True),
     Case("sync-sleep-64", "/sync/sleep?ms=10 (blocking sleep on the pool), 64 connections",
          "sync_sleep", 64, hook=True),
+    Case("static-4k-64", "4 KiB file from a static mount (ringo_static), 64 connections",
+         "static_4k", 64, hook=True),
     Case("sync-sleep-256", "/sync/sleep?ms=10 (blocking sleep on the pool), 256 connections",
          "sync_sleep", 256, hook=True),
 ]

@@ -33,7 +33,22 @@ ASYNC_ROUTES = {"plaintext": "/plaintext", "json": "/json", "sleep": "/sleep?ms=
 ROUTE_HEADERS = {"deps": ["Authorization: Bearer bench"]}
 SYNC_ROUTES = {"plaintext": "/sync/plaintext", "json": "/sync/json",
                "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10"}
-RINGO_ROUTES = {**ASYNC_ROUTES, "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10"}
+RINGO_ROUTES = {**ASYNC_ROUTES, "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10",
+                "static_4k": "/static/4k.bin"}
+# The static-file case: the same 4 KiB file in each server's run directory, an hour old
+# (ringo's small-file cache leaves files younger than two seconds out).
+STATIC_4K = bytes((i * 31 + 7) & 0xFF for i in range(4096))
+
+
+def write_static(server_dir):
+    d = os.path.join(server_dir, "static")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "4k.bin")
+    with open(path, "wb") as f:
+        f.write(STATIC_4K)
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    return d
 
 
 def _pdeathsig():
@@ -217,9 +232,15 @@ class Ringo(Server):
         b = self.opts.ringo_bin
         return None if b and os.access(b, os.X_OK) else f"no ringo binary ({b})"
 
+    def prepare(self):
+        self.static_dir = write_static(self.dir)
+
     def command(self):
+        # --static-cache-valid 1000: a cached file is trusted for a second without openat2 +
+        # statx, as nginx's open_file_cache (whose validity is 60 s by default) does.
         return [self.opts.ringo_bin, "--host", "127.0.0.1", "--port", "0", "--threads", "1",
-                "--max-conns", str(self.opts.max_conns)]
+                "--max-conns", str(self.opts.max_conns), "--static-dir", self.static_dir,
+                "--static-cache-valid", "1000"]
 
     def version(self):
         return self.opts.ringo_version
@@ -260,12 +281,13 @@ def _fill(template, out, **kw):
 
 class Nginx(Server):
     name, label = "nginx", "nginx"
-    routes = {"plaintext": "/plaintext", "json": "/json"}
+    routes = {"plaintext": "/plaintext", "json": "/json", "static_4k": "/static/4k.bin"}
 
     def available(self):
         return None if shutil.which("nginx") else "nginx not installed (Debian: nginx-light)"
 
     def prepare(self):
+        write_static(self.dir)
         _fill(os.path.join(PEERS, "nginx.conf"), os.path.join(self.dir, "nginx.conf"),
               DIR=self.dir, PORT=self.port,
               NOFILE=resource.getrlimit(resource.RLIMIT_NOFILE)[1])
@@ -280,12 +302,13 @@ class Nginx(Server):
 
 class H2o(Server):
     name, label = "h2o", "h2o"
-    routes = {"plaintext": "/plaintext", "json": "/json"}
+    routes = {"plaintext": "/plaintext", "json": "/json", "static_4k": "/static/4k.bin"}
 
     def available(self):
         return None if shutil.which("h2o") else "h2o not installed (Debian: h2o)"
 
     def prepare(self):
+        write_static(self.dir)
         with open(os.path.join(self.dir, "plaintext.txt"), "w") as f:
             f.write("Hello, World!")
         with open(os.path.join(self.dir, "json.json"), "w") as f:
