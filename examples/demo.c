@@ -842,7 +842,9 @@ static int add_routes(ringo_app *app)
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && ret == 0; i++)
         ret = ringo_route_ex(app, routes[i].method, routes[i].pattern, routes[i].mode, routes[i].fn,
                              routes[i].udata == APP ? app : routes[i].udata, routes[i].opts);
-    return ret ? ret : demo_stream_routes(app);
+    if (ret == 0)
+        ret = demo_stream_routes(app);
+    return ret ? ret : demo_compress_routes(app);
 }
 
 int main(int argc, char **argv)

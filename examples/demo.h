@@ -12,4 +12,7 @@ uint64_t demo_query_u64(ringo_req *req, const char *name, uint64_t dflt, uint64_
 /* Streaming routes (examples/demo_streams.c): SSE, streamed downloads. */
 int demo_stream_routes(ringo_app *app);
 
+/* Compressed routes (examples/demo_compress.c): /lorem, /sync/lorem, /json64k. */
+int demo_compress_routes(ringo_app *app);
+
 #endif

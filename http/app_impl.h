@@ -88,6 +88,8 @@ struct ringo_app {
     _Atomic uint64_t bg_dropped;
     _Atomic uint64_t teardowns_dropped; /* shutdown: not started by the teardown timeout */
     ringo__test_hooks test_hooks;
+    struct ringo__zopts *zopts; /* compression options (http/compress.c), or NULL */
+    bool zall;                  /* ringo_app_compress(): every route but those opting out */
 };
 
 /* ringo_config.max_post_inflight when 0: background tasks in flight per app. */

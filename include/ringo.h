@@ -21,5 +21,6 @@
 #include "ringo/body.h"
 #include "ringo/form.h"
 #include "ringo/file.h"
+#include "ringo/compress.h"
 
 #endif
