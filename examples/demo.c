@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -689,7 +690,7 @@ static void usage(FILE *f)
                "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
                "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
                "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
-               "             [--stream-window B] [--sse-ping MS] [--quiet]\n");
+               "             [--stream-window B] [--sse-ping MS] [--compress-406] [--quiet]\n");
 }
 
 enum {
@@ -716,8 +717,12 @@ enum {
     OPT_FALLBACK,
     OPT_FAILPOSTS,
     OPT_WINDOW,
-    OPT_PING
+    OPT_PING,
+    OPT_Z406
 };
+
+/* --compress-406: compression on for every route, 406 when a client refuses every coding. */
+static bool compress_406;
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
@@ -748,6 +753,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"msgring-fail-posts", 1, 0, OPT_FAILPOSTS},
                                          {"stream-window", 1, 0, OPT_WINDOW},
                                          {"sse-ping", 1, 0, OPT_PING},
+                                         {"compress-406", 0, 0, OPT_Z406},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -782,6 +788,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_FAILPOSTS: hooks->msgring_fail_posts = (int)v; break;
         case OPT_WINDOW: cfg->stream_window = (uint32_t)v; break;
         case OPT_PING: cfg->sse_ping_ms = (uint32_t)v; break;
+        case OPT_Z406: compress_406 = true; break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
@@ -863,6 +870,10 @@ int main(int argc, char **argv)
         ret = ringo__app_test_hooks(app, &hooks);
     if (ret == 0)
         ret = add_routes(app);
+    if (ret == 0 && compress_406) {
+        const ringo_compress_opts z = {.flags = RINGO_COMPRESS_406};
+        ret = ringo_app_compress(app, &z);
+    }
     if (ret == 0)
         ret = ringo_app_handle_signals(app);
     if (ret < 0) {

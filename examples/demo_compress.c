@@ -10,6 +10,9 @@
  *   ...&etag=1               a strong ETag: "lorem-<length>"
  *   ...&status=S             status S (200..599), e.g. 204 or 304
  *   ...&encoded=1            Content-Encoding: identity set by the handler (never re-encoded)
+ *   ...&stream=1             streamed in 16 KiB writes, chunked; stream=2: with the
+ *                            length declared (chunked on the wire when compressed)
+ *   GET /codings             the codings this build compresses with: "gzip zstd br"
  *   GET /json64k             a 65,536-byte JSON document (the gzip benchmark's body;
  *                            perf/lib/servers.py writes the same bytes for nginx)
  *
@@ -17,6 +20,7 @@
  * fixed pseudo-random sequence, so tests can compare it after decompression.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +30,27 @@
 #define LOREM_MAX_KB 65536
 
 static const char *const words[] = {
-    "lorem",   "ipsum",    "dolor",  "sit",      "amet",     "consectetur", "adipiscing",
-    "elit",    "sed",      "do",     "eiusmod",  "tempor",   "incididunt",  "ut",
-    "labore",  "et",       "dolore", "magna",    "aliqua",   "enim",        "ad",
-    "minim",   "veniam",   "quis",   "nostrud",  "exercitation", "ullamco", "laboris",
-    "nisi",    "aliquip",  "ex",     "ea",       "commodo",  "consequat",   "duis",
-    "aute",    "irure",    "in",     "reprehenderit", "voluptate", "velit", "esse",
-    "cillum",  "fugiat",   "nulla",  "pariatur", "excepteur", "sint",       "occaecat",
-    "cupidatat", "non",    "proident", "sunt",   "culpa",    "qui",         "officia",
-    "deserunt", "mollit",  "anim",   "id",       "est",      "laborum",
+    "lorem",      "ipsum",        "dolor",
+    "sit",        "amet",         "consectetur",
+    "adipiscing", "elit",         "sed",
+    "do",         "eiusmod",      "tempor",
+    "incididunt", "ut",           "labore",
+    "et",         "dolore",       "magna",
+    "aliqua",     "enim",         "ad",
+    "minim",      "veniam",       "quis",
+    "nostrud",    "exercitation", "ullamco",
+    "laboris",    "nisi",         "aliquip",
+    "ex",         "ea",           "commodo",
+    "consequat",  "duis",         "aute",
+    "irure",      "in",           "reprehenderit",
+    "voluptate",  "velit",        "esse",
+    "cillum",     "fugiat",       "nulla",
+    "pariatur",   "excepteur",    "sint",
+    "occaecat",   "cupidatat",    "non",
+    "proident",   "sunt",         "culpa",
+    "qui",        "officia",      "deserunt",
+    "mollit",     "anim",         "id",
+    "est",        "laborum",
 };
 
 /* Fills out[0..n) with words and spaces, a newline every 12 words or so. */
@@ -58,11 +74,21 @@ static void lorem_fill(char *out, size_t n)
     }
 }
 
+static int lorem_stream(ringo_req *req, const char *body, uint64_t n, bool declare)
+{
+    int ret = ringo_stream_start(req, declare ? (int64_t)n : RINGO_STREAM_CHUNKED);
+
+    for (uint64_t off = 0; ret == 0 && off < n; off += 16384)
+        ret = ringo_stream_write(req, body + off, n - off < 16384 ? (size_t)(n - off) : 16384);
+    return ret == 0 ? ringo_stream_end(req) : ret;
+}
+
 static int lorem(ringo_req *req, void *udata)
 {
     uint64_t kb = demo_query_u64(req, "kb", 16, LOREM_MAX_KB);
     uint64_t n = demo_query_u64(req, "bytes", kb * 1024, (uint64_t)LOREM_MAX_KB * 1024);
     uint64_t status = demo_query_u64(req, "status", 200, 599);
+    uint64_t stream = demo_query_u64(req, "stream", 0, 2);
     char etag[40];
     ringo_str type;
     char *body;
@@ -84,6 +110,8 @@ static int lorem(ringo_req *req, void *udata)
     }
     if (ret == 0 && demo_query_u64(req, "encoded", 0, 1))
         ret = ringo_resp_add_header(req, "Content-Encoding", RINGO_STR_LIT("identity"));
+    if (ret == 0 && stream)
+        return lorem_stream(req, body, n, stream == 2);
     return ret ? ret : ringo_resp_set_body_ref(req, body, n);
 }
 
@@ -119,6 +147,17 @@ static int json64k(ringo_req *req, void *udata)
     return ret ? ret : ringo_resp_set_body_ref(req, json64k_body, JSON64K);
 }
 
+static int codings(ringo_req *req, void *udata)
+{
+    unsigned m = ringo_compress_codings();
+    char out[32];
+    int n = snprintf(out, sizeof(out), "%s%s%s", m & RINGO_CODING_GZIP ? "gzip " : "",
+                     m & RINGO_CODING_ZSTD ? "zstd " : "", m & RINGO_CODING_BR ? "br " : "");
+
+    (void)udata;
+    return ringo_respond(req, 200, "text/plain", out, n ? (size_t)n - 1 : 0);
+}
+
 int demo_compress_routes(ringo_app *app)
 {
     static const ringo_route_opts z = {.flags = RINGO_ROUTE_COMPRESS};
@@ -130,5 +169,7 @@ int demo_compress_routes(ringo_app *app)
         ret = ringo_route_ex(app, "GET", "/sync/lorem", RINGO_SYNC, lorem, NULL, &z);
     if (ret == 0)
         ret = ringo_route_ex(app, "GET", "/json64k", RINGO_ASYNC, json64k, NULL, &z);
+    if (ret == 0)
+        ret = ringo_route(app, "GET", "/codings", RINGO_ASYNC, codings, NULL);
     return ret;
 }

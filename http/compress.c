@@ -112,6 +112,8 @@ static int parse_codings(ringo__zopts *out, const char *s)
 {
     bool seen[RINGO__Z_N] = {false};
 
+    if (!*s)
+        return -EINVAL;
     while (*s) {
         const char *e = s;
         int id;
@@ -353,7 +355,8 @@ static ringo_str accept_encoding(ringo_req *r, bool *present)
     char *p;
 
     for (uint32_t i = 0; i < r->nhdrs; i++)
-        if (r->hdrs[i].name.len == 15 && ringo__ascii_iequal(r->hdrs[i].name.ptr, "accept-encoding", 15)) {
+        if (r->hdrs[i].name.len == 15 &&
+            ringo__ascii_iequal(r->hdrs[i].name.ptr, "accept-encoding", 15)) {
             v = r->hdrs[i].value;
             total += v.len + 1;
             count++;
@@ -367,7 +370,8 @@ static ringo_str accept_encoding(ringo_req *r, bool *present)
     v.ptr = p;
     v.len = 0;
     for (uint32_t i = 0; i < r->nhdrs; i++)
-        if (r->hdrs[i].name.len == 15 && ringo__ascii_iequal(r->hdrs[i].name.ptr, "accept-encoding", 15)) {
+        if (r->hdrs[i].name.len == 15 &&
+            ringo__ascii_iequal(r->hdrs[i].name.ptr, "accept-encoding", 15)) {
             if (v.len)
                 p[v.len++] = ',';
             memcpy(p + v.len, r->hdrs[i].value.ptr, r->hdrs[i].value.len);
@@ -583,8 +587,7 @@ static size_t bound(int coding, size_t n)
     }
 }
 
-static size_t compress_once(int coding, const void *in, size_t n, char *out, size_t cap,
-                            int level)
+static size_t compress_once(int coding, const void *in, size_t n, char *out, size_t cap, int level)
 {
     switch (coding) {
 #if defined(RINGO_HAVE_LIBDEFLATE) || defined(RINGO_HAVE_ZLIB)
@@ -789,6 +792,24 @@ static int br_step(ringo__zc *z, const void *in, size_t n, bool end, size_t *len
 }
 #endif
 
+int ringo__zc_new(ringo__zc **out, int coding, int level)
+{
+    ringo__zc *z = ringo__calloc(1, sizeof(*z));
+    int ret;
+
+    *out = NULL;
+    if (!z)
+        return -ENOMEM;
+    z->coding = coding;
+    ret = zc_init(z, level);
+    if (ret < 0) {
+        ringo__zc_free(z);
+        return ret;
+    }
+    *out = z;
+    return 0;
+}
+
 int ringo__zc_write(ringo__zc *z, const void *in, size_t n, bool end, const char **out,
                     size_t *outn)
 {
@@ -831,11 +852,9 @@ int ringo__compress_stream(ringo_req *r, ringo__zc **out)
     coding = negotiate(r, o, true);
     if (coding < 0)
         return add_vary(r) < 0 ? -ENOMEM : 0;
-    z = ringo__calloc(1, sizeof(*z));
-    if (!z)
+    if (ringo__zc_new(&z, coding, o->level[coding]) < 0)
         return -ENOMEM;
-    z->coding = coding;
-    if (zc_init(z, o->level[coding]) < 0 || mark_encoded(r, coding) < 0) {
+    if (mark_encoded(r, coding) < 0) {
         ringo__zc_free(z);
         return -ENOMEM;
     }

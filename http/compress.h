@@ -75,6 +75,9 @@ int ringo__compress_stream(struct ringo_req *r, ringo__zc **out);
  * points into the compressor's buffer, valid until its next call. Returns
  * 0 or -ENOMEM (the stream must then be cut: the coding state is lost).
  */
+/* A compressor of coding (RINGO__Z_*, built in for streams) at level: 0, -ENOMEM, -ENOTSUP. */
+int ringo__zc_new(ringo__zc **out, int coding, int level);
+
 int ringo__zc_write(ringo__zc *z, const void *in, size_t n, bool end, const char **out,
                     size_t *outn);
 void ringo__zc_free(ringo__zc *z);
