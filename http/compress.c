@@ -603,6 +603,13 @@ static size_t compress_once(int coding, const void *in, size_t n, char *out, siz
     }
 }
 
+size_t ringo__compress_bound(int coding, size_t n) { return bound(coding, n); }
+
+size_t ringo__compress_buf(int coding, int level, const void *in, size_t n, char *out, size_t cap)
+{
+    return compress_once(coding, in, n, out, cap, level);
+}
+
 void ringo__compress_resp(ringo_req *r)
 {
     const ringo__zopts *o = NULL;

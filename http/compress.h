@@ -60,6 +60,13 @@ void ringo__compress_resp(struct ringo_req *r);
 /* Ring: r's body qualifies and is large enough to be compressed on the pool. */
 bool ringo__compress_offload(struct ringo_req *r);
 
+/*
+ * One whole body with coding (RINGO__Z_*) at level into out (room: cap, at
+ * least ringo__compress_bound()): the compressed length, 0 on failure.
+ */
+size_t ringo__compress_bound(int coding, size_t n);
+size_t ringo__compress_buf(int coding, int level, const void *in, size_t n, char *out, size_t cap);
+
 /* A streaming compressor (one per compressed stream, freed with the request). */
 typedef struct ringo__zc ringo__zc;
 

@@ -96,7 +96,7 @@ static void levels(void)
     static const struct {
         int gzip, zstd, br, want;
     } cases[] = {
-        {9, 19, 11, 0},       {1, 1, 1, 0},        {10, 0, 0, -EINVAL}, {-1, 0, 0, -EINVAL},
+        {9, 19, 11, 0},      {1, 1, 1, 0},        {10, 0, 0, -EINVAL}, {-1, 0, 0, -EINVAL},
         {0, 20, 0, -EINVAL}, {0, -3, 0, -EINVAL}, {0, 0, 12, -EINVAL}, {0, 0, -1, -EINVAL},
     };
 
@@ -211,8 +211,8 @@ static void gzip_flushes(void)
         in.avail_in = (uInt)n;
         CHECK(inflate(&in, Z_SYNC_FLUSH) == Z_OK && in.avail_in == 0);
         total += sizeof(src[i]);
-        CHECKF(in.total_out == total, "gzip: %lu of %zu bytes decode after a write",
-               in.total_out, total);
+        CHECKF(in.total_out == total, "gzip: %lu of %zu bytes decode after a write", in.total_out,
+               total);
         CHECK(memcmp(dst + total - sizeof(src[i]), src[i], sizeof(src[i])) == 0);
     }
     {
