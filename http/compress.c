@@ -631,14 +631,35 @@ void ringo__compress_resp(ringo_req *r)
     r->rbody_len = len;
 }
 
+/*
+ * CPU per byte of each coding and level, relative to gzip level 1 and
+ * rounded up to a power of two (micro_compress_bench on text, see
+ * docs/operations.md): pool_min_bytes is gzip level 1's threshold, and a
+ * coding that costs k times as much goes to the pool at 1/k of the size.
+ */
+static unsigned cost(int coding, int level)
+{
+    static const uint16_t gzip[10] = {1, 1, 1, 2, 2, 4, 4, 8, 16, 16};
+    static const uint16_t zstd[20] = {1,  1,  1,  1,  1,  4,  4,   4,   8,   8,
+                                      8,  8,  8,  32, 32, 32, 256, 256, 256, 256};
+    static const uint16_t br[12] = {1, 1, 1, 4, 4, 16, 16, 32, 32, 32, 1024, 1024};
+
+    switch (coding) {
+    case RINGO__Z_GZIP: return gzip[level];
+    case RINGO__Z_ZSTD: return zstd[level];
+    default: return br[level];
+    }
+}
+
 bool ringo__compress_offload(ringo_req *r)
 {
     const ringo__zopts *o = ringo__compress_of(r);
+    int coding;
 
-    if (!o || r->stream || r->file || r->rbody_len < o->min_bytes ||
-        r->rbody_len < o->pool_min_bytes || !eligible(r, o))
+    if (!o || r->stream || r->file || r->rbody_len < o->min_bytes || !eligible(r, o))
         return false;
-    return negotiate(r, o, false) >= 0;
+    coding = negotiate(r, o, false);
+    return coding >= 0 && r->rbody_len >= o->pool_min_bytes / cost(coding, o->level[coding]);
 }
 
 /* ---- streams ---- */

@@ -35,7 +35,7 @@ typedef struct ringo__zopts {
 } ringo__zopts;
 
 /* ringo_compress_opts.pool_min_bytes when 0 (docs/operations.md says how it was measured). */
-#define RINGO__Z_DEFAULT_POOL_MIN (64u * 1024)
+#define RINGO__Z_DEFAULT_POOL_MIN (16u * 1024)
 /* Window limits of a stream's compressor (memory per open stream, docs/api.md). */
 #define RINGO__Z_STREAM_WLOG 18
 
