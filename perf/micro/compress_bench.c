@@ -32,10 +32,10 @@ static int cmp(const void *a, const void *b)
 /* The demo's /lorem text: words drawn by a fixed xorshift sequence. */
 static void lorem(char *out, size_t n)
 {
-    static const char *const w[] = {"lorem", "ipsum", "dolor", "sit", "amet", "consectetur",
-                                    "adipiscing", "elit", "sed", "do", "eiusmod", "tempor",
-                                    "incididunt", "ut", "labore", "et", "dolore", "magna",
-                                    "aliqua", "enim", "ad", "minim", "veniam", "quis"};
+    static const char *const w[] = {
+        "lorem",  "ipsum", "dolor",   "sit",    "amet",       "consectetur", "adipiscing", "elit",
+        "sed",    "do",    "eiusmod", "tempor", "incididunt", "ut",          "labore",     "et",
+        "dolore", "magna", "aliqua",  "enim",   "ad",         "minim",       "veniam",     "quis"};
     uint64_t x = 0x9e3779b97f4a7c15ull;
     size_t i = 0, count = 0;
 
@@ -84,8 +84,8 @@ static void one(int coding, int level, const char *kind, const char *in, size_t 
         t[r] = (double)(now_ns() - t0) / 1000.0;
     }
     qsort(t, (size_t)reps, sizeof(t[0]), cmp);
-    printf("%-5s %-3d %-6s %7zu KiB  %9.1f us  %6.2f us/KiB  ratio %5.2f\n", cname[coding],
-           level, kind, n / 1024, t[reps / 2], t[reps / 2] / (double)(n / 1024),
+    printf("%-5s %-3d %-6s %7zu KiB  %9.1f us  %6.2f us/KiB  ratio %5.2f\n", cname[coding], level,
+           kind, n / 1024, t[reps / 2], t[reps / 2] / (double)(n / 1024),
            len ? (double)n / (double)len : 0.0);
     free(out);
 }
