@@ -13,7 +13,9 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 jobs=$(nproc)
 
-scripts/deps.sh wrk clang clang-format locales
+# python3-zstandard, python3-brotli (Debian's /usr/bin/python3), zstd, brotli: the
+# compression tests' decoders.
+scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli
 
 build() { # dir, cmake args...
     local dir=$1; shift
