@@ -9,11 +9,13 @@
  *
  * Memory: a buffered body is compressed into the request's arena, at most
  * the codec's bound for its length; the codec's working state lives only
- * for that call. A stream's compressor lives as long as its request, with
- * its windows limited (RINGO__Z_STREAM_WLOG): gzip 32 KiB window and
- * memLevel 8 (zlib's deflate state, about 256 KiB), zstd window 256 KiB with
- * hash and chain tables of at most 2^17 entries, brotli window 256 KiB; its
- * output buffer is as large as one write's compressed bytes.
+ * for that call (and each thread's cached contexts, below). A stream's
+ * compressor lives as long as its request, its memory limited (measured
+ * after four flushed 64 KiB writes): gzip 32 KiB window and memLevel 8
+ * (about 270 KiB of zlib state); zstd 64 KiB window, tables of 2^15
+ * entries (about 730 KiB with its buffers); brotli 64 KiB window, quality
+ * at most 3 (about 750 KiB); plus an output buffer as large as one write's
+ * compressed bytes.
  */
 #include <errno.h>
 #include <limits.h>
@@ -773,9 +775,13 @@ static int zc_init(ringo__zc *z, int level)
                 z->zstd, ZSTD_c_windowLog,
                 cp.windowLog < RINGO__Z_STREAM_WLOG ? (int)cp.windowLog : RINGO__Z_STREAM_WLOG)) ||
             ZSTD_isError(ZSTD_CCtx_setParameter(z->zstd, ZSTD_c_hashLog,
-                                                cp.hashLog < 17 ? (int)cp.hashLog : 17)) ||
+                                                cp.hashLog < RINGO__Z_STREAM_ZSTD_TABLES
+                                                    ? (int)cp.hashLog
+                                                    : RINGO__Z_STREAM_ZSTD_TABLES)) ||
             ZSTD_isError(ZSTD_CCtx_setParameter(z->zstd, ZSTD_c_chainLog,
-                                                cp.chainLog < 17 ? (int)cp.chainLog : 17)))
+                                                cp.chainLog < RINGO__Z_STREAM_ZSTD_TABLES
+                                                    ? (int)cp.chainLog
+                                                    : RINGO__Z_STREAM_ZSTD_TABLES)))
             return -ENOMEM;
         return 0;
     }
@@ -783,6 +789,8 @@ static int zc_init(ringo__zc *z, int level)
 #if defined(RINGO_HAVE_BROTLI)
     case RINGO__Z_BR:
         z->br = BrotliEncoderCreateInstance(NULL, NULL, NULL);
+        if (level > RINGO__Z_STREAM_BR_MAX)
+            level = RINGO__Z_STREAM_BR_MAX;
         if (!z->br || !BrotliEncoderSetParameter(z->br, BROTLI_PARAM_QUALITY, (uint32_t)level) ||
             !BrotliEncoderSetParameter(z->br, BROTLI_PARAM_LGWIN, RINGO__Z_STREAM_WLOG))
             return -ENOMEM;

@@ -36,8 +36,14 @@ typedef struct ringo__zopts {
 
 /* ringo_compress_opts.pool_min_bytes when 0 (docs/operations.md says how it was measured). */
 #define RINGO__Z_DEFAULT_POOL_MIN (16u * 1024)
-/* Window limits of a stream's compressor (memory per open stream, docs/api.md). */
-#define RINGO__Z_STREAM_WLOG 18
+/*
+ * Limits of a stream's compressor (memory per open stream, docs/api.md):
+ * zstd and brotli windows of 64 KiB, zstd hash and chain tables of 2^15
+ * entries, brotli quality at most 3 (quality 4 needs twice the memory).
+ */
+#define RINGO__Z_STREAM_WLOG 16
+#define RINGO__Z_STREAM_ZSTD_TABLES 15
+#define RINGO__Z_STREAM_BR_MAX 3
 
 /* Checks *in and fills *out (NULL in: the defaults). 0, -EINVAL, -ENOTSUP, -ENOMEM. */
 int ringo__zopts_parse(ringo__zopts *out, const ringo_compress_opts *in);
