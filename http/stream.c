@@ -83,6 +83,7 @@ typedef struct ringo__stream {
     ringo__fiber *waiter; /* async: parked in a write */
     ringo__sstream *sync; /* RINGO_SYNC handlers */
     ringo__zc *z;         /* compressed (http/compress.c): every write goes through it */
+    bool zlost;           /* compressed bytes were lost (a write cut short): no clean end */
 } ringo__stream;
 
 static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
@@ -315,7 +316,7 @@ static void append_ping(ringo_req *r)
     static const char ping_chunk[] = "7\r\n: ping\n\r\n", ping_raw[] = ": ping\n";
     bool chunked = r->stream->framing == RINGO__FRAME_CHUNKED;
 
-    if (r->is_head)
+    if (r->is_head || r->stream->zlost)
         return;
     if (r->stream->z && z_append(r, ping_raw, sizeof(ping_raw) - 1, false) < 0)
         ringo__conn_close(r->conn, RINGO__CLOSE_NOW); /* the coding state is lost */
@@ -411,7 +412,9 @@ bool ringo__stream_finish(ringo_req *r)
     }
     if (ringo__conn_closing(c))
         return false;
-    if (st->aborted)
+    if (st->zlost)
+        cut = "a compressed write was cut short";
+    else if (st->aborted)
         cut = "writes past the declared Content-Length";
     else if (r->stream_cancel == CANCEL_DEADLINE)
         cut = "the route deadline passed";
@@ -589,12 +592,14 @@ static int z_write(ringo_req *r, int ctx, const void *data, size_t len, bool end
         pthread_mutex_unlock(&ss->mu);
     }
     ret = ringo__zc_write(st->z, data, len, end, &out, &n);
-    if (ret < 0)
-        st->aborted = true; /* the coding state is lost: cut */
-    else if (n)
+    if (ret == 0 && n)
         ret = write_any(r, ctx, out, n, false);
-    if (ss) {
+    if (ss)
         pthread_mutex_lock(&ss->mu);
+    /* Part of the coding never went out: the stream can only be cut, never ended. */
+    if (ret < 0)
+        st->zlost = true;
+    if (ss) {
         ss->zbusy = false;
         pthread_mutex_unlock(&ss->mu);
     }
@@ -661,7 +666,8 @@ int ringo_stream_write(ringo_req *req, const void *data, size_t len)
 
     if (ctx == RINGO__CTX_NONE || !st || st->ended)
         return -EPERM;
-    if (st->aborted || gone(req) || (ctx == RINGO__CTX_ASYNC && ringo__fiber_current()->cancelled))
+    if (st->aborted || st->zlost || gone(req) ||
+        (ctx == RINGO__CTX_ASYNC && ringo__fiber_current()->cancelled))
         return -ECANCELED;
     if (st->has_length && len > st->declared - st->written) {
         /* Never a mis-framed response: the bytes so far go out, then the close. */
@@ -717,7 +723,8 @@ int ringo_stream_end(ringo_req *req)
 
     if (ctx == RINGO__CTX_NONE || !st || st->ended)
         return -EPERM;
-    if (st->aborted || gone(req) || (ctx == RINGO__CTX_ASYNC && ringo__fiber_current()->cancelled))
+    if (st->aborted || st->zlost || gone(req) ||
+        (ctx == RINGO__CTX_ASYNC && ringo__fiber_current()->cancelled))
         return -ECANCELED;
     if (st->has_length && st->written != st->declared)
         return -EPIPE; /* the response is cut when the handler returns */
