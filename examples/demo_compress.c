@@ -12,6 +12,8 @@
  *   ...&encoded=1            Content-Encoding: identity set by the handler (never re-encoded)
  *   ...&stream=1             streamed in 16 KiB writes, chunked; stream=2: with the
  *                            length declared (chunked on the wire when compressed)
+ *   GET /lorem/never?...     /lorem registered with RINGO_ROUTE_NO_COMPRESS: never
+ *                            compressed, even when the app turns compression on
  *   GET /codings             the codings this build compresses with: "gzip zstd br"
  *   GET /json64k             a 65,536-byte JSON document (the gzip benchmark's body;
  *                            perf/lib/servers.py writes the same bytes for nginx)
@@ -160,7 +162,8 @@ static int codings(ringo_req *req, void *udata)
 
 int demo_compress_routes(ringo_app *app)
 {
-    static const ringo_route_opts z = {.flags = RINGO_ROUTE_COMPRESS};
+    static const ringo_route_opts z = {.flags = RINGO_ROUTE_COMPRESS},
+                                  never = {.flags = RINGO_ROUTE_NO_COMPRESS};
     int ret;
 
     json64k_init();
@@ -169,6 +172,8 @@ int demo_compress_routes(ringo_app *app)
         ret = ringo_route_ex(app, "GET", "/sync/lorem", RINGO_SYNC, lorem, NULL, &z);
     if (ret == 0)
         ret = ringo_route_ex(app, "GET", "/json64k", RINGO_ASYNC, json64k, NULL, &z);
+    if (ret == 0)
+        ret = ringo_route_ex(app, "GET", "/lorem/never", RINGO_ASYNC, lorem, NULL, &never);
     if (ret == 0)
         ret = ringo_route(app, "GET", "/codings", RINGO_ASYNC, codings, NULL);
     return ret;

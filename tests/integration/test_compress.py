@@ -8,7 +8,9 @@ async and sync handlers, buffered and streamed, with the decompressed bytes
 compared to the identity body; the coding chosen by Accept-Encoding
 q-values and the server's order; identity;q=0 (identity sent, or 406 with
 --compress-406); bodies below the size threshold, types not listed, HEAD,
-204, 304, 206 and a handler's own Content-Encoding left untouched; Vary on
+204, 304, 206, a handler's own Content-Encoding, routes without the flag
+and routes with RINGO_ROUTE_NO_COMPRESS (also under an app-wide switch,
+which reaches the other routes) left untouched; Vary on
 compressed and identity answers; strong ETags weakened; a stream with a
 declared length sent chunked; SSE through compression: the first event
 (and a keep-alive ping) decodes while the handler still sleeps; a large
@@ -267,9 +269,21 @@ def identity_refused_gets_406_when_configured(srv):
         check("accept-encoding" in r.tokens("vary"), f"{ae}: 406 without Vary")
     r = fetch(srv, "/lorem?kb=4", "identity;q=0, gzip")
     check_eq(r.header("content-encoding"), "gzip", "identity;q=0, gzip")
-    # The app-wide switch reaches routes registered without the flag too.
+    # The app-wide switch reaches routes registered without the flag too...
+    text = b"lorem ipsum dolor sit amet\n" * 200
+    c = Conn(srv)
+    c.send(request("POST", "/echo", headers=[("Content-Type", "text/plain"),
+                                              ("Accept-Encoding", "gzip")], body=text))
+    r = c.read_response()
+    c.close()
+    check_encoded(r, "gzip", "POST /echo (no route flag) on an app-wide switch")
+    check_eq(decode("gzip", r.body), text, "POST /echo decoded")
     r = fetch(srv, "/stream?bytes=5000", "gzip")
     check(r.header("content-encoding") is None, "application/octet-stream is not compressed")
+    # ...but not those that opted out.
+    r = fetch(srv, "/lorem/never?kb=8", "gzip")
+    check_untouched(r, "RINGO_ROUTE_NO_COMPRESS on an app-wide switch")
+    check_eq(len(r.body), 8192, "/lorem/never body")
 
 
 # ------------------------------------------------------------ left alone
@@ -278,6 +292,20 @@ def check_untouched(r, what, vary=False):
     check(r.header("content-encoding") is None, f"{what}: encoded: {r}")
     if not vary:
         check(not r.header_all("vary"), f"{what}: Vary added to an answer no coding applies to")
+
+
+@case()
+def routes_without_the_flag_untouched(srv):
+    # The demo compresses per route: a route without RINGO_ROUTE_COMPRESS is left alone.
+    text = b"lorem ipsum dolor sit amet\n" * 200
+    c = Conn(srv)
+    c.send(request("POST", "/echo", headers=[("Content-Type", "text/plain"),
+                                              ("Accept-Encoding", "gzip")], body=text))
+    r = c.read_response()
+    c.close()
+    check_untouched(r, "POST /echo without the route flag")
+    check_eq(r.body, text, "POST /echo body")
+    check_untouched(fetch(srv, "/lorem/never?kb=8", "gzip"), "RINGO_ROUTE_NO_COMPRESS")
 
 
 @case()
