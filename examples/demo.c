@@ -873,6 +873,10 @@ int main(int argc, char **argv)
     if (ret == 0 && compress_406) {
         const ringo_compress_opts z = {.flags = RINGO_COMPRESS_406};
         ret = ringo_app_compress(app, &z);
+        if (ret == -ENOTSUP) { /* built without any codec: served as it is */
+            fprintf(stderr, "ringo: --compress-406: no compression codec built in\n");
+            ret = 0;
+        }
     }
     if (ret == 0)
         ret = ringo_app_handle_signals(app);

@@ -14,7 +14,8 @@
  *                            length declared (chunked on the wire when compressed)
  *   GET /lorem/never?...     /lorem registered with RINGO_ROUTE_NO_COMPRESS: never
  *                            compressed, even when the app turns compression on
- *   GET /codings             the codings this build compresses with: "gzip zstd br"
+ *   GET /codings             the codings this build compresses with, for whole bodies
+ *                            and for streams: "bodies: gzip zstd br\nstreams: gzip zstd br\n"
  *   GET /json64k             a 65,536-byte JSON document (the gzip benchmark's body;
  *                            perf/lib/servers.py writes the same bytes for nginx)
  *
@@ -149,15 +150,24 @@ static int json64k(ringo_req *req, void *udata)
     return ret ? ret : ringo_resp_set_body_ref(req, json64k_body, JSON64K);
 }
 
+static int names(char *out, size_t cap, unsigned m)
+{
+    int n = snprintf(out, cap, "%s%s%s", m & RINGO_CODING_GZIP ? " gzip" : "",
+                     m & RINGO_CODING_ZSTD ? " zstd" : "", m & RINGO_CODING_BR ? " br" : "");
+    return n > 0 ? n : 0;
+}
+
 static int codings(ringo_req *req, void *udata)
 {
-    unsigned m = ringo_compress_codings();
-    char out[32];
-    int n = snprintf(out, sizeof(out), "%s%s%s", m & RINGO_CODING_GZIP ? "gzip " : "",
-                     m & RINGO_CODING_ZSTD ? "zstd " : "", m & RINGO_CODING_BR ? "br " : "");
+    char out[96];
+    int n = snprintf(out, sizeof(out), "bodies:");
 
     (void)udata;
-    return ringo_respond(req, 200, "text/plain", out, n ? (size_t)n - 1 : 0);
+    n += names(out + n, sizeof(out) - (size_t)n, ringo_compress_codings());
+    n += snprintf(out + n, sizeof(out) - (size_t)n, "\nstreams:");
+    n += names(out + n, sizeof(out) - (size_t)n, ringo_compress_stream_codings());
+    out[n++] = '\n';
+    return ringo_respond(req, 200, "text/plain", out, (size_t)n);
 }
 
 int demo_compress_routes(ringo_app *app)

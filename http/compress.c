@@ -66,12 +66,16 @@ static bool built(int coding, bool stream)
     }
 }
 
-unsigned ringo_compress_codings(void)
+static unsigned mask(bool stream)
 {
-    return (built(RINGO__Z_GZIP, false) ? RINGO_CODING_GZIP : 0) |
-           (built(RINGO__Z_ZSTD, false) ? RINGO_CODING_ZSTD : 0) |
-           (built(RINGO__Z_BR, false) ? RINGO_CODING_BR : 0);
+    return (built(RINGO__Z_GZIP, stream) ? RINGO_CODING_GZIP : 0) |
+           (built(RINGO__Z_ZSTD, stream) ? RINGO_CODING_ZSTD : 0) |
+           (built(RINGO__Z_BR, stream) ? RINGO_CODING_BR : 0);
 }
+
+unsigned ringo_compress_codings(void) { return mask(false); }
+
+unsigned ringo_compress_stream_codings(void) { return mask(true); }
 
 /* ---- options ---- */
 
@@ -387,7 +391,7 @@ static ringo_str accept_encoding(ringo_req *r, bool *present)
 static int negotiate(ringo_req *r, const ringo__zopts *o, bool stream)
 {
     const char *offered[RINGO__Z_N];
-    uint8_t ids[RINGO__Z_N];
+    uint8_t ids[RINGO__Z_N] = {0};
     unsigned n = 0;
     bool present;
     ringo_str v = accept_encoding(r, &present);
@@ -507,6 +511,7 @@ static int decide(ringo_req *r, const ringo__zopts **out)
  * exits; a zstd context that grew past ZSTD_KEEP_MAX for a large body is
  * freed after it instead of kept.
  */
+#if defined(RINGO_HAVE_LIBDEFLATE) || defined(RINGO_HAVE_ZSTD)
 typedef struct zcache {
 #if defined(RINGO_HAVE_LIBDEFLATE)
     struct libdeflate_compressor *deflate;
@@ -555,6 +560,7 @@ static zcache *zcache_get(void)
     }
     return c;
 }
+#endif
 
 /* Each returns the compressed length in out (room: cap), or 0 on failure. */
 #if defined(RINGO_HAVE_LIBDEFLATE)
@@ -660,7 +666,7 @@ static size_t bound(int coding, size_t n)
 #if defined(RINGO_HAVE_BROTLI)
     case RINGO__Z_BR: return BrotliEncoderMaxCompressedSize(n);
 #endif
-    default: return 0;
+    default: (void)n; return 0;
     }
 }
 
@@ -819,6 +825,7 @@ void ringo__zc_free(ringo__zc *z)
     ringo__free(z);
 }
 
+#if defined(RINGO_HAVE_ZLIB) || defined(RINGO_HAVE_ZSTD) || defined(RINGO_HAVE_BROTLI)
 /* Room for at least want more bytes after used. */
 static int zc_room(ringo__zc *z, size_t used, size_t want)
 {
@@ -836,6 +843,7 @@ static int zc_room(ringo__zc *z, size_t used, size_t want)
     z->cap = cap;
     return 0;
 }
+#endif
 
 #if defined(RINGO_HAVE_ZLIB)
 static int gzip_step(ringo__zc *z, const void *in, size_t n, bool end, size_t *len)
@@ -930,18 +938,21 @@ int ringo__zc_write(ringo__zc *z, const void *in, size_t n, bool end, const char
     /* zlib counts in uInt: feed it pieces. */
     do {
         size_t piece = n > (1u << 30) ? (1u << 30) : n;
-        bool last = piece == n;
+        bool fin = end && piece == n;
         switch (z->coding) {
 #if defined(RINGO_HAVE_ZLIB)
-        case RINGO__Z_GZIP: ret = gzip_step(z, in, piece, end && last, &len); break;
+        case RINGO__Z_GZIP: ret = gzip_step(z, in, piece, fin, &len); break;
 #endif
 #if defined(RINGO_HAVE_ZSTD)
-        case RINGO__Z_ZSTD: ret = zstd_step(z, in, piece, end && last, &len); break;
+        case RINGO__Z_ZSTD: ret = zstd_step(z, in, piece, fin, &len); break;
 #endif
 #if defined(RINGO_HAVE_BROTLI)
-        case RINGO__Z_BR: ret = br_step(z, in, piece, end && last, &len); break;
+        case RINGO__Z_BR: ret = br_step(z, in, piece, fin, &len); break;
 #endif
-        default: ret = -ENOTSUP; break;
+        default:
+            (void)fin;
+            ret = -ENOTSUP;
+            break;
         }
         in = (const char *)in + piece;
         n -= piece;

@@ -96,6 +96,13 @@ RINGO_API int ringo_app_compress(ringo_app *app, const ringo_compress_opts *opts
 /* The codings built in: a mask of RINGO_CODING_* (0 when none is). */
 RINGO_API unsigned ringo_compress_codings(void);
 
+/*
+ * The codings built in for streamed responses: the same, but gzip needs
+ * zlib there (libdeflate, when it is the only gzip library, compresses
+ * whole bodies only).
+ */
+RINGO_API unsigned ringo_compress_stream_codings(void);
+
 #ifdef __cplusplus
 }
 #endif
