@@ -749,7 +749,8 @@ bool ringo__compress_offload(ringo_req *r)
 
 struct ringo__zc {
     int coding;
-    char *buf; /* the last write's output */
+    bool finished; /* the coding's end was written: later calls add nothing */
+    char *buf;     /* the last write's output */
     size_t cap;
 #if defined(RINGO_HAVE_ZLIB)
     z_stream zs;
@@ -933,8 +934,12 @@ int ringo__zc_write(ringo__zc *z, const void *in, size_t n, bool end, const char
                     size_t *outn)
 {
     size_t len = 0;
-    int ret;
+    int ret = 0;
 
+    *out = z->buf;
+    *outn = 0;
+    if (z->finished)
+        return n ? -EINVAL : 0;
     /* zlib counts in uInt: feed it pieces. */
     do {
         size_t piece = n > (1u << 30) ? (1u << 30) : n;
@@ -957,6 +962,7 @@ int ringo__zc_write(ringo__zc *z, const void *in, size_t n, bool end, const char
         in = (const char *)in + piece;
         n -= piece;
     } while (ret == 0 && n);
+    z->finished = ret == 0 && end;
     *out = z->buf;
     *outn = len;
     return ret;

@@ -87,6 +87,7 @@ int ringo__compress_stream(struct ringo_req *r, ringo__zc **out);
  * Compresses n bytes and flushes (end: finishes the coding instead). *out
  * points into the compressor's buffer, valid until its next call. Returns
  * 0 or -ENOMEM (the stream must then be cut: the coding state is lost).
+ * Once finished, an end adds nothing and more bytes are -EINVAL.
  */
 /* A compressor of coding (RINGO__Z_*, built in for streams) at level: 0, -ENOMEM, -ENOTSUP. */
 int ringo__zc_new(ringo__zc **out, int coding, int level);

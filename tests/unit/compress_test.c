@@ -222,6 +222,9 @@ static void gzip_flushes(void)
         in.next_in = (Bytef *)(uintptr_t)out;
         in.avail_in = (uInt)n;
         CHECK(inflate(&in, Z_FINISH) == Z_STREAM_END); /* the trailer ends the member */
+        /* Finished: a second end adds nothing, more bytes are refused. */
+        CHECK(ringo__zc_write(z, NULL, 0, true, &out, &n) == 0 && n == 0);
+        CHECK(ringo__zc_write(z, "x", 1, false, &out, &n) == -EINVAL && n == 0);
     }
     inflateEnd(&in);
     ringo__zc_free(z);
