@@ -119,17 +119,14 @@ static int parse_codings(ringo__zopts *out, const char *s)
 {
     bool seen[RINGO__Z_N] = {false};
 
-    if (!*s)
-        return -EINVAL;
-    while (*s) {
-        const char *e = s;
+    do {
+        const char *e;
         int id;
         while (ows(*s))
             s++;
-        e = s;
-        while (*e && *e != ',' && !ows(*e))
-            e++;
-        id = coding_id(s, (size_t)(e - s));
+        for (e = s; *e && *e != ',' && !ows(*e); e++)
+            ;
+        id = coding_id(s, (size_t)(e - s)); /* an empty name is none */
         if (id < 0 || seen[id])
             return -EINVAL;
         seen[id] = true;
@@ -137,15 +134,11 @@ static int parse_codings(ringo__zopts *out, const char *s)
             out->order[out->n++] = (uint8_t)id;
         while (ows(*e))
             e++;
-        if (*e == ',' && !e[1])
-            return -EINVAL; /* a trailing comma: an empty name */
-        s = *e == ',' ? e + 1 : e;
         if (*e && *e != ',')
-            return -EINVAL;
-    }
-    if (!out->n)
-        return -ENOTSUP;
-    return 0;
+            return -EINVAL; /* "gzip br" */
+        s = *e ? e + 1 : e;
+    } while (*s || s[-1] == ',');
+    return out->n ? 0 : -ENOTSUP;
 }
 
 /* "type/subtype", or a whole type ("type/" and an asterisk); tokens. */
