@@ -142,10 +142,7 @@ def fetch(srv, target, ae=None, method="GET", headers=(), version="HTTP/1.1"):
     c = Conn(srv)
     c.send(request(method, target, headers=hdrs, version=version))
     r = c.read_response(head=method == "HEAD")
-    if version == "HTTP/1.0":
-        c.close()
-    else:
-        c.close()
+    c.close()
     return r
 
 
