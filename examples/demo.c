@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -681,17 +682,18 @@ static int add_deps(ringo_app *app)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ringo [--host H] [--port P] [--threads N] [--pool-threads N]\n"
-               "             [--max-conns N] [--max-request-line B] [--max-header-bytes B]\n"
-               "             [--max-headers N] [--max-body B] [--max-conn-buffered B]\n"
-               "             [--max-requests N] [--header-timeout MS] [--body-timeout MS]\n"
-               "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
-               "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
-               "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
-               "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
-               "             [--stream-window B] [--sse-ping MS] [--ws-ping MS] [--ws-idle MS]\n"
-               "             [--static-dir DIR] [--static-cache-valid MS] [--static-listing]\n"
-               "             [--static-symlinks] [--static-no-variants] [--quiet]\n");
+    fprintf(f,
+            "usage: ringo [--host H] [--port P] [--threads N] [--pool-threads N]\n"
+            "             [--max-conns N] [--max-request-line B] [--max-header-bytes B]\n"
+            "             [--max-headers N] [--max-body B] [--max-conn-buffered B]\n"
+            "             [--max-requests N] [--header-timeout MS] [--body-timeout MS]\n"
+            "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
+            "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
+            "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
+            "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
+            "             [--stream-window B] [--sse-ping MS] [--ws-ping MS] [--ws-idle MS]\n"
+            "             [--static-dir DIR] [--static-cache-valid MS] [--static-listing]\n"
+            "             [--static-symlinks] [--static-no-variants] [--compress-406] [--quiet]\n");
 }
 
 enum {
@@ -725,13 +727,17 @@ enum {
     OPT_STATIC_VALID,
     OPT_STATIC_LISTING,
     OPT_STATIC_SYMLINKS,
-    OPT_STATIC_NO_VARIANTS
+    OPT_STATIC_NO_VARIANTS,
+    OPT_Z406
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
 static const char *static_dir = RINGO_DEMO_DIR "/static";
 static uint32_t static_valid_ms;
 static unsigned static_flags; /* --static-listing, --static-symlinks, --static-no-variants */
+
+/* --compress-406: compression on for every route, 406 when a client refuses every coding. */
+static bool compress_406;
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
@@ -769,6 +775,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"static-listing", 0, 0, OPT_STATIC_LISTING},
                                          {"static-symlinks", 0, 0, OPT_STATIC_SYMLINKS},
                                          {"static-no-variants", 0, 0, OPT_STATIC_NO_VARIANTS},
+                                         {"compress-406", 0, 0, OPT_Z406},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -810,6 +817,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_STATIC_LISTING: static_flags |= RINGO_STATIC_LISTING; break;
         case OPT_STATIC_SYMLINKS: static_flags |= RINGO_STATIC_SYMLINKS; break;
         case OPT_STATIC_NO_VARIANTS: static_flags |= DEMO_STATIC_NO_VARIANTS; break;
+        case OPT_Z406: compress_406 = true; break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
@@ -874,6 +882,8 @@ static int add_routes(ringo_app *app)
         ret = demo_stream_routes(app);
     if (ret == 0)
         ret = demo_ws_routes(app);
+    if (ret == 0)
+        ret = demo_compress_routes(app);
     return ret ? ret : demo_file_routes(app, static_dir, static_valid_ms, static_flags);
 }
 
@@ -893,6 +903,14 @@ int main(int argc, char **argv)
         ret = ringo__app_test_hooks(app, &hooks);
     if (ret == 0)
         ret = add_routes(app);
+    if (ret == 0 && compress_406) {
+        const ringo_compress_opts z = {.flags = RINGO_COMPRESS_406};
+        ret = ringo_app_compress(app, &z);
+        if (ret == -ENOTSUP) { /* built without any codec: served as it is */
+            fprintf(stderr, "ringo: --compress-406: no compression codec built in\n");
+            ret = 0;
+        }
+    }
     if (ret == 0)
         ret = ringo_app_handle_signals(app);
     if (ret < 0) {

@@ -21,5 +21,7 @@ int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_vali
 
 /* demo_file_routes() flag beside the RINGO_STATIC_* ones: no precompressed variants. */
 #define DEMO_STATIC_NO_VARIANTS (1u << 31)
+/* Compressed routes (examples/demo_compress.c): /lorem, /sync/lorem, /json64k. */
+int demo_compress_routes(ringo_app *app);
 
 #endif

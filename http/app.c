@@ -122,6 +122,9 @@ static void route_free(ringo__route *r)
 
 static uint64_t drain_hook(ringo__server *srv, int stage);
 
+#define RINGO__ROUTE_FLAGS                                                                         \
+    (RINGO_ROUTE_STREAM_BODY | RINGO_ROUTE_COMPRESS | RINGO_ROUTE_NO_COMPRESS)
+
 int ringo_app_new(ringo_app **out, const ringo_config *cfg)
 {
     ringo__server_opts opts = {.proto = &ringo__http_proto, .drain_hook = drain_hook};
@@ -168,6 +171,7 @@ void ringo_app_free(ringo_app *app)
     ringo__ws_groups_free(app);
     ringo__router_free(app->router);
     ringo__static_free_all(app);
+    ringo__compress_app_free(app);
     ringo__free(app);
 }
 
@@ -230,8 +234,13 @@ int ringo__route_add(ringo_app *app, const char *method, const char *pattern, ri
         return -EBUSY;
     if (!fn || !method || !pattern || (mode != RINGO_SYNC && mode != RINGO_ASYNC))
         return -EINVAL;
-    if (opts && (!RINGO__RESERVED_ZERO(opts->reserved) || (opts->flags & ~RINGO_ROUTE_STREAM_BODY)))
+    if (opts && (!RINGO__RESERVED_ZERO(opts->reserved) || (opts->flags & ~RINGO__ROUTE_FLAGS) ||
+                 (opts->flags & (RINGO_ROUTE_COMPRESS | RINGO_ROUTE_NO_COMPRESS)) ==
+                     (RINGO_ROUTE_COMPRESS | RINGO_ROUTE_NO_COMPRESS)))
         return -EINVAL;
+    ret = ringo__compress_route(app, opts ? opts->flags : 0);
+    if (ret < 0)
+        return ret;
     if (app->nroutes == app->routes_cap) {
         unsigned cap = app->routes_cap ? app->routes_cap * 2 : 16;
         ringo__route **v = ringo__realloc(app->routes, cap * sizeof(*v));

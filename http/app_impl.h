@@ -91,6 +91,8 @@ struct ringo_app {
     struct ringo__static_mount *statics; /* ringo_static() mounts (http/static.c) */
     ringo__test_hooks test_hooks;
     struct ringo_ws_group *ws_groups; /* ringo_ws_group_new(): freed with the app */
+    struct ringo__zopts *zopts;       /* compression options (http/compress.c), or NULL */
+    bool zall;                        /* ringo_app_compress(): every route but those opting out */
 };
 
 /* ringo_config.max_post_inflight when 0: background tasks in flight per app. */

@@ -250,8 +250,18 @@ static int start_async(ringo_req *r)
 static void sync_run(ringo__job *job)
 {
     ringo__sync_job *j = ringo__container_of(job, ringo__sync_job, job);
+    ringo_req *r = j->req;
 
-    body(j->req, j->post);
+    if (j->compress) {
+        ringo__compress_resp(r); /* an async handler's large body */
+        return;
+    }
+    body(r, j->post);
+    /* A sync handler's body is compressed here, on its worker, never on the ring. */
+    if (!j->post && r->hop_to > r->route->nplan && r->outcome == REQ_OK) {
+        r->z_done = true;
+        ringo__compress_resp(r);
+    }
 }
 
 /* Background tasks of the current post-response hop that will never run. */
@@ -281,6 +291,8 @@ static void sync_cancel(ringo__job *job)
     ringo__sync_job *j = ringo__container_of(job, ringo__sync_job, job);
     ringo_req *r = j->req;
 
+    if (j->compress)
+        return; /* shutdown: the body goes out as it is */
     /*
      * Shutdown passed its drain deadline before the job started. A request
      * gets 503; background tasks are dropped and counted. Teardown hops are
@@ -311,8 +323,11 @@ static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
     hop_done(r);
 }
 
-/* Returns 0 when queued, -EAGAIN when the pool is full, -ESHUTDOWN. */
-static int start_sync(ringo_req *r)
+/*
+ * Returns 0 when queued, -EAGAIN when the pool is full, -ESHUTDOWN.
+ * compress: the job compresses the body instead of running steps.
+ */
+static int start_job(ringo_req *r, bool compress)
 {
     ringo__ring *ring = ringo__conn_ring(r->conn);
     ringo__sync_job *j = ringo__arena_alloc(&r->arena, sizeof(*j));
@@ -330,6 +345,7 @@ static int start_sync(ringo_req *r)
     j->comp.fn = sync_complete;
     j->req = r;
     j->post = r->phase == REQ_POST;
+    j->compress = compress;
     /* Teardowns release what the request holds: they run even past the drain timeout. */
     j->job.must_run = j->post && r->x->post[r->hop_from].dep;
     /* Teardowns and background tasks of an accepted request are never refused. */
@@ -341,6 +357,24 @@ static int start_sync(ringo_req *r)
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->jobs_live, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->pool_hops, 1, memory_order_relaxed);
     return 0;
+}
+
+static int start_sync(ringo_req *r) { return start_job(r, false); }
+
+/*
+ * The handler's body is set: compress it (http/compress.c). A large body
+ * from an async handler goes to the pool, where the CPU work cannot stall
+ * the ring; returns 0 then (suspended), 1 when done here.
+ */
+static int compress_body(ringo_req *r)
+{
+    r->z_done = true;
+    if (r->outcome != REQ_OK)
+        return 1;
+    if (ringo__compress_offload(r) && start_job(r, true) == 0)
+        return 0;
+    ringo__compress_resp(r); /* small, or the pool is full: here */
+    return 1;
 }
 
 /* ---- the route deadline ---- */
@@ -440,6 +474,8 @@ static void advance(ringo_req *r)
         if (ret == -EAGAIN || ret == -ESHUTDOWN)
             ringo_resp_add_header(r, "Retry-After", RINGO_STR_LIT("1"));
     }
+    if (!suspended && !r->z_done && compress_body(r) == 0)
+        suspended = true;
     if (!suspended && !r->afters_run) {
         ringo__body_answer(r);
         run_afters(r);

@@ -8,6 +8,7 @@
 #define RINGO_HTTP_IMPL_H
 
 #include "http/app_impl.h"
+#include "http/compress.h"
 #include "http/request_impl.h"
 #include "http/session_impl.h"
 #include "http/timer.h"

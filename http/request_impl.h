@@ -52,7 +52,8 @@ typedef struct ringo__sync_job {
     ringo__job job;         /* run on a worker */
     ringo__completion comp; /* its completion CQE on the owning ring */
     struct ringo_req *req;
-    bool post; /* a post-response hop: set by the ring at submit, read by the worker */
+    bool post;     /* a post-response hop: set by the ring at submit, read by the worker */
+    bool compress; /* compresses an async handler's body (http/compress.c), nothing else */
 } ringo__sync_job;
 
 struct ringo_req {
@@ -83,6 +84,7 @@ struct ringo_req {
     struct ringo__formdata *form; /* ringo_form_read()'s fields and files (http/formdata.c) */
     struct ringo__file *file;     /* ringo_resp_file()'s body (http/file.c) */
     bool afters_run;              /* middleware after() hooks ran (before a file body is sent) */
+    bool z_done;                  /* the body went through compression (http/compress.c) */
     uint64_t max_body;            /* this request's body limit: its route's, or the app's */
     int16_t route_status;         /* routing's answer, found at the end of the head: 0 matched */
     bool early;                   /* queued at the end of its head: its body is read as it runs */

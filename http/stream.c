@@ -66,10 +66,12 @@ typedef struct ringo__sstream {
     bool held;     /* that late CQE holds the request */
     bool sse;
     bool mid_write; /* a write waits with part of it sent */
+    bool zbusy;     /* the worker uses the compressor: the ring keeps off it */
 } ringo__sstream;
 
 typedef struct ringo__stream {
-    uint8_t framing; /* RINGO__FRAME_* */
+    uint8_t framing; /* RINGO__FRAME_* on the wire */
+    bool has_length; /* the handler declared the length: it must write exactly that */
     bool ended;      /* the last chunk was written */
     bool aborted;    /* a framing violation: the response is cut */
     bool sse;
@@ -80,6 +82,8 @@ typedef struct ringo__stream {
     size_t trailer_bytes;
     ringo__fiber *waiter; /* async: parked in a write */
     ringo__sstream *sync; /* RINGO_SYNC handlers */
+    ringo__zc *z;         /* compressed (http/compress.c): every write goes through it */
+    bool zlost;           /* compressed bytes were lost (a write cut short): no clean end */
 } ringo__stream;
 
 static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
@@ -282,12 +286,50 @@ void ringo__stream_abandon(ringo_req *r)
         cancel(r, CANCEL_GONE);
 }
 
+/*
+ * Ring: the bytes of a compressed stream's coding, framed, into the
+ * connection; end: the coding's last bytes. Only while the handler's
+ * thread keeps off the compressor (see z_write). 0 or -ENOMEM.
+ */
+static int z_append(ringo_req *r, const char *data, size_t len, bool end)
+{
+    ringo__stream *st = r->stream;
+    const char *out;
+    size_t n;
+    char *p;
+
+    if (ringo__zc_write(st->z, data, len, end, &out, &n) < 0)
+        return -ENOMEM;
+    if (!n)
+        return 0;
+    p = ringo__conn_reserve(r->conn, n + CHUNK_FRAME);
+    if (!p)
+        return -ENOMEM;
+    ringo__conn_commit(r->conn, frame(st, p, out, n));
+    ringo__conn_flush(r->conn);
+    return 0;
+}
+
+/* Ring: the keep-alive comment of an SSE stream at an event boundary. */
+static void append_ping(ringo_req *r)
+{
+    static const char ping_chunk[] = "7\r\n: ping\n\r\n", ping_raw[] = ": ping\n";
+    bool chunked = r->stream->framing == RINGO__FRAME_CHUNKED;
+
+    if (r->is_head || r->stream->zlost)
+        return;
+    if (r->stream->z && z_append(r, ping_raw, sizeof(ping_raw) - 1, false) < 0)
+        ringo__conn_close(r->conn, RINGO__CLOSE_NOW); /* the coding state is lost */
+    else if (!r->stream->z)
+        conn_append(r->conn, chunked ? ping_chunk : ping_raw,
+                    chunked ? sizeof(ping_chunk) - 1 : sizeof(ping_raw) - 1);
+}
+
 void ringo__stream_ping(ringo__sess *s)
 {
     ringo_req *r = s->running;
     ringo__stream *st;
     ringo__sstream *ss;
-    static const char ping_chunk[] = "7\r\n: ping\n\r\n", ping_raw[] = ": ping\n";
     bool busy = false;
 
     if (!r || ring_closed(r))
@@ -296,22 +338,17 @@ void ringo__stream_ping(ringo__sess *s)
     if (ss) {
         pthread_mutex_lock(&ss->mu);
         /* Bytes on their way, or a write cut by the window: not at an event boundary. */
-        busy = ss->len || ss->head || ss->mid_write || !ss->sse;
+        busy = ss->len || ss->head || ss->mid_write || ss->zbusy || !ss->sse;
         if (!busy) {
             /* The worker does not touch the framing once started. */
-            bool chunked = r->stream->framing == RINGO__FRAME_CHUNKED;
-            if (!r->is_head)
-                conn_append(r->conn, chunked ? ping_chunk : ping_raw,
-                            chunked ? sizeof(ping_chunk) - 1 : sizeof(ping_raw) - 1);
+            append_ping(r);
             ss->ring_unsent = ringo__conn_unsent(r->conn);
         }
         pthread_mutex_unlock(&ss->mu);
     } else if (r->task && (st = r->stream) && st->sse && !st->ended) {
         busy = st->mid_write;
-        if (!busy && !r->is_head)
-            conn_append(r->conn, st->framing == RINGO__FRAME_CHUNKED ? ping_chunk : ping_raw,
-                        st->framing == RINGO__FRAME_CHUNKED ? sizeof(ping_chunk) - 1
-                                                            : sizeof(ping_raw) - 1);
+        if (!busy)
+            append_ping(r);
     } else {
         return;
     }
@@ -337,6 +374,10 @@ void ringo__stream_free(ringo_req *r)
 {
     ringo__sstream *ss = r->stream ? r->stream->sync : NULL;
 
+    if (r->stream) {
+        ringo__zc_free(r->stream->z);
+        r->stream->z = NULL;
+    }
     if (!ss)
         return;
     ringo__free(ss->buf);
@@ -371,11 +412,13 @@ bool ringo__stream_finish(ringo_req *r)
     }
     if (ringo__conn_closing(c))
         return false;
-    if (st->aborted)
+    if (st->zlost)
+        cut = "a compressed write was cut short";
+    else if (st->aborted)
         cut = "writes past the declared Content-Length";
     else if (r->stream_cancel == CANCEL_DEADLINE)
         cut = "the route deadline passed";
-    else if (st->framing == RINGO__FRAME_LENGTH && st->written != st->declared && !r->is_head)
+    else if (st->has_length && st->written != st->declared && !r->is_head)
         cut = "fewer bytes than the declared Content-Length";
     else if (r->outcome != REQ_OK && r->stream_cancel != CANCEL_DRAIN)
         cut = "the handler failed after the head was sent";
@@ -383,6 +426,9 @@ bool ringo__stream_finish(ringo_req *r)
         log_cut(r, cut);
         return false;
     }
+    /* The handler's thread is done: the ring may finish the coding. */
+    if (!st->ended && !r->is_head && st->z && z_append(r, NULL, 0, true) < 0)
+        return false;
     if (!st->ended && !r->is_head && st->framing == RINGO__FRAME_CHUNKED) {
         p = ringo__conn_reserve(c, end_len(st));
         if (!p)
@@ -524,6 +570,42 @@ static int write_any(ringo_req *r, int ctx, const char *data, size_t len, bool r
                                    : sync_write(r, st, data, len, raw);
 }
 
+/*
+ * A write of a compressed stream: compressed and flushed (end: finished),
+ * then written as the bytes of one write. The ring uses the compressor
+ * too, for SSE pings and the end of a body the handler did not end: for an
+ * async stream the coroutine never yields between compressing and the end
+ * of its write (mid_write keeps pings out meanwhile); a sync stream's
+ * worker marks the compressor busy (zbusy) under the mutex.
+ */
+static int z_write(ringo_req *r, int ctx, const void *data, size_t len, bool end)
+{
+    ringo__stream *st = r->stream;
+    ringo__sstream *ss = st->sync;
+    const char *out;
+    size_t n;
+    int ret;
+
+    if (ss) {
+        pthread_mutex_lock(&ss->mu);
+        ss->zbusy = true;
+        pthread_mutex_unlock(&ss->mu);
+    }
+    ret = ringo__zc_write(st->z, data, len, end, &out, &n);
+    if (ret == 0 && n)
+        ret = write_any(r, ctx, out, n, false);
+    if (ss)
+        pthread_mutex_lock(&ss->mu);
+    /* Part of the coding never went out: the stream can only be cut, never ended. */
+    if (ret < 0)
+        st->zlost = true;
+    if (ss) {
+        ss->zbusy = false;
+        pthread_mutex_unlock(&ss->mu);
+    }
+    return ret;
+}
+
 int ringo_stream_start(ringo_req *req, int64_t length)
 {
     int ctx = ringo__req_context(req);
@@ -542,19 +624,25 @@ int ringo_stream_start(ringo_req *req, int64_t length)
     if (!st)
         return -ENOMEM;
     memset(st, 0, sizeof(*st));
-    if (length >= 0) {
+    /* Compression hook: adds its headers; a compressed stream's length is unknown. */
+    if (ringo__compress_stream(req, &st->z) < 0)
+        return -ENOMEM;
+    st->has_length = length >= 0;
+    if (length >= 0 && !st->z) {
         st->framing = RINGO__FRAME_LENGTH;
-        st->declared = (uint64_t)length;
     } else if (req->http_minor == 0) {
         st->framing = RINGO__FRAME_NONE; /* HTTP/1.0: the end is the close */
         req->keep_alive = false;
     } else {
         st->framing = RINGO__FRAME_CHUNKED;
     }
+    st->declared = length >= 0 ? (uint64_t)length : 0;
     if (ctx == RINGO__CTX_SYNC) {
         st->sync = sync_new(req);
-        if (!st->sync)
+        if (!st->sync) {
+            ringo__zc_free(st->z);
             return -ENOMEM;
+        }
         req->stream = st;
         pthread_mutex_lock(&st->sync->mu);
         st->sync->head = true;
@@ -562,8 +650,10 @@ int ringo_stream_start(ringo_req *req, int64_t length)
         pthread_mutex_unlock(&st->sync->mu);
         return ret;
     }
-    if (ringo__resp_serialize_head(req, req->conn, st->framing, st->declared) < 0)
+    if (ringo__resp_serialize_head(req, req->conn, st->framing, st->declared) < 0) {
+        ringo__zc_free(st->z);
         return -ENOMEM;
+    }
     req->stream = st;
     ringo__conn_flush(req->conn);
     return 0;
@@ -576,9 +666,10 @@ int ringo_stream_write(ringo_req *req, const void *data, size_t len)
 
     if (ctx == RINGO__CTX_NONE || !st || st->ended)
         return -EPERM;
-    if (st->aborted || gone(req) || (ctx == RINGO__CTX_ASYNC && ringo__fiber_current()->cancelled))
+    if (st->aborted || st->zlost || gone(req) ||
+        (ctx == RINGO__CTX_ASYNC && ringo__fiber_current()->cancelled))
         return -ECANCELED;
-    if (st->framing == RINGO__FRAME_LENGTH && len > st->declared - st->written) {
+    if (st->has_length && len > st->declared - st->written) {
         /* Never a mis-framed response: the bytes so far go out, then the close. */
         st->aborted = true;
         return -EPIPE;
@@ -586,7 +677,7 @@ int ringo_stream_write(ringo_req *req, const void *data, size_t len)
     st->written += len;
     if (!len || req->is_head)
         return 0;
-    return write_any(req, ctx, data, len, false);
+    return st->z ? z_write(req, ctx, data, len, false) : write_any(req, ctx, data, len, false);
 }
 
 int ringo_stream_trailer(ringo_req *req, const char *name, ringo_str value)
@@ -632,10 +723,13 @@ int ringo_stream_end(ringo_req *req)
 
     if (ctx == RINGO__CTX_NONE || !st || st->ended)
         return -EPERM;
-    if (st->aborted || gone(req) || (ctx == RINGO__CTX_ASYNC && ringo__fiber_current()->cancelled))
+    if (st->aborted || st->zlost || gone(req) ||
+        (ctx == RINGO__CTX_ASYNC && ringo__fiber_current()->cancelled))
         return -ECANCELED;
-    if (st->framing == RINGO__FRAME_LENGTH && st->written != st->declared)
+    if (st->has_length && st->written != st->declared)
         return -EPIPE; /* the response is cut when the handler returns */
+    if (st->z && !req->is_head && (ret = z_write(req, ctx, NULL, 0, true)) < 0)
+        return ret; /* the coding's last bytes before the last chunk */
     if (st->framing != RINGO__FRAME_CHUNKED || req->is_head) {
         st->ended = true;
         return 0;

@@ -23,5 +23,6 @@
 #include "ringo/file.h"
 #include "ringo/ws.h"
 #include "ringo/static.h"
+#include "ringo/compress.h"
 
 #endif

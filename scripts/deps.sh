@@ -4,8 +4,10 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
+# zlib1g-dev, libdeflate-dev, libzstd-dev, libbrotli-dev: response compression's codecs
+# (optional to the build, installed so that every coding is built and tested).
 pkgs=(build-essential cmake pkg-config liburing-dev node-llhttp libmimalloc-dev
-      curl python3 python3-websockets "$@")
+      zlib1g-dev libdeflate-dev libzstd-dev libbrotli-dev curl python3 python3-websockets "$@")
 missing=()
 for p in "${pkgs[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -13,7 +13,9 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 jobs=$(nproc)
 
-scripts/deps.sh wrk clang clang-format locales
+# python3-zstandard, python3-brotli (Debian's /usr/bin/python3), zstd, brotli: the
+# compression tests' decoders.
+scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli
 
 build() { # dir, cmake args...
     local dir=$1; shift
@@ -44,7 +46,7 @@ build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=address,unde
 section "TSan build: pool, deque, coroutines, and the server's threaded paths"
 build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=thread
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j"$jobs" \
-    -R 'unit\.(deque|pool|msgring|coro|app|await)_test|integration\.test_(sync|deps|async|post_work|shutdown|stream|upload|ws)')
+    -R 'unit\.(deque|pool|msgring|coro|app|await)_test|integration\.test_(sync|deps|async|post_work|shutdown|stream|upload|ws|compress)')
 
 if [ -x scripts/test-aarch64.sh ]; then
     section "aarch64 coroutine switch under qemu-user"

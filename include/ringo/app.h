@@ -54,6 +54,14 @@ typedef struct ringo_route_opts {
  * wait until it is answered.
  */
 #define RINGO_ROUTE_STREAM_BODY 1u
+/*
+ * ringo_route_opts.flags: compress this route's responses (ringo/compress.h)
+ * with the app's options, or the defaults when ringo_app_compress() was not
+ * called; RINGO_ROUTE_NO_COMPRESS: never compress them, whatever the app
+ * says. Both at once is -EINVAL.
+ */
+#define RINGO_ROUTE_COMPRESS 2u
+#define RINGO_ROUTE_NO_COMPRESS 4u
 
 /* A route group: a path prefix and dependencies shared by its routes. */
 typedef struct ringo_group ringo_group;

@@ -66,6 +66,10 @@ CASES = [
          "static_4k", 64, hook=True),
     Case("sync-sleep-256", "/sync/sleep?ms=10 (blocking sleep on the pool), 256 connections",
          "sync_sleep", 256, hook=True),
+    # Response compression: the same 64 KiB JSON, gzip at level 1 on both sides (ringo's
+    # default, nginx's gzip_comp_level default), Accept-Encoding: gzip on every request.
+    Case("gzip-json-64", "/json64k with Accept-Encoding: gzip (64 KiB JSON, gzip level 1), "
+         "64 connections", "gzip_json", 64, hook=True),
 ]
 CASE_BY_NAME = {c.name: c for c in CASES}
 
@@ -190,6 +194,7 @@ class Bench:
         self.runs = []
         self.plan = []
         self.skipped_cases = {}
+        self.body_bytes = {}  # case -> server -> bytes of one response body on the wire
         self.nofile = raise_nofile()
 
     # --- servers ---
@@ -255,6 +260,12 @@ class Bench:
                 self.skipped_cases[c.name] = "no selected server answers the route"
                 continue
             self.plan.append((c, members))
+            if c.route in servers.SIZE_PROBES:
+                for s in members:
+                    n = servers.body_bytes(s.url(s.path(c.route)),
+                                           servers.ROUTE_HEADERS.get(c.route, ()))
+                    self.body_bytes.setdefault(c.name, {})[s.name] = n
+                    log(f"{c.name}: {s.name} sends {n:,} body bytes per response")
 
     def eta(self):
         a, total = self.a, 0.0
@@ -421,6 +432,7 @@ class Bench:
             "cases": [dict(c.to_json(), title=c.title.format(n=a.idle_conns),
                            servers=[s.name for s in m]) for c, m in self.plan],
             "skipped_cases": self.skipped_cases,
+            "body_bytes": self.body_bytes,
             "runs": self.runs,
             "summary": summarize(self.runs),
         }

@@ -34,7 +34,7 @@ ROUTE_HEADERS = {"deps": ["Authorization: Bearer bench"]}
 SYNC_ROUTES = {"plaintext": "/sync/plaintext", "json": "/sync/json",
                "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10"}
 RINGO_ROUTES = {**ASYNC_ROUTES, "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10",
-                "static_4k": "/static/4k.bin"}
+                "static_4k": "/static/4k.bin", "gzip_json": "/json64k"}
 # The static-file case: the same 4 KiB file in each server's run directory, an hour old
 # (ringo's small-file cache leaves files younger than two seconds out).
 STATIC_4K = bytes((i * 31 + 7) & 0xFF for i in range(4096))
@@ -49,6 +49,35 @@ def write_static(server_dir):
     old = time.time() - 3600
     os.utime(path, (old, old))
     return d
+ROUTE_HEADERS["gzip_json"] = ["Accept-Encoding: gzip"]
+# Routes whose response size is part of the result (compression): probed once per server.
+SIZE_PROBES = {"gzip_json"}
+
+
+def json64k():
+    """The bytes of ringo's demo route /json64k (examples/demo_compress.c): records
+    until the next would pass 64 KiB, padded with spaces to 65,536 bytes."""
+    out = bytearray(b"[")
+    i = 0
+    while True:
+        rec = ('%s{"id":%d,"name":"user-%d","email":"user-%d@example.com","active":%s,'
+               '"score":%d,"tags":["alpha","beta"]}' % ("," if i else "", i, i, i,
+                                                       "true" if i % 3 else "false",
+                                                       i * 37 % 1000)).encode()
+        if len(out) + len(rec) + 1 > 65536:
+            break
+        out += rec
+        i += 1
+    out += b" " * (65535 - len(out)) + b"]"
+    return bytes(out)
+
+
+def body_bytes(url, headers=()):
+    """Bytes of one response body as sent (not decoded), with curl."""
+    hdr = [a for h in headers for a in ("-H", h)]
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-m", "5", "-w", "%{size_download}"] +
+                       hdr + [url], capture_output=True, text=True)
+    return int(r.stdout or 0)
 
 
 def _pdeathsig():
@@ -281,13 +310,16 @@ def _fill(template, out, **kw):
 
 class Nginx(Server):
     name, label = "nginx", "nginx"
-    routes = {"plaintext": "/plaintext", "json": "/json", "static_4k": "/static/4k.bin"}
+    routes = {"plaintext": "/plaintext", "json": "/json", "static_4k": "/static/4k.bin",
+              "gzip_json": "/json64k"}
 
     def available(self):
         return None if shutil.which("nginx") else "nginx not installed (Debian: nginx-light)"
 
     def prepare(self):
         write_static(self.dir)
+        with open(os.path.join(self.dir, "json64k"), "wb") as f:
+            f.write(json64k())
         _fill(os.path.join(PEERS, "nginx.conf"), os.path.join(self.dir, "nginx.conf"),
               DIR=self.dir, PORT=self.port,
               NOFILE=resource.getrlimit(resource.RLIMIT_NOFILE)[1])

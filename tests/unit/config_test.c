@@ -204,7 +204,7 @@ static void check_reserved(void)
     CHECK(ringo_route_ex(app, "GET", "/a", RINGO_SYNC, handler, NULL, &ro) == -EINVAL);
     CHECK(ringo_group_route(g, "GET", "/a", RINGO_SYNC, handler, NULL, &ro) == -EINVAL);
     ro.reserved[1] = 0;
-    ro.flags = RINGO_ROUTE_STREAM_BODY << 1; /* a flag this library does not know */
+    ro.flags = RINGO_ROUTE_NO_COMPRESS << 1; /* a flag this library does not know */
     CHECK(ringo_route_ex(app, "GET", "/a", RINGO_SYNC, handler, NULL, &ro) == -EINVAL);
     ro.flags = 0;
     CHECK(ringo_route_ex(app, "GET", "/a", RINGO_SYNC, handler, NULL, &ro) == 0);

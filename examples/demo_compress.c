@@ -1,0 +1,190 @@
+/*
+ * examples/demo_compress.c - the demo's compressed routes (ringo/compress.h).
+ *
+ *   GET /lorem?kb=N          N KiB (1..65536, default 16) of generated English-like text
+ *                            (text/plain), compressed when the client accepts it;
+ *                            an async handler, so a large body is compressed on the pool
+ *   GET /sync/lorem?kb=N     the same from a pool worker (compressed on that worker)
+ *   ...&bytes=N              exactly N bytes instead of kb (for the size threshold)
+ *   ...&type=T               Content-Type T instead of text/plain
+ *   ...&etag=1               a strong ETag: "lorem-<length>"
+ *   ...&status=S             status S (200..599), e.g. 204 or 304
+ *   ...&encoded=1            Content-Encoding: identity set by the handler (never re-encoded)
+ *   ...&stream=1             streamed in 16 KiB writes, chunked; stream=2: with the
+ *                            length declared (chunked on the wire when compressed)
+ *   GET /lorem/never?...     /lorem registered with RINGO_ROUTE_NO_COMPRESS: never
+ *                            compressed, even when the app turns compression on
+ *   GET /codings             the codings this build compresses with, for whole bodies
+ *                            and for streams: "bodies: gzip zstd br\nstreams: gzip zstd br\n"
+ *   GET /json64k             a 65,536-byte JSON document (the gzip benchmark's body;
+ *                            perf/lib/servers.py writes the same bytes for nginx)
+ *
+ * The text is the same for the same length: a fixed word list drawn by a
+ * fixed pseudo-random sequence, so tests can compare it after decompression.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "demo.h"
+
+#define LOREM_MAX_KB 65536
+
+static const char *const words[] = {
+    "lorem",      "ipsum",        "dolor",
+    "sit",        "amet",         "consectetur",
+    "adipiscing", "elit",         "sed",
+    "do",         "eiusmod",      "tempor",
+    "incididunt", "ut",           "labore",
+    "et",         "dolore",       "magna",
+    "aliqua",     "enim",         "ad",
+    "minim",      "veniam",       "quis",
+    "nostrud",    "exercitation", "ullamco",
+    "laboris",    "nisi",         "aliquip",
+    "ex",         "ea",           "commodo",
+    "consequat",  "duis",         "aute",
+    "irure",      "in",           "reprehenderit",
+    "voluptate",  "velit",        "esse",
+    "cillum",     "fugiat",       "nulla",
+    "pariatur",   "excepteur",    "sint",
+    "occaecat",   "cupidatat",    "non",
+    "proident",   "sunt",         "culpa",
+    "qui",        "officia",      "deserunt",
+    "mollit",     "anim",         "id",
+    "est",        "laborum",
+};
+
+/* Fills out[0..n) with words and spaces, a newline every 12 words or so. */
+static void lorem_fill(char *out, size_t n)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    size_t i = 0, count = 0;
+
+    while (i < n) {
+        const char *w;
+        size_t len;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        w = words[x % (sizeof(words) / sizeof(words[0]))];
+        len = strlen(w);
+        for (size_t k = 0; k < len && i < n; k++)
+            out[i++] = w[k];
+        if (i < n)
+            out[i++] = ++count % 12 == 0 ? '\n' : ' ';
+    }
+}
+
+static int lorem_stream(ringo_req *req, const char *body, uint64_t n, bool declare)
+{
+    int ret = ringo_stream_start(req, declare ? (int64_t)n : RINGO_STREAM_CHUNKED);
+
+    for (uint64_t off = 0; ret == 0 && off < n; off += 16384)
+        ret = ringo_stream_write(req, body + off, n - off < 16384 ? (size_t)(n - off) : 16384);
+    return ret == 0 ? ringo_stream_end(req) : ret;
+}
+
+static int lorem(ringo_req *req, void *udata)
+{
+    uint64_t kb = demo_query_u64(req, "kb", 16, LOREM_MAX_KB);
+    uint64_t n = demo_query_u64(req, "bytes", kb * 1024, (uint64_t)LOREM_MAX_KB * 1024);
+    uint64_t status = demo_query_u64(req, "status", 200, 599);
+    uint64_t stream = demo_query_u64(req, "stream", 0, 2);
+    char etag[40];
+    ringo_str type;
+    char *body;
+    int ret;
+
+    (void)udata;
+    if (ringo_req_query_param(req, "type", &type) != 0)
+        type = RINGO_STR_LIT("text/plain; charset=utf-8");
+    body = ringo_req_alloc(req, n ? n : 1);
+    if (!body)
+        return -ENOMEM;
+    lorem_fill(body, n);
+    ret = ringo_resp_set_status(req, status >= 200 ? (int)status : 200);
+    if (ret == 0)
+        ret = ringo_resp_add_header(req, "Content-Type", type);
+    if (ret == 0 && demo_query_u64(req, "etag", 0, 1)) {
+        int len = snprintf(etag, sizeof(etag), "\"lorem-%llu\"", (unsigned long long)n);
+        ret = ringo_resp_add_header(req, "ETag", (ringo_str){etag, (size_t)len});
+    }
+    if (ret == 0 && demo_query_u64(req, "encoded", 0, 1))
+        ret = ringo_resp_add_header(req, "Content-Encoding", RINGO_STR_LIT("identity"));
+    if (ret == 0 && stream)
+        return lorem_stream(req, body, n, stream == 2);
+    return ret ? ret : ringo_resp_set_body_ref(req, body, n);
+}
+
+/* The benchmark's JSON: records until the next would pass 64 KiB, padded with spaces. */
+#define JSON64K 65536
+static char json64k_body[JSON64K];
+
+static void json64k_init(void)
+{
+    size_t n = 1;
+
+    json64k_body[0] = '[';
+    for (unsigned i = 0;; i++) {
+        char rec[256];
+        int len = snprintf(rec, sizeof(rec),
+                           "%s{\"id\":%u,\"name\":\"user-%u\",\"email\":\"user-%u@example.com\","
+                           "\"active\":%s,\"score\":%u,\"tags\":[\"alpha\",\"beta\"]}",
+                           i ? "," : "", i, i, i, i % 3 ? "true" : "false", i * 37 % 1000);
+        if (n + (size_t)len + 1 > JSON64K)
+            break;
+        memcpy(json64k_body + n, rec, (size_t)len);
+        n += (size_t)len;
+    }
+    memset(json64k_body + n, ' ', JSON64K - 1 - n);
+    json64k_body[JSON64K - 1] = ']';
+}
+
+static int json64k(ringo_req *req, void *udata)
+{
+    int ret = ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
+
+    (void)udata;
+    return ret ? ret : ringo_resp_set_body_ref(req, json64k_body, JSON64K);
+}
+
+static int names(char *out, size_t cap, unsigned m)
+{
+    int n = snprintf(out, cap, "%s%s%s", m & RINGO_CODING_GZIP ? " gzip" : "",
+                     m & RINGO_CODING_ZSTD ? " zstd" : "", m & RINGO_CODING_BR ? " br" : "");
+    return n > 0 ? n : 0;
+}
+
+static int codings(ringo_req *req, void *udata)
+{
+    char out[96];
+    int n = snprintf(out, sizeof(out), "bodies:");
+
+    (void)udata;
+    n += names(out + n, sizeof(out) - (size_t)n, ringo_compress_codings());
+    n += snprintf(out + n, sizeof(out) - (size_t)n, "\nstreams:");
+    n += names(out + n, sizeof(out) - (size_t)n, ringo_compress_stream_codings());
+    out[n++] = '\n';
+    return ringo_respond(req, 200, "text/plain", out, (size_t)n);
+}
+
+int demo_compress_routes(ringo_app *app)
+{
+    static const ringo_route_opts z = {.flags = RINGO_ROUTE_COMPRESS},
+                                  never = {.flags = RINGO_ROUTE_NO_COMPRESS};
+    int ret;
+
+    json64k_init();
+    ret = ringo_route_ex(app, "GET", "/lorem", RINGO_ASYNC, lorem, NULL, &z);
+    if (ret == 0)
+        ret = ringo_route_ex(app, "GET", "/sync/lorem", RINGO_SYNC, lorem, NULL, &z);
+    if (ret == 0)
+        ret = ringo_route_ex(app, "GET", "/json64k", RINGO_ASYNC, json64k, NULL, &z);
+    if (ret == 0)
+        ret = ringo_route_ex(app, "GET", "/lorem/never", RINGO_ASYNC, lorem, NULL, &never);
+    if (ret == 0)
+        ret = ringo_route(app, "GET", "/codings", RINGO_ASYNC, codings, NULL);
+    return ret;
+}
