@@ -177,12 +177,14 @@ def machine_info(cpus):
 
 
 class Bench:
+    logs = "wrk"  # the results directory's folder for the load generator's output
+
     def __init__(self, a):
         self.a = a
         self.server_cpu, self.client_cpu, self.cpus = pick_cpus()
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.dir = a.out or os.path.join(PERF, "results", f"{stamp}-{a.mode}")
-        os.makedirs(os.path.join(self.dir, "wrk"), exist_ok=True)
+        os.makedirs(os.path.join(self.dir, self.logs), exist_ok=True)
         self.servers = []
         self.skipped_servers = {}
         self.runs = []
@@ -478,6 +480,13 @@ def smoke_verdict(res):
             bad.append(f"{c['name']}: {s['errors']} errors")
     if not res["cases"]:
         bad.append("nothing ran")
+    return bad + ringo_exit_problems(res)
+
+
+def ringo_exit_problems(res):
+    """Why ringo's runs in res cannot be trusted: it was skipped, exited with an error, or
+    its shutdown line counts live objects."""
+    bad = []
     for s in res["servers"]:
         for e in s["exits"] if s["name"] == "ringo" else []:
             if e["exit"] != 0:

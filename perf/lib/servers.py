@@ -108,6 +108,10 @@ class Server:
     def version(self):
         return ""
 
+    def environ(self):
+        """The environment to start the server with; None: the harness's own."""
+        return None
+
     # --- common ---
     def start(self):
         self.exit_note = ""
@@ -124,7 +128,7 @@ class Server:
         self.stderr_pos = self.stderr.tell()  # this process's lines start here
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr,
                                      stdin=subprocess.DEVNULL, cwd=self.dir,
-                                     start_new_session=True, preexec_fn=_pdeathsig)
+                                     env=self.environ(), start_new_session=True, preexec_fn=_pdeathsig)
         if self.ready_prefix is not None:
             self.port = self._read_port()
         if not self.port or not wait_port(self.port, self.proc, 20):
@@ -224,6 +228,10 @@ class Ringo(Server):
     def version(self):
         return self.opts.ringo_version
 
+    def environ(self):
+        spool = getattr(self.opts, "spool_dir", None)  # where request bodies are spooled
+        return dict(os.environ, TMPDIR=spool) if spool else None
+
     def stop(self, timeout=10.0):
         code = super().stop(timeout)
         # The graceful-shutdown line reports live objects: all must be 0.
@@ -266,8 +274,12 @@ class Nginx(Server):
         return None if shutil.which("nginx") else "nginx not installed (Debian: nginx-light)"
 
     def prepare(self):
+        # Request bodies (and the DAV module's PUT files) go to SPOOL: perf/streams names
+        # a directory of its own there, perf/bench leaves them in the run directory.
+        spool = getattr(self.opts, "spool_dir", None) or self.dir
+        os.makedirs(os.path.join(spool, "dav"), exist_ok=True)
         _fill(os.path.join(PEERS, "nginx.conf"), os.path.join(self.dir, "nginx.conf"),
-              DIR=self.dir, PORT=self.port,
+              DIR=self.dir, PORT=self.port, SPOOL=spool,
               NOFILE=resource.getrlimit(resource.RLIMIT_NOFILE)[1])
 
     def command(self):

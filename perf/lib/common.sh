@@ -1,0 +1,53 @@
+# Shell pieces shared by perf/bench and perf/streams (sourced, not run).
+#
+#   perf_install NAME PACKAGE...   installs the Debian packages that are missing (as
+#                                  root), else says what to run and goes on without them
+#   perf_configure [again]         configures $build (CMake, Release) when it has no cache
+#   perf_ringo_bin NAME MODE       exports RINGO_BIN: the given one, else $build/ringo
+#                                  brought up to date (built when missing); returns 1
+#                                  when there is none and MODE is smoke
+# Both expect $repo (the checkout) and $build (the CMake build directory).
+
+perf_install() {
+    local name=$1; shift
+    local missing=() p cmd
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "$name: installing ${missing[*]}" >&2
+        bash -c "$cmd" >"/tmp/ringo-$name-apt.log" 2>&1 ||
+            { tail -20 "/tmp/ringo-$name-apt.log" >&2; echo "$name: apt-get failed" >&2; exit 1; }
+    else
+        echo "$name: missing ${missing[*]}; run as root: $cmd" >&2
+        echo "$name: going on without them (what needs them is skipped)" >&2
+    fi
+}
+
+perf_configure() {
+    [ -f "$build/CMakeCache.txt" ] && [ "${1:-}" != again ] && return 0
+    mkdir -p "$build"
+    cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$build/bench-cmake.log" 2>&1 ||
+        { tail -20 "$build/bench-cmake.log" >&2; return 1; }
+}
+
+perf_ringo_bin() {
+    local name=$1 mode=$2
+    if [ -z "${RINGO_BIN:-}" ] && [ -f "$build/CMakeCache.txt" ]; then
+        # Measure the tree as it is, not a stale binary (a no-op when the build is current).
+        cmake --build "$build" -j"$(nproc)" --target ringo >"$build/bench-build.log" 2>&1 ||
+            echo "$name: rebuilding ringo failed ($build/bench-build.log): using $build/ringo" >&2
+    fi
+    export RINGO_BIN=${RINGO_BIN:-$build/ringo}
+    if [ ! -x "$RINGO_BIN" ]; then
+        echo "$name: $RINGO_BIN missing: building it (cmake, $build)" >&2
+        if ! { perf_configure && cmake --build "$build" -j"$(nproc)" --target ringo >&2; }; then
+            echo "$name: could not build ringo" >&2
+            [ "$mode" = smoke ] && return 1
+        fi
+    fi
+    return 0
+}
