@@ -231,7 +231,15 @@ class Window:
             "steal_s": d["steal"] / HZ,
             "peak_rss_kb": peak_kb(self.server_pids),
             "peak_is_lifetime": not self.peak_ok,
+            # per CPU: the share of the window it was not idle (tasks, irq, steal)
+            "cpu_busy": {n: _busy(self.s0.get(n, s1[n]), s1[n]) for n in s1},
         }
+
+
+def _busy(a, b):
+    total = b["total"] - a["total"]
+    used = sum(b[k] - a[k] for k in ("task", "irq", "steal"))
+    return used / total if total > 0 else 0.0
 
 
 def run_wrk(cmd, server_pids, cpus, log_path):
@@ -255,7 +263,7 @@ def run_wrk(cmd, server_pids, cpus, log_path):
     r.update(exit=proc.returncode, wrk_cpu_s=r.pop("client_cpu_s"),
              cpu_us_per_req=(w["server_cpu_s"] * 1e6 / r["requests"] if r["requests"]
                              else None))
-    del r["client_util"]
+    del r["client_util"], r["cpu_busy"]
     return r
 
 

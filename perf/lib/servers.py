@@ -281,6 +281,9 @@ class Nginx(Server):
         _fill(os.path.join(PEERS, "nginx.conf"), os.path.join(self.dir, "nginx.conf"),
               DIR=self.dir, PORT=self.port, SPOOL=spool,
               NOFILE=resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+        if os.geteuid() == 0:  # as root the worker becomes `nobody`, who cannot write there
+            with open(os.path.join(self.dir, "nginx.conf"), "a") as f:
+                f.write("user root;\n")
 
     def command(self):
         return [shutil.which("nginx"), "-e", os.path.join(self.dir, "error.log"),
