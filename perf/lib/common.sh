@@ -10,21 +10,10 @@
 
 perf_install() {
     local name=$1; shift
-    local missing=() p cmd
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-            missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
-    if [ "$(id -u)" -eq 0 ]; then
-        echo "$name: installing ${missing[*]}" >&2
-        bash -c "$cmd" >"/tmp/ringo-$name-apt.log" 2>&1 ||
-            { tail -20 "/tmp/ringo-$name-apt.log" >&2; echo "$name: apt-get failed" >&2; exit 1; }
-    else
-        echo "$name: missing ${missing[*]}; run as root: $cmd" >&2
+    # scripts/deps.sh: the build's own packages plus these; as root it installs them,
+    # otherwise it prints the command and fails - then the run goes on without them.
+    scripts/deps.sh "$@" ||
         echo "$name: going on without them (what needs them is skipped)" >&2
-    fi
 }
 
 perf_configure() {

@@ -17,11 +17,9 @@ rounds interleaved across servers and the median round; the server's CPU time fr
 over the client's measured window (measure.Window); runs that others disturbed flagged.
 The client's own CPU use is reported too: near 1 s/s it is the client that limits.
 """
-import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -113,19 +111,14 @@ def ws_status(port, path, timeout=5.0):
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(
-        prog="perf/streams",
-        description="ringo's streams (SSE, WebSocket echo, uploads) vs FastAPI on uvicorn "
-                    "and nginx on 127.0.0.1, in the same run.")
-    ap.add_argument("--quick", action="store_true",
-                    help="sanity run: 3 s per run, 1 round, 1 s warm-up")
-    ap.add_argument("--smoke", action="store_true",
-                    help="CI: ringo alone, small loads, about 2 s per case; fails when a "
-                         "case did not run cleanly (never on speed)")
-    ap.add_argument("--duration", type=float, help="measured seconds per run (default 10)")
-    ap.add_argument("--runs", type=int, help="measured rounds per case (default 3)")
-    ap.add_argument("--warmup", type=float,
-                    help="seconds of load before each measured window (default 2)")
+    ap = bench.run_parser(
+        "perf/streams", "ringo's streams (SSE, WebSocket echo, uploads) vs FastAPI on "
+        "uvicorn and nginx on 127.0.0.1, in the same run.",
+        "sanity run: 3 s per run, 1 round, 1 s warm-up",
+        "CI: ringo alone, small loads, about 2 s per case; fails when a case did not run "
+        "cleanly (never on speed)",
+        {"full": (10.0, 3, 2.0), "quick": (3.0, 1, 1.0), "smoke": (2.0, 1, 0.5)},
+        {"full": 1, "quick": 0, "smoke": 0})
     ap.add_argument("--cases", help="comma list of groups (sse, ws, upload) or case names; "
                     "default all")
     ap.add_argument("--servers", help="comma list: ringo, fastapi-async, nginx (default all)")
@@ -141,27 +134,15 @@ def parse_args(argv):
                          "(default $TMPDIR or /tmp: a disk here, not tmpfs)")
     ap.add_argument("--timeout", type=float, default=30.0,
                     help="bound on connecting and on finishing a run's last messages")
-    ap.add_argument("--threshold", type=float, default=0.05,
-                    help="flag a run when others used more than this share of a CPU")
     ap.add_argument("--quiet-wait", type=float,
                     help="seconds a run may wait for other processes to leave the CPUs "
                          "alone (default 20; 0 with --quick and --smoke)")
-    ap.add_argument("--retries", type=int,
-                    help="repeats of a flagged run, the least disturbed kept (default 1; "
-                         "0 with --quick and --smoke)")
-    ap.add_argument("--out", help="results directory (default perf/results/<date>-streams-"
-                    "<mode>)")
     ap.add_argument("--table", help="also write the markdown tables to this file")
     a = ap.parse_args(argv)
-    a.mode = "smoke" if a.smoke else "quick" if a.quick else "full"
-    d, r, w = {"full": (10.0, 3, 2.0), "quick": (3.0, 1, 1.0), "smoke": (2.0, 1, 0.5)}[a.mode]
+    bench.run_defaults(a, *ap.mode_defaults)
     small = a.mode == "smoke"
-    a.retries = a.retries if a.retries is not None else (1 if a.mode == "full" else 0)
     if a.quiet_wait is None:
         a.quiet_wait = 20.0 if a.mode == "full" else 0.0
-    a.duration = a.duration if a.duration is not None else d
-    a.runs = a.runs if a.runs is not None else r
-    a.warmup = a.warmup if a.warmup is not None else w
     a.clients = a.clients or (50 if small else 1000)
     a.ws_conns = [int(x) for x in (a.ws_conns or ("4" if small else "1,64")).split(",")]
     a.ws_sizes = [int(x) for x in (a.ws_sizes or "32,16384").split(",")]
@@ -417,12 +398,8 @@ def describe(c, r):
 
 def summarize(runs):
     """Per (case, member): the median of every figure over the measured rounds."""
-    groups = {}
-    for r in runs:
-        if not r["warmup"] and r["chosen"]:
-            groups.setdefault((r["case"], r["member"]), []).append(r)
     out = {}
-    for (case, member), rs in groups.items():
+    for (case, member), rs in bench.chosen_rounds(runs, "member").items():
         x = {"n": len(rs), "errors": sum(r["errors"] for r in rs),
              "flagged": sum(1 for r in rs if r["flagged"]),
              "error_sample": [e for r in rs for e in r.get("error_sample", [])][:3]}
@@ -607,12 +584,9 @@ def main(argv):
     a.spool_dir = tempfile.mkdtemp(prefix="ringo-streams-spool-", dir=a.spool_parent)
     b = Streams(a)
     log(f"perf/streams {a.mode}: results in {os.path.relpath(b.dir, REPO)}; "
-        f"pinning: {bench.machine_info(b.cpus)['pinning'].replace('wrk', 'client')}; "
+        f"pinning: {bench.machine_info(b.cpus)['pinning'].replace('wrk', 'the client')}; "
         f"spool directory {a.spool_dir}")
-    def on_signal(signum, _):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    bench.interrupt_on_signals()
     try:
         for group in ("sse", "ws", "upload"):
             cases = [c for c in a.case_list if c.group == group]
@@ -634,12 +608,7 @@ def main(argv):
     log(f"tables written to {os.path.relpath(os.path.join(b.dir, 'streams.md'), REPO)}" +
         (f" and {a.table}" if a.table else ""))
     if a.smoke:
-        bad = smoke_verdict(res)
-        for x in bad:
-            log(f"smoke: FAIL {x}")
-        if not bad:
-            log("smoke: ok")
-        return 1 if bad else 0
+        return bench.smoke_exit(smoke_verdict(res))
     return 0
 
 
