@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds ringo and runs every test: the release build, then the whole suite
 # again under ASan+UBSan, the pool under TSan, the aarch64 coroutine switch
-# under qemu-user, and a short smoke run of the benchmark harness.
+# under qemu-user, and short smoke runs of the benchmark harnesses (perf/bench,
+# perf/streams).
 # Installs missing Debian packages first (as root).
 #
 #   scripts/test.sh            everything
@@ -60,6 +61,11 @@ scripts/fuzz.sh 20
 if [ -x perf/bench ]; then
     section "benchmark harness smoke run"
     RINGO_BIN="$PWD/build/ringo" perf/bench --smoke
+fi
+
+if [ -x perf/streams ]; then
+    section "streams benchmark smoke run: SSE, WebSocket echo, uploads"
+    RINGO_BIN="$PWD/build/ringo" perf/streams --smoke
 fi
 
 section "all tests passed"

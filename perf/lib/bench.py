@@ -74,48 +74,62 @@ CASES = [
 CASE_BY_NAME = {c.name: c for c in CASES}
 
 
+def run_parser(prog, description, quick, smoke, defaults, retries):
+    """A parser with the options perf/bench and perf/streams share. defaults: mode ->
+    (seconds per run, measured rounds, warm-up seconds); retries: mode -> repeats of a
+    flagged run."""
+    ap = argparse.ArgumentParser(prog=prog, description=description)
+    full = defaults["full"]
+    ap.add_argument("--quick", action="store_true", help=quick)
+    ap.add_argument("--smoke", action="store_true", help=smoke)
+    ap.add_argument("--duration", type=float, help=f"seconds per run (default {full[0]:g})")
+    ap.add_argument("--runs", type=int, help=f"measured rounds per case (default {full[1]})")
+    ap.add_argument("--warmup", type=float,
+                    help=f"warm-up seconds, discarded (default {full[2]:g})")
+    ap.add_argument("--threshold", type=float, default=0.05,
+                    help="flag a run when others used more than this share of one CPU "
+                         "(default 0.05)")
+    ap.add_argument("--retries", type=int,
+                    help="repeats of a flagged run, the least disturbed kept (default " +
+                         ", ".join(f"{n} {m}" for m, n in retries.items()) + ")")
+    ap.add_argument("--out", help="results directory (default perf/results/<date>-...)")
+    ap.mode_defaults = (defaults, retries)
+    return ap
+
+
+def run_defaults(a, defaults, retries):
+    """a.mode, and what run_options left unset, from the mode."""
+    a.mode = "smoke" if a.smoke else "quick" if a.quick else "full"
+    d, r, w = defaults[a.mode]
+    a.duration = a.duration if a.duration is not None else d
+    a.runs = a.runs if a.runs is not None else r
+    a.warmup = a.warmup if a.warmup is not None else w
+    a.retries = a.retries if a.retries is not None else retries[a.mode]
+
+
 def parse_args(argv):
-    ap = argparse.ArgumentParser(
-        prog="perf/bench",
-        description="ringo vs nginx, h2o, FastAPI (async def and def) and the io_uring "
-                    "limit responder on 127.0.0.1; writes docs/benchmarks.md.")
-    ap.add_argument("--quick", action="store_true",
-                    help="sanity run: 2 s per case, 1 round, 1 s warm-up")
-    ap.add_argument("--smoke", action="store_true",
-                    help="CI: ringo alone, 2 s on /plaintext (plain and pipelined), "
-                         "no docs; fails on any error")
-    ap.add_argument("--duration", type=float, help="seconds per run (default 5)")
-    ap.add_argument("--runs", type=int, help="measured rounds per case (default 3)")
-    ap.add_argument("--warmup", type=float, help="warm-up seconds, discarded (default 2)")
+    defaults = {"full": (5.0, 3, 2.0), "quick": (2.0, 1, 1.0), "smoke": (2.0, 1, 0.0)}
+    retries = {"full": 2, "quick": 1, "smoke": 0}
+    ap = run_parser("perf/bench", "ringo vs nginx, h2o, FastAPI (async def and def) and the "
+                    "io_uring limit responder on 127.0.0.1; writes docs/benchmarks.md.",
+                    "sanity run: 2 s per case, 1 round, 1 s warm-up",
+                    "CI: ringo alone, 2 s on /plaintext (plain and pipelined), no docs; "
+                    "fails on any error", defaults, retries)
     ap.add_argument("--cases", help="comma list; default all: " +
                     ",".join(c.name for c in CASES))
     ap.add_argument("--servers", help="comma list; default all: " +
                     ",".join(c.name for c in servers.ALL) + " (fastapi = both variants)")
     ap.add_argument("--idle-conns", type=int, default=10000,
                     help="idle connections in the idle-10k case (default 10000)")
-    ap.add_argument("--threshold", type=float, default=0.05,
-                    help="flag a run when others used more than this share of one CPU "
-                         "(default 0.05)")
-    ap.add_argument("--retries", type=int, default=2,
-                    help="repeats of a flagged run (default 2)")
     ap.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.*")
-    ap.add_argument("--out", help="results directory (default perf/results/<date>-<mode>)")
     ap.add_argument("--report", metavar="RESULTS_DIR",
                     help="only re-render docs/benchmarks.md + .png from a results directory")
     a = ap.parse_args(argv)
-    a.mode = "smoke" if a.smoke else "quick" if a.quick else "full"
-    defaults = {"full": (5.0, 3, 2.0), "quick": (2.0, 1, 1.0), "smoke": (2.0, 1, 0.0)}
-    d, r, w = defaults[a.mode]
-    a.duration = a.duration if a.duration is not None else d
-    a.runs = a.runs if a.runs is not None else r
-    a.warmup = a.warmup if a.warmup is not None else w
-    if a.quick:
-        a.retries = min(a.retries, 1)
+    run_defaults(a, *ap.mode_defaults)
     if a.smoke:
         a.servers = a.servers or "ringo"
         a.cases = a.cases or "plaintext-64,pipeline-16"
         a.no_docs = True
-        a.retries = 0
     names = (a.cases or ",".join(c.name for c in CASES)).split(",")
     for n in names:
         if n not in CASE_BY_NAME:
@@ -183,12 +197,14 @@ def machine_info(cpus):
 
 
 class Bench:
+    logs = "wrk"  # the results directory's folder for the load generator's output
+
     def __init__(self, a):
         self.a = a
         self.server_cpu, self.client_cpu, self.cpus = pick_cpus()
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.dir = a.out or os.path.join(PERF, "results", f"{stamp}-{a.mode}")
-        os.makedirs(os.path.join(self.dir, "wrk"), exist_ok=True)
+        os.makedirs(os.path.join(self.dir, self.logs), exist_ok=True)
         self.servers = []
         self.skipped_servers = {}
         self.runs = []
@@ -453,14 +469,19 @@ def describe(r):
     return s
 
 
-def summarize(runs):
-    """Median and spread per (case, server) over the chosen attempt of each round."""
+def chosen_rounds(runs, by):
+    """{(case, r[by]): [runs]}: the attempt chosen for each measured round."""
     groups = {}
     for r in runs:
         if not r["warmup"] and r.get("chosen"):
-            groups.setdefault((r["case"], r["server"]), []).append(r)
+            groups.setdefault((r["case"], r[by]), []).append(r)
+    return groups
+
+
+def summarize(runs):
+    """Median and spread per (case, server) over the chosen attempt of each round."""
     out = {}
-    for (case, server), rs in groups.items():
+    for (case, server), rs in chosen_rounds(runs, "server").items():
         def med(k):
             v = [r[k] for r in rs if r.get(k) is not None]
             return statistics.median(v) if v else None
@@ -492,6 +513,30 @@ def smoke_verdict(res):
             bad.append(f"{c['name']}: {s['errors']} errors")
     if not res["cases"]:
         bad.append("nothing ran")
+    return bad + ringo_exit_problems(res)
+
+
+def interrupt_on_signals():
+    """SIGTERM and SIGHUP stop a run as Ctrl-C does: the servers are stopped by PID."""
+    def on_signal(signum, _):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+
+def smoke_exit(bad):
+    """Logs a smoke run's verdict (bad: what failed); returns the exit status."""
+    for x in bad:
+        log(f"smoke: FAIL {x}")
+    if not bad:
+        log("smoke: ok")
+    return 1 if bad else 0
+
+
+def ringo_exit_problems(res):
+    """Why ringo's runs in res cannot be trusted: it was skipped, exited with an error, or
+    its shutdown line counts live objects."""
+    bad = []
     for s in res["servers"]:
         for e in s["exits"] if s["name"] == "ringo" else []:
             if e["exit"] != 0:
@@ -520,11 +565,7 @@ def main(argv):
     b = Bench(a)
     log(f"perf/bench {a.mode}: results in {os.path.relpath(b.dir, REPO)}; "
         f"pinning: {machine_info(b.cpus)['pinning']}")
-
-    def on_signal(signum, _):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    interrupt_on_signals()
     try:
         b.start_servers()
         b.make_plan()
@@ -546,12 +587,7 @@ def main(argv):
         f.write(md)
     log("\n" + report.console_table(res))
     if a.smoke:
-        bad = smoke_verdict(res)
-        for x in bad:
-            log(f"smoke: FAIL {x}")
-        if not bad:
-            log("smoke: ok")
-        return 1 if bad else 0
+        return smoke_exit(smoke_verdict(res))
     if not a.no_docs:
         report.write_docs(res, b.dir, REPO)
     return 0

@@ -187,12 +187,65 @@ def parse_wrk(text):
     return r
 
 
+class Window:
+    """The server's, the client's and everyone else's CPU use between construction and
+    close(): what a run costs whoever drives the load (wrk, or a client of perf/streams).
+    `cpus` are the CPUs whose /proc/stat lines are compared; `client_pids` are processes
+    that already run (their CPU time is taken as a difference; a client that starts and
+    ends inside the window passes its own rusage to close() instead)."""
+
+    def __init__(self, server_pids, cpus, client_pids=()):
+        self.server_pids, self.cpus, self.client_pids = server_pids, cpus, list(client_pids)
+        self.peak_ok = reset_peak(server_pids)
+        self.everyone0 = all_ticks()
+        self.c0 = cpu_ticks(self.client_pids)
+        self.s0, self.t0, self.w0 = cpu_stat(cpus), cpu_ticks(server_pids), time.monotonic()
+
+    def close(self, client_ticks=None, client_pids=()):
+        w1, t1, s1 = time.monotonic(), cpu_ticks(self.server_pids), cpu_stat(self.cpus)
+        everyone1 = all_ticks()
+        if client_ticks is None:
+            client_ticks = cpu_ticks(self.client_pids) - self.c0
+        elapsed = w1 - self.w0
+        server_ticks = t1 - self.t0
+        d = stat_delta(self.s0, s1)
+        # irq/softirq jiffies are left out on both sides: with IRQ time accounting the
+        # loopback's softirq work is charged to no task, so it would look like a stranger.
+        mine = set(self.server_pids) | set(self.client_pids) | set(client_pids) | {os.getpid()}
+        named, top = others(self.everyone0, everyone1, mine)
+        # Two views of the same thing: per-CPU totals catch processes that came and went
+        # during the run, per-process times catch what tick sampling of /proc/stat misses
+        # (those only count when the two measured CPUs are all the machine has).
+        strangers = d["task"] - server_ticks - client_ticks
+        if self.cpus is None or len(self.cpus) >= (os.cpu_count() or 0):
+            strangers = max(strangers, named)
+        return {
+            "elapsed_s": elapsed,
+            "server_cpu_s": server_ticks / HZ,
+            "server_util": server_ticks / HZ / elapsed if elapsed else 0.0,
+            "client_cpu_s": client_ticks / HZ,
+            "client_util": client_ticks / HZ / elapsed if elapsed else 0.0,
+            "softirq_s": d["irq"] / HZ,
+            "others_cpu_s": max(0.0, strangers / HZ),
+            "others_top": top,
+            "steal_s": d["steal"] / HZ,
+            "peak_rss_kb": peak_kb(self.server_pids),
+            "peak_is_lifetime": not self.peak_ok,
+            # per CPU: the share of the window it was not idle (tasks, irq, steal)
+            "cpu_busy": {n: _busy(self.s0.get(n, s1[n]), s1[n]) for n in s1},
+        }
+
+
+def _busy(a, b):
+    total = b["total"] - a["total"]
+    used = sum(b[k] - a[k] for k in ("task", "irq", "steal"))
+    return used / total if total > 0 else 0.0
+
+
 def run_wrk(cmd, server_pids, cpus, log_path):
     """Run one wrk command; returns wrk's figures plus the server's and the machine's CPU
     use over exactly that run. `cpus` are the CPUs whose /proc/stat lines are compared."""
-    peak_ok = reset_peak(server_pids)
-    everyone0 = all_ticks()
-    s0, t0, w0 = cpu_stat(cpus), cpu_ticks(server_pids), time.monotonic()
+    window = Window(server_pids, cpus)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
@@ -204,36 +257,13 @@ def run_wrk(cmd, server_pids, cpus, log_path):
             raise
         proc.returncode = os.waitstatus_to_exitcode(status)
         log.write(" ".join(cmd) + "\n" + out)
-    w1, t1, s1 = time.monotonic(), cpu_ticks(server_pids), cpu_stat(cpus)
-    everyone1 = all_ticks()
+    w = window.close(client_ticks=(ru.ru_utime + ru.ru_stime) * HZ, client_pids=[proc.pid])
     r = parse_wrk(out)
-    elapsed = w1 - w0
-    server_ticks = t1 - t0
-    wrk_ticks = (ru.ru_utime + ru.ru_stime) * HZ
-    d = stat_delta(s0, s1)
-    # irq/softirq jiffies are left out on both sides: with IRQ time accounting the
-    # loopback's softirq work is charged to no task, so it would look like a stranger.
-    named, top = others(everyone0, everyone1, set(server_pids) | {proc.pid, os.getpid()})
-    # Two views of the same thing: per-CPU totals catch processes that came and went
-    # during the run, per-process times catch what tick sampling of /proc/stat misses
-    # (those only count when the two measured CPUs are all the machine has).
-    strangers = d["task"] - server_ticks - wrk_ticks
-    if cpus is None or len(cpus) >= (os.cpu_count() or 0):
-        strangers = max(strangers, named)
-    r.update({
-        "exit": proc.returncode,
-        "elapsed_s": elapsed,
-        "server_cpu_s": server_ticks / HZ,
-        "server_util": server_ticks / HZ / elapsed if elapsed else 0.0,
-        "wrk_cpu_s": wrk_ticks / HZ,
-        "softirq_s": d["irq"] / HZ,
-        "others_cpu_s": max(0.0, strangers / HZ),
-        "others_top": top,
-        "steal_s": d["steal"] / HZ,
-        "peak_rss_kb": peak_kb(server_pids),
-        "peak_is_lifetime": not peak_ok,
-        "cpu_us_per_req": server_ticks / HZ * 1e6 / r["requests"] if r["requests"] else None,
-    })
+    r.update(w)
+    r.update(exit=proc.returncode, wrk_cpu_s=r.pop("client_cpu_s"),
+             cpu_us_per_req=(w["server_cpu_s"] * 1e6 / r["requests"] if r["requests"]
+                             else None))
+    del r["client_util"], r["cpu_busy"]
     return r
 
 

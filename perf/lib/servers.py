@@ -152,6 +152,10 @@ class Server:
     def version(self):
         return ""
 
+    def environ(self):
+        """The environment to start the server with; None: the harness's own."""
+        return None
+
     # --- common ---
     def start(self):
         self.exit_note = ""
@@ -168,7 +172,7 @@ class Server:
         self.stderr_pos = self.stderr.tell()  # this process's lines start here
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr,
                                      stdin=subprocess.DEVNULL, cwd=self.dir,
-                                     start_new_session=True, preexec_fn=_pdeathsig)
+                                     env=self.environ(), start_new_session=True, preexec_fn=_pdeathsig)
         if self.ready_prefix is not None:
             self.port = self._read_port()
         if not self.port or not wait_port(self.port, self.proc, 20):
@@ -274,6 +278,10 @@ class Ringo(Server):
     def version(self):
         return self.opts.ringo_version
 
+    def environ(self):
+        spool = getattr(self.opts, "spool_dir", None)  # where request bodies are spooled
+        return dict(os.environ, TMPDIR=spool) if spool else None
+
     def stop(self, timeout=10.0):
         code = super().stop(timeout)
         # The graceful-shutdown line reports live objects: all must be 0.
@@ -320,9 +328,16 @@ class Nginx(Server):
         write_static(self.dir)
         with open(os.path.join(self.dir, "json64k"), "wb") as f:
             f.write(json64k())
+        # Request bodies (and the DAV module's PUT files) go to SPOOL: perf/streams names
+        # a directory of its own there, perf/bench leaves them in the run directory.
+        spool = getattr(self.opts, "spool_dir", None) or self.dir
+        os.makedirs(os.path.join(spool, "dav"), exist_ok=True)
         _fill(os.path.join(PEERS, "nginx.conf"), os.path.join(self.dir, "nginx.conf"),
-              DIR=self.dir, PORT=self.port,
+              DIR=self.dir, PORT=self.port, SPOOL=spool,
               NOFILE=resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+        if os.geteuid() == 0:  # as root the worker becomes `nobody`, who cannot write there
+            with open(os.path.join(self.dir, "nginx.conf"), "a") as f:
+                f.write("user root;\n")
 
     def command(self):
         return [shutil.which("nginx"), "-e", os.path.join(self.dir, "error.log"),

@@ -3,7 +3,7 @@
 `async def` routes run on the event loop and plain `def` routes on the threadpool,
 the two execution models ringo's RINGO_ASYNC and RINGO_SYNC handlers mirror.
 Run with Debian's Python (python3-fastapi, python3-uvicorn, python3-uvloop,
-python3-httptools):
+python3-httptools; python3-websockets for /ws/echo):
 
     /usr/bin/python3 -m uvicorn fastapi_app:app --app-dir perf/peers \
         --host 127.0.0.1 --port 8000 --loop uvloop --http httptools \
@@ -12,8 +12,8 @@ python3-httptools):
 import asyncio
 import time
 
-from fastapi import Depends, FastAPI, Header, HTTPException
-from fastapi.responses import PlainTextResponse
+from fastapi import Depends, FastAPI, Header, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 app = FastAPI()
 
@@ -76,3 +76,33 @@ async def user(conn: dict = Depends(db), tok: str = Depends(token)):
 @app.get("/deps/chain")
 async def deps_chain(u: dict = Depends(user), conn: dict = Depends(db)):
     return {"user": u["name"], "ran": ["settings", "db", "token", "user", "handler"]}
+
+
+# perf/streams: ringo's demo GET /events and GET /ws/echo. FastAPI 0.92 has no
+# EventSourceResponse: the events are a StreamingResponse of text/event-stream, and like
+# ringo's the stream sleeps between events (after sending one, before the next).
+@app.get("/events")
+async def events(n: int = 10, interval_ms: int = 100):
+    async def gen():
+        for i in range(n):
+            if i:
+                await asyncio.sleep(interval_ms / 1000)
+            yield f"id: {i}\ndata: {i}\n\n"
+    return StreamingResponse(gen(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache"})
+
+
+@app.websocket("/ws/echo")
+async def ws_echo(ws: WebSocket):
+    await ws.accept()
+    try:
+        while True:
+            m = await ws.receive()
+            if m["type"] == "websocket.disconnect":
+                return
+            if m.get("text") is not None:
+                await ws.send_text(m["text"])
+            else:
+                await ws.send_bytes(m["bytes"])
+    except WebSocketDisconnect:
+        pass
