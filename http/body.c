@@ -49,6 +49,7 @@ typedef struct ringo__body {
     bool continued;       /* ... and went out (or nobody waits for it any more) */
     bool held;            /* ... and holds the request */
     ringo__fiber *reader; /* an async reader parked on an empty pipe */
+    size_t want;          /* unread bytes a waiting reader waits for (it also wakes at the end) */
 } ringo__body;
 
 static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
@@ -152,7 +153,9 @@ int ringo__body_append(ringo_req *r, const char *p, size_t n)
     if (ret == 0) {
         memcpy(bp->buf + bp->len, p, n);
         bp->len += n;
-        wake_locked(bp);
+        /* A reader that wants a batch (the spool) is not woken for every receive buffer. */
+        if (bp->len - bp->off >= bp->want)
+            wake_locked(bp);
     }
     pthread_mutex_unlock(&bp->mu);
     /* Data arrived: the wait for the next bytes starts again. */
@@ -333,7 +336,12 @@ static ssize_t read_buffered(ringo_req *r, void *buf, size_t len)
     return (ssize_t)n;
 }
 
-ssize_t ringo_req_read(ringo_req *req, void *buf, size_t len)
+/*
+ * ringo_req_read() that waits until at least min bytes (at most half the
+ * window, so that a full pipe always satisfies it) can be returned, or the
+ * body ends: fewer wake-ups and larger writes for a reader that batches.
+ */
+static ssize_t read_min(ringo_req *req, void *buf, size_t len, size_t min)
 {
     int ctx = ringo__req_context(req);
     ringo__body *bp = req->bp;
@@ -347,6 +355,12 @@ ssize_t ringo_req_read(ringo_req *req, void *buf, size_t len)
         return read_buffered(req, buf, len);
     if (!len)
         return 0;
+    if (min > bp->window / 2)
+        min = bp->window / 2;
+    if (min > len)
+        min = len;
+    if (!min)
+        min = 1;
     pthread_mutex_lock(&bp->mu);
     /*
      * Expect: 100-continue: the 100 goes out on the first read, whether or not
@@ -369,7 +383,7 @@ ssize_t ringo_req_read(ringo_req *req, void *buf, size_t len)
             pthread_cond_wait(&bp->cv, &bp->mu);
             continue;
         }
-        if (n) {
+        if (n && (n >= min || bp->done || bp->error || bp->stalled)) {
             n = n < len ? n : len;
             memcpy(buf, bp->buf + bp->off, n);
             bp->off += n;
@@ -391,6 +405,7 @@ ssize_t ringo_req_read(ringo_req *req, void *buf, size_t len)
         }
         if (bp->stalled)
             want_more_locked(req, bp, ctx);
+        bp->want = min;
         if (ctx == RINGO__CTX_ASYNC) {
             int pr;
             bp->reader = ringo__fiber_current();
@@ -406,9 +421,12 @@ ssize_t ringo_req_read(ringo_req *req, void *buf, size_t len)
             pthread_cond_wait(&bp->cv, &bp->mu);
         }
     }
+    bp->want = 1;
     pthread_mutex_unlock(&bp->mu);
     return ret;
 }
+
+ssize_t ringo_req_read(ringo_req *req, void *buf, size_t len) { return read_min(req, buf, len, 1); }
 
 /* ---- spooling ---- */
 
@@ -476,7 +494,8 @@ int ringo_req_spool(ringo_req *req, const ringo_spool_opts *opts, int *fd, uint6
         return out;
     }
     for (;;) {
-        ssize_t n = ringo_req_read(req, buf, cap);
+        /* Batches of at least half the window: one write per batch, not per receive. */
+        ssize_t n = read_min(req, buf, cap, cap / 2);
         if (n <= 0) {
             ret = (int)n;
             break;

@@ -99,7 +99,7 @@ void ringo__sess_fail(ringo__sess *s, int status)
 
     sess_die(s);
     s->in_message = false;
-    s->pending_len = 0;
+    s->pending_len = s->pending_off = 0;
     ringo__conn_timer(s->conn, RINGO__HTTP_TIMER_NONE, 0);
     if (s->cur && s->cur->early) {
         /* Its handler runs (or will): the body error is its answer (http/body.c). */
@@ -141,19 +141,33 @@ static int hold_input(ringo__sess *s, const char *p, size_t n)
     const ringo_config *cfg = s->cfg;
 
     sess_hold(s);
-    if (s->pending_len + n > s->pending_cap) {
-        size_t cap = s->pending_cap ? s->pending_cap : 4096;
-        char *b;
-        while (cap < s->pending_len + n)
-            cap *= 2;
-        b = ringo__realloc(s->pending, cap);
-        if (!b)
-            return -ENOMEM;
-        s->pending = b;
-        s->pending_cap = cap;
+    if (s->pending && p >= s->pending && p < s->pending + s->pending_cap) {
+        /*
+         * The rest of what feed_pending() is feeding: it is in place already.
+         * Moving it to the front would copy the held input again for every
+         * piece a streamed body's handler makes room for.
+         */
+        s->pending_off = (size_t)(p - s->pending);
+        s->pending_len = n;
+    } else {
+        if (s->pending_off + s->pending_len + n > s->pending_cap && s->pending_off) {
+            memmove(s->pending, s->pending + s->pending_off, s->pending_len);
+            s->pending_off = 0;
+        }
+        if (s->pending_len + n > s->pending_cap) {
+            size_t cap = s->pending_cap ? s->pending_cap : 4096;
+            char *b;
+            while (cap < s->pending_len + n)
+                cap *= 2;
+            b = ringo__realloc(s->pending, cap);
+            if (!b)
+                return -ENOMEM;
+            s->pending = b;
+            s->pending_cap = cap;
+        }
+        memcpy(s->pending + s->pending_off + s->pending_len, p, n);
+        s->pending_len += n;
     }
-    memmove(s->pending + s->pending_len, p, n);
-    s->pending_len += n;
     if (s->pending_len >= cfg->max_conn_buffered)
         ringo__conn_pause(s->conn);
     return 0;
@@ -289,13 +303,14 @@ static void arm_idle(ringo__sess *s)
 static void feed_pending(ringo__sess *s)
 {
     size_t n = s->pending_len;
+    const char *p = s->pending + s->pending_off;
 
     if (!n || busy(s))
         return;
-    s->pending_len = 0;
+    s->pending_len = s->pending_off = 0;
     sess_unhold(s);
-    /* feed() may hold some of it again: it memmoves within the buffer. */
-    feed(s, s->pending, n);
+    /* feed() may hold the rest again: in place (hold_input). */
+    feed(s, p, n);
     if (s->pending_len < s->cfg->max_conn_buffered)
         ringo__conn_resume(s->conn);
     if (!s->pending_len && s->pending_cap > 65536) {
@@ -507,7 +522,7 @@ static void on_close(ringo__conn *c)
     s->cur = NULL;
     ringo__free(s->pending);
     s->pending = NULL;
-    s->pending_len = s->pending_cap = 0;
+    s->pending_len = s->pending_cap = s->pending_off = 0;
 }
 
 static size_t overload(ringo__ring *r, char *buf, size_t cap)

@@ -33,7 +33,8 @@ typedef struct ringo__sess {
     ringo_req *cur;           /* being parsed */
     ringo_req *qhead, *qtail; /* parsed, waiting to run, in order */
     ringo_req *running;       /* handler suspended (coroutine or pool) */
-    char *pending;            /* input held while the connection is busy */
+    char *pending;            /* input held while the connection is busy: */
+    size_t pending_off;       /* ... pending_len bytes from pending + pending_off */
     size_t pending_len, pending_cap;
     uint64_t served; /* no cap by default: must not wrap */
     bool in_message;

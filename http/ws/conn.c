@@ -483,6 +483,9 @@ static void adopt(ringo_ws *ws, ringo__sess *s)
     /* Empty, it may be the buffer feed() still reads (http/session.c feed_pending). */
     if (!s->pending_len)
         return;
+    if (s->pending_off) /* held input starts at the front of the buffer it adopts */
+        memmove(s->pending, s->pending + s->pending_off, s->pending_len);
+    s->pending_off = 0;
     ws->in = s->pending;
     ws->in_len = s->pending_len;
     ws->in_cap = s->pending_cap;
