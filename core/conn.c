@@ -31,6 +31,7 @@ bool ringo__conn_closing(const ringo__conn *c)
     return c->state != CONN_OPEN || c->close_after_send;
 }
 void ringo__conn_ref(ringo__conn *c) { c->refs++; }
+int ringo__conn_fd(const ringo__conn *c) { return c->fd; }
 
 void ringo__conn_unref(ringo__conn *c)
 {
@@ -158,7 +159,7 @@ void ringo__conn_close(ringo__conn *c, int how)
         return;
     if (how == RINGO__CLOSE_AFTER_SEND && c->state == CONN_OPEN) {
         c->close_after_send = true;
-        if (!c->send_armed && c->out_len == 0)
+        if (!c->send_armed && !c->lent && c->out_len == 0)
             start_linger(c);
         else
             ringo__conn_flush(c);
@@ -235,7 +236,7 @@ void ringo__conn_flush(ringo__conn *c)
     char *tmp;
     size_t cap;
 
-    if (c->send_armed || c->out_len == 0 || c->state == CONN_CLOSING)
+    if (c->send_armed || c->lent || c->out_len == 0 || c->state == CONN_CLOSING)
         return;
     /* Swap: the gathered output goes out, the sent buffer gathers next. */
     tmp = c->wbuf;
@@ -248,6 +249,29 @@ void ringo__conn_flush(ringo__conn *c)
     c->out_cap = cap;
     c->out_len = 0;
     submit_send(c);
+}
+
+int ringo__conn_lend(ringo__conn *c)
+{
+    if (c->state != CONN_OPEN || c->close_after_send)
+        return -ECANCELED;
+    if (c->send_armed || c->lent || ringo__conn_unsent(c))
+        return -EBUSY;
+    c->lent = true;
+    return 0;
+}
+
+void ringo__conn_unlend(ringo__conn *c)
+{
+    if (!c->lent)
+        return;
+    c->lent = false;
+    if (c->state != CONN_OPEN)
+        return;
+    if (c->close_after_send && c->out_len == 0)
+        start_linger(c);
+    else
+        ringo__conn_flush(c);
 }
 
 static void release_buffers(ringo__conn *c)

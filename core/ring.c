@@ -468,6 +468,7 @@ static void teardown(ringo__ring *r)
         io_uring_cqe_seen(&r->uring, cqe);
     }
     ringo__bufring_free(r);
+    ringo__pipes_free(r);
     ringo__fibers_ring_exit(r);
     io_uring_queue_exit(&r->uring);
     r->ring_fd = -1;

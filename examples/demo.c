@@ -215,18 +215,19 @@ static int block_route(ringo_req *req, void *udata)
 static int stats_route(ringo_req *req, void *udata)
 {
     ringo_stats st;
-    char body[384];
+    char body[448];
     int n;
 
     ringo_app_stats(udata, &st);
     n = snprintf(body, sizeof(body),
                  "{\"conns_live\":%llu,\"reqs_live\":%llu,\"stacks_live\":%llu,"
                  "\"cancels\":%llu,\"ring_stalls\":%llu,\"reqs_served\":%llu,"
-                 "\"jobs_live\":%llu,\"pool_hops\":%llu}",
+                 "\"jobs_live\":%llu,\"pool_hops\":%llu,\"pipes_busy\":%llu}",
                  (unsigned long long)st.conns_live, (unsigned long long)st.reqs_live,
                  (unsigned long long)st.stacks_live, (unsigned long long)st.cancels,
                  (unsigned long long)st.ring_stalls, (unsigned long long)st.reqs_served,
-                 (unsigned long long)st.jobs_live, (unsigned long long)st.pool_hops);
+                 (unsigned long long)st.jobs_live, (unsigned long long)st.pool_hops,
+                 (unsigned long long)st.pipes_busy);
     return ringo_respond(req, 200, "application/json", body, (size_t)n);
 }
 
@@ -689,7 +690,8 @@ static void usage(FILE *f)
                "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
                "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
                "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
-               "             [--stream-window B] [--sse-ping MS] [--quiet]\n");
+               "             [--stream-window B] [--sse-ping MS] [--files-dir DIR]\n"
+               "             [--file-splice-min B] [--quiet]\n");
 }
 
 enum {
@@ -716,8 +718,12 @@ enum {
     OPT_FALLBACK,
     OPT_FAILPOSTS,
     OPT_WINDOW,
-    OPT_PING
+    OPT_PING,
+    OPT_FILES,
+    OPT_SPLICEMIN
 };
+
+static const char *files_dir; /* --files-dir: GET /files/{name} */
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
@@ -748,6 +754,8 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"msgring-fail-posts", 1, 0, OPT_FAILPOSTS},
                                          {"stream-window", 1, 0, OPT_WINDOW},
                                          {"sse-ping", 1, 0, OPT_PING},
+                                         {"files-dir", 1, 0, OPT_FILES},
+                                         {"file-splice-min", 1, 0, OPT_SPLICEMIN},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -782,6 +790,12 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_FAILPOSTS: hooks->msgring_fail_posts = (int)v; break;
         case OPT_WINDOW: cfg->stream_window = (uint32_t)v; break;
         case OPT_PING: cfg->sse_ping_ms = (uint32_t)v; break;
+        case OPT_FILES: files_dir = optarg; break;
+        /* The bodies spliced from this size on; 0: ringo's threshold, "never": none. */
+        case OPT_SPLICEMIN:
+            hooks->file_splice_min =
+                strcmp(optarg, "never") == 0 ? UINT64_MAX : strtoull(optarg, NULL, 10);
+            break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
@@ -842,7 +856,9 @@ static int add_routes(ringo_app *app)
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && ret == 0; i++)
         ret = ringo_route_ex(app, routes[i].method, routes[i].pattern, routes[i].mode, routes[i].fn,
                              routes[i].udata == APP ? app : routes[i].udata, routes[i].opts);
-    return ret ? ret : demo_stream_routes(app);
+    if (ret == 0)
+        ret = demo_stream_routes(app);
+    return ret ? ret : demo_file_routes(app, files_dir);
 }
 
 int main(int argc, char **argv)
@@ -888,10 +904,11 @@ int main(int argc, char **argv)
     if (atomic_load(&slow_started))
         fprintf(stderr, "ringo: slow teardowns: started %lu finished %lu\n",
                 atomic_load(&slow_started), atomic_load(&slow_finished));
-    fprintf(stderr, "ringo: stopped: conns=%llu reqs=%llu bufs=%llu stacks=%llu jobs=%llu\n",
+    fprintf(stderr,
+            "ringo: stopped: conns=%llu reqs=%llu bufs=%llu stacks=%llu jobs=%llu pipes=%llu\n",
             (unsigned long long)st.conns_live, (unsigned long long)st.reqs_live,
             (unsigned long long)st.bufs_held, (unsigned long long)st.stacks_live,
-            (unsigned long long)st.jobs_live);
+            (unsigned long long)st.jobs_live, (unsigned long long)st.pipes_busy);
     ringo_app_free(app);
     return ret < 0 ? 1 : 0;
 }

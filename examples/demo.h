@@ -12,4 +12,7 @@ uint64_t demo_query_u64(ringo_req *req, const char *name, uint64_t dflt, uint64_
 /* Streaming routes (examples/demo_streams.c): SSE, streamed downloads. */
 int demo_stream_routes(ringo_app *app);
 
+/* GET /files/{name} from dir (examples/demo_bench_files.c); dir NULL: no route. */
+int demo_file_routes(ringo_app *app, const char *dir);
+
 #endif

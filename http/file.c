@@ -6,15 +6,31 @@
  * body goes out from a coroutine hop of its own on the connection's ring
  * (http/exec.c, advance): a streamed response (http/stream.c) with the
  * declared length, so the window, the send timeout, hang-up cancellation
- * and the route deadline apply as to any stream. Bytes move with io_uring
- * reads into a buffer of one window and the stream's writes.
+ * and the route deadline apply as to any stream. Bodies of
+ * RINGO__FILE_SPLICE_MIN bytes and more go file -> pipe -> socket with
+ * io_uring splices through a pipe of the ring's pool, without a copy
+ * through user space; smaller ones, and any body when the pool has no pipe
+ * free, move with io_uring reads into a buffer of one window and the
+ * stream's writes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/task.h"
 #include "http/http_impl.h"
+
+/*
+ * Bodies from this size on are spliced (measured: perf/files-results.md);
+ * below it one copy of a few pages costs less than two trips through an
+ * io-wq worker.
+ */
+#define RINGO__FILE_SPLICE_MIN (64u * 1024u)
+
+/* The kernel's "restart the call" errno, which never reaches user space from a syscall. */
+#define ERESTARTSYS_ 512
 
 typedef struct ringo__file {
     int fd;
@@ -22,6 +38,14 @@ typedef struct ringo__file {
     uint64_t offset, len;
     bool started; /* its hop began */
 } ringo__file;
+
+static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
+
+static void log_read(const ringo_req *r, int err)
+{
+    fprintf(stderr, "ringo: '%s': reading the file body: %s\n", r->route ? r->route->label : "?",
+            ringo_strerror(err));
+}
 
 static void drop(ringo__file *f)
 {
@@ -81,27 +105,19 @@ void ringo__file_failed(ringo_req *r, int err)
     ringo_resp_add_header(r, "Retry-After", RINGO_STR_LIT("1"));
 }
 
-void ringo__file_send(ringo_req *r)
+/* The copy path: io_uring reads into a window-sized buffer, then the stream's writes. */
+static void copy_body(ringo_req *r, ringo__file *f, uint64_t off, uint64_t left)
 {
-    ringo__file *f = r->file;
     size_t cap = ringo__ring_config(ringo__conn_ring(r->conn))->stream_window;
-    uint64_t off = f->offset, left = f->len;
-    char *buf = NULL;
-    int ret;
+    char *buf = left ? ringo__malloc(left < cap ? (size_t)left : cap) : NULL;
+    int ret = left && !buf ? -ENOMEM : 0;
 
-    f->started = true;
-    ret = ringo_stream_start(r, (int64_t)f->len);
-    if (ret == 0 && left)
-        buf = ringo__malloc(left < cap ? (size_t)left : cap);
-    if (ret == 0 && left && !buf)
-        ret = -ENOMEM;
     while (ret == 0 && left) {
         ssize_t n = ringo_await_read(f->fd, buf, left < cap ? (size_t)left : cap, (int64_t)off);
         if (n <= 0) {
             /* Shrunk under us, or unreadable: the stream's end sees the short body and cuts. */
             if (n < 0 && n != -ECANCELED)
-                fprintf(stderr, "ringo: '%s': reading the file body: %s\n",
-                        r->route ? r->route->label : "?", ringo_strerror((int)n));
+                log_read(r, (int)n);
             break;
         }
         ret = ringo_stream_write(r, buf, (size_t)n);
@@ -109,4 +125,101 @@ void ringo__file_send(ringo_req *r)
         left -= (uint64_t)n;
     }
     ringo__free(buf);
+}
+
+/* One splice on the coroutine; timeout_ms > 0 bounds it (-ETIMEDOUT when nothing moved). */
+static int await_splice(int in, int64_t in_off, int out, unsigned len, unsigned flags,
+                        uint32_t timeout_ms)
+{
+    ringo__ring *ring = ringo__fiber_current()->ring;
+    struct io_uring_sqe *sqe = ringo__ring_sqes(ring, timeout_ms ? 2 : 1);
+    int ret;
+
+    io_uring_prep_splice(sqe, in, in_off, out, -1, len, flags);
+    ret = ringo__await(sqe, timeout_ms);
+    /* The linked timeout interrupts a splice blocked in an io-wq worker: it may say so. */
+    if (timeout_ms && (ret == -EINTR || ret == -ERESTARTSYS_))
+        ret = -ETIMEDOUT;
+    return ret;
+}
+
+/*
+ * The zero-copy path: file -> pipe -> socket, one pipe-load at a time, two
+ * sequential awaits (see docs/architecture.md, "Sending files"). The socket
+ * is lent by the connection once the head went out, so no send of its own
+ * runs meanwhile. Returns how far it got: *off and *left say what is still
+ * to send by the copy path (the file cannot be spliced), 0 when done or the
+ * response is over. The pipe is returned clean only when it is known empty.
+ */
+static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *off, uint64_t *left)
+{
+    ringo__conn *c = r->conn;
+    uint32_t tmo = ringo__ring_config(ringo__conn_ring(c))->send_timeout_ms;
+    int sock = ringo__conn_fd(c), ret;
+    size_t inpipe = 0;
+    bool more_to_copy = false;
+
+    ret = ringo__stream_flushed(r); /* the head, before the socket is ours */
+    if (ret == 0)
+        ret = ringo__conn_lend(c);
+    while (ret == 0 && (*left || inpipe)) {
+        if (!inpipe) {
+            unsigned n = *left < p->size ? (unsigned)*left : p->size;
+            ret = await_splice(f->fd, (int64_t)*off, p->wr, n, SPLICE_F_MOVE, 0);
+            if (ret == 0)
+                break; /* shrunk under us: the stream's end cuts the response */
+            if ((ret == -EINVAL || ret == -EOPNOTSUPP) && *off == f->offset) {
+                more_to_copy = true; /* not spliceable at all: the pipe saw nothing */
+                ret = 0;
+                break;
+            }
+            if (ret < 0) {
+                if (ret != -ECANCELED)
+                    log_read(r, ret);
+                break;
+            }
+            inpipe = (size_t)ret;
+            *off += (uint64_t)ret;
+            *left -= (uint64_t)ret;
+        }
+        ret = await_splice(p->rd, -1, sock, (unsigned)inpipe, *left ? SPLICE_F_MORE : 0, tmo);
+        if (ret > 0) {
+            inpipe -= (size_t)ret;
+            ringo__stream_sent(r, (uint64_t)ret);
+            ret = 0;
+        } else if (ret != -ECANCELED) {
+            /* No progress for send_timeout_ms, or the send failed: as for any response. */
+            ringo__conn_close(c, RINGO__CLOSE_NOW);
+            ret = -ECANCELED;
+        }
+    }
+    ringo__conn_unlend(c);
+    ringo__pipe_put(ringo__conn_ring(c), p, ret == 0 && inpipe == 0);
+    return more_to_copy ? 1 : 0;
+}
+
+static uint64_t splice_min(const ringo_req *r)
+{
+    uint64_t v = sess(r->conn)->app->test_hooks.file_splice_min;
+
+    return v ? v : RINGO__FILE_SPLICE_MIN;
+}
+
+void ringo__file_send(ringo_req *r)
+{
+    ringo__file *f = r->file;
+    uint64_t off = f->offset, left = f->len;
+    ringo__pipe p;
+    bool spliced;
+
+    f->started = true;
+    /* A small body costs less copied than spliced; no pipe free: the copy path, never a wait. */
+    spliced = left >= splice_min(r) && ringo__pipe_get(ringo__conn_ring(r->conn), &p) == 0;
+    if (ringo_stream_start(r, (int64_t)f->len) < 0) {
+        if (spliced)
+            ringo__pipe_put(ringo__conn_ring(r->conn), &p, true);
+        return;
+    }
+    if (!spliced || splice_body(r, f, &p, &off, &left) > 0)
+        copy_body(r, f, off, left);
 }
