@@ -691,7 +691,7 @@ static void usage(FILE *f)
                "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
                "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
                "             [--stream-window B] [--sse-ping MS] [--files-dir DIR]\n"
-               "             [--file-splice-min B] [--quiet]\n");
+               "             [--file-splice-min B] [--file-splice-linked] [--quiet]\n");
 }
 
 enum {
@@ -720,7 +720,8 @@ enum {
     OPT_WINDOW,
     OPT_PING,
     OPT_FILES,
-    OPT_SPLICEMIN
+    OPT_SPLICEMIN,
+    OPT_LINKED
 };
 
 static const char *files_dir; /* --files-dir: GET /files/{name} */
@@ -756,6 +757,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"sse-ping", 1, 0, OPT_PING},
                                          {"files-dir", 1, 0, OPT_FILES},
                                          {"file-splice-min", 1, 0, OPT_SPLICEMIN},
+                                         {"file-splice-linked", 0, 0, OPT_LINKED},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -791,6 +793,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_WINDOW: cfg->stream_window = (uint32_t)v; break;
         case OPT_PING: cfg->sse_ping_ms = (uint32_t)v; break;
         case OPT_FILES: files_dir = optarg; break;
+        case OPT_LINKED: hooks->file_splice_linked = 1; break;
         /* The bodies spliced from this size on; 0: ringo's threshold, "never": none. */
         case OPT_SPLICEMIN:
             hooks->file_splice_min =

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -143,50 +144,111 @@ static int await_splice(int in, int64_t in_off, int out, unsigned len, unsigned 
     return ret;
 }
 
+/* Bytes in the pipe (FIONREAD), 0 when it cannot say. */
+static size_t pipe_bytes(const ringo__pipe *p)
+{
+    int n = 0;
+
+    return ioctl(p->rd, FIONREAD, &n) == 0 && n > 0 ? (size_t)n : 0;
+}
+
 /*
- * The zero-copy path: file -> pipe -> socket, one pipe-load at a time, two
- * sequential awaits (see docs/architecture.md, "Sending files"). The socket
- * is lent by the connection once the head went out, so no send of its own
- * runs meanwhile. Returns how far it got: *off and *left say what is still
- * to send by the copy path (the file cannot be spliced), 0 when done or the
- * response is over. The pipe is returned clean only when it is known empty.
+ * One pipe-load, linked: file -> pipe (no CQE when it moves all n bytes:
+ * IOSQE_CQE_SKIP_SUCCESS, user_data ignored), then pipe -> socket, which
+ * the kernel starts right after it in the same io-wq worker. One CQE, one
+ * wake of the ring per pipe-load instead of two. A short first splice
+ * (the file shrank, or an error) breaks the link: the second ends with
+ * -ECANCELED, which the linked timeout also gives, so the pipe's fill
+ * tells them apart (a full pipe means the first one succeeded). Returns
+ * the second splice's result; *filled is how many bytes the first moved.
  */
-static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *off, uint64_t *left)
+static int splice_linked(const ringo__file *f, uint64_t off, const ringo__pipe *p, int sock,
+                         unsigned n, bool more, uint32_t tmo, size_t *filled)
+{
+    ringo__ring *ring = ringo__fiber_current()->ring;
+    struct io_uring_sqe *a = ringo__ring_sqes(ring, tmo ? 3 : 2), *b;
+    int ret;
+
+    io_uring_prep_splice(a, f->fd, (int64_t)off, p->wr, -1, n, SPLICE_F_MOVE);
+    io_uring_sqe_set_data64(a, RINGO__OP_NONE);
+    a->flags |= IOSQE_IO_LINK;
+    b = ringo__ring_sqe(ring);
+    io_uring_prep_splice(b, p->rd, -1, sock, -1, n, more ? SPLICE_F_MORE : 0);
+    ret = ringo__await(b, tmo);
+    if (ret > 0) {
+        *filled = n;
+        return ret;
+    }
+    /* Nothing left the pipe: what is in it is what the first splice moved. */
+    *filled = pipe_bytes(p);
+    if ((ret == -ETIMEDOUT || ret == -ECANCELED) && *filled < n &&
+        !ringo__fiber_current()->cancelled)
+        return -EAGAIN; /* the link broke: a short or failed read */
+    if (tmo && (ret == -EINTR || ret == -ERESTARTSYS_))
+        ret = -ETIMEDOUT;
+    return ret;
+}
+
+/* Reads into the empty pipe on its own (after a broken link: learns why). */
+static int fill(ringo_req *r, ringo__file *f, const ringo__pipe *p, uint64_t off, uint64_t left)
+{
+    unsigned n = left < p->size ? (unsigned)left : p->size;
+    int ret = await_splice(f->fd, (int64_t)off, p->wr, n, SPLICE_F_MOVE, 0);
+
+    if (ret < 0 && ret != -ECANCELED && ret != -EINVAL && ret != -EOPNOTSUPP)
+        log_read(r, ret);
+    return ret;
+}
+
+/*
+ * The zero-copy path: file -> pipe -> socket, one pipe-load at a time (see
+ * docs/architecture.md, "Sending files"). The socket is lent by the
+ * connection once the head went out, so no send of its own runs meanwhile.
+ * Returns 1 when the file cannot be spliced at all (*off, *left: the copy
+ * path sends it), else 0: done, or the response is over (cut, cancelled,
+ * the client dropped). The pipe goes back clean only when known empty.
+ */
+static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *off,
+                       uint64_t *left)
 {
     ringo__conn *c = r->conn;
     uint32_t tmo = ringo__ring_config(ringo__conn_ring(c))->send_timeout_ms;
+    bool linked = sess(c)->app->test_hooks.file_splice_linked, copy = false, broke = false;
     int sock = ringo__conn_fd(c), ret;
     size_t inpipe = 0;
-    bool more_to_copy = false;
 
     ret = ringo__stream_flushed(r); /* the head, before the socket is ours */
     if (ret == 0)
         ret = ringo__conn_lend(c);
     while (ret == 0 && (*left || inpipe)) {
-        if (!inpipe) {
+        size_t filled = 0;
+        if (!inpipe && (!linked || broke)) {
+            /* Unlinked, or after a broken link: the read on its own says why. */
+            ret = fill(r, f, p, *off, *left);
+            broke = false;
+            if (ret <= 0) {
+                copy = (ret == -EINVAL || ret == -EOPNOTSUPP) && *off == f->offset;
+                ret = ret == 0 || copy ? 0 : ret; /* 0: shrunk, the stream's end cuts */
+                break;
+            }
+            filled = (size_t)ret;
+            ret = -EAGAIN; /* filled: the socket next */
+        } else if (!inpipe) {
             unsigned n = *left < p->size ? (unsigned)*left : p->size;
-            ret = await_splice(f->fd, (int64_t)*off, p->wr, n, SPLICE_F_MOVE, 0);
-            if (ret == 0)
-                break; /* shrunk under us: the stream's end cuts the response */
-            if ((ret == -EINVAL || ret == -EOPNOTSUPP) && *off == f->offset) {
-                more_to_copy = true; /* not spliceable at all: the pipe saw nothing */
-                ret = 0;
-                break;
-            }
-            if (ret < 0) {
-                if (ret != -ECANCELED)
-                    log_read(r, ret);
-                break;
-            }
-            inpipe = (size_t)ret;
-            *off += (uint64_t)ret;
-            *left -= (uint64_t)ret;
+            ret = splice_linked(f, *off, p, sock, n, *left > n, tmo, &filled);
+            broke = ret == -EAGAIN && filled == 0;
+        } else {
+            ret = await_splice(p->rd, -1, sock, (unsigned)inpipe, *left ? SPLICE_F_MORE : 0, tmo);
         }
-        ret = await_splice(p->rd, -1, sock, (unsigned)inpipe, *left ? SPLICE_F_MORE : 0, tmo);
+        *off += filled;
+        *left -= filled;
+        inpipe += filled;
         if (ret > 0) {
             inpipe -= (size_t)ret;
             ringo__stream_sent(r, (uint64_t)ret);
             ret = 0;
+        } else if (ret == -EAGAIN) {
+            ret = 0; /* bytes in the pipe for the socket, or a read to redo alone */
         } else if (ret != -ECANCELED) {
             /* No progress for send_timeout_ms, or the send failed: as for any response. */
             ringo__conn_close(c, RINGO__CLOSE_NOW);
@@ -195,7 +257,7 @@ static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *o
     }
     ringo__conn_unlend(c);
     ringo__pipe_put(ringo__conn_ring(c), p, ret == 0 && inpipe == 0);
-    return more_to_copy ? 1 : 0;
+    return copy ? 1 : 0;
 }
 
 static uint64_t splice_min(const ringo_req *r)
