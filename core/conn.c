@@ -12,6 +12,7 @@
  * responses coalesce. Short sends resume where they stopped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -251,12 +252,28 @@ void ringo__conn_flush(ringo__conn *c)
     submit_send(c);
 }
 
+/*
+ * The borrower's writes must never block: a splice blocked on a full socket
+ * sits in an io-wq worker where cancels do not reach it. The connection's
+ * own ops are io_uring's and poll-driven either way.
+ */
+static int set_nonblock(int fd, bool on)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+
 int ringo__conn_lend(ringo__conn *c)
 {
     if (c->state != CONN_OPEN || c->close_after_send)
         return -ECANCELED;
     if (c->send_armed || c->lent || ringo__conn_unsent(c))
         return -EBUSY;
+    if (set_nonblock(c->fd, true) < 0)
+        return -errno;
     c->lent = true;
     return 0;
 }
@@ -266,6 +283,7 @@ void ringo__conn_unlend(ringo__conn *c)
     if (!c->lent)
         return;
     c->lent = false;
+    set_nonblock(c->fd, false);
     if (c->state != CONN_OPEN)
         return;
     if (c->close_after_send && c->out_len == 0)

@@ -107,7 +107,9 @@ int ringo__conn_fd(const ringo__conn *c);
  * Lends the socket to the protocol for writes of its own (a splice from a
  * pipe): the connection's one send in flight becomes the protocol's. Only
  * when nothing is unsent: returns 0, -EBUSY (output unsent or a send in
- * flight) or -ECANCELED (closing). While lent, output gathers in the buffer
+ * flight), -ECANCELED (closing) or -errno from fcntl(). The socket is
+ * non-blocking while lent (writes return -EAGAIN: poll for room). While
+ * lent, output gathers in the buffer
  * but is not sent, and a close after send waits for the socket's return;
  * ringo__conn_unlend() gives it back and sends what gathered meanwhile.
  */

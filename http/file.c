@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -29,9 +30,6 @@
  * io-wq worker.
  */
 #define RINGO__FILE_SPLICE_MIN (64u * 1024u)
-
-/* The kernel's "restart the call" errno, which never reaches user space from a syscall. */
-#define ERESTARTSYS_ 512
 
 typedef struct ringo__file {
     int fd;
@@ -128,20 +126,35 @@ static void copy_body(ringo_req *r, ringo__file *f, uint64_t off, uint64_t left)
     ringo__free(buf);
 }
 
-/* One splice on the coroutine; timeout_ms > 0 bounds it (-ETIMEDOUT when nothing moved). */
-static int await_splice(int in, int64_t in_off, int out, unsigned len, unsigned flags,
-                        uint32_t timeout_ms)
+/* One splice on the coroutine. */
+static int await_splice(int in, int64_t in_off, int out, unsigned len, unsigned flags)
 {
-    ringo__ring *ring = ringo__fiber_current()->ring;
-    struct io_uring_sqe *sqe = ringo__ring_sqes(ring, timeout_ms ? 2 : 1);
-    int ret;
+    struct io_uring_sqe *sqe = ringo__ring_sqe(ringo__fiber_current()->ring);
 
     io_uring_prep_splice(sqe, in, in_off, out, -1, len, flags);
+    return ringo__await(sqe, 0);
+}
+
+/*
+ * Waits until the socket takes bytes again: -EAGAIN (go on), -ETIMEDOUT
+ * after timeout_ms (0: none) without room, -ECANCELED, another -errno.
+ */
+static int wait_writable(int sock, uint32_t timeout_ms)
+{
+    struct io_uring_sqe *sqe = ringo__ring_sqes(ringo__fiber_current()->ring, timeout_ms ? 2 : 1);
+    int ret;
+
+    io_uring_prep_poll_add(sqe, sock, POLLOUT);
     ret = ringo__await(sqe, timeout_ms);
-    /* The linked timeout interrupts a splice blocked in an io-wq worker: it may say so. */
-    if (timeout_ms && (ret == -EINTR || ret == -ERESTARTSYS_))
-        ret = -ETIMEDOUT;
-    return ret;
+    return ret >= 0 ? -EAGAIN : ret;
+}
+
+/* pipe -> socket; -EAGAIN after a wait for room (call again). */
+static int to_socket(const ringo__pipe *p, int sock, size_t n, bool more, uint32_t tmo)
+{
+    int ret = await_splice(p->rd, -1, sock, (unsigned)n, more ? SPLICE_F_MORE : 0);
+
+    return ret == -EAGAIN ? wait_writable(sock, tmo) : ret;
 }
 
 /* Bytes in the pipe (FIONREAD), 0 when it cannot say. */
@@ -153,47 +166,45 @@ static size_t pipe_bytes(const ringo__pipe *p)
 }
 
 /*
- * One pipe-load, linked: file -> pipe (no CQE when it moves all n bytes:
- * IOSQE_CQE_SKIP_SUCCESS, user_data ignored), then pipe -> socket, which
- * the kernel starts right after it in the same io-wq worker. One CQE, one
- * wake of the ring per pipe-load instead of two. A short first splice
- * (the file shrank, or an error) breaks the link: the second ends with
- * -ECANCELED, which the linked timeout also gives, so the pipe's fill
- * tells them apart (a full pipe means the first one succeeded). Returns
- * the second splice's result; *filled is how many bytes the first moved.
+ * One pipe-load, linked: file -> pipe (its CQE ignored), then pipe ->
+ * socket, which the kernel starts right after it in the same io-wq worker.
+ * A short first splice (the file shrank, an error) breaks the link: the
+ * second ends with -ECANCELED without running. The pipe's fill tells what
+ * the first one moved (IOSQE_CQE_SKIP_SUCCESS on it would save its CQE,
+ * but a short splice with that flag also swallows the second one's CQE on
+ * Linux 6.18, and the await would never end). Returns the second splice's
+ * result, -EAGAIN when the link broke or the socket was full (after a wait
+ * for room); *filled is how many bytes the first moved.
  */
 static int splice_linked(const ringo__file *f, uint64_t off, const ringo__pipe *p, int sock,
                          unsigned n, bool more, uint32_t tmo, size_t *filled)
 {
-    ringo__ring *ring = ringo__fiber_current()->ring;
-    struct io_uring_sqe *a = ringo__ring_sqes(ring, tmo ? 3 : 2), *b;
+    ringo__fiber *t = ringo__fiber_current();
+    struct io_uring_sqe *a = ringo__ring_sqes(t->ring, 2), *b;
     int ret;
 
     io_uring_prep_splice(a, f->fd, (int64_t)off, p->wr, -1, n, SPLICE_F_MOVE);
     io_uring_sqe_set_data64(a, RINGO__OP_NONE);
     a->flags |= IOSQE_IO_LINK;
-    b = ringo__ring_sqe(ring);
+    b = ringo__ring_sqe(t->ring);
     io_uring_prep_splice(b, p->rd, -1, sock, -1, n, more ? SPLICE_F_MORE : 0);
-    ret = ringo__await(b, tmo);
+    ret = ringo__await(b, 0);
     if (ret > 0) {
         *filled = n;
         return ret;
     }
     /* Nothing left the pipe: what is in it is what the first splice moved. */
     *filled = pipe_bytes(p);
-    if ((ret == -ETIMEDOUT || ret == -ECANCELED) && *filled < n &&
-        !ringo__fiber_current()->cancelled)
-        return -EAGAIN; /* the link broke: a short or failed read */
-    if (tmo && (ret == -EINTR || ret == -ERESTARTSYS_))
-        ret = -ETIMEDOUT;
-    return ret;
+    if (ret == -ECANCELED && !t->cancelled)
+        return -EAGAIN; /* the link broke */
+    return ret == -EAGAIN ? wait_writable(sock, tmo) : ret;
 }
 
-/* Reads into the empty pipe on its own (after a broken link: learns why). */
+/* Reads into the empty pipe on its own (also after a broken link: learns why). */
 static int fill(ringo_req *r, ringo__file *f, const ringo__pipe *p, uint64_t off, uint64_t left)
 {
     unsigned n = left < p->size ? (unsigned)left : p->size;
-    int ret = await_splice(f->fd, (int64_t)off, p->wr, n, SPLICE_F_MOVE, 0);
+    int ret = await_splice(f->fd, (int64_t)off, p->wr, n, SPLICE_F_MOVE);
 
     if (ret < 0 && ret != -ECANCELED && ret != -EINVAL && ret != -EOPNOTSUPP)
         log_read(r, ret);
@@ -203,13 +214,16 @@ static int fill(ringo_req *r, ringo__file *f, const ringo__pipe *p, uint64_t off
 /*
  * The zero-copy path: file -> pipe -> socket, one pipe-load at a time (see
  * docs/architecture.md, "Sending files"). The socket is lent by the
- * connection once the head went out, so no send of its own runs meanwhile.
- * Returns 1 when the file cannot be spliced at all (*off, *left: the copy
- * path sends it), else 0: done, or the response is over (cut, cancelled,
- * the client dropped). The pipe goes back clean only when known empty.
+ * connection once the head went out, so no send of its own runs meanwhile,
+ * and is non-blocking while lent: a splice into a full socket would block
+ * its io-wq worker where neither a cancel nor a linked timeout reaches it
+ * (seen on Linux 6.18), so a full socket returns -EAGAIN and the wait for
+ * room is a poll, which both do. Returns 1 when the file cannot be spliced
+ * at all (*off, *left: the copy path sends it), else 0: done, or the
+ * response is over (cut, cancelled, the client dropped). The pipe goes
+ * back clean only when known empty.
  */
-static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *off,
-                       uint64_t *left)
+static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *off, uint64_t *left)
 {
     ringo__conn *c = r->conn;
     uint32_t tmo = ringo__ring_config(ringo__conn_ring(c))->send_timeout_ms;
@@ -223,7 +237,6 @@ static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *o
     while (ret == 0 && (*left || inpipe)) {
         size_t filled = 0;
         if (!inpipe && (!linked || broke)) {
-            /* Unlinked, or after a broken link: the read on its own says why. */
             ret = fill(r, f, p, *off, *left);
             broke = false;
             if (ret <= 0) {
@@ -238,7 +251,7 @@ static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *o
             ret = splice_linked(f, *off, p, sock, n, *left > n, tmo, &filled);
             broke = ret == -EAGAIN && filled == 0;
         } else {
-            ret = await_splice(p->rd, -1, sock, (unsigned)inpipe, *left ? SPLICE_F_MORE : 0, tmo);
+            ret = to_socket(p, sock, inpipe, *left > 0, tmo);
         }
         *off += filled;
         *left -= filled;
@@ -248,9 +261,9 @@ static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *o
             ringo__stream_sent(r, (uint64_t)ret);
             ret = 0;
         } else if (ret == -EAGAIN) {
-            ret = 0; /* bytes in the pipe for the socket, or a read to redo alone */
+            ret = 0; /* room in the socket, or a read to redo alone */
         } else if (ret != -ECANCELED) {
-            /* No progress for send_timeout_ms, or the send failed: as for any response. */
+            /* No room for send_timeout_ms, or the send failed: as for any response. */
             ringo__conn_close(c, RINGO__CLOSE_NOW);
             ret = -ECANCELED;
         }

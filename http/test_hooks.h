@@ -16,7 +16,7 @@ typedef struct ringo__test_hooks {
                                  the kernel refused them */
     uint64_t file_splice_min; /* file bodies of this many bytes and more are spliced;
                                  0: RINGO__FILE_SPLICE_MIN, UINT64_MAX: never */
-    int file_splice_linked; /* 1: file -> pipe linked to pipe -> socket (one await) */
+    int file_splice_linked;   /* 1: file -> pipe linked to pipe -> socket (one await) */
 } ringo__test_hooks;
 
 /* Sets the app's hooks (copied) for its start. Returns 0, or -EBUSY after start. */

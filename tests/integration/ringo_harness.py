@@ -851,7 +851,8 @@ def raise_nofile(want):
 
 # ---- the demo server's /stats counters ----
 
-STATS_KEYS = ("conns_live", "reqs_live", "stacks_live", "cancels", "ring_stalls", "reqs_served")
+STATS_KEYS = ("conns_live", "reqs_live", "stacks_live", "cancels", "ring_stalls", "reqs_served",
+              "pipes_busy")
 
 
 class StatsConn:
