@@ -178,7 +178,7 @@ void ringo__ring_cache_put(ringo__ring *r, unsigned kind, void *p);
  * pipe taken goes back with ringo__pipe_put(): clean says it is empty,
  * else it is closed (a cancelled splice may have left bytes in it).
  */
-#define RINGO__PIPE_SIZE (1024u * 1024u)
+#define RINGO__PIPE_SIZE (256u * 1024u)
 typedef struct ringo__pipe {
     int rd, wr;
     uint32_t size;

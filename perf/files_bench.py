@@ -210,6 +210,25 @@ def main():
                     print(f"{name} / nginx at {n} B: throughput {x['bytes_per_s'] / y['bytes_per_s']:.2f}x, "
                           f"req/s {x['rps'] / y['rps']:.2f}x, CPU per GiB "
                           f"{x['cpu_s_per_gib'] / y['cpu_s_per_gib']:.2f}x")
+    # Paired by round: a round's servers ran minutes apart at most, under the same load.
+    if "nginx" in servers:
+        print("\nper-round ratios to nginx (median [min..max])")
+        for name in servers:
+            for n in sizes:
+                xs, ys = results.get((name, n), []), results.get(("nginx", n), [])
+                if name == "nginx" or not xs or not ys:
+                    continue
+                tp = sorted(x["bytes_per_s"] / y["bytes_per_s"] for x, y in zip(xs, ys)
+                            if y["bytes_per_s"])
+                cpu = sorted(x["cpu_s_per_gib"] / y["cpu_s_per_gib"] for x, y in zip(xs, ys)
+                             if x["cpu_s_per_gib"] and y["cpu_s_per_gib"])
+                if tp and cpu:
+                    print(f"{name:13s} {n:>9d} B: throughput {statistics.median(tp):.2f}x "
+                          f"[{tp[0]:.2f}..{tp[-1]:.2f}], CPU per GiB {statistics.median(cpu):.2f}x "
+                          f"[{cpu[0]:.2f}..{cpu[-1]:.2f}]")
+        others = [r["others_cpu_s"] / r["elapsed_s"] for runs in results.values() for r in runs]
+        print(f"other processes on the two CPUs: median {statistics.median(others):.2f} CPUs "
+              "(0 on a quiet machine)")
     if a.out:
         with open(a.out, "w") as f:
             json.dump({"summary": summary,
