@@ -109,9 +109,9 @@ int ringo__conn_fd(const ringo__conn *c);
  * when nothing is unsent: returns 0, -EBUSY (output unsent or a send in
  * flight), -ECANCELED (closing) or -errno from fcntl(). The socket is
  * non-blocking while lent (writes return -EAGAIN: poll for room). While
- * lent, output gathers in the buffer
- * but is not sent, and a close after send waits for the socket's return;
- * ringo__conn_unlend() gives it back and sends what gathered meanwhile.
+ * lent, output gathers in the buffer but is not sent, and a close after
+ * send waits for the socket's return; ringo__conn_unlend() gives it back
+ * and sends what gathered meanwhile.
  */
 int ringo__conn_lend(ringo__conn *c);
 void ringo__conn_unlend(ringo__conn *c);
