@@ -189,12 +189,10 @@ static int splice_linked(const ringo__file *f, uint64_t off, const ringo__pipe *
     b = ringo__ring_sqe(t->ring);
     io_uring_prep_splice(b, p->rd, -1, sock, -1, n, more ? SPLICE_F_MORE : 0);
     ret = ringo__await(b, 0);
-    if (ret > 0) {
-        *filled = n;
+    /* What the first splice moved: what the second took plus what is still in the pipe. */
+    *filled = (ret > 0 ? (size_t)ret : 0) + pipe_bytes(p);
+    if (ret > 0)
         return ret;
-    }
-    /* Nothing left the pipe: what is in it is what the first splice moved. */
-    *filled = pipe_bytes(p);
     if (ret == -ECANCELED && !t->cancelled)
         return -EAGAIN; /* the link broke */
     return ret == -EAGAIN ? wait_writable(sock, tmo) : ret;

@@ -4,7 +4,8 @@ Description: file bodies (ringo_resp_file) through the demo's
 --files-dir route, on the splice path (file -> pipe -> socket, sequential
 and linked) and the copy path (--file-splice-min never): a large file
 arrives whole (sha256), ranges through ?offset=&len= arrive exact, an
-offset past the end is 416; a reader that stops reading holds at most the
+offset past the end is 416; a file that shrinks while sent cuts the
+response (logged); requests pipelined behind a file are answered in order; a reader that stops reading holds at most the
 window and the pipe and is dropped after --send-timeout (the cancels
 counter rises); a hang-up mid-file cancels it; every pipe goes back to the
 pool (/stats pipes_busy, and the stop line's pipes=0); 1,000 concurrent
@@ -211,6 +212,54 @@ def splice_pipelined_in_order(srv):
 @case(args=LINKED)
 def linked_pipelined_in_order(srv):
     pipelined(srv, "linked splice")
+
+
+def shrink(srv, label):
+    """The file shrinks while it is sent: the response is cut (never padded or
+    mis-framed), the cut is logged, the pipe goes back."""
+    name = f"shrink-{label.replace(' ', '-')}.bin"
+    size = 64 << 20
+    make(name, size)
+    s = socket.socket(srv.family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.settimeout(h.TIMEOUT)
+    s.connect((srv.connect_host, srv.port))
+    s.sendall(get(f"/files/{name}"))
+    deadline = h.deadline_after(h.TIMEOUT * 3)
+    status, hdrs, rest = head_and_body(s, deadline)
+    check_eq(int(hdrs["content-length"]), size, f"{label}: declared length")
+    got = len(rest)
+    while got < 1 << 20:
+        got += len(s.recv(65536))
+    os.truncate(os.path.join(DIR, name), 8 << 20)
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        got += len(chunk)
+        check(h.remaining(deadline) > 0, f"{label}: the cut response did not end")
+    s.close()
+    check(got < size, f"{label}: {got} bytes of a file cut to 8 MiB (declared {size})")
+    stats = StatsConn(srv)
+    stats.wait_for(lambda st: st["pipes_busy"] == 0, f"{label}: the pipe is back")
+    stats.close()
+    check("fewer bytes than the declared Content-Length" in srv.stderr_text(),
+          f"{label}: the cut is logged")
+
+
+@case(args=SPLICE)
+def splice_file_shrinks_cut(srv):
+    shrink(srv, "splice")
+
+
+@case(args=LINKED)
+def linked_file_shrinks_cut(srv):
+    shrink(srv, "linked splice")
+
+
+@case(args=COPY)
+def copy_file_shrinks_cut(srv):
+    shrink(srv, "copy")
 
 
 def hangup(srv, label):
