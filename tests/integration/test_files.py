@@ -299,6 +299,28 @@ def copy_hangup_cancels(srv):
     hangup(srv, "copy")
 
 
+@case(server=False)
+def shutdown_ends_a_stalled_splice():
+    """A drain with a file body waiting for a reader that never reads: the
+    body is cancelled at once (not after send_timeout_ms, 60 s here), the pipe
+    goes back, the server stops clean (the leak check)."""
+    for args in (SPLICE, LINKED):
+        srv = h.Server(args + ["--drain-timeout", "60000"])
+        with srv:
+            stats = StatsConn(srv)
+            s = socket.socket(srv.family, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect((srv.connect_host, srv.port))
+            s.sendall(get("/files/big.bin"))
+            stats.wait_for(lambda st: st["pipes_busy"] == 1, f"{args}: the body is spliced")
+            stats.close()
+            t0 = time.monotonic()
+            srv.stop()
+            print(f"     {' '.join(args[2:]) or 'sequential'}: stopped in "
+                  f"{time.monotonic() - t0:.2f}s")
+            s.close()
+
+
 class NobodyServer(h.Server):
     """The demo server run as `nobody` (setpriv): subject to pipe-user-pages-soft."""
 
