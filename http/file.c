@@ -29,7 +29,7 @@
  * below it one copy of a few pages costs less than two trips through an
  * io-wq worker.
  */
-#define RINGO__FILE_SPLICE_MIN (32u * 1024u)
+#define RINGO__FILE_SPLICE_MIN (16u * 1024u)
 
 typedef struct ringo__file {
     int fd;
