@@ -12,6 +12,7 @@
  * responses coalesce. Short sends resume where they stopped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ bool ringo__conn_closing(const ringo__conn *c)
     return c->state != CONN_OPEN || c->close_after_send;
 }
 void ringo__conn_ref(ringo__conn *c) { c->refs++; }
+int ringo__conn_fd(const ringo__conn *c) { return c->fd; }
 
 void ringo__conn_unref(ringo__conn *c)
 {
@@ -158,7 +160,7 @@ void ringo__conn_close(ringo__conn *c, int how)
         return;
     if (how == RINGO__CLOSE_AFTER_SEND && c->state == CONN_OPEN) {
         c->close_after_send = true;
-        if (!c->send_armed && c->out_len == 0)
+        if (!c->send_armed && !c->lent && c->out_len == 0)
             start_linger(c);
         else
             ringo__conn_flush(c);
@@ -235,7 +237,7 @@ void ringo__conn_flush(ringo__conn *c)
     char *tmp;
     size_t cap;
 
-    if (c->send_armed || c->out_len == 0 || c->state == CONN_CLOSING)
+    if (c->send_armed || c->lent || c->out_len == 0 || c->state == CONN_CLOSING)
         return;
     /* Swap: the gathered output goes out, the sent buffer gathers next. */
     tmp = c->wbuf;
@@ -248,6 +250,46 @@ void ringo__conn_flush(ringo__conn *c)
     c->out_cap = cap;
     c->out_len = 0;
     submit_send(c);
+}
+
+/*
+ * The borrower's writes must never block: a splice blocked on a full socket
+ * sits in an io-wq worker where cancels do not reach it. The connection's
+ * own ops are io_uring's and poll-driven either way.
+ */
+static int set_nonblock(int fd, bool on)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+
+int ringo__conn_lend(ringo__conn *c)
+{
+    if (c->state != CONN_OPEN || c->close_after_send)
+        return -ECANCELED;
+    if (c->send_armed || c->lent || ringo__conn_unsent(c))
+        return -EBUSY;
+    if (set_nonblock(c->fd, true) < 0)
+        return -errno;
+    c->lent = true;
+    return 0;
+}
+
+void ringo__conn_unlend(ringo__conn *c)
+{
+    if (!c->lent)
+        return;
+    c->lent = false;
+    set_nonblock(c->fd, false);
+    if (c->state != CONN_OPEN)
+        return;
+    if (c->close_after_send && c->out_len == 0)
+        start_linger(c);
+    else
+        ringo__conn_flush(c);
 }
 
 static void release_buffers(ringo__conn *c)

@@ -70,6 +70,7 @@ typedef struct ringo__proto {
 typedef struct ringo__ring_stats {
     _Atomic uint64_t conns_live, reqs_live, bufs_held, stacks_live, jobs_live;
     _Atomic uint64_t conns_accepted, reqs_served, cancels, ring_stalls, pool_hops;
+    _Atomic uint64_t pipes_busy;
 } ringo__ring_stats;
 
 /* ---- connection: called by the protocol ---- */
@@ -98,6 +99,22 @@ void ringo__conn_resume(ringo__conn *c);
 
 /* Ends the connection; see enum ringo__close. Idempotent, may upgrade to NOW. */
 void ringo__conn_close(ringo__conn *c, int how);
+
+/* The connection's socket, for I/O the protocol submits itself (splice, see below). */
+int ringo__conn_fd(const ringo__conn *c);
+
+/*
+ * Lends the socket to the protocol for writes of its own (a splice from a
+ * pipe): the connection's one send in flight becomes the protocol's. Only
+ * when nothing is unsent: returns 0, -EBUSY (output unsent or a send in
+ * flight), -ECANCELED (closing) or -errno from fcntl(). The socket is
+ * non-blocking while lent (writes return -EAGAIN: poll for room). While
+ * lent, output gathers in the buffer but is not sent, and a close after
+ * send waits for the socket's return; ringo__conn_unlend() gives it back
+ * and sends what gathered meanwhile.
+ */
+int ringo__conn_lend(ringo__conn *c);
+void ringo__conn_unlend(ringo__conn *c);
 
 /* True once close was requested: the protocol should stop producing output. */
 bool ringo__conn_closing(const ringo__conn *c);
@@ -151,6 +168,23 @@ struct io_uring_sqe *ringo__ring_sqes(ringo__ring *r, unsigned n);
 enum { RINGO__CACHE_REQ, RINGO__CACHE_OUT, RINGO__CACHE_KINDS };
 void *ringo__ring_cache_get(ringo__ring *r, unsigned kind, size_t size);
 void ringo__ring_cache_put(ringo__ring *r, unsigned kind, void *p);
+
+/*
+ * Pipes for splice, from the ring's bounded pool (core/pipes.c). Ring
+ * thread only. ringo__pipe_get() returns 0 and a pipe of size bytes (at
+ * least RINGO__PIPE_SIZE), -EBUSY when every pipe of the pool is lent,
+ * -ENOSPC when the kernel refuses the pipe size (the user's
+ * fs.pipe-user-pages-soft is used up), another -errno from pipe2(). Every
+ * pipe taken goes back with ringo__pipe_put(): clean says it is empty,
+ * else it is closed (a cancelled splice may have left bytes in it).
+ */
+#define RINGO__PIPE_SIZE (256u * 1024u)
+typedef struct ringo__pipe {
+    int rd, wr;
+    uint32_t size;
+} ringo__pipe;
+int ringo__pipe_get(ringo__ring *r, ringo__pipe *out);
+void ringo__pipe_put(ringo__ring *r, ringo__pipe *p, bool clean);
 
 /* The ring of the calling thread (NULL on other threads). */
 ringo__ring *ringo__ring_current(void);

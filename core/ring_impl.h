@@ -35,6 +35,7 @@ struct ringo__conn {
     bool paused;
     bool close_after_send;
     bool eof;
+    bool lent;               /* the protocol writes to the socket itself (ringo__conn_lend) */
     uint32_t refs;           /* protocol-held references (coroutines, pool jobs, held requests) */
     int timer_kind;          /* the protocol's, 0: none */
     uint32_t heap_idx;       /* position in the ring's timer heap, UINT32_MAX if none */
@@ -91,6 +92,9 @@ struct ringo__ring {
     bool cancel_tasks;                /* past the drain deadline: tasks start cancelled */
     void **cache[RINGO__CACHE_KINDS]; /* free lists, see ringo__ring_cache_get() */
     uint32_t ncache[RINGO__CACHE_KINDS];
+    /* Pipes for splice (core/pipes.c): pipes[0..pipes_idle) wait, pipes_busy are lent. */
+    ringo__pipe *pipes;
+    uint32_t pipes_idle, pipes_busy, pipes_cap;
     /* Watchdog stamps: which handler holds the ring since when (ms). */
     _Atomic(const char *) wd_label;
     _Atomic uint64_t wd_since;
@@ -107,6 +111,9 @@ void ringo__conn_on_send(ringo__conn *c, int32_t res);
 void ringo__conn_expire(ringo__conn *c);
 void ringo__conn_drain(ringo__conn *c);
 void ringo__conn_maybe_free(ringo__conn *c);
+
+/* core/pipes.c */
+void ringo__pipes_free(ringo__ring *r);
 
 /* core/timer.c */
 void ringo__timer_update(ringo__ring *r, ringo__conn *c);

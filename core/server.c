@@ -363,6 +363,7 @@ void ringo__server_stats(const ringo__server *s, ringo_stats *out)
         SUM(cancels);
         SUM(ring_stalls);
         SUM(pool_hops);
+        SUM(pipes_busy);
 #undef SUM
     }
 }

@@ -216,18 +216,19 @@ static int block_route(ringo_req *req, void *udata)
 static int stats_route(ringo_req *req, void *udata)
 {
     ringo_stats st;
-    char body[384];
+    char body[448];
     int n;
 
     ringo_app_stats(udata, &st);
     n = snprintf(body, sizeof(body),
                  "{\"conns_live\":%llu,\"reqs_live\":%llu,\"stacks_live\":%llu,"
                  "\"cancels\":%llu,\"ring_stalls\":%llu,\"reqs_served\":%llu,"
-                 "\"jobs_live\":%llu,\"pool_hops\":%llu}",
+                 "\"jobs_live\":%llu,\"pool_hops\":%llu,\"pipes_busy\":%llu}",
                  (unsigned long long)st.conns_live, (unsigned long long)st.reqs_live,
                  (unsigned long long)st.stacks_live, (unsigned long long)st.cancels,
                  (unsigned long long)st.ring_stalls, (unsigned long long)st.reqs_served,
-                 (unsigned long long)st.jobs_live, (unsigned long long)st.pool_hops);
+                 (unsigned long long)st.jobs_live, (unsigned long long)st.pool_hops,
+                 (unsigned long long)st.pipes_busy);
     return ringo_respond(req, 200, "application/json", body, (size_t)n);
 }
 
@@ -682,18 +683,20 @@ static int add_deps(ringo_app *app)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: ringo [--host H] [--port P] [--threads N] [--pool-threads N]\n"
-            "             [--max-conns N] [--max-request-line B] [--max-header-bytes B]\n"
-            "             [--max-headers N] [--max-body B] [--max-conn-buffered B]\n"
-            "             [--max-requests N] [--header-timeout MS] [--body-timeout MS]\n"
-            "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
-            "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
-            "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
-            "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
-            "             [--stream-window B] [--sse-ping MS] [--ws-ping MS] [--ws-idle MS]\n"
-            "             [--static-dir DIR] [--static-cache-valid MS] [--static-listing]\n"
-            "             [--static-symlinks] [--static-no-variants] [--compress-406] [--quiet]\n");
+    fprintf(
+        f,
+        "usage: ringo [--host H] [--port P] [--threads N] [--pool-threads N]\n"
+        "             [--max-conns N] [--max-request-line B] [--max-header-bytes B]\n"
+        "             [--max-headers N] [--max-body B] [--max-conn-buffered B]\n"
+        "             [--max-requests N] [--header-timeout MS] [--body-timeout MS]\n"
+        "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
+        "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
+        "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
+        "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
+        "             [--stream-window B] [--sse-ping MS] [--ws-ping MS] [--ws-idle MS]\n"
+        "             [--static-dir DIR] [--static-cache-valid MS] [--static-listing]\n"
+        "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
+        "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked] [--quiet]\n");
 }
 
 enum {
@@ -728,7 +731,10 @@ enum {
     OPT_STATIC_LISTING,
     OPT_STATIC_SYMLINKS,
     OPT_STATIC_NO_VARIANTS,
-    OPT_Z406
+    OPT_Z406,
+    OPT_FILES,
+    OPT_SPLICEMIN,
+    OPT_LINKED
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -738,6 +744,8 @@ static unsigned static_flags; /* --static-listing, --static-symlinks, --static-n
 
 /* --compress-406: compression on for every route, 406 when a client refuses every coding. */
 static bool compress_406;
+
+static const char *files_dir; /* --files-dir: GET /files/{name} */
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
@@ -776,6 +784,9 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"static-symlinks", 0, 0, OPT_STATIC_SYMLINKS},
                                          {"static-no-variants", 0, 0, OPT_STATIC_NO_VARIANTS},
                                          {"compress-406", 0, 0, OPT_Z406},
+                                         {"files-dir", 1, 0, OPT_FILES},
+                                         {"file-splice-min", 1, 0, OPT_SPLICEMIN},
+                                         {"file-splice-linked", 0, 0, OPT_LINKED},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -818,6 +829,13 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_STATIC_SYMLINKS: static_flags |= RINGO_STATIC_SYMLINKS; break;
         case OPT_STATIC_NO_VARIANTS: static_flags |= DEMO_STATIC_NO_VARIANTS; break;
         case OPT_Z406: compress_406 = true; break;
+        case OPT_FILES: files_dir = optarg; break;
+        case OPT_LINKED: hooks->file_splice_linked = 1; break;
+        /* The bodies spliced from this size on; 0: ringo's threshold, "never": none. */
+        case OPT_SPLICEMIN:
+            hooks->file_splice_min =
+                strcmp(optarg, "never") == 0 ? UINT64_MAX : strtoull(optarg, NULL, 10);
+            break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
@@ -884,7 +902,9 @@ static int add_routes(ringo_app *app)
         ret = demo_ws_routes(app);
     if (ret == 0)
         ret = demo_compress_routes(app);
-    return ret ? ret : demo_file_routes(app, static_dir, static_valid_ms, static_flags);
+    if (ret == 0)
+        ret = demo_file_routes(app, static_dir, static_valid_ms, static_flags);
+    return ret ? ret : demo_bench_file_routes(app, files_dir);
 }
 
 int main(int argc, char **argv)
@@ -938,10 +958,11 @@ int main(int argc, char **argv)
     if (atomic_load(&slow_started))
         fprintf(stderr, "ringo: slow teardowns: started %lu finished %lu\n",
                 atomic_load(&slow_started), atomic_load(&slow_finished));
-    fprintf(stderr, "ringo: stopped: conns=%llu reqs=%llu bufs=%llu stacks=%llu jobs=%llu\n",
+    fprintf(stderr,
+            "ringo: stopped: conns=%llu reqs=%llu bufs=%llu stacks=%llu jobs=%llu pipes=%llu\n",
             (unsigned long long)st.conns_live, (unsigned long long)st.reqs_live,
             (unsigned long long)st.bufs_held, (unsigned long long)st.stacks_live,
-            (unsigned long long)st.jobs_live);
+            (unsigned long long)st.jobs_live, (unsigned long long)st.pipes_busy);
     ringo_app_free(app);
     return ret < 0 ? 1 : 0;
 }

@@ -23,5 +23,7 @@ int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_vali
 #define DEMO_STATIC_NO_VARIANTS (1u << 31)
 /* Compressed routes (examples/demo_compress.c): /lorem, /sync/lorem, /json64k. */
 int demo_compress_routes(ringo_app *app);
+/* GET /files/{name} from dir (examples/demo_bench_files.c); dir NULL: no route. */
+int demo_bench_file_routes(ringo_app *app, const char *dir);
 
 #endif

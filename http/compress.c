@@ -968,7 +968,8 @@ int ringo__compress_stream(ringo_req *r, ringo__zc **out)
     int coding;
 
     *out = NULL;
-    if (!o || !eligible(r, o))
+    /* A file body goes out as it is (it may be spliced past any coder): not compressed. */
+    if (!o || r->file || !eligible(r, o))
         return 0;
     coding = negotiate(r, o, true);
     if (coding < 0)

@@ -6,15 +6,30 @@
  * body goes out from a coroutine hop of its own on the connection's ring
  * (http/exec.c, advance): a streamed response (http/stream.c) with the
  * declared length, so the window, the send timeout, hang-up cancellation
- * and the route deadline apply as to any stream. Bytes move with io_uring
- * reads into a buffer of one window and the stream's writes.
+ * and the route deadline apply as to any stream. Bodies of
+ * RINGO__FILE_SPLICE_MIN bytes and more go file -> pipe -> socket with
+ * io_uring splices through a pipe of the ring's pool, without a copy
+ * through user space; smaller ones, and any body when the pool has no pipe
+ * free, move with io_uring reads into a buffer of one window and the
+ * stream's writes.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/task.h"
 #include "http/http_impl.h"
+
+/*
+ * Bodies from this size on are spliced (measured: perf/files-results.md);
+ * below it one copy of a few pages costs less than two trips through an
+ * io-wq worker.
+ */
+#define RINGO__FILE_SPLICE_MIN (16u * 1024u)
 
 typedef struct ringo__file {
     int fd;
@@ -22,6 +37,14 @@ typedef struct ringo__file {
     uint64_t offset, len;
     bool started; /* its hop began */
 } ringo__file;
+
+static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
+
+static void log_read(const ringo_req *r, int err)
+{
+    fprintf(stderr, "ringo: '%s': reading the file body: %s\n", r->route ? r->route->label : "?",
+            ringo_strerror(err));
+}
 
 static void drop(ringo__file *f)
 {
@@ -81,27 +104,19 @@ void ringo__file_failed(ringo_req *r, int err)
     ringo_resp_add_header(r, "Retry-After", RINGO_STR_LIT("1"));
 }
 
-void ringo__file_send(ringo_req *r)
+/* The copy path: io_uring reads into a window-sized buffer, then the stream's writes. */
+static void copy_body(ringo_req *r, ringo__file *f, uint64_t off, uint64_t left)
 {
-    ringo__file *f = r->file;
     size_t cap = ringo__ring_config(ringo__conn_ring(r->conn))->stream_window;
-    uint64_t off = f->offset, left = f->len;
-    char *buf = NULL;
-    int ret;
+    char *buf = left ? ringo__malloc(left < cap ? (size_t)left : cap) : NULL;
+    int ret = left && !buf ? -ENOMEM : 0;
 
-    f->started = true;
-    ret = ringo_stream_start(r, (int64_t)f->len);
-    if (ret == 0 && left)
-        buf = ringo__malloc(left < cap ? (size_t)left : cap);
-    if (ret == 0 && left && !buf)
-        ret = -ENOMEM;
     while (ret == 0 && left) {
         ssize_t n = ringo_await_read(f->fd, buf, left < cap ? (size_t)left : cap, (int64_t)off);
         if (n <= 0) {
             /* Shrunk under us, or unreadable: the stream's end sees the short body and cuts. */
             if (n < 0 && n != -ECANCELED)
-                fprintf(stderr, "ringo: '%s': reading the file body: %s\n",
-                        r->route ? r->route->label : "?", ringo_strerror((int)n));
+                log_read(r, (int)n);
             break;
         }
         ret = ringo_stream_write(r, buf, (size_t)n);
@@ -109,4 +124,175 @@ void ringo__file_send(ringo_req *r)
         left -= (uint64_t)n;
     }
     ringo__free(buf);
+}
+
+/* One splice on the coroutine. */
+static int await_splice(int in, int64_t in_off, int out, unsigned len, unsigned flags)
+{
+    struct io_uring_sqe *sqe = ringo__ring_sqe(ringo__fiber_current()->ring);
+
+    io_uring_prep_splice(sqe, in, in_off, out, -1, len, flags);
+    return ringo__await(sqe, 0);
+}
+
+/*
+ * Waits until the socket takes bytes again: -EAGAIN (go on), -ETIMEDOUT
+ * after timeout_ms (0: none) without room, -ECANCELED, another -errno.
+ */
+static int wait_writable(int sock, uint32_t timeout_ms)
+{
+    struct io_uring_sqe *sqe = ringo__ring_sqes(ringo__fiber_current()->ring, timeout_ms ? 2 : 1);
+    int ret;
+
+    io_uring_prep_poll_add(sqe, sock, POLLOUT);
+    ret = ringo__await(sqe, timeout_ms);
+    return ret >= 0 ? -EAGAIN : ret;
+}
+
+/* pipe -> socket; -EAGAIN after a wait for room (call again). */
+static int to_socket(const ringo__pipe *p, int sock, size_t n, bool more, uint32_t tmo)
+{
+    int ret = await_splice(p->rd, -1, sock, (unsigned)n, more ? SPLICE_F_MORE : 0);
+
+    return ret == -EAGAIN ? wait_writable(sock, tmo) : ret;
+}
+
+/* Bytes in the pipe (FIONREAD), 0 when it cannot say. */
+static size_t pipe_bytes(const ringo__pipe *p)
+{
+    int n = 0;
+
+    return ioctl(p->rd, FIONREAD, &n) == 0 && n > 0 ? (size_t)n : 0;
+}
+
+/*
+ * One pipe-load, linked: file -> pipe (its CQE ignored), then pipe ->
+ * socket, which the kernel starts right after it in the same io-wq worker.
+ * A short first splice (the file shrank, an error) breaks the link: the
+ * second ends with -ECANCELED without running. The pipe's fill tells what
+ * the first one moved (IOSQE_CQE_SKIP_SUCCESS on it would save its CQE,
+ * but a short splice with that flag also swallows the second one's CQE on
+ * Linux 6.18, and the await would never end). Returns the second splice's
+ * result, -EAGAIN when the link broke or the socket was full (after a wait
+ * for room); *filled is how many bytes the first moved.
+ */
+static int splice_linked(const ringo__file *f, uint64_t off, const ringo__pipe *p, int sock,
+                         unsigned n, bool more, uint32_t tmo, size_t *filled)
+{
+    ringo__fiber *t = ringo__fiber_current();
+    struct io_uring_sqe *a = ringo__ring_sqes(t->ring, 2), *b;
+    int ret;
+
+    io_uring_prep_splice(a, f->fd, (int64_t)off, p->wr, -1, n, SPLICE_F_MOVE);
+    io_uring_sqe_set_data64(a, RINGO__OP_NONE);
+    a->flags |= IOSQE_IO_LINK;
+    b = ringo__ring_sqe(t->ring);
+    io_uring_prep_splice(b, p->rd, -1, sock, -1, n, more ? SPLICE_F_MORE : 0);
+    ret = ringo__await(b, 0);
+    /* What the first splice moved: what the second took plus what is still in the pipe. */
+    *filled = (ret > 0 ? (size_t)ret : 0) + pipe_bytes(p);
+    if (ret > 0)
+        return ret;
+    if (ret == -ECANCELED && !t->cancelled)
+        return -EAGAIN; /* the link broke */
+    return ret == -EAGAIN ? wait_writable(sock, tmo) : ret;
+}
+
+/* Reads into the empty pipe on its own (also after a broken link: learns why). */
+static int fill(ringo_req *r, ringo__file *f, const ringo__pipe *p, uint64_t off, uint64_t left)
+{
+    unsigned n = left < p->size ? (unsigned)left : p->size;
+    int ret = await_splice(f->fd, (int64_t)off, p->wr, n, SPLICE_F_MOVE);
+
+    if (ret < 0 && ret != -ECANCELED && ret != -EINVAL && ret != -EOPNOTSUPP)
+        log_read(r, ret);
+    return ret;
+}
+
+/*
+ * The zero-copy path: file -> pipe -> socket, one pipe-load at a time (see
+ * docs/architecture.md, "Sending files"). The socket is lent by the
+ * connection once the head went out, so no send of its own runs meanwhile,
+ * and is non-blocking while lent: a splice into a full socket would block
+ * its io-wq worker where neither a cancel nor a linked timeout reaches it
+ * (seen on Linux 6.18), so a full socket returns -EAGAIN and the wait for
+ * room is a poll, which both do. Returns 1 when the file cannot be spliced
+ * at all (*off, *left: the copy path sends it), else 0: done, or the
+ * response is over (cut, cancelled, the client dropped). The pipe goes
+ * back clean only when known empty.
+ */
+static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *off, uint64_t *left)
+{
+    ringo__conn *c = r->conn;
+    uint32_t tmo = ringo__ring_config(ringo__conn_ring(c))->send_timeout_ms;
+    bool linked = sess(c)->app->test_hooks.file_splice_linked, copy = false, broke = false;
+    int sock = ringo__conn_fd(c), ret;
+    size_t inpipe = 0;
+
+    ret = ringo__stream_flushed(r); /* the head, before the socket is ours */
+    if (ret == 0)
+        ret = ringo__conn_lend(c);
+    while (ret == 0 && (*left || inpipe)) {
+        size_t filled = 0;
+        if (!inpipe && (!linked || broke)) {
+            ret = fill(r, f, p, *off, *left);
+            broke = false;
+            if (ret <= 0) {
+                copy = (ret == -EINVAL || ret == -EOPNOTSUPP) && *off == f->offset;
+                ret = ret == 0 || copy ? 0 : ret; /* 0: shrunk, the stream's end cuts */
+                break;
+            }
+            filled = (size_t)ret;
+            ret = -EAGAIN; /* filled: the socket next */
+        } else if (!inpipe) {
+            unsigned n = *left < p->size ? (unsigned)*left : p->size;
+            ret = splice_linked(f, *off, p, sock, n, *left > n, tmo, &filled);
+            broke = ret == -EAGAIN && filled == 0;
+        } else {
+            ret = to_socket(p, sock, inpipe, *left > 0, tmo);
+        }
+        *off += filled;
+        *left -= filled;
+        inpipe += filled;
+        if (ret > 0) {
+            inpipe -= (size_t)ret;
+            ringo__stream_sent(r, (uint64_t)ret);
+            ret = 0;
+        } else if (ret == -EAGAIN) {
+            ret = 0; /* room in the socket, or a read to redo alone */
+        } else if (ret != -ECANCELED) {
+            /* No room for send_timeout_ms, or the send failed: as for any response. */
+            ringo__conn_close(c, RINGO__CLOSE_NOW);
+            ret = -ECANCELED;
+        }
+    }
+    ringo__conn_unlend(c);
+    ringo__pipe_put(ringo__conn_ring(c), p, ret == 0 && inpipe == 0);
+    return copy ? 1 : 0;
+}
+
+static uint64_t splice_min(const ringo_req *r)
+{
+    uint64_t v = sess(r->conn)->app->test_hooks.file_splice_min;
+
+    return v ? v : RINGO__FILE_SPLICE_MIN;
+}
+
+void ringo__file_send(ringo_req *r)
+{
+    ringo__file *f = r->file;
+    uint64_t off = f->offset, left = f->len;
+    ringo__pipe p;
+    bool spliced;
+
+    f->started = true;
+    /* A small body costs less copied than spliced; no pipe free: the copy path, never a wait. */
+    spliced = left >= splice_min(r) && ringo__pipe_get(ringo__conn_ring(r->conn), &p) == 0;
+    if (ringo_stream_start(r, (int64_t)f->len) < 0) {
+        if (spliced)
+            ringo__pipe_put(ringo__conn_ring(r->conn), &p, true);
+        return;
+    }
+    if (!spliced || splice_body(r, f, &p, &off, &left) > 0)
+        copy_body(r, f, off, left);
 }

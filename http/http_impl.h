@@ -68,6 +68,9 @@ void ringo__stream_abandon(ringo_req *r);    /* the connection closed under it *
 void ringo__stream_job_done(ringo_req *r);   /* its sync job completed */
 bool ringo__stream_finish(ringo_req *r);     /* answered: end or cut; false: close after */
 void ringo__stream_free(ringo_req *r);       /* the request is freed */
+/* Async stream: waits until the connection sent all it was given. 0, -ECANCELED. */
+int ringo__stream_flushed(ringo_req *r);
+void ringo__stream_sent(ringo_req *r, uint64_t n); /* n body bytes went out another way */
 
 /* http/app.c */
 int ringo__route_add(struct ringo_app *app, const char *method, const char *pattern,

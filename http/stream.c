@@ -745,6 +745,26 @@ int ringo_stream_end(ringo_req *req)
     return ret;
 }
 
+/* ---- bodies that reach the socket another way (http/file.c's splice) ---- */
+
+int ringo__stream_flushed(ringo_req *r)
+{
+    ringo__stream *st = r->stream;
+    int ret = 0;
+
+    /* Progress wakes the writer below the window, so every send completion wakes it here. */
+    while (ret == 0 && ringo__conn_unsent(r->conn)) {
+        if (ring_closed(r))
+            return -ECANCELED;
+        st->waiter = ringo__fiber_current();
+        ret = ringo__fiber_park();
+        st->waiter = NULL;
+    }
+    return ret < 0 || ring_closed(r) ? -ECANCELED : 0;
+}
+
+void ringo__stream_sent(ringo_req *r, uint64_t n) { r->stream->written += n; }
+
 /* ---- Server-Sent Events ---- */
 
 int ringo_sse_start(ringo_req *req)

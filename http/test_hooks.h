@@ -10,10 +10,13 @@
 #include "ringo/app.h"
 
 typedef struct ringo__test_hooks {
-    int msgring_fallback;   /* 1: pool workers post MSG_RING through a ring of their own
-                               even where the kernel has the registered form */
-    int msgring_fail_posts; /* the pool's first N completion posts fail (-EIO) as if
-                               the kernel refused them */
+    int msgring_fallback;     /* 1: pool workers post MSG_RING through a ring of their own
+                                 even where the kernel has the registered form */
+    int msgring_fail_posts;   /* the pool's first N completion posts fail (-EIO) as if
+                                 the kernel refused them */
+    uint64_t file_splice_min; /* file bodies of this many bytes and more are spliced;
+                                 0: RINGO__FILE_SPLICE_MIN, UINT64_MAX: never */
+    int file_splice_linked;   /* 1: file -> pipe linked to pipe -> socket (one await) */
 } ringo__test_hooks;
 
 /* Sets the app's hooks (copied) for its start. Returns 0, or -EBUSY after start. */

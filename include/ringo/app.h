@@ -142,6 +142,7 @@ typedef struct ringo_stats {
     uint64_t bg_live;           /* background tasks scheduled and not finished */
     uint64_t bg_dropped;        /* background tasks dropped: shutdown passed its drain timeout */
     uint64_t teardowns_dropped; /* teardowns not started when the teardown timeout passed */
+    uint64_t pipes_busy;        /* splice pipes lent to file bodies (ringo_resp_file) */
 } ringo_stats;
 
 /*

@@ -48,7 +48,7 @@ sys.dont_write_bytecode = True
 SANITIZED = bool(os.environ.get("RINGO_SANITIZE"))
 SCALE = 4.0 if SANITIZED else 1.0
 TIMEOUT = 10.0 * SCALE  # longest single wait on the server
-STOP_LINE = "ringo: stopped: conns=0 reqs=0 bufs=0 stacks=0 jobs=0"
+STOP_LINE = "ringo: stopped: conns=0 reqs=0 bufs=0 stacks=0 jobs=0 pipes=0"
 EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 FILE_BUDGET = min(540, int(120 * SCALE))  # seconds for a whole test file
 
@@ -851,7 +851,8 @@ def raise_nofile(want):
 
 # ---- the demo server's /stats counters ----
 
-STATS_KEYS = ("conns_live", "reqs_live", "stacks_live", "cancels", "ring_stalls", "reqs_served")
+STATS_KEYS = ("conns_live", "reqs_live", "stacks_live", "cancels", "ring_stalls", "reqs_served",
+              "pipes_busy")
 
 
 class StatsConn:

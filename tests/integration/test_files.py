@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""
+Description: file bodies (ringo_resp_file) through the demo's
+--files-dir route, on the splice path (file -> pipe -> socket, sequential
+and linked) and the copy path (--file-splice-min never): a large file
+arrives whole (sha256), ranges through ?offset=&len= arrive exact, an
+offset past the end is 416; a file that shrinks while sent cuts the
+response (logged); requests pipelined behind a file are answered in order; a reader that stops reading holds at most the
+window and the pipe and is dropped after --send-timeout (the cancels
+counter rises); a hang-up mid-file cancels it; every pipe goes back to the
+pool (/stats pipes_busy, and the stop line's pipes=0); 1,000 concurrent
+downloads by a server running as `nobody` (root is exempt from
+fs.pipe-user-pages-soft) all complete, without EMFILE or pipe exhaustion
+and with bounded RSS.
+"""
+import atexit
+import hashlib
+import os
+import selectors
+import shutil
+import socket
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import ringo_harness as h  # noqa: E402
+from ringo_harness import Conn, Failure, StatsConn, abort_sock, case, check, check_eq, get  # noqa: E402
+
+BIG = (64 << 20) if h.SANITIZED else (256 << 20)
+MID = 2 << 20  # above the splice threshold: the 1,000-download file
+
+DIR = tempfile.mkdtemp(prefix="ringo-files-test-")
+os.chmod(DIR, 0o755)
+atexit.register(shutil.rmtree, DIR, True)
+
+
+def make(name, size):
+    path = os.path.join(DIR, name)
+    sha = hashlib.sha256()
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            chunk = os.urandom(min(left, 1 << 20))
+            sha.update(chunk)
+            f.write(chunk)
+            left -= len(chunk)
+    os.chmod(path, 0o644)
+    return sha.hexdigest()
+
+
+BIG_SHA = make("big.bin", BIG)
+make("mid.bin", MID)
+make("small.bin", 4096)
+with open(os.path.join(DIR, ".hidden"), "w") as f:
+    f.write("secret")
+
+SPLICE = ["--files-dir", DIR]
+LINKED = ["--files-dir", DIR, "--file-splice-linked"]
+COPY = ["--files-dir", DIR, "--file-splice-min", "never"]
+
+
+def head_and_body(s, deadline):
+    """Reads one response's head from a socket; returns (status, headers, leftover)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        check(chunk, "connection closed before the head ended")
+        buf += chunk
+        check(h.remaining(deadline) > 0, "head not received in time")
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    hdrs = {}
+    for l in lines[1:]:
+        k, v = l.split(":", 1)
+        hdrs[k.strip().lower()] = v.strip()
+    return status, hdrs, rest
+
+
+def download(srv, target):
+    """GET target; returns (status, headers, sha256 hex, body length)."""
+    s = socket.create_connection((srv.connect_host, srv.port), timeout=h.TIMEOUT)
+    try:
+        s.sendall(get(target))
+        deadline = h.deadline_after(h.TIMEOUT * 6)
+        status, hdrs, rest = head_and_body(s, deadline)
+        want = int(hdrs.get("content-length", "0"))
+        sha = hashlib.sha256(rest[:want])
+        got = len(rest[:want])
+        while got < want:
+            chunk = s.recv(min(1 << 20, want - got))
+            check(chunk, f"{target}: cut after {got} of {want} bytes")
+            sha.update(chunk)
+            got += len(chunk)
+        return status, hdrs, sha.hexdigest(), got
+    finally:
+        s.close()
+
+
+def file_bytes(name, off, n):
+    with open(os.path.join(DIR, name), "rb") as f:
+        f.seek(off)
+        return f.read(n)
+
+
+def check_whole_and_ranges(srv, label):
+    status, hdrs, sha, n = download(srv, "/files/big.bin")
+    check_eq(status, 200, f"{label}: status")
+    check_eq(n, BIG, f"{label}: body length")
+    check_eq(sha, BIG_SHA, f"{label}: sha256 of the {BIG >> 20} MiB file")
+    for off, ln in ((0, 1), (100, 3000000), (4095, (1 << 20) + 7), (BIG - 10, None),
+                    (BIG, None), (12345, 0), (1 << 20, 1 << 20)):
+        q = f"?offset={off}" + (f"&len={ln}" if ln is not None else "")
+        want = file_bytes("big.bin", off, BIG - off if ln is None else ln)
+        status, hdrs, sha, n = download(srv, "/files/big.bin" + q)
+        check_eq(status, 200, f"{label}: {q} status")
+        check_eq(n, len(want), f"{label}: {q} length")
+        check_eq(sha, hashlib.sha256(want).hexdigest(), f"{label}: {q} bytes")
+    status, hdrs, _, _ = download(srv, f"/files/big.bin?offset={BIG + 1}")
+    check_eq(status, 416, f"{label}: offset past the end")
+    check_eq(hdrs.get("content-range"), f"bytes */{BIG}", f"{label}: 416 Content-Range")
+    for bad in ("/files/.hidden", "/files/..", "/files/..%2Fbig.bin", "/files/%2Fetc%2Fpasswd",
+                "/files/nothere"):
+        status, _, _, _ = download(srv, bad)
+        check_eq(status, 404, f"{label}: {bad}")
+    st = StatsConn(srv)
+    st.wait_for(lambda x: x["pipes_busy"] == 0, f"{label}: every pipe back in the pool")
+    st.close()
+
+
+@case(args=SPLICE)
+def splice_sha256_and_ranges(srv):
+    check_whole_and_ranges(srv, "splice")
+
+
+@case(args=LINKED)
+def linked_splice_sha256_and_ranges(srv):
+    check_whole_and_ranges(srv, "linked splice")
+
+
+@case(args=COPY)
+def copy_sha256_and_ranges(srv):
+    check_whole_and_ranges(srv, "copy")
+
+
+def proc_kb(srv, key):
+    with open(f"/proc/{srv.proc.pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise Failure(f"{key} not in /proc/{srv.proc.pid}/status")
+
+
+def stalled_reader(srv, label):
+    stats = StatsConn(srv)
+    base = stats.get()
+    rss0 = proc_kb(srv, "VmRSS")
+    s = socket.socket(srv.family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(h.TIMEOUT)
+    s.connect((srv.connect_host, srv.port))
+    s.sendall(get("/files/big.bin"))
+    # Never read: the window (copy) or the pipe (splice) fills, the send timeout drops it.
+    st = stats.wait_for(lambda st: st["reqs_live"] <= base["reqs_live"]
+                        and st["conns_live"] <= base["conns_live"]
+                        and st["pipes_busy"] == 0,
+                        f"{label}: the stalled reader dropped", timeout=h.TIMEOUT * 3)
+    grew = proc_kb(srv, "VmRSS") - rss0
+    check(h.SANITIZED or grew < 8 << 20, f"{label}: a stalled reader grew the server by "
+          f"{grew >> 20} MiB")
+    check(st["cancels"] > base["cancels"], f"{label}: the stalled file body was cancelled")
+    s.close()
+    stats.close()
+
+
+@case(args=SPLICE + ["--send-timeout", "1000"])
+def splice_stalled_reader_dropped(srv):
+    stalled_reader(srv, "splice")
+
+
+@case(args=LINKED + ["--send-timeout", "1000"])
+def linked_stalled_reader_dropped(srv):
+    stalled_reader(srv, "linked splice")
+
+
+@case(args=COPY + ["--send-timeout", "1000"])
+def copy_stalled_reader_dropped(srv):
+    stalled_reader(srv, "copy")
+
+
+def pipelined(srv, label):
+    """A request pipelined behind a spliced file is read while the socket is lent,
+    and answered after the file, in order."""
+    c = Conn(srv)
+    c.send(get("/files/mid.bin") + get("/files/small.bin") + get("/files/mid.bin?offset=7&len=9"))
+    for want in (file_bytes("mid.bin", 0, MID), file_bytes("small.bin", 0, 4096),
+                 file_bytes("mid.bin", 7, 9)):
+        r = c.read_response()
+        check_eq(r.status, 200, f"{label}: pipelined status")
+        check(r.body == want, f"{label}: pipelined body of {len(want)} bytes")
+    c.close()
+
+
+@case(args=SPLICE)
+def splice_pipelined_in_order(srv):
+    pipelined(srv, "splice")
+
+
+@case(args=LINKED)
+def linked_pipelined_in_order(srv):
+    pipelined(srv, "linked splice")
+
+
+def shrink(srv, label):
+    """The file shrinks while it is sent: the response is cut (never padded or
+    mis-framed), the cut is logged, the pipe goes back."""
+    name = f"shrink-{label.replace(' ', '-')}.bin"
+    size = 64 << 20
+    make(name, size)
+    s = socket.socket(srv.family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.settimeout(h.TIMEOUT)
+    s.connect((srv.connect_host, srv.port))
+    s.sendall(get(f"/files/{name}"))
+    deadline = h.deadline_after(h.TIMEOUT * 3)
+    status, hdrs, rest = head_and_body(s, deadline)
+    check_eq(int(hdrs["content-length"]), size, f"{label}: declared length")
+    got = len(rest)
+    while got < 1 << 20:
+        got += len(s.recv(65536))
+    os.truncate(os.path.join(DIR, name), 8 << 20)
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        got += len(chunk)
+        check(h.remaining(deadline) > 0, f"{label}: the cut response did not end")
+    s.close()
+    check(got < size, f"{label}: {got} bytes of a file cut to 8 MiB (declared {size})")
+    stats = StatsConn(srv)
+    stats.wait_for(lambda st: st["pipes_busy"] == 0, f"{label}: the pipe is back")
+    stats.close()
+    check("fewer bytes than the declared Content-Length" in srv.stderr_text(),
+          f"{label}: the cut is logged")
+
+
+@case(args=SPLICE)
+def splice_file_shrinks_cut(srv):
+    shrink(srv, "splice")
+
+
+@case(args=LINKED)
+def linked_file_shrinks_cut(srv):
+    shrink(srv, "linked splice")
+
+
+@case(args=COPY)
+def copy_file_shrinks_cut(srv):
+    shrink(srv, "copy")
+
+
+def hangup(srv, label):
+    stats = StatsConn(srv)
+    for _ in range(3):
+        base = stats.get()
+        s = socket.create_connection((srv.connect_host, srv.port), timeout=h.TIMEOUT)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(get("/files/big.bin"))
+        got = 0
+        while got < 4 << 20:
+            chunk = s.recv(65536)
+            check(chunk, f"{label}: the file began")
+            got += len(chunk)
+        abort_sock(s)
+        stats.wait_for(lambda st: st["cancels"] > base["cancels"]
+                       and st["reqs_live"] <= base["reqs_live"]
+                       and st["conns_live"] <= base["conns_live"]
+                       and st["stacks_live"] <= base["stacks_live"]
+                       and st["pipes_busy"] == 0,
+                       f"{label}: hang-up cancels the file body and returns its pipe")
+    stats.close()
+
+
+@case(args=SPLICE)
+def splice_hangup_cancels(srv):
+    hangup(srv, "splice")
+
+
+@case(args=LINKED)
+def linked_hangup_cancels(srv):
+    hangup(srv, "linked splice")
+
+
+@case(args=COPY)
+def copy_hangup_cancels(srv):
+    hangup(srv, "copy")
+
+
+@case(server=False)
+def shutdown_ends_a_stalled_splice():
+    """A drain with a file body waiting for a reader that never reads: the
+    body is cancelled at once (not after send_timeout_ms, 60 s here), the pipe
+    goes back, the server stops clean (the leak check)."""
+    for args in (SPLICE, LINKED):
+        srv = h.Server(args + ["--drain-timeout", "60000"])
+        with srv:
+            stats = StatsConn(srv)
+            s = socket.socket(srv.family, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect((srv.connect_host, srv.port))
+            s.sendall(get("/files/big.bin"))
+            stats.wait_for(lambda st: st["pipes_busy"] == 1, f"{args}: the body is spliced")
+            stats.close()
+            t0 = time.monotonic()
+            srv.stop()
+            print(f"     {' '.join(args[2:]) or 'sequential'}: stopped in "
+                  f"{time.monotonic() - t0:.2f}s")
+            s.close()
+
+
+class NobodyServer(h.Server):
+    """The demo server run as `nobody` (setpriv): subject to pipe-user-pages-soft."""
+
+    def command(self):
+        return [shutil.which("setpriv"), "--reuid", "nobody", "--regid", "nogroup",
+                "--clear-groups", "--"] + super().command()
+
+
+@case(server=False)
+def thousand_downloads_as_nobody():
+    if os.geteuid() != 0:
+        print("     SKIP part: not root, cannot switch to nobody; running as this user")
+    elif not shutil.which("setpriv"):
+        raise h.Skip("setpriv is not installed: cannot run the server as nobody")
+    n = 250 if h.SANITIZED else 1000
+    h.raise_nofile(n + 64)
+    args = SPLICE + ["--max-conns", str(n + 64)]
+    srv = NobodyServer(args, threads=2) if os.geteuid() == 0 else h.Server(args, threads=2)
+    srv.start()
+    try:
+        rss0 = proc_kb(srv, "VmRSS")
+        sel = selectors.DefaultSelector()
+        want = {}
+        req = get("/files/mid.bin")
+        socks = []
+        for _ in range(n):
+            s = socket.socket(srv.family, socket.SOCK_STREAM)
+            s.setblocking(False)
+            s.connect_ex((srv.connect_host, srv.port))
+            socks.append(s)
+            sel.register(s, selectors.EVENT_WRITE)
+            want[s] = [0, b"", None]  # got, head buffer, content-length
+        done, peak, buf = 0, 0, bytearray(1 << 20)
+        deadline = h.deadline_after(h.TIMEOUT * 12)
+        while done < n:
+            check(h.remaining(deadline) > 0, f"only {done} of {n} downloads finished in time")
+            for key, ev in sel.select(timeout=1.0):
+                s = key.fileobj
+                st = want[s]
+                if ev & selectors.EVENT_WRITE:
+                    s.send(req)
+                    sel.modify(s, selectors.EVENT_READ)
+                    continue
+                k = s.recv_into(buf)
+                check(k > 0, f"a download was cut after {st[0]} bytes")
+                if st[2] is None:
+                    st[1] += bytes(buf[:k])
+                    if b"\r\n\r\n" not in st[1]:
+                        continue
+                    head, rest = st[1].split(b"\r\n\r\n", 1)
+                    check(head.startswith(b"HTTP/1.1 200"), f"status line {head[:40]!r}")
+                    cl = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+                    st[2] = int(cl[0].split(b":")[1])
+                    st[0] = len(rest)
+                else:
+                    st[0] += k
+                if st[0] >= st[2]:
+                    check_eq(st[0], MID, "download length")
+                    sel.unregister(s)
+                    s.close()
+                    done += 1
+            peak = max(peak, proc_kb(srv, "VmRSS") - rss0)
+        print(f"     {n} concurrent downloads of {MID >> 20} MiB: RSS grew at most "
+              f"{peak / 1048576:.1f} MiB")
+        check(h.SANITIZED or peak < 256 << 20, f"RSS grew {peak >> 20} MiB for {n} downloads")
+        stats = StatsConn(srv)
+        stats.wait_for(lambda st: st["pipes_busy"] == 0 and st["conns_live"] <= 1,
+                       "every pipe back in the pool")
+        stats.close()
+        err = srv.stderr_text()
+        for bad in ("Too many open files", "reading the file body", "aborted"):
+            check(bad not in err, f"server stderr mentions {bad!r}:\n{err}")
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    h.main()
