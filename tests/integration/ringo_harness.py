@@ -829,6 +829,35 @@ def close_socks(socks):
             pass
 
 
+class NobodyServer(Server):
+    """The demo server run as `nobody` (setpriv): root is exempt from
+    pipe-user-pages-soft and other per-user limits, so only an unprivileged
+    server proves them."""
+
+    def command(self):
+        return [shutil.which("setpriv"), "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                "--", *super().command()]
+
+
+def unprivileged_server(args=(), threads=1, readable=()):
+    """A Server that runs unprivileged: this user's when not root, else nobody's.
+    Raises Skip when root cannot switch, or nobody cannot run the binary or read
+    the paths in readable (a checkout in a private directory): then the test
+    proves nothing."""
+    if os.geteuid() != 0:
+        return Server(args, threads=threads)
+    if not shutil.which("setpriv"):
+        raise Skip("running as root and setpriv is missing: cannot run the server unprivileged")
+    binary = os.environ.get("RINGO_BIN", "")
+    tests = " && ".join([f"test -x '{binary}'"] + [f"test -r '{p}'" for p in readable])
+    p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh",
+                        "-c", tests])
+    if p.returncode != 0:
+        raise Skip(f"user nobody cannot run the server binary ({binary}) or read its files: "
+                   "as root the test would prove nothing")
+    return NobodyServer(args, threads=threads)
+
+
 def abort_sock(s):
     """Closes with an RST (SO_LINGER 0)."""
     try:

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zlib
 
 sys.dont_write_bytecode = True
@@ -273,18 +274,25 @@ FILES = {"big.txt": b"lorem ipsum dolor sit amet\n" * 4000, "small.txt": b"lorem
 for _name, _data in FILES.items():
     with open(os.path.join(FILES_DIR, _name), "wb") as _f:
         _f.write(_data)
+    # An hour old: the mount's memory cache takes the small one (it leaves new files out).
+    os.utime(os.path.join(FILES_DIR, _name), (time.time() - 3600, time.time() - 3600))
 atexit.register(shutil.rmtree, FILES_DIR, True)
 
 
 @case(args=["--compress-406", "--static-dir", FILES_DIR, "--static-no-variants"])
 def file_bodies_are_never_compressed(srv):
     # Compression is on for every route, the type is listed and the client asks for gzip:
-    # a file body still goes out as it is (a splice would pass any coder by).
+    # a file body (ringo_resp_file) goes out as it is - a splice would pass any coder by.
+    # A small file the mount serves from its memory cache is an ordinary body and may be
+    # compressed; either way the bytes must be the file's.
     for name, data in FILES.items():
         r = fetch(srv, f"/static/{name}", "gzip")
         check_eq(r.status, 200, f"/static/{name}")
-        check(r.header("content-encoding") is None, f"/static/{name} was encoded")
-        check(r.body == data, f"/static/{name}: body differs ({len(r.body)} bytes)")
+        coding = r.header("content-encoding")
+        if len(data) > 65536:
+            check(coding is None, f"/static/{name}: a file body was encoded ({coding})")
+        body = decode(coding, r.body) if coding else r.body
+        check(body == data, f"/static/{name}: body differs ({len(r.body)} bytes, {coding})")
 
 
 @case(args=["--compress-406"])

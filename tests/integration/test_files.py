@@ -321,24 +321,12 @@ def shutdown_ends_a_stalled_splice():
             s.close()
 
 
-class NobodyServer(h.Server):
-    """The demo server run as `nobody` (setpriv): subject to pipe-user-pages-soft."""
-
-    def command(self):
-        return [shutil.which("setpriv"), "--reuid", "nobody", "--regid", "nogroup",
-                "--clear-groups", "--"] + super().command()
-
-
 @case(server=False)
 def thousand_downloads_as_nobody():
-    if os.geteuid() != 0:
-        print("     SKIP part: not root, cannot switch to nobody; running as this user")
-    elif not shutil.which("setpriv"):
-        raise h.Skip("setpriv is not installed: cannot run the server as nobody")
     n = 250 if h.SANITIZED else 1000
     h.raise_nofile(n + 64)
     args = SPLICE + ["--max-conns", str(n + 64)]
-    srv = NobodyServer(args, threads=2) if os.geteuid() == 0 else h.Server(args, threads=2)
+    srv = h.unprivileged_server(args, threads=2, readable=[os.path.join(DIR, "mid.bin")])
     srv.start()
     try:
         rss0 = proc_kb(srv, "VmRSS")

@@ -549,29 +549,6 @@ def index_of_a_mount_without_variants(srv):
 
 # ------------------------------------------------------------ 1,000 downloads, unprivileged
 
-class NobodyServer(h.Server):
-    """The demo server run as nobody: root is exempt from pipe-user-pages-soft
-    (and other per-user limits), so only an unprivileged server proves them."""
-
-    def command(self):
-        return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                *super().command()]
-
-
-def unprivileged_server_or_skip():
-    if os.geteuid() != 0:
-        return h.Server(ARGS)  # already unprivileged
-    if not shutil.which("setpriv"):
-        raise Skip("running as root and setpriv is missing: cannot run the server unprivileged")
-    binary = os.environ.get("RINGO_BIN", "")
-    p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh",
-                        "-c", f"test -x '{binary}' && test -r '{ROOT}/large.bin'"])
-    if p.returncode != 0:
-        raise Skip("user nobody cannot run the server binary or read the folder "
-                   f"({binary}): the test proves nothing as root")
-    return NobodyServer(ARGS)
-
-
 def rss(srv, key="VmRSS"):
     with open(f"/proc/{srv.proc.pid}/status") as f:
         for line in f:
@@ -585,7 +562,7 @@ def thousand_concurrent_downloads_unprivileged():
     n = 1000
     h.raise_nofile(n + 64)
     size = len(LARGE)
-    srv = unprivileged_server_or_skip()
+    srv = h.unprivileged_server(ARGS, readable=[f"{ROOT}/large.bin"])
     srv.start()
     try:
         check(fetch(srv, "/static/large.bin").body == LARGE, "warm-up download")
