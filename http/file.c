@@ -63,7 +63,7 @@ int ringo_resp_file(ringo_req *req, int fd, uint64_t offset, uint64_t len, unsig
 {
     ringo__file *f;
 
-    if (fd < 0 || (flags & ~RINGO_FILE_CLOSE)) {
+    if (fd < 0 || (flags & ~RINGO_FILE_CLOSE) || len > INT64_MAX || offset > INT64_MAX - len) {
         if (fd >= 0 && (flags & RINGO_FILE_CLOSE))
             close(fd);
         return -EINVAL;
@@ -230,8 +230,14 @@ static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *o
     size_t inpipe = 0;
 
     ret = ringo__stream_flushed(r); /* the head, before the socket is ours */
-    if (ret == 0)
+    if (ret == 0) {
         ret = ringo__conn_lend(c);
+        if (ret < 0) {
+            /* Not lent (output appeared, fcntl failed): the copy path, unless it is gone. */
+            ringo__pipe_put(ringo__conn_ring(c), p, true);
+            return ret == -ECANCELED ? 0 : 1;
+        }
+    }
     while (ret == 0 && (*left || inpipe)) {
         size_t filled = 0;
         if (!inpipe && (!linked || broke)) {
@@ -284,13 +290,20 @@ void ringo__file_send(ringo_req *r)
     uint64_t off = f->offset, left = f->len;
     ringo__pipe p;
     bool spliced;
+    int ret;
 
     f->started = true;
     /* A small body costs less copied than spliced; no pipe free: the copy path, never a wait. */
     spliced = left >= splice_min(r) && ringo__pipe_get(ringo__conn_ring(r->conn), &p) == 0;
-    if (ringo_stream_start(r, (int64_t)f->len) < 0) {
+    if ((ret = ringo_stream_start(r, (int64_t)f->len)) < 0) {
         if (spliced)
             ringo__pipe_put(ringo__conn_ring(r->conn), &p, true);
+        /* Nothing was sent: an ordinary error answer, without the file's length. */
+        r->rbody_len = 0;
+        if (ret != -ECANCELED) {
+            r->status = ret == -ENOMEM ? 503 : 500;
+            ringo__req_fail(r);
+        }
         return;
     }
     if (!spliced || splice_body(r, f, &p, &off, &left) > 0)

@@ -84,6 +84,7 @@ typedef struct ringo__stream {
     ringo__sstream *sync; /* RINGO_SYNC handlers */
     ringo__zc *z;         /* compressed (http/compress.c): every write goes through it */
     bool zlost;           /* compressed bytes were lost (a write cut short): no clean end */
+    bool lost;            /* a write failed part-way (cancelled): the body may miss bytes */
 } ringo__stream;
 
 static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
@@ -171,11 +172,18 @@ static void take_locked(ringo_req *r, ringo__sstream *ss)
     ringo__conn *c = r->conn;
     ringo__stream *st = r->stream;
 
-    if (ring_closed(r)) {
+    /*
+     * Only a connection that is gone drops what the worker handed over: after
+     * a shutdown's or a deadline's cancel the bytes already accepted still go
+     * out, so that a body is never shorter than what its writes returned.
+     */
+    if (ringo__conn_closing(c) || sess(c)->state == SESS_CLOSED) {
         ss->gone = true;
         ss->len = 0;
         return;
     }
+    if (ring_closed(r))
+        ss->gone = true; /* the worker's next call says -ECANCELED */
     if (ss->head) {
         ss->head = false;
         if (ringo__resp_serialize_head(r, c, st->framing, st->declared) < 0) {
@@ -414,6 +422,8 @@ bool ringo__stream_finish(ringo_req *r)
         return false;
     if (st->zlost)
         cut = "a compressed write was cut short";
+    else if (st->lost && r->stream_cancel == CANCEL_DRAIN)
+        cut = "shutdown cancelled a write under way";
     else if (st->aborted)
         cut = "writes past the declared Content-Length";
     else if (r->stream_cancel == CANCEL_DEADLINE)
@@ -663,6 +673,7 @@ int ringo_stream_write(ringo_req *req, const void *data, size_t len)
 {
     int ctx = ringo__req_context(req);
     ringo__stream *st = req->stream;
+    int ret;
 
     if (ctx == RINGO__CTX_NONE || !st || st->ended)
         return -EPERM;
@@ -674,10 +685,16 @@ int ringo_stream_write(ringo_req *req, const void *data, size_t len)
         st->aborted = true;
         return -EPIPE;
     }
-    st->written += len;
-    if (!len || req->is_head)
+    if (!len || req->is_head) {
+        st->written += len;
         return 0;
-    return st->z ? z_write(req, ctx, data, len, false) : write_any(req, ctx, data, len, false);
+    }
+    ret = st->z ? z_write(req, ctx, data, len, false) : write_any(req, ctx, data, len, false);
+    if (ret == 0)
+        st->written += len;
+    else
+        st->lost = true; /* some of it may be missing: the stream cannot end cleanly */
+    return ret;
 }
 
 int ringo_stream_trailer(ringo_req *req, const char *name, ringo_str value)
@@ -737,6 +754,12 @@ int ringo_stream_end(ringo_req *req)
     buf = ringo__malloc(end_len(st));
     if (!buf)
         return -ENOMEM;
+    if (st->sync) {
+        /* No keep-alive comment may follow the last chunk (the worker may go on for long). */
+        pthread_mutex_lock(&st->sync->mu);
+        st->sync->sse = false;
+        pthread_mutex_unlock(&st->sync->mu);
+    }
     n = put_end(st, buf);
     ret = write_any(req, ctx, buf, n, true);
     ringo__free(buf);

@@ -34,7 +34,8 @@ extern "C" {
  * for the zero-copy path, splice: a regular file). A file shorter than
  * offset + len when it is sent cuts the response (the connection closes
  * after the bytes sent) and is logged. Replaces a body set before. Returns
- * 0; -EINVAL (unknown flags, negative fd); -EALREADY (a streamed response
+ * 0; -EINVAL (unknown flags, negative fd, offset + len past INT64_MAX);
+ * -EALREADY (a streamed response
  * started); -EPERM; -ENOMEM. With RINGO_FILE_CLOSE fd is closed even when
  * this fails.
  */

@@ -225,6 +225,20 @@ def silent_streams_get_keepalive_comments(srv):
         c.close()
 
 
+@case(args=["--sse-ping", "100"])
+def no_keepalive_after_the_last_chunk(srv):
+    # The handler ends its stream, then works 600 ms more: a ping in that time would land
+    # after the last chunk, inside what the client reads as the next response.
+    for mode in MODES:
+        c = Conn(srv)
+        c.send(get(f"{mode}/events?n=1&interval_ms=1&linger_ms=600") + get("/"))
+        r = c.read_response()
+        check_eq(r.body, b"id: 0\ndata: 0\n\n", f"{mode}: the events")
+        r = c.read_response()
+        check_eq((r.status, r.body), (200, b"ringo\n"), f"{mode}: the next response")
+        c.close()
+
+
 # ------------------------------------------------------------ memory and slow readers
 
 @case()
@@ -311,6 +325,36 @@ def shutdown_ends_open_streams():
         srv.wait_stopped()
         print(f"     two open streams ended and the server stopped "
               f"{(time.monotonic() - t0) * 1000:.0f} ms after SIGTERM (drain timeout 60 s)")
+    except BaseException:
+        srv.kill()
+        srv.print_stderr()
+        raise
+    finally:
+        srv.kill()
+
+
+@case(server=False)
+def shutdown_cuts_a_declared_length_stream_it_cancelled():
+    # A declared-length stream whose write shutdown cancels in the window cannot end
+    # cleanly: the connection closes after what went out, and the pipelined request
+    # behind it is never answered inside the short body.
+    srv = h.Server(["--drain-timeout", "60000"])
+    srv.start()
+    try:
+        n = 8 << 20
+        c = Conn(srv, rcvbuf=4096)
+        c.send(get(f"/stream?bytes={n}&declare={n}") + get("/"))
+        time.sleep(0.5)  # the window fills: the handler waits in a write
+        srv.send_signal(signal.SIGTERM)
+        deadline = h.deadline_after(h.TIMEOUT)
+        while c.fill(deadline):
+            pass
+        head, _, body = bytes(c.buf).partition(b"\r\n\r\n")
+        check(f"Content-Length: {n}".encode() in head, "the stream's head")
+        check(len(body) < n, f"the body is cut ({len(body)} of {n} bytes)")
+        check(b"HTTP/1.1" not in body, "a response inside the cut body")
+        c.close()
+        srv.wait_stopped()
     except BaseException:
         srv.kill()
         srv.print_stderr()
