@@ -10,6 +10,8 @@
 #ifndef RINGO_CORE_ALLOC_H
 #define RINGO_CORE_ALLOC_H
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,30 @@ static inline void *ringo__malloc(size_t n) { return malloc(n); }
 static inline void *ringo__calloc(size_t n, size_t sz) { return calloc(n, sz); }
 static inline void *ringo__realloc(void *p, size_t n) { return realloc(p, n); }
 static inline void ringo__free(void *p) { free(p); }
+
+/*
+ * Grows the byte buffer *buf of *cap bytes (doubling from first) to hold at
+ * least need bytes; its contents stay. Returns 0 or -ENOMEM (nothing changed).
+ */
+static inline int ringo__grow(char **buf, size_t *cap, size_t need, size_t first)
+{
+    size_t n = *cap ? *cap : first;
+    char *b;
+
+    if (need <= *cap)
+        return 0;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return -ENOMEM;
+        n *= 2;
+    }
+    b = ringo__realloc(*buf, n);
+    if (!b)
+        return -ENOMEM;
+    *buf = b;
+    *cap = n;
+    return 0;
+}
 
 static inline char *ringo__strdup(const char *s)
 {

@@ -257,44 +257,36 @@ static int refuse(ringo_req *req, void *udata)
 
 int demo_stream_routes(ringo_app *app)
 {
-    static const ringo_route_opts compress = {.flags = RINGO_ROUTE_COMPRESS};
-    static const struct {
-        const char *pattern;
-        ringo_mode mode;
-        ringo_handler_fn fn;
-        const ringo_route_opts *opts;
-    } routes[] = {
-        /* Compressed for clients that accept it: each event is flushed at once. */
-        {"/events", RINGO_ASYNC, events, &compress},
-        {"/sync/events", RINGO_SYNC, events, &compress},
-        {"/stream", RINGO_ASYNC, stream, NULL},
-        {"/sync/stream", RINGO_SYNC, stream, NULL},
-    };
-    int ret = 0;
-
     static const ringo_route_opts up = {.max_body_bytes = 4ull << 30,
                                         .flags = RINGO_ROUTE_STREAM_BODY};
     static const ringo_route_opts dl = {.deadline_ms = 300, .flags = RINGO_ROUTE_STREAM_BODY};
     static const ringo_route_opts limited = {
         .max_body_bytes = 100000, .body_timeout_ms = 500, .flags = RINGO_ROUTE_STREAM_BODY};
+    static const ringo_route_opts compress = {.flags = RINGO_ROUTE_COMPRESS};
+    static const struct {
+        const char *method, *pattern;
+        ringo_mode mode;
+        ringo_handler_fn fn;
+        const ringo_route_opts *opts;
+    } routes[] = {
+        /* Compressed for clients that accept it: each event is flushed at once. */
+        {"GET", "/events", RINGO_ASYNC, events, &compress},
+        {"GET", "/sync/events", RINGO_SYNC, events, &compress},
+        {"GET", "/stream", RINGO_ASYNC, stream, NULL},
+        {"GET", "/sync/stream", RINGO_SYNC, stream, NULL},
+        {"POST", "/upload", RINGO_ASYNC, upload, &up},
+        {"POST", "/sync/upload", RINGO_SYNC, upload, &up},
+        {"POST", "/upload/limited", RINGO_ASYNC, upload, &limited},
+        {"POST", "/upload/refuse", RINGO_ASYNC, refuse, &up},
+        {"POST", "/upload/deadline", RINGO_ASYNC, upload, &dl},
+        {"POST", "/form", RINGO_ASYNC, form, &up},
+        {"POST", "/sync/form", RINGO_SYNC, form, &up},
+    };
+    int ret = 0;
 
     alphabet_init();
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && ret == 0; i++)
-        ret = ringo_route_ex(app, "GET", routes[i].pattern, routes[i].mode, routes[i].fn, NULL,
-                             routes[i].opts);
-    if (ret == 0)
-        ret = ringo_route_ex(app, "POST", "/upload", RINGO_ASYNC, upload, NULL, &up);
-    if (ret == 0)
-        ret = ringo_route_ex(app, "POST", "/sync/upload", RINGO_SYNC, upload, NULL, &up);
-    if (ret == 0)
-        ret = ringo_route_ex(app, "POST", "/upload/limited", RINGO_ASYNC, upload, NULL, &limited);
-    if (ret == 0)
-        ret = ringo_route_ex(app, "POST", "/upload/refuse", RINGO_ASYNC, refuse, NULL, &up);
-    if (ret == 0)
-        ret = ringo_route_ex(app, "POST", "/upload/deadline", RINGO_ASYNC, upload, NULL, &dl);
-    if (ret == 0)
-        ret = ringo_route_ex(app, "POST", "/form", RINGO_ASYNC, form, NULL, &up);
-    if (ret == 0)
-        ret = ringo_route_ex(app, "POST", "/sync/form", RINGO_SYNC, form, NULL, &up);
+        ret = ringo_route_ex(app, routes[i].method, routes[i].pattern, routes[i].mode, routes[i].fn,
+                             NULL, routes[i].opts);
     return ret;
 }

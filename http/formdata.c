@@ -131,17 +131,8 @@ static int part_data(void *ud, const char *p, size_t n)
     }
     if (n > m->o->max_field_bytes - m->len)
         return -EFBIG;
-    if (m->len + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 256;
-        char *b;
-        while (cap < m->len + n)
-            cap *= 2;
-        b = ringo__realloc(m->buf, cap);
-        if (!b)
-            return -ENOMEM;
-        m->buf = b;
-        m->cap = cap;
-    }
+    if (ringo__grow(&m->buf, &m->cap, m->len + n, 256) < 0)
+        return -ENOMEM;
     memcpy(m->buf + m->len, p, n);
     m->len += n;
     return 0;

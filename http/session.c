@@ -154,17 +154,8 @@ static int hold_input(ringo__sess *s, const char *p, size_t n)
             memmove(s->pending, s->pending + s->pending_off, s->pending_len);
             s->pending_off = 0;
         }
-        if (s->pending_len + n > s->pending_cap) {
-            size_t cap = s->pending_cap ? s->pending_cap : 4096;
-            char *b;
-            while (cap < s->pending_len + n)
-                cap *= 2;
-            b = ringo__realloc(s->pending, cap);
-            if (!b)
-                return -ENOMEM;
-            s->pending = b;
-            s->pending_cap = cap;
-        }
+        if (ringo__grow(&s->pending, &s->pending_cap, s->pending_len + n, 4096) < 0)
+            return -ENOMEM;
         memcpy(s->pending + s->pending_off + s->pending_len, p, n);
         s->pending_len += n;
     }

@@ -265,17 +265,8 @@ static size_t parse(ringo_ws *ws, const char *p, size_t n)
 
 static bool hold(ringo_ws *ws, const char *p, size_t n)
 {
-    if (ws->in_len + n > ws->in_cap) {
-        size_t cap = ws->in_cap ? ws->in_cap : 4096;
-        char *b;
-        while (cap < ws->in_len + n)
-            cap *= 2;
-        b = ringo__realloc(ws->in, cap);
-        if (!b)
-            return false;
-        ws->in = b;
-        ws->in_cap = cap;
-    }
+    if (ringo__grow(&ws->in, &ws->in_cap, ws->in_len + n, 4096) < 0)
+        return false;
     memcpy(ws->in + ws->in_len, p, n);
     ws->in_len += n;
     return true;

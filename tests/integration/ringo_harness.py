@@ -829,6 +829,15 @@ def close_socks(socks):
             pass
 
 
+def proc_status(srv, key):
+    """A memory field of the server's /proc/<pid>/status (VmRSS, VmHWM) in bytes."""
+    with open(f"/proc/{srv.proc.pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    raise Failure(f"{key} not in /proc/{srv.proc.pid}/status")
+
+
 class NobodyServer(Server):
     """The demo server run as `nobody` (setpriv): root is exempt from
     pipe-user-pages-soft and other per-user limits, so only an unprivileged

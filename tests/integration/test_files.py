@@ -146,18 +146,10 @@ def copy_sha256_and_ranges(srv):
     check_whole_and_ranges(srv, "copy")
 
 
-def proc_kb(srv, key):
-    with open(f"/proc/{srv.proc.pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise Failure(f"{key} not in /proc/{srv.proc.pid}/status")
-
-
 def stalled_reader(srv, label):
     stats = StatsConn(srv)
     base = stats.get()
-    rss0 = proc_kb(srv, "VmRSS")
+    rss0 = h.proc_status(srv, "VmRSS")
     s = socket.socket(srv.family, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.settimeout(h.TIMEOUT)
@@ -168,7 +160,7 @@ def stalled_reader(srv, label):
                         and st["conns_live"] <= base["conns_live"]
                         and st["pipes_busy"] == 0,
                         f"{label}: the stalled reader dropped", timeout=h.TIMEOUT * 3)
-    grew = proc_kb(srv, "VmRSS") - rss0
+    grew = h.proc_status(srv, "VmRSS") - rss0
     check(h.SANITIZED or grew < 8 << 20, f"{label}: a stalled reader grew the server by "
           f"{grew >> 20} MiB")
     check(st["cancels"] > base["cancels"], f"{label}: the stalled file body was cancelled")
@@ -329,7 +321,7 @@ def thousand_downloads_as_nobody():
     srv = h.unprivileged_server(args, threads=2, readable=[os.path.join(DIR, "mid.bin")])
     srv.start()
     try:
-        rss0 = proc_kb(srv, "VmRSS")
+        rss0 = h.proc_status(srv, "VmRSS")
         sel = selectors.DefaultSelector()
         want = {}
         req = get("/files/mid.bin")
@@ -370,7 +362,7 @@ def thousand_downloads_as_nobody():
                     sel.unregister(s)
                     s.close()
                     done += 1
-            peak = max(peak, proc_kb(srv, "VmRSS") - rss0)
+            peak = max(peak, h.proc_status(srv, "VmRSS") - rss0)
         print(f"     {n} concurrent downloads of {MID >> 20} MiB: RSS grew at most "
               f"{peak / 1048576:.1f} MiB")
         check(h.SANITIZED or peak < 256 << 20, f"RSS grew {peak >> 20} MiB for {n} downloads")

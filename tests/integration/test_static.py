@@ -549,14 +549,6 @@ def index_of_a_mount_without_variants(srv):
 
 # ------------------------------------------------------------ 1,000 downloads, unprivileged
 
-def rss(srv, key="VmRSS"):
-    with open(f"/proc/{srv.proc.pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise Failure(f"no {key}")
-
-
 @case(server=False)
 def thousand_concurrent_downloads_unprivileged():
     n = 1000
@@ -566,7 +558,7 @@ def thousand_concurrent_downloads_unprivileged():
     srv.start()
     try:
         check(fetch(srv, "/static/large.bin").body == LARGE, "warm-up download")
-        base = rss(srv)
+        base = h.proc_status(srv, "VmRSS")
         sel = selectors.DefaultSelector()
         socks = []
         for i in range(n):
@@ -604,7 +596,7 @@ def thousand_concurrent_downloads_unprivileged():
                 check_eq(st[0], size, "bytes of one download")
                 check_eq(st[1].digest(), hashlib.sha256(LARGE).digest(), "SHA-256 of a download")
                 done += 1
-            peak = max(peak, rss(srv))
+            peak = max(peak, h.proc_status(srv, "VmRSS"))
         grew = peak - base
         print(f"     {n} concurrent {size >> 20} MiB downloads: RSS grew {grew / 1048576:.1f} MiB")
         # Per connection: the stream window queued plus one read buffer (64 KiB each).

@@ -37,14 +37,6 @@ def alphabet(n, start=0):
     return (unit * reps)[start % 26:start % 26 + n]
 
 
-def proc_status(srv, key):
-    with open(f"/proc/{srv.proc.pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise Failure(f"{key} not in /proc/{srv.proc.pid}/status")
-
-
 def read_events(conn, count, timeout=None):
     """Reads count SSE events (blank-line terminated blocks) from a chunked
     stream whose head was already read; returns [(fields, arrival time)]."""
@@ -246,13 +238,13 @@ def one_gib_download_in_bounded_memory(srv):
     # Sanitizer builds keep freed memory in quarantine: RSS says nothing there.
     size = (64 << 20) if h.SANITIZED else (1 << 30)
     for mode in MODES:
-        base = proc_status(srv, "VmHWM")
+        base = h.proc_status(srv, "VmHWM")
         s = socket.create_connection((srv.connect_host, srv.port), timeout=h.TIMEOUT)
         s.sendall(get(f"{mode}/stream?bytes={size}", headers=[("Connection", "close")]))
         got = drain_body(s, size + 65536)
         s.close()
         check(got > size, f"{mode}: {size >> 20} MiB stream: {got} bytes")
-        grew = proc_status(srv, "VmHWM") - base
+        grew = h.proc_status(srv, "VmHWM") - base
         print(f"     {mode or '/'}stream {size >> 20} MiB: peak RSS grew {grew / 1048576:.1f} MiB")
         check(h.SANITIZED or grew < 32 << 20, f"{mode}: peak RSS grew {grew >> 20} MiB "
               "streaming 1 GiB")
@@ -263,7 +255,7 @@ def stalled_reader_holds_the_window_then_is_dropped(srv):
     stats = StatsConn(srv)
     for mode in MODES:
         base = stats.get()
-        rss0 = proc_status(srv, "VmRSS")
+        rss0 = h.proc_status(srv, "VmRSS")
         s = socket.socket(srv.family, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.settimeout(h.TIMEOUT)
@@ -274,7 +266,7 @@ def stalled_reader_holds_the_window_then_is_dropped(srv):
         st = stats.wait_for(lambda st: st["reqs_live"] <= base["reqs_live"]
                             and st["conns_live"] <= base["conns_live"],
                             f"{mode}: the stalled reader dropped")
-        grew = proc_status(srv, "VmRSS") - rss0
+        grew = h.proc_status(srv, "VmRSS") - rss0
         check(h.SANITIZED or grew < 8 << 20,
               f"{mode}: a stalled reader grew the server by {grew >> 20} MiB")
         check(st["cancels"] > base["cancels"], f"{mode}: the stalled stream was cancelled")

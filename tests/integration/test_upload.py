@@ -34,14 +34,6 @@ def expect_upload(r, data, what):
     check_eq(got, {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}, what)
 
 
-def proc_status(srv, key):
-    with open(f"/proc/{srv.proc.pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    raise h.Failure(f"{key} not in /proc/{srv.proc.pid}/status")
-
-
 @case()
 def uploads_arrive_intact(srv):
     data = os.urandom(300001)
@@ -90,7 +82,7 @@ def one_gib_upload_in_bounded_memory(srv):
     for path, size in zip(MODES, (1 << 30, 256 << 20)):
         if h.SANITIZED:
             size = 64 << 20
-        base = proc_status(srv, "VmHWM")
+        base = h.proc_status(srv, "VmHWM")
         c = Conn(srv, timeout=h.TIMEOUT * 4)
         c.send(request("POST", path, headers=[("Content-Length", str(size))]))
         sha = hashlib.sha256()
@@ -100,7 +92,7 @@ def one_gib_upload_in_bounded_memory(srv):
         r = c.read_response(timeout=h.TIMEOUT * 4)
         c.close()
         check_eq(r.json(), {"bytes": size, "sha256": sha.hexdigest()}, f"{path} {size >> 20} MiB")
-        grew = proc_status(srv, "VmHWM") - base
+        grew = h.proc_status(srv, "VmHWM") - base
         print(f"     {path} {size >> 20} MiB: peak RSS grew {grew / 1048576:.1f} MiB")
         check(h.SANITIZED or grew < 32 << 20, f"{path}: peak RSS grew {grew >> 20} MiB")
 
