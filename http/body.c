@@ -301,7 +301,15 @@ static void want_more_locked(ringo_req *r, ringo__body *bp, int ctx)
         io_uring_sqe_set_data64(sqe, ringo__ptr_data(&bp->refeed));
     } else if (ringo__tsan_release(&bp->refeed),
                ringo__pool_post(bp->ring_fd, ringo__ptr_data(&bp->refeed), 0) < 0) {
-        bp->posted = false; /* no CQE will come: the ring goes on when input arrives */
+        /*
+         * The kernel refused the hand-off (after retries): no CQE will come,
+         * and input that is already held would never be parsed. The body
+         * fails (503) rather than leave the worker waiting for good.
+         */
+        bp->posted = false;
+        bp->stalled = true;
+        if (!bp->error)
+            bp->error = 503;
     }
 }
 
@@ -310,6 +318,7 @@ static int error_of(const ringo__body *bp)
     switch (bp->error) {
     case 413: return -EMSGSIZE;
     case 408: return -ETIMEDOUT;
+    case 503: return -EIO;
     default: return -EBADMSG;
     }
 }

@@ -46,7 +46,8 @@ extern "C" {
  * the end of the body (and for len 0, as read(2)); -ECANCELED (the client
  * left, the deadline passed, or shutdown passed its drain timeout);
  * -EMSGSIZE (past the body limit: 413); -EBADMSG (malformed framing: 400);
- * -ETIMEDOUT (the body timeout: 408); -EPERM.
+ * -ETIMEDOUT (the body timeout: 408); -EIO (a sync handler's request for
+ * more could not reach the ring: 503); -EPERM.
  */
 RINGO_API ssize_t ringo_req_read(ringo_req *req, void *buf, size_t len);
 
