@@ -22,44 +22,22 @@
 #include <string.h>
 
 #include "http/multipart.h"
+#include "fuzz_log.h"
 
 #define FIELD_MAX 512
 
 /* What one run saw, as text: compared byte for byte between runs. */
 typedef struct events {
-    char *p;
-    size_t len, cap;
+    fuzz_log log;
     int in_data;
     size_t part_bytes;
 } events;
-
-static void put(events *e, const void *p, size_t n)
-{
-    if (e->len + n > e->cap) {
-        e->cap = (e->len + n) * 2 + 256;
-        e->p = realloc(e->p, e->cap);
-        if (!e->p)
-            abort();
-    }
-    memcpy(e->p + e->len, p, n);
-    e->len += n;
-}
-
-/* A length-prefixed field, so no content can fake a separator. */
-static void put_str(events *e, char tag, const char *p, size_t n)
-{
-    char pre[32];
-    int k = snprintf(pre, sizeof(pre), "%c%zu:", tag, n);
-
-    put(e, pre, (size_t)k);
-    put(e, p, n);
-}
 
 /* Ends a run of data: its length goes after it, so runs compare whole. */
 static void close_data(events *e)
 {
     if (e->in_data)
-        put(e, "|", 1);
+        fuzz_put(&e->log, "|", 1);
     e->in_data = 0;
 }
 
@@ -69,11 +47,11 @@ static int on_begin(void *ud, const ringo__mp_part *part)
     char line[32];
 
     close_data(e);
-    put(e, line, (size_t)snprintf(line, sizeof(line), "\nB%u", part->index));
-    put_str(e, 'N', part->name.ptr, part->name.len);
+    fuzz_put(&e->log, line, (size_t)snprintf(line, sizeof(line), "\nB%u", part->index));
+    fuzz_put_str(&e->log, 'N', part->name.ptr, part->name.len);
     if (part->filename.ptr)
-        put_str(e, 'F', part->filename.ptr, part->filename.len);
-    put_str(e, 'T', part->content_type.ptr, part->content_type.len);
+        fuzz_put_str(&e->log, 'F', part->filename.ptr, part->filename.len);
+    fuzz_put_str(&e->log, 'T', part->content_type.ptr, part->content_type.len);
     e->part_bytes = 0;
     if (part->name.len == 4 && memcmp(part->name.ptr, "stop", 4) == 0)
         return -ECANCELED;
@@ -88,9 +66,9 @@ static int on_data(void *ud, const char *p, size_t n)
     if (n == 0)
         abort(); /* the contract: never empty */
     if (!e->in_data)
-        put(e, "\nD", 2);
+        fuzz_put(&e->log, "\nD", 2);
     e->in_data = 1;
-    put(e, p, n < room ? n : room);
+    fuzz_put(&e->log, p, n < room ? n : room);
     e->part_bytes += n < room ? n : room;
     return n > room ? -EFBIG : 0;
 }
@@ -100,7 +78,7 @@ static int on_end(void *ud)
     events *e = ud;
 
     close_data(e);
-    put(e, "\nE", 2);
+    fuzz_put(&e->log, "\nE", 2);
     return 0;
 }
 
@@ -138,17 +116,9 @@ static void run(ringo_str boundary, const uint8_t *body, size_t n, size_t piece,
     if (rc >= 0 && rc != 0)
         abort();
     close_data(e);
-    put(e, line, (size_t)snprintf(line, sizeof(line), "\nR%d %d", rc, ringo__mp_status(rc)));
+    fuzz_put(&e->log, line,
+             (size_t)snprintf(line, sizeof(line), "\nR%d %d", rc, ringo__mp_status(rc)));
     ringo__mp_free(&p);
-}
-
-static void same(const events *whole, const events *other, const char *how)
-{
-    if (whole->len == other->len && memcmp(whole->p, other->p, whole->len) == 0)
-        return;
-    fprintf(stderr, "parse differs when the body is %s:\n--- whole:\n%.*s\n--- %s:\n%.*s\n", how,
-            (int)whole->len, whole->p, how, (int)other->len, other->p);
-    abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -170,14 +140,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     run(boundary, body, n, 0, n, &whole);
     run(boundary, body, n, 0, (size_t)data[0] * n / 256, &other);
-    same(&whole, &other, "cut in two");
-    other.len = 0;
+    fuzz_same(&whole.log, &other.log, "parse differs when the body is", "cut in two");
+    other.log.len = 0;
     run(boundary, body, n, (size_t)(data[0] % 64) + 1, 0, &other);
-    same(&whole, &other, "cut into pieces");
-    other.len = 0;
+    fuzz_same(&whole.log, &other.log, "parse differs when the body is", "cut into pieces");
+    other.log.len = 0;
     run(boundary, body, n, 1, 0, &other);
-    same(&whole, &other, "fed one byte at a time");
-    free(whole.p);
-    free(other.p);
+    fuzz_same(&whole.log, &other.log, "parse differs when the body is", "fed one byte at a time");
+    free(whole.log.p);
+    free(other.log.p);
     return 0;
 }

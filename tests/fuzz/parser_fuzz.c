@@ -18,15 +18,13 @@
 
 #include "core/ring_impl.h"
 #include "http/http_impl.h"
+#include "fuzz_log.h"
 
 static ringo_app *app;
 static ringo__ring *ring;
 
 /* What one run saw, as text: compared byte for byte between runs. */
-typedef struct events {
-    char *p;
-    size_t len, cap;
-} events;
+typedef fuzz_log events;
 
 static int handler(ringo_req *req, void *udata)
 {
@@ -56,42 +54,20 @@ static void setup(void)
     ring = ringo__ring_new(&app->srv, 0, -1);
 }
 
-static void put(events *e, const void *p, size_t n)
-{
-    if (e->len + n > e->cap) {
-        e->cap = (e->len + n) * 2 + 256;
-        e->p = realloc(e->p, e->cap);
-        if (!e->p)
-            abort();
-    }
-    memcpy(e->p + e->len, p, n);
-    e->len += n;
-}
-
-/* A length-prefixed field, so no content can fake a separator. */
-static void put_str(events *e, char tag, const char *p, size_t n)
-{
-    char pre[32];
-    int k = snprintf(pre, sizeof(pre), "%c%zu:", tag, n);
-
-    put(e, pre, (size_t)k);
-    put(e, p, n);
-}
-
 static void record(events *e, const ringo_req *r)
 {
     char line[64];
     int k = snprintf(line, sizeof(line), "\nreq 1.%u ka=%d head=%d 100=%d\n", r->http_minor,
                      r->keep_alive, r->is_head, r->expect_continue);
 
-    put(e, line, (size_t)k);
-    put_str(e, 'M', r->method.ptr, r->method.len);
-    put_str(e, 'T', r->target.ptr, r->target.len);
+    fuzz_put(e, line, (size_t)k);
+    fuzz_put_str(e, 'M', r->method.ptr, r->method.len);
+    fuzz_put_str(e, 'T', r->target.ptr, r->target.len);
     for (uint32_t i = 0; i < r->nhdrs; i++) {
-        put_str(e, 'N', r->hdrs[i].name.ptr, r->hdrs[i].name.len);
-        put_str(e, 'V', r->hdrs[i].value.ptr, r->hdrs[i].value.len);
+        fuzz_put_str(e, 'N', r->hdrs[i].name.ptr, r->hdrs[i].name.len);
+        fuzz_put_str(e, 'V', r->hdrs[i].value.ptr, r->hdrs[i].value.len);
     }
-    put_str(e, 'B', r->body ? r->body : "", r->body_len);
+    fuzz_put_str(e, 'B', r->body ? r->body : "", r->body_len);
 }
 
 static void finish(ringo__sess *s, ringo__conn *c, events *e)
@@ -130,7 +106,7 @@ static bool feed(ringo__sess *s, ringo__conn *c, const uint8_t *data, size_t n, 
         n -= used;
         if (ret < 0) {
             char line[32];
-            put(e, line, (size_t)snprintf(line, sizeof(line), "\nerror %d\n", -ret));
+            fuzz_put(e, line, (size_t)snprintf(line, sizeof(line), "\nerror %d\n", -ret));
             go = false;
             break;
         }
@@ -168,7 +144,8 @@ static void sess_free(ringo__sess *s, bool ended, events *e)
 
     if (ended) {
         char line[32];
-        put(e, line, (size_t)snprintf(line, sizeof(line), "\nend in_message=%d\n", s->in_message));
+        fuzz_put(e, line,
+                 (size_t)snprintf(line, sizeof(line), "\nend in_message=%d\n", s->in_message));
     }
     ringo__req_free(s->cur);
     ringo__timer_remove(ring, c);
@@ -198,15 +175,6 @@ static void run_split(const uint8_t *stream, size_t size, size_t at, events *e)
     sess_free(s, go, e);
 }
 
-static void same(const events *whole, const events *other, const char *how)
-{
-    if (whole->len == other->len && memcmp(whole->p, other->p, whole->len) == 0)
-        return;
-    fprintf(stderr, "parse differs when the input is %s:\n--- whole:\n%.*s\n--- %s:\n%.*s\n", how,
-            (int)whole->len, whole->p, how, (int)other->len, other->p);
-    abort();
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -220,13 +188,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     run(stream, n, n, &whole);
     run_split(stream, n, (size_t)data[0] * n / 256, &other);
-    same(&whole, &other, "cut in two");
+    fuzz_same(&whole, &other, "parse differs when the input is", "cut in two");
     other.len = 0;
     run(stream, n, (size_t)(data[0] % 64) + 1, &other);
-    same(&whole, &other, "cut into pieces");
+    fuzz_same(&whole, &other, "parse differs when the input is", "cut into pieces");
     other.len = 0;
     run(stream, n, 1, &other);
-    same(&whole, &other, "fed one byte at a time");
+    fuzz_same(&whole, &other, "parse differs when the input is", "fed one byte at a time");
     free(whole.p);
     free(other.p);
     return 0;

@@ -20,25 +20,10 @@
 
 #include "core/alloc.h"
 #include "http/ws/frame.h"
+#include "fuzz_log.h"
 
 /* What one run saw, as text: compared byte for byte between runs. */
-typedef struct events {
-    char *p;
-    size_t len, cap;
-} events;
-
-static void put(events *e, const void *p, size_t n)
-{
-    if (e->len + n > e->cap) {
-        e->cap = (e->len + n) * 2 + 256;
-        e->p = realloc(e->p, e->cap);
-        if (!e->p)
-            abort();
-    }
-    if (n)
-        memcpy(e->p + e->len, p, n);
-    e->len += n;
-}
+typedef fuzz_log events;
 
 static void record(events *e, ringo__ws_parser *p, const ringo__ws_event *ev, int take)
 {
@@ -47,8 +32,8 @@ static void record(events *e, ringo__ws_parser *p, const ringo__ws_event *ev, in
 
     if (!ev->data || ev->data[ev->len] != '\0')
         abort();
-    put(e, line, (size_t)k);
-    put(e, ev->data, ev->len);
+    fuzz_put(e, line, (size_t)k);
+    fuzz_put(e, ev->data, ev->len);
     if (take && (ev->type == RINGO__WS_TEXT || ev->type == RINGO__WS_BINARY)) {
         size_t n;
         char *m = ringo__ws_take(p, &n);
@@ -75,7 +60,7 @@ static int feed(ringo__ws_parser *p, const uint8_t *data, size_t n, events *e, i
         off += used;
         if (ret < 0) {
             char line[32];
-            put(e, line, (size_t)snprintf(line, sizeof(line), "\nerror %d\n", -ret));
+            fuzz_put(e, line, (size_t)snprintf(line, sizeof(line), "\nerror %d\n", -ret));
             go = 0;
             break;
         }
@@ -107,17 +92,8 @@ static void run(const uint8_t *stream, size_t size, size_t at, size_t piece, lim
     for (size_t off = at; go && off < size; off += piece)
         go = feed(&p, stream + off, size - off < piece ? size - off : piece, e, take);
     if (go)
-        put(e, "\nend\n", 5);
+        fuzz_put(e, "\nend\n", 5);
     ringo__ws_parser_free(&p);
-}
-
-static void same(const events *whole, const events *other, const char *how)
-{
-    if (whole->len == other->len && memcmp(whole->p, other->p, whole->len) == 0)
-        return;
-    fprintf(stderr, "events differ when the input is %s:\n--- whole:\n%.*s\n--- %s:\n%.*s\n", how,
-            (int)whole->len, whole->p, how, (int)other->len, other->p);
-    abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -134,13 +110,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lim.max_frame = lim.max_message / (1 + (size_t)(data[1] >> 4 & 3));
     run(stream, n, 0, n, lim, 0, &whole);
     run(stream, n, (size_t)data[0] * n / 256, n, lim, 1, &other);
-    same(&whole, &other, "cut in two");
+    fuzz_same(&whole, &other, "events differ when the input is", "cut in two");
     other.len = 0;
     run(stream, n, 0, (size_t)(data[0] % 64) + 1, lim, 0, &other);
-    same(&whole, &other, "cut into pieces");
+    fuzz_same(&whole, &other, "events differ when the input is", "cut into pieces");
     other.len = 0;
     run(stream, n, 0, 1, lim, 1, &other);
-    same(&whole, &other, "fed one byte at a time");
+    fuzz_same(&whole, &other, "events differ when the input is", "fed one byte at a time");
     free(whole.p);
     free(other.p);
     return 0;
