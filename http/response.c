@@ -85,7 +85,8 @@ int ringo_resp_set_status(ringo_req *req, int status)
 
 int ringo_resp_get_status(const ringo_req *req) { return req->status; }
 
-int ringo__resp_header_check(const char *name, ringo_str value)
+/* Inlined into ringo_resp_add_header (every response's headers pass here). */
+static inline int header_check(const char *name, ringo_str value)
 {
     size_t nlen = token_len(name);
 
@@ -97,9 +98,14 @@ int ringo__resp_header_check(const char *name, ringo_str value)
     return (int)nlen;
 }
 
+int ringo__resp_header_check(const char *name, ringo_str value)
+{
+    return header_check(name, value);
+}
+
 int ringo_resp_add_header(ringo_req *req, const char *name, ringo_str value)
 {
-    int ret = ringo__resp_header_check(name, value);
+    int ret = header_check(name, value);
     size_t nlen;
     ringo__hdr *h;
 
@@ -236,8 +242,9 @@ static size_t head_need(const ringo_req *req)
  * Content-Length: len, RINGO__FRAME_CHUNKED Transfer-Encoding: chunked,
  * RINGO__FRAME_NONE nothing (204, 304, a close-delimited body).
  */
-static inline char *put_head(char *p, const ringo_req *req, const char *date, int framing,
-                             uint64_t len)
+/* Always inlined: the plain response's serializer is the hot path. */
+static inline __attribute__((always_inline)) char *
+put_head(char *p, const ringo_req *req, const char *date, int framing, uint64_t len)
 {
     const char *reason = ringo__status_reason(req->status);
 
