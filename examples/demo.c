@@ -464,9 +464,26 @@ static void slow_teardown(ringo_req *req, void *value, void *udata)
     atomic_fetch_add(&slow_finished, 1);
 }
 
+/*
+ * ?batch=N holds the answer (on the ring, no worker) until N such requests
+ * arrived, for at most 10 s: their teardowns are then queued together, none
+ * started while the others still wait for their dependency's worker.
+ */
+static _Atomic unsigned long slow_arrived;
+
 static int deps_slow_teardown(ringo_req *req, void *udata)
 {
+    uint64_t batch = demo_query_u64(req, "batch", 0, 1000);
+
     (void)udata;
+    if (batch) {
+        unsigned long n = atomic_fetch_add(&slow_arrived, 1) + 1;
+        for (int i = 0; n < batch && i < 2000; i++) {
+            if (ringo_await_sleep(5) < 0)
+                break;
+            n = atomic_load(&slow_arrived);
+        }
+    }
     return ringo_respond(req, 200, "application/json", "{}", 2);
 }
 

@@ -230,12 +230,14 @@ def background_task_rescheduling_itself_is_bounded(srv):
              "runs of the self-rescheduling task and its last ringo_background() return")
 
 
-def slow_teardown_requests(srv, n, ms):
+def slow_teardown_requests(srv, n, ms, batch=False):
     """n concurrent GET /deps/slow-teardown?ms=... (a sync dependency whose
-    teardown sleeps ms), all answered; their teardowns run after that."""
+    teardown sleeps ms), all answered; their teardowns run after that. With
+    batch, no answer goes out (and no teardown starts) before all n arrived."""
     conns = [Conn(srv) for _ in range(n)]
+    query = f"ms={ms}&batch={n}" if batch else f"ms={ms}"
     for c in conns:
-        c.send(get(f"/deps/slow-teardown?ms={ms}"))
+        c.send(get(f"/deps/slow-teardown?{query}"))
     for c in conns:
         check_eq(c.read_response().status, 200, "GET /deps/slow-teardown status")
         c.close()
@@ -259,7 +261,9 @@ def shutdown_bounds_teardowns_that_block(srv=None):
         slow_teardown_requests(srv, 2, 120000)  # two workers stay blocked
         stats.wait_for(lambda st: st["jobs_live"] >= 2, "the blocking teardowns are running")
         stats.close()
-        slow_teardown_requests(srv, 12, 1000)  # 6 s of work on the two workers left
+        # 6 s of work on the two workers left, all queued at once: at the
+        # teardown timeout (2 s after SIGTERM) most have not started.
+        slow_teardown_requests(srv, 12, 1000, batch=True)
         srv.send_signal(signal.SIGTERM)
         # A hang guard, not a speed threshold: without the bound, 2 minutes.
         try:
