@@ -15,7 +15,10 @@
  * libjson-c-dev); ringo never links them. Each case runs in batches; the
  * median of the per-batch averages is printed, with MB/s for that median.
  *
- *   micro_json_bench [batches [documents-per-batch-for-1KiB]]
+ *   micro_json_bench [batches [documents-per-batch-for-1KiB [document-name]]]
+ *
+ * With a document name only that document is parsed (for instruction counts
+ * under callgrind: perf/micro/json_bench.c's comment in docs/benchmarks.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +169,8 @@ int main(int argc, char **argv)
            "MB/s");
     for (unsigned k = 0; k < 2; k++) {
         unsigned n = k ? per_batch / 10 : per_batch;
+        if (argc > 3 && strcmp(argv[3], docs[k].name) != 0)
+            continue;
         for (size_t i = 0; i < sizeof(parsers) / sizeof(parsers[0]); i++) {
             batch(&parsers[i], &docs[k], n); /* warm-up */
             for (unsigned b = 0; b < batches; b++)
