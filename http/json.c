@@ -234,8 +234,9 @@ static int tab_fit(ringo__jlex *lx, struct jtab *t, uint32_t first, uint32_t cou
     size_t size = t->slot ? (size_t)t->mask + 1 : 0;
 
     if (fresh && ++t->gen == 0) {
-        memset(t->slot, 0, size * sizeof(uint64_t));
-        t->gen = 1;
+        if (t->slot)
+            memset(t->slot, 0, size * sizeof(uint64_t));
+        t->gen = 1; /* 0 would match the empty slots of a new table */
     }
     if ((size_t)count * 2 > size) {
         size = size ? size * 2 : 64;
@@ -320,11 +321,11 @@ static int keys_open(ringo__jlex *lx, const char *at)
 
 /* ---- strings ---- */
 
+/* A hex digit's value plus one: 0 is "not a hex digit". */
 static const int8_t hexval[256] = {
     ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
     ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16, /* value + 1: 0 is "not
-                                                                               a hex digit" */
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
 /* The four hex digits at p: 0..0xffff, or -1. */
