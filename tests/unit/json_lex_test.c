@@ -475,6 +475,47 @@ static void allocator(void)
     CHECK(strcmp(ringo__jlex_errmsg(&lx), "Out of memory") == 0);
 }
 
+/* The allocator fails at its n-th call, for every n: NOMEM, never a crash. */
+static size_t fail_at;
+
+static void *bump_until(void *ctx, size_t n)
+{
+    return pool_calls + 1 >= fail_at ? (pool_calls++, NULL) : bump(ctx, n);
+}
+
+static void allocator_failures(void)
+{
+    char doc[4096];
+    size_t n = (size_t)snprintf(doc, sizeof(doc), "[{\"e\\n\": \"\\u00e9\", \"o\": {");
+    size_t calls;
+
+    for (unsigned i = 0; i < 100; i++)
+        n += (size_t)snprintf(doc + n, sizeof(doc) - n, "%s\"k%u\": {\"x\\t\": %u}", i ? "," : "",
+                              i, i);
+    n += (size_t)snprintf(doc + n, sizeof(doc) - n, "}}]");
+    pool_used = pool_calls = 0;
+    fail_at = SIZE_MAX;
+    CHECK(ringo__json_check(doc, n, 0, NULL) == RINGO__JERR_NONE);
+    {
+        ringo__jlex lx;
+        ringo__jlex_init(&lx, doc, n, 0, bump_until, NULL);
+        while (ringo__jlex_next(&lx) > RINGO__JTOK_EOF)
+            ;
+        CHECK(lx.err == RINGO__JERR_NONE);
+        calls = pool_calls;
+    }
+    for (fail_at = 1; fail_at <= calls; fail_at++) {
+        ringo__jlex lx;
+        ringo__jtok t;
+        pool_used = pool_calls = 0;
+        ringo__jlex_init(&lx, doc, n, 0, bump_until, NULL);
+        while ((t = ringo__jlex_next(&lx)) > RINGO__JTOK_EOF)
+            ;
+        CHECKF(t == RINGO__JTOK_ERROR && lx.err == RINGO__JERR_NOMEM, "fail at %zu of %zu: %d",
+               fail_at, calls, lx.err);
+    }
+}
+
 /* Under a locale whose decimal point is ',', "1.5" is still 1.5. */
 static void locale(void)
 {
@@ -500,6 +541,7 @@ int main(void)
     numbers();
     skip();
     allocator();
+    allocator_failures();
     locale();
     printf("json_lex: ok\n");
     return 0;
