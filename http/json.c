@@ -88,6 +88,7 @@ struct ringo__jkeys {
     ringo_str *k; /* the keys of every open object, innermost object's last */
     uint32_t n, cap;
     uint32_t *start;  /* per level: the index of that object's first key */
+    uint64_t *seen;   /* per level: a bit per key_bit() of that object's keys */
     struct jtab *tab; /* per level, made at the first object with many keys */
 };
 
@@ -272,6 +273,18 @@ static int key_hashed(ringo__jlex *lx, unsigned level, uint32_t first, uint32_t 
     return 0;
 }
 
+/* One of 64 bits for a key, from its length and its ends: a key whose bit
+ * no earlier key of its object has set cannot be a duplicate, which spares
+ * most of the comparisons in a typical object with distinct names. */
+static inline uint64_t key_bit(ringo_str k)
+{
+    unsigned h = (unsigned)k.len;
+
+    if (k.len)
+        h += (uint8_t)k.ptr[0] * 3u + (uint8_t)k.ptr[k.len - 1] * 7u;
+    return 1ull << (h & 63);
+}
+
 /* Records key in the innermost object: 0, or an error token. */
 static int key_add(ringo__jlex *lx, ringo_str key, const char *at)
 {
@@ -291,6 +304,11 @@ static int key_add(ringo__jlex *lx, ringo_str key, const char *at)
     count = ks->n - first;
     ks->k[ks->n++] = key;
     if (count < LINEAR_KEYS) {
+        uint64_t bit = key_bit(key);
+        if (!(ks->seen[level] & bit)) {
+            ks->seen[level] |= bit;
+            return 0;
+        }
         for (uint32_t i = first; i < first + count; i++)
             if (str_eq(ks->k[i], key))
                 return fail(lx, RINGO__JERR_DUP_KEY, M_DUP, at);
@@ -305,17 +323,19 @@ static int keys_open(ringo__jlex *lx, const char *at)
     struct ringo__jkeys *ks = lx->keys;
 
     if (!ks) {
-        ks = jalloc(lx, sizeof(*ks) + lx->max_depth * sizeof(uint32_t));
+        ks = jalloc(lx, sizeof(*ks) + lx->max_depth * (sizeof(uint64_t) + sizeof(uint32_t)));
         ringo_str *k = jalloc(lx, 32 * sizeof(*k));
         if (!ks || !k)
             return fail(lx, RINGO__JERR_NOMEM, M_NOMEM, at);
         memset(ks, 0, sizeof(*ks));
-        ks->start = (uint32_t *)(ks + 1);
+        ks->seen = (uint64_t *)(ks + 1);
+        ks->start = (uint32_t *)(ks->seen + lx->max_depth);
         ks->k = k;
         ks->cap = 32;
         lx->keys = ks;
     }
     ks->start[lx->depth - 1] = ks->n;
+    ks->seen[lx->depth - 1] = 0;
     return 0;
 }
 
