@@ -17,7 +17,8 @@
  * the C locale (an application's setlocale() must not change what "1.5" is).
  * Duplicate keys: the keys of the open objects are kept on one stack (an
  * object's keys are popped when it closes); a new key is compared with its
- * object's keys one by one while the object has few, and looked up in a
+ * object's keys one by one while the object has few (only when a 64-bit
+ * filter says it may repeat one), and looked up in a
  * per-level hash table (SipHash-1-3, random key per process: a client cannot
  * choose colliding names) once it has more.
  */
