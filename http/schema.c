@@ -321,7 +321,10 @@ int ringo__spec_add(ringo_app *app, const char *label, const char *pattern,
                     const ringo_route_opts *opts)
 {
     const ringo_route_spec *s = opts ? opts->spec : NULL;
-    walk w = {.app = app, .label = label, .pattern = pattern};
+    walk w = {.app = app,
+              .label = label,
+              .pattern = pattern,
+              .quiet = ringo__server_config(&app->srv)->quiet != 0};
     int ret;
 
     if (!s)
