@@ -920,6 +920,8 @@ static int add_routes(ringo_app *app)
     if (ret == 0)
         ret = demo_compress_routes(app);
     if (ret == 0)
+        ret = demo_product_routes(app);
+    if (ret == 0)
         ret = demo_file_routes(app, static_dir, static_valid_ms, static_flags);
     return ret ? ret : demo_bench_file_routes(app, files_dir);
 }
