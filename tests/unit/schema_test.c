@@ -246,6 +246,33 @@ struct one {
     struct dims d;
 };
 
+/* A model of 4-byte members, embedded at an offset that is not a multiple of 8. */
+struct small {
+    int a, b, c;
+};
+
+struct holder {
+    int e;
+    struct small s;
+};
+
+static const ringo_model small_model = {
+    .name = "Small",
+    RINGO_MODEL_OF(struct small),
+    .fields = (const ringo_field[]){{.name = "a",
+                                     RINGO_AS_ENUM(struct small, a),
+                                     .values = (const char *const[]){"x", NULL},
+                                     RINGO_DEFAULT_ENUM("x")},
+                                    {0}},
+};
+
+static const ringo_route_spec holder_spec = {
+    .body = &(const ringo_model){
+        .name = "Holder",
+        RINGO_MODEL_OF(struct holder),
+        .fields = (const ringo_field[]){
+            {.name = "s", RINGO_AS_OBJECT(struct holder, s, small_model)}, {0}}}};
+
 #define ONE(...)                                                                                   \
     (&(const ringo_route_spec){                                                                    \
         .body = &(const ringo_model){.name = "One",                                                \
@@ -256,6 +283,7 @@ static void test_registration(void)
 {
     /* Well-formed: accepted. */
     CHECK(reg(&order_spec, "/o/{id}", 0) == 0);
+    CHECK(reg(&holder_spec, "/x", 0) == 0);
     CHECK(reg(ONE({.name = "i",
                    RINGO_AS_INT(struct one, i),
                    .flags = RINGO_F_OPTIONAL,
