@@ -221,7 +221,9 @@ RINGO_API void *ringo_req_body_value(ringo_req *req, const char *type);
  * (request arena), the way a declared body is: on success 0 and *out set;
  * else RINGO_EVALIDATION with the errors recorded under loc ["body", ...]
  * (the handler returns it and the client gets 422), -EINVAL (req, model,
- * json or out NULL, or a model registration would refuse), or -ENOMEM.
+ * json or out NULL, or a model registration would refuse), -E2BIG (the
+ * converted values would take more than 16 times len plus 64 KiB), or
+ * -ENOMEM.
  * For JSON that does not come as the route's body (a multipart part, a
  * WebSocket message). *out is NULL on failure.
  */
