@@ -140,9 +140,8 @@ typedef struct ringo_field {
     uint64_t reserved[4]; /* zero: room for later options (ringo/app.h, ABI) */
 } ringo_field;
 
-/* ringo_model.flags */
-#define RINGO_MODEL_FORBID_EXTRA 1u /* an unknown member is "extra_forbidden" (default: ignored)   \
-                                     */
+/* ringo_model.flags: an unknown member is "extra_forbidden" (default: ignored). */
+#define RINGO_MODEL_FORBID_EXTRA 1u
 
 /*
  * A JSON object model, or the parameters of a route (fields with .in). The
