@@ -1104,12 +1104,11 @@ int ringo__validate(ringo_req *r)
     if (!pv.n && !bv.n)
         return 0;
     if (pv.n + bv.n > RINGO_MAX_ERRORS) { /* the bound holds for the whole request */
-        ringo__verr *e = bv.head;
-        for (unsigned i = pv.n + 1; i < RINGO_MAX_ERRORS && e; i++)
-            e = e->next;
-        if (e)
-            e->next = NULL;
-        bv.n = RINGO_MAX_ERRORS - pv.n;
+        ringo__verr **keep = &bv.head;
+        bv.n = RINGO_MAX_ERRORS - pv.n; /* the body's errors that still fit, maybe none */
+        for (unsigned i = 0; i < bv.n && *keep; i++)
+            keep = &(*keep)->next;
+        *keep = NULL;
     }
     append_errors(r, pv.head, pv.n);
     append_errors(r, bv.head, bv.n);
