@@ -177,7 +177,7 @@ typedef struct ringo_response_spec {
 
 /* ringo_route_spec.flags */
 #define RINGO_SPEC_DEPRECATED 1u    /* OpenAPI: the operation is deprecated */
-#define RINGO_SPEC_BODY_OPTIONAL 2u /* an empty body is accepted: RINGO_BODY() is then NULL */
+#define RINGO_SPEC_BODY_OPTIONAL 2u /* an empty or null body: RINGO_BODY() is NULL */
 #define RINGO_SPEC_HIDDEN 4u        /* OpenAPI: left out (FastAPI's include_in_schema=False) */
 
 /*

@@ -438,6 +438,7 @@ static void test_valid(void)
     expect("POST", "/strict", "", "{\"a\":-5}", 200, "{\"a\":-5}");
     /* An optional body may be empty. */
     expect("PUT", "/optional", CT, "", 204, "");
+    expect("PUT", "/optional", CT, " null ", 204, "");
     expect("PUT", "/optional", CT, "{\"a\":1}", 200, "{\"a\":1}");
     expect("POST", "/parse", "", "{\"sku\":\"s\",\"qty\":8}", 200, "{\"sku\":\"s\",\"qty\":8}");
 }
