@@ -9,6 +9,15 @@
 /* Query parameter name as a number; dflt when absent or malformed, max when larger. */
 uint64_t demo_query_u64(ringo_req *req, const char *name, uint64_t dflt, uint64_t max);
 
+/* One counter of a JSON object. */
+typedef struct demo_count {
+    const char *key;
+    int64_t value;
+} demo_count;
+
+/* Answers status with the object {"key":value,...} of c[0..n) (ringo/json.h). */
+int demo_json_counts(ringo_req *req, int status, const demo_count *c, size_t n);
+
 /* Streaming routes (examples/demo_streams.c): SSE, streamed downloads. */
 int demo_stream_routes(ringo_app *app);
 
@@ -25,5 +34,8 @@ int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_vali
 int demo_compress_routes(ringo_app *app);
 /* GET /files/{name} from dir (examples/demo_bench_files.c); dir NULL: no route. */
 int demo_bench_file_routes(ringo_app *app, const char *dir);
+
+/* Declared routes with a JSON body model (examples/demo_products.c): /products... */
+int demo_product_routes(ringo_app *app);
 
 #endif

@@ -24,5 +24,7 @@
 #include "ringo/ws.h"
 #include "ringo/static.h"
 #include "ringo/compress.h"
+#include "ringo/json.h"
+#include "ringo/schema.h"
 
 #endif
