@@ -713,7 +713,8 @@ static void usage(FILE *f)
         "             [--stream-window B] [--sse-ping MS] [--ws-ping MS] [--ws-idle MS]\n"
         "             [--static-dir DIR] [--static-cache-valid MS] [--static-listing]\n"
         "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
-        "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked] [--quiet]\n");
+        "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
+        "             [--file-no-sendfile] [--quiet]\n");
 }
 
 enum {
@@ -751,7 +752,8 @@ enum {
     OPT_Z406,
     OPT_FILES,
     OPT_SPLICEMIN,
-    OPT_LINKED
+    OPT_LINKED,
+    OPT_NOSENDFILE
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -804,6 +806,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"files-dir", 1, 0, OPT_FILES},
                                          {"file-splice-min", 1, 0, OPT_SPLICEMIN},
                                          {"file-splice-linked", 0, 0, OPT_LINKED},
+                                         {"file-no-sendfile", 0, 0, OPT_NOSENDFILE},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -848,6 +851,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_Z406: compress_406 = true; break;
         case OPT_FILES: files_dir = optarg; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
+        case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         /* The bodies spliced from this size on; 0: ringo's threshold, "never": none. */
         case OPT_SPLICEMIN:
             hooks->file_splice_min =
