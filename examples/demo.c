@@ -700,21 +700,19 @@ static int add_deps(ringo_app *app)
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: ringo [--host H] [--port P] [--threads N] [--pool-threads N]\n"
-        "             [--max-conns N] [--max-request-line B] [--max-header-bytes B]\n"
-        "             [--max-headers N] [--max-body B] [--max-conn-buffered B]\n"
-        "             [--max-requests N] [--header-timeout MS] [--body-timeout MS]\n"
-        "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
-        "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
-        "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
-        "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
-        "             [--stream-window B] [--sse-ping MS] [--ws-ping MS] [--ws-idle MS]\n"
-        "             [--static-dir DIR] [--static-cache-valid MS] [--static-listing]\n"
-        "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
-        "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
-        "             [--file-no-sendfile] [--quiet]\n");
+    fprintf(f, "usage: ringo [--host H] [--port P] [--threads N] [--pool-threads N]\n"
+               "             [--max-conns N] [--max-request-line B] [--max-header-bytes B]\n"
+               "             [--max-headers N] [--max-body B] [--max-conn-buffered B]\n"
+               "             [--max-requests N] [--header-timeout MS] [--body-timeout MS]\n"
+               "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
+               "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
+               "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
+               "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
+               "             [--stream-window B] [--sse-ping MS] [--ws-ping MS] [--ws-idle MS]\n"
+               "             [--static-dir DIR] [--static-cache-valid MS] [--static-listing]\n"
+               "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
+               "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
+               "             [--file-no-sendfile] [--quiet]\n");
 }
 
 enum {
