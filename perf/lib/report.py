@@ -125,6 +125,26 @@ def case_table(res, c):
     return out
 
 
+def bulk_table(res, c):
+    """Large bodies: bytes moved and the server's CPU per GiB, next to nginx's."""
+    s = res["summary"].get(c["name"], {})
+    nginx = s.get("nginx")
+    cols = ["server", "GiB/s (median)", "CPU-s per GiB", "req/s", "server CPU", "peak RSS",
+            "GiB/s vs nginx", "CPU per GiB vs nginx"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for n in present(res, c["name"]):
+        x = s[n]
+        bps, gib = x.get("bytes_per_s"), x.get("cpu_s_per_gib")
+        row = [LABEL[n], ("—" if bps is None else f"{bps / (1 << 30):.2f}") + marks(x),
+               "—" if gib is None else f"{gib:.3f}", f"{x['rps']:,.1f}",
+               "—" if x["server_util"] is None else f"{x['server_util'] * 100:.0f}%",
+               f_kib(x["peak_rss_kb"]),
+               f_ratio(bps, nginx.get("bytes_per_s")) if nginx else "—",
+               f_ratio(gib, nginx.get("cpu_s_per_gib")) if nginx else "—"]
+        out.append("| " + " | ".join(row) + " |")
+    return out
+
+
 def idle_table(res, c):
     s = res["summary"].get(c["name"], {})
     before = {}
@@ -245,7 +265,8 @@ def render(res, chart):
         if c["route"] in ("sleep", "sync_sleep"):
             lines += [f"Each request sleeps 10 ms: the ideal is {c['conns']} connections × "
                       f"100/s = {c['conns'] * 100:,} req/s.", ""]
-        lines += (idle_table(res, c) if c["idle"] else case_table(res, c)) + [""]
+        table = (idle_table if c["idle"] else bulk_table if c.get("bulk") else case_table)
+        lines += table(res, c) + [""]
     n = notes(res)
     if n:
         lines += ["## Notes", ""] + n + [""]
