@@ -228,6 +228,9 @@ METHOD = """\
 - Idle connections: a helper opens N keep-alive connections (source addresses spread over
   127.0.0.x), sends one request on each and keeps them open; RSS per connection is
   (RSS with them − RSS before) / N; wrk then runs 64 active connections alongside.
+- Large bodies (`static-64m-4`: a 64 MiB file at 4 connections, wrk allowed 30 s per
+  response): GiB/s from the bytes wrk read (partial responses included) over the run, and
+  the server's CPU-seconds per GiB of them; nginx and h2o serve the same file.
 - Routes that appear later (`/sleep?ms=10`, `/sync/json`, `/sync/sleep?ms=10`) are probed
   with curl at start; their cases run when ringo answers them."""
 
@@ -238,6 +241,7 @@ perf/bench --quick      # a few seconds per case: checks the harness end to end
 perf/bench --smoke      # CI: ringo alone for 2 s, no installs beyond wrk, no docs
 perf/bench --cases plaintext-64,pipeline-16 --servers ringo,nginx,limit --runs 5
 perf/bench --report perf/results/<run>   # re-render this page from a results directory
+perf/bench --cases static-4k-64,static-64m-4 --servers ringo,nginx,h2o --runs 5
 perf/callgrind.sh       # instructions per request and the top functions
 ```
 It installs what is missing from Debian (wrk, nginx-light, h2o, python3-fastapi,
