@@ -315,15 +315,13 @@ static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *o
  */
 static bool resident(int fd, uint64_t off, uint64_t len)
 {
-    static long page;
+    uint64_t page = (uint64_t)getpagesize(); /* libc's copy from the auxv: no syscall */
     struct ringo__cachestat_range range = {off, len};
     struct ringo__cachestat cs;
 
-    if (!page)
-        page = sysconf(_SC_PAGESIZE);
     if (syscall(SYS_cachestat, fd, &range, &cs, 0) != 0)
         return false;
-    return cs.nr_cache >= (off + len + (uint64_t)page - 1) / (uint64_t)page - off / (uint64_t)page;
+    return cs.nr_cache >= (off + len + page - 1) / page - off / page;
 }
 
 /*
@@ -331,11 +329,10 @@ static bool resident(int fd, uint64_t off, uint64_t len)
  * non-blocking socket, at most a chunk per call; when the socket is full,
  * or after a burst of whole chunks, a wait for room (POLLOUT through the
  * ring, cancellable, with send_timeout_ms), which lets the ring's other
- * connections run. No io-wq
- * worker and no pipe of the pool: this is nginx's sendfile, from the
- * ring. Returns 1 when the rest (*off, *left) is not in the page cache, or
- * the file cannot be sent this way (the caller splices or copies it), else
- * 0: done, or the response is over (cut, cancelled, the client dropped).
+ * connections run. No io-wq worker and no pipe of the pool: this is
+ * nginx's sendfile, from the ring. Returns 1 when the rest (*off, *left) is not in the page cache,
+ * or the file cannot be sent this way (the caller splices or copies it), else 0: done, or the
+ * response is over (cut, cancelled, the client dropped).
  */
 static int sendfile_body(ringo_req *r, ringo__file *f, uint64_t *off, uint64_t *left)
 {
@@ -359,6 +356,10 @@ static int sendfile_body(ringo_req *r, ringo__file *f, uint64_t *off, uint64_t *
         k = sendfile(sock, f->fd, &pos, n);
         if (k == 0)
             break; /* shrunk under us: the stream's end cuts */
+        if (k < 0 && (errno == EINVAL || errno == EOPNOTSUPP) && *off == f->offset) {
+            other = true; /* not this file: splice or copy it */
+            break;
+        }
         if (k < 0 && errno != EAGAIN) {
             ret = -errno;
             if (ret != -EPIPE && ret != -ECONNRESET)
