@@ -371,9 +371,18 @@ def shutdown_ends_a_stalled_splice():
 
 @case(server=False)
 def thousand_downloads_as_nobody():
+    thousand_downloads(SPLICE, "splice")
+
+
+@case(server=False)
+def sendfile_thousand_downloads_as_nobody():
+    thousand_downloads(SENDFILE, "sendfile")
+
+
+def thousand_downloads(base, label):
     n = 250 if h.SANITIZED else 1000
     h.raise_nofile(n + 64)
-    args = SPLICE + ["--max-conns", str(n + 64)]
+    args = base + ["--max-conns", str(n + 64)]
     srv = h.unprivileged_server(args, threads=2, readable=[os.path.join(DIR, "mid.bin")])
     srv.start()
     try:
@@ -419,7 +428,7 @@ def thousand_downloads_as_nobody():
                     s.close()
                     done += 1
             peak = max(peak, h.proc_status(srv, "VmRSS") - rss0)
-        print(f"     {n} concurrent downloads of {MID >> 20} MiB: RSS grew at most "
+        print(f"     {label}: {n} concurrent downloads of {MID >> 20} MiB: RSS grew at most "
               f"{peak / 1048576:.1f} MiB")
         check(h.SANITIZED or peak < 256 << 20, f"RSS grew {peak >> 20} MiB for {n} downloads")
         stats = StatsConn(srv)
