@@ -24,5 +24,6 @@
 #include "ringo/ws.h"
 #include "ringo/static.h"
 #include "ringo/compress.h"
+#include "ringo/openapi.h"
 
 #endif

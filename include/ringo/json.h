@@ -85,7 +85,7 @@ RINGO_API void ringo_json_null(ringo_json_w *w);
 RINGO_API void ringo_json_raw(ringo_json_w *w, const char *json, size_t len);
 
 /*
- * Ends the document: 0 and *out/*len (may be NULL) set to the text (arena
+ * Ends the document: 0 and *out, *len (may be NULL) set to the text (arena
  * memory, or malloc()ed which the caller frees), or the sticky error:
  * -ENOMEM, -EINVAL (misuse: value without key, key outside an object,
  * unbalanced end, nothing written), -E2BIG (deeper than
