@@ -24,6 +24,8 @@
 #include "ringo/ws.h"
 #include "ringo/static.h"
 #include "ringo/compress.h"
+#include "ringo/json.h"
+#include "ringo/schema.h"
 #include "ringo/openapi.h"
 
 #endif
