@@ -8,6 +8,7 @@
  * registered, so the document is the same from run to run.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -223,11 +224,26 @@ bool ringo__openapi_security_valid(const ringo_security *s)
 
 /* ---- writing the document ---- */
 
+void ringo__openapi_complain(const ringo__gen *g, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    if (ringo__server_config(&g->app->srv)->quiet)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "ringo: OpenAPI: %s%s%s\n", g->route ? g->route->label : "",
+            g->route ? ": " : "", msg);
+}
+
 /* The route is not part of the API the document describes. */
 static bool route_hidden(const ringo__route *r)
 {
     return r->fn == serve_json || r->fn == serve_docs || r->ws || ringo__static_route(r->fn) ||
-           ringo__openapi_op_method(r->method) == NULL;
+           ringo__openapi_op_method(r->method) == NULL ||
+           (r->opts.spec && (r->opts.spec->flags & RINGO_SPEC_HIDDEN));
 }
 
 const char *ringo__openapi_op_method(const char *method)

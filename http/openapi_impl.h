@@ -11,6 +11,7 @@
 
 #include "ringo/json.h"
 #include "ringo/openapi.h"
+#include "ringo/schema.h"
 
 struct ringo_app;
 struct ringo__route;
@@ -41,6 +42,7 @@ typedef struct ringo__gen {
     const void **schemes; /* security schemes met: written under components */
     unsigned nschemes;
     bool validation; /* an operation answers 422: HTTPValidationError is written */
+    const struct ringo__route *route; /* the one being written, for messages; NULL: none */
 } ringo__gen;
 
 /* http/openapi.c */
@@ -57,6 +59,11 @@ bool ringo__openapi_security_valid(const ringo_security *s);
 int ringo__openapi_html(struct ringo__openapi *oa, bool local);
 
 /* http/openapi_ops.c */
+/* A line on stderr (unless quiet) naming the route being written: why the document fails. */
+void ringo__openapi_complain(const ringo__gen *g, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The model's name under components/schemas: its name, else its C type's. */
+const char *ringo__openapi_model_name(const ringo_model *m);
 int ringo__openapi_operation(ringo__gen *g, const struct ringo__route *r);
 int ringo__openapi_components(ringo__gen *g);
 void ringo__openapi_gen_free(ringo__gen *g);
