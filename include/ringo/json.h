@@ -18,11 +18,14 @@
  *   ringo_json_end(&w);
  *   return ringo_json_respond(&w, 200);
  *
- * Strings: ", \ and control characters are escaped (\n, \t, ... and \u00XX);
- * invalid UTF-8 is replaced by U+FFFD (RINGO_JSON_UTF8_REPLACE, the default)
- * or fails the writer with -EILSEQ (RINGO_JSON_UTF8_STRICT). Doubles are
- * written in the shortest form that reads back to the same double; NaN and
- * infinities (which JSON cannot hold) are written as null.
+ * Strings: ", \ and control characters are escaped (\n \t \r \b \f, the
+ * others as \u00XX); everything else is copied as it is (U+2028 and U+2029
+ * too: valid JSON, and ECMAScript accepts them in strings since ES2019).
+ * Invalid UTF-8 is replaced by U+FFFD, one per maximal subpart as Unicode
+ * §3.9 recommends (RINGO_JSON_UTF8_REPLACE, the default), or fails the
+ * writer with -EILSEQ (RINGO_JSON_UTF8_STRICT). Doubles are written in the
+ * shortest form that reads back to the same double, independent of the C
+ * locale; NaN and infinities (which JSON cannot hold) are written as null.
  */
 #ifndef RINGO_JSON_H
 #define RINGO_JSON_H
@@ -57,27 +60,36 @@ typedef struct ringo_json_w {
     bool want_value;  /* a key was written: its value is due */
 } ringo_json_w;
 
-/* Starts a body in req's arena (freed with the request). */
+/*
+ * Starts a document in req's arena: the text lives until the request ends
+ * (nothing to free). req NULL: every later call fails with -EINVAL.
+ */
 RINGO_API void ringo_json_begin(ringo_json_w *w, ringo_req *req);
 
-/* Starts a document in a malloc()ed buffer (the caller frees w->buf via
- * ringo_json_finish()'s out, or ringo_json_discard()). */
+/*
+ * Starts a document in a malloc()ed buffer, for use outside a request: the
+ * caller frees the text ringo_json_finish() hands out with free(), or calls
+ * ringo_json_discard() when it does not take it (after an error too).
+ */
 RINGO_API void ringo_json_begin_malloc(ringo_json_w *w);
 
+/* RINGO_JSON_UTF8_REPLACE (default) or RINGO_JSON_UTF8_STRICT; for strings written after. */
 RINGO_API void ringo_json_set_flags(ringo_json_w *w, unsigned flags);
 
 RINGO_API void ringo_json_obj(ringo_json_w *w); /* { */
 RINGO_API void ringo_json_arr(ringo_json_w *w); /* [ */
 RINGO_API void ringo_json_end(ringo_json_w *w); /* } or ], whichever is open */
 
-/* A member's key (escaped like a string). */
+/* A member's key (escaped like a string); the member's value is the next call. */
 RINGO_API void ringo_json_key(ringo_json_w *w, const char *key);
 RINGO_API void ringo_json_keyn(ringo_json_w *w, const char *key, size_t len);
 
+/* s[0..len) as a string (may hold NUL bytes: written as \u0000). */
 RINGO_API void ringo_json_str(ringo_json_w *w, const char *s, size_t len);
 RINGO_API void ringo_json_cstr(ringo_json_w *w, const char *s); /* NULL: null */
 RINGO_API void ringo_json_int(ringo_json_w *w, int64_t v);
 RINGO_API void ringo_json_uint(ringo_json_w *w, uint64_t v);
+/* Shortest form that reads back as v, laid out like JavaScript's (0.1, 1e+21, -0). */
 RINGO_API void ringo_json_double(ringo_json_w *w, double v);
 RINGO_API void ringo_json_bool(ringo_json_w *w, bool v);
 RINGO_API void ringo_json_null(ringo_json_w *w);
@@ -85,21 +97,27 @@ RINGO_API void ringo_json_null(ringo_json_w *w);
 RINGO_API void ringo_json_raw(ringo_json_w *w, const char *json, size_t len);
 
 /*
- * Ends the document: 0 and *out, *len (may be NULL) set to the text (arena
- * memory, or malloc()ed which the caller frees), or the sticky error:
- * -ENOMEM, -EINVAL (misuse: value without key, key outside an object,
- * unbalanced end, nothing written), -E2BIG (deeper than
- * RINGO_JSON_MAX_DEPTH), -EILSEQ (strict UTF-8).
+ * Ends the document: returns 0 and sets *out and *len (either may be NULL)
+ * to the text, NUL-terminated (the NUL not counted): arena memory, or a
+ * malloc()ed buffer the caller now owns. Or returns the sticky error:
+ * -ENOMEM, -EINVAL (misuse: a value where a key is due, a key outside an
+ * object, an end with nothing open or a key without its value, a second
+ * top-level value, a document left open or empty, ringo_json_begin() with
+ * no request), -E2BIG (deeper than RINGO_JSON_MAX_DEPTH), -EILSEQ (invalid
+ * UTF-8 under RINGO_JSON_UTF8_STRICT). After an error a malloc() writer
+ * still owns its buffer: ringo_json_discard().
  */
 RINGO_API int ringo_json_finish(ringo_json_w *w, char **out, size_t *len);
 
-/* Frees a malloc() writer's buffer after an error or when not finished. */
+/* Frees a malloc() writer's buffer (when it was not handed out); no-op in arena mode. */
 RINGO_API void ringo_json_discard(ringo_json_w *w);
 
 /*
  * ringo_json_finish(), then the response: status, Content-Type
- * application/json and the text as body (no copy). Returns 0 or the error
- * (the response is then left as it was).
+ * application/json and the text as body (no copy). Returns 0 or the
+ * writer's error, -EINVAL (status outside 200..999, or a malloc() writer),
+ * -ENOMEM or -EALREADY (a streamed response started): then status and body
+ * are left as they were.
  */
 RINGO_API int ringo_json_respond(ringo_json_w *w, int status);
 
