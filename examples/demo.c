@@ -713,7 +713,8 @@ static void usage(FILE *f)
         "             [--stream-window B] [--sse-ping MS] [--ws-ping MS] [--ws-idle MS]\n"
         "             [--static-dir DIR] [--static-cache-valid MS] [--static-listing]\n"
         "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
-        "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked] [--quiet]\n");
+        "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
+        "             [--openapi-url PATH] [--docs-url PATH] [--swagger-ui-dir DIR] [--quiet]\n");
 }
 
 enum {
@@ -751,7 +752,10 @@ enum {
     OPT_Z406,
     OPT_FILES,
     OPT_SPLICEMIN,
-    OPT_LINKED
+    OPT_LINKED,
+    OPT_OPENAPI,
+    OPT_DOCS,
+    OPT_SWAGGER
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -763,6 +767,13 @@ static unsigned static_flags; /* --static-listing, --static-symlinks, --static-n
 static bool compress_406;
 
 static const char *files_dir; /* --files-dir: GET /files/{name} */
+
+/* --openapi-url, --docs-url ("" turns them off), --swagger-ui-dir (NULL: the CDN). */
+static ringo_openapi_opts openapi = {
+    .title = "ringo demo",
+    .version = "1.0.0",
+    .description = "The routes of ringo's demo server, as its declarations describe them.",
+};
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
@@ -804,6 +815,9 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"files-dir", 1, 0, OPT_FILES},
                                          {"file-splice-min", 1, 0, OPT_SPLICEMIN},
                                          {"file-splice-linked", 0, 0, OPT_LINKED},
+                                         {"openapi-url", 1, 0, OPT_OPENAPI},
+                                         {"docs-url", 1, 0, OPT_DOCS},
+                                         {"swagger-ui-dir", 1, 0, OPT_SWAGGER},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -848,6 +862,9 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_Z406: compress_406 = true; break;
         case OPT_FILES: files_dir = optarg; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
+        case OPT_OPENAPI: openapi.json_path = optarg; break;
+        case OPT_DOCS: openapi.docs_path = optarg; break;
+        case OPT_SWAGGER: openapi.ui_dir = optarg; break;
         /* The bodies spliced from this size on; 0: ringo's threshold, "never": none. */
         case OPT_SPLICEMIN:
             hooks->file_splice_min =
@@ -940,6 +957,8 @@ int main(int argc, char **argv)
         ret = ringo__app_test_hooks(app, &hooks);
     if (ret == 0)
         ret = add_routes(app);
+    if (ret == 0)
+        ret = ringo_app_openapi(app, &openapi);
     if (ret == 0 && compress_406) {
         const ringo_compress_opts z = {.flags = RINGO_COMPRESS_406};
         ret = ringo_app_compress(app, &z);

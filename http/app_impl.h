@@ -23,7 +23,7 @@ struct ringo_dep {
     char *type;
     bool no_cache;
     const ringo_security *security; /* OpenAPI (borrowed), or NULL */
-    char **needs; /* names, resolved at start into deps */
+    char **needs;                   /* names, resolved at start into deps */
     unsigned nneeds;
     struct ringo_dep **deps;
     unsigned index; /* slot of its value in a request */

@@ -106,10 +106,11 @@ int ringo__openapi_html(struct ringo__openapi *oa, bool local)
     puts_(&t, "/swagger-ui-bundle.js\"></script>\n<script>\n"
               "window.ui = SwaggerUIBundle({\n  url: ");
     put_js_string(&t, oa->json_path);
-    puts_(&t, ",\n  dom_id: \"#swagger-ui\",\n  layout: \"BaseLayout\",\n"
-              "  deepLinking: true,\n  showExtensions: true,\n  showCommonExtensions: true,\n"
-              "  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset]\n"
-              "});\n</script>\n</body>\n</html>\n");
+    puts_(&t,
+          ",\n  dom_id: \"#swagger-ui\",\n  layout: \"BaseLayout\",\n"
+          "  deepLinking: true,\n  showExtensions: true,\n  showCommonExtensions: true,\n"
+          "  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset]\n"
+          "});\n</script>\n</body>\n</html>\n");
     if (t.err) {
         ringo__free(t.p);
         return t.err;

@@ -41,7 +41,7 @@ typedef struct ringo__gen {
     unsigned nmodels;
     const void **schemes; /* security schemes met: written under components */
     unsigned nschemes;
-    bool validation; /* an operation answers 422: HTTPValidationError is written */
+    bool validation;                  /* an operation answers 422: HTTPValidationError is written */
     const struct ringo__route *route; /* the one being written, for messages; NULL: none */
 } ringo__gen;
 

@@ -77,15 +77,15 @@ typedef struct ringo_security {
  * reserved words must be zero (ringo/app.h, ABI).
  */
 typedef struct ringo_openapi_opts {
-    const char *title;       /* info.title; NULL: "ringo" */
-    const char *version;     /* info.version, the API's own version; NULL: "0.1.0" */
-    const char *summary;     /* info.summary; NULL: none */
-    const char *description; /* info.description (CommonMark); NULL: none */
-    const char *json_path;   /* where the document is served; NULL: "/openapi.json";
-                                "": nowhere, and no docs page either */
-    const char *docs_path;   /* the Swagger UI page; NULL: "/docs"; "": none */
-    const char *ui_dir;      /* a swagger-ui-dist directory to serve Swagger UI's files
-                                from (docs_path + "/ui/"); NULL: RINGO_OPENAPI_CDN */
+    const char *title;                   /* info.title; NULL: "ringo" */
+    const char *version;                 /* info.version, the API's own version; NULL: "0.1.0" */
+    const char *summary;                 /* info.summary; NULL: none */
+    const char *description;             /* info.description (CommonMark); NULL: none */
+    const char *json_path;               /* where the document is served; NULL: "/openapi.json";
+                                            "": nowhere, and no docs page either */
+    const char *docs_path;               /* the Swagger UI page; NULL: "/docs"; "": none */
+    const char *ui_dir;                  /* a swagger-ui-dist directory to serve Swagger UI's files
+                                            from (docs_path + "/ui/"); NULL: RINGO_OPENAPI_CDN */
     const ringo_openapi_server *servers; /* ended by {NULL}; NULL: none listed */
     const ringo_openapi_tag *tags;       /* ended by {NULL}; NULL: none described */
     uint64_t reserved[4];                /* zero: room for later options */
