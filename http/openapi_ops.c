@@ -248,9 +248,9 @@ static void write_default(ringo_json_w *w, const ringo_field *f)
 /*
  * The schema of a parameter or a model's member: its type's (wrapped in
  * anyOf with null when nullable, as pydantic writes Optional[X]), then the
- * default, description and deprecated.
+ * default, and with texts the description and deprecated.
  */
-static int write_field_schema(ringo__gen *g, const ringo_field *f)
+static int write_field_schema(ringo__gen *g, const ringo_field *f, bool texts)
 {
     ringo_json_w *w = g->w;
     int ret;
@@ -268,9 +268,9 @@ static int write_field_schema(ringo__gen *g, const ringo_field *f)
         ret = write_type_members(g, f);
     }
     write_default(w, f);
-    if (f->description)
+    if (texts && f->description)
         key_str(w, "description", f->description);
-    if (f->flags & RINGO_F_DEPRECATED) {
+    if (texts && (f->flags & RINGO_F_DEPRECATED)) {
         ringo_json_key(w, "deprecated");
         ringo_json_bool(w, true);
     }
@@ -301,7 +301,7 @@ static int write_model_schema(ringo__gen *g, const ringo_model *m)
     ringo_json_obj(w);
     for (const ringo_field *f = m->fields; f && f->type && ret == 0; f++) {
         ringo_json_key(w, f->name);
-        ret = write_field_schema(g, f);
+        ret = write_field_schema(g, f, true);
     }
     ringo_json_end(w);
     for (const ringo_field *f = m->fields; f && f->type; f++)
@@ -369,7 +369,7 @@ static int write_declared_param(ringo__gen *g, const ringo_field *f)
         ringo_json_bool(w, true);
     }
     ringo_json_key(w, "schema");
-    ret = write_field_schema(g, f);
+    ret = write_field_schema(g, f, false); /* the texts are the parameter's */
     ringo_json_end(w);
     return ret;
 }
@@ -481,7 +481,7 @@ static int write_response(ringo__gen *g, const ringo_response_spec *rs)
             ringo_json_end(w);
             ret = model_use(g, rs->model);
         } else {
-            ret = write_field_schema(g, rs->schema);
+            ret = write_field_schema(g, rs->schema, true);
         }
         ringo_json_end(w);
         ringo_json_end(w);
