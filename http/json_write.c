@@ -436,25 +436,27 @@ static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
  * rounded once, as strtod() rounds the decimal m·10^-d: v is then what a
  * reader gets. Kept below 2^50 so that the rounding of v * 10^d is at most
  * 0.19 away from the decimal it approximates: when a d-decimal form exists,
- * round() finds it, so the first d found is the shortest. Returns false when
- * none is found (the caller then asks printf).
+ * round() finds it, so the first d found is the shortest. Returns 1 when
+ * found; 0 when v < 2^50 has no form of 15 digits or fewer (every d up to
+ * 10^15 <= v * 10^d was tried); -1 when it cannot tell (the caller then
+ * asks printf).
  */
-static bool short_exact(double v, uint64_t *m, int *d)
+static int short_exact(double v, uint64_t *m, int *d)
 {
     for (int i = 0; i < 23; i++) {
         double s = v * pow10_exact[i];
         uint64_t r;
 
         if (s >= 1125899906842624.0) /* 2^50 */
-            return false;
+            return i ? 0 : -1;
         r = (uint64_t)(s + 0.5);
         if ((double)r / pow10_exact[i] == v) {
             *m = r;
             *d = i;
-            return true;
+            return 1;
         }
     }
-    return false;
+    return -1;
 }
 
 /*
@@ -480,14 +482,131 @@ static int sci_digits(double v, int prec, char *dig, int *exp10)
     return k;
 }
 
-/* Whether digits dig[0..k) with the first one at 10^exp10 read back as v. */
+/*
+ * Whether digits dig[0..k) with the first one at 10^exp10 read back as v.
+ * When the digits make an integer m below 2^53 and the power of ten is
+ * exact, m * 10^q (or m / 10^-q) is rounded once, exactly as a correct
+ * strtod() rounds the decimal (Clinger's fast path), so no strtod() call.
+ */
 static bool reads_back(double v, const char *dig, int k, int exp10)
 {
     char buf[48];
+    uint64_t m = 0;
+    int q = exp10 - (k - 1);
 
+    for (int i = 0; i < k; i++)
+        m = m * 10 + (uint64_t)(dig[i] - '0');
+    if (m < (1ull << 53) && q >= -22 && q <= 22)
+        return (q >= 0 ? (double)m * pow10_exact[q] : (double)m / pow10_exact[-q]) == v;
     memcpy(buf, dig, (size_t)k);
-    snprintf(buf + k, sizeof(buf) - (size_t)k, "e%d", exp10 - (k - 1)); /* no radix character */
+    snprintf(buf + k, sizeof(buf) - (size_t)k, "e%d", q); /* no radix character */
     return strtod(buf, NULL) == v;
+}
+
+/*
+ * Exact digits for the common range, without printf: v = f * 2^e (f the
+ * 53-bit significand of a normal double) times 10^q is the fraction
+ * num / den of two 128-bit integers (num = f * h, h = 2^max(e,0) *
+ * 10^max(q,0), den = 2^max(-e,0) * 10^max(-q,0)), so the correctly rounded
+ * p-digit decimal m = round(num / den) is exact integer arithmetic, and so
+ * is whether m reads back: the decimal m * 10^-q must lie within half a gap
+ * of v, where the gap to the next double up is 2^e, i.e. h / den once
+ * scaled, and the gap down is half that when f = 2^52 (v is a power of 2);
+ * at exactly half a gap the reader rounds to the even significand. Up to 17
+ * digits m fits 64 bits. Returns 1 (reads back), 0 (does not), or -1 when
+ * the integers would not fit (v below about 1e-20 or above 1e34, where the
+ * caller asks printf).
+ */
+typedef unsigned __int128 u128;
+
+static u128 pow10_128(int n)
+{
+    u128 r = 1;
+
+    while (n-- > 0)
+        r *= 10;
+    return r;
+}
+
+struct dec {
+    uint64_t m; /* p digits */
+    int exp10;  /* of m's first digit */
+};
+
+static int exact_digits(uint64_t f, int e, int p, int *k10, struct dec *out)
+{
+    for (int tries = 0; tries < 4; tries++) {
+        int q = p - 1 - *k10;
+        u128 h = 1, den = 1, num, m, rem, dist, lo = pow10_128(p - 1);
+        bool up;
+
+        if (e > 60 || e < -120 || q > 38 || q < -38)
+            return -1;
+        if (e >= 0)
+            h <<= e;
+        else
+            den <<= -e;
+        if (q >= 0 ? __builtin_mul_overflow(h, pow10_128(q), &h)
+                   : __builtin_mul_overflow(den, pow10_128(-q), &den))
+            return -1;
+        if (__builtin_mul_overflow(h, (u128)f, &num) || num >> 125 || den >> 125)
+            return -1;
+        if (q >= 0 && e < 0) { /* den is 2^-e: the common case, no 128-bit division */
+            m = num >> -e;
+            rem = num & (den - 1);
+        } else {
+            m = num / den;
+            rem = num % den;
+        }
+        up = 2 * rem > den || (2 * rem == den && (m & 1));
+        m += up;
+        if (m < lo) { /* k10 guessed one too high */
+            (*k10)--;
+            continue;
+        }
+        if (m >= lo * 10) { /* one too low, or rounding carried into a new digit */
+            (*k10)++;
+            continue;
+        }
+        out->m = (uint64_t)m;
+        out->exp10 = *k10;
+        dist = up ? den - rem : rem;
+        if (!up && f == 1ull << 52) /* the gap below a power of 2 is half as wide */
+            dist *= 2;
+        return 2 * dist < h || (2 * dist == h && !(f & 1));
+    }
+    return -1;
+}
+
+/* Shortest digits for a normal v > 0 by exact_digits(); 0 when out of its range. */
+static int exact_shortest(double v, bool over15, char *dig, int *exp10)
+{
+    uint64_t bits, f;
+    int e, k10, t, r = -1;
+    struct dec d;
+
+    memcpy(&bits, &v, sizeof(bits));
+    f = (bits & ((1ull << 52) - 1)) | 1ull << 52;
+    e = (int)(bits >> 52) - 1075;
+    t = (e + 52) * 78913; /* floor(log2 v) * log10(2) * 2^18: log10 v, maybe one too low */
+    k10 = t >= 0 ? t >> 18 : -((-t + 262143) >> 18);
+    for (int p = over15 ? 16 : 15; p <= 17; p++) {
+        r = exact_digits(f, e, p, &k10, &d);
+        if (r < 0)
+            return 0;
+        if (r > 0 || p == 17)
+            break;
+    }
+    {
+        char tmp[24], *end = tmp + sizeof(tmp), *s = digits_back(end, d.m);
+        int k = (int)(end - s);
+
+        while (k > 1 && s[k - 1] == '0')
+            k--;
+        memcpy(dig, s, (size_t)k);
+        *exp10 = d.exp10;
+        return k;
+    }
 }
 
 /*
@@ -497,15 +616,19 @@ static bool reads_back(double v, const char *dig, int k, int exp10)
  * A normal double has 15.95 digits of precision: its 15-digit form, if it
  * reads back, is the only one of at most 15 digits that does (two such
  * decimals are farther apart than the double's rounding interval), and its
- * 17-digit form always reads back. Subnormals hold fewer digits (5e-324):
+ * 17-digit form always reads back (over15: short_exact() proved that
+ * there is no form of 15 digits or fewer). Subnormals hold fewer digits (5e-324):
  * all of 1..17 are searched.
  */
-static int shortest_digits(double v, char *dig, int *exp10)
+static int shortest_digits(double v, bool over15, char *dig, int *exp10)
 {
     int lo = 1, hi = 17, k;
 
     if (v >= DBL_MIN) {
-        k = sci_digits(v, 15, dig, exp10);
+        k = exact_shortest(v, over15, dig, exp10);
+        if (k)
+            return k;
+        k = over15 ? 0 : sci_digits(v, 15, dig, exp10);
         if (k && reads_back(v, dig, k, *exp10))
             return k;
         k = sci_digits(v, 16, dig, exp10);
@@ -575,7 +698,7 @@ static size_t format_double(char *o, double v)
     char dig[24];
     size_t neg = 0;
     uint64_t m;
-    int d, k, e;
+    int d, k, e, found;
 
     if (signbit(v)) {
         *o++ = '-';
@@ -586,7 +709,8 @@ static size_t format_double(char *o, double v)
         *o = '0';
         return neg + 1;
     }
-    if (short_exact(v, &m, &d)) {
+    found = short_exact(v, &m, &d);
+    if (found > 0) {
         char *end = dig + sizeof(dig), *p = digits_back(end, m);
         k = (int)(end - p);
         e = k - 1 - d;
@@ -594,7 +718,7 @@ static size_t format_double(char *o, double v)
             k--;
         return neg + layout(o, p, k, e);
     }
-    k = shortest_digits(v, dig, &e);
+    k = shortest_digits(v, found == 0, dig, &e);
     if (!k) { /* snprintf cannot fail on these buffers; be safe anyway */
         memcpy(o - neg, "null", 4);
         return 4;

@@ -446,6 +446,10 @@ static void test_doubles_random(bool c_locale, int n)
         /* short decimals (prices, ratios) across magnitudes, and subnormals */
         v = (double)(next_rand() % 100000000) / p10[next_rand() % 30];
         check_double(next_rand() & 1 ? -v : v, c_locale);
+        /* any double between 1e-7 and 1e23 */
+        bits = (next_rand() & 0x000fffffffffffffull) | (uint64_t)(0x3e7 + next_rand() % 130) << 52;
+        memcpy(&v, &bits, sizeof(v));
+        check_double(v, c_locale);
         bits = next_rand() & 0x000fffffffffffffull;
         memcpy(&v, &bits, sizeof(v));
         check_double(v, c_locale);
