@@ -90,6 +90,10 @@ static void put_ui_base(struct text *t, const struct ringo__openapi *oa, bool lo
     puts_(t, "/ui");
 }
 
+/*
+ * Swagger UI's BaseLayout needs only the apis preset, which the bundle holds;
+ * the standalone preset (a top bar with a URL box) is another file.
+ */
 int ringo__openapi_html(struct ringo__openapi *oa, bool local)
 {
     struct text t = {0};
@@ -106,11 +110,10 @@ int ringo__openapi_html(struct ringo__openapi *oa, bool local)
     puts_(&t, "/swagger-ui-bundle.js\"></script>\n<script>\n"
               "window.ui = SwaggerUIBundle({\n  url: ");
     put_js_string(&t, oa->json_path);
-    puts_(&t,
-          ",\n  dom_id: \"#swagger-ui\",\n  layout: \"BaseLayout\",\n"
-          "  deepLinking: true,\n  showExtensions: true,\n  showCommonExtensions: true,\n"
-          "  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset]\n"
-          "});\n</script>\n</body>\n</html>\n");
+    puts_(&t, ",\n  dom_id: \"#swagger-ui\",\n  layout: \"BaseLayout\",\n"
+              "  deepLinking: true,\n  showExtensions: true,\n  showCommonExtensions: true,\n"
+              "  presets: [SwaggerUIBundle.presets.apis]\n"
+              "});\n</script>\n</body>\n</html>\n");
     if (t.err) {
         ringo__free(t.p);
         return t.err;
