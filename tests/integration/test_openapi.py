@@ -376,6 +376,19 @@ def paths_are_configurable(srv):
     fetch(srv, "/docs", status=404)
 
 
+@case(args=("--files-dir", _tmp))
+def bench_file_route(srv):
+    ops = operations(document(srv))
+    p = params_of(ops[("GET", "/files/{name}")])
+    check_eq(sorted(p), [("path", "name"), ("query", "len"), ("query", "offset")],
+             "/files/{name} parameters")
+    check_eq((p[("query", "len")]["required"], p[("query", "len")]["schema"]),
+             (False, {"type": "integer", "minimum": 0}), "/files/{name} len")
+    check_eq(fetch(srv, "/files/swagger-ui.css?offset=1&len=4").body, FAKE_CSS[1:5],
+             "/files/{name} with declared offset and len")
+    fetch(srv, "/files/swagger-ui.css?len=-1", status=422)
+
+
 @case(args=("--openapi-url", ""))
 def disabled(srv):
     fetch(srv, "/openapi.json", status=404)
