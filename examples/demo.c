@@ -41,13 +41,18 @@ static int plaintext(ringo_req *req, void *udata)
     return ringo_resp_set_body_ref(req, body, sizeof(body) - 1);
 }
 
+/* Serialized for each request, as TechEmpower's JSON test asks. */
 static int json(ringo_req *req, void *udata)
 {
-    static const char body[] = "{\"message\":\"Hello, World!\"}";
+    ringo_json_w w;
 
     (void)udata;
-    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
-    return ringo_resp_set_body_ref(req, body, sizeof(body) - 1);
+    ringo_json_begin(&w, req);
+    ringo_json_obj(&w);
+    ringo_json_key(&w, "message");
+    ringo_json_cstr(&w, "Hello, World!");
+    ringo_json_end(&w);
+    return ringo_json_respond(&w, 200);
 }
 
 static int echo(ringo_req *req, void *udata)
@@ -61,56 +66,65 @@ static int echo(ringo_req *req, void *udata)
     return ringo_resp_set_body_ref(req, body.ptr, body.len);
 }
 
-/* Writes s as a JSON string body (quotes included) into out; returns its length. */
-static size_t json_escape(char *out, ringo_str s)
+int demo_json_counts(ringo_req *req, int status, const demo_count *c, size_t n)
 {
-    size_t n = 0;
+    ringo_json_w w;
 
-    out[n++] = '"';
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char ch = (unsigned char)s.ptr[i];
-        if (ch == '"' || ch == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)ch;
-        } else if (ch < 0x20) {
-            n += (size_t)sprintf(out + n, "\\u%04x", ch);
-        } else {
-            out[n++] = (char)ch;
-        }
+    ringo_json_begin(&w, req);
+    ringo_json_obj(&w);
+    for (size_t i = 0; i < n; i++) {
+        ringo_json_key(&w, c[i].key);
+        ringo_json_int(&w, c[i].value);
     }
-    out[n++] = '"';
-    return n;
+    ringo_json_end(&w);
+    return ringo_json_respond(&w, status);
+}
+
+/* {"key":true} or false. */
+static int json_flag(ringo_req *req, int status, const char *key, bool v)
+{
+    ringo_json_w w;
+
+    ringo_json_begin(&w, req);
+    ringo_json_obj(&w);
+    ringo_json_key(&w, key);
+    ringo_json_bool(&w, v);
+    ringo_json_end(&w);
+    return ringo_json_respond(&w, status);
 }
 
 static int user(ringo_req *req, void *udata)
 {
     ringo_str id;
-    char *buf;
-    size_t n;
+    ringo_json_w w;
 
     (void)udata;
     if (ringo_req_path_param(req, "id", &id) < 0)
         return -EINVAL;
-    buf = ringo_req_alloc(req, id.len * 6 + 16);
-    if (!buf)
-        return -ENOMEM;
-    n = (size_t)sprintf(buf, "{\"id\":");
-    n += json_escape(buf + n, id);
-    buf[n++] = '}';
-    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
-    return ringo_resp_set_body_ref(req, buf, n);
+    ringo_json_begin(&w, req);
+    ringo_json_obj(&w);
+    ringo_json_key(&w, "id");
+    ringo_json_str(&w, id.ptr, id.len);
+    ringo_json_end(&w);
+    return ringo_json_respond(&w, 200);
 }
 
 static int whoami(ringo_req *req, void *udata)
 {
-    char peer[64], body[128];
-    int n;
+    char peer[64];
+    ringo_json_w w;
 
     (void)udata;
     if (ringo_req_peer_string(req, peer, sizeof(peer)) < 0)
         strcpy(peer, "unknown");
-    n = snprintf(body, sizeof(body), "{\"peer\":\"%s\",\"ring\":%u}", peer, ringo_req_ring(req));
-    return ringo_respond(req, 200, "application/json", body, (size_t)n);
+    ringo_json_begin(&w, req);
+    ringo_json_obj(&w);
+    ringo_json_key(&w, "peer");
+    ringo_json_cstr(&w, peer);
+    ringo_json_key(&w, "ring");
+    ringo_json_uint(&w, ringo_req_ring(req));
+    ringo_json_end(&w);
+    return ringo_json_respond(&w, 200);
 }
 
 /* ---- sync routes: run on the work-stealing pool, may block ---- */
@@ -216,20 +230,16 @@ static int block_route(ringo_req *req, void *udata)
 static int stats_route(ringo_req *req, void *udata)
 {
     ringo_stats st;
-    char body[448];
-    int n;
 
     ringo_app_stats(udata, &st);
-    n = snprintf(body, sizeof(body),
-                 "{\"conns_live\":%llu,\"reqs_live\":%llu,\"stacks_live\":%llu,"
-                 "\"cancels\":%llu,\"ring_stalls\":%llu,\"reqs_served\":%llu,"
-                 "\"jobs_live\":%llu,\"pool_hops\":%llu,\"pipes_busy\":%llu}",
-                 (unsigned long long)st.conns_live, (unsigned long long)st.reqs_live,
-                 (unsigned long long)st.stacks_live, (unsigned long long)st.cancels,
-                 (unsigned long long)st.ring_stalls, (unsigned long long)st.reqs_served,
-                 (unsigned long long)st.jobs_live, (unsigned long long)st.pool_hops,
-                 (unsigned long long)st.pipes_busy);
-    return ringo_respond(req, 200, "application/json", body, (size_t)n);
+    demo_count c[] = {
+        {"conns_live", (int64_t)st.conns_live},   {"reqs_live", (int64_t)st.reqs_live},
+        {"stacks_live", (int64_t)st.stacks_live}, {"cancels", (int64_t)st.cancels},
+        {"ring_stalls", (int64_t)st.ring_stalls}, {"reqs_served", (int64_t)st.reqs_served},
+        {"jobs_live", (int64_t)st.jobs_live},     {"pool_hops", (int64_t)st.pool_hops},
+        {"pipes_busy", (int64_t)st.pipes_busy},
+    };
+    return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
 }
 
 static int sync_sleep(ringo_req *req, void *udata)
@@ -283,14 +293,20 @@ static void checksum(void *arg)
 static int sync_cpu(ringo_req *req, void *udata)
 {
     struct span all = {0, demo_query_u64(req, "n", 1000000, 1ull << 34), 0};
-    char body[128];
-    int n;
+    char hex[17];
+    ringo_json_w w;
 
     (void)udata;
     checksum(&all);
-    n = snprintf(body, sizeof(body), "{\"n\":%llu,\"checksum\":\"%016llx\"}",
-                 (unsigned long long)all.hi, (unsigned long long)all.sum);
-    return ringo_respond(req, 200, "application/json", body, (size_t)n);
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)all.sum);
+    ringo_json_begin(&w, req);
+    ringo_json_obj(&w);
+    ringo_json_key(&w, "n");
+    ringo_json_uint(&w, all.hi);
+    ringo_json_key(&w, "checksum");
+    ringo_json_cstr(&w, hex);
+    ringo_json_end(&w);
+    return ringo_json_respond(&w, 200);
 }
 
 /* ---- dependencies: settings -> db -> token -> user, FastAPI's Depends() ---- */
@@ -421,20 +437,31 @@ static int deps_chain(ringo_req *req, void *udata)
     void **slot = ringo_req_state(req);
     struct trace *t = slot ? *slot : NULL;
     struct user *u = RINGO_DEP(req, dep_user, struct user);
-    char *b = ringo_req_alloc(req, 1024);
-    size_t n = 0;
+    ringo_json_w w;
 
     (void)udata;
     traced(req, "handler");
-    if (!t || !u || !b || !RINGO_DEP(req, dep_db, struct db))
+    if (!t || !u || !RINGO_DEP(req, dep_db, struct db))
         return -EIO;
-    n += (size_t)sprintf(b, "{\"user\":\"%s\",\"ran\":[", u->name);
-    for (unsigned i = 0; i < t->n; i++)
-        n += (size_t)sprintf(b + n, "%s{\"name\":\"%s\",\"where\":\"%s\",\"count\":%u}",
-                             i ? "," : "", t->e[i].name, t->e[i].where, t->e[i].count);
-    n += (size_t)sprintf(b + n, "]}");
-    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("application/json"));
-    return ringo_resp_set_body_ref(req, b, n);
+    ringo_json_begin(&w, req);
+    ringo_json_obj(&w);
+    ringo_json_key(&w, "user");
+    ringo_json_cstr(&w, u->name);
+    ringo_json_key(&w, "ran");
+    ringo_json_arr(&w);
+    for (unsigned i = 0; i < t->n; i++) {
+        ringo_json_obj(&w);
+        ringo_json_key(&w, "name");
+        ringo_json_cstr(&w, t->e[i].name);
+        ringo_json_key(&w, "where");
+        ringo_json_cstr(&w, t->e[i].where);
+        ringo_json_key(&w, "count");
+        ringo_json_uint(&w, t->e[i].count);
+        ringo_json_end(&w);
+    }
+    ringo_json_end(&w);
+    ringo_json_end(&w);
+    return ringo_json_respond(&w, 200);
 }
 
 /* A sync dependency whose teardown blocks for ?ms=N (a slow release: shutdown bounds it). */
@@ -474,6 +501,7 @@ static _Atomic unsigned long slow_arrived;
 static int deps_slow_teardown(ringo_req *req, void *udata)
 {
     uint64_t batch = demo_query_u64(req, "batch", 0, 1000);
+    ringo_json_w w;
 
     (void)udata;
     if (batch) {
@@ -484,18 +512,20 @@ static int deps_slow_teardown(ringo_req *req, void *udata)
             n = atomic_load(&slow_arrived);
         }
     }
-    return ringo_respond(req, 200, "application/json", "{}", 2);
+    ringo_json_begin(&w, req);
+    ringo_json_obj(&w);
+    ringo_json_end(&w);
+    return ringo_json_respond(&w, 200);
 }
 
 static int deps_teardowns(ringo_req *req, void *udata)
 {
-    char body[128];
-    int n = snprintf(
-        body, sizeof(body), "{\"db_teardowns\":%lu,\"slow_started\":%lu,\"slow_finished\":%lu}",
-        atomic_load(&db_teardowns), atomic_load(&slow_started), atomic_load(&slow_finished));
+    demo_count c[] = {{"db_teardowns", (int64_t)atomic_load(&db_teardowns)},
+                      {"slow_started", (int64_t)atomic_load(&slow_started)},
+                      {"slow_finished", (int64_t)atomic_load(&slow_finished)}};
 
     (void)udata;
-    return ringo_respond(req, 200, "application/json", body, (size_t)n);
+    return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
 }
 
 /* GET /items/{id}?limit=N: validated like FastAPI's Path(ge=1) and Query(ge=1, le=100). */
@@ -503,17 +533,17 @@ static int items(ringo_req *req, void *udata)
 {
     static const int64_t ten = 10;
     int64_t id, limit;
-    char body[96];
-    int bad = 0, n;
+    int bad = 0;
 
     (void)udata;
     bad |= ringo_param_int(req, RINGO_LOC_PATH, "id", 1, INT64_MAX, NULL, &id) < 0;
     bad |= ringo_param_int(req, RINGO_LOC_QUERY, "limit", 1, 100, &ten, &limit) < 0;
     if (bad)
         return RINGO_EVALIDATION; /* 422 listing every invalid parameter */
-    n = snprintf(body, sizeof(body), "{\"id\":%lld,\"limit\":%lld}", (long long)id,
-                 (long long)limit);
-    return ringo_respond(req, 200, "application/json", body, (size_t)n);
+    {
+        demo_count c[] = {{"id", id}, {"limit", limit}};
+        return demo_json_counts(req, 200, c, 2);
+    }
 }
 
 static int slow_task(ringo_req *req, void *arg)
@@ -531,7 +561,7 @@ static int slow_task(ringo_req *req, void *arg)
 static int busy_503(ringo_req *req)
 {
     ringo_resp_add_header(req, "Retry-After", RINGO_STR_LIT("1"));
-    return ringo_respond(req, 503, "application/json", "{\"scheduled\":false}", 19);
+    return json_flag(req, 503, "scheduled", false);
 }
 
 static int tasks_post(ringo_req *req, void *udata)
@@ -544,7 +574,7 @@ static int tasks_post(ringo_req *req, void *udata)
     if (ret < 0)
         return ret;
     atomic_fetch_add(&tasks_scheduled, 1);
-    return ringo_respond(req, 202, "application/json", "{\"scheduled\":true}", 18);
+    return json_flag(req, 202, "scheduled", true);
 }
 
 /* Counters of the /tasks/... routes below, read by GET /tasks/stats. */
@@ -572,7 +602,7 @@ static int tasks_sleep(ringo_req *req, void *udata)
         return busy_503(req);
     if (ret < 0)
         return ret;
-    return ringo_respond(req, 202, "application/json", "{\"scheduled\":true}", 18);
+    return json_flag(req, 202, "scheduled", true);
 }
 
 static int count_task(ringo_req *req, void *arg)
@@ -587,8 +617,6 @@ static int count_task(ringo_req *req, void *arg)
 static int tasks_many(ringo_req *req, void *udata)
 {
     uint64_t n = demo_query_u64(req, "n", 1, 1000000);
-    char body[64];
-    int len;
 
     (void)udata;
     for (uint64_t i = 0; i < n; i++) {
@@ -598,8 +626,10 @@ static int tasks_many(ringo_req *req, void *udata)
         if (ret < 0)
             return ret;
     }
-    len = snprintf(body, sizeof(body), "{\"scheduled\":%llu}", (unsigned long long)n);
-    return ringo_respond(req, 202, "application/json", body, (size_t)len);
+    {
+        demo_count c[] = {{"scheduled", (int64_t)n}};
+        return demo_json_counts(req, 202, c, 1);
+    }
 }
 
 static int inner_task(ringo_req *req, void *arg)
@@ -626,7 +656,7 @@ static int tasks_nested(ringo_req *req, void *udata)
     (void)udata;
     if (ret < 0)
         return ret;
-    return ringo_respond(req, 202, "application/json", "{\"scheduled\":true}", 18);
+    return json_flag(req, 202, "scheduled", true);
 }
 
 /* A background task that schedules itself again: ringo_background() ends the chain. */
@@ -645,33 +675,33 @@ static int tasks_forever(ringo_req *req, void *udata)
     (void)udata;
     if (ret < 0)
         return ret;
-    return ringo_respond(req, 202, "application/json", "{\"scheduled\":true}", 18);
+    return json_flag(req, 202, "scheduled", true);
 }
 
 static int tasks_stats(ringo_req *req, void *udata)
 {
-    char body[256];
-    int n =
-        snprintf(body, sizeof(body),
-                 "{\"sleep_done\":%lu,\"sleep_cancelled\":%lu,\"many_done\":%lu,"
-                 "\"nested_outer\":%lu,\"nested_inner\":%lu,\"nested_ret\":%ld,"
-                 "\"forever_runs\":%lu,\"forever_ret\":%ld}",
-                 atomic_load(&sleep_done), atomic_load(&sleep_cancelled), atomic_load(&many_done),
-                 atomic_load(&nested_outer), atomic_load(&nested_inner), atomic_load(&nested_ret),
-                 atomic_load(&forever_runs), atomic_load(&forever_ret));
+    demo_count c[] = {
+        {"sleep_done", (int64_t)atomic_load(&sleep_done)},
+        {"sleep_cancelled", (int64_t)atomic_load(&sleep_cancelled)},
+        {"many_done", (int64_t)atomic_load(&many_done)},
+        {"nested_outer", (int64_t)atomic_load(&nested_outer)},
+        {"nested_inner", (int64_t)atomic_load(&nested_inner)},
+        {"nested_ret", atomic_load(&nested_ret)},
+        {"forever_runs", (int64_t)atomic_load(&forever_runs)},
+        {"forever_ret", atomic_load(&forever_ret)},
+    };
 
     (void)udata;
-    return ringo_respond(req, 200, "application/json", body, (size_t)n);
+    return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
 }
 
 static int tasks_get(ringo_req *req, void *udata)
 {
-    char body[96];
-    int n = snprintf(body, sizeof(body), "{\"scheduled\":%lu,\"completed\":%lu}",
-                     atomic_load(&tasks_scheduled), atomic_load(&tasks_done));
+    demo_count c[] = {{"scheduled", (int64_t)atomic_load(&tasks_scheduled)},
+                      {"completed", (int64_t)atomic_load(&tasks_done)}};
 
     (void)udata;
-    return ringo_respond(req, 200, "application/json", body, (size_t)n);
+    return demo_json_counts(req, 200, c, 2);
 }
 
 static int add_deps(ringo_app *app)
@@ -884,13 +914,15 @@ static char app_marker;
 
 /* ---- declarations of the routes' parameters, for validation and /openapi.json ---- */
 
-const char *const
-    demo_tag_basics[] = {"basics", NULL},
-    *const demo_tag_async[] = {"async", NULL}, *const demo_tag_sync[] = {"sync", NULL},
-    *const demo_tag_deps[] = {"dependencies", NULL}, *const demo_tag_tasks[] = {"background", NULL},
-    *const demo_tag_streams[] = {"streams", NULL}, *const demo_tag_uploads[] = {"uploads", NULL},
-    *const demo_tag_compression[] = {"compression", NULL},
-    *const demo_tag_files[] = {"files", NULL};
+const char *const demo_tag_basics[] = {"basics", NULL};
+const char *const demo_tag_async[] = {"async", NULL};
+const char *const demo_tag_sync[] = {"sync", NULL};
+const char *const demo_tag_deps[] = {"dependencies", NULL};
+const char *const demo_tag_tasks[] = {"background", NULL};
+const char *const demo_tag_streams[] = {"streams", NULL};
+const char *const demo_tag_uploads[] = {"uploads", NULL};
+const char *const demo_tag_compression[] = {"compression", NULL};
+const char *const demo_tag_files[] = {"files", NULL};
 
 /* The tags' descriptions, in the order the docs page shows them. */
 static const ringo_openapi_tag demo_tags[] = {
@@ -903,6 +935,7 @@ static const ringo_openapi_tag demo_tags[] = {
     {"uploads", "Request bodies read as they arrive, and forms."},
     {"compression", "Responses compressed with gzip, zstd or brotli."},
     {"files", "Files sent from disk, spliced or copied."},
+    {"products", "A typed JSON body model: an in-memory product store."},
     {NULL, NULL}};
 
 struct q_ms {
@@ -1068,6 +1101,8 @@ static int add_routes(ringo_app *app)
         ret = demo_ws_routes(app);
     if (ret == 0)
         ret = demo_compress_routes(app);
+    if (ret == 0)
+        ret = demo_product_routes(app);
     if (ret == 0)
         ret = demo_file_routes(app, static_dir, static_valid_ms, static_flags);
     return ret ? ret : demo_bench_file_routes(app, files_dir);

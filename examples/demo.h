@@ -21,14 +21,25 @@ uint64_t demo_query_u64(ringo_req *req, const char *name, uint64_t dflt, uint64_
         RINGO_DEFAULT_INT(dflt), .description = (desc)                                             \
     }
 
-/* The OpenAPI tags of the demo's routes, each a NULL-terminated list of one. */
-extern const char *const demo_tag_basics[],
-    *const demo_tag_async[], *const demo_tag_sync[], *const demo_tag_deps[],
-                                                         *const demo_tag_tasks[],
-                                                             *const demo_tag_streams[],
-                                                                 *const demo_tag_uploads[],
-                                                                     *const demo_tag_compression[],
-                                                                         *const demo_tag_files[];
+/* The OpenAPI tags of the demo's routes (examples/demo.c), NULL-terminated lists of one. */
+extern const char *const demo_tag_basics[];
+extern const char *const demo_tag_async[];
+extern const char *const demo_tag_sync[];
+extern const char *const demo_tag_deps[];
+extern const char *const demo_tag_tasks[];
+extern const char *const demo_tag_streams[];
+extern const char *const demo_tag_uploads[];
+extern const char *const demo_tag_compression[];
+extern const char *const demo_tag_files[];
+
+/* One counter of a JSON object. */
+typedef struct demo_count {
+    const char *key;
+    int64_t value;
+} demo_count;
+
+/* Answers status with the object {"key":value,...} of c[0..n) (ringo/json.h). */
+int demo_json_counts(ringo_req *req, int status, const demo_count *c, size_t n);
 
 /* Streaming routes (examples/demo_streams.c): SSE, streamed downloads. */
 int demo_stream_routes(ringo_app *app);
@@ -46,5 +57,8 @@ int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_vali
 int demo_compress_routes(ringo_app *app);
 /* GET /files/{name} from dir (examples/demo_bench_files.c); dir NULL: no route. */
 int demo_bench_file_routes(ringo_app *app, const char *dir);
+
+/* Declared routes with a JSON body model (examples/demo_products.c): /products... */
+int demo_product_routes(ringo_app *app);
 
 #endif

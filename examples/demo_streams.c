@@ -131,9 +131,10 @@ static int upload(ringo_req *req, void *udata)
     sha256_ctx sha;
     ringo_spool_opts so = {.tap = hash_tap, .tap_arg = &sha};
     uint8_t digest[SHA256_DIGEST_LEN];
-    char hex[2 * SHA256_DIGEST_LEN + 1], body[128];
+    char hex[2 * SHA256_DIGEST_LEN + 1];
+    ringo_json_w w;
     uint64_t size;
-    int fd, ret, n;
+    int fd, ret;
 
     (void)udata;
     sha256_init(&sha);
@@ -147,31 +148,14 @@ static int upload(ringo_req *req, void *udata)
     sha256_hex(digest, hex);
     if (!so.tap)
         hex[0] = '\0';
-    n = snprintf(body, sizeof(body), "{\"bytes\":%llu,\"sha256\":\"%s\"}", (unsigned long long)size,
-                 hex);
-    return ringo_respond(req, 200, "application/json", body, (size_t)n);
-}
-
-/* Appends s as a JSON string to out (room: 6 * len + 3). */
-static size_t json_str(char *out, ringo_str s)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *p = out;
-
-    *p++ = '"';
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        if (c == '"' || c == '\\') {
-            *p++ = '\\';
-            *p++ = (char)c;
-        } else if (c < 0x20) {
-            p += sprintf(p, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
-        } else {
-            *p++ = (char)c;
-        }
-    }
-    *p++ = '"';
-    return (size_t)(p - out);
+    ringo_json_begin(&w, req);
+    ringo_json_obj(&w);
+    ringo_json_key(&w, "bytes");
+    ringo_json_uint(&w, size);
+    ringo_json_key(&w, "sha256");
+    ringo_json_cstr(&w, hex);
+    ringo_json_end(&w);
+    return ringo_json_respond(&w, 200);
 }
 
 /* SHA-256 of a spooled file, read back in pieces (io_uring on the ring, pread on a worker). */
@@ -201,8 +185,7 @@ static int hash_file(int fd, char hex[2 * SHA256_DIGEST_LEN + 1])
 static int form(ringo_req *req, void *udata)
 {
     ringo_str title, name, value;
-    size_t cap = 64, n = 0;
-    char *out;
+    ringo_json_w w;
     int ret;
 
     (void)udata;
@@ -213,40 +196,38 @@ static int form(ringo_req *req, void *udata)
     ret = ringo_param_str(req, RINGO_LOC_FORM, "title", 0, 0, NULL, &title);
     if (ret < 0)
         return ret;
-    for (unsigned i = 0; ringo_form_field_at(req, i, &name, &value) == 0; i++)
-        cap += 6 * (name.len + value.len) + 8;
-    for (unsigned i = 0; i < ringo_form_file_count(req); i++) {
-        const ringo_upload *f = ringo_form_file_at(req, i);
-        cap += 6 * (f->name.len + f->filename.len + f->content_type.len) + 200;
-    }
-    out = ringo_req_alloc(req, cap);
-    if (!out)
-        return -ENOMEM;
-    n += (size_t)sprintf(out, "{\"fields\":{");
+    ringo_json_begin(&w, req);
+    ringo_json_obj(&w);
+    ringo_json_key(&w, "fields");
+    ringo_json_obj(&w);
     for (unsigned i = 0; ringo_form_field_at(req, i, &name, &value) == 0; i++) {
-        if (i)
-            out[n++] = ',';
-        n += json_str(out + n, name);
-        out[n++] = ':';
-        n += json_str(out + n, value);
+        ringo_json_keyn(&w, name.ptr, name.len);
+        ringo_json_str(&w, value.ptr, value.len);
     }
-    n += (size_t)sprintf(out + n, "},\"files\":[");
+    ringo_json_end(&w);
+    ringo_json_key(&w, "files");
+    ringo_json_arr(&w);
     for (unsigned i = 0; i < ringo_form_file_count(req); i++) {
         const ringo_upload *f = ringo_form_file_at(req, i);
         char hex[2 * SHA256_DIGEST_LEN + 1];
         if ((ret = hash_file(f->fd, hex)) < 0)
             return ret;
-        n += (size_t)sprintf(out + n, "%s{\"name\":", i ? "," : "");
-        n += json_str(out + n, f->name);
-        n += (size_t)sprintf(out + n, ",\"filename\":");
-        n += json_str(out + n, f->filename);
-        n += (size_t)sprintf(out + n, ",\"content_type\":");
-        n += json_str(out + n, f->content_type);
-        n += (size_t)sprintf(out + n, ",\"size\":%llu,\"sha256\":\"%s\"}",
-                             (unsigned long long)f->size, hex);
+        ringo_json_obj(&w);
+        ringo_json_key(&w, "name");
+        ringo_json_str(&w, f->name.ptr, f->name.len);
+        ringo_json_key(&w, "filename");
+        ringo_json_str(&w, f->filename.ptr, f->filename.len);
+        ringo_json_key(&w, "content_type");
+        ringo_json_str(&w, f->content_type.ptr, f->content_type.len);
+        ringo_json_key(&w, "size");
+        ringo_json_uint(&w, f->size);
+        ringo_json_key(&w, "sha256");
+        ringo_json_cstr(&w, hex);
+        ringo_json_end(&w);
     }
-    n += (size_t)sprintf(out + n, "]}");
-    return ringo_respond(req, 200, "application/json", out, n);
+    ringo_json_end(&w);
+    ringo_json_end(&w);
+    return ringo_json_respond(&w, 200);
 }
 
 static int refuse(ringo_req *req, void *udata)

@@ -95,9 +95,9 @@ typedef struct ringo__verr {
     const char *type;
     const char *msg; /* static text, or arena memory */
     ringo_str input;
-    bool has_input;  /* false: "input":null */
-    bool input_json; /* input is JSON text, written as it is; else a string */
-    unsigned key;    /* http/validate.c: sort key inside one object */
+    bool has_input;      /* false: "input":null */
+    bool input_json;     /* input is JSON text, written as it is; else a string */
+    unsigned key;        /* http/validate.c: sort key inside one object */
     const char *ctx_key; /* "ge", "le", "min_length", "max_length" or NULL */
     int64_t ctx_val;
     const char *ctx; /* the whole ctx object as JSON text (wins over ctx_key), or NULL */

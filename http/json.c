@@ -77,7 +77,7 @@ static const char *const messages[] = {
 };
 
 /* Objects with more keys than this are checked for duplicates by hashing. */
-#define LINEAR_KEYS 16
+#define LINEAR_KEYS 32
 
 struct jtab {
     uint64_t *slot; /* (generation << 32) | (key index + 1); another generation: empty */

@@ -62,14 +62,20 @@ typedef void *(*ringo__jalloc_fn)(void *ctx, size_t n);
 typedef struct ringo__jlex {
     /* the current token */
     ringo_str str;    /* KEY/STR: the decoded text (points into the input when it
-                         had no escapes, else into allocated memory); not NUL-terminated */
-    ringo_str raw;    /* the token's bytes in the input (numbers: their text) */
+                         had no escapes, else into allocated memory); not NUL-terminated;
+                         valid as long as the input and the allocator's memory */
+    ringo_str raw;    /* the token's bytes in the input (strings: with their quotes;
+                         numbers: their text) */
     int64_t i;        /* INT */
     double d;         /* NUM (and INT, converted) */
     bool int_too_big; /* NUM: written as an integer but outside int64_t */
     /* the error, once RINGO__JTOK_ERROR was returned (later calls return it again) */
     ringo__jerr err;
-    size_t err_pos; /* byte offset of the offending byte (the input length at EOF) */
+    size_t err_pos; /* byte offset of the offending byte (the input length at EOF),
+                       where Python's json module puts it: the opening quote of an
+                       unterminated string, the backslash of a bad escape, the 'u' of
+                       a bad \uXXXX, the lead byte of invalid UTF-8, the opening quote
+                       of a duplicate key, the first byte of an out-of-range number */
     /* private */
     const char *base, *p, *end;
     unsigned depth, max_depth;
@@ -84,7 +90,9 @@ typedef struct ringo__jlex {
 } ringo__jlex;
 
 /* max_depth 0: RINGO__JSON_DEFAULT_DEPTH (at most RINGO__JSON_MAX_DEPTH). alloc
- * NULL: malloc() (the caller then calls ringo__jlex_free()). */
+ * NULL: malloc() (the caller then calls ringo__jlex_free()). alloc gives memory
+ * for strings with escapes (their raw length) and, once per document with an
+ * object, the duplicate-key set; it is never asked to free: an arena fits. */
 void ringo__jlex_init(ringo__jlex *lx, const char *buf, size_t len, unsigned max_depth,
                       ringo__jalloc_fn alloc, void *ctx);
 
@@ -92,7 +100,8 @@ void ringo__jlex_init(ringo__jlex *lx, const char *buf, size_t len, unsigned max
 ringo__jtok ringo__jlex_next(ringo__jlex *lx);
 
 /* After a value's first token (OBJ, ARR or a scalar): consumes the rest of that
- * value, checking it. Returns the last token (OBJ_END, ARR_END, the scalar) or ERROR. */
+ * value, checking it (keys for duplicates too) without decoding its strings.
+ * Returns the last token (OBJ_END, ARR_END, the scalar) or ERROR. */
 ringo__jtok ringo__jlex_skip(ringo__jlex *lx, ringo__jtok first);
 
 /* Frees what a malloc() lexer allocated. */

@@ -436,27 +436,51 @@ static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
  * rounded once, as strtod() rounds the decimal m·10^-d: v is then what a
  * reader gets. Kept below 2^50 so that the rounding of v * 10^d is at most
  * 0.19 away from the decimal it approximates: when a d-decimal form exists,
- * round() finds it, so the first d found is the shortest. Returns 1 when
+ * round() finds it, so the smallest d found is the shortest. Returns 1 when
  * found; 0 when v < 2^50 has no form of 15 digits or fewer (every d up to
  * 10^15 <= v * 10^d was tried); -1 when it cannot tell (the caller then
  * asks printf).
  */
+static bool exact_at(double v, int d, uint64_t *m)
+{
+    *m = (uint64_t)(v * pow10_exact[d] + 0.5);
+    return (double)*m / pow10_exact[d] == v;
+}
+
 static int short_exact(double v, uint64_t *m, int *d)
 {
-    for (int i = 0; i < 23; i++) {
-        double s = v * pow10_exact[i];
-        uint64_t r;
+    int lo = 0, hi = 0;
 
-        if (s >= 1125899906842624.0) /* 2^50 */
-            return i ? 0 : -1;
-        r = (uint64_t)(s + 0.5);
-        if ((double)r / pow10_exact[i] == v) {
-            *m = r;
-            *d = i;
-            return 1;
-        }
+    uint64_t bits;
+    int e2;
+
+    if (v >= 1125899906842624.0) /* 2^50 */
+        return -1;
+    /* hi: the most decimals that keep v * 10^d below 2^50, from log10(2^50 / v) */
+    memcpy(&bits, &v, sizeof(bits));
+    e2 = (int)(bits >> 52) - 1023; /* v >= 2^e2; 49 at most here */
+    hi = ((49 - e2) * 78913) >> 18;
+    if (hi > 22)
+        hi = 22;
+    while (hi > 0 && v * pow10_exact[hi] >= 1125899906842624.0)
+        hi--;
+    while (hi < 22 && v * pow10_exact[hi + 1] < 1125899906842624.0)
+        hi++;
+    if (hi == 22)
+        return -1; /* too small to tell */
+    if (!exact_at(v, hi, m))
+        return 0;
+    /* a d-decimal form that reads back gives a (d+1)-decimal one: the smallest is searched */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (exact_at(v, mid, m))
+            hi = mid;
+        else
+            lo = mid + 1;
     }
-    return -1;
+    exact_at(v, lo, m);
+    *d = lo;
+    return 1;
 }
 
 /*
@@ -519,13 +543,31 @@ static bool reads_back(double v, const char *dig, int k, int exp10)
  */
 typedef unsigned __int128 u128;
 
+static const uint64_t pow10_u64[20] = {1ull,
+                                       10ull,
+                                       100ull,
+                                       1000ull,
+                                       10000ull,
+                                       100000ull,
+                                       1000000ull,
+                                       10000000ull,
+                                       100000000ull,
+                                       1000000000ull,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull,
+                                       1000000000000000000ull,
+                                       10000000000000000000ull};
+
+/* 10^n for n <= 38 */
 static u128 pow10_128(int n)
 {
-    u128 r = 1;
-
-    while (n-- > 0)
-        r *= 10;
-    return r;
+    return n < 20 ? pow10_u64[n] : (u128)pow10_u64[19] * pow10_u64[n - 19];
 }
 
 struct dec {

@@ -20,8 +20,14 @@ static int record(ringo_req *r, ringo_loc loc, const char *name, const char *typ
 
     if (!e)
         return -ENOMEM;
-    *e = (ringo__verr){.loc = loc, .name = name, .type = type, .msg = msg, .input = {"", 0},
-                       .has_input = input != NULL, .ctx_key = ctx_key, .ctx_val = ctx_val};
+    *e = (ringo__verr){.loc = loc,
+                       .name = name,
+                       .type = type,
+                       .msg = msg,
+                       .input = {"", 0},
+                       .has_input = input != NULL,
+                       .ctx_key = ctx_key,
+                       .ctx_val = ctx_val};
     if (input)
         e->input = *input;
     while (*tail)

@@ -321,7 +321,10 @@ int ringo__spec_add(ringo_app *app, const char *label, const char *pattern,
                     const ringo_route_opts *opts)
 {
     const ringo_route_spec *s = opts ? opts->spec : NULL;
-    walk w = {.app = app, .label = label, .pattern = pattern};
+    walk w = {.app = app,
+              .label = label,
+              .pattern = pattern,
+              .quiet = ringo__server_config(&app->srv)->quiet != 0};
     int ret;
 
     if (!s)
@@ -378,8 +381,12 @@ static void write_model(ringo_json_w *w, const ringo_model *m, const char *p)
 {
     ringo_json_obj(w);
     for (const ringo_field *f = m->fields; f->type; f++) {
+        bool unset = f->set && !p[f->set - 1];
+        /* Unset reads back as it came: null where null is allowed, else absent. */
+        if (unset && !(f->flags & RINGO_F_NULLABLE))
+            continue;
         ringo_json_key(w, f->name);
-        if (f->set && !p[f->set - 1])
+        if (unset)
             ringo_json_null(w);
         else
             write_value(w, f, p + f->offset);

@@ -203,8 +203,8 @@ static char *fmt(vctx *v, size_t cap, const char *f, ...)
  * any other a parameter (name). Returns 1 (recorded, or dropped past
  * RINGO_MAX_ERRORS) or -ENOMEM.
  */
-static int add(vctx *v, ringo_loc loc, const char *name, const char *type, const char *msg,
-               vin in, const char *ctx)
+static int add(vctx *v, ringo_loc loc, const char *name, const char *type, const char *msg, vin in,
+               const char *ctx)
 {
     ringo__verr *e;
 
@@ -216,9 +216,14 @@ static int add(vctx *v, ringo_loc loc, const char *name, const char *type, const
     e = ringo_req_alloc(v->r, sizeof(*e));
     if (!e)
         return -ENOMEM;
-    *e = (ringo__verr){.loc = loc, .name = name ? name : "", .type = type, .msg = msg,
-                       .input = in.s, .has_input = in.kind != IN_NONE,
-                       .input_json = in.kind == IN_JSON, .ctx = ctx};
+    *e = (ringo__verr){.loc = loc,
+                       .name = name ? name : "",
+                       .type = type,
+                       .msg = msg,
+                       .input = in.s,
+                       .has_input = in.kind != IN_NONE,
+                       .input_json = in.kind == IN_JSON,
+                       .ctx = ctx};
     if (loc == RINGO_LOC_FORM && !(e->path = path_json(v)))
         return -ENOMEM;
     *v->tail = e;
@@ -367,30 +372,30 @@ static bool str_err(vctx *v, const ringo_field *f, ringo_str s, verr_desc *d)
 
     if (f->min_length && n < f->min_length) {
         *d = (verr_desc){"string_too_short",
-                         fmt(v, 64, "String should have at least %zu character%s",
-                             f->min_length, f->min_length == 1 ? "" : "s"),
+                         fmt(v, 64, "String should have at least %zu character%s", f->min_length,
+                             f->min_length == 1 ? "" : "s"),
                          fmt(v, 48, "{\"min_length\":%zu}", f->min_length)};
         return true;
     }
     if (f->max_length && n > f->max_length) {
         *d = (verr_desc){"string_too_long",
-                         fmt(v, 64, "String should have at most %zu character%s",
-                             f->max_length, f->max_length == 1 ? "" : "s"),
+                         fmt(v, 64, "String should have at most %zu character%s", f->max_length,
+                             f->max_length == 1 ? "" : "s"),
                          fmt(v, 48, "{\"max_length\":%zu}", f->max_length)};
         return true;
     }
     if (f->pattern && !matches(v, f, s)) {
-        *d = (verr_desc){"string_pattern_mismatch",
-                         fmt(v, strlen(f->pattern) + 32, "String should match pattern '%s'",
-                             f->pattern),
-                         ctx_str(v, "pattern", f->pattern)};
+        *d = (verr_desc){
+            "string_pattern_mismatch",
+            fmt(v, strlen(f->pattern) + 32, "String should match pattern '%s'", f->pattern),
+            ctx_str(v, "pattern", f->pattern)};
         return true;
     }
     return false;
 }
 
-static bool bound_err(vctx *v, verr_desc *d, const char *type, const char *words,
-                      const char *key, double b)
+static bool bound_err(vctx *v, verr_desc *d, const char *type, const char *words, const char *key,
+                      double b)
 {
     char num[40];
 
@@ -629,8 +634,8 @@ static int v_bool(vctx *v, const ringo__jtok t, void *dst)
         *(bool *)dst = b;
     return 0;
 parsing:
-    return type_err(v, t, "bool_parsing", "Input should be a valid boolean, unable to interpret input",
-                    NULL);
+    return type_err(v, t, "bool_parsing",
+                    "Input should be a valid boolean, unable to interpret input", NULL);
 }
 
 static int v_enum(vctx *v, const ringo_field *f, ringo__jtok t, void *dst)
@@ -652,10 +657,10 @@ static int v_object(vctx *v, const ringo_field *f, ringo__jtok t, void *dst)
     const char *name = f->model->name ? f->model->name : f->model->c_type;
 
     if (t != RINGO__JTOK_OBJ)
-        return type_err(v, t, "model_type",
-                        fmt(v, strlen(name) + 64,
-                            "Input should be a valid dictionary or instance of %s", name),
-                        ctx_str(v, "class_name", name));
+        return type_err(
+            v, t, "model_type",
+            fmt(v, strlen(name) + 64, "Input should be a valid dictionary or instance of %s", name),
+            ctx_str(v, "class_name", name));
     return object(v, f->model, dst);
 }
 
@@ -907,13 +912,11 @@ static void vctx_init(vctx *v, ringo_req *r)
 }
 
 /* Malformed JSON: FastAPI's one error, loc ["body", <character position>]. */
-static int json_invalid(vctx *v, const char *json)
+static int json_invalid(vctx *v)
 {
-    size_t chars = 0;
+    size_t chars = ringo__jlex_err_char(&v->lx);
     const char *ctx;
 
-    for (size_t i = 0; i < v->lx.err_pos; i++)
-        chars += ((unsigned char)json[i] & 0xc0) != 0x80;
     v->head = NULL;
     v->tail = &v->head;
     v->n = 0;
@@ -943,8 +946,8 @@ static int body(vctx *v, const ringo_model *m, const char *json, size_t len, voi
     if (t == RINGO__JTOK_ERROR)
         ret = FATAL_JSON;
     else if (t == RINGO__JTOK_NULL) /* FastAPI: a null body is no body */
-        ret = add(v, RINGO_LOC_FORM, NULL, "missing", "Field required",
-                  (vin){{"", 0}, IN_NONE}, NULL);
+        ret = add(v, RINGO_LOC_FORM, NULL, "missing", "Field required", (vin){{"", 0}, IN_NONE},
+                  NULL);
     else if (t != RINGO__JTOK_OBJ)
         ret = type_err(v, t, "model_attributes_type",
                        "Input should be a valid dictionary or object to extract fields from", NULL);
@@ -953,7 +956,7 @@ static int body(vctx *v, const ringo_model *m, const char *json, size_t len, voi
     if (ret >= 0 && ringo__jlex_next(&v->lx) != RINGO__JTOK_EOF)
         ret = FATAL_JSON;
     if (ret == FATAL_JSON)
-        ret = v->lx.err == RINGO__JERR_NOMEM ? -ENOMEM : json_invalid(v, json);
+        ret = v->lx.err == RINGO__JERR_NOMEM ? -ENOMEM : json_invalid(v);
     if (ret < 0)
         return ret;
     if (v->n || v->failed)
@@ -997,8 +1000,8 @@ static int param_value(vctx *v, const ringo_field *f, ringo_str s, char *dst)
     case RINGO_BOOL:
         if (bool_word(s, &b))
             return *(bool *)dst = b, 0;
-        d = (verr_desc){"bool_parsing", "Input should be a valid boolean, unable to interpret input",
-                        NULL};
+        d = (verr_desc){"bool_parsing",
+                        "Input should be a valid boolean, unable to interpret input", NULL};
         break;
     case RINGO_ENUM:
         if ((e = enum_index(f, s)) >= 0)
@@ -1028,8 +1031,8 @@ static int params(vctx *v, const ringo_model *m, void **out)
         else if (got < 0 && (f->dflt.has || (f->flags & RINGO_F_OPTIONAL)))
             absent(f, dst);
         else if (got < 0)
-            ret = add(v, f->in, f->name, "missing", "Field required", (vin){{"", 0}, IN_NONE},
-                      NULL);
+            ret =
+                add(v, f->in, f->name, "missing", "Field required", (vin){{"", 0}, IN_NONE}, NULL);
         else if ((ret = param_value(v, f, s, dst + f->offset)) == 0 && f->set)
             dst[f->set - 1] = true;
     }
@@ -1079,7 +1082,7 @@ int ringo__validate(ringo_req *r)
             return ringo_fail(r, 415, "Content-Type must be application/json");
         bv.budget = b.len * BUDGET_FACTOR + BUDGET_FLOOR;
         bret = body(&bv, s->body, b.ptr, b.len, &r->body_value);
-            if (bret == -E2BIG)
+        if (bret == -E2BIG)
             return ringo_fail(r, 413, "body too large for its model");
         if (bret < 0)
             return bret;
@@ -1088,8 +1091,8 @@ int ringo__validate(ringo_req *r)
             return RINGO_EVALIDATION;
         }
     } else if (s->body && !(s->flags & RINGO_SPEC_BODY_OPTIONAL)) {
-        bret = add(&bv, RINGO_LOC_FORM, NULL, "missing", "Field required",
-                   (vin){{"", 0}, IN_NONE}, NULL);
+        bret = add(&bv, RINGO_LOC_FORM, NULL, "missing", "Field required", (vin){{"", 0}, IN_NONE},
+                   NULL);
         if (bret < 0)
             return bret;
     }

@@ -230,8 +230,9 @@ RINGO_API int ringo_model_parse(ringo_req *req, const ringo_model *model, const 
 
 /*
  * Writes the instance at value of model as a JSON object with the writer
- * (ringo/json.h): every field in declaration order, null for an optional
- * or nullable field whose set member is false, enums as their strings.
+ * (ringo/json.h): every field in declaration order, enums as their
+ * strings; a field whose set member is false is null when RINGO_F_NULLABLE,
+ * else left out (so that the text validates again as the same instance).
  * Errors are the writer's (sticky, returned by ringo_json_finish()); a NULL
  * model or value makes the writer fail with -EINVAL.
  */

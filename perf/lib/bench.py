@@ -31,6 +31,7 @@ import servers  # noqa: E402
 PERF = servers.PERF
 REPO = os.path.dirname(PERF)
 PIPELINE_LUA = os.path.join(PERF, "wrk", "pipeline.lua")
+POST_LUA = os.path.join(PERF, "wrk", "post.lua")
 IDLE_PY = os.path.join(PERF, "lib", "idle.py")
 
 
@@ -68,6 +69,14 @@ CASES = [
          "sync_sleep", 256, hook=True),
     # Response compression: the same 64 KiB JSON, gzip at level 1 on both sides (ringo's
     # default, nginx's gzip_comp_level default), Accept-Encoding: gzip on every request.
+    # Typed JSON: a ~1 KiB product validated against the demo's body model and answered
+    # 201 with the stored item (written by ringo's JSON writer; pydantic + FastAPI's
+    # encoder on the peer), and the same body echoed back unvalidated: the difference
+    # is the cost of validation and serialization.
+    Case("products-64", "POST /products (~1 KiB JSON body model, 201 + the item), "
+         "64 connections", "products", 64, hook=True),
+    Case("echo-1k-64", "POST /echo, the same ~1 KiB JSON body sent back unvalidated, "
+         "64 connections", "echo_1k", 64, hook=True),
     Case("gzip-json-64", "/json64k with Accept-Encoding: gzip (64 KiB JSON, gzip level 1), "
          "64 connections", "gzip_json", 64, hook=True),
 ]
@@ -298,14 +307,26 @@ class Bench:
         cmd = ["wrk", "-t1", f"-c{conns or c.conns}", f"-d{duration:g}s", "--latency"]
         if c.depth > 1:
             cmd += ["-s", PIPELINE_LUA]
+        elif c.route in servers.POST_ROUTES:
+            cmd += ["-s", POST_LUA]
         for h in servers.ROUTE_HEADERS.get(c.route, ()):
             cmd += ["-H", h]
         cmd.append(s.url(s.path(c.route)))
         if c.depth > 1:
             cmd += ["--", str(c.depth)]
+        elif c.route in servers.POST_ROUTES:
+            cmd += ["--", self.post_body_file(), servers.POST_ROUTES[c.route]]
         if self.client_cpu is not None:
             cmd = ["taskset", "-c", str(self.client_cpu)] + cmd
         return cmd
+
+    def post_body_file(self):
+        """The POST cases' body (servers.product_body()), written once into the results."""
+        path = os.path.join(self.dir, "product.json")
+        if not os.path.exists(path):
+            with open(path, "wb") as f:
+                f.write(servers.product_body())
+        return path
 
     def settle(self, limit=5.0):
         """Wait until no server of ours is still busy (closing the last run's

@@ -28,7 +28,7 @@ DEBIAN_PYTHON = "/usr/bin/python3"
 # Logical routes -> the path each server answers them on. "Hook" routes are probed with
 # curl when the server starts and their cases run only where the answer is 200.
 ASYNC_ROUTES = {"plaintext": "/plaintext", "json": "/json", "sleep": "/sleep?ms=10",
-                "deps": "/deps/chain"}
+                "deps": "/deps/chain", "products": "/products", "echo_1k": "/echo"}
 # The dependency chain needs a bearer token (its `token` dependency answers 401 without).
 ROUTE_HEADERS = {"deps": ["Authorization: Bearer bench"]}
 SYNC_ROUTES = {"plaintext": "/sync/plaintext", "json": "/sync/json",
@@ -52,6 +52,23 @@ def write_static(server_dir):
 ROUTE_HEADERS["gzip_json"] = ["Accept-Encoding: gzip"]
 # Routes whose response size is part of the result (compression): probed once per server.
 SIZE_PROBES = {"gzip_json"}
+# POST routes: the Content-Type of the body they are sent (product_body(), the same for
+# both: the products case validates it, the echo case only sends it back), and the
+# status that means success when it is not 200 (the probe expects it).
+POST_ROUTES = {"products": "application/json", "echo_1k": "application/json"}
+OK_STATUS = {"products": 201}
+
+
+def product_body():
+    """A body of the demo's POST /products model (docs/api.md): name (1..50 chars), price
+    (> 0), ten tags (the most the model allows), in_stock, dims {w, h}; about 1 KiB of
+    compact JSON, every field checked by the validator."""
+    import json
+    tags = ["tag-%02d-%s" % (i, "abcdefghijklmnopqrstuvwxyz"[i:] + "0123456789" * 6)
+            for i in range(10)]
+    doc = {"name": "Stainless steel water bottle, 750 ml", "price": 24.99, "tags": tags,
+           "in_stock": True, "dims": {"w": 7.5, "h": 26.0}}
+    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def json64k():
@@ -104,15 +121,18 @@ def wait_port(port, proc, timeout):
     return False
 
 
-def http_status(url, headers=()):
-    """Status code of a GET, with curl when present (the method's probe), else urllib."""
+def http_status(url, headers=(), body=None):
+    """Status code of a GET (a POST of body when given), with curl when present (the
+    method's probe), else urllib."""
     if shutil.which("curl"):
         hdr = [a for h in headers for a in ("-H", h)]
+        post = ["--data-binary", "@-"] if body is not None else []
         r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-m", "5", "-w", "%{http_code}"] +
-                           hdr + [url], capture_output=True, text=True)
+                           hdr + post + [url], capture_output=True, input=body or b"")
         return int(r.stdout or 0)
     try:
-        req = urllib.request.Request(url, headers=dict(h.split(": ", 1) for h in headers))
+        req = urllib.request.Request(url, data=body,
+                                     headers=dict(h.split(": ", 1) for h in headers))
         with urllib.request.urlopen(req, timeout=5) as resp:
             return resp.status
     except urllib.error.HTTPError as e:
@@ -207,8 +227,12 @@ class Server:
     def probe(self):
         self.answers = {}
         for route, path in self.routes.items():
-            self.answers[route] = http_status(self.url(path),
-                                              ROUTE_HEADERS.get(route, ())) == 200
+            headers, body = list(ROUTE_HEADERS.get(route, ())), None
+            if route in POST_ROUTES:
+                headers.append("Content-Type: " + POST_ROUTES[route])
+                body = product_body()
+            self.answers[route] = http_status(self.url(path), headers,
+                                              body) == OK_STATUS.get(route, 200)
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"

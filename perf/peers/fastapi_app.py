@@ -10,10 +10,15 @@ python3-httptools; python3-websockets for /ws/echo):
         --no-access-log --log-level warning
 """
 import asyncio
+import itertools
 import time
+from collections import OrderedDict
+from typing import List, Optional
 
-from fastapi import Depends, FastAPI, Header, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi import (Depends, FastAPI, Header, HTTPException, Request, Response, WebSocket,
+                     WebSocketDisconnect)
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, Field
 
 app = FastAPI()
 
@@ -106,3 +111,51 @@ async def ws_echo(ws: WebSocket):
                 await ws.send_bytes(m["bytes"])
     except WebSocketDisconnect:
         pass
+
+
+# Typed JSON: ringo's demo POST /products body model (docs/api.md), in pydantic 1.10 (the
+# version Debian ships with FastAPI 0.92): 201 with the item as stored plus its id.
+class Dims(BaseModel):
+    w: float = Field(..., ge=0)
+    h: float = Field(..., ge=0)
+
+
+class Product(BaseModel):
+    name: str = Field(..., min_length=1, max_length=50)
+    price: float = Field(..., gt=0)
+    tags: Optional[List[str]] = Field(None, max_items=10)
+    in_stock: bool = True
+    dims: Optional[Dims] = None
+
+
+class StoredProduct(Product):
+    id: int
+
+
+# The in-memory store keeps the newest items only: a benchmark posts millions.
+STORE_MAX = 10000
+_products = OrderedDict()
+_ids = itertools.count(1)
+
+
+@app.post("/products", status_code=201, response_model=StoredProduct)
+async def create_product(p: Product):
+    item = StoredProduct(id=next(_ids), **p.dict())
+    _products[item.id] = item
+    if len(_products) > STORE_MAX:
+        _products.popitem(last=False)
+    return item
+
+
+@app.get("/products/{pid}", response_model=StoredProduct)
+async def get_product(pid: int):
+    if pid not in _products:
+        raise HTTPException(404, "Not Found")
+    return _products[pid]
+
+
+# ringo's POST /echo: the body back as it came, with its Content-Type.
+@app.post("/echo")
+async def echo(request: Request):
+    return Response(await request.body(),
+                    media_type=request.headers.get("content-type", "application/octet-stream"))
