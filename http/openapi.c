@@ -246,39 +246,65 @@ static bool route_hidden(const ringo__route *r)
            (r->opts.spec && (r->opts.spec->flags & RINGO_SPEC_HIDDEN));
 }
 
+/* The index of method in op_methods, or -1. */
+int ringo__openapi_op_index(const char *method)
+{
+    for (int i = 0; i < (int)(sizeof(op_methods) / sizeof(op_methods[0])); i++)
+        if (strcmp(method, op_methods[i]) == 0)
+            return i;
+    return -1;
+}
+
 const char *ringo__openapi_op_method(const char *method)
 {
     static const char *const lower[] = {"get",     "put",  "post",  "delete",
                                         "options", "head", "patch", "trace"};
+    int i = ringo__openapi_op_index(method);
 
-    for (size_t i = 0; i < sizeof(op_methods) / sizeof(op_methods[0]); i++)
-        if (strcmp(method, op_methods[i]) == 0)
-            return lower[i];
-    return NULL;
+    return i < 0 ? NULL : lower[i];
 }
 
 /*
- * The OpenAPI path template of a ringo pattern: "{rest...}" becomes
- * "{rest}" (OpenAPI has no catch-all; the parameter says it may hold '/').
- * Written into the writer as a key.
+ * The OpenAPI path template of a ringo pattern is the pattern without the
+ * "..." of a final catch-all: "{rest...}" becomes "{rest}" (OpenAPI has no
+ * catch-all; the parameter's description says it may hold '/'). Its length:
  */
-static void path_key(ringo_json_w *w, const char *pattern)
+static size_t template_len(const char *pattern)
 {
-    char buf[1024];
-    size_t n = 0;
+    size_t n = strlen(pattern);
 
-    for (const char *p = pattern; *p && n < sizeof(buf) - 1; p++) {
-        if (p[0] == '.' && strncmp(p, "...}", 4) == 0 && p + 4 == pattern + strlen(pattern)) {
-            buf[n++] = '}';
-            break;
-        }
-        buf[n++] = *p;
-    }
-    ringo_json_keyn(w, buf, n);
+    return n > 4 && strcmp(pattern + n - 4, "...}") == 0 ? n - 3 : n;
 }
 
-/* Two patterns name the same OpenAPI path (they differ at most in "..."). */
-static bool same_path(const char *a, const char *b) { return strcmp(a, b) == 0; }
+static int path_key(ringo_json_w *w, const char *pattern)
+{
+    size_t n = template_len(pattern);
+    char *t;
+
+    if (n == strlen(pattern)) {
+        ringo_json_keyn(w, pattern, n);
+        return 0;
+    }
+    t = ringo__malloc(n);
+    if (!t)
+        return -ENOMEM;
+    memcpy(t, pattern, n - 1);
+    t[n - 1] = '}';
+    ringo_json_keyn(w, t, n);
+    ringo__free(t);
+    return 0;
+}
+
+/* Two patterns have the same OpenAPI path ("/f/{p...}" and "/f/{p}" do). */
+static bool same_path(const char *a, const char *b)
+{
+    size_t n = template_len(a);
+
+    /* The templates' last byte is '}' wherever the patterns have "...}". */
+    return n == template_len(b) && memcmp(a, b, n - 1) == 0 &&
+           (a[n - 1] == b[n - 1] || (a[n - 1] == '.' && b[n - 1] == '}') ||
+            (a[n - 1] == '}' && b[n - 1] == '.'));
+}
 
 static void write_info(ringo_json_w *w, const struct ringo__openapi *oa)
 {
@@ -341,15 +367,26 @@ static void write_tags(ringo_json_w *w, const struct ringo__openapi *oa)
 static int write_path_item(ringo__gen *g, unsigned first)
 {
     ringo_app *app = g->app;
+    unsigned done = 0; /* bit i: op_methods[i] is written */
+    int ret = path_key(g->w, app->routes[first]->pattern);
 
-    path_key(g->w, app->routes[first]->pattern);
+    if (ret < 0)
+        return ret;
     ringo_json_obj(g->w);
     for (unsigned i = first; i < app->nroutes; i++) {
         const ringo__route *r = app->routes[i];
-        int ret;
+        unsigned bit;
 
         if (route_hidden(r) || !same_path(r->pattern, app->routes[first]->pattern))
             continue;
+        /* "/f/{p}" and "/f/{p...}" both with GET: one operation can be listed. */
+        bit = 1u << ringo__openapi_op_index(r->method);
+        if (done & bit) {
+            g->route = r;
+            ringo__openapi_complain(g, "left out: its path is another route's in OpenAPI");
+            continue;
+        }
+        done |= bit;
         ringo_json_key(g->w, ringo__openapi_op_method(r->method));
         ret = ringo__openapi_operation(g, r);
         if (ret < 0)

@@ -51,6 +51,7 @@ void ringo__openapi_free(struct ringo_app *app);
 int ringo__openapi_build(struct ringo_app *app);
 /* The Path Item key of method ("get"), or NULL for a method OpenAPI 3.1 cannot name. */
 const char *ringo__openapi_op_method(const char *method);
+int ringo__openapi_op_index(const char *method); /* its index among those, or -1 */
 
 /* A security scheme ringo_dep_new() accepts: named, a known kind, reserved zero. */
 bool ringo__openapi_security_valid(const ringo_security *s);

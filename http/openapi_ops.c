@@ -545,13 +545,23 @@ static int write_responses(ringo__gen *g, const ringo__route *r)
 
 /* ---- security ---- */
 
+static bool str_eq(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
+/* Two declarations of one scheme (two dependencies may each declare it). */
+static bool scheme_same(const ringo_security *a, const ringo_security *b)
+{
+    return a == b || (str_eq(a->name, b->name) && a->kind == b->kind && a->in == b->in &&
+                      str_eq(a->bearer_format, b->bearer_format) &&
+                      str_eq(a->key_name, b->key_name) && str_eq(a->description, b->description));
+}
+
 static int scheme_use(ringo__gen *g, const ringo_security *s)
 {
     const void **v;
 
     for (unsigned i = 0; i < g->nschemes; i++) {
         const ringo_security *o = g->schemes[i];
-        if (o == s)
+        if (scheme_same(o, s))
             return 0;
         if (strcmp(o->name, s->name) == 0) {
             ringo__openapi_complain(g, "two security schemes are named '%s'", s->name);
@@ -585,7 +595,7 @@ static int write_security(ringo__gen *g, const ringo__route *r)
         if (!s)
             continue;
         for (unsigned j = 0; j < i; j++)
-            dup |= r->plan[j]->security == s;
+            dup |= r->plan[j]->security && strcmp(r->plan[j]->security->name, s->name) == 0;
         if (dup)
             continue;
         ringo_json_key(g->w, s->name);

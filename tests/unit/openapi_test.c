@@ -214,6 +214,9 @@ static void document(void)
     route(app, "GET", "/hidden", &hidden, NULL);
     route(app, "GET", "/a-b", NULL, NULL);
     route(app, "GET", "/a_b", NULL, NULL);
+    route(app, "GET", "/g/{p}", NULL, NULL);
+    route(app, "GET", "/g/{p...}", NULL, NULL); /* the same OpenAPI path and method: left out */
+    route(app, "POST", "/g/{p...}", NULL, NULL);
     CHECK(ringo_static(app, "/static", RINGO_SOURCE_DIR "/examples/static", NULL) == 0);
     CHECK(ringo_app_openapi(app, &oo) == 0);
     fake_app_start(app);
@@ -263,6 +266,10 @@ static void document(void)
     has(doc, "\"tags\":[{\"name\":\"orders\",\"description\":\"Orders\"}]}");
     has(doc, "\"operationId\":\"get_a_b\"");
     has(doc, "\"operationId\":\"get_a_b_2\"");
+    has(doc, "\"/g/{p}\":{\"get\":{\"operationId\":\"get_g_p\",");
+    has(doc, "}}},\"post\":{\"operationId\":\"post_g_p\",");
+    CHECKF(strstr(strstr(doc, "\"/g/{p}\"") + 1, "\"/g/{p}\"") == NULL, "%s", strstr(doc, "\"/g/"));
+    lacks(doc, "get_g_p_2");
     /* Left out. */
     lacks(doc, "/dav");
     lacks(doc, "/any");
