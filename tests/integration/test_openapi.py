@@ -306,6 +306,15 @@ def validation_error_schema(srv):
     jsonschema.Draft202012Validator(schema).validate(r.json())
     check_eq([e["loc"] for e in r.json()["detail"]], [["path", "id"], ["query", "limit"]],
              "the 422's locations")
+    c = Conn(srv)
+    c.send(request("POST", "/products", headers=[("Content-Type", "application/json")],
+                   body=b'{"name":"","price":-1,"tags":[1],"dims":{"w":-1}}'))
+    r = c.read_response()
+    c.close()
+    check_eq(r.status, 422, f"POST /products with a bad body ({r!r})")
+    jsonschema.Draft202012Validator(schema).validate(r.json())
+    check(any(e["loc"] == ["body", "dims", "w"] for e in r.json()["detail"]),
+          f"a nested location in {r.json()}")
 
 
 @case()
