@@ -96,13 +96,13 @@ typedef struct ringo_openapi_opts {
  * GET json_path and docs_path now (ringo_route() rules: -EEXIST when a route
  * is there) and, with ui_dir, mounts it (ringo_static()); the document
  * itself is written at ringo_app_start(), which fails with the error of
- * writing it (-ENOMEM, or -EINVAL for a declaration it cannot express,
- * named on stderr). Call once, before ringo_app_start(). json_path "" registers
- * nothing (the document is still written, for ringo_app_openapi_json()).
- * Returns 0; -EINVAL (app NULL, a path not starting with '/' or holding '{',
- * ui_dir "", nonzero reserved); -EALREADY
- * (called before); -EBUSY (after start); -EEXIST; -ENOMEM; or ringo_static()'s
- * error for ui_dir (-ENOENT, -ENOTDIR, -EACCES...).
+ * writing it: -ENOMEM, or -EINVAL (named on stderr) for two models or two
+ * security schemes of one name, or an operation_id given twice. Call once,
+ * before ringo_app_start(). json_path "" registers nothing (the document is
+ * still written, for ringo_app_openapi_json()). Returns 0; -EINVAL (app
+ * NULL, a path not starting with '/' or holding '{', ui_dir "", nonzero
+ * reserved); -EALREADY (called before); -EBUSY (after start); -EEXIST;
+ * -ENOMEM; or ringo_static()'s error for ui_dir (-ENOENT, -ENOTDIR, -EACCES).
  */
 RINGO_API int ringo_app_openapi(ringo_app *app, const ringo_openapi_opts *opts);
 
