@@ -18,7 +18,10 @@ and summaries are there. GET /docs is Swagger UI on the document, from the
 jsdelivr CDN by default, or from a local swagger-ui-dist directory
 (--swagger-ui-dir; here a fake one with small files) whose files ringo
 serves with their content types. The paths are configurable, and an empty
---openapi-url turns both off (404).
+--openapi-url turns both off (404). With --files-dir the bench file route
+is listed with its declared parameters, which the server enforces (422).
+A 422 the server sends, for parameters and for a body model, is valid
+against the document's HTTPValidationError schema.
 
 Validation needs python3-jsonschema (scripts/deps.sh installs it): this file
 runs itself under /usr/bin/python3 when the python that started it lacks the
