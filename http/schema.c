@@ -240,7 +240,9 @@ static int check_field(walk *w, const ringo_model *m, const ringo_field *f, enum
         goto nested;
     if (!f->name || !f->name[0])
         return bad(w, m, f, "no name");
-    if (f->offset + sz > m->size || f->offset % (sz >= 8 ? 8 : sz ? sz : 1) != 0)
+    /* An embedded model is aligned as its widest member, which its size does not say. */
+    if (f->offset + sz > m->size ||
+        (f->type != RINGO_OBJECT && f->offset % (sz >= 8 ? 8 : sz) != 0))
         return bad(w, m, f, "the value member lies outside the struct, or misaligned");
     if (f->set && f->set - 1 + sizeof(bool) > m->size)
         return bad(w, m, f, "the set member lies outside the struct");

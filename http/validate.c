@@ -57,6 +57,7 @@ typedef struct vctx {
     unsigned n;                /* recorded (at most RINGO_MAX_ERRORS) */
     bool failed;               /* an error was seen: stop storing values */
     bool oom;                  /* a message or ctx could not be allocated */
+    bool optional;             /* RINGO_SPEC_BODY_OPTIONAL: null is no body, not an error */
     size_t spent, budget;      /* bytes of converted values */
     seg path[RINGO_JSON_MAX_DEPTH + 2];
     unsigned depth;
@@ -945,7 +946,9 @@ static int body(vctx *v, const ringo_model *m, const char *json, size_t len, voi
     t = ringo__jlex_next(&v->lx);
     if (t == RINGO__JTOK_ERROR)
         ret = FATAL_JSON;
-    else if (t == RINGO__JTOK_NULL) /* FastAPI: a null body is no body */
+    else if (t == RINGO__JTOK_NULL && v->optional)
+        dst = NULL; /* FastAPI: a null body is no body; optional, it is None */
+    else if (t == RINGO__JTOK_NULL)
         ret = add(v, RINGO_LOC_FORM, NULL, "missing", "Field required", (vin){{"", 0}, IN_NONE},
                   NULL);
     else if (t != RINGO__JTOK_OBJ)
@@ -1081,6 +1084,7 @@ int ringo__validate(ringo_req *r)
         if (ringo_req_header(r, "content-type", &ct) == 0 && !json_type(ct))
             return ringo_fail(r, 415, "Content-Type must be application/json");
         bv.budget = b.len * BUDGET_FACTOR + BUDGET_FLOOR;
+        bv.optional = (s->flags & RINGO_SPEC_BODY_OPTIONAL) != 0;
         bret = body(&bv, s->body, b.ptr, b.len, &r->body_value);
         if (bret == -E2BIG)
             return ringo_fail(r, 413, "body too large for its model");
@@ -1104,12 +1108,11 @@ int ringo__validate(ringo_req *r)
     if (!pv.n && !bv.n)
         return 0;
     if (pv.n + bv.n > RINGO_MAX_ERRORS) { /* the bound holds for the whole request */
-        ringo__verr *e = bv.head;
-        for (unsigned i = pv.n + 1; i < RINGO_MAX_ERRORS && e; i++)
-            e = e->next;
-        if (e)
-            e->next = NULL;
-        bv.n = RINGO_MAX_ERRORS - pv.n;
+        ringo__verr **keep = &bv.head;
+        bv.n = RINGO_MAX_ERRORS - pv.n; /* the body's errors that still fit, maybe none */
+        for (unsigned i = 0; i < bv.n && *keep; i++)
+            keep = &(*keep)->next;
+        *keep = NULL;
     }
     append_errors(r, pv.head, pv.n);
     append_errors(r, bv.head, bv.n);

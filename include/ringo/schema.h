@@ -140,9 +140,8 @@ typedef struct ringo_field {
     uint64_t reserved[4]; /* zero: room for later options (ringo/app.h, ABI) */
 } ringo_field;
 
-/* ringo_model.flags */
-#define RINGO_MODEL_FORBID_EXTRA 1u /* an unknown member is "extra_forbidden" (default: ignored)   \
-                                     */
+/* ringo_model.flags: an unknown member is "extra_forbidden" (default: ignored). */
+#define RINGO_MODEL_FORBID_EXTRA 1u
 
 /*
  * A JSON object model, or the parameters of a route (fields with .in). The
@@ -178,7 +177,7 @@ typedef struct ringo_response_spec {
 
 /* ringo_route_spec.flags */
 #define RINGO_SPEC_DEPRECATED 1u    /* OpenAPI: the operation is deprecated */
-#define RINGO_SPEC_BODY_OPTIONAL 2u /* an empty body is accepted: RINGO_BODY() is then NULL */
+#define RINGO_SPEC_BODY_OPTIONAL 2u /* an empty or null body: RINGO_BODY() is NULL */
 #define RINGO_SPEC_HIDDEN 4u        /* OpenAPI: left out (FastAPI's include_in_schema=False) */
 
 /*
@@ -221,7 +220,9 @@ RINGO_API void *ringo_req_body_value(ringo_req *req, const char *type);
  * (request arena), the way a declared body is: on success 0 and *out set;
  * else RINGO_EVALIDATION with the errors recorded under loc ["body", ...]
  * (the handler returns it and the client gets 422), -EINVAL (req, model,
- * json or out NULL, or a model registration would refuse), or -ENOMEM.
+ * json or out NULL, or a model registration would refuse), -E2BIG (the
+ * converted values would take more than 16 times len plus 64 KiB), or
+ * -ENOMEM.
  * For JSON that does not come as the route's body (a multipart part, a
  * WebSocket message). *out is NULL on failure.
  */

@@ -12,7 +12,7 @@ the committed body, and the connection stays open. A non-JSON Content-Type
 answers 415. Valid bodies round-trip: POST answers 201 with the item as
 stored plus its id (defaults applied, lax conversions done), GET returns it
 from any ring and from async and sync routes alike, PUT replaces it, a
-missing id answers 404. Hostile bodies (a 100 000-item array, 10 000
+missing id answers 404; the store keeps the newest 10 000 items. Hostile bodies (a 100 000-item array, 10 000
 unknown objects, 10 000 errors) are answered within the body limit while
 another connection goes on being served. Every server stops with zero live
 objects.
@@ -178,6 +178,27 @@ def concurrent_posts_get_distinct_ids(srv):
     check(not errors, f"worker failed: {errors!r}")
     check_eq(len(ids), 80, "answers")
     check_eq(len(set(ids)), 80, "distinct ids")
+
+
+@case()
+def store_keeps_the_newest_10000(srv):
+    # A benchmark posts millions: the oldest items go, their ids answer 404.
+    c = Client(srv)
+    first = c.json("POST", "/products", {"name": "first", "price": 1}, status=201)["id"]
+    one = request("POST", "/products", headers=[CT], body='{"name":"n","price":1}')
+    last = first
+    for _ in range(20):  # 20 pipelined batches of 500
+        c.conn.send(one * 500)
+        for _ in range(500):
+            r = c.conn.read_response()
+            check_eq(r.status, 201, "a pipelined POST")
+            last = r.json()["id"]
+    check_eq(last, first + 10000, "ids in order")
+    check_eq(c.json("GET", f"/products/{first}", status=404)["detail"], "Product not found",
+             "the oldest item, evicted")
+    check_eq(c.json("GET", f"/products/{first + 1}")["id"], first + 1, "the oldest kept")
+    check_eq(c.json("GET", f"/products/{last}")["id"], last, "the newest")
+    c.close()
 
 
 @case()

@@ -176,6 +176,27 @@ static const ringo_route_spec strict_spec = {.body = &strict_model};
 static const ringo_route_spec optional_spec = {.body = &strict_model,
                                                .flags = RINGO_SPEC_BODY_OPTIONAL};
 
+/* 40 required query parameters q0..q39, and the forbidding body: more errors than fit. */
+struct many {
+    int64_t q[40];
+};
+
+#define Q(i)                                                                                       \
+    {                                                                                              \
+        .name = "q" #i, .in = RINGO_LOC_QUERY, RINGO_AS_INT(struct many, q[i])                     \
+    }
+static const ringo_field many_fields[] = {
+    Q(0),  Q(1),  Q(2),  Q(3),  Q(4),  Q(5),  Q(6),  Q(7),  Q(8),  Q(9),  Q(10),
+    Q(11), Q(12), Q(13), Q(14), Q(15), Q(16), Q(17), Q(18), Q(19), Q(20), Q(21),
+    Q(22), Q(23), Q(24), Q(25), Q(26), Q(27), Q(28), Q(29), Q(30), Q(31), Q(32),
+    Q(33), Q(34), Q(35), Q(36), Q(37), Q(38), Q(39), {0},
+};
+#undef Q
+
+static const ringo_model many_model = {
+    .name = "Many", RINGO_MODEL_OF(struct many), .fields = many_fields};
+static const ringo_route_spec many_spec = {.params = &many_model, .body = &strict_model};
+
 /* ---- handlers ---- */
 
 static int echo_order(ringo_req *req, void *ud)
@@ -246,6 +267,33 @@ struct one {
     struct dims d;
 };
 
+/* A model of 4-byte members, embedded at an offset that is not a multiple of 8. */
+struct small {
+    int a, b, c;
+};
+
+struct holder {
+    int e;
+    struct small s;
+};
+
+static const ringo_model small_model = {
+    .name = "Small",
+    RINGO_MODEL_OF(struct small),
+    .fields = (const ringo_field[]){{.name = "a",
+                                     RINGO_AS_ENUM(struct small, a),
+                                     .values = (const char *const[]){"x", NULL},
+                                     RINGO_DEFAULT_ENUM("x")},
+                                    {0}},
+};
+
+static const ringo_route_spec holder_spec = {
+    .body = &(const ringo_model){
+        .name = "Holder",
+        RINGO_MODEL_OF(struct holder),
+        .fields = (const ringo_field[]){
+            {.name = "s", RINGO_AS_OBJECT(struct holder, s, small_model)}, {0}}}};
+
 #define ONE(...)                                                                                   \
     (&(const ringo_route_spec){                                                                    \
         .body = &(const ringo_model){.name = "One",                                                \
@@ -256,6 +304,7 @@ static void test_registration(void)
 {
     /* Well-formed: accepted. */
     CHECK(reg(&order_spec, "/o/{id}", 0) == 0);
+    CHECK(reg(&holder_spec, "/x", 0) == 0);
     CHECK(reg(ONE({.name = "i",
                    RINGO_AS_INT(struct one, i),
                    .flags = RINGO_F_OPTIONAL,
@@ -308,6 +357,8 @@ static void start(void)
     CHECK(ringo_route_ex(app, "POST", "/strict", RINGO_ASYNC, echo_strict, NULL, &s) == 0);
     CHECK(ringo_route_ex(app, "PUT", "/optional", RINGO_ASYNC, echo_strict, NULL, &opt) == 0);
     CHECK(ringo_route(app, "POST", "/parse", RINGO_ASYNC, parse, NULL) == 0);
+    CHECK(ringo_route_ex(app, "POST", "/many", RINGO_ASYNC, echo_strict, NULL,
+                         &(ringo_route_opts){.spec = &many_spec}) == 0);
     fake_app_start(app);
 }
 
@@ -387,6 +438,7 @@ static void test_valid(void)
     expect("POST", "/strict", "", "{\"a\":-5}", 200, "{\"a\":-5}");
     /* An optional body may be empty. */
     expect("PUT", "/optional", CT, "", 204, "");
+    expect("PUT", "/optional", CT, " null ", 204, "");
     expect("PUT", "/optional", CT, "{\"a\":1}", 200, "{\"a\":1}");
     expect("POST", "/parse", "", "{\"sku\":\"s\",\"qty\":8}", 200, "{\"sku\":\"s\",\"qty\":8}");
 }
@@ -588,6 +640,29 @@ static void test_param_errors(void)
                                      "{\"name\":\"a\",\"count\":0,\"price\":1}")));
 }
 
+/* 40 parameters' errors and 40 of the body's: the first 64, parameters' first. */
+static void test_bounded(void)
+{
+    static char body[2048], want[16384], got[65536];
+    char *p = body, *w = want;
+
+    p += sprintf(p, "{\"a\":1");
+    for (int i = 0; i < 40; i++)
+        p += sprintf(p, ",\"x%d\":%d", i, i);
+    strcpy(p, "}");
+    w += sprintf(w, "{\"detail\":[");
+    for (int i = 0; i < 40; i++)
+        w += sprintf(w, "%s" E("missing", "\"query\",\"q%d\"", "Field required", "null"),
+                     i ? "," : "", i);
+    for (int i = 0; i < 24; i++)
+        w += sprintf(
+            w, "," E("extra_forbidden", "\"body\",\"x%d\"", "Extra inputs are not permitted", "%d"),
+            i, i);
+    strcpy(w, "]}");
+    CHECK(ask("POST", "/many", CT, body, got, sizeof(got)) == 422);
+    CHECKF(strcmp(got, want) == 0, "got %s\nwant %s", got, want);
+}
+
 int main(void)
 {
     test_registration();
@@ -596,6 +671,7 @@ int main(void)
     test_body_errors();
     test_malformed();
     test_param_errors();
+    test_bounded();
     stop();
     return 0;
 }
