@@ -437,7 +437,20 @@ static int write_request_body(ringo__gen *g, const ringo__route *r)
     ringo_json_obj(w);
     ringo_json_key(w, "schema");
     ringo_json_obj(w);
-    write_ref(g, spec->body);
+    if (spec->flags & RINGO_SPEC_BODY_OPTIONAL) {
+        /* An empty body or null: FastAPI's `item: Item | None = None`. */
+        ringo_json_key(w, "anyOf");
+        ringo_json_arr(w);
+        ringo_json_obj(w);
+        write_ref(g, spec->body);
+        ringo_json_end(w);
+        ringo_json_obj(w);
+        key_str(w, "type", "null");
+        ringo_json_end(w);
+        ringo_json_end(w);
+    } else {
+        write_ref(g, spec->body);
+    }
     ringo_json_end(w);
     ringo_json_end(w);
     ringo_json_end(w);

@@ -124,6 +124,8 @@ static const ringo_route_spec post_order = {.body = &order_model,
                                             .flags = RINGO_SPEC_DEPRECATED};
 static const ringo_route_spec get_order = {.params = &order_params, .tags = order_tags};
 static const ringo_route_spec hidden = {.flags = RINGO_SPEC_HIDDEN};
+static const ringo_route_spec patch_order = {.body = &order_model,
+                                             .flags = RINGO_SPEC_BODY_OPTIONAL};
 static const ringo_security api_key = {.name = "ApiKey",
                                        .kind = RINGO_SECURITY_API_KEY,
                                        .in = RINGO_LOC_HEADER,
@@ -209,6 +211,7 @@ static void document(void)
     route(app, "POST", "/orders", &post_order, NULL);
     route(app, "GET", "/orders/{id}", &get_order, need_auth);
     route(app, "DELETE", "/orders/{id}", NULL, NULL);
+    route(app, "PATCH", "/orders", &patch_order, NULL);
     route(app, "PROPFIND", "/dav", NULL, NULL);
     route(app, "*", "/any", NULL, NULL);
     route(app, "GET", "/hidden", &hidden, NULL);
@@ -237,6 +240,9 @@ static void document(void)
         "\"application/json\":{\"schema\":{\"$ref\":\"#/components/schemas/Order\"}}}},"
         "\"409\":{\"description\":\"Conflict\"},\"422\":{\"description\":\"Validation Error\"");
     has(doc, "\"deprecated\":true}");
+    has(doc, "\"patch\":{\"operationId\":\"patch_orders\",\"requestBody\":{\"content\":{"
+             "\"application/json\":{\"schema\":{\"anyOf\":[{\"$ref\":\"#/components/schemas/"
+             "Order\"},{\"type\":\"null\"}]}}},\"required\":false}");
     /* Parameters in the path, a header and a cookie; security through a dependency's need. */
     has(doc, "\"parameters\":[{\"name\":\"id\",\"in\":\"path\",\"required\":true,\"schema\":{"
              "\"type\":\"integer\",\"minimum\":1}},{\"name\":\"X-Trace\",\"in\":\"header\","
@@ -278,11 +284,11 @@ static void document(void)
     lacks(doc, "\"/openapi.json\"");
     lacks(doc, "{rest...}");
     {
-        /* 422 only where something is validated: POST /orders and GET /orders/{id}. */
+        /* 422 only where something is validated: /orders (POST, PATCH), GET /orders/{id}. */
         unsigned n = 0;
         for (const char *p = doc; (p = strstr(p, "\"422\"")); p++)
             n++;
-        CHECKF(n == 2, "%u operations list a 422", n);
+        CHECKF(n == 3, "%u operations list a 422", n);
     }
     fake_app_free(app);
 }
