@@ -995,6 +995,23 @@ static const ringo_field item_fields[] = {
     {0}};
 static const ringo_model item_params = {RINGO_MODEL_OF(struct p_item), .fields = item_fields};
 
+/* What two routes answer, for the docs (the handlers write it themselves). */
+struct message {
+    ringo_str message;
+};
+static const ringo_field message_fields[] = {
+    {.name = "message", RINGO_AS_STRING(struct message, message)}, {0}};
+static const ringo_model message_model = {
+    .name = "Message", RINGO_MODEL_OF(struct message), .fields = message_fields};
+static const ringo_response_spec message_answer[] = {{.status = 200, .model = &message_model}, {0}};
+static const ringo_field item_out_fields[] = {{.name = "id", RINGO_AS_INT(struct p_item, id)},
+                                              {.name = "limit", RINGO_AS_INT(struct p_item, limit)},
+                                              {0}};
+static const ringo_model item_model = {
+    .name = "Item", RINGO_MODEL_OF(struct p_item), .fields = item_out_fields};
+static const ringo_response_spec item_answer[] = {
+    {.status = 200, .description = "The validated parameters", .model = &item_model}, {0}};
+
 #define SPEC(tag, text)                                                                            \
     {                                                                                              \
         .tags = demo_tag_##tag, .summary = (text)                                                  \
@@ -1006,7 +1023,9 @@ static const ringo_model item_params = {RINGO_MODEL_OF(struct p_item), .fields =
 
 static const ringo_route_spec spec_hello = SPEC(basics, "The server's name"),
                               spec_plaintext = SPEC(basics, "Hello, World! as text"),
-                              spec_json = SPEC(basics, "Hello, World! as JSON"),
+                              spec_json = {.tags = demo_tag_basics,
+                                           .summary = "Hello, World! as JSON",
+                                           .responses = message_answer},
                               spec_echo = SPEC(basics, "The request body, sent back"),
                               spec_user = SPEC_P(basics, "The id, sent back", user_params),
                               spec_whoami = SPEC(basics, "The caller's address and ring"),
@@ -1028,7 +1047,10 @@ static const ringo_route_spec spec_hello = SPEC(basics, "The server's name"),
                               spec_teardowns = SPEC(deps, "Teardowns run so far"),
                               spec_slow =
                                   SPEC_P(deps, "A dependency with a slow teardown", slow_params),
-                              spec_items = SPEC_P(deps, "Validated parameters", item_params),
+                              spec_items = {.tags = demo_tag_deps,
+                                            .summary = "Validated parameters",
+                                            .params = &item_params,
+                                            .responses = item_answer},
                               spec_tasks_post = SPEC(tasks, "Schedule a task on the pool"),
                               spec_tasks_get = SPEC(tasks, "Tasks scheduled and completed"),
                               spec_tasks_sleep =

@@ -237,6 +237,13 @@ def declared_parameters(srv):
             check_eq((s.get("type"), s.get("minimum"), s.get("default")),
                      (typ, minimum, default), f"{path} {name} schema {s}")
             check(p.get("description"), f"{path} {name} has no description")
+    doc = document(srv)
+    item = resolve(doc, ops[("GET", "/items/{id}")]["responses"]["200"]["content"]
+                   ["application/json"]["schema"])
+    check_eq(item["properties"], {"id": {"type": "integer"}, "limit": {"type": "integer"}},
+             "/items/{id} response model")
+    r = fetch(srv, "/items/3?limit=4")
+    jsonschema.Draft202012Validator({**item, "components": doc["components"]}).validate(r.json())
     lorem = params_of(ops[("GET", "/lorem")])
     check_eq(lorem[("query", "type")]["schema"]["type"], "string", "/lorem type")
     # Routes that take no parameters list none.
