@@ -711,7 +711,9 @@ static int add_deps(ringo_app *app)
     const ringo_dep_opts so = {.mode = RINGO_SYNC, .type = "struct settings"};
     const ringo_dep_opts dbo = {
         .mode = RINGO_SYNC, .needs = db_needs, .teardown = db_teardown, .type = "struct db"};
-    const ringo_dep_opts to = {.mode = RINGO_ASYNC, .type = "char"};
+    /* FastAPI's HTTPBearer(): the docs page offers to fill the token in. */
+    static const ringo_security bearer = {.name = "HTTPBearer", .kind = RINGO_SECURITY_BEARER};
+    const ringo_dep_opts to = {.mode = RINGO_ASYNC, .type = "char", .security = &bearer};
     const ringo_dep_opts uo = {.mode = RINGO_ASYNC, .needs = user_needs, .type = "struct user"};
     const ringo_dep_opts slo = {.mode = RINGO_SYNC, .teardown = slow_teardown, .type = "uint64_t"};
 
@@ -742,7 +744,8 @@ static void usage(FILE *f)
                "             [--static-dir DIR] [--static-cache-valid MS] [--static-listing]\n"
                "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
                "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
-               "             [--file-no-sendfile] [--quiet]\n");
+               "             [--file-no-sendfile] [--openapi-url PATH] [--docs-url PATH]\n"
+               "             [--swagger-ui-dir DIR] [--quiet]\n");
 }
 
 enum {
@@ -781,7 +784,10 @@ enum {
     OPT_FILES,
     OPT_SPLICEMIN,
     OPT_LINKED,
-    OPT_NOSENDFILE
+    OPT_NOSENDFILE,
+    OPT_OPENAPI,
+    OPT_DOCS,
+    OPT_SWAGGER
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -793,6 +799,13 @@ static unsigned static_flags; /* --static-listing, --static-symlinks, --static-n
 static bool compress_406;
 
 static const char *files_dir; /* --files-dir: GET /files/{name} */
+
+/* --openapi-url, --docs-url ("" turns them off), --swagger-ui-dir (NULL: the CDN). */
+static ringo_openapi_opts openapi = {
+    .title = "ringo demo",
+    .version = "1.0.0",
+    .description = "The routes of ringo's demo server, as its declarations describe them.",
+};
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
@@ -835,6 +848,9 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"file-splice-min", 1, 0, OPT_SPLICEMIN},
                                          {"file-splice-linked", 0, 0, OPT_LINKED},
                                          {"file-no-sendfile", 0, 0, OPT_NOSENDFILE},
+                                         {"openapi-url", 1, 0, OPT_OPENAPI},
+                                         {"docs-url", 1, 0, OPT_DOCS},
+                                         {"swagger-ui-dir", 1, 0, OPT_SWAGGER},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -880,6 +896,9 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_FILES: files_dir = optarg; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
+        case OPT_OPENAPI: openapi.json_path = optarg; break;
+        case OPT_DOCS: openapi.docs_path = optarg; break;
+        case OPT_SWAGGER: openapi.ui_dir = optarg; break;
         /* The bodies spliced from this size on; 0: ringo's threshold, "never": none. */
         case OPT_SPLICEMIN:
             hooks->file_splice_min =
@@ -895,6 +914,155 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
 static char app_marker;
 #define APP ((void *)&app_marker)
 
+/* ---- declarations of the routes' parameters, for validation and /openapi.json ---- */
+
+const char *const demo_tag_basics[] = {"basics", NULL};
+const char *const demo_tag_async[] = {"async", NULL};
+const char *const demo_tag_sync[] = {"sync", NULL};
+const char *const demo_tag_deps[] = {"dependencies", NULL};
+const char *const demo_tag_tasks[] = {"background", NULL};
+const char *const demo_tag_streams[] = {"streams", NULL};
+const char *const demo_tag_uploads[] = {"uploads", NULL};
+const char *const demo_tag_compression[] = {"compression", NULL};
+const char *const demo_tag_files[] = {"files", NULL};
+
+/* The tags' descriptions, in the order the docs page shows them. */
+static const ringo_openapi_tag demo_tags[] = {
+    {"basics", "Fixed answers, echo, the caller's address, the server's counters."},
+    {"async", "RINGO_ASYNC handlers: coroutines on the ring awaiting io_uring operations."},
+    {"sync", "RINGO_SYNC handlers: the same work on the thread pool, which may block."},
+    {"dependencies", "Dependencies (FastAPI's Depends) and validated parameters."},
+    {"background", "Background tasks that run after the response was sent."},
+    {"streams", "Streamed responses: server-sent events and chunked downloads."},
+    {"uploads", "Request bodies read as they arrive, and forms."},
+    {"compression", "Responses compressed with gzip, zstd or brotli."},
+    {"files", "Files sent from disk, spliced or copied."},
+    {"products", "A typed JSON body model: an in-memory product store."},
+    {NULL, NULL}};
+
+struct q_ms {
+    int64_t ms;
+};
+struct q_n {
+    int64_t n;
+};
+struct q_slow {
+    int64_t ms, batch;
+};
+struct p_user {
+    ringo_str id;
+};
+struct p_item {
+    int64_t id, limit;
+};
+
+static const ringo_field sleep_fields[] = {
+    DEMO_QUERY_U64(struct q_ms, ms, 10, "Milliseconds to sleep (at most 60000)."), {0}};
+static const ringo_model sleep_params = {RINGO_MODEL_OF(struct q_ms), .fields = sleep_fields};
+static const ringo_field block_fields[] = {
+    DEMO_QUERY_U64(struct q_ms, ms, 200, "Milliseconds to block the ring (at most 5000)."), {0}};
+static const ringo_model block_params = {RINGO_MODEL_OF(struct q_ms), .fields = block_fields};
+static const ringo_field cpu_fields[] = {
+    DEMO_QUERY_U64(struct q_n, n, 1000000, "Numbers to hash and sum (at most 2^34)."), {0}};
+static const ringo_model cpu_params = {RINGO_MODEL_OF(struct q_n), .fields = cpu_fields};
+static const ringo_field slow_fields[] = {
+    DEMO_QUERY_U64(struct q_slow, ms, 0, "Milliseconds the teardown blocks (at most 600000)."),
+    DEMO_QUERY_U64(struct q_slow, batch, 0,
+                   "Hold the answer until this many such requests arrived (at most 1000)."),
+    {0}};
+static const ringo_model slow_params = {RINGO_MODEL_OF(struct q_slow), .fields = slow_fields};
+static const ringo_field task_sleep_fields[] = {
+    DEMO_QUERY_U64(struct q_ms, ms, 1000, "Milliseconds the task sleeps (at most 600000)."), {0}};
+static const ringo_model task_sleep_params = {RINGO_MODEL_OF(struct q_ms),
+                                              .fields = task_sleep_fields};
+static const ringo_field task_many_fields[] = {
+    DEMO_QUERY_U64(struct q_n, n, 1, "Background tasks to schedule (at most 1000000)."), {0}};
+static const ringo_model task_many_params = {RINGO_MODEL_OF(struct q_n),
+                                             .fields = task_many_fields};
+static const ringo_field user_fields[] = {{.name = "id",
+                                           .in = RINGO_LOC_PATH,
+                                           RINGO_AS_STRING(struct p_user, id),
+                                           .description = "Any name: it is sent back."},
+                                          {0}};
+static const ringo_model user_params = {RINGO_MODEL_OF(struct p_user), .fields = user_fields};
+/* FastAPI's Path(ge=1) and Query(10, ge=1, le=100): the handler checks them the same way. */
+static const ringo_field item_fields[] = {
+    {.name = "id", .in = RINGO_LOC_PATH, RINGO_AS_INT(struct p_item, id), RINGO_GE(1)},
+    {.name = "limit",
+     .in = RINGO_LOC_QUERY,
+     RINGO_AS_INT(struct p_item, limit),
+     RINGO_GE(1),
+     RINGO_LE(100),
+     RINGO_DEFAULT_INT(10)},
+    {0}};
+static const ringo_model item_params = {RINGO_MODEL_OF(struct p_item), .fields = item_fields};
+
+/* What two routes answer, for the docs (the handlers write it themselves). */
+struct message {
+    ringo_str message;
+};
+static const ringo_field message_fields[] = {
+    {.name = "message", RINGO_AS_STRING(struct message, message)}, {0}};
+static const ringo_model message_model = {
+    .name = "Message", RINGO_MODEL_OF(struct message), .fields = message_fields};
+static const ringo_response_spec message_answer[] = {{.status = 200, .model = &message_model}, {0}};
+static const ringo_field item_out_fields[] = {{.name = "id", RINGO_AS_INT(struct p_item, id)},
+                                              {.name = "limit", RINGO_AS_INT(struct p_item, limit)},
+                                              {0}};
+static const ringo_model item_model = {
+    .name = "Item", RINGO_MODEL_OF(struct p_item), .fields = item_out_fields};
+static const ringo_response_spec item_answer[] = {
+    {.status = 200, .description = "The validated parameters", .model = &item_model}, {0}};
+
+#define SPEC(tag, text)                                                                            \
+    {                                                                                              \
+        .tags = demo_tag_##tag, .summary = (text)                                                  \
+    }
+#define SPEC_P(tag, text, params_)                                                                 \
+    {                                                                                              \
+        .tags = demo_tag_##tag, .summary = (text), .params = &(params_)                            \
+    }
+
+static const ringo_route_spec spec_hello = SPEC(basics, "The server's name"),
+                              spec_plaintext = SPEC(basics, "Hello, World! as text"),
+                              spec_json = {.tags = demo_tag_basics,
+                                           .summary = "Hello, World! as JSON",
+                                           .responses = message_answer},
+                              spec_echo = SPEC(basics, "The request body, sent back"),
+                              spec_user = SPEC_P(basics, "The id, sent back", user_params),
+                              spec_whoami = SPEC(basics, "The caller's address and ring"),
+                              spec_sleep = SPEC_P(async, "Sleep on the ring", sleep_params),
+                              spec_deadline_sleep =
+                                  SPEC_P(async, "Sleep past a 200 ms deadline (504)", sleep_params),
+                              spec_file = SPEC(async, "A file read through io_uring"),
+                              spec_upstream = SPEC(async, "This server's /plaintext, as a client"),
+                              spec_block =
+                                  SPEC_P(async, "Block the ring (wrong on purpose)", block_params),
+                              spec_stats = SPEC(basics, "Live objects and totals"),
+                              spec_sync_plaintext = SPEC(sync, "Hello, World! from the pool"),
+                              spec_sync_json = SPEC(sync, "Hello, World! as JSON from the pool"),
+                              spec_sync_sleep = SPEC_P(sync, "Sleep on a worker", sleep_params),
+                              spec_deadline_sync_sleep = SPEC_P(
+                                  sync, "Sleep on a worker past a 200 ms deadline", sleep_params),
+                              spec_cpu = SPEC_P(sync, "Hash numbers on every core", cpu_params),
+                              spec_chain = SPEC(deps, "Four dependencies, each run once"),
+                              spec_teardowns = SPEC(deps, "Teardowns run so far"),
+                              spec_slow =
+                                  SPEC_P(deps, "A dependency with a slow teardown", slow_params),
+                              spec_items = {.tags = demo_tag_deps,
+                                            .summary = "Validated parameters",
+                                            .params = &item_params,
+                                            .responses = item_answer},
+                              spec_tasks_post = SPEC(tasks, "Schedule a task on the pool"),
+                              spec_tasks_get = SPEC(tasks, "Tasks scheduled and completed"),
+                              spec_tasks_sleep =
+                                  SPEC_P(tasks, "Schedule a sleeping task", task_sleep_params),
+                              spec_tasks_many =
+                                  SPEC_P(tasks, "Schedule many tasks", task_many_params),
+                              spec_tasks_nested = SPEC(tasks, "A task that schedules another"),
+                              spec_tasks_forever = SPEC(tasks, "A task that schedules itself"),
+                              spec_tasks_stats = SPEC(tasks, "The counters of the tasks");
+
 static int add_routes(ringo_app *app)
 {
     static const ringo_route_opts deadline = {.deadline_ms = 200};
@@ -908,43 +1076,49 @@ static int add_routes(ringo_app *app)
         ringo_handler_fn fn;
         void *udata;
         const ringo_route_opts *opts;
+        const ringo_route_spec *spec;
     } routes[] = {
-        {"GET", "/", RINGO_ASYNC, hello, NULL, NULL},
-        {"GET", "/plaintext", RINGO_ASYNC, plaintext, NULL, NULL},
-        {"GET", "/json", RINGO_ASYNC, json, NULL, NULL},
-        {"POST", "/echo", RINGO_ASYNC, echo, NULL, NULL},
-        {"GET", "/users/{id}", RINGO_ASYNC, user, NULL, NULL},
-        {"GET", "/whoami", RINGO_ASYNC, whoami, NULL, NULL},
-        {"GET", "/sleep", RINGO_ASYNC, sleep_route, NULL, NULL},
-        {"GET", "/deadline/sleep", RINGO_ASYNC, sleep_route, NULL, &deadline},
-        {"GET", "/async/file", RINGO_ASYNC, async_file, RINGO_DEMO_DIR "/static/hello.txt", NULL},
-        {"GET", "/async/upstream", RINGO_ASYNC, async_upstream, APP, NULL},
-        {"GET", "/block", RINGO_ASYNC, block_route, NULL, NULL},
-        {"GET", "/stats", RINGO_ASYNC, stats_route, APP, NULL},
+        {"GET", "/", RINGO_ASYNC, hello, NULL, NULL, &spec_hello},
+        {"GET", "/plaintext", RINGO_ASYNC, plaintext, NULL, NULL, &spec_plaintext},
+        {"GET", "/json", RINGO_ASYNC, json, NULL, NULL, &spec_json},
+        {"POST", "/echo", RINGO_ASYNC, echo, NULL, NULL, &spec_echo},
+        {"GET", "/users/{id}", RINGO_ASYNC, user, NULL, NULL, &spec_user},
+        {"GET", "/whoami", RINGO_ASYNC, whoami, NULL, NULL, &spec_whoami},
+        {"GET", "/sleep", RINGO_ASYNC, sleep_route, NULL, NULL, &spec_sleep},
+        {"GET", "/deadline/sleep", RINGO_ASYNC, sleep_route, NULL, &deadline, &spec_deadline_sleep},
+        {"GET", "/async/file", RINGO_ASYNC, async_file, RINGO_DEMO_DIR "/static/hello.txt", NULL,
+         &spec_file},
+        {"GET", "/async/upstream", RINGO_ASYNC, async_upstream, APP, NULL, &spec_upstream},
+        {"GET", "/block", RINGO_ASYNC, block_route, NULL, NULL, &spec_block},
+        {"GET", "/stats", RINGO_ASYNC, stats_route, APP, NULL, &spec_stats},
         /* The same bodies through the pool: FastAPI's plain `def` equivalents. */
-        {"GET", "/sync/plaintext", RINGO_SYNC, plaintext, NULL, NULL},
-        {"GET", "/sync/json", RINGO_SYNC, json, NULL, NULL},
-        {"GET", "/sync/sleep", RINGO_SYNC, sync_sleep, NULL, NULL},
-        {"GET", "/deadline/sync/sleep", RINGO_SYNC, sync_sleep, NULL, &deadline},
-        {"GET", "/sync/cpu", RINGO_SYNC, sync_cpu, NULL, NULL},
+        {"GET", "/sync/plaintext", RINGO_SYNC, plaintext, NULL, NULL, &spec_sync_plaintext},
+        {"GET", "/sync/json", RINGO_SYNC, json, NULL, NULL, &spec_sync_json},
+        {"GET", "/sync/sleep", RINGO_SYNC, sync_sleep, NULL, NULL, &spec_sync_sleep},
+        {"GET", "/deadline/sync/sleep", RINGO_SYNC, sync_sleep, NULL, &deadline,
+         &spec_deadline_sync_sleep},
+        {"GET", "/sync/cpu", RINGO_SYNC, sync_cpu, NULL, NULL, &spec_cpu},
         /* Dependencies, validated parameters, background tasks (ringo/deps.h). */
-        {"GET", "/deps/chain", RINGO_ASYNC, deps_chain, NULL, &chain},
-        {"GET", "/deps/teardowns", RINGO_ASYNC, deps_teardowns, NULL, NULL},
-        {"GET", "/deps/slow-teardown", RINGO_ASYNC, deps_slow_teardown, NULL, &slow},
-        {"GET", "/items/{id}", RINGO_ASYNC, items, NULL, NULL},
-        {"POST", "/tasks", RINGO_ASYNC, tasks_post, NULL, NULL},
-        {"GET", "/tasks", RINGO_ASYNC, tasks_get, NULL, NULL},
-        {"POST", "/tasks/sleep", RINGO_ASYNC, tasks_sleep, NULL, NULL},
-        {"POST", "/tasks/many", RINGO_ASYNC, tasks_many, NULL, NULL},
-        {"POST", "/tasks/nested", RINGO_ASYNC, tasks_nested, NULL, NULL},
-        {"POST", "/tasks/forever", RINGO_ASYNC, tasks_forever, NULL, NULL},
-        {"GET", "/tasks/stats", RINGO_ASYNC, tasks_stats, NULL, NULL},
+        {"GET", "/deps/chain", RINGO_ASYNC, deps_chain, NULL, &chain, &spec_chain},
+        {"GET", "/deps/teardowns", RINGO_ASYNC, deps_teardowns, NULL, NULL, &spec_teardowns},
+        {"GET", "/deps/slow-teardown", RINGO_ASYNC, deps_slow_teardown, NULL, &slow, &spec_slow},
+        {"GET", "/items/{id}", RINGO_ASYNC, items, NULL, NULL, &spec_items},
+        {"POST", "/tasks", RINGO_ASYNC, tasks_post, NULL, NULL, &spec_tasks_post},
+        {"GET", "/tasks", RINGO_ASYNC, tasks_get, NULL, NULL, &spec_tasks_get},
+        {"POST", "/tasks/sleep", RINGO_ASYNC, tasks_sleep, NULL, NULL, &spec_tasks_sleep},
+        {"POST", "/tasks/many", RINGO_ASYNC, tasks_many, NULL, NULL, &spec_tasks_many},
+        {"POST", "/tasks/nested", RINGO_ASYNC, tasks_nested, NULL, NULL, &spec_tasks_nested},
+        {"POST", "/tasks/forever", RINGO_ASYNC, tasks_forever, NULL, NULL, &spec_tasks_forever},
+        {"GET", "/tasks/stats", RINGO_ASYNC, tasks_stats, NULL, NULL, &spec_tasks_stats},
     };
     int ret = add_deps(app);
 
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && ret == 0; i++)
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && ret == 0; i++) {
+        ringo_route_opts o = routes[i].opts ? *routes[i].opts : (ringo_route_opts){0};
+        o.spec = routes[i].spec;
         ret = ringo_route_ex(app, routes[i].method, routes[i].pattern, routes[i].mode, routes[i].fn,
-                             routes[i].udata == APP ? app : routes[i].udata, routes[i].opts);
+                             routes[i].udata == APP ? app : routes[i].udata, &o);
+    }
     if (ret == 0)
         ret = demo_stream_routes(app);
     if (ret == 0)
@@ -974,6 +1148,9 @@ int main(int argc, char **argv)
         ret = ringo__app_test_hooks(app, &hooks);
     if (ret == 0)
         ret = add_routes(app);
+    openapi.tags = demo_tags;
+    if (ret == 0)
+        ret = ringo_app_openapi(app, &openapi);
     if (ret == 0 && compress_406) {
         const ringo_compress_opts z = {.flags = RINGO_COMPRESS_406};
         ret = ringo_app_compress(app, &z);

@@ -9,6 +9,29 @@
 /* Query parameter name as a number; dflt when absent or malformed, max when larger. */
 uint64_t demo_query_u64(ringo_req *req, const char *name, uint64_t dflt, uint64_t max);
 
+/*
+ * The declaration (ringo/schema.h) of a query parameter that a handler reads
+ * with demo_query_u64(): an integer >= 0 with default dflt, into member m of
+ * struct S. Larger values than the handler's maximum are clamped by it, so
+ * the declaration has no upper bound; the description says the maximum.
+ */
+#define DEMO_QUERY_U64(S, m, dflt, desc)                                                           \
+    {                                                                                              \
+        .name = #m, .in = RINGO_LOC_QUERY, RINGO_AS_INT(S, m), RINGO_GE(0),                        \
+        RINGO_DEFAULT_INT(dflt), .description = (desc)                                             \
+    }
+
+/* The OpenAPI tags of the demo's routes (examples/demo.c), NULL-terminated lists of one. */
+extern const char *const demo_tag_basics[];
+extern const char *const demo_tag_async[];
+extern const char *const demo_tag_sync[];
+extern const char *const demo_tag_deps[];
+extern const char *const demo_tag_tasks[];
+extern const char *const demo_tag_streams[];
+extern const char *const demo_tag_uploads[];
+extern const char *const demo_tag_compression[];
+extern const char *const demo_tag_files[];
+
 /* One counter of a JSON object. */
 typedef struct demo_count {
     const char *key;

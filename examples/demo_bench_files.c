@@ -62,9 +62,36 @@ static int file_route(ringo_req *req, void *udata)
     return ringo_resp_file(req, fd, off, len, RINGO_FILE_CLOSE);
 }
 
+/* ---- declarations of the route's parameters, for validation and /openapi.json ---- */
+
+struct q_file {
+    ringo_str name;
+    int64_t offset, len;
+    bool has_len;
+};
+static const ringo_field file_fields[] = {
+    {.name = "name",
+     .in = RINGO_LOC_PATH,
+     RINGO_AS_STRING(struct q_file, name),
+     .description = "A file of --files-dir."},
+    DEMO_QUERY_U64(struct q_file, offset, 0, "The first byte to send (past the end: 416)."),
+    {.name = "len",
+     .in = RINGO_LOC_QUERY,
+     RINGO_AS_INT(struct q_file, len),
+     .set = RINGO_SET_AT(struct q_file, has_len),
+     .flags = RINGO_F_OPTIONAL,
+     RINGO_GE(0),
+     .description = "Bytes to send (at most the rest of the file); absent: the rest."},
+    {0}};
+static const ringo_model file_params = {RINGO_MODEL_OF(struct q_file), .fields = file_fields};
+static const ringo_route_spec file_spec = {
+    .tags = demo_tag_files, .summary = "A file, spliced or copied", .params = &file_params};
+
 int demo_bench_file_routes(ringo_app *app, const char *dir)
 {
+    static const ringo_route_opts opts = {.spec = &file_spec};
+
     if (!dir)
         return 0;
-    return ringo_route(app, "GET", "/files/{name}", RINGO_ASYNC, file_route, (void *)dir);
+    return ringo_route_ex(app, "GET", "/files/{name}", RINGO_ASYNC, file_route, (void *)dir, &opts);
 }

@@ -209,21 +209,69 @@ static int codings(ringo_req *req, void *udata)
     return ringo_respond(req, 200, "text/plain", out, (size_t)n);
 }
 
+/* ---- declarations of the routes' parameters, for validation and /openapi.json ---- */
+
+struct q_lorem {
+    int64_t kb, bytes, status, stream, etag, encoded;
+    bool has_bytes, has_type;
+    ringo_str type;
+};
+
+static const ringo_field lorem_fields[] = {
+    DEMO_QUERY_U64(struct q_lorem, kb, 16, "KiB of text (at most 65536)."),
+    {.name = "bytes",
+     .in = RINGO_LOC_QUERY,
+     RINGO_AS_INT(struct q_lorem, bytes),
+     .set = RINGO_SET_AT(struct q_lorem, has_bytes),
+     .flags = RINGO_F_OPTIONAL,
+     RINGO_GE(0),
+     .description = "Bytes of text, instead of kb."},
+    DEMO_QUERY_U64(struct q_lorem, status, 200, "The response status (below 200: 200)."),
+    DEMO_QUERY_U64(struct q_lorem, stream, 0, "1: streamed, chunked; 2: streamed with a length."),
+    {.name = "type",
+     .in = RINGO_LOC_QUERY,
+     RINGO_AS_STRING(struct q_lorem, type),
+     .set = RINGO_SET_AT(struct q_lorem, has_type),
+     .flags = RINGO_F_OPTIONAL,
+     .description = "The Content-Type; absent: text/plain; charset=utf-8."},
+    DEMO_QUERY_U64(struct q_lorem, etag, 0, "1: send an ETag."),
+    DEMO_QUERY_U64(struct q_lorem, encoded, 0, "1: the handler sets Content-Encoding itself."),
+    {0}};
+static const ringo_model lorem_params = {RINGO_MODEL_OF(struct q_lorem), .fields = lorem_fields};
+
+static const ringo_route_spec spec_lorem = {.tags = demo_tag_compression,
+                                            .summary =
+                                                "Text, compressed when the client accepts it",
+                                            .params = &lorem_params},
+                              spec_sync_lorem = {.tags = demo_tag_compression,
+                                                 .summary = "Text from the pool, compressed",
+                                                 .params = &lorem_params},
+                              spec_json64k = {.tags = demo_tag_compression,
+                                              .summary = "64 KiB of JSON, compressed"},
+                              spec_never = {.tags = demo_tag_compression,
+                                            .summary = "Text that is never compressed",
+                                            .params = &lorem_params},
+                              spec_codings = {.tags = demo_tag_compression,
+                                              .summary = "The codings built in"};
+
 int demo_compress_routes(ringo_app *app)
 {
-    static const ringo_route_opts z = {.flags = RINGO_ROUTE_COMPRESS},
-                                  never = {.flags = RINGO_ROUTE_NO_COMPRESS};
+    static const ringo_route_opts z = {.flags = RINGO_ROUTE_COMPRESS, .spec = &spec_lorem},
+                                  zs = {.flags = RINGO_ROUTE_COMPRESS, .spec = &spec_sync_lorem},
+                                  zj = {.flags = RINGO_ROUTE_COMPRESS, .spec = &spec_json64k},
+                                  never = {.flags = RINGO_ROUTE_NO_COMPRESS, .spec = &spec_never},
+                                  plain = {.spec = &spec_codings};
     int ret;
 
     json64k_init();
     ret = ringo_route_ex(app, "GET", "/lorem", RINGO_ASYNC, lorem, NULL, &z);
     if (ret == 0)
-        ret = ringo_route_ex(app, "GET", "/sync/lorem", RINGO_SYNC, lorem, NULL, &z);
+        ret = ringo_route_ex(app, "GET", "/sync/lorem", RINGO_SYNC, lorem, NULL, &zs);
     if (ret == 0)
-        ret = ringo_route_ex(app, "GET", "/json64k", RINGO_ASYNC, json64k, NULL, &z);
+        ret = ringo_route_ex(app, "GET", "/json64k", RINGO_ASYNC, json64k, NULL, &zj);
     if (ret == 0)
         ret = ringo_route_ex(app, "GET", "/lorem/never", RINGO_ASYNC, lorem, NULL, &never);
     if (ret == 0)
-        ret = ringo_route(app, "GET", "/codings", RINGO_ASYNC, codings, NULL);
+        ret = ringo_route_ex(app, "GET", "/codings", RINGO_ASYNC, codings, NULL, &plain);
     return ret;
 }

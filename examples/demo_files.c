@@ -88,6 +88,23 @@ static int download(ringo_req *req, void *udata)
     return ringo_resp_file(req, fd, 0, st.stx_size, RINGO_FILE_CLOSE);
 }
 
+/* ---- declarations of the routes' parameters, for validation and /openapi.json ---- */
+
+struct p_download {
+    ringo_str name;
+};
+static const ringo_field download_fields[] = {
+    {.name = "name",
+     .in = RINGO_LOC_PATH,
+     RINGO_AS_STRING(struct p_download, name),
+     .description = "A file of the static folder (no subfolders, no hidden names)."},
+    {0}};
+static const ringo_model download_params = {RINGO_MODEL_OF(struct p_download),
+                                            .fields = download_fields};
+static const ringo_route_spec download_spec = {
+    .tags = demo_tag_files, .summary = "A file as an attachment", .params = &download_params};
+static const ringo_route_opts download_opts = {.spec = &download_spec};
+
 int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_valid_ms,
                      unsigned flags)
 {
@@ -113,5 +130,6 @@ int demo_file_routes(ringo_app *app, const char *static_dir, uint32_t cache_vali
         fprintf(stderr, "ringo: cannot mount %s at /static: %s\n", static_dir, ringo_strerror(ret));
         return ret;
     }
-    return ringo_route(app, "GET", "/download/{name}", RINGO_ASYNC, download, NULL);
+    return ringo_route_ex(app, "GET", "/download/{name}", RINGO_ASYNC, download, NULL,
+                          &download_opts);
 }

@@ -236,6 +236,65 @@ static int refuse(ringo_req *req, void *udata)
     return ringo_fail(req, 403, "uploads are closed");
 }
 
+/* ---- declarations of the routes' parameters, for validation and /openapi.json ---- */
+
+struct q_events {
+    int64_t n, interval_ms, linger_ms;
+};
+struct q_stream {
+    int64_t bytes, declare, trailer;
+    bool has_declare;
+};
+struct q_upload {
+    int64_t hash;
+};
+
+static const ringo_field events_fields[] = {
+    DEMO_QUERY_U64(struct q_events, n, 10, "Events to send (at most 1000000)."),
+    DEMO_QUERY_U64(struct q_events, interval_ms, 100,
+                   "Milliseconds between events (at most 60000)."),
+    DEMO_QUERY_U64(struct q_events, linger_ms, 0,
+                   "Milliseconds the handler goes on after the stream ended (at most 60000)."),
+    {0}};
+static const ringo_model events_params = {RINGO_MODEL_OF(struct q_events), .fields = events_fields};
+static const ringo_field stream_fields[] = {
+    DEMO_QUERY_U64(struct q_stream, bytes, 1 << 20, "Bytes to send (at most 2^63 - 1)."),
+    {.name = "declare",
+     .in = RINGO_LOC_QUERY,
+     RINGO_AS_INT(struct q_stream, declare),
+     .set = RINGO_SET_AT(struct q_stream, has_declare),
+     .flags = RINGO_F_OPTIONAL,
+     RINGO_GE(0),
+     .description = "The Content-Length to announce; absent: chunked."},
+    DEMO_QUERY_U64(struct q_stream, trailer, 0, "1: end with an X-Bytes trailer."),
+    {0}};
+static const ringo_model stream_params = {RINGO_MODEL_OF(struct q_stream), .fields = stream_fields};
+static const ringo_field upload_fields[] = {
+    DEMO_QUERY_U64(struct q_upload, hash, 1, "0: spool only, without the SHA-256."), {0}};
+static const ringo_model upload_params = {RINGO_MODEL_OF(struct q_upload), .fields = upload_fields};
+
+#define SPEC(tag, text)                                                                            \
+    {                                                                                              \
+        .tags = demo_tag_##tag, .summary = (text)                                                  \
+    }
+#define SPEC_P(tag, text, params_)                                                                 \
+    {                                                                                              \
+        .tags = demo_tag_##tag, .summary = (text), .params = &(params_)                            \
+    }
+
+static const ringo_route_spec
+    spec_events = SPEC_P(streams, "Server-sent events on the ring", events_params),
+    spec_sync_events = SPEC_P(streams, "Server-sent events from the pool", events_params),
+    spec_stream = SPEC_P(streams, "A streamed download on the ring", stream_params),
+    spec_sync_stream = SPEC_P(streams, "A streamed download from the pool", stream_params),
+    spec_upload = SPEC_P(uploads, "Spool and hash the body as it arrives", upload_params),
+    spec_sync_upload = SPEC_P(uploads, "Spool and hash the body on the pool", upload_params),
+    spec_limited = SPEC_P(uploads, "An upload of at most 100000 bytes", upload_params),
+    spec_refuse = SPEC(uploads, "Refuse an upload before its body (403)"),
+    spec_upload_deadline = SPEC_P(uploads, "An upload with a 300 ms deadline", upload_params),
+    spec_form = SPEC(uploads, "A form (urlencoded or multipart) with a title field"),
+    spec_sync_form = SPEC(uploads, "A form read on the pool");
+
 int demo_stream_routes(ringo_app *app)
 {
     static const ringo_route_opts up = {.max_body_bytes = 4ull << 30,
@@ -249,25 +308,29 @@ int demo_stream_routes(ringo_app *app)
         ringo_mode mode;
         ringo_handler_fn fn;
         const ringo_route_opts *opts;
+        const ringo_route_spec *spec;
     } routes[] = {
         /* Compressed for clients that accept it: each event is flushed at once. */
-        {"GET", "/events", RINGO_ASYNC, events, &compress},
-        {"GET", "/sync/events", RINGO_SYNC, events, &compress},
-        {"GET", "/stream", RINGO_ASYNC, stream, NULL},
-        {"GET", "/sync/stream", RINGO_SYNC, stream, NULL},
-        {"POST", "/upload", RINGO_ASYNC, upload, &up},
-        {"POST", "/sync/upload", RINGO_SYNC, upload, &up},
-        {"POST", "/upload/limited", RINGO_ASYNC, upload, &limited},
-        {"POST", "/upload/refuse", RINGO_ASYNC, refuse, &up},
-        {"POST", "/upload/deadline", RINGO_ASYNC, upload, &dl},
-        {"POST", "/form", RINGO_ASYNC, form, &up},
-        {"POST", "/sync/form", RINGO_SYNC, form, &up},
+        {"GET", "/events", RINGO_ASYNC, events, &compress, &spec_events},
+        {"GET", "/sync/events", RINGO_SYNC, events, &compress, &spec_sync_events},
+        {"GET", "/stream", RINGO_ASYNC, stream, NULL, &spec_stream},
+        {"GET", "/sync/stream", RINGO_SYNC, stream, NULL, &spec_sync_stream},
+        {"POST", "/upload", RINGO_ASYNC, upload, &up, &spec_upload},
+        {"POST", "/sync/upload", RINGO_SYNC, upload, &up, &spec_sync_upload},
+        {"POST", "/upload/limited", RINGO_ASYNC, upload, &limited, &spec_limited},
+        {"POST", "/upload/refuse", RINGO_ASYNC, refuse, &up, &spec_refuse},
+        {"POST", "/upload/deadline", RINGO_ASYNC, upload, &dl, &spec_upload_deadline},
+        {"POST", "/form", RINGO_ASYNC, form, &up, &spec_form},
+        {"POST", "/sync/form", RINGO_SYNC, form, &up, &spec_sync_form},
     };
     int ret = 0;
 
     alphabet_init();
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && ret == 0; i++)
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]) && ret == 0; i++) {
+        ringo_route_opts o = routes[i].opts ? *routes[i].opts : (ringo_route_opts){0};
+        o.spec = routes[i].spec;
         ret = ringo_route_ex(app, routes[i].method, routes[i].pattern, routes[i].mode, routes[i].fn,
-                             NULL, routes[i].opts);
+                             NULL, &o);
+    }
     return ret;
 }

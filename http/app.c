@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "http/http_impl.h"
 #include "http/ws/ws_impl.h"
+#include "http/openapi_impl.h"
 #include "http/static_impl.h"
 #include "http/test_hooks.h"
 #include "http/schema_impl.h"
@@ -173,6 +174,7 @@ void ringo_app_free(ringo_app *app)
     ringo__router_free(app->router);
     ringo__static_free_all(app);
     ringo__compress_app_free(app);
+    ringo__openapi_free(app);
     ringo__schemas_free(app);
     ringo__free(app);
 }
@@ -311,6 +313,10 @@ int ringo_app_start(ringo_app *app)
     if (app->started)
         return -EBUSY;
     ret = ringo__deps_resolve(app);
+    if (ret < 0)
+        return ret;
+    /* Every route is in: the OpenAPI document can be written, once. */
+    ret = ringo__openapi_build(app);
     if (ret < 0)
         return ret;
     /* Before the pool: a missing io_uring must be reported as such. */

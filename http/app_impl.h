@@ -22,7 +22,8 @@ struct ringo_dep {
     ringo_dep_teardown_fn teardown;
     char *type;
     bool no_cache;
-    char **needs; /* names, resolved at start into deps */
+    const ringo_security *security; /* OpenAPI (borrowed), or NULL */
+    char **needs;                   /* names, resolved at start into deps */
     unsigned nneeds;
     struct ringo_dep **deps;
     unsigned index; /* slot of its value in a request */
@@ -93,6 +94,7 @@ struct ringo_app {
     struct ringo_ws_group *ws_groups; /* ringo_ws_group_new(): freed with the app */
     struct ringo__zopts *zopts;       /* compression options (http/compress.c), or NULL */
     bool zall;                        /* ringo_app_compress(): every route but those opting out */
+    struct ringo__openapi *openapi;   /* ringo_app_openapi() (http/openapi.c), or NULL */
     struct ringo__schemas *schemas;   /* declared routes' compiled patterns (http/schema.c) */
 };
 

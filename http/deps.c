@@ -14,6 +14,11 @@
 #include "core/alloc.h"
 #include "core/util.h"
 #include "http/http_impl.h"
+#include "http/openapi_impl.h"
+
+/* ringo_dep_opts keeps its 1.0 size: options take the place of reserved words. */
+_Static_assert(sizeof(ringo_dep_opts) == offsetof(ringo_dep_opts, no_cache) + 8 + 4 * 8,
+               "ringo_dep_opts must keep its size");
 
 /* ---- name lists ---- */
 
@@ -76,7 +81,8 @@ int ringo_dep_new(ringo_dep **out, ringo_app *app, const char *name, ringo_dep_f
 
     if (out)
         *out = NULL;
-    if (!out || !app || !name || !fn || (opts && !RINGO__RESERVED_ZERO(opts->reserved)))
+    if (!out || !app || !name || !fn || (opts && !RINGO__RESERVED_ZERO(opts->reserved)) ||
+        (opts && opts->security && !ringo__openapi_security_valid(opts->security)))
         return -EINVAL;
     if (app->started)
         return -EBUSY;
@@ -100,6 +106,7 @@ int ringo_dep_new(ringo_dep **out, ringo_app *app, const char *name, ringo_dep_f
         d->mode = opts->mode;
         d->teardown = opts->teardown;
         d->no_cache = opts->no_cache;
+        d->security = opts->security;
         d->type = opts->type ? ringo__strdup(opts->type) : NULL;
     }
     if (!d->name || (opts && opts->type && !d->type) ||

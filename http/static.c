@@ -972,6 +972,8 @@ static int mount_new(struct ringo__static_mount **out, ringo_app *app, const cha
     return 0;
 }
 
+bool ringo__static_route(ringo_handler_fn fn) { return fn == serve || fn == serve_bare; }
+
 int ringo_static(ringo_app *app, const char *prefix, const char *dir, const ringo_static_opts *opts)
 {
     static const ringo_static_opts none;

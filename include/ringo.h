@@ -26,5 +26,6 @@
 #include "ringo/compress.h"
 #include "ringo/json.h"
 #include "ringo/schema.h"
+#include "ringo/openapi.h"
 
 #endif

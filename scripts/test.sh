@@ -15,8 +15,9 @@ quick=0
 jobs=$(nproc)
 
 # python3-zstandard, python3-brotli (Debian's /usr/bin/python3), zstd, brotli: the
-# compression tests' decoders.
-scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli
+# compression tests' decoders; python3-jsonschema: /openapi.json against the OpenAPI 3.1 schema.
+scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli \
+    python3-jsonschema
 
 build() { # dir, cmake args...
     local dir=$1; shift

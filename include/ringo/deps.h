@@ -26,6 +26,7 @@ extern "C" {
 #endif
 
 typedef struct ringo_dep ringo_dep;
+struct ringo_security; /* ringo/openapi.h */
 
 /*
  * Computes the dependency's value into *value (usually memory from
@@ -45,16 +46,20 @@ typedef struct ringo_dep_opts {
     ringo_dep_teardown_fn teardown; /* optional; runs in the dependency's mode */
     const char *type;               /* type name of the value, checked by RINGO_DEP() */
     int no_cache;                   /* 1: run once per dependant, not once per request */
-    uint64_t reserved[4];           /* zero: room for later options (ringo/app.h, ABI) */
+    /* OpenAPI: the credential it checks (ringo/openapi.h), borrowed until ringo_app_free();
+       NULL: none */
+    const struct ringo_security *security;
+    uint64_t reserved[3]; /* zero: room for later options (ringo/app.h, ABI) */
 } ringo_dep_opts;
 
 /*
  * Registers a dependency called name (copied; unique per app) and stores its
  * handle in *out (NULL on failure; out is required, as for every
  * constructor). opts (NULL: sync, no needs, no teardown, untyped, cached) is
- * copied, its names and type too. The handle is owned by the app and valid
- * until ringo_app_free(). Returns 0, -EINVAL (out, app, name or fn NULL, or
- * nonzero opts->reserved), -EEXIST (duplicate name), -EBUSY (after start) or
+ * copied, its names and type too (opts->security is borrowed). The handle is
+ * owned by the app and valid until ringo_app_free(). Returns 0, -EINVAL (out,
+ * app, name or fn NULL, nonzero opts->reserved, or a security scheme without
+ * name or kind, or with nonzero reserved), -EEXIST (duplicate name), -EBUSY (after start) or
  * -ENOMEM.
  */
 RINGO_API int ringo_dep_new(ringo_dep **out, ringo_app *app, const char *name, ringo_dep_fn fn,

@@ -84,6 +84,11 @@ CASES = [
          "64 connections", "products", 64, hook=True),
     Case("echo-1k-64", "POST /echo, the same ~1 KiB JSON body sent back unvalidated, "
          "64 connections", "echo_1k", 64, hook=True),
+    # Each server's own OpenAPI document: ringo writes it once at start and serves it as
+    # a fixed body; FastAPI builds it on the first request and caches the dict, encoding
+    # it again each time. The documents differ in size (each lists its own routes).
+    Case("openapi-64", "GET /openapi.json (the app's OpenAPI document), 64 connections",
+         "openapi", 64, hook=True),
     Case("gzip-json-64", "/json64k with Accept-Encoding: gzip (64 KiB JSON, gzip level 1), "
          "64 connections", "gzip_json", 64, hook=True),
 ]

@@ -28,7 +28,8 @@ DEBIAN_PYTHON = "/usr/bin/python3"
 # Logical routes -> the path each server answers them on. "Hook" routes are probed with
 # curl when the server starts and their cases run only where the answer is 200.
 ASYNC_ROUTES = {"plaintext": "/plaintext", "json": "/json", "sleep": "/sleep?ms=10",
-                "deps": "/deps/chain", "products": "/products", "echo_1k": "/echo"}
+                "deps": "/deps/chain", "products": "/products", "echo_1k": "/echo",
+                "openapi": "/openapi.json"}
 # The dependency chain needs a bearer token (its `token` dependency answers 401 without).
 ROUTE_HEADERS = {"deps": ["Authorization: Bearer bench"]}
 SYNC_ROUTES = {"plaintext": "/sync/plaintext", "json": "/sync/json",
