@@ -528,6 +528,7 @@ static int run_befores(ringo_req *r)
 
 void ringo__exec_run(ringo_req *r)
 {
+    const ringo_route_spec *spec;
     int status, ret;
 
     if (r->outcome == REQ_PROTOCOL_ERROR)
@@ -552,8 +553,10 @@ void ringo__exec_run(ringo_req *r)
         run_afters(r);
         return;
     }
-    /* A declared route's inputs are checked before any dependency runs (http/validate.c). */
-    if (r->route->opts.spec && (ret = ringo__validate(r)) != 0) {
+    /* A declared route's inputs are checked before any dependency runs (http/validate.c);
+     * a declaration of only metadata (tags, summary) costs nothing per request. */
+    spec = r->route->opts.spec;
+    if (spec && (spec->params || spec->body) && (ret = ringo__validate(r)) != 0) {
         failure(r, ret);
         run_afters(r);
         return;
