@@ -7,13 +7,14 @@
  * malloc mode it doubles with realloc(). Each call reserves what it may
  * write before writing, so no call can run past the buffer.
  *
- * Numbers never go through the C locale: integers are converted by hand,
- * and doubles are converted by hand when a short exact form exists (most
- * doubles an API sends: prices, ratios, integral values); the others go
- * through printf's %e, whose digits and exponent are read back while
- * whatever radix character LC_NUMERIC puts between them is skipped, and
- * are checked with strtod() on a string with no radix character at all
- * ("31415e-4"), which reads the same in every locale.
+ * Numbers never go through the C locale: integers are converted by hand;
+ * doubles too when a short exact form exists (most doubles an API sends:
+ * prices, ratios, integral values), else by exact 128-bit integer
+ * arithmetic between about 1e-20 and 1e34; only the rest go through
+ * printf's %e, whose digits and exponent are read back while whatever
+ * radix character LC_NUMERIC puts between them is skipped, and are checked
+ * with strtod() on a string with no radix character at all ("31415e-4"),
+ * which reads the same in every locale.
  */
 #include "ringo/json.h"
 
@@ -64,7 +65,7 @@ static bool grow(ringo_json_w *w, size_t n)
         cap *= 2;
     }
     if (w->req)
-        b = ringo__arena_grow(&w->req->arena, w->buf, w->len, cap);
+        b = ringo__arena_grow(&w->req->arena, w->buf, w->cap, cap); /* the block is cap long */
     else
         b = ringo__realloc(w->buf, cap);
     if (!b) {
