@@ -614,18 +614,24 @@ static int exact_digits(uint64_t f, int e, int p, int *k10, struct dec *out)
             m = num / den;
             rem = num % den;
         }
-        up = 2 * rem > den || (2 * rem == den && (m & 1));
-        m += up;
         if (m < lo) { /* k10 guessed one too high */
             (*k10)--;
             continue;
         }
-        if (m >= lo * 10) { /* one too low, or rounding carried into a new digit */
+        if (m >= lo * 10) { /* one too low */
             (*k10)++;
             continue;
         }
-        out->m = (uint64_t)m;
+        /* *k10 is now floor(log10 v): it stays so for the next p, even when rounding up
+         * carries into a new digit (9.99...5 to 10.0), which moves this p's exponent only */
+        up = 2 * rem > den || (2 * rem == den && (m & 1));
+        m += up;
         out->exp10 = *k10;
+        if (m == lo * 10) {
+            m = lo;
+            out->exp10++;
+        }
+        out->m = (uint64_t)m;
         dist = up ? den - rem : rem;
         if (!up && f == 1ull << 52) /* the gap below a power of 2 is half as wide */
             dist *= 2;

@@ -364,6 +364,8 @@ static void check_double(double v, bool c_locale)
 {
     char s[64];
 
+    if (!isfinite(v))
+        return; /* null: test_doubles_fixed() */
     dtoa(v, s, sizeof(s));
     CHECKF(json_number(s), "%a: '%s' is not a JSON number", v, s);
     if (!c_locale)
@@ -413,6 +415,8 @@ static void test_doubles_fixed(void)
         {4.35, "4.35"},
         {1e23, "1e+23"},
         {9.5e-5, "0.000095"},
+        {99999999999999984.0, "99999999999999980"}, /* 16 digits: 15 rounds up to 1e17 */
+        {9.9999999999999979e21, "9.999999999999998e+21"},
     };
     char s[64];
 
@@ -455,6 +459,49 @@ static void test_doubles_random(bool c_locale, int n)
         check_double(v, c_locale);
         v = (double)(int64_t)(next_rand() >> (next_rand() % 64));
         check_double(v, c_locale);
+    }
+}
+
+/* The doubles next to v > 0 (bits - 1, bits + 1), and 2^e: no libm in the test. */
+static double neighbour(double v, int dir)
+{
+    uint64_t b;
+
+    memcpy(&b, &v, sizeof(b));
+    b += (uint64_t)(int64_t)dir;
+    memcpy(&v, &b, sizeof(v));
+    return v;
+}
+
+static double pow2(int e)
+{
+    uint64_t b = e >= -1022 ? (uint64_t)(e + 1023) << 52 : 1ull << (e + 1074);
+    double v;
+
+    memcpy(&v, &b, sizeof(v));
+    return v;
+}
+
+/* Powers of two and of ten and their neighbours: interval edges, rounding carries. */
+static void test_doubles_edges(void)
+{
+    for (int e = -1074; e <= 1023; e++) {
+        double v = pow2(e);
+        check_double(v, true);
+        check_double(neighbour(v, -1), true);
+        check_double(neighbour(v, 1), true);
+    }
+    for (int k = -323; k <= 308; k++) {
+        char b[16];
+        double v;
+
+        snprintf(b, sizeof(b), "1e%d", k);
+        v = strtod(b, NULL);
+        check_double(v, true);
+        check_double(neighbour(v, -1), true);
+        check_double(neighbour(v, 1), true);
+        for (int m = 2; m < 10; m++)
+            check_double(v * m, true);
     }
 }
 
@@ -626,6 +673,7 @@ int main(void)
     test_utf8();
     test_ints();
     test_doubles_fixed();
+    test_doubles_edges();
 #ifdef RINGO_SANITIZED
     test_doubles_random(true, 5000);
 #else
