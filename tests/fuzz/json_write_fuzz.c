@@ -10,9 +10,11 @@
  * never crash. When it has not failed, whatever is open is closed (a key
  * waiting for its value gets null) and the text must be valid JSON
  * (RFC 8259 grammar, checked by a small validator here) and valid UTF-8,
- * with the length the writer reported.
+ * with the length the writer reported. Every double, written alone, must
+ * read back as itself with strtod() (the C locale).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -142,6 +144,27 @@ static uint64_t take8(const uint8_t **p, const uint8_t *end)
     return v;
 }
 
+/* A double written alone reads back as itself (null for NaN and infinities). */
+static void double_reads_back(double d)
+{
+    ringo_json_w w;
+    char *out;
+    size_t len;
+
+    ringo_json_begin_malloc(&w);
+    ringo_json_double(&w, d);
+    if (ringo_json_finish(&w, &out, &len) != 0)
+        abort();
+    if (d == d && d - d == 0) { /* finite */
+        double back = strtod(out, NULL);
+        if (back != d || signbit(back) != signbit(d) || number(out, out + len) != out + len)
+            abort();
+    } else if (strcmp(out, "null") != 0) {
+        abort();
+    }
+    free(out);
+}
+
 /* Runs one op; its argument bytes are taken from *p. */
 static void op(ringo_json_w *w, uint8_t o, const uint8_t **p, const uint8_t *end)
 {
@@ -170,6 +193,7 @@ static void op(ringo_json_w *w, uint8_t o, const uint8_t **p, const uint8_t *end
         v = take8(p, end);
         memcpy(&d, &v, sizeof(d));
         ringo_json_double(w, d);
+        double_reads_back(d);
         break;
     case 8: ringo_json_bool(w, o & 0x80); break;
     case 9: ringo_json_null(w); break;
