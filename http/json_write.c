@@ -463,10 +463,8 @@ static bool exact_at(double v, int d, uint64_t *m)
 
 static int short_exact(double v, uint64_t *m, int *d)
 {
-    int lo = 0, hi = 0;
-
     uint64_t bits;
-    int e2;
+    int lo = 0, hi, e2;
 
     if (v >= 1125899906842624.0) /* 2^50 */
         return -1;
