@@ -730,20 +730,19 @@ static int add_deps(ringo_app *app)
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: ringo [--host H] [--port P] [--threads N] [--pool-threads N]\n"
-        "             [--max-conns N] [--max-request-line B] [--max-header-bytes B]\n"
-        "             [--max-headers N] [--max-body B] [--max-conn-buffered B]\n"
-        "             [--max-requests N] [--header-timeout MS] [--body-timeout MS]\n"
-        "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
-        "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
-        "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
-        "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
-        "             [--stream-window B] [--sse-ping MS] [--ws-ping MS] [--ws-idle MS]\n"
-        "             [--static-dir DIR] [--static-cache-valid MS] [--static-listing]\n"
-        "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
-        "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked] [--quiet]\n");
+    fprintf(f, "usage: ringo [--host H] [--port P] [--threads N] [--pool-threads N]\n"
+               "             [--max-conns N] [--max-request-line B] [--max-header-bytes B]\n"
+               "             [--max-headers N] [--max-body B] [--max-conn-buffered B]\n"
+               "             [--max-requests N] [--header-timeout MS] [--body-timeout MS]\n"
+               "             [--keepalive-timeout MS] [--send-timeout MS] [--linger MS]\n"
+               "             [--drain-timeout MS] [--stall-warn MS] [--stack-size B]\n"
+               "             [--max-pool-queue N] [--max-post-inflight N] [--msgring-fallback]\n"
+               "             [--msgring-fail-posts N] [--teardown-timeout MS]\n"
+               "             [--stream-window B] [--sse-ping MS] [--ws-ping MS] [--ws-idle MS]\n"
+               "             [--static-dir DIR] [--static-cache-valid MS] [--static-listing]\n"
+               "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
+               "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
+               "             [--file-no-sendfile] [--quiet]\n");
 }
 
 enum {
@@ -781,7 +780,8 @@ enum {
     OPT_Z406,
     OPT_FILES,
     OPT_SPLICEMIN,
-    OPT_LINKED
+    OPT_LINKED,
+    OPT_NOSENDFILE
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -834,6 +834,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"files-dir", 1, 0, OPT_FILES},
                                          {"file-splice-min", 1, 0, OPT_SPLICEMIN},
                                          {"file-splice-linked", 0, 0, OPT_LINKED},
+                                         {"file-no-sendfile", 0, 0, OPT_NOSENDFILE},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -878,6 +879,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_Z406: compress_406 = true; break;
         case OPT_FILES: files_dir = optarg; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
+        case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         /* The bodies spliced from this size on; 0: ringo's threshold, "never": none. */
         case OPT_SPLICEMIN:
             hooks->file_splice_min =
@@ -949,6 +951,8 @@ static int add_routes(ringo_app *app)
         ret = demo_ws_routes(app);
     if (ret == 0)
         ret = demo_compress_routes(app);
+    if (ret == 0)
+        ret = demo_product_routes(app);
     if (ret == 0)
         ret = demo_file_routes(app, static_dir, static_valid_ms, static_flags);
     return ret ? ret : demo_bench_file_routes(app, files_dir);

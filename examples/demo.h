@@ -35,4 +35,7 @@ int demo_compress_routes(ringo_app *app);
 /* GET /files/{name} from dir (examples/demo_bench_files.c); dir NULL: no route. */
 int demo_bench_file_routes(ringo_app *app, const char *dir);
 
+/* Declared routes with a JSON body model (examples/demo_products.c): /products... */
+int demo_product_routes(ringo_app *app);
+
 #endif

@@ -13,6 +13,7 @@
 #include "http/ws/ws_impl.h"
 #include "http/static_impl.h"
 #include "http/test_hooks.h"
+#include "http/schema_impl.h"
 
 /*
  * The ABI rule of ringo_config (see ringo/app.h): no tail padding a later
@@ -172,6 +173,7 @@ void ringo_app_free(ringo_app *app)
     ringo__router_free(app->router);
     ringo__static_free_all(app);
     ringo__compress_app_free(app);
+    ringo__schemas_free(app);
     ringo__free(app);
 }
 
@@ -252,6 +254,12 @@ int ringo__route_add(ringo_app *app, const char *method, const char *pattern, ri
     r = route_new(method, pattern, mode, fn, udata, opts);
     if (!r)
         return -ENOMEM;
+    /* A declaration is checked whole now: a bad one never reaches a request. */
+    ret = ringo__spec_add(app, r->label, pattern, opts);
+    if (ret < 0) {
+        route_free(r);
+        return ret;
+    }
     ret = ringo__router_add(app->router, method, pattern, r);
     if (ret < 0) {
         route_free(r);

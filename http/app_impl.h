@@ -93,6 +93,7 @@ struct ringo_app {
     struct ringo_ws_group *ws_groups; /* ringo_ws_group_new(): freed with the app */
     struct ringo__zopts *zopts;       /* compression options (http/compress.c), or NULL */
     bool zall;                        /* ringo_app_compress(): every route but those opting out */
+    struct ringo__schemas *schemas;   /* declared routes' compiled patterns (http/schema.c) */
 };
 
 /* ringo_config.max_post_inflight when 0: background tasks in flight per app. */

@@ -27,6 +27,7 @@
 #include "core/util.h"
 #include "http/http_impl.h"
 #include "http/ws/ws_impl.h"
+#include "http/schema_impl.h"
 
 static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
 
@@ -548,6 +549,12 @@ void ringo__exec_run(ringo_req *r)
     }
     if (ret != 0 || status) {
         failure(r, ret < 0 ? ret : 0);
+        run_afters(r);
+        return;
+    }
+    /* A declared route's inputs are checked before any dependency runs (http/validate.c). */
+    if (r->route->opts.spec && (ret = ringo__validate(r)) != 0) {
+        failure(r, ret);
         run_afters(r);
         return;
     }

@@ -7,17 +7,22 @@
  * (http/exec.c, advance): a streamed response (http/stream.c) with the
  * declared length, so the window, the send timeout, hang-up cancellation
  * and the route deadline apply as to any stream. Bodies of
- * RINGO__FILE_SPLICE_MIN bytes and more go file -> pipe -> socket with
- * io_uring splices through a pipe of the ring's pool, without a copy
- * through user space; smaller ones, and any body when the pool has no pipe
- * free, move with io_uring reads into a buffer of one window and the
- * stream's writes.
+ * RINGO__FILE_SPLICE_MIN bytes and more go without a copy through user
+ * space: with sendfile(2) on the ring thread while the part about to be
+ * sent is in the page cache (cachestat(2) says so; the socket is
+ * non-blocking, so nothing waits), else file -> pipe -> socket with
+ * io_uring splices through a pipe of the ring's pool, which run in io-wq
+ * workers and may wait for the disk there. Smaller bodies, and any body
+ * when the pool has no pipe free, move with io_uring reads into a buffer
+ * of one window and the stream's writes.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -30,6 +35,29 @@
  * io-wq worker.
  */
 #define RINGO__FILE_SPLICE_MIN (16u * 1024u)
+
+/*
+ * What one sendfile(2) call may move (nginx's sendfile_max_chunk is the
+ * same), and the span whose residency is checked before it; and how many
+ * calls that moved a whole chunk may follow each other before the body
+ * yields the ring to its other connections (a wait for room, answered at
+ * once when there is some). Each call and each wait has a fixed cost: per
+ * GiB, chunks of 256 KiB cost 2.7x nginx's CPU, 1 MiB 1.3x, 4 MiB 1.1x,
+ * and waiting only when the socket is full 1.1x (perf/files_bench.py).
+ */
+#define RINGO__FILE_SENDFILE_CHUNK (2u << 20)
+#define RINGO__FILE_SENDFILE_BURST 4u
+
+/* cachestat(2) (Linux 6.5), which libc headers may not declare yet. */
+#ifndef SYS_cachestat
+#define SYS_cachestat 451
+#endif
+struct ringo__cachestat_range {
+    uint64_t off, len;
+};
+struct ringo__cachestat {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
 
 typedef struct ringo__file {
     int fd;
@@ -277,6 +305,88 @@ static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *o
     return copy ? 1 : 0;
 }
 
+/*
+ * Whether every page of [off, off + len) is in the page cache, so that
+ * sendfile reads it without waiting for the disk. False when cachestat
+ * cannot tell (before Linux 6.5, a file without a page cache: those go by
+ * splice). A page evicted between this check and the sendfile, or still
+ * being read in for another reader (it counts as cached), makes that one
+ * call wait for the disk on the ring thread: the window is one call wide.
+ */
+static bool resident(int fd, uint64_t off, uint64_t len)
+{
+    uint64_t page = (uint64_t)getpagesize(); /* libc's copy from the auxv: no syscall */
+    struct ringo__cachestat_range range = {off, len};
+    struct ringo__cachestat cs;
+
+    if (syscall(SYS_cachestat, fd, &range, &cs, 0) != 0)
+        return false;
+    return cs.nr_cache >= (off + len + page - 1) / page - off / page;
+}
+
+/*
+ * The direct path: sendfile(2) from the page cache into the lent,
+ * non-blocking socket, at most a chunk per call; when the socket is full,
+ * or after a burst of whole chunks, a wait for room (POLLOUT through the
+ * ring, cancellable, with send_timeout_ms), which lets the ring's other
+ * connections run. No io-wq worker and no pipe of the pool: this is
+ * nginx's sendfile, from the ring. Returns 1 when the rest (*off, *left) is not in the page cache,
+ * or the file cannot be sent this way (the caller splices or copies it), else 0: done, or the
+ * response is over (cut, cancelled, the client dropped).
+ */
+static int sendfile_body(ringo_req *r, ringo__file *f, uint64_t *off, uint64_t *left)
+{
+    ringo__conn *c = r->conn;
+    uint32_t tmo = ringo__ring_config(ringo__conn_ring(c))->send_timeout_ms;
+    int sock = ringo__conn_fd(c), ret = ringo__stream_flushed(r); /* the head first */
+    unsigned burst = 0;
+    bool other = false;
+
+    if (ret == 0 && (ret = ringo__conn_lend(c)) < 0)
+        return ret == -ECANCELED ? 0 : 1; /* not lent: another path, unless it is gone */
+    while (ret == 0 && *left) {
+        size_t n = *left < RINGO__FILE_SENDFILE_CHUNK ? (size_t)*left : RINGO__FILE_SENDFILE_CHUNK;
+        off_t pos = (off_t)*off;
+        ssize_t k;
+
+        if (!resident(f->fd, *off, n)) {
+            other = true;
+            break;
+        }
+        k = sendfile(sock, f->fd, &pos, n);
+        if (k == 0)
+            break; /* shrunk under us: the stream's end cuts */
+        if (k < 0 && (errno == EINVAL || errno == EOPNOTSUPP) && *off == f->offset) {
+            other = true; /* not this file: splice or copy it */
+            break;
+        }
+        if (k < 0 && errno != EAGAIN) {
+            ret = -errno;
+            if (ret != -EPIPE && ret != -ECONNRESET)
+                log_read(r, ret);
+        } else {
+            if (k > 0) {
+                *off += (uint64_t)k;
+                *left -= (uint64_t)k;
+                ringo__stream_sent(r, (uint64_t)k);
+            }
+            /* The socket is full (a short call), or the burst is over: wait for room. */
+            if (*left && (k < (ssize_t)n || ++burst == RINGO__FILE_SENDFILE_BURST)) {
+                burst = 0;
+                ret = wait_writable(sock, tmo);
+                ret = ret == -EAGAIN ? 0 : ret; /* room */
+            }
+        }
+        if (ret < 0 && ret != -ECANCELED) {
+            /* No room for send_timeout_ms, or the send failed: as for any response. */
+            ringo__conn_close(c, RINGO__CLOSE_NOW);
+            ret = -ECANCELED;
+        }
+    }
+    ringo__conn_unlend(c);
+    return other ? 1 : 0;
+}
+
 static uint64_t splice_min(const ringo_req *r)
 {
     uint64_t v = sess(r->conn)->app->test_hooks.file_splice_min;
@@ -286,18 +396,15 @@ static uint64_t splice_min(const ringo_req *r)
 
 void ringo__file_send(ringo_req *r)
 {
+    const ringo__test_hooks *hooks = &sess(r->conn)->app->test_hooks;
+    ringo__ring *ring = ringo__conn_ring(r->conn);
     ringo__file *f = r->file;
     uint64_t off = f->offset, left = f->len;
     ringo__pipe p;
-    bool spliced;
     int ret;
 
     f->started = true;
-    /* A small body costs less copied than spliced; no pipe free: the copy path, never a wait. */
-    spliced = left >= splice_min(r) && ringo__pipe_get(ringo__conn_ring(r->conn), &p) == 0;
     if ((ret = ringo_stream_start(r, (int64_t)f->len)) < 0) {
-        if (spliced)
-            ringo__pipe_put(ringo__conn_ring(r->conn), &p, true);
         /* Nothing was sent: an ordinary error answer, without the file's length. */
         r->rbody_len = 0;
         if (ret != -ECANCELED) {
@@ -306,6 +413,12 @@ void ringo__file_send(ringo_req *r)
         }
         return;
     }
-    if (!spliced || splice_body(r, f, &p, &off, &left) > 0)
-        copy_body(r, f, off, left);
+    /* A small body costs less copied; no pipe free: the copy path, never a wait. */
+    if (left >= splice_min(r)) {
+        if (!hooks->file_sendfile_off && sendfile_body(r, f, &off, &left) == 0)
+            return;
+        if (ringo__pipe_get(ring, &p) == 0 && splice_body(r, f, &p, &off, &left) == 0)
+            return;
+    }
+    copy_body(r, f, off, left);
 }

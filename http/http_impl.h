@@ -86,7 +86,27 @@ void ringo__lifespan_shutdown(struct ringo_app *app);
 void ringo__bg_finished(struct ringo_app *app, unsigned n, bool dropped);
 
 /* http/params.c */
+/* One validation error, as FastAPI shows it (a member of "detail"). */
+typedef struct ringo__verr {
+    struct ringo__verr *next;
+    ringo_loc loc;    /* RINGO_LOC_FORM: "body" */
+    const char *name; /* the second member of loc, unless path */
+    const char *path; /* JSON text of loc's members after the first (",\"a\",2"), or NULL */
+    const char *type;
+    const char *msg; /* static text, or arena memory */
+    ringo_str input;
+    bool has_input;      /* false: "input":null */
+    bool input_json;     /* input is JSON text, written as it is; else a string */
+    unsigned key;        /* http/validate.c: sort key inside one object */
+    const char *ctx_key; /* "ge", "le", "min_length", "max_length" or NULL */
+    int64_t ctx_val;
+    const char *ctx; /* the whole ctx object as JSON text (wins over ctx_key), or NULL */
+} ringo__verr;
 int ringo__params_422(ringo_req *r);
+/* The raw value of a parameter: 0, -ENOENT, -EINVAL (malformed percent-encoding). */
+int ringo__param_lookup(ringo_req *r, ringo_loc loc, const char *name, ringo_str *out);
+/* A decimal integer with an optional sign and nothing else: 0 or -EINVAL. */
+int ringo__parse_int(ringo_str v, int64_t *out);
 /* Records FastAPI's "missing" error for name at loc: RINGO_EVALIDATION or -ENOMEM. */
 int ringo__params_missing(ringo_req *r, ringo_loc loc, const char *name);
 

@@ -11,18 +11,6 @@
 #include "core/util.h"
 #include "http/http_impl.h"
 
-typedef struct ringo__verr {
-    struct ringo__verr *next;
-    ringo_loc loc;
-    const char *name;
-    const char *type;
-    const char *msg; /* static text, or arena memory */
-    ringo_str input;
-    bool has_input;
-    const char *ctx_key; /* "ge", "le", "min_length", "max_length" or NULL */
-    int64_t ctx_val;
-} ringo__verr;
-
 static const char *const loc_names[] = {"path", "query", "header", "cookie", "body"};
 
 static int record(ringo_req *r, ringo_loc loc, const char *name, const char *type, const char *msg,
@@ -32,7 +20,14 @@ static int record(ringo_req *r, ringo_loc loc, const char *name, const char *typ
 
     if (!e)
         return -ENOMEM;
-    *e = (ringo__verr){NULL, loc, name, type, msg, {"", 0}, input != NULL, ctx_key, ctx_val};
+    *e = (ringo__verr){.loc = loc,
+                       .name = name,
+                       .type = type,
+                       .msg = msg,
+                       .input = {"", 0},
+                       .has_input = input != NULL,
+                       .ctx_key = ctx_key,
+                       .ctx_val = ctx_val};
     if (input)
         e->input = *input;
     while (*tail)
@@ -72,7 +67,7 @@ static int cookie(ringo_req *r, const char *name, ringo_str *out)
     return -ENOENT;
 }
 
-static int lookup(ringo_req *r, ringo_loc loc, const char *name, ringo_str *out)
+int ringo__param_lookup(ringo_req *r, ringo_loc loc, const char *name, ringo_str *out)
 {
     switch (loc) {
     case RINGO_LOC_PATH: return ringo_req_path_param(r, name, out);
@@ -87,7 +82,7 @@ static int lookup(ringo_req *r, ringo_loc loc, const char *name, ringo_str *out)
 /* Finds the raw value; records "missing" when it is required and absent. */
 static int fetch(ringo_req *r, ringo_loc loc, const char *name, bool required, ringo_str *v)
 {
-    int ret = lookup(r, loc, name, v);
+    int ret = ringo__param_lookup(r, loc, name, v);
 
     if (ret == -EINVAL)
         return record(r, loc, name, "value_error", "Value error, malformed percent-encoding", NULL,
@@ -102,7 +97,7 @@ static int fetch(ringo_req *r, ringo_loc loc, const char *name, bool required, r
  * skips whitespace as LC_CTYPE defines it. Returns 0, or -EINVAL on a stray
  * byte, an empty number or overflow.
  */
-static int parse_int(ringo_str v, int64_t *out)
+int ringo__parse_int(ringo_str v, int64_t *out)
 {
     size_t i = 0;
     bool neg = false;
@@ -137,7 +132,7 @@ int ringo_param_int(ringo_req *req, ringo_loc loc, const char *name, int64_t min
     }
     if (ret < 0)
         return ret;
-    if (parse_int(v, &n) < 0)
+    if (ringo__parse_int(v, &n) < 0)
         goto bad;
     if (n < min || n > max) {
         bool low = n < min;
@@ -233,23 +228,33 @@ int ringo__params_422(ringo_req *r)
     char *b, *p;
 
     for (ringo__verr *e = r->errors; e; e = e->next)
-        cap += 160 + 6 * (strlen(e->name) + strlen(e->msg) + e->input.len);
+        cap += 160 + 6 * (strlen(e->name) + strlen(e->msg) + e->input.len) +
+               (e->path ? strlen(e->path) : 0) + (e->ctx ? strlen(e->ctx) : 0);
     p = b = ringo_req_alloc(r, cap);
     if (!b)
         return -ENOMEM;
     p += sprintf(p, "{\"detail\":[");
     for (ringo__verr *e = r->errors; e; e = e->next) {
-        p += sprintf(p, "%s{\"type\":\"%s\",\"loc\":[\"%s\",", e == r->errors ? "" : ",", e->type,
+        p += sprintf(p, "%s{\"type\":\"%s\",\"loc\":[\"%s\"", e == r->errors ? "" : ",", e->type,
                      loc_names[e->loc]);
-        p = json_str(p, e->name, strlen(e->name));
+        if (e->path) { /* already JSON: ,"items",2,"price" (or nothing: the whole body) */
+            p += sprintf(p, "%s", e->path);
+        } else {
+            *p++ = ',';
+            p = json_str(p, e->name, strlen(e->name));
+        }
         p += sprintf(p, "],\"msg\":");
         p = json_str(p, e->msg, strlen(e->msg));
         p += sprintf(p, ",\"input\":");
-        if (e->has_input)
+        if (e->has_input && e->input_json)
+            p = (char *)memcpy(p, e->input.ptr, e->input.len) + e->input.len;
+        else if (e->has_input)
             p = json_str(p, e->input.ptr, e->input.len);
         else
             p += sprintf(p, "null");
-        if (e->ctx_key)
+        if (e->ctx)
+            p += sprintf(p, ",\"ctx\":%s", e->ctx);
+        else if (e->ctx_key)
             p += sprintf(p, ",\"ctx\":{\"%s\":%lld}", e->ctx_key, (long long)e->ctx_val);
         *p++ = '}';
     }

@@ -91,6 +91,8 @@ struct ringo_req {
     uint32_t nerrors;             /* parameter validation errors */
     const char *detail;           /* ringo_fail()'s text, for error handlers */
     struct ringo__verr *errors;
+    void *params_value; /* a declared route's validated parameters (http/validate.c) */
+    void *body_value;   /* and body */
     uint8_t http_minor;
     bool keep_alive;
     bool resp_close; /* the handler asked for Connection: close */

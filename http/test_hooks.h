@@ -17,6 +17,7 @@ typedef struct ringo__test_hooks {
     uint64_t file_splice_min; /* file bodies of this many bytes and more are spliced;
                                  0: RINGO__FILE_SPLICE_MIN, UINT64_MAX: never */
     int file_splice_linked;   /* 1: file -> pipe linked to pipe -> socket (one await) */
+    int file_sendfile_off;    /* 1: no sendfile from the page cache, splice (or copy) */
 } ringo__test_hooks;
 
 /* Sets the app's hooks (copied) for its start. Returns 0, or -EBUSY after start. */

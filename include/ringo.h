@@ -25,5 +25,6 @@
 #include "ringo/static.h"
 #include "ringo/compress.h"
 #include "ringo/json.h"
+#include "ringo/schema.h"
 
 #endif

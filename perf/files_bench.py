@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""perf/files_bench.py - file bodies: ringo's splice and copy paths next to nginx (sendfile).
+"""perf/files_bench.py - file bodies: ringo's sendfile, splice and copy paths next to nginx.
 
 Serves a 4 KiB and a 64 MiB file of random bytes at 64 connections with wrk, in
 rounds: each round runs every server once per file, so the servers share the
 machine's state of the moment. The figures are the medians over the rounds.
 
-  ringo-splice  ringo --threads 1 --files-dir DIR            (GET /files/NAME)
+  ringo         ringo --threads 1 --files-dir DIR            (GET /files/NAME): the default,
+                sendfile on the ring thread for what is in the page cache
+  ringo-splice  the same with --file-no-sendfile: file -> pipe -> socket through io-wq
   ringo-copy    the same with --file-splice-min never        (the copy path only)
-  ringo-linked  --file-splice-linked: file -> pipe linked to pipe -> socket, one await
+  ringo-linked  --file-no-sendfile --file-splice-linked: file -> pipe linked to
+                pipe -> socket, one await
   nginx         one worker, location /files/ { alias DIR; sendfile on;
                 open_file_cache max=1000; }
 
@@ -127,7 +130,7 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--sizes", default="4096,67108864")
-    ap.add_argument("--servers", default="ringo-splice,ringo-linked,ringo-copy,nginx")
+    ap.add_argument("--servers", default="ringo,ringo-splice,ringo-linked,ringo-copy,nginx")
     ap.add_argument("--extra-ringo", default="")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
@@ -154,10 +157,12 @@ def main():
     nport = free_port()
     with open(os.path.join(nginx_dir, "nginx.conf"), "w") as f:
         f.write(NGINX_CONF.format(dir=nginx_dir, port=nport, files=files))
+    nosf = ["--file-no-sendfile"]
     servers = {
-        "ringo-splice": Proc("ringo-splice", base, ringo=True),
+        "ringo": Proc("ringo", base, ringo=True),
+        "ringo-splice": Proc("ringo-splice", base + nosf, ringo=True),
         "ringo-copy": Proc("ringo-copy", base + ["--file-splice-min", "never"], ringo=True),
-        "ringo-linked": Proc("ringo-linked", base + ["--file-splice-linked"], ringo=True),
+        "ringo-linked": Proc("ringo-linked", base + nosf + ["--file-splice-linked"], ringo=True),
         "nginx": Proc("nginx", [shutil.which("nginx") or "nginx", "-p", nginx_dir, "-e",
                                 os.path.join(nginx_dir, "error.log"), "-c",
                                 os.path.join(nginx_dir, "nginx.conf")], port=nport),
@@ -206,7 +211,7 @@ def main():
                 continue
             for n in sizes:
                 x, y = summary.get(f"{name}/{n}"), summary.get(f"nginx/{n}")
-                if x and y and y["bytes_per_s"] and y["cpu_s_per_gib"]:
+                if x and y and y["bytes_per_s"] and y["cpu_s_per_gib"] and y["rps"]:
                     print(f"{name} / nginx at {n} B: throughput {x['bytes_per_s'] / y['bytes_per_s']:.2f}x, "
                           f"req/s {x['rps'] / y['rps']:.2f}x, CPU per GiB "
                           f"{x['cpu_s_per_gib'] / y['cpu_s_per_gib']:.2f}x")

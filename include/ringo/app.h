@@ -21,6 +21,7 @@ extern "C" {
 
 typedef struct ringo_app ringo_app;
 typedef struct ringo_req ringo_req;
+struct ringo_route_spec; /* ringo/schema.h */
 
 /*
  * A handler fills the request's response (ringo/response.h) and returns 0.
@@ -36,15 +37,17 @@ typedef int (*ringo_handler_fn)(ringo_req *req, void *udata);
  * reserved words must be zero (see "ABI" below).
  */
 typedef struct ringo_route_opts {
-    uint32_t deadline_ms;     /* answer 504 and cancel the handler after this; 0: none */
-    size_t stack_size;        /* RINGO_ASYNC coroutine stack bytes; 0: the app's */
-    const char *const *needs; /* dependencies (ringo/deps.h) by name, NULL-terminated */
-    uint64_t max_body_bytes;  /* this route's body limit (413); 0: ringo_config's */
-    uint32_t body_timeout_ms; /* RINGO_ROUTE_STREAM_BODY: longest wait for more body
-                                 bytes while the handler reads (408); 0: ringo_config's
-                                 body_timeout_ms */
-    uint32_t flags;           /* RINGO_ROUTE_* */
-    uint64_t reserved[2];     /* zero: room for later options */
+    uint32_t deadline_ms;                /* answer 504 and cancel the handler after this; 0: none */
+    size_t stack_size;                   /* RINGO_ASYNC coroutine stack bytes; 0: the app's */
+    const char *const *needs;            /* dependencies (ringo/deps.h) by name, NULL-terminated */
+    uint64_t max_body_bytes;             /* this route's body limit (413); 0: ringo_config's */
+    uint32_t body_timeout_ms;            /* RINGO_ROUTE_STREAM_BODY: longest wait for more body
+                                            bytes while the handler reads (408); 0: ringo_config's
+                                            body_timeout_ms */
+    uint32_t flags;                      /* RINGO_ROUTE_* */
+    const struct ringo_route_spec *spec; /* declared parameters and body (ringo/schema.h),
+                                            borrowed until ringo_app_free(); NULL: none */
+    uint64_t reserved[1];                /* zero: room for later options */
 } ringo_route_opts;
 
 /*

@@ -36,13 +36,16 @@ IDLE_PY = os.path.join(PERF, "lib", "idle.py")
 
 
 class Case:
-    def __init__(self, name, title, route, conns, depth=1, idle=False, hook=False):
+    """bulk: large bodies, measured in bytes (throughput, server CPU per GiB) as much as
+    in requests; wrk waits up to 30 s for a response instead of 2."""
+
+    def __init__(self, name, title, route, conns, depth=1, idle=False, hook=False, bulk=False):
         self.name, self.title, self.route, self.conns = name, title, route, conns
-        self.depth, self.idle, self.hook = depth, idle, hook
+        self.depth, self.idle, self.hook, self.bulk = depth, idle, hook, bulk
 
     def to_json(self):
         return dict(name=self.name, title=self.title, route=self.route, conns=self.conns,
-                    depth=self.depth, idle=self.idle, hook=self.hook)
+                    depth=self.depth, idle=self.idle, hook=self.hook, bulk=self.bulk)
 
 
 CASES = [
@@ -65,6 +68,10 @@ CASES = [
          "sync_sleep", 64, hook=True),
     Case("static-4k-64", "4 KiB file from a static mount (ringo_static), 64 connections",
          "static_4k", 64, hook=True),
+    # A large file from the page cache: nginx's sendfile against ringo's (sendfile from the
+    # ring thread, splice through io-wq when not cached) and h2o's file handler.
+    Case("static-64m-4", "64 MiB file from a static mount (ringo_static), 4 connections",
+         "static_64m", 4, hook=True, bulk=True),
     Case("sync-sleep-256", "/sync/sleep?ms=10 (blocking sleep on the pool), 256 connections",
          "sync_sleep", 256, hook=True),
     # Response compression: the same 64 KiB JSON, gzip at level 1 on both sides (ringo's
@@ -305,6 +312,8 @@ class Bench:
     # --- runs ---
     def wrk_cmd(self, c, s, duration, conns=None):
         cmd = ["wrk", "-t1", f"-c{conns or c.conns}", f"-d{duration:g}s", "--latency"]
+        if c.bulk:
+            cmd += ["--timeout", "30s"]
         if c.depth > 1:
             cmd += ["-s", PIPELINE_LUA]
         elif c.route in servers.POST_ROUTES:
@@ -363,6 +372,7 @@ class Bench:
                 # percentiles it prints for pipelined runs mean nothing.
                 r.update(p50_us=None, p75_us=None, p90_us=None, p99_us=None)
             r.update(case=c.name, server=s.name, run=idx, warmup=warmup, attempt=attempt,
+                     bulk=c.bulk,
                      flagged=measure.disturbed(r, self.a.threshold),
                      errors=r["non2xx"] + r["sock_errors"] + (r["exit"] != 0))
             self.runs.append(r)
@@ -481,6 +491,8 @@ def describe(r):
     s = (f"{r['rps']:,.0f} req/s, p99 {p99 / 1000:.2f} ms, " if p99 is not None else
          f"{r['rps']:,.0f} req/s, ")
     s += f"cpu {cpu:.1f} us/req ({r['server_util'] * 100:.0f}%)" if cpu else "cpu ?"
+    if r.get("bulk") and r.get("cpu_s_per_gib") is not None:
+        s += f", {r['bytes_per_s'] / (1 << 30):.2f} GiB/s, {r['cpu_s_per_gib']:.3f} CPU-s/GiB"
     if r.get("rss_per_conn_bytes") is not None:
         s += f", {r['rss_per_conn_bytes']:.0f} B/conn RSS"
     if r["errors"]:
@@ -511,6 +523,7 @@ def summarize(runs):
             "n": len(rs), "rps": statistics.median(rps), "rps_min": min(rps),
             "rps_max": max(rps), "p50_us": med("p50_us"), "p99_us": med("p99_us"),
             "cpu_us_per_req": med("cpu_us_per_req"), "server_util": med("server_util"),
+            "bytes_per_s": med("bytes_per_s"), "cpu_s_per_gib": med("cpu_s_per_gib"),
             "peak_rss_kb": max(r["peak_rss_kb"] for r in rs),
             "rss_per_conn_bytes": med("rss_per_conn_bytes"),
             "flagged": sum(1 for r in rs if r["flagged"]),

@@ -174,6 +174,10 @@ def parse_wrk(text):
     m = re.search(r"(\d+) requests in", text)
     if m:
         r["requests"] = int(m.group(1))
+    # Body and head bytes wrk read, partial responses included: the bulk cases' figure.
+    m = re.search(r"requests in [\d.]+\w+, ([\d.]+)([KMGT]?)B read", text)
+    r["bytes_read"] = (float(m.group(1)) * 1024 ** " KMGT".index(m.group(2) or " ")
+                       if m else 0.0)
     m = re.search(r"Requests/sec:\s+([\d.]+)", text)
     if m:
         r["rps"] = float(m.group(1))
@@ -262,7 +266,10 @@ def run_wrk(cmd, server_pids, cpus, log_path):
     r.update(w)
     r.update(exit=proc.returncode, wrk_cpu_s=r.pop("client_cpu_s"),
              cpu_us_per_req=(w["server_cpu_s"] * 1e6 / r["requests"] if r["requests"]
-                             else None))
+                             else None),
+             bytes_per_s=r["bytes_read"] / w["elapsed_s"] if w["elapsed_s"] else 0.0,
+             cpu_s_per_gib=(w["server_cpu_s"] / (r["bytes_read"] / (1 << 30))
+                            if r["bytes_read"] else None))
     del r["client_util"], r["cpu_busy"]
     return r
 

@@ -125,6 +125,26 @@ def case_table(res, c):
     return out
 
 
+def bulk_table(res, c):
+    """Large bodies: bytes moved and the server's CPU per GiB, next to nginx's."""
+    s = res["summary"].get(c["name"], {})
+    nginx = s.get("nginx")
+    cols = ["server", "GiB/s (median)", "CPU-s per GiB", "req/s", "server CPU", "peak RSS",
+            "GiB/s vs nginx", "CPU per GiB vs nginx"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for n in present(res, c["name"]):
+        x = s[n]
+        bps, gib = x.get("bytes_per_s"), x.get("cpu_s_per_gib")
+        row = [LABEL[n], ("—" if bps is None else f"{bps / (1 << 30):.2f}") + marks(x),
+               "—" if gib is None else f"{gib:.3f}", f"{x['rps']:,.1f}",
+               "—" if x["server_util"] is None else f"{x['server_util'] * 100:.0f}%",
+               f_kib(x["peak_rss_kb"]),
+               f_ratio(bps, nginx.get("bytes_per_s")) if nginx else "—",
+               f_ratio(gib, nginx.get("cpu_s_per_gib")) if nginx else "—"]
+        out.append("| " + " | ".join(row) + " |")
+    return out
+
+
 def idle_table(res, c):
     s = res["summary"].get(c["name"], {})
     before = {}
@@ -208,6 +228,9 @@ METHOD = """\
 - Idle connections: a helper opens N keep-alive connections (source addresses spread over
   127.0.0.x), sends one request on each and keeps them open; RSS per connection is
   (RSS with them − RSS before) / N; wrk then runs 64 active connections alongside.
+- Large bodies (`static-64m-4`: a 64 MiB file at 4 connections, wrk allowed 30 s per
+  response): GiB/s from the bytes wrk read (partial responses included) over the run, and
+  the server's CPU-seconds per GiB of them; nginx and h2o serve the same file.
 - Routes that appear later (`/sleep?ms=10`, `/sync/json`, `/sync/sleep?ms=10`) are probed
   with curl at start; their cases run when ringo answers them.
 - POST cases (`products-64`, `echo-1k-64`): wrk with [perf/wrk/post.lua](../perf/wrk/post.lua)
@@ -222,6 +245,7 @@ perf/bench --quick      # a few seconds per case: checks the harness end to end
 perf/bench --smoke      # CI: ringo alone for 2 s, no installs beyond wrk, no docs
 perf/bench --cases plaintext-64,pipeline-16 --servers ringo,nginx,limit --runs 5
 perf/bench --report perf/results/<run>   # re-render this page from a results directory
+perf/bench --cases static-4k-64,static-64m-4 --servers ringo,nginx,h2o --runs 5
 perf/callgrind.sh       # instructions per request and the top functions
 ```
 It installs what is missing from Debian (wrk, nginx-light, h2o, python3-fastapi,
@@ -249,7 +273,8 @@ def render(res, chart):
         if c["route"] in ("sleep", "sync_sleep"):
             lines += [f"Each request sleeps 10 ms: the ideal is {c['conns']} connections × "
                       f"100/s = {c['conns'] * 100:,} req/s.", ""]
-        lines += (idle_table(res, c) if c["idle"] else case_table(res, c)) + [""]
+        table = (idle_table if c["idle"] else bulk_table if c.get("bulk") else case_table)
+        lines += table(res, c) + [""]
     n = notes(res)
     if n:
         lines += ["## Notes", ""] + n + [""]

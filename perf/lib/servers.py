@@ -34,10 +34,13 @@ ROUTE_HEADERS = {"deps": ["Authorization: Bearer bench"]}
 SYNC_ROUTES = {"plaintext": "/sync/plaintext", "json": "/sync/json",
                "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10"}
 RINGO_ROUTES = {**ASYNC_ROUTES, "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10",
-                "static_4k": "/static/4k.bin", "gzip_json": "/json64k"}
-# The static-file case: the same 4 KiB file in each server's run directory, an hour old
-# (ringo's small-file cache leaves files younger than two seconds out).
+                "static_4k": "/static/4k.bin", "static_64m": "/static/64m.bin",
+                "gzip_json": "/json64k"}
+# The static-file cases: the same 4 KiB file in each server's run directory, an hour old
+# (ringo's small-file cache leaves files younger than two seconds out), and a 64 MiB one
+# of random bytes (read once before the runs: every server sends it from the page cache).
 STATIC_4K = bytes((i * 31 + 7) & 0xFF for i in range(4096))
+STATIC_64M = 64 << 20
 
 
 def write_static(server_dir):
@@ -46,8 +49,14 @@ def write_static(server_dir):
     path = os.path.join(d, "4k.bin")
     with open(path, "wb") as f:
         f.write(STATIC_4K)
+    big = os.path.join(d, "64m.bin")
+    if not os.path.exists(big) or os.path.getsize(big) != STATIC_64M:
+        with open(big, "wb") as f:
+            for _ in range(STATIC_64M >> 20):
+                f.write(os.urandom(1 << 20))
     old = time.time() - 3600
-    os.utime(path, (old, old))
+    for p in (path, big):
+        os.utime(p, (old, old))
     return d
 ROUTE_HEADERS["gzip_json"] = ["Accept-Encoding: gzip"]
 # Routes whose response size is part of the result (compression): probed once per server.
@@ -343,7 +352,7 @@ def _fill(template, out, **kw):
 class Nginx(Server):
     name, label = "nginx", "nginx"
     routes = {"plaintext": "/plaintext", "json": "/json", "static_4k": "/static/4k.bin",
-              "gzip_json": "/json64k"}
+              "static_64m": "/static/64m.bin", "gzip_json": "/json64k"}
 
     def available(self):
         return None if shutil.which("nginx") else "nginx not installed (Debian: nginx-light)"
@@ -373,7 +382,8 @@ class Nginx(Server):
 
 class H2o(Server):
     name, label = "h2o", "h2o"
-    routes = {"plaintext": "/plaintext", "json": "/json", "static_4k": "/static/4k.bin"}
+    routes = {"plaintext": "/plaintext", "json": "/json", "static_4k": "/static/4k.bin",
+              "static_64m": "/static/64m.bin"}
 
     def available(self):
         return None if shutil.which("h2o") else "h2o not installed (Debian: h2o)"

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """
 Description: file bodies (ringo_resp_file) through the demo's
---files-dir route, on the splice path (file -> pipe -> socket, sequential
-and linked) and the copy path (--file-splice-min never): a large file
+--files-dir route, on the sendfile path (the default for a file in the
+page cache), the splice path (--file-no-sendfile: file -> pipe -> socket,
+sequential and linked; and by default for a file evicted from the page
+cache) and the copy path (--file-splice-min never): a large file
 arrives whole (sha256), ranges through ?offset=&len= arrive exact, an
 offset past the end is 416; a file that shrinks while sent cuts the
 response (logged); requests pipelined behind a file are answered in order; a reader that stops reading holds at most the
@@ -57,8 +59,9 @@ make("small.bin", 4096)
 with open(os.path.join(DIR, ".hidden"), "w") as f:
     f.write("secret")
 
-SPLICE = ["--files-dir", DIR]
-LINKED = ["--files-dir", DIR, "--file-splice-linked"]
+SENDFILE = ["--files-dir", DIR]
+SPLICE = ["--files-dir", DIR, "--file-no-sendfile"]
+LINKED = SPLICE + ["--file-splice-linked"]
 COPY = ["--files-dir", DIR, "--file-splice-min", "never"]
 
 
@@ -131,6 +134,34 @@ def check_whole_and_ranges(srv, label):
     st.close()
 
 
+@case(args=SENDFILE)
+def sendfile_sha256_and_ranges(srv):
+    check_whole_and_ranges(srv, "sendfile")
+
+
+def evict(name):
+    """Drops the file's pages from the page cache (clean pages: fdatasync first)."""
+    fd = os.open(os.path.join(DIR, name), os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+@case(args=SENDFILE)
+def sendfile_cold_file_goes_by_splice(srv):
+    """A body not in the page cache is not read on the ring thread: it goes
+    by splice (io-wq reads it in), and arrives whole."""
+    for _ in range(2):
+        evict("big.bin")
+        status, _, sha, n = download(srv, "/files/big.bin")
+        check_eq((status, n, sha), (200, BIG, BIG_SHA), "cold file: status, length, sha256")
+    st = StatsConn(srv)
+    st.wait_for(lambda x: x["pipes_busy"] == 0, "cold file: the pipe is back")
+    st.close()
+
+
 @case(args=SPLICE)
 def splice_sha256_and_ranges(srv):
     check_whole_and_ranges(srv, "splice")
@@ -168,6 +199,11 @@ def stalled_reader(srv, label):
     stats.close()
 
 
+@case(args=SENDFILE + ["--send-timeout", "1000"])
+def sendfile_stalled_reader_dropped(srv):
+    stalled_reader(srv, "sendfile")
+
+
 @case(args=SPLICE + ["--send-timeout", "1000"])
 def splice_stalled_reader_dropped(srv):
     stalled_reader(srv, "splice")
@@ -194,6 +230,11 @@ def pipelined(srv, label):
         check_eq(r.status, 200, f"{label}: pipelined status")
         check(r.body == want, f"{label}: pipelined body of {len(want)} bytes")
     c.close()
+
+
+@case(args=SENDFILE)
+def sendfile_pipelined_in_order(srv):
+    pipelined(srv, "sendfile")
 
 
 @case(args=SPLICE)
@@ -239,6 +280,11 @@ def shrink(srv, label):
           f"{label}: the cut is logged")
 
 
+@case(args=SENDFILE)
+def sendfile_file_shrinks_cut(srv):
+    shrink(srv, "sendfile")
+
+
 @case(args=SPLICE)
 def splice_file_shrinks_cut(srv):
     shrink(srv, "splice")
@@ -276,6 +322,11 @@ def hangup(srv, label):
     stats.close()
 
 
+@case(args=SENDFILE)
+def sendfile_hangup_cancels(srv):
+    hangup(srv, "sendfile")
+
+
 @case(args=SPLICE)
 def splice_hangup_cancels(srv):
     hangup(srv, "splice")
@@ -296,28 +347,42 @@ def shutdown_ends_a_stalled_splice():
     """A drain with a file body waiting for a reader that never reads: the
     body is cancelled at once (not after send_timeout_ms, 60 s here), the pipe
     goes back, the server stops clean (the leak check)."""
-    for args in (SPLICE, LINKED):
+    for args in (SENDFILE, SPLICE, LINKED):
         srv = h.Server(args + ["--drain-timeout", "60000"])
         with srv:
             stats = StatsConn(srv)
             s = socket.socket(srv.family, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(h.TIMEOUT)
             s.connect((srv.connect_host, srv.port))
             s.sendall(get("/files/big.bin"))
-            stats.wait_for(lambda st: st["pipes_busy"] == 1, f"{args}: the body is spliced")
+            if args is SENDFILE:
+                # No pipe to watch: the head has arrived, so the body's hop runs.
+                head_and_body(s, h.deadline_after(h.TIMEOUT))
+            else:
+                stats.wait_for(lambda st: st["pipes_busy"] == 1, f"{args}: the body is spliced")
             stats.close()
             t0 = time.monotonic()
             srv.stop()
-            print(f"     {' '.join(args[2:]) or 'sequential'}: stopped in "
+            print(f"     {' '.join(args[2:]) or 'sendfile'}: stopped in "
                   f"{time.monotonic() - t0:.2f}s")
             s.close()
 
 
 @case(server=False)
 def thousand_downloads_as_nobody():
+    thousand_downloads(SPLICE, "splice")
+
+
+@case(server=False)
+def sendfile_thousand_downloads_as_nobody():
+    thousand_downloads(SENDFILE, "sendfile")
+
+
+def thousand_downloads(base, label):
     n = 250 if h.SANITIZED else 1000
     h.raise_nofile(n + 64)
-    args = SPLICE + ["--max-conns", str(n + 64)]
+    args = base + ["--max-conns", str(n + 64)]
     srv = h.unprivileged_server(args, threads=2, readable=[os.path.join(DIR, "mid.bin")])
     srv.start()
     try:
@@ -363,7 +428,7 @@ def thousand_downloads_as_nobody():
                     s.close()
                     done += 1
             peak = max(peak, h.proc_status(srv, "VmRSS") - rss0)
-        print(f"     {n} concurrent downloads of {MID >> 20} MiB: RSS grew at most "
+        print(f"     {label}: {n} concurrent downloads of {MID >> 20} MiB: RSS grew at most "
               f"{peak / 1048576:.1f} MiB")
         check(h.SANITIZED or peak < 256 << 20, f"RSS grew {peak >> 20} MiB for {n} downloads")
         stats = StatsConn(srv)

@@ -200,10 +200,10 @@ static void check_reserved(void)
 
     CHECK(ringo_app_new(&app, NULL) == 0);
     CHECK(ringo_group_new(&g, app, "/g", NULL) == 0);
-    ro.reserved[1] = 1;
+    ro.reserved[0] = 1;
     CHECK(ringo_route_ex(app, "GET", "/a", RINGO_SYNC, handler, NULL, &ro) == -EINVAL);
     CHECK(ringo_group_route(g, "GET", "/a", RINGO_SYNC, handler, NULL, &ro) == -EINVAL);
-    ro.reserved[1] = 0;
+    ro.reserved[0] = 0;
     ro.flags = RINGO_ROUTE_NO_COMPRESS << 1; /* a flag this library does not know */
     CHECK(ringo_route_ex(app, "GET", "/a", RINGO_SYNC, handler, NULL, &ro) == -EINVAL);
     ro.flags = 0;
