@@ -7,13 +7,14 @@
  * malloc mode it doubles with realloc(). Each call reserves what it may
  * write before writing, so no call can run past the buffer.
  *
- * Numbers never go through the C locale: integers are converted by hand,
- * and doubles are converted by hand when a short exact form exists (most
- * doubles an API sends: prices, ratios, integral values); the others go
- * through printf's %e, whose digits and exponent are read back while
- * whatever radix character LC_NUMERIC puts between them is skipped, and
- * are checked with strtod() on a string with no radix character at all
- * ("31415e-4"), which reads the same in every locale.
+ * Numbers never go through the C locale: integers are converted by hand;
+ * doubles too when a short exact form exists (most doubles an API sends:
+ * prices, ratios, integral values), else by exact 128-bit integer
+ * arithmetic between about 1e-20 and 1e34; only the rest go through
+ * printf's %e, whose digits and exponent are read back while whatever
+ * radix character LC_NUMERIC puts between them is skipped, and are checked
+ * with strtod() on a string with no radix character at all ("31415e-4"),
+ * which reads the same in every locale.
  */
 #include "ringo/json.h"
 
@@ -64,7 +65,7 @@ static bool grow(ringo_json_w *w, size_t n)
         cap *= 2;
     }
     if (w->req)
-        b = ringo__arena_grow(&w->req->arena, w->buf, w->len, cap);
+        b = ringo__arena_grow(&w->req->arena, w->buf, w->cap, cap); /* the block is cap long */
     else
         b = ringo__realloc(w->buf, cap);
     if (!b) {
@@ -181,27 +182,46 @@ void ringo_json_end(ringo_json_w *w)
 
 /* Bytes copied as they are: printable ASCII but '"' and '\'. Bytes >= 0x80 are
  * checked as UTF-8 and then copied too. */
-static inline bool plain(uint8_t c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+#define P16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+// clang-format off
+static const uint8_t plain[256] = {
+    [0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f: not '"' */
+    P16, P16,                                                /* 0x30-0x4f */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,          /* 0x50-0x5f: not '\' */
+    P16, P16,                                                /* 0x60-0x7f */
+};
+// clang-format on
+#undef P16
 
-/* Bytes from p on that are plain ASCII, eight at a time (no byte < 0x20, '"', '\' or >= 0x80). */
-static inline size_t plain_words(const uint8_t *p, const uint8_t *end)
+/* Whether the 8 bytes at p are all plain (see plain[]). */
+static inline bool plain_word(const uint8_t *p)
 {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    const uint8_t *start = p;
+    uint64_t x;
 
-    while (end - p >= 8) {
-        uint64_t x, bad;
-        memcpy(&x, p, 8);
-        /* the high bit of a byte of bad is set where x has a byte < 0x20, 0x22, 0x5c or
-         * >= 0x80 (the classic "has a zero byte" test on x ^ c, and x - 0x20 for < 0x20) */
-        bad =
-            ((x - ones * 0x20) | ((x ^ (ones * 0x22)) - ones) | ((x ^ (ones * 0x5c)) - ones) | x) &
-            high;
-        if (bad)
-            break;
+    memcpy(&x, p, 8);
+    /* the high bit of a byte is set where x has a byte < 0x20, 0x22, 0x5c or >= 0x80 (the
+     * classic "has a zero byte" test on x ^ c, and x - 0x20 for < 0x20); a borrow may flag a
+     * byte after a bad one, never a good word */
+    return !(((x - ones * 0x20) | ((x ^ (ones * 0x22)) - ones) | ((x ^ (ones * 0x5c)) - ones) | x) &
+             high);
+}
+
+/*
+ * The first byte from p on that is not plain, or end: eight bytes at a
+ * time while eight remain; the last few in one more word that overlaps
+ * bytes already seen, when the string (from start) is long enough; else
+ * one at a time.
+ */
+static inline const uint8_t *plain_run(const uint8_t *start, const uint8_t *p, const uint8_t *end)
+{
+    while (end - p >= 8 && plain_word(p))
         p += 8;
-    }
-    return (size_t)(p - start);
+    if (end - p < 8 && end - start >= 8 && plain_word(end - 8))
+        return end;
+    while (p < end && plain[*p])
+        p++;
+    return p;
 }
 
 /*
@@ -286,17 +306,11 @@ static void put_string(ringo_json_w *w, const char *s, size_t len)
         bool ok = true;
         size_t n = 0;
 
-        while (p < end) {
-            p += plain_words(p, end);
-            if (p == end)
+        for (;;) { /* plain ASCII and valid UTF-8, up to a byte to escape or replace */
+            p = plain_run((const uint8_t *)s, p, end);
+            if (p == end || *p < 0x80 || (n = utf8_seq(p, end, &ok), !ok))
                 break;
-            if (plain(*p)) {
-                p++;
-            } else if (*p >= 0x80 && (n = utf8_seq(p, end, &ok), ok)) {
-                p += n;
-            } else {
-                break;
-            }
+            p += n;
         }
         /* the run, the closing quote, and room for one escape or U+FFFD */
         if (!reserve(w, (size_t)(p - run) + 7))
@@ -449,10 +463,8 @@ static bool exact_at(double v, int d, uint64_t *m)
 
 static int short_exact(double v, uint64_t *m, int *d)
 {
-    int lo = 0, hi = 0;
-
     uint64_t bits;
-    int e2;
+    int lo = 0, hi, e2;
 
     if (v >= 1125899906842624.0) /* 2^50 */
         return -1;
@@ -600,18 +612,24 @@ static int exact_digits(uint64_t f, int e, int p, int *k10, struct dec *out)
             m = num / den;
             rem = num % den;
         }
-        up = 2 * rem > den || (2 * rem == den && (m & 1));
-        m += up;
         if (m < lo) { /* k10 guessed one too high */
             (*k10)--;
             continue;
         }
-        if (m >= lo * 10) { /* one too low, or rounding carried into a new digit */
+        if (m >= lo * 10) { /* one too low */
             (*k10)++;
             continue;
         }
-        out->m = (uint64_t)m;
+        /* *k10 is now floor(log10 v): it stays so for the next p, even when rounding up
+         * carries into a new digit (9.99...5 to 10.0), which moves this p's exponent only */
+        up = 2 * rem > den || (2 * rem == den && (m & 1));
+        m += up;
         out->exp10 = *k10;
+        if (m == lo * 10) {
+            m = lo;
+            out->exp10++;
+        }
+        out->m = (uint64_t)m;
         dist = up ? den - rem : rem;
         if (!up && f == 1ull << 52) /* the gap below a power of 2 is half as wide */
             dist *= 2;

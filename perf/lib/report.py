@@ -232,7 +232,11 @@ METHOD = """\
   response): GiB/s from the bytes wrk read (partial responses included) over the run, and
   the server's CPU-seconds per GiB of them; nginx and h2o serve the same file.
 - Routes that appear later (`/sleep?ms=10`, `/sync/json`, `/sync/sleep?ms=10`) are probed
-  with curl at start; their cases run when ringo answers them."""
+  with curl at start; their cases run when ringo answers them.
+- POST cases (`products-64`, `echo-1k-64`): wrk with [perf/wrk/post.lua](../perf/wrk/post.lua)
+  sending the same 1,027-byte JSON product (`product_body()` in perf/lib/servers.py) with
+  `Content-Type: application/json`; at start each server is probed with one such POST
+  (201 expected from `/products`, 200 from `/echo`)."""
 
 RERUN = """\
 ```sh

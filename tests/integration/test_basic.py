@@ -66,6 +66,8 @@ USER_IDS = [
     ("/users/ctl%01", "ctl\x01"),
     ("/users/7?x=1+2&y=%zz", "7"),     # the query is not part of the id
     ("/users/%7e", "~"),
+    ("/users/a%FFb", "a\ufffdb"),       # invalid UTF-8: U+FFFD, the body stays valid JSON
+    ("/users/%C0%AF%E2%82", "\ufffd\ufffd\ufffd"),  # overlong: one each; cut short: one
 ]
 
 

@@ -364,6 +364,8 @@ static void check_double(double v, bool c_locale)
 {
     char s[64];
 
+    if (!isfinite(v))
+        return; /* null: test_doubles_fixed() */
     dtoa(v, s, sizeof(s));
     CHECKF(json_number(s), "%a: '%s' is not a JSON number", v, s);
     if (!c_locale)
@@ -413,6 +415,8 @@ static void test_doubles_fixed(void)
         {4.35, "4.35"},
         {1e23, "1e+23"},
         {9.5e-5, "0.000095"},
+        {99999999999999984.0, "99999999999999980"}, /* 16 digits: 15 rounds up to 1e17 */
+        {9.9999999999999979e21, "9.999999999999998e+21"},
     };
     char s[64];
 
@@ -458,6 +462,49 @@ static void test_doubles_random(bool c_locale, int n)
     }
 }
 
+/* The doubles next to v > 0 (bits - 1, bits + 1), and 2^e: no libm in the test. */
+static double neighbour(double v, int dir)
+{
+    uint64_t b;
+
+    memcpy(&b, &v, sizeof(b));
+    b += (uint64_t)(int64_t)dir;
+    memcpy(&v, &b, sizeof(v));
+    return v;
+}
+
+static double pow2(int e)
+{
+    uint64_t b = e >= -1022 ? (uint64_t)(e + 1023) << 52 : 1ull << (e + 1074);
+    double v;
+
+    memcpy(&v, &b, sizeof(v));
+    return v;
+}
+
+/* Powers of two and of ten and their neighbours: interval edges, rounding carries. */
+static void test_doubles_edges(void)
+{
+    for (int e = -1074; e <= 1023; e++) {
+        double v = pow2(e);
+        check_double(v, true);
+        check_double(neighbour(v, -1), true);
+        check_double(neighbour(v, 1), true);
+    }
+    for (int k = -323; k <= 308; k++) {
+        char b[16];
+        double v;
+
+        snprintf(b, sizeof(b), "1e%d", k);
+        v = strtod(b, NULL);
+        check_double(v, true);
+        check_double(neighbour(v, -1), true);
+        check_double(neighbour(v, 1), true);
+        for (int m = 2; m < 10; m++)
+            check_double(v * m, true);
+    }
+}
+
 /*
  * Under de_DE (decimal point ',') printf writes "0,1": the writer's output
  * must not change. Compiled with localedef like tests/unit/locale_test.c.
@@ -493,8 +540,8 @@ static void test_locale(void)
 
 /* ---- buffers ---- */
 
-/* A 1 MiB document in the arena, with other arena allocations between the calls. */
-static void test_arena_growth(void)
+/* A 1 MiB document in the arena; with other arena allocations between the calls (mixed). */
+static void arena_growth(bool mixed)
 {
     struct ringo_req *req = new_req();
     ringo_json_w w;
@@ -511,7 +558,7 @@ static void test_arena_growth(void)
         ringo_json_key(&w, "s");
         ringo_json_cstr(&w, "x\ty");
         ringo_json_end(&w);
-        if (count % 1000 == 0)
+        if (mixed && count % 1000 == 0)
             CHECK(ringo_req_alloc(req, 100) != NULL);
         count++;
     }
@@ -524,10 +571,30 @@ static void test_arena_growth(void)
         pos += (size_t)k;
     }
     CHECK(pos == n - 1);
+    printf("arena (%s): %zu bytes for a %zu-byte document\n", mixed ? "mixed" : "alone",
+           req->arena.total, n);
     /* the buffer doubled (up to 2n) and moved when other allocations stood after it,
      * leaving its old copies behind (n + n/2 + ...): at most about 4n in all */
     CHECKF(req->arena.total < 5 * n, "arena %zu for %zu bytes", req->arena.total, n);
     free_req(req);
+}
+
+static void test_arena_growth(void)
+{
+    struct ringo_req *req = new_req();
+    ringo_json_w w;
+
+    /* alone in the arena, the buffer grows where it stands: 256, 512, 1024 bytes, one block */
+    ringo_json_begin(&w, req);
+    ringo_json_arr(&w);
+    for (int i = 0; i < 100; i++)
+        ringo_json_int(&w, 100000000 + i);
+    ringo_json_end(&w);
+    CHECK(ringo_json_finish(&w, NULL, NULL) == 0 && w.len == 1001);
+    CHECKF(req->arena.total == 1024, "arena %zu", req->arena.total);
+    free_req(req);
+    arena_growth(false);
+    arena_growth(true);
 }
 
 /* A 1 MiB string in one call, and a large document in malloc mode. */
@@ -606,6 +673,7 @@ int main(void)
     test_utf8();
     test_ints();
     test_doubles_fixed();
+    test_doubles_edges();
 #ifdef RINGO_SANITIZED
     test_doubles_random(true, 5000);
 #else
