@@ -141,8 +141,11 @@ def keepalive_timer_spares_slow_reader(srv):
     # response is queued: a reader slower than the keep-alive timeout (but
     # never stalled past the send timeout) gets the whole 12 MB echo.
     body = bytes(range(256)) * (12 * 4096)
+    # Built before connecting: on a loaded machine building 12 MB can take
+    # longer than the 300 ms a fresh connection may stay silent.
+    req = request("POST", "/echo", body=body)
     c = Conn(srv, rcvbuf=65536)
-    c.send(request("POST", "/echo", body=body))
+    c.send(req)
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = c.sock.recv(4096)
