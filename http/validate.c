@@ -813,7 +813,7 @@ static void set_keys(ringo__verr *from, unsigned key)
 static const ringo_field *find_field(const ringo_model *m, ringo_str key, unsigned *idx)
 {
     for (unsigned i = 0; m->fields[i].type; i++)
-        if (!strncmp(m->fields[i].name, key.ptr, key.len) && !m->fields[i].name[key.len]) {
+        if (strlen(m->fields[i].name) == key.len && !memcmp(m->fields[i].name, key.ptr, key.len)) {
             *idx = i;
             return &m->fields[i];
         }

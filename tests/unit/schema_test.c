@@ -165,11 +165,14 @@ struct strict {
     int64_t a;
 };
 
+/* Zeros after the name: a key "a\u0000" must still not be taken for it (test_nul_key). */
+static const char a_name[4] = "a";
+
 static const ringo_model strict_model = {
     .name = "Strict",
     RINGO_MODEL_OF(struct strict),
     .flags = RINGO_MODEL_FORBID_EXTRA,
-    .fields = (const ringo_field[]){{.name = "a", RINGO_AS_INT(struct strict, a)}, {0}},
+    .fields = (const ringo_field[]){{.name = a_name, RINGO_AS_INT(struct strict, a)}, {0}},
 };
 
 static const ringo_route_spec strict_spec = {.body = &strict_model};
@@ -640,6 +643,17 @@ static void test_param_errors(void)
                                      "{\"name\":\"a\",\"count\":0,\"price\":1}")));
 }
 
+/* A key with a NUL in it is its own key, never a declared field's name with a tail. */
+static void test_nul_key(void)
+{
+    expect("POST", "/strict", CT, "{\"a\":1,\"a\\u0000\":7}", 422,
+           DETAIL(E("extra_forbidden", "\"body\",\"a\\u0000\"", "Extra inputs are not permitted",
+                    "7")));
+    expect("POST", "/strict", CT, "{\"a\\u0000\":7}", 422,
+           DETAIL(E("missing", "\"body\",\"a\"", "Field required", "{\"a\\u0000\":7}") "," E(
+               "extra_forbidden", "\"body\",\"a\\u0000\"", "Extra inputs are not permitted", "7")));
+}
+
 /* 40 parameters' errors and 40 of the body's: the first 64, parameters' first. */
 static void test_bounded(void)
 {
@@ -672,6 +686,7 @@ int main(void)
     test_malformed();
     test_param_errors();
     test_bounded();
+    test_nul_key();
     stop();
     return 0;
 }
