@@ -331,14 +331,21 @@ static size_t utf8_len(ringo_str s)
     return n;
 }
 
-/* Whether s matches f's pattern (compiled at registration; else here, for this call). */
+/*
+ * Whether s matches f's pattern (compiled at registration; else here, for this call).
+ * regexec() reads a C string: a value with a NUL in it ("ab\u0000<script>", ?s=ab%00...)
+ * would be judged by its head alone, so it never matches.
+ */
 static bool matches(vctx *v, const ringo_field *f, ringo_str s)
 {
     const regex_t *re = ringo__field_regex(v->app, f);
-    char *z = ringo__arena_dup(&v->r->arena, s.ptr, s.len);
+    char *z;
     regex_t own;
     bool ok;
 
+    if (memchr(s.ptr, 0, s.len))
+        return false;
+    z = ringo__arena_dup(&v->r->arena, s.ptr, s.len);
     if (!z) {
         v->oom = true;
         return true;

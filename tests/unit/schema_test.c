@@ -122,6 +122,8 @@ struct qp {
     bool has_q;
     ringo_str q;
     double ratio;
+    bool has_s;
+    ringo_str s;
 };
 
 static const ringo_model qp_model = {
@@ -155,6 +157,12 @@ static const ringo_model qp_model = {
              RINGO_AS_NUMBER(struct qp, ratio),
              RINGO_LT(1),
              RINGO_DEFAULT_NUMBER(0.5)},
+            {.name = "s",
+             .in = RINGO_LOC_QUERY,
+             RINGO_AS_STRING(struct qp, s),
+             .pattern = "^[a-z]+$",
+             .flags = RINGO_F_OPTIONAL,
+             .set = RINGO_SET_AT(struct qp, has_s)},
             {0},
         },
 };
@@ -654,6 +662,20 @@ static void test_nul_key(void)
                "extra_forbidden", "\"body\",\"a\\u0000\"", "Extra inputs are not permitted", "7")));
 }
 
+/* A NUL in a value never lets the rest of it past a pattern (regexec sees a C string). */
+static void test_nul_pattern(void)
+{
+    expect("POST", "/orders/1?s=ab%00%3Cx%3E", CT,
+           "{\"name\":\"ab\\u0000<\",\"count\":0,\"price\":1,\"note\":null}", 422,
+           DETAIL(EC("string_pattern_mismatch", "\"query\",\"s\"",
+                     "String should match pattern '^[a-z]+$'", "\"ab\\u0000<x>\"",
+                     "{\"pattern\":\"^[a-z]+$\"}") "," EC("string_pattern_mismatch",
+                                                          "\"body\",\"name\"",
+                                                          "String should match pattern '^[a-z]+$'",
+                                                          "\"ab\\u0000<\"",
+                                                          "{\"pattern\":\"^[a-z]+$\"}")));
+}
+
 /* 40 parameters' errors and 40 of the body's: the first 64, parameters' first. */
 static void test_bounded(void)
 {
@@ -687,6 +709,7 @@ int main(void)
     test_param_errors();
     test_bounded();
     test_nul_key();
+    test_nul_pattern();
     stop();
     return 0;
 }
