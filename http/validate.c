@@ -321,13 +321,17 @@ static bool str_err(vctx *v, const ringo_field *f, ringo_str s, verr_desc *d);
 static bool int_err(vctx *v, const ringo_field *f, int64_t n, verr_desc *d);
 static bool num_err(vctx *v, const ringo_field *f, double x, verr_desc *d);
 
-/* Code points of valid UTF-8 (the lexer and the URL decoder checked it, or it is bytes). */
+/*
+ * Code points of s, an invalid sequence (a parameter's %FF) counted as the one U+FFFD the 422
+ * writes for it: the bound is checked on the text the client is shown.
+ */
 static size_t utf8_len(ringo_str s)
 {
     size_t n = 0;
+    bool ok;
 
-    for (size_t i = 0; i < s.len; i++)
-        n += ((unsigned char)s.ptr[i] & 0xc0) != 0x80;
+    for (size_t i = 0; i < s.len; n++)
+        i += ringo__utf8_step(s.ptr + i, s.ptr + s.len, &ok);
     return n;
 }
 

@@ -676,6 +676,26 @@ static void test_nul_pattern(void)
                                                           "{\"pattern\":\"^[a-z]+$\"}")));
 }
 
+/* Invalid UTF-8 in a parameter: U+FFFD in the 422 (valid JSON), and in the length counted. */
+static void test_param_utf8(void)
+{
+    expect(
+        "POST", "/orders/1?limit=%FF&s=%C3%A9%E2%82", CT "X-Q: ab\x80\x80\r\n",
+        "{\"name\":\"a\",\"count\":0,\"price\":1,\"note\":null}", 422,
+        DETAIL(E(
+            "int_parsing", "\"query\",\"limit\"",
+            "Input should be a valid integer, unable to parse string as an integer",
+            "\"\xef\xbf\xbd\"") "," EC("string_too_long", "\"header\",\"x-q\"",
+                                       "String should have at most 3 characters",
+                                       "\"ab\xef\xbf\xbd\xef\xbf\xbd\"",
+                                       "{\"max_length\":3}") "," EC("string_pattern_mismatch",
+                                                                    "\"query\",\"s\"",
+                                                                    "String should match pattern "
+                                                                    "'^[a-z]+$'",
+                                                                    "\"\xc3\xa9\xef\xbf\xbd\"",
+                                                                    "{\"pattern\":\"^[a-z]+$\"}")));
+}
+
 /* 40 parameters' errors and 40 of the body's: the first 64, parameters' first. */
 static void test_bounded(void)
 {
@@ -710,6 +730,7 @@ int main(void)
     test_bounded();
     test_nul_key();
     test_nul_pattern();
+    test_param_utf8();
     stop();
     return 0;
 }
