@@ -270,7 +270,8 @@ int ringo__params_422(ringo_req *r)
     char *b, *p;
 
     for (ringo__verr *e = r->errors; e; e = e->next)
-        cap += 160 + 6 * (strlen(e->name) + strlen(e->msg) + e->input.len) +
+        cap += 160 + 6 * (strlen(e->name) + strlen(e->msg)) +
+               (e->input_json ? 1 : 6) * e->input.len + /* JSON text is copied as is */
                (e->path ? strlen(e->path) : 0) + (e->ctx ? strlen(e->ctx) : 0);
     p = b = ringo_req_alloc(r, cap);
     if (!b)

@@ -34,6 +34,10 @@
 /* Bytes of converted values a body may cost: this many times its size, plus the floor. */
 #define BUDGET_FACTOR 16
 #define BUDGET_FLOOR 65536
+/* Bytes of JSON inputs (objects, arrays) the errors of a body may echo: this many times its size,
+ * plus the floor. Each "missing" echoes its whole object, so k missing fields of a large object
+ * (or of each level of a recursive model) would make the 422 k times the body. */
+#define INPUT_FACTOR 2
 
 /* A member of loc below "body": a key or an index. */
 typedef struct seg {
@@ -59,6 +63,8 @@ typedef struct vctx {
     bool oom;                  /* a message or ctx could not be allocated */
     bool optional;             /* RINGO_SPEC_BODY_OPTIONAL: null is no body, not an error */
     size_t spent, budget;      /* bytes of converted values */
+    size_t in_left;            /* bytes of JSON inputs errors may still echo (INPUT_FACTOR) */
+    bool in_spent;             /* an error's input did not fit in in_left: no more errors */
     seg path[RINGO_JSON_MAX_DEPTH + 2];
     unsigned depth;
 } vctx;
@@ -169,7 +175,7 @@ static const char *path_json(vctx *v)
 /* Past RINGO_MAX_ERRORS nothing more is recorded, so nothing more is formatted. */
 static bool full(vctx *v)
 {
-    if (v->n < RINGO_MAX_ERRORS)
+    if (v->n < RINGO_MAX_ERRORS && !v->in_spent)
         return false;
     v->failed = true;
     return true;
@@ -235,10 +241,21 @@ static int add(vctx *v, ringo_loc loc, const char *name, const char *type, const
 
 /* ---- the input of a body error ---- */
 
+/* Takes n bytes of the inputs' allowance; past it, the error and all later ones are dropped. */
+static bool charge(vctx *v, size_t n)
+{
+    if (n > v->in_left) {
+        v->in_spent = v->failed = true;
+        return false;
+    }
+    v->in_left -= n;
+    return true;
+}
+
 /* JSON text [a, b) without the whitespace between tokens, as Python's compact dumps. */
 static vin compact(vctx *v, const char *a, const char *b)
 {
-    char *o = room(v, (size_t)(b - a)), *p = o;
+    char *o = full(v) || !charge(v, (size_t)(b - a)) ? NULL : room(v, (size_t)(b - a)), *p = o;
     bool in_str = false;
 
     if (!o)
@@ -875,6 +892,7 @@ static int object(vctx *v, const ringo_model *m, void *out)
     ringo__verr **mark = v->tail;
     uint8_t small[64], *seen = small;
     char *dst = out;
+    vin whole = {{"", 0}, IN_NONE}; /* the object's text, one copy for all its "missing" */
     ringo__jtok t;
     int ret;
 
@@ -899,9 +917,12 @@ static int object(vctx *v, const ringo_model *m, void *out)
         }
         if (full(v))
             continue;
+        if (whole.kind == IN_NONE)
+            whole = compact(v, start, v->lx.raw.ptr + v->lx.raw.len);
+        else if (!charge(v, whole.s.len)) /* the 422 echoes it once more */
+            continue;
         v->path[v->depth++] = (seg){.key = ringo_str_c(f->name)};
-        ret = add(v, RINGO_LOC_FORM, NULL, "missing", "Field required",
-                  compact(v, start, v->lx.raw.ptr + v->lx.raw.len), NULL);
+        ret = add(v, RINGO_LOC_FORM, NULL, "missing", "Field required", whole, NULL);
         v->depth--;
         if (ret < 0)
             return ret;
@@ -921,6 +942,7 @@ static void vctx_init(vctx *v, ringo_req *r)
     v->r = r;
     v->app = r->conn ? ((ringo__sess *)ringo__conn_state(r->conn))->app : NULL;
     v->tail = &v->head;
+    v->in_left = BUDGET_FLOOR;
 }
 
 /* Malformed JSON: FastAPI's one error, loc ["body", <character position>]. */
@@ -1095,6 +1117,7 @@ int ringo__validate(ringo_req *r)
         if (ringo_req_header(r, "content-type", &ct) == 0 && !json_type(ct))
             return ringo_fail(r, 415, "Content-Type must be application/json");
         bv.budget = b.len * BUDGET_FACTOR + BUDGET_FLOOR;
+        bv.in_left += b.len * INPUT_FACTOR;
         bv.optional = (s->flags & RINGO_SPEC_BODY_OPTIONAL) != 0;
         bret = body(&bv, s->body, b.ptr, b.len, &r->body_value);
         if (bret == -E2BIG)
@@ -1143,6 +1166,7 @@ int ringo_model_parse(ringo_req *req, const ringo_model *model, const char *json
         return -EINVAL;
     vctx_init(&v, req);
     v.budget = len * BUDGET_FACTOR + BUDGET_FLOOR;
+    v.in_left += len * INPUT_FACTOR;
     if (!len)
         ret = add(&v, RINGO_LOC_FORM, NULL, "missing", "Field required", (vin){{"", 0}, IN_NONE},
                   NULL);

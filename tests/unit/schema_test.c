@@ -719,6 +719,23 @@ static void test_bounded(void)
     CHECKF(strcmp(got, want) == 0, "got %s\nwant %s", got, want);
 }
 
+/* Each "missing" echoes its object: the inputs a 422 echoes are bounded by the body's size. */
+static void test_input_bound(void)
+{
+    enum { N = 200000 };
+    static char body[N + 64], got[4 * N];
+    const char *e = got;
+    int n = 0;
+
+    snprintf(body, sizeof(body), "{\"pad\":\"%0*d\"}", N, 0);
+    CHECK(ask("POST", "/orders/1", CT, body, got, sizeof(got)) == 422);
+    while ((e = strstr(e, "\"type\":\"missing\"")))
+        n++, e++;
+    /* name and count fit in twice the body plus 64 KiB; price and note are dropped. */
+    CHECKF(n == 2 && strlen(got) < 2 * N + 1024, "%d errors, %zu bytes", n, strlen(got));
+    CHECK(strstr(got, "\"loc\":[\"body\",\"count\"]"));
+}
+
 int main(void)
 {
     test_registration();
@@ -731,6 +748,7 @@ int main(void)
     test_nul_key();
     test_nul_pattern();
     test_param_utf8();
+    test_input_bound();
     stop();
     return 0;
 }
