@@ -29,6 +29,8 @@ typedef struct walk {
     const char *pattern;
     const ringo_model *stack[MAX_NEST];
     unsigned depth;
+    unsigned by_value; /* stack[by_value..depth) embed one another by value (no array between) */
+    unsigned arrays;   /* arrays nested along the walk, bounded: .items may point in a cycle */
     bool quiet;
 } walk;
 
@@ -170,6 +172,8 @@ static bool in_pattern(const char *pattern, const char *name)
 }
 
 static int check_model(walk *w, const ringo_model *m, enum kind kind);
+static int check_object(walk *w, const ringo_model *m, const ringo_field *f);
+static int check_items(walk *w, const ringo_model *m, const ringo_field *f);
 
 /* Constraints that belong to another type are refused: they would be silently ignored. */
 static int check_constraints(walk *w, const ringo_model *m, const ringo_field *f)
@@ -268,10 +272,35 @@ nested:
     if (f->pattern && (ret = rx_add(w, m, f)) < 0)
         return ret;
     if (f->type == RINGO_OBJECT)
-        return check_model(w, f->model, K_BODY);
+        return check_object(w, m, f);
     if (f->type == RINGO_ARRAY)
-        return check_field(w, m, f->items, K_ITEM);
+        return check_items(w, m, f);
     return 0;
+}
+
+/* A model may hold itself only through an array: by value it would be infinitely large (a
+ * declaration that says so anyway would make validation and the writer recurse forever). */
+static int check_object(walk *w, const ringo_model *m, const ringo_field *f)
+{
+    for (unsigned i = w->by_value; i < w->depth; i++)
+        if (w->stack[i] == f->model)
+            return bad(w, m, f, "a model that contains itself by value (not through an array)");
+    return check_model(w, f->model, K_BODY);
+}
+
+static int check_items(walk *w, const ringo_model *m, const ringo_field *f)
+{
+    unsigned by_value = w->by_value;
+    int ret;
+
+    if (w->arrays == MAX_NEST)
+        return bad(w, m, f, "arrays nested too deep (items in a cycle?)");
+    w->arrays++;
+    w->by_value = w->depth;
+    ret = check_field(w, m, f->items, K_ITEM);
+    w->by_value = by_value;
+    w->arrays--;
+    return ret;
 }
 
 static int check_model(walk *w, const ringo_model *m, enum kind kind)

@@ -311,6 +311,40 @@ static const ringo_route_spec holder_spec = {
                                      RINGO_MODEL_OF(struct one),                                   \
                                      .fields = (const ringo_field[]){__VA_ARGS__, {0}}}})
 
+/* Declarations that would recurse forever: items in a cycle, a model holding itself by value. */
+struct arr {
+    ringo_array a;
+};
+
+static const ringo_field loop_items = {.type = RINGO_ARRAY, .items = &loop_items};
+static const ringo_route_spec loop_spec = {
+    .body = &(const ringo_model){
+        .name = "Loop",
+        RINGO_MODEL_OF(struct arr),
+        .fields = (const ringo_field[]){
+            {.name = "a", RINGO_AS_ARRAY(struct arr, a), .items = &loop_items}, {0}}}};
+
+static const ringo_model self_model;
+static const ringo_model self_model = {
+    .name = "Self",
+    RINGO_MODEL_OF(struct dims),
+    .fields =
+        (const ringo_field[]){{.name = "me", .type = RINGO_OBJECT, .model = &self_model}, {0}}};
+static const ringo_route_spec self_spec = {.body = &self_model};
+
+/* A model holding itself through an array is fine. */
+static const ringo_model tree_model;
+static const ringo_model tree_model = {
+    .name = "Tree",
+    RINGO_MODEL_OF(struct arr),
+    .fields = (const ringo_field[]){
+        {.name = "kids",
+         RINGO_AS_ARRAY(struct arr, a),
+         .items = &(const ringo_field){.type = RINGO_OBJECT, .model = &tree_model},
+         RINGO_DEFAULT_EMPTY},
+        {0}}};
+static const ringo_route_spec tree_spec = {.body = &tree_model};
+
 static void test_registration(void)
 {
     /* Well-formed: accepted. */
@@ -354,6 +388,10 @@ static void test_registration(void)
     /* A path parameter not in the pattern; a body on a streamed route. */
     CHECK(reg(&order_spec, "/o/{other}", 0) == -EINVAL);
     CHECK(reg(&strict_spec, "/x", RINGO_ROUTE_STREAM_BODY) == -EINVAL);
+    /* Recursion: only through an array, and a finite chain of items. */
+    CHECK(reg(&tree_spec, "/x", 0) == 0);
+    CHECK(reg(&loop_spec, "/x", 0) == -EINVAL);
+    CHECK(reg(&self_spec, "/x", 0) == -EINVAL);
 }
 
 /* ---- requests ---- */
