@@ -760,7 +760,7 @@ static int v_array(vctx *v, const ringo_field *f, ringo__jtok t, void *dst)
         truncate_errors(v, mark, nmark);
         return list_len_err(v, start, "too_long", "most", f->max_items, n);
     }
-    if (f->min_items && n < f->min_items)
+    if (f->min_items && n < f->min_items && v->n == nmark && !v->in_spent) /* items' errors win */
         return list_len_err(v, start, "too_short", "least", f->min_items, n);
     if (dst && !v->failed)
         memcpy(dst, &(ringo_array){items, n}, sizeof(ringo_array));

@@ -94,6 +94,7 @@ static const ringo_model order_model = {
             {.name = "tags",
              RINGO_AS_ARRAY(struct order, tags),
              .items = &(const ringo_field){.type = RINGO_STRING, .max_length = 3},
+             .min_items = 2,
              .max_items = 2,
              RINGO_DEFAULT_EMPTY},
             {.name = "lines",
@@ -734,6 +735,23 @@ static void test_param_utf8(void)
                                                                     "{\"pattern\":\"^[a-z]+$\"}")));
 }
 
+/* A list too short whose items have errors reports only those, as pydantic does. */
+static void test_short_list_items(void)
+{
+    const char *b = "{\"name\":\"a\",\"count\":0,\"price\":1,\"note\":null,\"tags\":[%s]}";
+    char json[256];
+
+    snprintf(json, sizeof(json), b, "\"abcd\"");
+    expect("POST", "/orders/1", CT, json, 422,
+           DETAIL(EC("string_too_long", "\"body\",\"tags\",0",
+                     "String should have at most 3 characters", "\"abcd\"", "{\"max_length\":3}")));
+    snprintf(json, sizeof(json), b, "\"abc\"");
+    expect("POST", "/orders/1", CT, json, 422,
+           DETAIL(EC("too_short", "\"body\",\"tags\"",
+                     "List should have at least 2 items after validation, not 1", "[\"abc\"]",
+                     "{\"field_type\":\"List\",\"min_length\":2,\"actual_length\":1}")));
+}
+
 /* 40 parameters' errors and 40 of the body's: the first 64, parameters' first. */
 static void test_bounded(void)
 {
@@ -787,6 +805,7 @@ int main(void)
     test_nul_pattern();
     test_param_utf8();
     test_input_bound();
+    test_short_list_items();
     stop();
     return 0;
 }
