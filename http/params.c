@@ -16,9 +16,11 @@ static const char *const loc_names[] = {"path", "query", "header", "cookie", "bo
 static int record(ringo_req *r, ringo_loc loc, const char *name, const char *type, const char *msg,
                   const ringo_str *input, const char *ctx_key, int64_t ctx_val)
 {
-    ringo__verr *e = ringo_req_alloc(r, sizeof(*e)), **tail = &r->errors;
+    ringo__verr *e, **tail = &r->errors;
 
-    if (!e)
+    if (r->nerrors >= RINGO_MAX_ERRORS) /* a 422 lists that many; the rest are dropped */
+        return RINGO_EVALIDATION;
+    if (!(e = ringo_req_alloc(r, sizeof(*e))))
         return -ENOMEM;
     *e = (ringo__verr){.loc = loc,
                        .name = name,

@@ -58,7 +58,7 @@ typedef struct vctx {
     const ringo_app *app;
     ringo__jlex lx;
     ringo__verr *head, **tail; /* this validation's errors, appended to the request's at the end */
-    unsigned n;                /* recorded (at most RINGO_MAX_ERRORS) */
+    unsigned n, max;           /* recorded, at most max (RINGO_MAX_ERRORS, or what is left) */
     bool failed;               /* an error was seen: stop storing values */
     bool oom;                  /* a message or ctx could not be allocated */
     bool optional;             /* RINGO_SPEC_BODY_OPTIONAL: null is no body, not an error */
@@ -175,7 +175,7 @@ static const char *path_json(vctx *v)
 /* Past RINGO_MAX_ERRORS nothing more is recorded, so nothing more is formatted. */
 static bool full(vctx *v)
 {
-    if (v->n < RINGO_MAX_ERRORS && !v->in_spent)
+    if (v->n < v->max && !v->in_spent)
         return false;
     v->failed = true;
     return true;
@@ -943,6 +943,7 @@ static void vctx_init(vctx *v, ringo_req *r)
     v->app = r->conn ? ((ringo__sess *)ringo__conn_state(r->conn))->app : NULL;
     v->tail = &v->head;
     v->in_left = BUDGET_FLOOR;
+    v->max = RINGO_MAX_ERRORS;
 }
 
 /* Malformed JSON: FastAPI's one error, loc ["body", <character position>]. */
@@ -1094,10 +1095,19 @@ static bool json_type(ringo_str ct)
 }
 
 /* Appends v's errors after the request's (parameters' first, as FastAPI lists them). */
+/* Appends n errors, as many as RINGO_MAX_ERRORS still allows for the whole request. */
 static void append_errors(ringo_req *r, ringo__verr *head, unsigned n)
 {
     ringo__verr **tail = &r->errors;
+    unsigned room = r->nerrors < RINGO_MAX_ERRORS ? RINGO_MAX_ERRORS - r->nerrors : 0;
 
+    if (n > room) {
+        ringo__verr **keep = &head;
+        for (unsigned i = 0; i < room && *keep; i++)
+            keep = &(*keep)->next;
+        *keep = NULL;
+        n = room;
+    }
     while (*tail)
         tail = &(*tail)->next;
     *tail = head;
@@ -1165,6 +1175,8 @@ int ringo_model_parse(ringo_req *req, const ringo_model *model, const char *json
     if (!req || !model || !json || !out || ringo__model_check(model) < 0)
         return -EINVAL;
     vctx_init(&v, req);
+    /* Earlier calls' errors count: the request's 422 lists RINGO_MAX_ERRORS at most. */
+    v.max = req->nerrors < RINGO_MAX_ERRORS ? RINGO_MAX_ERRORS - req->nerrors : 0;
     v.budget = len * BUDGET_FACTOR + BUDGET_FLOOR;
     v.in_left += len * INPUT_FACTOR;
     if (!len)

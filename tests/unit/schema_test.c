@@ -259,6 +259,20 @@ static int parse(ringo_req *req, void *ud)
     return ringo_json_respond(&w, 200);
 }
 
+/* POST /parse40: 40 calls of ringo_model_parse(), as a handler would for 40 parts. */
+static int parse40(ringo_req *req, void *ud)
+{
+    ringo_str b = ringo_req_body(req);
+    void *v;
+    int ret = 0;
+
+    (void)ud;
+    for (int i = 0; i < 40; i++)
+        ret = ringo_model_parse(req, &line_model, b.ptr, b.len, &v);
+    CHECK(ringo_param_errors(req) == RINGO_MAX_ERRORS);
+    return ret;
+}
+
 /* ---- registration ---- */
 
 static int reg(const ringo_route_spec *spec, const char *pattern, uint32_t flags)
@@ -407,6 +421,7 @@ static void start(void)
     CHECK(ringo_route_ex(app, "POST", "/strict", RINGO_ASYNC, echo_strict, NULL, &s) == 0);
     CHECK(ringo_route_ex(app, "PUT", "/optional", RINGO_ASYNC, echo_strict, NULL, &opt) == 0);
     CHECK(ringo_route(app, "POST", "/parse", RINGO_ASYNC, parse, NULL) == 0);
+    CHECK(ringo_route(app, "POST", "/parse40", RINGO_ASYNC, parse40, NULL) == 0);
     CHECK(ringo_route_ex(app, "POST", "/many", RINGO_ASYNC, echo_strict, NULL,
                          &(ringo_route_opts){.spec = &many_spec}) == 0);
     fake_app_start(app);
@@ -752,6 +767,19 @@ static void test_short_list_items(void)
                      "{\"field_type\":\"List\",\"min_length\":2,\"actual_length\":1}")));
 }
 
+/* The bound holds for the request, over any number of ringo_model_parse() calls. */
+static void test_parse_bounded(void)
+{
+    static char got[65536];
+    const char *e = got;
+    int n = 0;
+
+    CHECK(ask("POST", "/parse40", CT, "{}", got, sizeof(got)) == 422);
+    while ((e = strstr(e, "\"type\":\"missing\"")))
+        n++, e++;
+    CHECKF(n == RINGO_MAX_ERRORS, "%d errors", n);
+}
+
 /* 40 parameters' errors and 40 of the body's: the first 64, parameters' first. */
 static void test_bounded(void)
 {
@@ -806,6 +834,7 @@ int main(void)
     test_param_utf8();
     test_input_bound();
     test_short_list_items();
+    test_parse_bounded();
     stop();
     return 0;
 }
