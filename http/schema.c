@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "http/http_impl.h"
@@ -303,6 +304,17 @@ static int check_items(walk *w, const ringo_model *m, const ringo_field *f)
     return ret;
 }
 
+/* Two fields that would read the same value. Header names are case-insensitive (RFC 9110
+ * §5.1): "X-Q" and "x-q" are one header. */
+static bool same_name(const ringo_field *a, const ringo_field *b, enum kind kind)
+{
+    if (kind == K_BODY)
+        return !strcmp(a->name, b->name);
+    if (a->in != b->in)
+        return false;
+    return a->in == RINGO_LOC_HEADER ? !strcasecmp(a->name, b->name) : !strcmp(a->name, b->name);
+}
+
 static int check_model(walk *w, const ringo_model *m, enum kind kind)
 {
     unsigned n;
@@ -325,8 +337,7 @@ static int check_model(walk *w, const ringo_model *m, enum kind kind)
         if ((ret = check_field(w, m, &m->fields[i], kind)) < 0)
             return ret;
         for (unsigned j = 0; j < i; j++)
-            if (!strcmp(m->fields[i].name, m->fields[j].name) &&
-                (kind == K_BODY || m->fields[i].in == m->fields[j].in))
+            if (same_name(&m->fields[i], &m->fields[j], kind))
                 return bad(w, m, &m->fields[i], "declared twice");
     }
     w->depth--;

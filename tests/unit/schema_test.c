@@ -403,6 +403,34 @@ static void test_registration(void)
     /* A path parameter not in the pattern; a body on a streamed route. */
     CHECK(reg(&order_spec, "/o/{other}", 0) == -EINVAL);
     CHECK(reg(&strict_spec, "/x", RINGO_ROUTE_STREAM_BODY) == -EINVAL);
+    /* A header twice, in two cases; a query parameter may differ by case. */
+    CHECK(reg(
+              &(const ringo_route_spec){
+                  .params =
+                      &(const ringo_model){
+                          .name = "H",
+                          RINGO_MODEL_OF(struct qp),
+                          .fields = (const ringo_field[]){{.name = "X-Q",
+                                                           .in = RINGO_LOC_HEADER,
+                                                           RINGO_AS_STRING(struct qp, q)},
+                                                          {.name = "x-q",
+                                                           .in = RINGO_LOC_HEADER,
+                                                           RINGO_AS_STRING(struct qp, s)},
+                                                          {0}}}},
+              "/x", 0) == -EINVAL);
+    CHECK(
+        reg(
+            &(const ringo_route_spec){
+                .params =
+                    &(const ringo_model){
+                        .name = "Q",
+                        RINGO_MODEL_OF(struct qp),
+                        .fields =
+                            (const ringo_field[]){
+                                {.name = "Q", .in = RINGO_LOC_QUERY, RINGO_AS_STRING(struct qp, q)},
+                                {.name = "q", .in = RINGO_LOC_QUERY, RINGO_AS_STRING(struct qp, s)},
+                                {0}}}},
+            "/x", 0) == 0);
     /* Recursion: only through an array, and a finite chain of items. */
     CHECK(reg(&tree_spec, "/x", 0) == 0);
     CHECK(reg(&loop_spec, "/x", 0) == -EINVAL);
