@@ -786,10 +786,11 @@ static int field_value(vctx *v, const ringo_field *f, ringo__jtok t, void *dst)
 static void absent(const ringo_field *f, char *dst)
 {
     const ringo_default *d = &f->dflt;
-    char *p = dst + f->offset;
+    char *p;
 
     if (!dst || !d->has)
         return;
+    p = dst + f->offset; /* not before: an offset on NULL is undefined */
     switch (f->type) {
     case RINGO_STRING: memcpy(p, &(ringo_str){d->s, strlen(d->s)}, sizeof(ringo_str)); break;
     case RINGO_INT: memcpy(p, &d->i, sizeof(d->i)); break;
