@@ -170,8 +170,9 @@ static int store_get(ringo_req *req, int64_t id, int status)
     return ret;
 }
 
-/* Replaces item id with p: 0, -ENOENT, -ENOMEM. */
-static int store_put(int64_t id, struct product *p)
+/* Replaces item id with p and answers with it, in one critical section: a concurrent PUT
+ * of the same id never gets the other's item. 0, -ENOENT, -ENOMEM. */
+static int store_put(ringo_req *req, int64_t id, struct product *p)
 {
     char *text = NULL;
     size_t len = 0;
@@ -185,6 +186,7 @@ static int store_put(int64_t id, struct product *p)
         free(store[i]);
         store[i] = text;
         lens[i] = len;
+        ret = ringo_respond(req, 200, "application/json", text, len);
     }
     pthread_mutex_unlock(&store_lock);
     return ret;
@@ -207,12 +209,10 @@ static int get(ringo_req *req, void *ud)
 static int replace(ringo_req *req, void *ud)
 {
     int64_t id = RINGO_PARAMS(req, struct product_id)->id;
-    int ret = store_put(id, RINGO_BODY(req, struct product));
+    int ret = store_put(req, id, RINGO_BODY(req, struct product));
 
     (void)ud;
-    if (ret == -ENOENT)
-        return ringo_fail(req, 404, "Product not found");
-    return ret < 0 ? ret : store_get(req, id, 200);
+    return ret == -ENOENT ? ringo_fail(req, 404, "Product not found") : ret;
 }
 
 /* ---- declarations ---- */

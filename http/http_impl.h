@@ -103,6 +103,9 @@ typedef struct ringo__verr {
     const char *ctx; /* the whole ctx object as JSON text (wins over ctx_key), or NULL */
 } ringo__verr;
 int ringo__params_422(ringo_req *r);
+/* Bytes of the UTF-8 sequence at p < end: *ok when valid; else its maximal subpart (>= 1),
+ * what one U+FFFD stands for in a 422 (and in the code point count of a length bound). */
+size_t ringo__utf8_step(const char *p, const char *end, bool *ok);
 /* The raw value of a parameter: 0, -ENOENT, -EINVAL (malformed percent-encoding). */
 int ringo__param_lookup(ringo_req *r, ringo_loc loc, const char *name, ringo_str *out);
 /* A decimal integer with an optional sign and nothing else: 0 or -EINVAL. */

@@ -16,9 +16,11 @@ static const char *const loc_names[] = {"path", "query", "header", "cookie", "bo
 static int record(ringo_req *r, ringo_loc loc, const char *name, const char *type, const char *msg,
                   const ringo_str *input, const char *ctx_key, int64_t ctx_val)
 {
-    ringo__verr *e = ringo_req_alloc(r, sizeof(*e)), **tail = &r->errors;
+    ringo__verr *e, **tail = &r->errors;
 
-    if (!e)
+    if (r->nerrors >= RINGO_MAX_ERRORS) /* a 422 lists that many; the rest are dropped */
+        return RINGO_EVALIDATION;
+    if (!(e = ringo_req_alloc(r, sizeof(*e))))
         return -ENOMEM;
     *e = (ringo__verr){.loc = loc,
                        .name = name,
@@ -203,19 +205,61 @@ int ringo_param_str(ringo_req *req, ringo_loc loc, const char *name, size_t min_
                   shrt ? "min_length" : "max_length", (int64_t)(shrt ? min_len : max_len));
 }
 
-/* Appends s as a JSON string (with quotes) at p; returns the new end. */
+/*
+ * RFC 3629 §4 ranges; an invalid sequence counts as its maximal subpart (Unicode §3.9), as
+ * Python's decode(errors="replace") does for a query string in Starlette.
+ */
+size_t ringo__utf8_step(const char *p, const char *end, bool *ok)
+{
+    const uint8_t *u = (const uint8_t *)p;
+    uint8_t b = u[0], lo = 0x80, hi = 0xbf;
+    size_t need, i;
+
+    *ok = b < 0x80;
+    if (*ok)
+        return 1;
+    if (b >= 0xc2 && b <= 0xdf)
+        need = 1;
+    else if (b >= 0xe0 && b <= 0xef)
+        need = 2, lo = b == 0xe0 ? 0xa0 : 0x80, hi = b == 0xed ? 0x9f : 0xbf;
+    else if (b >= 0xf0 && b <= 0xf4)
+        need = 3, lo = b == 0xf0 ? 0x90 : 0x80, hi = b == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 1; /* a stray continuation byte, C0/C1 (always overlong), F5..FF */
+    for (i = 1; i <= need; i++) {
+        if (p + i >= end || u[i] < lo || u[i] > hi)
+            return i;
+        lo = 0x80, hi = 0xbf;
+    }
+    *ok = true;
+    return i;
+}
+
+/*
+ * Appends s as a JSON string (with quotes) at p; returns the new end. Invalid UTF-8 (a
+ * query's %FF, a header's obs-text) is written as U+FFFD: the 422 stays valid JSON. At most
+ * 6 bytes per input byte.
+ */
 static char *json_str(char *p, const char *s, size_t n)
 {
     *p++ = '"';
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n;) {
         unsigned char ch = (unsigned char)s[i];
+        bool ok;
+        size_t k;
         if (ch == '"' || ch == '\\') {
             *p++ = '\\';
             *p++ = (char)ch;
+            i++;
         } else if (ch < 0x20) {
             p += sprintf(p, "\\u%04x", ch);
+            i++;
+        } else if ((k = ringo__utf8_step(s + i, s + n, &ok)), ok) {
+            p = (char *)memcpy(p, s + i, k) + k;
+            i += k;
         } else {
-            *p++ = (char)ch;
+            p = (char *)memcpy(p, "\xef\xbf\xbd", 3) + 3;
+            i += k;
         }
     }
     *p++ = '"';
@@ -228,7 +272,8 @@ int ringo__params_422(ringo_req *r)
     char *b, *p;
 
     for (ringo__verr *e = r->errors; e; e = e->next)
-        cap += 160 + 6 * (strlen(e->name) + strlen(e->msg) + e->input.len) +
+        cap += 160 + 6 * (strlen(e->name) + strlen(e->msg)) +
+               (e->input_json ? 1 : 6) * e->input.len + /* JSON text is copied as is */
                (e->path ? strlen(e->path) : 0) + (e->ctx ? strlen(e->ctx) : 0);
     p = b = ringo_req_alloc(r, cap);
     if (!b)

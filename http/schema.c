@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "http/http_impl.h"
@@ -29,6 +30,8 @@ typedef struct walk {
     const char *pattern;
     const ringo_model *stack[MAX_NEST];
     unsigned depth;
+    unsigned by_value; /* stack[by_value..depth) embed one another by value (no array between) */
+    unsigned arrays;   /* arrays nested along the walk, bounded: .items may point in a cycle */
     bool quiet;
 } walk;
 
@@ -170,6 +173,8 @@ static bool in_pattern(const char *pattern, const char *name)
 }
 
 static int check_model(walk *w, const ringo_model *m, enum kind kind);
+static int check_object(walk *w, const ringo_model *m, const ringo_field *f);
+static int check_items(walk *w, const ringo_model *m, const ringo_field *f);
 
 /* Constraints that belong to another type are refused: they would be silently ignored. */
 static int check_constraints(walk *w, const ringo_model *m, const ringo_field *f)
@@ -268,10 +273,46 @@ nested:
     if (f->pattern && (ret = rx_add(w, m, f)) < 0)
         return ret;
     if (f->type == RINGO_OBJECT)
-        return check_model(w, f->model, K_BODY);
+        return check_object(w, m, f);
     if (f->type == RINGO_ARRAY)
-        return check_field(w, m, f->items, K_ITEM);
+        return check_items(w, m, f);
     return 0;
+}
+
+/* A model may hold itself only through an array: by value it would be infinitely large (a
+ * declaration that says so anyway would make validation and the writer recurse forever). */
+static int check_object(walk *w, const ringo_model *m, const ringo_field *f)
+{
+    for (unsigned i = w->by_value; i < w->depth; i++)
+        if (w->stack[i] == f->model)
+            return bad(w, m, f, "a model that contains itself by value (not through an array)");
+    return check_model(w, f->model, K_BODY);
+}
+
+static int check_items(walk *w, const ringo_model *m, const ringo_field *f)
+{
+    unsigned by_value = w->by_value;
+    int ret;
+
+    if (w->arrays == MAX_NEST)
+        return bad(w, m, f, "arrays nested too deep (items in a cycle?)");
+    w->arrays++;
+    w->by_value = w->depth;
+    ret = check_field(w, m, f->items, K_ITEM);
+    w->by_value = by_value;
+    w->arrays--;
+    return ret;
+}
+
+/* Two fields that would read the same value. Header names are case-insensitive (RFC 9110
+ * §5.1): "X-Q" and "x-q" are one header. */
+static bool same_name(const ringo_field *a, const ringo_field *b, enum kind kind)
+{
+    if (kind == K_BODY)
+        return !strcmp(a->name, b->name);
+    if (a->in != b->in)
+        return false;
+    return a->in == RINGO_LOC_HEADER ? !strcasecmp(a->name, b->name) : !strcmp(a->name, b->name);
 }
 
 static int check_model(walk *w, const ringo_model *m, enum kind kind)
@@ -296,8 +337,7 @@ static int check_model(walk *w, const ringo_model *m, enum kind kind)
         if ((ret = check_field(w, m, &m->fields[i], kind)) < 0)
             return ret;
         for (unsigned j = 0; j < i; j++)
-            if (!strcmp(m->fields[i].name, m->fields[j].name) &&
-                (kind == K_BODY || m->fields[i].in == m->fields[j].in))
+            if (same_name(&m->fields[i], &m->fields[j], kind))
                 return bad(w, m, &m->fields[i], "declared twice");
     }
     w->depth--;

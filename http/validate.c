@@ -34,6 +34,10 @@
 /* Bytes of converted values a body may cost: this many times its size, plus the floor. */
 #define BUDGET_FACTOR 16
 #define BUDGET_FLOOR 65536
+/* Bytes of JSON inputs (objects, arrays) the errors of a body may echo: this many times its size,
+ * plus the floor. Each "missing" echoes its whole object, so k missing fields of a large object
+ * (or of each level of a recursive model) would make the 422 k times the body. */
+#define INPUT_FACTOR 2
 
 /* A member of loc below "body": a key or an index. */
 typedef struct seg {
@@ -54,11 +58,13 @@ typedef struct vctx {
     const ringo_app *app;
     ringo__jlex lx;
     ringo__verr *head, **tail; /* this validation's errors, appended to the request's at the end */
-    unsigned n;                /* recorded (at most RINGO_MAX_ERRORS) */
+    unsigned n, max;           /* recorded, at most max (RINGO_MAX_ERRORS, or what is left) */
     bool failed;               /* an error was seen: stop storing values */
     bool oom;                  /* a message or ctx could not be allocated */
     bool optional;             /* RINGO_SPEC_BODY_OPTIONAL: null is no body, not an error */
     size_t spent, budget;      /* bytes of converted values */
+    size_t in_left;            /* bytes of JSON inputs errors may still echo (INPUT_FACTOR) */
+    bool in_spent;             /* an error's input did not fit in in_left: no more errors */
     seg path[RINGO_JSON_MAX_DEPTH + 2];
     unsigned depth;
 } vctx;
@@ -169,7 +175,7 @@ static const char *path_json(vctx *v)
 /* Past RINGO_MAX_ERRORS nothing more is recorded, so nothing more is formatted. */
 static bool full(vctx *v)
 {
-    if (v->n < RINGO_MAX_ERRORS)
+    if (v->n < v->max && !v->in_spent)
         return false;
     v->failed = true;
     return true;
@@ -235,10 +241,21 @@ static int add(vctx *v, ringo_loc loc, const char *name, const char *type, const
 
 /* ---- the input of a body error ---- */
 
+/* Takes n bytes of the inputs' allowance; past it, the error and all later ones are dropped. */
+static bool charge(vctx *v, size_t n)
+{
+    if (n > v->in_left) {
+        v->in_spent = v->failed = true;
+        return false;
+    }
+    v->in_left -= n;
+    return true;
+}
+
 /* JSON text [a, b) without the whitespace between tokens, as Python's compact dumps. */
 static vin compact(vctx *v, const char *a, const char *b)
 {
-    char *o = room(v, (size_t)(b - a)), *p = o;
+    char *o = full(v) || !charge(v, (size_t)(b - a)) ? NULL : room(v, (size_t)(b - a)), *p = o;
     bool in_str = false;
 
     if (!o)
@@ -321,24 +338,35 @@ static bool str_err(vctx *v, const ringo_field *f, ringo_str s, verr_desc *d);
 static bool int_err(vctx *v, const ringo_field *f, int64_t n, verr_desc *d);
 static bool num_err(vctx *v, const ringo_field *f, double x, verr_desc *d);
 
-/* Code points of valid UTF-8 (the lexer and the URL decoder checked it, or it is bytes). */
+/*
+ * Code points of s, an invalid sequence (a parameter's %FF) counted as the one U+FFFD the 422
+ * writes for it: the bound is checked on the text the client is shown.
+ */
 static size_t utf8_len(ringo_str s)
 {
     size_t n = 0;
+    bool ok;
 
-    for (size_t i = 0; i < s.len; i++)
-        n += ((unsigned char)s.ptr[i] & 0xc0) != 0x80;
+    for (size_t i = 0; i < s.len; n++)
+        i += ringo__utf8_step(s.ptr + i, s.ptr + s.len, &ok);
     return n;
 }
 
-/* Whether s matches f's pattern (compiled at registration; else here, for this call). */
+/*
+ * Whether s matches f's pattern (compiled at registration; else here, for this call).
+ * regexec() reads a C string: a value with a NUL in it ("ab\u0000<script>", ?s=ab%00...)
+ * would be judged by its head alone, so it never matches.
+ */
 static bool matches(vctx *v, const ringo_field *f, ringo_str s)
 {
     const regex_t *re = ringo__field_regex(v->app, f);
-    char *z = ringo__arena_dup(&v->r->arena, s.ptr, s.len);
+    char *z;
     regex_t own;
     bool ok;
 
+    if (memchr(s.ptr, 0, s.len))
+        return false;
+    z = ringo__arena_dup(&v->r->arena, s.ptr, s.len);
     if (!z) {
         v->oom = true;
         return true;
@@ -732,7 +760,7 @@ static int v_array(vctx *v, const ringo_field *f, ringo__jtok t, void *dst)
         truncate_errors(v, mark, nmark);
         return list_len_err(v, start, "too_long", "most", f->max_items, n);
     }
-    if (f->min_items && n < f->min_items)
+    if (f->min_items && n < f->min_items && v->n == nmark && !v->in_spent) /* items' errors win */
         return list_len_err(v, start, "too_short", "least", f->min_items, n);
     if (dst && !v->failed)
         memcpy(dst, &(ringo_array){items, n}, sizeof(ringo_array));
@@ -758,10 +786,11 @@ static int field_value(vctx *v, const ringo_field *f, ringo__jtok t, void *dst)
 static void absent(const ringo_field *f, char *dst)
 {
     const ringo_default *d = &f->dflt;
-    char *p = dst + f->offset;
+    char *p;
 
     if (!dst || !d->has)
         return;
+    p = dst + f->offset; /* not before: an offset on NULL is undefined */
     switch (f->type) {
     case RINGO_STRING: memcpy(p, &(ringo_str){d->s, strlen(d->s)}, sizeof(ringo_str)); break;
     case RINGO_INT: memcpy(p, &d->i, sizeof(d->i)); break;
@@ -813,7 +842,7 @@ static void set_keys(ringo__verr *from, unsigned key)
 static const ringo_field *find_field(const ringo_model *m, ringo_str key, unsigned *idx)
 {
     for (unsigned i = 0; m->fields[i].type; i++)
-        if (!strncmp(m->fields[i].name, key.ptr, key.len) && !m->fields[i].name[key.len]) {
+        if (strlen(m->fields[i].name) == key.len && !memcmp(m->fields[i].name, key.ptr, key.len)) {
             *idx = i;
             return &m->fields[i];
         }
@@ -864,6 +893,7 @@ static int object(vctx *v, const ringo_model *m, void *out)
     ringo__verr **mark = v->tail;
     uint8_t small[64], *seen = small;
     char *dst = out;
+    vin whole = {{"", 0}, IN_NONE}; /* the object's text, one copy for all its "missing" */
     ringo__jtok t;
     int ret;
 
@@ -888,9 +918,12 @@ static int object(vctx *v, const ringo_model *m, void *out)
         }
         if (full(v))
             continue;
+        if (whole.kind == IN_NONE)
+            whole = compact(v, start, v->lx.raw.ptr + v->lx.raw.len);
+        else if (!charge(v, whole.s.len)) /* the 422 echoes it once more */
+            continue;
         v->path[v->depth++] = (seg){.key = ringo_str_c(f->name)};
-        ret = add(v, RINGO_LOC_FORM, NULL, "missing", "Field required",
-                  compact(v, start, v->lx.raw.ptr + v->lx.raw.len), NULL);
+        ret = add(v, RINGO_LOC_FORM, NULL, "missing", "Field required", whole, NULL);
         v->depth--;
         if (ret < 0)
             return ret;
@@ -910,6 +943,8 @@ static void vctx_init(vctx *v, ringo_req *r)
     v->r = r;
     v->app = r->conn ? ((ringo__sess *)ringo__conn_state(r->conn))->app : NULL;
     v->tail = &v->head;
+    v->in_left = BUDGET_FLOOR;
+    v->max = RINGO_MAX_ERRORS;
 }
 
 /* Malformed JSON: FastAPI's one error, loc ["body", <character position>]. */
@@ -1061,10 +1096,19 @@ static bool json_type(ringo_str ct)
 }
 
 /* Appends v's errors after the request's (parameters' first, as FastAPI lists them). */
+/* Appends n errors, as many as RINGO_MAX_ERRORS still allows for the whole request. */
 static void append_errors(ringo_req *r, ringo__verr *head, unsigned n)
 {
     ringo__verr **tail = &r->errors;
+    unsigned room = r->nerrors < RINGO_MAX_ERRORS ? RINGO_MAX_ERRORS - r->nerrors : 0;
 
+    if (n > room) {
+        ringo__verr **keep = &head;
+        for (unsigned i = 0; i < room && *keep; i++)
+            keep = &(*keep)->next;
+        *keep = NULL;
+        n = room;
+    }
     while (*tail)
         tail = &(*tail)->next;
     *tail = head;
@@ -1084,6 +1128,7 @@ int ringo__validate(ringo_req *r)
         if (ringo_req_header(r, "content-type", &ct) == 0 && !json_type(ct))
             return ringo_fail(r, 415, "Content-Type must be application/json");
         bv.budget = b.len * BUDGET_FACTOR + BUDGET_FLOOR;
+        bv.in_left += b.len * INPUT_FACTOR;
         bv.optional = (s->flags & RINGO_SPEC_BODY_OPTIONAL) != 0;
         bret = body(&bv, s->body, b.ptr, b.len, &r->body_value);
         if (bret == -E2BIG)
@@ -1131,7 +1176,10 @@ int ringo_model_parse(ringo_req *req, const ringo_model *model, const char *json
     if (!req || !model || !json || !out || ringo__model_check(model) < 0)
         return -EINVAL;
     vctx_init(&v, req);
+    /* Earlier calls' errors count: the request's 422 lists RINGO_MAX_ERRORS at most. */
+    v.max = req->nerrors < RINGO_MAX_ERRORS ? RINGO_MAX_ERRORS - req->nerrors : 0;
     v.budget = len * BUDGET_FACTOR + BUDGET_FLOOR;
+    v.in_left += len * INPUT_FACTOR;
     if (!len)
         ret = add(&v, RINGO_LOC_FORM, NULL, "missing", "Field required", (vin){{"", 0}, IN_NONE},
                   NULL);

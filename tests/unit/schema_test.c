@@ -94,6 +94,7 @@ static const ringo_model order_model = {
             {.name = "tags",
              RINGO_AS_ARRAY(struct order, tags),
              .items = &(const ringo_field){.type = RINGO_STRING, .max_length = 3},
+             .min_items = 2,
              .max_items = 2,
              RINGO_DEFAULT_EMPTY},
             {.name = "lines",
@@ -122,6 +123,8 @@ struct qp {
     bool has_q;
     ringo_str q;
     double ratio;
+    bool has_s;
+    ringo_str s;
 };
 
 static const ringo_model qp_model = {
@@ -155,6 +158,12 @@ static const ringo_model qp_model = {
              RINGO_AS_NUMBER(struct qp, ratio),
              RINGO_LT(1),
              RINGO_DEFAULT_NUMBER(0.5)},
+            {.name = "s",
+             .in = RINGO_LOC_QUERY,
+             RINGO_AS_STRING(struct qp, s),
+             .pattern = "^[a-z]+$",
+             .flags = RINGO_F_OPTIONAL,
+             .set = RINGO_SET_AT(struct qp, has_s)},
             {0},
         },
 };
@@ -165,11 +174,14 @@ struct strict {
     int64_t a;
 };
 
+/* Zeros after the name: a key "a\u0000" must still not be taken for it (test_nul_key). */
+static const char a_name[4] = "a";
+
 static const ringo_model strict_model = {
     .name = "Strict",
     RINGO_MODEL_OF(struct strict),
     .flags = RINGO_MODEL_FORBID_EXTRA,
-    .fields = (const ringo_field[]){{.name = "a", RINGO_AS_INT(struct strict, a)}, {0}},
+    .fields = (const ringo_field[]){{.name = a_name, RINGO_AS_INT(struct strict, a)}, {0}},
 };
 
 static const ringo_route_spec strict_spec = {.body = &strict_model};
@@ -247,6 +259,20 @@ static int parse(ringo_req *req, void *ud)
     return ringo_json_respond(&w, 200);
 }
 
+/* POST /parse40: 40 calls of ringo_model_parse(), as a handler would for 40 parts. */
+static int parse40(ringo_req *req, void *ud)
+{
+    ringo_str b = ringo_req_body(req);
+    void *v;
+    int ret = 0;
+
+    (void)ud;
+    for (int i = 0; i < 40; i++)
+        ret = ringo_model_parse(req, &line_model, b.ptr, b.len, &v);
+    CHECK(ringo_param_errors(req) == RINGO_MAX_ERRORS);
+    return ret;
+}
+
 /* ---- registration ---- */
 
 static int reg(const ringo_route_spec *spec, const char *pattern, uint32_t flags)
@@ -300,6 +326,40 @@ static const ringo_route_spec holder_spec = {
                                      RINGO_MODEL_OF(struct one),                                   \
                                      .fields = (const ringo_field[]){__VA_ARGS__, {0}}}})
 
+/* Declarations that would recurse forever: items in a cycle, a model holding itself by value. */
+struct arr {
+    ringo_array a;
+};
+
+static const ringo_field loop_items = {.type = RINGO_ARRAY, .items = &loop_items};
+static const ringo_route_spec loop_spec = {
+    .body = &(const ringo_model){
+        .name = "Loop",
+        RINGO_MODEL_OF(struct arr),
+        .fields = (const ringo_field[]){
+            {.name = "a", RINGO_AS_ARRAY(struct arr, a), .items = &loop_items}, {0}}}};
+
+static const ringo_model self_model;
+static const ringo_model self_model = {
+    .name = "Self",
+    RINGO_MODEL_OF(struct dims),
+    .fields =
+        (const ringo_field[]){{.name = "me", .type = RINGO_OBJECT, .model = &self_model}, {0}}};
+static const ringo_route_spec self_spec = {.body = &self_model};
+
+/* A model holding itself through an array is fine. */
+static const ringo_model tree_model;
+static const ringo_model tree_model = {
+    .name = "Tree",
+    RINGO_MODEL_OF(struct arr),
+    .fields = (const ringo_field[]){
+        {.name = "kids",
+         RINGO_AS_ARRAY(struct arr, a),
+         .items = &(const ringo_field){.type = RINGO_OBJECT, .model = &tree_model},
+         RINGO_DEFAULT_EMPTY},
+        {0}}};
+static const ringo_route_spec tree_spec = {.body = &tree_model};
+
 static void test_registration(void)
 {
     /* Well-formed: accepted. */
@@ -343,6 +403,38 @@ static void test_registration(void)
     /* A path parameter not in the pattern; a body on a streamed route. */
     CHECK(reg(&order_spec, "/o/{other}", 0) == -EINVAL);
     CHECK(reg(&strict_spec, "/x", RINGO_ROUTE_STREAM_BODY) == -EINVAL);
+    /* A header twice, in two cases; a query parameter may differ by case. */
+    CHECK(reg(
+              &(const ringo_route_spec){
+                  .params =
+                      &(const ringo_model){
+                          .name = "H",
+                          RINGO_MODEL_OF(struct qp),
+                          .fields = (const ringo_field[]){{.name = "X-Q",
+                                                           .in = RINGO_LOC_HEADER,
+                                                           RINGO_AS_STRING(struct qp, q)},
+                                                          {.name = "x-q",
+                                                           .in = RINGO_LOC_HEADER,
+                                                           RINGO_AS_STRING(struct qp, s)},
+                                                          {0}}}},
+              "/x", 0) == -EINVAL);
+    CHECK(
+        reg(
+            &(const ringo_route_spec){
+                .params =
+                    &(const ringo_model){
+                        .name = "Q",
+                        RINGO_MODEL_OF(struct qp),
+                        .fields =
+                            (const ringo_field[]){
+                                {.name = "Q", .in = RINGO_LOC_QUERY, RINGO_AS_STRING(struct qp, q)},
+                                {.name = "q", .in = RINGO_LOC_QUERY, RINGO_AS_STRING(struct qp, s)},
+                                {0}}}},
+            "/x", 0) == 0);
+    /* Recursion: only through an array, and a finite chain of items. */
+    CHECK(reg(&tree_spec, "/x", 0) == 0);
+    CHECK(reg(&loop_spec, "/x", 0) == -EINVAL);
+    CHECK(reg(&self_spec, "/x", 0) == -EINVAL);
 }
 
 /* ---- requests ---- */
@@ -357,6 +449,7 @@ static void start(void)
     CHECK(ringo_route_ex(app, "POST", "/strict", RINGO_ASYNC, echo_strict, NULL, &s) == 0);
     CHECK(ringo_route_ex(app, "PUT", "/optional", RINGO_ASYNC, echo_strict, NULL, &opt) == 0);
     CHECK(ringo_route(app, "POST", "/parse", RINGO_ASYNC, parse, NULL) == 0);
+    CHECK(ringo_route(app, "POST", "/parse40", RINGO_ASYNC, parse40, NULL) == 0);
     CHECK(ringo_route_ex(app, "POST", "/many", RINGO_ASYNC, echo_strict, NULL,
                          &(ringo_route_opts){.spec = &many_spec}) == 0);
     fake_app_start(app);
@@ -640,6 +733,81 @@ static void test_param_errors(void)
                                      "{\"name\":\"a\",\"count\":0,\"price\":1}")));
 }
 
+/* A key with a NUL in it is its own key, never a declared field's name with a tail. */
+static void test_nul_key(void)
+{
+    expect("POST", "/strict", CT, "{\"a\":1,\"a\\u0000\":7}", 422,
+           DETAIL(E("extra_forbidden", "\"body\",\"a\\u0000\"", "Extra inputs are not permitted",
+                    "7")));
+    expect("POST", "/strict", CT, "{\"a\\u0000\":7}", 422,
+           DETAIL(E("missing", "\"body\",\"a\"", "Field required", "{\"a\\u0000\":7}") "," E(
+               "extra_forbidden", "\"body\",\"a\\u0000\"", "Extra inputs are not permitted", "7")));
+}
+
+/* A NUL in a value never lets the rest of it past a pattern (regexec sees a C string). */
+static void test_nul_pattern(void)
+{
+    expect("POST", "/orders/1?s=ab%00%3Cx%3E", CT,
+           "{\"name\":\"ab\\u0000<\",\"count\":0,\"price\":1,\"note\":null}", 422,
+           DETAIL(EC("string_pattern_mismatch", "\"query\",\"s\"",
+                     "String should match pattern '^[a-z]+$'", "\"ab\\u0000<x>\"",
+                     "{\"pattern\":\"^[a-z]+$\"}") "," EC("string_pattern_mismatch",
+                                                          "\"body\",\"name\"",
+                                                          "String should match pattern '^[a-z]+$'",
+                                                          "\"ab\\u0000<\"",
+                                                          "{\"pattern\":\"^[a-z]+$\"}")));
+}
+
+/* Invalid UTF-8 in a parameter: U+FFFD in the 422 (valid JSON), and in the length counted. */
+static void test_param_utf8(void)
+{
+    expect(
+        "POST", "/orders/1?limit=%FF&s=%C3%A9%E2%82", CT "X-Q: ab\x80\x80\r\n",
+        "{\"name\":\"a\",\"count\":0,\"price\":1,\"note\":null}", 422,
+        DETAIL(E(
+            "int_parsing", "\"query\",\"limit\"",
+            "Input should be a valid integer, unable to parse string as an integer",
+            "\"\xef\xbf\xbd\"") "," EC("string_too_long", "\"header\",\"x-q\"",
+                                       "String should have at most 3 characters",
+                                       "\"ab\xef\xbf\xbd\xef\xbf\xbd\"",
+                                       "{\"max_length\":3}") "," EC("string_pattern_mismatch",
+                                                                    "\"query\",\"s\"",
+                                                                    "String should match pattern "
+                                                                    "'^[a-z]+$'",
+                                                                    "\"\xc3\xa9\xef\xbf\xbd\"",
+                                                                    "{\"pattern\":\"^[a-z]+$\"}")));
+}
+
+/* A list too short whose items have errors reports only those, as pydantic does. */
+static void test_short_list_items(void)
+{
+    const char *b = "{\"name\":\"a\",\"count\":0,\"price\":1,\"note\":null,\"tags\":[%s]}";
+    char json[256];
+
+    snprintf(json, sizeof(json), b, "\"abcd\"");
+    expect("POST", "/orders/1", CT, json, 422,
+           DETAIL(EC("string_too_long", "\"body\",\"tags\",0",
+                     "String should have at most 3 characters", "\"abcd\"", "{\"max_length\":3}")));
+    snprintf(json, sizeof(json), b, "\"abc\"");
+    expect("POST", "/orders/1", CT, json, 422,
+           DETAIL(EC("too_short", "\"body\",\"tags\"",
+                     "List should have at least 2 items after validation, not 1", "[\"abc\"]",
+                     "{\"field_type\":\"List\",\"min_length\":2,\"actual_length\":1}")));
+}
+
+/* The bound holds for the request, over any number of ringo_model_parse() calls. */
+static void test_parse_bounded(void)
+{
+    static char got[65536];
+    const char *e = got;
+    int n = 0;
+
+    CHECK(ask("POST", "/parse40", CT, "{}", got, sizeof(got)) == 422);
+    while ((e = strstr(e, "\"type\":\"missing\"")))
+        n++, e++;
+    CHECKF(n == RINGO_MAX_ERRORS, "%d errors", n);
+}
+
 /* 40 parameters' errors and 40 of the body's: the first 64, parameters' first. */
 static void test_bounded(void)
 {
@@ -663,6 +831,23 @@ static void test_bounded(void)
     CHECKF(strcmp(got, want) == 0, "got %s\nwant %s", got, want);
 }
 
+/* Each "missing" echoes its object: the inputs a 422 echoes are bounded by the body's size. */
+static void test_input_bound(void)
+{
+    enum { N = 200000 };
+    static char body[N + 64], got[4 * N];
+    const char *e = got;
+    int n = 0;
+
+    snprintf(body, sizeof(body), "{\"pad\":\"%0*d\"}", N, 0);
+    CHECK(ask("POST", "/orders/1", CT, body, got, sizeof(got)) == 422);
+    while ((e = strstr(e, "\"type\":\"missing\"")))
+        n++, e++;
+    /* name and count fit in twice the body plus 64 KiB; price and note are dropped. */
+    CHECKF(n == 2 && strlen(got) < 2 * N + 1024, "%d errors, %zu bytes", n, strlen(got));
+    CHECK(strstr(got, "\"loc\":[\"body\",\"count\"]"));
+}
+
 int main(void)
 {
     test_registration();
@@ -672,6 +857,12 @@ int main(void)
     test_malformed();
     test_param_errors();
     test_bounded();
+    test_nul_key();
+    test_nul_pattern();
+    test_param_utf8();
+    test_input_bound();
+    test_short_list_items();
+    test_parse_bounded();
     stop();
     return 0;
 }
