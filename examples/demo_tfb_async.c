@@ -424,7 +424,10 @@ static int free_pool(ringo_app *app, void *udata)
 
 static int make_pool(const char *dsn)
 {
-    ringo_pg_async_opts o = {.conns_per_ring = 4, .statement_timeout_ms = 10000};
+    /* RINGO_DEMO_PG_CONNS: connections per ring (the tests use 1 to share one). */
+    const char *conns = getenv("RINGO_DEMO_PG_CONNS");
+    ringo_pg_async_opts o = {.conns_per_ring = conns ? (unsigned)atoi(conns) : 4,
+                             .statement_timeout_ms = 10000};
     int ret = ringo_pg_async_new(&pool, dsn, &o);
 
     if (ret < 0) {
