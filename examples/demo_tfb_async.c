@@ -121,7 +121,7 @@ static void json_world(ringo_json_w *j, const world *w)
 static int read_worlds(ringo_req *req, world *out, unsigned n)
 {
     ringo_pg_query *q = ringo_req_alloc(req, n * sizeof(*q));
-    char (*ids)[12] = ringo_req_alloc(req, n * sizeof(*ids));
+    char(*ids)[12] = ringo_req_alloc(req, n * sizeof(*ids));
     const char **vals = ringo_req_alloc(req, n * sizeof(*vals));
     int ret;
 
@@ -407,8 +407,10 @@ static int stats_route(ringo_req *req, void *udata)
     (void)udata;
     if (pool)
         ringo_pg_async_stats_get(pool, &s);
-    demo_count c[] = {{"conns_open", (int64_t)s.conns_open}, {"connects", (int64_t)s.connects},
-                      {"broken", (int64_t)s.broken},         {"batches", (int64_t)s.batches},
+    demo_count c[] = {{"conns_open", (int64_t)s.conns_open},
+                      {"connects", (int64_t)s.connects},
+                      {"broken", (int64_t)s.broken},
+                      {"batches", (int64_t)s.batches},
                       {"abandoned", (int64_t)s.abandoned}};
     return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
 }
@@ -427,7 +429,8 @@ static int make_pool(const char *dsn)
     /* RINGO_DEMO_PG_CONNS: connections per ring (the tests use 1 to share one). */
     const char *conns = getenv("RINGO_DEMO_PG_CONNS");
     ringo_pg_async_opts o = {.conns_per_ring = conns ? (unsigned)atoi(conns) : 4,
-                             .statement_timeout_ms = 10000};
+                             .statement_timeout_ms = 10000,
+                             .retry_max_ms = 1000};
     int ret = ringo_pg_async_new(&pool, dsn, &o);
 
     if (ret < 0) {
@@ -451,9 +454,12 @@ int demo_tfb_async_routes(ringo_app *app, const char *dsn)
     static const struct {
         const char *path;
         ringo_handler_fn fn;
-    } routes[] = {{"/db", db_route},           {"/queries", queries_route},
-                  {"/updates", updates_route}, {"/fortunes", fortunes_route},
-                  {"/cached-queries", cached_route}, {"/pg/sleep", sleep_route},
+    } routes[] = {{"/db", db_route},
+                  {"/queries", queries_route},
+                  {"/updates", updates_route},
+                  {"/fortunes", fortunes_route},
+                  {"/cached-queries", cached_route},
+                  {"/pg/sleep", sleep_route},
                   {"/pg/stats", stats_route}};
     ringo_route_opts dl = {.deadline_ms = 300};
     int ret = make_pool(dsn);
@@ -461,8 +467,7 @@ int demo_tfb_async_routes(ringo_app *app, const char *dsn)
     for (size_t i = 0; ret == 0 && i < sizeof(routes) / sizeof(routes[0]); i++)
         ret = ringo_route(app, "GET", routes[i].path, RINGO_ASYNC, routes[i].fn, NULL);
     if (ret == 0)
-        ret = ringo_route_ex(app, "GET", "/pg/sleep-deadline", RINGO_ASYNC, sleep_route, NULL,
-                             &dl);
+        ret = ringo_route_ex(app, "GET", "/pg/sleep-deadline", RINGO_ASYNC, sleep_route, NULL, &dl);
     if (ret == 0)
         ret = ringo_app_on_shutdown(app, "pg async pool", free_pool, NULL);
     return ret;

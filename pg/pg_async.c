@@ -179,8 +179,7 @@ static void entry_finish(pgconn *c, entry *e)
         ringo__fiber_wake(e->fiber);
     } else {
         if (e->internal && e->err)
-            fprintf(stderr, "ringo: pg: preparing statements failed: %s",
-                    PQerrorMessage(c->conn));
+            fprintf(stderr, "ringo: pg: preparing statements failed: %s", PQerrorMessage(c->conn));
         ringo__free(e);
     }
     wake_waiters(c->pr, 0, false); /* a batch left: room for one more */
@@ -533,10 +532,10 @@ static int acquire(pg_ring *pr, pgconn **out, uint64_t deadline)
 static int send_batch(pgconn *c, ringo_pg_query *q, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
-        int ok = q[i].stmt ? PQsendQueryPrepared(c->conn, q[i].stmt, q[i].nparams,
-                                                 q[i].values, NULL, NULL, 0)
-                           : PQsendQueryParams(c->conn, q[i].sql, q[i].nparams, NULL,
-                                               q[i].values, NULL, NULL, 0);
+        int ok = q[i].stmt ? PQsendQueryPrepared(c->conn, q[i].stmt, q[i].nparams, q[i].values,
+                                                 NULL, NULL, 0)
+                           : PQsendQueryParams(c->conn, q[i].sql, q[i].nparams, NULL, q[i].values,
+                                               NULL, NULL, 0);
         if (!ok)
             return -ECONNRESET;
     }
@@ -653,8 +652,8 @@ static int resolve(const char *hosts, char *out, size_t cap)
         char num[NI_MAXHOST];
         if (getaddrinfo(tok, NULL, &hints, &ai) != 0)
             return -EHOSTUNREACH;
-        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, num, sizeof(num), NULL, 0,
-                        NI_NUMERICHOST) != 0) {
+        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, num, sizeof(num), NULL, 0, NI_NUMERICHOST) !=
+            0) {
             freeaddrinfo(ai);
             return -EHOSTUNREACH;
         }
@@ -739,8 +738,7 @@ static int parse(ringo_pg_async *p, const char *conninfo)
     return ret;
 }
 
-int ringo_pg_async_new(ringo_pg_async **out, const char *conninfo,
-                       const ringo_pg_async_opts *opts)
+int ringo_pg_async_new(ringo_pg_async **out, const char *conninfo, const ringo_pg_async_opts *opts)
 {
     ringo_pg_async *p = ringo__calloc(1, sizeof(*p));
     int ret;

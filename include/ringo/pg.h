@@ -106,11 +106,11 @@ RINGO_API void ringo_pg_clear(ringo_pg_query *q, unsigned n);
 
 /* Counters of the pool, summed over its rings (relaxed reads). */
 typedef struct ringo_pg_async_stats {
-    uint64_t conns_open;  /* connections ready now */
-    uint64_t connects;    /* successful connects (reconnects included) */
-    uint64_t broken;      /* connections found broken and replaced */
-    uint64_t batches;     /* batches sent */
-    uint64_t abandoned;   /* batches whose handler left before the results */
+    uint64_t conns_open; /* connections ready now */
+    uint64_t connects;   /* successful connects (reconnects included) */
+    uint64_t broken;     /* connections found broken and replaced */
+    uint64_t batches;    /* batches sent */
+    uint64_t abandoned;  /* batches whose handler left before the results */
 } ringo_pg_async_stats;
 
 RINGO_API void ringo_pg_async_stats_get(const ringo_pg_async *p, ringo_pg_async_stats *out);

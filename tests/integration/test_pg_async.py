@@ -251,7 +251,7 @@ def database_down_at_start_then_back():
     pg = cluster()
     pg.stop()
     try:
-        with server() as srv:
+        with server(dsn=pg.dsn) as srv:
             c = Conn(srv)
             for path in ("/db", "/queries?queries=5", "/fortunes", "/updates?queries=2",
                          "/cached-queries?count=3"):
