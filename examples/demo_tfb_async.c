@@ -426,9 +426,12 @@ static int free_pool(ringo_app *app, void *udata)
 
 static int make_pool(const char *dsn)
 {
-    /* RINGO_DEMO_PG_CONNS: connections per ring (the tests use 1 to share one). */
-    const char *conns = getenv("RINGO_DEMO_PG_CONNS");
+    /* Test knobs: RINGO_DEMO_PG_CONNS connections per ring (the tests use 1 to share
+     * one), RINGO_DEMO_PG_MAX_PENDING batches in flight per connection. */
+    const char *conns = getenv("RINGO_DEMO_PG_CONNS"),
+               *pending = getenv("RINGO_DEMO_PG_MAX_PENDING");
     ringo_pg_async_opts o = {.conns_per_ring = conns ? (unsigned)atoi(conns) : 4,
+                             .max_pending = pending ? (unsigned)atoi(pending) : 0,
                              .statement_timeout_ms = 10000,
                              .retry_max_ms = 1000};
     int ret = ringo_pg_async_new(&pool, dsn, &o);

@@ -47,8 +47,9 @@ def cluster():
     return _cluster
 
 
-def server(conns=4, threads=2, dsn=None):
+def server(conns=4, threads=2, dsn=None, max_pending=0):
     os.environ["RINGO_DEMO_PG_CONNS"] = str(conns)
+    os.environ["RINGO_DEMO_PG_MAX_PENDING"] = str(max_pending)
     return Server(["--pg", dsn or cluster().dsn, "--quiet"], threads=threads)
 
 
@@ -207,6 +208,25 @@ def route_deadline_mid_query_answers_504_and_keeps_the_connection():
         st = stats(c)
         check_eq(st["abandoned"], 1, "abandoned batches")
         check_eq(st["connects"], 1, "connects (the connection was reused)")
+        c.close()
+
+
+@case(server=False)
+def waiting_for_room_is_bounded():
+    pg = cluster()
+    with server(conns=1, threads=1, max_pending=1) as srv:
+        c = Conn(srv)
+        fetch(c, "/db")
+        busy = Conn(srv)
+        busy.send(get("/pg/sleep?ms=2500"))
+        wait_sleeping(pg)
+        t0 = time.monotonic()
+        r = fetch(c, "/db")  # the one connection is full: waits acquire_timeout_ms (1 s)
+        check_eq(r.status, 503, "status when no connection has room")
+        check(time.monotonic() - t0 < 2.4, "503 before the busy query ended")
+        check_eq(busy.read_response().status, 200, "the busy request")
+        busy.close()
+        later_requests_get_their_rows(c, pg, "after the wait")
         c.close()
 
 
