@@ -241,8 +241,8 @@ RINGO_API void ringo_pg_async_free(ringo_pg_async *p);
  *   -EPERM        not in a RINGO_ASYNC handler; -ENOMEM
  * On every error but -EIO, each res[i] is NULL.
  */
-RINGO_API int ringo_pg_run(ringo_pg_async *p, const ringo_pg_query *q, unsigned n,
-                           PGresult **res, uint32_t timeout_ms);
+RINGO_API int ringo_pg_run(ringo_pg_async *p, const ringo_pg_query *q, unsigned n, PGresult **res,
+                           uint32_t timeout_ms);
 
 /* PQclear() of res[0..n), each set to NULL. */
 RINGO_API void ringo_pg_results_clear(PGresult **res, unsigned n);
