@@ -49,6 +49,12 @@ enum { C_EMPTY, C_BACKOFF, C_CONNECTING, C_READY };
 typedef struct pg_ring pg_ring;
 typedef struct pgconn pgconn;
 
+/* A statement name prepared on one connection, and its text. */
+typedef struct prep {
+    struct prep *next;
+    char *name, *sql;
+} prep;
+
 /*
  * One batch in a connection's FIFO: its steps (a query, or the prepare of a
  * name this connection had not seen) and the pipeline sync after them.
@@ -62,14 +68,9 @@ typedef struct entry {
     bool done, timed_out; /* set for the waiting handler */
     int err;
     uint64_t deadline; /* ring ms, 0: none */
+    prep **preps;      /* per step: the name a prepare step declares, else NULL */
     int step[];        /* the query of each step; -1: the prepare of the next step's */
 } entry;
-
-/* A statement name prepared on one connection, and its text. */
-typedef struct prep {
-    struct prep *next;
-    char *name, *sql;
-} prep;
 
 typedef struct pollop {
     ringo__completion comp;
@@ -203,7 +204,9 @@ static bool is_error(ExecStatusType st)
     return st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_SINGLE_TUPLE;
 }
 
-static void take(entry *e, PGresult *res)
+static void forget(pgconn *c, prep *x);
+
+static void take(pgconn *c, entry *e, PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);
     int qi = e->si < e->nsteps ? e->step[e->si] : -2;
@@ -211,6 +214,8 @@ static void take(entry *e, PGresult *res)
     e->in_query = true;
     if (is_error(st) && !e->err)
         e->err = -EIO;
+    if (qi == -1 && is_error(st))
+        forget(c, e->preps[e->si]); /* not prepared after all: the next batch tries again */
     if (qi == -1 && e->si + 1 < e->nsteps && is_error(st))
         qi = e->step[e->si + 1]; /* a failed prepare answers for its query */
     if (qi >= 0 && e->res && !e->res[qi])
@@ -250,7 +255,7 @@ static void drain_results(pgconn *c)
             PQclear(res);
             entry_finish(c, e);
         } else {
-            take(e, res);
+            take(c, e, res);
         }
     }
 }
@@ -535,6 +540,18 @@ static int prepared(const pgconn *c, const char *name, const char *sql)
     return 0;
 }
 
+static void forget(pgconn *c, prep *x)
+{
+    for (prep **pp = &c->preps; x && *pp; pp = &(*pp)->next)
+        if (*pp == x) {
+            *pp = x->next;
+            ringo__free(x->name);
+            ringo__free(x->sql);
+            ringo__free(x);
+            return;
+        }
+}
+
 static int remember(pgconn *c, const char *name, const char *sql)
 {
     prep *x = ringo__calloc(1, sizeof(*x));
@@ -557,14 +574,18 @@ static int remember(pgconn *c, const char *name, const char *sql)
  */
 static entry *plan(pgconn *c, const ringo_pg_query *q, unsigned n, int *err)
 {
-    entry *e = ringo__calloc(1, sizeof(*e) + 2 * (size_t)n * sizeof(int));
+    size_t steps = 2 * (size_t)n;
+    entry *e = ringo__calloc(1, sizeof(*e) + steps * sizeof(int) + steps * sizeof(prep *));
 
     *err = e ? 0 : -ENOMEM;
     for (unsigned i = 0; e && i < n && *err == 0; i++) {
         int known = q[i].name ? prepared(c, q[i].name, q[i].sql) : 1;
         if (known == 0) {
-            e->step[e->nsteps++] = -1;
+            if (!e->preps)
+                e->preps = (prep **)(void *)&e->step[steps];
             known = remember(c, q[i].name, q[i].sql);
+            e->preps[e->nsteps] = known == 0 ? c->preps : NULL;
+            e->step[e->nsteps++] = -1;
         }
         if (known < 0)
             *err = known;
