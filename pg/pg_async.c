@@ -116,6 +116,7 @@ struct ringo_pg_async {
     const char **keys, **vals; /* NULL-terminated, for PQconnectStartParams */
     unsigned nkv;
     ringo_pg_async_opts o;
+    ringo_pg *pg;                                      /* the database */
     uint32_t connect_timeout_ms, statement_timeout_ms; /* the ringo_pg's */
     pg_ring *rings[MAX_RINGS]; /* each written by its ring thread, read after they exit */
     _Atomic uint64_t open, connects, broken, batches, abandoned;
@@ -283,6 +284,7 @@ static void conn_ready(pgconn *c)
     atomic_fetch_add_explicit(&p->open, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&p->connects, 1, memory_order_relaxed);
     arm(&c->rd, POLLIN);
+    ringo__pg_note_down(p->pg, false);
     wake_waiters(c->pr, 0, true);
 }
 
@@ -324,6 +326,9 @@ static void conn_broken(pgconn *c, int err)
         atomic_fetch_sub_explicit(&p->open, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&p->broken, 1, memory_order_relaxed);
     }
+    /* stderr hears of it once per outage (the message of the first failure). */
+    ringo__pg_set_error(c->conn, NULL, NULL);
+    ringo__pg_note_down(p->pg, true);
     while ((e = c->head)) {
         c->head = e->next;
         if (e->fiber) {
@@ -510,11 +515,30 @@ static int wait_room(pg_ring *pr, uint64_t deadline)
     return ret < 0 ? ret : w.err;
 }
 
+static bool any_ready(const pg_ring *pr)
+{
+    for (unsigned i = 0; i < pr->n; i++)
+        if (pr->conns[i].state == C_READY)
+            return true;
+    return false;
+}
+
+/*
+ * A connection with room for one more batch. Waiting for room on open
+ * connections is bounded by acquire_timeout_ms; while the ring's only hope
+ * is a connection being opened, by connect_timeout_ms (the connect is
+ * bounded by it too, and its failure wakes the waiters with -ECONNREFUSED).
+ */
 static int acquire(pg_ring *pr, pgconn **out, uint64_t deadline)
 {
-    uint64_t until = ringo__ring_now(pr->r) + pr->p->o.acquire_timeout_ms;
+    const ringo_pg_async *p = pr->p;
+    uint32_t wait_ms = p->o.acquire_timeout_ms;
+    uint64_t until;
     int ret;
 
+    if (!any_ready(pr) && p->connect_timeout_ms > wait_ms)
+        wait_ms = p->connect_timeout_ms;
+    until = ringo__ring_now(pr->r) + wait_ms;
     if (deadline && deadline < until)
         until = deadline;
     for (;;) {
@@ -759,6 +783,14 @@ static int resolve(const char *hosts, char *out, size_t cap)
     return 0;
 }
 
+static bool has_key(const ringo_pg_async *p, const char *key)
+{
+    for (unsigned i = 0; i < p->nkv; i++)
+        if (!strcmp(p->keys[i], key))
+            return true;
+    return false;
+}
+
 /* hostaddr for the host the connection will use, unless a socket path or given already. */
 static int add_hostaddr(ringo_pg_async *p, const char *host)
 {
@@ -800,8 +832,8 @@ static int parse(ringo_pg_async *p, const char *conninfo)
     }
     for (o = opts; o->keyword; o++)
         n++;
-    p->keys = ringo__calloc(n + 3, sizeof(char *));
-    p->vals = ringo__calloc(n + 3, sizeof(char *));
+    p->keys = ringo__calloc(n + 4, sizeof(char *));
+    p->vals = ringo__calloc(n + 4, sizeof(char *));
     ret = p->keys && p->vals ? 0 : -ENOMEM;
     for (o = opts; o->keyword && ret == 0; o++) {
         if (!o->val)
@@ -826,6 +858,13 @@ static int parse(ringo_pg_async *p, const char *conninfo)
     }
     if (ret == 0)
         ret = add_hostaddr(p, host);
+    /*
+     * gssencmode=prefer (libpq's default when built with GSSAPI) makes
+     * PQconnectPoll() look for Kerberos credentials, which blocks the ring
+     * (under load, for seconds): off unless the DSN or PGGSSENCMODE asks.
+     */
+    if (ret == 0 && !has_key(p, "gssencmode") && !getenv("PGGSSENCMODE"))
+        ret = add_kv(p, "gssencmode", "disable");
     PQconninfoFree(opts);
     return ret;
 }
@@ -845,6 +884,7 @@ int ringo_pg_async_new(ringo_pg_async **out, ringo_pg *pg, const ringo_pg_async_
     if (opts)
         p->o = *opts;
     opts_defaults(&p->o);
+    p->pg = pg;
     p->connect_timeout_ms = pg->cfg.connect_timeout_ms ? pg->cfg.connect_timeout_ms : 5000;
     p->statement_timeout_ms = pg->cfg.statement_timeout_ms;
     if ((ret = parse(p, pg->dsn)) < 0) {
