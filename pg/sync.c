@@ -210,14 +210,12 @@ PGconn *ringo_pg_conn_pq(ringo_pg_conn *c) { return c ? c->pq : NULL; }
 static int finish(struct ringo_pg_conn *c, PGresult *res, PGresult **out)
 {
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    const char *state;
 
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         *out = res;
         return 0;
     }
-    ringo__pg_set_error(c->pq, res, NULL);
-    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    ringo__pg_set_error(c->pq, res, NULL); /* copies the SQLSTATE: res goes now */
     PQclear(res);
     if (PQstatus(c->pq) != CONNECTION_OK) {
         c->broken = true;
@@ -225,7 +223,7 @@ static int finish(struct ringo_pg_conn *c, PGresult *res, PGresult **out)
     }
     if (!res)
         return -ENOMEM;
-    if (state && !strcmp(state, "57014")) /* query_canceled: statement_timeout */
+    if (!strcmp(ringo_pg_last_sqlstate(), "57014")) /* query_canceled: statement_timeout */
         return -ETIMEDOUT;
     return -EIO;
 }
