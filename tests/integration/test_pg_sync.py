@@ -213,6 +213,14 @@ def database_down_at_start_then_up():
             check_worlds([check_json(fetch(c, "/sync/db"), "/sync/db once it is up")], "up")
             r = fetch(c, "/sync/fortunes")
             check_eq(r.status, 200, "/sync/fortunes once it is up")
+            # Down again while the workers hold connections: 503s, then back.
+            PG.stop()
+            for _ in range(4):
+                r = fetch(c, "/sync/db")
+                check_eq(r.status, 503, "/sync/db after the database went down")
+            PG.start()
+            for _ in range(4):
+                check_json(fetch(c, "/sync/db"), "/sync/db after the second restart")
     finally:
         PG.start()
 
