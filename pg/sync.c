@@ -139,12 +139,17 @@ static int take(ringo_pg *pg, struct ringo_pg_conn **out)
     return ret;
 }
 
-/* Back to the releasing worker's slot when it is empty, else to the idle list. */
+/*
+ * Back to the releasing worker's slot when it is empty, else to the idle
+ * list. Under max_conns every connection goes to the idle list: one parked
+ * in an idle worker's slot would make another wait for nothing.
+ */
 static void put(struct ringo_pg_conn *c)
 {
     ringo_pg *pg = c->pg;
 
-    if (!pthread_getspecific(pg->slot) && pthread_setspecific(pg->slot, c) == 0)
+    if (!pg->cfg.max_conns && !pthread_getspecific(pg->slot) &&
+        pthread_setspecific(pg->slot, c) == 0)
         return;
     pthread_mutex_lock(&pg->lock);
     c->next_idle = pg->idle;
