@@ -184,6 +184,20 @@ def killed_backend_is_replaced(srv):
         check_worlds([check_json(fetch(c, "/sync/db"), "/sync/db after the kill")], "recovered")
 
 
+@case(args=pg_args())
+def many_keepalive_clients(srv):
+    """TFB's load: 512 concurrent keep-alive clients, every answer a 200."""
+    raise_nofile(1200)
+    conns = [Conn(srv) for _ in range(512)]
+    for round_, target in enumerate(("/sync/db", "/sync/queries?queries=2", "/sync/fortunes")):
+        for c in conns:
+            c.send(get(target))
+        for i, c in enumerate(conns):
+            r = c.read_response(timeout=6 * TIMEOUT)
+            check_std_headers(r)
+            check_eq(r.status, 200, f"client {i}, round {round_}: {target} ({r.body[:100]!r})")
+
+
 @case(server=False)
 def env_variables_find_the_database():
     saved = dict(os.environ)
