@@ -16,6 +16,7 @@ the server binary and removed at the end. Skips (77) only when PostgreSQL
 import html
 import os
 import re
+import socket
 import sys
 
 from ringo_harness import *
@@ -196,6 +197,26 @@ def many_keepalive_clients(srv):
             r = c.read_response(timeout=6 * TIMEOUT)
             check_std_headers(r)
             check_eq(r.status, 200, f"client {i}, round {round_}: {target} ({r.body[:100]!r})")
+
+
+@case(server=False)
+def silent_database_times_out_503():
+    """A peer that accepts TCP but never answers libpq's startup packet: the
+    connect gives up after connect_timeout (2 s in the demo), 503, no hang."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    dsn = (f"host=127.0.0.1 hostaddr=127.0.0.1 port={silent.getsockname()[1]} "
+           "dbname=hello_world user=benchmarkdbuser password=benchmarkdbpass")
+    try:
+        with Server(("--pg", dsn, *ARGS)) as srv:
+            c = Conn(srv)
+            for target in ("/sync/db", "/sync/fortunes"):
+                r = c.exchange(get(target))
+                check_eq(r.status, 503, f"{target} with a silent database")
+                check_eq(r.json(), {"detail": "database unavailable"}, "503 body")
+    finally:
+        silent.close()
 
 
 @case(server=False)
