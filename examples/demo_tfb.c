@@ -408,6 +408,18 @@ static int sync_pg_sleep(ringo_req *req, void *udata)
     return ringo_respond(req, 200, "text/plain", "slept\n", 6);
 }
 
+/* GET /pg/async-refused: an async handler may not use the blocking calls (-EPERM). */
+static int async_refused(ringo_req *req, void *udata)
+{
+    ringo_pg_conn *c = NULL;
+    int ret = ringo_pg_acquire(tfb_pg, &c);
+    demo_count cnt[] = {{"acquire", ret}, {"eperm", -EPERM}};
+
+    (void)udata;
+    ringo_pg_release(c); /* NULL: nothing was acquired */
+    return demo_json_counts(req, 200, cnt, 2);
+}
+
 static int free_pg(ringo_app *app, void *udata)
 {
     (void)app;
@@ -445,6 +457,8 @@ int demo_tfb_routes(ringo_app *app, const char *dsn)
                              &tx);
     if (ret == 0)
         ret = ringo_route(app, "GET", "/sync/pg/sleep", RINGO_SYNC, sync_pg_sleep, NULL);
+    if (ret == 0)
+        ret = ringo_route(app, "GET", "/pg/async-refused", RINGO_ASYNC, async_refused, NULL);
     return ret;
 }
 

@@ -121,7 +121,8 @@ void ringo__pg_note_down(ringo_pg *pg, bool down)
     if (atomic_exchange_explicit(&pg->down, down, memory_order_relaxed) == down)
         return;
     if (down)
-        fprintf(stderr, "ringo: PostgreSQL unreachable: %s\n", last_error);
+        fprintf(stderr, "ringo: PostgreSQL unreachable: %.*s\n", /* its first line */
+                (int)strcspn(last_error, "\n"), last_error);
     else
         fprintf(stderr, "ringo: PostgreSQL reachable again\n");
 }

@@ -38,6 +38,8 @@ static void disconnect(struct ringo_pg_conn *c)
     forget_prepared(c);
 }
 
+static void quiet_notice(void *arg, const char *message);
+
 /* SET statement_timeout to ms (0: the server's default). Returns 0 or an error of run(). */
 static int set_timeout(struct ringo_pg_conn *c, uint32_t ms);
 
@@ -58,6 +60,7 @@ static int connect_conn(struct ringo_pg_conn *c)
     c->pq = PQconnectdbParams(keys, vals, 1);
     if (!c->pq)
         return -ENOMEM;
+    PQsetNoticeProcessor(c->pq, quiet_notice, NULL);
     if (PQstatus(c->pq) != CONNECTION_OK) {
         ringo__pg_set_error(c->pq, NULL, NULL);
         disconnect(c);
@@ -84,9 +87,20 @@ static bool healthy(struct ringo_pg_conn *c)
 
     if (c->broken || PQstatus(c->pq) != CONNECTION_OK || p.fd < 0)
         return false;
-    if (poll(&p, 1, 0) > 0 && (!PQconsumeInput(c->pq) || PQstatus(c->pq) != CONNECTION_OK))
-        return false;
+    /* One read may stop after the FATAL message, before the EOF: read on while
+     * there is more (a few rounds: NOTIFY or a notice may be all there is). */
+    for (int i = 0; i < 4 && poll(&p, 1, 0) > 0; i++)
+        if (!PQconsumeInput(c->pq) || PQstatus(c->pq) != CONNECTION_OK)
+            return false;
     return true;
+}
+
+/* libpq prints notices and a FATAL message that arrives on an idle connection
+ * to stderr; healthy() deals with the latter, the former are not ours to print. */
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
 }
 
 /* A struct from the idle list, a new one under max_conns, or one freed within the wait. */
@@ -125,12 +139,17 @@ static int take(ringo_pg *pg, struct ringo_pg_conn **out)
     return ret;
 }
 
-/* Back to the releasing worker's slot when it is empty, else to the idle list. */
+/*
+ * Back to the releasing worker's slot when it is empty, else to the idle
+ * list. Under max_conns every connection goes to the idle list: one parked
+ * in an idle worker's slot would make another wait for nothing.
+ */
 static void put(struct ringo_pg_conn *c)
 {
     ringo_pg *pg = c->pg;
 
-    if (!pthread_getspecific(pg->slot) && pthread_setspecific(pg->slot, c) == 0)
+    if (!pg->cfg.max_conns && !pthread_getspecific(pg->slot) &&
+        pthread_setspecific(pg->slot, c) == 0)
         return;
     pthread_mutex_lock(&pg->lock);
     c->next_idle = pg->idle;
@@ -196,14 +215,12 @@ PGconn *ringo_pg_conn_pq(ringo_pg_conn *c) { return c ? c->pq : NULL; }
 static int finish(struct ringo_pg_conn *c, PGresult *res, PGresult **out)
 {
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    const char *state;
 
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         *out = res;
         return 0;
     }
-    ringo__pg_set_error(c->pq, res, NULL);
-    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    ringo__pg_set_error(c->pq, res, NULL); /* copies the SQLSTATE: res goes now */
     PQclear(res);
     if (PQstatus(c->pq) != CONNECTION_OK) {
         c->broken = true;
@@ -211,7 +228,7 @@ static int finish(struct ringo_pg_conn *c, PGresult *res, PGresult **out)
     }
     if (!res)
         return -ENOMEM;
-    if (state && !strcmp(state, "57014")) /* query_canceled: statement_timeout */
+    if (!strcmp(ringo_pg_last_sqlstate(), "57014")) /* query_canceled: statement_timeout */
         return -ETIMEDOUT;
     return -EIO;
 }

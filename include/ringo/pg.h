@@ -48,7 +48,8 @@ typedef struct ringo_pg_config {
     uint32_t connect_timeout_ms;   /* default 5000 (libpq counts whole seconds, at least 2) */
     uint32_t statement_timeout_ms; /* SET statement_timeout at connect; 0: the server's */
     uint32_t max_conns;            /* sync connections in all, default 0: one per worker plus one
-                                    * per request holding a ringo_pg_dep_new() dependency */
+                                    * per request holding a ringo_pg_dep_new() dependency;
+                                    * with a cap, acquire and release take a lock */
     uint32_t acquire_timeout_ms;   /* waiting for a free connection past max_conns: default 1000 */
     uint64_t reserved[4];          /* zero: room for later options (ABI) */
 } ringo_pg_config;

@@ -322,8 +322,10 @@ class Cluster:
         return {int(a): int(b) for a, b in self.sql(f"SELECT id, randomnumber FROM world{where}")}
 
     def terminate_backends(self, user=USER):
-        """pg_terminate_backend() on every session of user; returns how many."""
-        rows = self.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        """pg_terminate_backend() on every session of user, waiting up to 5 s for each
+        to exit (its FATAL message and EOF are then on the client's socket);
+        returns how many."""
+        rows = self.sql("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
                         f"WHERE usename = {sql_literal(user)} AND pid <> pg_backend_pid()",
                         db="postgres")
         return int(rows[0][0])
