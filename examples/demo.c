@@ -745,7 +745,7 @@ static void usage(FILE *f)
                "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
                "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
                "             [--file-no-sendfile] [--openapi-url PATH] [--docs-url PATH]\n"
-               "             [--swagger-ui-dir DIR] [--quiet]\n");
+               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet]\n");
 }
 
 enum {
@@ -787,7 +787,8 @@ enum {
     OPT_NOSENDFILE,
     OPT_OPENAPI,
     OPT_DOCS,
-    OPT_SWAGGER
+    OPT_SWAGGER,
+    OPT_PG
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -799,6 +800,7 @@ static unsigned static_flags; /* --static-listing, --static-symlinks, --static-n
 static bool compress_406;
 
 static const char *files_dir; /* --files-dir: GET /files/{name} */
+static const char *pg_dsn;    /* --pg: a libpq connection string (else libpq's PG* variables) */
 
 /* --openapi-url, --docs-url ("" turns them off), --swagger-ui-dir (NULL: the CDN). */
 static ringo_openapi_opts openapi = {
@@ -851,6 +853,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"openapi-url", 1, 0, OPT_OPENAPI},
                                          {"docs-url", 1, 0, OPT_DOCS},
                                          {"swagger-ui-dir", 1, 0, OPT_SWAGGER},
+                                         {"pg", 1, 0, OPT_PG},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -894,6 +897,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_STATIC_NO_VARIANTS: static_flags |= DEMO_STATIC_NO_VARIANTS; break;
         case OPT_Z406: compress_406 = true; break;
         case OPT_FILES: files_dir = optarg; break;
+        case OPT_PG: pg_dsn = optarg; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         case OPT_OPENAPI: openapi.json_path = optarg; break;
@@ -1129,6 +1133,10 @@ static int add_routes(ringo_app *app)
         ret = demo_product_routes(app);
     if (ret == 0)
         ret = demo_file_routes(app, static_dir, static_valid_ms, static_flags);
+    if (ret == 0)
+        ret = demo_tfb_routes(app, pg_dsn);
+    if (ret == 0)
+        ret = demo_tfb_async_routes(app, pg_dsn);
     return ret ? ret : demo_bench_file_routes(app, files_dir);
 }
 

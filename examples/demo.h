@@ -61,4 +61,13 @@ int demo_bench_file_routes(ringo_app *app, const char *dir);
 /* Declared routes with a JSON body model (examples/demo_products.c): /products... */
 int demo_product_routes(ringo_app *app);
 
+/* The TechEmpower database test types (examples/demo_tfb.c); dsn: the --pg flag or NULL
+ * (libpq's PG* environment variables). Without the PostgreSQL module: no routes. */
+int demo_tfb_routes(ringo_app *app, const char *dsn);
+/* The same test types for async handlers at /db, /queries, /fortunes, /updates,
+ * /cached-queries, plus /pg/sleep and /pg/stats (examples/demo_tfb_async.c). */
+int demo_tfb_async_routes(ringo_app *app, const char *dsn);
+/* TFB's queries=/count= rule: missing, empty, not a number or 0 is 1, above 500 is 500. */
+int demo_tfb_count(ringo_req *req, const char *name);
+
 #endif
