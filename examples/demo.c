@@ -942,6 +942,7 @@ static const ringo_openapi_tag demo_tags[] = {
     {"compression", "Responses compressed with gzip, zstd or brotli."},
     {"files", "Files sent from disk, spliced or copied."},
     {"products", "A typed JSON body model: an in-memory product store."},
+    {"database", "PostgreSQL: the TechEmpower test types, on the ring and on the pool."},
     {NULL, NULL}};
 
 struct q_ms {

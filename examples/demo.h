@@ -69,5 +69,11 @@ int demo_tfb_routes(ringo_app *app, const char *dsn);
 int demo_tfb_async_routes(ringo_app *app, const char *dsn);
 /* TFB's queries=/count= rule: missing, empty, not a number or 0 is 1, above 500 is 500. */
 int demo_tfb_count(ringo_req *req, const char *name);
+/* The database routes' declarations (tags, summary, parameters) by path, "/sync/" ignored;
+ * demo_tfb_route(): GET path with it (opts may be NULL; its spec is set). */
+extern const char *const demo_tag_db[];
+const ringo_route_spec *demo_tfb_spec(const char *path);
+int demo_tfb_route(ringo_app *app, const char *path, ringo_mode mode, ringo_handler_fn fn,
+                   ringo_route_opts *opts);
 
 #endif

@@ -21,6 +21,105 @@
 
 #include "demo.h"
 
+/* ---- declarations for /openapi.json: the database routes of both modes ---- */
+
+const char *const demo_tag_db[] = {"database", NULL};
+
+/* queries= and count= stay strings: TechEmpower's rules turn anything into 1..500. */
+struct q_tfb {
+    ringo_str n;
+};
+static const ringo_field queries_fields[] = {
+    {.name = "queries",
+     .in = RINGO_LOC_QUERY,
+     RINGO_AS_STRING(struct q_tfb, n),
+     RINGO_DEFAULT_STRING("1"),
+     .description = "Rows to read, 1..500; missing, empty, not a number or 0 is 1, above 500 "
+                    "is 500."},
+    {0}};
+static const ringo_field count_fields[] = {
+    {.name = "count",
+     .in = RINGO_LOC_QUERY,
+     RINGO_AS_STRING(struct q_tfb, n),
+     RINGO_DEFAULT_STRING("1"),
+     .description = "Cached rows to read, clamped like queries=."},
+    {0}};
+static const ringo_field ms_fields[] = {
+    {.name = "ms",
+     .in = RINGO_LOC_QUERY,
+     RINGO_AS_STRING(struct q_tfb, n),
+     RINGO_DEFAULT_STRING("0"),
+     .description = "Milliseconds the database sleeps (pg_sleep)."},
+    {0}};
+struct p_world {
+    ringo_str id;
+};
+static const ringo_field world_fields[] = {{.name = "id",
+                                            .in = RINGO_LOC_PATH,
+                                            RINGO_AS_STRING(struct p_world, id),
+                                            .description = "A world row's id."},
+                                           {0}};
+static const ringo_model queries_params = {RINGO_MODEL_OF(struct q_tfb), .fields = queries_fields};
+static const ringo_model count_params = {RINGO_MODEL_OF(struct q_tfb), .fields = count_fields};
+static const ringo_model ms_params = {RINGO_MODEL_OF(struct q_tfb), .fields = ms_fields};
+static const ringo_model world_params = {RINGO_MODEL_OF(struct p_world), .fields = world_fields};
+
+static const struct {
+    const char *path; /* without the /sync prefix of the pool's copies */
+    ringo_route_spec spec;
+} tfb_specs[] = {
+    {"/db", {.tags = demo_tag_db, .summary = "One random world row (TechEmpower single query)"}},
+    {"/queries",
+     {.tags = demo_tag_db,
+      .summary = "N random world rows, one query each (TechEmpower multiple queries)",
+      .params = &queries_params}},
+    {"/fortunes",
+     {.tags = demo_tag_db, .summary = "Every fortune plus one, sorted, as HTML (TechEmpower)"}},
+    {"/updates",
+     {.tags = demo_tag_db,
+      .summary = "N random world rows given new numbers (TechEmpower updates)",
+      .params = &queries_params}},
+    {"/cached-queries",
+     {.tags = demo_tag_db,
+      .summary = "N world rows from a cache (TechEmpower cached queries)",
+      .params = &count_params}},
+    {"/pg/sleep",
+     {.tags = demo_tag_db, .summary = "A query that sleeps in the database", .params = &ms_params}},
+    {"/pg/sleep-deadline",
+     {.tags = demo_tag_db,
+      .summary = "A sleeping query under a 300 ms route deadline",
+      .params = &ms_params}},
+    {"/pg/stats", {.tags = demo_tag_db, .summary = "The async pool's counters"}},
+    {"/tx/world/{id}",
+     {.tags = demo_tag_db,
+      .summary = "Sets a row's number in the dependency's transaction",
+      .params = &world_params}},
+    {"/pg/async-refused",
+     {.tags = demo_tag_db, .summary = "The blocking pool refused from an async handler"}},
+};
+
+const ringo_route_spec *demo_tfb_spec(const char *path)
+{
+    if (!strncmp(path, "/sync/", 6))
+        path += 5;
+    for (size_t i = 0; i < sizeof(tfb_specs) / sizeof(tfb_specs[0]); i++)
+        if (!strcmp(tfb_specs[i].path, path))
+            return &tfb_specs[i].spec;
+    return NULL;
+}
+
+/* ringo_route() with the path's declaration. */
+int demo_tfb_route(ringo_app *app, const char *path, ringo_mode mode, ringo_handler_fn fn,
+                   ringo_route_opts *opts)
+{
+    ringo_route_opts o = {0};
+
+    if (!opts)
+        opts = &o;
+    opts->spec = demo_tfb_spec(path);
+    return ringo_route_ex(app, "GET", path, mode, fn, NULL, opts);
+}
+
 #ifdef RINGO_WITH_PG
 #include <ringo/pg.h>
 
@@ -432,7 +531,7 @@ static int free_pg(ringo_app *app, void *udata)
 int demo_tfb_routes(ringo_app *app, const char *dsn)
 {
     static const char *const tx_needs[] = {"db_tx", NULL};
-    static const ringo_route_opts tx = {.needs = tx_needs};
+    const ringo_route_opts tx = {.needs = tx_needs, .spec = demo_tfb_spec("/tx/world/{id}")};
     ringo_pg_config cfg;
     int ret;
 
@@ -445,20 +544,20 @@ int demo_tfb_routes(ringo_app *app, const char *dsn)
     if (ret == 0)
         ret = ringo_pg_dep_new(&dep_tx, app, "db_tx", tfb_pg, RINGO_PG_TX);
     if (ret == 0)
-        ret = ringo_route(app, "GET", "/sync/db", RINGO_SYNC, sync_db, NULL);
+        ret = demo_tfb_route(app, "/sync/db", RINGO_SYNC, sync_db, NULL);
     if (ret == 0)
-        ret = ringo_route(app, "GET", "/sync/queries", RINGO_SYNC, sync_queries, NULL);
+        ret = demo_tfb_route(app, "/sync/queries", RINGO_SYNC, sync_queries, NULL);
     if (ret == 0)
-        ret = ringo_route(app, "GET", "/sync/fortunes", RINGO_SYNC, sync_fortunes, NULL);
+        ret = demo_tfb_route(app, "/sync/fortunes", RINGO_SYNC, sync_fortunes, NULL);
     if (ret == 0)
-        ret = ringo_route(app, "GET", "/sync/updates", RINGO_SYNC, sync_updates, NULL);
+        ret = demo_tfb_route(app, "/sync/updates", RINGO_SYNC, sync_updates, NULL);
     if (ret == 0)
         ret = ringo_route_ex(app, "POST", "/sync/tx/world/{id}", RINGO_SYNC, sync_tx_world, NULL,
                              &tx);
     if (ret == 0)
-        ret = ringo_route(app, "GET", "/sync/pg/sleep", RINGO_SYNC, sync_pg_sleep, NULL);
+        ret = demo_tfb_route(app, "/sync/pg/sleep", RINGO_SYNC, sync_pg_sleep, NULL);
     if (ret == 0)
-        ret = ringo_route(app, "GET", "/pg/async-refused", RINGO_ASYNC, async_refused, NULL);
+        ret = demo_tfb_route(app, "/pg/async-refused", RINGO_ASYNC, async_refused, NULL);
     return ret;
 }
 
@@ -478,7 +577,7 @@ int demo_tfb_routes(ringo_app *app, const char *dsn)
 
     (void)dsn;
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]) && ret == 0; i++)
-        ret = ringo_route(app, "GET", paths[i], RINGO_ASYNC, no_pg, NULL);
+        ret = demo_tfb_route(app, paths[i], RINGO_ASYNC, no_pg, NULL);
     return ret;
 }
 

@@ -451,9 +451,9 @@ int demo_tfb_async_routes(ringo_app *app, const char *dsn)
     int ret = make_pool(app, dsn);
 
     for (size_t i = 0; ret == 0 && i < sizeof(routes) / sizeof(routes[0]); i++)
-        ret = ringo_route(app, "GET", routes[i].path, RINGO_ASYNC, routes[i].fn, NULL);
+        ret = demo_tfb_route(app, routes[i].path, RINGO_ASYNC, routes[i].fn, NULL);
     if (ret == 0)
-        ret = ringo_route_ex(app, "GET", "/pg/sleep-deadline", RINGO_ASYNC, sleep_route, NULL, &dl);
+        ret = demo_tfb_route(app, "/pg/sleep-deadline", RINGO_ASYNC, sleep_route, &dl);
     if (ret == 0)
         ret = ringo_app_on_shutdown(app, "pg async pool", free_pool, NULL);
     return ret;

@@ -62,6 +62,12 @@ CDN = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
 # Every route of the demo server the document describes, as (METHOD, OpenAPI path).
 # WebSocket routes and the /static mount are left out, as FastAPI leaves them out.
 ROUTES = {
+    # The database routes (examples/demo_tfb.c, demo_tfb_async.c).
+    ("GET", "/db"), ("GET", "/queries"), ("GET", "/fortunes"), ("GET", "/updates"),
+    ("GET", "/cached-queries"), ("GET", "/pg/sleep"), ("GET", "/pg/sleep-deadline"),
+    ("GET", "/pg/stats"), ("GET", "/pg/async-refused"), ("GET", "/sync/db"),
+    ("GET", "/sync/queries"), ("GET", "/sync/fortunes"), ("GET", "/sync/updates"),
+    ("GET", "/sync/pg/sleep"), ("POST", "/sync/tx/world/{id}"),
     ("GET", "/"), ("GET", "/plaintext"), ("GET", "/json"), ("POST", "/echo"),
     ("GET", "/users/{id}"), ("GET", "/whoami"), ("GET", "/sleep"), ("GET", "/deadline/sleep"),
     ("GET", "/async/file"), ("GET", "/async/upstream"), ("GET", "/block"), ("GET", "/stats"),
