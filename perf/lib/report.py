@@ -6,11 +6,14 @@ import os
 import shutil
 import subprocess
 
-ORDER = ["ringo", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def"]
-LABEL = {"ringo": "ringo", "limit": "limit (canned io_uring)", "nginx": "nginx",
-         "h2o": "h2o", "fastapi-async": "FastAPI `async def`", "fastapi-def": "FastAPI `def`"}
-SHORT = {"ringo": "ringo", "limit": "limit", "nginx": "nginx", "h2o": "h2o",
-         "fastapi-async": "FastAPI async def", "fastapi-def": "FastAPI def"}
+ORDER = ["ringo", "ringo-sync", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
+         "pgbench"]
+LABEL = {"ringo": "ringo", "ringo-sync": "ringo sync (pool)", "limit": "limit (canned io_uring)",
+         "nginx": "nginx", "h2o": "h2o", "fastapi-async": "FastAPI `async def`",
+         "fastapi-def": "FastAPI `def`", "pgbench": "pgbench `-S -M prepared`"}
+SHORT = {"ringo": "ringo", "ringo-sync": "ringo sync", "limit": "limit", "nginx": "nginx",
+         "h2o": "h2o", "fastapi-async": "FastAPI async def", "fastapi-def": "FastAPI def",
+         "pgbench": "pgbench"}
 
 
 def f_rps(v):
@@ -71,7 +74,7 @@ def header(res):
         f"- ringo: {res['ringo_version']} (`--threads 1`)",
     ]
     for name in ORDER[1:]:
-        if name in v and name != "fastapi-def":
+        if name in v and name not in ("fastapi-def", "ringo-sync"):
             lines.append(f"- {SHORT[name].replace(' async def', '')}: {v[name]}")
     lines.append(f"- Load: {m['wrk']}, one thread; liburing {m['liburing']}; {m['gcc']}")
     return lines
@@ -250,6 +253,51 @@ to date with CMake (or uses `RINGO_BIN`), stops every server it started by PID, 
 raw wrk output and `results.json` in `perf/results/` (not committed)."""
 
 
+def f_util(v):
+    return "—" if v is None else f"{v * 100:.0f}%"
+
+
+# The TFB targets: (case, ringo variant, peer, least ratio of req/s).
+TFB_TARGETS = [("db", "ringo", "fastapi-async", 3.0), ("queries-20", "ringo", "fastapi-async", 3.0),
+               ("fortunes", "ringo", "fastapi-async", 3.0),
+               ("updates-20", "ringo", "fastapi-async", 2.0), ("db", "ringo", "pgbench", 0.6),
+               ("db", "ringo-sync", "fastapi-def", 5.0),
+               ("queries-20", "ringo-sync", "fastapi-def", 5.0),
+               ("fortunes", "ringo-sync", "fastapi-def", 5.0),
+               ("updates-20", "ringo-sync", "fastapi-def", 5.0)]
+
+
+def tfb_section(res):
+    """The TFB cases as one table (every server, every case) and the targets as same-run
+    ratios of medians; [] when the run had none."""
+    cases = [c for c in res["cases"] if c.get("tfb")]
+    if not cases:
+        return []
+    cols = ["case", "server", "req/s (median)", "spread", "p99", "server CPU / req",
+            "DB CPU / req", "server CPU", "DB CPU"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for c in cases:
+        s = res["summary"].get(c["name"], {})
+        for i, n in enumerate(present(res, c["name"])):
+            x = s[n]
+            out.append("| " + " | ".join([
+                c["name"] if i == 0 else "", LABEL[n], f_rps(x["rps"]) + marks(x),
+                f"{f_rps(x['rps_min'])}–{f_rps(x['rps_max'])}", f_lat(x["p99_us"]),
+                f_cpu(x["cpu_us_per_req"]), f_cpu(x.get("db_cpu_us_per_req")),
+                f_util(x["server_util"]) if n != "pgbench" else "—",
+                f_util(x.get("db_util"))]) + " |")
+    out += ["", "| target | case | ratio (same run, medians) | |", "|---|---|---|---|"]
+    for case, mine, peer, want in TFB_TARGETS:
+        s = res["summary"].get(case, {})
+        if mine not in s or peer not in s:
+            got, verdict = "—", "not run"
+        else:
+            ratio = s[mine]["rps"] / s[peer]["rps"] if s[peer]["rps"] else 0.0
+            got, verdict = f"{ratio:.2f}×", "met" if ratio >= want else "missed"
+        out.append(f"| {SHORT[mine]} ≥ {want:g}× {SHORT[peer]} | {case} | {got} | {verdict} |")
+    return out
+
+
 def render(res, chart):
     lines = ["# Benchmarks", ""]
     lines += header(res) + [""]
@@ -263,6 +311,9 @@ def render(res, chart):
     if os.path.exists(analysis):
         with open(analysis) as f:
             lines += [f.read().rstrip(), ""]
+    tfb = tfb_section(res)
+    if tfb:
+        lines += ["## TechEmpower test types with PostgreSQL (this run)", ""] + tfb + [""]
     lines += ["## Per case", ""]
     for c in res["cases"]:
         lines += [f"### {c['title']} (`{c['name']}`)", ""]

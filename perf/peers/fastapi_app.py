@@ -5,7 +5,7 @@ the two execution models ringo's RINGO_ASYNC and RINGO_SYNC handlers mirror.
 Run with Debian's Python (python3-fastapi, python3-uvicorn, python3-uvloop,
 python3-httptools; python3-websockets for /ws/echo):
 
-    /usr/bin/python3 -m uvicorn fastapi_app:app --app-dir perf/peers \
+    TFB_DSN='host=... dbname=hello_world ...' /usr/bin/python3 -m uvicorn fastapi_app:app --app-dir perf/peers \
         --host 127.0.0.1 --port 8000 --loop uvloop --http httptools \
         --no-access-log --log-level warning
 """
@@ -20,7 +20,11 @@ from fastapi import (Depends, FastAPI, Header, HTTPException, Request, Response,
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from fastapi_tfb import router as tfb_router
+
 app = FastAPI()
+# The TechEmpower test types (/db, /queries, ..., /sync/db, ...) with asyncpg and psycopg2.
+app.include_router(tfb_router)
 
 
 @app.get("/plaintext", response_class=PlainTextResponse)
