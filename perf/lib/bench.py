@@ -421,8 +421,8 @@ class Bench:
         cmd = tfb.pgbench_cmd(self.cluster.dsn, c.conns, seconds, prefix)
         if self.client_cpu is not None:
             cmd = ["taskset", "-c", str(self.client_cpu)] + cmd
-        return measure.run_wrk(cmd, [], self.cpus, os.path.join(self.dir, "wrk", tag + ".txt"),
-                               db=self.db_pids, parse=lambda out: tfb.parse_pgbench(out, prefix))
+        return tfb.run_pgbench(cmd, c.conns, self.cpus,
+                               os.path.join(self.dir, "wrk", tag + ".txt"), self.db_pids, prefix)
 
     def post_body_file(self):
         """The POST cases' body (servers.product_body()), written once into the results."""

@@ -271,11 +271,10 @@ def _busy(a, b):
     return used / total if total > 0 else 0.0
 
 
-def run_wrk(cmd, server_pids, cpus, log_path, db=None, parse=None):
+def run_wrk(cmd, server_pids, cpus, log_path, db=None):
     """Run one wrk command; returns wrk's figures plus the server's and the machine's CPU
     use over exactly that run. `cpus` are the CPUs whose /proc/stat lines are compared;
-    `db` as for Window. `parse`: the output's parser when the load generator is not wrk
-    (pgbench)."""
+    `db` as for Window."""
     window = Window(server_pids, cpus, db=db)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -289,11 +288,11 @@ def run_wrk(cmd, server_pids, cpus, log_path, db=None, parse=None):
         proc.returncode = os.waitstatus_to_exitcode(status)
         log.write(" ".join(cmd) + "\n" + out)
     w = window.close(client_ticks=(ru.ru_utime + ru.ru_stime) * HZ, client_pids=[proc.pid])
-    r = (parse or parse_wrk)(out)
+    r = parse_wrk(out)
     r.update(w)
     r.update(exit=proc.returncode, wrk_cpu_s=r.pop("client_cpu_s"),
              cpu_us_per_req=(w["server_cpu_s"] * 1e6 / r["requests"] if r["requests"]
-                             and server_pids else None),
+                             else None),
              db_cpu_us_per_req=(w["db_cpu_s"] * 1e6 / r["requests"] if r["requests"]
                                 and w["db_cpu_s"] is not None else None),
              bytes_per_s=r["bytes_read"] / w["elapsed_s"] if w["elapsed_s"] else 0.0,

@@ -227,11 +227,51 @@ def pgbench_init(dsn, log):
     return None if r.returncode == 0 else (r.stderr.strip().splitlines() or ["?"])[-1]
 
 
+# pgbench opens its connections one after the other inside -T (64 password logins take
+# seconds on a busy machine) and reports its rate without that time: it gets this much
+# more, and the measured window starts once every connection is up.
+CONNECT_MARGIN_S = 8
+
+
 def pgbench_cmd(dsn, conns, seconds, prefix):
-    """pgbench opens its connections one after the other inside -T (on a busy machine
-    64 take a second or more) and reports its rate without that time: it gets 2 s more."""
     return ["pgbench", "-n", "-S", "-M", "prepared", "-c", str(conns), "-j", "1",
-            "-T", str(max(1, round(seconds)) + 2), "--log", "--log-prefix", prefix, dsn]
+            "-T", str(max(1, round(seconds)) + CONNECT_MARGIN_S), "--log", "--log-prefix", prefix, dsn]
+
+
+def run_pgbench(cmd, conns, cpus, log_path, db, prefix):
+    """Runs pgbench; the window (the database's CPU, everyone else's) opens when its
+    `conns` backends exist and closes when it exits. Returns run_wrk()'s figures, the
+    rate being pgbench's own (without the initial connection time)."""
+    import measure
+    base = len(db())
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while (len(db()) < base + conns and proc.poll() is None and
+               time.monotonic() < deadline):
+            time.sleep(0.02)
+        c0 = measure.cpu_ticks([proc.pid])
+        window = measure.Window([], cpus, db=db)
+        out = proc.stdout.read()
+        _, status, ru = os.wait4(proc.pid, 0)
+    except BaseException:  # interrupted: leave no pgbench behind
+        proc.kill()
+        proc.wait()
+        raise
+    code = os.waitstatus_to_exitcode(status)
+    w = window.close(client_ticks=(ru.ru_utime + ru.ru_stime) * measure.HZ - c0,
+                     client_pids=[proc.pid])
+    with open(log_path, "w") as f:
+        f.write(" ".join(cmd) + "\n" + out)
+    r = parse_pgbench(out, prefix)
+    r.update(w)
+    # The transactions inside the window: pgbench's rate over the window's length.
+    inside = r["rps"] * w["elapsed_s"]
+    r.update(exit=code, wrk_cpu_s=r.pop("client_cpu_s"), cpu_us_per_req=None, server_util=None,
+             db_cpu_us_per_req=w["db_cpu_s"] * 1e6 / inside if inside else None,
+             bytes_per_s=0.0, cpu_s_per_gib=None)
+    del r["client_util"], r["cpu_busy"]
+    return r
 
 
 def parse_pgbench(text, prefix):
