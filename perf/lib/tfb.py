@@ -267,7 +267,8 @@ def run_pgbench(cmd, conns, cpus, log_path, db, prefix):
     r.update(w)
     # The transactions inside the window: pgbench's rate over the window's length.
     inside = r["rps"] * w["elapsed_s"]
-    r.update(exit=code, wrk_cpu_s=r.pop("client_cpu_s"), cpu_us_per_req=None, server_util=None,
+    r.update(exit=code, wrk_cpu_s=r.pop("client_cpu_s"), cpu_us_per_req=None,
+             server_util=None,
              db_cpu_us_per_req=w["db_cpu_s"] * 1e6 / inside if inside else None,
              bytes_per_s=0.0, cpu_s_per_gib=None)
     del r["client_util"], r["cpu_busy"]
