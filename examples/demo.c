@@ -742,7 +742,7 @@ static void usage(FILE *f)
                "             [--static-dir DIR] [--static-cache-valid MS] [--static-listing]\n"
                "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
                "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
-               "             [--file-no-sendfile] [--quiet]\n");
+               "             [--file-no-sendfile] [--pg DSN] [--quiet]\n");
 }
 
 enum {
@@ -781,7 +781,8 @@ enum {
     OPT_FILES,
     OPT_SPLICEMIN,
     OPT_LINKED,
-    OPT_NOSENDFILE
+    OPT_NOSENDFILE,
+    OPT_PG
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -793,6 +794,7 @@ static unsigned static_flags; /* --static-listing, --static-symlinks, --static-n
 static bool compress_406;
 
 static const char *files_dir; /* --files-dir: GET /files/{name} */
+static const char *pg_dsn;    /* --pg: a libpq connection string (else libpq's PG* variables) */
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
@@ -835,6 +837,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"file-splice-min", 1, 0, OPT_SPLICEMIN},
                                          {"file-splice-linked", 0, 0, OPT_LINKED},
                                          {"file-no-sendfile", 0, 0, OPT_NOSENDFILE},
+                                         {"pg", 1, 0, OPT_PG},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -878,6 +881,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_STATIC_NO_VARIANTS: static_flags |= DEMO_STATIC_NO_VARIANTS; break;
         case OPT_Z406: compress_406 = true; break;
         case OPT_FILES: files_dir = optarg; break;
+        case OPT_PG: pg_dsn = optarg; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         /* The bodies spliced from this size on; 0: ringo's threshold, "never": none. */
@@ -955,6 +959,8 @@ static int add_routes(ringo_app *app)
         ret = demo_product_routes(app);
     if (ret == 0)
         ret = demo_file_routes(app, static_dir, static_valid_ms, static_flags);
+    if (ret == 0)
+        ret = demo_tfb_routes(app, pg_dsn);
     return ret ? ret : demo_bench_file_routes(app, files_dir);
 }
 

@@ -38,4 +38,8 @@ int demo_bench_file_routes(ringo_app *app, const char *dir);
 /* Declared routes with a JSON body model (examples/demo_products.c): /products... */
 int demo_product_routes(ringo_app *app);
 
+/* The TechEmpower database test types (examples/demo_tfb.c); dsn: the --pg flag or NULL
+ * (libpq's PG* environment variables). Without the PostgreSQL module: no routes. */
+int demo_tfb_routes(ringo_app *app, const char *dsn);
+
 #endif

@@ -15,8 +15,11 @@ quick=0
 jobs=$(nproc)
 
 # python3-zstandard, python3-brotli (Debian's /usr/bin/python3), zstd, brotli: the
-# compression tests' decoders.
-scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli
+# compression tests' decoders. libpq-dev builds the PostgreSQL module; postgresql-15
+# provides the server binaries its tests run in a throw-away cluster
+# (tests/integration/pg_cluster.py; the package's own cluster is never used).
+scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli \
+    libpq-dev postgresql-15
 
 build() { # dir, cmake args...
     local dir=$1; shift
