@@ -235,7 +235,25 @@ METHOD = """\
   response): GiB/s from the bytes wrk read (partial responses included) over the run, and
   the server's CPU-seconds per GiB of them; nginx and h2o serve the same file.
 - Routes that appear later (`/sleep?ms=10`, `/sync/json`, `/sync/sleep?ms=10`) are probed
-  with curl at start; their cases run when ringo answers them."""
+  with curl at start; their cases run when ringo answers them.
+- TechEmpower cases (`db`, `queries-20`, `fortunes`, `updates-20`, `cached-queries-100`,
+  [perf/lib/tfb.py](../perf/lib/tfb.py)): the run starts a throw-away PostgreSQL 15 cluster
+  (`tests/integration/pg_cluster.py`: World 10,000 rows, Fortune 12, fsync off) and stops
+  it at the end. ringo's async routes and, in a second ringo process, its `/sync/...`
+  twins (pool workers with blocking libpq); FastAPI with asyncpg (`async def`, a pool of
+  32) and psycopg2 (`def`, one connection per threadpool thread) from
+  [perf/peers/fastapi_tfb.py](../perf/peers/fastapi_tfb.py); and in the `db` case
+  `pgbench -S -M prepared` (select-only on its own scale-1 tables, the same 64
+  connections, one thread, pinned where wrk runs) as the database's ceiling. Every
+  server's answers are checked against the database before it is measured (clamping,
+  rows and values, fortunes escaped and sorted, updates stored, headers); a wrong
+  answer keeps it out of the case. PostgreSQL is not pinned: it shares both CPUs with
+  the server (CPU 0) and the load generator (CPU 1). DB CPU is utime + stime of the
+  postmaster's process tree (every backend, plus the time of backends that exited in
+  the window, reaped into the postmaster's cutime + cstime) over the measured window,
+  per response; it is taken out of the "others" that flag a run. pgbench logs in its 64
+  clients one after the other inside its `-T` (seconds here): its window opens when the
+  64 backends exist, and its rate is its own tps without the connection time."""
 
 RERUN = """\
 ```sh
@@ -243,6 +261,7 @@ perf/bench              # the full run (about 15-20 minutes), rewrites this page
 perf/bench --quick      # a few seconds per case: checks the harness end to end
 perf/bench --smoke      # CI: ringo alone for 2 s, no installs beyond wrk, no docs
 perf/bench --cases plaintext-64,pipeline-16 --servers ringo,nginx,limit --runs 5
+perf/bench --tfb        # the TechEmpower database cases only (PostgreSQL, pgbench)
 perf/bench --report perf/results/<run>   # re-render this page from a results directory
 perf/bench --cases static-4k-64,static-64m-4 --servers ringo,nginx,h2o --runs 5
 perf/callgrind.sh       # instructions per request and the top functions
