@@ -961,6 +961,8 @@ static int add_routes(ringo_app *app)
         ret = demo_file_routes(app, static_dir, static_valid_ms, static_flags);
     if (ret == 0)
         ret = demo_tfb_routes(app, pg_dsn);
+    if (ret == 0)
+        ret = demo_tfb_async_routes(app, pg_dsn);
     return ret ? ret : demo_bench_file_routes(app, files_dir);
 }
 

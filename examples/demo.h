@@ -41,5 +41,8 @@ int demo_product_routes(ringo_app *app);
 /* The TechEmpower database test types (examples/demo_tfb.c); dsn: the --pg flag or NULL
  * (libpq's PG* environment variables). Without the PostgreSQL module: no routes. */
 int demo_tfb_routes(ringo_app *app, const char *dsn);
+/* The same test types for async handlers at /db, /queries, /fortunes, /updates,
+ * /cached-queries, plus /pg/sleep and /pg/stats (examples/demo_tfb_async.c). */
+int demo_tfb_async_routes(ringo_app *app, const char *dsn);
 
 #endif
