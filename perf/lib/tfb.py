@@ -235,7 +235,8 @@ CONNECT_MARGIN_S = 8
 
 def pgbench_cmd(dsn, conns, seconds, prefix):
     return ["pgbench", "-n", "-S", "-M", "prepared", "-c", str(conns), "-j", "1",
-            "-T", str(max(1, round(seconds)) + CONNECT_MARGIN_S), "--log", "--log-prefix", prefix, dsn]
+            "-T", str(max(1, round(seconds)) + CONNECT_MARGIN_S), "--log", "--log-prefix",
+            prefix, dsn]
 
 
 def run_pgbench(cmd, conns, cpus, log_path, db, prefix):
