@@ -356,14 +356,14 @@ class Ringo(Server):
 
 class RingoSync(Ringo):
     """The same demo in a process of its own, measured on its /sync TFB routes: sync
-    handlers on the pool with blocking libpq. RINGO_SYNC_BIN: another build of the demo
+    handlers on the pool with blocking libpq. TFB_SYNC_BIN: another build of the demo
     for this process (default: RINGO_BIN's)."""
     name, label = "ringo-sync", "ringo sync (pool)"
     routes = TFB_SYNC
 
     def command(self):
         cmd = super().command()
-        return [os.environ.get("RINGO_SYNC_BIN") or cmd[0]] + cmd[1:]
+        return [os.environ.get("TFB_SYNC_BIN") or cmd[0]] + cmd[1:]
 
 
 class Pgbench(Server):
