@@ -44,5 +44,7 @@ int demo_tfb_routes(ringo_app *app, const char *dsn);
 /* The same test types for async handlers at /db, /queries, /fortunes, /updates,
  * /cached-queries, plus /pg/sleep and /pg/stats (examples/demo_tfb_async.c). */
 int demo_tfb_async_routes(ringo_app *app, const char *dsn);
+/* TFB's queries=/count= rule: missing, empty, not a number or 0 is 1, above 500 is 500. */
+int demo_tfb_count(ringo_req *req, const char *name);
 
 #endif

@@ -27,8 +27,10 @@
 #include <ringo/pg.h>
 
 #define WORLD_ROWS 10000
-#define MAX_QUERIES 500
 
+static const char world_sql[] = "SELECT id, randomnumber FROM world WHERE id = $1";
+
+static ringo_pg *pg;
 static ringo_pg_async *pool;
 static const char *pool_error; /* why there is no pool: answered with the 503s */
 
@@ -51,38 +53,10 @@ static uint32_t rnd(void)
 
 static int random_id(void) { return (int)(rnd() % WORLD_ROWS) + 1; }
 
-/* TFB: missing, empty, non-numeric or < 1 -> 1; > 500 -> 500. */
-static unsigned clamp_count(ringo_req *req, const char *name)
-{
-    ringo_str v;
-    uint64_t n = 0;
-
-    if (ringo_req_query_param(req, name, &v) < 0 || v.len == 0)
-        return 1;
-    for (size_t i = 0; i < v.len; i++) {
-        if (v.ptr[i] < '0' || v.ptr[i] > '9')
-            return 1;
-        n = n * 10 + (uint64_t)(v.ptr[i] - '0');
-        if (n > MAX_QUERIES)
-            return MAX_QUERIES;
-    }
-    return n < 1 ? 1 : (unsigned)n;
-}
-
-/* A failed ringo_pg_run() as an HTTP answer. */
+/* A failed ringo_pg_run() as an HTTP answer: 503, 504 or 500 (ringo_pg_fail()). */
 static int db_error(ringo_req *req, int err)
 {
-    static const char down[] = "database unavailable\n";
-    static const char slow[] = "database timeout\n";
-
-    switch (err) {
-    case -ECANCELED: return err; /* nobody is listening any more */
-    case -ETIMEDOUT: return ringo_respond(req, 504, "text/plain", slow, sizeof(slow) - 1);
-    case -ECONNREFUSED:
-    case -ECONNRESET:
-    case -EBUSY: return ringo_respond(req, 503, "text/plain", down, sizeof(down) - 1);
-    default: return ringo_fail(req, 500, "database error");
-    }
+    return err == -ECANCELED ? err : ringo_pg_fail(req, err); /* cancelled: nobody listens */
 }
 
 static int no_pool(ringo_req *req)
@@ -121,21 +95,22 @@ static void json_world(ringo_json_w *j, const world *w)
 static int read_worlds(ringo_req *req, world *out, unsigned n)
 {
     ringo_pg_query *q = ringo_req_alloc(req, n * sizeof(*q));
-    char (*ids)[12] = ringo_req_alloc(req, n * sizeof(*ids));
+    PGresult **res = ringo_req_alloc(req, n * sizeof(*res));
+    char(*ids)[12] = ringo_req_alloc(req, n * sizeof(*ids));
     const char **vals = ringo_req_alloc(req, n * sizeof(*vals));
     int ret;
 
-    if (!q || !ids || !vals)
+    if (!q || !res || !ids || !vals)
         return -ENOMEM;
     for (unsigned i = 0; i < n; i++) {
         snprintf(ids[i], sizeof(ids[i]), "%d", random_id());
         vals[i] = ids[i];
-        q[i] = (ringo_pg_query){.stmt = "w", .nparams = 1, .values = &vals[i]};
+        q[i] = (ringo_pg_query){.sql = world_sql, .name = "w", .nparams = 1, .values = &vals[i]};
     }
-    ret = ringo_pg_run(pool, q, n, 0);
+    ret = ringo_pg_run(pool, q, n, res, 0);
     for (unsigned i = 0; ret == 0 && i < n; i++)
-        ret = world_row(q[i].res, &out[i]);
-    ringo_pg_clear(q, n);
+        ret = world_row(res[i], &out[i]);
+    ringo_pg_results_clear(res, n);
     return ret;
 }
 
@@ -171,7 +146,7 @@ static int respond_worlds(ringo_req *req, const world *w, unsigned n)
 
 static int queries_route(ringo_req *req, void *udata)
 {
-    unsigned n = clamp_count(req, "queries");
+    unsigned n = (unsigned)demo_tfb_count(req, "queries");
     world *w = ringo_req_alloc(req, n * sizeof(*w));
     int ret;
 
@@ -207,12 +182,18 @@ static char *int_array(ringo_req *req, const world *w, unsigned n, int rn)
     return s;
 }
 
+/* One bulk UPDATE per request, as the rules allow: the ids and their new values as arrays. */
+static const char update_sql[] =
+    "UPDATE world SET randomnumber = v.rn FROM (SELECT unnest($1::int[]) AS id, "
+    "unnest($2::int[]) AS rn) AS v WHERE world.id = v.id";
+
 static int updates_route(ringo_req *req, void *udata)
 {
-    unsigned n = clamp_count(req, "queries");
+    unsigned n = (unsigned)demo_tfb_count(req, "queries");
     world *w = ringo_req_alloc(req, n * sizeof(*w));
     const char *vals[2];
     ringo_pg_query up;
+    PGresult *res;
     int ret;
 
     (void)udata;
@@ -239,9 +220,9 @@ static int updates_route(ringo_req *req, void *udata)
     vals[1] = int_array(req, w, n, 1);
     if (!vals[0] || !vals[1])
         return -ENOMEM;
-    up = (ringo_pg_query){.stmt = "u", .nparams = 2, .values = vals};
-    ret = ringo_pg_run(pool, &up, 1, 0);
-    ringo_pg_clear(&up, 1);
+    up = (ringo_pg_query){.sql = update_sql, .name = "u", .nparams = 2, .values = vals};
+    ret = ringo_pg_run(pool, &up, 1, &res, 0);
+    ringo_pg_results_clear(&res, 1);
     if (ret < 0)
         return db_error(req, ret);
     return respond_worlds(req, w, n);
@@ -298,30 +279,31 @@ static int fortunes_html(ringo_req *req, fortune *f, unsigned n)
 
 static int fortunes_route(ringo_req *req, void *udata)
 {
-    ringo_pg_query q = {.stmt = "f"};
+    ringo_pg_query q = {.sql = "SELECT id, message FROM fortune", .name = "f"};
+    PGresult *res;
     fortune *f;
     int ret, n;
 
     (void)udata;
     if (!pool)
         return no_pool(req);
-    if ((ret = ringo_pg_run(pool, &q, 1, 0)) < 0) {
-        ringo_pg_clear(&q, 1);
+    if ((ret = ringo_pg_run(pool, &q, 1, &res, 0)) < 0) {
+        ringo_pg_results_clear(&res, 1);
         return db_error(req, ret);
     }
-    n = PQntuples(q.res);
+    n = PQntuples(res);
     if (!(f = ringo_req_alloc(req, (size_t)(n + 1) * sizeof(*f)))) {
-        ringo_pg_clear(&q, 1);
+        ringo_pg_results_clear(&res, 1);
         return -ENOMEM;
     }
     for (int i = 0; i < n; i++) {
-        f[i].id = atoi(PQgetvalue(q.res, i, 0));
-        f[i].msg = PQgetvalue(q.res, i, 1); /* lives until ringo_pg_clear() */
+        f[i].id = atoi(PQgetvalue(res, i, 0));
+        f[i].msg = PQgetvalue(res, i, 1); /* lives until the result is cleared */
     }
     f[n] = (fortune){0, "Additional fortune added at request time."};
     qsort(f, (size_t)n + 1, sizeof(*f), by_message);
     ret = fortunes_html(req, f, (unsigned)n + 1);
-    ringo_pg_clear(&q, 1);
+    ringo_pg_results_clear(&res, 1);
     return ret;
 }
 
@@ -337,22 +319,23 @@ static int cache_load(void)
 {
     ringo_pg_query q = {.sql = "SELECT id, randomnumber FROM world"};
     int *rows, *expected = NULL;
+    PGresult *res;
     int ret;
 
-    if ((ret = ringo_pg_run(pool, &q, 1, 0)) < 0) {
-        ringo_pg_clear(&q, 1);
+    if ((ret = ringo_pg_run(pool, &q, 1, &res, 0)) < 0) {
+        ringo_pg_results_clear(&res, 1);
         return ret;
     }
     if (!(rows = calloc(WORLD_ROWS + 1, sizeof(*rows)))) {
-        ringo_pg_clear(&q, 1);
+        ringo_pg_results_clear(&res, 1);
         return -ENOMEM;
     }
-    for (int i = 0; i < PQntuples(q.res); i++) {
-        int id = atoi(PQgetvalue(q.res, i, 0));
+    for (int i = 0; i < PQntuples(res); i++) {
+        int id = atoi(PQgetvalue(res, i, 0));
         if (id >= 1 && id <= WORLD_ROWS)
-            rows[id] = atoi(PQgetvalue(q.res, i, 1));
+            rows[id] = atoi(PQgetvalue(res, i, 1));
     }
-    ringo_pg_clear(&q, 1);
+    ringo_pg_results_clear(&res, 1);
     if (!atomic_compare_exchange_strong_explicit(&cache, &expected, rows, memory_order_acq_rel,
                                                  memory_order_acquire))
         free(rows);
@@ -361,7 +344,7 @@ static int cache_load(void)
 
 static int cached_route(ringo_req *req, void *udata)
 {
-    unsigned n = clamp_count(req, "count");
+    unsigned n = (unsigned)demo_tfb_count(req, "count");
     world *w = ringo_req_alloc(req, n * sizeof(*w));
     int *rows, ret;
 
@@ -386,14 +369,15 @@ static int sleep_route(ringo_req *req, void *udata)
     char secs[32], body[64];
     const char *vals[1] = {secs};
     ringo_pg_query q = {.sql = "SELECT pg_sleep($1)", .nparams = 1, .values = vals};
+    PGresult *res;
     int ret, n;
 
     (void)udata;
     if (!pool)
         return no_pool(req);
     snprintf(secs, sizeof(secs), "%.3f", (double)ms / 1000.0);
-    ret = ringo_pg_run(pool, &q, 1, 0);
-    ringo_pg_clear(&q, 1);
+    ret = ringo_pg_run(pool, &q, 1, &res, 0);
+    ringo_pg_results_clear(&res, 1);
     if (ret < 0)
         return db_error(req, ret);
     n = snprintf(body, sizeof(body), "slept %llu ms\n", (unsigned long long)ms);
@@ -407,8 +391,10 @@ static int stats_route(ringo_req *req, void *udata)
     (void)udata;
     if (pool)
         ringo_pg_async_stats_get(pool, &s);
-    demo_count c[] = {{"conns_open", (int64_t)s.conns_open}, {"connects", (int64_t)s.connects},
-                      {"broken", (int64_t)s.broken},         {"batches", (int64_t)s.batches},
+    demo_count c[] = {{"conns_open", (int64_t)s.conns_open},
+                      {"connects", (int64_t)s.connects},
+                      {"broken", (int64_t)s.broken},
+                      {"batches", (int64_t)s.batches},
                       {"abandoned", (int64_t)s.abandoned}};
     return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
 }
@@ -418,28 +404,34 @@ static int free_pool(ringo_app *app, void *udata)
     (void)app, (void)udata;
     ringo_pg_async_free(pool);
     pool = NULL;
+    ringo_pg_free(pg);
+    pg = NULL;
     free(atomic_exchange(&cache, NULL));
     return 0;
 }
 
-static int make_pool(const char *dsn)
+static int make_pool(ringo_app *app, const char *dsn)
 {
-    ringo_pg_async_opts o = {.conns_per_ring = 4, .statement_timeout_ms = 10000};
-    int ret = ringo_pg_async_new(&pool, dsn, &o);
+    /* Test knobs: RINGO_DEMO_PG_CONNS connections per ring (the tests use 1 to share
+     * one), RINGO_DEMO_PG_MAX_PENDING batches in flight per connection. */
+    const char *conns = getenv("RINGO_DEMO_PG_CONNS");
+    const char *pending = getenv("RINGO_DEMO_PG_MAX_PENDING");
+    ringo_pg_async_opts o = {.conns_per_ring = conns ? (unsigned)atoi(conns) : 4,
+                             .max_pending = pending ? (unsigned)atoi(pending) : 0,
+                             .retry_max_ms = 1000};
+    ringo_pg_config cfg;
+    int ret;
 
+    ringo_pg_config_init(&cfg);
+    cfg.dsn = dsn;
+    cfg.statement_timeout_ms = 10000;
+    if ((ret = ringo_pg_new(&pg, app, &cfg)) < 0)
+        return ret;
+    ret = ringo_pg_async_new(&pool, pg, &o);
     if (ret < 0) {
         pool_error = ret == -EINVAL ? "bad connection string" : ringo_strerror(ret);
         fprintf(stderr, "ringo: pg: %s: async routes answer 503\n", pool_error);
-        return 0;
     }
-    if ((ret = ringo_pg_async_prepare(pool, "w",
-                                      "SELECT id, randomnumber FROM world WHERE id = $1")) < 0 ||
-        (ret = ringo_pg_async_prepare(pool, "f", "SELECT id, message FROM fortune")) < 0 ||
-        (ret = ringo_pg_async_prepare(
-             pool, "u",
-             "UPDATE world SET randomnumber = v.rn FROM (SELECT unnest($1::int[]) AS id, "
-             "unnest($2::int[]) AS rn) AS v WHERE world.id = v.id")) < 0)
-        return ret;
     return 0;
 }
 
@@ -448,18 +440,20 @@ int demo_tfb_async_routes(ringo_app *app, const char *dsn)
     static const struct {
         const char *path;
         ringo_handler_fn fn;
-    } routes[] = {{"/db", db_route},           {"/queries", queries_route},
-                  {"/updates", updates_route}, {"/fortunes", fortunes_route},
-                  {"/cached-queries", cached_route}, {"/pg/sleep", sleep_route},
+    } routes[] = {{"/db", db_route},
+                  {"/queries", queries_route},
+                  {"/updates", updates_route},
+                  {"/fortunes", fortunes_route},
+                  {"/cached-queries", cached_route},
+                  {"/pg/sleep", sleep_route},
                   {"/pg/stats", stats_route}};
     ringo_route_opts dl = {.deadline_ms = 300};
-    int ret = make_pool(dsn);
+    int ret = make_pool(app, dsn);
 
     for (size_t i = 0; ret == 0 && i < sizeof(routes) / sizeof(routes[0]); i++)
         ret = ringo_route(app, "GET", routes[i].path, RINGO_ASYNC, routes[i].fn, NULL);
     if (ret == 0)
-        ret = ringo_route_ex(app, "GET", "/pg/sleep-deadline", RINGO_ASYNC, sleep_route, NULL,
-                             &dl);
+        ret = ringo_route_ex(app, "GET", "/pg/sleep-deadline", RINGO_ASYNC, sleep_route, NULL, &dl);
     if (ret == 0)
         ret = ringo_app_on_shutdown(app, "pg async pool", free_pool, NULL);
     return ret;

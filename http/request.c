@@ -119,6 +119,11 @@ int ringo_req_client_gone(const ringo_req *req)
     return atomic_load_explicit(&req->gone, memory_order_relaxed);
 }
 
+int ringo_req_failed(const ringo_req *req)
+{
+    return req->outcome != REQ_OK || atomic_load_explicit(&req->gone, memory_order_relaxed);
+}
+
 /* Where the caller runs: the request's coroutine, its pool worker, or elsewhere. */
 int ringo__req_context(const ringo_req *r)
 {

@@ -17,7 +17,7 @@
  * Why no PQcancel(): it blocks (libpq 15 has no non-blocking form), and on a
  * pipelined connection it would abort whichever query the server runs at
  * that moment, which may be another request's. A runaway query is bounded
- * by the session's statement_timeout instead (ringo_pg_async_opts), and
+ * by the session's statement_timeout instead (ringo_pg_config), and
  * later batches prefer the connections with the fewest batches in flight.
  *
  * One timer per ring (a 10 ms io_uring timeout, armed only while something
@@ -37,6 +37,7 @@
 #include "core/alloc.h"
 #include "core/ring.h"
 #include "core/task.h"
+#include "pg/pg_impl.h"
 #include "ringo/pg.h"
 
 #define MAX_RINGS 1024
@@ -48,17 +49,27 @@ enum { C_EMPTY, C_BACKOFF, C_CONNECTING, C_READY };
 typedef struct pg_ring pg_ring;
 typedef struct pgconn pgconn;
 
-/* One batch in a connection's FIFO: n queries and the pipeline sync after them. */
+/* A statement name prepared on one connection, and its text. */
+typedef struct prep {
+    struct prep *next;
+    char *name, *sql;
+} prep;
+
+/*
+ * One batch in a connection's FIFO: its steps (a query, or the prepare of a
+ * name this connection had not seen) and the pipeline sync after them.
+ */
 typedef struct entry {
     struct entry *next;
-    ringo__fiber *fiber;  /* the waiting handler; NULL once abandoned (or internal) */
-    ringo_pg_query *q;    /* the handler's queries; NULL once abandoned */
-    unsigned n, qi;       /* queries, the one whose results come next */
-    bool in_query;        /* a result of query qi came; a NULL ends it */
+    ringo__fiber *fiber;  /* the waiting handler; NULL once abandoned */
+    PGresult **res;       /* the handler's result slots; NULL once abandoned */
+    unsigned nsteps, si;  /* steps, the one whose results come next */
+    bool in_query;        /* a result of step si came; a NULL ends it */
     bool done, timed_out; /* set for the waiting handler */
-    bool internal;        /* the prepares made at connect */
     int err;
     uint64_t deadline; /* ring ms, 0: none */
+    prep **preps;      /* per step: the name a prepare step declares, else NULL */
+    int step[];        /* the query of each step; -1: the prepare of the next step's */
 } entry;
 
 typedef struct pollop {
@@ -76,6 +87,7 @@ struct pgconn {
     pollop rd, wr;
     entry *head, *tail;
     unsigned npending;
+    prep *preps;         /* names prepared on conn (dropped with it) */
     uint64_t when;       /* C_CONNECTING: give up at; C_BACKOFF: retry at */
     uint32_t backoff_ms; /* next back-off */
 };
@@ -100,23 +112,27 @@ struct pg_ring {
     struct __kernel_timespec ts;
 };
 
-typedef struct stmt {
-    struct stmt *next;
-    char *name, *sql;
-} stmt;
-
 struct ringo_pg_async {
     const char **keys, **vals; /* NULL-terminated, for PQconnectStartParams */
     unsigned nkv;
     ringo_pg_async_opts o;
-    stmt *stmts;
-    unsigned nstmts;
-    _Atomic bool started;
+    uint32_t connect_timeout_ms, statement_timeout_ms; /* the ringo_pg's */
     pg_ring *rings[MAX_RINGS]; /* each written by its ring thread, read after they exit */
     _Atomic uint64_t open, connects, broken, batches, abandoned;
 };
 
 static void conn_broken(pgconn *c, int err);
+
+static void preps_free(pgconn *c)
+{
+    while (c->preps) {
+        prep *x = c->preps;
+        c->preps = x->next;
+        ringo__free(x->name);
+        ringo__free(x->sql);
+        ringo__free(x);
+    }
+}
 static void conn_start(pgconn *c);
 static void tick_arm(pg_ring *pr);
 
@@ -178,9 +194,6 @@ static void entry_finish(pgconn *c, entry *e)
         e->done = true;
         ringo__fiber_wake(e->fiber);
     } else {
-        if (e->internal && e->err)
-            fprintf(stderr, "ringo: pg: preparing statements failed: %s",
-                    PQerrorMessage(c->conn));
         ringo__free(e);
     }
     wake_waiters(c->pr, 0, false); /* a batch left: room for one more */
@@ -191,15 +204,22 @@ static bool is_error(ExecStatusType st)
     return st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_SINGLE_TUPLE;
 }
 
-static void take(entry *e, PGresult *res)
+static void forget(pgconn *c, prep *x);
+
+static void take(pgconn *c, entry *e, PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);
+    int qi = e->si < e->nsteps ? e->step[e->si] : -2;
 
     e->in_query = true;
     if (is_error(st) && !e->err)
         e->err = -EIO;
-    if (e->q && e->qi < e->n && !e->q[e->qi].res)
-        e->q[e->qi].res = res;
+    if (qi == -1 && is_error(st))
+        forget(c, e->preps[e->si]); /* not prepared after all: the next batch tries again */
+    if (qi == -1 && e->si + 1 < e->nsteps && is_error(st))
+        qi = e->step[e->si + 1]; /* a failed prepare answers for its query */
+    if (qi >= 0 && e->res && !e->res[qi])
+        e->res[qi] = res;
     else
         PQclear(res);
 }
@@ -221,7 +241,7 @@ static void drain_results(pgconn *c)
         if (!res) {
             if (e && e->in_query) {
                 e->in_query = false;
-                e->qi++;
+                e->si++;
                 nulls = 0;
             } else {
                 nulls++;
@@ -235,7 +255,7 @@ static void drain_results(pgconn *c)
             PQclear(res);
             entry_finish(c, e);
         } else {
-            take(e, res);
+            take(c, e, res);
         }
     }
 }
@@ -255,7 +275,6 @@ static void flush(pgconn *c)
 static void conn_ready(pgconn *c)
 {
     ringo_pg_async *p = c->pr->p;
-    entry *e;
 
     if (PQsetnonblocking(c->conn, 1) != 0 || PQenterPipelineMode(c->conn) != 1)
         return conn_broken(c, -ECONNRESET);
@@ -263,26 +282,8 @@ static void conn_ready(pgconn *c)
     c->backoff_ms = 0;
     atomic_fetch_add_explicit(&p->open, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&p->connects, 1, memory_order_relaxed);
-    if (p->nstmts) {
-        e = ringo__calloc(1, sizeof(*e));
-        if (!e)
-            return conn_broken(c, -ENOMEM);
-        e->internal = true;
-        e->n = p->nstmts;
-        for (stmt *s = p->stmts; s; s = s->next)
-            if (!PQsendPrepare(c->conn, s->name, s->sql, 0, NULL))
-                break;
-        if (!PQpipelineSync(c->conn)) {
-            ringo__free(e);
-            return conn_broken(c, -ECONNRESET);
-        }
-        c->head = c->tail = e;
-        c->npending = 1;
-    }
     arm(&c->rd, POLLIN);
-    flush(c);
-    if (c->state == C_READY)
-        wake_waiters(c->pr, 0, true);
+    wake_waiters(c->pr, 0, true);
 }
 
 static void connect_step(pgconn *c)
@@ -303,7 +304,7 @@ static void conn_start(pgconn *c)
     if (!c->conn || PQstatus(c->conn) == CONNECTION_BAD || PQsocket(c->conn) < 0)
         return conn_broken(c, -ECONNREFUSED);
     c->state = C_CONNECTING;
-    c->when = ringo__ring_now(c->pr->r) + p->o.connect_timeout_ms;
+    c->when = ringo__ring_now(c->pr->r) + p->connect_timeout_ms;
     arm(&c->wr, POLLOUT); /* libpq: start as if PQconnectPoll said WRITING */
     tick_arm(c->pr);
 }
@@ -335,6 +336,7 @@ static void conn_broken(pgconn *c, int err)
     }
     c->tail = NULL;
     c->npending = 0;
+    preps_free(c);
     c->gen++;
     disarm(&c->rd);
     disarm(&c->wr);
@@ -419,7 +421,7 @@ static void on_tick(ringo__completion *comp, int32_t res, uint32_t flags)
     for (waiter *w = pr->waiters; w; w = w->next)
         if (!w->woken && w->deadline && now >= w->deadline) {
             w->woken = true;
-            w->err = -EBUSY;
+            w->err = -EAGAIN;
             ringo__fiber_wake(w->fiber);
         }
     tick_arm(pr);
@@ -468,7 +470,6 @@ static pg_ring *ring_state(ringo_pg_async *p, ringo__ring *r)
         c->rd = (pollop){.comp = {on_poll}, .c = c};
         c->wr = (pollop){.comp = {on_poll}, .c = c};
     }
-    atomic_store_explicit(&p->started, true, memory_order_relaxed);
     p->rings[id] = pr;
     return pr;
 }
@@ -526,18 +527,93 @@ static int acquire(pg_ring *pr, pgconn **out, uint64_t deadline)
             return -ECONNREFUSED;
         ret = wait_room(pr, until);
         if (ret < 0)
-            return ret == -EBUSY && deadline && until == deadline ? -ETIMEDOUT : ret;
+            return ret == -EAGAIN && deadline && until == deadline ? -ETIMEDOUT : ret;
     }
 }
 
-static int send_batch(pgconn *c, ringo_pg_query *q, unsigned n)
+/* 1: name is prepared on c with sql, 0: not yet, -EINVAL: with another text. */
+static int prepared(const pgconn *c, const char *name, const char *sql)
 {
-    for (unsigned i = 0; i < n; i++) {
-        int ok = q[i].stmt ? PQsendQueryPrepared(c->conn, q[i].stmt, q[i].nparams,
-                                                 q[i].values, NULL, NULL, 0)
-                           : PQsendQueryParams(c->conn, q[i].sql, q[i].nparams, NULL,
-                                               q[i].values, NULL, NULL, 0);
-        if (!ok)
+    for (const prep *x = c->preps; x; x = x->next)
+        if (!strcmp(x->name, name))
+            return strcmp(x->sql, sql) ? -EINVAL : 1;
+    return 0;
+}
+
+static void forget(pgconn *c, prep *x)
+{
+    for (prep **pp = &c->preps; x && *pp; pp = &(*pp)->next)
+        if (*pp == x) {
+            *pp = x->next;
+            ringo__free(x->name);
+            ringo__free(x->sql);
+            ringo__free(x);
+            return;
+        }
+}
+
+static int remember(pgconn *c, const char *name, const char *sql)
+{
+    prep *x = ringo__calloc(1, sizeof(*x));
+
+    if (x && (x->name = ringo__strdup(name)) && (x->sql = ringo__strdup(sql))) {
+        x->next = c->preps;
+        c->preps = x;
+        return 0;
+    }
+    if (x)
+        ringo__free(x->name);
+    ringo__free(x);
+    return -ENOMEM;
+}
+
+/*
+ * The steps of q[0..n) on c: a named query this connection has not prepared
+ * is preceded by its prepare (once per batch), and the name is remembered
+ * for the connection: the server prepares it before any later batch runs.
+ */
+static entry *plan(pgconn *c, const ringo_pg_query *q, unsigned n, int *err)
+{
+    size_t steps = 2 * (size_t)n;
+    entry *e = ringo__calloc(1, sizeof(*e) + steps * sizeof(int) + steps * sizeof(prep *));
+
+    *err = e ? 0 : -ENOMEM;
+    for (unsigned i = 0; e && i < n && *err == 0; i++) {
+        int known = q[i].name ? prepared(c, q[i].name, q[i].sql) : 1;
+        if (known == 0) {
+            if (!e->preps)
+                e->preps = (prep **)(void *)&e->step[steps];
+            known = remember(c, q[i].name, q[i].sql);
+            e->preps[e->nsteps] = known == 0 ? c->preps : NULL;
+            e->step[e->nsteps++] = -1;
+        }
+        if (known < 0)
+            *err = known;
+        e->step[e->nsteps++] = (int)i;
+    }
+    if (*err) {
+        ringo__free(e);
+        return NULL;
+    }
+    return e;
+}
+
+static bool send_step(pgconn *c, const ringo_pg_query *q, bool prepare)
+{
+    if (prepare)
+        return PQsendPrepare(c->conn, q->name, q->sql, q->nparams, NULL);
+    if (q->name)
+        return PQsendQueryPrepared(c->conn, q->name, q->nparams, q->values, q->lengths, q->formats,
+                                   q->result_format);
+    return PQsendQueryParams(c->conn, q->sql, q->nparams, NULL, q->values, q->lengths, q->formats,
+                             q->result_format);
+}
+
+static int send_batch(pgconn *c, const ringo_pg_query *q, const entry *e)
+{
+    for (unsigned k = 0; k < e->nsteps; k++) {
+        bool is_prep = e->step[k] < 0;
+        if (!send_step(c, &q[is_prep ? e->step[k + 1] : e->step[k]], is_prep))
             return -ECONNRESET;
     }
     return PQpipelineSync(c->conn) ? 0 : -ECONNRESET;
@@ -556,19 +632,41 @@ static int wait_batch(entry *e)
     }
     /* Abandoned: the FIFO keeps it and drops its results as they come. */
     e->fiber = NULL;
-    e->q = NULL;
+    e->res = NULL;
     return ret < 0 ? ret : -ETIMEDOUT;
 }
 
-void ringo_pg_clear(ringo_pg_query *q, unsigned n)
+void ringo_pg_results_clear(PGresult **res, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++) {
-        PQclear(q[i].res);
-        q[i].res = NULL;
+    for (unsigned i = 0; res && i < n; i++) {
+        PQclear(res[i]);
+        res[i] = NULL;
     }
 }
 
-int ringo_pg_run(ringo_pg_async *p, ringo_pg_query *q, unsigned n, uint32_t timeout_ms)
+/* timeout_ms, else the smallest per-query timeout_ms, else the pool's query_timeout_ms. */
+static uint32_t batch_timeout(const ringo_pg_async *p, const ringo_pg_query *q, unsigned n,
+                              uint32_t timeout_ms)
+{
+    for (unsigned i = 0; timeout_ms == 0 && i < n; i++)
+        for (unsigned j = i; j < n; j++)
+            if (q[j].timeout_ms && (!timeout_ms || q[j].timeout_ms < timeout_ms))
+                timeout_ms = q[j].timeout_ms;
+    return timeout_ms ? timeout_ms : p->o.query_timeout_ms;
+}
+
+static void enqueue(pgconn *c, entry *e)
+{
+    if (c->tail)
+        c->tail->next = e;
+    else
+        c->head = e;
+    c->tail = e;
+    c->npending++;
+}
+
+int ringo_pg_run(ringo_pg_async *p, const ringo_pg_query *q, unsigned n, PGresult **res,
+                 uint32_t timeout_ms)
 {
     ringo__fiber *t = ringo__fiber_current();
     uint64_t deadline = 0;
@@ -579,37 +677,32 @@ int ringo_pg_run(ringo_pg_async *p, ringo_pg_query *q, unsigned n, uint32_t time
 
     if (!t)
         return -EPERM;
-    if (n == 0 || n > MAX_BATCH)
+    if (!p || !q || !res || n == 0 || n > MAX_BATCH)
         return -EINVAL;
     for (unsigned i = 0; i < n; i++) {
-        if (!q[i].stmt == !q[i].sql || q[i].nparams < 0)
+        if (!q[i].sql || q[i].nparams < 0)
             return -EINVAL;
-        q[i].res = NULL;
+        res[i] = NULL;
     }
     if (t->cancelled)
         return -ECANCELED;
     if (!(pr = ring_state(p, t->ring)))
         return -ENOMEM;
-    if (!timeout_ms)
-        timeout_ms = p->o.query_timeout_ms;
-    if (timeout_ms)
+    if ((timeout_ms = batch_timeout(p, q, n, timeout_ms)))
         deadline = ringo__ring_now(pr->r) + timeout_ms;
     if ((ret = acquire(pr, &c, deadline)) < 0)
         return ret;
-    if (!(e = ringo__calloc(1, sizeof(*e))))
-        return -ENOMEM;
-    if (send_batch(c, q, n) < 0) {
+    if (!(e = plan(c, q, n, &ret)))
+        return ret;
+    if (send_batch(c, q, e) < 0) {
         ringo__free(e);
         conn_broken(c, -ECONNRESET);
         return -ECONNRESET;
     }
-    *e = (entry){.fiber = t, .q = q, .n = n, .deadline = deadline};
-    if (c->tail)
-        c->tail->next = e;
-    else
-        c->head = e;
-    c->tail = e;
-    c->npending++;
+    e->fiber = t;
+    e->res = res;
+    e->deadline = deadline;
+    enqueue(c, e);
     atomic_fetch_add_explicit(&p->batches, 1, memory_order_relaxed);
     flush(c); /* may break c: then e already failed with -ECONNRESET */
     if (deadline)
@@ -618,7 +711,7 @@ int ringo_pg_run(ringo_pg_async *p, ringo_pg_query *q, unsigned n, uint32_t time
     if (ret == -ECANCELED || ret == -ETIMEDOUT)
         atomic_fetch_add_explicit(&p->abandoned, 1, memory_order_relaxed);
     if (ret < 0 && ret != -EIO)
-        ringo_pg_clear(q, n);
+        ringo_pg_results_clear(res, n);
     return ret;
 }
 
@@ -653,8 +746,8 @@ static int resolve(const char *hosts, char *out, size_t cap)
         char num[NI_MAXHOST];
         if (getaddrinfo(tok, NULL, &hints, &ai) != 0)
             return -EHOSTUNREACH;
-        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, num, sizeof(num), NULL, 0,
-                        NI_NUMERICHOST) != 0) {
+        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, num, sizeof(num), NULL, 0, NI_NUMERICHOST) !=
+            0) {
             freeaddrinfo(ai);
             return -EHOSTUNREACH;
         }
@@ -686,7 +779,6 @@ static void opts_defaults(ringo_pg_async_opts *o)
     o->conns_per_ring = o->conns_per_ring ? o->conns_per_ring : 4;
     o->max_pending = o->max_pending ? o->max_pending : 128;
     o->acquire_timeout_ms = o->acquire_timeout_ms ? o->acquire_timeout_ms : 1000;
-    o->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 5000;
     o->retry_min_ms = o->retry_min_ms ? o->retry_min_ms : 100;
     o->retry_max_ms = o->retry_max_ms ? o->retry_max_ms : 5000;
     if (o->retry_max_ms < o->retry_min_ms)
@@ -697,7 +789,7 @@ static int parse(ringo_pg_async *p, const char *conninfo)
 {
     PQconninfoOption *opts, *o;
     const char *host = getenv("PGHOST"), *options = NULL;
-    char *err = NULL, extra[128];
+    char *err = NULL, extra[64];
     unsigned n = 0;
     int ret = 0;
 
@@ -716,19 +808,18 @@ static int parse(ringo_pg_async *p, const char *conninfo)
             continue;
         if (!strcmp(o->keyword, "host"))
             host = o->val;
-        if (!strcmp(o->keyword, "options")) {
+        if (!strcmp(o->keyword, "options"))
             options = o->val;
-            continue;
-        }
-        ret = add_kv(p, o->keyword, o->val);
+        else
+            ret = add_kv(p, o->keyword, o->val);
     }
-    if (ret == 0 && (options || p->o.statement_timeout_ms)) {
-        char *all;
-        snprintf(extra, sizeof(extra), " -c statement_timeout=%u", p->o.statement_timeout_ms);
-        all = ringo__malloc((options ? strlen(options) : 0) + sizeof(extra));
+    /* The session's statement_timeout bounds what an abandoned query costs. */
+    snprintf(extra, sizeof(extra), " -c statement_timeout=%u", p->statement_timeout_ms);
+    if (ret == 0 && (options || p->statement_timeout_ms)) {
+        char *all = ringo__malloc((options ? strlen(options) : 0) + sizeof(extra));
         ret = all ? 0 : -ENOMEM;
         if (all) {
-            sprintf(all, "%s%s", options ? options : "", p->o.statement_timeout_ms ? extra : "");
+            sprintf(all, "%s%s", options ? options : "", p->statement_timeout_ms ? extra : "");
             ret = add_kv(p, "options", all);
             ringo__free(all);
         }
@@ -739,46 +830,28 @@ static int parse(ringo_pg_async *p, const char *conninfo)
     return ret;
 }
 
-int ringo_pg_async_new(ringo_pg_async **out, const char *conninfo,
-                       const ringo_pg_async_opts *opts)
+int ringo_pg_async_new(ringo_pg_async **out, ringo_pg *pg, const ringo_pg_async_opts *opts)
 {
-    ringo_pg_async *p = ringo__calloc(1, sizeof(*p));
+    ringo_pg_async *p;
     int ret;
 
+    if (!out)
+        return -EINVAL;
     *out = NULL;
-    if (!p)
+    if (!pg || (opts && (opts->reserved[0] || opts->reserved[1])))
+        return -EINVAL;
+    if (!(p = ringo__calloc(1, sizeof(*p))))
         return -ENOMEM;
     if (opts)
         p->o = *opts;
     opts_defaults(&p->o);
-    if ((ret = parse(p, conninfo)) < 0) {
+    p->connect_timeout_ms = pg->cfg.connect_timeout_ms ? pg->cfg.connect_timeout_ms : 5000;
+    p->statement_timeout_ms = pg->cfg.statement_timeout_ms;
+    if ((ret = parse(p, pg->dsn)) < 0) {
         ringo_pg_async_free(p);
         return ret;
     }
     *out = p;
-    return 0;
-}
-
-int ringo_pg_async_prepare(ringo_pg_async *p, const char *name, const char *sql)
-{
-    stmt *s, **tail;
-
-    if (atomic_load_explicit(&p->started, memory_order_relaxed))
-        return -EBUSY;
-    if (!(s = ringo__calloc(1, sizeof(*s))))
-        return -ENOMEM;
-    s->name = ringo__strdup(name);
-    s->sql = ringo__strdup(sql);
-    if (!s->name || !s->sql) {
-        ringo__free(s->name);
-        ringo__free(s->sql);
-        ringo__free(s);
-        return -ENOMEM;
-    }
-    for (tail = &p->stmts; *tail; tail = &(*tail)->next)
-        ;
-    *tail = s;
-    p->nstmts++;
     return 0;
 }
 
@@ -791,6 +864,7 @@ static void ring_free(pg_ring *pr)
             c->head = e->next;
             ringo__free(e); /* no handler is left to wait for it */
         }
+        preps_free(c);
         PQfinish(c->conn);
     }
     ringo__free(pr->conns);
@@ -810,13 +884,6 @@ void ringo_pg_async_free(ringo_pg_async *p)
     }
     ringo__free(p->keys);
     ringo__free(p->vals);
-    while (p->stmts) {
-        stmt *s = p->stmts;
-        p->stmts = s->next;
-        ringo__free(s->name);
-        ringo__free(s->sql);
-        ringo__free(s);
-    }
     ringo__free(p);
 }
 

@@ -1,5 +1,25 @@
 /*
- * ringo/pg.h - PostgreSQL through libpq (built when libpq is found: RINGO_WITH_PG).
+ * ringo/pg.h - PostgreSQL through libpq, in both handler modes.
+ *
+ * Built only when the library was configured with libpq (RINGO_WITH_PG is
+ * then defined for the library and its users; Debian: libpq-dev). A
+ * ringo_pg is one database: how to reach it (a libpq connection string, or
+ * libpq's PGHOST/PGPORT/PGDATABASE/PGUSER/PGPASSWORD environment) and the
+ * timeouts its connections get. Connections are made lazily, on first use.
+ *
+ * Sync handlers (RINGO_SYNC, FastAPI's plain `def`) use blocking libpq on
+ * the pool: each worker keeps a connection of its own, checked out with
+ * ringo_pg_acquire() and given back with ringo_pg_release(), or held for
+ * a whole request by a dependency (ringo_pg_dep_new(), FastAPI's get_db()
+ * with `yield`), optionally inside a transaction that commits when the
+ * request succeeded and rolls back when it failed. None of the sync calls
+ * runs on a ring: from an async handler they return -EPERM.
+ *
+ * Results are libpq PGresults owned by the caller (PQclear() them). Errors
+ * are -errno values; the libpq message and SQLSTATE of the calling thread's
+ * last failure are in ringo_pg_last_error() and ringo_pg_last_sqlstate(),
+ * and ringo_pg_fail() turns an error into the HTTP answer (503 when the
+ * database cannot be reached).
  */
 #ifndef RINGO_PG_H
 #define RINGO_PG_H
@@ -8,109 +28,232 @@
 
 #include <libpq-fe.h>
 
+#include "ringo/app.h"
 #include "ringo/common.h"
+#include "ringo/deps.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- async handlers ---- */
+/* ======================= configuration (both modes) ======================= */
+
+typedef struct ringo_pg ringo_pg;
+
+typedef struct ringo_pg_config {
+    /* A libpq connection string ("host=... dbname=..." or a postgresql:// URI);
+     * NULL or "": libpq's PG* environment variables and defaults. Copied. Its own
+     * connect_timeout, if any, wins over connect_timeout_ms. */
+    const char *dsn;
+    uint32_t connect_timeout_ms;   /* default 5000 (libpq counts whole seconds, at least 2) */
+    uint32_t statement_timeout_ms; /* SET statement_timeout at connect; 0: the server's */
+    uint32_t max_conns;            /* sync connections in all, default 0: one per worker plus one
+                                    * per request holding a ringo_pg_dep_new() dependency */
+    uint32_t acquire_timeout_ms;   /* waiting for a free connection past max_conns: default 1000 */
+    uint64_t reserved[4];          /* zero: room for later options (ABI) */
+} ringo_pg_config;
+
+/* Fills cfg with the defaults (dsn NULL: the PG* environment). */
+RINGO_API void ringo_pg_config_init(ringo_pg_config *cfg);
 
 /*
- * A pool of non-blocking libpq connections for RINGO_ASYNC handlers: each
- * ring thread gets its own conns_per_ring connections, opened the first time
- * a handler of that ring queries, in pipeline mode: the queries of a request
- * go out back to back and queries of different requests share a connection
- * (and its round trips). Every connection is used by its ring thread only.
+ * A database for app's handlers, in *out (NULL on failure). Connects
+ * nothing: a database that is down at start is not an error, its routes
+ * answer 503 until it is up. cfg (NULL: defaults) and its dsn are copied.
+ * Returns 0, -EINVAL (out or app NULL, nonzero reserved) or -ENOMEM.
+ */
+RINGO_API int ringo_pg_new(ringo_pg **out, ringo_app *app, const ringo_pg_config *cfg);
+
+/*
+ * Closes every connection and frees pg. Call it once nothing uses it any
+ * more: after ringo_app_wait() returned, or from a shutdown hook
+ * (ringo/lifespan.h). NULL is a no-op.
+ */
+RINGO_API void ringo_pg_free(ringo_pg *pg);
+
+/*
+ * One statement: its text, optional parameters (text format unless formats
+ * says otherwise, as in PQexecParams()), and optionally a name: a named
+ * statement is prepared once per connection (PQprepare() the first time this
+ * connection sees the name, PQexecPrepared() from then on; one name, one text).
+ */
+typedef struct ringo_pg_query {
+    const char *sql;           /* required */
+    const char *name;          /* NULL: unnamed, parsed each time */
+    int nparams;               /* values[0..nparams) ($1, $2, ...) */
+    const char *const *values; /* NULL entries are SQL NULLs */
+    const int *lengths;        /* for binary values; NULL: all text */
+    const int *formats;        /* 0 text, 1 binary per value; NULL: all text */
+    int result_format;         /* 0 text, 1 binary */
+    uint32_t timeout_ms;       /* this statement's statement_timeout; 0: the connection's */
+} ringo_pg_query;
+
+/*
+ * Answers req for a failed ringo_pg_* call err: 503 "database unavailable"
+ * (with Retry-After: 1) when the database cannot be reached or no connection
+ * is free (-ECONNREFUSED, -ECONNRESET, -EAGAIN), 504 when the statement
+ * timed out (-ETIMEDOUT), 500 otherwise (an SQL error, -EPERM, -ENOMEM).
+ * The body is {"detail": ...}, never the libpq message (it may name hosts
+ * and users); that goes to stderr once per outage. Returns RINGO_EHTTP for
+ * the handler to return, like ringo_fail().
+ */
+RINGO_API int ringo_pg_fail(ringo_req *req, int err);
+
+/* The calling thread's last libpq error message ("" when none). Valid until the
+ * thread's next ringo_pg_* call. */
+RINGO_API const char *ringo_pg_last_error(void);
+
+/* The SQLSTATE of the calling thread's last failed statement ("57014": canceled by
+ * statement_timeout), "" when the failure had none (a connection error). */
+RINGO_API const char *ringo_pg_last_sqlstate(void);
+
+/* ======================= sync handlers: blocking libpq on the pool ======================= */
+
+typedef struct ringo_pg_conn ringo_pg_conn;
+
+/*
+ * A connection for the caller alone until ringo_pg_release(): the worker's
+ * own when it is free (no lock), else an idle one, else a new one (blocking
+ * connect, bounded by connect_timeout_ms). A connection found broken (the
+ * server closed it, pg_terminate_backend()) is replaced before it is
+ * returned. Returns 0, -EPERM (from an async handler: never on a ring),
+ * -ECONNREFUSED (the database cannot be reached; ringo_pg_last_error() says
+ * why), -EAGAIN (max_conns reached and none came free within
+ * acquire_timeout_ms) or -ENOMEM.
+ */
+RINGO_API int ringo_pg_acquire(ringo_pg *pg, ringo_pg_conn **out);
+
+/*
+ * Gives c back. A transaction left open is rolled back, a broken connection
+ * is closed (the next acquire connects anew). Any thread may release a
+ * connection another acquired (a dependency's teardown may run on another
+ * worker). NULL is a no-op.
+ */
+RINGO_API void ringo_pg_release(ringo_pg_conn *c);
+
+/* The libpq connection under c, for what this header does not wrap (COPY,
+ * PQescapeLiteral...). Do not PQfinish() it. */
+RINGO_API PGconn *ringo_pg_conn_pq(ringo_pg_conn *c);
+
+/*
+ * Runs q on c and waits for its result. On success *out is a PGresult with
+ * status PGRES_TUPLES_OK or PGRES_COMMAND_OK that the caller owns
+ * (PQclear()). On failure *out is NULL and the call returns -EIO (an SQL
+ * error: ringo_pg_last_sqlstate() says which), -ETIMEDOUT (statement_timeout
+ * cancelled it), -ECONNRESET (the connection broke: it is replaced at the
+ * next acquire; the statement may or may not have run), -EINVAL (q or its
+ * sql NULL, a name reused with another text), -EPERM (async handler) or
+ * -ENOMEM. A per-query timeout_ms costs two more round trips (SET and reset).
+ */
+RINGO_API int ringo_pg_query_run(ringo_pg_conn *c, const ringo_pg_query *q, PGresult **out);
+
+/* ringo_pg_query_run() of sql with text parameters; name NULL: unnamed. */
+RINGO_API int ringo_pg_exec(ringo_pg_conn *c, PGresult **out, const char *name, const char *sql,
+                            int nparams, const char *const *values);
+
+/* BEGIN, COMMIT, ROLLBACK on c. Return 0 or the errors of ringo_pg_query_run(). A
+ * COMMIT the server turned into a rollback (the transaction had failed) is -EIO. */
+RINGO_API int ringo_pg_begin(ringo_pg_conn *c);
+RINGO_API int ringo_pg_commit(ringo_pg_conn *c);
+RINGO_API int ringo_pg_rollback(ringo_pg_conn *c);
+
+/* ringo_pg_dep_new() flags. */
+#define RINGO_PG_TX 1u /* BEGIN before the handler; COMMIT or ROLLBACK in the teardown */
+
+/*
+ * Registers a RINGO_SYNC dependency called name whose value is a
+ * ringo_pg_conn held for the whole request and released in its teardown:
+ * FastAPI's get_db() with `yield`. With RINGO_PG_TX it opens a transaction
+ * and its teardown commits when the request succeeded, and rolls back when
+ * it failed (ringo_req_failed(): an error return, ringo_fail(), a 504), its
+ * status is 500 or more, or the client left. Get it with
+ * RINGO_DEP(req, dep, ringo_pg_conn). When no connection can be had the
+ * dependency answers through ringo_pg_fail() (503) and the handler does not
+ * run. Returns what ringo_dep_new() returns (*out: its handle).
+ */
+RINGO_API int ringo_pg_dep_new(ringo_dep **out, ringo_app *app, const char *name, ringo_pg *pg,
+                               unsigned flags);
+
+/* ======================= async handlers ======================= */
+
+/*
+ * A pool of non-blocking libpq connections for RINGO_ASYNC handlers, on a
+ * ringo_pg's database. Each ring thread gets conns_per_ring connections of
+ * its own, opened the first time one of its handlers queries (never by a
+ * blocking call: host names are resolved once, in ringo_pg_async_new()),
+ * in pipeline mode: the queries of one ringo_pg_run() go out back to back
+ * with one sync, and the batches of different requests share a connection
+ * and its round trips. A request never holds a connection: it waits for its
+ * batch's results only.
  */
 typedef struct ringo_pg_async ringo_pg_async;
 
 typedef struct ringo_pg_async_opts {
-    unsigned conns_per_ring;       /* 0: 4 */
-    unsigned max_pending;          /* batches in flight per connection, 0: 128 */
-    uint32_t acquire_timeout_ms;   /* wait for a connection with room; 0: 1000 */
-    uint32_t query_timeout_ms;     /* default deadline of a batch; 0: none */
-    uint32_t statement_timeout_ms; /* server-side statement_timeout of each session; 0: server's */
-    uint32_t connect_timeout_ms;   /* 0: 5000 */
-    uint32_t retry_min_ms;         /* reconnect back-off, doubling; 0: 100 */
-    uint32_t retry_max_ms;         /* 0: 5000 */
+    unsigned conns_per_ring;     /* 0: 4 */
+    unsigned max_pending;        /* batches in flight per connection, 0: 128 */
+    uint32_t acquire_timeout_ms; /* wait for a connection with room; 0: 1000 */
+    uint32_t query_timeout_ms;   /* default deadline of a batch; 0: none */
+    uint32_t retry_min_ms;       /* reconnect back-off, doubling; 0: 100 */
+    uint32_t retry_max_ms;       /* 0: 5000 */
+    uint64_t reserved[2];        /* zero */
 } ringo_pg_async_opts;
 
 /*
- * Creates a pool for conninfo (a libpq connection string or URI; NULL or ""
- * takes everything from PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD...).
- * Call before ringo_app_start(), off the rings: a host name is resolved here,
- * once, with getaddrinfo() and handed to libpq as hostaddr, so no connection
- * made on a ring ever blocks on a lookup. opts may be NULL. Nothing connects
- * yet. Returns 0 and *out (free with ringo_pg_async_free()), -EINVAL for a
- * conninfo libpq refuses, -EHOSTUNREACH for a host name that does not
- * resolve, -ENOMEM.
+ * An async pool on pg's database (its DSN, connect_timeout_ms and
+ * statement_timeout_ms; pg must outlive the pool). Call before
+ * ringo_app_start(), off the rings: a host name is resolved here, once, with
+ * getaddrinfo(), and handed to libpq as hostaddr. Connects nothing: a
+ * database that is down is not an error. opts may be NULL. Returns 0 and
+ * *out (ringo_pg_async_free() it), -EINVAL (pg NULL, a DSN libpq refuses,
+ * nonzero reserved), -EHOSTUNREACH (the host name does not resolve),
+ * -ENOMEM.
  */
-RINGO_API int ringo_pg_async_new(ringo_pg_async **out, const char *conninfo,
+RINGO_API int ringo_pg_async_new(ringo_pg_async **out, ringo_pg *pg,
                                  const ringo_pg_async_opts *opts);
 
-/*
- * Declares a prepared statement every connection of the pool prepares as it
- * opens (before any query of a handler). Before ringo_app_start() only.
- * name and sql are copied. Returns 0, -EBUSY once connections exist, -ENOMEM.
- */
-RINGO_API int ringo_pg_async_prepare(ringo_pg_async *p, const char *name, const char *sql);
-
-/* Closes every connection. Only after ringo_app_wait() returned. NULL is a no-op. */
+/* Closes every connection. Only after ringo_app_wait() returned (a shutdown hook).
+ * NULL is a no-op. */
 RINGO_API void ringo_pg_async_free(ringo_pg_async *p);
 
 /*
- * One query of a batch. Set either stmt (a name given to
- * ringo_pg_async_prepare()) or sql (parameters $1..$n), and nparams text
- * values (NULL for SQL NULL). res is set by ringo_pg_run(): the query's
- * PGresult, which the caller owns (PQclear(), or ringo_pg_clear()); NULL
- * when the query never ran (the batch failed before it).
+ * Runs the n queries q[0..n) from a RINGO_ASYNC handler: one connection of
+ * its ring, back to back, then one pipeline sync (one round trip, one
+ * implicit transaction: an error aborts the rest of this batch, never
+ * another request's). A named query is prepared on the connection the first
+ * time that connection sees the name, in the same batch. The handler
+ * suspends until the last result is in. q, its texts and values need to
+ * live only during the call. res[0..n) receives the PGresults, which the
+ * caller owns (ringo_pg_results_clear() or PQclear()). timeout_ms (0: the
+ * smallest q[i].timeout_ms, else the pool's query_timeout_ms) bounds the
+ * call on the client side; the route deadline and a client hang-up bound it
+ * too. Returns
+ *   0             every res[i] is PGRES_TUPLES_OK or PGRES_COMMAND_OK
+ *   -EIO          the server answered an error: the failing query's res
+ *                 holds it, the following ones PGRES_PIPELINE_ABORTED
+ *   -ECONNREFUSED no connection of this ring is open (database down): 503
+ *   -EAGAIN       every connection stayed full for acquire_timeout_ms: 503
+ *   -ECONNRESET   the connection broke with the batch in flight: 503
+ *   -ETIMEDOUT    the timeout passed; -ECANCELED: the handler was cancelled
+ *                 (client gone, route deadline). The batch is abandoned: its
+ *                 queries may still run, their results are discarded.
+ *   -EINVAL       n 0 or above 4096, a query without sql, a name reused
+ *                 with another text on one connection
+ *   -EPERM        not in a RINGO_ASYNC handler; -ENOMEM
+ * On every error but -EIO, each res[i] is NULL.
  */
-typedef struct ringo_pg_query {
-    const char *stmt;
-    const char *sql;
-    int nparams;
-    const char *const *values;
-    PGresult *res;
-} ringo_pg_query;
+RINGO_API int ringo_pg_run(ringo_pg_async *p, const ringo_pg_query *q, unsigned n, PGresult **res,
+                           uint32_t timeout_ms);
 
-/*
- * Runs the n queries q[0..n) from a RINGO_ASYNC handler: they go to one
- * connection back to back, followed by one pipeline sync (they share a
- * round trip, and one implicit transaction: an error aborts the queries of
- * the batch after it, never another request's), and the handler suspends
- * until the last result is in. timeout_ms bounds the whole call (0: the
- * pool's query_timeout_ms); the route deadline and a client hang-up bound
- * it too. The memory q and its values point to need to live only during
- * the call. Returns
- *   0             every query ran; each q[i].res is PGRES_TUPLES_OK or
- *                 PGRES_COMMAND_OK
- *   -EIO          the database answered an error: the failing query's res
- *                 holds it (PQresultErrorMessage()), the following ones
- *                 PGRES_PIPELINE_ABORTED
- *   -ECONNREFUSED no connection of this ring is open (database down or
- *                 starting): answer 503
- *   -EBUSY        every connection stayed full for acquire_timeout_ms: 503
- *   -ECONNRESET   the connection broke while the batch was in flight
- *   -ETIMEDOUT    timeout_ms passed; -ECANCELED: the handler was cancelled
- *                 (client gone, route deadline). The queries may still run
- *                 on the server; their results are discarded as they come.
- *   -EINVAL       n is 0 or larger than 4096, a query has neither stmt nor sql
- *   -ENOMEM, -EPERM (not in a RINGO_ASYNC handler)
- * On every error the res of the queries that did not answer is NULL.
- */
-RINGO_API int ringo_pg_run(ringo_pg_async *p, ringo_pg_query *q, unsigned n, uint32_t timeout_ms);
+/* PQclear() of res[0..n), each set to NULL. */
+RINGO_API void ringo_pg_results_clear(PGresult **res, unsigned n);
 
-/* PQclear() of q[0..n).res, set to NULL. */
-RINGO_API void ringo_pg_clear(ringo_pg_query *q, unsigned n);
-
-/* Counters of the pool, summed over its rings (relaxed reads). */
+/* Counters of the pool, summed over its rings (relaxed reads, any thread). */
 typedef struct ringo_pg_async_stats {
-    uint64_t conns_open;  /* connections ready now */
-    uint64_t connects;    /* successful connects (reconnects included) */
-    uint64_t broken;      /* connections found broken and replaced */
-    uint64_t batches;     /* batches sent */
-    uint64_t abandoned;   /* batches whose handler left before the results */
+    uint64_t conns_open; /* connections ready now */
+    uint64_t connects;   /* successful connects (reconnects included) */
+    uint64_t broken;     /* connections found broken and replaced */
+    uint64_t batches;    /* batches sent */
+    uint64_t abandoned;  /* batches whose handler left before their results */
 } ringo_pg_async_stats;
 
 RINGO_API void ringo_pg_async_stats_get(const ringo_pg_async *p, ringo_pg_async_stats *out);

@@ -79,6 +79,14 @@ RINGO_API const char *ringo_req_route(const ringo_req *req);
  */
 RINGO_API int ringo_req_client_gone(const ringo_req *req);
 
+/*
+ * 1 once a dependency or the handler of this request failed (returned a
+ * negative value, ringo_fail(), a 422) or ringo answered in its place (a
+ * bad request, a route deadline's 504), else 0. For teardowns: roll back
+ * what a failed request did (ringo/pg.h's transaction dependency does).
+ */
+RINGO_API int ringo_req_failed(const ringo_req *req);
+
 /* Memory from the request arena, 16-byte aligned, freed with the request.
  * NULL when out of memory. */
 RINGO_API void *ringo_req_alloc(ringo_req *req, size_t size);
