@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import measure  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
+import tfb  # noqa: E402
 
 PERF = servers.PERF
 REPO = os.path.dirname(PERF)
@@ -39,13 +40,15 @@ class Case:
     """bulk: large bodies, measured in bytes (throughput, server CPU per GiB) as much as
     in requests; wrk waits up to 30 s for a response instead of 2."""
 
-    def __init__(self, name, title, route, conns, depth=1, idle=False, hook=False, bulk=False):
+    def __init__(self, name, title, route, conns, depth=1, idle=False, hook=False, bulk=False,
+                 tfb=False):
         self.name, self.title, self.route, self.conns = name, title, route, conns
-        self.depth, self.idle, self.hook, self.bulk = depth, idle, hook, bulk
+        self.depth, self.idle, self.hook, self.bulk, self.tfb = depth, idle, hook, bulk, tfb
 
     def to_json(self):
         return dict(name=self.name, title=self.title, route=self.route, conns=self.conns,
-                    depth=self.depth, idle=self.idle, hook=self.hook, bulk=self.bulk)
+                    depth=self.depth, idle=self.idle, hook=self.hook, bulk=self.bulk,
+                    tfb=self.tfb)
 
 
 CASES = [
@@ -92,6 +95,23 @@ CASES = [
     Case("gzip-json-64", "/json64k with Accept-Encoding: gzip (64 KiB JSON, gzip level 1), "
          "64 connections", "gzip_json", 64, hook=True),
 ]
+# The TechEmpower (TFB) test types against a PostgreSQL cluster the run starts itself
+# (perf/lib/tfb.py): ringo's async routes (the ring's libpq pool) and its /sync twins (the
+# worker pool, blocking libpq), FastAPI with asyncpg and with psycopg2, and in the db case
+# pgbench's select-only rate as the database's ceiling.
+TFB_CASES = [
+    Case("db", "TFB /db (one random World row), 64 connections", "db", 64, tfb=True),
+    Case("queries-20", "TFB /queries?queries=20 (20 rows, one SELECT each), 64 connections",
+         "queries", 64, tfb=True),
+    Case("fortunes", "TFB /fortunes (12 rows + 1, sorted, HTML-escaped), 64 connections",
+         "fortunes", 64, tfb=True),
+    Case("updates-20", "TFB /updates?queries=20 (20 SELECTs + one bulk UPDATE), "
+         "64 connections", "updates", 64, tfb=True),
+    Case("cached-queries-100", "TFB /cached-queries?count=100 (in-memory cache), "
+         "64 connections", "cached_queries", 64, tfb=True),
+]
+CASES += TFB_CASES
+TFB_SERVERS = "ringo,ringo-sync,fastapi,pgbench"
 CASE_BY_NAME = {c.name: c for c in CASES}
 
 
@@ -142,11 +162,25 @@ def parse_args(argv):
                     ",".join(c.name for c in servers.ALL) + " (fastapi = both variants)")
     ap.add_argument("--idle-conns", type=int, default=10000,
                     help="idle connections in the idle-10k case (default 10000)")
+    ap.add_argument("--tfb", action="store_true",
+                    help="the TechEmpower database cases only (" +
+                         ",".join(c.name for c in TFB_CASES) + ") with " + TFB_SERVERS +
+                         "; with --smoke: 1 s per run, every answer checked, no docs")
+    ap.add_argument("--pg-dsn", help="the TFB cases use this running PostgreSQL (libpq DSN, "
+                    "the TFB schema in place; on this machine: its postmaster is measured) "
+                    "instead of starting a cluster of their own")
     ap.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.*")
     ap.add_argument("--report", metavar="RESULTS_DIR",
                     help="only re-render docs/benchmarks.md + .png from a results directory")
     a = ap.parse_args(argv)
     run_defaults(a, *ap.mode_defaults)
+    if a.tfb:
+        a.servers = a.servers or TFB_SERVERS
+        a.cases = a.cases or ",".join(c.name for c in TFB_CASES)
+        if a.smoke and "--duration" not in " ".join(argv):
+            a.duration = 1.0
+        if a.smoke and "--warmup" not in " ".join(argv):
+            a.warmup = 1.0  # the peers open their database connections on first use
     if a.smoke:
         a.servers = a.servers or "ringo"
         a.cases = a.cases or "plaintext-64,pipeline-16"
@@ -233,10 +267,57 @@ class Bench:
         self.skipped_cases = {}
         self.body_bytes = {}  # case -> server -> bytes of one response body on the wire
         self.nofile = raise_nofile()
+        self.cluster = None
+        self.db_info = {}
+
+    # --- the TFB cases' database ---
+    def start_database(self):
+        """Starts the run's PostgreSQL cluster when a TFB case is selected; on failure
+        those cases are skipped with the reason."""
+        wanted = [c for c in self.a.case_list if c.tfb]
+        if not wanted:
+            return
+        cl = tfb.Cluster(self.dir, self.a.pg_dsn)
+        why = None if cl.start() else cl.error
+        if why is None:
+            why = tfb.pgbench_init(cl.dsn, os.path.join(self.dir, "pgbench-init.txt"))
+            if why:
+                why = None  # the HTTP cases can still run; pgbench is skipped
+                self.db_info["pgbench_init"] = "failed"
+            self.cluster = cl
+            self.a.pg, self.a.pg_dsn = cl, cl.dsn
+            ver = cl.psql("SHOW server_version")[0][0]
+            maxc = cl.psql("SHOW max_connections")[0][0]
+            self.db_info.update(version=ver, max_connections=maxc, postmaster=cl.pid,
+                                dsn=" ".join(kv for kv in cl.dsn.split()
+                                             if not kv.startswith("password=")))
+            log(f"postgres {ver}: pid {cl.pid}, max_connections {maxc}, {cl.dsn}")
+            if self.db_info.get("pgbench_init"):
+                self.skipped_servers["pgbench"] = "pgbench -i failed"
+        else:
+            for c in wanted:
+                self.skipped_cases[c.name] = f"no PostgreSQL cluster: {why}"
+            self.a.case_list = [c for c in self.a.case_list if not c.tfb]
+            log(f"skip the TFB cases: {why}")
+
+    def stop_database(self):
+        if self.cluster is not None:
+            pid = self.cluster.pid
+            self.cluster.stop()
+            log(f"postgres: pid {pid} stopped")
+            self.cluster = None
+
+    def db_pids(self):
+        return self.cluster.pids() if self.cluster else []
 
     # --- servers ---
     def start_servers(self):
+        routes = {c.route for c in self.a.case_list}
         for cls in self.a.server_classes:
+            if not routes & set(cls.routes):
+                continue  # answers none of the selected cases (ringo-sync, pgbench)
+            if cls.name == "pgbench" and "pgbench" in self.skipped_servers:
+                continue
             s = cls(self.server_cpu, self.dir, self.a)
             why = s.available()
             if why:
@@ -250,8 +331,14 @@ class Bench:
                 log(f"skip {s.name}: {e}")
                 continue
             self.servers.append(s)
-            routes = ", ".join(r for r, ok in s.answers.items() if ok)
-            log(f"{s.name}: pid {s.proc.pid}, port {s.port}, answers {routes}")
+            ok = ", ".join(r for r, ok in s.answers.items() if ok)
+            if s.proc is None:
+                log(f"{s.name}: answers {ok}")
+            else:
+                log(f"{s.name}: pid {s.proc.pid}, port {s.port}, answers {ok}")
+            for route, bad in getattr(s, "problems", {}).items():
+                if not any("status 404" in b for b in bad):
+                    log(f"{s.name}: {route} answers wrongly, not measured: " + "; ".join(bad))
 
     def stop_one(self, s, quiet=True):
         if s.proc is None:
@@ -334,6 +421,16 @@ class Bench:
             cmd = ["taskset", "-c", str(self.client_cpu)] + cmd
         return cmd
 
+    def pgbench_run(self, c, seconds, tag):
+        """pgbench in wrk's place: pinned to the load generator's CPU, one thread, the
+        case's connections; its tps is the req/s, the database is the server."""
+        prefix = os.path.join(self.dir, "wrk", tag + "-log")
+        cmd = tfb.pgbench_cmd(self.cluster.dsn, c.conns, seconds, prefix)
+        if self.client_cpu is not None:
+            cmd = ["taskset", "-c", str(self.client_cpu)] + cmd
+        return tfb.run_pgbench(cmd, c.conns, self.cpus,
+                               os.path.join(self.dir, "wrk", tag + ".txt"), self.db_pids, prefix)
+
     def post_body_file(self):
         """The POST cases' body (servers.product_body()), written once into the results."""
         path = os.path.join(self.dir, "product.json")
@@ -348,7 +445,8 @@ class Bench:
         deadline = time.monotonic() + limit
         last = None
         while time.monotonic() < deadline:
-            now = measure.cpu_ticks([p for s in self.servers for p in s.pids()])
+            now = measure.cpu_ticks([p for s in self.servers for p in s.pids()] +
+                                    self.db_pids())
             if now == last:
                 return
             last = now
@@ -362,13 +460,15 @@ class Bench:
                 return None
             self.settle()
             tag = f"{c.name}-{s.name}-{'w' if warmup else idx}-{attempt}"
+            seconds = self.a.warmup if warmup else self.a.duration
             if c.idle:
                 r = self.idle_run(c, s, tag)
+            elif s.name == "pgbench":
+                r = self.pgbench_run(c, seconds, tag)
             else:
-                r = measure.run_wrk(self.wrk_cmd(c, s, self.a.warmup if warmup else
-                                                 self.a.duration),
-                                    s.pids(), self.cpus,
-                                    os.path.join(self.dir, "wrk", tag + ".txt"))
+                r = measure.run_wrk(self.wrk_cmd(c, s, seconds), s.pids(), self.cpus,
+                                    os.path.join(self.dir, "wrk", tag + ".txt"),
+                                    db=self.db_pids if c.tfb else None)
             if r is None:
                 return None
             if c.depth > 1:
@@ -481,6 +581,9 @@ class Bench:
             "servers": [{"name": s.name, "label": s.label, "restarts": s.restarts,
                          "exits": s.exits, "answers": s.answers} for s in self.servers],
             "skipped_servers": self.skipped_servers,
+            "database": self.db_info,
+            "problems": {s.name: getattr(s, "problems", {}) for s in self.servers
+                         if getattr(s, "problems", {})},
             "cases": [dict(c.to_json(), title=c.title.format(n=a.idle_conns),
                            servers=[s.name for s in m]) for c, m in self.plan],
             "skipped_cases": self.skipped_cases,
@@ -529,6 +632,7 @@ def summarize(runs):
             "rps_max": max(rps), "p50_us": med("p50_us"), "p99_us": med("p99_us"),
             "cpu_us_per_req": med("cpu_us_per_req"), "server_util": med("server_util"),
             "bytes_per_s": med("bytes_per_s"), "cpu_s_per_gib": med("cpu_s_per_gib"),
+            "db_cpu_us_per_req": med("db_cpu_us_per_req"), "db_util": med("db_util"),
             "peak_rss_kb": max(r["peak_rss_kb"] for r in rs),
             "rss_per_conn_bytes": med("rss_per_conn_bytes"),
             "flagged": sum(1 for r in rs if r["flagged"]),
@@ -543,13 +647,30 @@ def log(msg):
 
 
 def smoke_verdict(res):
+    """What failed in a smoke run: a case ringo (and in the TFB cases ringo's sync twin
+    and every peer) did not serve without errors, an answer the checks refused, or ringo's
+    exit."""
     bad = []
     for c in res["cases"]:
-        s = res["summary"].get(c["name"], {}).get("ringo")
-        if not s or s["rps"] <= 0:
-            bad.append(f"{c['name']}: no requests")
-        elif s["errors"]:
-            bad.append(f"{c['name']}: {s['errors']} errors")
+        summ = res["summary"].get(c["name"], {})
+        want = ["ringo"]
+        if c.get("tfb"):
+            want = sorted(set(c["servers"]) | ({"ringo", "ringo-sync"} & {
+                s["name"] for s in res["servers"]}))
+            if c["route"] == "cached_queries":
+                want = [w for w in want if w != "ringo-sync"]
+        for name in want:
+            s = summ.get(name)
+            if not s or (s["rps"] <= 0 and not name.startswith("fastapi")):
+                # A busy machine can keep a peer from answering within a second: only
+                # ringo and pgbench must serve; a peer must not fail.
+                bad.append(f"{c['name']}: {name}: no requests")
+            elif s["errors"]:
+                bad.append(f"{c['name']}: {name}: {s['errors']} errors")
+    for name, routes in res.get("problems", {}).items():
+        for route, why in routes.items():
+            bad.append(f"{name} {route}: {'; '.join(why)}")
+    bad += [f"case {n}: {why}" for n, why in res["skipped_cases"].items()]
     if not res["cases"]:
         bad.append("nothing ran")
     return bad + ringo_exit_problems(res)
@@ -577,7 +698,7 @@ def ringo_exit_problems(res):
     its shutdown line counts live objects."""
     bad = []
     for s in res["servers"]:
-        for e in s["exits"] if s["name"] == "ringo" else []:
+        for e in s["exits"] if s["name"] in ("ringo", "ringo-sync") else []:
             if e["exit"] != 0:
                 bad.append(f"ringo exit status {e['exit']} {e['note']}".strip())
             # The shutdown line counts live objects: anything but 0 is a leak.
@@ -606,6 +727,7 @@ def main(argv):
         f"pinning: {machine_info(b.cpus)['pinning']}")
     interrupt_on_signals()
     try:
+        b.start_database()
         b.start_servers()
         b.make_plan()
         for name, why in b.skipped_cases.items():
@@ -615,9 +737,11 @@ def main(argv):
     except KeyboardInterrupt:
         log("interrupted: stopping servers")
         b.stop_servers()
+        b.stop_database()
         return 130
     finally:
         b.stop_servers()
+        b.stop_database()
     res = b.results()
     with open(os.path.join(b.dir, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
@@ -625,6 +749,9 @@ def main(argv):
     with open(os.path.join(b.dir, "summary.md"), "w") as f:
         f.write(md)
     log("\n" + report.console_table(res))
+    tfb_lines = report.tfb_section(res)
+    if tfb_lines:
+        log("\n" + "\n".join(tfb_lines))
     if a.smoke:
         return smoke_exit(smoke_verdict(res))
     if not a.no_docs:

@@ -49,6 +49,20 @@ def cpu_ticks(pids):
     return total
 
 
+def reaped_ticks(pids):
+    """cpu_ticks() plus the children's time each process has reaped (cutime + cstime): a
+    database backend that exited during a window is counted through the postmaster."""
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15])  # fields 14-17 of proc(5)
+    return total
+
+
 def status_kb(pid, key):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -196,10 +210,16 @@ class Window:
     close(): what a run costs whoever drives the load (wrk, or a client of perf/streams).
     `cpus` are the CPUs whose /proc/stat lines are compared; `client_pids` are processes
     that already run (their CPU time is taken as a difference; a client that starts and
-    ends inside the window passes its own rusage to close() instead)."""
+    ends inside the window passes its own rusage to close() instead). `db`: a function
+    that returns the pids of a database the server uses (its whole process tree, asked at
+    both ends: backends come and go); its CPU is reported apart, as db_cpu_s, and not
+    taken for a stranger's."""
 
-    def __init__(self, server_pids, cpus, client_pids=()):
+    def __init__(self, server_pids, cpus, client_pids=(), db=None):
         self.server_pids, self.cpus, self.client_pids = server_pids, cpus, list(client_pids)
+        self.db = db
+        self.db_pids0 = db() if db else []
+        self.d0 = reaped_ticks(self.db_pids0)
         self.peak_ok = reset_peak(server_pids)
         self.everyone0 = all_ticks()
         self.c0 = cpu_ticks(self.client_pids)
@@ -207,6 +227,8 @@ class Window:
 
     def close(self, client_ticks=None, client_pids=()):
         w1, t1, s1 = time.monotonic(), cpu_ticks(self.server_pids), cpu_stat(self.cpus)
+        db_pids1 = self.db() if self.db else []
+        db_ticks = reaped_ticks(db_pids1) - self.d0
         everyone1 = all_ticks()
         if client_ticks is None:
             client_ticks = cpu_ticks(self.client_pids) - self.c0
@@ -215,12 +237,13 @@ class Window:
         d = stat_delta(self.s0, s1)
         # irq/softirq jiffies are left out on both sides: with IRQ time accounting the
         # loopback's softirq work is charged to no task, so it would look like a stranger.
-        mine = set(self.server_pids) | set(self.client_pids) | set(client_pids) | {os.getpid()}
+        mine = (set(self.server_pids) | set(self.client_pids) | set(client_pids) |
+                set(self.db_pids0) | set(db_pids1) | {os.getpid()})
         named, top = others(self.everyone0, everyone1, mine)
         # Two views of the same thing: per-CPU totals catch processes that came and went
         # during the run, per-process times catch what tick sampling of /proc/stat misses
         # (those only count when the two measured CPUs are all the machine has).
-        strangers = d["task"] - server_ticks - client_ticks
+        strangers = d["task"] - server_ticks - client_ticks - db_ticks
         if self.cpus is None or len(self.cpus) >= (os.cpu_count() or 0):
             strangers = max(strangers, named)
         return {
@@ -228,6 +251,8 @@ class Window:
             "server_cpu_s": server_ticks / HZ,
             "server_util": server_ticks / HZ / elapsed if elapsed else 0.0,
             "client_cpu_s": client_ticks / HZ,
+            "db_cpu_s": db_ticks / HZ if self.db else None,
+            "db_util": db_ticks / HZ / elapsed if self.db and elapsed else None,
             "client_util": client_ticks / HZ / elapsed if elapsed else 0.0,
             "softirq_s": d["irq"] / HZ,
             "others_cpu_s": max(0.0, strangers / HZ),
@@ -246,10 +271,11 @@ def _busy(a, b):
     return used / total if total > 0 else 0.0
 
 
-def run_wrk(cmd, server_pids, cpus, log_path):
+def run_wrk(cmd, server_pids, cpus, log_path, db=None):
     """Run one wrk command; returns wrk's figures plus the server's and the machine's CPU
-    use over exactly that run. `cpus` are the CPUs whose /proc/stat lines are compared."""
-    window = Window(server_pids, cpus)
+    use over exactly that run. `cpus` are the CPUs whose /proc/stat lines are compared;
+    `db` as for Window."""
+    window = Window(server_pids, cpus, db=db)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
@@ -267,6 +293,8 @@ def run_wrk(cmd, server_pids, cpus, log_path):
     r.update(exit=proc.returncode, wrk_cpu_s=r.pop("client_cpu_s"),
              cpu_us_per_req=(w["server_cpu_s"] * 1e6 / r["requests"] if r["requests"]
                              else None),
+             db_cpu_us_per_req=(w["db_cpu_s"] * 1e6 / r["requests"] if r["requests"]
+                                and w["db_cpu_s"] is not None else None),
              bytes_per_s=r["bytes_read"] / w["elapsed_s"] if w["elapsed_s"] else 0.0,
              cpu_s_per_gib=(w["server_cpu_s"] / (r["bytes_read"] / (1 << 30))
                             if r["bytes_read"] else None))

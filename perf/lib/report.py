@@ -6,11 +6,14 @@ import os
 import shutil
 import subprocess
 
-ORDER = ["ringo", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def"]
-LABEL = {"ringo": "ringo", "limit": "limit (canned io_uring)", "nginx": "nginx",
-         "h2o": "h2o", "fastapi-async": "FastAPI `async def`", "fastapi-def": "FastAPI `def`"}
-SHORT = {"ringo": "ringo", "limit": "limit", "nginx": "nginx", "h2o": "h2o",
-         "fastapi-async": "FastAPI async def", "fastapi-def": "FastAPI def"}
+ORDER = ["ringo", "ringo-sync", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
+         "pgbench"]
+LABEL = {"ringo": "ringo", "ringo-sync": "ringo sync (pool)", "limit": "limit (canned io_uring)",
+         "nginx": "nginx", "h2o": "h2o", "fastapi-async": "FastAPI `async def`",
+         "fastapi-def": "FastAPI `def`", "pgbench": "pgbench `-S -M prepared`"}
+SHORT = {"ringo": "ringo", "ringo-sync": "ringo sync", "limit": "limit", "nginx": "nginx",
+         "h2o": "h2o", "fastapi-async": "FastAPI async def", "fastapi-def": "FastAPI def",
+         "pgbench": "pgbench"}
 
 
 def f_rps(v):
@@ -71,7 +74,7 @@ def header(res):
         f"- ringo: {res['ringo_version']} (`--threads 1`)",
     ]
     for name in ORDER[1:]:
-        if name in v and name != "fastapi-def":
+        if name in v and name not in ("fastapi-def", "ringo-sync"):
             lines.append(f"- {SHORT[name].replace(' async def', '')}: {v[name]}")
     lines.append(f"- Load: {m['wrk']}, one thread; liburing {m['liburing']}; {m['gcc']}")
     return lines
@@ -236,7 +239,25 @@ METHOD = """\
 - POST cases (`products-64`, `echo-1k-64`): wrk with [perf/wrk/post.lua](../perf/wrk/post.lua)
   sending the same 1,027-byte JSON product (`product_body()` in perf/lib/servers.py) with
   `Content-Type: application/json`; at start each server is probed with one such POST
-  (201 expected from `/products`, 200 from `/echo`)."""
+  (201 expected from `/products`, 200 from `/echo`).
+- TechEmpower cases (`db`, `queries-20`, `fortunes`, `updates-20`, `cached-queries-100`,
+  [perf/lib/tfb.py](../perf/lib/tfb.py)): the run starts a throw-away PostgreSQL 15 cluster
+  (`tests/integration/pg_cluster.py`: World 10,000 rows, Fortune 12, fsync off) and stops
+  it at the end. ringo's async routes and, in a second ringo process, its `/sync/...`
+  twins (pool workers with blocking libpq); FastAPI with asyncpg (`async def`, a pool of
+  32) and psycopg2 (`def`, one connection per threadpool thread) from
+  [perf/peers/fastapi_tfb.py](../perf/peers/fastapi_tfb.py); and in the `db` case
+  `pgbench -S -M prepared` (select-only on its own scale-1 tables, the same 64
+  connections, one thread, pinned where wrk runs) as the database's ceiling. Every
+  server's answers are checked against the database before it is measured (clamping,
+  rows and values, fortunes escaped and sorted, updates stored, headers); a wrong
+  answer keeps it out of the case. PostgreSQL is not pinned: it shares both CPUs with
+  the server (CPU 0) and the load generator (CPU 1). DB CPU is utime + stime of the
+  postmaster's process tree (every backend, plus the time of backends that exited in
+  the window, reaped into the postmaster's cutime + cstime) over the measured window,
+  per response; it is taken out of the "others" that flag a run. pgbench logs in its 64
+  clients one after the other inside its `-T` (seconds here): its window opens when the
+  64 backends exist, and its rate is its own tps without the connection time."""
 
 RERUN = """\
 ```sh
@@ -244,6 +265,7 @@ perf/bench              # the full run (about 15-20 minutes), rewrites this page
 perf/bench --quick      # a few seconds per case: checks the harness end to end
 perf/bench --smoke      # CI: ringo alone for 2 s, no installs beyond wrk, no docs
 perf/bench --cases plaintext-64,pipeline-16 --servers ringo,nginx,limit --runs 5
+perf/bench --tfb        # the TechEmpower database cases only (PostgreSQL, pgbench)
 perf/bench --report perf/results/<run>   # re-render this page from a results directory
 perf/bench --cases static-4k-64,static-64m-4 --servers ringo,nginx,h2o --runs 5
 perf/callgrind.sh       # instructions per request and the top functions
@@ -252,6 +274,51 @@ It installs what is missing from Debian (wrk, nginx-light, h2o, python3-fastapi,
 python3-uvicorn, python3-uvloop, python3-httptools, gnuplot-nox), brings `build/ringo` up
 to date with CMake (or uses `RINGO_BIN`), stops every server it started by PID, and keeps
 raw wrk output and `results.json` in `perf/results/` (not committed)."""
+
+
+def f_util(v):
+    return "—" if v is None else f"{v * 100:.0f}%"
+
+
+# The TFB targets: (case, ringo variant, peer, least ratio of req/s).
+TFB_TARGETS = [("db", "ringo", "fastapi-async", 3.0), ("queries-20", "ringo", "fastapi-async", 3.0),
+               ("fortunes", "ringo", "fastapi-async", 3.0),
+               ("updates-20", "ringo", "fastapi-async", 2.0), ("db", "ringo", "pgbench", 0.6),
+               ("db", "ringo-sync", "fastapi-def", 5.0),
+               ("queries-20", "ringo-sync", "fastapi-def", 5.0),
+               ("fortunes", "ringo-sync", "fastapi-def", 5.0),
+               ("updates-20", "ringo-sync", "fastapi-def", 5.0)]
+
+
+def tfb_section(res):
+    """The TFB cases as one table (every server, every case) and the targets as same-run
+    ratios of medians; [] when the run had none."""
+    cases = [c for c in res["cases"] if c.get("tfb")]
+    if not cases:
+        return []
+    cols = ["case", "server", "req/s (median)", "spread", "p99", "server CPU / req",
+            "DB CPU / req", "server CPU", "DB CPU"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for c in cases:
+        s = res["summary"].get(c["name"], {})
+        for i, n in enumerate(present(res, c["name"])):
+            x = s[n]
+            out.append("| " + " | ".join([
+                c["name"] if i == 0 else "", LABEL[n], f_rps(x["rps"]) + marks(x),
+                f"{f_rps(x['rps_min'])}–{f_rps(x['rps_max'])}", f_lat(x["p99_us"]),
+                f_cpu(x["cpu_us_per_req"]), f_cpu(x.get("db_cpu_us_per_req")),
+                f_util(x["server_util"]) if n != "pgbench" else "—",
+                f_util(x.get("db_util"))]) + " |")
+    out += ["", "| target | case | ratio (same run, medians) | |", "|---|---|---|---|"]
+    for case, mine, peer, want in TFB_TARGETS:
+        s = res["summary"].get(case, {})
+        if mine not in s or peer not in s:
+            got, verdict = "—", "not run"
+        else:
+            ratio = s[mine]["rps"] / s[peer]["rps"] if s[peer]["rps"] else 0.0
+            got, verdict = f"{ratio:.2f}×", "met" if ratio >= want else "missed"
+        out.append(f"| {SHORT[mine]} ≥ {want:g}× {SHORT[peer]} | {case} | {got} | {verdict} |")
+    return out
 
 
 def render(res, chart):
@@ -267,6 +334,9 @@ def render(res, chart):
     if os.path.exists(analysis):
         with open(analysis) as f:
             lines += [f.read().rstrip(), ""]
+    tfb = tfb_section(res)
+    if tfb:
+        lines += ["## TechEmpower test types with PostgreSQL (this run)", ""] + tfb + [""]
     lines += ["## Per case", ""]
     for c in res["cases"]:
         lines += [f"### {c['title']} (`{c['name']}`)", ""]

@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 
+import tfb
 from measure import tree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +35,14 @@ ASYNC_ROUTES = {"plaintext": "/plaintext", "json": "/json", "sleep": "/sleep?ms=
 ROUTE_HEADERS = {"deps": ["Authorization: Bearer bench"]}
 SYNC_ROUTES = {"plaintext": "/sync/plaintext", "json": "/sync/json",
                "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10"}
+# The TechEmpower test types against PostgreSQL (perf/lib/tfb.py): async routes at the
+# top level, their blocking-driver twins under /sync (no sync cached-queries). Their
+# probe is tfb.check(): the answers are checked against the database, not only the status.
+TFB_ASYNC = {"db": "/db", "queries": "/queries?queries=20", "fortunes": "/fortunes",
+             "updates": "/updates?queries=20", "cached_queries": "/cached-queries?count=100"}
+TFB_SYNC = {k: "/sync" + v for k, v in TFB_ASYNC.items() if k != "cached_queries"}
+ASYNC_ROUTES.update(TFB_ASYNC)
+SYNC_ROUTES.update(TFB_SYNC)
 RINGO_ROUTES = {**ASYNC_ROUTES, "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10",
                 "static_4k": "/static/4k.bin", "static_64m": "/static/64m.bin",
                 "gzip_json": "/json64k"}
@@ -236,7 +245,18 @@ class Server:
 
     def probe(self):
         self.answers = {}
+        self.problems = {}
         for route, path in self.routes.items():
+            if route in TFB_ASYNC:
+                if route not in {c.route for c in getattr(self.opts, "case_list", [])}:
+                    continue  # a TFB check writes to the database: only where measured
+                cluster = getattr(self.opts, "pg", None)
+                bad = tfb.check(self.url(""), route, path, cluster) if cluster else [
+                    "no database"]
+                self.answers[route] = not bad
+                if bad and cluster:
+                    self.problems[route] = bad
+                continue
             headers, body = list(ROUTE_HEADERS.get(route, ())), None
             if route in POST_ROUTES:
                 headers.append("Content-Type: " + POST_ROUTES[route])
@@ -302,12 +322,22 @@ class Ringo(Server):
     def prepare(self):
         self.static_dir = write_static(self.dir)
 
+    def pg_args(self):
+        """--pg DSN when there is a database and this build of the demo takes the flag."""
+        dsn = getattr(self.opts, "pg_dsn", None)
+        if not dsn:
+            return []
+        if not hasattr(self.opts, "ringo_has_pg"):
+            r = subprocess.run([self.opts.ringo_bin, "--help"], capture_output=True, text=True)
+            self.opts.ringo_has_pg = "--pg" in r.stdout + r.stderr
+        return ["--pg", dsn] if self.opts.ringo_has_pg else []
+
     def command(self):
         # --static-cache-valid 1000: a cached file is trusted for a second without openat2 +
         # statx, as nginx's open_file_cache (whose validity is 60 s by default) does.
         return [self.opts.ringo_bin, "--host", "127.0.0.1", "--port", "0", "--threads", "1",
                 "--max-conns", str(self.opts.max_conns), "--static-dir", self.static_dir,
-                "--static-cache-valid", "1000"]
+                "--static-cache-valid", "1000"] + self.pg_args()
 
     def version(self):
         return self.opts.ringo_version
@@ -323,6 +353,45 @@ class Ringo(Server):
         stopped = [l for l in lines if l.startswith("ringo: stopped:")]
         self.exit_note = (self.exit_note + " " + (stopped[-1] if stopped else "")).strip()
         return code
+
+
+class RingoSync(Ringo):
+    """The same demo in a process of its own, measured on its /sync TFB routes: sync
+    handlers on the pool with blocking libpq. TFB_SYNC_BIN: another build of the demo
+    for this process (default: RINGO_BIN's)."""
+    name, label = "ringo-sync", "ringo sync (pool)"
+    routes = TFB_SYNC
+
+    def command(self):
+        cmd = super().command()
+        return [os.environ.get("TFB_SYNC_BIN") or cmd[0]] + cmd[1:]
+
+
+class Pgbench(Server):
+    """Not a server: `pgbench -S -M prepared` against the run's PostgreSQL cluster, run by
+    perf/bench in the db case's slot (tfb.py). It answers only the db route."""
+    name, label = "pgbench", "pgbench -S -M prepared"
+    routes = {"db": "select-only"}
+
+    def available(self):
+        if not shutil.which("pgbench"):
+            return "pgbench not installed (Debian: postgresql-client-15)"
+        return None if getattr(self.opts, "pg", None) else "no database"
+
+    def start(self):
+        self.answers = {"db": True}
+
+    def alive(self):
+        return True
+
+    def pids(self):
+        return []
+
+    def stop(self, timeout=10.0):
+        return None
+
+    def version(self):
+        return _run_version(["pgbench", "--version"])
 
 
 class Limit(Server):
@@ -418,6 +487,10 @@ class FastAPI(Server):
         return None if r.returncode == 0 else (
             "python3-fastapi/uvicorn/uvloop/httptools missing for " + DEBIAN_PYTHON)
 
+    def environ(self):
+        dsn = getattr(self.opts, "pg_dsn", None)
+        return dict(os.environ, TFB_DSN=dsn) if dsn else None
+
     def command(self):
         return [DEBIAN_PYTHON, "-m", "uvicorn", "fastapi_app:app", "--app-dir", PEERS,
                 "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
@@ -444,8 +517,14 @@ class FastAPIDef(FastAPI):
     name, label = "fastapi-def", "FastAPI def"
     routes = SYNC_ROUTES
 
+    def environ(self):
+        env = super().environ()
+        if env is not None:
+            env["TFB_POOL"] = "1"  # its async routes are not measured: spare connections
+        return env
 
-ALL = [Ringo, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef]
+
+ALL = [Ringo, RingoSync, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench]
 BY_NAME = {c.name: c for c in ALL}
 ALIASES = {"fastapi": ["fastapi-async", "fastapi-def"]}
 

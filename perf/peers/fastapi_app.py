@@ -3,8 +3,10 @@
 `async def` routes run on the event loop and plain `def` routes on the threadpool,
 the two execution models ringo's RINGO_ASYNC and RINGO_SYNC handlers mirror.
 Run with Debian's Python (python3-fastapi, python3-uvicorn, python3-uvloop,
-python3-httptools; python3-websockets for /ws/echo):
+python3-httptools; python3-websockets for /ws/echo; python3-asyncpg and python3-psycopg2
+for the TechEmpower routes of fastapi_tfb.py, which answer 503 without TFB_DSN's database):
 
+    TFB_DSN='host=... dbname=hello_world ...' \
     /usr/bin/python3 -m uvicorn fastapi_app:app --app-dir perf/peers \
         --host 127.0.0.1 --port 8000 --loop uvloop --http httptools \
         --no-access-log --log-level warning
@@ -20,7 +22,11 @@ from fastapi import (Depends, FastAPI, Header, HTTPException, Request, Response,
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from fastapi_tfb import router as tfb_router
+
 app = FastAPI()
+# The TechEmpower test types (/db, /queries, ..., /sync/db, ...) with asyncpg and psycopg2.
+app.include_router(tfb_router)
 
 
 @app.get("/plaintext", response_class=PlainTextResponse)
