@@ -93,6 +93,24 @@ def unavailable():
     return None
 
 
+def _reachable(path):
+    """Whether the postgres user can go through every existing directory on path."""
+    try:
+        uid = pwd.getpwnam(SUPERUSER).pw_uid
+    except KeyError:
+        return True
+    p = path
+    while True:
+        if os.path.isdir(p):
+            st = os.stat(p)
+            if st.st_uid != uid and not st.st_mode & 0o001:
+                return False
+        parent = os.path.dirname(p)
+        if parent == p:
+            return True
+        p = parent
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -109,8 +127,9 @@ class Cluster:
 
     def __init__(self, base, port=None):
         self.base = os.path.abspath(base)
-        self.data = os.path.join(self.base, "data")
-        self.log = os.path.join(self.base, "postgres.log")
+        self.home = self._home()
+        self.data = os.path.join(self.home, "data")
+        self.log = os.path.join(self.home, "postgres.log")
         self.port = port
         self.sockdir = None
         self.pid = None
@@ -149,6 +168,27 @@ class Cluster:
         self.stop()
         return False
 
+    def _home(self):
+        """Where the data and the log live: base, unless the postgres user cannot
+        reach it (a checkout in a 0700 directory, e.g. under mktemp -d); then a
+        directory under /tmp, remembered in base/cluster.home."""
+        if os.geteuid() != 0 or _reachable(self.base):
+            return self.base
+        os.makedirs(self.base, exist_ok=True)
+        note = os.path.join(self.base, "cluster.home")
+        try:
+            with open(note) as f:
+                home = f.read().strip()
+            if home and os.path.isdir(home):
+                return home
+        except OSError:
+            pass
+        home = tempfile.mkdtemp(prefix="ringo-pg-", dir="/tmp")
+        self._chown(home)
+        with open(note, "w") as f:
+            f.write(home + "\n")
+        return home
+
     def _state_file(self):
         return os.path.join(self.base, "cluster.port")
 
@@ -180,10 +220,12 @@ class Cluster:
     def _mkdirs(self):
         os.makedirs(self.base, exist_ok=True)
         self._chown(self.base)
+        os.makedirs(self.home, exist_ok=True)
+        self._chown(self.home)
         if not self.sockdir:
             # A Unix socket path is limited to 107 bytes: a deep build directory
             # gets its socket directory under /tmp instead.
-            sockdir = os.path.join(self.base, "sock")
+            sockdir = os.path.join(self.home, "sock")
             if len(sockdir) > 80:
                 sockdir = tempfile.mkdtemp(prefix="ringo-pg-")
             self.sockdir = sockdir
@@ -279,6 +321,8 @@ class Cluster:
     def destroy(self):
         self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+        if self.home != self.base:
+            shutil.rmtree(self.home, ignore_errors=True)
         if self.sockdir and not self.sockdir.startswith(self.base):
             shutil.rmtree(self.sockdir, ignore_errors=True)
 
