@@ -312,9 +312,10 @@ class Bench:
 
     # --- servers ---
     def start_servers(self):
-        routes = {c.route for c in self.a.case_list}
+        # Cases without a route (perf/streams' own) need every server.
+        routes = {getattr(c, "route", None) for c in self.a.case_list}
         for cls in self.a.server_classes:
-            if not routes & set(cls.routes):
+            if None not in routes and not routes & set(getattr(cls, "routes", ())):
                 continue  # answers none of the selected cases (ringo-sync, pgbench)
             if cls.name == "pgbench" and "pgbench" in self.skipped_servers:
                 continue
