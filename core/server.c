@@ -141,6 +141,9 @@ static void cleanup(ringo__server *s)
     if (s->stop_efd >= 0)
         close(s->stop_efd);
     s->stop_efd = -1;
+    if (s->reload_efd >= 0)
+        close(s->reload_efd);
+    s->reload_efd = -1;
     sem_destroy(&s->ready);
 }
 
@@ -219,7 +222,7 @@ int ringo__server_start(ringo__server *s)
     signal(SIGPIPE, SIG_IGN); /* sends use MSG_NOSIGNAL; other code may not */
     resolve_config(s);
     s->nrings = s->cfg.threads;
-    s->stop_efd = -1;
+    s->stop_efd = s->reload_efd = -1;
     atomic_store(&s->stop_requested, false);
     if (sem_init(&s->ready, 0, 0) < 0)
         return -errno;
@@ -227,9 +230,10 @@ int ringo__server_start(ringo__server *s)
     if (ret < 0)
         goto fail;
     s->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    s->reload_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     s->rings = ringo__calloc(s->nrings, sizeof(*s->rings));
-    if (s->stop_efd < 0 || !s->rings) {
-        ret = s->stop_efd < 0 ? -errno : -ENOMEM;
+    if (s->stop_efd < 0 || s->reload_efd < 0 || !s->rings) {
+        ret = s->stop_efd < 0 || s->reload_efd < 0 ? -errno : -ENOMEM;
         goto fail;
     }
     ret = open_listeners(s);
@@ -315,24 +319,47 @@ static int join_rings(ringo__server *s)
     return 0;
 }
 
+int ringo__server_reload(ringo__server *s)
+{
+    uint64_t one = 1;
+
+    if (!s->running || s->reload_efd < 0)
+        return -EINVAL;
+    if (write(s->reload_efd, &one, sizeof(one)) < 0)
+        return 0; /* the counter is already non-zero: a reload is pending */
+    return 0;
+}
+
 int ringo__server_wait(ringo__server *s)
 {
-    struct pollfd pfd[2] = {{.fd = s->stop_efd, .events = POLLIN},
+    struct pollfd pfd[3] = {{.fd = s->stop_efd, .events = POLLIN},
+                            {.fd = s->reload_efd, .events = POLLIN},
                             {.fd = s->sig_fd, .events = POLLIN}};
     int ret;
 
     if (!s->running)
         return -EINVAL;
     while (!atomic_load(&s->stop_requested)) {
-        if (poll(pfd, s->sig_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+        bool reload = false;
+        uint64_t n;
+
+        if (poll(pfd, s->sig_fd >= 0 ? 3 : 2, -1) < 0 && errno != EINTR)
             break;
-        if (s->sig_fd >= 0 && (pfd[1].revents & POLLIN)) {
+        if (s->sig_fd >= 0 && (pfd[2].revents & POLLIN)) {
             struct signalfd_siginfo si;
-            if (read(s->sig_fd, &si, sizeof(si)) == sizeof(si))
-                ringo__server_stop(s);
+            if (read(s->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR1)
+                    reload = true;
+                else
+                    ringo__server_stop(s);
+            }
         }
+        if ((pfd[1].revents & POLLIN) && read(s->reload_efd, &n, sizeof(n)) == sizeof(n))
+            reload = true;
         if (pfd[0].revents & POLLIN)
             break;
+        if (reload && s->reload_hook && !atomic_load(&s->stop_requested))
+            s->reload_hook(s);
     }
     if (s->watchdog_started)
         pthread_join(s->watchdog, NULL);
@@ -375,7 +402,8 @@ int ringo__server_init(ringo__server *s, const ringo__server_opts *opts)
     s->proto = opts->proto;
     s->app = opts->app;
     s->drain_hook = opts->drain_hook;
-    s->sig_fd = s->stop_efd = -1;
+    s->reload_hook = opts->reload_hook;
+    s->sig_fd = s->stop_efd = s->reload_efd = -1;
     s->host = ringo__strdup(s->cfg.host ? s->cfg.host : "0.0.0.0");
     s->cfg.host = s->host;
     return s->host ? 0 : -ENOMEM;
@@ -388,6 +416,8 @@ int ringo__server_handle_signals(ringo__server *s)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     /* Blocked here, inherited by every thread ringo starts, read by signalfd. */
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
         return -EINVAL;

@@ -25,8 +25,9 @@ struct ringo__server {
     int *listen_fds;
     int family;
     uint16_t port;
-    int stop_efd; /* readable once shutdown was requested */
-    int sig_fd;   /* signalfd for SIGINT/SIGTERM, -1 if not handled */
+    int stop_efd;   /* readable once shutdown was requested */
+    int sig_fd;     /* signalfd for SIGINT/SIGTERM/SIGHUP/SIGUSR1, -1 if not handled */
+    int reload_efd; /* readable once a reload was requested (ringo__server_reload) */
     atomic_bool stop_requested;
     sem_t ready; /* each ring posts once after setup */
     int running;
@@ -35,6 +36,9 @@ struct ringo__server {
     bool abandoned; /* ringo__server_wait() left rings running: never free them */
     /* Hook for the layer above (the pool), on the main thread: see ringo__stop_stage. */
     uint64_t (*drain_hook)(ringo__server *s, int stage);
+    /* Hook for the layer above, on the thread in ringo__server_wait(): SIGHUP, SIGUSR1,
+     * ringo__server_reload(). */
+    void (*reload_hook)(ringo__server *s);
 };
 
 /*
@@ -56,6 +60,7 @@ typedef struct ringo__server_opts {
     const ringo__proto *proto; /* callbacks for every connection */
     void *app;                 /* handed to the protocol: ringo__ring_app() */
     uint64_t (*drain_hook)(ringo__server *s, int stage); /* see the field; may be NULL */
+    void (*reload_hook)(ringo__server *s);               /* see the field; may be NULL */
 } ringo__server_opts;
 
 /*
@@ -66,11 +71,16 @@ typedef struct ringo__server_opts {
 int ringo__server_init(ringo__server *s, const ringo__server_opts *opts);
 
 /*
- * Blocks SIGINT and SIGTERM in the calling thread (and every thread started
- * after) and reads them from a signalfd in ringo__server_wait(), which then
- * stops the server. Returns 0 or -errno.
+ * Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 in the calling thread (and every
+ * thread started after) and reads them from a signalfd in
+ * ringo__server_wait(): SIGINT and SIGTERM stop the server, SIGHUP and
+ * SIGUSR1 call the reload hook. Returns 0 or -errno.
  */
 int ringo__server_handle_signals(ringo__server *s);
+
+/* Asks ringo__server_wait() to call the reload hook. Async-signal-safe. 0, or -EINVAL when
+ * the server is not running. */
+int ringo__server_reload(ringo__server *s);
 
 /* Checks io_uring and the features ringo needs; prints what is missing. 0 or -errno. */
 int ringo__server_probe(const ringo__server *s);

@@ -123,13 +123,15 @@ static void route_free(ringo__route *r)
 }
 
 static uint64_t drain_hook(ringo__server *srv, int stage);
+static void reload_hook(ringo__server *srv) { ringo__lifespan_reload(srv->app); }
 
 #define RINGO__ROUTE_FLAGS                                                                         \
     (RINGO_ROUTE_STREAM_BODY | RINGO_ROUTE_COMPRESS | RINGO_ROUTE_NO_COMPRESS)
 
 int ringo_app_new(ringo_app **out, const ringo_config *cfg)
 {
-    ringo__server_opts opts = {.proto = &ringo__http_proto, .drain_hook = drain_hook};
+    ringo__server_opts opts = {
+        .proto = &ringo__http_proto, .drain_hook = drain_hook, .reload_hook = reload_hook};
     ringo_config full;
     ringo_app *app;
 
@@ -359,6 +361,8 @@ int ringo_app_start(ringo_app *app)
 uint16_t ringo_app_port(const ringo_app *app) { return app->srv.port; }
 
 void ringo_app_stop(ringo_app *app) { ringo__server_stop(&app->srv); }
+
+int ringo_app_reload(ringo_app *app) { return ringo__server_reload(&app->srv); }
 
 int ringo_app_wait(ringo_app *app)
 {

@@ -79,8 +79,8 @@ struct ringo_app {
     unsigned nmws;
     ringo__err_handler *errh;
     unsigned nerrh;
-    ringo__hook *startup, *shutdown;
-    unsigned nstartup, nshutdown, started_hooks;
+    ringo__hook *startup, *shutdown, *reload;
+    unsigned nstartup, nshutdown, nreload, started_hooks;
     ringo__route **routes;
     unsigned nroutes, routes_cap;
     bool started;

@@ -249,6 +249,13 @@ int ringo_app_on_shutdown(ringo_app *app, const char *name, ringo_lifespan_fn fn
     return fn ? add_hook(&app->shutdown, &app->nshutdown, name, fn, udata) : -EINVAL;
 }
 
+int ringo_app_on_reload(ringo_app *app, const char *name, ringo_lifespan_fn fn, void *udata)
+{
+    if (app->started)
+        return -EBUSY;
+    return fn ? add_hook(&app->reload, &app->nreload, name, fn, udata) : -EINVAL;
+}
+
 /* ---- resolution ---- */
 
 /* Depth-first: what d needs first, then d. Cached dependencies appear once. */
@@ -389,8 +396,11 @@ void ringo__deps_free(ringo_app *app)
         ringo__free(app->startup[i].name);
     for (unsigned i = 0; i < app->nshutdown; i++)
         ringo__free(app->shutdown[i].name);
+    for (unsigned i = 0; i < app->nreload; i++)
+        ringo__free(app->reload[i].name);
     ringo__free(app->startup);
     ringo__free(app->shutdown);
+    ringo__free(app->reload);
 }
 
 /* ---- per request ---- */
@@ -544,4 +554,14 @@ void ringo__lifespan_shutdown(ringo_app *app)
             fprintf(stderr, "ringo: shutdown hook '%s' failed: %s\n", h->name, ringo_strerror(ret));
     }
     app->started_hooks = 0;
+}
+
+void ringo__lifespan_reload(ringo_app *app)
+{
+    for (unsigned i = 0; i < app->nreload; i++) {
+        ringo__hook *h = &app->reload[i];
+        int ret = h->fn(app, h->udata);
+        if (ret < 0 && !ringo__server_config(&app->srv)->quiet)
+            fprintf(stderr, "ringo: reload hook '%s' failed: %s\n", h->name, ringo_strerror(ret));
+    }
 }

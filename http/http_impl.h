@@ -83,6 +83,7 @@ void ringo__deps_free(struct ringo_app *app);
 void ringo__shape_error(ringo_req *r);
 int ringo__lifespan_startup(struct ringo_app *app);
 void ringo__lifespan_shutdown(struct ringo_app *app);
+void ringo__lifespan_reload(struct ringo_app *app);
 void ringo__bg_finished(struct ringo_app *app, unsigned n, bool dropped);
 
 /* http/params.c */

@@ -30,6 +30,25 @@ RINGO_API int ringo_app_on_startup(ringo_app *app, const char *name, ringo_lifes
 RINGO_API int ringo_app_on_shutdown(ringo_app *app, const char *name, ringo_lifespan_fn fn,
                                     void *udata);
 
+/*
+ * Reload hooks: run while the app serves, on SIGHUP or SIGUSR1 (when
+ * ringo_app_handle_signals() was called) and on ringo_app_reload(), in the
+ * thread inside ringo_app_wait(), in registration order: reopen log files,
+ * reload certificates. A negative return is logged (hook name and error)
+ * and serving goes on; the other hooks still run. Same returns as
+ * ringo_app_on_startup().
+ */
+RINGO_API int ringo_app_on_reload(ringo_app *app, const char *name, ringo_lifespan_fn fn,
+                                  void *udata);
+
+/*
+ * Asks the thread in ringo_app_wait() to run the reload hooks, as SIGHUP
+ * does. Thread-safe and async-signal-safe; requests made while the hooks run
+ * are coalesced into one more run. Returns 0, or -EINVAL when the app is not
+ * running.
+ */
+RINGO_API int ringo_app_reload(ringo_app *app);
+
 #ifdef __cplusplus
 }
 #endif

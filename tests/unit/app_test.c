@@ -852,6 +852,32 @@ static int on_stop(ringo_app *app, void *udata)
     return strcmp(udata, "h2") ? 0 : -EIO; /* logged, shutdown goes on */
 }
 
+static int on_reload(ringo_app *app, void *udata)
+{
+    (void)app;
+    ev("%s", (const char *)udata);
+    return strcmp(udata, "r2") ? 0 : -EIO; /* logged, serving goes on */
+}
+
+/* While the main thread is in ringo_app_wait(): two reloads, then stop. */
+static void *reload_then_stop(void *arg)
+{
+    ringo_app *app = arg;
+
+    CHECK(ringo_app_reload(app) == 0);
+    log_wait("r3");
+    CHECK(ringo_app_reload(app) == 0);
+    for (unsigned i = 0; i < WAIT_MS; i++) {
+        char b[sizeof(log_buf)];
+        log_get(b, sizeof(b));
+        if (strcmp(b, "s1 s2 H r1 r2 r3 r1 r2 r3") == 0)
+            break;
+        sleep_ms(1);
+    }
+    ringo_app_stop(app);
+    return NULL;
+}
+
 static void test_lifespan(void)
 {
     ringo_app *app;
@@ -865,17 +891,28 @@ static void test_lifespan(void)
     CHECK(ringo_app_on_shutdown(app, "h1", on_stop, "h1") == 0);
     CHECK(ringo_app_on_shutdown(app, "h2", on_stop, "h2") == 0);
     CHECK(ringo_app_on_shutdown(app, "h3", on_stop, "h3") == 0);
+    CHECK(ringo_app_on_reload(app, "r1", on_reload, "r1") == 0);
+    CHECK(ringo_app_on_reload(app, "r2", on_reload, "r2") == 0);
+    CHECK(ringo_app_on_reload(app, "r3", on_reload, "r3") == 0);
+    CHECK(ringo_app_on_reload(app, "r4", NULL, NULL) == -EINVAL);
+    CHECK(ringo_app_reload(app) == -EINVAL); /* not running */
     CHECK(ringo_route(app, "GET", "/", RINGO_ASYNC, h_text, "up\n") == 0);
     log_reset();
     port = app_start(app);
     CHECK(port == lifespan_port);
     CHECK(ringo_app_on_startup(app, "late", on_start, "late") == -EBUSY);
+    CHECK(ringo_app_on_reload(app, "late", on_reload, "late") == -EBUSY);
     LOG_EXPECT("s1 s2");
     call(port, "GET", "/", NULL, &r);
     CHECK(r.status == 200);
-    ringo_app_stop(app);
-    CHECK(ringo_app_wait(app) == 0);
-    LOG_EXPECT("s1 s2 H h3 h2 h1");
+    {
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, reload_then_stop, app) == 0);
+        CHECK(ringo_app_wait(app) == 0);
+        pthread_join(t, NULL);
+    }
+    /* Reload hooks ran in order each time, a failing one did not stop the others or the app. */
+    LOG_EXPECT("s1 s2 H r1 r2 r3 r1 r2 r3 h3 h2 h1");
     {
         ringo_stats st;
         ringo_app_stats(app, &st);
