@@ -914,6 +914,15 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
     return 0;
 }
 
+/*
+ * Exit statuses (docs/operations.md "Exit statuses"): 0 a graceful stop, 1
+ * start-up or run failure, 2 a bad flag, and this one when io_uring is
+ * refused to the process (a seccomp profile, kernel.io_uring_disabled):
+ * sysexits.h's EX_UNAVAILABLE, so a supervisor can tell "cannot run here"
+ * from a failure a restart may cure (systemd: RestartPreventExitStatus=69).
+ */
+#define DEMO_EXIT_NO_IO_URING 69
+
 /* udata APP is replaced by the app itself at registration. */
 static char app_marker;
 #define APP ((void *)&app_marker)
@@ -1178,7 +1187,7 @@ int main(int argc, char **argv)
     ret = ringo_app_start(app);
     if (ret < 0) {
         ringo_app_free(app);
-        return 1;
+        return ret == RINGO_EIOURING ? DEMO_EXIT_NO_IO_URING : 1;
     }
     printf("ringo: listening on http://%s%s%s:%u (%u rings)\n", strchr(cfg.host, ':') ? "[" : "",
            cfg.host, strchr(cfg.host, ':') ? "]" : "", ringo_app_port(app),
