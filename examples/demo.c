@@ -745,7 +745,7 @@ static void usage(FILE *f)
                "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
                "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
                "             [--file-no-sendfile] [--openapi-url PATH] [--docs-url PATH]\n"
-               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet]\n");
+               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet] [--check]\n");
 }
 
 enum {
@@ -788,7 +788,8 @@ enum {
     OPT_OPENAPI,
     OPT_DOCS,
     OPT_SWAGGER,
-    OPT_PG
+    OPT_PG,
+    OPT_CHECK
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -801,6 +802,7 @@ static bool compress_406;
 
 static const char *files_dir; /* --files-dir: GET /files/{name} */
 static const char *pg_dsn;    /* --pg: a libpq connection string (else libpq's PG* variables) */
+static bool check_only;       /* --check: ringo_check() for the flags given, then exit */
 
 /* --openapi-url, --docs-url ("" turns them off), --swagger-ui-dir (NULL: the CDN). */
 static ringo_openapi_opts openapi = {
@@ -854,6 +856,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"docs-url", 1, 0, OPT_DOCS},
                                          {"swagger-ui-dir", 1, 0, OPT_SWAGGER},
                                          {"pg", 1, 0, OPT_PG},
+                                         {"check", 0, 0, OPT_CHECK},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -898,6 +901,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_Z406: compress_406 = true; break;
         case OPT_FILES: files_dir = optarg; break;
         case OPT_PG: pg_dsn = optarg; break;
+        case OPT_CHECK: check_only = true; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         case OPT_OPENAPI: openapi.json_path = optarg; break;
@@ -1161,6 +1165,10 @@ int main(int argc, char **argv)
     ringo_config_init(&cfg);
     if (parse_args(argc, argv, &cfg, &hooks) < 0)
         return 2;
+    if (check_only) { /* ok or warnings: 0; a failure: 1; io_uring refused: 69 */
+        ret = ringo_check(stdout, &cfg);
+        return ret == RINGO_EIOURING ? DEMO_EXIT_NO_IO_URING : ret == RINGO_CHECK_FAIL;
+    }
     ret = ringo_app_new(&app, &cfg);
     if (ret == 0)
         ret = ringo__app_test_hooks(app, &hooks);

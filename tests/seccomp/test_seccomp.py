@@ -123,5 +123,18 @@ def only_register_denied(srv=None):
     check_message(err, "io_uring_register")
 
 
+@case(server=False)
+def check_under_runtime_default(srv=None):
+    cmd = [launcher(), RUNTIME_DEFAULT, "--", Server().command()[0], "--check"]
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=h.TIMEOUT)
+    out = p.stdout.decode(errors="replace")
+    check_eq(p.returncode, EXIT_NO_IO_URING, f"ringo --check exit status:\n{out}")
+    lines = out.splitlines()
+    bad = [i for i, l in enumerate(lines) if l.startswith("fail  io_uring ")]
+    check(len(bad) == 1 and "a seccomp filter denies it" in lines[bad[0]], out)
+    check(lines[bad[0] + 1].startswith("      fix: ") and "ringo.json" in lines[bad[0] + 1], out)
+    check(lines[-1].startswith("verdict: fail"), out)
+
+
 if __name__ == "__main__":
     h.main()
