@@ -290,7 +290,7 @@ static void check_sysctls(check *c, unsigned threads, uint32_t max_conns, int ba
 /* kTLS needs the "tls" upper-layer protocol: built in or module tls.ko. */
 static void check_ktls(check *c)
 {
-    char ulp[256] = "", path[320];
+    char ulp[256] = "", words[256], path[320], *save = NULL;
     FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
     struct utsname u;
 
@@ -300,7 +300,8 @@ static void check_ktls(check *c)
         fclose(f);
     }
     ulp[strcspn(ulp, "\n")] = '\0';
-    for (char *t = strtok(ulp[0] ? strdupa(ulp) : ulp, " "); t; t = strtok(NULL, " "))
+    strcpy(words, ulp);
+    for (char *t = strtok_r(words, " ", &save); t; t = strtok_r(NULL, " ", &save))
         if (!strcmp(t, "tls")) {
             item(c, RINGO_CHECK_OK, "kTLS", NULL, "the tls TCP ULP is available (%s)", ulp);
             return;
