@@ -3,7 +3,8 @@
 Description: ringo under container seccomp profiles, applied by
 tests/seccomp/seccomp_exec (libseccomp) as a container runtime would. Under
 the runtime's default profile (/usr/share/containers/seccomp.json: io_uring
-denied) the server prints one line naming io_uring, the seccomp filter and
+denied; also with EPERM, as Docker's own default answers) the server
+prints one line naming io_uring, the seccomp filter and
 the fix, and exits 69; under examples/seccomp/ringo.json it serves requests
 on the sync and async paths and stops cleanly; under ringo.json minus only
 io_uring_enter, or only io_uring_register, the line still names io_uring
@@ -90,6 +91,26 @@ def runtime_default_denies_io_uring(srv=None):
     rc, _, err = run_refused(RUNTIME_DEFAULT)
     check_eq(rc, EXIT_NO_IO_URING, f"exit status (stderr: {err.strip()!r})")
     check_message(err, "io_uring_setup")
+
+
+@case(server=False)
+def eperm_default_denies_io_uring(srv=None):
+    """Docker's own default profile answers EPERM (defaultErrnoRet 1) where
+    Podman's answers ENOSYS: the same line either way."""
+    with open(RUNTIME_DEFAULT) as f:
+        p = json.load(f)
+    p["defaultErrnoRet"] = 1
+    tmp = tempfile.NamedTemporaryFile("w", prefix="install-seccomp-eperm-", suffix=".json",
+                                      delete=False)
+    json.dump(p, tmp)
+    tmp.close()
+    try:
+        rc, _, err = run_refused(tmp.name)
+    finally:
+        os.unlink(tmp.name)
+    check_eq(rc, EXIT_NO_IO_URING, f"exit status (stderr: {err.strip()!r})")
+    check_message(err, "io_uring_setup")
+    check("(Operation not permitted)" in err, err)
 
 
 @case(server=False)
