@@ -4,6 +4,7 @@
  * and fail, a last verdict line matching its return value, and writes
  * nothing with a NULL stream while returning the same verdict. A
  * configuration is taken into account (more rings need more descriptors).
+ * ringo_strerror() names io_uring for RINGO_EIOURING.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -72,6 +73,8 @@ int main(void)
     }
     free(text);
     CHECK(ringo_check(NULL, NULL) == ret);
+    CHECK(strstr(ringo_strerror(RINGO_EIOURING), "io_uring"));
+    CHECK(!strcmp(ringo_strerror(RINGO_EIOURING), ringo_strerror(-RINGO_EIOURING)));
 
     /* A million connections on each of 1000 rings: no host has the descriptors. */
     ringo_config_init(&cfg);
