@@ -8,6 +8,7 @@
 #   lib/cmake/ringo/                     find_package(ringo): ringo::ringo (shared),
 #                                        ringo::ringo_static
 #   bin/ringo                            the demo server
+#   share/ringo/static/                  its files (the /static/ mount)
 #   share/doc/ringo/                     README, docs/, the deployment examples
 include(CMakePackageConfigHelpers)
 
@@ -45,6 +46,8 @@ foreach(pc ringo ringo-static)
 endforeach()
 
 install(TARGETS ringo RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The demo's /static/ mount and /async/file: it looks here first (examples/demo.c).
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/examples/static DESTINATION ${CMAKE_INSTALL_DATADIR}/ringo)
 install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 file(GLOB RINGO_DOCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/docs/*.md ${CMAKE_SOURCE_DIR}/docs/*.png)
 install(FILES ${RINGO_DOCS} DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs)

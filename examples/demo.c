@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <stdbool.h>
@@ -793,7 +794,36 @@ enum {
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
-static const char *static_dir = RINGO_DEMO_DIR "/static";
+static const char *static_dir; /* NULL: demo_static */
+
+/*
+ * The demo's own files (examples/static): where cmake --install put them
+ * next to this binary (<prefix>/share/ringo/static for <prefix>/bin/ringo),
+ * else in the source tree it was built from.
+ */
+static char demo_static[PATH_MAX], demo_hello[PATH_MAX + 16];
+
+static void find_demo_files(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    char *slash;
+
+    snprintf(demo_static, sizeof(demo_static), "%s", RINGO_DEMO_DIR "/static");
+    if (n > 0) {
+        exe[n] = '\0';
+        slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        if (strlen(exe) + sizeof(RINGO_DEMO_INSTALLED_STATIC) + 1 < sizeof(demo_static)) {
+            char installed[PATH_MAX];
+            snprintf(installed, sizeof(installed), "%s/%s", exe, RINGO_DEMO_INSTALLED_STATIC);
+            if (access(installed, F_OK) == 0)
+                memcpy(demo_static, installed, sizeof(installed));
+        }
+    }
+    snprintf(demo_hello, sizeof(demo_hello), "%s/hello.txt", demo_static);
+}
 static uint32_t static_valid_ms;
 static unsigned static_flags; /* --static-listing, --static-symlinks, --static-no-variants */
 
@@ -927,9 +957,10 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
  */
 #define DEMO_EXIT_NO_IO_URING 69
 
-/* udata APP is replaced by the app itself at registration. */
-static char app_marker;
+/* udata APP is replaced by the app itself at registration, HELLO by demo_hello. */
+static char app_marker, hello_marker;
 #define APP ((void *)&app_marker)
+#define HELLO ((void *)&hello_marker)
 
 /* ---- declarations of the routes' parameters, for validation and /openapi.json ---- */
 
@@ -1104,8 +1135,7 @@ static int add_routes(ringo_app *app)
         {"GET", "/whoami", RINGO_ASYNC, whoami, NULL, NULL, &spec_whoami},
         {"GET", "/sleep", RINGO_ASYNC, sleep_route, NULL, NULL, &spec_sleep},
         {"GET", "/deadline/sleep", RINGO_ASYNC, sleep_route, NULL, &deadline, &spec_deadline_sleep},
-        {"GET", "/async/file", RINGO_ASYNC, async_file, RINGO_DEMO_DIR "/static/hello.txt", NULL,
-         &spec_file},
+        {"GET", "/async/file", RINGO_ASYNC, async_file, HELLO, NULL, &spec_file},
         {"GET", "/async/upstream", RINGO_ASYNC, async_upstream, APP, NULL, &spec_upstream},
         {"GET", "/block", RINGO_ASYNC, block_route, NULL, NULL, &spec_block},
         {"GET", "/stats", RINGO_ASYNC, stats_route, APP, NULL, &spec_stats},
@@ -1135,7 +1165,10 @@ static int add_routes(ringo_app *app)
         ringo_route_opts o = routes[i].opts ? *routes[i].opts : (ringo_route_opts){0};
         o.spec = routes[i].spec;
         ret = ringo_route_ex(app, routes[i].method, routes[i].pattern, routes[i].mode, routes[i].fn,
-                             routes[i].udata == APP ? app : routes[i].udata, &o);
+                             routes[i].udata == APP     ? app
+                             : routes[i].udata == HELLO ? demo_hello
+                                                        : routes[i].udata,
+                             &o);
     }
     if (ret == 0)
         ret = demo_stream_routes(app);
@@ -1146,7 +1179,8 @@ static int add_routes(ringo_app *app)
     if (ret == 0)
         ret = demo_product_routes(app);
     if (ret == 0)
-        ret = demo_file_routes(app, static_dir, static_valid_ms, static_flags);
+        ret = demo_file_routes(app, static_dir ? static_dir : demo_static, static_valid_ms,
+                               static_flags);
     if (ret == 0)
         ret = demo_tfb_routes(app, pg_dsn);
     if (ret == 0)
@@ -1163,6 +1197,7 @@ int main(int argc, char **argv)
     int ret;
 
     ringo_config_init(&cfg);
+    find_demo_files();
     if (parse_args(argc, argv, &cfg, &hooks) < 0)
         return 2;
     if (check_only) { /* ok or warnings: 0; a failure: 1; io_uring refused: 69 */

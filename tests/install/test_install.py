@@ -3,7 +3,8 @@
 Description: ringo as an installed library. Installs the build into a
 temporary prefix (cmake --install), builds the README's app ("## A ringo
 app") against it out of tree, with the shared and with the static library,
-and runs each to answer one request.
+and runs each to answer one request; the installed demo serves its own
+files from the prefix.
 
   test_install.py pkgconfig BUILD_DIR SOURCE_DIR     pkg-config (ringo.pc)
   test_install.py find_package BUILD_DIR SOURCE_DIR  find_package(ringo)
@@ -158,6 +159,37 @@ def serve_in_netns(binary):
     run([*args, "--", sys.executable, os.path.abspath(__file__), "--serve", binary])
 
 
+def installed_demo(prefix):
+    """bin/ringo serves /static/ from the prefix's share/ringo/static, not the source tree."""
+    marker = b"installed copy\n"
+    with open(os.path.join(prefix, "share", "ringo", "static", "hello.txt"), "ab") as f:
+        f.write(marker)
+    p = subprocess.Popen([os.path.join(prefix, "bin", "ringo"), "--host", "127.0.0.1", "--port",
+                          "0", "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = p.stdout.readline().decode()
+        if "listening on" not in line:
+            raise Failure(f"installed ringo did not start: {line!r} {p.stderr.read()!r}")
+        port = int(line.rsplit(":", 1)[1].split()[0])
+        for target in ("/static/hello.txt", "/async/file"):
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as c:
+                c.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                          .encode())
+                answer = b""
+                while chunk := c.recv(65536):
+                    answer += chunk
+            if not answer.startswith(b"HTTP/1.1 200 ") or not answer.endswith(marker):
+                raise Failure(f"installed ringo, GET {target}: {answer[:300]!r}")
+        p.send_signal(signal.SIGTERM)
+        if p.wait(timeout=TIMEOUT) != 0:
+            raise Failure(f"installed ringo exited {p.returncode}: {p.stderr.read()!r}")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    print("the installed demo serves its files from the prefix")
+
+
 def main(argv):
     if argv[1:2] == ["--serve"]:
         serve_once(argv[2])
@@ -176,6 +208,8 @@ def main(argv):
         for b in (shared, static):
             serve_in_netns(b)
             print(f"{mode}: {os.path.basename(b)} built against {prefix} and answered GET /hello")
+        if mode == "pkgconfig":
+            installed_demo(prefix)
     return 0
 
 
