@@ -745,7 +745,9 @@ static void usage(FILE *f)
                "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
                "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
                "             [--file-no-sendfile] [--openapi-url PATH] [--docs-url PATH]\n"
-               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet]\n");
+               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet]\n"
+               "             [--proxy-protocol] [--trusted-proxies CIDR,...]\n"
+               "             [--forwarded x|rfc7239]\n");
 }
 
 enum {
@@ -788,7 +790,10 @@ enum {
     OPT_OPENAPI,
     OPT_DOCS,
     OPT_SWAGGER,
-    OPT_PG
+    OPT_PG,
+    OPT_PROXYPROTO,
+    OPT_TRUSTED,
+    OPT_FORWARDED
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -854,6 +859,9 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"docs-url", 1, 0, OPT_DOCS},
                                          {"swagger-ui-dir", 1, 0, OPT_SWAGGER},
                                          {"pg", 1, 0, OPT_PG},
+                                         {"proxy-protocol", 0, 0, OPT_PROXYPROTO},
+                                         {"trusted-proxies", 1, 0, OPT_TRUSTED},
+                                         {"forwarded", 1, 0, OPT_FORWARDED},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -907,6 +915,14 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_SPLICEMIN:
             hooks->file_splice_min =
                 strcmp(optarg, "never") == 0 ? UINT64_MAX : strtoull(optarg, NULL, 10);
+            break;
+        case OPT_PROXYPROTO: cfg->proxy_protocol = 1; break;
+        case OPT_TRUSTED: cfg->trusted_proxies = optarg; break;
+        case OPT_FORWARDED:
+            /* An unknown name is left out of range: ringo_app_new() refuses it. */
+            cfg->forwarded = strcmp(optarg, "x") == 0         ? RINGO_FORWARDED_X
+                             : strcmp(optarg, "rfc7239") == 0 ? RINGO_FORWARDED_RFC7239
+                                                              : UINT32_MAX;
             break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
