@@ -121,6 +121,8 @@ static int whoami(ringo_req *req, void *udata)
     ringo_json_obj(&w);
     ringo_json_key(&w, "peer");
     ringo_json_cstr(&w, peer);
+    ringo_json_key(&w, "scheme");
+    ringo_json_cstr(&w, ringo_req_scheme(req));
     ringo_json_key(&w, "ring");
     ringo_json_uint(&w, ringo_req_ring(req));
     ringo_json_end(&w);
