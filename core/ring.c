@@ -44,6 +44,7 @@ void *ringo__ring_app(const ringo__ring *r) { return r->srv->app; }
 ringo__ring_stats *ringo__ring_stats_of(ringo__ring *r) { return &r->stats; }
 int ringo__ring_fd(const ringo__ring *r) { return r->ring_fd; }
 uint64_t ringo__ring_now(const ringo__ring *r) { return r->now; }
+bool ringo__ring_stop_requested(const ringo__ring *r) { return ringo__server_stopping(r->srv); }
 void ringo__ring_hold(ringo__ring *r) { r->holds++; }
 
 #define RING_XCLOSED 0x80000000u

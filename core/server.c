@@ -144,7 +144,21 @@ static void cleanup(ringo__server *s)
     if (s->reload_efd >= 0)
         close(s->reload_efd);
     s->reload_efd = -1;
+    if (s->quit_efd >= 0)
+        close(s->quit_efd);
+    s->quit_efd = -1;
     sem_destroy(&s->ready);
+}
+
+/* The rings begin their drain (begin_stop() in core/ring.c). Async-signal-safe. */
+static void begin_drain(ringo__server *s)
+{
+    uint64_t one = 1;
+
+    if (atomic_exchange(&s->drain_begun, true) || s->stop_efd < 0)
+        return;
+    if (write(s->stop_efd, &one, sizeof(one)) < 0)
+        return; /* the counter is already non-zero: nothing to do */
 }
 
 static int start_rings(ringo__server *s)
@@ -171,7 +185,7 @@ static int start_rings(ringo__server *s)
     for (unsigned i = 0; i < started && !err; i++)
         err = s->rings[i]->setup_err;
     if (err) {
-        ringo__server_stop(s);
+        begin_drain(s);
         for (unsigned i = 0; i < started; i++)
             pthread_join(s->rings[i]->thread, NULL);
         if (!s->cfg.quiet)
@@ -222,8 +236,9 @@ int ringo__server_start(ringo__server *s)
     signal(SIGPIPE, SIG_IGN); /* sends use MSG_NOSIGNAL; other code may not */
     resolve_config(s);
     s->nrings = s->cfg.threads;
-    s->stop_efd = s->reload_efd = -1;
+    s->stop_efd = s->reload_efd = s->quit_efd = -1;
     atomic_store(&s->stop_requested, false);
+    atomic_store(&s->drain_begun, false);
     if (sem_init(&s->ready, 0, 0) < 0)
         return -errno;
     ret = ringo__server_probe(s);
@@ -231,9 +246,10 @@ int ringo__server_start(ringo__server *s)
         goto fail;
     s->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     s->reload_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    s->quit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     s->rings = ringo__calloc(s->nrings, sizeof(*s->rings));
-    if (s->stop_efd < 0 || s->reload_efd < 0 || !s->rings) {
-        ret = s->stop_efd < 0 || s->reload_efd < 0 ? -errno : -ENOMEM;
+    if (s->stop_efd < 0 || s->reload_efd < 0 || s->quit_efd < 0 || !s->rings) {
+        ret = s->stop_efd < 0 || s->reload_efd < 0 || s->quit_efd < 0 ? -errno : -ENOMEM;
         goto fail;
     }
     ret = open_listeners(s);
@@ -257,7 +273,10 @@ void ringo__server_stop(ringo__server *s)
     uint64_t one = 1;
 
     atomic_store(&s->stop_requested, true);
-    if (s->stop_efd >= 0 && write(s->stop_efd, &one, sizeof(one)) < 0)
+    /* Without a delay the rings drain at once, even before ringo__server_wait() runs. */
+    if (!s->cfg.shutdown_delay_ms)
+        begin_drain(s);
+    if (s->quit_efd >= 0 && write(s->quit_efd, &one, sizeof(one)) < 0)
         return; /* the counter is already non-zero: nothing to do */
 }
 
@@ -330,9 +349,56 @@ int ringo__server_reload(ringo__server *s)
     return 0;
 }
 
+/* Reads one signal from the signalfd: 1 stop, 2 reload, 0 none. */
+static int read_signal(ringo__server *s)
+{
+    struct signalfd_siginfo si;
+
+    if (read(s->sig_fd, &si, sizeof(si)) != sizeof(si))
+        return 0;
+    return si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR1 ? 2 : 1;
+}
+
+/*
+ * The lame duck: the stop was requested (readiness answers 503 from now on,
+ * responses carry Connection: close) but the rings go on serving, listeners
+ * included, for shutdown_delay_ms, so that load balancers see the readiness
+ * change and stop sending before anything is refused. A second SIGINT or
+ * SIGTERM cuts it short; reloads still run.
+ */
+static void lame_duck(ringo__server *s)
+{
+    struct pollfd pfd[2] = {{.fd = s->reload_efd, .events = POLLIN},
+                            {.fd = s->sig_fd, .events = POLLIN}};
+    uint64_t end = ringo__coarse_ms() + s->cfg.shutdown_delay_ms, now, n;
+
+    if (atomic_load(&s->drain_begun) || !s->cfg.shutdown_delay_ms) {
+        begin_drain(s);
+        return;
+    }
+    if (!s->cfg.quiet)
+        fprintf(stderr, "ringo: stopping: serving %u ms more (readiness fails), then draining\n",
+                s->cfg.shutdown_delay_ms);
+    while (!atomic_load(&s->drain_begun) && (now = ringo__coarse_ms()) < end) {
+        bool reload = false;
+        int sig = 0;
+        if (poll(pfd, s->sig_fd >= 0 ? 2 : 1, (int)(end - now)) < 0 && errno != EINTR)
+            break;
+        if (s->sig_fd >= 0 && (pfd[1].revents & POLLIN))
+            sig = read_signal(s);
+        if (sig == 1)
+            break;
+        if ((pfd[0].revents & POLLIN) && read(s->reload_efd, &n, sizeof(n)) == sizeof(n))
+            reload = true;
+        if ((reload || sig == 2) && s->reload_hook)
+            s->reload_hook(s);
+    }
+    begin_drain(s);
+}
+
 int ringo__server_wait(ringo__server *s)
 {
-    struct pollfd pfd[3] = {{.fd = s->stop_efd, .events = POLLIN},
+    struct pollfd pfd[3] = {{.fd = s->quit_efd, .events = POLLIN},
                             {.fd = s->reload_efd, .events = POLLIN},
                             {.fd = s->sig_fd, .events = POLLIN}};
     int ret;
@@ -346,13 +412,11 @@ int ringo__server_wait(ringo__server *s)
         if (poll(pfd, s->sig_fd >= 0 ? 3 : 2, -1) < 0 && errno != EINTR)
             break;
         if (s->sig_fd >= 0 && (pfd[2].revents & POLLIN)) {
-            struct signalfd_siginfo si;
-            if (read(s->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-                if (si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR1)
-                    reload = true;
-                else
-                    ringo__server_stop(s);
-            }
+            int sig = read_signal(s);
+            if (sig == 2)
+                reload = true;
+            else if (sig == 1)
+                ringo__server_stop(s);
         }
         if ((pfd[1].revents & POLLIN) && read(s->reload_efd, &n, sizeof(n)) == sizeof(n))
             reload = true;
@@ -361,6 +425,7 @@ int ringo__server_wait(ringo__server *s)
         if (reload && s->reload_hook && !atomic_load(&s->stop_requested))
             s->reload_hook(s);
     }
+    lame_duck(s);
     if (s->watchdog_started)
         pthread_join(s->watchdog, NULL);
     s->watchdog_started = false;
@@ -372,6 +437,24 @@ int ringo__server_wait(ringo__server *s)
         if (s->rings[i]->loop_err)
             return s->rings[i]->loop_err;
     return 0;
+}
+
+int ringo__server_stalled(const ringo__server *s, uint64_t limit_ms, const char **label,
+                          uint64_t *held_ms)
+{
+    uint64_t now = ringo__coarse_ms();
+
+    for (unsigned i = 0; s->rings && i < s->nrings; i++) {
+        ringo__ring *r = s->rings[i];
+        const char *l = atomic_load_explicit(&r->wd_label, memory_order_acquire);
+        uint64_t since = atomic_load_explicit(&r->wd_since, memory_order_relaxed);
+        if (l && now >= since && now - since >= limit_ms) {
+            *label = l;
+            *held_ms = now - since;
+            return (int)i;
+        }
+    }
+    return -1;
 }
 
 void ringo__server_stats(const ringo__server *s, ringo_stats *out)
@@ -403,7 +486,7 @@ int ringo__server_init(ringo__server *s, const ringo__server_opts *opts)
     s->app = opts->app;
     s->drain_hook = opts->drain_hook;
     s->reload_hook = opts->reload_hook;
-    s->sig_fd = s->stop_efd = s->reload_efd = -1;
+    s->sig_fd = s->stop_efd = s->reload_efd = s->quit_efd = -1;
     s->host = ringo__strdup(s->cfg.host ? s->cfg.host : "0.0.0.0");
     s->cfg.host = s->host;
     return s->host ? 0 : -ENOMEM;

@@ -21,8 +21,7 @@
  * field could fall into. A field appended after this one names itself here;
  * a 4-byte field is appended in pairs (or with the next one) to keep it so.
  */
-_Static_assert(sizeof(ringo_config) ==
-                   offsetof(ringo_config, ws_idle_timeout_ms) + sizeof(uint32_t),
+_Static_assert(sizeof(ringo_config) == offsetof(ringo_config, deploy_flags) + sizeof(uint32_t),
                "ringo_config must end without padding");
 /* ringo_route_opts keeps its 1.0 size: options take the place of reserved words. */
 _Static_assert(sizeof(ringo_route_opts) ==
@@ -60,6 +59,7 @@ static void config_defaults(ringo_config *c)
     c->sse_ping_ms = 15000;
     c->ws_ping_ms = 20000;
     c->ws_idle_timeout_ms = 60000;
+    c->live_stall_ms = 5000;
 }
 
 /* A newer caller's fields this library does not know are zeroed: left so, they are accepted. */
@@ -91,6 +91,8 @@ static bool config_valid(const ringo_config *c)
     uint32_t nb = c->recv_buffers;
 
     if (c->pool_threads > RINGO_MAX_POOL_THREADS || c->max_post_inflight > RINGO_MAX_POST_INFLIGHT)
+        return false;
+    if (c->deploy_flags & ~(RINGO_DEPLOY_SHARE_PORT | RINGO_DEPLOY_SYSTEMD))
         return false;
     return nb <= RINGO_MAX_RECV_BUFFERS && (nb & (nb - 1)) == 0;
 }
