@@ -101,10 +101,29 @@ int ringo__server_probe(const ringo__server *s)
     return ret < 0 ? ret : 0;
 }
 
+/* Sharing the port with another process is asked for, never an accident. */
+static int check_port_free(const ringo__server *s)
+{
+    int ret;
+
+    if (!s->cfg.port || (s->cfg.deploy_flags & RINGO_DEPLOY_SHARE_PORT))
+        return 0;
+    ret = ringo__port_taken(&s->cfg, s->cfg.port);
+    if (ret == 1 && !s->cfg.quiet)
+        fprintf(stderr,
+                "ringo: cannot listen on %s:%u: port already in use by another process; pass "
+                "--reuse-port to share it (rolling restart; RINGO_DEPLOY_SHARE_PORT)\n",
+                s->cfg.host, s->cfg.port);
+    return ret == 1 ? -EADDRINUSE : 0; /* other errors: the bind itself reports them */
+}
+
 static int open_listeners(ringo__server *s)
 {
     uint16_t port = s->cfg.port;
+    int ret = check_port_free(s);
 
+    if (ret < 0)
+        return ret;
     s->listen_fds = ringo__malloc(s->nrings * sizeof(int));
     if (!s->listen_fds)
         return -ENOMEM;

@@ -129,6 +129,7 @@ void ringo__ring_free(ringo__ring *r);
 
 /* core/listener.c */
 int ringo__listen(const ringo_config *cfg, uint16_t port, int *family, uint16_t *bound);
+int ringo__port_taken(const ringo_config *cfg, uint16_t port);
 
 /* Inline bodies. */
 
