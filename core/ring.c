@@ -494,6 +494,7 @@ static void loop(ringo__ring *r)
         if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY) {
             fprintf(stderr, "ringo: ring %u: io_uring_enter: %s\n", r->id, strerror(-ret));
             r->loop_err = ret;
+            atomic_store_explicit(&r->loop_failed, true, memory_order_relaxed);
             break;
         }
         r->now = monotonic_ms();

@@ -1,7 +1,9 @@
 /*
  * core/server.c - start the ring threads, stop them gracefully.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +17,7 @@
 
 #include "core/alloc.h"
 #include "core/ring_impl.h"
+#include "core/systemd.h"
 
 #define FD_RESERVE 64 /* descriptors kept for files, upstreams, the process */
 
@@ -117,18 +120,69 @@ static int check_port_free(const ringo__server *s)
     return ret == 1 ? -EADDRINUSE : 0; /* other errors: the bind itself reports them */
 }
 
+static void bound_address(ringo__server *s, int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return;
+    s->family = ss.ss_family;
+    if (ss.ss_family == AF_INET)
+        s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    else if (ss.ss_family == AF_INET6)
+        s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/*
+ * Socket activation: the rings share the sockets systemd passed, ring i
+ * taking passed socket i % n (a dup of it, so each ring closes its own).
+ * Several rings on one socket share its accept queue: the kernel wakes one
+ * waiting accept per connection. Per-ring SO_REUSEPORT siblings would spread
+ * connections more evenly, but they die with the process and reset their
+ * queues; the socket systemd holds outlives a restart with its queue whole.
+ * Returns 1 when sockets were passed, 0 when none, or -errno.
+ */
+static int adopt_listeners(ringo__server *s)
+{
+    int fds[64], n = ringo__sd_listen_fds(fds, 64);
+
+    if (n < 0 || (unsigned)n > s->nrings) {
+        if (!s->cfg.quiet)
+            fprintf(stderr, "ringo: socket activation: %s\n",
+                    n < 0 ? strerror(-n) : "more sockets passed than rings (raise --threads)");
+        return n < 0 ? n : -EINVAL;
+    }
+    for (unsigned i = 0; i < s->nrings && n > 0; i++) {
+        s->listen_fds[i] = i < (unsigned)n ? fds[i] : fcntl(fds[i % n], F_DUPFD_CLOEXEC, 0);
+        if (s->listen_fds[i] < 0)
+            return -errno;
+    }
+    if (n > 0) {
+        bound_address(s, fds[0]);
+        s->activated = true;
+    }
+    return n > 0;
+}
+
 static int open_listeners(ringo__server *s)
 {
     uint16_t port = s->cfg.port;
-    int ret = check_port_free(s);
+    int ret;
 
-    if (ret < 0)
-        return ret;
     s->listen_fds = ringo__malloc(s->nrings * sizeof(int));
     if (!s->listen_fds)
         return -ENOMEM;
     for (unsigned i = 0; i < s->nrings; i++)
         s->listen_fds[i] = -1;
+    if (s->cfg.deploy_flags & RINGO_DEPLOY_SYSTEMD) {
+        ret = adopt_listeners(s);
+        if (ret != 0)
+            return ret < 0 ? ret : 0;
+    }
+    ret = check_port_free(s);
+    if (ret < 0)
+        return ret;
     for (unsigned i = 0; i < s->nrings; i++) {
         /* The first binds (port 0 picks one); the others join its port. */
         int fd = ringo__listen(&s->cfg, i ? s->port : port, &s->family, &s->port);
@@ -166,6 +220,12 @@ static void cleanup(ringo__server *s)
     if (s->quit_efd >= 0)
         close(s->quit_efd);
     s->quit_efd = -1;
+    if (s->wd_efd >= 0)
+        close(s->wd_efd);
+    s->wd_efd = -1;
+    if (s->notify_fd >= 0)
+        close(s->notify_fd);
+    s->notify_fd = -1;
     sem_destroy(&s->ready);
 }
 
@@ -213,39 +273,93 @@ static int start_rings(ringo__server *s)
     return err;
 }
 
+static void report_stalls(ringo__server *s, uint64_t *reported, uint64_t now)
+{
+    uint32_t limit = s->cfg.stall_warn_ms;
+
+    for (unsigned i = 0; limit && i < s->nrings; i++) {
+        ringo__ring *r = s->rings[i];
+        const char *label = atomic_load_explicit(&r->wd_label, memory_order_acquire);
+        uint64_t since = atomic_load_explicit(&r->wd_since, memory_order_relaxed);
+        if (!label || now - since < limit || reported[i] == since)
+            continue;
+        reported[i] = since;
+        atomic_fetch_add_explicit(&r->stats.ring_stalls, 1, memory_order_relaxed);
+        fprintf(stderr,
+                "ringo: ring %u stalled: handler '%s' has held it for %llu ms so far "
+                "(threshold %u ms); every connection of this ring waits. Await "
+                "instead of blocking, or declare the route RINGO_SYNC\n",
+                i, label, (unsigned long long)(now - since), limit);
+    }
+}
+
+/*
+ * systemd's watchdog is fed only while every ring makes progress (the
+ * liveness route's view: no handler has held a ring for live_stall_ms, no
+ * ring loop failed): a stuck ring stops the pings, and systemd restarts the
+ * service WatchdogSec after the last one.
+ */
+static void feed_systemd(ringo__server *s, uint64_t now, uint64_t *next)
+{
+    uint64_t limit = s->cfg.live_stall_ms ? s->cfg.live_stall_ms : UINT64_MAX, held;
+    const char *label;
+
+    if (!s->wd_usec || now < *next || ringo__server_stalled(s, limit, &label, &held) >= 0)
+        return;
+    ringo__sd_notify_send(s->notify_fd, &s->notify_addr, s->notify_len, "WATCHDOG=1");
+    *next = now + s->wd_usec / 2000;
+}
+
 /*
  * The ring-stall watchdog. A handler that computes or blocks on a ring
  * stalls every connection of that core, and a stuck ring cannot time itself:
  * this thread reads the rings' stamps (label, since) a few times per
- * threshold and reports each stall once.
+ * threshold and reports each stall once. It also feeds systemd's watchdog.
+ * It runs until the rings are joined, the drain included.
  */
 static void *watchdog_main(void *arg)
 {
     ringo__server *s = arg;
     uint32_t limit = s->cfg.stall_warn_ms;
-    int period = (int)(limit / 4 < 5 ? 5 : limit / 4);
+    uint64_t wd_ms = s->wd_usec / 2000, next = 0;
+    int period = limit ? (int)(limit / 4 < 5 ? 5 : limit / 4) : 1000;
     uint64_t *reported = ringo__calloc(s->nrings, sizeof(uint64_t));
-    struct pollfd pfd = {.fd = s->stop_efd, .events = POLLIN};
+    struct pollfd pfd = {.fd = s->wd_efd, .events = POLLIN};
 
-    while (reported && poll(&pfd, 1, period) == 0) {
+    if (wd_ms && (uint64_t)period > wd_ms / 2)
+        period = (int)(wd_ms / 2 ? wd_ms / 2 : 1);
+    while (reported && poll(&pfd, 1, period) <= 0) {
         uint64_t now = ringo__coarse_ms();
-        for (unsigned i = 0; i < s->nrings; i++) {
-            ringo__ring *r = s->rings[i];
-            const char *label = atomic_load_explicit(&r->wd_label, memory_order_acquire);
-            uint64_t since = atomic_load_explicit(&r->wd_since, memory_order_relaxed);
-            if (!label || now - since < limit || reported[i] == since)
-                continue;
-            reported[i] = since;
-            atomic_fetch_add_explicit(&r->stats.ring_stalls, 1, memory_order_relaxed);
-            fprintf(stderr,
-                    "ringo: ring %u stalled: handler '%s' has held it for %llu ms so far "
-                    "(threshold %u ms); every connection of this ring waits. Await "
-                    "instead of blocking, or declare the route RINGO_SYNC\n",
-                    i, label, (unsigned long long)(now - since), limit);
-        }
+        report_stalls(s, reported, now);
+        feed_systemd(s, now, &next);
     }
     ringo__free(reported);
     return NULL;
+}
+
+/* Opens $NOTIFY_SOCKET and reads $WATCHDOG_USEC (RINGO_DEPLOY_SYSTEMD). */
+static void systemd_setup(ringo__server *s)
+{
+    int fd;
+
+    if (!(s->cfg.deploy_flags & RINGO_DEPLOY_SYSTEMD))
+        return;
+    fd = ringo__sd_notify_open(&s->notify_addr, &s->notify_len);
+    if (fd < 0 && fd != -ENOENT && !s->cfg.quiet)
+        fprintf(stderr, "ringo: NOTIFY_SOCKET ignored: %s\n", strerror(-fd));
+    s->notify_fd = fd < 0 ? -1 : fd;
+    s->wd_usec = s->notify_fd >= 0 ? ringo__sd_watchdog_usec() : 0;
+}
+
+static void notify_ready(ringo__server *s)
+{
+    char msg[160];
+
+    if (s->notify_fd < 0)
+        return;
+    snprintf(msg, sizeof(msg), "READY=1\nSTATUS=serving on %s:%u (%u rings)%s", s->cfg.host,
+             s->port, s->nrings, s->activated ? ", sockets from systemd" : "");
+    ringo__sd_notify_send(s->notify_fd, &s->notify_addr, s->notify_len, msg);
 }
 
 int ringo__server_start(ringo__server *s)
@@ -255,7 +369,7 @@ int ringo__server_start(ringo__server *s)
     signal(SIGPIPE, SIG_IGN); /* sends use MSG_NOSIGNAL; other code may not */
     resolve_config(s);
     s->nrings = s->cfg.threads;
-    s->stop_efd = s->reload_efd = s->quit_efd = -1;
+    s->stop_efd = s->reload_efd = s->quit_efd = s->wd_efd = s->notify_fd = -1;
     atomic_store(&s->stop_requested, false);
     atomic_store(&s->drain_begun, false);
     if (sem_init(&s->ready, 0, 0) < 0)
@@ -266,11 +380,14 @@ int ringo__server_start(ringo__server *s)
     s->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     s->reload_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     s->quit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    s->wd_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     s->rings = ringo__calloc(s->nrings, sizeof(*s->rings));
-    if (s->stop_efd < 0 || s->reload_efd < 0 || s->quit_efd < 0 || !s->rings) {
-        ret = s->stop_efd < 0 || s->reload_efd < 0 || s->quit_efd < 0 ? -errno : -ENOMEM;
+    if (s->stop_efd < 0 || s->reload_efd < 0 || s->quit_efd < 0 || s->wd_efd < 0 || !s->rings) {
+        ret = s->stop_efd < 0 || s->reload_efd < 0 || s->quit_efd < 0 || s->wd_efd < 0 ? -errno
+                                                                                       : -ENOMEM;
         goto fail;
     }
+    systemd_setup(s);
     ret = open_listeners(s);
     if (ret < 0)
         goto fail;
@@ -278,8 +395,9 @@ int ringo__server_start(ringo__server *s)
     if (ret < 0)
         goto fail;
     s->running = 1;
-    if (s->cfg.stall_warn_ms)
+    if (s->cfg.stall_warn_ms || s->wd_usec)
         s->watchdog_started = pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
+    notify_ready(s);
     return 0;
 fail:
     cleanup(s);
@@ -420,6 +538,7 @@ int ringo__server_wait(ringo__server *s)
     struct pollfd pfd[3] = {{.fd = s->quit_efd, .events = POLLIN},
                             {.fd = s->reload_efd, .events = POLLIN},
                             {.fd = s->sig_fd, .events = POLLIN}};
+    uint64_t one = 1;
     int ret;
 
     if (!s->running)
@@ -444,11 +563,16 @@ int ringo__server_wait(ringo__server *s)
         if (reload && s->reload_hook && !atomic_load(&s->stop_requested))
             s->reload_hook(s);
     }
+    ringo__sd_notify_send(s->notify_fd, &s->notify_addr, s->notify_len,
+                          "STOPPING=1\nSTATUS=stopping: draining");
     lame_duck(s);
-    if (s->watchdog_started)
-        pthread_join(s->watchdog, NULL);
-    s->watchdog_started = false;
     ret = join_rings(s);
+    if (s->watchdog_started) {
+        if (write(s->wd_efd, &one, sizeof(one)) < 0)
+            fprintf(stderr, "ringo: watchdog: %s\n", strerror(errno));
+        pthread_join(s->watchdog, NULL);
+    }
+    s->watchdog_started = false;
     s->running = 0;
     if (ret < 0)
         return ret; /* the rings left running: their loop_err is theirs */
@@ -467,6 +591,11 @@ int ringo__server_stalled(const ringo__server *s, uint64_t limit_ms, const char 
         ringo__ring *r = s->rings[i];
         const char *l = atomic_load_explicit(&r->wd_label, memory_order_acquire);
         uint64_t since = atomic_load_explicit(&r->wd_since, memory_order_relaxed);
+        if (atomic_load_explicit(&r->loop_failed, memory_order_relaxed)) {
+            *label = "(none: the ring's loop failed)";
+            *held_ms = 0;
+            return (int)i;
+        }
         if (l && now >= since && now - since >= limit_ms) {
             *label = l;
             *held_ms = now - since;
@@ -505,7 +634,7 @@ int ringo__server_init(ringo__server *s, const ringo__server_opts *opts)
     s->app = opts->app;
     s->drain_hook = opts->drain_hook;
     s->reload_hook = opts->reload_hook;
-    s->sig_fd = s->stop_efd = s->reload_efd = s->quit_efd = -1;
+    s->sig_fd = s->stop_efd = s->reload_efd = s->quit_efd = s->wd_efd = s->notify_fd = -1;
     s->host = ringo__strdup(s->cfg.host ? s->cfg.host : "0.0.0.0");
     s->cfg.host = s->host;
     return s->host ? 0 : -ENOMEM;

@@ -13,6 +13,8 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 
+#include <sys/un.h>
+
 #include "core/ring.h"
 
 struct ringo__server {
@@ -35,7 +37,14 @@ struct ringo__server {
     int running;
     pthread_t watchdog;
     bool watchdog_started;
-    bool abandoned; /* ringo__server_wait() left rings running: never free them */
+    int wd_efd; /* readable once the rings were joined: the watchdog thread ends */
+    /* systemd (RINGO_DEPLOY_SYSTEMD): $NOTIFY_SOCKET (-1: none), WATCHDOG=1 interval. */
+    int notify_fd;
+    struct sockaddr_un notify_addr;
+    socklen_t notify_len;
+    uint64_t wd_usec; /* $WATCHDOG_USEC for this process, 0: none */
+    bool activated;   /* the listeners came from systemd socket activation */
+    bool abandoned;   /* ringo__server_wait() left rings running: never free them */
     /* Hook for the layer above (the pool), on the main thread: see ringo__stop_stage. */
     uint64_t (*drain_hook)(ringo__server *s, int stage);
     /* Hook for the layer above, on the thread in ringo__server_wait(): SIGHUP, SIGUSR1,
