@@ -931,6 +931,17 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
     return 0;
 }
 
+/* SIGHUP, SIGUSR1: what a real app reopens or reloads there; the demo says it ran. */
+static int demo_reload(ringo_app *app, void *udata)
+{
+    static unsigned long reloads;
+
+    (void)app;
+    (void)udata;
+    fprintf(stderr, "ringo: reload hooks ran (%lu)\n", ++reloads);
+    return 0;
+}
+
 /* udata APP is replaced by the app itself at registration. */
 static char app_marker;
 #define APP ((void *)&app_marker)
@@ -1142,6 +1153,8 @@ static int add_routes(ringo_app *app)
                              routes[i].udata == APP ? app : routes[i].udata, &o);
     }
     /* Probes for load balancers, Kubernetes and systemd (ringo/health.h). */
+    if (ret == 0)
+        ret = ringo_app_on_reload(app, "demo", demo_reload, NULL);
     if (ret == 0)
         ret = ringo_app_readiness(app, "/readyz");
     if (ret == 0)
