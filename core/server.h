@@ -2,9 +2,10 @@
  * core/server.h - the set of ring threads serving one app.
  *
  * The server owns the listeners (one SO_REUSEPORT socket per ring: the first
- * binds the configured port, the others bind the port it got), starts the
- * ring threads, and coordinates graceful shutdown through an eventfd every
- * ring polls.
+ * binds the configured port, the others bind the port it got; or the sockets
+ * systemd passed, shared by the rings), starts the ring threads, and
+ * coordinates graceful shutdown through an eventfd every ring polls, after
+ * the lame-duck delay, if any.
  */
 #ifndef RINGO_CORE_SERVER_H
 #define RINGO_CORE_SERVER_H
