@@ -49,6 +49,7 @@ bool ringo__ring_trusted(const ringo__ring *r, const struct sockaddr *sa)
 ringo__ring_stats *ringo__ring_stats_of(ringo__ring *r) { return &r->stats; }
 int ringo__ring_fd(const ringo__ring *r) { return r->ring_fd; }
 uint64_t ringo__ring_now(const ringo__ring *r) { return r->now; }
+bool ringo__ring_stop_requested(const ringo__ring *r) { return ringo__server_stopping(r->srv); }
 void ringo__ring_hold(ringo__ring *r) { r->holds++; }
 
 #define RING_XCLOSED 0x80000000u
@@ -498,6 +499,7 @@ static void loop(ringo__ring *r)
         if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY) {
             fprintf(stderr, "ringo: ring %u: io_uring_enter: %s\n", r->id, strerror(-ret));
             r->loop_err = ret;
+            atomic_store_explicit(&r->loop_failed, true, memory_order_relaxed);
             break;
         }
         r->now = monotonic_ms();

@@ -152,6 +152,10 @@ void *ringo__ring_app(const ringo__ring *r);
 ringo__ring_stats *ringo__ring_stats_of(ringo__ring *r);
 int ringo__ring_fd(const ringo__ring *r);
 
+/* True from the server's stop request on, the lame-duck delay included
+ * (ringo_config.shutdown_delay_ms): responses should close their connections. */
+bool ringo__ring_stop_requested(const ringo__ring *r);
+
 /* Milliseconds of CLOCK_MONOTONIC, refreshed once per loop iteration. */
 uint64_t ringo__ring_now(const ringo__ring *r);
 

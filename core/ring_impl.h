@@ -103,7 +103,8 @@ struct ringo__ring {
     pthread_t thread;
     bool joined; /* main thread only: join_rings() joined it */
     int setup_err;
-    int loop_err; /* io_uring_enter failed: the ring stopped */
+    int loop_err;             /* io_uring_enter failed: the ring stopped */
+    _Atomic bool loop_failed; /* the same, for other threads (liveness, systemd's watchdog) */
 };
 
 /* core/conn.c */

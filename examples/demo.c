@@ -748,6 +748,8 @@ static void usage(FILE *f)
                "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
                "             [--file-no-sendfile] [--openapi-url PATH] [--docs-url PATH]\n"
                "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet]\n"
+               "             [--shutdown-delay MS] [--ready-max-queue N] [--live-stall MS]\n"
+               "             [--reuse-port] [--systemd]\n"
                "             [--proxy-protocol] [--trusted-proxies CIDR,...]\n"
                "             [--forwarded x|rfc7239]\n");
 }
@@ -793,6 +795,11 @@ enum {
     OPT_DOCS,
     OPT_SWAGGER,
     OPT_PG,
+    OPT_SHUTDOWN_DELAY,
+    OPT_READY_QUEUE,
+    OPT_LIVE_STALL,
+    OPT_REUSE_PORT,
+    OPT_SYSTEMD,
     OPT_PROXYPROTO,
     OPT_TRUSTED,
     OPT_FORWARDED
@@ -861,6 +868,11 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"docs-url", 1, 0, OPT_DOCS},
                                          {"swagger-ui-dir", 1, 0, OPT_SWAGGER},
                                          {"pg", 1, 0, OPT_PG},
+                                         {"shutdown-delay", 1, 0, OPT_SHUTDOWN_DELAY},
+                                         {"ready-max-queue", 1, 0, OPT_READY_QUEUE},
+                                         {"live-stall", 1, 0, OPT_LIVE_STALL},
+                                         {"reuse-port", 0, 0, OPT_REUSE_PORT},
+                                         {"systemd", 0, 0, OPT_SYSTEMD},
                                          {"proxy-protocol", 0, 0, OPT_PROXYPROTO},
                                          {"trusted-proxies", 1, 0, OPT_TRUSTED},
                                          {"forwarded", 1, 0, OPT_FORWARDED},
@@ -908,6 +920,11 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_Z406: compress_406 = true; break;
         case OPT_FILES: files_dir = optarg; break;
         case OPT_PG: pg_dsn = optarg; break;
+        case OPT_SHUTDOWN_DELAY: cfg->shutdown_delay_ms = (uint32_t)v; break;
+        case OPT_READY_QUEUE: cfg->ready_max_queue = (uint32_t)v; break;
+        case OPT_LIVE_STALL: cfg->live_stall_ms = (uint32_t)v; break;
+        case OPT_REUSE_PORT: cfg->deploy_flags |= RINGO_DEPLOY_SHARE_PORT; break;
+        case OPT_SYSTEMD: cfg->deploy_flags |= RINGO_DEPLOY_SYSTEMD; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         case OPT_OPENAPI: openapi.json_path = optarg; break;
@@ -929,6 +946,17 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
+    return 0;
+}
+
+/* SIGHUP, SIGUSR1: what a real app reopens or reloads there; the demo says it ran. */
+static int demo_reload(ringo_app *app, void *udata)
+{
+    static unsigned long reloads;
+
+    (void)app;
+    (void)udata;
+    fprintf(stderr, "ringo: reload hooks ran (%lu)\n", ++reloads);
     return 0;
 }
 
@@ -1142,6 +1170,13 @@ static int add_routes(ringo_app *app)
         ret = ringo_route_ex(app, routes[i].method, routes[i].pattern, routes[i].mode, routes[i].fn,
                              routes[i].udata == APP ? app : routes[i].udata, &o);
     }
+    /* Probes for load balancers, Kubernetes and systemd (ringo/health.h). */
+    if (ret == 0)
+        ret = ringo_app_on_reload(app, "demo", demo_reload, NULL);
+    if (ret == 0)
+        ret = ringo_app_readiness(app, "/readyz");
+    if (ret == 0)
+        ret = ringo_app_liveness(app, "/livez");
     if (ret == 0)
         ret = demo_stream_routes(app);
     if (ret == 0)

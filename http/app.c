@@ -61,6 +61,7 @@ static void config_defaults(ringo_config *c)
     c->sse_ping_ms = 15000;
     c->ws_ping_ms = 20000;
     c->ws_idle_timeout_ms = 60000;
+    c->live_stall_ms = 5000;
 }
 
 /* A newer caller's fields this library does not know are zeroed: left so, they are accepted. */
@@ -92,6 +93,8 @@ static bool config_valid(const ringo_config *c)
     uint32_t nb = c->recv_buffers;
 
     if (c->pool_threads > RINGO_MAX_POOL_THREADS || c->max_post_inflight > RINGO_MAX_POST_INFLIGHT)
+        return false;
+    if (c->deploy_flags & ~(RINGO_DEPLOY_SHARE_PORT | RINGO_DEPLOY_SYSTEMD))
         return false;
     if (c->proxy_protocol > 1 || c->forwarded > RINGO_FORWARDED_RFC7239)
         return false;

@@ -18,8 +18,9 @@ jobs=$(nproc)
 # compression tests' decoders; python3-jsonschema: /openapi.json against the OpenAPI 3.1 schema.
 # libpq-dev builds the PostgreSQL module; postgresql-15 provides the server binaries its tests run
 # in a throw-away cluster (tests/integration/pg_cluster.py; the package's own cluster is never used).
+# systemd: systemd-analyze verifies examples/systemd/ (test_systemd; no running systemd needed).
 scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli \
-    python3-jsonschema libpq-dev postgresql-15
+    python3-jsonschema libpq-dev postgresql-15 systemd
 
 build() { # dir, cmake args...
     local dir=$1; shift
@@ -50,7 +51,7 @@ build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=address,unde
 section "TSan build: pool, deque, coroutines, and the server's threaded paths"
 build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=thread
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j"$jobs" \
-    -R 'unit\.(deque|pool|msgring|coro|app|await|pg)_test|integration\.test_(sync|deps|async|post_work|shutdown|stream|upload|ws|compress|files|pg_sync|pg_async)')
+    -R 'unit\.(deque|pool|msgring|coro|app|await|pg)_test|integration\.test_(sync|deps|async|post_work|shutdown|stream|upload|ws|compress|files|pg_sync|pg_async|lifecycle|systemd|signals|restart)')
 
 if [ -x scripts/test-aarch64.sh ]; then
     section "aarch64 coroutine switch under qemu-user"

@@ -117,6 +117,15 @@ typedef struct ringo_config {
                                        (ringo/ws.h); 20000; 0: none */
     uint32_t ws_idle_timeout_ms;    /* a WebSocket that received nothing (not even a pong)
                                        this long is closed with 1001; 60000; 0: none */
+    uint32_t shutdown_delay_ms;     /* lame duck: after a stop request, keep serving this long
+                                       (readiness answers 503, responses close their
+                                       connections) before the drain begins; 0: none */
+    uint32_t ready_max_queue;       /* readiness (ringo_app_readiness) answers 503 while this
+                                       many sync jobs or more wait in the pool queue;
+                                       0: max_pool_queue (the queue is full) */
+    uint32_t live_stall_ms;         /* liveness (ringo_app_liveness) answers 503 while one
+                                       handler has held a ring this long; 5000; 0: never */
+    uint32_t deploy_flags;          /* RINGO_DEPLOY_*: port sharing, systemd */
     uint32_t proxy_protocol;        /* 1: every connection starts with a PROXY protocol v1 or
                                        v2 header (load balancers); only trusted_proxies may
                                        connect; 0: off */
@@ -131,6 +140,24 @@ typedef struct ringo_config {
 #define RINGO_FORWARDED_NONE 0u
 #define RINGO_FORWARDED_X 1u
 #define RINGO_FORWARDED_RFC7239 2u
+
+/*
+ * ringo_config.deploy_flags: share the port with other processes (a rolling
+ * restart: the new process starts while the old one drains). Without it a
+ * port another process listens on fails the start with -EADDRINUSE, even
+ * though every listener sets SO_REUSEPORT (the rings of one process always
+ * share their port).
+ */
+#define RINGO_DEPLOY_SHARE_PORT 1u
+/*
+ * ringo_config.deploy_flags: systemd integration (docs/operations.md). Listening
+ * sockets passed by socket activation (LISTEN_PID, LISTEN_FDS) are used
+ * instead of binding host:port, and $NOTIFY_SOCKET is told READY=1 once every
+ * ring listens, STOPPING=1 when the stop begins, and WATCHDOG=1 while every
+ * ring makes progress (at half of $WATCHDOG_USEC). Without the variables
+ * nothing changes.
+ */
+#define RINGO_DEPLOY_SYSTEMD 2u
 
 /* Largest ringo_config.max_post_inflight (the live count is 32 bits, with headroom). */
 #define RINGO_MAX_POST_INFLIGHT 0x7fffffffu

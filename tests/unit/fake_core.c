@@ -329,6 +329,12 @@ bool ringo__conn_proxied_tls(const ringo__conn *c)
     return false;
 }
 
+bool ringo__ring_stop_requested(const ringo__ring *r)
+{
+    (void)r;
+    return false; /* the fake ring is never asked to stop (no lame-duck period) */
+}
+
 bool ringo__ring_trusted(const ringo__ring *r, const struct sockaddr *sa)
 {
     return ringo__cidrs_match(r->srv->trusted, r->srv->ntrusted, sa);
