@@ -19,8 +19,9 @@ jobs=$(nproc)
 # libpq-dev builds the PostgreSQL module; postgresql-15 provides the server binaries its tests run
 # in a throw-away cluster (tests/integration/pg_cluster.py; the package's own cluster is never used).
 # systemd: systemd-analyze verifies examples/systemd/ (test_systemd; no running systemd needed).
+# haproxy, nginx: the load balancers of test_load_balancers (apache2-utils: its optional ab load).
 scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli \
-    python3-jsonschema libpq-dev postgresql-15 systemd
+    python3-jsonschema libpq-dev postgresql-15 systemd haproxy nginx apache2-utils
 
 build() { # dir, cmake args...
     local dir=$1; shift

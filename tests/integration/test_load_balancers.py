@@ -12,7 +12,8 @@ keep-alive upstream connections (keepalive, proxy_http_version 1.1, an
 empty Connection header): many requests ride few connections; its
 X-Forwarded-For is believed (ringo trusts 127.0.0.1): /whoami reports the
 client at 127.0.0.2 and not the address the client forged in its own
-X-Forwarded-For.
+X-Forwarded-For. The sample configurations under examples/ pass
+`haproxy -c` and `nginx -t`.
 
 Rolling restart under a continuous keep-alive load (8 clients, at least
 LOAD_SECONDS): each instance in turn gets SIGTERM with --shutdown-delay
@@ -28,7 +29,9 @@ delay >= (fall + 1) x inter + margin (here inter 200 ms, fall 2: 600 ms,
 delay 3000 ms).
 
 RINGO_LB_MEASURE=1 with RINGO_LB_DELAY_MS=0 measures the baseline (a plain
-SIGTERM): the failures are printed instead of checked.
+SIGTERM): the failures are printed instead of checked. RINGO_LB_LOAD=ab
+makes the load `ab -k -c 100` (apache2-utils) instead of the 8 Python
+clients.
 """
 import os
 import shutil
@@ -49,6 +52,7 @@ from ringo_harness import Server, case, check, check_eq  # noqa: E402
 DELAY_MS = int(os.environ.get("RINGO_LB_DELAY_MS", "3000"))
 MEASURE = bool(os.environ.get("RINGO_LB_MEASURE"))
 LOAD_SECONDS = 10.0
+AB = os.environ.get("RINGO_LB_LOAD") == "ab"
 CLIENT_ADDR = "127.0.0.2"  # a client address the instances do not trust
 
 
@@ -223,10 +227,42 @@ def tcp_conns(ports):
     return out
 
 
+class AbLoad:
+    """ab -k -c 100 for a bounded time, with Load's interface; failures come at the end."""
+
+    def __init__(self, port, seconds=60):
+        self.proc = subprocess.Popen(
+            [need("ab"), "-k", "-c", "100", "-t", str(seconds), "-n", "100000000", "-r",
+             f"http://127.0.0.1:{port}/users/1"], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+
+    def start(self):
+        return self
+
+    def wait_for_ok(self, more, timeout):
+        time.sleep(1.0)
+        return True
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)  # ab prints its report on SIGINT
+        out = self.proc.communicate(timeout=60)[0].decode(errors="replace")
+        val = {}
+        for line in out.splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                val[k.strip()] = v.split()[0] if v.split() else ""
+        done, failed = int(val.get("Complete requests", 0)), int(val.get("Failed requests", 0))
+        non2xx = int(val.get("Non-2xx responses", 0))
+        # A non-2xx answer is also a "Length" failure (its body differs): count each once.
+        why = out[out.find("(Connect"):].split(")")[0] + f"), non-2xx {non2xx}"
+        bad = max(failed, non2xx)
+        return done - bad, [f"ab failed {why}"] * bad
+
+
 def rolling_restart(servers, ports, extra, healthy, overlap=False):
     """Restarts each instance in turn under load; returns (ok, failures, seconds). overlap:
     the new process starts on the port (--reuse-port) while the old one is a lame duck."""
-    load = Load(servers["fe"], clients=8).start()
+    load = (AbLoad(servers["fe"]) if AB else Load(servers["fe"], clients=8)).start()
     t0 = time.monotonic()
     try:
         check(load.wait_for_ok(200, 3 * h.TIMEOUT), "the load got going through the balancer")
@@ -332,6 +368,25 @@ def nginx_keepalive_forwarded_and_rolling_restart():
         for i in (0, 1):
             if i in servers:
                 servers[i].stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@case(server=False)
+def example_configurations_are_valid():
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples")
+    p = subprocess.run([need("haproxy"), "-c", "-f", os.path.join(src, "haproxy", "haproxy.cfg")],
+                       capture_output=True, timeout=h.TIMEOUT)
+    check(p.returncode == 0, f"haproxy -c examples/haproxy/haproxy.cfg: {p.stdout + p.stderr!r}")
+    tmp = tempfile.mkdtemp(prefix="proxy-lb-conf-")
+    try:
+        conf = os.path.join(tmp, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"pid {tmp}/nginx.pid;\nevents {{}}\nhttp {{\n"
+                    f"    include {os.path.abspath(os.path.join(src, 'nginx', 'ringo.conf'))};\n}}\n")
+        p = subprocess.run([need("nginx"), "-t", "-c", conf, "-e", f"{tmp}/error.log"],
+                           capture_output=True, timeout=h.TIMEOUT)
+        check(p.returncode == 0, f"nginx -t with examples/nginx/ringo.conf: {p.stderr!r}")
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
