@@ -139,8 +139,10 @@ static size_t v2(uint8_t *out, uint8_t vc, uint8_t fam, const void *addr, size_t
     out[13] = fam;
     out[14] = (uint8_t)((len + (size_t)len_delta) >> 8);
     out[15] = (uint8_t)(len + (size_t)len_delta);
-    memcpy(out + 16, addr, alen);
-    memcpy(out + 16 + alen, tlv, tlen);
+    if (alen)
+        memcpy(out + 16, addr, alen);
+    if (tlen)
+        memcpy(out + 16 + alen, tlv, tlen);
     return 16 + len;
 }
 
