@@ -169,15 +169,19 @@ static void test_bypass_middleware_and_deps(void)
     finish(app);
 }
 
+static int waited = -1;
+
+/* Only the wait: the app is freed by the thread that stopped it, after the join. */
 static void *waiter(void *arg)
 {
-    finish(arg);
+    waited = ringo_app_wait(arg);
     return NULL;
 }
 
 static void test_stop_with_delay(void)
 {
     ringo_app *app = new_app(600000); /* only the second SIGTERM ends it */
+    ringo_stats st;
     pthread_t t;
     uint16_t port;
     reply r;
@@ -200,6 +204,10 @@ static void test_stop_with_delay(void)
     CHECK(r.status == 200);
     CHECK(kill(getpid(), SIGTERM) == 0);
     CHECK(pthread_join(t, NULL) == 0);
+    CHECK(waited == 0);
+    ringo_app_stats(app, &st);
+    CHECK(st.conns_live == 0 && st.reqs_live == 0 && st.stacks_live == 0 && st.jobs_live == 0);
+    ringo_app_free(app);
 }
 
 static const struct {
