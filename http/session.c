@@ -233,7 +233,7 @@ static void request_done_parsing(ringo__sess *s, bool more)
     /* The body is in: its deadline no longer applies, whatever the handler takes. */
     ringo__conn_timer(s->conn, RINGO__HTTP_TIMER_NONE, 0);
     if ((cfg->max_requests_per_conn && s->served >= cfg->max_requests_per_conn) ||
-        ((s->draining || s->eof || ringo__ring_stop_requested(ringo__conn_ring(s->conn))) && !more))
+        (!more && (s->draining || s->eof || ringo__ring_stop_requested(ringo__conn_ring(s->conn)))))
         r->keep_alive = false;
     if (r->early)
         ringo__body_finish(r); /* queued at its head already */

@@ -199,6 +199,7 @@ void *ringo__ring_app(const ringo__ring *r) { return r->srv->app; }
 ringo__ring_stats *ringo__ring_stats_of(ringo__ring *r) { return &r->stats; }
 int ringo__ring_fd(const ringo__ring *r) { return r->has_uring ? r->uring.ring_fd : -1; }
 uint64_t ringo__ring_now(const ringo__ring *r) { return r->now; }
+bool ringo__ring_stop_requested(const ringo__ring *r) { return ringo__server_stopping(r->srv); }
 const char *ringo__ring_date_line(ringo__ring *r)
 {
     (void)r;
@@ -327,12 +328,6 @@ bool ringo__conn_proxied_tls(const ringo__conn *c)
 {
     (void)c;
     return false;
-}
-
-bool ringo__ring_stop_requested(const ringo__ring *r)
-{
-    (void)r;
-    return false; /* the fake ring is never asked to stop (no lame-duck period) */
 }
 
 bool ringo__ring_trusted(const ringo__ring *r, const struct sockaddr *sa)
