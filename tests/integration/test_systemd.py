@@ -80,20 +80,30 @@ class Activated(h.Server):
 
     def __init__(self, listener, notify, args=(), threads=1, watchdog_usec=None):
         super().__init__(["--systemd", *args], threads)
-        self.listener, self.notify, self.watchdog_usec = listener, notify, watchdog_usec
+        self.listeners = listener if isinstance(listener, list) else [listener]
+        self.notify, self.watchdog_usec = notify, watchdog_usec
 
     def start(self):
         cmd = self.command()
-        env = dict(os.environ, LISTEN_FDS="1", LISTEN_FDNAMES="http", NOTIFY_SOCKET=self.notify.name)
+        n = len(self.listeners)
+        env = dict(os.environ, LISTEN_FDS=str(n), LISTEN_FDNAMES=":".join(["http"] * n),
+                   NOTIFY_SOCKET=self.notify.name)
         if self.watchdog_usec:
             env["WATCHDOG_USEC"] = str(self.watchdog_usec)
-        fd = self.listener.fileno()
+        fds = [s.fileno() for s in self.listeners]
+
+        def place():  # the passed sockets at 3, 4, ...: through 100 + i, so none clobbers another
+            for i, fd in enumerate(fds):
+                os.dup2(fd, 100 + i)
+            for i in range(n):
+                os.dup2(100 + i, 3 + i)
+
         # LISTEN_PID is the server's own pid: the shell's, which exec keeps.
         wrapped = ["/bin/sh", "-c", 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"', *cmd]
         self.stderr_file = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(wrapped, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=self.stderr_file, env=env, pass_fds=(3,),
-                                     preexec_fn=lambda: os.dup2(fd, 3))
+                                     stderr=self.stderr_file, env=env,
+                                     pass_fds=tuple(range(3, 3 + n)), preexec_fn=place)
         threading.Thread(target=self._read_stdout, daemon=True).start()
         try:
             line = self._lines.get(timeout=h.TIMEOUT)
@@ -147,6 +157,48 @@ def passed_socket_path_notify():
 @case(server=False)
 def passed_socket_shared_by_rings_abstract_notify():
     serve_on_passed_socket(abstract=True, threads=2)
+
+
+@case(server=False)
+def one_passed_socket_per_ring():
+    socks, notify = [listener(), listener()], Notify()
+    try:
+        with Activated(socks, notify, threads=2) as srv:
+            notify.wait_for("READY")
+            for s in socks:
+                for i in range(3):
+                    c = socket.create_connection(s.getsockname(), timeout=h.TIMEOUT)
+                    c.sendall(get(f"/users/{i}"))
+                    data = b""
+                    while b"\r\n\r\n" not in data or not data.endswith(f'"{i}"}}'.encode()):
+                        chunk = c.recv(4096)
+                        check(chunk, f"answer on passed socket {s.getsockname()[1]}: {data!r}")
+                        data += chunk
+                    check(data.startswith(b"HTTP/1.1 200 "), f"served: {data[:40]!r}")
+                    c.close()
+            srv.send_signal(signal.SIGTERM)
+            srv.wait_stopped()
+    finally:
+        for s in socks:
+            s.close()
+        notify.close()
+
+
+@case(server=False)
+def more_sockets_than_rings_is_refused():
+    socks, notify = [listener(), listener()], Notify()
+    try:
+        srv = Activated(socks, notify, threads=1)
+        try:
+            srv.start()
+            raise Failure("started with two passed sockets and one ring")
+        except Failure as e:
+            check("more sockets passed than rings" in str(e), f"the refusal: {e}")
+        srv.kill()
+    finally:
+        for s in socks:
+            s.close()
+        notify.close()
 
 
 @case(server=False)
