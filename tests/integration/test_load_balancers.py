@@ -19,7 +19,8 @@ Rolling restart under a continuous keep-alive load (8 clients, at least
 LOAD_SECONDS): each instance in turn gets SIGTERM with --shutdown-delay
 (readiness turns 503 at once, every route keeps serving with
 Connection: close), exits, starts again on its port, and the next one
-waits until the balancer sees it healthy. nginx (open source) has no
+waits until the balancer sees it healthy; HAProxy must mark the stopping
+instance down (its /readyz answers 503) while it still serves. nginx (open source) has no
 active health checks and marks a refused server down for fail_timeout:
 behind it the new process starts on the port (--reuse-port) while the old
 one is a lame duck, so nginx never meets a closed port. Every failed client request is
@@ -259,7 +260,7 @@ class AbLoad:
         return done - bad, [f"ab failed {why}"] * bad
 
 
-def rolling_restart(servers, ports, extra, healthy, overlap=False):
+def rolling_restart(servers, ports, extra, healthy, overlap=False, down=None):
     """Restarts each instance in turn under load; returns (ok, failures, seconds). overlap:
     the new process starts on the port (--reuse-port) while the old one is a lame duck."""
     load = (AbLoad(servers["fe"]) if AB else Load(servers["fe"], clients=8)).start()
@@ -273,7 +274,13 @@ def rolling_restart(servers, ports, extra, healthy, overlap=False):
                 servers[i] = ringo(port, extra).start()
                 srv.wait_stopped()
             else:
-                srv.stop()  # SIGTERM: lame duck for DELAY_MS, drain, exit 0 with nothing leaked
+                srv.send_signal(signal.SIGTERM)  # lame duck for DELAY_MS, then the drain
+                if down and DELAY_MS:
+                    # The balancer sees /readyz fail while the instance still serves.
+                    wait_until(lambda: down(i), f"the balancer marks instance {i} down")
+                    check(srv.alive(), f"instance {i} exited before the balancer marked it "
+                          f"down: the shutdown delay ({DELAY_MS} ms) is too short")
+                srv.wait_stopped()  # exit 0 with nothing leaked
                 servers[i] = ringo(port, extra).start()
             wait_until(lambda: healthy(i), f"instance {i} is healthy again")
             check(load.wait_for_ok(100, 3 * h.TIMEOUT), f"requests served after restart {i}")
@@ -315,7 +322,8 @@ def haproxy_proxy_v2_and_rolling_restart():
             check_eq(h.json.loads(body)["peer"], f"{CLIENT_ADDR}:{cport}",
                      "the client's address through PROXY v2")
         ok, failures, secs = rolling_restart(
-            servers, ports, extra, lambda i: haproxy_status(lb).get(f"r{i}") == "UP")
+            servers, ports, extra, lambda i: haproxy_status(lb).get(f"r{i}") == "UP",
+            down=lambda i: haproxy_status(lb).get(f"r{i}", "").startswith("DOWN"))
         report("HAProxy rolling restart", ok, failures, secs)
     except BaseException:
         if lb:
