@@ -45,6 +45,35 @@ static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
     return 0;
 }
 
+/*
+ * Every listener sets SO_REUSEPORT, so a second process of the same user
+ * binding the same port would silently share its traffic. A bind without
+ * SO_REUSEPORT tells: it fails with EADDRINUSE when any socket is bound to
+ * the port (SO_REUSEADDR keeps TIME_WAIT connections from counting).
+ * Returns 1 when the port is taken, 0 when free, or -errno.
+ */
+int ringo__port_taken(const ringo_config *cfg, uint16_t port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int fd, one = 1, zero = 0, ret;
+
+    ret = resolve(cfg->host, port, &ss, &len);
+    if (ret < 0)
+        return ret;
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    ret = bind(fd, (struct sockaddr *)&ss, len) < 0 ? -errno : 0;
+    close(fd);
+    if (ret == -EADDRINUSE)
+        return 1;
+    return ret;
+}
+
 int ringo__listen(const ringo_config *cfg, uint16_t port, int *family, uint16_t *bound)
 {
     struct sockaddr_storage ss;

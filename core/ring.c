@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/proxy.h"
 #include "core/util.h"
 #include "core/ring_impl.h"
 #include "core/task.h"
@@ -41,9 +42,14 @@ ringo__ring *ringo__ring_current(void) { return current_ring; }
 unsigned ringo__ring_id(const ringo__ring *r) { return r->id; }
 const ringo_config *ringo__ring_config(const ringo__ring *r) { return &r->srv->cfg; }
 void *ringo__ring_app(const ringo__ring *r) { return r->srv->app; }
+bool ringo__ring_trusted(const ringo__ring *r, const struct sockaddr *sa)
+{
+    return ringo__cidrs_match(r->srv->trusted, r->srv->ntrusted, sa);
+}
 ringo__ring_stats *ringo__ring_stats_of(ringo__ring *r) { return &r->stats; }
 int ringo__ring_fd(const ringo__ring *r) { return r->ring_fd; }
 uint64_t ringo__ring_now(const ringo__ring *r) { return r->now; }
+bool ringo__ring_stop_requested(const ringo__ring *r) { return ringo__server_stopping(r->srv); }
 void ringo__ring_hold(ringo__ring *r) { r->holds++; }
 
 #define RING_XCLOSED 0x80000000u
@@ -493,6 +499,7 @@ static void loop(ringo__ring *r)
         if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY) {
             fprintf(stderr, "ringo: ring %u: io_uring_enter: %s\n", r->id, strerror(-ret));
             r->loop_err = ret;
+            atomic_store_explicit(&r->loop_failed, true, memory_order_relaxed);
             break;
         }
         r->now = monotonic_ms();

@@ -1,7 +1,9 @@
 /*
  * core/server.c - start the ring threads, stop them gracefully.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,7 +17,9 @@
 
 #include "core/alloc.h"
 #include "core/probe.h"
+#include "core/proxy.h"
 #include "core/ring_impl.h"
+#include "core/systemd.h"
 
 #define FD_RESERVE 64 /* descriptors kept for files, upstreams, the process */
 
@@ -103,15 +107,85 @@ int ringo__server_probe(const ringo__server *s)
     return ret < 0 ? ret : 0;
 }
 
+/* Sharing the port with another process is asked for, never an accident. */
+static int check_port_free(const ringo__server *s)
+{
+    int ret;
+
+    if (!s->cfg.port || (s->cfg.deploy_flags & RINGO_DEPLOY_SHARE_PORT))
+        return 0;
+    ret = ringo__port_taken(&s->cfg, s->cfg.port);
+    if (ret == 1 && !s->cfg.quiet)
+        fprintf(stderr,
+                "ringo: cannot listen on %s:%u: port already in use by another process; pass "
+                "--reuse-port to share it (rolling restart; RINGO_DEPLOY_SHARE_PORT)\n",
+                s->cfg.host, s->cfg.port);
+    return ret == 1 ? -EADDRINUSE : 0; /* other errors: the bind itself reports them */
+}
+
+static void bound_address(ringo__server *s, int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return;
+    s->family = ss.ss_family;
+    if (ss.ss_family == AF_INET)
+        s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    else if (ss.ss_family == AF_INET6)
+        s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/*
+ * Socket activation: the rings share the sockets systemd passed, ring i
+ * taking passed socket i % n (a dup of it, so each ring closes its own).
+ * Several rings on one socket share its accept queue: the kernel wakes one
+ * waiting accept per connection. Per-ring SO_REUSEPORT siblings would spread
+ * connections more evenly, but they die with the process and reset their
+ * queues; the socket systemd holds outlives a restart with its queue whole.
+ * Returns 1 when sockets were passed, 0 when none, or -errno.
+ */
+static int adopt_listeners(ringo__server *s)
+{
+    int fds[64], n = ringo__sd_listen_fds(fds, 64);
+
+    if (n < 0 || (unsigned)n > s->nrings) {
+        if (!s->cfg.quiet)
+            fprintf(stderr, "ringo: socket activation: %s\n",
+                    n < 0 ? strerror(-n) : "more sockets passed than rings (raise --threads)");
+        return n < 0 ? n : -EINVAL;
+    }
+    for (unsigned i = 0; i < s->nrings && n > 0; i++) {
+        s->listen_fds[i] = i < (unsigned)n ? fds[i] : fcntl(fds[i % n], F_DUPFD_CLOEXEC, 0);
+        if (s->listen_fds[i] < 0)
+            return -errno;
+    }
+    if (n > 0) {
+        bound_address(s, fds[0]);
+        s->activated = true;
+    }
+    return n > 0;
+}
+
 static int open_listeners(ringo__server *s)
 {
     uint16_t port = s->cfg.port;
+    int ret;
 
     s->listen_fds = ringo__malloc(s->nrings * sizeof(int));
     if (!s->listen_fds)
         return -ENOMEM;
     for (unsigned i = 0; i < s->nrings; i++)
         s->listen_fds[i] = -1;
+    if (s->cfg.deploy_flags & RINGO_DEPLOY_SYSTEMD) {
+        ret = adopt_listeners(s);
+        if (ret != 0)
+            return ret < 0 ? ret : 0;
+    }
+    ret = check_port_free(s);
+    if (ret < 0)
+        return ret;
     for (unsigned i = 0; i < s->nrings; i++) {
         /* The first binds (port 0 picks one); the others join its port. */
         int fd = ringo__listen(&s->cfg, i ? s->port : port, &s->family, &s->port);
@@ -146,7 +220,27 @@ static void cleanup(ringo__server *s)
     if (s->reload_efd >= 0)
         close(s->reload_efd);
     s->reload_efd = -1;
+    if (s->quit_efd >= 0)
+        close(s->quit_efd);
+    s->quit_efd = -1;
+    if (s->wd_efd >= 0)
+        close(s->wd_efd);
+    s->wd_efd = -1;
+    if (s->notify_fd >= 0)
+        close(s->notify_fd);
+    s->notify_fd = -1;
     sem_destroy(&s->ready);
+}
+
+/* The rings begin their drain (begin_stop() in core/ring.c). Async-signal-safe. */
+static void begin_drain(ringo__server *s)
+{
+    uint64_t one = 1;
+
+    if (atomic_exchange(&s->drain_begun, true) || s->stop_efd < 0)
+        return;
+    if (write(s->stop_efd, &one, sizeof(one)) < 0)
+        return; /* the counter is already non-zero: nothing to do */
 }
 
 static int start_rings(ringo__server *s)
@@ -173,7 +267,7 @@ static int start_rings(ringo__server *s)
     for (unsigned i = 0; i < started && !err; i++)
         err = s->rings[i]->setup_err;
     if (err) {
-        ringo__server_stop(s);
+        begin_drain(s);
         for (unsigned i = 0; i < started; i++)
             pthread_join(s->rings[i]->thread, NULL);
         if (!s->cfg.quiet)
@@ -182,39 +276,93 @@ static int start_rings(ringo__server *s)
     return err;
 }
 
+static void report_stalls(ringo__server *s, uint64_t *reported, uint64_t now)
+{
+    uint32_t limit = s->cfg.stall_warn_ms;
+
+    for (unsigned i = 0; limit && i < s->nrings; i++) {
+        ringo__ring *r = s->rings[i];
+        const char *label = atomic_load_explicit(&r->wd_label, memory_order_acquire);
+        uint64_t since = atomic_load_explicit(&r->wd_since, memory_order_relaxed);
+        if (!label || now - since < limit || reported[i] == since)
+            continue;
+        reported[i] = since;
+        atomic_fetch_add_explicit(&r->stats.ring_stalls, 1, memory_order_relaxed);
+        fprintf(stderr,
+                "ringo: ring %u stalled: handler '%s' has held it for %llu ms so far "
+                "(threshold %u ms); every connection of this ring waits. Await "
+                "instead of blocking, or declare the route RINGO_SYNC\n",
+                i, label, (unsigned long long)(now - since), limit);
+    }
+}
+
+/*
+ * systemd's watchdog is fed only while every ring makes progress (the
+ * liveness route's view: no handler has held a ring for live_stall_ms, no
+ * ring loop failed): a stuck ring stops the pings, and systemd restarts the
+ * service WatchdogSec after the last one.
+ */
+static void feed_systemd(ringo__server *s, uint64_t now, uint64_t *next)
+{
+    uint64_t limit = s->cfg.live_stall_ms ? s->cfg.live_stall_ms : UINT64_MAX, held;
+    const char *label;
+
+    if (!s->wd_usec || now < *next || ringo__server_stalled(s, limit, &label, &held) >= 0)
+        return;
+    ringo__sd_notify_send(s->notify_fd, &s->notify_addr, s->notify_len, "WATCHDOG=1");
+    *next = now + s->wd_usec / 2000;
+}
+
 /*
  * The ring-stall watchdog. A handler that computes or blocks on a ring
  * stalls every connection of that core, and a stuck ring cannot time itself:
  * this thread reads the rings' stamps (label, since) a few times per
- * threshold and reports each stall once.
+ * threshold and reports each stall once. It also feeds systemd's watchdog.
+ * It runs until the rings are joined, the drain included.
  */
 static void *watchdog_main(void *arg)
 {
     ringo__server *s = arg;
     uint32_t limit = s->cfg.stall_warn_ms;
-    int period = (int)(limit / 4 < 5 ? 5 : limit / 4);
+    uint64_t wd_ms = s->wd_usec / 2000, next = 0;
+    int period = limit ? (int)(limit / 4 < 5 ? 5 : limit / 4) : 1000;
     uint64_t *reported = ringo__calloc(s->nrings, sizeof(uint64_t));
-    struct pollfd pfd = {.fd = s->stop_efd, .events = POLLIN};
+    struct pollfd pfd = {.fd = s->wd_efd, .events = POLLIN};
 
-    while (reported && poll(&pfd, 1, period) == 0) {
+    if (wd_ms && (uint64_t)period > wd_ms / 2)
+        period = (int)(wd_ms / 2 ? wd_ms / 2 : 1);
+    while (reported && poll(&pfd, 1, period) <= 0) {
         uint64_t now = ringo__coarse_ms();
-        for (unsigned i = 0; i < s->nrings; i++) {
-            ringo__ring *r = s->rings[i];
-            const char *label = atomic_load_explicit(&r->wd_label, memory_order_acquire);
-            uint64_t since = atomic_load_explicit(&r->wd_since, memory_order_relaxed);
-            if (!label || now - since < limit || reported[i] == since)
-                continue;
-            reported[i] = since;
-            atomic_fetch_add_explicit(&r->stats.ring_stalls, 1, memory_order_relaxed);
-            fprintf(stderr,
-                    "ringo: ring %u stalled: handler '%s' has held it for %llu ms so far "
-                    "(threshold %u ms); every connection of this ring waits. Await "
-                    "instead of blocking, or declare the route RINGO_SYNC\n",
-                    i, label, (unsigned long long)(now - since), limit);
-        }
+        report_stalls(s, reported, now);
+        feed_systemd(s, now, &next);
     }
     ringo__free(reported);
     return NULL;
+}
+
+/* Opens $NOTIFY_SOCKET and reads $WATCHDOG_USEC (RINGO_DEPLOY_SYSTEMD). */
+static void systemd_setup(ringo__server *s)
+{
+    int fd;
+
+    if (!(s->cfg.deploy_flags & RINGO_DEPLOY_SYSTEMD))
+        return;
+    fd = ringo__sd_notify_open(&s->notify_addr, &s->notify_len);
+    if (fd < 0 && fd != -ENOENT && !s->cfg.quiet)
+        fprintf(stderr, "ringo: NOTIFY_SOCKET ignored: %s\n", strerror(-fd));
+    s->notify_fd = fd < 0 ? -1 : fd;
+    s->wd_usec = s->notify_fd >= 0 ? ringo__sd_watchdog_usec() : 0;
+}
+
+static void notify_ready(ringo__server *s)
+{
+    char msg[160];
+
+    if (s->notify_fd < 0)
+        return;
+    snprintf(msg, sizeof(msg), "READY=1\nSTATUS=serving on %s:%u (%u rings)%s", s->cfg.host,
+             s->port, s->nrings, s->activated ? ", sockets from systemd" : "");
+    ringo__sd_notify_send(s->notify_fd, &s->notify_addr, s->notify_len, msg);
 }
 
 int ringo__server_start(ringo__server *s)
@@ -224,8 +372,9 @@ int ringo__server_start(ringo__server *s)
     signal(SIGPIPE, SIG_IGN); /* sends use MSG_NOSIGNAL; other code may not */
     resolve_config(s);
     s->nrings = s->cfg.threads;
-    s->stop_efd = s->reload_efd = -1;
+    s->stop_efd = s->reload_efd = s->quit_efd = s->wd_efd = s->notify_fd = -1;
     atomic_store(&s->stop_requested, false);
+    atomic_store(&s->drain_begun, false);
     if (sem_init(&s->ready, 0, 0) < 0)
         return -errno;
     ret = ringo__server_probe(s);
@@ -233,11 +382,15 @@ int ringo__server_start(ringo__server *s)
         goto fail;
     s->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     s->reload_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    s->quit_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    s->wd_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     s->rings = ringo__calloc(s->nrings, sizeof(*s->rings));
-    if (s->stop_efd < 0 || s->reload_efd < 0 || !s->rings) {
-        ret = s->stop_efd < 0 || s->reload_efd < 0 ? -errno : -ENOMEM;
+    if (s->stop_efd < 0 || s->reload_efd < 0 || s->quit_efd < 0 || s->wd_efd < 0 || !s->rings) {
+        ret = s->stop_efd < 0 || s->reload_efd < 0 || s->quit_efd < 0 || s->wd_efd < 0 ? -errno
+                                                                                       : -ENOMEM;
         goto fail;
     }
+    systemd_setup(s);
     ret = open_listeners(s);
     if (ret < 0)
         goto fail;
@@ -245,8 +398,9 @@ int ringo__server_start(ringo__server *s)
     if (ret < 0)
         goto fail;
     s->running = 1;
-    if (s->cfg.stall_warn_ms)
+    if (s->cfg.stall_warn_ms || s->wd_usec)
         s->watchdog_started = pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0;
+    notify_ready(s);
     return 0;
 fail:
     cleanup(s);
@@ -259,7 +413,10 @@ void ringo__server_stop(ringo__server *s)
     uint64_t one = 1;
 
     atomic_store(&s->stop_requested, true);
-    if (s->stop_efd >= 0 && write(s->stop_efd, &one, sizeof(one)) < 0)
+    /* Without a delay the rings drain at once, even before ringo__server_wait() runs. */
+    if (!s->cfg.shutdown_delay_ms)
+        begin_drain(s);
+    if (s->quit_efd >= 0 && write(s->quit_efd, &one, sizeof(one)) < 0)
         return; /* the counter is already non-zero: nothing to do */
 }
 
@@ -332,11 +489,59 @@ int ringo__server_reload(ringo__server *s)
     return 0;
 }
 
+/* Reads one signal from the signalfd: 1 stop, 2 reload, 0 none. */
+static int read_signal(ringo__server *s)
+{
+    struct signalfd_siginfo si;
+
+    if (read(s->sig_fd, &si, sizeof(si)) != sizeof(si))
+        return 0;
+    return si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR1 ? 2 : 1;
+}
+
+/*
+ * The lame duck: the stop was requested (readiness answers 503 from now on,
+ * responses carry Connection: close) but the rings go on serving, listeners
+ * included, for shutdown_delay_ms, so that load balancers see the readiness
+ * change and stop sending before anything is refused. A second SIGINT or
+ * SIGTERM cuts it short; reloads still run.
+ */
+static void lame_duck(ringo__server *s)
+{
+    struct pollfd pfd[2] = {{.fd = s->reload_efd, .events = POLLIN},
+                            {.fd = s->sig_fd, .events = POLLIN}};
+    uint64_t end = ringo__coarse_ms() + s->cfg.shutdown_delay_ms, now, n;
+
+    if (atomic_load(&s->drain_begun) || !s->cfg.shutdown_delay_ms) {
+        begin_drain(s);
+        return;
+    }
+    if (!s->cfg.quiet)
+        fprintf(stderr, "ringo: stopping: serving %u ms more (readiness fails), then draining\n",
+                s->cfg.shutdown_delay_ms);
+    while (!atomic_load(&s->drain_begun) && (now = ringo__coarse_ms()) < end) {
+        bool reload = false;
+        int sig = 0;
+        if (poll(pfd, s->sig_fd >= 0 ? 2 : 1, (int)(end - now)) < 0 && errno != EINTR)
+            break;
+        if (s->sig_fd >= 0 && (pfd[1].revents & POLLIN))
+            sig = read_signal(s);
+        if (sig == 1)
+            break;
+        if ((pfd[0].revents & POLLIN) && read(s->reload_efd, &n, sizeof(n)) == sizeof(n))
+            reload = true;
+        if ((reload || sig == 2) && s->reload_hook)
+            s->reload_hook(s);
+    }
+    begin_drain(s);
+}
+
 int ringo__server_wait(ringo__server *s)
 {
-    struct pollfd pfd[3] = {{.fd = s->stop_efd, .events = POLLIN},
+    struct pollfd pfd[3] = {{.fd = s->quit_efd, .events = POLLIN},
                             {.fd = s->reload_efd, .events = POLLIN},
                             {.fd = s->sig_fd, .events = POLLIN}};
+    uint64_t one = 1;
     int ret;
 
     if (!s->running)
@@ -348,13 +553,11 @@ int ringo__server_wait(ringo__server *s)
         if (poll(pfd, s->sig_fd >= 0 ? 3 : 2, -1) < 0 && errno != EINTR)
             break;
         if (s->sig_fd >= 0 && (pfd[2].revents & POLLIN)) {
-            struct signalfd_siginfo si;
-            if (read(s->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-                if (si.ssi_signo == SIGHUP || si.ssi_signo == SIGUSR1)
-                    reload = true;
-                else
-                    ringo__server_stop(s);
-            }
+            int sig = read_signal(s);
+            if (sig == 2)
+                reload = true;
+            else if (sig == 1)
+                ringo__server_stop(s);
         }
         if ((pfd[1].revents & POLLIN) && read(s->reload_efd, &n, sizeof(n)) == sizeof(n))
             reload = true;
@@ -363,10 +566,16 @@ int ringo__server_wait(ringo__server *s)
         if (reload && s->reload_hook && !atomic_load(&s->stop_requested))
             s->reload_hook(s);
     }
-    if (s->watchdog_started)
-        pthread_join(s->watchdog, NULL);
-    s->watchdog_started = false;
+    ringo__sd_notify_send(s->notify_fd, &s->notify_addr, s->notify_len,
+                          "STOPPING=1\nSTATUS=stopping: draining");
+    lame_duck(s);
     ret = join_rings(s);
+    if (s->watchdog_started) {
+        if (write(s->wd_efd, &one, sizeof(one)) < 0)
+            fprintf(stderr, "ringo: watchdog: %s\n", strerror(errno));
+        pthread_join(s->watchdog, NULL);
+    }
+    s->watchdog_started = false;
     s->running = 0;
     if (ret < 0)
         return ret; /* the rings left running: their loop_err is theirs */
@@ -374,6 +583,29 @@ int ringo__server_wait(ringo__server *s)
         if (s->rings[i]->loop_err)
             return s->rings[i]->loop_err;
     return 0;
+}
+
+int ringo__server_stalled(const ringo__server *s, uint64_t limit_ms, const char **label,
+                          uint64_t *held_ms)
+{
+    uint64_t now = ringo__coarse_ms();
+
+    for (unsigned i = 0; s->rings && i < s->nrings; i++) {
+        ringo__ring *r = s->rings[i];
+        const char *l = atomic_load_explicit(&r->wd_label, memory_order_acquire);
+        uint64_t since = atomic_load_explicit(&r->wd_since, memory_order_relaxed);
+        if (atomic_load_explicit(&r->loop_failed, memory_order_relaxed)) {
+            *label = "(none: the ring's loop failed)";
+            *held_ms = 0;
+            return (int)i;
+        }
+        if (l && now >= since && now - since >= limit_ms) {
+            *label = l;
+            *held_ms = now - since;
+            return (int)i;
+        }
+    }
+    return -1;
 }
 
 void ringo__server_stats(const ringo__server *s, ringo_stats *out)
@@ -405,10 +637,22 @@ int ringo__server_init(ringo__server *s, const ringo__server_opts *opts)
     s->app = opts->app;
     s->drain_hook = opts->drain_hook;
     s->reload_hook = opts->reload_hook;
-    s->sig_fd = s->stop_efd = s->reload_efd = -1;
+    s->sig_fd = s->stop_efd = s->reload_efd = s->quit_efd = s->wd_efd = s->notify_fd = -1;
     s->host = ringo__strdup(s->cfg.host ? s->cfg.host : "0.0.0.0");
     s->cfg.host = s->host;
-    return s->host ? 0 : -ENOMEM;
+    if (!s->host)
+        return -ENOMEM;
+    if (s->cfg.trusted_proxies) {
+        int n = ringo__cidrs_parse(s->cfg.trusted_proxies, &s->trusted);
+        if (n < 0)
+            return n;
+        s->ntrusted = (unsigned)n;
+        s->trusted_str = ringo__strdup(s->cfg.trusted_proxies);
+        s->cfg.trusted_proxies = s->trusted_str;
+        if (!s->trusted_str)
+            return -ENOMEM;
+    }
+    return 0;
 }
 
 int ringo__server_handle_signals(ringo__server *s)
@@ -438,4 +682,9 @@ void ringo__server_free(ringo__server *s)
     s->sig_fd = -1;
     ringo__free(s->host);
     s->host = NULL;
+    ringo__free(s->trusted_str);
+    s->trusted_str = NULL;
+    ringo__free(s->trusted);
+    s->trusted = NULL;
+    s->ntrusted = 0;
 }

@@ -122,6 +122,8 @@ static int whoami(ringo_req *req, void *udata)
     ringo_json_obj(&w);
     ringo_json_key(&w, "peer");
     ringo_json_cstr(&w, peer);
+    ringo_json_key(&w, "scheme");
+    ringo_json_cstr(&w, ringo_req_scheme(req));
     ringo_json_key(&w, "ring");
     ringo_json_uint(&w, ringo_req_ring(req));
     ringo_json_end(&w);
@@ -746,7 +748,11 @@ static void usage(FILE *f)
                "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
                "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
                "             [--file-no-sendfile] [--openapi-url PATH] [--docs-url PATH]\n"
-               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet] [--check]\n");
+               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet] [--check]\n"
+               "             [--shutdown-delay MS] [--ready-max-queue N] [--live-stall MS]\n"
+               "             [--reuse-port] [--systemd]\n"
+               "             [--proxy-protocol] [--trusted-proxies CIDR,...]\n"
+               "             [--forwarded x|rfc7239]\n");
 }
 
 enum {
@@ -790,7 +796,15 @@ enum {
     OPT_DOCS,
     OPT_SWAGGER,
     OPT_PG,
-    OPT_CHECK
+    OPT_CHECK,
+    OPT_SHUTDOWN_DELAY,
+    OPT_READY_QUEUE,
+    OPT_LIVE_STALL,
+    OPT_REUSE_PORT,
+    OPT_SYSTEMD,
+    OPT_PROXYPROTO,
+    OPT_TRUSTED,
+    OPT_FORWARDED
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -887,6 +901,14 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"swagger-ui-dir", 1, 0, OPT_SWAGGER},
                                          {"pg", 1, 0, OPT_PG},
                                          {"check", 0, 0, OPT_CHECK},
+                                         {"shutdown-delay", 1, 0, OPT_SHUTDOWN_DELAY},
+                                         {"ready-max-queue", 1, 0, OPT_READY_QUEUE},
+                                         {"live-stall", 1, 0, OPT_LIVE_STALL},
+                                         {"reuse-port", 0, 0, OPT_REUSE_PORT},
+                                         {"systemd", 0, 0, OPT_SYSTEMD},
+                                         {"proxy-protocol", 0, 0, OPT_PROXYPROTO},
+                                         {"trusted-proxies", 1, 0, OPT_TRUSTED},
+                                         {"forwarded", 1, 0, OPT_FORWARDED},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -932,6 +954,11 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_FILES: files_dir = optarg; break;
         case OPT_PG: pg_dsn = optarg; break;
         case OPT_CHECK: check_only = true; break;
+        case OPT_SHUTDOWN_DELAY: cfg->shutdown_delay_ms = (uint32_t)v; break;
+        case OPT_READY_QUEUE: cfg->ready_max_queue = (uint32_t)v; break;
+        case OPT_LIVE_STALL: cfg->live_stall_ms = (uint32_t)v; break;
+        case OPT_REUSE_PORT: cfg->deploy_flags |= RINGO_DEPLOY_SHARE_PORT; break;
+        case OPT_SYSTEMD: cfg->deploy_flags |= RINGO_DEPLOY_SYSTEMD; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         case OPT_OPENAPI: openapi.json_path = optarg; break;
@@ -941,6 +968,14 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_SPLICEMIN:
             hooks->file_splice_min =
                 strcmp(optarg, "never") == 0 ? UINT64_MAX : strtoull(optarg, NULL, 10);
+            break;
+        case OPT_PROXYPROTO: cfg->proxy_protocol = 1; break;
+        case OPT_TRUSTED: cfg->trusted_proxies = optarg; break;
+        case OPT_FORWARDED:
+            /* An unknown name is left out of range: ringo_app_new() refuses it. */
+            cfg->forwarded = strcmp(optarg, "x") == 0         ? RINGO_FORWARDED_X
+                             : strcmp(optarg, "rfc7239") == 0 ? RINGO_FORWARDED_RFC7239
+                                                              : UINT32_MAX;
             break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
@@ -959,6 +994,18 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
 
 /* udata APP is replaced by the app itself at registration, HELLO by demo_hello. */
 static char app_marker, hello_marker;
+
+/* SIGHUP, SIGUSR1: what a real app reopens or reloads there; the demo says it ran. */
+static int demo_reload(ringo_app *app, void *udata)
+{
+    static unsigned long reloads;
+
+    (void)app;
+    (void)udata;
+    fprintf(stderr, "ringo: reload hooks ran (%lu)\n", ++reloads);
+    return 0;
+}
+
 #define APP ((void *)&app_marker)
 #define HELLO ((void *)&hello_marker)
 
@@ -1170,6 +1217,13 @@ static int add_routes(ringo_app *app)
                                                         : routes[i].udata,
                              &o);
     }
+    /* Probes for load balancers, Kubernetes and systemd (ringo/health.h). */
+    if (ret == 0)
+        ret = ringo_app_on_reload(app, "demo", demo_reload, NULL);
+    if (ret == 0)
+        ret = ringo_app_readiness(app, "/readyz");
+    if (ret == 0)
+        ret = ringo_app_liveness(app, "/livez");
     if (ret == 0)
         ret = demo_stream_routes(app);
     if (ret == 0)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/proxy.h"
 #include "http/http_impl.h"
 #include "http/ws/ws_impl.h"
 #include "http/openapi_impl.h"
@@ -22,7 +23,7 @@
  * a 4-byte field is appended in pairs (or with the next one) to keep it so.
  */
 _Static_assert(sizeof(ringo_config) ==
-                   offsetof(ringo_config, ws_idle_timeout_ms) + sizeof(uint32_t),
+                   offsetof(ringo_config, trusted_proxies) + sizeof(const char *),
                "ringo_config must end without padding");
 /* ringo_route_opts keeps its 1.0 size: options take the place of reserved words. */
 _Static_assert(sizeof(ringo_route_opts) ==
@@ -60,6 +61,7 @@ static void config_defaults(ringo_config *c)
     c->sse_ping_ms = 15000;
     c->ws_ping_ms = 20000;
     c->ws_idle_timeout_ms = 60000;
+    c->live_stall_ms = 5000;
 }
 
 /* A newer caller's fields this library does not know are zeroed: left so, they are accepted. */
@@ -92,6 +94,13 @@ static bool config_valid(const ringo_config *c)
 
     if (c->pool_threads > RINGO_MAX_POOL_THREADS || c->max_post_inflight > RINGO_MAX_POST_INFLIGHT)
         return false;
+    if (c->deploy_flags & ~(RINGO_DEPLOY_SHARE_PORT | RINGO_DEPLOY_SYSTEMD))
+        return false;
+    if (c->proxy_protocol > 1 || c->forwarded > RINGO_FORWARDED_RFC7239)
+        return false;
+    if (c->trusted_proxies ? ringo__cidrs_parse(c->trusted_proxies, NULL) < 0
+                           : c->proxy_protocol || c->forwarded)
+        return false; /* a PROXY listener or forwarded headers trusted from nobody */
     return nb <= RINGO_MAX_RECV_BUFFERS && (nb & (nb - 1)) == 0;
 }
 
@@ -134,6 +143,7 @@ int ringo_app_new(ringo_app **out, const ringo_config *cfg)
         .proto = &ringo__http_proto, .drain_hook = drain_hook, .reload_hook = reload_hook};
     ringo_config full;
     ringo_app *app;
+    int ret;
 
     if (!out)
         return -EINVAL;
@@ -153,9 +163,10 @@ int ringo_app_new(ringo_app **out, const ringo_config *cfg)
     opts.cfg = &full;
     opts.app = app;
     app->router = ringo__router_new();
-    if (ringo__server_init(&app->srv, &opts) < 0 || !app->router) {
+    ret = ringo__server_init(&app->srv, &opts);
+    if (ret < 0 || !app->router) {
         ringo_app_free(app);
-        return -ENOMEM;
+        return ret < 0 ? ret : -ENOMEM;
     }
     *out = app;
     return 0;

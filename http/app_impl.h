@@ -63,6 +63,7 @@ typedef struct ringo__route {
     ringo_handler_fn fn;
     void *udata;
     struct ringo__ws_route *ws; /* a WebSocket endpoint (ringo_ws_route): its settings */
+    bool probe; /* readiness/liveness (http/health.c): no app-wide deps, no middleware */
 } ringo__route;
 
 struct ringo_app {

@@ -319,8 +319,10 @@ static int link_names(ringo_app *app, char **names, unsigned n, struct ringo_dep
 static int plan_route(ringo_app *app, ringo__route *rt, unsigned cap)
 {
     bool quiet = ringo__server_config(&app->srv)->quiet;
-    char **lists[3] = {app->needs, rt->group ? rt->group->needs : NULL, rt->needs};
-    unsigned ns[3] = {app->nneeds, rt->group ? rt->group->nneeds : 0, rt->nneeds};
+    /* Probes answer whatever the app needs elsewhere (ringo/health.h). */
+    char **lists[3] = {rt->probe ? NULL : app->needs, rt->group ? rt->group->needs : NULL,
+                       rt->needs};
+    unsigned ns[3] = {rt->probe ? 0 : app->nneeds, rt->group ? rt->group->nneeds : 0, rt->nneeds};
     struct ringo_dep *d;
     int ret;
 

@@ -511,7 +511,7 @@ static int run_befores(ringo_req *r)
 {
     ringo_app *app = sess(r->conn)->app;
 
-    if (!app->nmws)
+    if (!app->nmws || (r->route && r->route->probe))
         return 0;
     if (!ringo__exec_of(r))
         return -ENOMEM;

@@ -241,8 +241,8 @@ void ringo__openapi_complain(const ringo__gen *g, const char *fmt, ...)
 /* The route is not part of the API the document describes. */
 static bool route_hidden(const ringo__route *r)
 {
-    return r->fn == serve_json || r->fn == serve_docs || r->ws || ringo__static_route(r->fn) ||
-           ringo__openapi_op_method(r->method) == NULL ||
+    return r->fn == serve_json || r->fn == serve_docs || r->ws || r->probe ||
+           ringo__static_route(r->fn) || ringo__openapi_op_method(r->method) == NULL ||
            (r->opts.spec && (r->opts.spec->flags & RINGO_SPEC_HIDDEN));
 }
 

@@ -187,6 +187,16 @@ static void respond(ringo__sess *s, ringo_req *r)
         ringo__ws_handler_done(s, r);
         return;
     }
+    /*
+     * Stopping (the lame-duck delay): the connection's last response says
+     * Connection: close, so the client moves to another instance instead of
+     * finding its idle connection closed under it when the drain begins.
+     * Pipelined requests received already are answered first: while input is
+     * parsed, request_done_parsing() knows whether more follows, this does not.
+     */
+    if (keep && !r->stream && !s->feeding && !s->qhead && !s->pending_len && !s->in_message &&
+        ringo__ring_stop_requested(ring))
+        r->keep_alive = keep = false;
     if (r->stream ? !ringo__stream_finish(r) : ringo__resp_serialize(r, s->conn) < 0)
         keep = false;
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->reqs_served, 1, memory_order_relaxed);
@@ -223,7 +233,7 @@ static void request_done_parsing(ringo__sess *s, bool more)
     /* The body is in: its deadline no longer applies, whatever the handler takes. */
     ringo__conn_timer(s->conn, RINGO__HTTP_TIMER_NONE, 0);
     if ((cfg->max_requests_per_conn && s->served >= cfg->max_requests_per_conn) ||
-        ((s->draining || s->eof) && !more))
+        (!more && (s->draining || s->eof || ringo__ring_stop_requested(ringo__conn_ring(s->conn)))))
         r->keep_alive = false;
     if (r->early)
         ringo__body_finish(r); /* queued at its head already */
@@ -236,6 +246,9 @@ static void request_done_parsing(ringo__sess *s, bool more)
 /* Parses as much of p as the connection may take now; holds the rest. */
 static void feed(ringo__sess *s, const char *p, size_t n)
 {
+    bool was_feeding = s->feeding;
+
+    s->feeding = true;
     while (n && !ringo__sess_dead(s)) {
         size_t used = 0, lim = n;
         int ret;
@@ -243,7 +256,7 @@ static void feed(ringo__sess *s, const char *p, size_t n)
         if (busy(s)) {
             if (hold_input(s, p, n) < 0)
                 ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
-            return;
+            break;
         }
         /* A streamed body: no more input than the handler has room for (body <= input). */
         if (body_wanted(s)) {
@@ -266,9 +279,10 @@ static void feed(ringo__sess *s, const char *p, size_t n)
         if (s->ws) {
             /* Upgraded: the rest is WebSocket input. */
             ringo__ws_defer(s, p, n);
-            return;
+            break;
         }
     }
+    s->feeding = was_feeding;
 }
 
 /*
@@ -516,6 +530,18 @@ static void on_close(ringo__conn *c)
     s->pending_len = s->pending_cap = s->pending_off = 0;
 }
 
+/* The PROXY header was malformed (core/conn.c): answer it like a bad request, then close. */
+static void on_reject(ringo__conn *c, int status)
+{
+    ringo__sess *s = sess(c);
+
+    if (ringo__sess_dead(s))
+        return;
+    ringo__sess_fail(s, status);
+    pump(s);
+    ringo__conn_flush(c);
+}
+
 static size_t overload(ringo__ring *r, char *buf, size_t cap)
 {
     int n = snprintf(buf, cap,
@@ -536,6 +562,7 @@ const ringo__proto ringo__http_proto = {
     .on_timer = on_timer,
     .on_drain = on_drain,
     .on_close = on_close,
+    .on_reject = on_reject,
     .overload = overload,
 };
 

@@ -61,6 +61,7 @@ typedef struct ringo__sess {
     uint8_t state;          /* enum ringo__sess_state: change it only through its transitions */
     bool draining;          /* shutdown: the last request received closes the connection */
     bool eof;               /* the client will send nothing more */
+    bool feeding;           /* inside feed(): the input left is not in `pending` */
     uint32_t post_inflight; /* answered requests whose teardowns/tasks still run */
     int err_status;
     ringo__chunked chunked; /* body decoder state (http/chunked.c) */

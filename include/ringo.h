@@ -17,6 +17,7 @@
 #include "ringo/middleware.h"
 #include "ringo/error_handler.h"
 #include "ringo/lifespan.h"
+#include "ringo/health.h"
 #include "ringo/stream.h"
 #include "ringo/body.h"
 #include "ringo/form.h"

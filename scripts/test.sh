@@ -21,9 +21,11 @@ jobs=$(nproc)
 # libseccomp-dev, libjansson-dev, golang-github-containers-common: the seccomp launcher
 # (tests/seccomp/) and the container runtimes' default profile; python3-yaml: the Kubernetes
 # example's check; pkg-config: the install tests.
+# systemd: systemd-analyze verifies examples/systemd/ (test_systemd; no running systemd needed).
+# haproxy, nginx: the load balancers of test_load_balancers (apache2-utils: its optional ab load).
 scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli \
     python3-jsonschema libpq-dev postgresql-15 libseccomp-dev libjansson-dev \
-    golang-github-containers-common python3-yaml pkg-config
+    golang-github-containers-common python3-yaml pkg-config systemd haproxy nginx apache2-utils
 
 build() { # dir, cmake args...
     local dir=$1; shift
@@ -54,7 +56,7 @@ build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=address,unde
 section "TSan build: pool, deque, coroutines, and the server's threaded paths"
 build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=thread
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j"$jobs" \
-    -R 'unit\.(deque|pool|msgring|coro|app|await|pg)_test|integration\.test_(sync|deps|async|post_work|shutdown|stream|upload|ws|compress|files|pg_sync|pg_async)')
+    -R 'unit\.(deque|pool|msgring|coro|app|await|pg)_test|integration\.test_(sync|deps|async|post_work|shutdown|stream|upload|ws|compress|files|pg_sync|pg_async|lifecycle|systemd|signals|restart)')
 
 if [ -x scripts/test-aarch64.sh ]; then
     section "aarch64 coroutine switch under qemu-user"

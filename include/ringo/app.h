@@ -117,7 +117,47 @@ typedef struct ringo_config {
                                        (ringo/ws.h); 20000; 0: none */
     uint32_t ws_idle_timeout_ms;    /* a WebSocket that received nothing (not even a pong)
                                        this long is closed with 1001; 60000; 0: none */
+    uint32_t shutdown_delay_ms;     /* lame duck: after a stop request, keep serving this long
+                                       (readiness answers 503, responses close their
+                                       connections) before the drain begins; 0: none */
+    uint32_t ready_max_queue;       /* readiness (ringo_app_readiness) answers 503 while this
+                                       many sync jobs or more wait in the pool queue;
+                                       0: max_pool_queue (the queue is full) */
+    uint32_t live_stall_ms;         /* liveness (ringo_app_liveness) answers 503 while one
+                                       handler has held a ring this long; 5000; 0: never */
+    uint32_t deploy_flags;          /* RINGO_DEPLOY_*: port sharing, systemd */
+    uint32_t proxy_protocol;        /* 1: every connection starts with a PROXY protocol v1 or
+                                       v2 header (load balancers); only trusted_proxies may
+                                       connect; 0: off */
+    uint32_t forwarded;             /* RINGO_FORWARDED_*: the header a trusted proxy names the
+                                       client in (ringo_req_peer()); 0: none is read */
+    const char *trusted_proxies;    /* "CIDR,CIDR,...", IPv4 and IPv6 (an address alone is
+                                       one host), copied; needed by the two above; NULL: none */
 } ringo_config;
+
+/* ringo_config.forwarded: X-Forwarded-For and X-Forwarded-Proto (nginx, HAProxy
+ * "option forwardfor"), or RFC 7239 Forwarded. See docs/operations.md. */
+#define RINGO_FORWARDED_NONE 0u
+#define RINGO_FORWARDED_X 1u
+#define RINGO_FORWARDED_RFC7239 2u
+
+/*
+ * ringo_config.deploy_flags: share the port with other processes (a rolling
+ * restart: the new process starts while the old one drains). Without it a
+ * port another process listens on fails the start with -EADDRINUSE, even
+ * though every listener sets SO_REUSEPORT (the rings of one process always
+ * share their port).
+ */
+#define RINGO_DEPLOY_SHARE_PORT 1u
+/*
+ * ringo_config.deploy_flags: systemd integration (docs/operations.md). Listening
+ * sockets passed by socket activation (LISTEN_PID, LISTEN_FDS) are used
+ * instead of binding host:port, and $NOTIFY_SOCKET is told READY=1 once every
+ * ring listens, STOPPING=1 when the stop begins, and WATCHDOG=1 while every
+ * ring makes progress (at half of $WATCHDOG_USEC). Without the variables
+ * nothing changes.
+ */
+#define RINGO_DEPLOY_SYSTEMD 2u
 
 /* Largest ringo_config.max_post_inflight (the live count is 32 bits, with headroom). */
 #define RINGO_MAX_POST_INFLIGHT 0x7fffffffu
@@ -182,8 +222,9 @@ static inline void ringo_config_init(ringo_config *cfg);
  * (NULL on failure). The host string is copied. The caller owns the app and
  * frees it with ringo_app_free(). Returns 0, -EINVAL (out NULL; cfg->size
  * smaller than the size field; a field this library does not know set in a
- * newer caller's larger struct; a field outside its documented range) or
- * -ENOMEM.
+ * newer caller's larger struct; a field outside its documented range;
+ * trusted_proxies malformed, or missing while proxy_protocol or forwarded is
+ * set) or -ENOMEM.
  */
 RINGO_API int ringo_app_new(ringo_app **out, const ringo_config *cfg);
 
