@@ -660,14 +660,6 @@ static int wait_batch(entry *e)
     return ret < 0 ? ret : -ETIMEDOUT;
 }
 
-void ringo_pg_results_clear(PGresult **res, unsigned n)
-{
-    for (unsigned i = 0; res && i < n; i++) {
-        PQclear(res[i]);
-        res[i] = NULL;
-    }
-}
-
 /* timeout_ms, else the smallest per-query timeout_ms, else the pool's query_timeout_ms. */
 static uint32_t batch_timeout(const ringo_pg_async *p, const ringo_pg_query *q, unsigned n,
                               uint32_t timeout_ms)

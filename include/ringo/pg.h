@@ -100,6 +100,9 @@ typedef struct ringo_pg_query {
  */
 RINGO_API int ringo_pg_fail(ringo_req *req, int err);
 
+/* PQclear() of res[0..n), each set to NULL (the results of ringo_pg_batch(), ringo_pg_run()). */
+RINGO_API void ringo_pg_results_clear(PGresult **res, unsigned n);
+
 /* The calling thread's last libpq error message ("" when none). Valid until the
  * thread's next ringo_pg_* call. */
 RINGO_API const char *ringo_pg_last_error(void);
@@ -151,6 +154,33 @@ RINGO_API int ringo_pg_query_run(ringo_pg_conn *c, const ringo_pg_query *q, PGre
 /* ringo_pg_query_run() of sql with text parameters; name NULL: unnamed. */
 RINGO_API int ringo_pg_exec(ringo_pg_conn *c, PGresult **out, const char *name, const char *sql,
                             int nparams, const char *const *values);
+
+/*
+ * Runs the n queries q[0..n) on c in libpq's pipeline mode: sent back to
+ * back with one sync and read back in one round trip instead of n, the
+ * blocking twin of ringo_pg_run(). Outside ringo_pg_begin() the batch is
+ * one implicit transaction (an error aborts the rest of the batch); inside
+ * one, it runs in that transaction. A named query not yet prepared on c is
+ * prepared first (one more round trip, once per connection and name).
+ * timeout_ms (0: the smallest q[i].timeout_ms, else the connection's
+ * statement_timeout) is the statement_timeout of each statement of the
+ * batch, set and reset within the same round trip. q, its texts and values
+ * need to live only during the call. res[0..n) receives the PGresults,
+ * which the caller owns (ringo_pg_results_clear()). Returns
+ *   0             every res[i] is PGRES_TUPLES_OK or PGRES_COMMAND_OK
+ *   -EIO          a statement failed: its res holds the error, the
+ *                 following ones PGRES_PIPELINE_ABORTED (the thread's
+ *                 ringo_pg_last_sqlstate() is the failing one's)
+ *   -ETIMEDOUT    as -EIO, the statement_timeout cancelled it (57014)
+ *   -ECONNRESET   the connection broke (replaced at the next acquire; the
+ *                 statements may or may not have run)
+ *   -EINVAL       c, q or res NULL, n 0 or above 4096, a query without
+ *                 sql or with nparams < 0, a name reused with another text
+ *   -EPERM        from an async handler; -ENOMEM
+ * On every error but -EIO and -ETIMEDOUT, each res[i] is NULL.
+ */
+RINGO_API int ringo_pg_batch(ringo_pg_conn *c, const ringo_pg_query *q, unsigned n, PGresult **res,
+                             uint32_t timeout_ms);
 
 /* BEGIN, COMMIT, ROLLBACK on c. Return 0 or the errors of ringo_pg_query_run(). A
  * COMMIT the server turned into a rollback (the transaction had failed) is -EIO. */
@@ -244,9 +274,6 @@ RINGO_API void ringo_pg_async_free(ringo_pg_async *p);
  */
 RINGO_API int ringo_pg_run(ringo_pg_async *p, const ringo_pg_query *q, unsigned n, PGresult **res,
                            uint32_t timeout_ms);
-
-/* PQclear() of res[0..n), each set to NULL. */
-RINGO_API void ringo_pg_results_clear(PGresult **res, unsigned n);
 
 /* Counters of the pool, summed over its rings (relaxed reads, any thread). */
 typedef struct ringo_pg_async_stats {
