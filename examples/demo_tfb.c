@@ -264,7 +264,12 @@ static int sync_tx_world(ringo_req *req, void *udata)
     }
 }
 
-/* GET /sync/pg/sleep?ms=N: pg_sleep with a 200 ms statement timeout (504 past it). */
+/*
+ * GET /sync/pg/sleep?ms=N[&timeout_ms=T][&batch=1]: pg_sleep under a
+ * statement timeout of T ms (default 200; 0: the connection's, the
+ * configured statement_timeout_ms), 504 past it; batch=1 runs it through
+ * ringo_pg_batch() instead of ringo_pg_query_run().
+ */
 static int sync_pg_sleep(ringo_req *req, void *udata)
 {
     char secs[24];
@@ -272,7 +277,8 @@ static int sync_pg_sleep(ringo_req *req, void *udata)
     const ringo_pg_query q = {.sql = "SELECT pg_sleep($1::float8 / 1000)",
                               .nparams = 1,
                               .values = vals,
-                              .timeout_ms = 200};
+                              .timeout_ms =
+                                  (uint32_t)demo_query_u64(req, "timeout_ms", 200, 60000)};
     ringo_pg_conn *c;
     PGresult *res = NULL;
     int ret = ringo_pg_acquire(tfb_pg, &c);
@@ -280,12 +286,15 @@ static int sync_pg_sleep(ringo_req *req, void *udata)
     (void)udata;
     snprintf(secs, sizeof(secs), "%llu", (unsigned long long)demo_query_u64(req, "ms", 0, 60000));
     if (ret == 0) {
-        ret = ringo_pg_query_run(c, &q, &res);
+        if (demo_query_u64(req, "batch", 0, 1))
+            ret = ringo_pg_batch(c, &q, 1, &res, 0);
+        else
+            ret = ringo_pg_query_run(c, &q, &res);
         ringo_pg_release(c);
     }
+    PQclear(res);
     if (ret < 0)
         return ringo_pg_fail(req, ret);
-    PQclear(res);
     return ringo_respond(req, 200, "text/plain", "slept\n", 6);
 }
 
@@ -310,6 +319,13 @@ static int free_pg(ringo_app *app, void *udata)
     return 0;
 }
 
+static uint32_t env_u32(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+}
+
 int demo_tfb_routes(ringo_app *app, const char *dsn)
 {
     static const char *const tx_needs[] = {"db_tx", NULL};
@@ -320,6 +336,9 @@ int demo_tfb_routes(ringo_app *app, const char *dsn)
     ringo_pg_config_init(&cfg);
     cfg.dsn = dsn;
     cfg.connect_timeout_ms = 2000;
+    /* Test knobs: a cap on the sync connections, a session statement timeout. */
+    cfg.max_conns = env_u32("RINGO_DEMO_PG_MAX_CONNS");
+    cfg.statement_timeout_ms = env_u32("RINGO_DEMO_PG_STATEMENT_TIMEOUT_MS");
     ret = ringo_pg_new(&tfb_pg, app, &cfg);
     if (ret == 0)
         ret = ringo_app_on_shutdown(app, "postgres", free_pg, NULL);
