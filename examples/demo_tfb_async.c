@@ -219,6 +219,168 @@ static int stats_route(ringo_req *req, void *udata)
     return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
 }
 
+/* ---- transactions across awaits (ringo_pg_tx), and a prepare the server refuses ---- */
+
+static ringo_dep *dep_atx;
+
+static const char tx_update_sql[] = "UPDATE world SET randomnumber = $2 WHERE id = $1";
+
+/* The {id} path parameter and ?number= as text parameters, in the arena. */
+static int tx_params(ringo_req *req, const char **vals)
+{
+    ringo_str id;
+    char *idz, *num = ringo_req_alloc(req, 12);
+
+    if (ringo_req_path_param(req, "id", &id) < 0 || !num ||
+        !(idz = ringo_req_alloc(req, id.len + 1)))
+        return -EINVAL;
+    memcpy(idz, id.ptr, id.len);
+    idz[id.len] = '\0';
+    snprintf(num, 12, "%d", (int)demo_query_u64(req, "number", 1, TFB_WORLD_ROWS));
+    vals[0] = idz;
+    vals[1] = num;
+    return 0;
+}
+
+/* The UPDATE, then (sleep_ms > 0) a pg_sleep in a second batch of the same transaction. */
+static int tx_work(ringo_req *req, ringo_pg_tx *tx, const char **vals)
+{
+    char secs[32];
+    const char *sv[1] = {secs};
+    ringo_pg_query up = {.sql = tx_update_sql, .name = "tx_up", .nparams = 2, .values = vals};
+    ringo_pg_query zz = {.sql = "SELECT pg_sleep($1)", .nparams = 1, .values = sv};
+    uint64_t ms = demo_query_u64(req, "sleep_ms", 0, 60000);
+    PGresult *res = NULL;
+    int ret = ringo_pg_tx_run(tx, &up, 1, &res, 0);
+
+    ringo_pg_results_clear(&res, 1);
+    if (ret == 0 && ms) {
+        snprintf(secs, sizeof(secs), "%.3f", (double)ms / 1000.0);
+        ret = ringo_pg_tx_run(tx, &zz, 1, &res, 0);
+        ringo_pg_results_clear(&res, 1);
+    }
+    return ret;
+}
+
+static int tx_answer(ringo_req *req, const char **vals)
+{
+    demo_count c[] = {{"id", atoi(vals[0])}, {"randomNumber", atoi(vals[1])}};
+
+    return demo_json_counts(req, 200, c, 2);
+}
+
+/*
+ * POST /pg/tx/world/{id}?number=N[&sleep_ms=M][&fail=500|409]: sets the
+ * row's number in the dependency's transaction, then optionally sleeps in
+ * the database in a second batch of it; the teardown commits, or rolls
+ * back after a failure (fail=), a hang-up or the route deadline
+ * (/pg/tx-deadline/... has 300 ms).
+ */
+static int tx_dep_route(ringo_req *req, void *udata)
+{
+    ringo_pg_tx *tx = RINGO_DEP(req, dep_atx, ringo_pg_tx);
+    uint64_t fail = demo_query_u64(req, "fail", 0, 999);
+    const char *vals[2];
+    int ret;
+
+    (void)udata;
+    if (!tx || tx_params(req, vals) < 0)
+        return -EINVAL;
+    if ((ret = tx_work(req, tx, vals)) < 0)
+        return db_error(req, ret);
+    if (fail >= 500)
+        return -EIO;
+    if (fail >= 400)
+        return ringo_fail(req, (int)fail, "failed after the update");
+    return tx_answer(req, vals);
+}
+
+/*
+ * POST /pg/tx-raw/world/{id}?number=N[&sleep_ms=M][&commit=1]: the same
+ * with the handle alone. commit=1: COMMIT pipelined with a SELECT of the row
+ * inside the transaction, answered with what that SELECT saw; else the
+ * handler returns with the transaction open, and the request's end rolls it
+ * back.
+ */
+static int tx_raw_route(ringo_req *req, void *udata)
+{
+    ringo_pg_query sel = {.sql = "SELECT id, randomnumber FROM world WHERE id = $1", .nparams = 1};
+    const char *vals[2];
+    ringo_pg_tx *tx;
+    PGresult *res = NULL;
+    tfb_world w;
+    int ret;
+
+    (void)udata;
+    if (!pool)
+        return no_pool(req);
+    if (tx_params(req, vals) < 0)
+        return -EINVAL;
+    if ((ret = ringo_pg_tx_begin(pool, req, &tx)) < 0 || (ret = tx_work(req, tx, vals)) < 0)
+        return db_error(req, ret);
+    if (!demo_query_u64(req, "commit", 0, 1))
+        return tx_answer(req, vals); /* left open: rolled back at the request's end */
+    sel.values = vals;
+    ret = ringo_pg_tx_commit(tx, &sel, 1, &res, 0);
+    if (ret == 0)
+        ret = tfb_worlds(&res, 1, &w);
+    ringo_pg_results_clear(&res, 1);
+    return ret < 0 ? db_error(req, ret) : tfb_respond_worlds(req, &w, 1, false);
+}
+
+/*
+ * GET /pg/prepare-later: a named statement on a table that may not exist
+ * (pg_later). The failed prepare answers 500 with its SQLSTATE; once the
+ * table exists the same name prepares and runs (the failure was forgotten).
+ */
+static int prepare_later_route(ringo_req *req, void *udata)
+{
+    ringo_pg_query q = {.sql = "SELECT count(*) FROM pg_later", .name = "later"};
+    PGresult *res = NULL;
+    ringo_json_w j;
+    int ret;
+
+    (void)udata;
+    if (!pool)
+        return no_pool(req);
+    ret = ringo_pg_run(pool, &q, 1, &res, 0);
+    ringo_json_begin(&j, req);
+    ringo_json_obj(&j);
+    ringo_json_key(&j, "ret");
+    ringo_json_int(&j, ret);
+    ringo_json_key(&j, "sqlstate");
+    ringo_json_cstr(&j, res && ret == -EIO ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "");
+    ringo_json_end(&j);
+    ringo_pg_results_clear(&res, 1);
+    return ringo_json_respond(&j, ret == 0 ? 200 : 500);
+}
+
+static int tx_routes(ringo_app *app)
+{
+    static const char *const needs[] = {"db_atx", NULL};
+    ringo_route_opts o = {.needs = needs, .spec = demo_tfb_spec("/tx/world/{id}")};
+    ringo_route_opts dl = o;
+    int ret = 0;
+
+    dl.deadline_ms = 300;
+    if (pool)
+        ret = ringo_pg_tx_dep_new(&dep_atx, app, "db_atx", pool);
+    else
+        o.needs = dl.needs = NULL; /* no pool: the handlers answer 503 */
+    if (ret == 0)
+        ret = ringo_route_ex(app, "POST", "/pg/tx/world/{id}", RINGO_ASYNC,
+                             pool ? tx_dep_route : tx_raw_route, NULL, &o);
+    if (ret == 0)
+        ret = ringo_route_ex(app, "POST", "/pg/tx-deadline/world/{id}", RINGO_ASYNC,
+                             pool ? tx_dep_route : tx_raw_route, NULL, &dl);
+    if (ret == 0)
+        ret = ringo_route_ex(app, "POST", "/pg/tx-raw/world/{id}", RINGO_ASYNC, tx_raw_route, NULL,
+                             &(ringo_route_opts){.spec = o.spec});
+    if (ret == 0)
+        ret = demo_tfb_route(app, "/pg/prepare-later", RINGO_ASYNC, prepare_later_route, NULL);
+    return ret;
+}
+
 static int free_pool(ringo_app *app, void *udata)
 {
     (void)app, (void)udata;
@@ -274,6 +436,8 @@ int demo_tfb_async_routes(ringo_app *app, const char *dsn)
         ret = demo_tfb_route(app, routes[i].path, RINGO_ASYNC, routes[i].fn, NULL);
     if (ret == 0)
         ret = demo_tfb_route(app, "/pg/sleep-deadline", RINGO_ASYNC, sleep_route, &dl);
+    if (ret == 0)
+        ret = tx_routes(app);
     if (ret == 0)
         ret = ringo_app_on_shutdown(app, "pg async pool", free_pool, NULL);
     return ret;

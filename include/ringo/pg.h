@@ -275,6 +275,79 @@ RINGO_API void ringo_pg_async_free(ringo_pg_async *p);
 RINGO_API int ringo_pg_run(ringo_pg_async *p, const ringo_pg_query *q, unsigned n, PGresult **res,
                            uint32_t timeout_ms);
 
+/*
+ * Transactions across awaits. A ringo_pg_run() batch is its own implicit
+ * transaction because the ring's connections are shared by its requests; a
+ * ringo_pg_tx pins one connection of the ring to one request instead, from
+ * ringo_pg_tx_begin() until its commit or rollback: no other request's
+ * batch enters it meanwhile (they use the ring's other connections, or wait
+ * for one as ringo_pg_run() does). BEGIN costs no round trip of its own:
+ * it goes out in front of the first batch, and COMMIT behind the last one
+ * given to ringo_pg_tx_commit(). All calls from the request's RINGO_ASYNC
+ * handler, dependency or teardown, on its ring.
+ */
+typedef struct ringo_pg_tx ringo_pg_tx;
+
+/*
+ * Pins a connection of the handler's ring (waiting for a free one like
+ * ringo_pg_run(): bounded by acquire_timeout_ms) and returns the
+ * transaction in *out, memory of req's arena. Nothing is sent yet. When the
+ * request ends with the transaction still open (the handler returned
+ * without commit or rollback), it is rolled back then: a background task
+ * (ringo/background.h) registered here. Returns 0, -EPERM (not in a
+ * RINGO_ASYNC handler), -EINVAL (p, req or out NULL), -ECANCELED,
+ * -ECONNREFUSED and -EAGAIN as ringo_pg_run() (503), -ENOMEM, or what
+ * ringo_background() returns (-EAGAIN past max_post_inflight).
+ */
+RINGO_API int ringo_pg_tx_begin(ringo_pg_async *p, ringo_req *req, ringo_pg_tx **out);
+
+/*
+ * Runs q[0..n) inside tx (the first batch preceded by BEGIN), in one round
+ * trip, like ringo_pg_run(): same arguments, results and errors. After
+ * -EIO the transaction is failed (the server refuses every statement until
+ * the rollback) and tx stays pinned: roll it back. After -ECANCELED and
+ * -ETIMEDOUT it was rolled back already (a ROLLBACK queued behind the
+ * abandoned batch), after -ECONNRESET it is gone with its session: either
+ * way the connection is unpinned, and further calls return -EINVAL.
+ */
+RINGO_API int ringo_pg_tx_run(ringo_pg_tx *tx, const ringo_pg_query *q, unsigned n, PGresult **res,
+                              uint32_t timeout_ms);
+
+/*
+ * Runs q[0..n) (n may be 0) then COMMIT in one round trip, and unpins the
+ * connection. Results as ringo_pg_tx_run(). Returns 0 when the transaction
+ * committed; -EIO when a statement failed or the server answered the COMMIT
+ * with a rollback (the transaction had failed earlier): rolled back; the
+ * errors of ringo_pg_tx_run(), after each of which the transaction is rolled
+ * back (or gone); -EINVAL when tx is over. A transaction that never sent a
+ * statement commits without a round trip.
+ */
+RINGO_API int ringo_pg_tx_commit(ringo_pg_tx *tx, const ringo_pg_query *q, unsigned n,
+                                 PGresult **res, uint32_t timeout_ms);
+
+/* Rolls tx back and unpins its connection at once: the ROLLBACK is queued, not
+ * awaited (it never fails in a way the caller could act on). NULL, or a
+ * transaction already over: a no-op. Never suspends. */
+RINGO_API void ringo_pg_tx_rollback(ringo_pg_tx *tx);
+
+/* 1 while tx holds its connection (not committed, rolled back or lost), else 0. */
+RINGO_API int ringo_pg_tx_active(const ringo_pg_tx *tx);
+
+/*
+ * Registers a RINGO_ASYNC dependency called name whose value is a
+ * ringo_pg_tx begun for the request (RINGO_DEP(req, dep, ringo_pg_tx)): the
+ * async get_db() with `yield`. Its teardown commits when the request
+ * succeeded and rolls back when it failed (ringo_req_failed(), a status of
+ * 500 or more, a client that left); a handler that wants the COMMIT's
+ * outcome in its answer calls ringo_pg_tx_commit() itself, and the teardown
+ * then has nothing to do. When no connection can be pinned the dependency
+ * answers through ringo_pg_fail() (503). A failed COMMIT in the teardown is
+ * logged to stderr (the response is out). Returns what ringo_dep_new()
+ * returns, -EINVAL for a NULL p.
+ */
+RINGO_API int ringo_pg_tx_dep_new(ringo_dep **out, ringo_app *app, const char *name,
+                                  ringo_pg_async *p);
+
 /* Counters of the pool, summed over its rings (relaxed reads, any thread). */
 typedef struct ringo_pg_async_stats {
     uint64_t conns_open; /* connections ready now */
