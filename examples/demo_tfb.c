@@ -95,6 +95,12 @@ static const struct {
      {.tags = demo_tag_db,
       .summary = "Sets a row's number in the dependency's transaction",
       .params = &world_params}},
+    {"/pg/tx-raw/world/{id}",
+     {.tags = demo_tag_db,
+      .summary = "Sets a row's number in a transaction the handler begins (ringo_pg_tx)",
+      .params = &world_params}},
+    {"/pg/prepare-later",
+     {.tags = demo_tag_db, .summary = "A named statement on a table that may be missing"}},
     {"/pg/async-refused",
      {.tags = demo_tag_db, .summary = "The blocking pool refused from an async handler"}},
 };

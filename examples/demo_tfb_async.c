@@ -375,7 +375,7 @@ static int tx_routes(ringo_app *app)
                              pool ? tx_dep_route : tx_raw_route, NULL, &dl);
     if (ret == 0)
         ret = ringo_route_ex(app, "POST", "/pg/tx-raw/world/{id}", RINGO_ASYNC, tx_raw_route, NULL,
-                             &(ringo_route_opts){.spec = o.spec});
+                             &(ringo_route_opts){.spec = demo_tfb_spec("/pg/tx-raw/world/{id}")});
     if (ret == 0)
         ret = demo_tfb_route(app, "/pg/prepare-later", RINGO_ASYNC, prepare_later_route, NULL);
     return ret;
