@@ -901,7 +901,9 @@ static int tx_batch(ringo_pg_tx *tx, const ringo_pg_query *q, unsigned n, PGresu
     tx->begun = true;
     ret = submit(tx->c, q, n, res, deadline_of(tx->pr, batch_timeout(tx->pr->p, q, n, timeout_ms)),
                  begin, end);
-    if (ret == -ECONNRESET)
+    if ((ret == -EINVAL || ret == -ENOMEM) && !end)
+        tx->begun = !begin; /* refused before anything was sent: BEGIN still to come */
+    else if (ret == -ECONNRESET)
         tx_unpin(tx);
     else if (ret == -ECANCELED || ret == -ETIMEDOUT || (end && ret < 0))
         tx_abort(tx); /* a failed COMMIT batch left the transaction open and failed */
