@@ -296,7 +296,7 @@ static int tx_dep_route(ringo_req *req, void *udata)
 }
 
 /*
- * POST /pg/tx-raw/world/{id}?number=N[&sleep_ms=M][&commit=1]: the same
+ * POST /pg/tx-raw/world/{id}?number=N[&sleep_ms=M][&commit=1][&refused_first=1]: the same
  * with the handle alone. commit=1: COMMIT pipelined with a SELECT of the row
  * inside the transaction, answered with what that SELECT saw; else the
  * handler returns with the transaction open, and the request's end rolls it
@@ -316,7 +316,16 @@ static int tx_raw_route(ringo_req *req, void *udata)
         return no_pool(req);
     if (tx_params(req, vals) < 0)
         return -EINVAL;
-    if ((ret = ringo_pg_tx_begin(pool, req, &tx)) < 0 || (ret = tx_work(req, tx, vals)) < 0)
+    if ((ret = ringo_pg_tx_begin(pool, req, &tx)) < 0)
+        return db_error(req, ret);
+    if (demo_query_u64(req, "refused_first", 0, 1)) {
+        /* A batch refused before it is sent (the name tx_up with another text: -EINVAL);
+         * the transaction goes on, its BEGIN still to come. */
+        ringo_pg_query bad = {.sql = "SELECT 1", .name = "tx_up"};
+        if ((ret = ringo_pg_tx_run(tx, &bad, 1, &res, 0)) != -EINVAL)
+            return ringo_fail(req, 500, "the reused name was not refused");
+    }
+    if ((ret = tx_work(req, tx, vals)) < 0)
         return db_error(req, ret);
     if (!demo_query_u64(req, "commit", 0, 1))
         return tx_answer(req, vals); /* left open: rolled back at the request's end */

@@ -260,7 +260,7 @@ def transaction_commits_or_rolls_back():
     """One connection for the ring: every way a transaction ends must give it back
     (else /db waits for it and answers 503), and only the committed ones stay."""
     pg = cluster()
-    reset_rows(pg, range(21, 28))
+    reset_rows(pg, range(21, 29))
     with server(conns=1, threads=1) as srv:
         c = Conn(srv)
         cases = (("/pg/tx/world/21?number=4242", 200, 4242),  # dependency: teardown commits
@@ -269,7 +269,10 @@ def transaction_commits_or_rolls_back():
                  ("/pg/tx-raw/world/24?number=4545&commit=1", 200, 4545),
                  ("/pg/tx-raw/world/25?number=4646", 200, 1),  # left open: the request's end
                  ("/pg/tx/world/26?number=4747&sleep_ms=50", 200, 4747),  # across two awaits
-                 ("/pg/tx-raw/world/27?number=4848&sleep_ms=50&commit=1", 200, 4848))
+                 ("/pg/tx-raw/world/27?number=4848&sleep_ms=50&commit=1", 200, 4848),
+                 # A batch refused before sending (a prepared name reused with another
+                 # text): the UPDATE after it must still be inside the transaction.
+                 ("/pg/tx-raw/world/28?number=4949&refused_first=1", 200, 1))
         for path, status, want in cases:
             r = post(c, path)
             check_eq(r.status, status, f"{path} ({r.body[:200]!r})")
