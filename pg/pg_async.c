@@ -12,7 +12,10 @@
  * does not belong to any of them, so a handler that leaves (client gone,
  * deadline) abandons its batch and nothing else: the batch stays in the
  * FIFO, its results are discarded as they arrive, and the connection goes
- * on serving the next batches in order.
+ * on serving the next batches in order. The one exception is a
+ * transaction (ringo_pg_tx): it pins a connection, which then takes no
+ * other request's batch until the transaction ends, and its end never
+ * waits (a ROLLBACK is queued, the pin dropped at once).
  *
  * Why no PQcancel(): it blocks (libpq 15 has no non-blocking form), and on a
  * pipelined connection it would abort whichever query the server runs at
