@@ -15,6 +15,7 @@
 
 #include "core/alloc.h"
 #include "core/ring_impl.h"
+#include "core/tls.h"
 
 #define FD_RESERVE 64 /* descriptors kept for files, upstreams, the process */
 
@@ -436,4 +437,6 @@ void ringo__server_free(ringo__server *s)
     s->sig_fd = -1;
     ringo__free(s->host);
     s->host = NULL;
+    ringo__tls_conf_free(s->tls);
+    s->tls = NULL;
 }

@@ -22,7 +22,7 @@
  * a 4-byte field is appended in pairs (or with the next one) to keep it so.
  */
 _Static_assert(sizeof(ringo_config) ==
-                   offsetof(ringo_config, ws_idle_timeout_ms) + sizeof(uint32_t),
+                   offsetof(ringo_config, tls_max_handshakes) + sizeof(uint32_t),
                "ringo_config must end without padding");
 /* ringo_route_opts keeps its 1.0 size: options take the place of reserved words. */
 _Static_assert(sizeof(ringo_route_opts) ==
@@ -60,6 +60,8 @@ static void config_defaults(ringo_config *c)
     c->sse_ping_ms = 15000;
     c->ws_ping_ms = 20000;
     c->ws_idle_timeout_ms = 60000;
+    c->tls_handshake_timeout_ms = 10000;
+    c->tls_max_handshakes = RINGO__DEFAULT_TLS_MAX_HANDSHAKES;
 }
 
 /* A newer caller's fields this library does not know are zeroed: left so, they are accepted. */
@@ -335,6 +337,8 @@ int ringo_app_start(ringo_app *app)
         app->srv.cfg.max_post_inflight = RINGO__DEFAULT_MAX_POST_INFLIGHT;
     if (!app->srv.cfg.stream_window)
         app->srv.cfg.stream_window = RINGO__DEFAULT_STREAM_WINDOW;
+    if (!app->srv.cfg.tls_max_handshakes)
+        app->srv.cfg.tls_max_handshakes = RINGO__DEFAULT_TLS_MAX_HANDSHAKES;
     if (app->srv.cfg.max_pool_queue)
         opts.max_queued = app->srv.cfg.max_pool_queue;
     opts.force_fallback = app->test_hooks.msgring_fallback;

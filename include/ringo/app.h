@@ -117,6 +117,11 @@ typedef struct ringo_config {
                                        (ringo/ws.h); 20000; 0: none */
     uint32_t ws_idle_timeout_ms;    /* a WebSocket that received nothing (not even a pong)
                                        this long is closed with 1001; 60000; 0: none */
+    /* A TLS handshake not done this long after accept drops the connection (ringo/tls.h);
+       10000; 0: none. */
+    uint32_t tls_handshake_timeout_ms;
+    /* TLS handshakes in progress per ring; more wait for a slot (ringo/tls.h); 0: 128. */
+    uint32_t tls_max_handshakes;
 } ringo_config;
 
 /* Largest ringo_config.max_post_inflight (the live count is 32 bits, with headroom). */
