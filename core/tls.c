@@ -618,6 +618,8 @@ static void read_records(ringo__conn *c)
 
     for (;;) {
         int k = SSL_read(t->ssl, tr->plain + len, (int)(tr->plain_cap - len));
+        /* Now: the protocol's writes below (SSL_write) reset what it would say. */
+        int err = k > 0 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, k);
         if (k > 0) {
             len += (size_t)k;
             if (len < tr->plain_cap)
@@ -630,7 +632,7 @@ static void read_records(ringo__conn *c)
             return;
         if (k > 0)
             continue;
-        switch (SSL_get_error(t->ssl, k)) {
+        switch (err) {
         case SSL_ERROR_WANT_READ: return;
         case SSL_ERROR_ZERO_RETURN: /* close_notify: as an EOF */
             c->eof = true;
