@@ -26,33 +26,36 @@
 #include "core/ring_impl.h"
 #include "core/tls.h"
 
-/* The kernel's "tls" ULP: is it offered (or loadable on first use)? */
+/*
+ * The kernel's "tls" ULP: listed as available, or loadable (setting it on a
+ * socket loads the module where that is allowed; on a socket that is not
+ * connected the kernel then answers ENOTCONN, which says the ULP exists).
+ */
 int ringo__ktls_available(char *why, size_t why_len)
 {
     char ulps[256] = "";
     FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
-    int fd, ok;
+    int fd, err = 0;
 
     if (f) {
         if (!fgets(ulps, sizeof(ulps), f))
             ulps[0] = 0;
         fclose(f);
     }
-    for (char *t = strtok(ulps, " \n"); t; t = strtok(NULL, " \n"))
+    for (char *save, *t = strtok_r(ulps, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
         if (strcmp(t, "tls") == 0)
             return 1;
-    /* Not listed: setting it on a TCP socket loads the module where allowed. */
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ok = fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) == 0;
-    if (!ok && why && why_len)
-        snprintf(why, why_len, "the kernel offers no \"tls\" TCP ULP (%s)",
-                 fd < 0              ? strerror(errno)
-                 : errno == ENOTCONN ? "module present"
-                                     : strerror(errno));
+    if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0)
+        err = errno;
     if (fd >= 0)
         close(fd);
-    /* ENOTCONN: the ULP exists, it only wants a connected socket. */
-    return ok || errno == ENOTCONN;
+    if (err == 0 || err == ENOTCONN)
+        return 1;
+    if (why && why_len)
+        snprintf(why, why_len, "the kernel has no \"tls\" TCP ULP (setsockopt TCP_ULP: %s)",
+                 strerror(err));
+    return 0;
 }
 
 #ifndef RINGO_WITH_TLS
