@@ -591,15 +591,19 @@ int ringo__tls_open(ringo__conn *c)
     return 0;
 }
 
-/* A fatal error: the alert OpenSSL queued goes out, then the connection closes. */
+static void release_slot(ringo__conn *c);
+
+/*
+ * A fatal error: the alert OpenSSL queued goes out, then the connection
+ * closes. Its handshake slot frees now, not after the lingering close.
+ */
 static void fail(ringo__conn *c)
 {
     c->tls->failed = true;
     ERR_clear_error();
+    release_slot(c);
     ringo__conn_close(c, RINGO__CLOSE_AFTER_SEND);
 }
-
-static void release_slot(ringo__conn *c);
 
 /* The handshake finished: the protocol gets the connection. */
 static void established(ringo__conn *c)

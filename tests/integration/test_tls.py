@@ -182,6 +182,53 @@ def keepalive_and_pipelining():
             check_eq(got.count(b"HTTP/1.1 200"), 10, "pipelined answers")
 
 
+def ws_frame(opcode, payload):
+    """A masked client frame."""
+    n, key = len(payload), os.urandom(4)
+    head = bytes([0x80 | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes((key * (n // 4 + 1))[:n], "big")
+              ).to_bytes(n, "big")
+    return head + key + masked
+
+
+def ws_read(reader):
+    """(opcode, payload) of the next server frame."""
+    deadline = time.monotonic() + TIMEOUT
+    b0, b1 = reader._read_exact(2, deadline)
+    n = b1 & 0x7f
+    if n == 126:
+        n = int.from_bytes(reader._read_exact(2, deadline), "big")
+    elif n == 127:
+        n = int.from_bytes(reader._read_exact(8, deadline), "big")
+    return b0 & 0x0f, reader._read_exact(n, deadline)
+
+
+@case(server=False)
+def websocket_over_tls():
+    with tls_server() as srv:
+        with tls_conn(srv) as s:
+            s.sendall(b"GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      b"Sec-WebSocket-Version: 13\r\n\r\n")
+            reader = SockReader(s)
+            check_eq(reader.read_response(head=True).status, 101, "WebSocket handshake over TLS")
+            for payload in (b"hello", os.urandom(300_000)):
+                op = 1 if payload == b"hello" else 2
+                s.sendall(ws_frame(op, payload))
+                got_op, got = ws_read(reader)
+                check(got_op == op and got == payload,
+                      f"echo of a {len(payload)}-byte message ({len(got)} bytes back)")
+            s.sendall(ws_frame(8, (1000).to_bytes(2, "big")))
+            got_op, got = ws_read(reader)
+            check_eq((got_op, got[:2]), (8, (1000).to_bytes(2, "big")), "close handshake")
+
+
 @case(server=False)
 def versions_alpn_sni():
     with tls_server() as srv:
@@ -276,6 +323,21 @@ def handshake_bound():
         # With the slot free, handshakes go on one after another.
         for _ in range(5):
             alive_tls(srv)
+
+
+@case(server=False)
+def failed_handshake_frees_its_slot():
+    # One slot, lingering closes of a minute: a handshake that failed must give its slot
+    # back at once, not when its lingering close ends (the client below would wait 60 s).
+    with tls_server("--tls-max-handshakes", "1", "--linger", "60000",
+                    "--tls-handshake-timeout", "60000") as srv:
+        bad = socket.create_connection((srv.connect_host, srv.port), timeout=TIMEOUT)
+        bad.sendall(b"\x16\x03\x01\x00\x05garbage-not-a-client-hello")
+        bad.settimeout(TIMEOUT)
+        check(len(bad.recv(100)) > 0, "the failed handshake got its alert")  # lingering now
+        with tls_conn(srv) as s:
+            check_eq(https_get(s, "/plaintext").status, 200, "the next handshake had a slot")
+        bad.close()
 
 
 @case(server=False)
