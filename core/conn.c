@@ -396,8 +396,11 @@ void ringo__conn_on_send(ringo__conn *c, int32_t res)
     c->w_off = c->w_len = 0;
     if (pending(c)) {
         ringo__conn_flush(c);
-        wrote(c);
-        return;
+        /* TLS drops what was written after close_notify: then all is sent after all. */
+        if (c->send_armed || pending(c)) {
+            wrote(c);
+            return;
+        }
     }
     c->io_deadline = 0;
     ringo__timer_update(c->ring, c);
