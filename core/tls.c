@@ -357,7 +357,12 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPH
     if (!EVP_MAC_CTX_set_params(hctx, params) ||
         !EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k.aes, iv))
         return -1;
-    return which == 1 ? 2 : 1; /* 2: valid, but renew it under the current key */
+    /*
+     * 2: valid, and a new ticket follows. Always under TLS 1.3: a client uses
+     * a ticket once (RFC 8446, C.4), so a resumption that sent none leaves it
+     * nothing for its next connection. Under 1.2 only for the previous key.
+     */
+    return which == 1 || SSL_version(s) >= TLS1_3_VERSION ? 2 : 1;
 }
 
 /* ---- configuration ---- */

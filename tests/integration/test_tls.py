@@ -268,6 +268,14 @@ def session_resumption():
             with tls_conn(srv, ctx=ctx, session=session) as s:
                 check_eq(https_get(s, "/plaintext").status, 200, "resumed connection")
                 check(s.session_reused, f"{version.name}: the session was resumed by ticket")
+                renewed = s.session
+            if version == ssl.TLSVersion.TLSv1_3:
+                # A TLS 1.3 ticket is for one use (clients such as wrk drop it after a
+                # resumption): a resumed connection must bring a fresh one.
+                check(renewed != session, "a resumed TLS 1.3 connection got a new ticket")
+                with tls_conn(srv, ctx=ctx, session=renewed) as s:
+                    check_eq(https_get(s, "/plaintext").status, 200, "second resumption")
+                    check(s.session_reused, "resumed again with the renewed ticket")
 
 
 @case(server=False)
