@@ -13,8 +13,10 @@ on, one thread each:
 Cases, with wrk at 64 connections:
   keepalive    /plaintext over keep-alive connections: req/s and server CPU per request
   handshakes   /plaintext with "Connection: close": every request is a new TCP
-               connection and a full handshake (wrk resumes no session), so req/s is
-               handshakes/s; CPU per handshake
+               connection and a TLS handshake, so req/s is handshakes/s; CPU per
+               handshake. wrk keeps each connection's session across reconnects
+               (SSL_clear), so nearly all of them are TLS 1.3 resumptions by ticket
+               (psk_dhe_ke: an ECDHE, no signature), as a returning browser's are
   mixed        (ringo only) keepalive latency while a second wrk runs the handshakes
                case beside it: what handshakes on the ring thread cost the ring's other
                connections (p50/p99 next to keepalive alone)
