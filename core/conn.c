@@ -22,12 +22,19 @@
 #include "core/alloc.h"
 #include "core/proxy.h"
 #include "core/ring_impl.h"
+#include "core/tls.h"
 
 #define OUT_MIN 4096
 
 void *ringo__conn_state(ringo__conn *c) { return c->proto; }
 ringo__ring *ringo__conn_ring(const ringo__conn *c) { return c->ring; }
-size_t ringo__conn_unsent(const ringo__conn *c) { return c->out_len + (c->w_len - c->w_off); }
+size_t ringo__conn_unsent(const ringo__conn *c)
+{
+    return c->out_len + c->ct_len + (c->w_len - c->w_off);
+}
+
+/* Output not yet in flight: plaintext gathered, and with TLS ciphertext made. */
+static size_t pending(const ringo__conn *c) { return c->out_len + c->ct_len; }
 bool ringo__conn_closing(const ringo__conn *c)
 {
     return c->state != CONN_OPEN || c->close_after_send;
@@ -58,7 +65,8 @@ static void arm_recv(ringo__conn *c)
 {
     struct io_uring_sqe *sqe;
 
-    if (c->recv_armed || c->state == CONN_CLOSING || (c->paused && c->state == CONN_OPEN) || c->eof)
+    if (c->recv_armed || c->state == CONN_CLOSING || (c->paused && c->state == CONN_OPEN) ||
+        c->eof || c->held)
         return;
     sqe = ringo__ring_sqe(c->ring);
     io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
@@ -67,6 +75,8 @@ static void arm_recv(ringo__conn *c)
     io_uring_sqe_set_data64(sqe, data_of(c, RINGO__OP_RECV));
     c->recv_armed = true;
 }
+
+void ringo__conn_arm_recv(ringo__conn *c) { arm_recv(c); }
 
 static void cancel_recv(ringo__conn *c)
 {
@@ -87,6 +97,12 @@ static bool proxy_refused(ringo__ring *r, const struct sockaddr_in6 *peer, sockl
            (len == 0 || !ringo__ring_trusted(r, (const struct sockaddr *)peer));
 }
 
+void ringo__conn_cancel_recv(ringo__conn *c)
+{
+    if (c->recv_armed && c->state == CONN_OPEN)
+        cancel_recv(c);
+}
+
 void ringo__conn_accepted(ringo__ring *r, int fd)
 {
     const ringo__proto *p = r->proto;
@@ -104,7 +120,8 @@ void ringo__conn_accepted(ringo__ring *r, int fd)
     if (r->nfree == 0 || !(c = ringo__calloc(1, sizeof(*c) + p->conn_size))) {
         /* Past the cap: a short answer beats a silent reset. */
         char buf[512];
-        size_t len = p->overload ? p->overload(r, buf, sizeof(buf)) : 0;
+        /* (Not over TLS: the client would read it as a broken record.) */
+        size_t len = p->overload && !r->srv->tls ? p->overload(r, buf, sizeof(buf)) : 0;
         if (len && send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
             len = 0; /* the client is gone already: nothing more to do */
         close(fd);
@@ -128,7 +145,12 @@ void ringo__conn_accepted(ringo__ring *r, int fd)
     atomic_fetch_add_explicit(&r->stats.conns_live, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->stats.conns_accepted, 1, memory_order_relaxed);
     c->refs = 1;
-    p->on_open(c);
+    if (!r->srv->tls) {
+        c->opened = true;
+        p->on_open(c);
+    } else if (ringo__tls_open(c) < 0) {
+        ringo__conn_close(c, RINGO__CLOSE_NOW); /* the protocol opens after the handshake */
+    }
     arm_recv(c);
     if (r->stopping)
         ringo__conn_drain(c);
@@ -152,7 +174,8 @@ void ringo__conn_proxy_input(ringo__conn *c, const char *p, size_t n)
         return;
     ringo__free(c->pp);
     c->pp = NULL;
-    if (ret == -EBADMSG && c->ring->proto->on_reject) {
+    /* On a TLS listener nothing plaintext is sent: a bad header just closes. */
+    if (ret == -EBADMSG && !c->tls && c->ring->proto->on_reject) {
         c->ring->proto->on_reject(c, 400);
         return;
     }
@@ -165,7 +188,9 @@ void ringo__conn_proxy_input(ringo__conn *c, const char *p, size_t n)
         c->peer_len = res.src_len;
     }
     c->pp_ssl = res.ssl;
-    if (used < n)
+    if (used < n && c->tls) /* the TLS handshake follows the PROXY header */
+        ringo__tls_on_data(c, p + used, n - used);
+    else if (used < n)
         c->ring->proto->on_data(c, p + used, n - used);
 }
 
@@ -192,6 +217,8 @@ void ringo__conn_maybe_free(ringo__conn *c)
     atomic_fetch_sub_explicit(&r->stats.conns_live, 1, memory_order_relaxed);
     put_buffer(r, c->out, c->out_cap);
     put_buffer(r, c->wbuf, c->w_cap);
+    put_buffer(r, c->ct, c->ct_cap);
+    ringo__tls_free(c);
     ringo__free(c);
 }
 
@@ -221,7 +248,9 @@ void ringo__conn_close(ringo__conn *c, int how)
         return;
     if (how == RINGO__CLOSE_AFTER_SEND && c->state == CONN_OPEN) {
         c->close_after_send = true;
-        if (!c->send_armed && !c->lent && c->out_len == 0)
+        if (c->tls)
+            ringo__tls_shutdown(c); /* close_notify after the output */
+        if (!c->send_armed && !c->lent && pending(c) == 0)
             start_linger(c);
         else
             ringo__conn_flush(c);
@@ -235,7 +264,10 @@ void ringo__conn_close(ringo__conn *c, int how)
         io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
         io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
     }
-    c->ring->proto->on_close(c);
+    if (c->tls)
+        ringo__tls_closing(c);
+    if (c->opened)
+        c->ring->proto->on_close(c);
     ringo__conn_maybe_free(c);
 }
 
@@ -251,6 +283,8 @@ void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
         ringo__mark_defined(p, (size_t)cqe->res);
         if (c->state == CONN_OPEN && c->pp)
             ringo__conn_proxy_input(c, p, (size_t)cqe->res);
+        else if (c->state == CONN_OPEN && c->tls)
+            ringo__tls_on_data(c, p, (size_t)cqe->res);
         else if (c->state == CONN_OPEN)
             c->ring->proto->on_data(c, p, (size_t)cqe->res);
         ringo__bufring_put(c->ring, bid);
@@ -261,6 +295,8 @@ void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
         c->eof = true;
         if (c->state == CONN_LINGER)
             ringo__conn_close(c, RINGO__CLOSE_NOW);
+        else if (c->state == CONN_OPEN && !c->opened)
+            ringo__conn_close(c, RINGO__CLOSE_NOW); /* gone during the handshake */
         else if (c->state == CONN_OPEN)
             c->ring->proto->on_eof(c);
     } else if (cqe->res == -ENOBUFS) {
@@ -295,12 +331,46 @@ static void submit_send(ringo__conn *c)
     }
 }
 
+/*
+ * TLS: the gathered plaintext becomes records in `ct`, which goes out as
+ * `out` does without TLS. Encryption waits for the send slot, so pipelined
+ * responses share records. The encryption fails only when a buffer cannot
+ * grow: the socket is shut down, and the recv's end closes the connection
+ * from the ring's loop (not from inside the protocol's call).
+ */
+static void flush_tls(ringo__conn *c)
+{
+    char *tmp = c->wbuf;
+    size_t cap = c->w_cap;
+
+    if (ringo__tls_encrypt(c) < 0) {
+        shutdown(c->fd, SHUT_RDWR);
+        return;
+    }
+    if (c->ct_len == 0)
+        return;
+    c->wbuf = c->ct;
+    c->w_cap = c->ct_cap;
+    c->w_len = c->ct_len;
+    c->w_off = 0;
+    c->ct = tmp;
+    c->ct_cap = cap;
+    c->ct_len = 0;
+    submit_send(c);
+}
+
 void ringo__conn_flush(ringo__conn *c)
 {
     char *tmp;
     size_t cap;
 
-    if (c->send_armed || c->lent || c->out_len == 0 || c->state == CONN_CLOSING)
+    if (c->send_armed || c->lent || c->state == CONN_CLOSING)
+        return;
+    if (c->tls) {
+        flush_tls(c);
+        return;
+    }
+    if (c->out_len == 0)
         return;
     /* Swap: the gathered output goes out, the sent buffer gathers next. */
     tmp = c->wbuf;
@@ -333,6 +403,8 @@ int ringo__conn_lend(ringo__conn *c)
 {
     if (c->state != CONN_OPEN || c->close_after_send)
         return -ECANCELED;
+    if (c->tls)
+        return -EOPNOTSUPP; /* the bytes must go through the record layer */
     if (c->send_armed || c->lent || ringo__conn_unsent(c))
         return -EBUSY;
     if (set_nonblock(c->fd, true) < 0)
@@ -360,14 +432,15 @@ static void release_buffers(ringo__conn *c)
     /* An idle connection holds no output memory (RSS per idle connection). */
     put_buffer(c->ring, c->out, c->out_cap);
     put_buffer(c->ring, c->wbuf, c->w_cap);
-    c->out = c->wbuf = NULL;
-    c->out_cap = c->w_cap = c->out_len = c->w_len = c->w_off = 0;
+    put_buffer(c->ring, c->ct, c->ct_cap);
+    c->out = c->wbuf = c->ct = NULL;
+    c->out_cap = c->w_cap = c->out_len = c->w_len = c->w_off = c->ct_cap = c->ct_len = 0;
 }
 
 /* Progress short of "all sent": a producer bounded by unsent output may go on. */
 static void wrote(ringo__conn *c)
 {
-    if (c->ring->proto->on_wrote)
+    if (c->opened && c->ring->proto->on_wrote)
         c->ring->proto->on_wrote(c);
 }
 
@@ -387,38 +460,55 @@ void ringo__conn_on_send(ringo__conn *c, int32_t res)
         return;
     }
     c->w_off = c->w_len = 0;
-    if (c->out_len) {
+    if (pending(c)) {
         ringo__conn_flush(c);
-        wrote(c);
-        return;
+        /* TLS drops what was written after close_notify: then all is sent after all. */
+        if (c->send_armed || pending(c)) {
+            wrote(c);
+            return;
+        }
     }
     c->io_deadline = 0;
     ringo__timer_update(c->ring, c);
     release_buffers(c);
     if (c->close_after_send && c->state == CONN_OPEN)
         start_linger(c);
-    else if (c->state == CONN_OPEN)
+    else if (c->state == CONN_OPEN && c->opened)
         c->ring->proto->on_sent(c);
 }
 
-static int grow_out(ringo__conn *c, size_t need)
+static int grow(ringo__conn *c, char **buf, size_t *bcap, size_t len, size_t need)
 {
-    size_t cap = c->out_cap ? c->out_cap : OUT_MIN;
+    size_t cap = *bcap ? *bcap : OUT_MIN;
     char *p;
 
-    while (cap < c->out_len + need) {
+    while (cap < len + need) {
         if (cap > SIZE_MAX / 4)
             return -ENOMEM; /* doubling would wrap to 0 */
         cap *= 2;
     }
-    if (!c->out && cap == OUT_MIN)
+    if (!*buf && cap == OUT_MIN)
         p = ringo__ring_cache_get(c->ring, RINGO__CACHE_OUT, OUT_MIN);
     else
-        p = ringo__realloc(c->out, cap);
+        p = ringo__realloc(*buf, cap);
     if (!p)
         return -ENOMEM;
-    c->out = p;
-    c->out_cap = cap;
+    *buf = p;
+    *bcap = cap;
+    return 0;
+}
+
+static int grow_out(ringo__conn *c, size_t need)
+{
+    return grow(c, &c->out, &c->out_cap, c->out_len, need);
+}
+
+int ringo__conn_ct_append(ringo__conn *c, const void *p, size_t n)
+{
+    if (c->ct_len + n > c->ct_cap && grow(c, &c->ct, &c->ct_cap, c->ct_len, n) < 0)
+        return -ENOMEM;
+    memcpy(c->ct + c->ct_len, p, n);
+    c->ct_len += n;
     return 0;
 }
 
@@ -468,6 +558,10 @@ void ringo__conn_expire(ringo__conn *c)
         ringo__conn_close(c, RINGO__CLOSE_NOW);
         return;
     }
+    if (c->proto_deadline && c->proto_deadline <= r->now && !c->opened) {
+        ringo__conn_close(c, RINGO__CLOSE_NOW); /* the TLS handshake timed out */
+        return;
+    }
     if (c->proto_deadline && c->proto_deadline <= r->now) {
         int kind = c->timer_kind;
         c->proto_deadline = 0;
@@ -481,6 +575,8 @@ void ringo__conn_expire(ringo__conn *c)
 
 void ringo__conn_drain(ringo__conn *c)
 {
-    if (c->state == CONN_OPEN)
+    if (c->state == CONN_OPEN && !c->opened)
+        ringo__conn_close(c, RINGO__CLOSE_NOW); /* mid-handshake: no request to finish */
+    else if (c->state == CONN_OPEN)
         c->ring->proto->on_drain(c);
 }

@@ -23,6 +23,7 @@
 #include "core/proxy.h"
 #include "core/util.h"
 #include "core/ring_impl.h"
+#include "core/tls.h"
 #include "core/task.h"
 
 #define RING_SQ_ENTRIES 1024
@@ -228,6 +229,7 @@ void ringo__ring_free(ringo__ring *r)
 {
     if (!r)
         return;
+    ringo__tls_ring_free(r);
     for (unsigned k = 0; k < RINGO__CACHE_KINDS; k++) {
         while (r->ncache[k])
             ringo__free(r->cache[k][--r->ncache[k]]);

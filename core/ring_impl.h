@@ -36,6 +36,8 @@ struct ringo__conn {
     bool close_after_send;
     bool eof;
     bool lent;               /* the protocol writes to the socket itself (ringo__conn_lend) */
+    bool opened;             /* proto->on_open ran (with TLS: once the handshake is done) */
+    bool held;               /* TLS: recv stops until a handshake slot frees (core/tls.c) */
     uint32_t refs;           /* protocol-held references (coroutines, pool jobs, held requests) */
     int timer_kind;          /* the protocol's, 0: none */
     uint32_t heap_idx;       /* position in the ring's timer heap, UINT32_MAX if none */
@@ -47,6 +49,11 @@ struct ringo__conn {
     size_t out_len, out_cap;
     char *wbuf;
     size_t w_len, w_off, w_cap;
+    /* TLS (core/tls.c): the record layer's state, NULL on cleartext; and the
+     * ciphertext written but not yet in flight (`out` holds plaintext then). */
+    struct ringo__tls *tls;
+    char *ct;
+    size_t ct_len, ct_cap;
     struct sockaddr_in6 peer; /* large enough for IPv4 and IPv6 */
     socklen_t peer_len;
     struct ringo__pp *pp;      /* PROXY listener: the header being read (core/proxy.c), else NULL */
@@ -100,6 +107,7 @@ struct ringo__ring {
     /* Watchdog stamps: which handler holds the ring since when (ms). */
     _Atomic(const char *) wd_label;
     _Atomic uint64_t wd_since;
+    struct ringo__tls_ring *tls; /* core/tls.c: NULL until its first TLS connection */
     pthread_t thread;
     bool joined; /* main thread only: join_rings() joined it */
     int setup_err;
@@ -114,6 +122,12 @@ void ringo__conn_on_send(ringo__conn *c, int32_t res);
 void ringo__conn_expire(ringo__conn *c);
 void ringo__conn_drain(ringo__conn *c);
 void ringo__conn_maybe_free(ringo__conn *c);
+/* Appends n bytes to the connection's ciphertext (TLS records from OpenSSL). 0 or -ENOMEM. */
+int ringo__conn_ct_append(ringo__conn *c, const void *p, size_t n);
+/* Arms the multishot recv unless closing, paused, held or at EOF. */
+void ringo__conn_arm_recv(ringo__conn *c);
+/* Cancels the multishot recv (a TLS handshake waits for a slot; `held` keeps it off). */
+void ringo__conn_cancel_recv(ringo__conn *c);
 
 /* core/proxy.c's glue in core/conn.c: the connection's first bytes. */
 void ringo__conn_proxy_input(ringo__conn *c, const char *p, size_t n);

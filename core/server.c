@@ -20,6 +20,7 @@
 #include "core/proxy.h"
 #include "core/ring_impl.h"
 #include "core/systemd.h"
+#include "core/tls.h"
 
 #define FD_RESERVE 64 /* descriptors kept for files, upstreams, the process */
 
@@ -687,4 +688,6 @@ void ringo__server_free(ringo__server *s)
     ringo__free(s->trusted);
     s->trusted = NULL;
     s->ntrusted = 0;
+    ringo__tls_conf_free(s->tls);
+    s->tls = NULL;
 }

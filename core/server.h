@@ -26,6 +26,8 @@ struct ringo__server {
     unsigned ntrusted;
     const ringo__proto *proto;
     void *app; /* opaque for core: handed to the protocol */
+    /* Certificates: the listener speaks TLS (core/tls.h); NULL: cleartext. */
+    struct ringo__tls_conf *tls;
     unsigned nrings;
     ringo__ring **rings;
     int *listen_fds;

@@ -752,7 +752,9 @@ static void usage(FILE *f)
                "             [--shutdown-delay MS] [--ready-max-queue N] [--live-stall MS]\n"
                "             [--reuse-port] [--systemd]\n"
                "             [--proxy-protocol] [--trusted-proxies CIDR,...]\n"
-               "             [--forwarded x|rfc7239]\n");
+               "             [--forwarded x|rfc7239]\n"
+               "             [--tls-cert FILE --tls-key FILE]... [--tls-handshake-timeout MS]\n"
+               "             [--tls-max-handshakes N]\n");
 }
 
 enum {
@@ -804,7 +806,11 @@ enum {
     OPT_SYSTEMD,
     OPT_PROXYPROTO,
     OPT_TRUSTED,
-    OPT_FORWARDED
+    OPT_FORWARDED,
+    OPT_TLSCERT,
+    OPT_TLSKEY,
+    OPT_TLSHS,
+    OPT_TLSMAX
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -854,6 +860,21 @@ static ringo_openapi_opts openapi = {
     .version = "1.0.0",
     .description = "The routes of ringo's demo server, as its declarations describe them.",
 };
+
+/* --tls-cert/--tls-key pairs, in order: the first is the default certificate. */
+#define MAX_TLS_CERTS 16
+static const char *tls_certs[MAX_TLS_CERTS], *tls_keys[MAX_TLS_CERTS];
+static unsigned ntls_certs, ntls_keys;
+
+static int add_tls_file(const char **list, unsigned *n, const char *path)
+{
+    if (*n == MAX_TLS_CERTS) {
+        fprintf(stderr, "ringo: at most %d --tls-cert/--tls-key pairs\n", MAX_TLS_CERTS);
+        return -1;
+    }
+    list[(*n)++] = path;
+    return 0;
+}
 
 static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hooks *hooks)
 {
@@ -909,6 +930,10 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"proxy-protocol", 0, 0, OPT_PROXYPROTO},
                                          {"trusted-proxies", 1, 0, OPT_TRUSTED},
                                          {"forwarded", 1, 0, OPT_FORWARDED},
+                                         {"tls-cert", 1, 0, OPT_TLSCERT},
+                                         {"tls-key", 1, 0, OPT_TLSKEY},
+                                         {"tls-handshake-timeout", 1, 0, OPT_TLSHS},
+                                         {"tls-max-handshakes", 1, 0, OPT_TLSMAX},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -959,6 +984,16 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_LIVE_STALL: cfg->live_stall_ms = (uint32_t)v; break;
         case OPT_REUSE_PORT: cfg->deploy_flags |= RINGO_DEPLOY_SHARE_PORT; break;
         case OPT_SYSTEMD: cfg->deploy_flags |= RINGO_DEPLOY_SYSTEMD; break;
+        case OPT_TLSHS: cfg->tls_handshake_timeout_ms = (uint32_t)v; break;
+        case OPT_TLSMAX: cfg->tls_max_handshakes = (uint32_t)v; break;
+        case OPT_TLSCERT:
+            if (add_tls_file(tls_certs, &ntls_certs, optarg) < 0)
+                return -1;
+            break;
+        case OPT_TLSKEY:
+            if (add_tls_file(tls_keys, &ntls_keys, optarg) < 0)
+                return -1;
+            break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         case OPT_OPENAPI: openapi.json_path = optarg; break;
@@ -978,6 +1013,30 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                                               : UINT32_MAX;
             break;
         default: usage(c == '?' ? stdout : stderr); return -1;
+        }
+    }
+    if (ntls_certs != ntls_keys) {
+        fprintf(stderr, "ringo: every --tls-cert needs its --tls-key (got %u and %u)\n", ntls_certs,
+                ntls_keys);
+        return -1;
+    }
+    return 0;
+}
+
+/* The --tls-cert/--tls-key pairs: TLS on the listener. */
+static int setup_tls(ringo_app *app)
+{
+    for (unsigned i = 0; i < ntls_certs; i++) {
+        int ret = ringo_app_tls_cert(app, tls_certs[i], tls_keys[i]);
+        if (ret == -EOPNOTSUPP) {
+            fprintf(stderr, "ringo: --tls-cert: this ringo was built without TLS (OpenSSL 3 "
+                            "was not found: install libssl-dev and rebuild)\n");
+            return ret;
+        }
+        if (ret < 0) {
+            fprintf(stderr, "ringo: --tls-cert %s --tls-key %s: %s\n", tls_certs[i], tls_keys[i],
+                    ringo_strerror(ret));
+            return ret;
         }
     }
     return 0;
@@ -1262,6 +1321,8 @@ int main(int argc, char **argv)
     if (ret == 0)
         ret = ringo__app_test_hooks(app, &hooks);
     if (ret == 0)
+        ret = setup_tls(app);
+    if (ret == 0)
         ret = add_routes(app);
     openapi.tags = demo_tags;
     if (ret == 0)
@@ -1286,8 +1347,9 @@ int main(int argc, char **argv)
         ringo_app_free(app);
         return ret == RINGO_EIOURING ? DEMO_EXIT_NO_IO_URING : 1;
     }
-    printf("ringo: listening on http://%s%s%s:%u (%u rings)\n", strchr(cfg.host, ':') ? "[" : "",
-           cfg.host, strchr(cfg.host, ':') ? "]" : "", ringo_app_port(app),
+    printf("ringo: listening on %s://%s%s%s:%u (%u rings)\n", ntls_certs ? "https" : "http",
+           strchr(cfg.host, ':') ? "[" : "", cfg.host, strchr(cfg.host, ':') ? "]" : "",
+           ringo_app_port(app),
            cfg.threads ? cfg.threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN));
     fflush(stdout);
     ret = ringo_app_wait(app);

@@ -23,7 +23,7 @@
  * a 4-byte field is appended in pairs (or with the next one) to keep it so.
  */
 _Static_assert(sizeof(ringo_config) ==
-                   offsetof(ringo_config, trusted_proxies) + sizeof(const char *),
+                   offsetof(ringo_config, tls_max_handshakes) + sizeof(uint32_t),
                "ringo_config must end without padding");
 /* ringo_route_opts keeps its 1.0 size: options take the place of reserved words. */
 _Static_assert(sizeof(ringo_route_opts) ==
@@ -62,6 +62,8 @@ static void config_defaults(ringo_config *c)
     c->ws_ping_ms = 20000;
     c->ws_idle_timeout_ms = 60000;
     c->live_stall_ms = 5000;
+    c->tls_handshake_timeout_ms = 10000;
+    c->tls_max_handshakes = RINGO__DEFAULT_TLS_MAX_HANDSHAKES;
 }
 
 /* A newer caller's fields this library does not know are zeroed: left so, they are accepted. */
@@ -346,6 +348,8 @@ int ringo_app_start(ringo_app *app)
         app->srv.cfg.max_post_inflight = RINGO__DEFAULT_MAX_POST_INFLIGHT;
     if (!app->srv.cfg.stream_window)
         app->srv.cfg.stream_window = RINGO__DEFAULT_STREAM_WINDOW;
+    if (!app->srv.cfg.tls_max_handshakes)
+        app->srv.cfg.tls_max_handshakes = RINGO__DEFAULT_TLS_MAX_HANDSHAKES;
     if (app->srv.cfg.max_pool_queue)
         opts.max_queued = app->srv.cfg.max_pool_queue;
     opts.force_fallback = app->test_hooks.msgring_fallback;

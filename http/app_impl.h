@@ -105,6 +105,8 @@ struct ringo_app {
 #define RINGO__DEFAULT_TEARDOWN_TIMEOUT_MS 5000u
 /* ringo_config.stream_window when 0. */
 #define RINGO__DEFAULT_STREAM_WINDOW 65536u
+/* ringo_config.tls_max_handshakes when 0. */
+#define RINGO__DEFAULT_TLS_MAX_HANDSHAKES 128u
 
 /* True when the n words are zero: the option structs' reserved space (ringo/app.h, ABI). */
 bool ringo__reserved_zero(const uint64_t *words, size_t n);

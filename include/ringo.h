@@ -29,5 +29,6 @@
 #include "ringo/schema.h"
 #include "ringo/openapi.h"
 #include "ringo/check.h"
+#include "ringo/tls.h"
 
 #endif

@@ -133,6 +133,11 @@ typedef struct ringo_config {
                                        client in (ringo_req_peer()); 0: none is read */
     const char *trusted_proxies;    /* "CIDR,CIDR,...", IPv4 and IPv6 (an address alone is
                                        one host), copied; needed by the two above; NULL: none */
+    /* A TLS handshake not done this long after accept drops the connection (ringo/tls.h);
+       10000; 0: none. */
+    uint32_t tls_handshake_timeout_ms;
+    /* TLS handshakes in progress per ring; more wait for a slot (ringo/tls.h); 0: 128. */
+    uint32_t tls_max_handshakes;
 } ringo_config;
 
 /* ringo_config.forwarded: X-Forwarded-For and X-Forwarded-Proto (nginx, HAProxy

@@ -53,7 +53,7 @@ EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 77
 FILE_BUDGET = min(540, int(120 * SCALE))  # seconds for a whole test file
 
 LISTEN_RE = re.compile(
-    r"^ringo: listening on http://(?P<host>\[[^\]]+\]|[^\s:/]+):(?P<port>\d+) "
+    r"^ringo: listening on https?://(?P<host>\[[^\]]+\]|[^\s:/]+):(?P<port>\d+) "
     r"\((?P<rings>\d+) rings?\)$")
 DATE_RE = re.compile(
     r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "

@@ -1,0 +1,877 @@
+/*
+ * core/tls.c - TLS over the ring with OpenSSL 3 (see core/tls.h).
+ *
+ * OpenSSL never sees the socket. Its BIO is ours: a read hands it the
+ * ciphertext of the recv buffer being processed (and says "retry" when that
+ * is used up: OpenSSL keeps a partial record itself), a write appends the
+ * records it produced to the connection's ciphertext buffer, which core/conn.c
+ * sends. So every byte on the wire still moves by io_uring, and the record
+ * layer costs one copy each way (into OpenSSL's record buffer, out of it).
+ *
+ * Handshakes are CPU work on the ring thread (docs/architecture.md, TLS,
+ * says why they stay there); at most tls_max_handshakes of them run per ring
+ * at once. A connection whose first bytes arrive while the ring is at that
+ * bound keeps them, stops receiving, and waits in the ring's queue; the
+ * handshake timeout counts from accept, waiting included.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/ring_impl.h"
+#include "core/tls.h"
+
+/*
+ * The kernel's "tls" ULP: listed as available, or loadable (setting it on a
+ * socket loads the module where that is allowed; on a socket that is not
+ * connected the kernel then answers ENOTCONN, which says the ULP exists).
+ */
+int ringo__ktls_available(char *why, size_t why_len)
+{
+    char ulps[256] = "";
+    FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "r");
+    int fd, err = 0;
+
+    if (f) {
+        if (!fgets(ulps, sizeof(ulps), f))
+            ulps[0] = 0;
+        fclose(f);
+    }
+    for (char *save, *t = strtok_r(ulps, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
+        if (strcmp(t, "tls") == 0)
+            return 1;
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0)
+        err = errno;
+    if (fd >= 0)
+        close(fd);
+    if (err == 0 || err == ENOTCONN)
+        return 1;
+    if (why && why_len)
+        snprintf(why, why_len, "the kernel has no \"tls\" TCP ULP (setsockopt TCP_ULP: %s)",
+                 strerror(err));
+    return 0;
+}
+
+#ifndef RINGO_WITH_TLS
+
+bool ringo__tls_built(void) { return false; }
+int ringo__tls_conf_add(ringo__tls_conf **conf, const char *cert, const char *key, bool quiet)
+{
+    (void)conf, (void)cert, (void)key, (void)quiet;
+    return -EOPNOTSUPP;
+}
+void ringo__tls_conf_set_h2(ringo__tls_conf *conf, bool on) { (void)conf, (void)on; }
+int ringo__tls_conf_load(ringo__tls_conf *conf, bool quiet)
+{
+    (void)conf, (void)quiet;
+    return -EOPNOTSUPP;
+}
+void ringo__tls_conf_free(ringo__tls_conf *conf) { (void)conf; }
+unsigned ringo__tls_conf_count(const ringo__tls_conf *conf)
+{
+    (void)conf;
+    return 0;
+}
+int ringo__tls_open(ringo__conn *c)
+{
+    (void)c;
+    return -EOPNOTSUPP;
+}
+void ringo__tls_on_data(ringo__conn *c, const char *p, size_t n) { (void)c, (void)p, (void)n; }
+int ringo__tls_encrypt(ringo__conn *c)
+{
+    (void)c;
+    return 0;
+}
+void ringo__tls_shutdown(ringo__conn *c) { (void)c; }
+void ringo__tls_closing(ringo__conn *c) { (void)c; }
+void ringo__tls_free(ringo__conn *c) { (void)c; }
+void ringo__tls_ring_free(ringo__ring *r) { (void)r; }
+const char *ringo__conn_alpn(const ringo__conn *c, size_t *len)
+{
+    (void)c;
+    *len = 0;
+    return NULL;
+}
+bool ringo__conn_tls(const ringo__conn *c) { return c->tls != NULL; }
+
+#else /* RINGO_WITH_TLS */
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+/*
+ * Mozilla's "intermediate" configuration (v5.7): TLS 1.2 and 1.3, AEAD
+ * ciphers with forward secrecy only, the client's preference (every cipher
+ * on the list is strong). The DHE suites are left out: they need DH
+ * parameters and add nothing a current client lacks.
+ */
+#define CIPHERS_TLS12                                                                              \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define CIPHERS_TLS13 "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define GROUPS "X25519:prime256v1:secp384r1"
+
+/*
+ * Session tickets: a key encrypts new tickets for TICKET_ROTATE_S, then
+ * only decrypts (and the ticket it opened is renewed) for as long again.
+ * Keys live with the configuration, not with a certificate set: a reload
+ * keeps resumption working.
+ */
+#define TICKET_ROTATE_S 3600
+#define HELD_MAX (64u * 1024u) /* bytes a waiting handshake may keep */
+
+typedef struct ticket_key {
+    unsigned char name[16], aes[32], hmac[32];
+    uint64_t born; /* seconds, CLOCK_MONOTONIC; 0: unset */
+} ticket_key;
+
+typedef struct cert_src {
+    char *cert, *key;
+} cert_src;
+
+/* One generation of certificates: ctx[0] is the default. */
+typedef struct tls_set {
+    _Atomic uint32_t refs;
+    unsigned n;
+    SSL_CTX *ctx[];
+} tls_set;
+
+struct ringo__tls_conf {
+    cert_src *certs;
+    unsigned ncerts;
+    bool h2;
+    pthread_mutex_t mu; /* guards cur and keys */
+    tls_set *cur;
+    _Atomic uint64_t gen; /* bumped when cur changes: rings compare it per accept */
+    ticket_key keys[2];   /* [0] encrypts, [1] the previous one */
+};
+
+typedef struct ringo__tls_ring {
+    tls_set *set; /* this ring's reference to the current set */
+    uint64_t gen;
+    char *plain; /* plaintext of one recv buffer on its way up */
+    size_t plain_cap;
+    uint32_t hs; /* handshakes in progress */
+    ringo__conn *wait_head, *wait_tail;
+} ringo__tls_ring;
+
+struct ringo__tls {
+    SSL *ssl;
+    tls_set *set;
+    const char *in; /* ciphertext OpenSSL may read now */
+    size_t in_len;
+    char *held; /* first bytes kept while waiting for a handshake slot */
+    size_t held_len;
+    ringo__conn *next_wait;
+    ringo__completion resume; /* the NOP that takes it out of the queue */
+    bool counted;             /* holds one of the ring's handshake slots */
+    bool waiting;             /* in the ring's queue */
+    bool done;                /* handshake complete */
+    bool failed;              /* fatal error: no more SSL calls but freeing */
+    bool shut;                /* close_notify queued */
+};
+
+static BIO_METHOD *bio_method;
+static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+
+bool ringo__tls_built(void) { return true; }
+bool ringo__conn_tls(const ringo__conn *c) { return c->tls != NULL; }
+
+/* ---- the BIO: ciphertext in from the recv buffer, out to the connection ---- */
+
+static int bio_write(BIO *b, const char *p, int n)
+{
+    ringo__conn *c = BIO_get_data(b);
+
+    BIO_clear_retry_flags(b);
+    if (n <= 0)
+        return 0;
+    return ringo__conn_ct_append(c, p, (size_t)n) < 0 ? -1 : n;
+}
+
+static int bio_read(BIO *b, char *p, int n)
+{
+    ringo__conn *c = BIO_get_data(b);
+    ringo__tls *t = c->tls;
+    size_t k = t->in_len < (size_t)n ? t->in_len : (size_t)n;
+
+    BIO_clear_retry_flags(b);
+    if (k == 0) {
+        BIO_set_retry_read(b); /* more arrives with the next recv */
+        return -1;
+    }
+    memcpy(p, t->in, k);
+    t->in += k;
+    t->in_len -= k;
+    return (int)k;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b, (void)num, (void)ptr;
+    /* FLUSH: records are in the connection's buffer, which the ring sends. */
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static void make_bio_method(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ringo");
+
+    if (m && BIO_meth_set_write(m, bio_write) && BIO_meth_set_read(m, bio_read) &&
+        BIO_meth_set_ctrl(m, bio_ctrl) && BIO_meth_set_create(m, bio_create))
+        bio_method = m;
+    else
+        BIO_meth_free(m);
+}
+
+/* ---- callbacks ---- */
+
+static int alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
+                   const unsigned char *in, unsigned inlen, void *arg)
+{
+    static const unsigned char h1[] = "\x08http/1.1", h2[] = "\x02h2\x08http/1.1";
+    const ringo__tls_conf *conf = arg;
+    const unsigned char *ours = conf->h2 ? h2 : h1;
+    unsigned ours_len = conf->h2 ? sizeof(h2) - 1 : sizeof(h1) - 1;
+
+    (void)s;
+    /* Ours first: the server's preference. No common protocol: RFC 7301 3.2's alert. */
+    if (SSL_select_next_proto((unsigned char **)out, outlen, ours, ours_len, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static int sni_cb(SSL *s, int *alert, void *arg)
+{
+    const tls_set *set = arg;
+    const char *name = SSL_get_servername(s, TLSEXT_NAMETYPE_host_name);
+
+    (void)alert;
+    if (!name || set->n < 2)
+        return SSL_TLSEXT_ERR_OK;
+    for (unsigned i = 0; i < set->n; i++) {
+        X509 *x = SSL_CTX_get0_certificate(set->ctx[i]);
+        if (x && X509_check_host(x, name, 0, 0, NULL) == 1) {
+            if (i)
+                SSL_set_SSL_CTX(s, set->ctx[i]);
+            break;
+        }
+    }
+    return SSL_TLSEXT_ERR_OK; /* no match: the default certificate, as nginx does */
+}
+
+static uint64_t mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec + 1; /* never 0: 0 means unset */
+}
+
+static int new_key(ticket_key *k)
+{
+    if (RAND_bytes(k->name, sizeof(k->name)) != 1 || RAND_bytes(k->aes, sizeof(k->aes)) != 1 ||
+        RAND_bytes(k->hmac, sizeof(k->hmac)) != 1)
+        return -1;
+    k->born = mono_s();
+    return 0;
+}
+
+/* Under conf->mu: the key to encrypt with, rotated when due. */
+static int current_key(ringo__tls_conf *conf, ticket_key *out)
+{
+    uint64_t now = mono_s();
+
+    if (!conf->keys[0].born || now - conf->keys[0].born >= TICKET_ROTATE_S) {
+        ticket_key k;
+        if (new_key(&k) < 0)
+            return -1;
+        conf->keys[1] = conf->keys[0];
+        conf->keys[0] = k;
+    }
+    *out = conf->keys[0];
+    return 0;
+}
+
+/* Which key (0 current, 1 previous) has this name and is young enough; -1: none. */
+static int find_key(ringo__tls_conf *conf, const unsigned char name[16], ticket_key *out)
+{
+    uint64_t now = mono_s();
+
+    for (int i = 0; i < 2; i++) {
+        const ticket_key *k = &conf->keys[i];
+        if (k->born && now - k->born < 2 * TICKET_ROTATE_S && !memcmp(k->name, name, 16)) {
+            *out = *k;
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *ectx,
+                     EVP_MAC_CTX *hctx, int enc)
+{
+    ringo__tls_conf *conf = SSL_CTX_get_app_data(SSL_get_SSL_CTX(s));
+    OSSL_PARAM params[3];
+    ticket_key k;
+    int which;
+
+    pthread_mutex_lock(&conf->mu);
+    which = enc ? current_key(conf, &k) : find_key(conf, name, &k);
+    pthread_mutex_unlock(&conf->mu);
+    if (which < 0)
+        return enc ? -1 : 0; /* decrypt: unknown or expired key, a full handshake */
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac, sizeof(k.hmac));
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[2] = OSSL_PARAM_construct_end();
+    if (enc) {
+        memcpy(name, k.name, 16);
+        if (RAND_bytes(iv, 16) != 1 ||
+            !EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k.aes, iv) ||
+            !EVP_MAC_CTX_set_params(hctx, params))
+            return -1;
+        return 1;
+    }
+    if (!EVP_MAC_CTX_set_params(hctx, params) ||
+        !EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k.aes, iv))
+        return -1;
+    /*
+     * 2: valid, and a new ticket follows. Always under TLS 1.3: a client uses
+     * a ticket once (RFC 8446, C.4), so a resumption that sent none leaves it
+     * nothing for its next connection. Under 1.2 only for the previous key.
+     */
+    return which == 1 || SSL_version(s) >= TLS1_3_VERSION ? 2 : 1;
+}
+
+/* ---- configuration ---- */
+
+int ringo__tls_conf_add(ringo__tls_conf **confp, const char *cert, const char *key, bool quiet)
+{
+    ringo__tls_conf *conf = *confp;
+    cert_src *n;
+    int ret;
+
+    if (!cert || !key)
+        return -EINVAL;
+    if (!conf) {
+        if (!(conf = ringo__calloc(1, sizeof(*conf))))
+            return -ENOMEM;
+        pthread_mutex_init(&conf->mu, NULL);
+        *confp = conf;
+    }
+    if (!(n = ringo__realloc(conf->certs, (conf->ncerts + 1) * sizeof(*n))))
+        return -ENOMEM;
+    conf->certs = n;
+    n += conf->ncerts;
+    n->cert = ringo__strdup(cert);
+    n->key = ringo__strdup(key);
+    if (!n->cert || !n->key) {
+        ringo__free(n->cert);
+        ringo__free(n->key);
+        return -ENOMEM;
+    }
+    conf->ncerts++;
+    ret = ringo__tls_conf_load(conf, quiet);
+    if (ret < 0) {
+        conf->ncerts--;
+        ringo__free(n->cert);
+        ringo__free(n->key);
+    }
+    return ret;
+}
+
+void ringo__tls_conf_set_h2(ringo__tls_conf *conf, bool on)
+{
+    if (conf)
+        conf->h2 = on;
+}
+
+unsigned ringo__tls_conf_count(const ringo__tls_conf *conf) { return conf ? conf->ncerts : 0; }
+
+static void set_unref(tls_set *set)
+{
+    if (!set || atomic_fetch_sub_explicit(&set->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (unsigned i = 0; i < set->n; i++)
+        SSL_CTX_free(set->ctx[i]);
+    ringo__free(set);
+}
+
+static int log_fail(bool quiet, const char *what, const char *file, int err)
+{
+    char msg[256] = "";
+    unsigned long e = ERR_peek_last_error();
+
+    if (e)
+        ERR_error_string_n(e, msg, sizeof(msg));
+    ERR_clear_error();
+    if (!quiet)
+        fprintf(stderr, "ringo: TLS: %s %s: %s\n", what, file, msg[0] ? msg : ringo_strerror(err));
+    return err;
+}
+
+static int file_err(const char *path) { return access(path, R_OK) == 0 ? -EINVAL : -errno; }
+
+static SSL_CTX *new_ctx(ringo__tls_conf *conf, const cert_src *src, bool quiet, int *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    *err = -ENOMEM;
+    if (!ctx)
+        return NULL;
+    SSL_CTX_set_app_data(ctx, conf);
+    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+        !SSL_CTX_set_cipher_list(ctx, CIPHERS_TLS12) ||
+        !SSL_CTX_set_ciphersuites(ctx, CIPHERS_TLS13) || !SSL_CTX_set1_groups_list(ctx, GROUPS))
+        goto fail;
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    /* An idle connection gives its record buffers back (RSS per idle connection). */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* Resumption by tickets only: no server-side cache shared between rings. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_timeout(ctx, TICKET_ROTATE_S);
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, conf);
+    if (SSL_CTX_use_certificate_chain_file(ctx, src->cert) != 1) {
+        *err = log_fail(quiet, "certificate", src->cert, file_err(src->cert));
+        goto out;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, src->key, SSL_FILETYPE_PEM) != 1) {
+        *err = log_fail(quiet, "key", src->key, file_err(src->key));
+        goto out;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        *err = log_fail(quiet, "key does not match its certificate:", src->key, -EINVAL);
+        goto out;
+    }
+    *err = 0;
+    return ctx;
+fail:
+    *err = log_fail(quiet, "setting up", "the context", -EINVAL);
+out:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int ringo__tls_conf_load(ringo__tls_conf *conf, bool quiet)
+{
+    tls_set *set, *old;
+    int err = 0;
+
+    if (!conf || !conf->ncerts)
+        return -EINVAL;
+    pthread_once(&bio_once, make_bio_method);
+    if (!bio_method || !(set = ringo__calloc(1, sizeof(*set) + conf->ncerts * sizeof(SSL_CTX *))))
+        return -ENOMEM;
+    atomic_init(&set->refs, 1);
+    for (; set->n < conf->ncerts; set->n++) {
+        if (!(set->ctx[set->n] = new_ctx(conf, &conf->certs[set->n], quiet, &err))) {
+            set_unref(set);
+            return err;
+        }
+    }
+    for (unsigned i = 0; i < set->n; i++)
+        SSL_CTX_set_tlsext_servername_callback(set->ctx[i], sni_cb),
+            SSL_CTX_set_tlsext_servername_arg(set->ctx[i], set);
+    pthread_mutex_lock(&conf->mu);
+    old = conf->cur;
+    conf->cur = set;
+    atomic_fetch_add_explicit(&conf->gen, 1, memory_order_release);
+    pthread_mutex_unlock(&conf->mu);
+    set_unref(old);
+    return 0;
+}
+
+void ringo__tls_conf_free(ringo__tls_conf *conf)
+{
+    if (!conf)
+        return;
+    set_unref(conf->cur);
+    for (unsigned i = 0; i < conf->ncerts; i++) {
+        ringo__free(conf->certs[i].cert);
+        ringo__free(conf->certs[i].key);
+    }
+    ringo__free(conf->certs);
+    pthread_mutex_destroy(&conf->mu);
+    OPENSSL_cleanse(conf->keys, sizeof(conf->keys));
+    ringo__free(conf);
+}
+
+/* ---- per ring ---- */
+
+static ringo__tls_ring *ring_state(ringo__ring *r)
+{
+    ringo__tls_ring *tr = r->tls;
+
+    if (!tr) {
+        size_t cap = r->buf_size;
+        if (!(tr = ringo__calloc(1, sizeof(*tr))) || !(tr->plain = ringo__malloc(cap))) {
+            ringo__free(tr);
+            return NULL;
+        }
+        tr->plain_cap = cap;
+        r->tls = tr;
+    }
+    return tr;
+}
+
+/* The ring's reference to the current set, refreshed after a reload (one load per accept). */
+static tls_set *current_set(ringo__ring *r, ringo__tls_ring *tr)
+{
+    ringo__tls_conf *conf = r->srv->tls;
+    uint64_t gen = atomic_load_explicit(&conf->gen, memory_order_acquire);
+
+    if (gen != tr->gen || !tr->set) {
+        tls_set *old = tr->set;
+        pthread_mutex_lock(&conf->mu);
+        tr->set = conf->cur;
+        atomic_fetch_add_explicit(&tr->set->refs, 1, memory_order_relaxed);
+        tr->gen = atomic_load_explicit(&conf->gen, memory_order_relaxed);
+        pthread_mutex_unlock(&conf->mu);
+        set_unref(old);
+    }
+    return tr->set;
+}
+
+void ringo__tls_ring_free(ringo__ring *r)
+{
+    ringo__tls_ring *tr = r->tls;
+
+    if (!tr)
+        return;
+    set_unref(tr->set);
+    ringo__free(tr->plain);
+    ringo__free(tr);
+    r->tls = NULL;
+}
+
+/* ---- per connection ---- */
+
+int ringo__tls_open(ringo__conn *c)
+{
+    ringo__tls_ring *tr = ring_state(c->ring);
+    ringo__tls *t;
+    tls_set *set;
+    BIO *bio;
+
+    if (!tr || !(t = ringo__calloc(1, sizeof(*t))))
+        return -ENOMEM;
+    set = current_set(c->ring, tr);
+    if (!(t->ssl = SSL_new(set->ctx[0])) || !(bio = BIO_new(bio_method))) {
+        SSL_free(t->ssl);
+        ringo__free(t);
+        ERR_clear_error();
+        return -ENOMEM;
+    }
+    BIO_set_data(bio, c);
+    SSL_set_bio(t->ssl, bio, bio);
+    SSL_set_accept_state(t->ssl);
+    atomic_fetch_add_explicit(&set->refs, 1, memory_order_relaxed);
+    t->set = set;
+    c->tls = t;
+    /* The handshake timeout, from accept; the protocol's timers start at on_open. */
+    ringo__conn_timer(c, -1, c->ring->srv->cfg.tls_handshake_timeout_ms);
+    return 0;
+}
+
+static void release_slot(ringo__conn *c);
+
+/*
+ * A fatal error: the alert OpenSSL queued goes out, then the connection
+ * closes. Its handshake slot frees now, not after the lingering close.
+ */
+static void fail(ringo__conn *c)
+{
+    c->tls->failed = true;
+    ERR_clear_error();
+    release_slot(c);
+    ringo__conn_close(c, RINGO__CLOSE_AFTER_SEND);
+}
+
+/* The handshake finished: the protocol gets the connection. */
+static void established(ringo__conn *c)
+{
+    c->tls->done = true;
+    release_slot(c);
+    c->proto_deadline = 0;
+    c->timer_kind = 0;
+    c->opened = true;
+    c->ring->proto->on_open(c);
+}
+
+/* Every record of the input, decrypted and passed up (the protocol copies what it keeps). */
+static void read_records(ringo__conn *c)
+{
+    ringo__tls_ring *tr = c->ring->tls;
+    ringo__tls *t = c->tls;
+    size_t len = 0;
+
+    for (;;) {
+        int k = SSL_read(t->ssl, tr->plain + len, (int)(tr->plain_cap - len));
+        /* Now: the protocol's writes below (SSL_write) reset what it would say. */
+        int err = k > 0 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, k);
+        if (k > 0) {
+            len += (size_t)k;
+            if (len < tr->plain_cap)
+                continue;
+        }
+        if (len && c->state == CONN_OPEN)
+            c->ring->proto->on_data(c, tr->plain, len);
+        len = 0;
+        if (c->state != CONN_OPEN || c->tls->failed)
+            return;
+        if (k > 0)
+            continue;
+        switch (err) {
+        case SSL_ERROR_WANT_READ: return;
+        case SSL_ERROR_ZERO_RETURN: /* close_notify: as an EOF */
+            c->eof = true;
+            c->ring->proto->on_eof(c);
+            return;
+        default: fail(c); return;
+        }
+    }
+}
+
+static void handshake(ringo__conn *c)
+{
+    ringo__tls *t = c->tls;
+    int k;
+
+    ERR_clear_error();
+    k = SSL_do_handshake(t->ssl);
+    if (k == 1) {
+        established(c);
+        if (c->state == CONN_OPEN)
+            read_records(c);
+    } else if (SSL_get_error(t->ssl, k) != SSL_ERROR_WANT_READ) {
+        fail(c);
+    }
+}
+
+static void feed(ringo__conn *c, const char *p, size_t n)
+{
+    ringo__tls *t = c->tls;
+
+    t->in = p;
+    t->in_len = n;
+    if (!t->done)
+        handshake(c);
+    else if (c->state == CONN_OPEN) {
+        ERR_clear_error();
+        read_records(c);
+    }
+    t->in = NULL;
+    t->in_len = 0;
+    /* Handshake records, alerts, tickets and whatever the protocol wrote. */
+    ringo__conn_flush(c);
+}
+
+static void enqueue(ringo__tls_ring *tr, ringo__conn *c)
+{
+    c->tls->waiting = true;
+    c->tls->next_wait = NULL;
+    if (tr->wait_tail)
+        tr->wait_tail->tls->next_wait = c;
+    else
+        tr->wait_head = c;
+    tr->wait_tail = c;
+}
+
+static void unqueue(ringo__tls_ring *tr, ringo__conn *c)
+{
+    ringo__conn **pp = &tr->wait_head, *prev = NULL;
+
+    while (*pp && *pp != c)
+        prev = *pp, pp = &(*pp)->tls->next_wait;
+    if (!*pp)
+        return;
+    *pp = c->tls->next_wait;
+    if (tr->wait_tail == c)
+        tr->wait_tail = prev;
+    c->tls->waiting = false;
+}
+
+/* Keeps bytes that arrived while waiting for a slot; false past HELD_MAX. */
+static bool hold(ringo__tls *t, const char *p, size_t n)
+{
+    char *b;
+
+    if (t->held_len + n > HELD_MAX || !(b = ringo__realloc(t->held, t->held_len + n)))
+        return false;
+    memcpy(b + t->held_len, p, n);
+    t->held = b;
+    t->held_len += n;
+    return true;
+}
+
+static void resumed(ringo__completion *comp, int32_t res, uint32_t flags)
+{
+    ringo__tls *t = (ringo__tls *)((char *)comp - offsetof(ringo__tls, resume));
+    ringo__conn *c = BIO_get_data(SSL_get_rbio(t->ssl));
+    char *held = t->held;
+    size_t len = t->held_len;
+
+    (void)res, (void)flags;
+    t->held = NULL;
+    t->held_len = 0;
+    if (c->state == CONN_OPEN) {
+        c->held = false;
+        feed(c, held, len);
+        ringo__conn_arm_recv(c);
+    }
+    ringo__free(held);
+    ringo__conn_unref(c);
+}
+
+/*
+ * A slot frees: the next waiting connection takes it. It goes on from a
+ * CQE of its own (a NOP) rather than from inside this call, which runs in
+ * another connection's callbacks.
+ */
+static void release_slot(ringo__conn *c)
+{
+    ringo__tls_ring *tr = c->ring->tls;
+    ringo__conn *next;
+    struct io_uring_sqe *sqe;
+
+    if (!c->tls->counted)
+        return;
+    c->tls->counted = false;
+    tr->hs--;
+    if (!(next = tr->wait_head))
+        return;
+    unqueue(tr, next);
+    next->tls->counted = true;
+    tr->hs++;
+    next->tls->resume.fn = resumed;
+    ringo__conn_ref(next);
+    sqe = ringo__ring_sqe(c->ring);
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, ringo__ptr_data(&next->tls->resume));
+}
+
+void ringo__tls_on_data(ringo__conn *c, const char *p, size_t n)
+{
+    ringo__tls_ring *tr = c->ring->tls;
+    ringo__tls *t = c->tls;
+
+    if (t->failed)
+        return; /* the alert is on its way; the rest is ignored */
+    if (t->waiting || t->held_len) {
+        if (!hold(t, p, n)) /* a client that will not wait quietly */
+            ringo__conn_close(c, RINGO__CLOSE_NOW);
+        return;
+    }
+    if (!t->done && !t->counted) {
+        if (tr->hs >= c->ring->srv->cfg.tls_max_handshakes) {
+            if (!hold(t, p, n)) {
+                ringo__conn_close(c, RINGO__CLOSE_NOW);
+                return;
+            }
+            enqueue(tr, c);
+            c->held = true;
+            ringo__conn_cancel_recv(c);
+            return;
+        }
+        t->counted = true;
+        tr->hs++;
+    }
+    feed(c, p, n);
+}
+
+int ringo__tls_encrypt(ringo__conn *c)
+{
+    ringo__tls *t = c->tls;
+    size_t off = 0;
+
+    if (!t->done || t->failed)
+        return 0; /* output waits for the handshake; after a failure there is none */
+    if (t->shut) {
+        c->out_len = 0; /* written after close_notify: never sent */
+        return 0;
+    }
+    ERR_clear_error();
+    while (off < c->out_len) {
+        size_t n = c->out_len - off;
+        int k = SSL_write(t->ssl, c->out + off, n > INT32_MAX ? INT32_MAX : (int)n);
+        if (k <= 0) {
+            ERR_clear_error();
+            return -ENOMEM; /* our BIO fails only when the buffer cannot grow */
+        }
+        off += (size_t)k;
+    }
+    c->out_len = 0;
+    return 0;
+}
+
+void ringo__tls_shutdown(ringo__conn *c)
+{
+    ringo__tls *t = c->tls;
+
+    if (!t->done || t->failed || t->shut)
+        return;
+    if (ringo__tls_encrypt(c) == 0) {
+        ERR_clear_error();
+        SSL_shutdown(t->ssl); /* queues close_notify; the peer's is not awaited */
+        ERR_clear_error();
+    }
+    t->shut = true;
+}
+
+void ringo__tls_closing(ringo__conn *c)
+{
+    ringo__tls_ring *tr = c->ring->tls;
+
+    if (c->tls->waiting)
+        unqueue(tr, c);
+    release_slot(c);
+}
+
+void ringo__tls_free(ringo__conn *c)
+{
+    ringo__tls *t = c->tls;
+
+    if (!t)
+        return;
+    SSL_free(t->ssl);
+    set_unref(t->set);
+    ringo__free(t->held);
+    ringo__free(t);
+    c->tls = NULL;
+}
+
+const char *ringo__conn_alpn(const ringo__conn *c, size_t *len)
+{
+    const unsigned char *p = NULL;
+    unsigned n = 0;
+
+    if (c->tls && c->tls->done)
+        SSL_get0_alpn_selected(c->tls->ssl, &p, &n);
+    *len = n;
+    return n ? (const char *)p : NULL;
+}
+
+#endif /* RINGO_WITH_TLS */
