@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 
+import openloop
+
 ORDER = ["ringo", "ringo-sync", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
          "pgbench"]
 LABEL = {"ringo": "ringo", "ringo-sync": "ringo sync (pool)", "limit": "limit (canned io_uring)",
@@ -321,7 +323,7 @@ def tfb_section(res):
     return out
 
 
-def render(res, chart):
+def render(res, chart, overload_chart=None):
     lines = ["# Benchmarks", ""]
     lines += header(res) + [""]
     lines += ["## ringo as a ratio to each peer (medians)", ""]
@@ -337,8 +339,13 @@ def render(res, chart):
     tfb = tfb_section(res)
     if tfb:
         lines += ["## TechEmpower test types with PostgreSQL (this run)", ""] + tfb + [""]
+    ol = openloop.section(res, overload_chart)
+    if ol:
+        lines += ol
     lines += ["## Per case", ""]
     for c in res["cases"]:
+        if c.get("openloop"):
+            continue  # in the open-loop section above
         lines += [f"### {c['title']} (`{c['name']}`)", ""]
         if c["route"] in ("sleep", "sync_sleep"):
             lines += [f"Each request sleeps 10 ms: the ideal is {c['conns']} connections × "
@@ -370,6 +377,11 @@ def console_table(res):
     return "\n".join("  ".join(v.ljust(w[i]) for i, v in enumerate(r)) for r in rows)
 
 
+def closed_loop(res):
+    """The wrk cases (the open-loop ones have a section and a chart of their own)."""
+    return [c for c in res["cases"] if not c.get("openloop")]
+
+
 def chart_data(res, path):
     """Rows: cases; columns: servers; '-' where a server did not run the case."""
     names = [n for n in ORDER if any(n in res["summary"].get(c["name"], {})
@@ -377,7 +389,7 @@ def chart_data(res, path):
     with open(path, "w") as f:
         for key in ("rps", "cpu_us_per_req"):
             f.write("case " + " ".join(f'"{SHORT[n]}"' for n in names) + "\n")
-            for c in res["cases"]:
+            for c in closed_loop(res):
                 s = res["summary"].get(c["name"], {})
                 vals = [s[n][key] if n in s and s[n][key] else None for n in names]
                 f.write(c["name"] + " " + " ".join("-" if v is None else f"{v:.4g}"
@@ -396,7 +408,7 @@ def make_chart(res, results_dir, png):
     title = "quick run: " if res["mode"] == "quick" else ""
     title += f"{res['machine']['date']}, kernel {res['machine']['kernel']}"
     r = subprocess.run(["gnuplot", "-e", f"datafile='{dat}'; outfile='{png}'; ncols={n}; "
-                        f"nrows={len(res['cases'])}; "
+                        f"nrows={len(closed_loop(res))}; "
                         f"subtitle='{title}'", script], capture_output=True, text=True)
     if r.returncode != 0:
         print("chart: gnuplot failed: " + r.stderr.strip())
@@ -409,6 +421,8 @@ def write_docs(res, results_dir, repo):
     os.makedirs(docs, exist_ok=True)
     png = os.path.join(docs, "benchmarks.png")
     chart = "benchmarks.png" if make_chart(res, results_dir, png) else None
+    opng = os.path.join(docs, "benchmarks-overload.png")
+    ochart = "benchmarks-overload.png" if openloop.chart(res, results_dir, opng) else None
     with open(os.path.join(docs, "benchmarks.md"), "w") as f:
-        f.write(render(res, chart))
+        f.write(render(res, chart, ochart))
     print(f"wrote docs/benchmarks.md{' and docs/benchmarks.png' if chart else ''}")
