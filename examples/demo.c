@@ -233,11 +233,26 @@ static int stats_route(ringo_req *req, void *udata)
 
     ringo_app_stats(udata, &st);
     demo_count c[] = {
-        {"conns_live", (int64_t)st.conns_live},   {"reqs_live", (int64_t)st.reqs_live},
-        {"stacks_live", (int64_t)st.stacks_live}, {"cancels", (int64_t)st.cancels},
-        {"ring_stalls", (int64_t)st.ring_stalls}, {"reqs_served", (int64_t)st.reqs_served},
-        {"jobs_live", (int64_t)st.jobs_live},     {"pool_hops", (int64_t)st.pool_hops},
+        {"conns_live", (int64_t)st.conns_live},
+        {"reqs_live", (int64_t)st.reqs_live},
+        {"stacks_live", (int64_t)st.stacks_live},
+        {"cancels", (int64_t)st.cancels},
+        {"ring_stalls", (int64_t)st.ring_stalls},
+        {"reqs_served", (int64_t)st.reqs_served},
+        {"jobs_live", (int64_t)st.jobs_live},
+        {"pool_hops", (int64_t)st.pool_hops},
         {"pipes_busy", (int64_t)st.pipes_busy},
+        {"pool_queued", (int64_t)st.pool_queued},
+        {"pool_rejected", (int64_t)st.pool_rejected},
+        {"pool_enqueued", (int64_t)st.pool_enqueued},
+        {"pool_wait_us", (int64_t)st.pool_wait_us},
+        {"admission_rejected", (int64_t)st.admission_rejected},
+        {"dropped_gone", (int64_t)st.dropped_gone},
+        {"dropped_deadline", (int64_t)st.dropped_deadline},
+        {"dropped_expired", (int64_t)st.dropped_expired},
+        {"lifo_switches", (int64_t)st.lifo_switches},
+        {"lifo_active", (int64_t)st.lifo_active},
+        {"pool_overloaded", (int64_t)st.pool_overloaded},
     };
     return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
 }
@@ -745,7 +760,9 @@ static void usage(FILE *f)
                "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
                "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
                "             [--file-no-sendfile] [--openapi-url PATH] [--docs-url PATH]\n"
-               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet]\n");
+               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet]\n"
+               "             [--queue-target MS] [--queue-interval MS] [--max-ring-inflight N]\n"
+               "             [--critical-pool-threads N] [--max-request-memory B]\n");
 }
 
 enum {
@@ -788,7 +805,12 @@ enum {
     OPT_OPENAPI,
     OPT_DOCS,
     OPT_SWAGGER,
-    OPT_PG
+    OPT_PG,
+    OPT_QTARGET,
+    OPT_QINTERVAL,
+    OPT_RINGINFLIGHT,
+    OPT_CRITPOOL,
+    OPT_REQMEM
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -854,6 +876,11 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"docs-url", 1, 0, OPT_DOCS},
                                          {"swagger-ui-dir", 1, 0, OPT_SWAGGER},
                                          {"pg", 1, 0, OPT_PG},
+                                         {"queue-target", 1, 0, OPT_QTARGET},
+                                         {"queue-interval", 1, 0, OPT_QINTERVAL},
+                                         {"max-ring-inflight", 1, 0, OPT_RINGINFLIGHT},
+                                         {"critical-pool-threads", 1, 0, OPT_CRITPOOL},
+                                         {"max-request-memory", 1, 0, OPT_REQMEM},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -898,6 +925,11 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_Z406: compress_406 = true; break;
         case OPT_FILES: files_dir = optarg; break;
         case OPT_PG: pg_dsn = optarg; break;
+        case OPT_QTARGET: cfg->queue_target_ms = (uint32_t)v; break;
+        case OPT_QINTERVAL: cfg->queue_interval_ms = (uint32_t)v; break;
+        case OPT_RINGINFLIGHT: cfg->max_ring_inflight = (uint32_t)v; break;
+        case OPT_CRITPOOL: cfg->critical_pool_threads = (unsigned)v; break;
+        case OPT_REQMEM: cfg->max_request_memory = v; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         case OPT_OPENAPI: openapi.json_path = optarg; break;

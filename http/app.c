@@ -22,7 +22,7 @@
  * a 4-byte field is appended in pairs (or with the next one) to keep it so.
  */
 _Static_assert(sizeof(ringo_config) ==
-                   offsetof(ringo_config, ws_idle_timeout_ms) + sizeof(uint32_t),
+                   offsetof(ringo_config, max_request_memory) + sizeof(uint64_t),
                "ringo_config must end without padding");
 /* ringo_route_opts keeps its 1.0 size: options take the place of reserved words. */
 _Static_assert(sizeof(ringo_route_opts) ==
@@ -90,7 +90,9 @@ static bool config_valid(const ringo_config *c)
 {
     uint32_t nb = c->recv_buffers;
 
-    if (c->pool_threads > RINGO_MAX_POOL_THREADS || c->max_post_inflight > RINGO_MAX_POST_INFLIGHT)
+    if (c->pool_threads > RINGO_MAX_POOL_THREADS ||
+        c->max_post_inflight > RINGO_MAX_POST_INFLIGHT ||
+        c->critical_pool_threads > RINGO_MAX_POOL_THREADS)
         return false;
     return nb <= RINGO_MAX_RECV_BUFFERS && (nb & (nb - 1)) == 0;
 }
@@ -337,6 +339,8 @@ int ringo_app_start(ringo_app *app)
         app->srv.cfg.stream_window = RINGO__DEFAULT_STREAM_WINDOW;
     if (app->srv.cfg.max_pool_queue)
         opts.max_queued = app->srv.cfg.max_pool_queue;
+    opts.queue_target_ms = app->srv.cfg.queue_target_ms;
+    opts.queue_interval_ms = app->srv.cfg.queue_interval_ms;
     opts.force_fallback = app->test_hooks.msgring_fallback;
     opts.fail_posts = app->test_hooks.msgring_fail_posts;
     ret = ringo__pool_new(&app->pool, &opts);
@@ -384,6 +388,26 @@ int ringo_app_run(ringo_app *app)
     return ret < 0 ? ret : ringo_app_wait(app);
 }
 
+static void pool_stats(const ringo_app *app, ringo_stats *st)
+{
+    ringo__pool_stats ps;
+
+    if (!app->pool)
+        return;
+    ringo__pool_stats_get(app->pool, &ps);
+    st->pool_queued = ps.queued;
+    st->pool_rejected = ps.rejected;
+    st->pool_enqueued = ps.enqueued;
+    st->pool_wait_us = ps.wait_ns / 1000u;
+    st->admission_rejected = ps.admission_rejected;
+    st->dropped_gone = ps.dropped_gone;
+    st->dropped_deadline = ps.dropped_deadline;
+    st->dropped_expired = ps.dropped_expired;
+    st->lifo_switches = ps.lifo_switches;
+    st->lifo_active = ps.lifo_active;
+    st->pool_overloaded = ps.overloaded;
+}
+
 void ringo_app_stats_sized(const ringo_app *app, ringo_stats *out, size_t size)
 {
     ringo_stats st;
@@ -392,6 +416,7 @@ void ringo_app_stats_sized(const ringo_app *app, ringo_stats *out, size_t size)
     st.bg_live = atomic_load_explicit(&app->bg_live, memory_order_relaxed);
     st.bg_dropped = atomic_load_explicit(&app->bg_dropped, memory_order_relaxed);
     st.teardowns_dropped = atomic_load_explicit(&app->teardowns_dropped, memory_order_relaxed);
+    pool_stats(app, &st);
     /* Whole counters only: an older caller's struct ends on a counter. */
     if (size > sizeof(st)) {
         memset((char *)out + sizeof(st), 0, size - sizeof(st)); /* a newer caller's */

@@ -303,8 +303,12 @@ static void sync_cancel(ringo__job *job)
         drop_post_hop(r);
         return;
     }
-    r->status = 503;
+    /* Admission dropped it before it ran (pool/pool.h): its deadline passed
+     * (504, as the deadline timer answers), or it waited too long (503). */
+    r->status = job->cqe_res == -ETIMEDOUT ? 504 : 503;
     ringo__req_fail(r);
+    if (job->cqe_res == -EAGAIN)
+        ringo_resp_add_header(r, "Retry-After", RINGO_STR_LIT("1"));
 }
 
 static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
@@ -324,8 +328,20 @@ static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
     hop_done(r);
 }
 
+/* What the pool's admission needs to drop a request job that is no longer
+ * worth running (pool/pool.h): its client left, or its deadline passed. */
+static void admission_marks(ringo_req *r, ringo__job *job)
+{
+    uint32_t dl = r->route->opts.deadline_ms;
+
+    job->gone = &r->gone;
+    if (dl)
+        job->deadline_ns = (r->start_ms + dl) * 1000000u;
+}
+
 /*
- * Returns 0 when queued, -EAGAIN when the pool is full, -ESHUTDOWN.
+ * Returns 0 when queued, -EAGAIN when the pool is full, -EBUSY or -ETIMEDOUT
+ * when admission refuses it, -ESHUTDOWN.
  * compress: the job compresses the body instead of running steps.
  */
 static int start_job(ringo_req *r, bool compress)
@@ -349,6 +365,8 @@ static int start_job(ringo_req *r, bool compress)
     j->compress = compress;
     /* Teardowns release what the request holds: they run even past the drain timeout. */
     j->job.must_run = j->post && r->x->post[r->hop_from].dep;
+    if (!j->post && !compress)
+        admission_marks(r, &j->job);
     /* Teardowns and background tasks of an accepted request are never refused. */
     ret = j->post ? ringo__pool_submit_nolimit(pool, &j->job) : ringo__pool_submit(pool, &j->job);
     if (ret < 0)
@@ -469,10 +487,10 @@ static void advance(ringo_req *r)
             suspended = true;
             break;
         }
-        /* No stack, or the pool's queue is full: back-pressure. */
+        /* No stack, or the pool's queue is full or refuses it: back-pressure. */
         r->status = 503;
         ringo__req_fail(r);
-        if (ret == -EAGAIN || ret == -ESHUTDOWN)
+        if (ret == -EAGAIN || ret == -ESHUTDOWN || ret == -EBUSY || ret == -ETIMEDOUT)
             ringo_resp_add_header(r, "Retry-After", RINGO_STR_LIT("1"));
     }
     if (!suspended && !r->z_done && compress_body(r) == 0)

@@ -65,6 +65,14 @@ typedef struct ringo_route_opts {
  */
 #define RINGO_ROUTE_COMPRESS 2u
 #define RINGO_ROUTE_NO_COMPRESS 4u
+/*
+ * ringo_route_opts.flags: a critical route (health, readiness, metrics,
+ * admin) never waits behind other work. RINGO_ASYNC: it runs on its ring,
+ * untouched by admission (ringo_config.queue_target_ms, max_ring_inflight,
+ * route limits). RINGO_SYNC: it runs on pool workers reserved for critical
+ * routes (ringo_config.critical_pool_threads), never queued behind requests.
+ */
+#define RINGO_ROUTE_CRITICAL 8u
 
 /* A route group: a path prefix and dependencies shared by its routes. */
 typedef struct ringo_group ringo_group;
@@ -117,6 +125,18 @@ typedef struct ringo_config {
                                        (ringo/ws.h); 20000; 0: none */
     uint32_t ws_idle_timeout_ms;    /* a WebSocket that received nothing (not even a pong)
                                        this long is closed with 1001; 60000; 0: none */
+    uint32_t queue_target_ms;       /* admission by queue time: while the pool's queue delay
+                                       stands above this, sync requests get 503 at once
+                                       (docs/operations.md); 0: off */
+    uint32_t queue_interval_ms;     /* its measuring interval; 0: 100 */
+    uint32_t max_ring_inflight;     /* requests in progress per ring before new ones get
+                                       503 at once (critical routes excepted); 0: no bound */
+    uint32_t critical_pool_threads; /* pool workers reserved for RINGO_SYNC routes flagged
+                                       RINGO_ROUTE_CRITICAL; 0: 2 (started only when such a
+                                       route exists); <= RINGO_MAX_POOL_THREADS */
+    uint64_t max_request_memory;    /* bytes a request may hold in memory (arena, buffered
+                                       body, output); over it: 413 for a body, else 500;
+                                       spooled bytes do not count; 0: no bound */
 } ringo_config;
 
 /* Largest ringo_config.max_post_inflight (the live count is 32 bits, with headroom). */
@@ -139,13 +159,24 @@ typedef struct ringo_stats {
     uint64_t jobs_live;      /* pool jobs in flight */
     uint64_t conns_accepted; /* totals since start */
     uint64_t reqs_served;
-    uint64_t cancels;           /* awaits cancelled by disconnect or deadline */
-    uint64_t ring_stalls;       /* watchdog: a handler held the ring too long */
-    uint64_t pool_hops;         /* jobs handed to the pool (one per sync hop) */
-    uint64_t bg_live;           /* background tasks scheduled and not finished */
-    uint64_t bg_dropped;        /* background tasks dropped: shutdown passed its drain timeout */
-    uint64_t teardowns_dropped; /* teardowns not started when the teardown timeout passed */
-    uint64_t pipes_busy;        /* splice pipes lent to file bodies (ringo_resp_file) */
+    uint64_t cancels;            /* awaits cancelled by disconnect or deadline */
+    uint64_t ring_stalls;        /* watchdog: a handler held the ring too long */
+    uint64_t pool_hops;          /* jobs handed to the pool (one per sync hop) */
+    uint64_t bg_live;            /* background tasks scheduled and not finished */
+    uint64_t bg_dropped;         /* background tasks dropped: shutdown passed its drain timeout */
+    uint64_t teardowns_dropped;  /* teardowns not started when the teardown timeout passed */
+    uint64_t pipes_busy;         /* splice pipes lent to file bodies (ringo_resp_file) */
+    uint64_t pool_queued;        /* sync jobs queued now, not started */
+    uint64_t pool_rejected;      /* 503: the pool's queue was full (max_pool_queue) */
+    uint64_t pool_enqueued;      /* jobs that entered the pool's queue (refused ones never do) */
+    uint64_t pool_wait_us;       /* their queue waits, summed (microseconds) */
+    uint64_t admission_rejected; /* 503 at once: the queue delay stood above the target */
+    uint64_t dropped_gone;       /* queued but not run: the client had left */
+    uint64_t dropped_deadline;   /* refused or not run: the route deadline could not be met */
+    uint64_t dropped_expired;    /* LIFO: queued longer than the interval, answered 503 */
+    uint64_t lifo_switches;      /* times the pool's queue turned LIFO (sustained overload) */
+    uint64_t lifo_active;        /* 1 while it is LIFO */
+    uint64_t pool_overloaded;    /* 1 while the queue-time controller sees a standing queue */
 } ringo_stats;
 
 /*
