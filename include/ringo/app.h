@@ -24,6 +24,31 @@ typedef struct ringo_req ringo_req;
 struct ringo_route_spec; /* ringo/schema.h */
 
 /*
+ * A route's admission limits (ringo_route_opts.limits), copied at
+ * registration. Zeroed means "none"; the reserved words must be zero.
+ * Critical routes (RINGO_ROUTE_CRITICAL) cannot have any (-EINVAL).
+ */
+typedef struct ringo_route_limits {
+    uint32_t max_concurrency;    /* requests of this route in progress at once, over all rings;
+                                    one more gets 503 + Retry-After at once; 0: no bound */
+    uint32_t queue_target_ms;    /* RINGO_SYNC: refused (503 + Retry-After, never queued) when
+                                    the pool's queue delay exceeds this, whatever the app's
+                                    ringo_config.queue_target_ms says; 0: none */
+    uint32_t flags;              /* RINGO_LIMIT_ADAPTIVE */
+    uint32_t latency_target_ms;  /* RINGO_LIMIT_ADAPTIVE: the latency the limit aims at */
+    uint64_t max_request_memory; /* this route's ringo_config.max_request_memory; 0: the app's */
+    uint64_t reserved[4];        /* zero: room for later limits */
+} ringo_route_limits;
+
+/*
+ * ringo_route_limits.flags: the concurrency limit adapts (AIMD) between 1
+ * and max_concurrency: a request slower than latency_target_ms (from its
+ * start to its answer) cuts it by a tenth, and a limit's worth of faster
+ * ones raises it by one. Needs max_concurrency and latency_target_ms.
+ */
+#define RINGO_LIMIT_ADAPTIVE 1u
+
+/*
  * A handler fills the request's response (ringo/response.h) and returns 0.
  * A negative return answers 500 unless the handler already set a status
  * >= 400: return ringo_fail()'s RINGO_EHTTP to answer an HTTP error, or
@@ -47,7 +72,9 @@ typedef struct ringo_route_opts {
     uint32_t flags;                      /* RINGO_ROUTE_* */
     const struct ringo_route_spec *spec; /* declared parameters and body (ringo/schema.h),
                                             borrowed until ringo_app_free(); NULL: none */
-    uint64_t reserved[1];                /* zero: room for later options */
+    const ringo_route_limits *limits;    /* admission limits (copied); NULL: none. It took the
+                                            last reserved word: later options go into
+                                            ringo_route_limits' own reserved words */
 } ringo_route_opts;
 
 /*
@@ -177,7 +204,25 @@ typedef struct ringo_stats {
     uint64_t lifo_switches;      /* times the pool's queue turned LIFO (sustained overload) */
     uint64_t lifo_active;        /* 1 while it is LIFO */
     uint64_t pool_overloaded;    /* 1 while the queue-time controller sees a standing queue */
+    uint64_t ring_rejected;      /* 503 at once: the ring had max_ring_inflight in progress */
+    uint64_t route_rejected;     /* 503 at once: the route had its concurrency limit in progress */
+    uint64_t memory_rejected;    /* requests failed over their memory bound (413 or 500) */
 } ringo_stats;
+
+/*
+ * One route's counters (ringo_app_route_stats()). Every field after label is
+ * a uint64_t, and new ones are appended.
+ */
+typedef struct ringo_route_stats {
+    const char *label;     /* "GET /users/{id}", owned by the app */
+    uint64_t inflight;     /* requests in progress */
+    uint64_t limit;        /* the concurrency limit now (adaptive: moves); 0: none */
+    uint64_t rejected;     /* 503: over the limit */
+    uint64_t requests;     /* requests finished */
+    uint64_t mem_total;    /* bytes their memory peaked at, summed */
+    uint64_t mem_max;      /* the largest of those peaks */
+    uint64_t mem_rejected; /* failed over their memory bound */
+} ringo_route_stats;
 
 /*
  * ABI (stable through 1.x; docs/api.md "Versioning and ABI"). Functions and
@@ -315,6 +360,19 @@ RINGO_API void ringo_app_stats_sized(const ringo_app *app, ringo_stats *out, siz
 /* Fills *out with the current counters (inline: passes the caller's sizeof). */
 static inline void ringo_app_stats(const ringo_app *app, ringo_stats *out);
 
+/*
+ * Fills the first size bytes of *out with the counters of the index-th
+ * route registered (0, 1, ... in registration order; approximate while
+ * running). Returns 0, or -ENOENT past the last route. Call it through
+ * ringo_app_route_stats().
+ */
+RINGO_API int ringo_app_route_stats_sized(const ringo_app *app, unsigned index,
+                                          ringo_route_stats *out, size_t size);
+
+/* ringo_app_route_stats_sized() with the caller's sizeof (inline). */
+static inline int ringo_app_route_stats(const ringo_app *app, unsigned index,
+                                        ringo_route_stats *out);
+
 /* Inline bodies. */
 
 static inline void ringo_config_init(ringo_config *cfg)
@@ -325,6 +383,12 @@ static inline void ringo_config_init(ringo_config *cfg)
 static inline void ringo_app_stats(const ringo_app *app, ringo_stats *out)
 {
     ringo_app_stats_sized(app, out, sizeof(*out));
+}
+
+static inline int ringo_app_route_stats(const ringo_app *app, unsigned index,
+                                        ringo_route_stats *out)
+{
+    return ringo_app_route_stats_sized(app, index, out, sizeof(*out));
 }
 
 #ifdef __cplusplus
