@@ -302,8 +302,15 @@ static int on_headers_complete(llhttp_t *p)
     ringo__exec_route(s, r);
     r->max_body = r->route && r->route->opts.max_body_bytes ? r->route->opts.max_body_bytes
                                                             : cfg->max_body_bytes;
-    if (!(p->flags & F_CHUNKED) && p->content_length > r->max_body)
+    /* A buffered body lives in the arena: the memory bound is its limit too (a
+     * streamed one is read through a window, and spooled bytes do not count). */
+    if (r->arena.limit && r->max_body > r->arena.limit &&
+        !(r->route && (r->route->opts.flags & RINGO_ROUTE_STREAM_BODY)))
+        r->max_body = r->arena.limit;
+    if (!(p->flags & F_CHUNKED) && p->content_length > r->max_body) {
+        r->arena.over = r->arena.limit && r->max_body == r->arena.limit; /* a memory failure */
         return fail(s, 413);
+    }
     r->keep_alive = llhttp_should_keep_alive(p);
     r->is_head = p->method == HTTP_HEAD;
     if (check_expect(s, r, has_body))
@@ -353,7 +360,7 @@ static int body_append(ringo_req *r, const char *at, size_t len, uint64_t more)
             return -503;
         b = ringo__arena_grow(&r->arena, r->body, r->body_cap, cap);
         if (!b)
-            return -503;
+            return r->arena.over ? -413 : -503;
         r->body = b;
         r->body_cap = cap;
     }
@@ -366,13 +373,17 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     ringo__sess *s = sess_of(p);
     ringo_req *r = s->cur;
+    int ret;
 
     if (r->early)
         return ringo__body_append(r, at, len) ? fail(s, 503) : 0; /* the head checked the length */
-    if (r->body_len + len > r->max_body)
+    if (r->body_len + len > r->max_body) {
+        r->arena.over = r->arena.limit && r->max_body == r->arena.limit;
         return fail(s, 413);
+    }
     /* Content-Length is known up front (the head checked it against the limit). */
-    return body_append(r, at, len, p->content_length) ? fail(s, 503) : 0;
+    ret = body_append(r, at, len, p->content_length);
+    return ret ? fail(s, -ret) : 0;
 }
 
 /* Chunk data from the decoder, which already enforces max_body_bytes. */
