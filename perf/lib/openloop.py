@@ -186,6 +186,7 @@ def summarize(runs):
         x.update(n=len(rs), flagged=sum(1 for r in rs if r["flagged"]),
                  errors=sum(r["errors"] for r in rs), timeouts=sum(r["timeouts"] for r in rs),
                  rejected=sum(r["rej"] for r in rs), scheduled=sum(r["scheduled"] for r in rs),
+                 late=sum(r["late_1ms"] for r in rs),
                  probe_path=rs[0]["probe_path"])
         out.setdefault(case, {}).setdefault(server, {})[str(level)] = x
     return out
@@ -209,7 +210,7 @@ def f_x(a, b):
 
 def plain_table(case, s):
     cols = ["load", "req/s offered", "server", "p50", "p99", "p99.9", "max", "answered/s",
-            "p99 ringo/nginx", "p99.9 ringo/nginx"]
+            "sent > 1 ms late", "p99 ringo/nginx", "p99.9 ringo/nginx"]
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for level in case["levels"]:
         ring, ngx = (s.get(n, {}).get(str(level)) for n in ("ringo", "nginx"))
@@ -217,7 +218,7 @@ def plain_table(case, s):
             x = s[n][str(level)]
             row = [f"{level:.0%}" if i == 0 else "", f"{x['rate']:,.0f}" if i == 0 else "",
                    LABEL[n] + mark(x), f_ms(x["p50_us"]), f_ms(x["p99_us"]),
-                   f_ms(x["p999_us"]), f_ms(x["max_us"]), f"{x['throughput']:,.0f}"]
+                   f_ms(x["p999_us"]), f_ms(x["max_us"]), f"{x['throughput']:,.0f}", late(x)]
             if i == 0 and ring and ngx:
                 row += [f_x(ring["p99_us"], ngx["p99_us"]), f_x(ring["p999_us"], ngx["p999_us"])]
             else:
@@ -228,7 +229,8 @@ def plain_table(case, s):
 
 def overload_table(case, s):
     cols = ["load", "req/s offered", "server", "goodput/s", "goodput / capacity",
-            "answered/s", "p99 of 200s", "503s", "TTFB of 503s (p50 / p99)", "probe p99"]
+            "answered/s", "p99 of 200s", "503s", "TTFB of 503s (p50 / p99)", "probe p99",
+            "sent > 1 ms late"]
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for level in case["levels"]:
         names = [n for n in ("ringo-admit", "ringo", "fastapi-def") if str(level) in s.get(n, {})]
@@ -242,8 +244,14 @@ def overload_table(case, s):
                 LABEL[n] + mark(x), f"{x['goodput']:,.0f}",
                 f"{x['goodput'] / case['capacity']:.0%}", f"{x['throughput']:,.0f}",
                 f_ms(x["ok_p99_us"]), f"{x['rejected'] / max(1, x['scheduled']):.0%}", rej,
-                probe]) + " |")
+                probe, late(x)]) + " |")
     return out
+
+
+def late(x):
+    """The share of requests the generator itself sent more than 1 ms after their time
+    (it was starved of CPU): their latency still counts from the scheduled time."""
+    return f"{x['late'] / max(1, x['scheduled']):.0%}"
 
 
 def mark(x):
