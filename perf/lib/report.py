@@ -259,7 +259,18 @@ METHOD = """\
   the window, reaped into the postmaster's cutime + cstime) over the measured window,
   per response; it is taken out of the "others" that flag a run. pgbench logs in its 64
   clients one after the other inside its `-T` (seconds here): its window opens when the
-  64 backends exist, and its rate is its own tps without the connection time."""
+  64 backends exist, and its rate is its own tps without the connection time.
+- Open-loop cases (`openloop-plaintext`, `overload`, [perf/lib/openloop.py](../perf/lib/openloop.py)):
+  [perf/openloop/openloop.c](../perf/openloop/openloop.c) pinned where wrk runs sends
+  requests at fixed times (start + i / rate) whatever the server answers, on keep-alive
+  connections (an idle one first, else pipelined on the next), and takes each latency from
+  the request's scheduled time, so a stall is charged to every request it delayed. 100% is
+  nginx's wrk rate at 64 connections (measured at the start of the case) for /plaintext, and
+  40 pool workers / 10 ms = 4,000 req/s for /sync/sleep?ms=10 (ringo's pool and FastAPI's
+  threadpool both hold 40 threads); the overload case runs 512 connections plus a probe of
+  the health route (100 req/s on 2 connections of its own). Goodput: 200s within 100 ms of
+  their scheduled time, per second of sending. Answers still missing 2 s after the last
+  send count as timeouts."""
 
 RERUN = """\
 ```sh
@@ -271,6 +282,7 @@ perf/bench --tfb        # the TechEmpower database cases only (PostgreSQL, pgben
 perf/bench --report perf/results/<run>   # re-render this page from a results directory
 perf/bench --cases static-4k-64,static-64m-4 --servers ringo,nginx,h2o --runs 5
 perf/callgrind.sh       # instructions per request and the top functions
+perf/bench --cases openloop-plaintext,overload --servers ringo,ringo-admit,nginx,fastapi-def
 ```
 It installs what is missing from Debian (wrk, nginx-light, h2o, python3-fastapi,
 python3-uvicorn, python3-uvloop, python3-httptools, gnuplot-nox), brings `build/ringo` up
