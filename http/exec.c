@@ -448,7 +448,8 @@ static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
 }
 
 /* What the pool's admission needs to drop a request job that is no longer
- * worth running (pool/pool.h): its client left, or its deadline passed. */
+ * worth running (pool/pool.h): its client left, or its deadline passed; and
+ * the route's own queue-time bound. */
 static void admission_marks(ringo_req *r, ringo__job *job)
 {
     uint32_t dl = r->route->opts.deadline_ms;
@@ -456,6 +457,7 @@ static void admission_marks(ringo_req *r, ringo__job *job)
     job->gone = &r->gone;
     if (dl)
         job->deadline_ns = (r->start_ms + dl) * 1000000u;
+    job->max_wait_ns = (uint64_t)r->route->limits.queue_target_ms * 1000000u;
 }
 
 /*

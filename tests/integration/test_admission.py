@@ -249,6 +249,62 @@ def route_concurrency_limit_rejects_over_limit(srv):
         st.close()
 
 
+@case(args=("--pool-threads", 1, "--max-pool-queue", 16))
+def route_queue_target_refuses_with_admission_off(srv):
+    st = StatsConn(srv)
+    a, b, x = Conn(srv), Conn(srv), Conn(srv)
+    try:
+        a.send(get(f"/sync/sleep?ms={LONG_MS}"))
+        st.wait_for(lambda s: s["jobs_live"] >= 1 and s["pool_queued"] == 0, "the sleeper runs")
+        b.send(get("/sync/sleep?ms=1"))
+        st.wait_for(lambda s: s["pool_queued"] == 1, "one job queued")
+        time.sleep(STEP)  # the queue delay is now several times the route's 50 ms
+        x.send(get("/bounded/sleep?ms=1"))
+        check_503(x.read_response(), "/bounded/sleep behind a queue older than its 50 ms")
+        x.send(get("/sync/sleep?ms=1"))  # the app's admission is off: queued
+        s = st.wait_for(lambda s: s["pool_queued"] == 2, "a plain sync request queued")
+        check_eq((s["admission_rejected"], s["pool_enqueued"]), (1, 3),
+                 "admission_rejected, pool_enqueued")
+        finish([a], LONG_MS)
+        check_eq(b.read_response().body, slept(1), "the queued job")
+        check_eq(x.read_response().body, slept(1), "the plain sync request")
+        x.send(get("/bounded/sleep?ms=1"))
+        check_eq(x.read_response().body, slept(1), "/bounded/sleep with the queue empty")
+    finally:
+        for c in (b, x):
+            c.close()
+        st.close()
+
+
+@case(args=("--pool-threads", 4, "--max-pool-queue", 17))
+def adaptive_limit_follows_latency(srv):
+    # /adaptive/sleep: max_concurrency 4, latency target 100 ms. Slow requests
+    # (300 ms) cut the limit down to 1; fast ones raise it again, one step per
+    # limit's worth of them.
+    label = "GET /adaptive/sleep"
+    a, b = Conn(srv), Conn(srv)
+    try:
+        check_eq(route_counters(srv, label)["limit"], 4, "the limit at start")
+        for k in range(3):
+            a.send(get("/adaptive/sleep?ms=300"))
+            check_eq(a.read_response().body, slept(300), f"slow request #{k}")
+        check_eq(route_counters(srv, label)["limit"], 1, "the limit after 3 slow requests")
+        a.send(get("/adaptive/sleep?ms=1500"))
+        time.sleep(STEP)
+        b.send(get("/adaptive/sleep?ms=1"))
+        check_503(b.read_response(), "a second request over the adaptive limit 1")
+        check_eq(a.read_response(timeout=h.TIMEOUT + 1.5).body, slept(1500), "the slow one")
+        b.send(get("/adaptive/sleep?ms=1"))
+        check_eq(b.read_response().body, slept(1), "a fast request")  # slow one cut it: still 1
+        for k in range(3):
+            b.send(get("/adaptive/sleep?ms=1"))
+            check_eq(b.read_response().body, slept(1), f"fast request #{k}")
+        check(route_counters(srv, label)["limit"] >= 2, "the limit after fast requests")
+    finally:
+        a.close()
+        b.close()
+
+
 MEM_BOUND = 1 << 20
 
 
