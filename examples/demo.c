@@ -273,7 +273,7 @@ static int route_stats(ringo_req *req, void *udata)
             const char *key;
             uint64_t v;
         } f[] = {{"inflight", rs.inflight},        {"limit", rs.limit},
-                 {"rejected", rs.rejected},        {"requests", rs.requests},
+                 {"rejected", rs.rejected},        {"mem_requests", rs.mem_requests},
                  {"mem_total", rs.mem_total},      {"mem_max", rs.mem_max},
                  {"mem_rejected", rs.mem_rejected}};
         ringo_json_key(&w, rs.label);

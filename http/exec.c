@@ -171,13 +171,19 @@ static void release_slots(ringo_req *r)
     r->slots = 0;
 }
 
-/* Per-route memory totals; a request failed on its bound says so once. */
+/*
+ * Per-route memory totals; a request failed on its bound says so once. A
+ * request that stayed within its inline arena (most) touches no shared
+ * counter: the totals cost nothing on the fast path.
+ */
 static void count_memory(ringo_req *r)
 {
     ringo__route *rt = mut_route(r);
     uint64_t peak = r->arena.heap, max;
 
-    atomic_fetch_add_explicit(&rt->requests, 1, memory_order_relaxed);
+    if (!peak && !r->arena.over)
+        return;
+    atomic_fetch_add_explicit(&rt->mem_requests, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&rt->mem_total, peak, memory_order_relaxed);
     max = atomic_load_explicit(&rt->mem_max, memory_order_relaxed);
     while (peak > max && !atomic_compare_exchange_weak_explicit(
