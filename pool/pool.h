@@ -103,8 +103,9 @@ typedef struct ringo__pool_stats {
  * the interval otherwise (a burst). That delay is the time the workers need
  * to work off the queue (its length times the jobs' mean run time, over the
  * workers), in FIFO at least the oldest job's age; in LIFO, unbounded when
- * the workers took nothing for an interval. So the queue holds about `target` worth of work: the workers never
- * idle, and an admitted request waits about the target at most.
+ * the workers took nothing for an interval. So the queue holds about
+ * `target` worth of work: the workers never idle, and an admitted request
+ * waits about the target at most.
  * Overloaded for two intervals in a row, the queue turns LIFO: the newest
  * request (whose client still waits) is taken first, and a request job that
  * waited longer than the interval is taken from the bottom and dropped
