@@ -273,7 +273,7 @@ static int route_stats(ringo_req *req, void *udata)
             const char *key;
             uint64_t v;
         } f[] = {{"inflight", rs.inflight},        {"limit", rs.limit},
-                 {"rejected", rs.rejected},        {"requests", rs.requests},
+                 {"rejected", rs.rejected},        {"mem_requests", rs.mem_requests},
                  {"mem_total", rs.mem_total},      {"mem_max", rs.mem_max},
                  {"mem_rejected", rs.mem_rejected}};
         ringo_json_key(&w, rs.label);
@@ -1132,6 +1132,8 @@ static const ringo_route_spec
     spec_route_stats = SPEC(basics, "Admission and memory per route"),
     spec_mem = SPEC_P(basics, "Hold request memory", mem_params),
     spec_limited_sleep = SPEC_P(sync, "Sleep, one request at a time", sleep_params),
+    spec_bounded_sleep = SPEC_P(sync, "Sleep, never queued behind 50 ms", sleep_params),
+    spec_adaptive_sleep = SPEC_P(sync, "Sleep, an adaptive concurrency limit", sleep_params),
     spec_sync_plaintext = SPEC(sync, "Hello, World! from the pool"),
     spec_sync_json = SPEC(sync, "Hello, World! as JSON from the pool"),
     spec_sync_sleep = SPEC_P(sync, "Sleep on a worker", sleep_params),
@@ -1161,6 +1163,13 @@ static int add_routes(ringo_app *app)
     /* One request at a time: a second one gets 503 at once. */
     static const ringo_route_limits one = {.max_concurrency = 1};
     static const ringo_route_opts limited = {.limits = &one};
+    /* Never queued behind more than 50 ms of the pool's work, whatever --queue-target says. */
+    static const ringo_route_limits q50 = {.queue_target_ms = 50};
+    static const ringo_route_opts bounded = {.limits = &q50};
+    /* Up to 4 at once, fewer while requests take longer than 100 ms (AIMD). */
+    static const ringo_route_limits aimd = {
+        .max_concurrency = 4, .flags = RINGO_LIMIT_ADAPTIVE, .latency_target_ms = 100};
+    static const ringo_route_opts adaptive = {.limits = &aimd};
     static const char *const chain_needs[] = {"user", "db", NULL};
     static const ringo_route_opts chain = {.needs = chain_needs};
     static const char *const slow_needs[] = {"slow", NULL};
@@ -1189,6 +1198,8 @@ static int add_routes(ringo_app *app)
         {"GET", "/stats/routes", RINGO_ASYNC, route_stats, APP, &critical, &spec_route_stats},
         {"GET", "/mem", RINGO_ASYNC, mem_route, NULL, NULL, &spec_mem},
         {"GET", "/limited/sleep", RINGO_SYNC, sync_sleep, NULL, &limited, &spec_limited_sleep},
+        {"GET", "/bounded/sleep", RINGO_SYNC, sync_sleep, NULL, &bounded, &spec_bounded_sleep},
+        {"GET", "/adaptive/sleep", RINGO_SYNC, sync_sleep, NULL, &adaptive, &spec_adaptive_sleep},
         /* The same counters from a sync handler: a worker reserved for critical routes. */
         {"GET", "/sync/stats", RINGO_SYNC, stats_route, APP, &critical, &spec_sync_stats},
         /* The same bodies through the pool: FastAPI's plain `def` equivalents. */

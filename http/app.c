@@ -471,7 +471,7 @@ int ringo_app_route_stats_sized(const ringo_app *app, unsigned index, ringo_rout
                              .inflight = LOAD(inflight),
                              .limit = LOAD(limit),
                              .rejected = LOAD(rejected),
-                             .requests = LOAD(requests),
+                             .mem_requests = LOAD(mem_requests),
                              .mem_total = LOAD(mem_total),
                              .mem_max = LOAD(mem_max),
                              .mem_rejected = LOAD(mem_rejected)};

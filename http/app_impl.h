@@ -68,7 +68,7 @@ typedef struct ringo__route {
     _Atomic uint32_t inflight; /* requests in progress holding a slot */
     _Atomic uint32_t limit;    /* the concurrency limit now (adaptive: moves) */
     _Atomic uint32_t fast; /* adaptive: requests under the latency target since the last raise */
-    _Atomic uint64_t rejected, requests, mem_total, mem_max, mem_rejected;
+    _Atomic uint64_t rejected, mem_requests, mem_total, mem_max, mem_rejected;
 } ringo__route;
 
 struct ringo_app {

@@ -171,13 +171,19 @@ static void release_slots(ringo_req *r)
     r->slots = 0;
 }
 
-/* Per-route memory totals; a request failed on its bound says so once. */
+/*
+ * Per-route memory totals; a request failed on its bound says so once. A
+ * request that stayed within its inline arena (most) touches no shared
+ * counter: the totals cost nothing on the fast path.
+ */
 static void count_memory(ringo_req *r)
 {
     ringo__route *rt = mut_route(r);
     uint64_t peak = r->arena.heap, max;
 
-    atomic_fetch_add_explicit(&rt->requests, 1, memory_order_relaxed);
+    if (!peak && !r->arena.over)
+        return;
+    atomic_fetch_add_explicit(&rt->mem_requests, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&rt->mem_total, peak, memory_order_relaxed);
     max = atomic_load_explicit(&rt->mem_max, memory_order_relaxed);
     while (peak > max && !atomic_compare_exchange_weak_explicit(
@@ -448,7 +454,8 @@ static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
 }
 
 /* What the pool's admission needs to drop a request job that is no longer
- * worth running (pool/pool.h): its client left, or its deadline passed. */
+ * worth running (pool/pool.h): its client left, or its deadline passed; and
+ * the route's own queue-time bound. */
 static void admission_marks(ringo_req *r, ringo__job *job)
 {
     uint32_t dl = r->route->opts.deadline_ms;
@@ -456,6 +463,7 @@ static void admission_marks(ringo_req *r, ringo__job *job)
     job->gone = &r->gone;
     if (dl)
         job->deadline_ns = (r->start_ms + dl) * 1000000u;
+    job->max_wait_ns = (uint64_t)r->route->limits.queue_target_ms * 1000000u;
 }
 
 /*

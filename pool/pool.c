@@ -86,8 +86,11 @@ typedef struct admission {
     uint64_t target_ns; /* 0: off */
     uint64_t interval_ns;
     uint64_t interval_end;
-    uint64_t min_ns;  /* smallest sojourn taken in this interval; UINT64_MAX: none */
-    uint64_t last_ns; /* sojourn of the last job taken (and run) */
+    uint64_t min_ns;            /* smallest sojourn taken in this interval; UINT64_MAX: none */
+    uint64_t start;             /* this interval's start */
+    uint64_t span;              /* the last interval's length (ticks come with the next event) */
+    uint64_t taken, prev_taken; /* jobs taken to run in this interval, in the last one */
+    _Atomic uint64_t run_ns;    /* request jobs' run time, a moving average (workers, racy) */
     unsigned over_intervals;
     bool empty_seen; /* the queue was empty in this interval */
     bool overloaded;
@@ -218,15 +221,42 @@ static void tick_locked(ringo__pool *p, uint64_t now)
     atomic_store_explicit(&p->over_now, a->overloaded, memory_order_relaxed);
     a->min_ns = UINT64_MAX;
     a->empty_seen = !p->qhead;
+    a->span = now - a->start;
+    a->prev_taken = a->taken;
+    a->taken = 0;
+    a->start = now;
     a->interval_end = now + a->interval_ns;
 }
 
-/* The queue delay a job queued now would see. */
+/*
+ * The queue delay a job queued now would see: the time the workers need to
+ * work off the jobs queued ahead of it (their number times the mean run
+ * time, over the workers), and in FIFO at least the oldest job's age. A
+ * burst arriving at once has no age yet, but it has a length. In LIFO the
+ * bottom of the stack waits whatever the load, so only the length counts,
+ * and a whole interval in which the workers took nothing means never.
+ */
 static uint64_t delay_locked(const ringo__pool *p, uint64_t now)
 {
+    const admission *a = &p->ad;
+    uint64_t n = atomic_load_explicit(&p->qcount, memory_order_relaxed), drain, age;
+
     if (!p->qhead)
         return 0;
-    return p->ad.lifo ? p->ad.last_ns : now - p->qhead->enq_ns;
+    drain = n * atomic_load_explicit(&a->run_ns, memory_order_relaxed) / p->nworkers;
+    if (a->lifo)
+        return a->prev_taken ? drain : UINT64_MAX;
+    age = now - p->qhead->enq_ns;
+    return age > drain ? age : drain;
+}
+
+/* Workers, outside the lock: an update lost to a race only slows the average. */
+static void run_time(ringo__pool *p, uint64_t ns)
+{
+    uint64_t avg = atomic_load_explicit(&p->ad.run_ns, memory_order_relaxed);
+
+    avg = avg ? avg - avg / 8 + ns / 8 : ns;
+    atomic_store_explicit(&p->ad.run_ns, avg, memory_order_relaxed);
 }
 
 static void unlink_locked(ringo__pool *p, ringo__job *j)
@@ -284,7 +314,7 @@ static void taken_locked(ringo__pool *p, ringo__job *j, uint64_t now, int *drop)
         count_drop(p, *drop);
     } else {
         p->ad.min_ns = w < p->ad.min_ns ? w : p->ad.min_ns;
-        p->ad.last_ns = w;
+        p->ad.taken++;
     }
     if (!p->qhead)
         p->ad.empty_seen = true;
@@ -325,18 +355,22 @@ static ringo__job *queue_pop(worker *w, int *drop)
 /* Admission of a request job (pool.h): 0, -EBUSY or -ETIMEDOUT. */
 static int admit_locked(ringo__pool *p, const ringo__job *j, uint64_t now)
 {
-    uint64_t d;
+    uint64_t d, bound;
 
     if (p->ad.target_ns)
         tick_locked(p, now);
     d = delay_locked(p, now);
-    if ((p->ad.overloaded && d > p->ad.target_ns) || (j->max_wait_ns && d > j->max_wait_ns)) {
-        atomic_fetch_add_explicit(&p->adm_rejected, 1, memory_order_relaxed);
-        return -EBUSY;
-    }
-    if (p->ad.target_ns && j->deadline_ns && now + d >= j->deadline_ns) {
+    if (p->ad.target_ns && j->deadline_ns && (d == UINT64_MAX || now + d >= j->deadline_ns)) {
         atomic_fetch_add_explicit(&p->dropped_deadline, 1, memory_order_relaxed);
         return -ETIMEDOUT;
+    }
+    /* Overloaded, the queue is kept to about `target` of work; otherwise a burst
+     * may queue up to an interval of it (CoDel's good queue), no more. */
+    bound = p->ad.overloaded || p->ad.target_ns > p->ad.interval_ns ? p->ad.target_ns
+                                                                    : p->ad.interval_ns;
+    if ((p->ad.target_ns && d > bound) || (j->max_wait_ns && d > j->max_wait_ns)) {
+        atomic_fetch_add_explicit(&p->adm_rejected, 1, memory_order_relaxed);
+        return -EBUSY;
     }
     return 0;
 }
@@ -573,6 +607,8 @@ static unsigned retry_failed(ringo__pool *p, ringo__msgring *m)
 static void run_job(worker *w, ringo__job *j, int drop)
 {
     int fd = j->ring_fd;
+    bool timed = w->pool->ad.target_ns && droppable(j);
+    uint64_t t0 = timed ? now_ns() : 0;
 
     if (drop) {
         j->cqe_res = drop;
@@ -580,6 +616,8 @@ static void run_job(worker *w, ringo__job *j, int drop)
             j->cancel(j);
     } else {
         j->run(j);
+        if (timed)
+            run_time(w->pool, now_ns() - t0);
     }
     assert(ringo__deque_size(&w->deque) == 0 && "job returned with unjoined subtasks");
     atomic_fetch_add_explicit(&w->jobs_finished, 1, memory_order_release);
@@ -787,7 +825,8 @@ static ringo__pool *pool_alloc(const ringo__pool_opts *o, int mode)
     p->ad.target_ns = (uint64_t)o->queue_target_ms * 1000000u;
     p->ad.interval_ns = (uint64_t)(o->queue_interval_ms ? o->queue_interval_ms : 100) * 1000000u;
     p->ad.min_ns = UINT64_MAX;
-    p->ad.interval_end = now_ns() + p->ad.interval_ns;
+    p->ad.start = now_ns();
+    p->ad.interval_end = p->ad.start + p->ad.interval_ns;
     atomic_init(&p->fail_posts, o->fail_posts);
     pthread_mutex_init(&p->qlock, NULL);
     pthread_condattr_init(&ca);

@@ -97,12 +97,15 @@ typedef struct ringo__pool_stats {
  * queue; its sojourn is measured as a worker takes it. As in CoDel, a queue
  * is "standing" (the pool overloaded) when the smallest sojourn over a whole
  * interval exceeds the target; it stays so until an interval in which the
- * queue was empty at some point (the workers caught up). While overloaded, a
- * request job (ringo__pool_submit()) is refused with -EBUSY, before it enters
- * the queue, when the queue delay it would see exceeds the target: the age
- * of the oldest queued job (FIFO), or the sojourn of the last job taken
- * (LIFO). So the queue holds about `target` worth of work: the workers never
- * idle, and an admitted request waits about the target at most.
+ * queue was empty at some point (the workers caught up). A request job
+ * (ringo__pool_submit()) is refused with -EBUSY, before it enters the queue,
+ * when the queue delay it would see exceeds the target while overloaded, or
+ * the interval otherwise (a burst). That delay is the time the workers need
+ * to work off the queue (its length times the jobs' mean run time, over the
+ * workers), in FIFO at least the oldest job's age; in LIFO, unbounded when
+ * the workers took nothing for an interval. So the queue holds about
+ * `target` worth of work: the workers never idle, and an admitted request
+ * waits about the target at most.
  * Overloaded for two intervals in a row, the queue turns LIFO: the newest
  * request (whose client still waits) is taken first, and a request job that
  * waited longer than the interval is taken from the bottom and dropped

@@ -218,8 +218,8 @@ typedef struct ringo_route_stats {
     uint64_t inflight;     /* requests in progress */
     uint64_t limit;        /* the concurrency limit now (adaptive: moves); 0: none */
     uint64_t rejected;     /* 503: over the limit */
-    uint64_t requests;     /* requests finished */
-    uint64_t mem_total;    /* bytes their memory peaked at, summed */
+    uint64_t mem_requests; /* requests that outgrew their inline arena (1.5 KiB) */
+    uint64_t mem_total;    /* bytes their heap memory peaked at, summed */
     uint64_t mem_max;      /* the largest of those peaks */
     uint64_t mem_rejected; /* failed over their memory bound */
 } ringo_route_stats;

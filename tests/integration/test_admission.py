@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """
-Description: admission control under overload, and per-request memory. With --queue-target, a sync
-request arriving while the pool's queue delay stands above the target gets
+Description: admission control under overload, and per-request memory.
+With --queue-target, a sync request arriving while the pool's queue delay
+stands above the target (or, before that, a queue older than an interval) gets
 503 with Retry-After at once, keeps its connection, and never enters the
 queue (ringo_stats.pool_enqueued does not move); overloaded for two
 intervals in a row the queue turns LIFO (lifo_switches, lifo_active) and
@@ -44,17 +45,22 @@ def slept(ms):
 
 
 def standing_queue(srv, st):
-    """One worker busy for LONG_MS, one job queued behind it, then a third
-    one queued an interval later (the controller needs one whole interval
-    with a standing queue). Returns the three connections."""
-    a, b, c = Conn(srv), Conn(srv), Conn(srv)
+    """One worker busy for LONG_MS, two jobs queued behind it; then, a step
+    later, a request refused because the queue is older than an interval (a
+    burst may queue that much, no more), and another step later the
+    controller has seen a whole interval with a standing queue. Returns the
+    three admitted connections and the number refused so far."""
+    a, b, c, d = Conn(srv), Conn(srv), Conn(srv), Conn(srv)
     a.send(get(f"/sync/sleep?ms={LONG_MS}"))
     st.wait_for(lambda s: s["jobs_live"] >= 1 and s["pool_queued"] == 0, "the long sleeper runs")
     b.send(get("/sync/sleep?ms=1"))
-    st.wait_for(lambda s: s["pool_queued"] == 1, "one job queued behind the sleeper")
-    time.sleep(STEP)
     c.send(get("/sync/sleep?ms=2"))
-    st.wait_for(lambda s: s["pool_queued"] == 2, "a second job queued")
+    st.wait_for(lambda s: s["pool_queued"] == 2, "two jobs queued behind the sleeper")
+    time.sleep(STEP)
+    d.send(get("/sync/sleep?ms=3"))
+    check_503(d.read_response(), "a request behind a queue older than the interval")
+    d.close()
+    check_eq(st.get()["pool_overloaded"], 0, "pool_overloaded after one interval")
     time.sleep(STEP)
     return a, b, c
 
@@ -73,8 +79,7 @@ def rejected_503_retry_after_never_queued(srv):
             resp = r.read_response()
             check_503(resp, f"/sync/sleep #{k} with a standing queue")
         after = st.get()
-        check_eq(after["admission_rejected"] - before["admission_rejected"], 5,
-                 "admission_rejected after 5 refusals")
+        check_eq(after["admission_rejected"], 6, "admission_rejected after 6 refusals")
         check_eq(after["pool_enqueued"], before["pool_enqueued"],
                  "pool_enqueued: refused requests never entered the queue")
         check_eq(after["pool_overloaded"], 1, "pool_overloaded while the queue stands")
@@ -121,23 +126,27 @@ def lifo_switch_in_stats(srv):
         d.send(get("/sync/sleep?ms=3"))
         check_503(d.read_response(), "a request in the first overloaded interval")
         s1 = st.get()
-        check_eq(s1["lifo_active"], 0, "lifo_active after one overloaded interval")
+        check_eq((s1["pool_overloaded"], s1["lifo_active"]), (1, 0),
+                 "pool_overloaded, lifo_active after one overloaded interval")
         time.sleep(STEP)
-        # A second interval in a row: LIFO. The newest request goes first, so the
-        # delay it would see is the last one taken's (the sleeper's, none): it is in.
+        # A second interval in a row: LIFO. The worker took nothing meanwhile, so
+        # the queue would take forever to work off: refused too.
         e.send(get("/sync/sleep?ms=4"))
-        s2 = st.wait_for(lambda s: s["pool_queued"] == 3, "the newest request queued on top")
+        check_503(e.read_response(), "a request in the second overloaded interval")
+        s2 = st.get()
         check_eq(s2["lifo_switches"], 1, "lifo_switches after two overloaded intervals")
         check_eq(s2["lifo_active"], 1, "lifo_active under sustained overload")
-        # When the sleeper ends, the queued jobs have all waited longer than the
+        check_eq((s2["pool_queued"], s2["admission_rejected"]), (2, 3),
+                 "pool_queued, admission_rejected")
+        # When the sleeper ends, the queued jobs have waited longer than the
         # interval: each is dropped with 503 instead of being run late.
         check_eq(a.read_response(timeout=h.TIMEOUT + LONG_MS / 1000).body, slept(LONG_MS),
                  "the long sleeper")
-        for x, what in ((b, "first queued"), (c, "second queued"), (e, "LIFO top")):
+        for x, what in ((b, "first queued"), (c, "second queued")):
             check_503(x.read_response(), f"the {what} job, expired")
         end = st.wait_for(lambda s: s["pool_queued"] == 0 and s["jobs_live"] == 0,
                           "the pool idles")
-        check_eq(end["dropped_expired"], 3, "dropped_expired")
+        check_eq(end["dropped_expired"], 2, "dropped_expired")
         time.sleep(STEP)
         e.send(get("/sync/sleep?ms=1"))
         check_eq(e.read_response().status, 200, "a request once the overload is over")
@@ -247,6 +256,62 @@ def route_concurrency_limit_rejects_over_limit(srv):
         a.close()
         b.close()
         st.close()
+
+
+@case(args=("--pool-threads", 1, "--max-pool-queue", 16))
+def route_queue_target_refuses_with_admission_off(srv):
+    st = StatsConn(srv)
+    a, b, x = Conn(srv), Conn(srv), Conn(srv)
+    try:
+        a.send(get(f"/sync/sleep?ms={LONG_MS}"))
+        st.wait_for(lambda s: s["jobs_live"] >= 1 and s["pool_queued"] == 0, "the sleeper runs")
+        b.send(get("/sync/sleep?ms=1"))
+        st.wait_for(lambda s: s["pool_queued"] == 1, "one job queued")
+        time.sleep(STEP)  # the queue delay is now several times the route's 50 ms
+        x.send(get("/bounded/sleep?ms=1"))
+        check_503(x.read_response(), "/bounded/sleep behind a queue older than its 50 ms")
+        x.send(get("/sync/sleep?ms=1"))  # the app's admission is off: queued
+        s = st.wait_for(lambda s: s["pool_queued"] == 2, "a plain sync request queued")
+        check_eq((s["admission_rejected"], s["pool_enqueued"]), (1, 3),
+                 "admission_rejected, pool_enqueued")
+        finish([a], LONG_MS)
+        check_eq(b.read_response().body, slept(1), "the queued job")
+        check_eq(x.read_response().body, slept(1), "the plain sync request")
+        x.send(get("/bounded/sleep?ms=1"))
+        check_eq(x.read_response().body, slept(1), "/bounded/sleep with the queue empty")
+    finally:
+        for c in (b, x):
+            c.close()
+        st.close()
+
+
+@case(args=("--pool-threads", 4, "--max-pool-queue", 17))
+def adaptive_limit_follows_latency(srv):
+    # /adaptive/sleep: max_concurrency 4, latency target 100 ms. Slow requests
+    # (300 ms) cut the limit down to 1; fast ones raise it again, one step per
+    # limit's worth of them.
+    label = "GET /adaptive/sleep"
+    a, b = Conn(srv), Conn(srv)
+    try:
+        check_eq(route_counters(srv, label)["limit"], 4, "the limit at start")
+        for k in range(3):
+            a.send(get("/adaptive/sleep?ms=300"))
+            check_eq(a.read_response().body, slept(300), f"slow request #{k}")
+        check_eq(route_counters(srv, label)["limit"], 1, "the limit after 3 slow requests")
+        a.send(get("/adaptive/sleep?ms=1500"))
+        time.sleep(STEP)
+        b.send(get("/adaptive/sleep?ms=1"))
+        check_503(b.read_response(), "a second request over the adaptive limit 1")
+        check_eq(a.read_response(timeout=h.TIMEOUT + 1.5).body, slept(1500), "the slow one")
+        b.send(get("/adaptive/sleep?ms=1"))
+        check_eq(b.read_response().body, slept(1), "a fast request")  # slow one cut it: still 1
+        for k in range(3):
+            b.send(get("/adaptive/sleep?ms=1"))
+            check_eq(b.read_response().body, slept(1), f"fast request #{k}")
+        check(route_counters(srv, label)["limit"] >= 2, "the limit after fast requests")
+    finally:
+        a.close()
+        b.close()
 
 
 MEM_BOUND = 1 << 20
