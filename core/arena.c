@@ -25,7 +25,8 @@ void ringo__arena_init(ringo__arena *a, void *buf, size_t len)
     char *aligned = p ? (char *)align_up((uintptr_t)p) : NULL;
 
     a->chunks = NULL;
-    a->total = 0;
+    a->total = a->heap = a->limit = 0;
+    a->over = false;
     if (!p || aligned >= p + len) {
         a->cur = a->end = NULL;
         return;
@@ -45,11 +46,20 @@ static int add_chunk(ringo__arena *a, size_t need)
             return -1; /* no allocation this large can succeed; doubling would wrap to 0 */
         size *= 2;
     }
+    /* The bound counts what the heap holds: a chunk past it is not taken. */
+    if (a->limit && a->heap + sizeof(*c) + size > a->limit) {
+        size = need > ARENA_MIN_CHUNK ? need : ARENA_MIN_CHUNK;
+        if (a->heap + sizeof(*c) + size > a->limit) {
+            a->over = true;
+            return -1;
+        }
+    }
     c = ringo__malloc(sizeof(*c) + size);
     if (!c)
         return -1;
     c->next = a->chunks;
     c->size = size;
+    a->heap += sizeof(*c) + size;
     a->chunks = c;
     a->cur = c->data;
     a->end = c->data + size;
@@ -118,5 +128,5 @@ void ringo__arena_free(ringo__arena *a)
     }
     a->chunks = NULL;
     a->cur = a->end = NULL;
-    a->total = 0;
+    a->total = a->heap = 0;
 }

@@ -9,6 +9,7 @@
 #ifndef RINGO_CORE_ARENA_H
 #define RINGO_CORE_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ringo/common.h"
@@ -20,6 +21,9 @@ typedef struct ringo__arena {
     char *end;
     ringo__arena_chunk *chunks; /* heap chunks, newest first */
     size_t total;               /* bytes handed out, for limits and stats */
+    size_t heap;                /* bytes of its heap chunks: what it holds beyond its first */
+    size_t limit;               /* heap may not grow past this; 0: no bound */
+    bool over;                  /* an allocation failed on the limit */
 } ringo__arena;
 
 /* Starts an arena on buf[0..len) (may be NULL/0). Never fails. */

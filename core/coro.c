@@ -209,6 +209,25 @@ int ringo__coro_create(ringo__coro **out, ringo__stack_pool *p, size_t stack_siz
     return 0;
 }
 
+int ringo__coro_reuse(ringo__coro *c, ringo__coro_fn fn, void *arg, const char *label)
+{
+    if (!fn || c->state != CORO_FINISHED)
+        return -EINVAL;
+    c->fn = fn;
+    c->arg = arg;
+    c->data = NULL;
+    c->label = label ? label : "?";
+    c->state = CORO_READY;
+    c->sp = ringo__coro_prepare(c, coro_entry, c);
+#if defined(CORO_ASAN)
+    c->fake_stack = NULL; /* dropped when it finished: the next entry is a first one */
+#endif
+#if defined(CORO_TSAN)
+    __tsan_set_fiber_name(c->tsan_fiber, c->label);
+#endif
+    return 0;
+}
+
 int ringo__coro_resume(ringo__coro *c)
 {
     if (ts.current || c->state == CORO_FINISHED)

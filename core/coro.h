@@ -74,6 +74,15 @@ int ringo__coro_create(ringo__coro **out, ringo__stack_pool *p, size_t stack_siz
                        ringo__coro_fn fn, void *arg, const char *label);
 
 /*
+ * Makes the finished coroutine c ready to run fn(arg) from the start, on the
+ * same stack, as if ringo__coro_create() had just made it with label: the
+ * stack does not go back to its pool and out again. Returns 0, or -EINVAL
+ * when c has not finished (a suspended coroutine's frames are still live) or
+ * fn is NULL; on failure c is untouched.
+ */
+int ringo__coro_reuse(ringo__coro *c, ringo__coro_fn fn, void *arg, const char *label);
+
+/*
  * Switches from the thread's main context into c until c yields (returns 0)
  * or fn returns (returns 1: c is finished and may only be freed). Returns
  * -EINVAL when called inside a coroutine or on a finished coroutine.

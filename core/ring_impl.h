@@ -99,6 +99,7 @@ struct ringo__ring {
     ringo__stack_pool stacks;         /* coroutine stacks of this ring's async handlers */
     struct ringo__fiber *live_tasks;  /* started, not returned (core/task.c) */
     bool cancel_tasks;                /* past the drain deadline: tasks start cancelled */
+    struct ringo__coro *spare_co;     /* a finished coroutine kept for the next task */
     void **cache[RINGO__CACHE_KINDS]; /* free lists, see ringo__ring_cache_get() */
     uint32_t ncache[RINGO__CACHE_KINDS];
     /* Pipes for splice (core/pipes.c): pipes[0..pipes_idle) wait, pipes_busy are lent. */

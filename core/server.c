@@ -626,6 +626,7 @@ void ringo__server_stats(const ringo__server *s, ringo_stats *out)
         SUM(ring_stalls);
         SUM(pool_hops);
         SUM(pipes_busy);
+        SUM(ring_rejected);
 #undef SUM
     }
 }

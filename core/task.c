@@ -29,6 +29,7 @@ int ringo__fibers_ring_init(ringo__ring *r)
         return ret;
     r->live_tasks = NULL;
     r->cancel_tasks = false;
+    r->spare_co = NULL;
     return ringo__coro_thread_init();
 }
 
@@ -63,6 +64,8 @@ bool ringo__fibers_cancelling(const ringo__ring *r) { return r->cancel_tasks; }
 
 void ringo__fibers_ring_exit(ringo__ring *r)
 {
+    ringo__coro_free(r->spare_co);
+    r->spare_co = NULL;
     ringo__stack_pool_destroy(&r->stacks);
     ringo__coro_thread_exit();
 }
@@ -90,7 +93,14 @@ static int step(ringo__fiber *t)
     if (done != 1)
         return 0;
     live_remove(r, t);
-    ringo__coro_free(t->co);
+    /*
+     * Most async handlers finish without awaiting: keep their coroutine for the
+     * next task instead of handing the stack back to the pool and taking it out
+     * again (a stack is only ever reused once its coroutine has finished).
+     */
+    if (r->spare_co)
+        ringo__coro_free(r->spare_co);
+    r->spare_co = t->co;
     t->co = NULL;
     atomic_fetch_sub_explicit(&r->stats.stacks_live, 1, memory_order_relaxed);
     return 1;
@@ -103,9 +113,16 @@ int ringo__fiber_start(ringo__fiber *t, ringo__ring *r)
     t->ring = r;
     t->waiting = NULL;
     t->cancelled = r->cancel_tasks; /* past the drain timeout: awaits return -ECANCELED */
-    ret = ringo__coro_create(&t->co, &r->stacks, t->stack_size, trampoline, t, t->label);
-    if (ret < 0)
-        return ret;
+    if (r->spare_co &&
+        ringo__coro_stack_size(r->spare_co) == ringo__stack_pool_round(&r->stacks, t->stack_size) &&
+        ringo__coro_reuse(r->spare_co, trampoline, t, t->label) == 0) {
+        t->co = r->spare_co;
+        r->spare_co = NULL;
+    } else {
+        ret = ringo__coro_create(&t->co, &r->stacks, t->stack_size, trampoline, t, t->label);
+        if (ret < 0)
+            return ret;
+    }
     live_add(r, t);
     atomic_fetch_add_explicit(&r->stats.stacks_live, 1, memory_order_relaxed);
     return step(t);

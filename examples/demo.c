@@ -236,13 +236,75 @@ static int stats_route(ringo_req *req, void *udata)
 
     ringo_app_stats(udata, &st);
     demo_count c[] = {
-        {"conns_live", (int64_t)st.conns_live},   {"reqs_live", (int64_t)st.reqs_live},
-        {"stacks_live", (int64_t)st.stacks_live}, {"cancels", (int64_t)st.cancels},
-        {"ring_stalls", (int64_t)st.ring_stalls}, {"reqs_served", (int64_t)st.reqs_served},
-        {"jobs_live", (int64_t)st.jobs_live},     {"pool_hops", (int64_t)st.pool_hops},
+        {"conns_live", (int64_t)st.conns_live},
+        {"reqs_live", (int64_t)st.reqs_live},
+        {"stacks_live", (int64_t)st.stacks_live},
+        {"cancels", (int64_t)st.cancels},
+        {"ring_stalls", (int64_t)st.ring_stalls},
+        {"reqs_served", (int64_t)st.reqs_served},
+        {"jobs_live", (int64_t)st.jobs_live},
+        {"pool_hops", (int64_t)st.pool_hops},
         {"pipes_busy", (int64_t)st.pipes_busy},
+        {"pool_queued", (int64_t)st.pool_queued},
+        {"pool_rejected", (int64_t)st.pool_rejected},
+        {"pool_enqueued", (int64_t)st.pool_enqueued},
+        {"pool_wait_us", (int64_t)st.pool_wait_us},
+        {"admission_rejected", (int64_t)st.admission_rejected},
+        {"dropped_gone", (int64_t)st.dropped_gone},
+        {"dropped_deadline", (int64_t)st.dropped_deadline},
+        {"dropped_expired", (int64_t)st.dropped_expired},
+        {"lifo_switches", (int64_t)st.lifo_switches},
+        {"lifo_active", (int64_t)st.lifo_active},
+        {"pool_overloaded", (int64_t)st.pool_overloaded},
+        {"ring_rejected", (int64_t)st.ring_rejected},
+        {"route_rejected", (int64_t)st.route_rejected},
+        {"memory_rejected", (int64_t)st.memory_rejected},
     };
     return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
+}
+
+/* Every route's admission and memory counters: {"GET /x": {...}, ...}. */
+static int route_stats(ringo_req *req, void *udata)
+{
+    ringo_route_stats rs;
+    ringo_json_w w;
+
+    ringo_json_begin(&w, req);
+    ringo_json_obj(&w);
+    for (unsigned i = 0; ringo_app_route_stats(udata, i, &rs) == 0; i++) {
+        const struct {
+            const char *key;
+            uint64_t v;
+        } f[] = {{"inflight", rs.inflight},        {"limit", rs.limit},
+                 {"rejected", rs.rejected},        {"mem_requests", rs.mem_requests},
+                 {"mem_total", rs.mem_total},      {"mem_max", rs.mem_max},
+                 {"mem_rejected", rs.mem_rejected}};
+        ringo_json_key(&w, rs.label);
+        ringo_json_obj(&w);
+        for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+            ringo_json_key(&w, f[k].key);
+            ringo_json_uint(&w, f[k].v);
+        }
+        ringo_json_end(&w);
+    }
+    ringo_json_end(&w);
+    return ringo_json_respond(&w, 200);
+}
+
+/* Holds kb KiB of request memory (the arena) while it answers: --max-request-memory. */
+static int mem_route(ringo_req *req, void *udata)
+{
+    uint64_t kb = demo_query_u64(req, "kb", 64, 1u << 22);
+    char *p = ringo_req_alloc(req, (size_t)kb * 1024);
+    char body[64];
+    int n;
+
+    (void)udata;
+    if (!p)
+        return -ENOMEM; /* 500: over the bound */
+    memset(p, 1, (size_t)kb * 1024);
+    n = snprintf(body, sizeof(body), "held %llu KiB\n", (unsigned long long)kb);
+    return ringo_respond(req, 200, "text/plain", body, (size_t)n);
 }
 
 static int sync_sleep(ringo_req *req, void *udata)
@@ -754,7 +816,9 @@ static void usage(FILE *f)
                "             [--proxy-protocol] [--trusted-proxies CIDR,...]\n"
                "             [--forwarded x|rfc7239]\n"
                "             [--tls-cert FILE --tls-key FILE]... [--tls-handshake-timeout MS]\n"
-               "             [--tls-max-handshakes N]\n");
+               "             [--tls-max-handshakes N]\n"
+               "             [--queue-target MS] [--queue-interval MS] [--max-ring-inflight N]\n"
+               "             [--critical-pool-threads N] [--max-request-memory B]\n");
 }
 
 enum {
@@ -810,7 +874,12 @@ enum {
     OPT_TLSCERT,
     OPT_TLSKEY,
     OPT_TLSHS,
-    OPT_TLSMAX
+    OPT_TLSMAX,
+    OPT_QTARGET,
+    OPT_QINTERVAL,
+    OPT_RINGINFLIGHT,
+    OPT_CRITPOOL,
+    OPT_REQMEM
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -934,6 +1003,11 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"tls-key", 1, 0, OPT_TLSKEY},
                                          {"tls-handshake-timeout", 1, 0, OPT_TLSHS},
                                          {"tls-max-handshakes", 1, 0, OPT_TLSMAX},
+                                         {"queue-target", 1, 0, OPT_QTARGET},
+                                         {"queue-interval", 1, 0, OPT_QINTERVAL},
+                                         {"max-ring-inflight", 1, 0, OPT_RINGINFLIGHT},
+                                         {"critical-pool-threads", 1, 0, OPT_CRITPOOL},
+                                         {"max-request-memory", 1, 0, OPT_REQMEM},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -994,6 +1068,11 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
             if (add_tls_file(tls_keys, &ntls_keys, optarg) < 0)
                 return -1;
             break;
+        case OPT_QTARGET: cfg->queue_target_ms = (uint32_t)v; break;
+        case OPT_QINTERVAL: cfg->queue_interval_ms = (uint32_t)v; break;
+        case OPT_RINGINFLIGHT: cfg->max_ring_inflight = (uint32_t)v; break;
+        case OPT_CRITPOOL: cfg->critical_pool_threads = (unsigned)v; break;
+        case OPT_REQMEM: cfg->max_request_memory = v; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         case OPT_OPENAPI: openapi.json_path = optarg; break;
@@ -1114,6 +1193,12 @@ struct p_item {
 static const ringo_field sleep_fields[] = {
     DEMO_QUERY_U64(struct q_ms, ms, 10, "Milliseconds to sleep (at most 60000)."), {0}};
 static const ringo_model sleep_params = {RINGO_MODEL_OF(struct q_ms), .fields = sleep_fields};
+struct q_kb {
+    int64_t kb;
+};
+static const ringo_field mem_fields[] = {
+    DEMO_QUERY_U64(struct q_kb, kb, 64, "KiB of request memory to hold (at most 4194304)."), {0}};
+static const ringo_model mem_params = {RINGO_MODEL_OF(struct q_kb), .fields = mem_fields};
 static const ringo_field block_fields[] = {
     DEMO_QUERY_U64(struct q_ms, ms, 200, "Milliseconds to block the ring (at most 5000)."), {0}};
 static const ringo_model block_params = {RINGO_MODEL_OF(struct q_ms), .fields = block_fields};
@@ -1178,49 +1263,63 @@ static const ringo_response_spec item_answer[] = {
         .tags = demo_tag_##tag, .summary = (text), .params = &(params_)                            \
     }
 
-static const ringo_route_spec spec_hello = SPEC(basics, "The server's name"),
-                              spec_plaintext = SPEC(basics, "Hello, World! as text"),
-                              spec_json = {.tags = demo_tag_basics,
-                                           .summary = "Hello, World! as JSON",
-                                           .responses = message_answer},
-                              spec_echo = SPEC(basics, "The request body, sent back"),
-                              spec_user = SPEC_P(basics, "The id, sent back", user_params),
-                              spec_whoami = SPEC(basics, "The caller's address and ring"),
-                              spec_sleep = SPEC_P(async, "Sleep on the ring", sleep_params),
-                              spec_deadline_sleep =
-                                  SPEC_P(async, "Sleep past a 200 ms deadline (504)", sleep_params),
-                              spec_file = SPEC(async, "A file read through io_uring"),
-                              spec_upstream = SPEC(async, "This server's /plaintext, as a client"),
-                              spec_block =
-                                  SPEC_P(async, "Block the ring (wrong on purpose)", block_params),
-                              spec_stats = SPEC(basics, "Live objects and totals"),
-                              spec_sync_plaintext = SPEC(sync, "Hello, World! from the pool"),
-                              spec_sync_json = SPEC(sync, "Hello, World! as JSON from the pool"),
-                              spec_sync_sleep = SPEC_P(sync, "Sleep on a worker", sleep_params),
-                              spec_deadline_sync_sleep = SPEC_P(
-                                  sync, "Sleep on a worker past a 200 ms deadline", sleep_params),
-                              spec_cpu = SPEC_P(sync, "Hash numbers on every core", cpu_params),
-                              spec_chain = SPEC(deps, "Four dependencies, each run once"),
-                              spec_teardowns = SPEC(deps, "Teardowns run so far"),
-                              spec_slow =
-                                  SPEC_P(deps, "A dependency with a slow teardown", slow_params),
-                              spec_items = {.tags = demo_tag_deps,
-                                            .summary = "Validated parameters",
-                                            .params = &item_params,
-                                            .responses = item_answer},
-                              spec_tasks_post = SPEC(tasks, "Schedule a task on the pool"),
-                              spec_tasks_get = SPEC(tasks, "Tasks scheduled and completed"),
-                              spec_tasks_sleep =
-                                  SPEC_P(tasks, "Schedule a sleeping task", task_sleep_params),
-                              spec_tasks_many =
-                                  SPEC_P(tasks, "Schedule many tasks", task_many_params),
-                              spec_tasks_nested = SPEC(tasks, "A task that schedules another"),
-                              spec_tasks_forever = SPEC(tasks, "A task that schedules itself"),
-                              spec_tasks_stats = SPEC(tasks, "The counters of the tasks");
+static const ringo_route_spec
+    spec_hello = SPEC(basics, "The server's name"),
+    spec_plaintext = SPEC(basics, "Hello, World! as text"),
+    spec_json = {.tags = demo_tag_basics,
+                 .summary = "Hello, World! as JSON",
+                 .responses = message_answer},
+    spec_echo = SPEC(basics, "The request body, sent back"),
+    spec_user = SPEC_P(basics, "The id, sent back", user_params),
+    spec_whoami = SPEC(basics, "The caller's address and ring"),
+    spec_sleep = SPEC_P(async, "Sleep on the ring", sleep_params),
+    spec_deadline_sleep = SPEC_P(async, "Sleep past a 200 ms deadline (504)", sleep_params),
+    spec_file = SPEC(async, "A file read through io_uring"),
+    spec_upstream = SPEC(async, "This server's /plaintext, as a client"),
+    spec_block = SPEC_P(async, "Block the ring (wrong on purpose)", block_params),
+    spec_stats = SPEC(basics, "Live objects and totals"),
+    spec_sync_stats = SPEC(sync, "The same counters from a reserved worker"),
+    spec_route_stats = SPEC(basics, "Admission and memory per route"),
+    spec_mem = SPEC_P(basics, "Hold request memory", mem_params),
+    spec_limited_sleep = SPEC_P(sync, "Sleep, one request at a time", sleep_params),
+    spec_bounded_sleep = SPEC_P(sync, "Sleep, never queued behind 50 ms", sleep_params),
+    spec_adaptive_sleep = SPEC_P(sync, "Sleep, an adaptive concurrency limit", sleep_params),
+    spec_sync_plaintext = SPEC(sync, "Hello, World! from the pool"),
+    spec_sync_json = SPEC(sync, "Hello, World! as JSON from the pool"),
+    spec_sync_sleep = SPEC_P(sync, "Sleep on a worker", sleep_params),
+    spec_deadline_sync_sleep =
+        SPEC_P(sync, "Sleep on a worker past a 200 ms deadline", sleep_params),
+    spec_cpu = SPEC_P(sync, "Hash numbers on every core", cpu_params),
+    spec_chain = SPEC(deps, "Four dependencies, each run once"),
+    spec_teardowns = SPEC(deps, "Teardowns run so far"),
+    spec_slow = SPEC_P(deps, "A dependency with a slow teardown", slow_params),
+    spec_items = {.tags = demo_tag_deps,
+                  .summary = "Validated parameters",
+                  .params = &item_params,
+                  .responses = item_answer},
+    spec_tasks_post = SPEC(tasks, "Schedule a task on the pool"),
+    spec_tasks_get = SPEC(tasks, "Tasks scheduled and completed"),
+    spec_tasks_sleep = SPEC_P(tasks, "Schedule a sleeping task", task_sleep_params),
+    spec_tasks_many = SPEC_P(tasks, "Schedule many tasks", task_many_params),
+    spec_tasks_nested = SPEC(tasks, "A task that schedules another"),
+    spec_tasks_forever = SPEC(tasks, "A task that schedules itself"),
+    spec_tasks_stats = SPEC(tasks, "The counters of the tasks");
 
 static int add_routes(ringo_app *app)
 {
     static const ringo_route_opts deadline = {.deadline_ms = 200};
+    /* Health and operations routes answer while the pool is saturated. */
+    static const ringo_route_opts critical = {.flags = RINGO_ROUTE_CRITICAL};
+    /* One request at a time: a second one gets 503 at once. */
+    static const ringo_route_limits one = {.max_concurrency = 1};
+    static const ringo_route_opts limited = {.limits = &one};
+    /* Never queued behind more than 50 ms of the pool's work, whatever --queue-target says. */
+    static const ringo_route_limits q50 = {.queue_target_ms = 50};
+    static const ringo_route_opts bounded = {.limits = &q50};
+    /* Up to 4 at once, fewer while requests take longer than 100 ms (AIMD). */
+    static const ringo_route_limits aimd = {
+        .max_concurrency = 4, .flags = RINGO_LIMIT_ADAPTIVE, .latency_target_ms = 100};
+    static const ringo_route_opts adaptive = {.limits = &aimd};
     static const char *const chain_needs[] = {"user", "db", NULL};
     static const ringo_route_opts chain = {.needs = chain_needs};
     static const char *const slow_needs[] = {"slow", NULL};
@@ -1244,7 +1343,14 @@ static int add_routes(ringo_app *app)
         {"GET", "/async/file", RINGO_ASYNC, async_file, HELLO, NULL, &spec_file},
         {"GET", "/async/upstream", RINGO_ASYNC, async_upstream, APP, NULL, &spec_upstream},
         {"GET", "/block", RINGO_ASYNC, block_route, NULL, NULL, &spec_block},
-        {"GET", "/stats", RINGO_ASYNC, stats_route, APP, NULL, &spec_stats},
+        {"GET", "/stats", RINGO_ASYNC, stats_route, APP, &critical, &spec_stats},
+        {"GET", "/stats/routes", RINGO_ASYNC, route_stats, APP, &critical, &spec_route_stats},
+        {"GET", "/mem", RINGO_ASYNC, mem_route, NULL, NULL, &spec_mem},
+        {"GET", "/limited/sleep", RINGO_SYNC, sync_sleep, NULL, &limited, &spec_limited_sleep},
+        {"GET", "/bounded/sleep", RINGO_SYNC, sync_sleep, NULL, &bounded, &spec_bounded_sleep},
+        {"GET", "/adaptive/sleep", RINGO_SYNC, sync_sleep, NULL, &adaptive, &spec_adaptive_sleep},
+        /* The same counters from a sync handler: a worker reserved for critical routes. */
+        {"GET", "/sync/stats", RINGO_SYNC, stats_route, APP, &critical, &spec_sync_stats},
         /* The same bodies through the pool: FastAPI's plain `def` equivalents. */
         {"GET", "/sync/plaintext", RINGO_SYNC, plaintext, NULL, NULL, &spec_sync_plaintext},
         {"GET", "/sync/json", RINGO_SYNC, json, NULL, NULL, &spec_sync_json},

@@ -23,9 +23,11 @@
  * a 4-byte field is appended in pairs (or with the next one) to keep it so.
  */
 _Static_assert(sizeof(ringo_config) ==
-                   offsetof(ringo_config, tls_max_handshakes) + sizeof(uint32_t),
+                   offsetof(ringo_config, max_request_memory) + sizeof(uint64_t),
                "ringo_config must end without padding");
-/* ringo_route_opts keeps its 1.0 size: options take the place of reserved words. */
+/* ringo_route_opts keeps its 1.0 size: options take the place of reserved words (the
+ * limits pointer took the last one: 64-bit Linux only). */
+_Static_assert(sizeof(const void *) == sizeof(uint64_t), "ringo_route_opts.limits is one word");
 _Static_assert(sizeof(ringo_route_opts) ==
                    offsetof(ringo_route_opts, max_body_bytes) + 4 * sizeof(uint64_t),
                "ringo_route_opts must keep its size");
@@ -94,7 +96,9 @@ static bool config_valid(const ringo_config *c)
 {
     uint32_t nb = c->recv_buffers;
 
-    if (c->pool_threads > RINGO_MAX_POOL_THREADS || c->max_post_inflight > RINGO_MAX_POST_INFLIGHT)
+    if (c->pool_threads > RINGO_MAX_POOL_THREADS ||
+        c->max_post_inflight > RINGO_MAX_POST_INFLIGHT ||
+        c->critical_pool_threads > RINGO_MAX_POOL_THREADS)
         return false;
     if (c->deploy_flags & ~(RINGO_DEPLOY_SHARE_PORT | RINGO_DEPLOY_SYSTEMD))
         return false;
@@ -137,7 +141,8 @@ static uint64_t drain_hook(ringo__server *srv, int stage);
 static void reload_hook(ringo__server *srv) { ringo__lifespan_reload(srv->app); }
 
 #define RINGO__ROUTE_FLAGS                                                                         \
-    (RINGO_ROUTE_STREAM_BODY | RINGO_ROUTE_COMPRESS | RINGO_ROUTE_NO_COMPRESS)
+    (RINGO_ROUTE_STREAM_BODY | RINGO_ROUTE_COMPRESS | RINGO_ROUTE_NO_COMPRESS |                    \
+     RINGO_ROUTE_CRITICAL)
 
 int ringo_app_new(ringo_app **out, const ringo_config *cfg)
 {
@@ -181,6 +186,7 @@ void ringo_app_free(ringo_app *app)
         return;
     ringo__server_free(&app->srv);
     ringo__pool_free(app->pool);
+    ringo__pool_free(app->crit_pool);
     for (unsigned i = 0; i < app->nroutes; i++)
         route_free(app->routes[i]);
     ringo__free(app->routes);
@@ -210,6 +216,11 @@ static ringo__route *route_new(const char *method, const char *pattern, ringo_mo
     r->udata = udata;
     if (opts)
         r->opts = *opts;
+    if (opts && opts->limits) {
+        r->limits = *opts->limits;
+        r->opts.limits = &r->limits;
+        atomic_init(&r->limit, r->limits.max_concurrency);
+    }
     r->opts.needs = NULL; /* copied into r->needs below, the caller's array is not kept */
     for (const char *const *need = opts ? opts->needs : NULL; need && *need; need++) {
         char **v = ringo__realloc(r->needs, (r->nneeds + 1) * sizeof(*v));
@@ -242,6 +253,18 @@ int ringo_route_ex(ringo_app *app, const char *method, const char *pattern, ring
     return ringo__route_add(app, method, pattern, mode, fn, udata, opts, NULL);
 }
 
+static bool limits_valid(const ringo_route_opts *o)
+{
+    const ringo_route_limits *l = o->limits;
+
+    if (!l)
+        return true;
+    if (!RINGO__RESERVED_ZERO(l->reserved) || (l->flags & ~RINGO_LIMIT_ADAPTIVE) ||
+        (o->flags & RINGO_ROUTE_CRITICAL))
+        return false;
+    return !(l->flags & RINGO_LIMIT_ADAPTIVE) || (l->max_concurrency && l->latency_target_ms);
+}
+
 int ringo__route_add(ringo_app *app, const char *method, const char *pattern, ringo_mode mode,
                      ringo_handler_fn fn, void *udata, const ringo_route_opts *opts,
                      struct ringo_group *group)
@@ -253,9 +276,10 @@ int ringo__route_add(ringo_app *app, const char *method, const char *pattern, ri
         return -EBUSY;
     if (!fn || !method || !pattern || (mode != RINGO_SYNC && mode != RINGO_ASYNC))
         return -EINVAL;
-    if (opts && (!RINGO__RESERVED_ZERO(opts->reserved) || (opts->flags & ~RINGO__ROUTE_FLAGS) ||
+    if (opts && ((opts->flags & ~RINGO__ROUTE_FLAGS) ||
                  (opts->flags & (RINGO_ROUTE_COMPRESS | RINGO_ROUTE_NO_COMPRESS)) ==
-                     (RINGO_ROUTE_COMPRESS | RINGO_ROUTE_NO_COMPRESS)))
+                     (RINGO_ROUTE_COMPRESS | RINGO_ROUTE_NO_COMPRESS) ||
+                 !limits_valid(opts)))
         return -EINVAL;
     ret = ringo__compress_route(app, opts ? opts->flags : 0);
     if (ret < 0)
@@ -310,14 +334,36 @@ static uint64_t drain_hook(ringo__server *srv, int stage)
 
     if (stage == RINGO__STOP_DRAINED) {
         ringo__pool_drain(app->pool, 0);
+        if (app->crit_pool)
+            ringo__pool_drain(app->crit_pool, 0);
         return app->srv.cfg.teardown_timeout_ms ? app->srv.cfg.teardown_timeout_ms
                                                 : RINGO__DEFAULT_TEARDOWN_TIMEOUT_MS;
     }
     if (stage == RINGO__STOP_GIVE_UP)
-        return ringo__pool_close(app->pool, 0);
+        return ringo__pool_close(app->pool, 0) +
+               (app->crit_pool ? ringo__pool_close(app->crit_pool, 0) : 0);
     ringo__pool_free(app->pool);
-    app->pool = NULL;
+    ringo__pool_free(app->crit_pool);
+    app->pool = app->crit_pool = NULL;
     return 0;
+}
+
+/* Critical sync routes get workers of their own: a full pool never delays them. */
+static int crit_pool_start(ringo_app *app, const ringo__pool_opts *base)
+{
+    ringo__pool_opts opts = *base;
+    bool any = false;
+
+    for (unsigned i = 0; i < app->nroutes; i++)
+        any |= app->routes[i]->mode == RINGO_SYNC &&
+               (app->routes[i]->opts.flags & RINGO_ROUTE_CRITICAL);
+    if (!any)
+        return 0;
+    opts.threads = app->srv.cfg.critical_pool_threads ? app->srv.cfg.critical_pool_threads
+                                                      : RINGO__DEFAULT_CRITICAL_THREADS;
+    opts.max_queued = 0;
+    opts.queue_target_ms = 0; /* never refused by admission */
+    return ringo__pool_new(&app->crit_pool, &opts);
 }
 
 int ringo_app_start(ringo_app *app)
@@ -352,9 +398,15 @@ int ringo_app_start(ringo_app *app)
         app->srv.cfg.tls_max_handshakes = RINGO__DEFAULT_TLS_MAX_HANDSHAKES;
     if (app->srv.cfg.max_pool_queue)
         opts.max_queued = app->srv.cfg.max_pool_queue;
+    opts.queue_target_ms = app->srv.cfg.queue_target_ms;
+    opts.queue_interval_ms = app->srv.cfg.queue_interval_ms;
     opts.force_fallback = app->test_hooks.msgring_fallback;
     opts.fail_posts = app->test_hooks.msgring_fail_posts;
     ret = ringo__pool_new(&app->pool, &opts);
+    if (ret == 0 && (ret = crit_pool_start(app, &opts)) < 0) {
+        ringo__pool_free(app->pool);
+        app->pool = NULL;
+    }
     if (ret < 0) {
         if (!app->srv.cfg.quiet)
             fprintf(stderr, "ringo: cannot start the sync-handler pool: %s\n", strerror(-ret));
@@ -364,7 +416,8 @@ int ringo_app_start(ringo_app *app)
     ret = ringo__server_start(&app->srv);
     if (ret < 0) {
         ringo__pool_free(app->pool);
-        app->pool = NULL;
+        ringo__pool_free(app->crit_pool);
+        app->pool = app->crit_pool = NULL;
         ringo__lifespan_shutdown(app);
         return ret;
     }
@@ -399,6 +452,62 @@ int ringo_app_run(ringo_app *app)
     return ret < 0 ? ret : ringo_app_wait(app);
 }
 
+static void pool_stats(const ringo_app *app, ringo_stats *st)
+{
+    ringo__pool_stats ps;
+
+    if (!app->pool)
+        return;
+    ringo__pool_stats_get(app->pool, &ps);
+    st->pool_queued = ps.queued;
+    st->pool_rejected = ps.rejected;
+    st->pool_enqueued = ps.enqueued;
+    st->pool_wait_us = ps.wait_ns / 1000u;
+    st->admission_rejected = ps.admission_rejected;
+    st->dropped_gone = ps.dropped_gone;
+    st->dropped_deadline = ps.dropped_deadline;
+    st->dropped_expired = ps.dropped_expired;
+    st->lifo_switches = ps.lifo_switches;
+    st->lifo_active = ps.lifo_active;
+    st->pool_overloaded = ps.overloaded;
+}
+
+int ringo_app_route_stats_sized(const ringo_app *app, unsigned index, ringo_route_stats *out,
+                                size_t size)
+{
+    ringo_route_stats st;
+    const ringo__route *r;
+
+    if (index >= app->nroutes)
+        return -ENOENT;
+    r = app->routes[index];
+#define LOAD(f) atomic_load_explicit(&r->f, memory_order_relaxed)
+    st = (ringo_route_stats){.label = r->label,
+                             .inflight = LOAD(inflight),
+                             .limit = LOAD(limit),
+                             .rejected = LOAD(rejected),
+                             .mem_requests = LOAD(mem_requests),
+                             .mem_total = LOAD(mem_total),
+                             .mem_max = LOAD(mem_max),
+                             .mem_rejected = LOAD(mem_rejected)};
+#undef LOAD
+    if (size > sizeof(st)) {
+        memset((char *)out + sizeof(st), 0, size - sizeof(st));
+        size = sizeof(st);
+    }
+    memcpy(out, &st, size - size % sizeof(uint64_t)); /* whole fields: all are 8 bytes */
+    return 0;
+}
+
+static void route_totals(const ringo_app *app, ringo_stats *st)
+{
+    for (unsigned i = 0; i < app->nroutes; i++) {
+        st->route_rejected += atomic_load_explicit(&app->routes[i]->rejected, memory_order_relaxed);
+        st->memory_rejected +=
+            atomic_load_explicit(&app->routes[i]->mem_rejected, memory_order_relaxed);
+    }
+}
+
 void ringo_app_stats_sized(const ringo_app *app, ringo_stats *out, size_t size)
 {
     ringo_stats st;
@@ -407,6 +516,8 @@ void ringo_app_stats_sized(const ringo_app *app, ringo_stats *out, size_t size)
     st.bg_live = atomic_load_explicit(&app->bg_live, memory_order_relaxed);
     st.bg_dropped = atomic_load_explicit(&app->bg_dropped, memory_order_relaxed);
     st.teardowns_dropped = atomic_load_explicit(&app->teardowns_dropped, memory_order_relaxed);
+    pool_stats(app, &st);
+    route_totals(app, &st);
     /* Whole counters only: an older caller's struct ends on a counter. */
     if (size > sizeof(st)) {
         memset((char *)out + sizeof(st), 0, size - sizeof(st)); /* a newer caller's */

@@ -64,12 +64,19 @@ typedef struct ringo__route {
     void *udata;
     struct ringo__ws_route *ws; /* a WebSocket endpoint (ringo_ws_route): its settings */
     bool probe; /* readiness/liveness (http/health.c): no app-wide deps, no middleware */
+    ringo_route_limits limits; /* opts.limits points here when set */
+    /* Admission and memory (http/exec.c), over all rings: relaxed atomics. */
+    _Atomic uint32_t inflight; /* requests in progress holding a slot */
+    _Atomic uint32_t limit;    /* the concurrency limit now (adaptive: moves) */
+    _Atomic uint32_t fast; /* adaptive: requests under the latency target since the last raise */
+    _Atomic uint64_t rejected, mem_requests, mem_total, mem_max, mem_rejected;
 } ringo__route;
 
 struct ringo_app {
     ringo__server srv;
     ringo__router *router;
-    ringo__pool *pool; /* RINGO_SYNC handlers run here */
+    ringo__pool *pool;      /* RINGO_SYNC handlers run here */
+    ringo__pool *crit_pool; /* those of RINGO_ROUTE_CRITICAL routes; NULL: none */
     struct ringo_dep **deps;
     unsigned ndeps, deps_cap;
     char **needs; /* app-wide dependencies */
@@ -103,6 +110,8 @@ struct ringo_app {
 #define RINGO__DEFAULT_MAX_POST_INFLIGHT 1024u
 /* ringo_config.teardown_timeout_ms when 0. */
 #define RINGO__DEFAULT_TEARDOWN_TIMEOUT_MS 5000u
+/* ringo_config.critical_pool_threads when 0. */
+#define RINGO__DEFAULT_CRITICAL_THREADS 2u
 /* ringo_config.stream_window when 0. */
 #define RINGO__DEFAULT_STREAM_WINDOW 65536u
 /* ringo_config.tls_max_handshakes when 0. */

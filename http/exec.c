@@ -78,7 +78,132 @@ static int route(ringo__sess *s, ringo_req *r)
     return ret == -ENOENT ? 404 : ret == -EINVAL ? 400 : 503;
 }
 
-void ringo__exec_route(ringo__sess *s, ringo_req *r) { r->route_status = (int16_t)route(s, r); }
+void ringo__exec_route(ringo__sess *s, ringo_req *r)
+{
+    r->route_status = (int16_t)route(s, r);
+    /* The memory bound holds from here: the route's, else the app's. */
+    if (r->route && r->route->limits.max_request_memory)
+        r->arena.limit = r->route->limits.max_request_memory;
+    else
+        r->arena.limit = s->cfg->max_request_memory;
+}
+
+/* ---- admission at the edge: the ring's bound, the route's concurrency limit ---- */
+
+enum { SLOT_RING = 1, SLOT_ROUTE = 2 };
+
+static ringo__route *mut_route(ringo_req *r) { return (ringo__route *)(uintptr_t)r->route; }
+
+/* The ring's counter has one writer (its thread): no read-modify-write needed. */
+static void ring_running_add(ringo__ring_stats *st, int64_t d)
+{
+    uint64_t n = atomic_load_explicit(&st->reqs_running, memory_order_relaxed);
+    atomic_store_explicit(&st->reqs_running, n + (uint64_t)d, memory_order_relaxed);
+}
+
+static bool route_slot(ringo__route *rt)
+{
+    uint32_t lim = atomic_load_explicit(&rt->limit, memory_order_relaxed);
+
+    if (!lim)
+        return true;
+    if (atomic_fetch_add_explicit(&rt->inflight, 1, memory_order_relaxed) < lim)
+        return true;
+    atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&rt->rejected, 1, memory_order_relaxed);
+    return false;
+}
+
+/*
+ * A request takes its slots before anything of it runs; without one it is
+ * answered 503 + Retry-After at once, on its ring, and keeps its connection.
+ * Critical routes take none: they never wait behind other work.
+ */
+static bool admit(ringo__sess *s, ringo_req *r)
+{
+    ringo__ring_stats *st = ringo__ring_stats_of(ringo__conn_ring(r->conn));
+    uint32_t max = s->cfg->max_ring_inflight;
+
+    if (r->route->opts.flags & RINGO_ROUTE_CRITICAL)
+        return true;
+    if (max && atomic_load_explicit(&st->reqs_running, memory_order_relaxed) >= max) {
+        atomic_fetch_add_explicit(&st->ring_rejected, 1, memory_order_relaxed);
+        return false;
+    }
+    if (!route_slot(mut_route(r)))
+        return false;
+    r->slots = SLOT_ROUTE;
+    if (max) {
+        ring_running_add(st, 1);
+        r->slots |= SLOT_RING;
+    }
+    return true;
+}
+
+/* AIMD on the request's latency: a slow one cuts the limit by a tenth, a
+ * limit's worth of fast ones raises it by one (races only blur the steps). */
+static void adapt(ringo__route *rt, uint64_t ms)
+{
+    uint32_t lim = atomic_load_explicit(&rt->limit, memory_order_relaxed);
+
+    if (ms > rt->limits.latency_target_ms) {
+        uint32_t cut = lim > 10 ? lim - lim / 10 : lim - 1;
+        atomic_store_explicit(&rt->limit, cut ? cut : 1, memory_order_relaxed);
+        atomic_store_explicit(&rt->fast, 0, memory_order_relaxed);
+    } else if (atomic_fetch_add_explicit(&rt->fast, 1, memory_order_relaxed) + 1 >= lim &&
+               lim < rt->limits.max_concurrency) {
+        atomic_store_explicit(&rt->fast, 0, memory_order_relaxed);
+        atomic_store_explicit(&rt->limit, lim + 1, memory_order_relaxed);
+    }
+}
+
+static void release_slots(ringo_req *r)
+{
+    ringo__route *rt = mut_route(r);
+
+    if (r->slots & SLOT_RING)
+        ring_running_add(ringo__ring_stats_of(ringo__conn_ring(r->conn)), -1);
+    if ((r->slots & SLOT_ROUTE) && rt->limits.max_concurrency) {
+        atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_relaxed);
+        if (rt->limits.flags & RINGO_LIMIT_ADAPTIVE)
+            adapt(rt, ringo__ring_now(ringo__conn_ring(r->conn)) - r->start_ms);
+    }
+    r->slots = 0;
+}
+
+/*
+ * Per-route memory totals; a request failed on its bound says so once. A
+ * request that stayed within its inline arena (most) touches no shared
+ * counter: the totals cost nothing on the fast path.
+ */
+static void count_memory(ringo_req *r)
+{
+    ringo__route *rt = mut_route(r);
+    uint64_t peak = r->arena.heap, max;
+
+    if (!peak && !r->arena.over)
+        return;
+    atomic_fetch_add_explicit(&rt->mem_requests, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&rt->mem_total, peak, memory_order_relaxed);
+    max = atomic_load_explicit(&rt->mem_max, memory_order_relaxed);
+    while (peak > max && !atomic_compare_exchange_weak_explicit(
+                             &rt->mem_max, &max, peak, memory_order_relaxed, memory_order_relaxed))
+        ;
+    if (!r->arena.over)
+        return;
+    atomic_fetch_add_explicit(&rt->mem_rejected, 1, memory_order_relaxed);
+    fprintf(stderr, "ringo: a request of '%s' went over its memory bound (%zu bytes) and failed\n",
+            rt->label, r->arena.limit);
+}
+
+void ringo__exec_release(ringo_req *r)
+{
+    if (!r->route)
+        return;
+    if (r->slots)
+        release_slots(r);
+    count_memory(r);
+}
 
 /* A handler's or dependency's negative return without an HTTP status is a 500. */
 static void failure(ringo_req *r, int ret)
@@ -303,8 +428,12 @@ static void sync_cancel(ringo__job *job)
         drop_post_hop(r);
         return;
     }
-    r->status = 503;
+    /* Admission dropped it before it ran (pool/pool.h): its deadline passed
+     * (504, as the deadline timer answers), or it waited too long (503). */
+    r->status = job->cqe_res == -ETIMEDOUT ? 504 : 503;
     ringo__req_fail(r);
+    if (job->cqe_res == -EAGAIN)
+        ringo_resp_add_header(r, "Retry-After", RINGO_STR_LIT("1"));
 }
 
 static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
@@ -324,15 +453,33 @@ static void sync_complete(ringo__completion *comp, int32_t res, uint32_t flags)
     hop_done(r);
 }
 
+/* What the pool's admission needs to drop a request job that is no longer
+ * worth running (pool/pool.h): its client left, or its deadline passed; and
+ * the route's own queue-time bound. */
+static void admission_marks(ringo_req *r, ringo__job *job)
+{
+    uint32_t dl = r->route->opts.deadline_ms;
+
+    job->gone = &r->gone;
+    if (dl)
+        job->deadline_ns = (r->start_ms + dl) * 1000000u;
+    job->max_wait_ns = (uint64_t)r->route->limits.queue_target_ms * 1000000u;
+}
+
 /*
- * Returns 0 when queued, -EAGAIN when the pool is full, -ESHUTDOWN.
+ * Returns 0 when queued, -EAGAIN when the pool is full, -EBUSY or -ETIMEDOUT
+ * when admission refuses it, -ESHUTDOWN.
  * compress: the job compresses the body instead of running steps.
  */
 static int start_job(ringo_req *r, bool compress)
 {
     ringo__ring *ring = ringo__conn_ring(r->conn);
     ringo__sync_job *j = ringo__arena_alloc(&r->arena, sizeof(*j));
-    ringo__pool *pool = sess(r->conn)->app->pool;
+    ringo_app *app = sess(r->conn)->app;
+    bool crit = r->route && (r->route->opts.flags & RINGO_ROUTE_CRITICAL) && app->crit_pool;
+    /* A critical route's own work runs on the reserved workers; what runs after
+     * its response keeps the shared, bounded post-response capacity. */
+    ringo__pool *pool = crit && r->phase != REQ_POST ? app->crit_pool : app->pool;
     int ret;
 
     if (!j)
@@ -349,6 +496,8 @@ static int start_job(ringo_req *r, bool compress)
     j->compress = compress;
     /* Teardowns release what the request holds: they run even past the drain timeout. */
     j->job.must_run = j->post && r->x->post[r->hop_from].dep;
+    if (!j->post && !compress)
+        admission_marks(r, &j->job);
     /* Teardowns and background tasks of an accepted request are never refused. */
     ret = j->post ? ringo__pool_submit_nolimit(pool, &j->job) : ringo__pool_submit(pool, &j->job);
     if (ret < 0)
@@ -469,10 +618,10 @@ static void advance(ringo_req *r)
             suspended = true;
             break;
         }
-        /* No stack, or the pool's queue is full: back-pressure. */
+        /* No stack, or the pool's queue is full or refuses it: back-pressure. */
         r->status = 503;
         ringo__req_fail(r);
-        if (ret == -EAGAIN || ret == -ESHUTDOWN)
+        if (ret == -EAGAIN || ret == -ESHUTDOWN || ret == -EBUSY || ret == -ETIMEDOUT)
             ringo_resp_add_header(r, "Retry-After", RINGO_STR_LIT("1"));
     }
     if (!suspended && !r->z_done && compress_body(r) == 0)
@@ -550,6 +699,13 @@ void ringo__exec_run(ringo_req *r)
     }
     if (ret != 0 || status) {
         failure(r, ret < 0 ? ret : 0);
+        run_afters(r);
+        return;
+    }
+    if (!admit(sess(r->conn), r)) {
+        r->status = 503;
+        ringo__req_fail(r);
+        ringo_resp_add_header(r, "Retry-After", RINGO_STR_LIT("1"));
         run_afters(r);
         return;
     }
@@ -694,7 +850,11 @@ static void forget_bg(ringo_req *r)
 
 void ringo__exec_responded(ringo_req *r)
 {
-    int n = r->x ? build_post(r) : 0;
+    int n;
+
+    if (r->slots)
+        release_slots(r); /* answered: its post-response work takes no slot */
+    n = r->x ? build_post(r) : 0;
 
     if (n < 0) {
         fprintf(stderr, "ringo: out of memory: teardowns and background tasks of '%s' skipped\n",

@@ -24,6 +24,8 @@ void ringo__exec_run(ringo_req *r);
 /* The connection closed under r; cancel: its coroutine too (false: it is only woken). */
 void ringo__exec_abandon(ringo_req *r, bool cancel);
 void ringo__exec_responded(ringo_req *r);
+/* Gives back the admission slots r holds, and counts its memory (ringo__req_free). */
+void ringo__exec_release(ringo_req *r);
 ringo__exec *ringo__exec_of(ringo_req *r);
 /* Holds keep a request (and its connection's memory) alive; the last release frees it. */
 void ringo__req_hold(ringo_req *r);

@@ -43,9 +43,28 @@ static int fail(ringo__sess *s, int status)
     return -1;
 }
 
-/* Appends a span to a token that may arrive in pieces across buffers. */
-static int append(ringo__arena *a, ringo_str *tok, const char *at, size_t len)
+/*
+ * Appends a span to a token that may arrive in pieces across buffers. A
+ * token's first span is not copied: it points into the buffer until
+ * own_head() copies the whole head at once (at its end, or when the buffer
+ * ends first). A later span is a continuation in a later buffer, by which
+ * time the first was copied; it grows the copy.
+ */
+static int append(ringo__sess *s, ringo_str *tok, const char *at, size_t len)
 {
+    if (tok->len == 0) {
+        if (len) {
+            tok->ptr = at;
+            tok->len = len;
+            if (!s->head_borrowed) {
+                s->head_borrowed = true;
+                s->borrow_lo = at;
+            }
+            s->borrow_hi = at + len; /* spans come in buffer order */
+        }
+        return 0;
+    }
+    ringo__arena *a = &s->cur->arena;
     char *p = ringo__arena_grow(a, (void *)tok->ptr, tok->len, tok->len + len);
 
     if (!p)
@@ -54,6 +73,43 @@ static int append(ringo__arena *a, ringo_str *tok, const char *at, size_t len)
     tok->ptr = p;
     tok->len += len;
     return 0;
+}
+
+static void rebase(const ringo__sess *s, ringo_str *t, const char *copy)
+{
+    if ((uintptr_t)t->ptr - (uintptr_t)s->borrow_lo >=
+        (uintptr_t)s->borrow_hi - (uintptr_t)s->borrow_lo)
+        return; /* not borrowed: empty, or already in the arena */
+    if (copy)
+        t->ptr = copy + (t->ptr - s->borrow_lo);
+    else
+        *t = (ringo_str){"", 0};
+}
+
+/*
+ * Copies the tokens of s->cur that still point into the buffer (the method,
+ * the target, header names and values: append()) into its arena with one
+ * allocation and one copy of the head bytes they span, before the buffer goes
+ * back to the kernel or anything keeps pointers into them (the router splits
+ * the target). Returns 0, or -1 when the arena refuses: the tokens are then
+ * emptied, so that nothing points into a buffer that is gone.
+ */
+static int own_head(ringo__sess *s)
+{
+    ringo_req *r = s->cur;
+    size_t n = (size_t)(s->borrow_hi - s->borrow_lo);
+    char *copy = ringo__arena_alloc(&r->arena, n);
+
+    if (copy)
+        memcpy(copy, s->borrow_lo, n);
+    rebase(s, &r->method, copy);
+    rebase(s, &r->target, copy);
+    for (uint32_t i = 0; i < r->nhdrs; i++) {
+        rebase(s, &r->hdrs[i].name, copy);
+        rebase(s, &r->hdrs[i].value, copy);
+    }
+    s->head_borrowed = false;
+    return copy ? 0 : -1;
 }
 
 static int on_message_begin(llhttp_t *p)
@@ -78,7 +134,7 @@ static int on_method(llhttp_t *p, const char *at, size_t len)
 {
     ringo__sess *s = sess_of(p);
 
-    return append(&s->cur->arena, &s->cur->method, at, len) ? fail(s, 503) : 0;
+    return append(s, &s->cur->method, at, len) ? fail(s, 503) : 0;
 }
 
 static int on_url(llhttp_t *p, const char *at, size_t len)
@@ -96,7 +152,7 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
      */
     if (at + len < s->buf_end && at[len] != ' ')
         return fail(s, 400);
-    return append(&s->cur->arena, &s->cur->target, at, len) ? fail(s, 503) : 0;
+    return append(s, &s->cur->target, at, len) ? fail(s, 503) : 0;
 }
 
 static int on_version(llhttp_t *p, const char *at, size_t len)
@@ -159,7 +215,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
         r->nhdrs++;
         s->last_cb = CB_FIELD;
     }
-    return append(&r->arena, &r->hdrs[r->nhdrs - 1].name, at, len) ? fail(s, 503) : 0;
+    return append(s, &r->hdrs[r->nhdrs - 1].name, at, len) ? fail(s, 503) : 0;
 }
 
 static int on_header_field_complete(llhttp_t *p)
@@ -217,7 +273,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
         return -1;
     s->last_cb = CB_VALUE;
     s->value_at_end = at + len == s->buf_end;
-    return append(&r->arena, &r->hdrs[r->nhdrs - 1].value, at, len) ? fail(s, 503) : 0;
+    return append(s, &r->hdrs[r->nhdrs - 1].value, at, len) ? fail(s, 503) : 0;
 }
 
 /* "Host" in any ASCII case, without a loop: this runs for every header field. */
@@ -287,6 +343,8 @@ static int on_headers_complete(llhttp_t *p)
     const ringo_config *cfg = s->cfg;
     bool has_body = (p->flags & F_CHUNKED) || p->content_length > 0;
 
+    if (s->head_borrowed && own_head(s) < 0)
+        return fail(s, 503);
     if (p->http_major != 1)
         return fail(s, p->http_major == 0 ? 400 : 505); /* HTTP/0.9 has no headers */
     if (p->http_minor > 1)
@@ -302,8 +360,15 @@ static int on_headers_complete(llhttp_t *p)
     ringo__exec_route(s, r);
     r->max_body = r->route && r->route->opts.max_body_bytes ? r->route->opts.max_body_bytes
                                                             : cfg->max_body_bytes;
-    if (!(p->flags & F_CHUNKED) && p->content_length > r->max_body)
+    /* A buffered body lives in the arena: the memory bound is its limit too (a
+     * streamed one is read through a window, and spooled bytes do not count). */
+    if (r->arena.limit && r->max_body > r->arena.limit &&
+        !(r->route && (r->route->opts.flags & RINGO_ROUTE_STREAM_BODY)))
+        r->max_body = r->arena.limit;
+    if (!(p->flags & F_CHUNKED) && p->content_length > r->max_body) {
+        r->arena.over = r->arena.limit && r->max_body == r->arena.limit; /* a memory failure */
         return fail(s, 413);
+    }
     r->keep_alive = llhttp_should_keep_alive(p);
     r->is_head = p->method == HTTP_HEAD;
     if (check_expect(s, r, has_body))
@@ -353,7 +418,7 @@ static int body_append(ringo_req *r, const char *at, size_t len, uint64_t more)
             return -503;
         b = ringo__arena_grow(&r->arena, r->body, r->body_cap, cap);
         if (!b)
-            return -503;
+            return r->arena.over ? -413 : -503;
         r->body = b;
         r->body_cap = cap;
     }
@@ -366,13 +431,17 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     ringo__sess *s = sess_of(p);
     ringo_req *r = s->cur;
+    int ret;
 
     if (r->early)
         return ringo__body_append(r, at, len) ? fail(s, 503) : 0; /* the head checked the length */
-    if (r->body_len + len > r->max_body)
+    if (r->body_len + len > r->max_body) {
+        r->arena.over = r->arena.limit && r->max_body == r->arena.limit;
         return fail(s, 413);
+    }
     /* Content-Length is known up front (the head checked it against the limit). */
-    return body_append(r, at, len, p->content_length) ? fail(s, 503) : 0;
+    ret = body_append(r, at, len, p->content_length);
+    return ret ? fail(s, -ret) : 0;
 }
 
 /* Chunk data from the decoder, which already enforces max_body_bytes. */
@@ -611,7 +680,19 @@ again:
  * or -status on a protocol error.
  * *consumed says how far it got.
  */
+static int parse(ringo__sess *s, const char *p, size_t n, size_t *consumed);
+
 int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed)
+{
+    int ret = parse(s, p, n, consumed);
+
+    /* The buffer is not ours past this call: a head it cut (or an error cut) is copied. */
+    if (s->head_borrowed && s->cur && own_head(s) < 0 && ret >= 0)
+        ret = -503;
+    return ret;
+}
+
+static int parse(ringo__sess *s, const char *p, size_t n, size_t *consumed)
 {
     /* llhttp finished this message at its head; only the chunked body is left. */
     if (s->in_message && ringo__chunked_active(&s->chunked))

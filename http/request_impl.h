@@ -88,6 +88,7 @@ struct ringo_req {
     uint64_t max_body;            /* this request's body limit: its route's, or the app's */
     int16_t route_status;         /* routing's answer, found at the end of the head: 0 matched */
     bool early;                   /* queued at the end of its head: its body is read as it runs */
+    uint8_t slots;                /* admission slots it holds (http/exec.c) */
     uint32_t nerrors;             /* parameter validation errors */
     const char *detail;           /* ringo_fail()'s text, for error handlers */
     struct ringo__verr *errors;

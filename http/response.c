@@ -130,13 +130,20 @@ int ringo_resp_add_header(ringo_req *req, const char *name, ringo_str value)
         req->rhdrs = h;
         req->rhdr_cap = cap;
     }
-    h = &req->rhdrs[req->nrhdrs];
-    h->name.len = nlen;
-    h->name.ptr = ringo__arena_dup(&req->arena, name, nlen);
-    h->value.len = value.len;
-    h->value.ptr = ringo__arena_dup(&req->arena, value.ptr, value.len);
-    if (!h->name.ptr || !h->value.ptr)
+    /* Name and value in one block, each NUL-terminated: one allocation per header. */
+    char *p = value.len < SIZE_MAX - nlen - 2
+                  ? ringo__arena_alloc(&req->arena, nlen + value.len + 2)
+                  : NULL;
+    if (!p)
         return -ENOMEM;
+    memcpy(p, name, nlen);
+    p[nlen] = '\0';
+    if (value.len)
+        memcpy(p + nlen + 1, value.ptr, value.len);
+    p[nlen + 1 + value.len] = '\0';
+    h = &req->rhdrs[req->nrhdrs];
+    h->name = (ringo_str){p, nlen};
+    h->value = (ringo_str){p + nlen + 1, value.len};
     req->nrhdrs++;
     return 0;
 }

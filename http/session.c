@@ -68,6 +68,7 @@ void ringo__req_free(ringo_req *r)
         return;
     atomic_fetch_sub_explicit(&ringo__ring_stats_of(ringo__conn_ring(r->conn))->reqs_live, 1,
                               memory_order_relaxed);
+    ringo__exec_release(r);
     if (r->stream)
         ringo__stream_free(r);
     if (r->bp)

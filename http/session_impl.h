@@ -53,9 +53,12 @@ typedef struct ringo__sess {
     char ver[8];
     uint8_t ver_len;
     bool value_at_end;
-    bool head_done;         /* paused at the end of the head */
-    bool cr_next;           /* the version ended the last buffer: the next byte must be CR */
-    bool method_scan;       /* llhttp refused the method: reading the rest of its token */
+    bool head_done;        /* paused at the end of the head */
+    bool cr_next;          /* the version ended the last buffer: the next byte must be CR */
+    bool method_scan;      /* llhttp refused the method: reading the rest of its token */
+    bool head_borrowed;    /* s->cur's head tokens point into the buffer (own_head) */
+    const char *borrow_lo; /* ... the bytes they span */
+    const char *borrow_hi;
     bool line_blank;        /* since the last LF of the previous buffers: only SP and HTAB */
     char last_byte;         /* the last byte of the previous buffers */
     uint8_t state;          /* enum ringo__sess_state: change it only through its transitions */

@@ -27,6 +27,14 @@
  * is cheap next to the MSG_RING that completes it, and the mutex gives the
  * ring -> worker happens-before for the job's memory. qcount mirrors its
  * length so that idle workers and notify() can read it without the lock.
+ *
+ * Admission (pool.h) lives under that same lock, so it costs the hot path
+ * no atomics of its own: a job is stamped as it is pushed, its sojourn read
+ * as it is popped, and the controller's state changes in between. The queue
+ * is doubly linked so that LIFO is only a matter of which end a worker pops.
+ * The per-worker deques hold fork/join subtasks of requests already running:
+ * they are never subject to admission (nor reordered), since refusing part of
+ * a started request only wastes the work done.
  */
 #include "pool/pool.h"
 
@@ -73,6 +81,22 @@ typedef struct worker {
     char pad[64];
 } worker;
 
+/* The queue-time controller (pool.h, "Admission"); under qlock. */
+typedef struct admission {
+    uint64_t target_ns; /* 0: off */
+    uint64_t interval_ns;
+    uint64_t interval_end;
+    uint64_t min_ns;            /* smallest sojourn taken in this interval; UINT64_MAX: none */
+    uint64_t start;             /* this interval's start */
+    uint64_t span;              /* the last interval's length (ticks come with the next event) */
+    uint64_t taken, prev_taken; /* jobs taken to run in this interval, in the last one */
+    _Atomic uint64_t run_ns;    /* request jobs' run time, a moving average (workers, racy) */
+    unsigned over_intervals;
+    bool empty_seen; /* the queue was empty in this interval */
+    bool overloaded;
+    bool lifo;
+} admission;
+
 struct ringo__pool {
     worker *workers;
     unsigned nworkers;
@@ -89,6 +113,7 @@ struct ringo__pool {
     int stopping;        /* under qlock: submit refuses, but for must_run jobs */
     int closed;          /* under qlock: submit refuses everything */
     unsigned stuck;      /* stopping thread: jobs still running when the pool closed */
+    admission ad;        /* under qlock */
     char pad0[64];
 
     _Atomic uint32_t epoch; /* futex word of parked workers */
@@ -99,6 +124,9 @@ struct ringo__pool {
     char pad1[64];
 
     _Atomic uint64_t rejected;
+    _Atomic uint64_t enqueued, wait_ns, adm_rejected, dropped_gone, dropped_deadline;
+    _Atomic uint64_t dropped_expired, lifo_switches;
+    _Atomic bool lifo_now, over_now; /* copies of ad.lifo, ad.overloaded for stats */
     _Atomic uint64_t cancelled;
     _Atomic uint64_t post_failed;
     ringo__job *failed;       /* under qlock: jobs whose CQE the kernel refused */
@@ -153,26 +181,170 @@ static void run_task(ringo_subtask *t)
 
 /* ---- injection queue ---- */
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A request job: admission applies to it, and it may be dropped. */
+static bool droppable(const ringo__job *j) { return !j->unbounded && !j->must_run; }
+
+/*
+ * Closes the controller's interval once it has passed (pool.h, "Admission").
+ * With no job taken in it (every worker blocked), the age of the oldest
+ * queued job is a lower bound of the sojourns to come: it decides.
+ */
+static void tick_locked(ringo__pool *p, uint64_t now)
+{
+    admission *a = &p->ad;
+    uint64_t m = a->min_ns;
+    bool lifo;
+
+    if (now < a->interval_end)
+        return;
+    if (!p->qhead)
+        a->empty_seen = true;
+    else if (now - p->qhead->enq_ns < m)
+        m = now - p->qhead->enq_ns;
+    /* Entered on a standing delay, left only once the workers caught up: an
+     * admitted queue of about `target` would otherwise flip it every interval. */
+    a->overloaded = !a->empty_seen && (a->overloaded || m > a->target_ns);
+    a->over_intervals = a->overloaded ? a->over_intervals + 1 : 0;
+    lifo = a->over_intervals >= 2;
+    if (lifo && !a->lifo)
+        atomic_fetch_add_explicit(&p->lifo_switches, 1, memory_order_relaxed);
+    a->lifo = lifo;
+    atomic_store_explicit(&p->lifo_now, lifo, memory_order_relaxed);
+    atomic_store_explicit(&p->over_now, a->overloaded, memory_order_relaxed);
+    a->min_ns = UINT64_MAX;
+    a->empty_seen = !p->qhead;
+    a->span = now - a->start;
+    a->prev_taken = a->taken;
+    a->taken = 0;
+    a->start = now;
+    a->interval_end = now + a->interval_ns;
+}
+
+/*
+ * The queue delay a job queued now would see: the time the workers need to
+ * work off the jobs queued ahead of it (their number times the mean run
+ * time, over the workers), and in FIFO at least the oldest job's age. A
+ * burst arriving at once has no age yet, but it has a length. In LIFO the
+ * bottom of the stack waits whatever the load, so only the length counts,
+ * and a whole interval in which the workers took nothing means never.
+ */
+static uint64_t delay_locked(const ringo__pool *p, uint64_t now)
+{
+    const admission *a = &p->ad;
+    uint64_t n = atomic_load_explicit(&p->qcount, memory_order_relaxed), drain, age;
+
+    if (!p->qhead)
+        return 0;
+    drain = n * atomic_load_explicit(&a->run_ns, memory_order_relaxed) / p->nworkers;
+    if (a->lifo)
+        return a->prev_taken ? drain : UINT64_MAX;
+    age = now - p->qhead->enq_ns;
+    return age > drain ? age : drain;
+}
+
+/* Workers, outside the lock: an update lost to a race only slows the average. */
+static void run_time(ringo__pool *p, uint64_t ns)
+{
+    uint64_t avg = atomic_load_explicit(&p->ad.run_ns, memory_order_relaxed);
+
+    avg = avg ? avg - avg / 8 + ns / 8 : ns;
+    atomic_store_explicit(&p->ad.run_ns, avg, memory_order_relaxed);
+}
+
+static void unlink_locked(ringo__pool *p, ringo__job *j)
+{
+    *(j->prev ? &j->prev->next : &p->qhead) = j->next;
+    *(j->next ? &j->next->prev : &p->qtail) = j->prev;
+    j->next = j->prev = NULL;
+}
+
+/* FIFO, or LIFO under a standing queue, where the bottom job is dropped
+ * instead once it waited longer than the interval. */
+static ringo__job *pick_locked(ringo__pool *p, uint64_t now, int *drop)
+{
+    ringo__job *h = p->qhead;
+
+    *drop = 0;
+    if (!p->ad.lifo)
+        return h;
+    if (droppable(h) && now - h->enq_ns > p->ad.interval_ns) {
+        *drop = -EAGAIN;
+        return h;
+    }
+    return p->qtail;
+}
+
+/* Why a request job taken now is not run (0: it runs). */
+static int stale(const ringo__job *j, uint64_t now)
+{
+    if (j->gone && atomic_load_explicit(j->gone, memory_order_relaxed))
+        return -ENOTCONN;
+    if (j->deadline_ns && now >= j->deadline_ns)
+        return -ETIMEDOUT;
+    return 0;
+}
+
+static void count_drop(ringo__pool *p, int drop)
+{
+    _Atomic uint64_t *c = drop == -ENOTCONN ? &p->dropped_gone
+                          : drop == -EAGAIN ? &p->dropped_expired
+                                            : &p->dropped_deadline;
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* Under qlock: the controller's view of the job taken. */
+static void taken_locked(ringo__pool *p, ringo__job *j, uint64_t now, int *drop)
+{
+    uint64_t w = now - j->enq_ns;
+
+    atomic_fetch_add_explicit(&p->wait_ns, w, memory_order_relaxed);
+    if (!p->ad.target_ns)
+        return;
+    if (!*drop && droppable(j))
+        *drop = stale(j, now);
+    if (*drop) {
+        count_drop(p, *drop);
+    } else {
+        p->ad.min_ns = w < p->ad.min_ns ? w : p->ad.min_ns;
+        p->ad.taken++;
+    }
+    if (!p->qhead)
+        p->ad.empty_seen = true;
+}
+
 /* The job counts as started under the lock: ringo__pool_close() sees no job
- * between the queue and a worker. */
-static ringo__job *queue_pop(worker *w)
+ * between the queue and a worker. *drop: the job is dropped, not run (the
+ * cqe_res its cancel() gets). */
+static ringo__job *queue_pop(worker *w, int *drop)
 {
     ringo__pool *p = w->pool;
     ringo__job *j;
+    uint64_t now;
 
+    *drop = 0;
     if (atomic_load_explicit(&p->qcount, memory_order_relaxed) == 0)
         return NULL;
     pthread_mutex_lock(&p->qlock);
-    j = p->qhead;
+    now = now_ns();
+    if (p->ad.target_ns)
+        tick_locked(p, now);
+    j = p->qhead ? pick_locked(p, now, drop) : NULL;
     if (j) {
         w->label = j->label;
         atomic_fetch_add_explicit(&w->jobs_started, 1, memory_order_relaxed);
-        p->qhead = j->next;
-        if (!p->qhead)
-            p->qtail = NULL;
+        unlink_locked(p, j);
         p->qunbounded -= j->unbounded;
         unsigned n = atomic_load_explicit(&p->qcount, memory_order_relaxed) - 1;
         atomic_store_explicit(&p->qcount, n, memory_order_relaxed);
+        taken_locked(p, j, now, drop);
         if (n == 0 && p->stopping)
             pthread_cond_signal(&p->qdrained);
     }
@@ -180,9 +352,34 @@ static ringo__job *queue_pop(worker *w)
     return j;
 }
 
+/* Admission of a request job (pool.h): 0, -EBUSY or -ETIMEDOUT. */
+static int admit_locked(ringo__pool *p, const ringo__job *j, uint64_t now)
+{
+    uint64_t d, bound;
+
+    if (p->ad.target_ns)
+        tick_locked(p, now);
+    d = delay_locked(p, now);
+    if (p->ad.target_ns && j->deadline_ns && (d == UINT64_MAX || now + d >= j->deadline_ns)) {
+        atomic_fetch_add_explicit(&p->dropped_deadline, 1, memory_order_relaxed);
+        return -ETIMEDOUT;
+    }
+    /* Overloaded, the queue is kept to about `target` of work; otherwise a burst
+     * may queue up to an interval of it (CoDel's good queue), no more. */
+    bound = p->ad.overloaded || p->ad.target_ns > p->ad.interval_ns ? p->ad.target_ns
+                                                                    : p->ad.interval_ns;
+    if ((p->ad.target_ns && d > bound) || (j->max_wait_ns && d > j->max_wait_ns)) {
+        atomic_fetch_add_explicit(&p->adm_rejected, 1, memory_order_relaxed);
+        return -EBUSY;
+    }
+    return 0;
+}
+
 static int queue_push_locked(ringo__pool *p, ringo__job *j, bool bounded)
 {
     unsigned n = atomic_load_explicit(&p->qcount, memory_order_relaxed);
+    uint64_t now = now_ns();
+    int ret;
 
     /* Stopping: work that must run (teardowns) is still taken, for the workers. */
     if (p->closed || (p->stopping && !j->must_run))
@@ -190,7 +387,13 @@ static int queue_push_locked(ringo__pool *p, ringo__job *j, bool bounded)
     /* Post-response work has its own bound (the app's): it never takes request slots. */
     if (bounded && n - p->qunbounded >= p->max_queued)
         return -EAGAIN;
+    if (bounded && !j->must_run && (ret = admit_locked(p, j, now)) < 0)
+        return ret;
+    if (!p->qhead)
+        p->ad.empty_seen = true;
     j->next = NULL;
+    j->prev = p->qtail;
+    j->enq_ns = now;
     j->unbounded = !bounded;
     p->qunbounded += j->unbounded;
     if (p->qtail)
@@ -199,6 +402,7 @@ static int queue_push_locked(ringo__pool *p, ringo__job *j, bool bounded)
         p->qhead = j;
     p->qtail = j;
     atomic_store_explicit(&p->qcount, n + 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->enqueued, 1, memory_order_relaxed);
     return 0;
 }
 
@@ -398,12 +602,23 @@ static unsigned retry_failed(ringo__pool *p, ringo__msgring *m)
     return left;
 }
 
-/* ring_fd is read before run(): a job without a CQE may be freed by run(). */
-static void run_job(worker *w, ringo__job *j)
+/* ring_fd is read before run(): a job without a CQE may be freed by run().
+ * A dropped job (drop < 0) is cancelled instead, with cqe_res = drop. */
+static void run_job(worker *w, ringo__job *j, int drop)
 {
     int fd = j->ring_fd;
+    bool timed = w->pool->ad.target_ns && droppable(j);
+    uint64_t t0 = timed ? now_ns() : 0;
 
-    j->run(j);
+    if (drop) {
+        j->cqe_res = drop;
+        if (j->cancel)
+            j->cancel(j);
+    } else {
+        j->run(j);
+        if (timed)
+            run_time(w->pool, now_ns() - t0);
+    }
     assert(ringo__deque_size(&w->deque) == 0 && "job returned with unjoined subtasks");
     atomic_fetch_add_explicit(&w->jobs_finished, 1, memory_order_release);
     if (fd >= 0)
@@ -417,7 +632,8 @@ static void run_job(worker *w, ringo__job *j)
 static int search_once(worker *w)
 {
     ringo_subtask *t = next_task(w);
-    ringo__job *j = t ? NULL : queue_pop(w);
+    int drop = 0;
+    ringo__job *j = t ? NULL : queue_pop(w, &drop);
 
     if (!t && !j)
         return 0;
@@ -425,7 +641,7 @@ static int search_once(worker *w)
     if (t)
         run_task(t);
     else
-        run_job(w, j);
+        run_job(w, j, drop);
     atomic_fetch_add(&w->pool->searching, 1);
     return 1;
 }
@@ -558,6 +774,8 @@ void ringo__pool_opts_init(ringo__pool_opts *opts)
     opts->max_queued = RINGO__POOL_DEFAULT_MAX_QUEUED;
     opts->force_fallback = 0;
     opts->fail_posts = 0;
+    opts->queue_target_ms = 0;
+    opts->queue_interval_ms = 0;
 }
 
 static void resolve_opts(ringo__pool_opts *o, const ringo__pool_opts *in)
@@ -571,6 +789,8 @@ static void resolve_opts(ringo__pool_opts *o, const ringo__pool_opts *in)
         o->max_queued = in->max_queued;
     o->force_fallback = in->force_fallback;
     o->fail_posts = in->fail_posts;
+    o->queue_target_ms = in->queue_target_ms;
+    o->queue_interval_ms = in->queue_interval_ms;
 }
 
 /* Frees what pool_alloc()/workers_init() built; no thread may be running. */
@@ -602,6 +822,11 @@ static ringo__pool *pool_alloc(const ringo__pool_opts *o, int mode)
     p->nworkers = o->threads;
     p->max_queued = o->max_queued;
     p->msg_mode = mode;
+    p->ad.target_ns = (uint64_t)o->queue_target_ms * 1000000u;
+    p->ad.interval_ns = (uint64_t)(o->queue_interval_ms ? o->queue_interval_ms : 100) * 1000000u;
+    p->ad.min_ns = UINT64_MAX;
+    p->ad.start = now_ns();
+    p->ad.interval_end = p->ad.start + p->ad.interval_ns;
     atomic_init(&p->fail_posts, o->fail_posts);
     pthread_mutex_init(&p->qlock, NULL);
     pthread_condattr_init(&ca);
@@ -729,6 +954,7 @@ static ringo__job *take_cancellable_locked(ringo__pool *p)
             continue;
         }
         *(ktail ? &ktail->next : &keep) = j;
+        j->prev = ktail;
         ktail = j;
         n++;
         nu += j->unbounded;
@@ -954,4 +1180,15 @@ void ringo__pool_stats_get(const ringo__pool *p, ringo__pool_stats *out)
     out->cancelled = atomic_load_explicit(&p->cancelled, memory_order_relaxed);
     out->rejected = atomic_load_explicit(&p->rejected, memory_order_relaxed);
     out->post_failed = atomic_load_explicit(&p->post_failed, memory_order_relaxed);
+#define LOAD(f) atomic_load_explicit(&p->f, memory_order_relaxed)
+    out->enqueued = LOAD(enqueued);
+    out->wait_ns = LOAD(wait_ns);
+    out->admission_rejected = LOAD(adm_rejected);
+    out->dropped_gone = LOAD(dropped_gone);
+    out->dropped_deadline = LOAD(dropped_deadline);
+    out->dropped_expired = LOAD(dropped_expired);
+    out->lifo_switches = LOAD(lifo_switches);
+    out->lifo_active = LOAD(lifo_now);
+    out->overloaded = LOAD(over_now);
+#undef LOAD
 }

@@ -31,6 +31,7 @@
 #ifndef RINGO_POOL_POOL_H
 #define RINGO_POOL_POOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/util.h" /* ringo__tsan_acquire/release */
@@ -50,28 +51,70 @@ struct ringo__job {
     int32_t cqe_res;                 /* res of that CQE; run/cancel may set it */
     uint64_t cqe_data;               /* user_data of that CQE */
     const char *label;               /* names it if it outlives ringo__pool_close(); may be NULL */
-    ringo__job *next;                /* private: injection queue link */
-    uint8_t must_run;                /* never cancelled: runs even past the drain deadline */
-    uint8_t unbounded;               /* private: from ringo__pool_submit_nolimit() */
+    const _Atomic bool *gone;        /* admission on: true when nobody waits for the job any
+                                        more (its client left): dropped before it runs; NULL */
+    uint64_t deadline_ns;            /* admission on: CLOCK_MONOTONIC ns past which running it
+                                        is useless (its route deadline); 0: none */
+    uint64_t max_wait_ns;            /* its own queue-time bound (a route's); 0: none */
+    ringo__job *next;                /* private: injection queue links */
+    ringo__job *prev;
+    uint64_t enq_ns;   /* private: when it was queued (CLOCK_MONOTONIC ns) */
+    uint8_t must_run;  /* never cancelled: runs even past the drain deadline */
+    uint8_t unbounded; /* private: from ringo__pool_submit_nolimit() */
 };
 
 typedef struct ringo__pool_opts {
-    unsigned threads;    /* workers; 0: ringo__pool_default_threads() */
-    unsigned max_queued; /* queued-not-started jobs before -EAGAIN; 0: 1024 */
-    int force_fallback;  /* 1: per-worker rings even where the registered
-                            synchronous MSG_RING exists (tests, debugging) */
-    int fail_posts;      /* tests: the first N completion posts fail (-EIO) as if
-                            the kernel refused them */
+    unsigned threads;           /* workers; 0: ringo__pool_default_threads() */
+    unsigned max_queued;        /* queued-not-started jobs before -EAGAIN; 0: 1024 */
+    int force_fallback;         /* 1: per-worker rings even where the registered
+                                   synchronous MSG_RING exists (tests, debugging) */
+    int fail_posts;             /* tests: the first N completion posts fail (-EIO) as if
+                                   the kernel refused them */
+    uint32_t queue_target_ms;   /* admission by queue time (see "Admission" below); 0: off */
+    uint32_t queue_interval_ms; /* its interval; 0: 100 */
 } ringo__pool_opts;
 
 typedef struct ringo__pool_stats {
-    uint64_t queued;      /* accepted, not started yet */
-    uint64_t running;     /* started, not finished */
-    uint64_t completed;   /* totals since start: run to the end */
-    uint64_t cancelled;   /* cancelled at shutdown */
-    uint64_t rejected;    /* refused with -EAGAIN */
-    uint64_t post_failed; /* completion CQEs the kernel refused */
+    uint64_t queued;             /* accepted, not started yet */
+    uint64_t running;            /* started, not finished */
+    uint64_t completed;          /* totals since start: run to the end */
+    uint64_t cancelled;          /* cancelled at shutdown */
+    uint64_t rejected;           /* refused with -EAGAIN */
+    uint64_t post_failed;        /* completion CQEs the kernel refused */
+    uint64_t enqueued;           /* jobs that entered the queue (rejected ones never do) */
+    uint64_t wait_ns;            /* their queue waits, summed as they leave it */
+    uint64_t admission_rejected; /* refused by the queue-time controller (-EBUSY) */
+    uint64_t dropped_gone;       /* taken from the queue but not run: nobody waits any more */
+    uint64_t dropped_deadline;   /* refused or not run: the deadline cannot be met */
+    uint64_t dropped_expired;    /* LIFO: waited longer than the interval, not run */
+    uint64_t lifo_switches;      /* times the queue turned LIFO */
+    uint64_t lifo_active;        /* 1 while it is LIFO */
+    uint64_t overloaded;         /* 1 while the controller sees a standing queue */
 } ringo__pool_stats;
+
+/*
+ * Admission (queue_target_ms != 0). Every job is stamped as it enters the
+ * queue; its sojourn is measured as a worker takes it. As in CoDel, a queue
+ * is "standing" (the pool overloaded) when the smallest sojourn over a whole
+ * interval exceeds the target; it stays so until an interval in which the
+ * queue was empty at some point (the workers caught up). A request job
+ * (ringo__pool_submit()) is refused with -EBUSY, before it enters the queue,
+ * when the queue delay it would see exceeds the target while overloaded, or
+ * the interval otherwise (a burst). That delay is the time the workers need
+ * to work off the queue (its length times the jobs' mean run time, over the
+ * workers), in FIFO at least the oldest job's age; in LIFO, unbounded when
+ * the workers took nothing for an interval. So the queue holds about
+ * `target` worth of work: the workers never idle, and an admitted request
+ * waits about the target at most.
+ * Overloaded for two intervals in a row, the queue turns LIFO: the newest
+ * request (whose client still waits) is taken first, and a request job that
+ * waited longer than the interval is taken from the bottom and dropped
+ * (cancel() with cqe_res -EAGAIN). Request jobs whose `gone` is set, or
+ * whose deadline passed, are dropped the same way as a worker takes them
+ * (-ENOTCONN, -ETIMEDOUT); one whose deadline cannot be met given the queue
+ * delay is refused at submit (-ETIMEDOUT). Post-response jobs
+ * (ringo__pool_submit_nolimit()) are never refused nor dropped.
+ */
 
 #define RINGO__POOL_DEFAULT_MAX_QUEUED 1024u
 #define RINGO__POOL_MAX_THREADS 1024u
@@ -112,9 +155,11 @@ int ringo__pool_new(ringo__pool **out, const ringo__pool_opts *opts);
 /*
  * Queues job (any thread; run, ring_fd, cqe_data set; cancel optional).
  * Returns 0; -EAGAIN when max_queued jobs wait already (the server answers
- * 503 with Retry-After); -ESHUTDOWN once ringo__pool_stop() has begun (for
- * a must_run job: once it has returned). On failure the pool never touches
- * the job.
+ * 503 with Retry-After); -EBUSY when admission refuses it, or its own
+ * max_wait_ns is less than the queue delay; -ETIMEDOUT when its deadline
+ * cannot be met (both: see "Admission" above); -ESHUTDOWN once
+ * ringo__pool_stop() has begun (for a must_run job: once it has returned).
+ * On failure the pool never touches the job.
  */
 int ringo__pool_submit(ringo__pool *p, ringo__job *job);
 

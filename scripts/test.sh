@@ -58,7 +58,7 @@ build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=address,unde
 section "TSan build: pool, deque, coroutines, and the server's threaded paths"
 build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=thread
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j"$jobs" \
-    -R 'unit\.(deque|pool|msgring|coro|app|await|pg)_test|integration\.test_(sync|deps|async|post_work|shutdown|stream|upload|ws|compress|files|pg_sync|pg_async|lifecycle|systemd|signals|restart)')
+    -R 'unit\.(deque|pool|msgring|coro|app|await|pg)_test|integration\.test_(sync|deps|async|post_work|shutdown|stream|upload|ws|compress|files|pg_sync|pg_async|lifecycle|systemd|signals|restart|admission|pg_tx|tls)')
 
 if [ -x scripts/test-aarch64.sh ]; then
     section "aarch64 coroutine switch under qemu-user"

@@ -24,6 +24,31 @@ typedef struct ringo_req ringo_req;
 struct ringo_route_spec; /* ringo/schema.h */
 
 /*
+ * A route's admission limits (ringo_route_opts.limits), copied at
+ * registration. Zeroed means "none"; the reserved words must be zero.
+ * Critical routes (RINGO_ROUTE_CRITICAL) cannot have any (-EINVAL).
+ */
+typedef struct ringo_route_limits {
+    uint32_t max_concurrency;    /* requests of this route in progress at once, over all rings;
+                                    one more gets 503 + Retry-After at once; 0: no bound */
+    uint32_t queue_target_ms;    /* RINGO_SYNC: refused (503 + Retry-After, never queued) when
+                                    the pool's queue delay exceeds this, whatever the app's
+                                    ringo_config.queue_target_ms says; 0: none */
+    uint32_t flags;              /* RINGO_LIMIT_ADAPTIVE */
+    uint32_t latency_target_ms;  /* RINGO_LIMIT_ADAPTIVE: the latency the limit aims at */
+    uint64_t max_request_memory; /* this route's ringo_config.max_request_memory; 0: the app's */
+    uint64_t reserved[4];        /* zero: room for later limits */
+} ringo_route_limits;
+
+/*
+ * ringo_route_limits.flags: the concurrency limit adapts (AIMD) between 1
+ * and max_concurrency: a request slower than latency_target_ms (from its
+ * start to its answer) cuts it by a tenth, and a limit's worth of faster
+ * ones raises it by one. Needs max_concurrency and latency_target_ms.
+ */
+#define RINGO_LIMIT_ADAPTIVE 1u
+
+/*
  * A handler fills the request's response (ringo/response.h) and returns 0.
  * A negative return answers 500 unless the handler already set a status
  * >= 400: return ringo_fail()'s RINGO_EHTTP to answer an HTTP error, or
@@ -47,7 +72,9 @@ typedef struct ringo_route_opts {
     uint32_t flags;                      /* RINGO_ROUTE_* */
     const struct ringo_route_spec *spec; /* declared parameters and body (ringo/schema.h),
                                             borrowed until ringo_app_free(); NULL: none */
-    uint64_t reserved[1];                /* zero: room for later options */
+    const ringo_route_limits *limits;    /* admission limits (copied); NULL: none. It took the
+                                            last reserved word: later options go into
+                                            ringo_route_limits' own reserved words */
 } ringo_route_opts;
 
 /*
@@ -65,6 +92,14 @@ typedef struct ringo_route_opts {
  */
 #define RINGO_ROUTE_COMPRESS 2u
 #define RINGO_ROUTE_NO_COMPRESS 4u
+/*
+ * ringo_route_opts.flags: a critical route (health, readiness, metrics,
+ * admin) never waits behind other work. RINGO_ASYNC: it runs on its ring,
+ * untouched by admission (ringo_config.queue_target_ms, max_ring_inflight,
+ * route limits). RINGO_SYNC: it runs on pool workers reserved for critical
+ * routes (ringo_config.critical_pool_threads), never queued behind requests.
+ */
+#define RINGO_ROUTE_CRITICAL 8u
 
 /* A route group: a path prefix and dependencies shared by its routes. */
 typedef struct ringo_group ringo_group;
@@ -138,6 +173,18 @@ typedef struct ringo_config {
     uint32_t tls_handshake_timeout_ms;
     /* TLS handshakes in progress per ring; more wait for a slot (ringo/tls.h); 0: 128. */
     uint32_t tls_max_handshakes;
+    uint32_t queue_target_ms;       /* admission by queue time: while the pool's queue delay
+                                       stands above this, sync requests get 503 at once
+                                       (docs/operations.md); 0: off */
+    uint32_t queue_interval_ms;     /* its measuring interval; 0: 100 */
+    uint32_t max_ring_inflight;     /* requests in progress per ring before new ones get
+                                       503 at once (critical routes excepted); 0: no bound */
+    uint32_t critical_pool_threads; /* pool workers reserved for RINGO_SYNC routes flagged
+                                       RINGO_ROUTE_CRITICAL; 0: 2 (started only when such a
+                                       route exists); <= RINGO_MAX_POOL_THREADS */
+    uint64_t max_request_memory;    /* bytes a request may hold in memory (arena, buffered
+                                       body, output); over it: 413 for a body, else 500;
+                                       spooled bytes do not count; 0: no bound */
 } ringo_config;
 
 /* ringo_config.forwarded: X-Forwarded-For and X-Forwarded-Proto (nginx, HAProxy
@@ -184,14 +231,43 @@ typedef struct ringo_stats {
     uint64_t jobs_live;      /* pool jobs in flight */
     uint64_t conns_accepted; /* totals since start */
     uint64_t reqs_served;
-    uint64_t cancels;           /* awaits cancelled by disconnect or deadline */
-    uint64_t ring_stalls;       /* watchdog: a handler held the ring too long */
-    uint64_t pool_hops;         /* jobs handed to the pool (one per sync hop) */
-    uint64_t bg_live;           /* background tasks scheduled and not finished */
-    uint64_t bg_dropped;        /* background tasks dropped: shutdown passed its drain timeout */
-    uint64_t teardowns_dropped; /* teardowns not started when the teardown timeout passed */
-    uint64_t pipes_busy;        /* splice pipes lent to file bodies (ringo_resp_file) */
+    uint64_t cancels;            /* awaits cancelled by disconnect or deadline */
+    uint64_t ring_stalls;        /* watchdog: a handler held the ring too long */
+    uint64_t pool_hops;          /* jobs handed to the pool (one per sync hop) */
+    uint64_t bg_live;            /* background tasks scheduled and not finished */
+    uint64_t bg_dropped;         /* background tasks dropped: shutdown passed its drain timeout */
+    uint64_t teardowns_dropped;  /* teardowns not started when the teardown timeout passed */
+    uint64_t pipes_busy;         /* splice pipes lent to file bodies (ringo_resp_file) */
+    uint64_t pool_queued;        /* sync jobs queued now, not started */
+    uint64_t pool_rejected;      /* 503: the pool's queue was full (max_pool_queue) */
+    uint64_t pool_enqueued;      /* jobs that entered the pool's queue (refused ones never do) */
+    uint64_t pool_wait_us;       /* their queue waits, summed (microseconds) */
+    uint64_t admission_rejected; /* 503 at once: the queue delay stood above the target */
+    uint64_t dropped_gone;       /* queued but not run: the client had left */
+    uint64_t dropped_deadline;   /* refused or not run: the route deadline could not be met */
+    uint64_t dropped_expired;    /* LIFO: queued longer than the interval, answered 503 */
+    uint64_t lifo_switches;      /* times the pool's queue turned LIFO (sustained overload) */
+    uint64_t lifo_active;        /* 1 while it is LIFO */
+    uint64_t pool_overloaded;    /* 1 while the queue-time controller sees a standing queue */
+    uint64_t ring_rejected;      /* 503 at once: the ring had max_ring_inflight in progress */
+    uint64_t route_rejected;     /* 503 at once: the route had its concurrency limit in progress */
+    uint64_t memory_rejected;    /* requests failed over their memory bound (413 or 500) */
 } ringo_stats;
+
+/*
+ * One route's counters (ringo_app_route_stats()). Every field after label is
+ * a uint64_t, and new ones are appended.
+ */
+typedef struct ringo_route_stats {
+    const char *label;     /* "GET /users/{id}", owned by the app */
+    uint64_t inflight;     /* requests in progress */
+    uint64_t limit;        /* the concurrency limit now (adaptive: moves); 0: none */
+    uint64_t rejected;     /* 503: over the limit */
+    uint64_t mem_requests; /* requests that outgrew their inline arena (1.5 KiB) */
+    uint64_t mem_total;    /* bytes their heap memory peaked at, summed */
+    uint64_t mem_max;      /* the largest of those peaks */
+    uint64_t mem_rejected; /* failed over their memory bound */
+} ringo_route_stats;
 
 /*
  * ABI (stable through 1.x; docs/api.md "Versioning and ABI"). Functions and
@@ -331,6 +407,19 @@ RINGO_API void ringo_app_stats_sized(const ringo_app *app, ringo_stats *out, siz
 /* Fills *out with the current counters (inline: passes the caller's sizeof). */
 static inline void ringo_app_stats(const ringo_app *app, ringo_stats *out);
 
+/*
+ * Fills the first size bytes of *out with the counters of the index-th
+ * route registered (0, 1, ... in registration order; approximate while
+ * running). Returns 0, or -ENOENT past the last route. Call it through
+ * ringo_app_route_stats().
+ */
+RINGO_API int ringo_app_route_stats_sized(const ringo_app *app, unsigned index,
+                                          ringo_route_stats *out, size_t size);
+
+/* ringo_app_route_stats_sized() with the caller's sizeof (inline). */
+static inline int ringo_app_route_stats(const ringo_app *app, unsigned index,
+                                        ringo_route_stats *out);
+
 /* Inline bodies. */
 
 static inline void ringo_config_init(ringo_config *cfg)
@@ -341,6 +430,12 @@ static inline void ringo_config_init(ringo_config *cfg)
 static inline void ringo_app_stats(const ringo_app *app, ringo_stats *out)
 {
     ringo_app_stats_sized(app, out, sizeof(*out));
+}
+
+static inline int ringo_app_route_stats(const ringo_app *app, unsigned index,
+                                        ringo_route_stats *out)
+{
+    return ringo_app_route_stats_sized(app, index, out, sizeof(*out));
 }
 
 #ifdef __cplusplus

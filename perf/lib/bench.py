@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import measure  # noqa: E402
+import openloop  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
 import tfb  # noqa: E402
@@ -41,14 +42,16 @@ class Case:
     in requests; wrk waits up to 30 s for a response instead of 2."""
 
     def __init__(self, name, title, route, conns, depth=1, idle=False, hook=False, bulk=False,
-                 tfb=False):
+                 tfb=False, openloop=None):
         self.name, self.title, self.route, self.conns = name, title, route, conns
         self.depth, self.idle, self.hook, self.bulk, self.tfb = depth, idle, hook, bulk, tfb
+        # openloop: the servers of an open-loop case (perf/lib/openloop.py runs it).
+        self.openloop = openloop
 
     def to_json(self):
         return dict(name=self.name, title=self.title, route=self.route, conns=self.conns,
                     depth=self.depth, idle=self.idle, hook=self.hook, bulk=self.bulk,
-                    tfb=self.tfb)
+                    tfb=self.tfb, openloop=self.openloop)
 
 
 CASES = [
@@ -94,6 +97,14 @@ CASES = [
          "openapi", 64, hook=True),
     Case("gzip-json-64", "/json64k with Accept-Encoding: gzip (64 KiB JSON, gzip level 1), "
          "64 connections", "gzip_json", 64, hook=True),
+    # Open-loop (constant-rate) load, latency from each request's scheduled time
+    # (perf/lib/openloop.py): /plaintext below nginx's capacity, and a blocking route past
+    # the pool's capacity, with admission control on and off.
+    Case("openloop-plaintext", "/plaintext, open loop at 25-90% of nginx's capacity, "
+         "64 connections", "plaintext", 64, openloop=["ringo", "nginx"]),
+    Case("overload", "/sync/sleep?ms=10, open loop at 1×, 1.5× and 3× the pool's capacity",
+         "sync_sleep", openloop.OVERLOAD_CONNS, hook=True,
+         openloop=["ringo-admit", "ringo", "fastapi-def"]),
 ]
 # The TechEmpower (TFB) test types against a PostgreSQL cluster the run starts itself
 # (perf/lib/tfb.py): ringo's async routes (the ring's libpq pool) and its /sync twins (the
@@ -154,8 +165,8 @@ def parse_args(argv):
     ap = run_parser("perf/bench", "ringo vs nginx, h2o, FastAPI (async def and def) and the "
                     "io_uring limit responder on 127.0.0.1; writes docs/benchmarks.md.",
                     "sanity run: 2 s per case, 1 round, 1 s warm-up",
-                    "CI: ringo alone, 2 s on /plaintext (plain and pipelined), no docs; "
-                    "fails on any error", defaults, retries)
+                    "CI: ringo alone, 2 s on /plaintext (plain and pipelined), 1 s per "
+                    "open-loop level, no docs; fails on any error", defaults, retries)
     ap.add_argument("--cases", help="comma list; default all: " +
                     ",".join(c.name for c in CASES))
     ap.add_argument("--servers", help="comma list; default all: " +
@@ -182,8 +193,8 @@ def parse_args(argv):
         if a.smoke and "--warmup" not in " ".join(argv):
             a.warmup = 1.0  # the peers open their database connections on first use
     if a.smoke:
-        a.servers = a.servers or "ringo"
-        a.cases = a.cases or "plaintext-64,pipeline-16"
+        a.servers = a.servers or "ringo,ringo-admit"
+        a.cases = a.cases or "plaintext-64,pipeline-16,openloop-plaintext,overload"
         a.no_docs = True
     names = (a.cases or ",".join(c.name for c in CASES)).split(",")
     for n in names:
@@ -194,6 +205,8 @@ def parse_args(argv):
         c.name for c in servers.ALL)).split(","))
     a.ringo_bin = os.environ.get("RINGO_BIN", os.path.join(REPO, "build", "ringo"))
     a.limit_bin = os.environ.get("RINGO_LIMIT_BIN", os.path.join(REPO, "build", "ringo_limit"))
+    a.openloop_bin = os.environ.get("RINGO_OPENLOOP_BIN",
+                                    os.path.join(REPO, "build", "ringo_openloop"))
     a.max_conns = a.idle_conns + 4096
     return a
 
@@ -268,6 +281,7 @@ class Bench:
         self.body_bytes = {}  # case -> server -> bytes of one response body on the wire
         self.nofile = raise_nofile()
         self.cluster = None
+        self.openloop_cases, self.openloop_runs = [], []
         self.db_info = {}
 
     # --- the TFB cases' database ---
@@ -377,6 +391,11 @@ class Bench:
                     f"RLIMIT_NOFILE hard limit {self.nofile} < {self.a.idle_conns} + 1024")
                 continue
             members = [s for s in self.servers if s.path(c.route)]
+            if c.openloop is not None:
+                members = [s for s in members if s.name in c.openloop]
+                if not os.access(self.a.openloop_bin, os.X_OK):
+                    self.skipped_cases[c.name] = f"no load generator ({self.a.openloop_bin})"
+                    continue
             if c.hook and ringo is not None and not ringo.path(c.route):
                 self.skipped_cases[c.name] = (
                     f"ringo does not answer {servers.RINGO_ROUTES[c.route]} yet")
@@ -399,6 +418,11 @@ class Bench:
             # the server, warms it and opens the connections.
             per = a.duration + 0.9 + (7.0 + max(1.0, a.warmup) if c.idle else 0.0)
             warm = a.warmup + 0.9 if a.warmup and not c.idle else 0.0
+            if c.openloop is not None:  # every level, plus nginx's capacity run
+                per, warm = per + 0.5, warm + 0.5
+                total += len(openloop.levels(c)) * len(members) * (a.runs * per + warm)
+                total += a.duration + 0.9
+                continue
             total += len(members) * (a.runs * per + warm)
         return total
 
@@ -556,6 +580,9 @@ class Bench:
         for c, members in self.plan:
             log(f"== {c.name}: {c.title.format(n=self.a.idle_conns)} "
                 f"({', '.join(s.name for s in members)})")
+            if c.openloop is not None:
+                openloop.execute(self, c, members)
+                continue
             if self.a.warmup and not c.idle:  # an idle run warms its own fresh server
                 for s in members:
                     done += 1
@@ -591,6 +618,9 @@ class Bench:
             "body_bytes": self.body_bytes,
             "runs": self.runs,
             "summary": summarize(self.runs),
+            "openloop_cases": self.openloop_cases,
+            "openloop_runs": self.openloop_runs,
+            "openloop_summary": openloop.summarize(self.openloop_runs),
         }
 
 
@@ -651,8 +681,10 @@ def smoke_verdict(res):
     """What failed in a smoke run: a case ringo (and in the TFB cases ringo's sync twin
     and every peer) did not serve without errors, an answer the checks refused, or ringo's
     exit."""
-    bad = []
+    bad = openloop.smoke_problems(res)
     for c in res["cases"]:
+        if c.get("openloop"):
+            continue
         summ = res["summary"].get(c["name"], {})
         want = ["ringo"]
         if c.get("tfb"):
@@ -699,7 +731,7 @@ def ringo_exit_problems(res):
     its shutdown line counts live objects."""
     bad = []
     for s in res["servers"]:
-        for e in s["exits"] if s["name"] in ("ringo", "ringo-sync", "ringo-sync-base") else []:
+        for e in s["exits"] if s["name"] in ("ringo", "ringo-sync", "ringo-sync-base", "ringo-admit") else []:
             if e["exit"] != 0:
                 bad.append(f"ringo exit status {e['exit']} {e['note']}".strip())
             # The shutdown line counts live objects: anything but 0 is a leak.

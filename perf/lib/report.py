@@ -6,7 +6,9 @@ import os
 import shutil
 import subprocess
 
-ORDER = ["ringo", "ringo-sync", "ringo-sync-base", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
+import openloop
+
+ORDER = ["ringo", "ringo-sync", "ringo-sync-base", "ringo-admit", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
          "pgbench"]
 LABEL = {"ringo": "ringo", "ringo-sync": "ringo sync (pool)",
          "ringo-sync-base": "ringo sync (base build)", "limit": "limit (canned io_uring)",
@@ -258,7 +260,18 @@ METHOD = """\
   the window, reaped into the postmaster's cutime + cstime) over the measured window,
   per response; it is taken out of the "others" that flag a run. pgbench logs in its 64
   clients one after the other inside its `-T` (seconds here): its window opens when the
-  64 backends exist, and its rate is its own tps without the connection time."""
+  64 backends exist, and its rate is its own tps without the connection time.
+- Open-loop cases (`openloop-plaintext`, `overload`, [perf/lib/openloop.py](../perf/lib/openloop.py)):
+  [perf/openloop/openloop.c](../perf/openloop/openloop.c) pinned where wrk runs sends
+  requests at fixed times (start + i / rate) whatever the server answers, on keep-alive
+  connections (an idle one first, else pipelined on the next), and takes each latency from
+  the request's scheduled time, so a stall is charged to every request it delayed. 100% is
+  nginx's wrk rate at 64 connections (measured at the start of the case) for /plaintext, and
+  40 pool workers / 10 ms = 4,000 req/s for /sync/sleep?ms=10 (ringo's pool and FastAPI's
+  threadpool both hold 40 threads); the overload case runs 512 connections plus a probe of
+  the health route (100 req/s on 2 connections of its own). Goodput: 200s within 100 ms of
+  their scheduled time, per second of sending. Answers still missing 2 s after the last
+  send count as timeouts."""
 
 RERUN = """\
 ```sh
@@ -270,6 +283,7 @@ perf/bench --tfb        # the TechEmpower database cases only (PostgreSQL, pgben
 perf/bench --report perf/results/<run>   # re-render this page from a results directory
 perf/bench --cases static-4k-64,static-64m-4 --servers ringo,nginx,h2o --runs 5
 perf/callgrind.sh       # instructions per request and the top functions
+perf/bench --cases openloop-plaintext,overload --servers ringo,ringo-admit,nginx,fastapi-def
 ```
 It installs what is missing from Debian (wrk, nginx-light, h2o, python3-fastapi,
 python3-uvicorn, python3-uvloop, python3-httptools, gnuplot-nox), brings `build/ringo` up
@@ -322,7 +336,7 @@ def tfb_section(res):
     return out
 
 
-def render(res, chart):
+def render(res, chart, overload_chart=None):
     lines = ["# Benchmarks", ""]
     lines += header(res) + [""]
     lines += ["## ringo as a ratio to each peer (medians)", ""]
@@ -338,8 +352,13 @@ def render(res, chart):
     tfb = tfb_section(res)
     if tfb:
         lines += ["## TechEmpower test types with PostgreSQL (this run)", ""] + tfb + [""]
+    ol = openloop.section(res, overload_chart)
+    if ol:
+        lines += ol
     lines += ["## Per case", ""]
     for c in res["cases"]:
+        if c.get("openloop"):
+            continue  # in the open-loop section above
         lines += [f"### {c['title']} (`{c['name']}`)", ""]
         if c["route"] in ("sleep", "sync_sleep"):
             lines += [f"Each request sleeps 10 ms: the ideal is {c['conns']} connections × "
@@ -371,6 +390,11 @@ def console_table(res):
     return "\n".join("  ".join(v.ljust(w[i]) for i, v in enumerate(r)) for r in rows)
 
 
+def closed_loop(res):
+    """The wrk cases (the open-loop ones have a section and a chart of their own)."""
+    return [c for c in res["cases"] if not c.get("openloop")]
+
+
 def chart_data(res, path):
     """Rows: cases; columns: servers; '-' where a server did not run the case."""
     names = [n for n in ORDER if any(n in res["summary"].get(c["name"], {})
@@ -378,7 +402,7 @@ def chart_data(res, path):
     with open(path, "w") as f:
         for key in ("rps", "cpu_us_per_req"):
             f.write("case " + " ".join(f'"{SHORT[n]}"' for n in names) + "\n")
-            for c in res["cases"]:
+            for c in closed_loop(res):
                 s = res["summary"].get(c["name"], {})
                 vals = [s[n][key] if n in s and s[n][key] else None for n in names]
                 f.write(c["name"] + " " + " ".join("-" if v is None else f"{v:.4g}"
@@ -397,7 +421,7 @@ def make_chart(res, results_dir, png):
     title = "quick run: " if res["mode"] == "quick" else ""
     title += f"{res['machine']['date']}, kernel {res['machine']['kernel']}"
     r = subprocess.run(["gnuplot", "-e", f"datafile='{dat}'; outfile='{png}'; ncols={n}; "
-                        f"nrows={len(res['cases'])}; "
+                        f"nrows={len(closed_loop(res))}; "
                         f"subtitle='{title}'", script], capture_output=True, text=True)
     if r.returncode != 0:
         print("chart: gnuplot failed: " + r.stderr.strip())
@@ -410,6 +434,8 @@ def write_docs(res, results_dir, repo):
     os.makedirs(docs, exist_ok=True)
     png = os.path.join(docs, "benchmarks.png")
     chart = "benchmarks.png" if make_chart(res, results_dir, png) else None
+    opng = os.path.join(docs, "benchmarks-overload.png")
+    ochart = "benchmarks-overload.png" if openloop.chart(res, results_dir, opng) else None
     with open(os.path.join(docs, "benchmarks.md"), "w") as f:
-        f.write(render(res, chart))
+        f.write(render(res, chart, ochart))
     print(f"wrote docs/benchmarks.md{' and docs/benchmarks.png' if chart else ''}")

@@ -45,7 +45,14 @@ ASYNC_ROUTES.update(TFB_ASYNC)
 SYNC_ROUTES.update(TFB_SYNC)
 RINGO_ROUTES = {**ASYNC_ROUTES, "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10",
                 "static_4k": "/static/4k.bin", "static_64m": "/static/64m.bin",
-                "gzip_json": "/json64k"}
+                "gzip_json": "/json64k", "livez": "/livez", "stats": "/stats"}
+# The health route the overload case probes (perf/lib/openloop.py): ringo's /livez (else
+# its /stats, an async route on the ring), FastAPI's `async def` /livez on its event loop.
+ASYNC_ROUTES["livez"] = SYNC_ROUTES["livez"] = "/livez"
+# Pool workers of ringo's sync handlers in every case (its default on up to 10 CPUs) and
+# FastAPI's threadpool (AnyIO's default limit): the overload case's capacity is
+# POOL_THREADS / 10 ms on both.
+POOL_THREADS = 40
 # The static-file cases: the same 4 KiB file in each server's run directory, an hour old
 # (ringo's small-file cache leaves files younger than two seconds out), and a 64 MiB one
 # of random bytes (read once before the runs: every server sends it from the page cache).
@@ -337,6 +344,7 @@ class Ringo(Server):
         # --static-cache-valid 1000: a cached file is trusted for a second without openat2 +
         # statx, as nginx's open_file_cache (whose validity is 60 s by default) does.
         return [self.opts.ringo_bin, "--host", "127.0.0.1", "--port", "0", "--threads", "1",
+                "--pool-threads", str(POOL_THREADS),
                 "--max-conns", str(self.opts.max_conns), "--static-dir", self.static_dir,
                 "--static-cache-valid", "1000"] + self.pg_args()
 
@@ -379,6 +387,27 @@ class RingoSyncBase(RingoSync):
 
     def command(self):
         return [os.environ["TFB_BASE_BIN"]] + Ringo.command(self)[1:]
+
+
+class RingoAdmit(Ringo):
+    """The demo with admission control by queue time on (--queue-target, --queue-interval),
+    measured in the overload case beside ringo with it off. Skipped when the demo has no
+    such flags."""
+    name, label = "ringo-admit", "ringo, admission on"
+    routes = {k: RINGO_ROUTES[k] for k in ("sync_sleep", "livez", "stats")}
+    QUEUE_TARGET_MS, QUEUE_INTERVAL_MS = 5, 100
+
+    def available(self):
+        why = super().available()
+        if why:
+            return why
+        r = subprocess.run([self.opts.ringo_bin, "--help"], capture_output=True, text=True)
+        return None if "--queue-target" in r.stdout + r.stderr else (
+            "this demo has no --queue-target (admission control)")
+
+    def command(self):
+        return super().command() + ["--queue-target", str(self.QUEUE_TARGET_MS),
+                                    "--queue-interval", str(self.QUEUE_INTERVAL_MS)]
 
 
 class Pgbench(Server):
@@ -538,7 +567,7 @@ class FastAPIDef(FastAPI):
         return env
 
 
-ALL = [Ringo, RingoSync, RingoSyncBase, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench]
+ALL = [Ringo, RingoSync, RingoSyncBase, RingoAdmit, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench]
 BY_NAME = {c.name: c for c in ALL}
 ALIASES = {"fastapi": ["fastapi-async", "fastapi-def"]}
 

@@ -45,6 +45,13 @@ async def sleep(ms: int = 10):
     return {"slept_ms": ms}
 
 
+# The health route perf/bench's overload case probes: on the event loop, as a health
+# check in FastAPI is usually written.
+@app.get("/livez", response_class=PlainTextResponse)
+async def livez():
+    return "ok"
+
+
 @app.get("/sync/plaintext", response_class=PlainTextResponse)
 def sync_plaintext():
     return "Hello, World!"

@@ -86,6 +86,9 @@ ROUTES = {
     ("POST", "/products"), ("GET", "/products/{id}"), ("PUT", "/products/{id}"),
     ("POST", "/strict/products"), ("POST", "/sync/products"), ("GET", "/sync/products/{id}"),
     ("PUT", "/sync/products/{id}"),
+    # Admission and memory (examples/demo.c).
+    ("GET", "/sync/stats"), ("GET", "/stats/routes"), ("GET", "/mem"), ("GET", "/limited/sleep"),
+    ("GET", "/bounded/sleep"), ("GET", "/adaptive/sleep"),
 }
 
 # Query parameters each route declares: name -> (type, minimum, default).
@@ -94,6 +97,10 @@ QUERY = {
     "/deadline/sleep": {"ms": ("integer", 0, 10)},
     "/sync/sleep": {"ms": ("integer", 0, 10)},
     "/deadline/sync/sleep": {"ms": ("integer", 0, 10)},
+    "/limited/sleep": {"ms": ("integer", 0, 10)},
+    "/bounded/sleep": {"ms": ("integer", 0, 10)},
+    "/adaptive/sleep": {"ms": ("integer", 0, 10)},
+    "/mem": {"kb": ("integer", 0, 64)},
     "/block": {"ms": ("integer", 0, 200)},
     "/sync/cpu": {"n": ("integer", 0, 1000000)},
     "/deps/slow-teardown": {"ms": ("integer", 0, 0), "batch": ("integer", 0, 0)},

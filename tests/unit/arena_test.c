@@ -6,7 +6,9 @@
  * the last block grows in place, any other by copying; dup appends a NUL;
  * sizes no chunk can hold fail at once (no doubling that wraps or loops)
  * and a malloc failure leaves the arena as it was; free returns every
- * chunk (the ASan build checks the bytes as well).
+ * chunk (the ASan build checks the bytes as well); a limit bounds what the
+ * heap chunks hold (a chunk past it is never malloc'd, the arena says it
+ * went over) while smaller allocations still fit.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -232,6 +234,26 @@ static void test_free_reuse(void)
     printf("ok   free returns every chunk; the arena is reusable\n");
 }
 
+static void test_limit(void)
+{
+    ringo__arena a;
+    size_t before;
+
+    ringo__arena_init(&a, NULL, 0);
+    a.limit = 64 * 1024;
+    CHECK(ringo__arena_alloc(&a, 16 * 1024) != NULL);
+    CHECK(a.heap <= a.limit && !a.over);
+    before = mallocs;
+    CHECK(ringo__arena_alloc(&a, 1 << 20) == NULL); /* never asked of malloc */
+    CHECK(mallocs == before && a.over && a.heap <= a.limit);
+    /* Doubling would pass the bound: a chunk just large enough still fits. */
+    CHECK(ringo__arena_alloc(&a, 20 * 1024) != NULL);
+    CHECK(a.heap <= a.limit);
+    ringo__arena_free(&a);
+    CHECK(a.heap == 0);
+    printf("ok   a limit bounds the heap chunks, never asking malloc past it\n");
+}
+
 int main(void)
 {
     alarm(10); /* a doubling loop that never ends fails instead of hanging */
@@ -242,5 +264,6 @@ int main(void)
     test_dup();
     test_huge();
     test_free_reuse();
+    test_limit();
     return 0;
 }

@@ -151,7 +151,8 @@ static void app_calls(void)
 {
     ringo_compress_opts good = {.gzip_level = 5}, bad = {.gzip_level = 42};
     ringo_route_opts both = {.flags = RINGO_ROUTE_COMPRESS | RINGO_ROUTE_NO_COMPRESS},
-                     unknown = {.flags = 8}, on = {.flags = RINGO_ROUTE_COMPRESS};
+                     unknown = {.flags = RINGO_ROUTE_CRITICAL << 1},
+                     on = {.flags = RINGO_ROUTE_COMPRESS};
     ringo_app *app;
 
     CHECK(ringo_app_compress(NULL, NULL) == -EINVAL);

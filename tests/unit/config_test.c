@@ -200,11 +200,17 @@ static void check_reserved(void)
 
     CHECK(ringo_app_new(&app, NULL) == 0);
     CHECK(ringo_group_new(&g, app, "/g", NULL) == 0);
-    ro.reserved[0] = 1;
+    ringo_route_limits lim = {.reserved = {0, 0, 0, 1}};
+    ro.limits = &lim;
     CHECK(ringo_route_ex(app, "GET", "/a", RINGO_SYNC, handler, NULL, &ro) == -EINVAL);
     CHECK(ringo_group_route(g, "GET", "/a", RINGO_SYNC, handler, NULL, &ro) == -EINVAL);
-    ro.reserved[0] = 0;
-    ro.flags = RINGO_ROUTE_NO_COMPRESS << 1; /* a flag this library does not know */
+    lim = (ringo_route_limits){.flags = RINGO_LIMIT_ADAPTIVE}; /* no max_concurrency */
+    CHECK(ringo_route_ex(app, "GET", "/a", RINGO_SYNC, handler, NULL, &ro) == -EINVAL);
+    lim = (ringo_route_limits){.max_concurrency = 4};
+    ro.flags = RINGO_ROUTE_CRITICAL; /* a critical route takes no limit */
+    CHECK(ringo_route_ex(app, "GET", "/a", RINGO_SYNC, handler, NULL, &ro) == -EINVAL);
+    ro.limits = NULL;
+    ro.flags = RINGO_ROUTE_CRITICAL << 1; /* a flag this library does not know */
     CHECK(ringo_route_ex(app, "GET", "/a", RINGO_SYNC, handler, NULL, &ro) == -EINVAL);
     ro.flags = 0;
     CHECK(ringo_route_ex(app, "GET", "/a", RINGO_SYNC, handler, NULL, &ro) == 0);

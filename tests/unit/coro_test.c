@@ -3,8 +3,9 @@
  * trips, 10000 coroutines interleaved round-robin with their stack-local
  * state checked, deep frames yielding at many depths, callee-saved registers
  * (checked from assembly) and the FP control state across switches, stack
- * reuse and the live count, misuse errors, and one pool per thread on two
- * threads at once. Exit 0 pass, 1 fail.
+ * reuse and the live count, a finished coroutine run again on its stack,
+ * misuse errors, and one pool per thread on two threads at once. Exit 0 pass,
+ * 1 fail.
  */
 #include <errno.h>
 #include <fenv.h>
@@ -737,6 +738,44 @@ static int test_threads(void)
     return 0;
 }
 
+/* ---- a finished coroutine run again on the same stack (ringo__coro_reuse) ---- */
+
+static int test_rerun(void)
+{
+    ringo__stack_pool pool;
+    struct counter a = {0, 3, 0}, b = {0, 5, 0};
+    ringo__coro *c;
+
+    CHECK(ringo__stack_pool_init(&pool, 0, 4) == 0);
+    CHECK(ringo__coro_create(&c, &pool, 0, count_fn, &a, "first") == 0);
+    ringo__coro_set_data(c, &a);
+    CHECK(ringo__coro_resume(c) == 0);
+    /* Suspended: its frames are live, it cannot start over. */
+    CHECK(ringo__coro_reuse(c, count_fn, &b, "second") == -EINVAL);
+    CHECK(strcmp(ringo__coro_label(c), "first") == 0);
+    while (ringo__coro_resume(c) == 0)
+        ;
+    CHECK(a.n == a.limit && a.bad == 0);
+    CHECK(ringo__coro_reuse(c, NULL, &b, "second") == -EINVAL);
+    for (int round = 0; round < 3; round++) {
+        b.n = 0;
+        CHECK(ringo__coro_reuse(c, count_fn, &b, "second") == 0);
+        CHECK(!ringo__coro_finished(c));
+        CHECK(ringo__coro_data(c) == NULL);
+        CHECK(strcmp(ringo__coro_label(c), "second") == 0);
+        ringo__coro_set_data(c, &b);
+        int steps = 0;
+        while (ringo__coro_resume(c) == 0)
+            steps++;
+        CHECK(steps == b.limit && b.n == b.limit && b.bad == 0);
+        CHECK(ringo__stack_pool_live(&pool) == 1); /* the same stack throughout */
+    }
+    ringo__coro_free(c);
+    CHECK(ringo__stack_pool_live(&pool) == 0);
+    ringo__stack_pool_destroy(&pool);
+    return 0;
+}
+
 int main(void)
 {
     static const struct {
@@ -750,6 +789,7 @@ int main(void)
         {"fp", test_fp},
         {"fp_inherit", test_fp_inherit},
         {"reuse", test_reuse},
+        {"rerun", test_rerun},
         {"misuse", test_misuse},
         {"threads", test_threads},
     };

@@ -16,7 +16,13 @@
  *   submit returns -ESHUTDOWN afterwards; must_run jobs are never cancelled;
  * - a completion the kernel refuses (fault injection) is counted and posted
  *   again after the next job and at stop: its request is never stranded;
- * - jobs of ringo__pool_submit_nolimit() do not count against max_queued.
+ * - jobs of ringo__pool_submit_nolimit() do not count against max_queued;
+ * - admission by queue time: a job whose deadline the queue delay already
+ *   exceeds is refused (-ETIMEDOUT), a standing queue older than the target
+ *   refuses jobs (-EBUSY) that never enter it, and queued jobs whose client
+ *   left or whose deadline passed are cancelled as a worker takes them
+ *   (-ENOTCONN, -ETIMEDOUT), never run. Sleeps only age the queue: each is
+ *   several times the target, and only lower bounds matter.
  * Skips (77) without io_uring, MSG_RING or DEFER_TASKRUN.
  */
 #include <errno.h>
@@ -869,6 +875,74 @@ static void test_defaults(void)
     ringo__pool_free(NULL);
 }
 
+/* ---- admission by queue time ---- */
+
+typedef struct adm_job {
+    ringo__job job;
+    _Atomic int *ran;
+    int32_t cancelled_with; /* 0: not cancelled */
+} adm_job;
+
+static void adm_run(ringo__job *j) { atomic_fetch_add(container_of(j, adm_job, job)->ran, 1); }
+
+static void adm_cancel(ringo__job *j)
+{
+    container_of(j, adm_job, job)->cancelled_with = j->cqe_res;
+}
+
+static void adm_setup(adm_job *a, _Atomic int *ran, const _Atomic bool *gone, uint64_t deadline)
+{
+    *a = (adm_job){.ran = ran};
+    a->job = (ringo__job){
+        .run = adm_run, .cancel = adm_cancel, .ring_fd = -1, .gone = gone, .deadline_ns = deadline};
+}
+
+static void test_admission(void)
+{
+    ringo__pool_opts o = {.threads = 1, .queue_target_ms = 5, .queue_interval_ms = 10};
+    _Atomic int ran = 0, gran = 0, gcancelled = 0;
+    _Atomic bool gone = false;
+    ringo__pool *p;
+    ringo__pool_stats st;
+    gated_job g;
+    adm_job j[5];
+    gate gt;
+
+    if (ringo__pool_new(&p, &o) < 0)
+        exit(77);
+    gate_init(&gt);
+    gated_setup(&g, &gt, &gran, &gcancelled, -1, 0);
+    CHECK(ringo__pool_submit(p, &g.job) == 0);
+    wait_for(&gt.entered, 1); /* the only worker is busy */
+    adm_setup(&j[0], &ran, &gone, 0);
+    adm_setup(&j[1], &ran, NULL, now_ns() + 15 * 1000000u);
+    adm_setup(&j[2], &ran, NULL, 0);
+    for (int i = 0; i < 3; i++)
+        CHECK(ringo__pool_submit(p, &j[i].job) == 0);
+    sleep_ms(20);
+    /* Its deadline is closer than the queue delay (the oldest job's age). */
+    adm_setup(&j[3], &ran, NULL, now_ns() + 5 * 1000000u);
+    CHECK(ringo__pool_submit(p, &j[3].job) == -ETIMEDOUT);
+    atomic_store(&gone, true); /* j[0]'s client leaves */
+    sleep_ms(20);
+    /* A whole interval with the queue standing above the target: overloaded. */
+    adm_setup(&j[4], &ran, NULL, 0);
+    CHECK(ringo__pool_submit(p, &j[4].job) == -EBUSY);
+    ringo__pool_stats_get(p, &st);
+    CHECK(st.enqueued == 4 && st.queued == 3 && st.admission_rejected == 1 && st.overloaded == 1);
+    CHECK(st.dropped_deadline == 1 && st.rejected == 0);
+    gate_open(&gt);
+    wait_for(&ran, 1);
+    ringo__pool_stop(p, 1000);
+    CHECK(j[0].cancelled_with == -ENOTCONN && j[1].cancelled_with == -ETIMEDOUT);
+    CHECK(j[2].cancelled_with == 0 && atomic_load(&ran) == 1);
+    ringo__pool_stats_get(p, &st);
+    CHECK(st.dropped_gone == 1 && st.dropped_deadline == 2 && st.wait_ns >= 40 * 1000000u);
+    ringo__pool_free(p);
+    gate_destroy(&gt);
+    printf("admission: -ETIMEDOUT, -EBUSY at submit; gone and late jobs cancelled, not run\n");
+}
+
 int main(void)
 {
     test_defaults();
@@ -885,6 +959,7 @@ int main(void)
     test_must_run_and_unbounded();
     test_refused_completion();
     test_close_bounds_must_run();
+    test_admission();
     printf("pool_test: ok\n");
     return 0;
 }
