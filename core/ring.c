@@ -292,7 +292,7 @@ static void arm_accept(ringo__ring *r)
 {
     struct io_uring_sqe *sqe;
 
-    if (r->accept_armed || r->stopping || r->listen_fd < 0)
+    if (r->accept_armed || r->accept_paused || r->stopping || r->listen_fd < 0)
         return;
     sqe = ringo__ring_sqe(r);
     /*
@@ -302,6 +302,32 @@ static void arm_accept(ringo__ring *r)
     io_uring_prep_multishot_accept(sqe, r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, (uint64_t)RINGO__OP_ACCEPT << 56);
     r->accept_armed = true;
+}
+
+/*
+ * Accept pacing: a ring with max_ring_inflight requests in progress (the
+ * count http/exec.c keeps in its stats) cancels its multishot accept, so
+ * new connections wait in the listen backlog instead of adding requests it
+ * would answer 503; it accepts again once below three quarters of the bound.
+ * Connections it holds already still get their 503 at once.
+ */
+static void pace_accept(ringo__ring *r)
+{
+    uint32_t max = r->srv->cfg.max_ring_inflight;
+    uint64_t n;
+
+    if (!max || r->stopping)
+        return;
+    n = atomic_load_explicit(&r->stats.reqs_running, memory_order_relaxed);
+    if (!r->accept_paused && r->accept_armed && n >= max) {
+        struct io_uring_sqe *sqe = ringo__ring_sqe(r);
+        io_uring_prep_cancel64(sqe, (uint64_t)RINGO__OP_ACCEPT << 56, 0);
+        io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
+        r->accept_paused = true;
+    } else if (r->accept_paused && n < max - max / 4) {
+        r->accept_paused = false;
+        arm_accept(r); /* if the cancelled one has ended: else on_accept re-arms it */
+    }
 }
 
 static void arm_backoff(ringo__ring *r)
@@ -337,8 +363,10 @@ static void on_accept(ringo__ring *r, struct io_uring_cqe *cqe)
     } else if (cqe->res != -ECANCELED && cqe->res != -EINVAL && cqe->res != -EBADF) {
         fprintf(stderr, "ringo: ring %u: accept: %s\n", r->id, strerror(-cqe->res));
     }
-    /* Not after our cancel, nor on a listener that is gone (that would spin). */
-    if (!r->accept_armed && cqe->res != -ECANCELED && cqe->res != -EINVAL && cqe->res != -EBADF)
+    /* Not after our cancel, nor on a listener that is gone (that would spin);
+     * after a pacing cancel that was lifted meanwhile, yes. */
+    if (!r->accept_armed && cqe->res != -EINVAL && cqe->res != -EBADF &&
+        (cqe->res != -ECANCELED || (!r->accept_paused && r->srv->cfg.max_ring_inflight)))
         arm_accept(r);
 }
 
@@ -513,6 +541,7 @@ static void loop(ringo__ring *r)
         }
         io_uring_cq_advance(&r->uring, n);
         ringo__timer_run(r);
+        pace_accept(r);
     }
 }
 

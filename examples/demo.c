@@ -257,6 +257,7 @@ static int stats_route(ringo_req *req, void *udata)
         {"lifo_active", (int64_t)st.lifo_active},
         {"pool_overloaded", (int64_t)st.pool_overloaded},
         {"ring_rejected", (int64_t)st.ring_rejected},
+        {"conns_accepted", (int64_t)st.conns_accepted},
         {"route_rejected", (int64_t)st.route_rejected},
         {"memory_rejected", (int64_t)st.memory_rejected},
     };

@@ -178,7 +178,8 @@ typedef struct ringo_config {
                                        (docs/operations.md); 0: off */
     uint32_t queue_interval_ms;     /* its measuring interval; 0: 100 */
     uint32_t max_ring_inflight;     /* requests in progress per ring before new ones get
-                                       503 at once (critical routes excepted); 0: no bound */
+                                       503 at once (critical routes excepted), and accepts
+                                       pause until below 3/4 of it; 0: no bound */
     uint32_t critical_pool_threads; /* pool workers reserved for RINGO_SYNC routes flagged
                                        RINGO_ROUTE_CRITICAL; 0: 2 (started only when such a
                                        route exists); <= RINGO_MAX_POOL_THREADS */

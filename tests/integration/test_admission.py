@@ -214,7 +214,16 @@ def ring_inflight_bound_503_at_the_edge(srv):
             check_503(x.read_response(), f"{target} with --max-ring-inflight 2 reached")
         check_eq(st.get()["ring_rejected"], 3, "ring_rejected")
         check_eq(st.get()["pool_enqueued"], 2, "pool_enqueued: the refused never reached it")
+        # Accept pacing: at the bound the ring takes no new connection; it waits
+        # in the listen backlog, answered once the ring has room again.
+        accepted = st.get()["conns_accepted"]
+        late = Conn(srv)
+        late.send(get("/plaintext"))
+        time.sleep(STEP)
+        check_eq(st.get()["conns_accepted"], accepted, "conns_accepted while the ring is full")
         finish(conns)
+        check_eq(late.read_response().status, 200, "the connection made while the ring was full")
+        late.close()
         x.send(get("/plaintext"))
         check_eq(x.read_response().status, 200, "/plaintext once the ring has room again")
     finally:
