@@ -70,7 +70,9 @@ static int add_probe(ringo_app *app, const char *path, ringo_handler_fn fn)
 
     if (!app || !path || path[0] != '/')
         return -EINVAL;
-    ret = ringo_route(app, "GET", path, RINGO_ASYNC, fn, app);
+    /* Critical: no admission bound (ring, route, pool) ever refuses a probe. */
+    ret = ringo_route_ex(app, "GET", path, RINGO_ASYNC, fn, app,
+                         &(ringo_route_opts){.flags = RINGO_ROUTE_CRITICAL});
     if (ret == 0)
         app->routes[app->nroutes - 1]->probe = true;
     return ret;
