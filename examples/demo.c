@@ -745,7 +745,9 @@ static void usage(FILE *f)
                "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
                "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
                "             [--file-no-sendfile] [--openapi-url PATH] [--docs-url PATH]\n"
-               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet]\n");
+               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet]\n"
+               "             [--metrics PATH] [--access-log PATH|-]\n"
+               "             [--access-log-format combined|json] [--request-ids]\n");
 }
 
 enum {
@@ -788,7 +790,11 @@ enum {
     OPT_OPENAPI,
     OPT_DOCS,
     OPT_SWAGGER,
-    OPT_PG
+    OPT_PG,
+    OPT_METRICS,
+    OPT_ALOG,
+    OPT_ALOG_FORMAT,
+    OPT_REQIDS
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -801,6 +807,12 @@ static bool compress_406;
 
 static const char *files_dir; /* --files-dir: GET /files/{name} */
 static const char *pg_dsn;    /* --pg: a libpq connection string (else libpq's PG* variables) */
+
+/* --metrics ("" turns it off), --access-log, --access-log-format, --request-ids. */
+static const char *metrics_path = "/metrics";
+static const char *access_log;
+static ringo_log_format access_log_format = RINGO_LOG_COMBINED;
+static bool request_ids;
 
 /* --openapi-url, --docs-url ("" turns them off), --swagger-ui-dir (NULL: the CDN). */
 static ringo_openapi_opts openapi = {
@@ -854,6 +866,10 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"docs-url", 1, 0, OPT_DOCS},
                                          {"swagger-ui-dir", 1, 0, OPT_SWAGGER},
                                          {"pg", 1, 0, OPT_PG},
+                                         {"metrics", 1, 0, OPT_METRICS},
+                                         {"access-log", 1, 0, OPT_ALOG},
+                                         {"access-log-format", 1, 0, OPT_ALOG_FORMAT},
+                                         {"request-ids", 0, 0, OPT_REQIDS},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -903,6 +919,17 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_OPENAPI: openapi.json_path = optarg; break;
         case OPT_DOCS: openapi.docs_path = optarg; break;
         case OPT_SWAGGER: openapi.ui_dir = optarg; break;
+        case OPT_METRICS: metrics_path = optarg; break;
+        case OPT_ALOG: access_log = optarg; break;
+        case OPT_REQIDS: request_ids = true; break;
+        case OPT_ALOG_FORMAT:
+            if (strcmp(optarg, "json") == 0) {
+                access_log_format = RINGO_LOG_JSON;
+            } else if (strcmp(optarg, "combined") != 0) {
+                usage(stderr);
+                return -1;
+            }
+            break;
         /* The bodies spliced from this size on; 0: ringo's threshold, "never": none. */
         case OPT_SPLICEMIN:
             hooks->file_splice_min =
@@ -1168,6 +1195,12 @@ int main(int argc, char **argv)
             ret = 0;
         }
     }
+    if (ret == 0 && *metrics_path)
+        ret = ringo_app_metrics(app, metrics_path);
+    if (ret == 0 && access_log)
+        ret = ringo_app_access_log(app, access_log, access_log_format);
+    if (ret == 0 && request_ids)
+        ret = ringo_app_request_ids(app);
     if (ret == 0)
         ret = ringo_app_handle_signals(app);
     if (ret < 0) {

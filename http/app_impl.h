@@ -63,6 +63,7 @@ typedef struct ringo__route {
     ringo_handler_fn fn;
     void *udata;
     struct ringo__ws_route *ws; /* a WebSocket endpoint (ringo_ws_route): its settings */
+    unsigned obs_label;         /* its metrics route label (http/metrics.c) */
 } ringo__route;
 
 struct ringo_app {
@@ -96,6 +97,7 @@ struct ringo_app {
     bool zall;                        /* ringo_app_compress(): every route but those opting out */
     struct ringo__openapi *openapi;   /* ringo_app_openapi() (http/openapi.c), or NULL */
     struct ringo__schemas *schemas;   /* declared routes' compiled patterns (http/schema.c) */
+    struct ringo__obs *obs;           /* metrics, access log, request IDs (http/observe_impl.h) */
 };
 
 /* ringo_config.max_post_inflight when 0: background tasks in flight per app. */

@@ -27,5 +27,6 @@
 #include "ringo/json.h"
 #include "ringo/schema.h"
 #include "ringo/openapi.h"
+#include "ringo/observe.h"
 
 #endif
