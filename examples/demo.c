@@ -127,6 +127,27 @@ static int whoami(ringo_req *req, void *udata)
     return ringo_json_respond(&w, 200);
 }
 
+/* The request's ID and trace context, read on the pool (ringo/observe.h). */
+static int sync_trace(ringo_req *req, void *udata)
+{
+    ringo_str id = ringo_req_id(req), tp;
+    int ret = ringo_req_traceparent(req, &tp);
+    ringo_json_w w;
+
+    (void)udata;
+    ringo_json_begin(&w, req);
+    ringo_json_obj(&w);
+    ringo_json_key(&w, "id");
+    ringo_json_str(&w, id.ptr, id.len);
+    ringo_json_key(&w, "traceparent");
+    if (ret == 0)
+        ringo_json_str(&w, tp.ptr, tp.len);
+    else
+        ringo_json_cstr(&w, ret == -ENOENT ? "absent" : "invalid");
+    ringo_json_end(&w);
+    return ringo_json_respond(&w, 200);
+}
+
 /* ---- sync routes: run on the work-stealing pool, may block ---- */
 
 static int sync_sleep(ringo_req *req, void *udata);
@@ -1063,6 +1084,7 @@ static const ringo_route_spec spec_hello = SPEC(basics, "The server's name"),
                               spec_echo = SPEC(basics, "The request body, sent back"),
                               spec_user = SPEC_P(basics, "The id, sent back", user_params),
                               spec_whoami = SPEC(basics, "The caller's address and ring"),
+                              spec_trace = SPEC(sync, "The request's ID and traceparent"),
                               spec_sleep = SPEC_P(async, "Sleep on the ring", sleep_params),
                               spec_deadline_sleep =
                                   SPEC_P(async, "Sleep past a 200 ms deadline (504)", sleep_params),
@@ -1130,6 +1152,7 @@ static int add_routes(ringo_app *app)
         {"GET", "/deadline/sync/sleep", RINGO_SYNC, sync_sleep, NULL, &deadline,
          &spec_deadline_sync_sleep},
         {"GET", "/sync/cpu", RINGO_SYNC, sync_cpu, NULL, NULL, &spec_cpu},
+        {"GET", "/sync/trace", RINGO_SYNC, sync_trace, NULL, NULL, &spec_trace},
         /* Dependencies, validated parameters, background tasks (ringo/deps.h). */
         {"GET", "/deps/chain", RINGO_ASYNC, deps_chain, NULL, &chain, &spec_chain},
         {"GET", "/deps/teardowns", RINGO_ASYNC, deps_teardowns, NULL, NULL, &spec_teardowns},

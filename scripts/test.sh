@@ -18,8 +18,9 @@ jobs=$(nproc)
 # compression tests' decoders; python3-jsonschema: /openapi.json against the OpenAPI 3.1 schema.
 # libpq-dev builds the PostgreSQL module; postgresql-15 provides the server binaries its tests run
 # in a throw-away cluster (tests/integration/pg_cluster.py; the package's own cluster is never used).
+# python3-prometheus-client: /metrics parsed by the Prometheus client's own text parser.
 scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli \
-    python3-jsonschema libpq-dev postgresql-15
+    python3-jsonschema libpq-dev postgresql-15 python3-prometheus-client
 
 build() { # dir, cmake args...
     local dir=$1; shift
