@@ -304,11 +304,15 @@ def access_log_reopened_on_sighup(srv):
         os.rename(ROTATE_LOG, names[-1])
         srv.send_signal(signal.SIGHUP)
         wait_for(lambda: os.path.exists(ROTATE_LOG), "the reopened log")
+        # A scrape reads what the rings are writing (TSan builds check the pairing).
+        seen = value(scrape(srv), "ringo_requests_total", route="/plaintext", method="GET",
+                     status="200")
+        check(seen >= 8 + 200 * i, f"requests counted under load: {seen}")
     for t in load:
         t.stop.set()
         t.join(h.TIMEOUT)
         check(t.error is None, f"load: {t.error}")
-    want = 5 + 3 + sum(t.ok for t in load)
+    want = 5 + 3 + 3 + sum(t.ok for t in load)  # and the 3 scrapes
     files = names + [ROTATE_LOG]
     wait_for(lambda: sum(len(lines_of(p)) for p in files) >= want, "every line")
     check_eq(sum(len(lines_of(p)) for p in files), want, "lines over the rotated files")
