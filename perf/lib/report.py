@@ -6,12 +6,14 @@ import os
 import shutil
 import subprocess
 
-ORDER = ["ringo", "ringo-sync", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
+ORDER = ["ringo", "ringo-sync", "ringo-observe", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
          "pgbench"]
-LABEL = {"ringo": "ringo", "ringo-sync": "ringo sync (pool)", "limit": "limit (canned io_uring)",
+LABEL = {"ringo": "ringo", "ringo-sync": "ringo sync (pool)",
+         "ringo-observe": "ringo + /metrics + access log", "limit": "limit (canned io_uring)",
          "nginx": "nginx", "h2o": "h2o", "fastapi-async": "FastAPI `async def`",
          "fastapi-def": "FastAPI `def`", "pgbench": "pgbench `-S -M prepared`"}
-SHORT = {"ringo": "ringo", "ringo-sync": "ringo sync", "limit": "limit", "nginx": "nginx",
+SHORT = {"ringo": "ringo", "ringo-sync": "ringo sync", "ringo-observe": "ringo observed",
+         "limit": "limit", "nginx": "nginx",
          "h2o": "h2o", "fastapi-async": "FastAPI async def", "fastapi-def": "FastAPI def",
          "pgbench": "pgbench"}
 
