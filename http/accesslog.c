@@ -9,6 +9,7 @@
  * ring never waits. The reload hooks (SIGHUP) reopen the file: lines
  * buffered before the reopen go to the old file, the rest to the new one.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,23 +26,24 @@
 #define LOG_LINE_MAX 4096  /* a longer line is cut (its fields are) */
 #define LOG_FIELD_MAX 1024 /* target, referer, user agent: bytes kept of each */
 
-/* ---- formatting (ring thread) ---- */
+/* ---- formatting (ring thread) ----
+ *
+ * Every writer takes and returns the output pointer (kept in a register: a
+ * pointer in a struct would be reloaded after every char store, which may
+ * alias it) and never writes past end. This runs once per request: no stdio.
+ */
 
-typedef struct line {
-    char *p, *end;
-} line;
-
-static void put(line *l, const char *s, size_t n)
+static char *put(char *p, char *end, const char *s, size_t n)
 {
-    if (n > (size_t)(l->end - l->p))
-        n = (size_t)(l->end - l->p);
-    memcpy(l->p, s, n);
-    l->p += n;
+    if (n > (size_t)(end - p))
+        n = (size_t)(end - p);
+    memcpy(p, s, n);
+    return p + n;
 }
 
-static void puts_(line *l, const char *s) { put(l, s, strlen(s)); }
+#define PUT_LIT(p, end, lit) put((p), (end), (lit), sizeof(lit) - 1)
 
-static void put_u64(line *l, uint64_t v)
+static char *put_u64(char *p, char *end, uint64_t v)
 {
     char tmp[20];
     int n = 0;
@@ -49,52 +51,66 @@ static void put_u64(line *l, uint64_t v)
     do
         tmp[n++] = (char)('0' + v % 10);
     while ((v /= 10));
-    while (n && l->p < l->end)
-        *l->p++ = tmp[--n];
+    if (end - p < n)
+        return p;
+    while (n)
+        *p++ = tmp[--n];
+    return p;
 }
 
-/* Seconds with 6 decimals, as nginx's $request_time has 3. */
-static void put_secs(line *l, uint64_t ns)
+/* Seconds with 6 decimals (nginx's $request_time has 3). */
+static char *put_secs(char *p, char *end, uint64_t ns)
 {
-    char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%llu.%06llu", (unsigned long long)(ns / 1000000000u),
-                     (unsigned long long)(ns % 1000000000u / 1000u));
+    uint64_t us = ns / 1000u, frac = us % 1000000u;
+    char digits[7] = {'.'};
 
-    put(l, buf, (size_t)n);
+    p = put_u64(p, end, us / 1000000u);
+    for (int i = 6; i >= 1; i--, frac /= 10)
+        digits[i] = (char)('0' + frac % 10);
+    return put(p, end, digits, sizeof(digits));
 }
 
-/* nginx's escaping of combined fields: '"', '\' and bytes outside 0x20-0x7e as \xHH. */
-static void put_clf(line *l, ringo_str s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = s.len < LOG_FIELD_MAX ? s.len : LOG_FIELD_MAX;
+/* Bytes written as they are: printable ASCII but '"' and '\'. */
+static const unsigned char plain[256] = {
+    [' '] = 1,
+    ['!'] = 1,
+    ['#' ... '['] = 1,
+    [']' ... '~'] = 1,
+};
 
-    for (size_t i = 0; i < n && l->p < l->end; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            *l->p++ = (char)c;
+/*
+ * nginx's escaping of combined fields ('"', '\' and bytes outside printable
+ * ASCII as \xHH), or JSON's (\u00XX: a line stays valid JSON whatever the
+ * bytes). Runs of plain bytes are copied whole. At most LOG_FIELD_MAX bytes
+ * of s are written.
+ */
+static char *put_esc(char *p, char *end, ringo_str s, bool json)
+{
+    static const char hex_u[] = "0123456789ABCDEF", hex_l[] = "0123456789abcdef";
+    const unsigned char *b = (const unsigned char *)s.ptr;
+    size_t n = s.len < LOG_FIELD_MAX ? s.len : LOG_FIELD_MAX, i = 0;
+
+    while (i < n) {
+        size_t j = i;
+        while (j < n && plain[b[j]])
+            j++;
+        p = put(p, end, s.ptr + i, j - i);
+        if (j == n || end - p < 6)
+            break;
+        if (json) {
+            memcpy(p, "\\u00", 4);
+            p[4] = hex_l[b[j] >> 4];
+            p[5] = hex_l[b[j] & 15];
+            p += 6;
         } else {
-            char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-            put(l, e, 4);
+            memcpy(p, "\\x", 2);
+            p[2] = hex_u[b[j] >> 4];
+            p[3] = hex_u[b[j] & 15];
+            p += 4;
         }
+        i = j + 1;
     }
-}
-
-/* A JSON string's contents: controls, '"', '\' and non-ASCII bytes as \u00XX (always valid). */
-static void put_json(line *l, ringo_str s)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t n = s.len < LOG_FIELD_MAX ? s.len : LOG_FIELD_MAX;
-
-    for (size_t i = 0; i < n && l->p < l->end; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            *l->p++ = (char)c;
-        } else {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            put(l, e, 6);
-        }
-    }
+    return p;
 }
 
 static ringo_str header(const ringo_req *r, const char *name)
@@ -102,6 +118,35 @@ static ringo_str header(const ringo_req *r, const char *name)
     ringo_str v;
 
     return ringo_req_header(r, name, &v) == 0 ? v : (ringo_str){"", 0};
+}
+
+/* "a.b.c.d:port" or "[v6]:port" of ringo_req_peer() (no stdio for IPv4), or "-". */
+static char *put_peer(char *p, char *end, const ringo_req *r)
+{
+    struct sockaddr_storage ss;
+    char ip[INET6_ADDRSTRLEN];
+    uint16_t port;
+
+    if (ringo_req_peer(r, &ss) < 0 || end - p < 64)
+        return PUT_LIT(p, end, "-");
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        const unsigned char *a = (const unsigned char *)&in->sin_addr;
+        for (int i = 0; i < 4; i++) {
+            p = put_u64(p, end, a[i]);
+            *p++ = i < 3 ? '.' : ':';
+        }
+        port = ntohs(in->sin_port);
+    } else {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        if (!inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip)))
+            return PUT_LIT(p, end, "-");
+        *p++ = '[';
+        p = put(p, end, ip, strlen(ip));
+        p = PUT_LIT(p, end, "]:");
+        port = ntohs(in6->sin6_port);
+    }
+    return put_u64(p, end, port);
 }
 
 /* The ring's wall clock strings, formatted once a second. */
@@ -120,71 +165,67 @@ static void stamp(ringo__obs_logbuf *b, struct timespec *now)
              mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
     snprintf(b->iso_time, sizeof(b->iso_time), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-static ringo_str version(const ringo_req *r)
-{
-    return r->http_minor ? (ringo_str)RINGO_STR_LIT("HTTP/1.1")
-                         : (ringo_str)RINGO_STR_LIT("HTTP/1.0");
+    b->clf_len = strlen(b->clf_time);
+    b->iso_len = strlen(b->iso_time);
 }
 
 /* $remote_addr - - [$time] "$request" $status $bytes "$referer" "$user_agent" */
-static void combined(line *l, ringo__obs_logbuf *b, ringo_req *r, const char *peer, size_t bytes)
+static char *combined(char *p, char *end, ringo__obs_logbuf *b, const ringo_req *r, size_t bytes)
 {
-    puts_(l, peer);
-    puts_(l, " - - ");
-    puts_(l, b->clf_time);
-    puts_(l, " \"");
+    p = put_peer(p, end, r);
+    p = PUT_LIT(p, end, " - - ");
+    p = put(p, end, b->clf_time, b->clf_len);
+    p = PUT_LIT(p, end, " \"");
     if (r->method.len) {
-        put_clf(l, r->method);
-        puts_(l, " ");
-        put_clf(l, r->target);
-        puts_(l, " ");
-        put_clf(l, version(r));
+        p = put_esc(p, end, r->method, false);
+        p = PUT_LIT(p, end, " ");
+        p = put_esc(p, end, r->target, false);
+        p = r->http_minor ? PUT_LIT(p, end, " HTTP/1.1") : PUT_LIT(p, end, " HTTP/1.0");
     }
-    puts_(l, "\" ");
-    put_u64(l, (uint64_t)r->status);
-    puts_(l, " ");
-    put_u64(l, bytes);
-    puts_(l, " \"");
-    put_clf(l, header(r, "Referer"));
-    puts_(l, "\" \"");
-    put_clf(l, header(r, "User-Agent"));
-    puts_(l, "\"");
+    p = PUT_LIT(p, end, "\" ");
+    p = put_u64(p, end, (uint64_t)r->status);
+    p = PUT_LIT(p, end, " ");
+    p = put_u64(p, end, bytes);
+    p = PUT_LIT(p, end, " \"");
+    p = put_esc(p, end, header(r, "Referer"), false);
+    p = PUT_LIT(p, end, "\" \"");
+    p = put_esc(p, end, header(r, "User-Agent"), false);
+    return PUT_LIT(p, end, "\"");
 }
 
-static void json(line *l, const ringo__obs *obs, ringo__obs_logbuf *b, unsigned ring, ringo_req *r,
-                 const char *peer, size_t bytes, uint64_t dur, long ms)
+static char *json(char *p, char *end, const ringo__obs *obs, ringo__obs_logbuf *b, unsigned ring,
+                  const ringo_req *r, size_t bytes, uint64_t dur, long ms)
 {
-    char frac[24];
+    char frac[5] = {'.', (char)('0' + ms / 100 % 10), (char)('0' + ms / 10 % 10),
+                    (char)('0' + ms % 10), 'Z'};
+    const char *route = r->route ? r->route->pattern : obs->labels ? "unmatched" : "";
 
-    snprintf(frac, sizeof(frac), ".%03ldZ", ms);
-    puts_(l, "{\"time\":\"");
-    puts_(l, b->iso_time);
-    puts_(l, frac);
-    puts_(l, "\",\"id\":\"");
-    put_json(l, r->rid);
-    puts_(l, "\",\"peer\":\"");
-    puts_(l, peer);
-    puts_(l, "\",\"method\":\"");
-    put_json(l, r->method);
-    puts_(l, "\",\"target\":\"");
-    put_json(l, r->target);
-    puts_(l, "\",\"route\":\"");
-    put_json(l, ringo_str_c(r->route ? r->route->pattern : obs->labels ? "unmatched" : ""));
-    puts_(l, "\",\"status\":");
-    put_u64(l, (uint64_t)r->status);
-    puts_(l, ",\"bytes\":");
-    put_u64(l, bytes);
-    puts_(l, ",\"duration\":");
-    put_secs(l, dur);
-    puts_(l, ",\"queue_wait\":");
-    put_secs(l, r->obs_qwait_ns);
-    puts_(l, ",\"ring\":");
-    put_u64(l, ring);
-    puts_(l, ",\"user_agent\":\"");
-    put_json(l, header(r, "User-Agent"));
-    puts_(l, "\"}");
+    p = PUT_LIT(p, end, "{\"time\":\"");
+    p = put(p, end, b->iso_time, b->iso_len);
+    p = put(p, end, frac, sizeof(frac));
+    p = PUT_LIT(p, end, "\",\"id\":\"");
+    p = put_esc(p, end, r->rid, true);
+    p = PUT_LIT(p, end, "\",\"peer\":\"");
+    p = put_peer(p, end, r);
+    p = PUT_LIT(p, end, "\",\"method\":\"");
+    p = put_esc(p, end, r->method, true);
+    p = PUT_LIT(p, end, "\",\"target\":\"");
+    p = put_esc(p, end, r->target, true);
+    p = PUT_LIT(p, end, "\",\"route\":\"");
+    p = put_esc(p, end, ringo_str_c(route), true);
+    p = PUT_LIT(p, end, "\",\"status\":");
+    p = put_u64(p, end, (uint64_t)r->status);
+    p = PUT_LIT(p, end, ",\"bytes\":");
+    p = put_u64(p, end, bytes);
+    p = PUT_LIT(p, end, ",\"duration\":");
+    p = put_secs(p, end, dur);
+    p = PUT_LIT(p, end, ",\"queue_wait\":");
+    p = put_secs(p, end, r->obs_qwait_ns);
+    p = PUT_LIT(p, end, ",\"ring\":");
+    p = put_u64(p, end, ring);
+    p = PUT_LIT(p, end, ",\"user_agent\":\"");
+    p = put_esc(p, end, header(r, "User-Agent"), true);
+    return PUT_LIT(p, end, "\"}");
 }
 
 /* Copies a whole line into the ring's buffer, or counts it dropped. */
@@ -208,19 +249,16 @@ static void push(ringo__obs_logbuf *b, const char *p, size_t n)
 void ringo__log_line(ringo__obs *obs, ringo__obs_ring *o, unsigned ring, ringo_req *r, size_t bytes,
                      uint64_t dur_ns)
 {
-    char buf[LOG_LINE_MAX], peer[64];
-    line l = {buf, buf + sizeof(buf) - 1};
+    char buf[LOG_LINE_MAX], *p, *end = buf + sizeof(buf) - 1; /* room for the newline */
     struct timespec now;
 
     stamp(&o->log, &now);
-    if (ringo_req_peer_string(r, peer, sizeof(peer)) < 0)
-        strcpy(peer, "-");
     if (obs->log_format == RINGO_LOG_JSON)
-        json(&l, obs, &o->log, ring, r, peer, bytes, dur_ns, now.tv_nsec / 1000000);
+        p = json(buf, end, obs, &o->log, ring, r, bytes, dur_ns, now.tv_nsec / 1000000);
     else
-        combined(&l, &o->log, r, peer, bytes);
-    *l.p++ = '\n';
-    push(&o->log, buf, (size_t)(l.p - buf));
+        p = combined(buf, end, &o->log, r, bytes);
+    *p++ = '\n';
+    push(&o->log, buf, (size_t)(p - buf));
 }
 
 /* ---- the writer ---- */

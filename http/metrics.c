@@ -34,12 +34,20 @@ static const char *const method_names[RINGO__M_COUNT] = {
     "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "other",
 };
 
+/* Once per request: the length and first byte pick the one name to compare. */
 unsigned ringo__method_index(ringo_str m)
 {
-    for (unsigned i = 0; i < RINGO__M_OTHER; i++)
-        if (m.len == strlen(method_names[i]) && memcmp(m.ptr, method_names[i], m.len) == 0)
-            return i;
-    return RINGO__M_OTHER;
+    unsigned i;
+
+    switch (m.len) {
+    case 3: i = m.ptr[0] == 'G' ? RINGO__M_GET : RINGO__M_PUT; break;
+    case 4: i = m.ptr[0] == 'H' ? RINGO__M_HEAD : RINGO__M_POST; break;
+    case 5: i = m.ptr[0] == 'P' ? RINGO__M_PATCH : RINGO__M_TRACE; break;
+    case 6: i = RINGO__M_DELETE; break;
+    case 7: i = m.ptr[0] == 'O' ? RINGO__M_OPTIONS : RINGO__M_CONNECT; break;
+    default: return RINGO__M_OTHER;
+    }
+    return memcmp(m.ptr, method_names[i], m.len) == 0 ? i : RINGO__M_OTHER;
 }
 
 /* ---- counting (ring thread) ---- */

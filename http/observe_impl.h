@@ -64,6 +64,7 @@ typedef struct ringo__obs_logbuf {
     time_t stamp_sec;         /* the ring's cached timestamps: this second */
     char clf_time[64];        /* "[01/Dec/2026:11:50:24 +0000]" */
     char iso_time[64];        /* "2026-12-01T11:50:24" */
+    size_t clf_len, iso_len;
 } ringo__obs_logbuf;
 
 typedef struct ringo__obs_ring {

@@ -260,6 +260,19 @@ def access_log_json(srv):
     check_eq(r3.header("x-request-id"), "mine-1", "echoed")
 
 
+V6_LOG = os.path.join(LOG_DIR, "v6.log")
+
+
+@case(args=served(V6_LOG), host="::1")
+def access_log_ipv6_peer(srv):
+    c = Conn(srv)
+    check_eq(c.exchange(get("/plaintext")).status, 200, "/plaintext over IPv6")
+    port = c.local_port()
+    c.close()
+    wait_for(lambda: len(lines_of(V6_LOG)) >= 1, "the log line")
+    check(lines_of(V6_LOG)[0].startswith(f"[::1]:{port} - - ["), f"{lines_of(V6_LOG)!r}")
+
+
 class Load(threading.Thread):
     """Keep-alive requests in a loop until stopped; counts the answers."""
 
