@@ -375,6 +375,9 @@ static int scrape(ringo_req *req, void *udata)
 
 int ringo_app_metrics(ringo_app *app, const char *path)
 {
+    /* Not part of the API the OpenAPI document describes (FastAPI's include_in_schema=False). */
+    static const ringo_route_spec hidden = {.flags = RINGO_SPEC_HIDDEN};
+    const ringo_route_opts opts = {.spec = &hidden};
     ringo__obs *obs;
     int ret;
 
@@ -387,7 +390,7 @@ int ringo_app_metrics(ringo_app *app, const char *path)
         return -ENOMEM;
     if (obs->metrics)
         return -EEXIST;
-    ret = ringo_route(app, "GET", path, RINGO_ASYNC, scrape, app);
+    ret = ringo_route_ex(app, "GET", path, RINGO_ASYNC, scrape, app, &opts);
     if (ret < 0)
         return ret;
     obs->metrics = obs->timing = true;
