@@ -140,6 +140,21 @@ def metrics_count_requests(srv):
     check(value(after, "process_start_time_seconds") > 1e9, "start time")
 
 
+@case()
+def metrics_count_websocket_handshake(srv):
+    before = scrape(srv)
+    c = Conn(srv)
+    c.send(get("/ws/echo", headers=[("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                                    ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                                    ("Sec-WebSocket-Version", "13")]))
+    check_eq(c.read_response(head=True).status, 101, "the opening handshake")
+    # Counted as the 101 goes out: the connection is still open.
+    key = dict(route="/ws/echo", method="GET", status="101")
+    check_eq(value(scrape(srv), "ringo_requests_total", **key) -
+             value(before, "ringo_requests_total", **key), 1, "the 101 is counted")
+    c.close()
+
+
 @case(args=["--request-ids"])
 def request_ids(srv):
     ids = set()
