@@ -33,6 +33,8 @@ int ringo_app_request_ids(ringo_app *app)
 {
     ringo__obs *obs;
 
+    if (!app)
+        return -EINVAL;
     if (app->started)
         return -EBUSY;
     obs = ringo__obs_get(app);

@@ -52,8 +52,8 @@ RINGO_API int ringo_app_access_log(ringo_app *app, const char *path, ringo_log_f
  * to RINGO_REQUEST_ID_MAX bytes of letters, digits and "-._:+=/@"), else
  * one generated (a random per-process prefix, the ring and a counter:
  * unique within the process). The ID is echoed in the response's
- * X-Request-ID field and read by ringo_req_id(). Returns 0, -EBUSY (after
- * start).
+ * X-Request-ID field and read by ringo_req_id(). Idempotent. Returns 0,
+ * -EINVAL (app NULL), -EBUSY (after start), -ENOMEM.
  */
 RINGO_API int ringo_app_request_ids(ringo_app *app);
 
