@@ -275,6 +275,57 @@ def access_log_json(srv):
     check_eq(r3.header("x-request-id"), "mine-1", "echoed")
 
 
+STALLED_LOG = os.path.join(LOG_DIR, "stalled.fifo")
+os.mkfifo(STALLED_LOG)
+# The reader end, opened before the server so that its open does not wait, and not read
+# until the end: the writer thread blocks once the pipe is full, as on a stalled disk.
+STALLED_READER = os.open(STALLED_LOG, os.O_RDONLY | os.O_NONBLOCK)
+
+
+@case(args=served(STALLED_LOG))
+def access_log_stalled_drops_lines_not_requests(srv):
+    ua = "u" * 1000  # ~1.1 KB lines: the 1 MiB buffer fills after ~1,000 of them
+    batch = get("/plaintext", headers=[("User-Agent", ua)]) * 100
+    c = Conn(srv)
+    for _ in range(30):
+        c.send(batch)
+        for _ in range(100):
+            check_eq(c.read_response().status, 200, "answered while the log is stalled")
+    c.close()
+    dropped = value(scrape(srv), "ringo_access_log_dropped_total")
+    check(dropped > 0, "lines dropped and counted")
+    check(dropped < 3000, f"not every line dropped: {dropped}")
+    # Unstall it: what was buffered goes out, and the shutdown (which writes the last
+    # lines) does not wait for a reader.
+    got = bytearray()
+
+    def drain():
+        import select
+        while True:
+            r, _, _ = select.select([STALLED_READER], [], [], 0.2)
+            if not r:
+                if srv.stopped:
+                    return
+                continue
+            try:
+                chunk = os.read(STALLED_READER, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                return
+            got.extend(chunk)
+
+    t = threading.Thread(target=drain, daemon=True)
+    t.start()
+    # The buffer empties (every line not dropped is out: there is room for the next scrape's).
+    wait_for(lambda: got.count(b"\n") >= 3000 - dropped, "the buffered lines")
+    # Every one of the 3,001 requests above is answered: each line is written or counted
+    # (the first scrape's own line may have been dropped after its count).
+    final = value(scrape(srv), "ringo_access_log_dropped_total")
+    wait_for(lambda: got.count(b"\n") >= 3001 - final + 1, "every line not dropped")
+    check_eq(got.count(b"\n"), 3001 - final + 1, "written + dropped = answered")
+
+
 V6_LOG = os.path.join(LOG_DIR, "v6.log")
 
 
