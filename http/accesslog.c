@@ -199,12 +199,12 @@ static char *combined(char *p, char *end, ringo__obs_logbuf *b, const ringo_req 
     return PUT_LIT(p, end, "\"");
 }
 
-static char *json(char *p, char *end, const ringo__obs *obs, ringo__obs_logbuf *b, unsigned ring,
-                  const ringo_req *r, size_t bytes, uint64_t dur, long ms)
+static char *json(char *p, char *end, ringo__obs_logbuf *b, unsigned ring, const ringo_req *r,
+                  size_t bytes, uint64_t dur, long ms)
 {
     char frac[5] = {'.', (char)('0' + ms / 100 % 10), (char)('0' + ms / 10 % 10),
                     (char)('0' + ms % 10), 'Z'};
-    const char *route = r->route ? r->route->pattern : obs->labels ? "unmatched" : "";
+    const char *route = r->route ? r->route->pattern : "unmatched";
 
     p = PUT_LIT(p, end, "{\"time\":\"");
     p = put(p, end, b->iso_time, b->iso_len);
@@ -260,7 +260,7 @@ void ringo__log_line(ringo__obs *obs, ringo__obs_ring *o, unsigned ring, ringo_r
 
     stamp(&o->log, &now);
     if (obs->log_format == RINGO_LOG_JSON)
-        p = json(buf, end, obs, &o->log, ring, r, bytes, dur_ns, now.tv_nsec / 1000000);
+        p = json(buf, end, &o->log, ring, r, bytes, dur_ns, now.tv_nsec / 1000000);
     else
         p = combined(buf, end, &o->log, r, bytes);
     *p++ = '\n';

@@ -1,6 +1,6 @@
 /*
  * http/observe_impl.h - metrics (http/metrics.c), the access log
- * (http/accesslog.c) and request IDs (http/reqid.c): their per-app and
+ * (http/accesslog.c) and request IDs (http/observe.c): their per-app and
  * per-ring state and the calls the request path makes.
  *
  * Per-ring state is written only by its ring thread. Counters are _Atomic
