@@ -271,6 +271,13 @@ void ringo__conn_close(ringo__conn *c, int how)
     ringo__conn_maybe_free(c);
 }
 
+/* Only this ring writes its byte counters: a plain load and store, no locked add. */
+static void count_bytes(_Atomic uint64_t *c, int32_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + (uint64_t)n,
+                          memory_order_relaxed);
+}
+
 void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
 {
     bool more = cqe->flags & IORING_CQE_F_MORE;
@@ -279,6 +286,7 @@ void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
         c->recv_armed = false;
     if (cqe->res > 0) {
         uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        count_bytes(&c->ring->stats.bytes_recv, cqe->res);
         char *p = ringo__bufring_get(c->ring, bid);
         ringo__mark_defined(p, (size_t)cqe->res);
         if (c->state == CONN_OPEN && c->pp)
@@ -452,6 +460,7 @@ void ringo__conn_on_send(ringo__conn *c, int32_t res)
         return;
     }
     c->w_off += (size_t)res;
+    count_bytes(&c->ring->stats.bytes_sent, res);
     if (c->state == CONN_CLOSING)
         return;
     if (c->w_off < c->w_len) {

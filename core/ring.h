@@ -75,6 +75,7 @@ typedef struct ringo__ring_stats {
     _Atomic uint64_t conns_accepted, reqs_served, cancels, ring_stalls, pool_hops;
     _Atomic uint64_t pipes_busy;
     _Atomic uint64_t reqs_running, ring_rejected; /* http/exec.c: max_ring_inflight */
+    _Atomic uint64_t bytes_sent, bytes_recv; /* written by the ring only (plain load + store) */
 } ringo__ring_stats;
 
 /* ---- connection: called by the protocol ---- */

@@ -130,6 +130,27 @@ static int whoami(ringo_req *req, void *udata)
     return ringo_json_respond(&w, 200);
 }
 
+/* The request's ID and trace context, read on the pool (ringo/observe.h). */
+static int sync_trace(ringo_req *req, void *udata)
+{
+    ringo_str id = ringo_req_id(req), tp;
+    int ret = ringo_req_traceparent(req, &tp);
+    ringo_json_w w;
+
+    (void)udata;
+    ringo_json_begin(&w, req);
+    ringo_json_obj(&w);
+    ringo_json_key(&w, "id");
+    ringo_json_str(&w, id.ptr, id.len);
+    ringo_json_key(&w, "traceparent");
+    if (ret == 0)
+        ringo_json_str(&w, tp.ptr, tp.len);
+    else
+        ringo_json_cstr(&w, ret == -ENOENT ? "absent" : "invalid");
+    ringo_json_end(&w);
+    return ringo_json_respond(&w, 200);
+}
+
 /* ---- sync routes: run on the work-stealing pool, may block ---- */
 
 static int sync_sleep(ringo_req *req, void *udata);
@@ -819,7 +840,9 @@ static void usage(FILE *f)
                "             [--tls-cert FILE --tls-key FILE]... [--tls-handshake-timeout MS]\n"
                "             [--tls-max-handshakes N]\n"
                "             [--queue-target MS] [--queue-interval MS] [--max-ring-inflight N]\n"
-               "             [--critical-pool-threads N] [--max-request-memory B]\n");
+               "             [--critical-pool-threads N] [--max-request-memory B]\n"
+               "             [--metrics PATH] [--access-log PATH|-]\n"
+               "             [--access-log-format combined|json] [--request-ids]\n");
 }
 
 enum {
@@ -880,7 +903,11 @@ enum {
     OPT_QINTERVAL,
     OPT_RINGINFLIGHT,
     OPT_CRITPOOL,
-    OPT_REQMEM
+    OPT_REQMEM,
+    OPT_METRICS,
+    OPT_ALOG,
+    OPT_ALOG_FORMAT,
+    OPT_REQIDS
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -923,6 +950,12 @@ static bool compress_406;
 static const char *files_dir; /* --files-dir: GET /files/{name} */
 static const char *pg_dsn;    /* --pg: a libpq connection string (else libpq's PG* variables) */
 static bool check_only;       /* --check: ringo_check() for the flags given, then exit */
+
+/* --metrics ("" turns it off), --access-log, --access-log-format, --request-ids. */
+static const char *metrics_path = "/metrics";
+static const char *access_log;
+static ringo_log_format access_log_format = RINGO_LOG_COMBINED;
+static bool request_ids;
 
 /* --openapi-url, --docs-url ("" turns them off), --swagger-ui-dir (NULL: the CDN). */
 static ringo_openapi_opts openapi = {
@@ -1009,6 +1042,10 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"max-ring-inflight", 1, 0, OPT_RINGINFLIGHT},
                                          {"critical-pool-threads", 1, 0, OPT_CRITPOOL},
                                          {"max-request-memory", 1, 0, OPT_REQMEM},
+                                         {"metrics", 1, 0, OPT_METRICS},
+                                         {"access-log", 1, 0, OPT_ALOG},
+                                         {"access-log-format", 1, 0, OPT_ALOG_FORMAT},
+                                         {"request-ids", 0, 0, OPT_REQIDS},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -1079,6 +1116,17 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_OPENAPI: openapi.json_path = optarg; break;
         case OPT_DOCS: openapi.docs_path = optarg; break;
         case OPT_SWAGGER: openapi.ui_dir = optarg; break;
+        case OPT_METRICS: metrics_path = optarg; break;
+        case OPT_ALOG: access_log = optarg; break;
+        case OPT_REQIDS: request_ids = true; break;
+        case OPT_ALOG_FORMAT:
+            if (strcmp(optarg, "json") == 0) {
+                access_log_format = RINGO_LOG_JSON;
+            } else if (strcmp(optarg, "combined") != 0) {
+                usage(stderr);
+                return -1;
+            }
+            break;
         /* The bodies spliced from this size on; 0: ringo's threshold, "never": none. */
         case OPT_SPLICEMIN:
             hooks->file_splice_min =
@@ -1273,6 +1321,7 @@ static const ringo_route_spec
     spec_echo = SPEC(basics, "The request body, sent back"),
     spec_user = SPEC_P(basics, "The id, sent back", user_params),
     spec_whoami = SPEC(basics, "The caller's address and ring"),
+    spec_trace = SPEC(sync, "The request's ID and traceparent"),
     spec_sleep = SPEC_P(async, "Sleep on the ring", sleep_params),
     spec_deadline_sleep = SPEC_P(async, "Sleep past a 200 ms deadline (504)", sleep_params),
     spec_file = SPEC(async, "A file read through io_uring"),
@@ -1359,6 +1408,7 @@ static int add_routes(ringo_app *app)
         {"GET", "/deadline/sync/sleep", RINGO_SYNC, sync_sleep, NULL, &deadline,
          &spec_deadline_sync_sleep},
         {"GET", "/sync/cpu", RINGO_SYNC, sync_cpu, NULL, NULL, &spec_cpu},
+        {"GET", "/sync/trace", RINGO_SYNC, sync_trace, NULL, NULL, &spec_trace},
         /* Dependencies, validated parameters, background tasks (ringo/deps.h). */
         {"GET", "/deps/chain", RINGO_ASYNC, deps_chain, NULL, &chain, &spec_chain},
         {"GET", "/deps/teardowns", RINGO_ASYNC, deps_teardowns, NULL, NULL, &spec_teardowns},
@@ -1442,6 +1492,12 @@ int main(int argc, char **argv)
             ret = 0;
         }
     }
+    if (ret == 0 && *metrics_path)
+        ret = ringo_app_metrics(app, metrics_path);
+    if (ret == 0 && access_log)
+        ret = ringo_app_access_log(app, access_log, access_log_format);
+    if (ret == 0 && request_ids)
+        ret = ringo_app_request_ids(app);
     if (ret == 0)
         ret = ringo_app_handle_signals(app);
     if (ret < 0) {

@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/proxy.h"
 #include "http/http_impl.h"
+#include "http/observe_impl.h"
 #include "http/ws/ws_impl.h"
 #include "http/openapi_impl.h"
 #include "http/static_impl.h"
@@ -197,6 +198,7 @@ void ringo_app_free(ringo_app *app)
     ringo__compress_app_free(app);
     ringo__openapi_free(app);
     ringo__schemas_free(app);
+    ringo__obs_free(app);
     ringo__free(app);
 }
 
@@ -384,9 +386,16 @@ int ringo_app_start(ringo_app *app)
     ret = ringo__server_probe(&app->srv);
     if (ret < 0)
         return ret;
-    ret = ringo__lifespan_startup(app);
-    if (ret < 0)
+    ret = ringo__obs_start(app);
+    if (ret < 0) {
+        ringo__obs_stop(app);
         return ret;
+    }
+    ret = ringo__lifespan_startup(app);
+    if (ret < 0) {
+        ringo__obs_stop(app);
+        return ret;
+    }
     ringo__pool_opts_init(&opts);
     if (app->srv.cfg.pool_threads)
         opts.threads = app->srv.cfg.pool_threads;
@@ -411,6 +420,7 @@ int ringo_app_start(ringo_app *app)
         if (!app->srv.cfg.quiet)
             fprintf(stderr, "ringo: cannot start the sync-handler pool: %s\n", strerror(-ret));
         ringo__lifespan_shutdown(app);
+        ringo__obs_stop(app);
         return ret;
     }
     ret = ringo__server_start(&app->srv);
@@ -419,6 +429,7 @@ int ringo_app_start(ringo_app *app)
         ringo__pool_free(app->crit_pool);
         app->pool = app->crit_pool = NULL;
         ringo__lifespan_shutdown(app);
+        ringo__obs_stop(app);
         return ret;
     }
     app->started = true;
@@ -440,8 +451,10 @@ int ringo_app_wait(ringo_app *app)
         return -EINVAL;
     ret = ringo__server_wait(&app->srv);
     /* Not while teardowns still run: what the hooks release may be theirs. */
-    if (!app->srv.abandoned)
+    if (!app->srv.abandoned) {
         ringo__lifespan_shutdown(app);
+        ringo__obs_stop(app); /* the rings stopped: the last log lines go out */
+    }
     return ret;
 }
 

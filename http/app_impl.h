@@ -70,6 +70,7 @@ typedef struct ringo__route {
     _Atomic uint32_t limit;    /* the concurrency limit now (adaptive: moves) */
     _Atomic uint32_t fast; /* adaptive: requests under the latency target since the last raise */
     _Atomic uint64_t rejected, mem_requests, mem_total, mem_max, mem_rejected;
+    unsigned obs_label; /* its metrics route label (http/metrics.c) */
 } ringo__route;
 
 struct ringo_app {
@@ -104,6 +105,7 @@ struct ringo_app {
     bool zall;                        /* ringo_app_compress(): every route but those opting out */
     struct ringo__openapi *openapi;   /* ringo_app_openapi() (http/openapi.c), or NULL */
     struct ringo__schemas *schemas;   /* declared routes' compiled patterns (http/schema.c) */
+    struct ringo__obs *obs;           /* metrics, access log, request IDs (http/observe_impl.h) */
 };
 
 /* ringo_config.max_post_inflight when 0: background tasks in flight per app. */

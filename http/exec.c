@@ -26,6 +26,7 @@
 
 #include "core/util.h"
 #include "http/http_impl.h"
+#include "http/observe_impl.h"
 #include "http/ws/ws_impl.h"
 #include "http/schema_impl.h"
 
@@ -86,6 +87,8 @@ void ringo__exec_route(ringo__sess *s, ringo_req *r)
         r->arena.limit = r->route->limits.max_request_memory;
     else
         r->arena.limit = s->cfg->max_request_memory;
+    if (s->app->obs)
+        ringo__obs_head(s, r);
 }
 
 /* ---- admission at the edge: the ring's bound, the route's concurrency limit ---- */
@@ -382,6 +385,11 @@ static void sync_run(ringo__job *job)
         ringo__compress_resp(r); /* an async handler's large body */
         return;
     }
+    if (j->submit_ns) {
+        /* The ring reads these after the completion CQE (ringo__pool_job_acquire). */
+        r->obs_qwait_ns += ringo__obs_now() - j->submit_ns;
+        r->obs_pooled = true;
+    }
     body(r, j->post);
     /* A sync handler's body is compressed here, on its worker, never on the ring. */
     if (!j->post && r->hop_to > r->route->nplan && r->outcome == REQ_OK) {
@@ -494,6 +502,8 @@ static int start_job(ringo_req *r, bool compress)
     j->req = r;
     j->post = r->phase == REQ_POST;
     j->compress = compress;
+    if (!compress && !j->post && sess(r->conn)->app->obs && sess(r->conn)->app->obs->timing)
+        j->submit_ns = ringo__obs_now();
     /* Teardowns release what the request holds: they run even past the drain timeout. */
     j->job.must_run = j->post && r->x->post[r->hop_from].dep;
     if (!j->post && !compress)

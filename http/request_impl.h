@@ -52,8 +52,9 @@ typedef struct ringo__sync_job {
     ringo__job job;         /* run on a worker */
     ringo__completion comp; /* its completion CQE on the owning ring */
     struct ringo_req *req;
-    bool post;     /* a post-response hop: set by the ring at submit, read by the worker */
-    bool compress; /* compresses an async handler's body (http/compress.c), nothing else */
+    uint64_t submit_ns; /* metrics: when it was queued (0: not timed) */
+    bool post;          /* a post-response hop: set by the ring at submit, read by the worker */
+    bool compress;      /* compresses an async handler's body (http/compress.c), nothing else */
 } ringo__sync_job;
 
 struct ringo_req {
@@ -111,6 +112,11 @@ struct ringo_req {
     uint8_t stream_cancel;             /* ring: why the server ended the stream (http/stream.c) */
     struct ringo__ws_handshake *ws_hs; /* a WebSocket route's checked opening handshake */
     struct ringo_ws *ws;               /* ringo_ws_accept()ed */
+    /* Observability (http/observe_impl.h), when the app asked for it. */
+    ringo_str rid;         /* request ID: echoed in X-Request-ID when set */
+    uint64_t obs_t0;       /* ns: its first byte was parsed */
+    uint64_t obs_qwait_ns; /* time its sync hops waited in the pool queue */
+    bool obs_pooled;       /* a sync hop of its ran: obs_qwait_ns is a sample */
     _Alignas(16) char inline_arena[REQ_INLINE_ARENA];
 };
 

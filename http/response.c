@@ -240,7 +240,7 @@ static size_t head_need(const ringo_req *req)
 
     for (uint32_t i = 0; i < req->nrhdrs; i++)
         need += req->rhdrs[i].name.len + req->rhdrs[i].value.len + 4;
-    return need;
+    return need + (req->rid.len ? req->rid.len + 16 : 0);
 }
 
 /*
@@ -269,6 +269,12 @@ put_head(char *p, const ringo_req *req, const char *date, int framing, uint64_t 
         p = put(p, "Transfer-Encoding: chunked\r\n", 28);
     }
     p = put_fields(p, req->rhdrs, req->nrhdrs);
+    if (req->rid.len) {
+        /* ringo_app_request_ids(): the request's ID, the client's own or ours. */
+        p = put(p, "X-Request-ID: ", 14);
+        p = put(p, req->rid.ptr, req->rid.len);
+        p = put(p, "\r\n", 2);
+    }
     if (!req->keep_alive || req->resp_close)
         p = put(p, "Connection: close\r\n", 19);
     else if (req->http_minor == 0)

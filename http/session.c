@@ -16,6 +16,7 @@
 
 #include "core/alloc.h"
 #include "http/http_impl.h"
+#include "http/observe_impl.h"
 #include "http/ws/ws_impl.h"
 
 static ringo__sess *sess(ringo__conn *c) { return ringo__conn_state(c); }
@@ -56,7 +57,9 @@ ringo_req *ringo__req_new(ringo__sess *s)
     ringo__arena_init(&r->arena, r->inline_arena, sizeof(r->inline_arena));
     r->conn = s->conn;
     r->status = 200;
-    r->method = r->target = r->path = r->query = (ringo_str){"", 0};
+    r->method = r->target = r->path = r->query = r->rid = (ringo_str){"", 0};
+    if (s->app->obs && s->app->obs->timing)
+        r->obs_t0 = ringo__obs_now();
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ringo__conn_ring(s->conn))->reqs_live, 1,
                               memory_order_relaxed);
     return r;
@@ -170,6 +173,7 @@ static void respond(ringo__sess *s, ringo_req *r)
 {
     ringo__ring *ring = ringo__conn_ring(s->conn);
     bool keep = r->keep_alive && !r->resp_close;
+    size_t unsent = 0;
 
     ringo__req_answer(r);
     if (s->cur == r) {
@@ -198,9 +202,16 @@ static void respond(ringo__sess *s, ringo_req *r)
     if (keep && !r->stream && !s->feeding && !s->qhead && !s->pending_len && !s->in_message &&
         ringo__ring_stop_requested(ring))
         r->keep_alive = keep = false;
+    if (s->app->obs) {
+        ringo__obs_answer(s, r);
+        unsent = ringo__conn_unsent(s->conn);
+    }
     if (r->stream ? !ringo__stream_finish(r) : ringo__resp_serialize(r, s->conn) < 0)
         keep = false;
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->reqs_served, 1, memory_order_relaxed);
+    /* Bytes this answer queued: the whole response, or a stream's last piece. */
+    if (s->app->obs)
+        ringo__obs_done(s, r, ringo__conn_unsent(s->conn) - unsent);
     if (!keep) {
         sess_die(s);
         ringo__conn_close(s->conn, RINGO__CLOSE_AFTER_SEND);
@@ -617,6 +628,12 @@ void ringo__sess_substitute(ringo__sess *s, ringo_req *r, int status)
     e->keep_alive = r->keep_alive;
     e->http_minor = r->http_minor;
     e->is_head = r->is_head;
+    /* Counted and logged as the request it stands in for. */
+    e->route = r->route;
+    e->method = r->method;
+    e->target = r->target;
+    e->rid = r->rid;
+    e->obs_t0 = r->obs_t0;
     respond(s, e);
     ringo__req_free(e);
     resume_conn(s);

@@ -30,5 +30,6 @@
 #include "ringo/openapi.h"
 #include "ringo/check.h"
 #include "ringo/tls.h"
+#include "ringo/observe.h"
 
 #endif

@@ -7,8 +7,10 @@
 # count); the counters are zeroed before and dumped after each batch with
 # callgrind_control, so start-up, warm-up and shutdown are not counted.
 #
-#   perf/callgrind.sh [-n REQUESTS] [-p PATH]   (defaults: 20000, /plaintext)
+#   perf/callgrind.sh [-n REQUESTS] [-p PATH] [-- SERVER-ARGS...]   (defaults: 20000, /plaintext)
 #
+# SERVER-ARGS go to the demo server as they are (e.g. -- --metrics "" to leave the
+# metrics out, -- --access-log /tmp/a.log to add the access log).
 # Two batches: 64 connections not pipelined, then 64 connections pipelined 16 deep.
 # Binary: RINGO_BIN if set; else a RINGO_VALGRIND=ON build in build-valgrind/ (libc malloc,
 # kernel-written memory annotated), configured and built when missing; else build/ringo.
@@ -25,7 +27,8 @@ while [ $# -gt 0 ]; do
     case $1 in
         -n) n=$2; shift 2 ;;
         -p) path=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --) shift; break ;;
         *) echo "callgrind.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -69,7 +72,7 @@ port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(
 url=http://127.0.0.1:$port$path
 
 valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out.%p" \
-    "$RINGO_BIN" --host 127.0.0.1 --port "$port" --threads 1 \
+    "$RINGO_BIN" --host 127.0.0.1 --port "$port" --threads 1 "$@" \
     >"$out/server.stdout" 2>"$out/server.stderr" &
 vg=$!
 stop_server() {
@@ -120,7 +123,7 @@ stop_server
 
 summary=$out/summary.txt
 {
-    echo "ringo under callgrind: $RINGO_BIN ($kind), --threads 1"
+    echo "ringo under callgrind: $RINGO_BIN ($kind), --threads 1 $*"
     echo "date $(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), $(valgrind --version)"
     echo
     for name in plain pipelined; do

@@ -23,11 +23,12 @@ jobs=$(nproc)
 # example's check; pkg-config: the install tests.
 # systemd: systemd-analyze verifies examples/systemd/ (test_systemd; no running systemd needed).
 # libssl-dev builds TLS (core/tls.c); openssl makes the TLS tests' certificates and is their s_client.
+# python3-prometheus-client: /metrics parsed by the Prometheus client's own text parser.
 # haproxy, nginx: the load balancers of test_load_balancers (apache2-utils: its optional ab load).
 scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli \
     python3-jsonschema libpq-dev postgresql-15 libseccomp-dev libjansson-dev \
     golang-github-containers-common python3-yaml pkg-config systemd haproxy nginx apache2-utils \
-    libssl-dev openssl
+    libssl-dev openssl python3-prometheus-client
 
 build() { # dir, cmake args...
     local dir=$1; shift

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "core/alloc.h"
+#include "http/observe_impl.h"
 #include "http/ws/ws_impl.h"
 
 #define DEFAULT_MAX_MESSAGE (1u << 20)
@@ -106,6 +107,7 @@ static int write_head(ringo_req *r, ringo__conn *c, const char *proto)
 
     for (uint32_t i = 0; i < r->nrhdrs; i++)
         need += r->rhdrs[i].name.len + r->rhdrs[i].value.len + 4;
+    need += r->rid.len ? r->rid.len + 16 : 0;
     p = start = ringo__conn_reserve(c, need);
     if (!p)
         return -ENOMEM;
@@ -116,6 +118,8 @@ static int write_head(ringo_req *r, ringo__conn *c, const char *proto)
     if (proto)
         p += sprintf(p, "Sec-WebSocket-Protocol: %s\r\n", proto);
     p += ringo__resp_fields(r->rhdrs, r->nrhdrs, p);
+    if (r->rid.len) /* ringo_app_request_ids() */
+        p += sprintf(p, "X-Request-ID: %.*s\r\n", (int)r->rid.len, r->rid.ptr);
     memcpy(p, "\r\n", 2);
     ringo__conn_commit(c, (size_t)(p + 2 - start));
     ringo__conn_flush(c);
@@ -128,6 +132,7 @@ int ringo_ws_accept(ringo_req *req, const ringo_ws_accept_opts *opts, ringo_ws *
     const char *proto = opts ? opts->subprotocol : NULL;
     ringo__sess *s;
     ringo_ws *ws;
+    size_t unsent;
 
     if (!out)
         return -EINVAL;
@@ -146,11 +151,15 @@ int ringo_ws_accept(ringo_req *req, const ringo_ws_accept_opts *opts, ringo_ws *
     ws = ringo__calloc(1, sizeof(*ws)); /* first: nothing can fail once the 101 is out */
     if (!ws)
         return -ENOMEM;
+    unsent = ringo__conn_unsent(req->conn);
     if (write_head(req, req->conn, proto) < 0) {
         ringo__free(ws);
         return -ENOMEM;
     }
     req->status = 101;
+    /* Counted and logged now: the handler may run as long as the connection lives. */
+    if (s->app->obs)
+        ringo__obs_done(s, req, ringo__conn_unsent(req->conn) - unsent);
     ringo__ws_attach(ws, req, s, t);
     *out = ws;
     return 0;

@@ -60,6 +60,8 @@ CASES = [
     Case("pipeline-16", "/plaintext, 256 connections, pipelined depth 16", "plaintext", 256,
          depth=16),
     Case("json-64", "/json, 64 connections", "json", 64),
+    Case("observe-64", "/plaintext, 64 connections, with and without /metrics and the access "
+         "log to a file", "observe", 64),
     Case("idle-10k", "{n:,} idle keep-alive connections + 64 active on /plaintext",
          "plaintext", 64, idle=True),
     Case("sleep-64", "/sleep?ms=10 (async sleep), 64 connections", "sleep", 64, hook=True),

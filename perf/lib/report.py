@@ -8,13 +8,14 @@ import subprocess
 
 import openloop
 
-ORDER = ["ringo", "ringo-sync", "ringo-sync-base", "ringo-admit", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
+ORDER = ["ringo", "ringo-sync", "ringo-sync-base", "ringo-admit", "ringo-observe", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
          "pgbench"]
 LABEL = {"ringo": "ringo", "ringo-sync": "ringo sync (pool)",
-         "ringo-sync-base": "ringo sync (base build)", "limit": "limit (canned io_uring)",
+         "ringo-sync-base": "ringo sync (base build)",
+         "ringo-observe": "ringo + /metrics + access log", "limit": "limit (canned io_uring)",
          "nginx": "nginx", "h2o": "h2o", "fastapi-async": "FastAPI `async def`",
          "fastapi-def": "FastAPI `def`", "pgbench": "pgbench `-S -M prepared`"}
-SHORT = {"ringo": "ringo", "ringo-sync": "ringo sync", "ringo-sync-base": "ringo sync base", "limit": "limit", "nginx": "nginx",
+SHORT = {"ringo": "ringo", "ringo-sync": "ringo sync", "ringo-sync-base": "ringo sync base", "ringo-observe": "ringo observed", "limit": "limit", "nginx": "nginx",
          "h2o": "h2o", "fastapi-async": "FastAPI async def", "fastapi-def": "FastAPI def",
          "pgbench": "pgbench"}
 

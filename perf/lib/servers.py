@@ -45,7 +45,8 @@ ASYNC_ROUTES.update(TFB_ASYNC)
 SYNC_ROUTES.update(TFB_SYNC)
 RINGO_ROUTES = {**ASYNC_ROUTES, "sync_json": "/sync/json", "sync_sleep": "/sync/sleep?ms=10",
                 "static_4k": "/static/4k.bin", "static_64m": "/static/64m.bin",
-                "gzip_json": "/json64k", "livez": "/livez", "stats": "/stats"}
+                "gzip_json": "/json64k", "livez": "/livez", "stats": "/stats",
+                "observe": "/plaintext"}
 # The health route the overload case probes (perf/lib/openloop.py): ringo's /livez (else
 # its /stats, an async route on the ring), FastAPI's `async def` /livez on its event loop.
 ASYNC_ROUTES["livez"] = SYNC_ROUTES["livez"] = "/livez"
@@ -340,13 +341,25 @@ class Ringo(Server):
             self.opts.ringo_has_pg = "--pg" in r.stdout + r.stderr
         return ["--pg", dsn] if self.opts.ringo_has_pg else []
 
+    def knows(self, flag):
+        """Whether this build of the demo takes flag (an older RINGO_BIN may not)."""
+        if not hasattr(self.opts, "ringo_help"):
+            r = subprocess.run([self.opts.ringo_bin, "--help"], capture_output=True, text=True)
+            self.opts.ringo_help = r.stdout + r.stderr
+        return flag in self.opts.ringo_help
+
+    def observe_args(self):
+        """Without metrics (the demo's default turns them on): the engine alone, as peers
+        measure theirs; the observe case measures them on top (RingoObserve)."""
+        return ["--metrics", ""] if self.knows("--metrics") else []
+
     def command(self):
         # --static-cache-valid 1000: a cached file is trusted for a second without openat2 +
         # statx, as nginx's open_file_cache (whose validity is 60 s by default) does.
         return [self.opts.ringo_bin, "--host", "127.0.0.1", "--port", "0", "--threads", "1",
                 "--pool-threads", str(POOL_THREADS),
                 "--max-conns", str(self.opts.max_conns), "--static-dir", self.static_dir,
-                "--static-cache-valid", "1000"] + self.pg_args()
+                "--static-cache-valid", "1000"] + self.observe_args() + self.pg_args()
 
     def version(self):
         return self.opts.ringo_version
@@ -408,6 +421,23 @@ class RingoAdmit(Ringo):
     def command(self):
         return super().command() + ["--queue-target", str(self.QUEUE_TARGET_MS),
                                     "--queue-interval", str(self.QUEUE_INTERVAL_MS)]
+
+
+class RingoObserve(Ringo):
+    """The same demo with /metrics counting every request and the access log (combined
+    format) written to a file in the run directory: what observability costs, measured
+    next to plain ringo in the same run (the observe-64 case)."""
+    name, label = "ringo-observe", "ringo + /metrics + access log"
+    routes = {"observe": "/plaintext"}
+
+    def available(self):
+        why = super().available()
+        if why is None and not self.knows("--access-log"):
+            why = "this ringo build has no --access-log"
+        return why
+
+    def observe_args(self):
+        return ["--metrics", "/metrics", "--access-log", os.path.join(self.dir, "access.log")]
 
 
 class Pgbench(Server):
@@ -567,7 +597,7 @@ class FastAPIDef(FastAPI):
         return env
 
 
-ALL = [Ringo, RingoSync, RingoSyncBase, RingoAdmit, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench]
+ALL = [Ringo, RingoSync, RingoSyncBase, RingoAdmit, RingoObserve, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench]
 BY_NAME = {c.name: c for c in ALL}
 ALIASES = {"fastapi": ["fastapi-async", "fastapi-def"]}
 
