@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/probe.h"
 #include "core/ring_impl.h"
 #include "core/systemd.h"
 
@@ -59,9 +60,9 @@ static void resolve_config(ringo__server *s)
 /* Fails early, in the caller's thread, with a message naming what is missing. */
 int ringo__server_probe(const ringo__server *s)
 {
-    struct io_uring_params p;
     struct io_uring ring;
     struct io_uring_probe *probe;
+    const char *step, *what;
     int ret, ops[] = {IORING_OP_ACCEPT,   IORING_OP_RECV,          IORING_OP_SEND,
                       IORING_OP_TIMEOUT,  IORING_OP_POLL_ADD,      IORING_OP_ASYNC_CANCEL,
                       IORING_OP_MSG_RING, IORING_OP_TIMEOUT_REMOVE};
@@ -70,22 +71,23 @@ int ringo__server_probe(const ringo__server *s)
                            "IORING_OP_POLL_ADD", "IORING_OP_ASYNC_CANCEL",
                            "IORING_OP_MSG_RING", "IORING_OP_TIMEOUT_REMOVE"};
 
-    memset(&p, 0, sizeof(p));
-    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-    ret = io_uring_queue_init_params(8, &ring, &p);
-    if (ret == -EPERM || ret == -ENOSYS) {
-        if (!s->cfg.quiet)
-            fprintf(stderr,
-                    "ringo: io_uring is unavailable (%s): it may be disabled by "
-                    "sysctl kernel.io_uring_disabled or blocked by a container's "
-                    "seccomp profile\n",
-                    strerror(-ret));
-        return ret;
+    ret = ringo__uring_try(&ring, &step, &what);
+    if (ret < 0 && ringo__uring_refused(ret)) {
+        if (!s->cfg.quiet) {
+            ringo__uring_facts f;
+            char why[1024];
+            ringo__uring_facts_read(&f);
+            fprintf(stderr, "ringo: io_uring is unavailable: %s\n",
+                    ringo__uring_explain(ret, step, &f, why, sizeof(why)));
+        }
+        return RINGO_EIOURING;
     }
     if (ret == -EINVAL) {
         if (!s->cfg.quiet)
-            fprintf(stderr, "ringo: the kernel lacks IORING_SETUP_DEFER_TASKRUN / "
-                            "SINGLE_ISSUER (Linux 6.1 or newer is required)\n");
+            fprintf(stderr,
+                    "ringo: the kernel lacks %s (%s: Invalid argument; Linux 6.1 or newer "
+                    "is required)\n",
+                    what, step);
         return -EOPNOTSUPP;
     }
     if (ret < 0)

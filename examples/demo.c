@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <stdbool.h>
@@ -745,7 +746,7 @@ static void usage(FILE *f)
                "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
                "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
                "             [--file-no-sendfile] [--openapi-url PATH] [--docs-url PATH]\n"
-               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet]\n"
+               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet] [--check]\n"
                "             [--shutdown-delay MS] [--ready-max-queue N] [--live-stall MS]\n"
                "             [--reuse-port] [--systemd]\n");
 }
@@ -791,6 +792,7 @@ enum {
     OPT_DOCS,
     OPT_SWAGGER,
     OPT_PG,
+    OPT_CHECK,
     OPT_SHUTDOWN_DELAY,
     OPT_READY_QUEUE,
     OPT_LIVE_STALL,
@@ -799,7 +801,36 @@ enum {
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
-static const char *static_dir = RINGO_DEMO_DIR "/static";
+static const char *static_dir; /* NULL: demo_static */
+
+/*
+ * The demo's own files (examples/static): where cmake --install put them
+ * next to this binary (<prefix>/share/ringo/static for <prefix>/bin/ringo),
+ * else in the source tree it was built from.
+ */
+static char demo_static[PATH_MAX], demo_hello[PATH_MAX + 16];
+
+static void find_demo_files(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    char *slash;
+
+    snprintf(demo_static, sizeof(demo_static), "%s", RINGO_DEMO_DIR "/static");
+    if (n > 0) {
+        exe[n] = '\0';
+        slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        if (strlen(exe) + sizeof(RINGO_DEMO_INSTALLED_STATIC) + 1 < sizeof(demo_static)) {
+            char installed[PATH_MAX];
+            snprintf(installed, sizeof(installed), "%s/%s", exe, RINGO_DEMO_INSTALLED_STATIC);
+            if (access(installed, F_OK) == 0)
+                memcpy(demo_static, installed, sizeof(installed));
+        }
+    }
+    snprintf(demo_hello, sizeof(demo_hello), "%s/hello.txt", demo_static);
+}
 static uint32_t static_valid_ms;
 static unsigned static_flags; /* --static-listing, --static-symlinks, --static-no-variants */
 
@@ -808,6 +839,7 @@ static bool compress_406;
 
 static const char *files_dir; /* --files-dir: GET /files/{name} */
 static const char *pg_dsn;    /* --pg: a libpq connection string (else libpq's PG* variables) */
+static bool check_only;       /* --check: ringo_check() for the flags given, then exit */
 
 /* --openapi-url, --docs-url ("" turns them off), --swagger-ui-dir (NULL: the CDN). */
 static ringo_openapi_opts openapi = {
@@ -861,6 +893,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"docs-url", 1, 0, OPT_DOCS},
                                          {"swagger-ui-dir", 1, 0, OPT_SWAGGER},
                                          {"pg", 1, 0, OPT_PG},
+                                         {"check", 0, 0, OPT_CHECK},
                                          {"shutdown-delay", 1, 0, OPT_SHUTDOWN_DELAY},
                                          {"ready-max-queue", 1, 0, OPT_READY_QUEUE},
                                          {"live-stall", 1, 0, OPT_LIVE_STALL},
@@ -910,6 +943,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_Z406: compress_406 = true; break;
         case OPT_FILES: files_dir = optarg; break;
         case OPT_PG: pg_dsn = optarg; break;
+        case OPT_CHECK: check_only = true; break;
         case OPT_SHUTDOWN_DELAY: cfg->shutdown_delay_ms = (uint32_t)v; break;
         case OPT_READY_QUEUE: cfg->ready_max_queue = (uint32_t)v; break;
         case OPT_LIVE_STALL: cfg->live_stall_ms = (uint32_t)v; break;
@@ -942,9 +976,19 @@ static int demo_reload(ringo_app *app, void *udata)
     return 0;
 }
 
-/* udata APP is replaced by the app itself at registration. */
-static char app_marker;
+/*
+ * Exit statuses (docs/operations.md "Exit statuses"): 0 a graceful stop, 1
+ * start-up or run failure, 2 a bad flag, and this one when io_uring is
+ * refused to the process (a seccomp profile, kernel.io_uring_disabled):
+ * sysexits.h's EX_UNAVAILABLE, so a supervisor can tell "cannot run here"
+ * from a failure a restart may cure (systemd: RestartPreventExitStatus=69).
+ */
+#define DEMO_EXIT_NO_IO_URING 69
+
+/* udata APP is replaced by the app itself at registration, HELLO by demo_hello. */
+static char app_marker, hello_marker;
 #define APP ((void *)&app_marker)
+#define HELLO ((void *)&hello_marker)
 
 /* ---- declarations of the routes' parameters, for validation and /openapi.json ---- */
 
@@ -1119,8 +1163,7 @@ static int add_routes(ringo_app *app)
         {"GET", "/whoami", RINGO_ASYNC, whoami, NULL, NULL, &spec_whoami},
         {"GET", "/sleep", RINGO_ASYNC, sleep_route, NULL, NULL, &spec_sleep},
         {"GET", "/deadline/sleep", RINGO_ASYNC, sleep_route, NULL, &deadline, &spec_deadline_sleep},
-        {"GET", "/async/file", RINGO_ASYNC, async_file, RINGO_DEMO_DIR "/static/hello.txt", NULL,
-         &spec_file},
+        {"GET", "/async/file", RINGO_ASYNC, async_file, HELLO, NULL, &spec_file},
         {"GET", "/async/upstream", RINGO_ASYNC, async_upstream, APP, NULL, &spec_upstream},
         {"GET", "/block", RINGO_ASYNC, block_route, NULL, NULL, &spec_block},
         {"GET", "/stats", RINGO_ASYNC, stats_route, APP, NULL, &spec_stats},
@@ -1150,7 +1193,10 @@ static int add_routes(ringo_app *app)
         ringo_route_opts o = routes[i].opts ? *routes[i].opts : (ringo_route_opts){0};
         o.spec = routes[i].spec;
         ret = ringo_route_ex(app, routes[i].method, routes[i].pattern, routes[i].mode, routes[i].fn,
-                             routes[i].udata == APP ? app : routes[i].udata, &o);
+                             routes[i].udata == APP     ? app
+                             : routes[i].udata == HELLO ? demo_hello
+                                                        : routes[i].udata,
+                             &o);
     }
     /* Probes for load balancers, Kubernetes and systemd (ringo/health.h). */
     if (ret == 0)
@@ -1168,7 +1214,8 @@ static int add_routes(ringo_app *app)
     if (ret == 0)
         ret = demo_product_routes(app);
     if (ret == 0)
-        ret = demo_file_routes(app, static_dir, static_valid_ms, static_flags);
+        ret = demo_file_routes(app, static_dir ? static_dir : demo_static, static_valid_ms,
+                               static_flags);
     if (ret == 0)
         ret = demo_tfb_routes(app, pg_dsn);
     if (ret == 0)
@@ -1185,8 +1232,13 @@ int main(int argc, char **argv)
     int ret;
 
     ringo_config_init(&cfg);
+    find_demo_files();
     if (parse_args(argc, argv, &cfg, &hooks) < 0)
         return 2;
+    if (check_only) { /* ok or warnings: 0; a failure: 1; io_uring refused: 69 */
+        ret = ringo_check(stdout, &cfg);
+        return ret == RINGO_EIOURING ? DEMO_EXIT_NO_IO_URING : ret == RINGO_CHECK_FAIL;
+    }
     ret = ringo_app_new(&app, &cfg);
     if (ret == 0)
         ret = ringo__app_test_hooks(app, &hooks);
@@ -1213,7 +1265,7 @@ int main(int argc, char **argv)
     ret = ringo_app_start(app);
     if (ret < 0) {
         ringo_app_free(app);
-        return 1;
+        return ret == RINGO_EIOURING ? DEMO_EXIT_NO_IO_URING : 1;
     }
     printf("ringo: listening on http://%s%s%s:%u (%u rings)\n", strchr(cfg.host, ':') ? "[" : "",
            cfg.host, strchr(cfg.host, ':') ? "]" : "", ringo_app_port(app),

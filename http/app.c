@@ -408,6 +408,8 @@ const char *ringo_strerror(int err)
         return "Request answered with an HTTP error (ringo_fail)";
     if (err == RINGO_EVALIDATION || err == -RINGO_EVALIDATION)
         return "Request parameters failed validation (422)";
+    if (err == RINGO_EIOURING || err == -RINGO_EIOURING)
+        return "io_uring is unavailable (refused by the kernel, a sysctl or a seccomp filter)";
     if (err < 0)
         err = -err;
     return strerror(err);

@@ -28,5 +28,6 @@
 #include "ringo/json.h"
 #include "ringo/schema.h"
 #include "ringo/openapi.h"
+#include "ringo/check.h"
 
 #endif

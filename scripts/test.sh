@@ -18,9 +18,13 @@ jobs=$(nproc)
 # compression tests' decoders; python3-jsonschema: /openapi.json against the OpenAPI 3.1 schema.
 # libpq-dev builds the PostgreSQL module; postgresql-15 provides the server binaries its tests run
 # in a throw-away cluster (tests/integration/pg_cluster.py; the package's own cluster is never used).
+# libseccomp-dev, libjansson-dev, golang-github-containers-common: the seccomp launcher
+# (tests/seccomp/) and the container runtimes' default profile; python3-yaml: the Kubernetes
+# example's check; pkg-config: the install tests.
 # systemd: systemd-analyze verifies examples/systemd/ (test_systemd; no running systemd needed).
 scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli \
-    python3-jsonschema libpq-dev postgresql-15 systemd
+    python3-jsonschema libpq-dev postgresql-15 libseccomp-dev libjansson-dev \
+    golang-github-containers-common python3-yaml pkg-config systemd
 
 build() { # dir, cmake args...
     local dir=$1; shift

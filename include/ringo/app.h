@@ -266,8 +266,9 @@ RINGO_API int ringo_app_handle_signals(ringo_app *app);
  * ring listens. On failure nothing is left running and a line on stderr
  * names what is wrong (unless quiet). An app starts once. Returns 0,
  * -EBUSY (started before), -ENOENT (an unregistered dependency is needed),
- * -ELOOP (a dependency cycle), a startup hook's error, -EPERM/-ENOSYS
- * (io_uring unavailable), -EOPNOTSUPP (a required io_uring feature is
+ * -ELOOP (a dependency cycle), a startup hook's error, RINGO_EIOURING
+ * (io_uring refused: a sysctl, a seccomp filter, no io_uring in the kernel;
+ * the line names the cause), -EOPNOTSUPP (a required io_uring feature is
  * missing), -EADDRINUSE, -EACCES,
  * -EADDRNOTAVAIL, -ENOMEM, or another -errno from thread or descriptor
  * creation.

@@ -2,9 +2,9 @@
  * ringo/common.h - value types and conventions shared by every module.
  *
  * Every call that can fail returns an int (or ssize_t): >= 0 on success or a
- * count, -errno on failure. Two failures are ringo's own and have values
+ * count, -errno on failure. Three failures are ringo's own and have values
  * outside the errno range, so that no errno a handler passes on can be
- * mistaken for them: RINGO_EHTTP and RINGO_EVALIDATION below.
+ * mistaken for them: RINGO_EHTTP, RINGO_EVALIDATION and RINGO_EIOURING below.
  * ringo_strerror() turns any of these values into text.
  */
 #ifndef RINGO_COMMON_H
@@ -54,7 +54,16 @@ typedef enum ringo_mode {
  */
 #define RINGO_EVALIDATION (-20002)
 
-/* Text for a -errno (or errno) value, RINGO_EHTTP or RINGO_EVALIDATION.
+/*
+ * io_uring is refused to this process: ringo_app_start() found that
+ * io_uring_setup, io_uring_enter or io_uring_register fails with EPERM,
+ * EACCES, ENOSYS or EOPNOTSUPP (the sysctl kernel.io_uring_disabled, a
+ * seccomp filter, a security module, a kernel without io_uring) and printed
+ * the cause and the fix (docs/operations.md "io_uring refused").
+ */
+#define RINGO_EIOURING (-20003)
+
+/* Text for a -errno (or errno) value, RINGO_EHTTP, RINGO_EVALIDATION or RINGO_EIOURING.
  * Never NULL; the string is static. */
 RINGO_API const char *ringo_strerror(int err);
 

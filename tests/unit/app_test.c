@@ -300,7 +300,10 @@ static ringo_app *app_new(uint16_t port)
     return app;
 }
 
-static int unavailable(int ret) { return ret == -EPERM || ret == -ENOSYS || ret == -EOPNOTSUPP; }
+static int unavailable(int ret)
+{
+    return ret == RINGO_EIOURING || ret == -EPERM || ret == -ENOSYS || ret == -EOPNOTSUPP;
+}
 
 static uint16_t app_start(ringo_app *app)
 {

@@ -386,7 +386,7 @@ void fake_app_start(ringo_app *app)
 {
     int ret = ringo_app_start(app);
 
-    if (ret == -ENOSYS || ret == -EPERM || ret == -EOPNOTSUPP) {
+    if (ret == RINGO_EIOURING || ret == -ENOSYS || ret == -EPERM || ret == -EOPNOTSUPP) {
         printf("skip: io_uring unavailable for the pool: %s\n", strerror(-ret));
         exit(77);
     }

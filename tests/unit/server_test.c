@@ -132,7 +132,7 @@ static void start(void)
     cfg.drain_timeout_ms = 5000;
     CHECK(ringo__server_init(&srv, &(ringo__server_opts){&cfg, &echo, NULL, NULL}) == 0);
     ret = ringo__server_probe(&srv);
-    if (ret == -ENOSYS || ret == -EPERM || ret == -EOPNOTSUPP) {
+    if (ret == RINGO_EIOURING || ret == -ENOSYS || ret == -EPERM || ret == -EOPNOTSUPP) {
         printf("skip: io_uring unavailable: %s\n", strerror(-ret));
         ringo__server_free(&srv);
         exit(77);
