@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/proxy.h"
 #include "core/ring_impl.h"
 
 #define OUT_MIN 4096
@@ -45,6 +46,8 @@ socklen_t ringo__conn_peer(const ringo__conn *c, struct sockaddr_storage *out)
     memcpy(out, &c->peer, c->peer_len);
     return c->peer_len;
 }
+
+bool ringo__conn_proxied_tls(const ringo__conn *c) { return c->pp_ssl; }
 
 static uint64_t data_of(const ringo__conn *c, int op)
 {
@@ -73,12 +76,31 @@ static void cancel_recv(ringo__conn *c)
     io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
 }
 
+/*
+ * A PROXY listener takes connections from its trusted networks only: from
+ * anywhere else a header would be a forged client address, and a plain
+ * client would bypass the load balancer. Those are closed unread.
+ */
+static bool proxy_refused(ringo__ring *r, const struct sockaddr_in6 *peer, socklen_t len)
+{
+    return r->srv->cfg.proxy_protocol &&
+           (len == 0 || !ringo__ring_trusted(r, (const struct sockaddr *)peer));
+}
+
 void ringo__conn_accepted(ringo__ring *r, int fd)
 {
     const ringo__proto *p = r->proto;
+    struct sockaddr_in6 peer;
+    socklen_t peer_len = sizeof(peer);
     ringo__conn *c;
     int one = 1;
 
+    if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) < 0)
+        peer_len = 0;
+    if (proxy_refused(r, &peer, peer_len)) {
+        close(fd);
+        return;
+    }
     if (r->nfree == 0 || !(c = ringo__calloc(1, sizeof(*c) + p->conn_size))) {
         /* Past the cap: a short answer beats a silent reset. */
         char buf[512];
@@ -88,15 +110,19 @@ void ringo__conn_accepted(ringo__ring *r, int fd)
         close(fd);
         return;
     }
+    if (r->srv->cfg.proxy_protocol && !(c->pp = ringo__calloc(1, sizeof(*c->pp)))) {
+        ringo__free(c);
+        close(fd);
+        return;
+    }
     c->ring = r;
     c->fd = fd;
     c->idx = r->free_idx[--r->nfree];
     c->gen = ++r->gens[c->idx];
     c->heap_idx = UINT32_MAX;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->peer_len = sizeof(c->peer);
-    if (getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len) < 0)
-        c->peer_len = 0;
+    c->peer = peer;
+    c->peer_len = peer_len;
     r->conns[c->idx] = c;
     r->nconns++;
     atomic_fetch_add_explicit(&r->stats.conns_live, 1, memory_order_relaxed);
@@ -107,6 +133,40 @@ void ringo__conn_accepted(ringo__ring *r, int fd)
     if (r->stopping)
         ringo__conn_drain(c);
     ringo__conn_unref(c);
+}
+
+/*
+ * The PROXY header comes before anything the protocol sees; once it is in,
+ * its client address replaces the socket's and the rest of the buffer is
+ * the protocol's. Bytes that are no PROXY header at all close the
+ * connection unanswered (it is no load balancer of ours); a malformed
+ * header gets the protocol's error answer (400).
+ */
+void ringo__conn_proxy_input(ringo__conn *c, const char *p, size_t n)
+{
+    ringo__pp_result res;
+    size_t used;
+    int ret = ringo__pp_feed(c->pp, (const uint8_t *)p, n, &used, &res);
+
+    if (ret == 0)
+        return;
+    ringo__free(c->pp);
+    c->pp = NULL;
+    if (ret == -EBADMSG && c->ring->proto->on_reject) {
+        c->ring->proto->on_reject(c, 400);
+        return;
+    }
+    if (ret < 0) {
+        ringo__conn_close(c, RINGO__CLOSE_NOW);
+        return;
+    }
+    if (res.family) {
+        memcpy(&c->peer, &res.src, res.src_len);
+        c->peer_len = res.src_len;
+    }
+    c->pp_ssl = res.ssl;
+    if (used < n)
+        c->ring->proto->on_data(c, p + used, n - used);
 }
 
 static void put_buffer(ringo__ring *r, char *p, size_t cap)
@@ -125,6 +185,7 @@ void ringo__conn_maybe_free(ringo__conn *c)
         return;
     ringo__timer_remove(r, c);
     close(c->fd);
+    ringo__free(c->pp);
     r->conns[c->idx] = NULL;
     r->free_idx[r->nfree++] = c->idx;
     r->nconns--;
@@ -188,7 +249,9 @@ void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
         uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         char *p = ringo__bufring_get(c->ring, bid);
         ringo__mark_defined(p, (size_t)cqe->res);
-        if (c->state == CONN_OPEN)
+        if (c->state == CONN_OPEN && c->pp)
+            ringo__conn_proxy_input(c, p, (size_t)cqe->res);
+        else if (c->state == CONN_OPEN)
             c->ring->proto->on_data(c, p, (size_t)cqe->res);
         ringo__bufring_put(c->ring, bid);
         /* A multishot recv that ended with data (CQ overflow) is re-armed. */

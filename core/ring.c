@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/proxy.h"
 #include "core/util.h"
 #include "core/ring_impl.h"
 #include "core/task.h"
@@ -41,6 +42,10 @@ ringo__ring *ringo__ring_current(void) { return current_ring; }
 unsigned ringo__ring_id(const ringo__ring *r) { return r->id; }
 const ringo_config *ringo__ring_config(const ringo__ring *r) { return &r->srv->cfg; }
 void *ringo__ring_app(const ringo__ring *r) { return r->srv->app; }
+bool ringo__ring_trusted(const ringo__ring *r, const struct sockaddr *sa)
+{
+    return ringo__cidrs_match(r->srv->trusted, r->srv->ntrusted, sa);
+}
 ringo__ring_stats *ringo__ring_stats_of(ringo__ring *r) { return &r->stats; }
 int ringo__ring_fd(const ringo__ring *r) { return r->ring_fd; }
 uint64_t ringo__ring_now(const ringo__ring *r) { return r->now; }

@@ -62,6 +62,9 @@ typedef struct ringo__proto {
     void (*on_timer)(ringo__conn *c, int kind); /* protocol deadline expired */
     void (*on_drain)(ringo__conn *c);           /* shutdown began */
     void (*on_close)(ringo__conn *c);           /* free protocol state; no CQE pending */
+    /* A layer below the protocol (the PROXY header) refused the connection's first bytes:
+     * answer status and close. NULL: closed at once. */
+    void (*on_reject)(ringo__conn *c, int status);
     /* Writes the answer sent past the connection cap into buf; returns its length. */
     size_t (*overload)(ringo__ring *r, char *buf, size_t cap);
 } ringo__proto;
@@ -126,8 +129,14 @@ bool ringo__conn_closing(const ringo__conn *c);
  */
 void ringo__conn_timer(ringo__conn *c, int kind, uint32_t ms);
 
-/* Client address; returns its length (0 if unknown). */
+/* Client address (the PROXY header's on a PROXY listener); returns its length (0 if unknown). */
 socklen_t ringo__conn_peer(const ringo__conn *c, struct sockaddr_storage *out);
+
+/* True when a PROXY v2 header said the client spoke TLS to the proxy (PP2_CLIENT_SSL). */
+bool ringo__conn_proxied_tls(const ringo__conn *c);
+
+/* True when sa is inside ringo_config.trusted_proxies (false when none are set). */
+bool ringo__ring_trusted(const ringo__ring *r, const struct sockaddr *sa);
 
 /* Reference count for work that outlives the protocol's own callbacks
  * (a suspended coroutine, a pool job): the connection is not freed while

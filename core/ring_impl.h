@@ -49,6 +49,8 @@ struct ringo__conn {
     size_t w_len, w_off, w_cap;
     struct sockaddr_in6 peer; /* large enough for IPv4 and IPv6 */
     socklen_t peer_len;
+    struct ringo__pp *pp;      /* PROXY listener: the header being read (core/proxy.c), else NULL */
+    bool pp_ssl;               /* the PROXY v2 header said the client spoke TLS to the proxy */
     _Alignas(16) char proto[]; /* protocol state (proto->conn_size bytes) */
 };
 
@@ -112,6 +114,9 @@ void ringo__conn_on_send(ringo__conn *c, int32_t res);
 void ringo__conn_expire(ringo__conn *c);
 void ringo__conn_drain(ringo__conn *c);
 void ringo__conn_maybe_free(ringo__conn *c);
+
+/* core/proxy.c's glue in core/conn.c: the connection's first bytes. */
+void ringo__conn_proxy_input(ringo__conn *c, const char *p, size_t n);
 
 /* core/pipes.c */
 void ringo__pipes_free(ringo__ring *r);

@@ -17,6 +17,7 @@
 
 #include "core/alloc.h"
 #include "core/probe.h"
+#include "core/proxy.h"
 #include "core/ring_impl.h"
 #include "core/systemd.h"
 
@@ -639,7 +640,19 @@ int ringo__server_init(ringo__server *s, const ringo__server_opts *opts)
     s->sig_fd = s->stop_efd = s->reload_efd = s->quit_efd = s->wd_efd = s->notify_fd = -1;
     s->host = ringo__strdup(s->cfg.host ? s->cfg.host : "0.0.0.0");
     s->cfg.host = s->host;
-    return s->host ? 0 : -ENOMEM;
+    if (!s->host)
+        return -ENOMEM;
+    if (s->cfg.trusted_proxies) {
+        int n = ringo__cidrs_parse(s->cfg.trusted_proxies, &s->trusted);
+        if (n < 0)
+            return n;
+        s->ntrusted = (unsigned)n;
+        s->trusted_str = ringo__strdup(s->cfg.trusted_proxies);
+        s->cfg.trusted_proxies = s->trusted_str;
+        if (!s->trusted_str)
+            return -ENOMEM;
+    }
+    return 0;
 }
 
 int ringo__server_handle_signals(ringo__server *s)
@@ -669,4 +682,9 @@ void ringo__server_free(ringo__server *s)
     s->sig_fd = -1;
     ringo__free(s->host);
     s->host = NULL;
+    ringo__free(s->trusted_str);
+    s->trusted_str = NULL;
+    ringo__free(s->trusted);
+    s->trusted = NULL;
+    s->ntrusted = 0;
 }

@@ -19,8 +19,11 @@
 #include "core/ring.h"
 
 struct ringo__server {
-    ringo_config cfg; /* effective config (threads, caps resolved); cfg.host is host */
-    char *host;       /* owned copy of the configured host */
+    ringo_config cfg;            /* effective config (threads, caps resolved); cfg.host is host */
+    char *host;                  /* owned copy of the configured host */
+    char *trusted_str;           /* owned copy of cfg.trusted_proxies (cfg points to it), or NULL */
+    struct ringo__cidr *trusted; /* cfg.trusted_proxies parsed (core/proxy.c) */
+    unsigned ntrusted;
     const ringo__proto *proto;
     void *app; /* opaque for core: handed to the protocol */
     unsigned nrings;
@@ -77,8 +80,8 @@ typedef struct ringo__server_opts {
 
 /*
  * Sets s up from opts: no thread, socket or ring exists until
- * ringo__server_start(). Returns 0 or -ENOMEM. ringo__server_free() undoes
- * it (also after a failed init).
+ * ringo__server_start(). Returns 0, -EINVAL (cfg.trusted_proxies malformed) or -ENOMEM.
+ * ringo__server_free() undoes it (also after a failed init).
  */
 int ringo__server_init(ringo__server *s, const ringo__server_opts *opts);
 

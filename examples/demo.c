@@ -122,6 +122,8 @@ static int whoami(ringo_req *req, void *udata)
     ringo_json_obj(&w);
     ringo_json_key(&w, "peer");
     ringo_json_cstr(&w, peer);
+    ringo_json_key(&w, "scheme");
+    ringo_json_cstr(&w, ringo_req_scheme(req));
     ringo_json_key(&w, "ring");
     ringo_json_uint(&w, ringo_req_ring(req));
     ringo_json_end(&w);
@@ -748,7 +750,9 @@ static void usage(FILE *f)
                "             [--file-no-sendfile] [--openapi-url PATH] [--docs-url PATH]\n"
                "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet] [--check]\n"
                "             [--shutdown-delay MS] [--ready-max-queue N] [--live-stall MS]\n"
-               "             [--reuse-port] [--systemd]\n");
+               "             [--reuse-port] [--systemd]\n"
+               "             [--proxy-protocol] [--trusted-proxies CIDR,...]\n"
+               "             [--forwarded x|rfc7239]\n");
 }
 
 enum {
@@ -797,7 +801,10 @@ enum {
     OPT_READY_QUEUE,
     OPT_LIVE_STALL,
     OPT_REUSE_PORT,
-    OPT_SYSTEMD
+    OPT_SYSTEMD,
+    OPT_PROXYPROTO,
+    OPT_TRUSTED,
+    OPT_FORWARDED
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -899,6 +906,9 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"live-stall", 1, 0, OPT_LIVE_STALL},
                                          {"reuse-port", 0, 0, OPT_REUSE_PORT},
                                          {"systemd", 0, 0, OPT_SYSTEMD},
+                                         {"proxy-protocol", 0, 0, OPT_PROXYPROTO},
+                                         {"trusted-proxies", 1, 0, OPT_TRUSTED},
+                                         {"forwarded", 1, 0, OPT_FORWARDED},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -959,20 +969,17 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
             hooks->file_splice_min =
                 strcmp(optarg, "never") == 0 ? UINT64_MAX : strtoull(optarg, NULL, 10);
             break;
+        case OPT_PROXYPROTO: cfg->proxy_protocol = 1; break;
+        case OPT_TRUSTED: cfg->trusted_proxies = optarg; break;
+        case OPT_FORWARDED:
+            /* An unknown name is left out of range: ringo_app_new() refuses it. */
+            cfg->forwarded = strcmp(optarg, "x") == 0         ? RINGO_FORWARDED_X
+                             : strcmp(optarg, "rfc7239") == 0 ? RINGO_FORWARDED_RFC7239
+                                                              : UINT32_MAX;
+            break;
         default: usage(c == '?' ? stdout : stderr); return -1;
         }
     }
-    return 0;
-}
-
-/* SIGHUP, SIGUSR1: what a real app reopens or reloads there; the demo says it ran. */
-static int demo_reload(ringo_app *app, void *udata)
-{
-    static unsigned long reloads;
-
-    (void)app;
-    (void)udata;
-    fprintf(stderr, "ringo: reload hooks ran (%lu)\n", ++reloads);
     return 0;
 }
 
@@ -987,6 +994,18 @@ static int demo_reload(ringo_app *app, void *udata)
 
 /* udata APP is replaced by the app itself at registration, HELLO by demo_hello. */
 static char app_marker, hello_marker;
+
+/* SIGHUP, SIGUSR1: what a real app reopens or reloads there; the demo says it ran. */
+static int demo_reload(ringo_app *app, void *udata)
+{
+    static unsigned long reloads;
+
+    (void)app;
+    (void)udata;
+    fprintf(stderr, "ringo: reload hooks ran (%lu)\n", ++reloads);
+    return 0;
+}
+
 #define APP ((void *)&app_marker)
 #define HELLO ((void *)&hello_marker)
 

@@ -20,6 +20,7 @@
 #include <ringo/lifespan.h>
 
 #include "demo.h"
+#include "demo_tfb.h"
 
 /* ---- declarations for /openapi.json: the database routes of both modes ---- */
 
@@ -94,6 +95,12 @@ static const struct {
      {.tags = demo_tag_db,
       .summary = "Sets a row's number in the dependency's transaction",
       .params = &world_params}},
+    {"/pg/tx-raw/world/{id}",
+     {.tags = demo_tag_db,
+      .summary = "Sets a row's number in a transaction the handler begins (ringo_pg_tx)",
+      .params = &world_params}},
+    {"/pg/prepare-later",
+     {.tags = demo_tag_db, .summary = "A named statement on a table that may be missing"}},
     {"/pg/async-refused",
      {.tags = demo_tag_db, .summary = "The blocking pool refused from an async handler"}},
 };
@@ -123,30 +130,10 @@ int demo_tfb_route(ringo_app *app, const char *path, ringo_mode mode, ringo_hand
 #ifdef RINGO_WITH_PG
 #include <ringo/pg.h>
 
-#define WORLD_ROWS 10000
 #define MAX_QUERIES 500
 
 static ringo_pg *tfb_pg;
 static ringo_dep *dep_tx;
-
-static const char sel_world[] = "SELECT id, randomnumber FROM world WHERE id = $1";
-static const char sel_fortune[] = "SELECT id, message FROM fortune";
-
-/* splitmix64 per thread: the random ids and numbers of the test types. */
-static _Thread_local uint64_t rng_state;
-
-static int random_world_number(void)
-{
-    uint64_t z;
-
-    if (!rng_state)
-        rng_state = (uint64_t)(uintptr_t)&rng_state ^ 0x9e3779b97f4a7c15ull;
-    z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return 1 + (int)(z % WORLD_ROWS);
-}
 
 /* TFB's rule for queries=/count=: missing, empty, not a number or below 1 is 1; above
  * 500 is 500. */
@@ -167,279 +154,80 @@ int demo_tfb_count(ringo_req *req, const char *name)
     return n < 1 ? 1 : (int)n;
 }
 
-struct world {
-    int id, number;
-};
-
-/* One row of world by id, with the prepared statement. Returns 0 or -errno. */
-static int read_world(ringo_pg_conn *c, int id, struct world *out)
+/* q[0..n) in one pipelined round trip on a worker's connection, or -errno. */
+static int sync_batch(const ringo_pg_query *q, unsigned n, PGresult **res)
 {
-    char idbuf[12];
-    const char *vals[] = {idbuf};
-    PGresult *res;
-    int ret;
+    ringo_pg_conn *c;
+    int ret = ringo_pg_acquire(tfb_pg, &c);
 
-    snprintf(idbuf, sizeof(idbuf), "%d", id);
-    ret = ringo_pg_exec(c, &res, "tfb_world", sel_world, 1, vals);
-    if (ret < 0)
-        return ret;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        return -ENOENT;
+    if (ret == 0) {
+        ret = ringo_pg_batch(c, q, n, res, 0);
+        ringo_pg_release(c);
     }
-    out->id = atoi(PQgetvalue(res, 0, 0));
-    out->number = atoi(PQgetvalue(res, 0, 1));
-    PQclear(res);
-    return 0;
+    return ret;
 }
 
-static void json_world(ringo_json_w *w, const struct world *row)
+/* n random rows into w, one SELECT each, all in one round trip. */
+static int read_worlds(ringo_req *req, tfb_world *w, unsigned n)
 {
-    ringo_json_obj(w);
-    ringo_json_key(w, "id");
-    ringo_json_int(w, row->id);
-    ringo_json_key(w, "randomNumber");
-    ringo_json_int(w, row->number);
-    ringo_json_end(w);
-}
+    ringo_pg_query *q;
+    PGresult **res;
+    int ret = tfb_world_queries(req, n, &q, &res);
 
-static int respond_worlds(ringo_req *req, const struct world *rows, int n, bool array)
-{
-    ringo_json_w w;
-
-    ringo_json_begin(&w, req);
-    if (array)
-        ringo_json_arr(&w);
-    for (int i = 0; i < n; i++)
-        json_world(&w, &rows[i]);
-    if (array)
-        ringo_json_end(&w);
-    return ringo_json_respond(&w, 200);
-}
-
-/* n random rows into rows[], one SELECT each (TFB: never merged). */
-static int read_worlds(ringo_pg_conn *c, struct world *rows, int n)
-{
-    int ret = 0;
-
-    for (int i = 0; i < n && ret == 0; i++)
-        ret = read_world(c, random_world_number(), &rows[i]);
+    if (ret == 0 && (ret = sync_batch(q, n, res)) == 0)
+        ret = tfb_worlds(res, n, w);
+    ringo_pg_results_clear(res, n);
     return ret;
 }
 
 static int sync_db(ringo_req *req, void *udata)
 {
-    struct world row;
-    ringo_pg_conn *c;
-    int ret = ringo_pg_acquire(tfb_pg, &c);
+    tfb_world w;
+    int ret = read_worlds(req, &w, 1);
 
     (void)udata;
-    if (ret == 0) {
-        ret = read_worlds(c, &row, 1);
-        ringo_pg_release(c);
-    }
-    return ret < 0 ? ringo_pg_fail(req, ret) : respond_worlds(req, &row, 1, false);
+    return ret < 0 ? ringo_pg_fail(req, ret) : tfb_respond_worlds(req, &w, 1, false);
 }
 
 static int sync_queries(ringo_req *req, void *udata)
 {
-    int n = demo_tfb_count(req, "queries");
-    struct world *rows = ringo_req_alloc(req, (size_t)n * sizeof(*rows));
-    ringo_pg_conn *c;
-    int ret;
+    unsigned n = (unsigned)demo_tfb_count(req, "queries");
+    tfb_world *w = ringo_req_alloc(req, n * sizeof(*w));
+    int ret = w ? read_worlds(req, w, n) : -ENOMEM;
 
     (void)udata;
-    if (!rows)
-        return -ENOMEM;
-    ret = ringo_pg_acquire(tfb_pg, &c);
-    if (ret == 0) {
-        ret = read_worlds(c, rows, n);
-        ringo_pg_release(c);
-    }
-    return ret < 0 ? ringo_pg_fail(req, ret) : respond_worlds(req, rows, n, true);
+    return ret < 0 ? ringo_pg_fail(req, ret) : tfb_respond_worlds(req, w, n, true);
 }
 
-/* ---- updates: N reads, new numbers, one bulk UPDATE with the ids sorted ---- */
-
-static int cmp_world_ptr(const void *a, const void *b)
-{
-    const struct world *x = *(const struct world *const *)a, *y = *(const struct world *const *)b;
-
-    return (x->id > y->id) - (x->id < y->id);
-}
-
-/* "UPDATE world SET randomnumber = v.r FROM (VALUES ($1::int, $2::int), ...) ..." for k rows. */
-static char *update_sql(ringo_req *req, int k)
-{
-    size_t cap = 160 + (size_t)k * 32;
-    char *sql = ringo_req_alloc(req, cap);
-    size_t len;
-
-    if (!sql)
-        return NULL;
-    len = (size_t)snprintf(sql, cap, "UPDATE world SET randomnumber = v.r FROM (VALUES ");
-    for (int i = 0; i < k; i++)
-        len += (size_t)snprintf(sql + len, cap - len, "%s($%d::int, $%d::int)", i ? ", " : "",
-                                2 * i + 1, 2 * i + 2);
-    snprintf(sql + len, cap - len, ") AS v(id, r) WHERE world.id = v.id");
-    return sql;
-}
-
-/*
- * Writes rows back with one statement. The ids go in ascending order (two
- * requests updating overlapping rows lock them in the same order: no
- * deadlock); a row read twice gets one new number, shown in both places.
- */
-static int write_worlds(ringo_req *req, ringo_pg_conn *c, struct world *rows, int n)
-{
-    struct world **by_id = ringo_req_alloc(req, (size_t)n * sizeof(*by_id));
-    char(*num)[12] = ringo_req_alloc(req, (size_t)n * 2 * sizeof(*num));
-    const char **vals = ringo_req_alloc(req, (size_t)n * 2 * sizeof(*vals));
-    char name[24], *sql;
-    PGresult *res;
-    int k = 0, ret;
-
-    if (!by_id || !num || !vals)
-        return -ENOMEM;
-    for (int i = 0; i < n; i++)
-        by_id[i] = &rows[i];
-    qsort(by_id, (size_t)n, sizeof(*by_id), cmp_world_ptr);
-    for (int i = 0; i < n; i++) {
-        if (i && by_id[i]->id == by_id[i - 1]->id) {
-            by_id[i]->number = by_id[i - 1]->number;
-            continue;
-        }
-        snprintf(num[2 * k], sizeof(num[0]), "%d", by_id[i]->id);
-        snprintf(num[2 * k + 1], sizeof(num[0]), "%d", by_id[i]->number);
-        vals[2 * k] = num[2 * k];
-        vals[2 * k + 1] = num[2 * k + 1];
-        k++;
-    }
-    sql = update_sql(req, k);
-    if (!sql)
-        return -ENOMEM;
-    snprintf(name, sizeof(name), "tfb_update_%d", k);
-    ret = ringo_pg_exec(c, &res, name, sql, 2 * k, vals);
-    if (ret == 0)
-        PQclear(res);
-    return ret;
-}
-
+/* N reads in one round trip, new numbers, one bulk UPDATE in a second (the reads come first:
+ * every row gets a number that differs from the one read). */
 static int sync_updates(ringo_req *req, void *udata)
 {
-    int n = demo_tfb_count(req, "queries");
-    struct world *rows = ringo_req_alloc(req, (size_t)n * sizeof(*rows));
-    ringo_pg_conn *c;
-    int ret;
+    unsigned n = (unsigned)demo_tfb_count(req, "queries");
+    tfb_world *w = ringo_req_alloc(req, n * sizeof(*w));
+    ringo_pg_query up;
+    PGresult *res = NULL;
+    int ret = w ? read_worlds(req, w, n) : -ENOMEM;
 
     (void)udata;
-    if (!rows)
-        return -ENOMEM;
-    ret = ringo_pg_acquire(tfb_pg, &c);
-    if (ret == 0) {
-        ret = read_worlds(c, rows, n);
-        for (int i = 0; i < n && ret == 0; i++) {
-            int r;
-            while ((r = random_world_number()) == rows[i].number)
-                ;
-            rows[i].number = r;
-        }
-        if (ret == 0)
-            ret = write_worlds(req, c, rows, n);
-        ringo_pg_release(c);
-    }
-    return ret < 0 ? ringo_pg_fail(req, ret) : respond_worlds(req, rows, n, true);
-}
-
-/* ---- fortunes: all rows plus one, sorted by message here, escaped HTML ---- */
-
-struct fortune {
-    int id;
-    const char *msg;
-};
-
-static int cmp_fortune(const void *a, const void *b)
-{
-    return strcmp(((const struct fortune *)a)->msg, ((const struct fortune *)b)->msg);
-}
-
-static size_t html_escape(char *out, const char *s)
-{
-    size_t n = 0;
-
-    for (; *s; s++) {
-        const char *e = NULL;
-        switch (*s) {
-        case '&': e = "&amp;"; break;
-        case '<': e = "&lt;"; break;
-        case '>': e = "&gt;"; break;
-        case '"': e = "&quot;"; break;
-        case '\'': e = "&#39;"; break;
-        }
-        if (e) {
-            memcpy(out + n, e, strlen(e));
-            n += strlen(e);
-        } else {
-            out[n++] = *s;
-        }
-    }
-    return n;
-}
-
-static int render_fortunes(ringo_req *req, struct fortune *f, int n)
-{
-    static const char head[] = "<!DOCTYPE html><html><head><title>Fortunes</title></head><body>"
-                               "<table><tr><th>id</th><th>message</th></tr>";
-    static const char tail[] = "</table></body></html>";
-    size_t cap = sizeof(head) + sizeof(tail), len = 0;
-    char *body;
-
-    for (int i = 0; i < n; i++)
-        cap += 40 + 6 * strlen(f[i].msg); /* "&quot;" is the longest escape */
-    body = ringo_req_alloc(req, cap);
-    if (!body)
-        return -ENOMEM;
-    memcpy(body, head, sizeof(head) - 1);
-    len = sizeof(head) - 1;
-    for (int i = 0; i < n; i++) {
-        len += (size_t)snprintf(body + len, cap - len, "<tr><td>%d</td><td>", f[i].id);
-        len += html_escape(body + len, f[i].msg);
-        memcpy(body + len, "</td></tr>", 10);
-        len += 10;
-    }
-    memcpy(body + len, tail, sizeof(tail) - 1);
-    len += sizeof(tail) - 1;
-    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("text/html; charset=utf-8"));
-    return ringo_resp_set_body_ref(req, body, len);
+    if (ret == 0)
+        ret = tfb_update_query(req, w, n, &up);
+    if (ret == 0)
+        ret = sync_batch(&up, 1, &res);
+    ringo_pg_results_clear(&res, 1);
+    return ret < 0 ? ringo_pg_fail(req, ret) : tfb_respond_worlds(req, w, n, true);
 }
 
 static int sync_fortunes(ringo_req *req, void *udata)
 {
-    struct fortune *f;
-    PGresult *res;
-    ringo_pg_conn *c;
-    int ret = ringo_pg_acquire(tfb_pg, &c), n;
+    PGresult *res = NULL;
+    int ret = sync_batch(&tfb_fortune_query, 1, &res);
 
     (void)udata;
-    if (ret == 0) {
-        ret = ringo_pg_exec(c, &res, "tfb_fortune", sel_fortune, 0, NULL);
-        ringo_pg_release(c);
-    }
-    if (ret < 0)
-        return ringo_pg_fail(req, ret);
-    n = PQntuples(res);
-    f = ringo_req_alloc(req, (size_t)(n + 1) * sizeof(*f));
-    if (!f) {
-        PQclear(res);
-        return -ENOMEM;
-    }
-    for (int i = 0; i < n; i++)
-        f[i] = (struct fortune){atoi(PQgetvalue(res, i, 0)), PQgetvalue(res, i, 1)};
-    f[n++] = (struct fortune){0, "Additional fortune added at request time."};
-    qsort(f, (size_t)n, sizeof(*f), cmp_fortune);
-    ret = render_fortunes(req, f, n);
-    PQclear(res);
-    return ret;
+    if (ret == 0)
+        ret = tfb_respond_fortunes(req, res);
+    ringo_pg_results_clear(&res, 1);
+    return ret < 0 ? ringo_pg_fail(req, ret) : ret;
 }
 
 /* ---- the transaction dependency and the statement timeout ---- */
@@ -462,7 +250,7 @@ static int sync_tx_world(ringo_req *req, void *udata)
     (void)udata;
     if (!c || ringo_req_path_param(req, "id", &id) < 0)
         return -EINVAL;
-    snprintf(num, sizeof(num), "%d", (int)demo_query_u64(req, "number", 1, WORLD_ROWS));
+    snprintf(num, sizeof(num), "%d", (int)demo_query_u64(req, "number", 1, TFB_WORLD_ROWS));
     vals[0] = ringo_req_alloc(req, id.len + 1);
     if (!vals[0])
         return -ENOMEM;
@@ -482,7 +270,12 @@ static int sync_tx_world(ringo_req *req, void *udata)
     }
 }
 
-/* GET /sync/pg/sleep?ms=N: pg_sleep with a 200 ms statement timeout (504 past it). */
+/*
+ * GET /sync/pg/sleep?ms=N[&timeout_ms=T][&batch=1]: pg_sleep under a
+ * statement timeout of T ms (default 200; 0: the connection's, the
+ * configured statement_timeout_ms), 504 past it; batch=1 runs it through
+ * ringo_pg_batch() instead of ringo_pg_query_run().
+ */
 static int sync_pg_sleep(ringo_req *req, void *udata)
 {
     char secs[24];
@@ -490,7 +283,8 @@ static int sync_pg_sleep(ringo_req *req, void *udata)
     const ringo_pg_query q = {.sql = "SELECT pg_sleep($1::float8 / 1000)",
                               .nparams = 1,
                               .values = vals,
-                              .timeout_ms = 200};
+                              .timeout_ms =
+                                  (uint32_t)demo_query_u64(req, "timeout_ms", 200, 60000)};
     ringo_pg_conn *c;
     PGresult *res = NULL;
     int ret = ringo_pg_acquire(tfb_pg, &c);
@@ -498,12 +292,15 @@ static int sync_pg_sleep(ringo_req *req, void *udata)
     (void)udata;
     snprintf(secs, sizeof(secs), "%llu", (unsigned long long)demo_query_u64(req, "ms", 0, 60000));
     if (ret == 0) {
-        ret = ringo_pg_query_run(c, &q, &res);
+        if (demo_query_u64(req, "batch", 0, 1))
+            ret = ringo_pg_batch(c, &q, 1, &res, 0);
+        else
+            ret = ringo_pg_query_run(c, &q, &res);
         ringo_pg_release(c);
     }
+    PQclear(res);
     if (ret < 0)
         return ringo_pg_fail(req, ret);
-    PQclear(res);
     return ringo_respond(req, 200, "text/plain", "slept\n", 6);
 }
 
@@ -528,6 +325,13 @@ static int free_pg(ringo_app *app, void *udata)
     return 0;
 }
 
+static uint32_t env_u32(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+}
+
 int demo_tfb_routes(ringo_app *app, const char *dsn)
 {
     static const char *const tx_needs[] = {"db_tx", NULL};
@@ -538,6 +342,9 @@ int demo_tfb_routes(ringo_app *app, const char *dsn)
     ringo_pg_config_init(&cfg);
     cfg.dsn = dsn;
     cfg.connect_timeout_ms = 2000;
+    /* Test knobs: a cap on the sync connections, a session statement timeout. */
+    cfg.max_conns = env_u32("RINGO_DEMO_PG_MAX_CONNS");
+    cfg.statement_timeout_ms = env_u32("RINGO_DEMO_PG_STATEMENT_TIMEOUT_MS");
     ret = ringo_pg_new(&tfb_pg, app, &cfg);
     if (ret == 0)
         ret = ringo_app_on_shutdown(app, "postgres", free_pg, NULL);

@@ -22,36 +22,14 @@
 #include <ringo.h>
 
 #include "demo.h"
+#include "demo_tfb.h"
 
 #ifdef RINGO_WITH_PG
 #include <ringo/pg.h>
 
-#define WORLD_ROWS 10000
-
-static const char world_sql[] = "SELECT id, randomnumber FROM world WHERE id = $1";
-
 static ringo_pg *pg;
 static ringo_pg_async *pool;
 static const char *pool_error; /* why there is no pool: answered with the 503s */
-
-/* ---- small helpers ---- */
-
-static uint32_t rnd(void)
-{
-    static _Thread_local uint64_t s;
-
-    if (!s) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        s = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)(uintptr_t)&s ^ 0x9e3779b97f4a7c15ull;
-    }
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return (uint32_t)(s >> 11);
-}
-
-static int random_id(void) { return (int)(rnd() % WORLD_ROWS) + 1; }
 
 /* A failed ringo_pg_run() as an HTTP answer: 503, 504 or 500 (ringo_pg_fail()). */
 static int db_error(ringo_req *req, int err)
@@ -67,49 +45,15 @@ static int no_pool(ringo_req *req)
     return ringo_respond(req, 503, "text/plain", msg, (size_t)n);
 }
 
-typedef struct world {
-    int id, rn;
-} world;
-
-/* Row 0 of a "w" result (SELECT id, randomnumber). */
-static int world_row(const PGresult *res, world *w)
-{
-    if (!res || PQntuples(res) != 1)
-        return -ENOENT;
-    w->id = atoi(PQgetvalue(res, 0, 0));
-    w->rn = atoi(PQgetvalue(res, 0, 1));
-    return 0;
-}
-
-static void json_world(ringo_json_w *j, const world *w)
-{
-    ringo_json_obj(j);
-    ringo_json_key(j, "id");
-    ringo_json_int(j, w->id);
-    ringo_json_key(j, "randomNumber");
-    ringo_json_int(j, w->rn);
-    ringo_json_end(j);
-}
-
 /* n random rows, one pipelined SELECT each, in one batch (one round trip). */
-static int read_worlds(ringo_req *req, world *out, unsigned n)
+static int read_worlds(ringo_req *req, tfb_world *w, unsigned n)
 {
-    ringo_pg_query *q = ringo_req_alloc(req, n * sizeof(*q));
-    PGresult **res = ringo_req_alloc(req, n * sizeof(*res));
-    char(*ids)[12] = ringo_req_alloc(req, n * sizeof(*ids));
-    const char **vals = ringo_req_alloc(req, n * sizeof(*vals));
-    int ret;
+    ringo_pg_query *q;
+    PGresult **res;
+    int ret = tfb_world_queries(req, n, &q, &res);
 
-    if (!q || !res || !ids || !vals)
-        return -ENOMEM;
-    for (unsigned i = 0; i < n; i++) {
-        snprintf(ids[i], sizeof(ids[i]), "%d", random_id());
-        vals[i] = ids[i];
-        q[i] = (ringo_pg_query){.sql = world_sql, .name = "w", .nparams = 1, .values = &vals[i]};
-    }
-    ret = ringo_pg_run(pool, q, n, res, 0);
-    for (unsigned i = 0; ret == 0 && i < n; i++)
-        ret = world_row(res[i], &out[i]);
+    if (ret == 0 && (ret = ringo_pg_run(pool, q, n, res, 0)) == 0)
+        ret = tfb_worlds(res, n, w);
     ringo_pg_results_clear(res, n);
     return ret;
 }
@@ -118,8 +62,7 @@ static int read_worlds(ringo_req *req, world *out, unsigned n)
 
 static int db_route(ringo_req *req, void *udata)
 {
-    ringo_json_w j;
-    world w;
+    tfb_world w;
     int ret;
 
     (void)udata;
@@ -127,27 +70,13 @@ static int db_route(ringo_req *req, void *udata)
         return no_pool(req);
     if ((ret = read_worlds(req, &w, 1)) < 0)
         return db_error(req, ret);
-    ringo_json_begin(&j, req);
-    json_world(&j, &w);
-    return ringo_json_respond(&j, 200);
-}
-
-static int respond_worlds(ringo_req *req, const world *w, unsigned n)
-{
-    ringo_json_w j;
-
-    ringo_json_begin(&j, req);
-    ringo_json_arr(&j);
-    for (unsigned i = 0; i < n; i++)
-        json_world(&j, &w[i]);
-    ringo_json_end(&j);
-    return ringo_json_respond(&j, 200);
+    return tfb_respond_worlds(req, &w, 1, false);
 }
 
 static int queries_route(ringo_req *req, void *udata)
 {
     unsigned n = (unsigned)demo_tfb_count(req, "queries");
-    world *w = ringo_req_alloc(req, n * sizeof(*w));
+    tfb_world *w = ringo_req_alloc(req, n * sizeof(*w));
     int ret;
 
     (void)udata;
@@ -157,43 +86,15 @@ static int queries_route(ringo_req *req, void *udata)
         return -ENOMEM;
     if ((ret = read_worlds(req, w, n)) < 0)
         return db_error(req, ret);
-    return respond_worlds(req, w, n);
+    return tfb_respond_worlds(req, w, n, true);
 }
-
-static int by_id(const void *a, const void *b)
-{
-    const world *x = a, *y = b;
-
-    return (x->id > y->id) - (x->id < y->id);
-}
-
-/* int[] literal "{1,2,3}" of the ids (rn: 0) or random numbers (rn: 1), in the arena. */
-static char *int_array(ringo_req *req, const world *w, unsigned n, int rn)
-{
-    char *s = ringo_req_alloc(req, (size_t)n * 12 + 3), *p = s;
-
-    if (!s)
-        return NULL;
-    *p++ = '{';
-    for (unsigned i = 0; i < n; i++)
-        p += sprintf(p, "%s%d", i ? "," : "", rn ? w[i].rn : w[i].id);
-    *p++ = '}';
-    *p = '\0';
-    return s;
-}
-
-/* One bulk UPDATE per request, as the rules allow: the ids and their new values as arrays. */
-static const char update_sql[] =
-    "UPDATE world SET randomnumber = v.rn FROM (SELECT unnest($1::int[]) AS id, "
-    "unnest($2::int[]) AS rn) AS v WHERE world.id = v.id";
 
 static int updates_route(ringo_req *req, void *udata)
 {
     unsigned n = (unsigned)demo_tfb_count(req, "queries");
-    world *w = ringo_req_alloc(req, n * sizeof(*w));
-    const char *vals[2];
+    tfb_world *w = ringo_req_alloc(req, n * sizeof(*w));
     ringo_pg_query up;
-    PGresult *res;
+    PGresult *res = NULL;
     int ret;
 
     (void)udata;
@@ -203,108 +104,27 @@ static int updates_route(ringo_req *req, void *udata)
         return -ENOMEM;
     if ((ret = read_worlds(req, w, n)) < 0)
         return db_error(req, ret);
-    for (unsigned i = 0; i < n; i++) {
-        int rn;
-        do
-            rn = random_id();
-        while (rn == w[i].rn); /* a new value for every row read */
-        w[i].rn = rn;
-    }
-    /* Sorted ids: concurrent updates lock rows in one order (no deadlock). A row
-     * read twice gets one value: the UPDATE applies one per id. */
-    qsort(w, n, sizeof(*w), by_id);
-    for (unsigned i = 1; i < n; i++)
-        if (w[i].id == w[i - 1].id)
-            w[i].rn = w[i - 1].rn;
-    vals[0] = int_array(req, w, n, 0);
-    vals[1] = int_array(req, w, n, 1);
-    if (!vals[0] || !vals[1])
-        return -ENOMEM;
-    up = (ringo_pg_query){.sql = update_sql, .name = "u", .nparams = 2, .values = vals};
+    if ((ret = tfb_update_query(req, w, n, &up)) < 0)
+        return ret;
     ret = ringo_pg_run(pool, &up, 1, &res, 0);
     ringo_pg_results_clear(&res, 1);
     if (ret < 0)
         return db_error(req, ret);
-    return respond_worlds(req, w, n);
-}
-
-typedef struct fortune {
-    int id;
-    const char *msg;
-} fortune;
-
-static int by_message(const void *a, const void *b)
-{
-    return strcmp(((const fortune *)a)->msg, ((const fortune *)b)->msg);
-}
-
-/* Appends s, HTML-escaped, at p; returns the new end. */
-static char *escape(char *p, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': p = memcpy(p, "&lt;", 4) + 4; break;
-        case '>': p = memcpy(p, "&gt;", 4) + 4; break;
-        case '&': p = memcpy(p, "&amp;", 5) + 5; break;
-        case '"': p = memcpy(p, "&quot;", 6) + 6; break;
-        case '\'': p = memcpy(p, "&#x27;", 6) + 6; break;
-        default: *p++ = *s;
-        }
-    }
-    return p;
-}
-
-static int fortunes_html(ringo_req *req, fortune *f, unsigned n)
-{
-    static const char head[] = "<!DOCTYPE html><html><head><title>Fortunes</title></head>"
-                               "<body><table><tr><th>id</th><th>message</th></tr>";
-    static const char tail[] = "</table></body></html>";
-    size_t cap = sizeof(head) + sizeof(tail);
-    char *body, *p;
-
-    for (unsigned i = 0; i < n; i++)
-        cap += 32 + 6 * strlen(f[i].msg);
-    if (!(body = p = ringo_req_alloc(req, cap)))
-        return -ENOMEM;
-    p = memcpy(p, head, sizeof(head) - 1) + sizeof(head) - 1;
-    for (unsigned i = 0; i < n; i++) {
-        p += sprintf(p, "<tr><td>%d</td><td>", f[i].id);
-        p = escape(p, f[i].msg);
-        p = memcpy(p, "</td></tr>", 10) + 10;
-    }
-    p = memcpy(p, tail, sizeof(tail) - 1) + sizeof(tail) - 1;
-    ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("text/html; charset=utf-8"));
-    return ringo_resp_set_body_ref(req, body, (size_t)(p - body));
+    return tfb_respond_worlds(req, w, n, true);
 }
 
 static int fortunes_route(ringo_req *req, void *udata)
 {
-    ringo_pg_query q = {.sql = "SELECT id, message FROM fortune", .name = "f"};
-    PGresult *res;
-    fortune *f;
-    int ret, n;
+    PGresult *res = NULL;
+    int ret;
 
     (void)udata;
     if (!pool)
         return no_pool(req);
-    if ((ret = ringo_pg_run(pool, &q, 1, &res, 0)) < 0) {
-        ringo_pg_results_clear(&res, 1);
-        return db_error(req, ret);
-    }
-    n = PQntuples(res);
-    if (!(f = ringo_req_alloc(req, (size_t)(n + 1) * sizeof(*f)))) {
-        ringo_pg_results_clear(&res, 1);
-        return -ENOMEM;
-    }
-    for (int i = 0; i < n; i++) {
-        f[i].id = atoi(PQgetvalue(res, i, 0));
-        f[i].msg = PQgetvalue(res, i, 1); /* lives until the result is cleared */
-    }
-    f[n] = (fortune){0, "Additional fortune added at request time."};
-    qsort(f, (size_t)n + 1, sizeof(*f), by_message);
-    ret = fortunes_html(req, f, (unsigned)n + 1);
+    if ((ret = ringo_pg_run(pool, &tfb_fortune_query, 1, &res, 0)) == 0)
+        ret = tfb_respond_fortunes(req, res);
     ringo_pg_results_clear(&res, 1);
-    return ret;
+    return ret < 0 ? db_error(req, ret) : ret;
 }
 
 /*
@@ -326,13 +146,13 @@ static int cache_load(void)
         ringo_pg_results_clear(&res, 1);
         return ret;
     }
-    if (!(rows = calloc(WORLD_ROWS + 1, sizeof(*rows)))) {
+    if (!(rows = calloc(TFB_WORLD_ROWS + 1, sizeof(*rows)))) {
         ringo_pg_results_clear(&res, 1);
         return -ENOMEM;
     }
     for (int i = 0; i < PQntuples(res); i++) {
         int id = atoi(PQgetvalue(res, i, 0));
-        if (id >= 1 && id <= WORLD_ROWS)
+        if (id >= 1 && id <= TFB_WORLD_ROWS)
             rows[id] = atoi(PQgetvalue(res, i, 1));
     }
     ringo_pg_results_clear(&res, 1);
@@ -345,7 +165,7 @@ static int cache_load(void)
 static int cached_route(ringo_req *req, void *udata)
 {
     unsigned n = (unsigned)demo_tfb_count(req, "count");
-    world *w = ringo_req_alloc(req, n * sizeof(*w));
+    tfb_world *w = ringo_req_alloc(req, n * sizeof(*w));
     int *rows, ret;
 
     (void)udata;
@@ -357,10 +177,10 @@ static int cached_route(ringo_req *req, void *udata)
         return db_error(req, ret);
     rows = atomic_load_explicit(&cache, memory_order_acquire);
     for (unsigned i = 0; i < n; i++) {
-        w[i].id = random_id();
+        w[i].id = tfb_random_id();
         w[i].rn = rows[w[i].id];
     }
-    return respond_worlds(req, w, n);
+    return tfb_respond_worlds(req, w, n, true);
 }
 
 static int sleep_route(ringo_req *req, void *udata)
@@ -397,6 +217,177 @@ static int stats_route(ringo_req *req, void *udata)
                       {"batches", (int64_t)s.batches},
                       {"abandoned", (int64_t)s.abandoned}};
     return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
+}
+
+/* ---- transactions across awaits (ringo_pg_tx), and a prepare the server refuses ---- */
+
+static ringo_dep *dep_atx;
+
+static const char tx_update_sql[] = "UPDATE world SET randomnumber = $2 WHERE id = $1";
+
+/* The {id} path parameter and ?number= as text parameters, in the arena. */
+static int tx_params(ringo_req *req, const char **vals)
+{
+    ringo_str id;
+    char *idz, *num = ringo_req_alloc(req, 12);
+
+    if (ringo_req_path_param(req, "id", &id) < 0 || !num ||
+        !(idz = ringo_req_alloc(req, id.len + 1)))
+        return -EINVAL;
+    memcpy(idz, id.ptr, id.len);
+    idz[id.len] = '\0';
+    snprintf(num, 12, "%d", (int)demo_query_u64(req, "number", 1, TFB_WORLD_ROWS));
+    vals[0] = idz;
+    vals[1] = num;
+    return 0;
+}
+
+/* The UPDATE, then (sleep_ms > 0) a pg_sleep in a second batch of the same transaction. */
+static int tx_work(ringo_req *req, ringo_pg_tx *tx, const char **vals)
+{
+    char secs[32];
+    const char *sv[1] = {secs};
+    ringo_pg_query up = {.sql = tx_update_sql, .name = "tx_up", .nparams = 2, .values = vals};
+    ringo_pg_query zz = {.sql = "SELECT pg_sleep($1)", .nparams = 1, .values = sv};
+    uint64_t ms = demo_query_u64(req, "sleep_ms", 0, 60000);
+    PGresult *res = NULL;
+    int ret = ringo_pg_tx_run(tx, &up, 1, &res, 0);
+
+    ringo_pg_results_clear(&res, 1);
+    if (ret == 0 && ms) {
+        snprintf(secs, sizeof(secs), "%.3f", (double)ms / 1000.0);
+        ret = ringo_pg_tx_run(tx, &zz, 1, &res, 0);
+        ringo_pg_results_clear(&res, 1);
+    }
+    return ret;
+}
+
+static int tx_answer(ringo_req *req, const char **vals)
+{
+    demo_count c[] = {{"id", atoi(vals[0])}, {"randomNumber", atoi(vals[1])}};
+
+    return demo_json_counts(req, 200, c, 2);
+}
+
+/*
+ * POST /pg/tx/world/{id}?number=N[&sleep_ms=M][&fail=500|409]: sets the
+ * row's number in the dependency's transaction, then optionally sleeps in
+ * the database in a second batch of it; the teardown commits, or rolls
+ * back after a failure (fail=), a hang-up or the route deadline
+ * (/pg/tx-deadline/... has 300 ms).
+ */
+static int tx_dep_route(ringo_req *req, void *udata)
+{
+    ringo_pg_tx *tx = RINGO_DEP(req, dep_atx, ringo_pg_tx);
+    uint64_t fail = demo_query_u64(req, "fail", 0, 999);
+    const char *vals[2];
+    int ret;
+
+    (void)udata;
+    if (!tx || tx_params(req, vals) < 0)
+        return -EINVAL;
+    if ((ret = tx_work(req, tx, vals)) < 0)
+        return db_error(req, ret);
+    if (fail >= 500)
+        return -EIO;
+    if (fail >= 400)
+        return ringo_fail(req, (int)fail, "failed after the update");
+    return tx_answer(req, vals);
+}
+
+/*
+ * POST /pg/tx-raw/world/{id}?number=N[&sleep_ms=M][&commit=1][&refused_first=1]: the same
+ * with the handle alone. commit=1: COMMIT pipelined with a SELECT of the row
+ * inside the transaction, answered with what that SELECT saw; else the
+ * handler returns with the transaction open, and the request's end rolls it
+ * back.
+ */
+static int tx_raw_route(ringo_req *req, void *udata)
+{
+    ringo_pg_query sel = {.sql = "SELECT id, randomnumber FROM world WHERE id = $1", .nparams = 1};
+    const char *vals[2];
+    ringo_pg_tx *tx;
+    PGresult *res = NULL;
+    tfb_world w;
+    int ret;
+
+    (void)udata;
+    if (!pool)
+        return no_pool(req);
+    if (tx_params(req, vals) < 0)
+        return -EINVAL;
+    if ((ret = ringo_pg_tx_begin(pool, req, &tx)) < 0)
+        return db_error(req, ret);
+    if (demo_query_u64(req, "refused_first", 0, 1)) {
+        /* A batch refused before it is sent (the name tx_up with another text: -EINVAL);
+         * the transaction goes on, its BEGIN still to come. */
+        ringo_pg_query bad = {.sql = "SELECT 1", .name = "tx_up"};
+        if ((ret = ringo_pg_tx_run(tx, &bad, 1, &res, 0)) != -EINVAL)
+            return ringo_fail(req, 500, "the reused name was not refused");
+    }
+    if ((ret = tx_work(req, tx, vals)) < 0)
+        return db_error(req, ret);
+    if (!demo_query_u64(req, "commit", 0, 1))
+        return tx_answer(req, vals); /* left open: rolled back at the request's end */
+    sel.values = vals;
+    ret = ringo_pg_tx_commit(tx, &sel, 1, &res, 0);
+    if (ret == 0)
+        ret = tfb_worlds(&res, 1, &w);
+    ringo_pg_results_clear(&res, 1);
+    return ret < 0 ? db_error(req, ret) : tfb_respond_worlds(req, &w, 1, false);
+}
+
+/*
+ * GET /pg/prepare-later: a named statement on a table that may not exist
+ * (pg_later). The failed prepare answers 500 with its SQLSTATE; once the
+ * table exists the same name prepares and runs (the failure was forgotten).
+ */
+static int prepare_later_route(ringo_req *req, void *udata)
+{
+    ringo_pg_query q = {.sql = "SELECT count(*) FROM pg_later", .name = "later"};
+    PGresult *res = NULL;
+    ringo_json_w j;
+    int ret;
+
+    (void)udata;
+    if (!pool)
+        return no_pool(req);
+    ret = ringo_pg_run(pool, &q, 1, &res, 0);
+    ringo_json_begin(&j, req);
+    ringo_json_obj(&j);
+    ringo_json_key(&j, "ret");
+    ringo_json_int(&j, ret);
+    ringo_json_key(&j, "sqlstate");
+    ringo_json_cstr(&j, res && ret == -EIO ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "");
+    ringo_json_end(&j);
+    ringo_pg_results_clear(&res, 1);
+    return ringo_json_respond(&j, ret == 0 ? 200 : 500);
+}
+
+static int tx_routes(ringo_app *app)
+{
+    static const char *const needs[] = {"db_atx", NULL};
+    ringo_route_opts o = {.needs = needs, .spec = demo_tfb_spec("/tx/world/{id}")};
+    ringo_route_opts dl = o;
+    int ret = 0;
+
+    dl.deadline_ms = 300;
+    if (pool)
+        ret = ringo_pg_tx_dep_new(&dep_atx, app, "db_atx", pool);
+    else
+        o.needs = dl.needs = NULL; /* no pool: the handlers answer 503 */
+    if (ret == 0)
+        ret = ringo_route_ex(app, "POST", "/pg/tx/world/{id}", RINGO_ASYNC,
+                             pool ? tx_dep_route : tx_raw_route, NULL, &o);
+    if (ret == 0)
+        ret = ringo_route_ex(app, "POST", "/pg/tx-deadline/world/{id}", RINGO_ASYNC,
+                             pool ? tx_dep_route : tx_raw_route, NULL, &dl);
+    if (ret == 0)
+        ret = ringo_route_ex(app, "POST", "/pg/tx-raw/world/{id}", RINGO_ASYNC, tx_raw_route, NULL,
+                             &(ringo_route_opts){.spec = demo_tfb_spec("/pg/tx-raw/world/{id}")});
+    if (ret == 0)
+        ret = demo_tfb_route(app, "/pg/prepare-later", RINGO_ASYNC, prepare_later_route, NULL);
+    return ret;
 }
 
 static int free_pool(ringo_app *app, void *udata)
@@ -454,6 +445,8 @@ int demo_tfb_async_routes(ringo_app *app, const char *dsn)
         ret = demo_tfb_route(app, routes[i].path, RINGO_ASYNC, routes[i].fn, NULL);
     if (ret == 0)
         ret = demo_tfb_route(app, "/pg/sleep-deadline", RINGO_ASYNC, sleep_route, &dl);
+    if (ret == 0)
+        ret = tx_routes(app);
     if (ret == 0)
         ret = ringo_app_on_shutdown(app, "pg async pool", free_pool, NULL);
     return ret;

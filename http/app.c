@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/proxy.h"
 #include "http/http_impl.h"
 #include "http/ws/ws_impl.h"
 #include "http/openapi_impl.h"
@@ -21,7 +22,8 @@
  * field could fall into. A field appended after this one names itself here;
  * a 4-byte field is appended in pairs (or with the next one) to keep it so.
  */
-_Static_assert(sizeof(ringo_config) == offsetof(ringo_config, deploy_flags) + sizeof(uint32_t),
+_Static_assert(sizeof(ringo_config) ==
+                   offsetof(ringo_config, trusted_proxies) + sizeof(const char *),
                "ringo_config must end without padding");
 /* ringo_route_opts keeps its 1.0 size: options take the place of reserved words. */
 _Static_assert(sizeof(ringo_route_opts) ==
@@ -94,6 +96,11 @@ static bool config_valid(const ringo_config *c)
         return false;
     if (c->deploy_flags & ~(RINGO_DEPLOY_SHARE_PORT | RINGO_DEPLOY_SYSTEMD))
         return false;
+    if (c->proxy_protocol > 1 || c->forwarded > RINGO_FORWARDED_RFC7239)
+        return false;
+    if (c->trusted_proxies ? ringo__cidrs_parse(c->trusted_proxies, NULL) < 0
+                           : c->proxy_protocol || c->forwarded)
+        return false; /* a PROXY listener or forwarded headers trusted from nobody */
     return nb <= RINGO_MAX_RECV_BUFFERS && (nb & (nb - 1)) == 0;
 }
 
@@ -136,6 +143,7 @@ int ringo_app_new(ringo_app **out, const ringo_config *cfg)
         .proto = &ringo__http_proto, .drain_hook = drain_hook, .reload_hook = reload_hook};
     ringo_config full;
     ringo_app *app;
+    int ret;
 
     if (!out)
         return -EINVAL;
@@ -155,9 +163,10 @@ int ringo_app_new(ringo_app **out, const ringo_config *cfg)
     opts.cfg = &full;
     opts.app = app;
     app->router = ringo__router_new();
-    if (ringo__server_init(&app->srv, &opts) < 0 || !app->router) {
+    ret = ringo__server_init(&app->srv, &opts);
+    if (ret < 0 || !app->router) {
         ringo_app_free(app);
-        return -ENOMEM;
+        return ret < 0 ? ret : -ENOMEM;
     }
     *out = app;
     return 0;

@@ -33,6 +33,11 @@ void ringo__req_release(ringo_req *r);
 enum { RINGO__CTX_NONE, RINGO__CTX_ASYNC, RINGO__CTX_SYNC };
 int ringo__req_context(const ringo_req *r);
 
+/* http/forwarded.c: the client's address (the socket's, the PROXY header's, or what a
+ * trusted proxy's forwarding header names) into *out and whether it spoke https; returns
+ * the address length, 0 when unknown. */
+int ringo__req_client(const ringo_req *r, struct sockaddr_storage *out, bool *https);
+
 /* http/body.c: request bodies read as they arrive (ring context unless said) */
 int ringo__body_open(ringo__sess *s, ringo_req *r); /* at the head: 0 or -ENOMEM */
 size_t ringo__body_room(ringo_req *r);              /* bytes the handler can take now */

@@ -89,9 +89,19 @@ int ringo_req_header_at(const ringo_req *req, unsigned i, ringo_str *name, ringo
 
 int ringo_req_peer(const ringo_req *req, struct sockaddr_storage *out)
 {
-    socklen_t len = ringo__conn_peer(req->conn, out);
+    bool https;
+    int len = ringo__req_client(req, out, &https);
 
-    return len ? (int)len : -ENOTCONN;
+    return len ? len : -ENOTCONN;
+}
+
+const char *ringo_req_scheme(const ringo_req *req)
+{
+    struct sockaddr_storage ss;
+    bool https;
+
+    (void)ringo__req_client(req, &ss, &https);
+    return https ? "https" : "http";
 }
 
 int ringo_req_peer_string(const ringo_req *req, char *buf, size_t len)

@@ -530,6 +530,18 @@ static void on_close(ringo__conn *c)
     s->pending_len = s->pending_cap = s->pending_off = 0;
 }
 
+/* The PROXY header was malformed (core/conn.c): answer it like a bad request, then close. */
+static void on_reject(ringo__conn *c, int status)
+{
+    ringo__sess *s = sess(c);
+
+    if (ringo__sess_dead(s))
+        return;
+    ringo__sess_fail(s, status);
+    pump(s);
+    ringo__conn_flush(c);
+}
+
 static size_t overload(ringo__ring *r, char *buf, size_t cap)
 {
     int n = snprintf(buf, cap,
@@ -550,6 +562,7 @@ const ringo__proto ringo__http_proto = {
     .on_timer = on_timer,
     .on_drain = on_drain,
     .on_close = on_close,
+    .on_reject = on_reject,
     .overload = overload,
 };
 

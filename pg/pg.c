@@ -112,6 +112,14 @@ void ringo__pg_set_error(PGconn *pq, const PGresult *res, const char *msg)
     snprintf(last_sqlstate, sizeof(last_sqlstate), "%s", state ? state : "");
 }
 
+void ringo_pg_results_clear(PGresult **res, unsigned n)
+{
+    for (unsigned i = 0; res && i < n; i++) {
+        PQclear(res[i]);
+        res[i] = NULL;
+    }
+}
+
 const char *ringo_pg_last_error(void) { return last_error; }
 
 const char *ringo_pg_last_sqlstate(void) { return last_sqlstate; }

@@ -12,7 +12,10 @@
  * does not belong to any of them, so a handler that leaves (client gone,
  * deadline) abandons its batch and nothing else: the batch stays in the
  * FIFO, its results are discarded as they arrive, and the connection goes
- * on serving the next batches in order.
+ * on serving the next batches in order. The one exception is a
+ * transaction (ringo_pg_tx): it pins a connection, which then takes no
+ * other request's batch until the transaction ends, and its end never
+ * waits (a ROLLBACK is queued, the pin dropped at once).
  *
  * Why no PQcancel(): it blocks (libpq 15 has no non-blocking form), and on a
  * pipelined connection it would abort whichever query the server runs at
@@ -38,7 +41,10 @@
 #include "core/ring.h"
 #include "core/task.h"
 #include "pg/pg_impl.h"
+#include "ringo/background.h"
 #include "ringo/pg.h"
+#include "ringo/request.h"
+#include "ringo/response.h"
 
 #define MAX_RINGS 1024
 #define MAX_BATCH 4096
@@ -69,8 +75,15 @@ typedef struct entry {
     int err;
     uint64_t deadline; /* ring ms, 0: none */
     prep **preps;      /* per step: the name a prepare step declares, else NULL */
-    int step[];        /* the query of each step; -1: the prepare of the next step's */
+    int step[];        /* the query of each step, or one of the STEP_ kinds */
 } entry;
+
+/* Steps that are no query of the caller's: their results are dropped (errors count). */
+#define STEP_PREPARE -1  /* the prepare of the next step's query */
+#define STEP_BEGIN -2    /* a transaction's BEGIN, sent with its first batch */
+#define STEP_COMMIT -3   /* its COMMIT: a "ROLLBACK" tag (the transaction had failed) is -EIO */
+#define STEP_ROLLBACK -4 /* its ROLLBACK */
+#define STEP_NONE -5     /* past the last step */
 
 typedef struct pollop {
     ringo__completion comp;
@@ -87,6 +100,7 @@ struct pgconn {
     pollop rd, wr;
     entry *head, *tail;
     unsigned npending;
+    ringo_pg_tx *pinned; /* the transaction that has this connection to itself */
     prep *preps;         /* names prepared on conn (dropped with it) */
     uint64_t when;       /* C_CONNECTING: give up at; C_BACKOFF: retry at */
     uint32_t backoff_ms; /* next back-off */
@@ -210,14 +224,16 @@ static void forget(pgconn *c, prep *x);
 static void take(pgconn *c, entry *e, PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);
-    int qi = e->si < e->nsteps ? e->step[e->si] : -2;
+    int qi = e->si < e->nsteps ? e->step[e->si] : STEP_NONE;
 
     e->in_query = true;
     if (is_error(st) && !e->err)
         e->err = -EIO;
-    if (qi == -1 && is_error(st))
+    if (qi == STEP_COMMIT && !is_error(st) && strcmp(PQcmdStatus(res), "COMMIT") != 0 && !e->err)
+        e->err = -EIO; /* the server rolled the failed transaction back */
+    if (qi == STEP_PREPARE && is_error(st))
         forget(c, e->preps[e->si]); /* not prepared after all: the next batch tries again */
-    if (qi == -1 && e->si + 1 < e->nsteps && is_error(st))
+    if (qi == STEP_PREPARE && e->si + 1 < e->nsteps && is_error(st))
         qi = e->step[e->si + 1]; /* a failed prepare answers for its query */
     if (qi >= 0 && e->res && !e->res[qi])
         e->res[qi] = res;
@@ -341,6 +357,7 @@ static void conn_broken(pgconn *c, int err)
     }
     c->tail = NULL;
     c->npending = 0;
+    c->pinned = NULL; /* its transaction is gone with the session: the handle sees gen move */
     preps_free(c);
     c->gen++;
     disarm(&c->rd);
@@ -479,14 +496,14 @@ static pg_ring *ring_state(ringo_pg_async *p, ringo__ring *r)
     return pr;
 }
 
-/* The ready connection with the fewest batches in flight and room for one more. */
+/* The ready, unpinned connection with the fewest batches in flight and room for one more. */
 static pgconn *pick(pg_ring *pr)
 {
     pgconn *best = NULL;
 
     for (unsigned i = 0; i < pr->n; i++) {
         pgconn *c = &pr->conns[i];
-        if (c->state == C_READY && c->npending < pr->p->o.max_pending &&
+        if (c->state == C_READY && !c->pinned && c->npending < pr->p->o.max_pending &&
             (!best || c->npending < best->npending))
             best = c;
     }
@@ -596,12 +613,14 @@ static int remember(pgconn *c, const char *name, const char *sql)
  * is preceded by its prepare (once per batch), and the name is remembered
  * for the connection: the server prepares it before any later batch runs.
  */
-static entry *plan(pgconn *c, const ringo_pg_query *q, unsigned n, int *err)
+static entry *plan(pgconn *c, const ringo_pg_query *q, unsigned n, int begin, int end, int *err)
 {
-    size_t steps = 2 * (size_t)n;
+    size_t steps = 2 * (size_t)n + 2;
     entry *e = ringo__calloc(1, sizeof(*e) + steps * sizeof(int) + steps * sizeof(prep *));
 
     *err = e ? 0 : -ENOMEM;
+    if (e && begin)
+        e->step[e->nsteps++] = begin;
     for (unsigned i = 0; e && i < n && *err == 0; i++) {
         int known = q[i].name ? prepared(c, q[i].name, q[i].sql) : 1;
         if (known == 0) {
@@ -609,12 +628,14 @@ static entry *plan(pgconn *c, const ringo_pg_query *q, unsigned n, int *err)
                 e->preps = (prep **)(void *)&e->step[steps];
             known = remember(c, q[i].name, q[i].sql);
             e->preps[e->nsteps] = known == 0 ? c->preps : NULL;
-            e->step[e->nsteps++] = -1;
+            e->step[e->nsteps++] = STEP_PREPARE;
         }
         if (known < 0)
             *err = known;
         e->step[e->nsteps++] = (int)i;
     }
+    if (e && end)
+        e->step[e->nsteps++] = end;
     if (*err) {
         ringo__free(e);
         return NULL;
@@ -635,9 +656,16 @@ static bool send_step(pgconn *c, const ringo_pg_query *q, bool prepare)
 
 static int send_batch(pgconn *c, const ringo_pg_query *q, const entry *e)
 {
+    static const char *const tx_sql[] = {
+        [-STEP_BEGIN] = "BEGIN", [-STEP_COMMIT] = "COMMIT", [-STEP_ROLLBACK] = "ROLLBACK"};
+
     for (unsigned k = 0; k < e->nsteps; k++) {
-        bool is_prep = e->step[k] < 0;
-        if (!send_step(c, &q[is_prep ? e->step[k + 1] : e->step[k]], is_prep))
+        int s = e->step[k];
+        bool ok = s >= 0 ? send_step(c, &q[s], false)
+                  : s == STEP_PREPARE
+                      ? send_step(c, &q[e->step[k + 1]], true)
+                      : PQsendQueryParams(c->conn, tx_sql[-s], 0, NULL, NULL, NULL, NULL, 0);
+        if (!ok)
             return -ECONNRESET;
     }
     return PQpipelineSync(c->conn) ? 0 : -ECONNRESET;
@@ -658,14 +686,6 @@ static int wait_batch(entry *e)
     e->fiber = NULL;
     e->res = NULL;
     return ret < 0 ? ret : -ETIMEDOUT;
-}
-
-void ringo_pg_results_clear(PGresult **res, unsigned n)
-{
-    for (unsigned i = 0; res && i < n; i++) {
-        PQclear(res[i]);
-        res[i] = NULL;
-    }
 }
 
 /* timeout_ms, else the smallest per-query timeout_ms, else the pool's query_timeout_ms. */
@@ -689,54 +709,277 @@ static void enqueue(pgconn *c, entry *e)
     c->npending++;
 }
 
-int ringo_pg_run(ringo_pg_async *p, const ringo_pg_query *q, unsigned n, PGresult **res,
-                 uint32_t timeout_ms)
+/* The arguments of a batch: 0, or -EINVAL with nothing touched but res. */
+static int check_batch(const ringo_pg_query *q, unsigned n, PGresult **res)
 {
-    ringo__fiber *t = ringo__fiber_current();
-    uint64_t deadline = 0;
-    pg_ring *pr;
-    pgconn *c;
-    entry *e;
-    int ret;
-
-    if (!t)
-        return -EPERM;
-    if (!p || !q || !res || n == 0 || n > MAX_BATCH)
+    if ((n && (!q || !res)) || n > MAX_BATCH)
         return -EINVAL;
     for (unsigned i = 0; i < n; i++) {
         if (!q[i].sql || q[i].nparams < 0)
             return -EINVAL;
         res[i] = NULL;
     }
-    if (t->cancelled)
-        return -ECANCELED;
-    if (!(pr = ring_state(p, t->ring)))
-        return -ENOMEM;
-    if ((timeout_ms = batch_timeout(p, q, n, timeout_ms)))
-        deadline = ringo__ring_now(pr->r) + timeout_ms;
-    if ((ret = acquire(pr, &c, deadline)) < 0)
-        return ret;
-    if (!(e = plan(c, q, n, &ret)))
+    return 0;
+}
+
+/*
+ * Plans, sends and queues q[0..n) on c (begin and end: STEP_ kinds around
+ * them, or 0), then waits for the batch as the handler t. Returns what
+ * ringo_pg_run() returns; res is cleared on every error but -EIO.
+ */
+static int submit(pgconn *c, const ringo_pg_query *q, unsigned n, PGresult **res, uint64_t deadline,
+                  int begin, int end)
+{
+    ringo_pg_async *p = c->pr->p;
+    entry *e;
+    int ret;
+
+    if (!(e = plan(c, q, n, begin, end, &ret)))
         return ret;
     if (send_batch(c, q, e) < 0) {
         ringo__free(e);
         conn_broken(c, -ECONNRESET);
         return -ECONNRESET;
     }
-    e->fiber = t;
+    e->fiber = ringo__fiber_current();
     e->res = res;
     e->deadline = deadline;
     enqueue(c, e);
     atomic_fetch_add_explicit(&p->batches, 1, memory_order_relaxed);
     flush(c); /* may break c: then e already failed with -ECONNRESET */
     if (deadline)
-        tick_arm(pr);
+        tick_arm(c->pr);
     ret = wait_batch(e);
     if (ret == -ECANCELED || ret == -ETIMEDOUT)
         atomic_fetch_add_explicit(&p->abandoned, 1, memory_order_relaxed);
     if (ret < 0 && ret != -EIO)
         ringo_pg_results_clear(res, n);
     return ret;
+}
+
+static uint64_t deadline_of(const pg_ring *pr, uint32_t timeout_ms)
+{
+    return timeout_ms ? ringo__ring_now(pr->r) + timeout_ms : 0;
+}
+
+int ringo_pg_run(ringo_pg_async *p, const ringo_pg_query *q, unsigned n, PGresult **res,
+                 uint32_t timeout_ms)
+{
+    ringo__fiber *t = ringo__fiber_current();
+    uint64_t deadline;
+    pg_ring *pr;
+    pgconn *c;
+    int ret;
+
+    if (!t)
+        return -EPERM;
+    if (!p || n == 0 || !q || !res || (ret = check_batch(q, n, res)) < 0)
+        return -EINVAL;
+    if (t->cancelled)
+        return -ECANCELED;
+    if (!(pr = ring_state(p, t->ring)))
+        return -ENOMEM;
+    deadline = deadline_of(pr, batch_timeout(p, q, n, timeout_ms));
+    if ((ret = acquire(pr, &c, deadline)) < 0)
+        return ret;
+    return submit(c, q, n, res, deadline, 0, 0);
+}
+
+/* ---- transactions: one connection pinned to one request ---- */
+
+struct ringo_pg_tx {
+    pg_ring *pr;
+    pgconn *c;    /* pinned while !over */
+    uint32_t gen; /* c->gen when pinned: a reconnect since means the session is gone */
+    bool begun;   /* BEGIN went out */
+    bool over;    /* committed, rolled back or lost: c is not ours any more */
+};
+
+static bool tx_lost(const ringo_pg_tx *tx)
+{
+    return tx->c->gen != tx->gen || tx->c->state != C_READY || tx->c->pinned != tx;
+}
+
+/* Gives the connection back: the batches of other requests may use it again. */
+static void tx_unpin(ringo_pg_tx *tx)
+{
+    if (!tx->over && tx->c->pinned == tx && tx->c->gen == tx->gen) {
+        tx->c->pinned = NULL;
+        wake_waiters(tx->pr, 0, true);
+    }
+    tx->over = true;
+}
+
+/*
+ * Ends the transaction without waiting: a ROLLBACK queued behind whatever is
+ * in flight (an abandoned batch of this transaction too), its result
+ * dropped, and the connection unpinned at once: batches queued after the
+ * ROLLBACK run after it, outside the transaction.
+ */
+static void tx_abort(ringo_pg_tx *tx)
+{
+    pgconn *c = tx->c;
+    entry *e;
+    int ret;
+
+    if (tx->over)
+        return;
+    if (tx->begun && !tx_lost(tx)) {
+        if (!(e = plan(c, NULL, 0, STEP_ROLLBACK, 0, &ret)) || send_batch(c, NULL, e) < 0) {
+            ringo__free(e);
+            conn_broken(c, -ECONNRESET); /* no ROLLBACK, no session: the server rolls back */
+        } else {
+            enqueue(c, e); /* fiber NULL: abandoned from the start */
+            flush(c);
+        }
+    }
+    tx_unpin(tx);
+}
+
+/* The request's end: a transaction its handler left open is rolled back. */
+static int tx_end_task(ringo_req *req, void *arg)
+{
+    (void)req;
+    tx_abort(arg);
+    return 0;
+}
+
+int ringo_pg_tx_begin(ringo_pg_async *p, ringo_req *req, ringo_pg_tx **out)
+{
+    ringo__fiber *t = ringo__fiber_current();
+    ringo_pg_tx *tx;
+    pg_ring *pr;
+    pgconn *c;
+    int ret;
+
+    if (out)
+        *out = NULL;
+    if (!t)
+        return -EPERM;
+    if (!p || !req || !out)
+        return -EINVAL;
+    if (t->cancelled)
+        return -ECANCELED;
+    if (!(pr = ring_state(p, t->ring)) || !(tx = ringo_req_alloc(req, sizeof(*tx))))
+        return -ENOMEM;
+    if ((ret = acquire(pr, &c, deadline_of(pr, p->o.query_timeout_ms))) < 0)
+        return ret;
+    /* Pinned before anything can suspend: no other batch slips in after the BEGIN. */
+    *tx = (ringo_pg_tx){.pr = pr, .c = c, .gen = c->gen};
+    c->pinned = tx;
+    if ((ret = ringo_background(req, RINGO_ASYNC, tx_end_task, tx)) < 0) {
+        tx_unpin(tx);
+        return ret;
+    }
+    *out = tx;
+    return 0;
+}
+
+/* A batch of tx: BEGIN in front of the first, end (STEP_COMMIT or 0) after it. */
+static int tx_batch(ringo_pg_tx *tx, const ringo_pg_query *q, unsigned n, PGresult **res,
+                    uint32_t timeout_ms, int end)
+{
+    ringo__fiber *t = ringo__fiber_current();
+    int ret, begin;
+
+    if (!t)
+        return -EPERM;
+    if (!tx || check_batch(q, n, res) < 0 || (n == 0 && !end))
+        return -EINVAL;
+    if (tx->over)
+        return -EINVAL;
+    if (tx_lost(tx)) {
+        tx_unpin(tx);
+        return -ECONNRESET;
+    }
+    if (t->cancelled) {
+        tx_abort(tx);
+        return -ECANCELED;
+    }
+    if (!tx->begun && end == STEP_COMMIT && n == 0) {
+        tx_unpin(tx); /* nothing ran: nothing to commit */
+        return 0;
+    }
+    begin = tx->begun ? 0 : STEP_BEGIN;
+    tx->begun = true;
+    ret = submit(tx->c, q, n, res, deadline_of(tx->pr, batch_timeout(tx->pr->p, q, n, timeout_ms)),
+                 begin, end);
+    if ((ret == -EINVAL || ret == -ENOMEM) && !end)
+        tx->begun = !begin; /* refused before anything was sent: BEGIN still to come */
+    else if (ret == -ECONNRESET)
+        tx_unpin(tx);
+    else if (ret == -ECANCELED || ret == -ETIMEDOUT || (end && ret < 0))
+        tx_abort(tx); /* a failed COMMIT batch left the transaction open and failed */
+    else if (end)
+        tx_unpin(tx);
+    return ret;
+}
+
+int ringo_pg_tx_run(ringo_pg_tx *tx, const ringo_pg_query *q, unsigned n, PGresult **res,
+                    uint32_t timeout_ms)
+{
+    return tx_batch(tx, q, n, res, timeout_ms, 0);
+}
+
+int ringo_pg_tx_commit(ringo_pg_tx *tx, const ringo_pg_query *q, unsigned n, PGresult **res,
+                       uint32_t timeout_ms)
+{
+    return tx_batch(tx, q, n, res, timeout_ms, STEP_COMMIT);
+}
+
+void ringo_pg_tx_rollback(ringo_pg_tx *tx)
+{
+    if (tx)
+        tx_abort(tx);
+}
+
+int ringo_pg_tx_active(const ringo_pg_tx *tx) { return tx && !tx->over; }
+
+/* ---- the transaction as a dependency ---- */
+
+static int dep_tx(ringo_req *req, void **value, void *udata)
+{
+    ringo_pg_tx *tx;
+    int ret = ringo_pg_tx_begin(udata, req, &tx);
+
+    if (ret == -ECANCELED)
+        return ret;
+    if (ret < 0)
+        return ringo_pg_fail(req, ret);
+    *value = tx;
+    return 0;
+}
+
+static void dep_tx_teardown(ringo_req *req, void *value, void *udata)
+{
+    ringo_pg_tx *tx = value;
+    int ret;
+
+    (void)udata;
+    if (!ringo_pg_tx_active(tx))
+        return;
+    if (ringo_req_failed(req) || ringo_resp_get_status(req) >= 500) {
+        tx_abort(tx);
+        return;
+    }
+    ret = ringo_pg_tx_commit(tx, NULL, 0, NULL, 0);
+    if (ret < 0) {
+        fprintf(stderr, "ringo: PostgreSQL commit after %s failed: %s\n", ringo_req_route(req),
+                ret == -EIO ? ringo_pg_last_error() : ringo_strerror(ret));
+        tx_abort(tx); /* no coroutine to wait in (-EPERM): roll back */
+    }
+}
+
+int ringo_pg_tx_dep_new(ringo_dep **out, ringo_app *app, const char *name, ringo_pg_async *p)
+{
+    const ringo_dep_opts opts = {
+        .mode = RINGO_ASYNC, .teardown = dep_tx_teardown, .type = "ringo_pg_tx"};
+
+    if (out)
+        *out = NULL;
+    if (!p)
+        return -EINVAL;
+    return ringo_dep_new(out, app, name, dep_tx, p, &opts);
 }
 
 /* ---- the pool ---- */

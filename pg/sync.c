@@ -348,6 +348,191 @@ int ringo_pg_exec(ringo_pg_conn *c, PGresult **out, const char *name, const char
     return ringo_pg_query_run(c, &q, out);
 }
 
+/* ---- batches in pipeline mode: one round trip for many statements ---- */
+
+#define MAX_BATCH 4096
+
+/*
+ * Waits until libpq can hand out a result without blocking. The socket is
+ * non-blocking during a batch: with a blocking one, libpq could block writing
+ * queries while the server blocks writing results nobody reads (libpq's
+ * pipeline-mode warning), so both directions are polled together.
+ */
+static int batch_wait(struct ringo_pg_conn *c)
+{
+    while (PQisBusy(c->pq)) {
+        int f = PQflush(c->pq);
+        struct pollfd p = {.fd = PQsocket(c->pq), .events = POLLIN};
+
+        if (f < 0)
+            return -ECONNRESET;
+        if (f > 0)
+            p.events |= POLLOUT;
+        if (poll(&p, 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -ECONNRESET;
+        }
+        if ((p.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(c->pq))
+            return -ECONNRESET;
+    }
+    return 0;
+}
+
+/* The next result of the batch (NULL ends a statement's results); -ECONNRESET if it broke. */
+static int batch_next(struct ringo_pg_conn *c, PGresult **out)
+{
+    int ret = batch_wait(c);
+
+    *out = ret == 0 ? PQgetResult(c->pq) : NULL;
+    if (ret == 0 && !*out && PQstatus(c->pq) != CONNECTION_OK)
+        ret = -ECONNRESET;
+    return ret;
+}
+
+static bool batch_send_one(struct ringo_pg_conn *c, const ringo_pg_query *q)
+{
+    if (q->name)
+        return PQsendQueryPrepared(c->pq, q->name, q->nparams, q->values, q->lengths, q->formats,
+                                   q->result_format);
+    return PQsendQueryParams(c->pq, q->sql, q->nparams, NULL, q->values, q->lengths, q->formats,
+                             q->result_format);
+}
+
+static bool batch_send_sql(struct ringo_pg_conn *c, const char *sql)
+{
+    return PQsendQueryParams(c->pq, sql, 0, NULL, NULL, NULL, NULL, 0);
+}
+
+/* "SET statement_timeout = ..." for ms (0: the connection's configured one) into buf. */
+static const char *timeout_sql(char *buf, size_t cap, uint32_t ms)
+{
+    if (ms)
+        snprintf(buf, cap, "SET statement_timeout = %u", ms);
+    else
+        snprintf(buf, cap, "SET statement_timeout = DEFAULT");
+    return buf;
+}
+
+/*
+ * Sends the batch: [SET statement_timeout] q[0..n) [SET back], one sync.
+ * The SETs ride in the same round trip; when a statement fails, the implicit
+ * transaction (or the caller's explicit one) rolls the first SET back too.
+ */
+static int batch_send(struct ringo_pg_conn *c, const ringo_pg_query *q, unsigned n, uint32_t ms)
+{
+    char set[64], reset[64];
+    bool ok = true;
+
+    if (ms)
+        ok = batch_send_sql(c, timeout_sql(set, sizeof(set), ms));
+    for (unsigned i = 0; ok && i < n; i++)
+        ok = batch_send_one(c, &q[i]);
+    if (ok && ms)
+        ok = batch_send_sql(c, timeout_sql(reset, sizeof(reset), c->pg->cfg.statement_timeout_ms));
+    return ok && PQpipelineSync(c->pq) ? 0 : -ECONNRESET;
+}
+
+/*
+ * Reads every step's results up to the sync: query i's into res[i], the
+ * SETs' dropped. The first failing step's result sets the thread's error.
+ * Returns 0, -EIO / -ETIMEDOUT (a statement failed; 57014 is the statement
+ * timeout), -ECONNRESET.
+ */
+static int batch_read(struct ringo_pg_conn *c, unsigned n, bool timed, PGresult **res)
+{
+    unsigned steps = n + (timed ? 2 : 0);
+    int err = 0, ret = 0;
+    PGresult *r;
+
+    for (unsigned k = 0; k < steps && ret == 0; k++) {
+        int qi = timed ? (int)k - 1 : (int)k;
+        while ((ret = batch_next(c, &r)) == 0 && r) {
+            ExecStatusType st = PQresultStatus(r);
+            if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_ABORTED &&
+                !err) {
+                ringo__pg_set_error(c->pq, r, NULL);
+                err = strcmp(ringo_pg_last_sqlstate(), "57014") ? -EIO : -ETIMEDOUT;
+            }
+            if (qi >= 0 && (unsigned)qi < n && !res[qi])
+                res[qi] = r;
+            else
+                PQclear(r);
+        }
+    }
+    if (ret == 0 && (ret = batch_next(c, &r)) == 0) {
+        if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+            ret = -ECONNRESET; /* out of step with the server: not reusable */
+        PQclear(r);
+    }
+    return ret < 0 ? ret : err;
+}
+
+/* Back to blocking mode outside a pipeline; false when libpq will not. */
+static bool batch_end(struct ringo_pg_conn *c)
+{
+    return PQexitPipelineMode(c->pq) == 1 && PQsetnonblocking(c->pq, 0) == 0;
+}
+
+/* timeout_ms, else the smallest q[i].timeout_ms; 0: the connection's own. */
+static uint32_t batch_timeout(const ringo_pg_query *q, unsigned n, uint32_t timeout_ms)
+{
+    for (unsigned i = 0; timeout_ms == 0 && i < n; i++)
+        for (unsigned j = i; j < n; j++)
+            if (q[j].timeout_ms && (!timeout_ms || q[j].timeout_ms < timeout_ms))
+                timeout_ms = q[j].timeout_ms;
+    return timeout_ms;
+}
+
+static int batch_check(ringo_pg_conn *c, const ringo_pg_query *q, unsigned n, PGresult **res)
+{
+    if (!c || !q || !res || n == 0 || n > MAX_BATCH)
+        return -EINVAL;
+    for (unsigned i = 0; i < n; i++) {
+        res[i] = NULL;
+        if (!q[i].sql || q[i].nparams < 0)
+            return -EINVAL;
+    }
+    if (ringo_in_async())
+        return -EPERM;
+    if (!c->pq || c->broken) {
+        ringo__pg_set_error(NULL, NULL, "connection is broken");
+        return -ECONNRESET;
+    }
+    return 0;
+}
+
+int ringo_pg_batch(ringo_pg_conn *c, const ringo_pg_query *q, unsigned n, PGresult **res,
+                   uint32_t timeout_ms)
+{
+    int ret = batch_check(c, q, n, res);
+
+    /* Named statements are prepared first, once per connection (blocking, outside the
+     * pipeline): later batches on this connection find them prepared. */
+    for (unsigned i = 0; ret == 0 && i < n; i++)
+        if (q[i].name)
+            ret = prepare(c, &q[i]);
+    if (ret < 0)
+        return ret;
+    timeout_ms = batch_timeout(q, n, timeout_ms);
+    if (PQsetnonblocking(c->pq, 1) != 0 || PQenterPipelineMode(c->pq) != 1) {
+        c->broken = true;
+        ringo__pg_set_error(c->pq, NULL, NULL);
+        return -ECONNRESET;
+    }
+    ret = batch_send(c, q, n, timeout_ms);
+    if (ret == 0)
+        ret = batch_read(c, n, timeout_ms != 0, res);
+    if (ret == -ECONNRESET || !batch_end(c)) {
+        ringo__pg_set_error(c->pq, NULL, NULL);
+        c->broken = true; /* closed at release, reconnected at the next acquire */
+        ret = -ECONNRESET;
+    }
+    if (ret < 0 && ret != -EIO && ret != -ETIMEDOUT)
+        ringo_pg_results_clear(res, n);
+    return ret;
+}
+
 static int command(ringo_pg_conn *c, const char *sql, const char *want_tag)
 {
     PGresult *res;

@@ -22,9 +22,10 @@ jobs=$(nproc)
 # (tests/seccomp/) and the container runtimes' default profile; python3-yaml: the Kubernetes
 # example's check; pkg-config: the install tests.
 # systemd: systemd-analyze verifies examples/systemd/ (test_systemd; no running systemd needed).
+# haproxy, nginx: the load balancers of test_load_balancers (apache2-utils: its optional ab load).
 scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli \
     python3-jsonschema libpq-dev postgresql-15 libseccomp-dev libjansson-dev \
-    golang-github-containers-common python3-yaml pkg-config systemd
+    golang-github-containers-common python3-yaml pkg-config systemd haproxy nginx apache2-utils
 
 build() { # dir, cmake args...
     local dir=$1; shift

@@ -126,7 +126,20 @@ typedef struct ringo_config {
     uint32_t live_stall_ms;         /* liveness (ringo_app_liveness) answers 503 while one
                                        handler has held a ring this long; 5000; 0: never */
     uint32_t deploy_flags;          /* RINGO_DEPLOY_*: port sharing, systemd */
+    uint32_t proxy_protocol;        /* 1: every connection starts with a PROXY protocol v1 or
+                                       v2 header (load balancers); only trusted_proxies may
+                                       connect; 0: off */
+    uint32_t forwarded;             /* RINGO_FORWARDED_*: the header a trusted proxy names the
+                                       client in (ringo_req_peer()); 0: none is read */
+    const char *trusted_proxies;    /* "CIDR,CIDR,...", IPv4 and IPv6 (an address alone is
+                                       one host), copied; needed by the two above; NULL: none */
 } ringo_config;
+
+/* ringo_config.forwarded: X-Forwarded-For and X-Forwarded-Proto (nginx, HAProxy
+ * "option forwardfor"), or RFC 7239 Forwarded. See docs/operations.md. */
+#define RINGO_FORWARDED_NONE 0u
+#define RINGO_FORWARDED_X 1u
+#define RINGO_FORWARDED_RFC7239 2u
 
 /*
  * ringo_config.deploy_flags: share the port with other processes (a rolling
@@ -209,8 +222,9 @@ static inline void ringo_config_init(ringo_config *cfg);
  * (NULL on failure). The host string is copied. The caller owns the app and
  * frees it with ringo_app_free(). Returns 0, -EINVAL (out NULL; cfg->size
  * smaller than the size field; a field this library does not know set in a
- * newer caller's larger struct; a field outside its documented range) or
- * -ENOMEM.
+ * newer caller's larger struct; a field outside its documented range;
+ * trusted_proxies malformed, or missing while proxy_protocol or forwarded is
+ * set) or -ENOMEM.
  */
 RINGO_API int ringo_app_new(ringo_app **out, const ringo_config *cfg);
 

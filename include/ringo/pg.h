@@ -100,6 +100,9 @@ typedef struct ringo_pg_query {
  */
 RINGO_API int ringo_pg_fail(ringo_req *req, int err);
 
+/* PQclear() of res[0..n), each set to NULL (the results of ringo_pg_batch(), ringo_pg_run()). */
+RINGO_API void ringo_pg_results_clear(PGresult **res, unsigned n);
+
 /* The calling thread's last libpq error message ("" when none). Valid until the
  * thread's next ringo_pg_* call. */
 RINGO_API const char *ringo_pg_last_error(void);
@@ -151,6 +154,33 @@ RINGO_API int ringo_pg_query_run(ringo_pg_conn *c, const ringo_pg_query *q, PGre
 /* ringo_pg_query_run() of sql with text parameters; name NULL: unnamed. */
 RINGO_API int ringo_pg_exec(ringo_pg_conn *c, PGresult **out, const char *name, const char *sql,
                             int nparams, const char *const *values);
+
+/*
+ * Runs the n queries q[0..n) on c in libpq's pipeline mode: sent back to
+ * back with one sync and read back in one round trip instead of n, the
+ * blocking twin of ringo_pg_run(). Outside ringo_pg_begin() the batch is
+ * one implicit transaction (an error aborts the rest of the batch); inside
+ * one, it runs in that transaction. A named query not yet prepared on c is
+ * prepared first (one more round trip, once per connection and name).
+ * timeout_ms (0: the smallest q[i].timeout_ms, else the connection's
+ * statement_timeout) is the statement_timeout of each statement of the
+ * batch, set and reset within the same round trip. q, its texts and values
+ * need to live only during the call. res[0..n) receives the PGresults,
+ * which the caller owns (ringo_pg_results_clear()). Returns
+ *   0             every res[i] is PGRES_TUPLES_OK or PGRES_COMMAND_OK
+ *   -EIO          a statement failed: its res holds the error, the
+ *                 following ones PGRES_PIPELINE_ABORTED (the thread's
+ *                 ringo_pg_last_sqlstate() is the failing one's)
+ *   -ETIMEDOUT    as -EIO, the statement_timeout cancelled it (57014)
+ *   -ECONNRESET   the connection broke (replaced at the next acquire; the
+ *                 statements may or may not have run)
+ *   -EINVAL       c, q or res NULL, n 0 or above 4096, a query without
+ *                 sql or with nparams < 0, a name reused with another text
+ *   -EPERM        from an async handler; -ENOMEM
+ * On every error but -EIO and -ETIMEDOUT, each res[i] is NULL.
+ */
+RINGO_API int ringo_pg_batch(ringo_pg_conn *c, const ringo_pg_query *q, unsigned n, PGresult **res,
+                             uint32_t timeout_ms);
 
 /* BEGIN, COMMIT, ROLLBACK on c. Return 0 or the errors of ringo_pg_query_run(). A
  * COMMIT the server turned into a rollback (the transaction had failed) is -EIO. */
@@ -245,8 +275,78 @@ RINGO_API void ringo_pg_async_free(ringo_pg_async *p);
 RINGO_API int ringo_pg_run(ringo_pg_async *p, const ringo_pg_query *q, unsigned n, PGresult **res,
                            uint32_t timeout_ms);
 
-/* PQclear() of res[0..n), each set to NULL. */
-RINGO_API void ringo_pg_results_clear(PGresult **res, unsigned n);
+/*
+ * Transactions across awaits. A ringo_pg_run() batch is its own implicit
+ * transaction because the ring's connections are shared by its requests; a
+ * ringo_pg_tx pins one connection of the ring to one request instead, from
+ * ringo_pg_tx_begin() until its commit or rollback: no other request's
+ * batch enters it meanwhile (they use the ring's other connections, or wait
+ * for one as ringo_pg_run() does). BEGIN costs no round trip of its own:
+ * it goes out in front of the first batch, and COMMIT behind the last one
+ * given to ringo_pg_tx_commit(). All calls from the request's RINGO_ASYNC
+ * handler, dependency or teardown, on its ring.
+ */
+typedef struct ringo_pg_tx ringo_pg_tx;
+
+/*
+ * Pins a connection of the handler's ring (waiting for a free one like
+ * ringo_pg_run(): bounded by acquire_timeout_ms) and returns the
+ * transaction in *out, memory of req's arena. Nothing is sent yet. When the
+ * request ends with the transaction still open (the handler returned
+ * without commit or rollback), it is rolled back then: a background task
+ * (ringo/background.h) registered here. Returns 0, -EPERM (not in a
+ * RINGO_ASYNC handler), -EINVAL (p, req or out NULL), -ECANCELED,
+ * -ECONNREFUSED and -EAGAIN as ringo_pg_run() (503), -ENOMEM, or what
+ * ringo_background() returns (-EAGAIN past max_post_inflight).
+ */
+RINGO_API int ringo_pg_tx_begin(ringo_pg_async *p, ringo_req *req, ringo_pg_tx **out);
+
+/*
+ * Runs q[0..n) inside tx (the first batch preceded by BEGIN), in one round
+ * trip, like ringo_pg_run(): same arguments, results and errors. After
+ * -EIO the transaction is failed (the server refuses every statement until
+ * the rollback) and tx stays pinned: roll it back. After -ECANCELED and
+ * -ETIMEDOUT it was rolled back already (a ROLLBACK queued behind the
+ * abandoned batch), after -ECONNRESET it is gone with its session: either
+ * way the connection is unpinned, and further calls return -EINVAL.
+ */
+RINGO_API int ringo_pg_tx_run(ringo_pg_tx *tx, const ringo_pg_query *q, unsigned n, PGresult **res,
+                              uint32_t timeout_ms);
+
+/*
+ * Runs q[0..n) (n may be 0) then COMMIT in one round trip, and unpins the
+ * connection. Results as ringo_pg_tx_run(). Returns 0 when the transaction
+ * committed; -EIO when a statement failed or the server answered the COMMIT
+ * with a rollback (the transaction had failed earlier): rolled back; the
+ * errors of ringo_pg_tx_run(), after each of which the transaction is rolled
+ * back (or gone); -EINVAL when tx is over. A transaction that never sent a
+ * statement commits without a round trip.
+ */
+RINGO_API int ringo_pg_tx_commit(ringo_pg_tx *tx, const ringo_pg_query *q, unsigned n,
+                                 PGresult **res, uint32_t timeout_ms);
+
+/* Rolls tx back and unpins its connection at once: the ROLLBACK is queued, not
+ * awaited (it never fails in a way the caller could act on). NULL, or a
+ * transaction already over: a no-op. Never suspends. */
+RINGO_API void ringo_pg_tx_rollback(ringo_pg_tx *tx);
+
+/* 1 while tx holds its connection (not committed, rolled back or lost), else 0. */
+RINGO_API int ringo_pg_tx_active(const ringo_pg_tx *tx);
+
+/*
+ * Registers a RINGO_ASYNC dependency called name whose value is a
+ * ringo_pg_tx begun for the request (RINGO_DEP(req, dep, ringo_pg_tx)): the
+ * async get_db() with `yield`. Its teardown commits when the request
+ * succeeded and rolls back when it failed (ringo_req_failed(), a status of
+ * 500 or more, a client that left); a handler that wants the COMMIT's
+ * outcome in its answer calls ringo_pg_tx_commit() itself, and the teardown
+ * then has nothing to do. When no connection can be pinned the dependency
+ * answers through ringo_pg_fail() (503). A failed COMMIT in the teardown is
+ * logged to stderr (the response is out). Returns what ringo_dep_new()
+ * returns, -EINVAL for a NULL p.
+ */
+RINGO_API int ringo_pg_tx_dep_new(ringo_dep **out, ringo_app *app, const char *name,
+                                  ringo_pg_async *p);
 
 /* Counters of the pool, summed over its rings (relaxed reads, any thread). */
 typedef struct ringo_pg_async_stats {

@@ -59,12 +59,24 @@ RINGO_API int ringo_req_header_at(const ringo_req *req, unsigned i, ringo_str *n
 RINGO_API ringo_str ringo_req_body(const ringo_req *req);
 
 /*
- * Client address. ringo_req_peer() copies it into *out and returns its
- * length, or -ENOTCONN. ringo_req_peer_string() writes "ip:port" ("[ip]:port"
- * for IPv6), NUL-terminated, and returns its length or -ENOSPC.
+ * Client address: the socket's peer; on a PROXY protocol listener the
+ * address its header names; and when ringo_config.forwarded is set and the
+ * peer is one of trusted_proxies, the right-most address of the forwarding
+ * header that is not a trusted proxy (port 0 when the header gave none).
+ * ringo_req_peer() copies it into *out and returns its length, or
+ * -ENOTCONN. ringo_req_peer_string() writes "ip:port" ("[ip]:port" for
+ * IPv6), NUL-terminated, and returns its length, -ENOTCONN or -ENOSPC.
+ * Both may be called from any context of the request (ring, pool).
  */
 RINGO_API int ringo_req_peer(const ringo_req *req, struct sockaddr_storage *out);
 RINGO_API int ringo_req_peer_string(const ringo_req *req, char *buf, size_t len);
+
+/*
+ * The scheme the client used: "https" when a trusted proxy says so
+ * (X-Forwarded-Proto, or Forwarded proto=, as ringo_config.forwarded
+ * selects; or a PROXY v2 header's SSL TLV), else "http". A static string.
+ */
+RINGO_API const char *ringo_req_scheme(const ringo_req *req);
 
 /* Index of the ring thread serving this request's connection (0-based). */
 RINGO_API unsigned ringo_req_ring(const ringo_req *req);

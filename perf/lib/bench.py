@@ -699,7 +699,7 @@ def ringo_exit_problems(res):
     its shutdown line counts live objects."""
     bad = []
     for s in res["servers"]:
-        for e in s["exits"] if s["name"] in ("ringo", "ringo-sync") else []:
+        for e in s["exits"] if s["name"] in ("ringo", "ringo-sync", "ringo-sync-base") else []:
             if e["exit"] != 0:
                 bad.append(f"ringo exit status {e['exit']} {e['note']}".strip())
             # The shutdown line counts live objects: anything but 0 is a leak.

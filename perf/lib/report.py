@@ -6,12 +6,13 @@ import os
 import shutil
 import subprocess
 
-ORDER = ["ringo", "ringo-sync", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
+ORDER = ["ringo", "ringo-sync", "ringo-sync-base", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
          "pgbench"]
-LABEL = {"ringo": "ringo", "ringo-sync": "ringo sync (pool)", "limit": "limit (canned io_uring)",
+LABEL = {"ringo": "ringo", "ringo-sync": "ringo sync (pool)",
+         "ringo-sync-base": "ringo sync (base build)", "limit": "limit (canned io_uring)",
          "nginx": "nginx", "h2o": "h2o", "fastapi-async": "FastAPI `async def`",
          "fastapi-def": "FastAPI `def`", "pgbench": "pgbench `-S -M prepared`"}
-SHORT = {"ringo": "ringo", "ringo-sync": "ringo sync", "limit": "limit", "nginx": "nginx",
+SHORT = {"ringo": "ringo", "ringo-sync": "ringo sync", "ringo-sync-base": "ringo sync base", "limit": "limit", "nginx": "nginx",
          "h2o": "h2o", "fastapi-async": "FastAPI async def", "fastapi-def": "FastAPI def",
          "pgbench": "pgbench"}
 
@@ -74,7 +75,7 @@ def header(res):
         f"- ringo: {res['ringo_version']} (`--threads 1`)",
     ]
     for name in ORDER[1:]:
-        if name in v and name not in ("fastapi-def", "ringo-sync"):
+        if name in v and name not in ("fastapi-def", "ringo-sync", "ringo-sync-base"):
             lines.append(f"- {SHORT[name].replace(' async def', '')}: {v[name]}")
     lines.append(f"- Load: {m['wrk']}, one thread; liburing {m['liburing']}; {m['gcc']}")
     return lines

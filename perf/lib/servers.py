@@ -368,6 +368,19 @@ class RingoSync(Ringo):
         return [os.environ.get("TFB_SYNC_BIN") or cmd[0]] + cmd[1:]
 
 
+class RingoSyncBase(RingoSync):
+    """ringo-sync from another build of the demo (TFB_BASE_BIN), to compare two builds'
+    sync paths in one run: before and after a change."""
+    name, label = "ringo-sync-base", "ringo sync (base build)"
+
+    def available(self):
+        b = os.environ.get("TFB_BASE_BIN")
+        return None if b and os.access(b, os.X_OK) else "TFB_BASE_BIN names no binary"
+
+    def command(self):
+        return [os.environ["TFB_BASE_BIN"]] + Ringo.command(self)[1:]
+
+
 class Pgbench(Server):
     """Not a server: `pgbench -S -M prepared` against the run's PostgreSQL cluster, run by
     perf/bench in the db case's slot (tfb.py). It answers only the db route."""
@@ -525,7 +538,7 @@ class FastAPIDef(FastAPI):
         return env
 
 
-ALL = [Ringo, RingoSync, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench]
+ALL = [Ringo, RingoSync, RingoSyncBase, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench]
 BY_NAME = {c.name: c for c in ALL}
 ALIASES = {"fastapi": ["fastapi-async", "fastapi-def"]}
 

@@ -247,14 +247,20 @@ def run_pgbench(cmd, conns, cpus, log_path, db, prefix):
     base = len(db())
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while (len(db()) < base + conns and proc.poll() is None and
-               time.monotonic() < deadline):
+        # wait4(WNOHANG), not proc.poll(): a pgbench that ends before its backends were
+        # all seen (a short warm-up on a busy machine) must leave its status and rusage.
+        deadline, ended = time.monotonic() + 60, None
+        while len(db()) < base + conns and time.monotonic() < deadline:
+            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                ended = (status, ru)
+                break
             time.sleep(0.02)
-        c0 = measure.cpu_ticks([proc.pid])
+        c0 = measure.cpu_ticks([proc.pid]) if not ended else 0
         window = measure.Window([], cpus, db=db)
         out = proc.stdout.read()
-        _, status, ru = os.wait4(proc.pid, 0)
+        status, ru = ended or os.wait4(proc.pid, 0)[1:]
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     except BaseException:  # interrupted: leave no pgbench behind
         proc.kill()
         proc.wait()

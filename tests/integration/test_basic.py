@@ -98,7 +98,8 @@ def whoami(srv):
     c = Conn(srv)
     r = c.exchange(get("/whoami"))
     check_eq(r.status, 200, "status")
-    check_eq(r.json(), {"peer": f"127.0.0.1:{c.local_port()}", "ring": 0}, "whoami")
+    check_eq(r.json(), {"peer": f"127.0.0.1:{c.local_port()}", "scheme": "http", "ring": 0},
+             "whoami")
 
 
 @case()

@@ -68,6 +68,8 @@ ROUTES = {
     ("GET", "/pg/stats"), ("GET", "/pg/async-refused"), ("GET", "/sync/db"),
     ("GET", "/sync/queries"), ("GET", "/sync/fortunes"), ("GET", "/sync/updates"),
     ("GET", "/sync/pg/sleep"), ("POST", "/sync/tx/world/{id}"),
+    ("POST", "/pg/tx/world/{id}"), ("POST", "/pg/tx-deadline/world/{id}"),
+    ("POST", "/pg/tx-raw/world/{id}"), ("GET", "/pg/prepare-later"),
     ("GET", "/"), ("GET", "/plaintext"), ("GET", "/json"), ("POST", "/echo"),
     ("GET", "/users/{id}"), ("GET", "/whoami"), ("GET", "/sleep"), ("GET", "/deadline/sleep"),
     ("GET", "/async/file"), ("GET", "/async/upstream"), ("GET", "/block"), ("GET", "/stats"),

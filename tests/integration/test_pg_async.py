@@ -13,7 +13,6 @@ down at start answers 503 without hanging and is found when it comes back;
 stopping it under load gives 503s, no crash or hang, and recovery; 512
 concurrent keep-alive clients are all served.
 """
-import atexit
 import html
 import os
 import sys
@@ -25,56 +24,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pg_cluster  # noqa: E402
 import ringo_harness as h  # noqa: E402
-from ringo_harness import (Conn, Server, case, check, check_eq, check_std_headers,  # noqa: E402
+from ringo_harness import (Conn, case, check, check_eq, check_std_headers,  # noqa: E402
                            get, raise_nofile)
-
-BUILD = os.path.dirname(os.environ.get("RINGO_BIN", "build/ringo"))
-_cluster = None
-
-
-def cluster():
-    """The test cluster, started once for the file (stopped by PID at exit)."""
-    global _cluster
-    if _cluster is None:
-        reason = pg_cluster.unavailable()
-        if reason:
-            raise h.Skip(reason)
-        _cluster = pg_cluster.Cluster(os.path.join(BUILD, f"pg-async-{os.getpid()}"))
-        atexit.register(_cluster.destroy)
-        _cluster.start()
-    elif not _cluster.running():
-        _cluster.start()
-    return _cluster
-
-
-def server(conns=4, threads=2, dsn=None, max_pending=0):
-    os.environ["RINGO_DEMO_PG_CONNS"] = str(conns)
-    os.environ["RINGO_DEMO_PG_MAX_PENDING"] = str(max_pending)
-    return Server(["--pg", dsn or cluster().dsn, "--quiet"], threads=threads)
-
-
-def fetch(c, path):
-    c.send(get(path))
-    return c.read_response()
-
-
-def json_ok(r, what):
-    check_eq(r.status, 200, f"{what} status ({r.body[:200]!r})")
-    check_std_headers(r)
-    check_eq(r.header("content-type"), "application/json", f"{what} content type")
-    return r.json()
-
-
-def check_rows(rows, db, what):
-    for row in rows:
-        check(set(row) == {"id", "randomNumber"}, f"{what}: keys of {row!r}")
-        check(1 <= row["id"] <= 10000, f"{what}: id out of range in {row!r}")
-        check_eq(row["randomNumber"], db[row["id"]], f"{what}: randomNumber of id {row['id']}")
-
-
-def stats(c):
-    return json_ok(fetch(c, "/pg/stats"), "/pg/stats")
-
+from pg_demo import (check_rows, cluster, fetch, json_ok, later_requests_get_their_rows,  # noqa: E402
+                     server, stats, wait_sleeping)
 
 def expected_fortunes():
     rows = [(i, m) for i, m in enumerate(pg_cluster.FORTUNES, 1)]
@@ -154,25 +107,6 @@ def pipeline_500_queries_in_one_batch():
 
 
 # ------------------------------------------------------------ cancellation
-
-def wait_sleeping(pg, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = pg.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' "
-                      "AND state = 'active'", db="postgres")
-        if int(rows[0][0]) > 0:
-            return
-        time.sleep(0.02)
-    raise h.Failure("pg_sleep never started on the server")
-
-
-def later_requests_get_their_rows(c, pg, what):
-    db = pg.world()
-    for n in (1, 3, 20):
-        rows = json_ok(fetch(c, f"/queries?queries={n}"), f"{what}: /queries?queries={n}")
-        check_eq(len(rows), n, f"{what}: rows")
-        check_rows(rows, db, f"{what}: /queries?queries={n}")
-
 
 @case(server=False)
 def client_hang_up_mid_query_abandons_only_its_batch():

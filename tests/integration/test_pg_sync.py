@@ -18,6 +18,7 @@ import os
 import re
 import socket
 import sys
+import time
 
 from ringo_harness import *
 import pg_cluster
@@ -229,6 +230,72 @@ def env_variables_find_the_database():
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+class env_set:
+    """os.environ with extra variables while a server starts (the demo reads them at start)."""
+
+    def __init__(self, **kw):
+        self.kw, self.saved = kw, None
+
+    def __enter__(self):
+        self.saved = dict(os.environ)
+        os.environ.update(self.kw)
+
+    def __exit__(self, *exc):
+        os.environ.clear()
+        os.environ.update(self.saved)
+
+
+def wait_sleeping(timeout=10):
+    for _ in range(int(timeout / 0.02)):
+        rows = PG.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+                      "'SELECT pg_sleep%' AND state = 'active'", db="postgres")
+        if int(rows[0][0]) > 0:
+            return
+        time.sleep(0.02)
+    raise Failure("pg_sleep never started on the server")
+
+
+@case(server=False)
+def max_conns_reached_answers_503_busy():
+    """max_conns 1: while one request holds the only connection, another waits
+    acquire_timeout_ms (1 s) and gets -EAGAIN: 503 "database busy"; then both work."""
+    with env_set(RINGO_DEMO_PG_MAX_CONNS="1"), Server(pg_args()) as srv:
+        holder, other = Conn(srv), Conn(srv)
+        check_json(fetch(other, "/sync/db"), "/sync/db before")
+        holder.send(get("/sync/pg/sleep?ms=4000&timeout_ms=10000"))
+        wait_sleeping()
+        r = fetch(other, "/sync/db")
+        check_eq(r.status, 503, "/sync/db while the only connection is held")
+        check_eq(r.json(), {"detail": "database busy: no free connection"}, "503 body")
+        check_eq(r.header("retry-after"), "1", "Retry-After")
+        r = holder.read_response(timeout=20)
+        check_eq(r.status, 200, "the request that held the connection")
+        check_worlds([check_json(fetch(other, "/sync/db"), "/sync/db after")], "after")
+        check(PG.backends() <= 1, "max_conns 1: at most one connection to the server")
+
+
+@case(server=False)
+def config_statement_timeout_fires_504_then_reused():
+    """statement_timeout_ms from the config (300 ms): a statement past it is 504; a
+    per-query timeout overrides it and the connection's is restored after, in both
+    the single-statement and the batch path."""
+    with env_set(RINGO_DEMO_PG_STATEMENT_TIMEOUT_MS="300"), Server(pg_args()) as srv:
+        c = Conn(srv)
+        for mode in ("", "&batch=1"):
+            r = fetch(c, f"/sync/pg/sleep?ms=3000&timeout_ms=0{mode}")
+            check_eq(r.status, 504, f"past the configured statement timeout{mode}")
+            check_eq(r.json(), {"detail": "database statement timed out"}, "504 body")
+            r = fetch(c, f"/sync/pg/sleep?ms=600&timeout_ms=5000{mode}")
+            check_eq(r.status, 200, f"a per-query timeout above the configured one{mode}")
+            r = fetch(c, f"/sync/pg/sleep?ms=600&timeout_ms=0{mode}")
+            check_eq(r.status, 504, f"the configured timeout again after the per-query one{mode}")
+            r = fetch(c, f"/sync/pg/sleep?ms=1&timeout_ms=0{mode}")
+            check_eq(r.status, 200, f"a short statement on the same connection{mode}")
+        for _ in range(4):
+            rows = check_json(fetch(c, "/sync/queries?queries=20"), "/sync/queries after")
+            check_worlds(rows, "after the timeouts")
 
 
 @case(server=False)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "core/proxy.h"
 #include "core/server.h"
 #include "core/task.h"
 #include "fake_core.h"
@@ -78,6 +79,12 @@ int ringo__server_init(ringo__server *s, const ringo__server_opts *opts)
     s->sig_fd = s->stop_efd = -1;
     s->host = strdup(s->cfg.host ? s->cfg.host : "0.0.0.0");
     s->cfg.host = s->host;
+    if (s->cfg.trusted_proxies) {
+        int n = ringo__cidrs_parse(s->cfg.trusted_proxies, &s->trusted);
+        if (n < 0)
+            return n;
+        s->ntrusted = (unsigned)n;
+    }
     return s->host ? 0 : -ENOMEM;
 }
 
@@ -127,6 +134,8 @@ void ringo__server_free(ringo__server *s)
 {
     free(s->host);
     s->host = NULL;
+    free(s->trusted); /* core/proxy.c allocates with libc's malloc (core/alloc.h) */
+    s->trusted = NULL;
     if (the_ring.srv != s)
         return;
     for (int i = 0; i < MAX_CONNS; i++)
@@ -313,6 +322,17 @@ socklen_t ringo__conn_peer(const ringo__conn *c, struct sockaddr_storage *out)
     in->sin_port = htons(40000);
     in->sin_addr.s_addr = htonl(0x7f000001);
     return sizeof(*in);
+}
+
+bool ringo__conn_proxied_tls(const ringo__conn *c)
+{
+    (void)c;
+    return false;
+}
+
+bool ringo__ring_trusted(const ringo__ring *r, const struct sockaddr *sa)
+{
+    return ringo__cidrs_match(r->srv->trusted, r->srv->ntrusted, sa);
 }
 
 static void close_now(ringo__conn *c)
