@@ -55,7 +55,10 @@ static void get(uint16_t port, const char *path, reply *r)
     CHECK(send(fd, req, (size_t)n, MSG_NOSIGNAL) == n);
     for (;;) {
         ssize_t got = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-        CHECK(got > 0);
+        if (got < 0 && errno == EINTR) /* SO_RCVTIMEO recv can see EINTR: read on */
+            continue;
+        CHECKF(got > 0, "%s: recv %zd (%s) after %zu bytes: %.*s", path, got, strerror(errno), len,
+               (int)len, buf);
         len += (size_t)got;
         buf[len] = '\0';
         end = strstr(buf, "\r\n\r\n");
