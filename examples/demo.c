@@ -746,7 +746,9 @@ static void usage(FILE *f)
                "             [--static-symlinks] [--static-no-variants] [--compress-406]\n"
                "             [--files-dir DIR] [--file-splice-min B] [--file-splice-linked]\n"
                "             [--file-no-sendfile] [--openapi-url PATH] [--docs-url PATH]\n"
-               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet] [--check]\n");
+               "             [--swagger-ui-dir DIR] [--pg DSN] [--quiet] [--check]\n"
+               "             [--no-h2c] [--h2-max-streams N] [--h2-max-resets N]\n"
+               "             [--h2-window B]\n");
 }
 
 enum {
@@ -790,7 +792,11 @@ enum {
     OPT_DOCS,
     OPT_SWAGGER,
     OPT_PG,
-    OPT_CHECK
+    OPT_CHECK,
+    OPT_NOH2C,
+    OPT_H2STREAMS,
+    OPT_H2RESETS,
+    OPT_H2WINDOW
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -887,6 +893,10 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"swagger-ui-dir", 1, 0, OPT_SWAGGER},
                                          {"pg", 1, 0, OPT_PG},
                                          {"check", 0, 0, OPT_CHECK},
+                                         {"no-h2c", 0, 0, OPT_NOH2C},
+                                         {"h2-max-streams", 1, 0, OPT_H2STREAMS},
+                                         {"h2-max-resets", 1, 0, OPT_H2RESETS},
+                                         {"h2-window", 1, 0, OPT_H2WINDOW},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -932,6 +942,10 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_FILES: files_dir = optarg; break;
         case OPT_PG: pg_dsn = optarg; break;
         case OPT_CHECK: check_only = true; break;
+        case OPT_NOH2C: cfg->no_h2c = 1; break;
+        case OPT_H2STREAMS: cfg->h2_max_streams = (uint32_t)v; break;
+        case OPT_H2RESETS: cfg->h2_max_resets = (uint32_t)v; break;
+        case OPT_H2WINDOW: cfg->h2_window = (uint32_t)v; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         case OPT_OPENAPI: openapi.json_path = optarg; break;

@@ -22,7 +22,7 @@
  * a 4-byte field is appended in pairs (or with the next one) to keep it so.
  */
 _Static_assert(sizeof(ringo_config) ==
-                   offsetof(ringo_config, ws_idle_timeout_ms) + sizeof(uint32_t),
+                   offsetof(ringo_config, h2_window) + sizeof(uint32_t),
                "ringo_config must end without padding");
 /* ringo_route_opts keeps its 1.0 size: options take the place of reserved words. */
 _Static_assert(sizeof(ringo_route_opts) ==
@@ -60,6 +60,9 @@ static void config_defaults(ringo_config *c)
     c->sse_ping_ms = 15000;
     c->ws_ping_ms = 20000;
     c->ws_idle_timeout_ms = 60000;
+    c->h2_max_streams = 100; /* nginx: http2_max_concurrent_streams 128; h2o: 100 */
+    c->h2_max_resets = 100;
+    c->h2_window = 65535;
 }
 
 /* A newer caller's fields this library does not know are zeroed: left so, they are accepted. */
@@ -91,6 +94,8 @@ static bool config_valid(const ringo_config *c)
     uint32_t nb = c->recv_buffers;
 
     if (c->pool_threads > RINGO_MAX_POOL_THREADS || c->max_post_inflight > RINGO_MAX_POST_INFLIGHT)
+        return false;
+    if (c->h2_window > 0x7fffffffu)
         return false;
     return nb <= RINGO_MAX_RECV_BUFFERS && (nb & (nb - 1)) == 0;
 }

@@ -110,6 +110,9 @@ struct ringo_req {
     uint8_t stream_cancel;             /* ring: why the server ended the stream (http/stream.c) */
     struct ringo__ws_handshake *ws_hs; /* a WebSocket route's checked opening handshake */
     struct ringo_ws *ws;               /* ringo_ws_accept()ed */
+    struct ringo__h2s *h2s;            /* an HTTP/2 stream's request: its stream, until answered */
+    bool h2;                           /* an HTTP/2 stream's request (http/h2/session.c) */
+    bool parked;                       /* HTTP/2: a hop of it is suspended (its answer follows) */
     _Alignas(16) char inline_arena[REQ_INLINE_ARENA];
 };
 

@@ -117,6 +117,15 @@ typedef struct ringo_config {
                                        (ringo/ws.h); 20000; 0: none */
     uint32_t ws_idle_timeout_ms;    /* a WebSocket that received nothing (not even a pong)
                                        this long is closed with 1001; 60000; 0: none */
+    uint32_t no_h2c;                /* nonzero: HTTP/2 with prior knowledge is off and its
+                                       connection preface is answered 505 */
+    uint32_t h2_max_streams;        /* HTTP/2 streams open or still running a handler, per
+                                       connection (SETTINGS_MAX_CONCURRENT_STREAMS); 0: 100 */
+    uint32_t h2_max_resets;         /* HTTP/2 streams a client may reset beyond those it let
+                                       finish, per connection, before GOAWAY
+                                       ENHANCE_YOUR_CALM; 0: 100 */
+    uint32_t h2_window;             /* HTTP/2 initial receive window per stream, bytes;
+                                       0: 65535; <= 2^31 - 1 */
 } ringo_config;
 
 /* Largest ringo_config.max_post_inflight (the live count is 32 bits, with headroom). */
