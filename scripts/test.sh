@@ -20,8 +20,10 @@ jobs=$(nproc)
 # in a throw-away cluster (tests/integration/pg_cluster.py; the package's own cluster is never used).
 # libseccomp-dev, libjansson-dev, golang-github-containers-common: the seccomp launcher
 # (tests/seccomp/) and the container runtimes' default profile; python3-yaml: the Kubernetes
-# example's check; pkg-config: the install tests.
+# example's check; pkg-config: the install tests. libnghttp2-dev builds HTTP/2; python3-h2,
+# python3-hyperframe and nghttp2-client (h2load) drive it in test_h2.py and perf/.
 scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli \
+    libnghttp2-dev python3-h2 python3-hyperframe nghttp2-client \
     python3-jsonschema libpq-dev postgresql-15 libseccomp-dev libjansson-dev \
     golang-github-containers-common python3-yaml pkg-config
 

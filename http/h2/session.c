@@ -65,7 +65,10 @@ static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 static void h2_flush(ringo__h2 *h);
 
-static uint32_t max_streams(const ringo_config *c) { return c->h2_max_streams ? c->h2_max_streams : 100; }
+static uint32_t max_streams(const ringo_config *c)
+{
+    return c->h2_max_streams ? c->h2_max_streams : 100;
+}
 
 /* ---- streams and their requests ---- */
 
@@ -233,9 +236,9 @@ static int submit(ringo__h2 *h, ringo__h2s *st, ringo_req *r)
         if (!lower)
             return -ENOMEM;
         for (size_t k = 0; k < hd->name.len; k++)
-            lower[k] = (char)(hd->name.ptr[k] >= 'A' && hd->name.ptr[k] <= 'Z'
-                                  ? hd->name.ptr[k] + 32
-                                  : hd->name.ptr[k]);
+            lower[k] =
+                (char)(hd->name.ptr[k] >= 'A' && hd->name.ptr[k] <= 'Z' ? hd->name.ptr[k] + 32
+                                                                        : hd->name.ptr[k]);
         nv[n++] = nv_of(lower, hd->name.len, hd->value.ptr, hd->value.len);
     }
     if (!no_body && r->rbody_len) {
@@ -334,8 +337,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
         return 0;
     /* Handlers of reset streams still running count: a reset frees no pool slot. */
     if (h->s->h2_reqs >= max_streams(h->s->cfg)) {
-        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id,
-                                  NGHTTP2_REFUSED_STREAM);
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_REFUSED_STREAM);
         return 0;
     }
     st = stream_new(h, f->hd.stream_id);
@@ -346,8 +348,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
 }
 
 static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name,
-                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                     void *ud)
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
 {
     ringo__h2 *h = ud;
     ringo__h2s *st = stream_of(h, f->hd.stream_id);
