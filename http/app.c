@@ -21,8 +21,7 @@
  * field could fall into. A field appended after this one names itself here;
  * a 4-byte field is appended in pairs (or with the next one) to keep it so.
  */
-_Static_assert(sizeof(ringo_config) ==
-                   offsetof(ringo_config, h2_window) + sizeof(uint32_t),
+_Static_assert(sizeof(ringo_config) == offsetof(ringo_config, h2_window) + sizeof(uint32_t),
                "ringo_config must end without padding");
 /* ringo_route_opts keeps its 1.0 size: options take the place of reserved words. */
 _Static_assert(sizeof(ringo_route_opts) ==

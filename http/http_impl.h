@@ -132,9 +132,10 @@ void ringo__h2_on_eof(ringo__sess *s);
 void ringo__h2_on_timer(ringo__sess *s, int kind);
 void ringo__h2_on_drain(ringo__sess *s);
 void ringo__h2_on_close(ringo__sess *s);
-void ringo__h2_parked(ringo_req *r);                  /* a hop of r suspended for the first time */
-void ringo__h2_finished(ringo_req *r);                /* a parked r has its answer */
-void ringo__h2_substitute(ringo_req *r, int status); /* answered for it (504): r is detached */
+/* A hop of r suspended for the first time; a parked r has its answer; answered for it (504). */
+void ringo__h2_parked(ringo_req *r);
+void ringo__h2_finished(ringo_req *r);
+void ringo__h2_substitute(ringo_req *r, int status); /* r is detached */
 
 /* http/response.c */
 /* An error status without a body gets the short text one (as HTTP/1.1 answers have). */
