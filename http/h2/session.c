@@ -60,6 +60,11 @@ typedef struct ringo__h2 {
 
 static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define PREFACE_LEN 24
+/*
+ * nghttp2 1.61's bound on CONTINUATION frames (CVE-2024-28182), also in
+ * Debian's 1.52: it returns this without a GOAWAY of its own.
+ */
+#define ERR_TOO_MANY_CONTINUATIONS (-905)
 /* A header block's frames past this are a CONTINUATION flood, whatever their size. */
 #define MAX_HEADER_FRAMES 64
 
@@ -575,8 +580,8 @@ static void feed(ringo__h2 *h, const char *p, size_t n)
 
     if (h->dead)
         return;
-    if (ret == NGHTTP2_ERR_CALLBACK_FAILURE) {
-        /* A header block past its bounds (on_begin_frame). */
+    if (ret == NGHTTP2_ERR_CALLBACK_FAILURE || ret == ERR_TOO_MANY_CONTINUATIONS) {
+        /* A header block past its bounds (on_begin_frame, or nghttp2's own). */
         nghttp2_session_terminate_session(h->ng, NGHTTP2_ENHANCE_YOUR_CALM);
     } else if (ret < 0) {
         /* nghttp2 queued a GOAWAY for protocol errors; floods and bad magic just end. */

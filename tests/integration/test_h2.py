@@ -75,6 +75,14 @@ class Client:
         self.pings = 0
         self.closed = False
         self.flush()
+        # The server's SETTINGS come first; a build without libnghttp2 answers 505.
+        data = self.sock.recv(65536)
+        if data.startswith(b"HTTP/1.1 505"):
+            raise h.Skip("ringo was built without libnghttp2 (libnghttp2-dev): no HTTP/2")
+        check(data, "closed instead of SETTINGS")
+        for ev in self.h2.receive_data(data):
+            self.on_event(ev)
+        self.flush()
 
     def flush(self):
         data = self.h2.data_to_send()
@@ -165,6 +173,7 @@ class Client:
 
 
 def curl(srv, path, *args):
+    Client(srv).close()  # skips without HTTP/2
     out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "--max-time", "10",
                           "-w", "\n%{http_version} %{http_code}", *args, srv.url(path)],
                          capture_output=True, timeout=30)
@@ -304,6 +313,48 @@ def handlers_of_reset_streams_count_against_the_limit(srv):
     while c.get("/plaintext").reset == REFUSED_STREAM:
         check(h.remaining(deadline) > 0, "still refused")
         time.sleep(0.1)
+    c.close()
+    other_connection_served(srv)
+
+
+@case()
+def route_deadline_answers_504_on_its_stream(srv):
+    c = Client(srv)
+    slow = c.request("/deadline/sleep?ms=5000")
+    fast = c.request("/deadline/sync/sleep?ms=5000")
+    check_eq(c.get("/plaintext").status, 200, "a stream beside them")
+    check_eq(c.wait(slow).status, 504, "async handler past its deadline")
+    check_eq(c.wait(fast).status, 504, "sync handler past its deadline")
+    check_eq(c.get("/plaintext").status, 200, "the connection goes on")
+    c.close()
+
+
+@case()
+def continuation_flood_gets_enhance_your_calm(srv):
+    c = Client(srv)
+    block = c.h2.encoder.encode([(":method", "GET"), (":path", "/plaintext"),
+                                 (":scheme", "http"), (":authority", "a")])
+    data = hf.HeadersFrame(1, block[:1]).serialize()
+    data += b"".join(hf.ContinuationFrame(1, b"").serialize() for _ in range(200))
+    c.sock.sendall(data)
+    frames = read_frames(c.sock, lambda fr: isinstance(fr, hf.GoAwayFrame))
+    check_eq(frames[-1].error_code, ENHANCE_YOUR_CALM, "GOAWAY code")
+    c.close()
+    other_connection_served(srv)
+
+
+@case()
+def ping_flood_of_a_client_that_does_not_read_is_bounded(srv):
+    c = Client(srv)
+    ping = hf.PingFrame(0, b"12345678").serialize() * 1000
+    c.sock.settimeout(2)
+    stopped = False
+    try:
+        for _ in range(2000):  # 2 million PINGs (34 MB of ACKs), never reading one
+            c.sock.sendall(ping)
+    except (socket.timeout, OSError):
+        stopped = True  # the server stopped reading us, or closed the connection
+    check(stopped, "the server took 2 million PINGs without reading a byte of ours")
     c.close()
     other_connection_served(srv)
 
