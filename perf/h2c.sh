@@ -29,13 +29,23 @@ printf 'Hello, World!' >"$dir/plaintext.txt"
 printf '{"message":"Hello, World!"}' >"$dir/json.json"
 mkdir -p "$dir/static"
 sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$hport|g" perf/peers/h2o.conf >"$dir/h2o.conf"
+# As root h2o switches to `nobody`, who cannot write @DIR@ (as perf/lib/servers.py does).
+[ "$(id -u)" = 0 ] && echo "user: root" >>"$dir/h2o.conf"
 taskset -c 0 h2o -c "$dir/h2o.conf" >/dev/null 2>&1 &
 pids+=($!)
 wait_port "$rport" && wait_port "$hport"
 
-rate() { # port -> req/s
-    taskset -c 1 h2load -c 64 -m 16 -t 1 -D "$secs" --warm-up-time=1 \
-        "http://127.0.0.1:$1/plaintext" | awk '/^finished in/ {print $4}'
+rate() { # port -> req/s; a run with a failed request or a non-2xx answer is an error
+    local out
+    out=$(taskset -c 1 h2load -c 64 -m 16 -t 1 -D "$secs" --warm-up-time=1 \
+        "http://127.0.0.1:$1/plaintext")
+    if ! grep -q ' 0 failed, 0 errored, 0 timeout' <<<"$out" ||
+        ! grep -q 'status codes: [1-9][0-9]* 2xx, 0 3xx, 0 4xx, 0 5xx' <<<"$out"; then
+        echo "h2load against port $1 failed:" >&2
+        echo "$out" >&2
+        exit 1
+    fi
+    awk '/^finished in/ {print $4}' <<<"$out"
 }
 r=() h=()
 for i in $(seq "$runs"); do
