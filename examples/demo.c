@@ -842,7 +842,9 @@ static void usage(FILE *f)
                "             [--queue-target MS] [--queue-interval MS] [--max-ring-inflight N]\n"
                "             [--critical-pool-threads N] [--max-request-memory B]\n"
                "             [--metrics PATH] [--access-log PATH|-]\n"
-               "             [--access-log-format combined|json] [--request-ids]\n");
+               "             [--access-log-format combined|json] [--request-ids]\n"
+               "             [--no-h2c] [--h2-max-streams N] [--h2-max-resets N]\n"
+               "             [--h2-window B]\n");
 }
 
 enum {
@@ -907,7 +909,11 @@ enum {
     OPT_METRICS,
     OPT_ALOG,
     OPT_ALOG_FORMAT,
-    OPT_REQIDS
+    OPT_REQIDS,
+    OPT_NOH2C,
+    OPT_H2STREAMS,
+    OPT_H2RESETS,
+    OPT_H2WINDOW
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -1046,6 +1052,10 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"access-log", 1, 0, OPT_ALOG},
                                          {"access-log-format", 1, 0, OPT_ALOG_FORMAT},
                                          {"request-ids", 0, 0, OPT_REQIDS},
+                                         {"no-h2c", 0, 0, OPT_NOH2C},
+                                         {"h2-max-streams", 1, 0, OPT_H2STREAMS},
+                                         {"h2-max-resets", 1, 0, OPT_H2RESETS},
+                                         {"h2-window", 1, 0, OPT_H2WINDOW},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -1111,6 +1121,10 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_RINGINFLIGHT: cfg->max_ring_inflight = (uint32_t)v; break;
         case OPT_CRITPOOL: cfg->critical_pool_threads = (unsigned)v; break;
         case OPT_REQMEM: cfg->max_request_memory = v; break;
+        case OPT_NOH2C: cfg->no_h2c = 1; break;
+        case OPT_H2STREAMS: cfg->h2_max_streams = (uint32_t)v; break;
+        case OPT_H2RESETS: cfg->h2_max_resets = (uint32_t)v; break;
+        case OPT_H2WINDOW: cfg->h2_window = (uint32_t)v; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         case OPT_OPENAPI: openapi.json_path = optarg; break;

@@ -651,10 +651,14 @@ static void advance(ringo_req *r)
     }
     if (suspended) {
         ringo__req_suspend(r);
-        if (s->running != r) {
+        if (r->h2 ? !r->parked : s->running != r) {
             uint64_t dl = r->route->opts.deadline_ms,
                      spent = ringo__ring_now(ringo__conn_ring(r->conn)) - r->start_ms;
-            s->running = r;
+            /* HTTP/2 streams run side by side: each is parked on its own. */
+            if (r->h2)
+                ringo__h2_parked(r);
+            else
+                s->running = r;
             /* The deadline counts from the start of the request, not from this suspension. */
             if (dl)
                 arm_deadline(r, (uint32_t)(spent < dl ? dl - spent : 1));
@@ -662,7 +666,9 @@ static void advance(ringo_req *r)
         return;
     }
     cancel_deadline(r);
-    if (s->running == r)
+    if (r->h2 && r->parked)
+        ringo__h2_finished(r);
+    else if (s->running == r)
         ringo__sess_finished(s, r);
 }
 

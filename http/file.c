@@ -96,6 +96,12 @@ int ringo_resp_file(ringo_req *req, int fd, uint64_t offset, uint64_t len, unsig
             close(fd);
         return -EINVAL;
     }
+    if (req->h2) {
+        /* Not over HTTP/2 yet: a file body is spliced into the HTTP/1.1 socket. */
+        if (flags & RINGO_FILE_CLOSE)
+            close(fd);
+        return -EOPNOTSUPP;
+    }
     f = req->file;
     if (req->stream || req->phase == REQ_POST || (f && f->started)) {
         if (flags & RINGO_FILE_CLOSE)

@@ -130,7 +130,23 @@ ringo_req *ringo__req_new(ringo__sess *s);
 void ringo__req_free(ringo_req *req);
 void ringo__sess_fail(ringo__sess *s, int status);
 
+/* http/h2/session.c: HTTP/2 connections (stubs without nghttp2) */
+bool ringo__h2_available(void);
+int ringo__h2_open(ringo__sess *s); /* the preface arrived: 0 or -ENOMEM */
+void ringo__h2_on_data(ringo__sess *s, const char *p, size_t n);
+void ringo__h2_on_sent(ringo__sess *s);
+void ringo__h2_on_eof(ringo__sess *s);
+void ringo__h2_on_timer(ringo__sess *s, int kind);
+void ringo__h2_on_drain(ringo__sess *s);
+void ringo__h2_on_close(ringo__sess *s);
+/* A hop of r suspended for the first time; a parked r has its answer; answered for it (504). */
+void ringo__h2_parked(ringo_req *r);
+void ringo__h2_finished(ringo_req *r);
+void ringo__h2_substitute(ringo_req *r, int status); /* r is detached */
+
 /* http/response.c */
+/* An error status without a body gets the short text one (as HTTP/1.1 answers have). */
+void ringo__resp_default_body(ringo_req *req);
 enum { RINGO__FRAME_NONE, RINGO__FRAME_LENGTH, RINGO__FRAME_CHUNKED };
 int ringo__resp_serialize(ringo_req *req, ringo__conn *c);
 /* The head only, with the given framing (a streamed response). 0 or -ENOMEM. */

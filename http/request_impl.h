@@ -113,10 +113,13 @@ struct ringo_req {
     struct ringo__ws_handshake *ws_hs; /* a WebSocket route's checked opening handshake */
     struct ringo_ws *ws;               /* ringo_ws_accept()ed */
     /* Observability (http/observe_impl.h), when the app asked for it. */
-    ringo_str rid;         /* request ID: echoed in X-Request-ID when set */
-    uint64_t obs_t0;       /* ns: its first byte was parsed */
-    uint64_t obs_qwait_ns; /* time its sync hops waited in the pool queue */
-    bool obs_pooled;       /* a sync hop of its ran: obs_qwait_ns is a sample */
+    ringo_str rid;          /* request ID: echoed in X-Request-ID when set */
+    uint64_t obs_t0;        /* ns: its first byte was parsed */
+    uint64_t obs_qwait_ns;  /* time its sync hops waited in the pool queue */
+    bool obs_pooled;        /* a sync hop of its ran: obs_qwait_ns is a sample */
+    struct ringo__h2s *h2s; /* an HTTP/2 stream's request: its stream, until answered */
+    bool h2;                /* an HTTP/2 stream's request (http/h2/session.c) */
+    bool parked;            /* HTTP/2: a hop of it is suspended (its answer follows) */
     _Alignas(16) char inline_arena[REQ_INLINE_ARENA];
 };
 

@@ -203,6 +203,8 @@ static void default_error_body(ringo_req *req)
         ringo_resp_add_header(req, "Content-Type", RINGO_STR_LIT("text/plain"));
 }
 
+void ringo__resp_default_body(ringo_req *req) { default_error_body(req); }
+
 static char *put(char *p, const void *s, size_t n)
 {
     memcpy(p, s, n);

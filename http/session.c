@@ -72,6 +72,8 @@ void ringo__req_free(ringo_req *r)
     atomic_fetch_sub_explicit(&ringo__ring_stats_of(ringo__conn_ring(r->conn))->reqs_live, 1,
                               memory_order_relaxed);
     ringo__exec_release(r);
+    if (r->h2)
+        sess(r->conn)->h2_reqs--;
     if (r->stream)
         ringo__stream_free(r);
     if (r->bp)
@@ -375,10 +377,53 @@ static void on_open(ringo__conn *c)
     ringo__conn_timer(c, RINGO__HTTP_TIMER_IDLE, s->cfg->keepalive_timeout_ms);
 }
 
+/*
+ * HTTP/2 with prior knowledge (RFC 9113 §3.3): a connection whose first bytes
+ * are the client preface speaks HTTP/2. Returns true when p was taken (a
+ * preface, whole or begun); else the bytes held so far (a prefix of the
+ * preface) were fed as HTTP/1.1 and p follows them.
+ */
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+static void feed(ringo__sess *s, const char *p, size_t n);
+
+static bool sniff(ringo__sess *s, const char **p, size_t *n)
+{
+    size_t have = s->pre_len, want = 24 - have, k = *n < want ? *n : want;
+
+    if (memcmp(*p, h2_preface + have, k) != 0) {
+        s->sniffed = true;
+        if (have)
+            feed(s, h2_preface, have);
+        return false;
+    }
+    if (k < want) {
+        s->pre_len = (uint8_t)(have + k);
+        return true;
+    }
+    s->sniffed = true;
+    if (ringo__h2_open(s) < 0) {
+        ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
+        return true;
+    }
+    ringo__h2_on_data(s, *p + k, *n - k);
+    return true;
+}
+
 static void on_data(ringo__conn *c, const char *p, size_t n)
 {
     ringo__sess *s = sess(c);
 
+    if (s->h2_mode) {
+        ringo__h2_on_data(s, p, n);
+        return;
+    }
+    if (!s->sniffed) {
+        if (s->cfg->no_h2c || !ringo__h2_available())
+            s->sniffed = true;
+        else if (sniff(s, &p, &n))
+            return;
+    }
     if (s->ws) {
         ringo__ws_on_data(s, p, n);
         return;
@@ -405,6 +450,10 @@ static void on_eof(ringo__conn *c)
     ringo__sess *s = sess(c);
 
     s->eof = true;
+    if (s->h2_mode) {
+        ringo__h2_on_eof(s);
+        return;
+    }
     if (s->ws) {
         ringo__ws_on_eof(s);
         return;
@@ -436,7 +485,9 @@ static void on_wrote(ringo__conn *c)
 {
     ringo__sess *s = sess(c);
 
-    if (s->ws)
+    if (s->h2_mode)
+        ringo__h2_on_sent(s);
+    else if (s->ws)
         ringo__ws_on_wrote(s);
     else
         ringo__stream_progress(s);
@@ -446,6 +497,10 @@ static void on_sent(ringo__conn *c)
 {
     ringo__sess *s = sess(c);
 
+    if (s->h2_mode) {
+        ringo__h2_on_sent(s);
+        return;
+    }
     if (s->ws) {
         ringo__ws_on_wrote(s);
         return;
@@ -464,6 +519,10 @@ static void on_timer(ringo__conn *c, int kind)
 {
     ringo__sess *s = sess(c);
 
+    if (s->h2_mode) {
+        ringo__h2_on_timer(s, kind);
+        return;
+    }
     if (s->ws) {
         if (kind == RINGO__HTTP_TIMER_WS)
             ringo__ws_on_timer(s);
@@ -489,6 +548,10 @@ static void on_drain(ringo__conn *c)
     const ringo_config *cfg = s->cfg;
 
     s->draining = true;
+    if (s->h2_mode) {
+        ringo__h2_on_drain(s);
+        return;
+    }
     if (s->ws) {
         ringo__ws_on_drain(s);
         return;
@@ -520,6 +583,7 @@ static void on_close(ringo__conn *c)
     bool cancel = true;
 
     sess_close(s);
+    ringo__h2_on_close(s);
     /* After a close handshake its handler is not cancelled: its WebSocket calls say so. */
     if (s->ws)
         cancel = ringo__ws_on_close(s);
@@ -591,6 +655,10 @@ void ringo__sess_refeed(ringo__sess *s)
 /* A request's post-response work finished: the connection may take more. */
 void ringo__sess_post_done(ringo__sess *s)
 {
+    if (s->h2_mode) {
+        s->post_inflight--; /* streams are bounded by h2_max_streams instead */
+        return;
+    }
     if (s->post_inflight-- == RINGO__MAX_POST_INFLIGHT && s->state != SESS_CLOSED)
         resume_conn(s);
 }
@@ -610,7 +678,13 @@ void ringo__sess_finished(ringo__sess *s, ringo_req *r)
  */
 void ringo__sess_substitute(ringo__sess *s, ringo_req *r, int status)
 {
-    ringo_req *e = ringo__req_new(s);
+    ringo_req *e;
+
+    if (r->h2) {
+        ringo__h2_substitute(r, status);
+        return;
+    }
+    e = ringo__req_new(s);
 
     s->running = NULL;
     if (s->cur == r) {

@@ -69,6 +69,11 @@ typedef struct ringo__sess {
     int err_status;
     ringo__chunked chunked; /* body decoder state (http/chunked.c) */
     struct ringo_ws *ws;    /* upgraded: the connection speaks WebSocket (http/ws/conn.c) */
+    struct ringo__h2 *h2;   /* the connection speaks HTTP/2 (http/h2/session.c) */
+    bool h2_mode;           /* it did (stays set after close: requests may outlive h2) */
+    bool sniffed;           /* the first bytes were checked for the HTTP/2 preface */
+    uint8_t pre_len;        /* bytes of a preface received so far, while !sniffed */
+    uint32_t h2_reqs;       /* HTTP/2 requests alive (streams and detached handlers) */
 } ringo__sess;
 
 /*

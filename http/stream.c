@@ -621,6 +621,8 @@ int ringo_stream_start(ringo_req *req, int64_t length)
     int ctx = ringo__req_context(req);
     ringo__stream *st;
 
+    if (req->h2)
+        return -EOPNOTSUPP; /* not over HTTP/2 yet */
     if (ctx == RINGO__CTX_NONE)
         return -EPERM;
     if (req->stream)
@@ -794,6 +796,8 @@ int ringo_sse_start(ringo_req *req)
 {
     int ret;
 
+    if (req->h2)
+        return -EOPNOTSUPP; /* not over HTTP/2 yet */
     if (ringo__req_context(req) == RINGO__CTX_NONE)
         return -EPERM;
     if (req->stream)

@@ -24,8 +24,11 @@ jobs=$(nproc)
 # systemd: systemd-analyze verifies examples/systemd/ (test_systemd; no running systemd needed).
 # libssl-dev builds TLS (core/tls.c); openssl makes the TLS tests' certificates and is their s_client.
 # python3-prometheus-client: /metrics parsed by the Prometheus client's own text parser.
+# libnghttp2-dev builds HTTP/2; python3-h2, python3-hyperframe and nghttp2-client (h2load)
+# drive it in test_h2.py and perf/.
 # haproxy, nginx: the load balancers of test_load_balancers (apache2-utils: its optional ab load).
 scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli \
+    libnghttp2-dev python3-h2 python3-hyperframe nghttp2-client \
     python3-jsonschema libpq-dev postgresql-15 libseccomp-dev libjansson-dev \
     golang-github-containers-common python3-yaml pkg-config systemd haproxy nginx apache2-utils \
     libssl-dev openssl python3-prometheus-client

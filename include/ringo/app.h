@@ -186,6 +186,15 @@ typedef struct ringo_config {
     uint64_t max_request_memory;    /* bytes a request may hold in memory (arena, buffered
                                        body, output); over it: 413 for a body, else 500;
                                        spooled bytes do not count; 0: no bound */
+    uint32_t no_h2c;                /* nonzero: HTTP/2 with prior knowledge is off and its
+                                       connection preface is answered 505 */
+    uint32_t h2_max_streams;        /* HTTP/2 streams open or still running a handler, per
+                                       connection (SETTINGS_MAX_CONCURRENT_STREAMS); 0: 100 */
+    uint32_t h2_max_resets;         /* HTTP/2 streams a client may reset beyond those it let
+                                       finish, per connection, before GOAWAY
+                                       ENHANCE_YOUR_CALM; 0: 100 */
+    uint32_t h2_window;             /* HTTP/2 initial receive window per stream, bytes;
+                                       0: 65535; <= 2^31 - 1 */
 } ringo_config;
 
 /* ringo_config.forwarded: X-Forwarded-For and X-Forwarded-Proto (nginx, HAProxy

@@ -1,0 +1,504 @@
+#!/usr/bin/env python3
+"""
+Description: HTTP/2 with prior knowledge (h2c). curl --http2-prior-knowledge
+gets the demo routes (async and sync handlers, a POST body, 404, 422); a
+client on python3-h2 runs many streams on one connection, uploads and
+downloads past the flow-control windows, cancels a slow handler with
+RST_STREAM (the handler is cancelled, the connection goes on), is told
+ENHANCE_YOUR_CALM for a rapid reset, gets 431 for an oversized header list
+and RST_STREAM PROTOCOL_ERROR for invalid pseudo-headers (crafted with
+hpack/hyperframe: h2 refuses to send them), and GOAWAY with the last stream
+id on a graceful stop while its stream in flight finishes. --no-h2c answers
+the preface 505. After each case the server still serves others.
+
+The client needs python3-h2 (scripts/deps.sh installs it); this file runs
+itself under /usr/bin/python3 when the python that started it lacks the
+module, and skips (77) with a line saying so when no python has it. curl
+must be built with HTTP/2 (Debian's is).
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+try:
+    import h2.config  # noqa: E402
+    import h2.connection  # noqa: E402
+    import h2.events  # noqa: E402
+    import h2.settings  # noqa: E402
+    import hpack  # noqa: E402
+    import hyperframe.frame as hf  # noqa: E402
+except ImportError:
+    if os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON) and \
+            os.access(DEBIAN_PYTHON, os.X_OK) and not os.environ.get("RINGO_H2_REEXEC"):
+        os.environ["RINGO_H2_REEXEC"] = "1"
+        os.execv(DEBIAN_PYTHON, [DEBIAN_PYTHON, os.path.abspath(__file__), *sys.argv[1:]])
+    print("SKIP all: the Python module 'h2' is missing "
+          "(Debian packages python3-h2 python3-hyperframe; scripts/deps.sh installs them)")
+    sys.exit(77)
+
+import ringo_harness as h  # noqa: E402
+from ringo_harness import Conn, StatsConn, case, check, check_eq  # noqa: E402
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+PROTOCOL_ERROR, REFUSED_STREAM, CANCEL, ENHANCE_YOUR_CALM, NO_ERROR = 1, 7, 8, 11, 0
+
+
+class Stream:
+    def __init__(self):
+        self.status = None
+        self.headers = {}
+        self.data = b""
+        self.ended = False
+        self.reset = None
+
+
+class Client:
+    """One HTTP/2 connection driven by h2's state machine over a blocking socket."""
+
+    def __init__(self, srv, validate=True):
+        self.sock = socket.create_connection((srv.connect_host, srv.port), timeout=h.TIMEOUT)
+        cfg = h2.config.H2Configuration(client_side=True, header_encoding=None,
+                                        validate_outbound_headers=validate,
+                                        normalize_outbound_headers=validate)
+        self.h2 = h2.connection.H2Connection(cfg)
+        self.h2.initiate_connection()
+        self.streams = {}
+        self.goaway = None
+        self.pings = 0
+        self.closed = False
+        self.flush()
+        # The server's SETTINGS come first; a build without libnghttp2 answers 505.
+        data = self.sock.recv(65536)
+        if data.startswith(b"HTTP/1.1 505"):
+            raise h.Skip("ringo was built without libnghttp2 (libnghttp2-dev): no HTTP/2")
+        check(data, "closed instead of SETTINGS")
+        for ev in self.h2.receive_data(data):
+            self.on_event(ev)
+        self.flush()
+
+    def flush(self):
+        data = self.h2.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def request(self, path, method="GET", body=None, headers=(), end=True):
+        sid = self.h2.get_next_available_stream_id()
+        hdrs = [(":method", method), (":path", path), (":scheme", "http"),
+                (":authority", "127.0.0.1")] + list(headers)
+        self.h2.send_headers(sid, hdrs, end_stream=body is None and end)
+        self.streams[sid] = Stream()
+        self.flush()
+        if body is not None:
+            self.send_body(sid, body)
+        return sid
+
+    def send_body(self, sid, body):
+        """Sends as the windows allow, reading the server's WINDOW_UPDATEs meanwhile."""
+        off = 0
+        deadline = h.deadline_after(h.TIMEOUT)
+        while off < len(body):
+            n = min(self.h2.local_flow_control_window(sid), self.h2.max_outbound_frame_size,
+                    len(body) - off)
+            if n > 0:
+                self.h2.send_data(sid, body[off:off + n])
+                off += n
+                self.flush()
+            else:
+                self.step(deadline)
+        self.h2.end_stream(sid)
+        self.flush()
+
+    def step(self, deadline):
+        left = h.remaining(deadline)
+        check(left > 0, "timed out waiting for the server")
+        self.sock.settimeout(left)
+        data = self.sock.recv(65536)
+        if not data:
+            self.closed = True
+            return
+        for ev in self.h2.receive_data(data):
+            self.on_event(ev)
+        self.flush()
+
+    def on_event(self, ev):
+        st = self.streams.get(getattr(ev, "stream_id", None))
+        if isinstance(ev, h2.events.ResponseReceived):
+            st.headers = dict(ev.headers)
+            st.status = int(st.headers[b":status"])
+        elif isinstance(ev, h2.events.DataReceived):
+            st.data += ev.data
+            self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+        elif isinstance(ev, h2.events.StreamEnded):
+            st.ended = True
+        elif isinstance(ev, h2.events.StreamReset):
+            if st:
+                st.reset = ev.error_code
+        elif isinstance(ev, h2.events.ConnectionTerminated):
+            self.goaway = ev
+        elif isinstance(ev, h2.events.PingAckReceived):
+            self.pings += 1
+
+    def run_until(self, pred, what):
+        deadline = h.deadline_after(h.TIMEOUT)
+        while not pred():
+            if self.closed:
+                raise h.Failure(f"connection closed while waiting for {what}")
+            self.step(deadline)
+
+    def wait(self, sid):
+        st = self.streams[sid]
+        self.run_until(lambda: st.ended or st.reset is not None, f"stream {sid}")
+        return st
+
+    def sync(self):
+        """A PING round trip: the server processed everything sent before it."""
+        n = self.pings
+        self.h2.ping(b"ringo-h2")
+        self.flush()
+        self.run_until(lambda: self.pings > n, "the PING ACK")
+
+    def get(self, path):
+        return self.wait(self.request(path))
+
+    def close(self):
+        self.sock.close()
+
+
+def curl(srv, path, *args):
+    Client(srv).close()  # skips without HTTP/2
+    out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "--max-time", "10",
+                          "-w", "\n%{http_version} %{http_code}", *args, srv.url(path)],
+                         capture_output=True, timeout=30)
+    check(out.returncode == 0, f"curl {path}: {out.stderr.decode(errors='replace')}")
+    body, _, tail = out.stdout.rpartition(b"\n")
+    version, code = tail.decode().split()
+    return version, int(code), body
+
+
+def other_connection_served(srv):
+    c = Client(srv)
+    st = c.get("/plaintext")
+    check_eq(st.status, 200, "another connection's status")
+    c.close()
+    h.check_alive(srv)
+
+
+@case()
+def curl_demo_routes(srv):
+    check_eq(curl(srv, "/plaintext"), ("2", 200, b"Hello, World!"), "async GET /plaintext")
+    check_eq(curl(srv, "/sync/json"), ("2", 200, b'{"message":"Hello, World!"}'),
+             "sync GET /sync/json")
+    check_eq(curl(srv, "/echo", "--data-binary", "hello h2"), ("2", 200, b"hello h2"),
+             "POST /echo")
+    check_eq(curl(srv, "/nope")[:2], ("2", 404), "unknown path")
+    v, code, body = curl(srv, "/items/0")
+    check_eq((v, code), ("2", 422), "invalid path parameter")
+    check(b'"detail"' in body, f"422 body: {body!r}")
+
+
+@case()
+def many_streams_on_one_connection(srv):
+    c = Client(srv)
+    paths = ["/plaintext", "/sync/plaintext", "/sync/sleep?ms=20", "/json"] * 20
+    sids = [c.request(p) for p in paths]
+    for sid, p in zip(sids, paths):
+        st = c.wait(sid)
+        check_eq(st.status, 200, f"status of {p} on stream {sid}")
+        check(st.data, f"empty body for {p}")
+    check_eq(c.streams[sids[0]].data, b"Hello, World!", "body")
+    check_eq(c.streams[sids[0]].headers.get(b"content-length"), b"13", "content-length")
+    c.close()
+
+
+@case()
+def bodies_past_the_flow_control_windows(srv):
+    c = Client(srv)
+    body = bytes(range(256)) * 1000  # 256000 bytes: four initial windows each way
+    st = c.wait(c.request("/echo", method="POST", body=body,
+                          headers=[("content-type", "application/octet-stream")]))
+    check_eq(st.status, 200, "status")
+    check_eq(len(st.data), len(body), "echoed length")
+    check(st.data == body, "echoed bytes differ")
+    c.close()
+
+
+@case()
+def streamed_body_routes_get_the_body_buffered(srv):
+    c = Client(srv)
+    for path in ("/upload", "/sync/upload"):
+        st = c.wait(c.request(path, method="POST", body=b"\0" * 200000))
+        check_eq(st.status, 200, f"status of {path}")
+        check(b'"bytes":200000' in st.data, f"{path}: {st.data!r}")
+    # Not over HTTP/2 yet: a streamed response's start fails (-EOPNOTSUPP), the handler 500s.
+    check_eq(c.get("/stream").status, 500, "a streamed response")
+    c.close()
+
+
+@case(args=["--max-body", 1000])
+def body_over_the_limit_is_413(srv):
+    c = Client(srv)
+    st = c.wait(c.request("/echo", method="POST", body=b"x" * 5000))
+    check_eq(st.status, 413, "status")
+    # Answered at its head: the client need not send the body.
+    sid = c.request("/echo", method="POST", headers=[("content-length", "100000")], end=False)
+    c.run_until(lambda: c.streams[sid].status is not None, "the 413")
+    check_eq(c.streams[sid].status, 413, "status with a Content-Length over the limit")
+    c.h2.reset_stream(sid, CANCEL)
+    c.flush()
+    check_eq(c.get("/plaintext").status, 200, "the connection goes on")
+    c.close()
+
+
+@case()
+def rst_stream_cancels_a_slow_handler(srv):
+    stats = StatsConn(srv)
+    before = stats.get()["cancels"]
+    c = Client(srv)
+    sid = c.request("/sleep?ms=30000")
+    c.sync()  # its coroutine awaits the sleep now
+    c.h2.reset_stream(sid, CANCEL)
+    c.flush()
+    stats.wait_for(lambda st: st["cancels"] > before, "the handler's cancel")
+    check_eq(c.get("/plaintext").status, 200, "the connection goes on")
+    sid = c.request("/sync/sleep?ms=200")
+    c.sync()
+    c.h2.reset_stream(sid, CANCEL)
+    c.flush()
+    check_eq(c.get("/sync/plaintext").status, 200, "after a reset sync handler")
+    c.close()
+    other_connection_served(srv)
+
+
+@case(args=["--h2-max-resets", 50])
+def rapid_reset_gets_enhance_your_calm(srv):
+    c = Client(srv)
+    for _ in range(200):
+        sid = c.request("/sync/sleep?ms=50")
+        c.h2.reset_stream(sid, CANCEL)
+        c.flush()
+        if c.goaway:
+            break
+    c.run_until(lambda: c.goaway is not None, "GOAWAY")
+    check_eq(c.goaway.error_code, ENHANCE_YOUR_CALM, "GOAWAY error code")
+    c.close()
+    other_connection_served(srv)
+
+
+@case()
+def resets_of_finished_streams_are_not_an_attack(srv):
+    c = Client(srv)
+    for _ in range(150):
+        check_eq(c.get("/plaintext").status, 200, "status")
+    sid = c.request("/sleep?ms=30000")
+    c.sync()
+    c.h2.reset_stream(sid, CANCEL)
+    c.flush()
+    check_eq(c.get("/plaintext").status, 200, "after one reset")
+    check(c.goaway is None, "GOAWAY for one reset")
+    c.close()
+
+
+@case(args=["--h2-max-streams", 2])
+def handlers_of_reset_streams_count_against_the_limit(srv):
+    c = Client(srv)
+    c.sync()  # the server's SETTINGS are in
+    check_eq(c.h2.remote_settings.max_concurrent_streams, 2, "SETTINGS_MAX_CONCURRENT_STREAMS")
+    a, b = c.request("/sync/plaintext"), c.request("/sync/plaintext")
+    check_eq((c.wait(a).status, c.wait(b).status), (200, 200), "two streams at the limit")
+    # Reset streams whose sync handlers still sleep on the pool: a reset frees no slot.
+    for _ in range(2):
+        sid = c.request("/sync/sleep?ms=3000")
+        c.h2.reset_stream(sid, CANCEL)
+        c.flush()
+    st = c.get("/plaintext")
+    check_eq(st.reset, REFUSED_STREAM, "a third request while two handlers run")
+    # Once they are done the connection serves again.
+    deadline = h.deadline_after(h.TIMEOUT)
+    while c.get("/plaintext").reset == REFUSED_STREAM:
+        check(h.remaining(deadline) > 0, "still refused")
+        time.sleep(0.1)
+    c.close()
+    other_connection_served(srv)
+
+
+@case()
+def route_deadline_answers_504_on_its_stream(srv):
+    c = Client(srv)
+    slow = c.request("/deadline/sleep?ms=5000")
+    fast = c.request("/deadline/sync/sleep?ms=5000")
+    check_eq(c.get("/plaintext").status, 200, "a stream beside them")
+    check_eq(c.wait(slow).status, 504, "async handler past its deadline")
+    check_eq(c.wait(fast).status, 504, "sync handler past its deadline")
+    check_eq(c.get("/plaintext").status, 200, "the connection goes on")
+    c.close()
+
+
+@case()
+def continuation_flood_gets_enhance_your_calm(srv):
+    c = Client(srv)
+    block = c.h2.encoder.encode([(":method", "GET"), (":path", "/plaintext"),
+                                 (":scheme", "http"), (":authority", "a")])
+    data = hf.HeadersFrame(1, block[:1]).serialize()
+    data += b"".join(hf.ContinuationFrame(1, b"").serialize() for _ in range(200))
+    c.sock.sendall(data)
+    frames = read_frames(c.sock, lambda fr: isinstance(fr, hf.GoAwayFrame))
+    check_eq(frames[-1].error_code, ENHANCE_YOUR_CALM, "GOAWAY code")
+    c.close()
+    other_connection_served(srv)
+
+
+@case()
+def ping_flood_of_a_client_that_does_not_read_is_bounded(srv):
+    c = Client(srv)
+    ping = hf.PingFrame(0, b"12345678").serialize() * 1000
+    c.sock.settimeout(2)
+    stopped = False
+    try:
+        for _ in range(2000):  # 2 million PINGs (34 MB of ACKs), never reading one
+            c.sock.sendall(ping)
+    except (socket.timeout, OSError):
+        stopped = True  # the server stopped reading us, or closed the connection
+    check(stopped, "the server took 2 million PINGs without reading a byte of ours")
+    c.close()
+    other_connection_served(srv)
+
+
+@case()
+def oversized_header_list_is_431(srv):
+    c = Client(srv)
+    big = [(f"x-big-{i}", "v" * 4000) for i in range(10)]  # 40 KB > max_header_bytes 32 KB
+    st = c.wait(c.request("/plaintext", headers=big))
+    check_eq(st.status, 431, "status")
+    check_eq(c.get("/plaintext").status, 200, "the connection goes on")
+    c.close()
+
+
+def read_frames(sock, stop):
+    """Reads raw frames until stop(frame) holds; returns them all."""
+    deadline = h.deadline_after(h.TIMEOUT)
+    seen = []
+    buf = b""
+    while True:
+        while len(buf) >= 9:
+            fr, length = hf.Frame.parse_frame_header(memoryview(buf[:9]))
+            if len(buf) < 9 + length:
+                break
+            fr.parse_body(memoryview(buf[9:9 + length]))
+            buf = buf[9 + length:]
+            seen.append(fr)
+            if stop(fr):
+                return seen
+        sock.settimeout(h.remaining(deadline))
+        data = sock.recv(65536)
+        check(data, f"closed; frames so far: {seen!r}")
+        buf += data
+
+
+def raw_headers(srv, fields):
+    """A connection sending one HEADERS frame of the given fields, as they are."""
+    c = Client(srv, validate=False)
+    enc = hpack.Encoder()
+    f = hf.HeadersFrame(1, enc.encode(fields), flags=["END_HEADERS", "END_STREAM"])
+    c.sock.sendall(f.serialize())
+    frames = read_frames(c.sock, lambda fr: isinstance(fr, (hf.RstStreamFrame, hf.GoAwayFrame))
+                         or (isinstance(fr, hf.HeadersFrame) and fr.stream_id == 1))
+    c.close()
+    return frames[-1]
+
+
+@case()
+def invalid_pseudo_headers_reset_the_stream(srv):
+    base = [(":method", "GET"), (":path", "/plaintext"), (":scheme", "http"),
+            (":authority", "a")]
+    bad = {
+        "unknown pseudo-header": base + [(":foo", "x")],
+        "missing :path": [f for f in base if f[0] != ":path"],
+        "missing :method": [f for f in base if f[0] != ":method"],
+        "pseudo-header after a field": [base[0], ("x-a", "b")] + base[1:],
+        "duplicate :path": base + [(":path", "/x")],
+        "upper-case field name": base + [("X-Upper", "b")],
+        "connection-specific field": base + [("connection", "keep-alive")],
+        "response pseudo-header": base + [(":status", "200")],
+    }
+    for name, fields in bad.items():
+        fr = raw_headers(srv, fields)
+        check(isinstance(fr, hf.RstStreamFrame), f"{name}: got {fr!r}, not RST_STREAM")
+        check_eq(fr.error_code, PROTOCOL_ERROR, f"{name}: RST_STREAM code")
+    fr = raw_headers(srv, base)
+    check(isinstance(fr, hf.HeadersFrame), f"valid fields: got {fr!r}")
+    other_connection_served(srv)
+
+
+@case()
+def preface_in_single_bytes(srv):
+    c = Conn(srv)
+    for b in PREFACE:
+        c.send(bytes([b]))
+    c.send(hf.SettingsFrame(0).serialize())
+    head = c.sock.recv(9, socket.MSG_WAITALL)
+    if head.startswith(b"HTTP/"):  # 505
+        raise h.Skip("ringo was built without libnghttp2 (libnghttp2-dev): no HTTP/2")
+    fr, length = hf.Frame.parse_frame_header(head)
+    check(isinstance(fr, hf.SettingsFrame), f"first frame {fr!r}")
+    c.close()
+
+
+@case()
+def preface_prefix_then_http1_is_http1(srv):
+    c = Conn(srv)
+    c.send(b"P")
+    c.send(b"OST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi")
+    r = c.read_response()
+    check_eq(r.status, 200, "status")
+    c.close()
+
+
+@case(args=["--no-h2c"])
+def no_h2c_answers_the_preface_505(srv):
+    c = Conn(srv)
+    c.send(PREFACE, tolerate_close=True)
+    r = c.read_response()
+    check_eq(r.status, 505, "status")
+    c.expect_closed(what="the 505")
+    c.close()
+    h.check_alive(srv)
+
+
+@case(server=False)
+def graceful_stop_sends_goaway_and_finishes_streams():
+    srv = h.Server()
+    srv.start()
+    try:
+        c = Client(srv)
+        check_eq(c.get("/plaintext").status, 200, "first")
+        sid = c.request("/sleep?ms=500")
+        c.sync()
+        srv.send_signal(signal.SIGTERM)
+        # h2 ignores frames after a GOAWAY: read them raw.
+        frames = read_frames(c.sock, lambda fr: isinstance(fr, hf.DataFrame) and
+                             fr.stream_id == sid and "END_STREAM" in fr.flags)
+        goaway = [fr for fr in frames if isinstance(fr, hf.GoAwayFrame)]
+        check(goaway, f"no GOAWAY in {frames!r}")
+        check_eq(goaway[0].error_code, NO_ERROR, "GOAWAY code")
+        check_eq(goaway[0].last_stream_id, sid, "GOAWAY last stream id")
+        check(any(isinstance(fr, hf.HeadersFrame) and fr.stream_id == sid for fr in frames),
+              "no response HEADERS for the stream in flight")
+        body = b"".join(bytes(fr.data) for fr in frames
+                        if isinstance(fr, hf.DataFrame) and fr.stream_id == sid)
+        check_eq(body, b"slept 500 ms\n", "its body")
+        c.close()
+        srv.wait_stopped()
+    finally:
+        srv.kill()
+
+
+if __name__ == "__main__":
+    h.main()
