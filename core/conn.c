@@ -183,7 +183,7 @@ void ringo__conn_proxy_input(ringo__conn *c, const char *p, size_t n)
         ringo__conn_close(c, RINGO__CLOSE_NOW);
         return;
     }
-    if (res.family) {
+    if (res.family && res.src_len <= sizeof(c->peer)) {
         memcpy(&c->peer, &res.src, res.src_len);
         c->peer_len = res.src_len;
     }

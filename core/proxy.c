@@ -234,6 +234,8 @@ static int v2_feed(ringo__pp *pp, const uint8_t *p, size_t n, size_t *used, ring
 
 int ringo__pp_feed(ringo__pp *pp, const uint8_t *p, size_t n, size_t *used, ringo__pp_result *res)
 {
+    int ret;
+
     *used = 0;
     if (n == 0)
         return 0;
@@ -244,9 +246,14 @@ int ringo__pp_feed(ringo__pp *pp, const uint8_t *p, size_t n, size_t *used, ring
             pp->version = 1;
         else
             return -EPROTO;
-        memset(res, 0, sizeof(*res));
+        memset(&pp->res, 0, sizeof(pp->res));
     }
-    return pp->version == 1 ? v1_feed(pp, p, n, used, res) : v2_feed(pp, p, n, used, res);
+    /* The result lives in the state: a header cut across reads (a TLV's SSL flag in one, the
+     * addresses in another) must not lose what an earlier piece said. */
+    ret = pp->version == 1 ? v1_feed(pp, p, n, used, &pp->res) : v2_feed(pp, p, n, used, &pp->res);
+    if (ret == 1)
+        *res = pp->res;
+    return ret;
 }
 
 /* ---- trusted networks ---- */

@@ -22,6 +22,15 @@
 /* v2: the 16-byte header, then at most 36 address bytes kept (AF_INET6). */
 #define RINGO__PP_V2_HEAD 16
 
+/* What a complete header said. family 0: keep the socket's address (LOCAL, UNKNOWN,
+ * AF_UNSPEC, AF_UNIX). */
+typedef struct ringo__pp_result {
+    struct sockaddr_storage src;
+    socklen_t src_len;
+    int family;
+    bool ssl; /* v2 PP2_TYPE_SSL with PP2_CLIENT_SSL: the client spoke TLS to the proxy */
+} ringo__pp_result;
+
 typedef struct ringo__pp {
     uint8_t buf[RINGO__PP_V1_MAX + 1]; /* v1 line / v2 header and addresses so far */
     uint8_t len;                       /* bytes in buf */
@@ -32,16 +41,8 @@ typedef struct ringo__pp {
     uint16_t addr_len;                 /* v2: address bytes kept in buf after the header */
     uint16_t tlv_skip;                 /* v2: value bytes of the current TLV still due */
     bool ssl_first;                    /* v2: the next value byte is PP2_TYPE_SSL's client field */
+    ringo__pp_result res;              /* what the header said so far: it may come in pieces */
 } ringo__pp;
-
-/* What a complete header said. family 0: keep the socket's address (LOCAL, UNKNOWN,
- * AF_UNSPEC, AF_UNIX). */
-typedef struct ringo__pp_result {
-    struct sockaddr_storage src;
-    socklen_t src_len;
-    int family;
-    bool ssl; /* v2 PP2_TYPE_SSL with PP2_CLIENT_SSL: the client spoke TLS to the proxy */
-} ringo__pp_result;
 
 /*
  * Feeds n bytes. Returns 0 when all of them were taken and more are needed;

@@ -304,12 +304,18 @@ static void arm_accept(ringo__ring *r)
     r->accept_armed = true;
 }
 
+static void arm_backoff(ringo__ring *r);
+
 /*
  * Accept pacing: a ring with max_ring_inflight requests in progress (the
  * count http/exec.c keeps in its stats) cancels its multishot accept, so
  * new connections wait in the listen backlog instead of adding requests it
  * would answer 503; it accepts again once below three quarters of the bound.
- * Connections it holds already still get their 503 at once.
+ * Connections it holds already still get their 503 at once. A pause lasts
+ * at most ACCEPT_BACKOFF_MS, then accepting stays on as long: requests that
+ * run long (streams, WebSockets, slow handlers) must not keep new
+ * connections, and the probes among them (critical routes), out for as
+ * long as they run.
  */
 static void pace_accept(ringo__ring *r)
 {
@@ -319,11 +325,12 @@ static void pace_accept(ringo__ring *r)
     if (!max || r->stopping)
         return;
     n = atomic_load_explicit(&r->stats.reqs_running, memory_order_relaxed);
-    if (!r->accept_paused && r->accept_armed && n >= max) {
+    if (!r->accept_paused && r->accept_armed && n >= max && r->now >= r->accept_open_until) {
         struct io_uring_sqe *sqe = ringo__ring_sqe(r);
         io_uring_prep_cancel64(sqe, (uint64_t)RINGO__OP_ACCEPT << 56, 0);
         io_uring_sqe_set_data64(sqe, RINGO__OP_NONE);
         r->accept_paused = true;
+        arm_backoff(r); /* the longest pause */
     } else if (r->accept_paused && n < max - max / 4) {
         r->accept_paused = false;
         arm_accept(r); /* if the cancelled one has ended: else on_accept re-arms it */
@@ -459,7 +466,13 @@ static void dispatch(ringo__ring *r, struct io_uring_cqe *cqe)
         return;
     case RINGO__OP_TIMEOUT: r->timeout_at = 0; return; /* fired or cancelled */
     case RINGO__OP_WAKE: begin_stop(r); return;
-    case RINGO__OP_BACKOFF: arm_accept(r); return;
+    case RINGO__OP_BACKOFF:
+        if (r->accept_paused) { /* a pacing pause ended by its bound: accept as long */
+            r->accept_paused = false;
+            r->accept_open_until = r->now + ACCEPT_BACKOFF_MS;
+        }
+        arm_accept(r);
+        return;
     case RINGO__OP_PTR: {
         ringo__completion *comp = (ringo__completion *)(uintptr_t)(ud & ((1ull << 56) - 1));
         ringo__tsan_acquire(comp); /* another thread may have set it up and posted it */

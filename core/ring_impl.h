@@ -69,9 +69,10 @@ struct ringo__ring {
     int listen_fd;
     int ring_fd; /* real fd, kept for MSG_RING targets */
     bool accept_armed;
-    bool accept_paused; /* accept pacing: max_ring_inflight requests in progress */
-    bool stopping;      /* shutdown began on this ring */
-    uint32_t holds;     /* pending work that keeps the ring alive (pool jobs) */
+    bool accept_paused;         /* accept pacing: max_ring_inflight requests in progress */
+    uint64_t accept_open_until; /* accept pacing: no new pause before this (ms) */
+    bool stopping;              /* shutdown began on this ring */
+    uint32_t holds;             /* pending work that keeps the ring alive (pool jobs) */
     /* Messages other rings posted to this one and it has not handled yet
      * (ringo__ring_post), | RING_XCLOSED once it exits: atomic, any thread. */
     _Atomic uint32_t xholds;

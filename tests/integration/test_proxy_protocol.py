@@ -93,6 +93,26 @@ def v2_header_names_the_client(srv):
 
 
 @pp_case
+def header_in_pieces_keeps_what_each_piece_said(srv):
+    # Each piece its own read (a pause between): what an earlier read parsed must survive.
+    c = Conn(srv)
+    c.send_pieces(v2(0, 0x00, b""), [8, 8], delay=0.05)
+    check_eq(whoami(c), f"127.0.0.1:{c.local_port()}", "LOCAL in two reads: the socket's address")
+    c = Conn(srv)
+    c.send_pieces(b"PROXY UNKNOWN\r\n", [6, 9], delay=0.05)
+    check_eq(whoami(c), f"127.0.0.1:{c.local_port()}", "UNKNOWN in two reads")
+    ssl = bytes([0x20, 0, 5, 1, 0, 0, 0, 0])
+    hdr = v2_inet("198.51.100.9", 40001, tlvs=ssl)
+    c = Conn(srv)
+    c.send_pieces(hdr, [len(hdr) - 3, 3], delay=0.05)
+    c.send(get("/whoami"))
+    r = c.read_response()
+    check_eq(r.status, 200, f"GET /whoami: {r!r}")
+    check_eq(r.json()["peer"], "198.51.100.9:40001", "peer after a header in two reads")
+    check_eq(r.json()["scheme"], "https", "the SSL TLV read in an earlier piece counts")
+
+
+@pp_case
 def malformed_header_gets_400(srv):
     bad = [b"PROXY TCP4 192.0.2.10 10.0.0.1 51000 80\n",  # LF without CR
            b"PROXY TCP4 192.0.2.300 10.0.0.1 1 2\r\n",

@@ -18,7 +18,11 @@
 #include "check.h"
 #include "core/proxy.c"
 
-/* Feeds len bytes cut at `cut` (0: whole; SIZE_MAX: a byte at a time). */
+/*
+ * Feeds len bytes cut at `cut` (0: whole; SIZE_MAX: a byte at a time). Each
+ * call gets a result of its own full of garbage, as a caller's stack would
+ * give: what one piece said must be kept by the state, not by the caller.
+ */
 static int feed_cut(const uint8_t *p, size_t len, size_t cut, size_t *total, ringo__pp_result *res)
 {
     ringo__pp pp;
@@ -28,8 +32,11 @@ static int feed_cut(const uint8_t *p, size_t len, size_t cut, size_t *total, rin
     memset(&pp, 0, sizeof(pp));
     while (off < len) {
         size_t n = cut == SIZE_MAX ? 1 : cut && off < cut ? cut - off : len - off;
-        ret = ringo__pp_feed(&pp, p + off, n, &used, res);
+        ringo__pp_result fresh;
+        memset(&fresh, 0xab, sizeof(fresh));
+        ret = ringo__pp_feed(&pp, p + off, n, &used, &fresh);
         if (ret != 0) {
+            *res = fresh;
             *total = off + used;
             return ret;
         }
