@@ -8,7 +8,7 @@ import subprocess
 
 import openloop
 
-ORDER = ["ringo", "ringo-sync", "ringo-sync-base", "ringo-admit", "ringo-observe", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
+ORDER = ["ringo", "ringo-sync", "ringo-sync-base", "ringo-observe", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
          "pgbench"]
 LABEL = {"ringo": "ringo", "ringo-sync": "ringo sync (pool)",
          "ringo-sync-base": "ringo sync (base build)",
