@@ -60,7 +60,10 @@ def standing_queue(srv, st):
     d.send(get("/sync/sleep?ms=3"))
     check_503(d.read_response(), "a request behind a queue older than the interval")
     d.close()
-    check_eq(st.get()["pool_overloaded"], 0, "pool_overloaded after one interval")
+    # Whether the controller already calls this overload depends on whether b and c
+    # arrived in the same interval (it closes intervals on events only); callers
+    # assert only what holds either way.
+    check(st.get()["pool_overloaded"] in (0, 1), "pool_overloaded is 0 or 1")
     time.sleep(STEP)
     return a, b, c
 
@@ -120,23 +123,29 @@ def rejected_503_retry_after_never_queued(srv):
 def lifo_switch_in_stats(srv):
     st = StatsConn(srv)
     a, b, c = standing_queue(srv, st)
-    d, e = Conn(srv), Conn(srv)
+    probes = []
     try:
-        # First interval of overload: refused, the queue still FIFO.
-        d.send(get("/sync/sleep?ms=3"))
-        check_503(d.read_response(), "a request in the first overloaded interval")
-        s1 = st.get()
-        check_eq((s1["pool_overloaded"], s1["lifo_active"]), (1, 0),
-                 "pool_overloaded, lifo_active after one overloaded interval")
-        time.sleep(STEP)
-        # A second interval in a row: LIFO. The worker took nothing meanwhile, so
-        # the queue would take forever to work off: refused too.
-        e.send(get("/sync/sleep?ms=4"))
-        check_503(e.read_response(), "a request in the second overloaded interval")
+        # Each refused request closes one interval of the controller: the states go
+        # (overloaded, lifo) = (0, 0) -> (1, 0) -> (1, 1), one step per request, from
+        # wherever standing_queue() left them (b and c in one interval or two).
+        seen = [(lambda s: (s["pool_overloaded"], s["lifo_active"]))(st.get())]
+        while seen[-1] != (1, 1) and len(probes) < 4:
+            time.sleep(STEP)
+            x = Conn(srv)
+            probes.append(x)
+            x.send(get(f"/sync/sleep?ms={len(probes) + 2}"))
+            # Once LIFO, the worker took nothing meanwhile, so the queue would take
+            # forever to work off: refused too.
+            check_503(x.read_response(), f"probe #{len(probes)} under a standing queue")
+            s = st.get()
+            seen.append((s["pool_overloaded"], s["lifo_active"]))
+        states = [(0, 0), (1, 0), (1, 1)]
+        check(seen[0] in states[:2] and seen == states[states.index(seen[0]):],
+              f"controller states, one interval per refused request: {seen}")
         s2 = st.get()
         check_eq(s2["lifo_switches"], 1, "lifo_switches after two overloaded intervals")
         check_eq(s2["lifo_active"], 1, "lifo_active under sustained overload")
-        check_eq((s2["pool_queued"], s2["admission_rejected"]), (2, 3),
+        check_eq((s2["pool_queued"], s2["admission_rejected"]), (2, 1 + len(probes)),
                  "pool_queued, admission_rejected")
         # When the sleeper ends, the queued jobs have waited longer than the
         # interval: each is dropped with 503 instead of being run late.
@@ -148,11 +157,12 @@ def lifo_switch_in_stats(srv):
                           "the pool idles")
         check_eq(end["dropped_expired"], 2, "dropped_expired")
         time.sleep(STEP)
+        e = probes[-1]
         e.send(get("/sync/sleep?ms=1"))
         check_eq(e.read_response().status, 200, "a request once the overload is over")
         check_eq(st.get()["lifo_active"], 0, "lifo_active once the overload is over")
     finally:
-        for x in (a, b, c, d, e):
+        for x in (a, b, c, *probes):
             x.close()
         st.close()
 
