@@ -92,7 +92,8 @@ typedef struct admission {
     uint64_t taken, prev_taken; /* jobs taken to run in this interval, in the last one */
     _Atomic uint64_t run_ns;    /* request jobs' run time, a moving average (workers, racy) */
     unsigned over_intervals;
-    bool empty_seen; /* the queue was empty in this interval */
+    unsigned refused; /* requests refused (-EBUSY) in this interval */
+    bool empty_seen;  /* the queue was empty in this interval */
     bool overloaded;
     bool lifo;
 } admission;
@@ -210,8 +211,13 @@ static void tick_locked(ringo__pool *p, uint64_t now)
     else if (now - p->qhead->enq_ns < m)
         m = now - p->qhead->enq_ns;
     /* Entered on a standing delay, left only once the workers caught up: an
-     * admitted queue of about `target` would otherwise flip it every interval. */
-    a->overloaded = !a->empty_seen && (a->overloaded || m > a->target_ns);
+     * admitted queue of about `target` would otherwise flip it every interval.
+     * An interval in which requests were refused is no sign of that, even if
+     * the queue emptied: the admitted queue is short, the demand is not, and
+     * leaving would admit a whole interval of work at once (a burst of waits
+     * of up to the interval, the admitted requests' tail, every time). */
+    a->overloaded =
+        a->overloaded ? !a->empty_seen || a->refused : m > a->target_ns && !a->empty_seen;
     a->over_intervals = a->overloaded ? a->over_intervals + 1 : 0;
     lifo = a->over_intervals >= 2;
     if (lifo && !a->lifo)
@@ -220,6 +226,7 @@ static void tick_locked(ringo__pool *p, uint64_t now)
     atomic_store_explicit(&p->lifo_now, lifo, memory_order_relaxed);
     atomic_store_explicit(&p->over_now, a->overloaded, memory_order_relaxed);
     a->min_ns = UINT64_MAX;
+    a->refused = 0;
     a->empty_seen = !p->qhead;
     a->span = now - a->start;
     a->prev_taken = a->taken;
@@ -267,15 +274,18 @@ static void unlink_locked(ringo__pool *p, ringo__job *j)
 }
 
 /* FIFO, or LIFO under a standing queue, where the bottom job is dropped
- * instead once it waited longer than the interval. */
+ * instead once it waited longer than the shorter of the target and the
+ * interval: in LIFO the bottom is served only when everything newer is, so
+ * whatever wait it is allowed becomes the admitted requests' tail. */
 static ringo__job *pick_locked(ringo__pool *p, uint64_t now, int *drop)
 {
     ringo__job *h = p->qhead;
+    uint64_t expiry = p->ad.target_ns < p->ad.interval_ns ? p->ad.target_ns : p->ad.interval_ns;
 
     *drop = 0;
     if (!p->ad.lifo)
         return h;
-    if (droppable(h) && now - h->enq_ns > p->ad.interval_ns) {
+    if (droppable(h) && now - h->enq_ns > expiry) {
         *drop = -EAGAIN;
         return h;
     }
@@ -369,6 +379,7 @@ static int admit_locked(ringo__pool *p, const ringo__job *j, uint64_t now)
     bound = p->ad.overloaded || p->ad.target_ns > p->ad.interval_ns ? p->ad.target_ns
                                                                     : p->ad.interval_ns;
     if ((p->ad.target_ns && d > bound) || (j->max_wait_ns && d > j->max_wait_ns)) {
+        p->ad.refused++;
         atomic_fetch_add_explicit(&p->adm_rejected, 1, memory_order_relaxed);
         return -EBUSY;
     }

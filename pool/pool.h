@@ -86,7 +86,7 @@ typedef struct ringo__pool_stats {
     uint64_t admission_rejected; /* refused by the queue-time controller (-EBUSY) */
     uint64_t dropped_gone;       /* taken from the queue but not run: nobody waits any more */
     uint64_t dropped_deadline;   /* refused or not run: the deadline cannot be met */
-    uint64_t dropped_expired;    /* LIFO: waited longer than the interval, not run */
+    uint64_t dropped_expired;    /* LIFO: waited past min(target, interval), not run */
     uint64_t lifo_switches;      /* times the queue turned LIFO */
     uint64_t lifo_active;        /* 1 while it is LIFO */
     uint64_t overloaded;         /* 1 while the controller sees a standing queue */
@@ -97,7 +97,8 @@ typedef struct ringo__pool_stats {
  * queue; its sojourn is measured as a worker takes it. As in CoDel, a queue
  * is "standing" (the pool overloaded) when the smallest sojourn over a whole
  * interval exceeds the target; it stays so until an interval in which the
- * queue was empty at some point (the workers caught up). A request job
+ * queue was empty at some point and no request was refused (the workers
+ * caught up, not the refusals). A request job
  * (ringo__pool_submit()) is refused with -EBUSY, before it enters the queue,
  * when the queue delay it would see exceeds the target while overloaded, or
  * the interval otherwise (a burst). That delay is the time the workers need
@@ -108,7 +109,8 @@ typedef struct ringo__pool_stats {
  * waits about the target at most.
  * Overloaded for two intervals in a row, the queue turns LIFO: the newest
  * request (whose client still waits) is taken first, and a request job that
- * waited longer than the interval is taken from the bottom and dropped
+ * waited longer than the target (or the interval, if shorter) is taken from
+ * the bottom and dropped
  * (cancel() with cqe_res -EAGAIN). Request jobs whose `gone` is set, or
  * whose deadline passed, are dropped the same way as a worker takes them
  * (-ENOTCONN, -ETIMEDOUT); one whose deadline cannot be met given the queue

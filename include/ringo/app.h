@@ -255,7 +255,7 @@ typedef struct ringo_stats {
     uint64_t admission_rejected; /* 503 at once: the queue delay stood above the target */
     uint64_t dropped_gone;       /* queued but not run: the client had left */
     uint64_t dropped_deadline;   /* refused or not run: the route deadline could not be met */
-    uint64_t dropped_expired;    /* LIFO: queued longer than the interval, answered 503 */
+    uint64_t dropped_expired;    /* LIFO: queued past min(target, interval), answered 503 */
     uint64_t lifo_switches;      /* times the pool's queue turned LIFO (sustained overload) */
     uint64_t lifo_active;        /* 1 while it is LIFO */
     uint64_t pool_overloaded;    /* 1 while the queue-time controller sees a standing queue */

@@ -943,6 +943,59 @@ static void test_admission(void)
     printf("admission: -ETIMEDOUT, -EBUSY at submit; gone and late jobs cancelled, not run\n");
 }
 
+/*
+ * Leaving overload: an interval in which the queue emptied but requests were
+ * refused keeps the pool overloaded (the queue was short because of the
+ * refusals); the next interval without refusals leaves it. Intervals of 1 s,
+ * every step well more than one apart, so that a descheduled thread cannot
+ * merge two of them.
+ */
+static void test_admission_leave(void)
+{
+    ringo__pool_opts o = {.threads = 1, .queue_target_ms = 5, .queue_interval_ms = 1000};
+    _Atomic int ran = 0, gran = 0, gcancelled = 0;
+    ringo__pool *p;
+    ringo__pool_stats st;
+    gated_job g;
+    adm_job j[5];
+    gate gt;
+
+    if (ringo__pool_new(&p, &o) < 0)
+        exit(77);
+    gate_init(&gt);
+    gated_setup(&g, &gt, &gran, &gcancelled, -1, 0);
+    CHECK(ringo__pool_submit(p, &g.job) == 0);
+    wait_for(&gt.entered, 1);
+    for (int i = 0; i < 5; i++)
+        adm_setup(&j[i], &ran, NULL, 0);
+    CHECK(ringo__pool_submit(p, &j[0].job) == 0);
+    sleep_ms(1100);
+    /* Closes the first interval (the queue was empty in it): a burst older than it. */
+    CHECK(ringo__pool_submit(p, &j[1].job) == -EBUSY);
+    sleep_ms(1100);
+    /* A whole interval with j[0] standing: overloaded, refused. */
+    CHECK(ringo__pool_submit(p, &j[2].job) == -EBUSY);
+    ringo__pool_stats_get(p, &st);
+    CHECK(st.overloaded == 1 && st.admission_rejected == 2);
+    gate_open(&gt);
+    wait_for(&ran, 1); /* the queue emptied in this interval, which also refused j[2] */
+    sleep_ms(1100);
+    CHECK(ringo__pool_submit(p, &j[3].job) == 0);
+    ringo__pool_stats_get(p, &st);
+    CHECK(st.overloaded == 1);
+    wait_for(&ran, 2);
+    sleep_ms(1100);
+    /* An interval with no refusal in which the queue emptied: left. */
+    CHECK(ringo__pool_submit(p, &j[4].job) == 0);
+    ringo__pool_stats_get(p, &st);
+    CHECK(st.overloaded == 0 && st.admission_rejected == 2);
+    wait_for(&ran, 3);
+    ringo__pool_stop(p, 1000);
+    ringo__pool_free(p);
+    gate_destroy(&gt);
+    printf("admission: an interval that refused requests does not end the overload\n");
+}
+
 int main(void)
 {
     test_defaults();
@@ -960,6 +1013,7 @@ int main(void)
     test_refused_completion();
     test_close_bounds_must_run();
     test_admission();
+    test_admission_leave();
     printf("pool_test: ok\n");
     return 0;
 }
