@@ -25,11 +25,16 @@
  * missing --drain-ms after the last send), and how late the generator itself sent.
  * Histograms: log2 buckets with 64 linear sub-buckets each (< 1.6% error), in ns.
  *
+ * Warm-up (--warmup S): the load runs at its rate for S seconds before the measured
+ * --duration, on the same connections, and nothing sent in the warm-up is counted, so
+ * the figures are those of a sustained load rather than of its onset.
+ *
  * Usage: openloop --port P [--host 127.0.0.1] --path /x --rate R [--conns 64]
- *                 [--duration S] [--requests N] [--cpu K] [--header "K: V"]...
+ *                 [--duration S] [--warmup S] [--requests N] [--cpu K] [--header "K: V"]...
  *                 [--good-ms 100] [--drain-ms 2000] [--probe PATH --probe-rate R
  *                 --probe-conns N] [--json FILE]
- * Bounds: stops scheduling at --duration seconds (default 5) or after --requests N,
+ * Bounds: stops scheduling at --warmup + --duration seconds (default 0 + 5) or after
+ * --requests N (warm-up requests included),
  * whichever comes first. The JSON result goes to --json FILE (default stdout); a line
  * per stream to stderr. Exit status: 0 when it ran (whatever the server answered), 1 when
  * it could not connect, 2 on bad arguments.
@@ -148,7 +153,7 @@ struct stream {
     unsigned nidle;
     char *req;
     size_t req_len;
-    uint64_t interval_ns, next_ns, scheduled;
+    uint64_t interval_ns, next_ns, scheduled, warm; /* warm: sent in the warm-up */
     uint64_t completed, good, closed_lost, parse_errors, reconnects, timeouts;
     uint64_t status[600];
     uint64_t late_1ms;
@@ -159,7 +164,7 @@ static struct {
     const char *host;
     int port;
     struct sockaddr_in addr;
-    double duration;
+    double duration, warmup;
     uint64_t max_requests;
     uint64_t good_ns, drain_ns;
     int cpu;
@@ -167,7 +172,7 @@ static struct {
     unsigned nheaders;
     const char *json;
     int ep;
-    uint64_t start_ns, stop_ns;
+    uint64_t start_ns, record_ns, stop_ns; /* record_ns: the warm-up's end */
     stream st[MAX_STREAMS];
     unsigned nst;
 } g = {.host = "127.0.0.1", .duration = 5.0, .cpu = -1};
@@ -249,6 +254,15 @@ static void set_out_interest(conn *c, bool want)
 
 static void conn_reset(conn *c);
 
+/* Requests owed on c that count (sent after the warm-up). */
+static uint64_t counted_owed(const conn *c)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < c->owed_n; i++)
+        n += c->owed[(c->owed_head + i) % c->owed_cap] >= g.record_ns;
+    return n;
+}
+
 static void make_idle(conn *c)
 {
     if (!c->in_idle) {
@@ -281,7 +295,7 @@ static void flush(conn *c)
 static void conn_reset(conn *c)
 {
     stream *s = c->s;
-    s->closed_lost += c->owed_n;
+    s->closed_lost += counted_owed(c);
     c->owed_n = c->owed_head = 0;
     epoll_ctl(g.ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
@@ -372,15 +386,17 @@ static void answered(conn *c, uint64_t now)
     }
     uint64_t t = paid(c), lat = now > t ? now - t : 0;
     uint64_t ttfb = c->first_ns > t ? c->first_ns - t : 0;
-    s->completed++;
-    s->status[c->status]++;
-    hist_add(&s->lat, lat);
-    if (c->status >= 200 && c->status < 300) {
-        hist_add(&s->lat_ok, lat);
-        if (lat <= g.good_ns)
-            s->good++;
-    } else if (c->status >= 500 || c->status == 429) {
-        hist_add(&s->ttfb_rej, ttfb);
+    if (t >= g.record_ns) {
+        s->completed++;
+        s->status[c->status]++;
+        hist_add(&s->lat, lat);
+        if (c->status >= 200 && c->status < 300) {
+            hist_add(&s->lat_ok, lat);
+            if (lat <= g.good_ns)
+                s->good++;
+        } else if (c->status >= 500 || c->status == 429) {
+            hist_add(&s->ttfb_rej, ttfb);
+        }
     }
     if (!c->owed_n && !c->close_after)
         make_idle(c);
@@ -493,11 +509,15 @@ static void send_due(stream *s, uint64_t now, conn **dirty, unsigned *ndirty)
         uint64_t t = s->next_ns;
         s->scheduled++;
         s->next_ns = g.start_ns + (uint64_t)((double)s->scheduled * 1e9 / s->rate);
-        hist_add(&s->lag, now - t);
-        if (now - t > 1000000u)
-            s->late_1ms++;
+        if (t < g.record_ns) {
+            s->warm++;
+        } else {
+            hist_add(&s->lag, now - t);
+            if (now - t > 1000000u)
+                s->late_1ms++;
+        }
         if (c->fd < 0) {
-            s->closed_lost++;
+            s->closed_lost += t >= g.record_ns;
             continue;
         }
         if (c->out_len + s->req_len > c->out_cap) {
@@ -575,7 +595,7 @@ static void run(void)
     free(dirty);
     for (unsigned i = 0; i < g.nst; i++)
         for (unsigned j = 0; j < g.st[i].nconns; j++)
-            g.st[i].timeouts += g.st[i].conns[j].owed_n;
+            g.st[i].timeouts += counted_owed(&g.st[i].conns[j]);
 }
 
 /* ---- output ---- */
@@ -598,7 +618,7 @@ static void json_stream(FILE *f, const stream *s, double seconds)
             "\"throughput\":%.1f,\"late_1ms\":%llu,"
             "\"errors\":{\"closed\":%llu,\"timeout\":%llu,\"parse\":%llu,\"reconnects\":%llu},"
             "\"status\":{",
-            s->name, s->path, s->rate, s->nconns, (unsigned long long)s->scheduled,
+            s->name, s->path, s->rate, s->nconns, (unsigned long long)(s->scheduled - s->warm),
             (unsigned long long)s->completed, (unsigned long long)s->good,
             seconds > 0 ? (double)s->good / seconds : 0.0,
             seconds > 0 ? (double)s->completed / seconds : 0.0, (unsigned long long)s->late_1ms,
@@ -649,7 +669,7 @@ static void report(double seconds, double elapsed)
         fprintf(stderr,
                 "openloop: %s %s: %llu scheduled at %.0f/s, %llu answered (%llu good), "
                 "p50 %.2f ms p99 %.2f ms p99.9 %.2f ms max %.2f ms, lost %llu, timeouts %llu\n",
-                s->name, s->path, (unsigned long long)s->scheduled, s->rate,
+                s->name, s->path, (unsigned long long)(s->scheduled - s->warm), s->rate,
                 (unsigned long long)s->completed, (unsigned long long)s->good,
                 (double)hist_pct(&s->lat, 50) / 1e6, (double)hist_pct(&s->lat, 99) / 1e6,
                 (double)hist_pct(&s->lat, 99.9) / 1e6, (double)s->lat.max / 1e6,
@@ -663,7 +683,8 @@ static void report(double seconds, double elapsed)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: openloop --port P --path /x --rate R [--host 127.0.0.1] [--conns 64]\n"
-               "                [--duration S] [--requests N] [--cpu K] [--header 'K: V']...\n"
+               "                [--duration S] [--warmup S] [--requests N] [--cpu K]\n"
+               "                [--header 'K: V']...\n"
                "                [--good-ms 100] [--drain-ms 2000] [--probe PATH]\n"
                "                [--probe-rate R] [--probe-conns N] [--json FILE]\n");
 }
@@ -710,7 +731,8 @@ enum {
     OPT_PRATE,
     OPT_PCONNS,
     OPT_JSON,
-    OPT_PATH
+    OPT_PATH,
+    OPT_WARM
 };
 
 static int parse_args(int argc, char **argv)
@@ -721,6 +743,7 @@ static int parse_args(int argc, char **argv)
                                          {"rate", 1, 0, OPT_RATE},
                                          {"conns", 1, 0, OPT_CONNS},
                                          {"duration", 1, 0, OPT_DUR},
+                                         {"warmup", 1, 0, OPT_WARM},
                                          {"requests", 1, 0, OPT_REQS},
                                          {"cpu", 1, 0, OPT_CPU},
                                          {"header", 1, 0, OPT_HDR},
@@ -749,6 +772,7 @@ static int parse_args(int argc, char **argv)
         case OPT_RATE: m->rate = atof(optarg); break;
         case OPT_CONNS: m->nconns = (unsigned)atoi(optarg); break;
         case OPT_DUR: g.duration = atof(optarg); break;
+        case OPT_WARM: g.warmup = atof(optarg); break;
         case OPT_REQS: g.max_requests = strtoull(optarg, NULL, 10); break;
         case OPT_CPU: g.cpu = atoi(optarg); break;
         case OPT_HDR:
@@ -766,7 +790,7 @@ static int parse_args(int argc, char **argv)
         }
     }
     if (optind != argc || g.port <= 0 || g.port > 65535 || m->rate <= 0 || !m->nconns ||
-        g.duration <= 0 || (p->path && (p->rate <= 0 || !p->nconns)))
+        g.duration <= 0 || g.warmup < 0 || (p->path && (p->rate <= 0 || !p->nconns)))
         return -1;
     g.nst = p->path ? 2 : 1;
     g.good_ns = (uint64_t)(good_ms * 1e6);
@@ -808,18 +832,19 @@ int main(int argc, char **argv)
         if (stream_setup(&g.st[i]) < 0)
             return 1;
     g.start_ns = now_ns();
-    g.stop_ns = g.start_ns + (uint64_t)(g.duration * 1e9);
+    g.record_ns = g.start_ns + (uint64_t)(g.warmup * 1e9);
+    g.stop_ns = g.record_ns + (uint64_t)(g.duration * 1e9);
     for (unsigned i = 0; i < g.nst; i++)
         g.st[i].next_ns = g.start_ns;
     run();
     uint64_t end = now_ns();
     /* The scheduling window: to the last scheduled time (a --requests bound ends early). */
-    uint64_t last = g.start_ns;
+    uint64_t last = g.record_ns;
     for (unsigned i = 0; i < g.nst; i++)
         if (g.st[i].scheduled && g.st[i].next_ns > last)
             last = g.st[i].next_ns;
     if (last > g.stop_ns)
         last = g.stop_ns;
-    report((double)(last - g.start_ns) / 1e9, (double)(end - g.start_ns) / 1e9);
+    report((double)(last - g.record_ns) / 1e9, (double)(end - g.record_ns) / 1e9);
     return 0;
 }
