@@ -281,6 +281,11 @@ static int stats_route(ringo_req *req, void *udata)
         {"conns_accepted", (int64_t)st.conns_accepted},
         {"route_rejected", (int64_t)st.route_rejected},
         {"memory_rejected", (int64_t)st.memory_rejected},
+        {"tls_handshakes", (int64_t)st.tls_handshakes},
+        {"tls_handshake_failures", (int64_t)st.tls_handshake_failures},
+        {"tls_handshake_timeouts", (int64_t)st.tls_handshake_timeouts},
+        {"tls_resumed", (int64_t)st.tls_resumed},
+        {"tls_alpn_h2", (int64_t)st.tls_alpn_h2},
     };
     return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
 }

@@ -262,6 +262,12 @@ typedef struct ringo_stats {
     uint64_t ring_rejected;      /* 503 at once: the ring had max_ring_inflight in progress */
     uint64_t route_rejected;     /* 503 at once: the route had its concurrency limit in progress */
     uint64_t memory_rejected;    /* requests failed over their memory bound (413 or 500) */
+    uint64_t tls_handshakes;     /* TLS handshakes completed */
+    uint64_t tls_handshake_failures; /* TLS handshakes refused with an alert (a bad or
+                                        unsupported ClientHello, no common protocol) */
+    uint64_t tls_handshake_timeouts; /* TLS connections closed by tls_handshake_timeout_ms */
+    uint64_t tls_resumed;            /* completed handshakes that resumed a session (ticket) */
+    uint64_t tls_alpn_h2;            /* completed handshakes whose ALPN chose h2 */
 } ringo_stats;
 
 /*
