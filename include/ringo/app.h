@@ -195,6 +195,10 @@ typedef struct ringo_config {
                                        ENHANCE_YOUR_CALM; 0: 100 */
     uint32_t h2_window;             /* HTTP/2 initial receive window per stream, bytes;
                                        0: 65535; <= 2^31 - 1 */
+    uint32_t no_h2;                 /* nonzero: no HTTP/2 at all: TLS's ALPN offers http/1.1
+                                       only, and h2c is off as with no_h2c */
+    uint32_t reserved0;             /* must be zero: the next 4-byte field takes its place
+                                       (ringo_config ends without padding) */
 } ringo_config;
 
 /* ringo_config.forwarded: X-Forwarded-For and X-Forwarded-Proto (nginx, HAProxy
