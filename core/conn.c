@@ -271,8 +271,8 @@ void ringo__conn_close(ringo__conn *c, int how)
     ringo__conn_maybe_free(c);
 }
 
-/* Only this ring writes its byte counters: a plain load and store, no locked add. */
-static void count_bytes(_Atomic uint64_t *c, int32_t n)
+/* Only this ring writes its counters (bytes, TLS): a plain load and store, no locked add. */
+static void ring_count(_Atomic uint64_t *c, int32_t n)
 {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + (uint64_t)n,
                           memory_order_relaxed);
@@ -286,7 +286,7 @@ void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
         c->recv_armed = false;
     if (cqe->res > 0) {
         uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        count_bytes(&c->ring->stats.bytes_recv, cqe->res);
+        ring_count(&c->ring->stats.bytes_recv, cqe->res);
         char *p = ringo__bufring_get(c->ring, bid);
         ringo__mark_defined(p, (size_t)cqe->res);
         if (c->state == CONN_OPEN && c->pp)
@@ -460,7 +460,7 @@ void ringo__conn_on_send(ringo__conn *c, int32_t res)
         return;
     }
     c->w_off += (size_t)res;
-    count_bytes(&c->ring->stats.bytes_sent, res);
+    ring_count(&c->ring->stats.bytes_sent, res);
     if (c->state == CONN_CLOSING)
         return;
     if (c->w_off < c->w_len) {
@@ -568,6 +568,7 @@ void ringo__conn_expire(ringo__conn *c)
         return;
     }
     if (c->proto_deadline && c->proto_deadline <= r->now && !c->opened) {
+        ring_count(&r->stats.tls_handshake_timeouts, 1);
         ringo__conn_close(c, RINGO__CLOSE_NOW); /* the TLS handshake timed out */
         return;
     }

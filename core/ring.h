@@ -76,6 +76,9 @@ typedef struct ringo__ring_stats {
     _Atomic uint64_t pipes_busy;
     _Atomic uint64_t reqs_running, ring_rejected; /* http/exec.c: max_ring_inflight */
     _Atomic uint64_t bytes_sent, bytes_recv; /* written by the ring only (plain load + store) */
+    /* core/tls.c and core/conn.c, written by the ring only (ringo_stats says what they count) */
+    _Atomic uint64_t tls_handshakes, tls_handshake_failures, tls_handshake_timeouts;
+    _Atomic uint64_t tls_resumed, tls_alpn_h2;
 } ringo__ring_stats;
 
 /* ---- connection: called by the protocol ---- */

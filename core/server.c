@@ -627,6 +627,11 @@ void ringo__server_stats(const ringo__server *s, ringo_stats *out)
         SUM(pool_hops);
         SUM(pipes_busy);
         SUM(ring_rejected);
+        SUM(tls_handshakes);
+        SUM(tls_handshake_failures);
+        SUM(tls_handshake_timeouts);
+        SUM(tls_resumed);
+        SUM(tls_alpn_h2);
 #undef SUM
     }
 }

@@ -598,12 +598,21 @@ int ringo__tls_open(ringo__conn *c)
 
 static void release_slot(ringo__conn *c);
 
+/* A counter of ringo_stats only this ring writes: a plain load and store, no locked add. */
+static void count(_Atomic uint64_t *n)
+{
+    atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
 /*
  * A fatal error: the alert OpenSSL queued goes out, then the connection
  * closes. Its handshake slot frees now, not after the lingering close.
  */
 static void fail(ringo__conn *c)
 {
+    if (!c->tls->done)
+        count(&c->ring->stats.tls_handshake_failures);
     c->tls->failed = true;
     ERR_clear_error();
     release_slot(c);
@@ -613,8 +622,18 @@ static void fail(ringo__conn *c)
 /* The handshake finished: the protocol gets the connection. */
 static void established(ringo__conn *c)
 {
+    ringo__ring_stats *st = &c->ring->stats;
+    const unsigned char *alpn;
+    unsigned alpn_len;
+
     c->tls->done = true;
     release_slot(c);
+    count(&st->tls_handshakes);
+    if (SSL_session_reused(c->tls->ssl))
+        count(&st->tls_resumed);
+    SSL_get0_alpn_selected(c->tls->ssl, &alpn, &alpn_len);
+    if (alpn_len == 2 && memcmp(alpn, "h2", 2) == 0)
+        count(&st->tls_alpn_h2);
     c->proto_deadline = 0;
     c->timer_kind = 0;
     c->opened = true;

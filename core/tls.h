@@ -48,7 +48,11 @@ int ringo__ktls_available(char *why, size_t why_len);
  */
 int ringo__tls_conf_add(ringo__tls_conf **conf, const char *cert, const char *key, bool quiet);
 
-/* Offer "h2" in ALPN (only once an HTTP/2 protocol exists to take it). */
+/*
+ * Offers "h2" in ALPN before "http/1.1" (the server's preference); the
+ * protocol then sees the ALPN result at on_open (ringo__conn_alpn) and runs
+ * HTTP/2 over the record layer.
+ */
 void ringo__tls_conf_set_h2(ringo__tls_conf *conf, bool on);
 
 /*
@@ -85,7 +89,7 @@ void ringo__tls_free(ringo__conn *c);
 void ringo__tls_ring_free(ringo__ring *r);
 
 /*
- * The protocol chosen by ALPN ("http/1.1", later "h2"); NULL when the
+ * The protocol chosen by ALPN ("http/1.1" or "h2"); NULL when the
  * client sent no ALPN or the connection is cleartext. *len gets its length.
  */
 const char *ringo__conn_alpn(const ringo__conn *c, size_t *len);

@@ -281,6 +281,11 @@ static int stats_route(ringo_req *req, void *udata)
         {"conns_accepted", (int64_t)st.conns_accepted},
         {"route_rejected", (int64_t)st.route_rejected},
         {"memory_rejected", (int64_t)st.memory_rejected},
+        {"tls_handshakes", (int64_t)st.tls_handshakes},
+        {"tls_handshake_failures", (int64_t)st.tls_handshake_failures},
+        {"tls_handshake_timeouts", (int64_t)st.tls_handshake_timeouts},
+        {"tls_resumed", (int64_t)st.tls_resumed},
+        {"tls_alpn_h2", (int64_t)st.tls_alpn_h2},
     };
     return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
 }
@@ -844,7 +849,7 @@ static void usage(FILE *f)
                "             [--metrics PATH] [--access-log PATH|-]\n"
                "             [--access-log-format combined|json] [--request-ids]\n"
                "             [--no-h2c] [--h2-max-streams N] [--h2-max-resets N]\n"
-               "             [--h2-window B]\n");
+               "             [--h2-window B] [--no-h2]\n");
 }
 
 enum {
@@ -913,7 +918,8 @@ enum {
     OPT_NOH2C,
     OPT_H2STREAMS,
     OPT_H2RESETS,
-    OPT_H2WINDOW
+    OPT_H2WINDOW,
+    OPT_NOH2
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -1056,6 +1062,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"h2-max-streams", 1, 0, OPT_H2STREAMS},
                                          {"h2-max-resets", 1, 0, OPT_H2RESETS},
                                          {"h2-window", 1, 0, OPT_H2WINDOW},
+                                         {"no-h2", 0, 0, OPT_NOH2},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -1125,6 +1132,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_H2STREAMS: cfg->h2_max_streams = (uint32_t)v; break;
         case OPT_H2RESETS: cfg->h2_max_resets = (uint32_t)v; break;
         case OPT_H2WINDOW: cfg->h2_window = (uint32_t)v; break;
+        case OPT_NOH2: cfg->no_h2 = 1; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         case OPT_OPENAPI: openapi.json_path = optarg; break;

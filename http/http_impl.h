@@ -133,6 +133,8 @@ void ringo__sess_fail(ringo__sess *s, int status);
 /* http/h2/session.c: HTTP/2 connections (stubs without nghttp2) */
 bool ringo__h2_available(void);
 int ringo__h2_open(ringo__sess *s); /* the preface arrived: 0 or -ENOMEM */
+/* ALPN chose h2 (TLS): the client's preface is still to come. 0 or -ENOMEM */
+int ringo__h2_open_alpn(ringo__sess *s);
 void ringo__h2_on_data(ringo__sess *s, const char *p, size_t n);
 void ringo__h2_on_sent(ringo__sess *s);
 void ringo__h2_on_eof(ringo__sess *s);

@@ -287,6 +287,24 @@ static void server(out *o, ringo_app *app)
           "Access log lines dropped: the writer could not keep up.", dropped);
 }
 
+/* The TLS layer's counters (core/tls.c), summed over the rings; zero without TLS. */
+static void tls(out *o, ringo_app *app)
+{
+    ringo_stats st;
+
+    ringo__server_stats(&app->srv, &st);
+    gauge(o, "ringo_tls_handshakes_total", "counter", "TLS handshakes completed.",
+          st.tls_handshakes);
+    gauge(o, "ringo_tls_handshake_failures_total", "counter",
+          "TLS handshakes refused with an alert.", st.tls_handshake_failures);
+    gauge(o, "ringo_tls_handshake_timeouts_total", "counter",
+          "TLS connections closed by the handshake timeout.", st.tls_handshake_timeouts);
+    gauge(o, "ringo_tls_resumed_total", "counter",
+          "TLS handshakes that resumed a session by ticket.", st.tls_resumed);
+    gauge(o, "ringo_tls_alpn_h2_total", "counter", "TLS handshakes whose ALPN chose h2.",
+          st.tls_alpn_h2);
+}
+
 /* Field n (1-based) of /proc/self/stat after the command, as a number. */
 static unsigned long long stat_field(const char *stat, unsigned n)
 {
@@ -363,6 +381,7 @@ static int scrape(ringo_req *req, void *udata)
               "Time sync steps waited in the pool queue, by route pattern.",
               offsetof(ringo__obs_ring, qwait));
     server(&o, app);
+    tls(&o, app);
     process(&o);
     if (o.oom) {
         ringo__free(o.p);

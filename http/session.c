@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "core/alloc.h"
+#include "core/tls.h"
 #include "http/http_impl.h"
 #include "http/observe_impl.h"
 #include "http/ws/ws_impl.h"
@@ -365,6 +366,14 @@ static void resume_conn(ringo__sess *s)
 
 /* ---- core callbacks ---- */
 
+static bool alpn_h2(const ringo__conn *c)
+{
+    size_t len;
+    const char *p = ringo__conn_alpn(c, &len);
+
+    return p && len == 2 && memcmp(p, "h2", 2) == 0;
+}
+
 static void on_open(ringo__conn *c)
 {
     ringo__sess *s = sess(c);
@@ -375,6 +384,16 @@ static void on_open(ringo__conn *c)
     llhttp_init(&s->parser, HTTP_REQUEST, &ringo__llhttp_settings);
     s->parser.data = s;
     ringo__conn_timer(c, RINGO__HTTP_TIMER_IDLE, s->cfg->keepalive_timeout_ms);
+    if (!ringo__conn_tls(c))
+        return;
+    /*
+     * Over TLS, HTTP/2 is chosen by ALPN only (RFC 9113 §3.2): the preface
+     * on a connection that chose http/1.1, or nothing, is an HTTP/1.1
+     * request line like any other (505).
+     */
+    s->sniffed = true;
+    if (alpn_h2(c) && ringo__h2_open_alpn(s) < 0)
+        ringo__conn_close(c, RINGO__CLOSE_NOW);
 }
 
 /*
@@ -419,7 +438,7 @@ static void on_data(ringo__conn *c, const char *p, size_t n)
         return;
     }
     if (!s->sniffed) {
-        if (s->cfg->no_h2c || !ringo__h2_available())
+        if (s->cfg->no_h2c || s->cfg->no_h2 || !ringo__h2_available())
             s->sniffed = true;
         else if (sniff(s, &p, &n))
             return;

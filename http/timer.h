@@ -14,6 +14,7 @@ enum ringo__http_timer {
     RINGO__HTTP_TIMER_IDLE,     /* keepalive_timeout_ms, once nothing is running or unsent */
     RINGO__HTTP_TIMER_PING,     /* sse_ping_ms: a silent event stream gets a comment */
     RINGO__HTTP_TIMER_WS,       /* a WebSocket's ping, idle or close deadline (http/ws/conn.c) */
+    RINGO__HTTP_TIMER_SEND,     /* send_timeout_ms: HTTP/2 output held by a shut window */
 };
 
 #endif

@@ -3,8 +3,11 @@
  * by nghttp2.
  *
  * A connection becomes HTTP/2 when its first bytes are the client preface
- * (h2c with prior knowledge; http/session.c sniffs them). From then on its
- * input goes to nghttp2 and nghttp2's output to the connection. Every
+ * (h2c with prior knowledge; http/session.c sniffs them), or when TLS's
+ * ALPN chose h2 (the preface then comes through the record layer). From
+ * then on its input goes to nghttp2 and nghttp2's output to the
+ * connection, whose flush encrypts it first on TLS (core/tls.c): the same
+ * send path, one send in flight, the same bound on output waiting. Every
  * stream is a ringo_req that runs through the same router, middleware,
  * dependencies and handler modes as an HTTP/1.1 request (http/exec.c);
  * streams run concurrently, each answered when its handler is done.
@@ -22,6 +25,15 @@
  * GOAWAY ENHANCE_YOUR_CALM (CVE-2023-44487); a header block's frames and
  * bytes are bounded across CONTINUATION frames (CVE-2024-27316 family); the
  * header list is bound by max_header_bytes and max_headers (431).
+ *
+ * Deadlines (the connection has one timer; the earliest applies): a header
+ * block, or the first one after the preface, within header_timeout_ms; a
+ * request's body within body_timeout_ms of its head (408 on its stream); a
+ * response whose DATA waits on a window the client keeps shut, send_timeout_ms
+ * from its last DATA frame (RST_STREAM CANCEL, or the connection when its
+ * own window is shut); no stream, handler or header block for
+ * keepalive_timeout_ms (GOAWAY). Frames that complete none of these (PING,
+ * SETTINGS, WINDOW_UPDATE) move no deadline.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,18 +56,27 @@ typedef struct ringo__h2s {
     char *body;      /* the response body's copy */
     size_t len, off;
     bool started; /* its request was handed to exec */
+    /* Deadlines (ring ms): the head was in (the body's wait starts); the response stalled. */
+    uint64_t body_at, stall_at;
+    bool headers_sent; /* the response's HEADERS left */
+    bool sent_all;     /* ... and its END_STREAM: only the client's side is open */
+    bool expired;      /* reset for a deadline: waits for nothing more */
 } ringo__h2s;
 
 typedef struct ringo__h2 {
     nghttp2_session *ng;
     ringo__sess *s;
-    ringo__h2s *streams; /* open streams */
-    uint32_t running;    /* handlers suspended (coroutine, pool) */
-    uint64_t resets;     /* RST_STREAMs received */
-    uint64_t completed;  /* streams closed without error */
-    uint64_t hblock;     /* bytes of the header block being received */
-    uint32_t hframes;    /* its frames */
-    bool dead;           /* the connection closed: callbacks do nothing */
+    ringo__h2s *streams;                    /* open streams */
+    uint32_t running;                       /* handlers suspended (coroutine, pool) */
+    uint64_t resets;                        /* RST_STREAMs received */
+    uint64_t completed;                     /* streams closed without error */
+    uint64_t hblock;                        /* bytes of the header block being received */
+    uint32_t hframes;                       /* its frames */
+    bool dead;                              /* the connection closed: callbacks do nothing */
+    bool in_headers;                        /* a header block began and is not complete */
+    bool timed_out;                         /* GOAWAY for a deadline: closes once it is sent */
+    uint64_t blocks;                        /* header blocks begun */
+    uint64_t opened_at, hblock_at, idle_at; /* ring ms; idle_at 0: not idle */
 } ringo__h2;
 
 static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -69,6 +90,8 @@ static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define MAX_HEADER_FRAMES 64
 
 static void h2_flush(ringo__h2 *h);
+
+static uint64_t now_ms(const ringo__h2 *h) { return ringo__ring_now(ringo__conn_ring(h->s->conn)); }
 
 static uint32_t max_streams(const ringo_config *c)
 {
@@ -319,6 +342,14 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
     uint64_t cap = 2 * (uint64_t)h->s->cfg->max_header_bytes + 16384;
 
     (void)ng;
+    /* The header deadline: from a block's first frame to its end (on_frame_recv). */
+    if (hd->type == NGHTTP2_HEADERS) {
+        h->in_headers = true;
+        h->hblock_at = now_ms(h);
+        h->blocks++;
+    } else if (hd->type != NGHTTP2_CONTINUATION) {
+        h->in_headers = false;
+    }
     if (hd->type == NGHTTP2_HEADERS) {
         h->hblock = hd->length;
         h->hframes = 1;
@@ -441,6 +472,8 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     ringo__h2s *st;
 
     (void)ng;
+    if (f->hd.type == NGHTTP2_HEADERS)
+        h->in_headers = false;
     if (h->dead)
         return 0;
     if (f->hd.type == NGHTTP2_RST_STREAM) {
@@ -452,8 +485,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     st = stream_of(h, f->hd.stream_id);
     if (!st || !st->r)
         return 0;
-    if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST)
+    if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        st->body_at = now_ms(h);
         head_done(h, st);
+    }
     if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) || (st->status && !st->started))
         start(h, st);
     return 0;
@@ -474,6 +509,35 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t err, void *
     return 0;
 }
 
+/* Frames that left: a response's progress (the send deadline) and its end. */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
+{
+    ringo__h2 *h = ud;
+    ringo__h2s *st;
+
+    (void)ng;
+    if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+        !(st = stream_of(h, f->hd.stream_id)))
+        return 0;
+    st->headers_sent = true;
+    st->stall_at = 0;
+    if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
+        st->sent_all = true;
+    return 0;
+}
+
+/* A header block nghttp2 refused (RST_STREAM) is over too. */
+static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *f, int err, void *ud)
+{
+    ringo__h2 *h = ud;
+
+    (void)ng;
+    (void)err;
+    if (f->hd.type == NGHTTP2_HEADERS)
+        h->in_headers = false;
+    return 0;
+}
+
 /* ---- the connection ---- */
 
 static nghttp2_session_callbacks *callbacks(void)
@@ -488,6 +552,8 @@ static nghttp2_session_callbacks *callbacks(void)
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, on_invalid_frame);
     return cb;
 }
 
@@ -525,15 +591,127 @@ static int session_new(ringo__h2 *h)
     return 0;
 }
 
-/* No handler running and nothing unsent: the keep-alive timer runs. */
-static void arm_idle(ringo__h2 *h)
-{
-    ringo__conn *c = h->s->conn;
+/* ---- deadlines (see the top of this file) ---- */
 
-    if (h->running || ringo__conn_unsent(c))
-        ringo__conn_timer(c, RINGO__HTTP_TIMER_NONE, 0);
-    else
-        ringo__conn_timer(c, RINGO__HTTP_TIMER_IDLE, h->s->cfg->keepalive_timeout_ms);
+/* st's response has DATA to send and the client keeps a window it needs shut. */
+static bool stalled(const ringo__h2 *h, const ringo__h2s *st, int32_t conn_window)
+{
+    int32_t w;
+
+    if (!st->headers_sent || st->sent_all)
+        return false;
+    w = nghttp2_session_get_stream_remote_window_size(h->ng, st->id); /* -1: no stream */
+    return w == 0 || (w > 0 && conn_window <= 0);
+}
+
+/* When st's wait ends (0: it waits for nothing the client owes), and *kind of wait. */
+static uint64_t stream_deadline(ringo__h2 *h, ringo__h2s *st, int32_t conn_window, uint64_t now,
+                                int *kind)
+{
+    const ringo_config *cfg = h->s->cfg;
+
+    if (st->expired)
+        return 0;
+    /* Its body is still arriving, or it was answered before it was whole (413, 408). */
+    if ((st->r && !st->started && st->body_at) || (st->sent_all && st->body_at)) {
+        *kind = RINGO__HTTP_TIMER_BODY;
+        return cfg->body_timeout_ms ? st->body_at + cfg->body_timeout_ms : 0;
+    }
+    if (!stalled(h, st, conn_window)) {
+        st->stall_at = 0;
+        return 0;
+    }
+    if (!st->stall_at)
+        st->stall_at = now; /* the flush that sent its last DATA frame */
+    *kind = RINGO__HTTP_TIMER_SEND;
+    return cfg->send_timeout_ms ? st->stall_at + cfg->send_timeout_ms : 0;
+}
+
+/* The connection's own wait: a header block, or silence. */
+static uint64_t conn_deadline(ringo__h2 *h, uint64_t now, int *kind)
+{
+    const ringo_config *cfg = h->s->cfg;
+    uint64_t hdr = 0, idle = 0;
+
+    if (cfg->header_timeout_ms && (h->in_headers || !h->blocks))
+        hdr = (h->blocks ? h->hblock_at : h->opened_at) + cfg->header_timeout_ms;
+    if (h->streams || h->running || h->in_headers) {
+        h->idle_at = 0;
+    } else {
+        if (!h->idle_at)
+            h->idle_at = now;
+        idle = cfg->keepalive_timeout_ms ? h->idle_at + cfg->keepalive_timeout_ms : 0;
+    }
+    if (hdr && (!idle || hdr <= idle)) {
+        *kind = RINGO__HTTP_TIMER_HEADER;
+        return hdr;
+    }
+    *kind = RINGO__HTTP_TIMER_IDLE;
+    return idle;
+}
+
+/* Arms the connection's timer at the earliest deadline (streams are bounded by h2_max_streams). */
+static void arm_timer(ringo__h2 *h)
+{
+    uint64_t now = now_ms(h), best, t;
+    int32_t cw = nghttp2_session_get_remote_window_size(h->ng);
+    int kind = RINGO__HTTP_TIMER_NONE, k = RINGO__HTTP_TIMER_NONE;
+
+    if (h->timed_out)
+        return; /* closing once its GOAWAY is out; core's send timeout bounds that */
+    best = conn_deadline(h, now, &kind);
+    for (ringo__h2s *st = h->streams; st; st = st->next)
+        if ((t = stream_deadline(h, st, cw, now, &k)) && (!best || t < best))
+            best = t, kind = k;
+    ringo__conn_timer(h->s->conn, best ? kind : RINGO__HTTP_TIMER_NONE,
+                      !best        ? 0
+                      : best > now ? (uint32_t)(best - now)
+                                   : 1);
+}
+
+/* GOAWAY: the connection closes once it is out. */
+static void time_out(ringo__h2 *h)
+{
+    h->timed_out = true;
+    nghttp2_session_terminate_session(h->ng, NGHTTP2_NO_ERROR);
+}
+
+/*
+ * The timer fired: every wait past its deadline ends. A body that did not
+ * arrive is answered 408 as over HTTP/1.1 (and the stream reset once the
+ * answer is out, RFC 9113 §8.1); a response the client will not take is
+ * reset, its copy freed; a connection whose own window is shut, or that is
+ * silent, or whose header block stalls, gets GOAWAY.
+ */
+static void expire(ringo__h2 *h)
+{
+    uint64_t now = now_ms(h), t;
+    int32_t cw = nghttp2_session_get_remote_window_size(h->ng);
+    int kind = RINGO__HTTP_TIMER_NONE;
+
+    t = conn_deadline(h, now, &kind);
+    if (t && t <= now) {
+        time_out(h);
+        return;
+    }
+    for (ringo__h2s *st = h->streams; st; st = st->next) {
+        t = stream_deadline(h, st, cw, now, &kind);
+        if (!t || t > now)
+            continue;
+        if (kind == RINGO__HTTP_TIMER_SEND && cw <= 0) {
+            time_out(h); /* no stream of it can move */
+            return;
+        }
+        if (st->r && !st->started) {
+            st->status = 408;
+            start(h, st);
+            continue;
+        }
+        st->expired = true;
+        nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id,
+                                  kind == RINGO__HTTP_TIMER_SEND ? NGHTTP2_CANCEL
+                                                                 : NGHTTP2_NO_ERROR);
+    }
 }
 
 /* Moves nghttp2's output to the connection while the client keeps up with it. */
@@ -571,7 +749,7 @@ static void h2_flush(ringo__h2 *h)
         ringo__conn_close(c, RINGO__CLOSE_AFTER_SEND); /* GOAWAY sent, streams done */
         return;
     }
-    arm_idle(h);
+    arm_timer(h);
 }
 
 static void feed(ringo__h2 *h, const char *p, size_t n)
@@ -594,7 +772,7 @@ static void feed(ringo__h2 *h, const char *p, size_t n)
     h2_flush(h);
 }
 
-int ringo__h2_open(ringo__sess *s)
+static int open_session(ringo__sess *s)
 {
     ringo__h2 *h = ringo__calloc(1, sizeof(*h));
 
@@ -607,10 +785,30 @@ int ringo__h2_open(ringo__sess *s)
         ringo__free(h);
         return -ENOMEM;
     }
+    h->opened_at = now_ms(h);
     s->h2 = h;
     s->h2_mode = true;
-    feed(h, PREFACE, PREFACE_LEN);
     return 0;
+}
+
+/* h2c: http/session.c took the preface; nghttp2 is handed it to check as its own. */
+int ringo__h2_open(ringo__sess *s)
+{
+    int ret = open_session(s);
+
+    if (ret == 0)
+        feed(s->h2, PREFACE, PREFACE_LEN);
+    return ret;
+}
+
+/* TLS with ALPN h2: the client's preface follows; our SETTINGS go at once (RFC 9113 §3.4). */
+int ringo__h2_open_alpn(ringo__sess *s)
+{
+    int ret = open_session(s);
+
+    if (ret == 0)
+        h2_flush(s->h2);
+    return ret;
 }
 
 void ringo__h2_on_data(ringo__sess *s, const char *p, size_t n)
@@ -638,11 +836,20 @@ void ringo__h2_on_eof(ringo__sess *s)
 
 void ringo__h2_on_timer(ringo__sess *s, int kind)
 {
-    if (!s->h2 || kind != RINGO__HTTP_TIMER_IDLE)
+    ringo__h2 *h = s->h2;
+    ringo__conn *c = s->conn;
+    bool timed_out;
+
+    (void)kind; /* every deadline is checked again */
+    if (!h)
         return;
-    nghttp2_session_terminate_session(s->h2->ng, NGHTTP2_NO_ERROR);
-    h2_flush(s->h2);
-    ringo__conn_close(s->conn, RINGO__CLOSE_AFTER_SEND);
+    ringo__conn_ref(c); /* a flush that fails closes the connection, frees h */
+    expire(h);
+    timed_out = h->timed_out;
+    h2_flush(h);
+    if (timed_out)
+        ringo__conn_close(c, RINGO__CLOSE_AFTER_SEND);
+    ringo__conn_unref(c);
 }
 
 /* Graceful drain: GOAWAY with the last stream taken; those in flight finish. */
@@ -722,6 +929,11 @@ bool ringo__h2_available(void) { return true; }
 #else /* !RINGO_WITH_H2: the preface is answered 505 (http/session.c never opens one) */
 
 int ringo__h2_open(ringo__sess *s)
+{
+    (void)s;
+    return -ENOTSUP;
+}
+int ringo__h2_open_alpn(ringo__sess *s)
 {
     (void)s;
     return -ENOTSUP;

@@ -195,6 +195,10 @@ typedef struct ringo_config {
                                        ENHANCE_YOUR_CALM; 0: 100 */
     uint32_t h2_window;             /* HTTP/2 initial receive window per stream, bytes;
                                        0: 65535; <= 2^31 - 1 */
+    uint32_t no_h2;                 /* nonzero: no HTTP/2 at all: TLS's ALPN offers http/1.1
+                                       only, and h2c is off as with no_h2c */
+    uint32_t reserved0;             /* must be zero: the next 4-byte field takes its place
+                                       (ringo_config ends without padding) */
 } ringo_config;
 
 /* ringo_config.forwarded: X-Forwarded-For and X-Forwarded-Proto (nginx, HAProxy
@@ -262,6 +266,12 @@ typedef struct ringo_stats {
     uint64_t ring_rejected;      /* 503 at once: the ring had max_ring_inflight in progress */
     uint64_t route_rejected;     /* 503 at once: the route had its concurrency limit in progress */
     uint64_t memory_rejected;    /* requests failed over their memory bound (413 or 500) */
+    uint64_t tls_handshakes;     /* TLS handshakes completed */
+    uint64_t tls_handshake_failures; /* TLS handshakes refused with an alert (a bad or
+                                        unsupported ClientHello, no common protocol) */
+    uint64_t tls_handshake_timeouts; /* TLS connections closed by tls_handshake_timeout_ms */
+    uint64_t tls_resumed;            /* completed handshakes that resumed a session (ticket) */
+    uint64_t tls_alpn_h2;            /* completed handshakes whose ALPN chose h2 */
 } ringo_stats;
 
 /*

@@ -6,9 +6,11 @@
  * thread over io_uring; handlers, streams, WebSockets and file bodies work
  * as on cleartext (file bodies are read and encrypted in user space, with
  * the stream window's bound). Ciphers follow Mozilla's "intermediate"
- * profile; ALPN offers http/1.1; session tickets resume sessions, with keys
- * rotated hourly. Limits: ringo_config.tls_handshake_timeout_ms and
- * tls_max_handshakes. Details: docs/operations.md, "TLS".
+ * profile; ALPN offers h2 (HTTP/2, preferred, unless ringo_config.no_h2 or
+ * a build without libnghttp2) and http/1.1; session tickets resume
+ * sessions, with keys rotated hourly. Limits: ringo_config.
+ * tls_handshake_timeout_ms and tls_max_handshakes; counters in ringo_stats
+ * (tls_handshakes ...). Details: docs/operations.md, "TLS".
  */
 #ifndef RINGO_TLS_H
 #define RINGO_TLS_H

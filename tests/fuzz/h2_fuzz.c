@@ -9,7 +9,8 @@
  * and the error answer (404, 405, 413, 431) without a coroutine or the pool,
  * and its response goes out through nghttp2 (the output is dropped as if
  * sent). The connection is "lent" so that no SQE is ever prepared. When the
- * input ends the connection closes, and every request must be freed.
+ * input ends every deadline passes (the timer's expiry runs), then the
+ * connection closes, and every request must be freed.
  * Build: cmake -DRINGO_FUZZ=ON with CC=clang.
  */
 #include <stdio.h>
@@ -85,6 +86,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ringo__h2_on_data(s, buf, n);
         free(buf);
         c->out_len = 0; /* "sent" */
+        ringo__h2_on_sent(s);
+        c->out_len = 0;
+    }
+    /* Every deadline passes: what the input left waiting (a header block, a body, a stream
+     * behind a shut window, an idle connection) expires; twice, for a 408's reset. */
+    for (int i = 0; i < 2 && c->state == CONN_OPEN && s->h2; i++) {
+        ring->now += 24u * 3600u * 1000u;
+        ringo__h2_on_timer(s, RINGO__HTTP_TIMER_IDLE);
+        c->out_len = 0;
         ringo__h2_on_sent(s);
         c->out_len = 0;
     }

@@ -940,3 +940,20 @@ class StatsConn:
 
     def close(self):
         self.conn.close()
+
+
+# ---- TLS: throw-away certificates ----
+
+def make_cert(directory, name, cn, sans):
+    """A self-signed P-256 certificate and key made by `openssl req` in
+    directory: (cert path, key path). Fails when openssl is missing."""
+    exe = shutil.which("openssl")
+    if not exe:
+        raise Failure("openssl is not installed (scripts/deps.sh installs it)")
+    crt, key = os.path.join(directory, f"{name}.crt"), os.path.join(directory, f"{name}.key")
+    san = ",".join(f"DNS:{s}" for s in sans)
+    subprocess.run([exe, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName={san}"],
+                   check=True, capture_output=True, timeout=TIMEOUT)
+    return crt, key

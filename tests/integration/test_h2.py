@@ -11,16 +11,30 @@ hpack/hyperframe: h2 refuses to send them), and GOAWAY with the last stream
 id on a graceful stop while its stream in flight finishes. --no-h2c answers
 the preface 505. After each case the server still serves others.
 
+Deadlines, each with one short timeout on its own server, over h2c and over
+TLS: the preface alone and a header block left unfinished are closed by
+the header timeout (GOAWAY), a body that never comes is answered 408 on its
+stream, a response behind a stream window the client keeps shut is reset
+(CANCEL) and one behind a shut connection window closes the connection, an
+idle connection is closed by the keep-alive timeout however many PINGs it
+sends. Over TLS (ALPN h2, throw-away certificates from openssl): many
+streams, bodies past the windows, SNI, rapid reset and the graceful stop's
+GOAWAY, on the same h2 client over Python's ssl.
+
 The client needs python3-h2 (scripts/deps.sh installs it); this file runs
 itself under /usr/bin/python3 when the python that started it lacks the
 module, and skips (77) with a line saying so when no python has it. curl
 must be built with HTTP/2 (Debian's is).
 """
+import atexit
 import os
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.dont_write_bytecode = True
@@ -63,8 +77,11 @@ class Stream:
 class Client:
     """One HTTP/2 connection driven by h2's state machine over a blocking socket."""
 
+    scheme = "http"
+    ack = True  # False: DATA is not acknowledged (the server's windows stay shut)
+
     def __init__(self, srv, validate=True):
-        self.sock = socket.create_connection((srv.connect_host, srv.port), timeout=h.TIMEOUT)
+        self.sock = self.connect(srv)
         cfg = h2.config.H2Configuration(client_side=True, header_encoding=None,
                                         validate_outbound_headers=validate,
                                         normalize_outbound_headers=validate)
@@ -84,6 +101,9 @@ class Client:
             self.on_event(ev)
         self.flush()
 
+    def connect(self, srv):
+        return socket.create_connection((srv.connect_host, srv.port), timeout=h.TIMEOUT)
+
     def flush(self):
         data = self.h2.data_to_send()
         if data:
@@ -91,7 +111,7 @@ class Client:
 
     def request(self, path, method="GET", body=None, headers=(), end=True):
         sid = self.h2.get_next_available_stream_id()
-        hdrs = [(":method", method), (":path", path), (":scheme", "http"),
+        hdrs = [(":method", method), (":path", path), (":scheme", self.scheme),
                 (":authority", "127.0.0.1")] + list(headers)
         self.h2.send_headers(sid, hdrs, end_stream=body is None and end)
         self.streams[sid] = Stream()
@@ -135,7 +155,8 @@ class Client:
             st.status = int(st.headers[b":status"])
         elif isinstance(ev, h2.events.DataReceived):
             st.data += ev.data
-            self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            if self.ack:
+                self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
         elif isinstance(ev, h2.events.StreamEnded):
             st.ended = True
         elif isinstance(ev, h2.events.StreamReset):
@@ -494,6 +515,274 @@ def graceful_stop_sends_goaway_and_finishes_streams():
         body = b"".join(bytes(fr.data) for fr in frames
                         if isinstance(fr, hf.DataFrame) and fr.stream_id == sid)
         check_eq(body, b"slept 500 ms\n", "its body")
+        c.close()
+        srv.wait_stopped()
+    finally:
+        srv.kill()
+
+
+# ---- deadlines: header block, body, idle, a window the client keeps shut ----
+
+# One short timeout per server: each case shows its own deadline closed it, not another.
+HEADER = ["--header-timeout", 1000]
+BODY = ["--body-timeout", 1000]
+SEND = ["--send-timeout", 1000]
+IDLE = ["--keepalive-timeout", 1000]
+
+
+def expect_eof(sock, what):
+    sock.settimeout(3 * h.TIMEOUT)
+    try:
+        while sock.recv(65536):
+            pass
+    except socket.timeout:
+        raise h.Failure(f"{what}: the connection stayed open")
+    except OSError:
+        pass  # a reset is a close too
+
+
+def wait_goaway_and_close(c, what):
+    """Reads until the server's GOAWAY and its close (bounded only by the test timeout)."""
+    deadline = h.deadline_after(3 * h.TIMEOUT)
+    while not c.closed:
+        check(h.remaining(deadline) > 0, f"{what}: the connection is still open")
+        c.sock.settimeout(h.remaining(deadline))
+        try:
+            data = c.sock.recv(65536)
+        except socket.timeout:
+            continue  # the deadline check above fails it
+        except OSError:
+            break
+        if not data:
+            break
+        for ev in c.h2.receive_data(data):
+            c.on_event(ev)
+    check(c.goaway is not None, f"{what}: closed without GOAWAY")
+    return c.goaway
+
+
+def preface_only_is_closed_by_the_header_timeout(srv, cls):
+    c = cls(srv)  # the preface and SETTINGS, then nothing
+    check_eq(wait_goaway_and_close(c, "a connection with the preface only").error_code,
+             NO_ERROR, "GOAWAY code")
+    c.close()
+
+
+def unfinished_header_block_is_closed_by_the_header_timeout(srv, cls):
+    c = cls(srv)
+    check_eq(c.get("/plaintext").status, 200, "a first request")
+    block = hpack.Encoder().encode([(":method", "GET"), (":path", "/plaintext"),
+                                    (":scheme", c.scheme), (":authority", "a")])
+    sid = c.h2.get_next_available_stream_id()
+    c.sock.sendall(hf.HeadersFrame(sid, block).serialize())  # no END_HEADERS, no CONTINUATION
+    frames = read_frames(c.sock, lambda fr: isinstance(fr, hf.GoAwayFrame))
+    check_eq(frames[-1].error_code, NO_ERROR, "GOAWAY code")
+    expect_eof(c.sock, "after the GOAWAY")
+    c.close()
+
+
+def body_that_never_comes_is_408(srv, cls):
+    c = cls(srv)
+    sid = c.request("/echo", method="POST", end=False)  # HEADERS, then no DATA
+    st = c.wait(sid)
+    check_eq(st.status, 408, "status of a body that did not arrive")
+    c.run_until(lambda: st.reset is not None, "RST_STREAM after the 408")
+    check_eq(st.reset, NO_ERROR, "RST_STREAM code (RFC 9113 §8.1)")
+    check_eq(c.get("/plaintext").status, 200, "the connection goes on")
+    c.close()
+
+
+def shut_stream_window_is_reset_by_the_send_timeout(srv, cls):
+    c = cls(srv)
+    c.h2.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    c.flush()
+    c.sync()  # the server has our SETTINGS
+    st = c.wait(c.request("/plaintext"))
+    check_eq(st.status, 200, "the response's HEADERS")
+    check_eq((st.reset, st.data), (CANCEL, b""), "RST_STREAM CANCEL, no DATA")
+    # The connection goes on: a stream whose window is opened is answered.
+    sid = c.request("/sync/plaintext")
+    c.h2.increment_flow_control_window(65535, stream_id=sid)
+    c.flush()
+    st = c.wait(sid)
+    check_eq((st.status, st.data, st.reset), (200, b"Hello, World!", None), "an open window")
+    c.close()
+
+
+def shut_connection_window_closes_the_connection(srv, cls):
+    c = cls(srv)
+    # Wide stream windows: only the connection's (65535, moved by WINDOW_UPDATE only) shuts.
+    c.h2.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 24})
+    c.flush()
+    c.sync()
+    c.ack = False
+    sid = c.request("/echo", method="POST", body=b"x" * 100_000)
+    check_eq(wait_goaway_and_close(c, "a connection whose window stays shut").error_code,
+             NO_ERROR, "GOAWAY code")
+    check_eq(len(c.streams[sid].data), 65535, "DATA received: the connection's window")
+    c.close()
+
+
+def idle_connection_is_closed_by_the_keepalive_timeout(srv, cls):
+    c = cls(srv)
+    check_eq(c.get("/plaintext").status, 200, "a request")
+    # PINGs are no requests: they do not keep an idle connection open.
+    deadline = h.deadline_after(3 * h.TIMEOUT)
+    while c.goaway is None and not c.closed:
+        check(h.remaining(deadline) > 0, "the idle connection is still open")
+        try:
+            c.h2.ping(b"ringo-h2")
+            c.flush()
+        except OSError:
+            pass  # closed: what it sent before is still to be read
+        c.sock.settimeout(0.2)
+        try:
+            data = c.sock.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+        if not data:
+            break
+        for ev in c.h2.receive_data(data):
+            c.on_event(ev)
+    check(c.goaway is not None, "closed without GOAWAY")
+    check_eq(c.goaway.error_code, NO_ERROR, "GOAWAY code")
+    expect_eof(c.sock, "after the GOAWAY")
+    c.close()
+
+
+DEADLINE_CASES = ((HEADER, preface_only_is_closed_by_the_header_timeout),
+                  (HEADER, unfinished_header_block_is_closed_by_the_header_timeout),
+                  (BODY, body_that_never_comes_is_408),
+                  (SEND, shut_stream_window_is_reset_by_the_send_timeout),
+                  (SEND, shut_connection_window_closes_the_connection),
+                  (IDLE, idle_connection_is_closed_by_the_keepalive_timeout))
+
+
+def h2c_deadline_case(args, fn):
+    def run(srv):
+        fn(srv, Client)
+        other_connection_served(srv)
+    run.__name__ = fn.__name__
+    case(args=args)(run)
+
+
+for _args, _fn in DEADLINE_CASES:
+    h2c_deadline_case(_args, _fn)
+
+
+# ---- HTTP/2 over TLS (ALPN h2) ----
+
+TLS_DIR = []
+
+
+def tls_args():
+    """--tls-cert/--tls-key for two throw-away certificates (a.test, the default; b.test)."""
+    if not TLS_DIR:
+        TLS_DIR.append(tempfile.mkdtemp(prefix="ringo-h2tls-test-"))
+        atexit.register(shutil.rmtree, TLS_DIR[0], True)
+        TLS_DIR.extend([*h.make_cert(TLS_DIR[0], "a", "a.test", ["a.test", "localhost"]),
+                        *h.make_cert(TLS_DIR[0], "b", "b.test", ["b.test"])])
+    _, a_crt, a_key, b_crt, b_key = TLS_DIR
+    return ["--tls-cert", a_crt, "--tls-key", a_key, "--tls-cert", b_crt, "--tls-key", b_key]
+
+
+class TlsClient(Client):
+    """Client over TLS: ALPN must choose h2."""
+
+    scheme = "https"
+    name = None  # SNI
+
+    def connect(self, srv):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["h2", "http/1.1"])
+        raw = socket.create_connection((srv.connect_host, srv.port), timeout=h.TIMEOUT)
+        s = ctx.wrap_socket(raw, server_hostname=self.name)
+        if s.selected_alpn_protocol() != "h2":
+            s.close()
+            raise h.Skip(f"ALPN chose {s.selected_alpn_protocol()!r}, not h2: ringo was built "
+                         "without libnghttp2 (libnghttp2-dev)")
+        return s
+
+
+class TlsClientB(TlsClient):
+    name = "b.test"
+
+
+def tls_server(*args, threads=1):
+    return h.Server([*tls_args(), *[str(a) for a in args]], threads=threads)
+
+
+def tls_served(srv):
+    c = TlsClient(srv)
+    check_eq(c.get("/plaintext").status, 200, "another TLS connection's status")
+    c.close()
+
+
+@case(server=False)
+def h2_over_tls_streams_bodies_and_rapid_reset():
+    with tls_server("--h2-max-resets", 50, threads=2) as srv:
+        c = TlsClient(srv)
+        paths = ["/plaintext", "/sync/plaintext", "/sync/sleep?ms=20", "/json"] * 10
+        sids = [c.request(p) for p in paths]
+        for sid, p in zip(sids, paths):
+            check_eq(c.wait(sid).status, 200, f"status of {p} on stream {sid}")
+        body = bytes(range(256)) * 1000  # past the windows both ways, through TLS records
+        st = c.wait(c.request("/echo", method="POST", body=body))
+        check_eq((st.status, len(st.data)), (200, len(body)), "POST echoed")
+        check(st.data == body, "echoed bytes differ")
+        c.close()
+        # SNI picks the certificate on an h2 connection too.
+        b = TlsClientB(srv)
+        want = ssl.PEM_cert_to_DER_cert(open(TLS_DIR[3]).read())
+        check(b.sock.getpeercert(binary_form=True) == want, "SNI b.test: b.test's certificate")
+        check_eq(b.get("/plaintext").status, 200, "a request with SNI b.test")
+        b.close()
+        # Rapid reset over TLS: GOAWAY ENHANCE_YOUR_CALM, others still served.
+        c = TlsClient(srv)
+        for _ in range(200):
+            sid = c.request("/sync/sleep?ms=50")
+            c.h2.reset_stream(sid, CANCEL)
+            c.flush()
+            if c.goaway:
+                break
+        c.run_until(lambda: c.goaway is not None, "GOAWAY")
+        check_eq(c.goaway.error_code, ENHANCE_YOUR_CALM, "GOAWAY error code")
+        c.close()
+        tls_served(srv)
+
+
+@case(server=False)
+def deadlines_over_tls():
+    for args, fn in DEADLINE_CASES:
+        with tls_server(*args) as srv:
+            fn(srv, TlsClient)
+            tls_served(srv)
+
+
+@case(server=False)
+def graceful_stop_over_tls_sends_goaway():
+    srv = tls_server()
+    srv.start()
+    try:
+        c = TlsClient(srv)
+        check_eq(c.get("/plaintext").status, 200, "first")
+        sid = c.request("/sleep?ms=500")
+        c.sync()
+        srv.send_signal(signal.SIGTERM)
+        frames = read_frames(c.sock, lambda fr: isinstance(fr, hf.DataFrame) and
+                             fr.stream_id == sid and "END_STREAM" in fr.flags)
+        goaway = [fr for fr in frames if isinstance(fr, hf.GoAwayFrame)]
+        check(goaway, f"no GOAWAY in {frames!r}")
+        check_eq((goaway[0].error_code, goaway[0].last_stream_id), (NO_ERROR, sid),
+                 "GOAWAY code and last stream id")
+        body = b"".join(bytes(fr.data) for fr in frames
+                        if isinstance(fr, hf.DataFrame) and fr.stream_id == sid)
+        check_eq(body, b"slept 500 ms\n", "the stream in flight finished")
+        expect_eof(c.sock, "after the drain")
         c.close()
         srv.wait_stopped()
     finally:

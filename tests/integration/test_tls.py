@@ -8,7 +8,11 @@ by ticket; garbage, truncated and silent handshakes (the timeout closes
 them, others are still served, nothing leaks); the bound on handshakes in
 progress (a second handshake waits for the first's slot); a certificate
 reload on SIGHUP under load without a failed request, open connections
-keeping theirs. Throw-away certificates are made with `openssl req` in a
+keeping theirs. HTTP/2 by ALPN: curl --http2 (version 2) against sync and
+async routes and POST bodies, --http1.1 still HTTP/1.1, s_client's ALPN
+choice (h2 preferred), SNI with h2, the preface on an http/1.1 connection
+answered 505, --no-h2 and --no-h2c. The TLS counters of /stats and
+/metrics. Throw-away certificates are made with `openssl req` in a
 temporary directory. Every server stops with the zero-leak line.
 """
 import hashlib
@@ -24,8 +28,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ringo_harness import (TIMEOUT, BytesReader, Failure, Reader, Server, case, check,  # noqa: E402
-                           check_eq, main)
+from ringo_harness import (TIMEOUT, BytesReader, Failure, Reader, Server, Skip, case,  # noqa: E402
+                           check, check_eq, main)
+from ringo_harness import make_cert as harness_make_cert  # noqa: E402
 
 OPENSSL = shutil.which("openssl")
 CURL = shutil.which("curl")
@@ -39,14 +44,7 @@ def need(tool, name):
 
 def make_cert(name, cn, sans):
     """A self-signed P-256 certificate and key in TMP: (cert path, key path)."""
-    need(OPENSSL, "openssl")
-    crt, key = os.path.join(TMP, f"{name}.crt"), os.path.join(TMP, f"{name}.key")
-    san = ",".join(f"DNS:{s}" for s in sans)
-    subprocess.run([OPENSSL, "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", crt,
-                    "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName={san}"],
-                   check=True, capture_output=True, timeout=TIMEOUT)
-    return crt, key
+    return harness_make_cert(TMP, name, cn, sans)
 
 
 A_CRT, A_KEY = make_cert("a", "a.test", ["a.test", "localhost"])
@@ -244,9 +242,9 @@ def versions_alpn_sni():
         check("Cipher is (NONE)" in out and "alert protocol version" in err,
               f"TLS 1.1 is refused: {err[-300:]}")
         # ALPN: only a protocol the server does not speak: RFC 7301's alert.
-        rc, out, err = s_client(srv, "-alpn", "h2")
+        rc, out, err = s_client(srv, "-alpn", "spdy/3")
         check(rc != 0 and "no application protocol" in (out + err),
-              f"ALPN h2 only: refused with no_application_protocol ({err[-300:]})")
+              f"ALPN spdy/3 only: refused with no_application_protocol ({err[-300:]})")
         # SNI: the matching certificate, wildcards included; unknown names get the default.
         for name, cn in (("b.test", "b.test"), ("x.b.test", "b.test"), ("a.test", "a.test"),
                          ("other.test", "a.test")):
@@ -414,6 +412,224 @@ def bad_certificates_fail_start():
                             "--tls-key", key], capture_output=True, timeout=3 * TIMEOUT)
         err = p.stderr.decode(errors="replace")
         check(p.returncode != 0 and what in err, f"refused at start, naming {what!r}: {err}")
+
+
+# ---- HTTP/2 over TLS (ALPN h2) ----
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def need_h2():
+    """Skips on a build without libnghttp2: its cleartext listener answers the preface 505."""
+    with Server([]) as srv:
+        with socket.create_connection((srv.connect_host, srv.port), timeout=TIMEOUT) as s:
+            s.sendall(PREFACE)
+            first = s.recv(16)
+    if first.startswith(b"HTTP/1.1 505"):
+        raise Skip("ringo was built without libnghttp2 (libnghttp2-dev): no HTTP/2")
+
+
+def curl_proto(srv, path, proto, *args, name="localhost"):
+    """curl over HTTPS with proto (--http2, --http1.1): (HTTP version, status, body)."""
+    need(CURL, "curl")
+    cmd = [CURL, "-sS", "-k", "--noproxy", "*", proto, "--max-time", str(int(TIMEOUT)),
+           "--resolve", f"{name}:{srv.port}:{srv.connect_host}",
+           "-w", "\n%{http_version} %{http_code}", *args, f"https://{name}:{srv.port}{path}"]
+    p = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT + 10)
+    check(p.returncode == 0, f"curl {proto} {path} failed (rc {p.returncode}): "
+                             f"{p.stderr.decode(errors='replace')}")
+    body, _, tail = p.stdout.rpartition(b"\n")
+    version, code = tail.decode().split()
+    return version, int(code), body
+
+
+def alpn_of(out):
+    """The protocol s_client says ALPN chose, or None."""
+    for line in out.splitlines():
+        if line.startswith("ALPN protocol: "):
+            return line[len("ALPN protocol: "):].strip()
+    return None
+
+
+@case(server=False)
+def h2_over_curl():
+    need_h2()
+    body = os.urandom(300_000)
+    src = os.path.join(TMP, "h2body.bin")
+    with open(src, "wb") as f:
+        f.write(body)
+    with tls_server(threads=2) as srv:
+        check_eq(curl_proto(srv, "/plaintext", "--http2"), ("2", 200, b"Hello, World!"),
+                 "async GET over h2")
+        check_eq(curl_proto(srv, "/sync/json", "--http2"),
+                 ("2", 200, b'{"message":"Hello, World!"}'), "sync GET over h2")
+        v, code, got = curl_proto(srv, "/echo", "--http2", "--data-binary", f"@{src}", "-H",
+                                  "Content-Type: application/octet-stream")
+        check_eq((v, code), ("2", 200), "POST over h2")
+        check(got == body, f"POST body echoed over h2 ({len(got)} of {len(body)} bytes, intact)")
+        v, code, got = curl_proto(srv, "/sync/upload", "--http2", "--data-binary", f"@{src}")
+        check_eq((v, code), ("2", 200), "sync upload over h2")
+        check(hashlib.sha256(body).hexdigest().encode() in got, "sync upload hash over h2")
+        check_eq(curl_proto(srv, "/plaintext", "--http1.1"), ("1.1", 200, b"Hello, World!"),
+                 "--http1.1 still gets HTTP/1.1")
+        check_eq(curl_proto(srv, "/nope", "--http2")[:2], ("2", 404), "404 over h2")
+        alive_tls(srv)
+
+
+@case(server=False)
+def alpn_selects_h2_or_http11():
+    need_h2()
+    with tls_server() as srv:
+        for alpn, want in (("h2", "h2"), ("http/1.1", "http/1.1"), ("h2,http/1.1", "h2"),
+                           ("http/1.1,h2", "h2")):  # the last: the server's preference
+            rc, out, err = s_client(srv, "-alpn", alpn)
+            check_eq(alpn_of(out), want, f"ALPN chosen for -alpn {alpn}")
+        rc, out, err = s_client(srv)
+        check("No ALPN negotiated" in out and "Hello, World!" in out,
+              f"no ALPN: HTTP/1.1 without a protocol named: {out[-400:]}")
+        # SNI picks the certificate on an h2 connection as on any other.
+        for name, cn in (("b.test", "b.test"), ("x.b.test", "b.test"), ("a.test", "a.test")):
+            rc, out, err = s_client(srv, "-alpn", "h2", "-servername", name)
+            check(f"subject=CN = {cn}" in out and alpn_of(out) == "h2",
+                  f"SNI {name} with ALPN h2: certificate of {cn}, h2 ({alpn_of(out)})")
+        check_eq(curl_proto(srv, "/plaintext", "--http2", name="b.test")[:2], ("2", 200),
+                 "curl --http2 with SNI b.test")
+
+
+@case(server=False)
+def preface_without_alpn_h2_is_http1():
+    # RFC 9113 §3.2: over TLS, HTTP/2 is chosen by ALPN; the preface on a connection that
+    # chose http/1.1 (or nothing) is a request line HTTP/2.0, answered 505 as on --no-h2c.
+    need_h2()
+    with tls_server() as srv:
+        for alpn in (["http/1.1"], None):
+            ctx = client_ctx()
+            if alpn is None:
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            with tls_conn(srv, ctx=ctx) as s:
+                check_eq(s.selected_alpn_protocol(), alpn and alpn[0], "ALPN result")
+                s.sendall(PREFACE)
+                r = SockReader(s).read_final()[1]
+                check_eq(r.status, 505, f"the preface with ALPN {alpn}")
+        alive_tls(srv)
+
+
+@case(server=False)
+def no_h2_turns_off_alpn_h2_and_no_h2c_does_not():
+    need_h2()
+    with tls_server("--no-h2") as srv:
+        rc, out, err = s_client(srv, "-alpn", "h2,http/1.1")
+        check_eq(alpn_of(out), "http/1.1", "--no-h2: ALPN h2,http/1.1 chooses http/1.1")
+        rc, out, err = s_client(srv, "-alpn", "h2")
+        check(rc != 0 and "no application protocol" in (out + err),
+              f"--no-h2: ALPN h2 only is refused ({err[-300:]})")
+        check_eq(curl_proto(srv, "/plaintext", "--http2")[:2], ("1.1", 200),
+                 "--no-h2: curl --http2 falls back to HTTP/1.1")
+    with tls_server("--no-h2c") as srv:
+        rc, out, err = s_client(srv, "-alpn", "h2,http/1.1")
+        check_eq(alpn_of(out), "h2", "--no-h2c leaves ALPN h2 on")
+        check_eq(curl_proto(srv, "/plaintext", "--http2")[:2], ("2", 200),
+                 "--no-h2c: curl --http2 over TLS")
+
+
+class StatsOverTls:
+    """GET /stats on one keep-alive HTTPS connection (its handshake is counted once)."""
+
+    def __init__(self, srv):
+        self.sock = tls_conn(srv)
+
+    def get(self):
+        r = https_get(self.sock, "/stats")
+        check_eq(r.status, 200, "GET /stats")
+        return r.json()
+
+    def wait_for(self, pred, what):
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            st = self.get()
+            if pred(st):
+                return st
+            check(time.monotonic() < deadline, f"{what}: last /stats {st!r}")
+            time.sleep(0.05)
+
+    def metrics(self):
+        r = https_get(self.sock, "/metrics")
+        check_eq(r.status, 200, "GET /metrics")
+        got = {}
+        for line in r.body.decode().splitlines():
+            if line.startswith("ringo_tls_"):
+                name, value = line.split()
+                got[name] = int(value)
+        return got
+
+
+TLS_KEYS = ("tls_handshakes", "tls_handshake_failures", "tls_handshake_timeouts", "tls_resumed",
+            "tls_alpn_h2")
+
+
+@case(server=False)
+def tls_counters():
+    # 3 s: long enough for every handshake below on a loaded machine, short for the silent one.
+    with tls_server("--tls-handshake-timeout", "3000") as srv:
+        stats = StatsOverTls(srv)
+        base = stats.get()
+        for k in TLS_KEYS:
+            check(isinstance(base.get(k), int), f"/stats has {k}")
+        check(base["tls_handshakes"] >= 1, "the poller's own handshake is counted")
+
+        def delta(st):
+            return {k: st[k] - base[k] for k in TLS_KEYS}
+
+        want = dict.fromkeys(TLS_KEYS, 0)
+        # A full handshake, then a TLS 1.3 resumption by its ticket.
+        ctx = client_ctx(ssl.TLSVersion.TLSv1_3)
+        with tls_conn(srv, ctx=ctx) as s:
+            check_eq(https_get(s, "/plaintext").status, 200, "first connection")
+            session = s.session
+        with tls_conn(srv, ctx=ctx, session=session) as s:
+            check_eq(https_get(s, "/plaintext").status, 200, "resumed connection")
+            check(s.session_reused, "resumed by ticket")
+        want["tls_handshakes"] += 2
+        want["tls_resumed"] += 1
+        stats.wait_for(lambda st: delta(st) == want, f"counters {want}")
+        # Refused handshakes: a cleartext request; an ALPN list without a protocol of ours.
+        with socket.create_connection((srv.connect_host, srv.port), timeout=TIMEOUT) as g:
+            g.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            check(closed_by_server(g, time.monotonic() + TIMEOUT), "garbage is closed")
+        rc, out, err = s_client(srv, "-alpn", "spdy/3")
+        check(rc != 0, "an unknown ALPN protocol only is refused")
+        want["tls_handshake_failures"] += 2
+        stats.wait_for(lambda st: delta(st) == want, f"counters {want}")
+        # A silent client: the handshake timeout.
+        with socket.create_connection((srv.connect_host, srv.port), timeout=TIMEOUT) as idle:
+            check(closed_by_server(idle, time.monotonic() + 3 * TIMEOUT),
+                  "a silent client is closed by the handshake timeout")
+        want["tls_handshake_timeouts"] += 1
+        stats.wait_for(lambda st: delta(st) == want, f"counters {want}")
+        if h2_available(srv):
+            rc, out, err = s_client(srv, "-alpn", "h2")
+            check_eq(alpn_of(out), "h2", "ALPN h2")
+            want["tls_handshakes"] += 2  # h2_available's handshake and this one
+            want["tls_alpn_h2"] += 2
+            st = stats.wait_for(lambda st: delta(st) == want, f"counters {want}")
+        else:
+            print("SKIP the ALPN h2 counter: ringo was built without libnghttp2", flush=True)
+            st = stats.get()
+        m = stats.metrics()
+        for k in TLS_KEYS:
+            name = f"ringo_{k}_total"
+            check_eq(m.get(name), st[k], f"/metrics {name} against /stats")
+        stats.sock.close()
+
+
+def h2_available(srv):
+    """Whether ALPN offers h2 (a build with libnghttp2): one handshake, counted."""
+    ctx = client_ctx()
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    with tls_conn(srv, ctx=ctx) as s:
+        return s.selected_alpn_protocol() == "h2"
 
 
 def built_without_tls():

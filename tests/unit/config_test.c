@@ -165,6 +165,8 @@ static void bufs_max(ringo_config *c) { c->recv_buffers = RINGO_MAX_RECV_BUFFERS
 static void bufs_over(ringo_config *c) { c->recv_buffers = RINGO_MAX_RECV_BUFFERS * 2; }
 static void bufs_odd(ringo_config *c) { c->recv_buffers = 500; }
 static void bufs_zero(ringo_config *c) { c->recv_buffers = 0; }
+static void no_h2(ringo_config *c) { c->no_h2 = 1; }
+static void cfg_reserved(ringo_config *c) { c->reserved0 = 1; }
 
 static void check_ranges(void)
 {
@@ -172,6 +174,8 @@ static void check_ranges(void)
     CHECK(new_with(pool_max) == 0 && new_with(pool_over) == -EINVAL);
     CHECK(new_with(bufs_max) == 0 && new_with(bufs_zero) == 0);
     CHECK(new_with(bufs_over) == -EINVAL && new_with(bufs_odd) == -EINVAL);
+    /* ringo_config's own reserved word (the place of the next 4-byte field) must be zero. */
+    CHECK(new_with(no_h2) == 0 && new_with(cfg_reserved) == -EINVAL);
 }
 
 static int handler(ringo_req *req, void *udata)

@@ -23,6 +23,7 @@
 #include "check.h"
 #include "core/proxy.h"
 #include "core/server.h"
+#include "core/tls.h"
 #include "core/task.h"
 #include "fake_core.h"
 
@@ -328,6 +329,20 @@ bool ringo__conn_proxied_tls(const ringo__conn *c)
 {
     (void)c;
     return false;
+}
+
+/* The fake core is cleartext: no TLS layer, no ALPN (core/tls.h). */
+bool ringo__conn_tls(const ringo__conn *c)
+{
+    (void)c;
+    return false;
+}
+
+const char *ringo__conn_alpn(const ringo__conn *c, size_t *len)
+{
+    (void)c;
+    *len = 0;
+    return NULL;
 }
 
 bool ringo__ring_trusted(const ringo__ring *r, const struct sockaddr *sa)
