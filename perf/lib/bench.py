@@ -107,6 +107,9 @@ CASES = [
          "plaintext", 64, multi=True),
     Case("json-64-2w", "/json, 64 connections, one thread and two (both CPUs)", "json", 64,
          multi=True),
+    # The same with a sync handler: the pool's workers follow the process onto both CPUs.
+    Case("sync-json-64-2w", "/sync/json (sync handler on the pool), 64 connections, one ring "
+         "and two (both CPUs)", "sync_json", 64, hook=True, multi=True),
     Case("gzip-json-64", "/json64k with Accept-Encoding: gzip (64 KiB JSON, gzip level 1), "
          "64 connections", "gzip_json", 64, hook=True),
     # Open-loop (constant-rate) load, latency from each request's scheduled time
@@ -138,7 +141,7 @@ TFB_SERVERS = "ringo,ringo-sync,fastapi,pgbench"
 CASE_BY_NAME = {c.name: c for c in CASES}
 # The multi-ring cases' servers: (one thread, two threads) of each.
 MULTI_PAIRS = [("ringo", "ringo-2r"), ("nginx", "nginx-2w"), ("h2o", "h2o-2t")]
-MULTI_SERVERS = {n for pair in MULTI_PAIRS for n in pair} | {"ringo-2r-pin"}
+MULTI_SERVERS = {n for pair in MULTI_PAIRS for n in pair} | {"ringo-2r-pin", "ringo-1r-both"}
 
 
 def run_parser(prog, description, quick, smoke, defaults, retries):
@@ -753,7 +756,7 @@ def ringo_exit_problems(res):
     bad = []
     for s in res["servers"]:
         for e in s["exits"] if s["name"] in ("ringo", "ringo-sync", "ringo-sync-base", "ringo-admit",
-                                                   "ringo-2r", "ringo-2r-pin") else []:
+                                                   "ringo-2r", "ringo-2r-pin", "ringo-1r-both") else []:
             if e["exit"] != 0:
                 bad.append(f"ringo exit status {e['exit']} {e['note']}".strip())
             # The shutdown line counts live objects: anything but 0 is a leak.

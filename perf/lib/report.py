@@ -9,23 +9,24 @@ import subprocess
 import openloop
 
 ORDER = ["ringo", "ringo-sync", "ringo-sync-base", "ringo-observe", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
-         "pgbench", "ringo-2r", "ringo-2r-pin", "nginx-2w", "h2o-2t"]
+         "pgbench", "ringo-1r-both", "ringo-2r", "ringo-2r-pin", "nginx-2w", "h2o-2t"]
 LABEL = {"ringo": "ringo", "ringo-sync": "ringo sync (pool)",
          "ringo-sync-base": "ringo sync (base build)",
          "ringo-observe": "ringo + /metrics + access log", "limit": "limit (canned io_uring)",
          "nginx": "nginx", "h2o": "h2o", "fastapi-async": "FastAPI `async def`",
          "fastapi-def": "FastAPI `def`", "pgbench": "pgbench `-S -M prepared`",
-         "ringo-2r": "ringo, 2 rings", "ringo-2r-pin": "ringo, 2 rings pinned (ring N on CPU N)",
+         "ringo-1r-both": "ringo, 1 ring, both CPUs", "ringo-2r": "ringo, 2 rings", "ringo-2r-pin": "ringo, 2 rings pinned (ring N on CPU N)",
          "nginx-2w": "nginx, 2 workers (reuseport)",
          "h2o-2t": "h2o, 2 threads"}
 SHORT = {"ringo": "ringo", "ringo-sync": "ringo sync", "ringo-sync-base": "ringo sync base", "ringo-observe": "ringo observed", "limit": "limit", "nginx": "nginx",
          "h2o": "h2o", "fastapi-async": "FastAPI async def", "fastapi-def": "FastAPI def",
-         "pgbench": "pgbench", "ringo-2r": "ringo 2 rings", "ringo-2r-pin": "ringo 2 rings pinned",
+         "pgbench": "pgbench", "ringo-1r-both": "ringo 1 ring both CPUs", "ringo-2r": "ringo 2 rings",
+         "ringo-2r-pin": "ringo 2 rings pinned",
          "nginx-2w": "nginx 2 workers",
          "h2o-2t": "h2o 2 threads"}
 # The multi-ring cases: (one thread, two threads) of each server, as in perf/lib/bench.py.
-MULTI_PAIRS = [("ringo", "ringo-2r"), ("ringo", "ringo-2r-pin"), ("nginx", "nginx-2w"),
-               ("h2o", "h2o-2t")]
+MULTI_PAIRS = [("ringo", "ringo-1r-both"), ("ringo", "ringo-2r"), ("ringo", "ringo-2r-pin"),
+               ("nginx", "nginx-2w"), ("h2o", "h2o-2t")]
 
 
 def f_rps(v):
@@ -293,7 +294,7 @@ perf/bench --report perf/results/<run>   # re-render this page from a results di
 perf/bench --cases static-4k-64,static-64m-4 --servers ringo,nginx,h2o --runs 5
 perf/callgrind.sh       # instructions per request and the top functions
 perf/bench --cases openloop-plaintext,overload --servers ringo,ringo-admit,nginx,fastapi-def
-perf/bench --cases plaintext-64-2w,json-64-2w --servers ringo,ringo-2r,nginx,nginx-2w,h2o,h2o-2t
+perf/bench --cases plaintext-64-2w,json-64-2w,sync-json-64-2w --servers ringo,ringo-1r-both,ringo-2r,ringo-2r-pin,nginx,nginx-2w,h2o,h2o-2t
 ```
 It installs what is missing from Debian (wrk, nginx-light, h2o, python3-fastapi,
 python3-uvicorn, python3-uvloop, python3-httptools, gnuplot-nox), brings `build/ringo` up
@@ -484,7 +485,7 @@ def chart_data(res, path):
 
 
 def make_chart(res, results_dir, png):
-    if not shutil.which("gnuplot"):
+    if not shutil.which("gnuplot") or not closed_loop(res):
         return False
     dat = os.path.join(results_dir, "chart.dat")
     n = chart_data(res, dat)

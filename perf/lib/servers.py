@@ -447,13 +447,21 @@ class Ringo2(Ringo):
     nginx and h2o with two workers each. multi: started with affinity for the run's two
     CPUs instead of the server CPU (perf/lib/bench.py)."""
     name, label = "ringo-2r", "ringo, 2 rings"
-    routes = {k: RINGO_ROUTES[k] for k in ("plaintext", "json")}
+    routes = {k: RINGO_ROUTES[k] for k in ("plaintext", "json", "sync_json")}
     multi = True
 
     def command(self):
         cmd = super().command()
         cmd[cmd.index("--threads") + 1] = "2"
         return cmd
+
+
+class RingoBoth(Ringo):
+    """ringo --threads 1 allowed on both CPUs like the two-ring servers: separates what the
+    second ring costs from what spreading the process (its pool) over two CPUs costs."""
+    name, label = "ringo-1r-both", "ringo, 1 ring, both CPUs"
+    routes = {k: RINGO_ROUTES[k] for k in ("plaintext", "json", "sync_json")}
+    multi = True
 
 
 class Ringo2Pinned(Ringo2):
@@ -665,7 +673,7 @@ class FastAPIDef(FastAPI):
 
 
 ALL = [Ringo, RingoSync, RingoSyncBase, RingoAdmit, RingoObserve, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench,
-       Ringo2, Ringo2Pinned, Nginx2, H2o2]
+       Ringo2, Ringo2Pinned, RingoBoth, Nginx2, H2o2]
 BY_NAME = {c.name: c for c in ALL}
 ALIASES = {"fastapi": ["fastapi-async", "fastapi-def"]}
 
