@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +248,18 @@ static void gauge(out *o, const char *name, const char *type, const char *help, 
     outf(o, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* One series per ring of the ringo__ring_stats counter at offset off. */
+static void per_ring(out *o, ringo_app *app, const char *name, const char *type, const char *help,
+                     size_t off)
+{
+    head(o, name, type, help);
+    for (unsigned i = 0; i < app->srv.nrings; i++) {
+        const char *st = (const char *)ringo__ring_stats_of(app->srv.rings[i]);
+        outf(o, "%s{ring=\"%u\"} %llu\n", name, i,
+             (unsigned long long)ld((const _Atomic uint64_t *)(const void *)(st + off)));
+    }
+}
+
 static void server(out *o, ringo_app *app)
 {
     const ringo__obs *obs = app->obs;
@@ -258,15 +271,16 @@ static void server(out *o, ringo_app *app)
     gauge(o, "ringo_pool_workers_busy", "gauge", "Pool workers running a job.", ps.running);
     gauge(o, "ringo_pool_queue_length", "gauge", "Jobs queued for the pool, not started.",
           ps.queued);
-    head(o, "ringo_connections", "gauge", "Open connections, by ring.");
-    for (unsigned i = 0; i < app->srv.nrings; i++)
-        outf(o, "ringo_connections{ring=\"%u\"} %llu\n", i,
-             (unsigned long long)ld(&ringo__ring_stats_of(app->srv.rings[i])->conns_live));
-    head(o, "ringo_ring_stalls_total", "counter",
-         "Handlers that held a ring longer than stall_warn_ms, by ring.");
-    for (unsigned i = 0; i < app->srv.nrings; i++)
-        outf(o, "ringo_ring_stalls_total{ring=\"%u\"} %llu\n", i,
-             (unsigned long long)ld(&ringo__ring_stats_of(app->srv.rings[i])->ring_stalls));
+    per_ring(o, app, "ringo_connections", "gauge", "Open connections, by ring.",
+             offsetof(ringo__ring_stats, conns_live));
+    per_ring(o, app, "ringo_ring_stalls_total", "counter",
+             "Handlers that held a ring longer than stall_warn_ms, by ring.",
+             offsetof(ringo__ring_stats, ring_stalls));
+    /* How the kernel's SO_REUSEPORT hashing spread the connections over the rings. */
+    per_ring(o, app, "ringo_ring_connections_accepted_total", "counter",
+             "Connections accepted, by ring.", offsetof(ringo__ring_stats, conns_accepted));
+    per_ring(o, app, "ringo_ring_requests_total", "counter", "Requests answered, by ring.",
+             offsetof(ringo__ring_stats, reqs_served));
     for (unsigned i = 0; i < app->srv.nrings; i++) {
         ringo__ring_stats *st = ringo__ring_stats_of(app->srv.rings[i]);
         cancels += ld(&st->cancels);

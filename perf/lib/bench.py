@@ -42,16 +42,18 @@ class Case:
     in requests; wrk waits up to 30 s for a response instead of 2."""
 
     def __init__(self, name, title, route, conns, depth=1, idle=False, hook=False, bulk=False,
-                 tfb=False, openloop=None):
+                 tfb=False, openloop=None, multi=False):
         self.name, self.title, self.route, self.conns = name, title, route, conns
         self.depth, self.idle, self.hook, self.bulk, self.tfb = depth, idle, hook, bulk, tfb
         # openloop: the servers of an open-loop case (perf/lib/openloop.py runs it).
         self.openloop = openloop
+        # multi: one thread against two (MULTI_PAIRS), the two-thread servers on both CPUs.
+        self.multi = multi
 
     def to_json(self):
         return dict(name=self.name, title=self.title, route=self.route, conns=self.conns,
                     depth=self.depth, idle=self.idle, hook=self.hook, bulk=self.bulk,
-                    tfb=self.tfb, openloop=self.openloop)
+                    tfb=self.tfb, openloop=self.openloop, multi=self.multi)
 
 
 CASES = [
@@ -97,6 +99,17 @@ CASES = [
     # it again each time. The documents differ in size (each lists its own routes).
     Case("openapi-64", "GET /openapi.json (the app's OpenAPI document), 64 connections",
          "openapi", 64, hook=True),
+    # Two rings against one, beside nginx and h2o with one and two workers (MULTI_PAIRS):
+    # the one-thread servers stay pinned to the server CPU, the two-thread ones may run on
+    # both CPUs, wrk keeps its own CPU - so the second thread shares a CPU with the load
+    # generator, and CPU per request is the figure that compares.
+    Case("plaintext-64-2w", "/plaintext, 64 connections, one thread and two (both CPUs)",
+         "plaintext", 64, multi=True),
+    Case("json-64-2w", "/json, 64 connections, one thread and two (both CPUs)", "json", 64,
+         multi=True),
+    # The same with a sync handler: the pool's workers follow the process onto both CPUs.
+    Case("sync-json-64-2w", "/sync/json (sync handler on the pool), 64 connections, one ring "
+         "and two (both CPUs)", "sync_json", 64, hook=True, multi=True),
     Case("gzip-json-64", "/json64k with Accept-Encoding: gzip (64 KiB JSON, gzip level 1), "
          "64 connections", "gzip_json", 64, hook=True),
     # Open-loop (constant-rate) load, latency from each request's scheduled time
@@ -126,6 +139,9 @@ TFB_CASES = [
 CASES += TFB_CASES
 TFB_SERVERS = "ringo,ringo-sync,fastapi,pgbench"
 CASE_BY_NAME = {c.name: c for c in CASES}
+# The multi-ring cases' servers: (one thread, two threads) of each.
+MULTI_PAIRS = [("ringo", "ringo-2r"), ("nginx", "nginx-2w"), ("h2o", "h2o-2t")]
+MULTI_SERVERS = {n for pair in MULTI_PAIRS for n in pair} | {"ringo-2r-pin", "ringo-1r-both"}
 
 
 def run_parser(prog, description, quick, smoke, defaults, retries):
@@ -335,7 +351,10 @@ class Bench:
                 continue  # answers none of the selected cases (ringo-sync, pgbench)
             if cls.name == "pgbench" and "pgbench" in self.skipped_servers:
                 continue
-            s = cls(self.server_cpu, self.dir, self.a)
+            # A server of several threads or workers gets both CPUs (the -2w cases).
+            cpu = (",".join(str(c) for c in self.cpus) if cls.multi and self.server_cpu is not None
+                   else self.server_cpu)
+            s = cls(cpu, self.dir, self.a)
             why = s.available()
             if why:
                 self.skipped_servers[s.name] = why
@@ -392,7 +411,8 @@ class Bench:
                 self.skipped_cases[c.name] = (
                     f"RLIMIT_NOFILE hard limit {self.nofile} < {self.a.idle_conns} + 1024")
                 continue
-            members = [s for s in self.servers if s.path(c.route)]
+            members = [s for s in self.servers if s.path(c.route) and
+                       (s.name in MULTI_SERVERS if c.multi else not s.multi)]
             if c.openloop is not None:
                 members = [s for s in members if s.name in c.openloop]
                 if not os.access(self.a.openloop_bin, os.X_OK):
@@ -664,6 +684,8 @@ def summarize(runs):
             "n": len(rs), "rps": statistics.median(rps), "rps_min": min(rps),
             "rps_max": max(rps), "p50_us": med("p50_us"), "p99_us": med("p99_us"),
             "cpu_us_per_req": med("cpu_us_per_req"), "server_util": med("server_util"),
+            "wrk_cpu_us_per_req": med("wrk_cpu_us_per_req"),
+            "softirq_us_per_req": med("softirq_us_per_req"),
             "bytes_per_s": med("bytes_per_s"), "cpu_s_per_gib": med("cpu_s_per_gib"),
             "db_cpu_us_per_req": med("db_cpu_us_per_req"), "db_util": med("db_util"),
             "peak_rss_kb": max(r["peak_rss_kb"] for r in rs),
@@ -733,7 +755,8 @@ def ringo_exit_problems(res):
     its shutdown line counts live objects."""
     bad = []
     for s in res["servers"]:
-        for e in s["exits"] if s["name"] in ("ringo", "ringo-sync", "ringo-sync-base", "ringo-admit") else []:
+        for e in s["exits"] if s["name"] in ("ringo", "ringo-sync", "ringo-sync-base", "ringo-admit",
+                                                   "ringo-2r", "ringo-2r-pin", "ringo-1r-both") else []:
             if e["exit"] != 0:
                 bad.append(f"ringo exit status {e['exit']} {e['note']}".strip())
             # The shutdown line counts live objects: anything but 0 is a leak.

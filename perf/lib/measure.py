@@ -271,6 +271,11 @@ def _busy(a, b):
     return used / total if total > 0 else 0.0
 
 
+def ru_us(ru):
+    """User + system CPU of an rusage, in microseconds."""
+    return (ru.ru_utime + ru.ru_stime) * 1e6
+
+
 def run_wrk(cmd, server_pids, cpus, log_path, db=None):
     """Run one wrk command; returns wrk's figures plus the server's and the machine's CPU
     use over exactly that run. `cpus` are the CPUs whose /proc/stat lines are compared;
@@ -290,7 +295,10 @@ def run_wrk(cmd, server_pids, cpus, log_path, db=None):
     w = window.close(client_ticks=(ru.ru_utime + ru.ru_stime) * HZ, client_pids=[proc.pid])
     r = parse_wrk(out)
     r.update(w)
+    n = r["requests"]
     r.update(exit=proc.returncode, wrk_cpu_s=r.pop("client_cpu_s"),
+             wrk_cpu_us_per_req=ru_us(ru) / n if n else None,
+             softirq_us_per_req=w["softirq_s"] * 1e6 / n if n else None,
              cpu_us_per_req=(w["server_cpu_s"] * 1e6 / r["requests"] if r["requests"]
                              else None),
              db_cpu_us_per_req=(w["db_cpu_s"] * 1e6 / r["requests"] if r["requests"]

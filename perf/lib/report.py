@@ -9,15 +9,24 @@ import subprocess
 import openloop
 
 ORDER = ["ringo", "ringo-sync", "ringo-sync-base", "ringo-observe", "limit", "nginx", "h2o", "fastapi-async", "fastapi-def",
-         "pgbench"]
+         "pgbench", "ringo-1r-both", "ringo-2r", "ringo-2r-pin", "nginx-2w", "h2o-2t"]
 LABEL = {"ringo": "ringo", "ringo-sync": "ringo sync (pool)",
          "ringo-sync-base": "ringo sync (base build)",
          "ringo-observe": "ringo + /metrics + access log", "limit": "limit (canned io_uring)",
          "nginx": "nginx", "h2o": "h2o", "fastapi-async": "FastAPI `async def`",
-         "fastapi-def": "FastAPI `def`", "pgbench": "pgbench `-S -M prepared`"}
+         "fastapi-def": "FastAPI `def`", "pgbench": "pgbench `-S -M prepared`",
+         "ringo-1r-both": "ringo, 1 ring, both CPUs", "ringo-2r": "ringo, 2 rings", "ringo-2r-pin": "ringo, 2 rings pinned (ring N on CPU N)",
+         "nginx-2w": "nginx, 2 workers (reuseport)",
+         "h2o-2t": "h2o, 2 threads"}
 SHORT = {"ringo": "ringo", "ringo-sync": "ringo sync", "ringo-sync-base": "ringo sync base", "ringo-observe": "ringo observed", "limit": "limit", "nginx": "nginx",
          "h2o": "h2o", "fastapi-async": "FastAPI async def", "fastapi-def": "FastAPI def",
-         "pgbench": "pgbench"}
+         "pgbench": "pgbench", "ringo-1r-both": "ringo 1 ring both CPUs", "ringo-2r": "ringo 2 rings",
+         "ringo-2r-pin": "ringo 2 rings pinned",
+         "nginx-2w": "nginx 2 workers",
+         "h2o-2t": "h2o 2 threads"}
+# The multi-ring cases: (one thread, two threads) of each server, as in perf/lib/bench.py.
+MULTI_PAIRS = [("ringo", "ringo-1r-both"), ("ringo", "ringo-2r"), ("ringo", "ringo-2r-pin"),
+               ("nginx", "nginx-2w"), ("h2o", "h2o-2t")]
 
 
 def f_rps(v):
@@ -94,7 +103,7 @@ def summary_table(res):
     cols = (["case", "ringo req/s"] + [f"vs {SHORT[p]}" for p in peers] +
             ["vs limit", "CPU/req vs limit", "p99 vs nginx"])
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for c in res["cases"]:
+    for c in closed_loop(res):
         s = res["summary"].get(c["name"], {})
         r = s.get("ringo")
         if not r:
@@ -285,6 +294,7 @@ perf/bench --report perf/results/<run>   # re-render this page from a results di
 perf/bench --cases static-4k-64,static-64m-4 --servers ringo,nginx,h2o --runs 5
 perf/callgrind.sh       # instructions per request and the top functions
 perf/bench --cases openloop-plaintext,overload --servers ringo,ringo-admit,nginx,fastapi-def
+perf/bench --cases plaintext-64-2w,json-64-2w,sync-json-64-2w --servers ringo,ringo-1r-both,ringo-2r,ringo-2r-pin,nginx,nginx-2w,h2o,h2o-2t
 ```
 It installs what is missing from Debian (wrk, nginx-light, h2o, python3-fastapi,
 python3-uvicorn, python3-uvloop, python3-httptools, gnuplot-nox), brings `build/ringo` up
@@ -356,10 +366,9 @@ def render(res, chart, overload_chart=None):
     ol = openloop.section(res, overload_chart)
     if ol:
         lines += ol
+    lines += multi_section(res)
     lines += ["## Per case", ""]
-    for c in res["cases"]:
-        if c.get("openloop"):
-            continue  # in the open-loop section above
+    for c in closed_loop(res):
         lines += [f"### {c['title']} (`{c['name']}`)", ""]
         if c["route"] in ("sleep", "sync_sleep"):
             lines += [f"Each request sleeps 10 ms: the ideal is {c['conns']} connections × "
@@ -392,14 +401,77 @@ def console_table(res):
 
 
 def closed_loop(res):
-    """The wrk cases (the open-loop ones have a section and a chart of their own)."""
-    return [c for c in res["cases"] if not c.get("openloop")]
+    """The wrk cases on one server CPU (the open-loop and multi-ring ones have sections of
+    their own)."""
+    return [c for c in res["cases"] if not c.get("openloop") and not c.get("multi")]
+
+
+def multi_table(res, c):
+    """One multi-ring case: each server with one thread and with two, and what the second
+    bought it (2 over 1, same run)."""
+    s = res["summary"].get(c["name"], {})
+    cols = ["server", "req/s (median)", "spread (min–max)", "p99", "server CPU / req",
+            "wrk CPU / req", "softirq / req", "server CPU", "req/s 2 vs 1", "CPU/req 2 vs 1"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    shown = set()
+    for one, two in MULTI_PAIRS:
+        for n in (one, two):
+            if n not in s or n in shown:
+                continue
+            shown.add(n)
+            x, base = s[n], s.get(one) if n == two else None
+            out.append("| " + " | ".join([
+                LABEL[n], f_rps(x["rps"]) + marks(x),
+                f"{f_rps(x['rps_min'])}–{f_rps(x['rps_max'])}", f_lat(x["p99_us"]),
+                f_cpu(x["cpu_us_per_req"]), f_cpu(x.get("wrk_cpu_us_per_req")),
+                f_cpu(x.get("softirq_us_per_req")), f_util(x["server_util"]),
+                f_ratio(x["rps"], base["rps"]) if base else "—",
+                f_ratio(x["cpu_us_per_req"], base["cpu_us_per_req"]) if base else "—"]) + " |")
+    return out
+
+
+def multi_verdict(res, c):
+    """ringo's two rings against the peers' two workers, and the scaling ratios."""
+    s = res["summary"].get(c["name"], {})
+
+    def scale(one, two):
+        return f_ratio(s[two]["rps"], s[one]["rps"]) if one in s and two in s else "—"
+    parts = [f"{SHORT[two]} / {SHORT[one]}: {scale(one, two)}" for one, two in MULTI_PAIRS
+             if one in s and two in s]
+    out = ["Scaling (req/s with two threads over one, same run): " + "; ".join(parts) + "."]
+    if "ringo-2r" in s:
+        r = s["ringo-2r"]
+        for peer in ("nginx-2w", "h2o-2t"):
+            if peer in s:
+                out.append(f"ringo 2 rings vs {SHORT[peer]}: req/s "
+                           f"{f_ratio(r['rps'], s[peer]['rps'])}, server CPU per request "
+                           f"{f_ratio(r['cpu_us_per_req'], s[peer]['cpu_us_per_req'])}.")
+    return out
+
+
+def multi_section(res):
+    cases = [c for c in res["cases"] if c.get("multi")]
+    if not cases:
+        return []
+    out = ["## Two rings against two workers (this run)", "",
+           "The one-thread servers run pinned to the server CPU as everywhere else; the "
+           "two-thread ones (ringo `--threads 2`, nginx `worker_processes 2` with "
+           "`listen ... reuseport`, h2o `num-threads: 2`) may run on both CPUs; wrk (one "
+           "thread) stays pinned to its CPU, so a second server thread shares that CPU with "
+           "the load generator. req/s is then bounded by the two CPUs shared by everyone; "
+           "server CPU per request (its process tree's CPU time over the responses) is the "
+           "figure that compares servers, and wrk's and the loopback's softirq per request "
+           "show where the rest of the machine went.", ""]
+    for c in cases:
+        out += [f"### {c['title']} (`{c['name']}`)", ""]
+        out += multi_table(res, c) + [""] + multi_verdict(res, c) + [""]
+    return out
 
 
 def chart_data(res, path):
     """Rows: cases; columns: servers; '-' where a server did not run the case."""
     names = [n for n in ORDER if any(n in res["summary"].get(c["name"], {})
-                                     for c in res["cases"])]
+                                     for c in closed_loop(res))]
     with open(path, "w") as f:
         for key in ("rps", "cpu_us_per_req"):
             f.write("case " + " ".join(f'"{SHORT[n]}"' for n in names) + "\n")
@@ -413,7 +485,7 @@ def chart_data(res, path):
 
 
 def make_chart(res, results_dir, png):
-    if not shutil.which("gnuplot"):
+    if not shutil.which("gnuplot") or not closed_loop(res):
         return False
     dat = os.path.join(results_dir, "chart.dat")
     n = chart_data(res, dat)

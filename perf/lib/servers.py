@@ -172,6 +172,7 @@ class Server:
     name = "?"
     label = "?"
     routes = {}
+    multi = False  # more than one thread or worker: runs on both CPUs (the -2w cases)
     ready_prefix = None  # a line on stdout that carries the port, when the server prints one
 
     def __init__(self, cpu, run_dir, opts):
@@ -440,6 +441,44 @@ class RingoObserve(Ringo):
         return ["--metrics", "/metrics", "--access-log", os.path.join(self.dir, "access.log")]
 
 
+class Ringo2(Ringo):
+    """ringo with two rings (--threads 2), free to run on both CPUs: the multi-ring cases
+    (plaintext-64-2w, json-64-2w) measure it beside ringo --threads 1 on one CPU, and
+    nginx and h2o with two workers each. multi: started with affinity for the run's two
+    CPUs instead of the server CPU (perf/lib/bench.py)."""
+    name, label = "ringo-2r", "ringo, 2 rings"
+    routes = {k: RINGO_ROUTES[k] for k in ("plaintext", "json", "sync_json")}
+    multi = True
+
+    def command(self):
+        cmd = super().command()
+        cmd[cmd.index("--threads") + 1] = "2"
+        return cmd
+
+
+class RingoBoth(Ringo):
+    """ringo --threads 1 allowed on both CPUs like the two-ring servers: separates what the
+    second ring costs from what spreading the process (its pool) over two CPUs costs."""
+    name, label = "ringo-1r-both", "ringo, 1 ring, both CPUs"
+    routes = {k: RINGO_ROUTES[k] for k in ("plaintext", "json", "sync_json")}
+    multi = True
+
+
+class Ringo2Pinned(Ringo2):
+    """ringo-2r with ring N's thread pinned to the run's CPU N once it started (the pool's
+    threads keep both CPUs): whether the scheduler's placement of the rings costs them."""
+    name, label = "ringo-2r-pin", "ringo, 2 rings pinned"
+
+    def start(self):
+        super().start()
+        cpus = [int(c) for c in str(self.cpu).split(",")] if self.cpu is not None else []
+        for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
+            with open(f"/proc/{self.proc.pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            if comm.startswith("ringo-ring-") and cpus:
+                os.sched_setaffinity(int(tid), {cpus[int(comm[11:]) % len(cpus)]})
+
+
 class Pgbench(Server):
     """Not a server: `pgbench -S -M prepared` against the run's PostgreSQL cluster, run by
     perf/bench in the db case's slot (tfb.py). It answers only the db route."""
@@ -523,6 +562,31 @@ class Nginx(Server):
         return _run_version(["nginx", "-v"]).replace("nginx version: ", "")
 
 
+def _rewrite(path, old, new):
+    """Replaces old (which must be there once) with new in the file at path."""
+    with open(path) as f:
+        text = f.read()
+    if text.count(old) != 1:
+        raise RuntimeError(f"{path}: expected one {old!r}")
+    with open(path, "w") as f:
+        f.write(text.replace(old, new))
+
+
+class Nginx2(Nginx):
+    """nginx with two worker processes, each with a SO_REUSEPORT listener of its own
+    (`listen ... reuseport`: one accept queue per worker, as ringo has one per ring),
+    on both CPUs: the multi-ring cases' peer."""
+    name, label = "nginx-2w", "nginx, 2 workers"
+    routes = {k: Nginx.routes[k] for k in ("plaintext", "json")}
+    multi = True
+
+    def prepare(self):
+        super().prepare()
+        conf = os.path.join(self.dir, "nginx.conf")
+        _rewrite(conf, "worker_processes 1;", "worker_processes 2;")
+        _rewrite(conf, "backlog=65535;", "backlog=65535 reuseport;")
+
+
 class H2o(Server):
     name, label = "h2o", "h2o"
     routes = {"plaintext": "/plaintext", "json": "/json", "static_4k": "/static/4k.bin",
@@ -548,6 +612,17 @@ class H2o(Server):
 
     def version(self):
         return _run_version(["h2o", "--version"]).replace("h2o version ", "")
+
+
+class H2o2(H2o):
+    """h2o with two threads (they share its one listener), on both CPUs."""
+    name, label = "h2o-2t", "h2o, 2 threads"
+    routes = {k: H2o.routes[k] for k in ("plaintext", "json")}
+    multi = True
+
+    def prepare(self):
+        super().prepare()
+        _rewrite(os.path.join(self.dir, "h2o.conf"), "num-threads: 1", "num-threads: 2")
 
 
 class FastAPI(Server):
@@ -597,7 +672,8 @@ class FastAPIDef(FastAPI):
         return env
 
 
-ALL = [Ringo, RingoSync, RingoSyncBase, RingoAdmit, RingoObserve, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench]
+ALL = [Ringo, RingoSync, RingoSyncBase, RingoAdmit, RingoObserve, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench,
+       Ringo2, Ringo2Pinned, RingoBoth, Nginx2, H2o2]
 BY_NAME = {c.name: c for c in ALL}
 ALIASES = {"fastapi": ["fastapi-async", "fastapi-def"]}
 
