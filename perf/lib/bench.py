@@ -205,7 +205,7 @@ process of its own, with a certificate made for the run and ringo's ciphers):
                       `listen ... http2` port without ssl)
   h2-h2load           the same over TLS, ALPN h2; a server that does not choose h2 is
                       not measured and its row says "not negotiated"
-  e.g. perf/bench --cases https-plaintext-64,https-handshakes,h2c-h2load,h2-h2load \
+  e.g. perf/bench --cases https-plaintext-64,https-handshakes,h2c-h2load,h2-h2load \\
            --servers ringo,nginx,h2o --runs 3 --no-docs"""
     ap.add_argument("--cases", help="comma list; default all: " +
                     ",".join(c.name for c in CASES))

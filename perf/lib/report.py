@@ -331,14 +331,15 @@ RERUN = """\
 ```sh
 perf/bench              # the full run (about 15-20 minutes), rewrites this page
 perf/bench --quick      # a few seconds per case: checks the harness end to end
-perf/bench --smoke      # CI: ringo alone for 2 s, no installs beyond wrk, no docs
+perf/bench --smoke      # CI: ringo alone for 2 s (TLS, h2c: 1 s), installs only wrk,
+                        # h2load and openssl, no docs
 perf/bench --cases plaintext-64,pipeline-16 --servers ringo,nginx,limit --runs 5
 perf/bench --tfb        # the TechEmpower database cases only (PostgreSQL, pgbench)
 perf/bench --report perf/results/<run>   # re-render this page from a results directory
 perf/bench --cases static-4k-64,static-64m-4 --servers ringo,nginx,h2o --runs 5
 perf/callgrind.sh       # instructions per request and the top functions
 perf/bench --cases openloop-plaintext,overload --servers ringo,ringo-admit,nginx,fastapi-def
-perf/bench --cases https-plaintext-64,https-handshakes,h2c-h2load,h2-h2load \
+perf/bench --cases https-plaintext-64,https-handshakes,h2c-h2load,h2-h2load \\
     --servers ringo,nginx,h2o --runs 3 --no-docs   # TLS and HTTP/2 (--tls-key rsa)
 ```
 It installs what is missing from Debian (wrk, nghttp2-client, openssl, nginx-light, h2o, python3-fastapi,
