@@ -8,6 +8,7 @@ another process escapes the figures.
 import os
 import re
 import subprocess
+import threading
 import time
 
 HZ = os.sysconf("SC_CLK_TCK")
@@ -205,6 +206,42 @@ def parse_wrk(text):
     return r
 
 
+def parse_h2load(text):
+    """parse_wrk()'s figures from h2load's output, plus what it says of the connection:
+    the TLS protocol, cipher and key exchange (printed once, for the first connection)
+    and the application protocol ALPN chose ("h2", "http/1.1"; h2c for cleartext prior
+    knowledge). h2load prints no percentiles: the mean request time stands in (mean_us)."""
+    r = {"requests": 0, "rps": 0.0, "p50_us": None, "p75_us": None, "p90_us": None,
+         "p99_us": None, "mean_us": None, "non2xx": 0, "sock_errors": 0, "timeouts": 0,
+         "bytes_read": 0.0, "alpn": None, "tls_protocol": None, "cipher": None,
+         "tls_key_exchange": None}
+    m = re.search(r"^finished in [\d.]+\w+, ([\d.]+) req/s", text, re.M)
+    if m:
+        r["rps"] = float(m.group(1))
+    m = re.search(r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", text, re.M)
+    if m:
+        r["requests"] = int(m.group(4))
+        r["sock_errors"] = int(m.group(5)) + int(m.group(6))
+        r["timeouts"] = int(m.group(7))
+    m = re.search(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text, re.M)
+    if m:
+        r["non2xx"] = sum(int(x) for x in m.groups()[1:])
+    m = re.search(r"^traffic: \S+ \((\d+)\) total", text, re.M)
+    if m:
+        r["bytes_read"] = float(m.group(1))
+    m = re.search(r"^time for request:\s+\S+\s+\S+\s+(\S+)", text, re.M)
+    if m:
+        r["mean_us"] = to_us(m.group(1))
+    for key, label in (("tls_protocol", "TLS Protocol"), ("cipher", "Cipher"),
+                       ("tls_key_exchange", "Server Temp Key"),
+                       ("alpn", "Application protocol")):
+        m = re.search(rf"^{label}: (.+)$", text, re.M)
+        if m:
+            r[key] = m.group(1).strip()
+    return r
+
+
 class Window:
     """The server's, the client's and everyone else's CPU use between construction and
     close(): what a run costs whoever drives the load (wrk, or a client of perf/streams).
@@ -276,13 +313,17 @@ def ru_us(ru):
     return (ru.ru_utime + ru.ru_stime) * 1e6
 
 
-def run_wrk(cmd, server_pids, cpus, log_path, db=None):
-    """Run one wrk command; returns wrk's figures plus the server's and the machine's CPU
-    use over exactly that run. `cpus` are the CPUs whose /proc/stat lines are compared;
-    `db` as for Window."""
+def run_wrk(cmd, server_pids, cpus, log_path, db=None, parse=parse_wrk, limit=None):
+    """Run one wrk command (or h2load's, with parse=parse_h2load); returns its figures
+    plus the server's and the machine's CPU use over exactly that run. `cpus` are the
+    CPUs whose /proc/stat lines are compared; `db` as for Window; `limit`: seconds after
+    which the command is killed (its exit status then says so)."""
     window = Window(server_pids, cpus, db=db)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        timer = threading.Timer(limit, proc.kill) if limit else None
+        if timer:
+            timer.start()
         try:
             out = proc.stdout.read()
             _, status, ru = os.wait4(proc.pid, 0)
@@ -290,10 +331,13 @@ def run_wrk(cmd, server_pids, cpus, log_path, db=None):
             proc.kill()
             proc.wait()
             raise
+        finally:
+            if timer:
+                timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
         log.write(" ".join(cmd) + "\n" + out)
     w = window.close(client_ticks=(ru.ru_utime + ru.ru_stime) * HZ, client_pids=[proc.pid])
-    r = parse_wrk(out)
+    r = parse(out)
     r.update(w)
     n = r["requests"]
     r.update(exit=proc.returncode, wrk_cpu_s=r.pop("client_cpu_s"),

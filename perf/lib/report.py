@@ -90,7 +90,22 @@ def header(res):
         if name in v and name not in ("fastapi-def", "ringo-sync", "ringo-sync-base"):
             lines.append(f"- {SHORT[name].replace(' async def', '')}: {v[name]}")
     lines.append(f"- Load: {m['wrk']}, one thread; liburing {m['liburing']}; {m['gcc']}")
+    t = res.get("tls")
+    if t:
+        seen = sorted({" ".join(x for x in (r.get("tls_protocol"), r.get("cipher")) if x)
+                       for r in res["runs"] if r.get("tls_protocol")})
+        lines.append(f"- TLS cases: one {t['certificate']} certificate made for the run "
+                     "(`openssl req`), the same for every server; TLS 1.2 and 1.3 with "
+                     "ringo's ciphers and groups on all three" +
+                     (f"; h2load negotiated {', '.join(seen)}" if seen else ""))
+    if any(c.get("load") == "h2load" for c in res["cases"]):
+        lines.append(f"- h2load: {m.get('h2load', '?')}, one thread")
     return lines
+
+
+def not_negotiated(res, case):
+    """{server: protocol ALPN chose} for the servers of an h2 case that did not choose h2."""
+    return res.get("not_negotiated", {}).get(case, {})
 
 
 def present(res, case):
@@ -107,6 +122,10 @@ def summary_table(res):
         s = res["summary"].get(c["name"], {})
         r = s.get("ringo")
         if not r:
+            nn = not_negotiated(res, c["name"]).get("ringo")
+            if nn:
+                out.append("| " + " | ".join([c["name"], f"not negotiated (ALPN: {nn})"] +
+                                             ["—"] * (len(cols) - 2)) + " |")
             continue
         lim, ngx = s.get("limit"), s.get("nginx")
         row = [c["name"], f_rps(r["rps"]) + marks(r)]
@@ -124,19 +143,35 @@ def summary_table(res):
 
 def case_table(res, c):
     s = res["summary"].get(c["name"], {})
-    nginx, limit = s.get("nginx"), s.get("limit")
-    cols = ["server", "req/s (median)", "spread (min–max)", "p50", "p99", "CPU / req",
-            "server CPU", "peak RSS", "vs nginx", "vs limit"]
+    nginx, limit, h2o = s.get("nginx"), s.get("limit"), s.get("h2o")
+    proto = c.get("proto", "h1") != "h1"  # TLS and HTTP/2: vs h2o instead of vs limit
+    h2load = c.get("load") == "h2load"  # no percentiles: the mean request time
+    cols = (["server", "req/s (median)", "spread (min–max)"] +
+            (["mean latency"] if h2load else ["p50", "p99"]) +
+            ["CPU / req", "server CPU", "peak RSS", "vs nginx",
+             "vs h2o" if proto else "vs limit"] + (["protocol"] if proto else []))
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for n in present(res, c["name"]):
+    nn = not_negotiated(res, c["name"])
+    for n in [n for n in ORDER if n in s or n in nn]:
+        if n not in s:
+            out.append("| " + " | ".join([LABEL[n], f"not negotiated (ALPN: {nn[n]})"] +
+                                         ["—"] * (len(cols) - 2)) + " |")
+            continue
         x = s[n]
         row = [LABEL[n], f_rps(x["rps"]) + marks(x),
-               f"{f_rps(x['rps_min'])}–{f_rps(x['rps_max'])}",
-               f_lat(x["p50_us"]), f_lat(x["p99_us"]), f_cpu(x["cpu_us_per_req"]),
-               "—" if x["server_util"] is None else f"{x['server_util'] * 100:.0f}%",
-               f_kib(x["peak_rss_kb"]),
-               f_ratio(x["rps"], nginx["rps"]) if nginx else "—",
-               f_ratio(x["rps"], limit["rps"]) if limit else "—"]
+               f"{f_rps(x['rps_min'])}–{f_rps(x['rps_max'])}"]
+        row += ([f_lat(x.get("mean_us"))] if h2load else
+                [f_lat(x["p50_us"]), f_lat(x["p99_us"])])
+        row += [f_cpu(x["cpu_us_per_req"]),
+                "—" if x["server_util"] is None else f"{x['server_util'] * 100:.0f}%",
+                f_kib(x["peak_rss_kb"]),
+                f_ratio(x["rps"], nginx["rps"]) if nginx else "—"]
+        if proto:
+            row.append(f_ratio(x["rps"], h2o["rps"]) if h2o else "—")
+            row.append(" ".join(v for v in (x.get("tls_protocol"), x.get("cipher"),
+                                            x.get("alpn")) if v) or "—")
+        else:
+            row.append(f_ratio(x["rps"], limit["rps"]) if limit else "—")
         out.append("| " + " | ".join(row) + " |")
     return out
 
@@ -281,13 +316,32 @@ METHOD = """\
   threadpool both hold 40 threads); the overload case runs 512 connections plus a probe of
   the health route (100 req/s on 2 connections of its own). Goodput: 200s within 100 ms of
   their scheduled time, per second of sending. Answers still missing 2 s after the last
-  send count as timeouts."""
+  send count as timeouts.
+- TLS and HTTP/2 cases (`https-plaintext-64`, `https-handshakes`, `h2c-h2load`,
+  `h2-h2load`): a certificate made for the run (`openssl req`, ECDSA P-256 unless
+  `--tls-key rsa`) serves every server; each server's TLS listener is a process of its own
+  next to its cleartext one, with ringo's protocols and ciphers (TLS 1.2 and 1.3, ECDHE +
+  AEAD, the client's preference, X25519 first): ringo `--tls-cert/--tls-key`, nginx
+  `listen ... ssl http2` ([perf/peers/nginx-tls.conf](../perf/peers/nginx-tls.conf)), h2o
+  with `ssl:` and neverbleed off ([perf/peers/h2o-tls.conf](../perf/peers/h2o-tls.conf)).
+  Session tickets are on everywhere; no kTLS. `https-plaintext-64`: wrk over https on 64
+  keep-alive connections. `https-handshakes`: `h2load --h1 -H "Connection: close"`, so every
+  request is a new TCP connection and a full TLS handshake (h2load never offers a session
+  to resume); req/s is handshakes/s and CPU / req the server's CPU per handshake.
+  `h2c-h2load`: `h2load -c 64 -m 16` with prior knowledge on the cleartext port (nginx:
+  a `listen ... http2` port without ssl). `h2-h2load`: the same over TLS with ALPN offering
+  h2 alone; a server that chooses another protocol when offered h2 and http/1.1 (curl at
+  start) is not measured and its row says "not negotiated". Every answer is checked at
+  start with curl over each protocol (status 200, body `Hello, World!`), and every run by
+  h2load's counts (no failed request, only 2xx) and the protocol it negotiated. h2load
+  prints no percentiles: the mean request time is shown."""
 
 RERUN = """\
 ```sh
 perf/bench              # the full run (about 15-20 minutes), rewrites this page
 perf/bench --quick      # a few seconds per case: checks the harness end to end
-perf/bench --smoke      # CI: ringo alone for 2 s, no installs beyond wrk, no docs
+perf/bench --smoke      # CI: ringo alone for 2 s (TLS, h2c: 1 s), installs only wrk,
+                        # h2load and openssl, no docs
 perf/bench --cases plaintext-64,pipeline-16 --servers ringo,nginx,limit --runs 5
 perf/bench --tfb        # the TechEmpower database cases only (PostgreSQL, pgbench)
 perf/bench --report perf/results/<run>   # re-render this page from a results directory
@@ -295,8 +349,10 @@ perf/bench --cases static-4k-64,static-64m-4 --servers ringo,nginx,h2o --runs 5
 perf/callgrind.sh       # instructions per request and the top functions
 perf/bench --cases openloop-plaintext,overload --servers ringo,ringo-admit,nginx,fastapi-def
 perf/bench --cases plaintext-64-2w,json-64-2w,sync-json-64-2w --servers ringo,ringo-1r-both,ringo-2r,ringo-2r-pin,nginx,nginx-2w,h2o,h2o-2t
+perf/bench --cases https-plaintext-64,https-handshakes,h2c-h2load,h2-h2load \\
+    --servers ringo,nginx,h2o --runs 3 --no-docs   # TLS and HTTP/2 (--tls-key rsa)
 ```
-It installs what is missing from Debian (wrk, nginx-light, h2o, python3-fastapi,
+It installs what is missing from Debian (wrk, nghttp2-client, openssl, nginx-light, h2o, python3-fastapi,
 python3-uvicorn, python3-uvloop, python3-httptools, gnuplot-nox), brings `build/ringo` up
 to date with CMake (or uses `RINGO_BIN`), stops every server it started by PID, and keeps
 raw wrk output and `results.json` in `perf/results/` (not committed)."""
@@ -386,6 +442,8 @@ def console_table(res):
     rows = [("case", "server", "req/s", "spread", "p50", "p99", "cpu/req", "peak", "flags")]
     for c in res["cases"]:
         s = res["summary"].get(c["name"], {})
+        for n, alpn in not_negotiated(res, c["name"]).items():
+            rows.append((c["name"], n, "not negotiated", f"(ALPN: {alpn})", "", "", "", "", ""))
         for n in present(res, c["name"]):
             x = s[n]
             extra = (f" {x['rss_per_conn_bytes']:.0f}B/conn"

@@ -86,6 +86,50 @@ POST_ROUTES = {"products": "application/json", "echo_1k": "application/json"}
 OK_STATUS = {"products": 201}
 
 
+# The TLS and HTTP/2 cases (perf/bench https-*, h2c-h2load, h2-h2load). Every server gets
+# the same certificate, made per run by make_cert(), and the same protocols and ciphers:
+# ringo's own (core/tls.c: Mozilla intermediate, TLS 1.2 and 1.3, ECDHE + AEAD, the
+# client's preference, X25519 first), written into the peers' configurations.
+TLS_PROTOS = ("https", "https-close", "h2")  # served by the TLS instance of a server
+TLS_CIPHERS = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+               "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+               "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305")
+TLS13_SUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+TLS_GROUPS = "X25519:prime256v1:secp384r1"
+TLS_KEYS = {"ec": "ECDSA P-256", "rsa": "RSA 2048"}
+PLAINTEXT = b"Hello, World!"
+
+
+def make_cert(d, kind):
+    """A self-signed certificate for 127.0.0.1 and localhost in d: (cert, key) paths.
+    kind: "ec" (ECDSA P-256) or "rsa" (RSA 2048)."""
+    os.makedirs(d, exist_ok=True)
+    crt, key = os.path.join(d, "bench.crt"), os.path.join(d, "bench.key")
+    alg = (["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if kind == "ec"
+           else ["-newkey", "rsa:2048"])
+    r = subprocess.run(["openssl", "req", "-x509", *alg, "-nodes", "-keyout", key, "-out", crt,
+                        "-days", "2", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("openssl req failed: " + r.stderr.strip()[-300:])
+    os.chmod(key, 0o644)  # a peer's workers may run as another user
+    os.chmod(d, 0o755)
+    return crt, key
+
+
+def curl_get(url, proto):
+    """(status, body, HTTP version curl used) of a GET with curl: proto "h2c" is HTTP/2
+    with prior knowledge, "h2" offers h2 and http/1.1 by ALPN (the version says which
+    the server chose), anything else HTTP/1.1. Certificates are not verified."""
+    flag = {"h2c": "--http2-prior-knowledge", "h2": "--http2"}.get(proto, "--http1.1")
+    r = subprocess.run(["curl", "-sk", "-m", "5", flag, "-w", "\n%{http_code} %{http_version}",
+                        url], capture_output=True)
+    body, _, tail = r.stdout.rpartition(b"\n")
+    code, _, version = tail.decode(errors="replace").partition(" ")
+    return (int(code) if code.isdigit() else 0), body, version
+
+
 def product_body():
     """A body of the demo's POST /products model (docs/api.md): name (1..50 chars), price
     (> 0), ten tags (the most the model allows), in_stock, dims {w, h}; about 1 KiB of
@@ -154,7 +198,7 @@ def http_status(url, headers=(), body=None):
     if shutil.which("curl"):
         hdr = [a for h in headers for a in ("-H", h)]
         post = ["--data-binary", "@-"] if body is not None else []
-        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-m", "5", "-w", "%{http_code}"] +
+        r = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-m", "5", "-w", "%{http_code}"] +
                            hdr + post + [url], capture_output=True, input=body or b"")
         return int(r.stdout or 0)
     try:
@@ -174,11 +218,23 @@ class Server:
     routes = {}
     multi = False  # more than one thread or worker: runs on both CPUs (the -2w cases)
     ready_prefix = None  # a line on stdout that carries the port, when the server prints one
+    # The protocols a cleartext instance speaks ("h1": HTTP/1.1; "h2c": HTTP/2 with prior
+    # knowledge); a TLS instance (tls=True, TLS_SERVERS only) speaks TLS_PROTOS.
+    protos = ("h1",)
 
-    def __init__(self, cpu, run_dir, opts):
+    def __init__(self, cpu, run_dir, opts, tls=False):
+        """tls: this instance listens with TLS (the run's certificate) and serves the TLS
+        cases' /plaintext only; it has the name of its class (its rows read "ringo",
+        "nginx", "h2o") and a directory of its own."""
         self.cpu = cpu
-        self.dir = os.path.join(run_dir, "servers", self.name)
+        self.tls = tls
+        self.dir = os.path.join(run_dir, "servers", self.name + ("-tls" if tls else ""))
         self.opts = opts
+        if tls:
+            self.routes = {"plaintext": "/plaintext"}
+            self.protos = TLS_PROTOS
+        self.h2c_port = None  # where h2c is served when not on the main port
+        self.alpn = None  # TLS: what the server chose when offered h2 and http/1.1
         self.proc = None
         self.port = None
         self.answers = {}
@@ -273,9 +329,54 @@ class Server:
                 body = product_body()
             self.answers[route] = http_status(self.url(path), headers,
                                               body) == OK_STATUS.get(route, 200)
+        self.probe_protos()
+
+    def probe_protos(self):
+        """The TLS and HTTP/2 cases' answers, checked with curl: /plaintext answers 200
+        "Hello, World!" over each protocol of the instance; over TLS, which protocol ALPN
+        chooses when h2 and http/1.1 are offered (self.alpn). A wrong answer is a problem
+        (the case runs without this server); h2 not chosen is not: the h2 case marks the
+        row "not negotiated"."""
+        self.proto_ok = {}
+        wanted = {getattr(c, "proto", "h1") for c in getattr(self.opts, "case_list", [])}
+        for proto in self.protos:
+            if proto not in wanted or proto in ("h1", "https-close"):
+                continue  # h1: probe(); https-close: the same answer as https
+            code, body, version = curl_get(self.proto_url(proto, "/plaintext"), proto)
+            if proto == "h2":
+                self.alpn = {"2": "h2", "1.1": "http/1.1"}.get(version, version or None)
+                if self.alpn != "h2":
+                    continue
+            bad = [] if code == 200 else [f"status {code}"]
+            if body != PLAINTEXT:
+                bad.append(f"body {body[:40]!r}")
+            if proto == "h2c" and version != "2":
+                bad.append(f"HTTP version {version}")
+            self.proto_ok[proto] = not bad
+            if bad:
+                self.problems[proto + " /plaintext"] = bad
+        if "https-close" in wanted and "https-close" in self.protos:
+            if "https" not in self.proto_ok:
+                code, body, _ = curl_get(self.proto_url("https", "/plaintext"), "https")
+                self.proto_ok["https"] = code == 200 and body == PLAINTEXT
+                if not self.proto_ok["https"]:
+                    self.problems["https /plaintext"] = [f"status {code}, body {body[:40]!r}"]
+            self.proto_ok["https-close"] = self.proto_ok["https"]
 
     def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
+
+    def proto_url(self, proto, path):
+        """The URL of path over proto (Server.protos, TLS_PROTOS)."""
+        if proto == "h2c" and self.h2c_port:
+            return f"http://127.0.0.1:{self.h2c_port}{path}"
+        return self.url(path)
+
+    def speaks(self, proto):
+        """Whether this instance serves proto, its answer checked (probe_protos)."""
+        if proto not in self.protos:
+            return False
+        return proto == "h1" or getattr(self, "proto_ok", {}).get(proto, False)
 
     def path(self, route):
         return self.routes.get(route) if self.answers.get(route) else None
@@ -324,12 +425,17 @@ class Ringo(Server):
     name, label = "ringo", "ringo"
     routes = RINGO_ROUTES
     ready_prefix = "ringo:"
+    protos = ("h1", "h2c")  # h2c with prior knowledge is on by default
 
     def available(self):
         b = self.opts.ringo_bin
         return None if b and os.access(b, os.X_OK) else f"no ringo binary ({b})"
 
     def prepare(self):
+        if self.tls:  # /plaintext only: an empty static mount
+            self.static_dir = os.path.join(self.dir, "static")
+            os.makedirs(self.static_dir, exist_ok=True)
+            return
         self.static_dir = write_static(self.dir)
 
     def pg_args(self):
@@ -360,7 +466,9 @@ class Ringo(Server):
         return [self.opts.ringo_bin, "--host", "127.0.0.1", "--port", "0", "--threads", "1",
                 "--pool-threads", str(POOL_THREADS),
                 "--max-conns", str(self.opts.max_conns), "--static-dir", self.static_dir,
-                "--static-cache-valid", "1000"] + self.observe_args() + self.pg_args()
+                "--static-cache-valid", "1000"] + self.observe_args() + self.pg_args() + (
+                    ["--tls-cert", self.opts.tls_cert, "--tls-key", self.opts.tls_key]
+                    if self.tls else [])
 
     def version(self):
         return self.opts.ringo_version
@@ -535,11 +643,24 @@ class Nginx(Server):
     name, label = "nginx", "nginx"
     routes = {"plaintext": "/plaintext", "json": "/json", "static_4k": "/static/4k.bin",
               "static_64m": "/static/64m.bin", "gzip_json": "/json64k"}
+    # h2c on a port of its own: nginx 1.22's `listen ... http2` without ssl speaks HTTP/2
+    # with prior knowledge only.
+    protos = ("h1", "h2c")
 
     def available(self):
         return None if shutil.which("nginx") else "nginx not installed (Debian: nginx-light)"
 
     def prepare(self):
+        if self.tls:
+            _fill(os.path.join(PEERS, "nginx-tls.conf"), os.path.join(self.dir, "nginx.conf"),
+                  DIR=self.dir, PORT=self.port, CERT=self.opts.tls_cert, KEY=self.opts.tls_key,
+                  CIPHERS=TLS_CIPHERS, SUITES=TLS13_SUITES, GROUPS=TLS_GROUPS,
+                  NOFILE=resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+            if os.geteuid() == 0:
+                with open(os.path.join(self.dir, "nginx.conf"), "a") as f:
+                    f.write("user root;\n")
+            return
+        self.h2c_port = free_port()
         write_static(self.dir)
         with open(os.path.join(self.dir, "json64k"), "wb") as f:
             f.write(json64k())
@@ -548,7 +669,7 @@ class Nginx(Server):
         spool = getattr(self.opts, "spool_dir", None) or self.dir
         os.makedirs(os.path.join(spool, "dav"), exist_ok=True)
         _fill(os.path.join(PEERS, "nginx.conf"), os.path.join(self.dir, "nginx.conf"),
-              DIR=self.dir, PORT=self.port, SPOOL=spool,
+              DIR=self.dir, PORT=self.port, H2CPORT=self.h2c_port, SPOOL=spool,
               NOFILE=resource.getrlimit(resource.RLIMIT_NOFILE)[1])
         if os.geteuid() == 0:  # as root the worker becomes `nobody`, who cannot write there
             with open(os.path.join(self.dir, "nginx.conf"), "a") as f:
@@ -595,14 +716,21 @@ class H2o(Server):
     def available(self):
         return None if shutil.which("h2o") else "h2o not installed (Debian: h2o)"
 
+    protos = ("h1", "h2c")  # h2c with prior knowledge on its cleartext listener
+
     def prepare(self):
-        write_static(self.dir)
+        if not self.tls:
+            write_static(self.dir)
         with open(os.path.join(self.dir, "plaintext.txt"), "w") as f:
             f.write("Hello, World!")
         with open(os.path.join(self.dir, "json.json"), "w") as f:
             f.write('{"message":"Hello, World!"}')
         conf = os.path.join(self.dir, "h2o.conf")
-        _fill(os.path.join(PEERS, "h2o.conf"), conf, DIR=self.dir, PORT=self.port)
+        if self.tls:
+            _fill(os.path.join(PEERS, "h2o-tls.conf"), conf, DIR=self.dir, PORT=self.port,
+                  CERT=self.opts.tls_cert, KEY=self.opts.tls_key, CIPHERS=TLS_CIPHERS)
+        else:
+            _fill(os.path.join(PEERS, "h2o.conf"), conf, DIR=self.dir, PORT=self.port)
         if os.geteuid() == 0:  # as root h2o switches to `nobody`, who cannot write @DIR@
             with open(conf, "a") as f:
                 f.write("user: root\n")
@@ -674,6 +802,8 @@ class FastAPIDef(FastAPI):
 
 ALL = [Ringo, RingoSync, RingoSyncBase, RingoAdmit, RingoObserve, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench,
        Ringo2, Ringo2Pinned, RingoBoth, Nginx2, H2o2]
+# The servers that also run as a TLS instance (tls=True) in the TLS cases.
+TLS_SERVERS = [Ringo, Nginx, H2o]
 BY_NAME = {c.name: c for c in ALL}
 ALIASES = {"fastapi": ["fastapi-async", "fastapi-def"]}
 
