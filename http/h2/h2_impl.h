@@ -58,6 +58,8 @@ int ringo__h2_submit_head(ringo__h2 *h, ringo__h2s *st, ringo_req *r, int64_t le
 void ringo__h2_kick(ringo__h2 *h);
 
 /* stream.c */
+/* Graceful drain: streamed responses end cleanly now (SSE would hold the drain to its timeout). */
+void ringo__h2_streams_drain(ringo__h2 *h);
 /* The connection's receive window, wider than a stream's: 0 or -ENOMEM. */
 int ringo__h2_conn_window(ringo__h2 *h);
 /* Inside on_data_chunk: DATA for a body read as it arrives; its window reopens as it is read. */

@@ -681,6 +681,7 @@ void ringo__h2_on_drain(ringo__sess *s)
         return;
     nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng),
                           NGHTTP2_NO_ERROR, NULL, 0);
+    ringo__h2_streams_drain(h);
     h2_flush(h);
 }
 

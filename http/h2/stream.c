@@ -173,6 +173,14 @@ void ringo__h2_stream_end(ringo_req *r, const ringo__hdr *tr, uint32_t ntr, bool
     }
 }
 
+void ringo__h2_streams_drain(ringo__h2 *h)
+{
+    /* Only streams the ring knows of (http/stream.c): a sync handler's may still be on its way. */
+    for (ringo__h2s *st = h->streams; st; st = st->next)
+        if (st->r)
+            ringo__stream_drain(st->r);
+}
+
 /* ---- request bodies read as they arrive ---- */
 
 /*

@@ -713,5 +713,33 @@ def graceful_stop_sends_goaway_and_finishes_streams():
         srv.kill()
 
 
+@case(server=False)
+def graceful_stop_ends_event_streams_cleanly():
+    srv = h.Server()
+    srv.start()
+    try:
+        c = Client(srv)
+        sids = [c.request("/events?n=2&interval_ms=60000"),
+                c.request("/sync/events?n=2&interval_ms=60000")]
+        c.run_until(lambda: all(b"\n\n" in c.streams[s].data for s in sids), "the first events")
+        srv.send_signal(signal.SIGTERM)
+        ended = set()
+
+        def both_ended(fr):
+            if fr.stream_id in sids and "END_STREAM" in fr.flags:
+                ended.add(fr.stream_id)
+            return len(ended) == len(sids)
+
+        # The drain ends the streams at once, cleanly: END_STREAM, not a reset at its timeout.
+        frames = read_frames(c.sock, both_ended)
+        resets = [fr for fr in frames if isinstance(fr, hf.RstStreamFrame)]
+        check(not resets, f"streams reset instead of ended: {resets!r}")
+        check(any(isinstance(fr, hf.GoAwayFrame) for fr in frames), f"no GOAWAY in {frames!r}")
+        c.close()
+        srv.wait_stopped()
+    finally:
+        srv.kill()
+
+
 if __name__ == "__main__":
     h.main()
