@@ -9,11 +9,14 @@
  *                                        Content-Length: D, which may lie:
  *                                        the tests check the connection is cut)
  *   GET /sync/stream?bytes=N[&declare=D] the same from a pool worker
- *   ...&trailer=1                        adds the trailer X-Bytes: N (chunked)
+ *   ...&trailer=1                        adds the trailer X-Bytes: N (chunked, HTTP/2)
+ *   ...&trailer=2                        and grpc-status: 0, as a gRPC response ends
  *   POST /upload                         streams the body (up to 4 GiB) to an
  *                                        unnamed temporary file, answers
  *                                        {"bytes":N,"sha256":"<hex>"}; ?hash=0
- *                                        spools without hashing (sha256 "")
+ *                                        spools without hashing (sha256 "");
+ *                                        ?delay_ms=M waits M ms before reading (a
+ *                                        slow reader: the client is held back)
  *   POST /sync/upload                    the same on the pool
  *   POST /upload/limited                 /upload with a 100000-byte limit and a
  *                                        500 ms wait for more body bytes
@@ -116,11 +119,13 @@ static int stream(ringo_req *req, void *udata)
         ret = ringo_stream_write(req, alphabet + sent % 26, len);
         sent += len;
     }
-    if (ret == 0 && demo_query_u64(req, "trailer", 0, 1)) {
+    if (ret == 0 && demo_query_u64(req, "trailer", 0, 2)) {
         char count[24];
         int len = snprintf(count, sizeof(count), "%llu", (unsigned long long)sent);
         ret = ringo_stream_trailer(req, "X-Bytes", (ringo_str){count, (size_t)len});
     }
+    if (ret == 0 && demo_query_u64(req, "trailer", 0, 2) == 2)
+        ret = ringo_stream_trailer(req, "grpc-status", RINGO_STR_LIT("0"));
     return ret == 0 ? ringo_stream_end(req) : ret;
 }
 
@@ -133,10 +138,12 @@ static int upload(ringo_req *req, void *udata)
     uint8_t digest[SHA256_DIGEST_LEN];
     char hex[2 * SHA256_DIGEST_LEN + 1];
     ringo_json_w w;
-    uint64_t size;
+    uint64_t size, delay = demo_query_u64(req, "delay_ms", 0, 60000);
     int fd, ret;
 
     (void)udata;
+    if (delay && (ret = pause_ms(req, delay)) < 0)
+        return ret; /* the client left meanwhile */
     sha256_init(&sha);
     if (!demo_query_u64(req, "hash", 1, 1))
         so.tap = NULL; /* ?hash=0: spool only (benchmarks measure the server, not SHA-256) */
@@ -246,7 +253,7 @@ struct q_stream {
     bool has_declare;
 };
 struct q_upload {
-    int64_t hash;
+    int64_t hash, delay_ms;
 };
 
 static const ringo_field events_fields[] = {
@@ -266,11 +273,15 @@ static const ringo_field stream_fields[] = {
      .flags = RINGO_F_OPTIONAL,
      RINGO_GE(0),
      .description = "The Content-Length to announce; absent: chunked."},
-    DEMO_QUERY_U64(struct q_stream, trailer, 0, "1: end with an X-Bytes trailer."),
+    DEMO_QUERY_U64(struct q_stream, trailer, 0,
+                   "1: end with an X-Bytes trailer; 2: and grpc-status: 0."),
     {0}};
 static const ringo_model stream_params = {RINGO_MODEL_OF(struct q_stream), .fields = stream_fields};
 static const ringo_field upload_fields[] = {
-    DEMO_QUERY_U64(struct q_upload, hash, 1, "0: spool only, without the SHA-256."), {0}};
+    DEMO_QUERY_U64(struct q_upload, hash, 1, "0: spool only, without the SHA-256."),
+    DEMO_QUERY_U64(struct q_upload, delay_ms, 0,
+                   "Milliseconds to wait before reading the body (at most 60000)."),
+    {0}};
 static const ringo_model upload_params = {RINGO_MODEL_OF(struct q_upload), .fields = upload_fields};
 
 #define SPEC(tag, text)                                                                            \

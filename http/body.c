@@ -18,6 +18,13 @@
  * a NOP from the ring itself, a MSG_RING from a worker. That CQE points into
  * the request, so it holds the request until it arrives (taken when the ring
  * submits it, or at the sync job's completion for a worker's).
+ *
+ * Over HTTP/2 (http/h2/stream.c) the client's flow-control window is the
+ * bound instead: the stream's bytes land in the pipe as DATA frames arrive,
+ * and the window reopens only by what the handler took. Every read that
+ * takes bytes posts the refeed CQE, on which the ring reopens the window by
+ * that much (WINDOW_UPDATE); a reader never waits for more while bytes are
+ * buffered, since the client may not send more until it has read them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -158,8 +165,8 @@ int ringo__body_append(ringo_req *r, const char *p, size_t n)
             wake_locked(bp);
     }
     pthread_mutex_unlock(&bp->mu);
-    /* Data arrived: the wait for the next bytes starts again. */
-    if (ret == 0)
+    /* Data arrived: the wait for the next bytes starts again (HTTP/2: the connection's timers). */
+    if (ret == 0 && !r->h2)
         arm_timer(r);
     return ret;
 }
@@ -256,6 +263,7 @@ static void refeed_done(ringo__completion *comp, int32_t res, uint32_t flags)
     ringo_req *r = bp->req;
     ringo__sess *s = sess(r->conn);
     bool held, live;
+    uint64_t taken;
 
     (void)res;
     (void)flags;
@@ -263,6 +271,7 @@ static void refeed_done(ringo__completion *comp, int32_t res, uint32_t flags)
     bp->posted = false;
     held = bp->held;
     bp->held = false;
+    taken = bp->read;
     pthread_mutex_unlock(&bp->mu);
     live = REQ_IN(r, REQ_BIT(REQ_RUNNING) | REQ_BIT(REQ_SUSPENDED)) && s->state != SESS_CLOSED &&
            !ringo__conn_closing(r->conn);
@@ -274,7 +283,9 @@ static void refeed_done(ringo__completion *comp, int32_t res, uint32_t flags)
         wake_locked(bp);
     }
     pthread_mutex_unlock(&bp->mu);
-    if (live && s->cur == r) {
+    if (live && r->h2) {
+        ringo__h2_body_read(r, taken); /* the client may send as much again */
+    } else if (live && s->cur == r) {
         arm_timer(r); /* the client may send again: its wait starts now */
         ringo__sess_refeed(s);
     }
@@ -392,14 +403,14 @@ static ssize_t read_min(ringo_req *req, void *buf, size_t len, size_t min)
             pthread_cond_wait(&bp->cv, &bp->mu);
             continue;
         }
-        if (n && (n >= min || bp->done || bp->error || bp->stalled)) {
+        if (n && (n >= min || bp->done || bp->error || bp->stalled || req->h2)) {
             n = n < len ? n : len;
             memcpy(buf, bp->buf + bp->off, n);
             bp->off += n;
             bp->read += n;
             if (bp->off == bp->len)
                 bp->off = bp->len = 0;
-            if (bp->stalled)
+            if (bp->stalled || req->h2)
                 want_more_locked(req, bp, ctx);
             ret = (ssize_t)n;
             break;

@@ -14,7 +14,9 @@
  * io_uring splices through a pipe of the ring's pool, which run in io-wq
  * workers and may wait for the disk there. Smaller bodies, and any body
  * when the pool has no pipe free, move with io_uring reads into a buffer
- * of one window and the stream's writes.
+ * of one window and the stream's writes. Over HTTP/2 every body takes that
+ * last path: DATA frames need the bytes in user space, and the stream's
+ * writes keep them within the window.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,12 +97,6 @@ int ringo_resp_file(ringo_req *req, int fd, uint64_t offset, uint64_t len, unsig
         if (fd >= 0 && (flags & RINGO_FILE_CLOSE))
             close(fd);
         return -EINVAL;
-    }
-    if (req->h2) {
-        /* Not over HTTP/2 yet: a file body is spliced into the HTTP/1.1 socket. */
-        if (flags & RINGO_FILE_CLOSE)
-            close(fd);
-        return -EOPNOTSUPP;
     }
     f = req->file;
     if (req->stream || req->phase == REQ_POST || (f && f->started)) {
@@ -419,8 +415,12 @@ void ringo__file_send(ringo_req *r)
         }
         return;
     }
-    /* A small body costs less copied; no pipe free: the copy path, never a wait. */
-    if (left >= splice_min(r)) {
+    /*
+     * A small body costs less copied; no pipe free: the copy path, never a
+     * wait. HTTP/2 frames the body (DATA frames, the windows): the copy path
+     * always, through the stream's bounded buffer.
+     */
+    if (left >= splice_min(r) && !r->h2) {
         if (!hooks->file_sendfile_off && sendfile_body(r, f, &off, &left) == 0)
             return;
         if (ringo__pipe_get(ring, &p) == 0 && splice_body(r, f, &p, &off, &left) == 0)

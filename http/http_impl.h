@@ -75,6 +75,7 @@ void ringo__stream_abandon(ringo_req *r);    /* the connection closed under it *
 void ringo__stream_job_done(ringo_req *r);   /* its sync job completed */
 bool ringo__stream_finish(ringo_req *r);     /* answered: end or cut; false: close after */
 void ringo__stream_free(ringo_req *r);       /* the request is freed */
+void ringo__stream_h2_drained(ringo_req *r); /* HTTP/2 DATA frames took buffered bytes */
 /* Async stream: waits until the connection sent all it was given. 0, -ECANCELED. */
 int ringo__stream_flushed(ringo_req *r);
 void ringo__stream_sent(ringo_req *r, uint64_t n); /* n body bytes went out another way */
@@ -145,11 +146,20 @@ void ringo__h2_on_close(ringo__sess *s);
 void ringo__h2_parked(ringo_req *r);
 void ringo__h2_finished(ringo_req *r);
 void ringo__h2_substitute(ringo_req *r, int status); /* r is detached */
+/* http/h2/stream.c: a streamed response over HTTP/2 (ring context) */
+int ringo__h2_stream_head(ringo_req *r, int64_t length); /* its HEADERS; length < 0: unknown */
+int ringo__h2_stream_put(ringo_req *r, const char *p, size_t n); /* body bytes: 0, -errno */
+size_t ringo__h2_stream_buffered(const ringo_req *r); /* put, not yet taken by DATA frames */
+void ringo__h2_stream_flush(ringo_req *r);            /* send what the windows allow */
+/* The body is complete (trailers: a last HEADERS frame), or cut: RST_STREAM. */
+void ringo__h2_stream_end(ringo_req *r, const ringo__hdr *tr, uint32_t ntr, bool cut);
+/* http/body.c: r's handler has taken this many body bytes in all (its window reopens). */
+void ringo__h2_body_read(ringo_req *r, uint64_t taken);
 
 /* http/response.c */
 /* An error status without a body gets the short text one (as HTTP/1.1 answers have). */
 void ringo__resp_default_body(ringo_req *req);
-enum { RINGO__FRAME_NONE, RINGO__FRAME_LENGTH, RINGO__FRAME_CHUNKED };
+enum { RINGO__FRAME_NONE, RINGO__FRAME_LENGTH, RINGO__FRAME_CHUNKED, RINGO__FRAME_H2 };
 int ringo__resp_serialize(ringo_req *req, ringo__conn *c);
 /* The head only, with the given framing (a streamed response). 0 or -ENOMEM. */
 int ringo__resp_serialize_head(ringo_req *req, ringo__conn *c, int framing, uint64_t len);

@@ -34,6 +34,12 @@
  * - the client is gone: everything is dropped with the connection;
  * - shutdown: the handler's calls return -ECANCELED and the server ends the
  *   body cleanly (the last chunk), then closes.
+ *
+ * Over HTTP/2 (http/h2/stream.c) the same writers and the same window
+ * apply, with the stream's own buffer in place of the connection's output:
+ * bytes go into it unframed (RINGO__FRAME_H2, or RINGO__FRAME_LENGTH when
+ * declared), nghttp2 takes them as the flow-control windows open, and a cut
+ * is a RST_STREAM of that stream, not a close of the connection.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -96,6 +102,12 @@ static bool gone(const ringo_req *r)
     return atomic_load_explicit(&r->gone, memory_order_relaxed);
 }
 
+/* Ring: the stream's bytes the client has not taken yet (what the window bounds). */
+static size_t unsent(const ringo_req *r)
+{
+    return r->h2 ? ringo__h2_stream_buffered(r) : ringo__conn_unsent(r->conn);
+}
+
 /* ---- framing ---- */
 
 static char *put(char *p, const void *s, size_t n)
@@ -139,7 +151,8 @@ static size_t put_end(const ringo__stream *st, char *out)
 
 static void arm_ping(ringo__sess *s, bool sse)
 {
-    if (sse && s->cfg->sse_ping_ms)
+    /* HTTP/2: the connection's timer is its own (idle, PING); no comment pings. */
+    if (sse && s->cfg->sse_ping_ms && !s->h2_mode)
         ringo__conn_timer(s->conn, RINGO__HTTP_TIMER_PING, s->cfg->sse_ping_ms);
 }
 
@@ -159,11 +172,26 @@ static int conn_append(ringo__conn *c, const char *p, size_t n)
     return 0;
 }
 
-/* The ring's view: the connection is no place for more stream bytes. */
+/* The ring's view: the connection (or the HTTP/2 stream) is no place for more stream bytes. */
 static bool ring_closed(const ringo_req *r)
 {
     return r->stream_cancel != CANCEL_NONE || gone(r) || ringo__conn_closing(r->conn) ||
-           sess(r->conn)->state == SESS_CLOSED;
+           sess(r->conn)->state == SESS_CLOSED || (r->h2 && !r->h2s);
+}
+
+/* Ring: bytes of the body, framed already, after what was written. 0 or -errno. */
+static int out_append(ringo_req *r, const char *p, size_t n)
+{
+    return r->h2 ? ringo__h2_stream_put(r, p, n) : conn_append(r->conn, p, n);
+}
+
+/* Ring: the head of the stream's response. 0 or -errno. */
+static int out_head(ringo_req *r, const ringo__stream *st)
+{
+    if (r->h2)
+        return ringo__h2_stream_head(r, st->framing == RINGO__FRAME_LENGTH ? (int64_t)st->declared
+                                                                           : -1);
+    return ringo__resp_serialize_head(r, r->conn, st->framing, st->declared);
 }
 
 /* Ring, under ss->mu: moves the worker's bytes (after the head, first time) into the connection. */
@@ -177,7 +205,7 @@ static void take_locked(ringo_req *r, ringo__sstream *ss)
      * a shutdown's or a deadline's cancel the bytes already accepted still go
      * out, so that a body is never shorter than what its writes returned.
      */
-    if (ringo__conn_closing(c) || sess(c)->state == SESS_CLOSED) {
+    if (ringo__conn_closing(c) || sess(c)->state == SESS_CLOSED || (r->h2 && !r->h2s)) {
         ss->gone = true;
         ss->len = 0;
         return;
@@ -186,21 +214,23 @@ static void take_locked(ringo_req *r, ringo__sstream *ss)
         ss->gone = true; /* the worker's next call says -ECANCELED */
     if (ss->head) {
         ss->head = false;
-        if (ringo__resp_serialize_head(r, c, st->framing, st->declared) < 0) {
+        if (out_head(r, st) < 0) {
             ss->gone = true;
             ss->len = 0;
-            ringo__conn_close(c, RINGO__CLOSE_NOW);
-            return;
+            if (!r->h2)
+                ringo__conn_close(c, RINGO__CLOSE_NOW);
+            return; /* HTTP/2: the stream is reset when the request is answered */
         }
-        if (!ss->len)
+        if (!ss->len && !r->h2)
             ringo__conn_flush(c);
     }
-    if (conn_append(c, ss->buf, ss->len) < 0) {
+    if (out_append(r, ss->buf, ss->len) < 0) {
         ss->gone = true;
-        ringo__conn_close(c, RINGO__CLOSE_NOW);
+        if (!r->h2)
+            ringo__conn_close(c, RINGO__CLOSE_NOW);
     }
     ss->len = 0;
-    ss->ring_unsent = ringo__conn_unsent(c);
+    ss->ring_unsent = unsent(r);
 }
 
 /* The hand-off CQE of a sync handler's stream. */
@@ -227,6 +257,9 @@ static void handoff(ringo__completion *comp, int32_t res, uint32_t flags)
         ringo__req_release(r);
         return;
     }
+    /* Not under the mutex: a flush may close the connection, which cancels the stream. */
+    if (r->h2)
+        ringo__h2_stream_flush(r);
     if (sse && sess(r->conn)->running == r)
         arm_ping(sess(r->conn), true);
 }
@@ -241,12 +274,18 @@ static void signal_writer(ringo_req *r)
         pthread_mutex_lock(&ss->mu);
         if (ring_closed(r))
             ss->gone = true;
-        ss->ring_unsent = ringo__conn_unsent(r->conn);
+        ss->ring_unsent = unsent(r);
         pthread_cond_broadcast(&ss->cv);
         pthread_mutex_unlock(&ss->mu);
-    } else if (st && st->waiter && (ring_closed(r) || ringo__conn_unsent(r->conn) < window_of(r))) {
+    } else if (st && st->waiter && (ring_closed(r) || unsent(r) < window_of(r))) {
         ringo__fiber_wake(st->waiter);
     }
+}
+
+void ringo__stream_h2_drained(ringo_req *r)
+{
+    if ((r->task && r->stream) || r->ring_ss)
+        signal_writer(r);
 }
 
 void ringo__stream_progress(ringo__sess *s)
@@ -310,6 +349,8 @@ static int z_append(ringo_req *r, const char *data, size_t len, bool end)
         return -ENOMEM;
     if (!n)
         return 0;
+    if (r->h2)
+        return ringo__h2_stream_put(r, out, n); /* DATA frames are the framing */
     p = ringo__conn_reserve(r->conn, n + CHUNK_FRAME);
     if (!p)
         return -ENOMEM;
@@ -400,6 +441,20 @@ static void log_cut(const ringo_req *r, const char *why)
             r->route ? r->route->label : "?", why);
 }
 
+/* HTTP/2: the end of the body (the coding's last bytes, the trailers), or the stream's reset. */
+static bool h2_finish(ringo_req *r, const char *cut)
+{
+    ringo__stream *st = r->stream;
+
+    if (!cut && !st->ended && !r->is_head && st->z && z_append(r, NULL, 0, true) < 0)
+        cut = "no memory for the end of the compressed body";
+    if (cut)
+        log_cut(r, cut);
+    ringo__h2_stream_end(r, st->trailers, st->ntrailers, cut != NULL);
+    st->ended = true;
+    return true;
+}
+
 /*
  * Ring, when the request is answered: the rest of a sync stream's bytes, then
  * the end of the body or the cut. Returns false when the connection must
@@ -432,6 +487,8 @@ bool ringo__stream_finish(ringo_req *r)
         cut = "fewer bytes than the declared Content-Length";
     else if (r->outcome != REQ_OK && r->stream_cancel != CANCEL_DRAIN)
         cut = "the handler failed after the head was sent";
+    if (r->h2)
+        return h2_finish(r, cut);
     if (cut) {
         log_cut(r, cut);
         return false;
@@ -546,7 +603,7 @@ static int async_write(ringo_req *r, ringo__stream *st, const char *data, size_t
             ret = -ECANCELED;
             break;
         }
-        unsent = ringo__conn_unsent(c);
+        unsent = r->h2 ? ringo__h2_stream_buffered(r) : ringo__conn_unsent(c);
         if (unsent >= window) {
             st->waiter = ringo__fiber_current();
             ret = ringo__fiber_park();
@@ -556,6 +613,16 @@ static int async_write(ringo_req *r, ringo__stream *st, const char *data, size_t
             continue;
         }
         n = raw ? len : (len < window - unsent ? len : window - unsent);
+        if (r->h2) {
+            /* Unframed (never raw: no last chunk): nghttp2 makes the DATA frames. */
+            ret = ringo__h2_stream_put(r, data, n);
+            if (ret < 0)
+                break;
+            ringo__h2_stream_flush(r);
+            data += n;
+            len -= n;
+            continue;
+        }
         p = ringo__conn_reserve(c, n + CHUNK_FRAME);
         if (!p) {
             ret = -ENOMEM;
@@ -620,9 +687,8 @@ int ringo_stream_start(ringo_req *req, int64_t length)
 {
     int ctx = ringo__req_context(req);
     ringo__stream *st;
+    int ret;
 
-    if (req->h2)
-        return -EOPNOTSUPP; /* not over HTTP/2 yet */
     if (ctx == RINGO__CTX_NONE)
         return -EPERM;
     if (req->stream)
@@ -642,6 +708,8 @@ int ringo_stream_start(ringo_req *req, int64_t length)
     st->has_length = length >= 0;
     if (length >= 0 && !st->z) {
         st->framing = RINGO__FRAME_LENGTH;
+    } else if (req->h2) {
+        st->framing = RINGO__FRAME_H2; /* the stream's END_STREAM ends it */
     } else if (req->http_minor == 0) {
         st->framing = RINGO__FRAME_NONE; /* HTTP/1.0: the end is the close */
         req->keep_alive = false;
@@ -658,16 +726,19 @@ int ringo_stream_start(ringo_req *req, int64_t length)
         req->stream = st;
         pthread_mutex_lock(&st->sync->mu);
         st->sync->head = true;
-        int ret = post_locked(st->sync);
+        ret = post_locked(st->sync);
         pthread_mutex_unlock(&st->sync->mu);
         return ret;
     }
-    if (ringo__resp_serialize_head(req, req->conn, st->framing, st->declared) < 0) {
+    if ((ret = out_head(req, st)) < 0) {
         ringo__zc_free(st->z);
-        return -ENOMEM;
+        return ret;
     }
     req->stream = st;
-    ringo__conn_flush(req->conn);
+    if (req->h2)
+        ringo__h2_stream_flush(req);
+    else
+        ringo__conn_flush(req->conn);
     return 0;
 }
 
@@ -710,8 +781,8 @@ int ringo_stream_trailer(ringo_req *req, const char *name, ringo_str value)
     ret = ringo__resp_header_check(name, value);
     if (ret < 0)
         return ret;
-    if (st->framing != RINGO__FRAME_CHUNKED)
-        return 0; /* no place for it: dropped */
+    if (st->framing != RINGO__FRAME_CHUNKED && !req->h2)
+        return 0; /* no place for it: dropped (HTTP/2 always has one: a HEADERS frame) */
     if (st->ntrailers == st->trailer_cap) {
         uint32_t cap = st->trailer_cap ? st->trailer_cap * 2 : 4;
         h = ringo_req_alloc(req, cap * sizeof(*h));
@@ -796,8 +867,6 @@ int ringo_sse_start(ringo_req *req)
 {
     int ret;
 
-    if (req->h2)
-        return -EOPNOTSUPP; /* not over HTTP/2 yet */
     if (ringo__req_context(req) == RINGO__CTX_NONE)
         return -EPERM;
     if (req->stream)

@@ -43,41 +43,7 @@
 #include "http/http_impl.h"
 
 #if RINGO_WITH_H2
-#include <nghttp2/nghttp2.h>
-
-/* One stream: its request until answered, then its response body. */
-typedef struct ringo__h2s {
-    struct ringo__h2s *prev, *next;
-    struct ringo__h2 *h;
-    ringo_req *r; /* NULL once answered or abandoned */
-    int32_t id;
-    int status;      /* an answer decided while receiving (413, 431), 0: none */
-    uint64_t hbytes; /* header list size as RFC 9113 §6.5.2 counts it */
-    char *body;      /* the response body's copy */
-    size_t len, off;
-    bool started; /* its request was handed to exec */
-    /* Deadlines (ring ms): the head was in (the body's wait starts); the response stalled. */
-    uint64_t body_at, stall_at;
-    bool headers_sent; /* the response's HEADERS left */
-    bool sent_all;     /* ... and its END_STREAM: only the client's side is open */
-    bool expired;      /* reset for a deadline: waits for nothing more */
-} ringo__h2s;
-
-typedef struct ringo__h2 {
-    nghttp2_session *ng;
-    ringo__sess *s;
-    ringo__h2s *streams;                    /* open streams */
-    uint32_t running;                       /* handlers suspended (coroutine, pool) */
-    uint64_t resets;                        /* RST_STREAMs received */
-    uint64_t completed;                     /* streams closed without error */
-    uint64_t hblock;                        /* bytes of the header block being received */
-    uint32_t hframes;                       /* its frames */
-    bool dead;                              /* the connection closed: callbacks do nothing */
-    bool in_headers;                        /* a header block began and is not complete */
-    bool timed_out;                         /* GOAWAY for a deadline: closes once it is sent */
-    uint64_t blocks;                        /* header blocks begun */
-    uint64_t opened_at, hblock_at, idle_at; /* ring ms; idle_at 0: not idle */
-} ringo__h2;
+#include "http/h2/h2_impl.h"
 
 static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define PREFACE_LEN 24
@@ -136,6 +102,7 @@ static void stream_free(ringo__h2 *h, ringo__h2s *st)
     if (st->next)
         st->next->prev = st->prev;
     ringo__free(st->body);
+    ringo__free(st->tmem);
     ringo__free(st);
 }
 
@@ -234,41 +201,59 @@ static nghttp2_nv nv_of(const char *n, size_t nl, const char *v, size_t vl)
     return (nghttp2_nv){(uint8_t *)n, (uint8_t *)v, nl, vl, NGHTTP2_NV_FLAG_NONE};
 }
 
-/* Submits r's response on st's stream; nghttp2 copies the fields, st keeps the body. */
-static int submit(ringo__h2 *h, ringo__h2s *st, ringo_req *r)
+/*
+ * The response head's fields, in one heap block that nghttp2 copies from:
+ * a sync handler's stream submits its head on the ring while the handler
+ * goes on using the request's arena on its worker.
+ */
+int ringo__h2_submit_head(ringo__h2 *h, ringo__h2s *st, ringo_req *r, int64_t length,
+                          const nghttp2_data_provider *prd)
 {
-    bool no_len = r->status == 204 || r->status == 304, no_body = r->is_head || no_len;
     const char *date = ringo__ring_date_line(ringo__conn_ring(h->s->conn));
-    char status[12], clen[24];
-    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
+    char status[12], clen[24], *lower;
+    size_t n = 0, names = 0;
     nghttp2_nv *nv;
-    size_t n = 0;
+    int ret;
 
-    ringo__resp_default_body(r); /* may add a header: before nv is sized */
-    nv = ringo__arena_alloc(&r->arena, (r->nrhdrs + 4) * sizeof(*nv));
+    for (uint32_t i = 0; i < r->nrhdrs; i++)
+        names += r->rhdrs[i].name.len;
+    nv = ringo__malloc((r->nrhdrs + 4) * sizeof(*nv) + names);
     if (!nv)
-        return -ENOMEM;
+        return NGHTTP2_ERR_NOMEM;
+    lower = (char *)(nv + r->nrhdrs + 4);
     snprintf(status, sizeof(status), "%03d", r->status % 1000);
     nv[n++] = nv_of(":status", 7, status, 3);
     nv[n++] = nv_of("server", 6, "ringo", 5);
     nv[n++] = nv_of("date", 4, date + 6, 29); /* "Date: <29 chars>\r\n" */
-    if (!no_len)
+    if (length >= 0)
         nv[n++] = nv_of("content-length", 14, clen,
-                        (size_t)snprintf(clen, sizeof(clen), "%zu", r->rbody_len));
+                        (size_t)snprintf(clen, sizeof(clen), "%lld", (long long)length));
     for (uint32_t i = 0; i < r->nrhdrs; i++) {
         ringo__hdr *hd = &r->rhdrs[i];
-        char *lower;
         if (hop_by_hop(hd->name))
             continue;
-        lower = ringo__arena_alloc(&r->arena, hd->name.len);
-        if (!lower)
-            return -ENOMEM;
         for (size_t k = 0; k < hd->name.len; k++)
             lower[k] =
                 (char)(hd->name.ptr[k] >= 'A' && hd->name.ptr[k] <= 'Z' ? hd->name.ptr[k] + 32
                                                                         : hd->name.ptr[k]);
         nv[n++] = nv_of(lower, hd->name.len, hd->value.ptr, hd->value.len);
+        lower += hd->name.len;
     }
+    ret = nghttp2_submit_response(h->ng, st->id, nv, n, prd);
+    ringo__free(nv);
+    return ret;
+}
+
+/* Submits r's whole response on st's stream; st keeps a copy of the body. */
+static int submit(ringo__h2 *h, ringo__h2s *st, ringo_req *r)
+{
+    bool no_len = r->status == 204 || r->status == 304, no_body = r->is_head || no_len;
+    nghttp2_data_provider prd = {.source.ptr = st, .read_callback = read_body};
+
+    ringo__resp_default_body(r);
+    /* A file body's length without its bytes is for HEAD and 304 only (http/file.c). */
+    if (!no_body && !r->rbody)
+        r->rbody_len = 0;
     if (!no_body && r->rbody_len) {
         st->body = ringo__malloc(r->rbody_len);
         if (!st->body)
@@ -276,7 +261,8 @@ static int submit(ringo__h2 *h, ringo__h2s *st, ringo_req *r)
         memcpy(st->body, r->rbody, r->rbody_len);
         st->len = r->rbody_len;
     }
-    return nghttp2_submit_response(h->ng, st->id, nv, n, st->body ? &prd : NULL);
+    return ringo__h2_submit_head(h, st, r, no_len ? -1 : (int64_t)r->rbody_len,
+                                 st->body ? &prd : NULL);
 }
 
 /* r (st's request) has its answer: submit it; the request goes on to its post work. */
@@ -285,10 +271,17 @@ static void respond(ringo__h2 *h, ringo__h2s *st, ringo_req *r)
     ringo__ring *ring = ringo__conn_ring(h->s->conn);
 
     ringo__req_answer(r);
+    if (r->stream) {
+        /* Its head went out when it started (http/h2/stream.c): end or cut its body. */
+        h->inline_runs++; /* the caller flushes: the connection may close there */
+        ringo__stream_finish(r);
+        h->inline_runs--;
+    } else if (submit(h, st, r) < 0) {
+        nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+    }
+    ringo__h2_body_rest(st, false); /* what its handler left unread */
     st->r = NULL;
     r->h2s = NULL;
-    if (submit(h, st, r) < 0)
-        nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->reqs_served, 1, memory_order_relaxed);
 }
 
@@ -304,7 +297,10 @@ static void start(ringo__h2 *h, ringo__h2s *st)
         ringo__req_protocol_error(r);
         r->status = st->status;
     }
+    /* Inside an nghttp2 callback: what the handler writes is sent by feed()'s flush. */
+    h->inline_runs++;
     ringo__exec_run(r);
+    h->inline_runs--;
     if (r->parked)
         return; /* answered by ringo__h2_finished() */
     respond(h, st, r);
@@ -312,7 +308,7 @@ static void start(ringo__h2 *h, ringo__h2s *st)
 }
 
 /* The head is in: route it and check what can be checked before the body. */
-static void head_done(ringo__h2 *h, ringo__h2s *st)
+static void head_done(ringo__h2 *h, ringo__h2s *st, bool end)
 {
     ringo_req *r = st->r;
     const ringo_config *cfg = h->s->cfg;
@@ -327,6 +323,10 @@ static void head_done(ringo__h2 *h, ringo__h2s *st)
     if (ringo_req_header(r, "content-length", &cl) == 0 &&
         strtoull(cl.ptr, NULL, 10) > r->max_body) /* nghttp2 checked its syntax */
         st->status = 413;
+    /* A body read as it arrives: the handler starts now (on_frame_recv), as on HTTP/1.1. */
+    if (!st->status && !end && r->route && (r->route->opts.flags & RINGO_ROUTE_STREAM_BODY) &&
+        ringo__body_open(h->s, r) < 0)
+        st->status = 503;
 }
 
 /* ---- nghttp2 callbacks ---- */
@@ -427,8 +427,13 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
     ringo_req *r;
     size_t need;
 
-    (void)ng;
     (void)flags;
+    if (st && (r = st->r) && r->bp && !st->status) {
+        ringo__h2_body_data(st, data, len);
+        return 0;
+    }
+    /* Buffered here, or dropped: the windows reopen at once. */
+    nghttp2_session_consume(ng, id, len);
     if (!st || !(r = st->r) || st->started || st->status)
         return 0; /* answered already: the rest of the body is dropped */
     need = r->body_len + len;
@@ -470,6 +475,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 {
     ringo__h2 *h = ud;
     ringo__h2s *st;
+    bool end;
 
     (void)ng;
     if (f->hd.type == NGHTTP2_HEADERS)
@@ -485,11 +491,14 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     st = stream_of(h, f->hd.stream_id);
     if (!st || !st->r)
         return 0;
+    end = f->hd.flags & NGHTTP2_FLAG_END_STREAM;
     if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
         st->body_at = now_ms(h);
-        head_done(h, st);
+        head_done(h, st, end);
     }
-    if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) || (st->status && !st->started))
+    if (end && st->r->bp)
+        ringo__body_finish(st->r); /* its handler runs already */
+    if (end || (st->status && !st->started) || st->r->bp)
         start(h, st);
     return 0;
 }
@@ -504,6 +513,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t err, void *
         return 0;
     if (err == NGHTTP2_NO_ERROR)
         h->completed++;
+    ringo__h2_body_rest(st, true);
     stream_drop_req(h, st);
     stream_free(h, st);
     return 0;
@@ -581,6 +591,8 @@ static int session_new(ringo__h2 *h)
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_settings(opt, 32);
     nghttp2_option_set_max_deflate_dynamic_table_size(opt, 4096);
+    /* Windows reopen as bodies are read (http/h2/stream.c), not as DATA arrives. */
+    nghttp2_option_set_no_auto_window_update(opt, 1);
     ret = nghttp2_session_server_new2(&h->ng, cb, h, opt);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
@@ -588,7 +600,7 @@ static int session_new(ringo__h2 *h)
         return -ENOMEM;
     if (nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0)
         return -ENOMEM;
-    return 0;
+    return ringo__h2_conn_window(h);
 }
 
 /* ---- deadlines (see the top of this file) ---- */
@@ -752,6 +764,12 @@ static void h2_flush(ringo__h2 *h)
     arm_timer(h);
 }
 
+void ringo__h2_kick(ringo__h2 *h)
+{
+    if (!h->inline_runs)
+        h2_flush(h);
+}
+
 static void feed(ringo__h2 *h, const char *p, size_t n)
 {
     ssize_t ret = nghttp2_session_mem_recv(h->ng, (const uint8_t *)p, n);
@@ -861,6 +879,7 @@ void ringo__h2_on_drain(ringo__sess *s)
         return;
     nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng),
                           NGHTTP2_NO_ERROR, NULL, 0);
+    ringo__h2_streams_drain(h);
     h2_flush(h);
 }
 

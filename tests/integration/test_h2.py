@@ -21,12 +21,23 @@ sends. Over TLS (ALPN h2, throw-away certificates from openssl): many
 streams, bodies past the windows, SNI, rapid reset and the graceful stop's
 GOAWAY, on the same h2 client over Python's ssl.
 
+Streams over HTTP/2: the demo's streamed responses (async and sync, chunked
+and with a declared length, one that lies is reset alone), SSE events that
+arrive one by one before their stream ends, trailers (X-Bytes and
+grpc-status, seen by h2 and by curl), static files and /download with the
+SHA-256 of a large file, ranges, 304 and HEAD; a client that keeps its
+window at zero pauses the producers (the server's memory stays bounded) and
+closing its connection cancels them; RST_STREAM mid-stream cancels; request
+bodies read as they arrive, past the window, with a slow reader whose
+unread bytes hold the client back (no WINDOW_UPDATE until it reads).
+
 The client needs python3-h2 (scripts/deps.sh installs it); this file runs
 itself under /usr/bin/python3 when the python that started it lacks the
 module, and skips (77) with a line saying so when no python has it. curl
 must be built with HTTP/2 (Debian's is).
 """
 import atexit
+import hashlib
 import os
 import shutil
 import signal
@@ -46,6 +57,7 @@ try:
     import h2.config  # noqa: E402
     import h2.connection  # noqa: E402
     import h2.events  # noqa: E402
+    import h2.exceptions  # noqa: E402
     import h2.settings  # noqa: E402
     import hpack  # noqa: E402
     import hyperframe.frame as hf  # noqa: E402
@@ -69,9 +81,11 @@ class Stream:
     def __init__(self):
         self.status = None
         self.headers = {}
-        self.data = b""
+        self.data = bytearray()
         self.ended = False
         self.reset = None
+        self.trailers = None
+        self.frames = 0  # DATA frames with bytes
 
 
 class Client:
@@ -124,16 +138,25 @@ class Client:
         """Sends as the windows allow, reading the server's WINDOW_UPDATEs meanwhile."""
         off = 0
         deadline = h.deadline_after(h.TIMEOUT)
+        st = self.streams[sid]
         while off < len(body):
+            if st.ended or st.reset is not None:
+                return  # answered (413...) or reset before the whole body: it is not needed
             n = min(self.h2.local_flow_control_window(sid), self.h2.max_outbound_frame_size,
                     len(body) - off)
             if n > 0:
-                self.h2.send_data(sid, body[off:off + n])
+                try:
+                    self.h2.send_data(sid, body[off:off + n])
+                except h2.exceptions.StreamClosedError:
+                    return
                 off += n
                 self.flush()
             else:
                 self.step(deadline)
-        self.h2.end_stream(sid)
+        try:
+            self.h2.end_stream(sid)
+        except h2.exceptions.StreamClosedError:
+            return
         self.flush()
 
     def step(self, deadline):
@@ -155,8 +178,11 @@ class Client:
             st.status = int(st.headers[b":status"])
         elif isinstance(ev, h2.events.DataReceived):
             st.data += ev.data
+            st.frames += bool(ev.data)
             if self.ack:
                 self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+        elif isinstance(ev, h2.events.TrailersReceived):
+            st.trailers = dict(ev.headers)
         elif isinstance(ev, h2.events.StreamEnded):
             st.ended = True
         elif isinstance(ev, h2.events.StreamReset):
@@ -252,14 +278,19 @@ def bodies_past_the_flow_control_windows(srv):
 
 
 @case()
-def streamed_body_routes_get_the_body_buffered(srv):
+def streamed_body_routes_read_the_body_as_it_arrives(srv):
     c = Client(srv)
-    for path in ("/upload", "/sync/upload"):
-        st = c.wait(c.request(path, method="POST", body=b"\0" * 200000))
+    body = bytes(range(256)) * 12288  # 3 MiB: many windows
+    digest = hashlib.sha256(body).hexdigest().encode()
+    for path in ("/upload", "/sync/upload", "/upload?delay_ms=100"):
+        st = c.wait(c.request(path, method="POST", body=body))
         check_eq(st.status, 200, f"status of {path}")
-        check(b'"bytes":200000' in st.data, f"{path}: {st.data!r}")
-    # Not over HTTP/2 yet: a streamed response's start fails (-EOPNOTSUPP), the handler 500s.
-    check_eq(c.get("/stream").status, 500, "a streamed response")
+        check(b'"bytes":%d' % len(body) in st.data and digest in st.data, f"{path}: {st.data!r}")
+    st = c.wait(c.request("/upload", method="POST", body=b""))
+    check(b'"bytes":0' in st.data, f"empty body: {st.data!r}")
+    check_eq(c.wait(c.request("/upload/limited", method="POST", body=b"x" * 200000)).status, 413,
+             "a body over its route's limit")
+    check_eq(c.get("/plaintext").status, 200, "the connection goes on")
     c.close()
 
 
@@ -491,6 +522,185 @@ def no_h2c_answers_the_preface_505(srv):
     c.expect_closed(what="the 505")
     c.close()
     h.check_alive(srv)
+
+
+# ------------------------------------------------------------ streams, files, bodies
+
+ALPHABET = bytes(range(ord("a"), ord("z") + 1))
+FILES = tempfile.mkdtemp(prefix="h2stream-files-")
+atexit.register(shutil.rmtree, FILES, True)
+LARGE = bytes((i * 7 + (i >> 8)) & 0xFF for i in range(256)) * 32768  # 8 MiB
+for _name, _data in (("large.bin", LARGE), ("a.txt", b"hello, h2 static\n" * 10)):
+    with open(os.path.join(FILES, _name), "wb") as _f:
+        _f.write(_data)
+    os.chmod(os.path.join(FILES, _name), 0o644)
+FILE_ARGS = ["--static-dir", FILES]
+
+
+def alphabet(n):
+    """The demo's generated body: byte i is 'a' + i % 26."""
+    return (ALPHABET * (n // 26 + 1))[:n]
+
+
+@case()
+def streamed_responses(srv):
+    c = Client(srv)
+    for path in ("/stream?bytes=300000", "/sync/stream?bytes=300000"):
+        st = c.get(path)
+        check_eq(st.status, 200, f"status of {path}")
+        check(b"content-length" not in st.headers, f"{path}: no length was declared")
+        check_eq(len(st.data), 300000, f"length of {path}")
+        check(st.data == alphabet(300000), f"bytes of {path}")
+    for path in ("/stream?bytes=300000&declare=300000", "/sync/stream?bytes=300000&declare=300000"):
+        st = c.get(path)
+        check_eq(st.headers.get(b"content-length"), b"300000", f"declared length of {path}")
+        check(st.data == alphabet(300000), f"bytes of {path}")
+    # A declared length the handler does not meet: that stream alone is reset.
+    for path in ("/stream?bytes=500&declare=1000", "/sync/stream?bytes=500&declare=1000"):
+        st = c.get(path)
+        check_eq(st.reset, 2, f"{path}: RST_STREAM INTERNAL_ERROR, not a short body that ends")
+    st = c.get("/stream?bytes=0")
+    check_eq((st.status, st.data, st.ended), (200, b"", True), "an empty stream")
+    check_eq(c.get("/plaintext").status, 200, "the connection goes on")
+    c.close()
+
+
+@case()
+def trailers_end_the_stream(srv):
+    c = Client(srv)
+    for path in ("/stream?bytes=100000&trailer=2", "/sync/stream?bytes=100000&trailer=2",
+                 "/stream?bytes=100000&declare=100000&trailer=2"):
+        st = c.get(path)
+        check_eq(st.status, 200, f"status of {path}")
+        check(st.data == alphabet(100000), f"bytes of {path}")
+        check_eq(st.trailers, {b"x-bytes": b"100000", b"grpc-status": b"0"}, f"trailers of {path}")
+        check(st.ended, f"{path} ended")
+    c.close()
+    hdrs = os.path.join(FILES, "curl-headers")
+    v, code, body = curl(srv, "/stream?bytes=1000&trailer=2", "-D", hdrs)
+    check_eq((v, code, body), ("2", 200, alphabet(1000)), "curl: the stream")
+    with open(hdrs, "rb") as f:
+        seen = f.read().lower()
+    check(b"x-bytes: 1000" in seen and b"grpc-status: 0" in seen, f"curl's trailers: {seen!r}")
+
+
+@case()
+def sse_events_arrive_one_by_one(srv):
+    check_eq(curl(srv, "/events?n=3&interval_ms=1"),
+             ("2", 200, b"id: 0\ndata: 0\n\nid: 1\ndata: 1\n\nid: 2\ndata: 2\n\n"), "curl: SSE")
+    stats = StatsConn(srv)
+    for path in ("/events?n=2&interval_ms=60000", "/sync/events?n=2&interval_ms=60000"):
+        before = stats.get()["cancels"]
+        c = Client(srv)
+        sid = c.request(path)
+        st = c.streams[sid]
+        # The second event is a minute away: the first one arrives on its own.
+        c.run_until(lambda: b"\n\n" in st.data, f"{path}: the first event")
+        check_eq(st.data, b"id: 0\ndata: 0\n\n", f"{path}: the first event")
+        check(not st.ended, f"{path} ended with its first event")
+        check_eq(st.headers.get(b"content-type"), b"text/event-stream", "content-type")
+        c.h2.reset_stream(sid, CANCEL)
+        c.flush()
+        stats.wait_for(lambda s: s["cancels"] > before, f"{path}: the reset cancels the handler")
+        check_eq(c.get("/plaintext").status, 200, "the connection goes on")
+        c.close()
+
+
+@case()
+def rst_stream_mid_stream_cancels_the_producer(srv):
+    stats = StatsConn(srv)
+    for path in ("/stream?bytes=1000000000", "/sync/stream?bytes=1000000000"):
+        before = stats.get()["cancels"]
+        c = Client(srv)
+        sid = c.request(path)
+        st = c.streams[sid]
+        c.run_until(lambda: len(st.data) >= 100000, f"{path}: some of the body")
+        c.h2.reset_stream(sid, CANCEL)
+        c.flush()
+        stats.wait_for(lambda s: s["cancels"] > before, f"{path}: the reset cancels the handler")
+        check_eq(c.get("/sync/plaintext").status, 200, "the connection goes on")
+        c.close()
+    other_connection_served(srv)
+
+
+@case()
+def zero_window_pauses_producers_and_closing_cancels_them(srv):
+    stats = StatsConn(srv)
+    c = Client(srv)
+    c.h2.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    c.flush()
+    c.sync()
+    rss = h.proc_status(srv, "VmRSS")
+    # An async handler writes on its first run, inside the frame that started it: if
+    # nothing held it back, 256 MiB would be buffered by the time the PING is answered.
+    a = c.request("/stream?bytes=268435456")
+    b = c.request("/sync/stream?bytes=268435456")
+    c.run_until(lambda: c.streams[a].status and c.streams[b].status, "both heads")
+    c.sync()
+    check_eq((c.streams[a].data, c.streams[b].data), (b"", b""), "DATA past a zero window")
+    grew = h.proc_status(srv, "VmRSS") - rss
+    check(grew < 64 << 20, f"RSS grew by {grew} bytes with two paused streams")
+    before = stats.get()["cancels"]
+    c.close()
+    stats.wait_for(lambda s: s["cancels"] >= before + 2, "closing cancels both producers")
+    stats.wait_for(lambda s: s["reqs_live"] <= 1, "their requests freed")
+    other_connection_served(srv)
+
+
+@case()
+def a_slow_reader_holds_the_client_back(srv):
+    stats = StatsConn(srv)
+    before = stats.get()["cancels"]
+    c = Client(srv)
+    sid = c.request("/upload?delay_ms=60000", method="POST", end=False)
+    n = c.h2.local_flow_control_window(sid)
+    check(n > 0, "no window to send in")
+    while n > 0:
+        k = min(n, c.h2.max_outbound_frame_size)
+        c.h2.send_data(sid, b"x" * k)
+        n -= k
+    c.flush()
+    # Answered after the body's frames were read: a WINDOW_UPDATE would have come first.
+    check_eq(c.get("/plaintext").status, 200, "a stream beside it")
+    check_eq(c.h2.local_flow_control_window(sid), 0, "window reopened before the handler read")
+    c.h2.reset_stream(sid, CANCEL)
+    c.flush()
+    stats.wait_for(lambda s: s["cancels"] > before, "the reset cancels the waiting handler")
+    body = b"y" * 1000000
+    st = c.wait(c.request("/upload", method="POST", body=body))
+    check(hashlib.sha256(body).hexdigest().encode() in st.data, f"a later upload: {st.data!r}")
+    c.close()
+
+
+@case(args=FILE_ARGS)
+def files_over_h2(srv):
+    c = Client(srv)
+    digest = hashlib.sha256(LARGE).hexdigest()
+    for path in ("/static/large.bin", "/download/large.bin"):
+        st = c.get(path)
+        check_eq(st.status, 200, f"status of {path}")
+        check_eq(st.headers.get(b"content-length"), str(len(LARGE)).encode(), f"length of {path}")
+        check_eq(hashlib.sha256(st.data).hexdigest(), digest, f"sha256 of {path}")
+    st = c.get("/static/a.txt")
+    check_eq((st.status, st.data), (200, b"hello, h2 static\n" * 10), "a small (cached) file")
+    etag = st.headers.get(b"etag")
+    check(etag, "no ETag")
+    st = c.wait(c.request("/static/a.txt", headers=[("if-none-match", etag.decode())]))
+    check_eq((st.status, st.data), (304, b""), "If-None-Match")
+    st = c.wait(c.request("/static/large.bin", headers=[("range", "bytes=1000-1999")]))
+    check_eq(st.status, 206, "a range")
+    check_eq(st.headers.get(b"content-range"), b"bytes 1000-1999/%d" % len(LARGE), "Content-Range")
+    check(st.data == LARGE[1000:2000], "the range's bytes")
+    st = c.wait(c.request("/static/large.bin", headers=[("range", "bytes=-100")]))
+    check(st.data == LARGE[-100:], "a suffix range")
+    for path in ("/static/large.bin", "/download/large.bin", "/stream?bytes=5000"):
+        st = c.wait(c.request(path, method="HEAD"))
+        check_eq((st.status, st.data, st.ended), (200, b"", True), f"HEAD {path}")
+    check_eq(c.get("/static/a.txt").status, 200, "the connection goes on")
+    c.close()
+    v, code, body = curl(srv, "/download/large.bin")
+    check_eq((v, code), ("2", 200), "curl /download")
+    check_eq(hashlib.sha256(body).hexdigest(), digest, "curl: sha256")
 
 
 @case(server=False)
@@ -783,6 +993,34 @@ def graceful_stop_over_tls_sends_goaway():
                         if isinstance(fr, hf.DataFrame) and fr.stream_id == sid)
         check_eq(body, b"slept 500 ms\n", "the stream in flight finished")
         expect_eof(c.sock, "after the drain")
+        c.close()
+        srv.wait_stopped()
+    finally:
+        srv.kill()
+
+
+@case(server=False)
+def graceful_stop_ends_event_streams_cleanly():
+    srv = h.Server()
+    srv.start()
+    try:
+        c = Client(srv)
+        sids = [c.request("/events?n=2&interval_ms=60000"),
+                c.request("/sync/events?n=2&interval_ms=60000")]
+        c.run_until(lambda: all(b"\n\n" in c.streams[s].data for s in sids), "the first events")
+        srv.send_signal(signal.SIGTERM)
+        ended = set()
+
+        def both_ended(fr):
+            if fr.stream_id in sids and "END_STREAM" in fr.flags:
+                ended.add(fr.stream_id)
+            return len(ended) == len(sids)
+
+        # The drain ends the streams at once, cleanly: END_STREAM, not a reset at its timeout.
+        frames = read_frames(c.sock, both_ended)
+        resets = [fr for fr in frames if isinstance(fr, hf.RstStreamFrame)]
+        check(not resets, f"streams reset instead of ended: {resets!r}")
+        check(any(isinstance(fr, hf.GoAwayFrame) for fr in frames), f"no GOAWAY in {frames!r}")
         c.close()
         srv.wait_stopped()
     finally:
