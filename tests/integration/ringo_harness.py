@@ -370,6 +370,10 @@ class Reader:
     def fill(self, deadline):  # -> bool: got more bytes
         raise NotImplementedError
 
+    def wait_timeout(self):
+        """How long one response may take unless the caller says otherwise."""
+        return TIMEOUT
+
     def _more(self, deadline, what):
         if not self.fill(deadline):
             how = "reset" if self.reset else "closed"
@@ -378,7 +382,7 @@ class Reader:
     def read_response(self, head=False, timeout=None):
         """Reads one response (a 1xx interim one counts as a response).
         head=True: the request was HEAD, no body follows."""
-        deadline = deadline_after(timeout or TIMEOUT)
+        deadline = deadline_after(timeout or self.wait_timeout())
         while True:
             i = self.buf.find(b"\r\n\r\n")
             if i >= 0:
@@ -481,6 +485,11 @@ class Conn(Reader):
 
     def local_port(self):
         return self.sock.getsockname()[1]
+
+    def wait_timeout(self):
+        # A connection opened with a longer timeout (a large body, a slow job) waits
+        # that long for its responses too, not only for its sends.
+        return max(self.timeout, TIMEOUT)
 
     def send(self, data, tolerate_close=False):
         """sendall; with tolerate_close a peer that already closed (EPIPE,

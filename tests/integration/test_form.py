@@ -158,6 +158,8 @@ def urlencoded_at_the_limit(srv):
 def large_file_part(srv):
     data = os.urandom((16 if h.SANITIZED else 64) << 20)
     files = [("big", "big.bin", "application/octet-stream", data)]
+    # The long timeout covers the answer too: the demo reads the spooled part back and
+    # hashes it before answering, which on a loaded machine takes a while.
     c = Conn(srv, timeout=h.TIMEOUT * 4)
     r = post_form(c, "/form", multipart([("title", "big"), files[0]]))
     check_eq(r.status, 200, "large file part")
