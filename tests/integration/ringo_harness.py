@@ -27,6 +27,7 @@ Run one file by hand:
 import ctypes
 import errno
 import http.client
+import importlib
 import json
 import os
 import queue
@@ -826,6 +827,30 @@ def main():
     if skips and not passes:
         sys.exit(EXIT_SKIP)
     sys.exit(EXIT_PASS)
+
+
+# ---- Python modules from Debian packages ----
+
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+def need_module(name, package, fail=False):
+    """Imports module `name` (Debian package `package`) for a test file. When the python
+    running the file lacks it, the file runs itself again under Debian's python3 (where
+    scripts/deps.sh installs it); when that one lacks it too, the file exits 77 (skip),
+    or 1 with fail=True, with a line saying so. Call it before registering cases."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        pass
+    if os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON) and \
+            os.access(DEBIAN_PYTHON, os.X_OK) and not os.environ.get("RINGO_TEST_REEXEC"):
+        os.environ["RINGO_TEST_REEXEC"] = "1"
+        script = os.path.abspath(sys.argv[0])
+        os.execv(DEBIAN_PYTHON, [DEBIAN_PYTHON, script, *sys.argv[1:]])
+    print(f"{'FAIL' if fail else 'SKIP'} all: the Python module '{name.split('.')[0]}' is "
+          f"missing (Debian package {package}; scripts/deps.sh installs it)")
+    sys.exit(EXIT_FAIL if fail else EXIT_SKIP)
 
 
 # ---- socket helpers shared by the async and sync tests ----
