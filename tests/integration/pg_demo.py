@@ -64,8 +64,8 @@ def stats(c):
     return json_ok(fetch(c, "/pg/stats"), "/pg/stats")
 
 
-def wait_sleeping(pg, timeout=10):
-    deadline = time.monotonic() + timeout
+def wait_sleeping(pg, timeout=None):
+    deadline = time.monotonic() + (timeout or h.TIMEOUT)
     while time.monotonic() < deadline:
         rows = pg.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' "
                       "AND state = 'active'", db="postgres")
