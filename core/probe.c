@@ -10,6 +10,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/util.h"
+
 #define CAP_SYS_ADMIN_BIT 21
 #define PROBE_BGID 0x7e57 /* a group id no ring uses during the probe */
 
@@ -102,19 +104,6 @@ bool ringo__uring_refused(int err)
     return err == -EPERM || err == -EACCES || err == -ENOSYS || err == -EOPNOTSUPP;
 }
 
-static long read_long(const char *path, long dflt)
-{
-    FILE *f = fopen(path, "re");
-    long v;
-
-    if (!f)
-        return dflt;
-    if (fscanf(f, "%ld", &v) != 1)
-        v = dflt;
-    fclose(f);
-    return v;
-}
-
 static int has_gid(gid_t g)
 {
     gid_t groups[256];
@@ -148,22 +137,16 @@ static void read_status(ringo__uring_facts *f)
 
 void ringo__uring_facts_read(ringo__uring_facts *f)
 {
-    char ver[256] = "";
-    FILE *v;
+    char ver[256];
 
-    f->disabled = (int)read_long("/proc/sys/kernel/io_uring_disabled", -1);
-    f->group = read_long("/proc/sys/kernel/io_uring_group", -1);
+    f->disabled = (int)ringo__read_long("/proc/sys/kernel/io_uring_disabled", -1);
+    f->group = ringo__read_long("/proc/sys/kernel/io_uring_group", -1);
     f->in_group = f->group >= 0 && has_gid((gid_t)f->group);
     f->sys_admin = -1;
     f->seccomp = -1;
     read_status(f);
     /* gVisor's Sentry presents an old kernel version and no io_uring. */
-    v = fopen("/proc/version", "re");
-    if (v) {
-        if (!fgets(ver, sizeof(ver), v))
-            ver[0] = '\0';
-        fclose(v);
-    }
+    ringo__read_line("/proc/version", ver, sizeof(ver));
     f->sandbox = strstr(ver, "gVisor") != NULL || access("/proc/self/gvisor", F_OK) == 0;
 }
 

@@ -1,7 +1,10 @@
 /*
- * core/util.c - the shared tables of util.h.
+ * core/util.c - the shared tables and file readers of util.h.
  */
 #include "core/util.h"
+
+#include <stdio.h>
+#include <string.h>
 
 const uint8_t ringo__tchar[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
@@ -15,3 +18,30 @@ const uint8_t ringo__tchar[256] = {
     ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
     ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
+
+long ringo__read_long(const char *path, long dflt)
+{
+    FILE *f = fopen(path, "re");
+    long v;
+
+    if (!f)
+        return dflt;
+    if (fscanf(f, "%ld", &v) != 1)
+        v = dflt;
+    fclose(f);
+    return v;
+}
+
+char *ringo__read_line(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "re");
+
+    buf[0] = '\0';
+    if (f) {
+        if (!fgets(buf, (int)len, f))
+            buf[0] = '\0';
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf;
+}

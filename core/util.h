@@ -17,6 +17,13 @@
 /* RFC 9110 §5.6.2 tchar: 1 for the 77 token bytes (ASCII only), else 0. */
 extern const uint8_t ringo__tchar[256];
 
+/* The number a file starts with (a /proc/sys setting), or dflt when it cannot be read. */
+long ringo__read_long(const char *path, long dflt);
+
+/* The first line of a file (a /proc entry) without its newline, into buf (always
+ * NUL-terminated: "" when the file cannot be read). Returns buf. */
+char *ringo__read_line(const char *path, char *buf, size_t len);
+
 /* Inline bodies. */
 
 static inline int ringo__is_tchar(unsigned char c) { return ringo__tchar[c]; }

@@ -11,6 +11,7 @@
 
 #include "core/probe.h"
 #include "core/server.h"
+#include "core/util.h"
 #include "pool/msgring.h"
 #include "ringo/app.h"
 #include "ringo/check.h"
@@ -48,19 +49,6 @@ static void item(check *c, int verdict, const char *name, const char *fix, const
     fputc('\n', c->out);
     if (verdict != RINGO_CHECK_OK && fix)
         fprintf(c->out, "      fix: %s\n", fix);
-}
-
-static long read_long(const char *path, long dflt)
-{
-    FILE *f = fopen(path, "re");
-    long v;
-
-    if (!f)
-        return dflt;
-    if (fscanf(f, "%ld", &v) != 1)
-        v = dflt;
-    fclose(f);
-    return v;
 }
 
 static int kernel_at_least(const check *c, unsigned major, unsigned minor)
@@ -252,9 +240,9 @@ static void check_memlock(check *c)
 
 static void check_sysctls(check *c, unsigned threads, uint32_t max_conns, int backlog)
 {
-    long maps = read_long("/proc/sys/vm/max_map_count", -1);
-    long somax = read_long("/proc/sys/net/core/somaxconn", -1);
-    long migrate = read_long("/proc/sys/net/ipv4/tcp_migrate_req", -1);
+    long maps = ringo__read_long("/proc/sys/vm/max_map_count", -1);
+    long somax = ringo__read_long("/proc/sys/net/core/somaxconn", -1);
+    long migrate = ringo__read_long("/proc/sys/net/ipv4/tcp_migrate_req", -1);
     unsigned long long stacks =
         maps > MAPS_RESERVE ? (unsigned long long)(maps - MAPS_RESERVE) / MAPS_PER_STACK : 0;
     unsigned long long conns = (unsigned long long)threads * max_conns;
@@ -290,16 +278,10 @@ static void check_sysctls(check *c, unsigned threads, uint32_t max_conns, int ba
 /* kTLS needs the "tls" upper-layer protocol: built in or module tls.ko. */
 static void check_ktls(check *c)
 {
-    char ulp[256] = "", words[256], path[320], *save = NULL;
-    FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
+    char ulp[256], words[256], path[320], *save = NULL;
     struct utsname u;
 
-    if (f) {
-        if (!fgets(ulp, sizeof(ulp), f))
-            ulp[0] = '\0';
-        fclose(f);
-    }
-    ulp[strcspn(ulp, "\n")] = '\0';
+    ringo__read_line("/proc/sys/net/ipv4/tcp_available_ulp", ulp, sizeof(ulp));
     strcpy(words, ulp);
     for (char *t = strtok_r(words, " ", &save); t; t = strtok_r(NULL, " ", &save))
         if (!strcmp(t, "tls")) {

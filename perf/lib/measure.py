@@ -37,30 +37,27 @@ def tree(pid):
     return pids
 
 
-def cpu_ticks(pids):
-    """utime + stime of the processes (all threads), in clock ticks."""
-    total = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
-    return total
+def proc_stat(pid):
+    """(comm, the fields after it) of /proc/PID/stat, or None once the process is gone:
+    fields[1] is field 4 of proc(5) (ppid), fields[11:15] fields 14-17 (utime, stime,
+    cutime, cstime)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            head, rest = f.read().rsplit(")", 1)
+    except OSError:
+        return None
+    return head.split("(", 1)[1], rest.split()
 
 
-def reaped_ticks(pids):
-    """cpu_ticks() plus the children's time each process has reaped (cutime + cstime): a
-    database backend that exited during a window is counted through the postmaster."""
+def cpu_ticks(pids, reaped=False):
+    """utime + stime of the processes (all threads), in clock ticks; reaped: plus the
+    children's time each has reaped (cutime + cstime), so that a database backend that
+    exited during a window is counted through the postmaster."""
     total = 0
     for p in pids:
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(x) for x in fields[11:15])  # fields 14-17 of proc(5)
+        st = proc_stat(p)
+        if st:
+            total += sum(int(x) for x in st[1][11:15 if reaped else 13])
     return total
 
 
@@ -135,15 +132,9 @@ def all_ticks():
     disturbed (a process that came and went during the run stays unnamed)."""
     out = {}
     for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                head, rest = f.read().rsplit(")", 1)
-        except OSError:
-            continue
-        fields = rest.split()
-        out[int(d)] = (head.split("(", 1)[1], int(fields[11]) + int(fields[12]))
+        st = proc_stat(d) if d.isdigit() else None
+        if st:
+            out[int(d)] = (st[0], int(st[1][11]) + int(st[1][12]))
     return out
 
 
@@ -256,7 +247,7 @@ class Window:
         self.server_pids, self.cpus, self.client_pids = server_pids, cpus, list(client_pids)
         self.db = db
         self.db_pids0 = db() if db else []
-        self.d0 = reaped_ticks(self.db_pids0)
+        self.d0 = cpu_ticks(self.db_pids0, reaped=True)
         self.peak_ok = reset_peak(server_pids)
         self.everyone0 = all_ticks()
         self.c0 = cpu_ticks(self.client_pids)
@@ -265,7 +256,7 @@ class Window:
     def close(self, client_ticks=None, client_pids=()):
         w1, t1, s1 = time.monotonic(), cpu_ticks(self.server_pids), cpu_stat(self.cpus)
         db_pids1 = self.db() if self.db else []
-        db_ticks = reaped_ticks(db_pids1) - self.d0
+        db_ticks = cpu_ticks(db_pids1, reaped=True) - self.d0
         everyone1 = all_ticks()
         if client_ticks is None:
             client_ticks = cpu_ticks(self.client_pids) - self.c0

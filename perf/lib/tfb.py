@@ -10,7 +10,8 @@ pgbench.
   complete, escaped and sorted, updates written back, headers and content types): a
   server that answers wrongly is not measured.
 - Database CPU: utime + stime of the postmaster and every backend (its process tree, with
-  the exited backends' time the postmaster has reaped), over exactly the measured window.
+  the exited backends' time the postmaster has reaped), over exactly the measured window
+  (measure.cpu_ticks(reaped=True)).
 - pgbench: `pgbench -S -M prepared` (select-only, its own pgbench_accounts table at scale
   1) with the same connections, one thread and the same duration as wrk: the database's
   ceiling on this machine for a single-row primary-key lookup.
@@ -46,9 +47,9 @@ class Cluster:
     def start(self):
         if not self.own:  # a running server: measure its postmaster, the backend's parent
             try:
+                from measure import proc_stat
                 backend = self.psql("SELECT pg_backend_pid()")[0][0]
-                with open(f"/proc/{backend}/stat") as f:
-                    self.pid = int(f.read().rsplit(")", 1)[1].split()[1])
+                self.pid = int(proc_stat(backend)[1][1])  # its parent
                 return True
             except Exception as e:  # noqa: BLE001 - any failure means: no database
                 self.error = str(e).strip()
@@ -105,20 +106,6 @@ def postmaster_pid(d):
             with open(os.path.join(root, "postmaster.pid")) as f:
                 return int(f.readline())
     return None
-
-
-def db_ticks(pids):
-    """utime + stime + the reaped children's cutime + cstime, in clock ticks: a backend
-    that exited during the window is counted through its parent, the postmaster."""
-    total = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                v = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(v[11]) + int(v[12]) + int(v[13]) + int(v[14])
-    return total
 
 
 # ---- answer checks ----

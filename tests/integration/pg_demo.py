@@ -13,6 +13,10 @@ import ringo_harness as h
 from ringo_harness import Server, check, check_eq, check_std_headers, get
 
 BUILD = os.path.dirname(os.environ.get("RINGO_BIN", "build/ringo"))
+# A pg_sleep a test acts on while it runs (hangs up, kills its backend, waits for its
+# connection) outlasts what the test does between seeing it start and acting, psql
+# runs included, on a loaded machine; under the demo pools' 10 s statement_timeout.
+LONG_MS = 6000
 _cluster = None
 
 
@@ -37,9 +41,9 @@ def server(conns=4, threads=2, dsn=None, max_pending=0):
     return Server(["--pg", dsn or cluster().dsn, "--quiet"], threads=threads)
 
 
-def fetch(c, path):
+def fetch(c, path, timeout=None):
     c.send(get(path))
-    return c.read_response()
+    return c.read_response(timeout=timeout)
 
 
 def json_ok(r, what):
@@ -60,8 +64,8 @@ def stats(c):
     return json_ok(fetch(c, "/pg/stats"), "/pg/stats")
 
 
-def wait_sleeping(pg, timeout=10):
-    deadline = time.monotonic() + timeout
+def wait_sleeping(pg, timeout=None):
+    deadline = time.monotonic() + (timeout or h.TIMEOUT)
     while time.monotonic() < deadline:
         rows = pg.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' "
                       "AND state = 'active'", db="postgres")
@@ -71,9 +75,11 @@ def wait_sleeping(pg, timeout=10):
     raise h.Failure("pg_sleep never started on the server")
 
 
-def later_requests_get_their_rows(c, pg, what):
+def later_requests_get_their_rows(c, pg, what, behind_ms=0):
+    """behind_ms: the first request may queue that long behind an abandoned query."""
     db = pg.world()
     for n in (1, 3, 20):
-        rows = json_ok(fetch(c, f"/queries?queries={n}"), f"{what}: /queries?queries={n}")
+        wait = h.TIMEOUT + behind_ms / 1000 if n == 1 else None
+        rows = json_ok(fetch(c, f"/queries?queries={n}", wait), f"{what}: /queries?queries={n}")
         check_eq(len(rows), n, f"{what}: rows")
         check_rows(rows, db, f"{what}: /queries?queries={n}")

@@ -27,6 +27,7 @@ Run one file by hand:
 import ctypes
 import errno
 import http.client
+import importlib
 import json
 import os
 import queue
@@ -370,6 +371,10 @@ class Reader:
     def fill(self, deadline):  # -> bool: got more bytes
         raise NotImplementedError
 
+    def wait_timeout(self):
+        """How long one response may take unless the caller says otherwise."""
+        return TIMEOUT
+
     def _more(self, deadline, what):
         if not self.fill(deadline):
             how = "reset" if self.reset else "closed"
@@ -378,7 +383,7 @@ class Reader:
     def read_response(self, head=False, timeout=None):
         """Reads one response (a 1xx interim one counts as a response).
         head=True: the request was HEAD, no body follows."""
-        deadline = deadline_after(timeout or TIMEOUT)
+        deadline = deadline_after(timeout or self.wait_timeout())
         while True:
             i = self.buf.find(b"\r\n\r\n")
             if i >= 0:
@@ -481,6 +486,11 @@ class Conn(Reader):
 
     def local_port(self):
         return self.sock.getsockname()[1]
+
+    def wait_timeout(self):
+        # A connection opened with a longer timeout (a large body, a slow job) waits
+        # that long for its responses too, not only for its sends.
+        return max(self.timeout, TIMEOUT)
 
     def send(self, data, tolerate_close=False):
         """sendall; with tolerate_close a peer that already closed (EPIPE,
@@ -817,6 +827,30 @@ def main():
     if skips and not passes:
         sys.exit(EXIT_SKIP)
     sys.exit(EXIT_PASS)
+
+
+# ---- Python modules from Debian packages ----
+
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+def need_module(name, package, fail=False):
+    """Imports module `name` (Debian package `package`) for a test file. When the python
+    running the file lacks it, the file runs itself again under Debian's python3 (where
+    scripts/deps.sh installs it); when that one lacks it too, the file exits 77 (skip),
+    or 1 with fail=True, with a line saying so. Call it before registering cases."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        pass
+    if os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON) and \
+            os.access(DEBIAN_PYTHON, os.X_OK) and not os.environ.get("RINGO_TEST_REEXEC"):
+        os.environ["RINGO_TEST_REEXEC"] = "1"
+        script = os.path.abspath(sys.argv[0])
+        os.execv(DEBIAN_PYTHON, [DEBIAN_PYTHON, script, *sys.argv[1:]])
+    print(f"{'FAIL' if fail else 'SKIP'} all: the Python module '{name.split('.')[0]}' is "
+          f"missing (Debian package {package}; scripts/deps.sh installs it)")
+    sys.exit(EXIT_FAIL if fail else EXIT_SKIP)
 
 
 # ---- socket helpers shared by the async and sync tests ----

@@ -158,7 +158,10 @@ def urlencoded_at_the_limit(srv):
 def large_file_part(srv):
     data = os.urandom((16 if h.SANITIZED else 64) << 20)
     files = [("big", "big.bin", "application/octet-stream", data)]
-    c = Conn(srv, timeout=h.TIMEOUT * 4)
+    # The long timeout covers the answer too: the demo reads the spooled part back and
+    # hashes it before answering (over 10 s on a loaded 2-core machine; the whole case
+    # took 60 s under 4 busy loops).
+    c = Conn(srv, timeout=h.TIMEOUT * 6)
     r = post_form(c, "/form", multipart([("title", "big"), files[0]]))
     check_eq(r.status, 200, "large file part")
     expect_files(r.json(), files)

@@ -34,6 +34,7 @@ SIGTERM): the failures are printed instead of checked. RINGO_LB_LOAD=ab
 makes the load `ab -k -c 100` (apache2-utils) instead of the 8 Python
 clients.
 """
+import contextlib
 import os
 import shutil
 import signal
@@ -301,30 +302,22 @@ def report(name, ok, failures, secs):
         check(not failures, f"{len(failures)} failed requests: {sorted(set(failures))[:5]}")
 
 
-@case(server=False)
-def haproxy_proxy_v2_and_rolling_restart():
-    need("haproxy")
-    tmp = tempfile.mkdtemp(prefix="proxy-lb-haproxy-")
+@contextlib.contextmanager
+def balanced(proxy, extra):
+    """Two ringo instances (with flags extra) behind proxy(tmp, frontend port, ports), one of
+    haproxy() and nginx(); yields (servers, ports, balancer). On a failure the balancer's
+    log is printed; in any case the balancer is stopped, then the instances (each must stop
+    cleanly)."""
+    need(proxy.__name__)
+    tmp = tempfile.mkdtemp(prefix=f"proxy-lb-{proxy.__name__}-")
     ports = [free_port(), free_port()]
-    extra = ["--proxy-protocol", "--trusted-proxies", "127.0.0.1"]
     servers = {"fe": free_port()}
     lb = None
     try:
         for i, p in enumerate(ports):
             servers[i] = ringo(p, extra).start()
-        lb = haproxy(tmp, servers["fe"], ports)
-        wait_until(lambda: haproxy_status(lb) == {"r0": "UP", "r1": "UP"}, "both are UP")
-        seen = set()
-        for _ in range(4):
-            status, body, cport = get_from(servers["fe"], "/whoami")
-            check_eq(status, 200, "GET /whoami through HAProxy")
-            seen.add(h.json.loads(body)["peer"])
-            check_eq(h.json.loads(body)["peer"], f"{CLIENT_ADDR}:{cport}",
-                     "the client's address through PROXY v2")
-        ok, failures, secs = rolling_restart(
-            servers, ports, extra, lambda i: haproxy_status(lb).get(f"r{i}") == "UP",
-            down=lambda i: haproxy_status(lb).get(f"r{i}", "").startswith("DOWN"))
-        report("HAProxy rolling restart", ok, failures, secs)
+        lb = proxy(tmp, servers["fe"], ports)
+        yield servers, ports, lb
     except BaseException:
         if lb:
             print(lb.log_text()[-3000:])
@@ -339,17 +332,25 @@ def haproxy_proxy_v2_and_rolling_restart():
 
 
 @case(server=False)
+def haproxy_proxy_v2_and_rolling_restart():
+    extra = ["--proxy-protocol", "--trusted-proxies", "127.0.0.1"]
+    with balanced(haproxy, extra) as (servers, ports, lb):
+        wait_until(lambda: haproxy_status(lb) == {"r0": "UP", "r1": "UP"}, "both are UP")
+        for _ in range(4):
+            status, body, cport = get_from(servers["fe"], "/whoami")
+            check_eq(status, 200, "GET /whoami through HAProxy")
+            check_eq(h.json.loads(body)["peer"], f"{CLIENT_ADDR}:{cport}",
+                     "the client's address through PROXY v2")
+        ok, failures, secs = rolling_restart(
+            servers, ports, extra, lambda i: haproxy_status(lb).get(f"r{i}") == "UP",
+            down=lambda i: haproxy_status(lb).get(f"r{i}", "").startswith("DOWN"))
+        report("HAProxy rolling restart", ok, failures, secs)
+
+
+@case(server=False)
 def nginx_keepalive_forwarded_and_rolling_restart():
-    need("nginx")
-    tmp = tempfile.mkdtemp(prefix="proxy-lb-nginx-")
-    ports = [free_port(), free_port()]
     extra = ["--trusted-proxies", "127.0.0.1", "--forwarded", "x", "--reuse-port"]
-    servers = {"fe": free_port()}
-    lb = None
-    try:
-        for i, p in enumerate(ports):
-            servers[i] = ringo(p, extra).start()
-        lb = nginx(tmp, servers["fe"], ports)
+    with balanced(nginx, extra) as (servers, ports, lb):
         wait_until(lambda: get_from(servers["fe"], "/readyz")[0] == 200, "nginx answers")
         before = tcp_conns(ports)
         for _ in range(40):
@@ -366,17 +367,6 @@ def nginx_keepalive_forwarded_and_rolling_restart():
             return get_from(ports[i], "/readyz")[0] == 200
         ok, failures, secs = rolling_restart(servers, ports, extra, healthy, overlap=True)
         report("nginx rolling restart", ok, failures, secs)
-    except BaseException:
-        if lb:
-            print(lb.log_text()[-3000:])
-        raise
-    finally:
-        if lb:
-            lb.stop()
-        for i in (0, 1):
-            if i in servers:
-                servers[i].stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @case(server=False)

@@ -24,22 +24,13 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-DEBIAN_PYTHON = "/usr/bin/python3"
-
-try:
-    from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
-except ImportError:
-    if os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON) and \
-            os.access(DEBIAN_PYTHON, os.X_OK) and not os.environ.get("RINGO_OBSERVE_REEXEC"):
-        os.environ["RINGO_OBSERVE_REEXEC"] = "1"
-        os.execv(DEBIAN_PYTHON, [DEBIAN_PYTHON, os.path.abspath(__file__), *sys.argv[1:]])
-    # A missing tool fails the test: it must never pass without checking.
-    print("FAIL all: the Python module 'prometheus_client' is missing "
-          "(Debian package python3-prometheus-client; scripts/deps.sh installs it)")
-    sys.exit(1)
-
 import ringo_harness as h  # noqa: E402
 from ringo_harness import Conn, case, check, check_eq, get, request  # noqa: E402
+
+# A missing tool fails the test: it must never pass without checking.
+text_string_to_metric_families = h.need_module(
+    "prometheus_client.parser", "python3-prometheus-client", fail=True
+).text_string_to_metric_families
 
 ID_RE = re.compile(r"^[0-9a-f]{12}-[0-9a-f]+-[0-9a-f]+$")
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

@@ -39,22 +39,11 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-DEBIAN_PYTHON = "/usr/bin/python3"
-
-try:
-    import jsonschema  # noqa: E402
-except ImportError:
-    if os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON) and \
-            os.access(DEBIAN_PYTHON, os.X_OK) and not os.environ.get("RINGO_OPENAPI_REEXEC"):
-        os.environ["RINGO_OPENAPI_REEXEC"] = "1"
-        os.execv(DEBIAN_PYTHON, [DEBIAN_PYTHON, os.path.abspath(__file__), *sys.argv[1:]])
-    print("SKIP all: the Python module 'jsonschema' is missing "
-          "(Debian package python3-jsonschema; scripts/deps.sh installs it)")
-    sys.exit(77)
-
 import ringo_harness as h  # noqa: E402
 from ringo_harness import (Conn, case, check, check_eq, check_std_headers, get,  # noqa: E402
                            request)
+
+jsonschema = h.need_module("jsonschema", "python3-jsonschema")
 
 SCHEMA_FILE = os.path.join(HERE, "openapi", "schema-3.1.json")
 CDN = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"

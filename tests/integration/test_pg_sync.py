@@ -264,13 +264,15 @@ def max_conns_reached_answers_503_busy():
     with env_set(RINGO_DEMO_PG_MAX_CONNS="1"), Server(pg_args()) as srv:
         holder, other = Conn(srv), Conn(srv)
         check_json(fetch(other, "/sync/db"), "/sync/db before")
-        holder.send(get("/sync/pg/sleep?ms=4000&timeout_ms=10000"))
+        # Long enough to outlast wait_sleeping()'s psql runs and the 1 s wait on a loaded
+        # machine (LONG_MS of tests/integration/pg_demo.py).
+        holder.send(get("/sync/pg/sleep?ms=6000&timeout_ms=10000"))
         wait_sleeping()
         r = fetch(other, "/sync/db")
         check_eq(r.status, 503, "/sync/db while the only connection is held")
         check_eq(r.json(), {"detail": "database busy: no free connection"}, "503 body")
         check_eq(r.header("retry-after"), "1", "Retry-After")
-        r = holder.read_response(timeout=20)
+        r = holder.read_response(timeout=TIMEOUT + 6)
         check_eq(r.status, 200, "the request that held the connection")
         check_worlds([check_json(fetch(other, "/sync/db"), "/sync/db after")], "after")
         check(PG.backends() <= 1, "max_conns 1: at most one connection to the server")

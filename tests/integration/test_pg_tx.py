@@ -20,8 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pg_cluster  # noqa: E402
 import ringo_harness as h  # noqa: E402
 from ringo_harness import Conn, case, check_eq  # noqa: E402
-from pg_demo import (check_rows, cluster, fetch, json_ok, later_requests_get_their_rows,  # noqa: E402
-                     server, stats, wait_sleeping)
+from pg_demo import (LONG_MS, check_rows, cluster, fetch, json_ok,  # noqa: E402
+                     later_requests_get_their_rows, server, stats, wait_sleeping)
 
 
 def post(c, path):
@@ -93,12 +93,13 @@ def transaction_rolled_back_on_hang_up_and_deadline():
         c = Conn(srv)
         fetch(c, "/db")
         gone = Conn(srv)
-        gone.send(h.request("POST", "/pg/tx/world/31?number=999&sleep_ms=1500"))
+        gone.send(h.request("POST", f"/pg/tx/world/31?number=999&sleep_ms={LONG_MS}"))
         wait_sleeping(pg)
         gone.abort()
         # The connection was given back at once: this batch queues behind the sleep and the
         # ROLLBACK, on the same connection, outside the transaction.
-        check_rows([json_ok(fetch(c, "/db"), "/db after the hang-up")], pg.world(), "/db")
+        r = fetch(c, "/db", h.TIMEOUT + LONG_MS / 1000)
+        check_rows([json_ok(r, "/db after the hang-up")], pg.world(), "/db")
         wait_no_open_transaction(pg)
         check_eq(pg.world([31])[31], 1, "the hung-up request's update, rolled back")
         r = post(c, "/pg/tx-deadline/world/32?number=999&sleep_ms=1500")
@@ -122,12 +123,12 @@ def transaction_pins_its_connection():
     with server(conns=1, threads=1) as srv:
         holder, other = Conn(srv), Conn(srv)
         fetch(other, "/db")
-        holder.send(h.request("POST", "/pg/tx/world/41?number=4141&sleep_ms=4000"))
+        holder.send(h.request("POST", f"/pg/tx/world/41?number=4141&sleep_ms={LONG_MS}"))
         wait_sleeping(pg)
         r = fetch(other, "/db")
         check_eq(r.status, 503, "/db while the only connection is pinned")
         check_eq(r.json(), {"detail": "database busy: no free connection"}, "503 body")
-        r = holder.read_response(timeout=20)
+        r = holder.read_response(timeout=h.TIMEOUT + LONG_MS / 1000)
         check_eq(r.status, 200, "the transaction's request")
         wait_no_open_transaction(pg)
         check_eq(pg.world([41])[41], 4141, "committed")

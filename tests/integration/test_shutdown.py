@@ -133,7 +133,9 @@ def ring_sleeps_past_the_drain_timeout(srv=None):
     # keep arming a timeout for a deadline already past (it would fire at
     # once, again and again): over 1.5 s it uses next to no CPU. The
     # teardown timeout (which bounds running sync jobs too) is well past it.
-    sleep_ms = int(4000 * h.SCALE)
+    # The handler outlasts the 3 s of the test by a margin a loaded machine does not eat:
+    # once it returns, the ring exits and there is no thread left to measure.
+    sleep_ms = int(6000 * h.SCALE)
     args = ["--drain-timeout", 200, "--pool-threads", 1, "--teardown-timeout", 60000]
     with Server(args=args) as srv:
         c = Conn(srv)
@@ -148,7 +150,7 @@ def ring_sleeps_past_the_drain_timeout(srv=None):
         time.sleep(1.5)
         used = ring_cpu_ticks(srv) - t0
         check(used < 50, f"the stopping ring used {used} clock ticks of CPU in 1.5 s")
-        srv.wait_stopped(timeout=30)
+        srv.wait_stopped(timeout=sleep_ms / 1000 + 30)
         c.read_until_close(timeout=5)
         c.close()
 

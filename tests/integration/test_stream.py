@@ -334,9 +334,14 @@ def shutdown_cuts_a_declared_length_stream_it_cancelled():
     srv.start()
     try:
         n = 8 << 20
+        stats = StatsConn(srv)
+        base = stats.get()
         c = Conn(srv, rcvbuf=4096)
         c.send(get(f"/stream?bytes={n}&declare={n}") + get("/"))
-        time.sleep(0.5)  # the window fills: the handler waits in a write
+        # The window fills: the handler waits in a write (the only place /stream parks).
+        stats.wait_for(lambda st: st["stacks_live"] > base["stacks_live"],
+                       "the stream's handler parked on the full window")
+        stats.close()
         srv.send_signal(signal.SIGTERM)
         deadline = h.deadline_after(h.TIMEOUT)
         while c.fill(deadline):

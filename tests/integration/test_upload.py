@@ -134,10 +134,11 @@ def body_timeout_restarts_on_data(srv):
     head = msg[:len(msg) - len(data)]
     c = Conn(srv)
     c.send(head)
-    # 8 pieces 300 ms apart: 2.1 s in all, each gap under the route's 500 ms.
-    for i in range(8):
-        time.sleep(0.3)
-        c.send(data[i * 500:(i + 1) * 500])
+    # 16 pieces 100 ms apart: 1.5 s in all, three times the route's 500 ms wait, while
+    # each gap leaves 400 ms to a loaded machine before the wait would run out.
+    for i in range(16):
+        time.sleep(0.1)
+        c.send(data[i * 250:(i + 1) * 250])
     expect_upload(c.read_response(), data, "a slow upload that keeps moving")
     # A stall longer than the wait: 408.
     c.send(head + data[:100])
