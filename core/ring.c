@@ -574,7 +574,6 @@ static void teardown(ringo__ring *r)
     }
     ringo__bufring_free(r);
     ringo__pipes_free(r);
-    ringo__fixbufs_free(r);
     ringo__fibers_ring_exit(r);
     /* A loop that failed never closed it: no sender may name the fd once it is gone. */
     atomic_fetch_or_explicit(&r->xholds, RING_XCLOSED, memory_order_acq_rel);

@@ -76,7 +76,6 @@ typedef struct ringo__ring_stats {
     _Atomic uint64_t pipes_busy;
     _Atomic uint64_t reqs_running, ring_rejected; /* http/exec.c: max_ring_inflight */
     _Atomic uint64_t bytes_sent, bytes_recv; /* written by the ring only (plain load + store) */
-    _Atomic uint64_t fixbufs_busy;           /* core/fixbufs.c: registered buffers lent */
 } ringo__ring_stats;
 
 /* ---- connection: called by the protocol ---- */
@@ -211,25 +210,6 @@ typedef struct ringo__pipe {
 } ringo__pipe;
 int ringo__pipe_get(ringo__ring *r, ringo__pipe *out);
 void ringo__pipe_put(ringo__ring *r, ringo__pipe *p, bool clean);
-
-/*
- * Registered buffers for IORING_OP_READ_FIXED and IORING_OP_SEND_ZC, from
- * the ring's bounded pool (core/fixbufs.c). Ring thread only.
- * ringo__fixbuf_get() returns 0 and a buffer (its index in the ring's
- * registration, its address and size), -EBUSY when every one is lent,
- * -ENOMEM when the ring has none (the kernel refused to register them).
- * A buffer goes back with ringo__fixbuf_put() only after the last CQE of
- * every op that used it (a zero-copy send's notification).
- */
-#define RINGO__FIXBUF_COUNT 8u
-#define RINGO__FIXBUF_SIZE (256u * 1024u)
-typedef struct ringo__fixbuf {
-    char *ptr;
-    uint32_t size;
-    uint16_t index;
-} ringo__fixbuf;
-int ringo__fixbuf_get(ringo__ring *r, ringo__fixbuf *out);
-void ringo__fixbuf_put(ringo__ring *r, ringo__fixbuf *b);
 
 /* The ring of the calling thread (NULL on other threads). */
 ringo__ring *ringo__ring_current(void);

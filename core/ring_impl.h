@@ -107,10 +107,6 @@ struct ringo__ring {
     /* Pipes for splice (core/pipes.c): pipes[0..pipes_idle) wait, pipes_busy are lent. */
     ringo__pipe *pipes;
     uint32_t pipes_idle, pipes_busy, pipes_cap;
-    /* Registered buffers (core/fixbufs.c): one mapping, bit i of fixbuf_free: i is free. */
-    char *fixbuf_base;
-    uint32_t fixbuf_free;
-    bool fixbuf_failed; /* the kernel refused the registration: none for this ring */
     /* Watchdog stamps: which handler holds the ring since when (ms). */
     _Atomic(const char *) wd_label;
     _Atomic uint64_t wd_since;
@@ -141,9 +137,6 @@ void ringo__conn_proxy_input(ringo__conn *c, const char *p, size_t n);
 
 /* core/pipes.c */
 void ringo__pipes_free(ringo__ring *r);
-
-/* core/fixbufs.c: unmaps the pool (the registration ends with the ring). */
-void ringo__fixbufs_free(ringo__ring *r);
 
 /* core/timer.c */
 void ringo__timer_update(ringo__ring *r, ringo__conn *c);

@@ -627,7 +627,6 @@ void ringo__server_stats(const ringo__server *s, ringo_stats *out)
         SUM(pool_hops);
         SUM(pipes_busy);
         SUM(ring_rejected);
-        SUM(fixbufs_busy);
 #undef SUM
     }
 }

@@ -281,7 +281,6 @@ static int stats_route(ringo_req *req, void *udata)
         {"conns_accepted", (int64_t)st.conns_accepted},
         {"route_rejected", (int64_t)st.route_rejected},
         {"memory_rejected", (int64_t)st.memory_rejected},
-        {"fixbufs_busy", (int64_t)st.fixbufs_busy},
     };
     return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
 }
@@ -845,8 +844,7 @@ static void usage(FILE *f)
                "             [--metrics PATH] [--access-log PATH|-]\n"
                "             [--access-log-format combined|json] [--request-ids]\n"
                "             [--no-h2c] [--h2-max-streams N] [--h2-max-resets N]\n"
-               "             [--h2-window B]\n"
-               "             [--file-send-zc]\n");
+               "             [--h2-window B]\n");
 }
 
 enum {
@@ -915,8 +913,7 @@ enum {
     OPT_NOH2C,
     OPT_H2STREAMS,
     OPT_H2RESETS,
-    OPT_H2WINDOW,
-    OPT_SENDZC
+    OPT_H2WINDOW
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -1059,7 +1056,6 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"h2-max-streams", 1, 0, OPT_H2STREAMS},
                                          {"h2-max-resets", 1, 0, OPT_H2RESETS},
                                          {"h2-window", 1, 0, OPT_H2WINDOW},
-                                         {"file-send-zc", 0, 0, OPT_SENDZC},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -1131,7 +1127,6 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_H2WINDOW: cfg->h2_window = (uint32_t)v; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
-        case OPT_SENDZC: hooks->file_send_zc = 1; break;
         case OPT_OPENAPI: openapi.json_path = optarg; break;
         case OPT_DOCS: openapi.docs_path = optarg; break;
         case OPT_SWAGGER: openapi.ui_dir = optarg; break;

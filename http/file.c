@@ -501,97 +501,6 @@ static int sendfile_body(ringo_req *r, ringo__file *f, uint64_t *off, uint64_t *
     return other ? 1 : 0;
 }
 
-/* READ_FIXED: up to n bytes of the file at off into the registered buffer. */
-static int await_read_fixed(const ringo__file *f, const ringo__fixbuf *b, uint64_t off, unsigned n)
-{
-    struct io_uring_sqe *sqe = ringo__ring_sqe(ringo__fiber_current()->ring);
-
-    io_uring_prep_read_fixed(sqe, f->fd, b->ptr, n, off, b->index);
-    return ringo__await(sqe, 0);
-}
-
-/*
- * SEND_ZC from the registered buffer. The await ends with the op's last
- * CQE, the notification that the stack let go of the pages: the buffer may
- * be refilled (or lent to another body) once this returns, cancelled or not.
- */
-static int await_send_zc(int sock, const ringo__fixbuf *b, unsigned at, unsigned n, bool more)
-{
-    struct io_uring_sqe *sqe = ringo__ring_sqe(ringo__fiber_current()->ring);
-
-    io_uring_prep_send_zc_fixed(sqe, sock, b->ptr + at, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0), 0,
-                                b->index);
-    return ringo__await(sqe, 0);
-}
-
-/* Sends buffer bytes [0, n) to the lent socket; 0, or -errno (-ECANCELED: over). */
-static int zc_send_all(ringo_req *r, const ringo__fixbuf *b, unsigned n, bool more)
-{
-    ringo__conn *c = r->conn;
-    unsigned at = 0;
-    int ret = 0;
-
-    while (ret == 0 && at < n) {
-        int k;
-        ringo__conn_lent_wait(c); /* the send may wait for room inside the kernel */
-        k = await_send_zc(ringo__conn_fd(c), b, at, n - at, more);
-        if (k > 0) {
-            at += (unsigned)k;
-            ringo__stream_sent(r, (uint64_t)k);
-        } else if (k == -EAGAIN) {
-            ret = wait_writable(c);
-            ret = ret == -EAGAIN ? 0 : ret; /* room */
-        } else {
-            ret = k == 0 ? -EPIPE : k;
-        }
-    }
-    return ret;
-}
-
-/*
- * The registered-buffer path (the file_send_zc hook; see
- * docs/architecture.md, "Sending files", for why it is not the default):
- * IORING_OP_READ_FIXED of a buffer's worth from the file (inline when the
- * pages are cached, else in io-wq), then IORING_OP_SEND_ZC of it until it
- * is all sent, waiting for each send's notification before the buffer is
- * read into again. Returns 1 when the file cannot be read this way at its
- * start (*off, *left: another path sends it), else 0 as the other paths.
- * The buffer goes back to the pool in every case.
- */
-static int zc_body(ringo_req *r, ringo__file *f, ringo__fixbuf *b, uint64_t *off, uint64_t *left)
-{
-    ringo__conn *c = r->conn;
-    int ret = ringo__stream_flushed(r); /* the head first */
-    bool other = false;
-
-    if (ret == 0 && (ret = ringo__conn_lend(c)) < 0) {
-        ringo__fixbuf_put(ringo__conn_ring(c), b);
-        return ret == -ECANCELED ? 0 : 1; /* not lent: another path, unless it is gone */
-    }
-    while (ret == 0 && *left) {
-        unsigned n = *left < b->size ? (unsigned)*left : b->size;
-        int k = await_read_fixed(f, b, *off, n);
-        if (k <= 0) {
-            /* 0: shrunk under us, the stream's end cuts; a read error: logged, cut too. */
-            other = (k == -EINVAL || k == -EOPNOTSUPP) && *off == f->offset;
-            if (k < 0 && k != -ECANCELED && !other)
-                log_read(r, k);
-            break;
-        }
-        *off += (uint64_t)k;
-        *left -= (uint64_t)k;
-        ret = zc_send_all(r, b, (unsigned)k, *left > 0);
-        if (ret < 0 && ret != -ECANCELED) {
-            /* The send failed: as for any response. */
-            ringo__conn_close(c, RINGO__CLOSE_NOW);
-            ret = -ECANCELED;
-        }
-    }
-    ringo__conn_unlend(c);
-    ringo__fixbuf_put(ringo__conn_ring(c), b);
-    return other ? 1 : 0;
-}
-
 static uint64_t splice_min(const ringo_req *r)
 {
     uint64_t v = sess(r->conn)->app->test_hooks.file_splice_min;
@@ -605,7 +514,6 @@ void ringo__file_send(ringo_req *r)
     ringo__ring *ring = ringo__conn_ring(r->conn);
     ringo__file *f = r->file;
     uint64_t off = f->offset, left = f->len;
-    ringo__fixbuf b;
     ringo__pipe p;
     int ret;
 
@@ -621,9 +529,6 @@ void ringo__file_send(ringo_req *r)
     }
     /* A small body costs less copied; no pipe free: the copy path, never a wait. */
     if (left >= splice_min(r)) {
-        if (hooks->file_send_zc && ringo__fixbuf_get(ring, &b) == 0 &&
-            zc_body(r, f, &b, &off, &left) == 0)
-            return;
         if (!hooks->file_sendfile_off && sendfile_body(r, f, &off, &left) == 0)
             return;
         if (ringo__pipe_get(ring, &p) == 0 && splice_body(r, f, &p, &off, &left) == 0)

@@ -18,7 +18,6 @@ typedef struct ringo__test_hooks {
                                  0: RINGO__FILE_SPLICE_MIN, UINT64_MAX: never */
     int file_splice_linked;   /* 1: file -> pipe linked to pipe -> socket (one await) */
     int file_sendfile_off;    /* 1: no sendfile from the page cache, splice (or copy) */
-    int file_send_zc;         /* 1: READ_FIXED into registered buffers + SEND_ZC first */
 } ringo__test_hooks;
 
 /* Sets the app's hooks (copied) for its start. Returns 0, or -EBUSY after start. */

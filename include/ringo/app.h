@@ -262,7 +262,6 @@ typedef struct ringo_stats {
     uint64_t ring_rejected;      /* 503 at once: the ring had max_ring_inflight in progress */
     uint64_t route_rejected;     /* 503 at once: the route had its concurrency limit in progress */
     uint64_t memory_rejected;    /* requests failed over their memory bound (413 or 500) */
-    uint64_t fixbufs_busy;       /* registered buffers lent to file bodies (zero-copy sends) */
 } ringo_stats;
 
 /*

@@ -416,14 +416,17 @@ class RingoFiles(Ringo):
         return super().command() + [self.flag]
 
 
-class RingoSendZc(RingoFiles):
-    """IORING_OP_READ_FIXED into registered buffers, then IORING_OP_SEND_ZC from them."""
-    name, label, flag = "ringo-zc", "ringo, READ_FIXED + SEND_ZC", "--file-send-zc"
-
-
 class RingoSplice(RingoFiles):
     """splice file -> pipe -> socket through io-wq, no sendfile from the ring."""
     name, label, flag = "ringo-splice", "ringo, splice", "--file-no-sendfile"
+
+
+class RingoLinked(RingoFiles):
+    """splice with the file -> pipe splice linked to the pipe -> socket one (one await)."""
+    name, label, flag = "ringo-linked", "ringo, linked splices", "--file-splice-linked"
+
+    def command(self):
+        return super().command() + ["--file-no-sendfile"]
 
 
 class RingoBase(Ringo):
@@ -634,8 +637,8 @@ class FastAPIDef(FastAPI):
         return env
 
 
-ALL = [Ringo, RingoSync, RingoSyncBase, RingoAdmit, RingoObserve, RingoSendZc, RingoSplice,
-       RingoBase, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench]
+ALL = [Ringo, RingoSync, RingoSyncBase, RingoAdmit, RingoObserve, RingoSplice,
+       RingoLinked, RingoBase, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench]
 BY_NAME = {c.name: c for c in ALL}
 ALIASES = {"fastapi": ["fastapi-async", "fastapi-def"]}
 
