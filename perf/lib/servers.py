@@ -430,16 +430,16 @@ class RingoLinked(RingoFiles):
 
 
 class RingoBase(Ringo):
-    """ringo from another build of the demo (RINGO_BASE_BIN), to compare two builds in one
+    """ringo from another build of the demo (BASE_RINGO_BIN), to compare two builds in one
     run: before and after a change."""
     name, label = "ringo-base", "ringo (base build)"
 
     def available(self):
-        b = os.environ.get("RINGO_BASE_BIN")
-        return None if b and os.access(b, os.X_OK) else "RINGO_BASE_BIN names no binary"
+        b = os.environ.get("BASE_RINGO_BIN")
+        return None if b and os.access(b, os.X_OK) else "BASE_RINGO_BIN names no binary"
 
     def command(self):
-        return [os.environ["RINGO_BASE_BIN"]] + super().command()[1:]
+        return [os.environ["BASE_RINGO_BIN"]] + super().command()[1:]
 
 
 class RingoAdmit(Ringo):
