@@ -9,8 +9,9 @@
  * and the route deadline apply as to any stream. Bodies of
  * RINGO__FILE_SPLICE_MIN bytes and more go without a copy through user
  * space: with sendfile(2) on the ring thread while the part about to be
- * sent is in the page cache (cachestat(2) says so; the socket is
- * non-blocking, so nothing waits), else file -> pipe -> socket with
+ * sent is in the page cache (cachestat(2) says so, a few missing pages are
+ * read back in through the ring first; the socket is non-blocking, so
+ * nothing waits), else (a cold file) file -> pipe -> socket with
  * io_uring splices through a pipe of the ring's pool, which run in io-wq
  * workers and may wait for the disk there. Smaller bodies, and any body
  * when the pool has no pipe free, move with io_uring reads into a buffer
@@ -421,11 +422,13 @@ static int check_span(ringo__file *f, uint64_t off, uint64_t span, uint64_t *che
  * The direct path: sendfile(2) from the page cache into the lent,
  * non-blocking socket, at most a chunk per call; when the socket is full,
  * or after a burst of whole chunks, a wait for room (POLLOUT through the
- * ring, cancellable, with send_timeout_ms), which lets the ring's other
- * connections run. No io-wq worker and no pipe of the pool: this is
- * nginx's sendfile, from the ring. Returns 1 when the rest (*off, *left) is not in the page cache,
- * or the file cannot be sent this way (the caller splices or copies it), else 0: done, or the
- * response is over (cut, cancelled, the client dropped).
+ * ring, cancellable; the connection's deadline drops a reader that gives
+ * no room for send_timeout_ms), which lets the ring's other connections
+ * run. No io-wq worker and no pipe of the pool: this is nginx's sendfile,
+ * from the ring. Returns 1 when the rest (*off, *left) is cold
+ * (check_span), or the file cannot be sent this way (the caller splices or
+ * copies it), else 0: done, or the response is over (cut, cancelled, the
+ * client dropped).
  */
 static int sendfile_body(ringo_req *r, ringo__file *f, uint64_t *off, uint64_t *left)
 {
