@@ -449,8 +449,8 @@ static int sendfile_body(ringo_req *r, ringo__file *f, uint64_t *off, uint64_t *
 
         if (*off >= checked) {
             /* A page evicted again and again (or a cold file): splice reads the rest. */
-            ret =
-                faults > RINGO__FILE_FAULTS_MAX ? 1 : check_span(f, *off, span, &checked, &scratch);
+            ret = faults >= RINGO__FILE_FAULTS_MAX ? 1
+                                                   : check_span(f, *off, span, &checked, &scratch);
             if (ret == 1) {
                 ret = 0;
                 other = true;
