@@ -421,11 +421,23 @@ int ringo__conn_lend(ringo__conn *c)
     return 0;
 }
 
+void ringo__conn_lent_wait(ringo__conn *c)
+{
+    uint32_t ms = c->ring->srv->cfg.send_timeout_ms;
+
+    if (!c->lent || !ms || c->state != CONN_OPEN)
+        return;
+    c->io_deadline = c->ring->now + ms;
+    ringo__timer_update(c->ring, c);
+}
+
 void ringo__conn_unlend(ringo__conn *c)
 {
     if (!c->lent)
         return;
     c->lent = false;
+    if (c->state == CONN_OPEN)
+        c->io_deadline = 0; /* the borrower's; a send or a linger sets its own */
     set_nonblock(c->fd, false);
     if (c->state != CONN_OPEN)
         return;

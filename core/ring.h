@@ -124,6 +124,16 @@ int ringo__conn_fd(const ringo__conn *c);
 int ringo__conn_lend(ringo__conn *c);
 void ringo__conn_unlend(ringo__conn *c);
 
+/*
+ * The borrower is about to wait for room in the lent socket: the
+ * connection is closed (RINGO__CLOSE_NOW, so the protocol's on_close
+ * cancels the borrower's wait) when no room came for send_timeout_ms, as
+ * for the connection's own sends. A deadline from the ring's timer heap,
+ * not a linked timeout per wait: moving it later costs a compare. It ends
+ * with ringo__conn_unlend().
+ */
+void ringo__conn_lent_wait(ringo__conn *c);
+
 /* True once close was requested: the protocol should stop producing output. */
 bool ringo__conn_closing(const ringo__conn *c);
 

@@ -9,8 +9,9 @@
  * and the route deadline apply as to any stream. Bodies of
  * RINGO__FILE_SPLICE_MIN bytes and more go without a copy through user
  * space: with sendfile(2) on the ring thread while the part about to be
- * sent is in the page cache (cachestat(2) says so; the socket is
- * non-blocking, so nothing waits), else file -> pipe -> socket with
+ * sent is in the page cache (cachestat(2) says so, a few missing pages are
+ * read back in through the ring first; the socket is non-blocking, so
+ * nothing waits), else (a cold file) file -> pipe -> socket with
  * io_uring splices through a pipe of the ring's pool, which run in io-wq
  * workers and may wait for the disk there. Smaller bodies, and any body
  * when the pool has no pipe free, move with io_uring reads into a buffer
@@ -49,6 +50,16 @@
  */
 #define RINGO__FILE_SENDFILE_CHUNK (2u << 20)
 #define RINGO__FILE_SENDFILE_BURST 4u
+
+/*
+ * One cachestat(2) covers this much of the file ahead of the next call;
+ * the calls that follow send it without asking again, however short the
+ * socket makes them.
+ */
+#define RINGO__FILE_RESIDENT_SPAN RINGO__FILE_SENDFILE_CHUNK
+
+/* Pages read in for one span without progress before the rest goes by splice. */
+#define RINGO__FILE_FAULTS_MAX 8u
 
 /* cachestat(2) (Linux 6.5), which libc headers may not declare yet. */
 #ifndef SYS_cachestat
@@ -166,25 +177,27 @@ static int await_splice(int in, int64_t in_off, int out, unsigned len, unsigned 
 }
 
 /*
- * Waits until the socket takes bytes again: -EAGAIN (go on), -ETIMEDOUT
- * after timeout_ms (0: none) without room, -ECANCELED, another -errno.
+ * Waits until the lent socket takes bytes again: -EAGAIN (go on),
+ * -ECANCELED (also when no room came for send_timeout_ms: the connection's
+ * deadline closed it, ringo__conn_lent_wait), another -errno.
  */
-static int wait_writable(int sock, uint32_t timeout_ms)
+static int wait_writable(ringo__conn *c)
 {
-    struct io_uring_sqe *sqe = ringo__ring_sqes(ringo__fiber_current()->ring, timeout_ms ? 2 : 1);
+    struct io_uring_sqe *sqe = ringo__ring_sqe(ringo__fiber_current()->ring);
     int ret;
 
-    io_uring_prep_poll_add(sqe, sock, POLLOUT);
-    ret = ringo__await(sqe, timeout_ms);
+    ringo__conn_lent_wait(c);
+    io_uring_prep_poll_add(sqe, ringo__conn_fd(c), POLLOUT);
+    ret = ringo__await(sqe, 0);
     return ret >= 0 ? -EAGAIN : ret;
 }
 
 /* pipe -> socket; -EAGAIN after a wait for room (call again). */
-static int to_socket(const ringo__pipe *p, int sock, size_t n, bool more, uint32_t tmo)
+static int to_socket(const ringo__pipe *p, ringo__conn *c, size_t n, bool more)
 {
-    int ret = await_splice(p->rd, -1, sock, (unsigned)n, more ? SPLICE_F_MORE : 0);
+    int ret = await_splice(p->rd, -1, ringo__conn_fd(c), (unsigned)n, more ? SPLICE_F_MORE : 0);
 
-    return ret == -EAGAIN ? wait_writable(sock, tmo) : ret;
+    return ret == -EAGAIN ? wait_writable(c) : ret;
 }
 
 /* Bytes in the pipe (FIONREAD), 0 when it cannot say. */
@@ -206,10 +219,11 @@ static size_t pipe_bytes(const ringo__pipe *p)
  * result, -EAGAIN when the link broke or the socket was full (after a wait
  * for room); *filled is how many bytes the first moved.
  */
-static int splice_linked(const ringo__file *f, uint64_t off, const ringo__pipe *p, int sock,
-                         unsigned n, bool more, uint32_t tmo, size_t *filled)
+static int splice_linked(const ringo__file *f, uint64_t off, const ringo__pipe *p, ringo__conn *c,
+                         unsigned n, bool more, size_t *filled)
 {
     ringo__fiber *t = ringo__fiber_current();
+    int sock = ringo__conn_fd(c);
     struct io_uring_sqe *a = ringo__ring_sqes(t->ring, 2), *b;
     int ret;
 
@@ -225,7 +239,7 @@ static int splice_linked(const ringo__file *f, uint64_t off, const ringo__pipe *
         return ret;
     if (ret == -ECANCELED && !t->cancelled)
         return -EAGAIN; /* the link broke */
-    return ret == -EAGAIN ? wait_writable(sock, tmo) : ret;
+    return ret == -EAGAIN ? wait_writable(c) : ret;
 }
 
 /* Reads into the empty pipe on its own (also after a broken link: learns why). */
@@ -254,9 +268,8 @@ static int fill(ringo_req *r, ringo__file *f, const ringo__pipe *p, uint64_t off
 static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *off, uint64_t *left)
 {
     ringo__conn *c = r->conn;
-    uint32_t tmo = ringo__ring_config(ringo__conn_ring(c))->send_timeout_ms;
     bool linked = sess(c)->app->test_hooks.file_splice_linked, copy = false, broke = false;
-    int sock = ringo__conn_fd(c), ret;
+    int ret;
     size_t inpipe = 0;
 
     ret = ringo__stream_flushed(r); /* the head, before the socket is ours */
@@ -282,10 +295,10 @@ static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *o
             ret = -EAGAIN; /* filled: the socket next */
         } else if (!inpipe) {
             unsigned n = *left < p->size ? (unsigned)*left : p->size;
-            ret = splice_linked(f, *off, p, sock, n, *left > n, tmo, &filled);
+            ret = splice_linked(f, *off, p, c, n, *left > n, &filled);
             broke = ret == -EAGAIN && filled == 0;
         } else {
-            ret = to_socket(p, sock, inpipe, *left > 0, tmo);
+            ret = to_socket(p, c, inpipe, *left > 0);
         }
         *off += filled;
         *left -= filled;
@@ -297,7 +310,7 @@ static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *o
         } else if (ret == -EAGAIN) {
             ret = 0; /* room in the socket, or a read to redo alone */
         } else if (ret != -ECANCELED) {
-            /* No room for send_timeout_ms, or the send failed: as for any response. */
+            /* The send failed: as for any response. */
             ringo__conn_close(c, RINGO__CLOSE_NOW);
             ret = -ECANCELED;
         }
@@ -308,53 +321,149 @@ static int splice_body(ringo_req *r, ringo__file *f, ringo__pipe *p, uint64_t *o
 }
 
 /*
- * Whether every page of [off, off + len) is in the page cache, so that
- * sendfile reads it without waiting for the disk. False when cachestat
- * cannot tell (before Linux 6.5, a file without a page cache: those go by
- * splice). A page evicted between this check and the sendfile, or still
- * being read in for another reader (it counts as cached), makes that one
- * call wait for the disk on the ring thread: the window is one call wide.
+ * How many pages of [off, off + len) are in the page cache, and how many
+ * the range spans; -1 when cachestat cannot tell (before Linux 6.5, a file
+ * without a page cache: those go by splice).
  */
-static bool resident(int fd, uint64_t off, uint64_t len)
+static int64_t cached_pages(int fd, uint64_t off, uint64_t len, uint64_t *pages)
 {
     uint64_t page = (uint64_t)getpagesize(); /* libc's copy from the auxv: no syscall */
     struct ringo__cachestat_range range = {off, len};
     struct ringo__cachestat cs;
 
+    *pages = (off + len + page - 1) / page - off / page;
     if (syscall(SYS_cachestat, fd, &range, &cs, 0) != 0)
-        return false;
-    return cs.nr_cache >= (off + len + page - 1) / page - off / page;
+        return -1;
+    return (int64_t)cs.nr_cache;
+}
+
+static bool resident(int fd, uint64_t off, uint64_t len)
+{
+    uint64_t pages;
+    int64_t n = cached_pages(fd, off, len, &pages);
+
+    return n >= 0 && (uint64_t)n >= pages;
+}
+
+/*
+ * The offset of the first page of [off, off + len) that is not in the page
+ * cache (off itself when that one is missing), found by halving the range:
+ * about log2(pages) cachestat calls. The range is known not to be resident.
+ */
+static uint64_t first_missing(int fd, uint64_t off, uint64_t len)
+{
+    uint64_t page = (uint64_t)getpagesize();
+    uint64_t lo = off / page, hi = (off + len + page - 1) / page;
+
+    /* [off, lo * page) is resident and [lo, hi) holds a missing page. */
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2, from = lo * page < off ? off : lo * page;
+        if (resident(fd, from, mid * page - from))
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo * page < off ? off : lo * page;
+}
+
+/*
+ * Brings the page at off into the page cache without waiting on the ring:
+ * an io_uring read of that one page (into a scratch page), which the
+ * kernel finishes off the ring thread when it must go to the disk. Returns
+ * the read's result (bytes, 0 at the end of the file, -errno).
+ */
+static int fault_in(ringo__file *f, uint64_t off, char **scratch)
+{
+    size_t page = (size_t)getpagesize();
+
+    if (!*scratch && !(*scratch = ringo__malloc(page)))
+        return -ENOMEM;
+    return (int)ringo_await_read(f->fd, *scratch, page, (int64_t)(off - off % page));
+}
+
+/*
+ * Checks the span from *off before sendfile reads it (*checked: how far it
+ * is known to be resident). Returns 0 (go on), 1 (the rest is cold: another
+ * path sends it), or -errno from a read that brought a page in. A span with
+ * a few pages missing is not handed to splice whole (on a machine under
+ * memory pressure single pages of a hot file go and come back): the
+ * resident part before the first missing page is sent, then that page is
+ * read in through the ring, and the span checked again. A span with less
+ * than half its pages cached is a cold file: splice reads it in io-wq with
+ * the kernel's readahead, faster than page by page.
+ */
+static int check_span(ringo__file *f, uint64_t off, uint64_t span, uint64_t *checked,
+                      char **scratch)
+{
+    uint64_t pages, m;
+    int64_t n = cached_pages(f->fd, off, span, &pages);
+    int ret;
+
+    if (n >= 0 && (uint64_t)n >= pages) {
+        *checked = off + span;
+        return 0;
+    }
+    if (n < 0 || (uint64_t)n * 2 < pages)
+        return 1;
+    m = first_missing(f->fd, off, span);
+    if (m > off) {
+        *checked = m;
+        return 0;
+    }
+    ret = fault_in(f, m, scratch);
+    return ret < 0 ? ret : 0; /* 0 bytes (the file shrank): sendfile finds the end */
 }
 
 /*
  * The direct path: sendfile(2) from the page cache into the lent,
  * non-blocking socket, at most a chunk per call; when the socket is full,
  * or after a burst of whole chunks, a wait for room (POLLOUT through the
- * ring, cancellable, with send_timeout_ms), which lets the ring's other
- * connections run. No io-wq worker and no pipe of the pool: this is
- * nginx's sendfile, from the ring. Returns 1 when the rest (*off, *left) is not in the page cache,
- * or the file cannot be sent this way (the caller splices or copies it), else 0: done, or the
- * response is over (cut, cancelled, the client dropped).
+ * ring, cancellable; the connection's deadline drops a reader that gives
+ * no room for send_timeout_ms), which lets the ring's other connections
+ * run. No io-wq worker and no pipe of the pool: this is nginx's sendfile,
+ * from the ring. Returns 1 when the rest (*off, *left) is cold
+ * (check_span), or the file cannot be sent this way (the caller splices or
+ * copies it), else 0: done, or the response is over (cut, cancelled, the
+ * client dropped).
  */
 static int sendfile_body(ringo_req *r, ringo__file *f, uint64_t *off, uint64_t *left)
 {
     ringo__conn *c = r->conn;
-    uint32_t tmo = ringo__ring_config(ringo__conn_ring(c))->send_timeout_ms;
     int sock = ringo__conn_fd(c), ret = ringo__stream_flushed(r); /* the head first */
-    unsigned burst = 0;
+    uint64_t checked = *off; /* [*off, checked) was found in the page cache */
+    unsigned burst = 0, faults = 0;
+    char *scratch = NULL;
     bool other = false;
 
     if (ret == 0 && (ret = ringo__conn_lend(c)) < 0)
         return ret == -ECANCELED ? 0 : 1; /* not lent: another path, unless it is gone */
     while (ret == 0 && *left) {
-        size_t n = *left < RINGO__FILE_SENDFILE_CHUNK ? (size_t)*left : RINGO__FILE_SENDFILE_CHUNK;
+        uint64_t span = *left < RINGO__FILE_RESIDENT_SPAN ? *left : RINGO__FILE_RESIDENT_SPAN;
         off_t pos = (off_t)*off;
+        size_t n;
         ssize_t k;
 
-        if (!resident(f->fd, *off, n)) {
-            other = true;
-            break;
+        if (*off >= checked) {
+            /* A page evicted again and again (or a cold file): splice reads the rest. */
+            ret = faults >= RINGO__FILE_FAULTS_MAX ? 1
+                                                   : check_span(f, *off, span, &checked, &scratch);
+            if (ret == 1) {
+                ret = 0;
+                other = true;
+                break;
+            }
+            if (ret < 0) {
+                if (ret != -ECANCELED)
+                    log_read(r, ret);
+                break; /* the stream's end cuts the response */
+            }
+            if (*off >= checked) {
+                faults++;
+                continue; /* a page was read in: check again */
+            }
         }
+        n = (size_t)(checked - *off < RINGO__FILE_SENDFILE_CHUNK ? checked - *off
+                                                                 : RINGO__FILE_SENDFILE_CHUNK);
         k = sendfile(sock, f->fd, &pos, n);
         if (k == 0)
             break; /* shrunk under us: the stream's end cuts */
@@ -370,21 +479,23 @@ static int sendfile_body(ringo_req *r, ringo__file *f, uint64_t *off, uint64_t *
             if (k > 0) {
                 *off += (uint64_t)k;
                 *left -= (uint64_t)k;
+                faults = 0;
                 ringo__stream_sent(r, (uint64_t)k);
             }
             /* The socket is full (a short call), or the burst is over: wait for room. */
             if (*left && (k < (ssize_t)n || ++burst == RINGO__FILE_SENDFILE_BURST)) {
                 burst = 0;
-                ret = wait_writable(sock, tmo);
+                ret = wait_writable(c);
                 ret = ret == -EAGAIN ? 0 : ret; /* room */
             }
         }
         if (ret < 0 && ret != -ECANCELED) {
-            /* No room for send_timeout_ms, or the send failed: as for any response. */
+            /* The send failed: as for any response. */
             ringo__conn_close(c, RINGO__CLOSE_NOW);
             ret = -ECANCELED;
         }
     }
+    ringo__free(scratch);
     ringo__conn_unlend(c);
     return other ? 1 : 0;
 }

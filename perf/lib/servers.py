@@ -511,6 +511,46 @@ class RingoSyncBase(RingoSync):
         return [os.environ["TFB_BASE_BIN"]] + Ringo.command(self)[1:]
 
 
+class RingoFiles(Ringo):
+    """The demo sending large static files another way, next to plain ringo in the
+    static cases (the 64 MiB one is what they are for)."""
+    routes = {k: RINGO_ROUTES[k] for k in ("static_4k", "static_64m", "livez", "stats")}
+    flag = None
+
+    def available(self):
+        why = super().available()
+        return why or (None if self.knows(self.flag) else f"this demo has no {self.flag}")
+
+    def command(self):
+        return super().command() + [self.flag]
+
+
+class RingoSplice(RingoFiles):
+    """splice file -> pipe -> socket through io-wq, no sendfile from the ring."""
+    name, label, flag = "ringo-splice", "ringo, splice", "--file-no-sendfile"
+
+
+class RingoLinked(RingoFiles):
+    """splice with the file -> pipe splice linked to the pipe -> socket one (one await)."""
+    name, label, flag = "ringo-linked", "ringo, linked splices", "--file-splice-linked"
+
+    def command(self):
+        return super().command() + ["--file-no-sendfile"]
+
+
+class RingoBase(Ringo):
+    """ringo from another build of the demo (BASE_RINGO_BIN), to compare two builds in one
+    run: before and after a change."""
+    name, label = "ringo-base", "ringo (base build)"
+
+    def available(self):
+        b = os.environ.get("BASE_RINGO_BIN")
+        return None if b and os.access(b, os.X_OK) else "BASE_RINGO_BIN names no binary"
+
+    def command(self):
+        return [os.environ["BASE_RINGO_BIN"]] + super().command()[1:]
+
+
 class RingoAdmit(Ringo):
     """The demo with admission control by queue time on (--queue-target, --queue-interval),
     measured in the overload case beside ringo with it off. Skipped when the demo has no
@@ -800,7 +840,8 @@ class FastAPIDef(FastAPI):
         return env
 
 
-ALL = [Ringo, RingoSync, RingoSyncBase, RingoAdmit, RingoObserve, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench,
+ALL = [Ringo, RingoSync, RingoSyncBase, RingoAdmit, RingoObserve, RingoSplice,
+       RingoLinked, RingoBase, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench,
        Ringo2, Ringo2Pinned, RingoBoth, Nginx2, H2o2]
 # The servers that also run as a TLS instance (tls=True) in the TLS cases.
 TLS_SERVERS = [Ringo, Nginx, H2o]

@@ -139,14 +139,31 @@ def sendfile_sha256_and_ranges(srv):
     check_whole_and_ranges(srv, "sendfile")
 
 
-def evict(name):
-    """Drops the file's pages from the page cache (clean pages: fdatasync first)."""
+def evict(name, ranges=((0, 0),)):
+    """Drops the file's pages from the page cache (clean pages: fdatasync first); ranges:
+    (offset, length) pairs, (0, 0) for the whole file."""
     fd = os.open(os.path.join(DIR, name), os.O_RDONLY)
     try:
         os.fdatasync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        for off, n in ranges:
+            os.posix_fadvise(fd, off, n, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
+
+
+def cached_pages(name, off, n):
+    """Pages of [off, off + n) in the page cache (cachestat(2), Linux 6.5)."""
+    import ctypes
+    import struct
+    libc = ctypes.CDLL(None, use_errno=True)
+    out = ctypes.create_string_buffer(40)
+    fd = os.open(os.path.join(DIR, name), os.O_RDONLY)
+    try:
+        ret = libc.syscall(451, fd, struct.pack("QQ", off, n), out, 0)
+    finally:
+        os.close(fd)
+    check_eq(ret, 0, "cachestat")
+    return struct.unpack("5Q", out.raw)[0]
 
 
 @case(args=SENDFILE)
@@ -160,6 +177,56 @@ def sendfile_cold_file_goes_by_splice(srv):
     st = StatsConn(srv)
     st.wait_for(lambda x: x["pipes_busy"] == 0, "cold file: the pipe is back")
     st.close()
+
+
+@case(args=SENDFILE)
+def sendfile_few_pages_evicted_stay_on_sendfile(srv):
+    """Regression: one page of a 2 MiB span missing from the page cache sent the
+    whole rest of the body by splice (through io-wq: more CPU per byte). Now the
+    resident part goes by sendfile, the missing page is read in through the
+    ring, and no pipe is taken. The client reads past the missing pages, then
+    stops: the body is still on its way, and holds no pipe."""
+    # Written 4 KiB at a time, so that its pages are small folios: the page cache
+    # drops whole folios, and a file written or read in large pieces has large ones.
+    name, size, page = "holes.bin", 32 << 20, os.sysconf("SC_PAGE_SIZE")
+    sha = hashlib.sha256()
+    with open(os.path.join(DIR, name), "wb") as f:
+        for _ in range(size // 4096):
+            b = os.urandom(4096)
+            sha.update(b)
+            f.write(b)
+    holes = ((1 << 20, page), ((3 << 20) + 5 * page, 2 * page), (20 << 20, page))
+    evict(name, holes)
+    for off, n in holes:
+        span = off - off % (2 << 20)
+        left = cached_pages(name, span, 2 << 20)
+        check(page * left * 2 > 2 << 20 and page * left < 2 << 20,
+              f"the span at {span >> 20} MiB misses a few pages ({left} cached)")
+    stats = StatsConn(srv)
+    base = stats.get()
+    s = socket.socket(srv.family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.settimeout(h.TIMEOUT)
+    s.connect((srv.connect_host, srv.port))
+    s.sendall(get(f"/files/{name}"))
+    deadline = h.deadline_after(h.TIMEOUT * 3)
+    _, _, rest = head_and_body(s, deadline)
+    got = len(rest)
+    while got < 4 << 20:
+        chunk = s.recv(65536)
+        check(chunk, "the file began")
+        got += len(chunk)
+    st = stats.get()
+    check_eq((st["reqs_live"] > base["reqs_live"], st["pipes_busy"]), (True, 0),
+             "past the missing pages: the body is in flight without a pipe")
+    abort_sock(s)
+    stats.wait_for(lambda x: x["pipes_busy"] == 0 and x["reqs_live"] <= base["reqs_live"],
+                   "hang-up ends it")
+    stats.close()
+    evict(name, holes)
+    status, _, got_sha, n = download(srv, f"/files/{name}")
+    check_eq((status, n, got_sha), (200, size, sha.hexdigest()),
+             "pages missing: status, length, sha256")
 
 
 @case(args=SPLICE)
