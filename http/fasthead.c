@@ -27,6 +27,10 @@
  * fed one at a time go through llhttp. tests/unit/parser_test.c and
  * tests/fuzz/parser_fuzz.c compare the two that way.
  */
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "core/util.h"
 #include "http/http_impl.h"
 
@@ -49,6 +53,39 @@ static inline bool target_byte(unsigned char c) { return c - 0x21u < 0x5eu && c 
 
 /* Visible ASCII, SP and HTAB (llhttp takes obs-text too; that goes to llhttp). */
 static inline bool value_byte(unsigned char c) { return c - 0x20u < 0x5fu || c == '\t'; }
+
+/*
+ * The first byte in [q, end) that is not a target byte (want_tab false) or a
+ * value byte (want_tab true), or end. SSE2 (every x86-64) tests 16 bytes at
+ * a time while 16 remain: targets and values are most of a head's bytes.
+ */
+static const char *skip_bytes(const char *q, const char *end, bool want_tab)
+{
+#ifdef __SSE2__
+    const __m128i lo = _mm_set1_epi8(want_tab ? 0x1f : 0x20), hi = _mm_set1_epi8(0x7f),
+                  extra = _mm_set1_epi8(want_tab ? '\t' : '#');
+
+    while (end - q >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        /* Signed compares: bytes from 0x80 are negative, below lo. */
+        __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
+        __m128i x = _mm_cmpeq_epi8(v, extra);
+        unsigned bad;
+        ok = want_tab ? _mm_or_si128(ok, x) : _mm_andnot_si128(x, ok);
+        bad = (unsigned)_mm_movemask_epi8(ok) ^ 0xffffu;
+        if (bad)
+            return q + __builtin_ctz(bad);
+        q += 16;
+    }
+#endif
+    if (want_tab)
+        while (q < end && value_byte((unsigned char)*q))
+            q++;
+    else
+        while (q < end && target_byte((unsigned char)*q))
+            q++;
+    return q;
+}
 
 /*
  * Fields llhttp interprets (framing, Connection, Upgrade), or the glue does
@@ -93,9 +130,7 @@ static size_t request_line(const ringo_config *cfg, const char *p, size_t n, fas
         h->method_len = 4;
     else
         return 0;
-    q = p + h->method_len + 1;
-    while (q < end && target_byte((unsigned char)*q))
-        q++;
+    q = skip_bytes(p + h->method_len + 1, end, false);
     h->target_len = (uint32_t)(q - p) - h->method_len - 1;
     /* on_url: the target and the method against the request line's limit. */
     if ((uint64_t)h->target_len + h->method_len > cfg->max_request_line)
@@ -121,8 +156,7 @@ static size_t field_line(const char *p, size_t off, size_t n, fast_field *f)
     while (q < end && (*q == ' ' || *q == '\t'))
         q++;
     v = q;
-    while (q < end && value_byte((unsigned char)*q))
-        q++;
+    q = skip_bytes(q, end, true);
     /* An empty value, a bare CR or LF, a CTL, obs-text: llhttp's to judge. */
     if (q == v || end - q < 2 || q[0] != '\r' || q[1] != '\n')
         return 0;

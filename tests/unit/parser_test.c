@@ -234,6 +234,10 @@ static const char *const sweep[] = {
     "GET /echo HTTP/1.1\r\nHost: t\r\nX-Echo: v\r\n@\r\n",
     "GET /echo HTTP/1.1\r\nHost: t\r\nX-Echo: v\r\n\r@",
     "GET /echo HTTP/1.1\r\nHos@: t\r\n\r\n",
+    /* Values and targets with 16 bytes and more behind them (read 16 at a time). */
+    "GET /echo HTTP/1.1\r\nX-Echo: v@w\r\nHost: t\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nX-Echo: abcdefghijklmnopq@rstuvw\r\nHost: t\r\nX: y\r\n\r\n",
+    "GET /echo?abcdefghijklmno@qrstuvw HTTP/1.1\r\nHost: t\r\n\r\n",
     "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: keep-aliv@\r\n\r\n",
     "GET /echo HTTP/1.1\r\nHost: t\r\nConnection:@keep-alive\r\n\r\n",
     "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: keep-alive@\r\n\r\n",
