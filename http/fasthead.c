@@ -178,7 +178,7 @@ static bool scan(const ringo_config *cfg, const char *p, size_t n, fast_head *h)
 
     if (!off)
         return false;
-    h->nfields = 0;
+    h->nfields = h->borrowed = 0;
     while (off < n && p[off] != '\r') {
         fast_field *f = &h->f[h->nfields];
         size_t next;
