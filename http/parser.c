@@ -464,6 +464,8 @@ static int on_message_complete(llhttp_t *p)
     ringo__sess *s = sess_of(p);
 
     s->cur->keep_alive = llhttp_should_keep_alive(p);
+    /* llhttp refuses anything after a closing message: so must the fast head. */
+    s->llhttp_closed = !s->cur->keep_alive;
     /* RFC 9112 §6.1: HTTP/1.0 with Transfer-Encoding is faulty framing: close after it. */
     if ((p->flags & F_CHUNKED) && p->http_minor == 0)
         s->cur->keep_alive = false;
@@ -705,7 +707,7 @@ static int parse(ringo__sess *s, const char *p, size_t n, size_t *consumed)
     if (s->method_scan)
         return parse_method(s, p, n, consumed);
     /* Between two messages: the common head, when whole here, skips llhttp. */
-    if (!s->in_message && ringo__parse_fast(s, p, n, consumed))
+    if (!s->in_message && !s->llhttp_closed && ringo__parse_fast(s, p, n, consumed))
         return 1;
     s->buf_start = p;
     s->buf_end = p + n;
