@@ -66,17 +66,12 @@ static int add_chunk(ringo__arena *a, size_t need)
     return 0;
 }
 
-void *ringo__arena_alloc(ringo__arena *a, size_t n)
+void *ringo__arena_alloc_chunk(ringo__arena *a, size_t need)
 {
-    size_t need = align_up(n ? n : 1);
     void *p;
 
-    if (need < n)
-        return NULL; /* overflow */
-    if (!a->cur || (size_t)(a->end - a->cur) < need) {
-        if (add_chunk(a, need) < 0)
-            return NULL;
-    }
+    if (add_chunk(a, need) < 0)
+        return NULL;
     p = a->cur;
     a->cur += need;
     a->total += need;

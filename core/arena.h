@@ -30,7 +30,10 @@ typedef struct ringo__arena {
 void ringo__arena_init(ringo__arena *a, void *buf, size_t len);
 
 /* n bytes, 16-byte aligned; NULL when out of memory. n == 0 returns a valid pointer. */
-void *ringo__arena_alloc(ringo__arena *a, size_t n);
+static inline void *ringo__arena_alloc(ringo__arena *a, size_t n);
+
+/* ringo__arena_alloc() when the current chunk lacks room: need is n rounded up. */
+void *ringo__arena_alloc_chunk(ringo__arena *a, size_t need);
 
 /* Copies [p, p+n) and appends a NUL. NULL when out of memory. */
 char *ringo__arena_dup(ringo__arena *a, const void *p, size_t n);
@@ -44,5 +47,25 @@ void *ringo__arena_grow(ringo__arena *a, void *old, size_t oldn, size_t newn);
 
 /* Frees every heap chunk. The arena may be re-initialised afterwards. */
 void ringo__arena_free(ringo__arena *a);
+
+/* Inline bodies. */
+
+/* A bump of the current chunk: a request makes several of these, most in its inline chunk. */
+static inline void *ringo__arena_alloc(ringo__arena *a, size_t n)
+{
+    size_t need = (n + 15) & ~(size_t)15; /* 16-byte aligned, as arena.c's align_up() */
+    void *p;
+
+    if (need < n)
+        return NULL; /* overflow */
+    if (!need)
+        need = 16; /* n == 0: a valid pointer all the same */
+    if (!a->cur || (size_t)(a->end - a->cur) < need)
+        return ringo__arena_alloc_chunk(a, need);
+    p = a->cur;
+    a->cur += need;
+    a->total += need;
+    return p;
+}
 
 #endif

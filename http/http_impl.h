@@ -17,6 +17,11 @@
 /* http/parser.c */
 extern const llhttp_settings_t ringo__llhttp_settings;
 int ringo__parse(ringo__sess *s, const char *p, size_t n, size_t *consumed);
+/* At the end of a head: routing, and the body limit it decides. */
+void ringo__parse_routed(ringo__sess *s, ringo_req *r);
+/* http/fasthead.c: 1 when the common head at p was read whole into s->cur (a complete
+ * request, *consumed its bytes), 0 when llhttp must parse it (nothing was changed). */
+int ringo__parse_fast(ringo__sess *s, const char *p, size_t n, size_t *consumed);
 
 /* http/exec.c: running a request (dependencies, handler, middleware, afterwards) */
 void ringo__exec_route(ringo__sess *s, ringo_req *r); /* at the end of its head */

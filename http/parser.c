@@ -336,6 +336,19 @@ static int check_expect(ringo__sess *s, ringo_req *r, bool has_body)
     return 0;
 }
 
+/* The route decides the body's limit and whether it is read before the handler runs. */
+void ringo__parse_routed(ringo__sess *s, ringo_req *r)
+{
+    ringo__exec_route(s, r);
+    r->max_body = r->route && r->route->opts.max_body_bytes ? r->route->opts.max_body_bytes
+                                                            : s->cfg->max_body_bytes;
+    /* A buffered body lives in the arena: the memory bound is its limit too (a
+     * streamed one is read through a window, and spooled bytes do not count). */
+    if (r->arena.limit && r->max_body > r->arena.limit &&
+        !(r->route && (r->route->opts.flags & RINGO_ROUTE_STREAM_BODY)))
+        r->max_body = r->arena.limit;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     ringo__sess *s = sess_of(p);
@@ -356,15 +369,7 @@ static int on_headers_complete(llhttp_t *p)
         return fail(s, 501);
     if ((p->flags & F_CHUNKED) && !only_chunked(r))
         return fail(s, 501); /* RFC 9112 6.1: a coding we do not implement, e.g. gzip */
-    /* The route decides the body's limit and whether it is read before the handler runs. */
-    ringo__exec_route(s, r);
-    r->max_body = r->route && r->route->opts.max_body_bytes ? r->route->opts.max_body_bytes
-                                                            : cfg->max_body_bytes;
-    /* A buffered body lives in the arena: the memory bound is its limit too (a
-     * streamed one is read through a window, and spooled bytes do not count). */
-    if (r->arena.limit && r->max_body > r->arena.limit &&
-        !(r->route && (r->route->opts.flags & RINGO_ROUTE_STREAM_BODY)))
-        r->max_body = r->arena.limit;
+    ringo__parse_routed(s, r);
     if (!(p->flags & F_CHUNKED) && p->content_length > r->max_body) {
         r->arena.over = r->arena.limit && r->max_body == r->arena.limit; /* a memory failure */
         return fail(s, 413);
@@ -459,6 +464,8 @@ static int on_message_complete(llhttp_t *p)
     ringo__sess *s = sess_of(p);
 
     s->cur->keep_alive = llhttp_should_keep_alive(p);
+    /* llhttp refuses anything after a closing message: so must the fast head. */
+    s->llhttp_closed = !s->cur->keep_alive;
     /* RFC 9112 §6.1: HTTP/1.0 with Transfer-Encoding is faulty framing: close after it. */
     if ((p->flags & F_CHUNKED) && p->http_minor == 0)
         s->cur->keep_alive = false;
@@ -699,6 +706,9 @@ static int parse(ringo__sess *s, const char *p, size_t n, size_t *consumed)
         return parse_chunked(s, p, n, consumed);
     if (s->method_scan)
         return parse_method(s, p, n, consumed);
+    /* Between two messages: the common head, when whole here, skips llhttp. */
+    if (!s->in_message && !s->llhttp_closed && ringo__parse_fast(s, p, n, consumed))
+        return 1;
     s->buf_start = p;
     s->buf_end = p + n;
     if (s->cr_next && n) {

@@ -85,13 +85,25 @@ int ringo_resp_set_status(ringo_req *req, int status)
 
 int ringo_resp_get_status(const ringo_req *req) { return req->status; }
 
+/* A CR, LF or NUL in v (one pass: values are short, three memchr calls cost more). */
+static bool value_unsafe(ringo_str v)
+{
+    const uint32_t bad = 1u << '\0' | 1u << '\n' | 1u << '\r';
+
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char c = (unsigned char)v.ptr[i];
+        if (c < 32 && (bad >> c & 1))
+            return true;
+    }
+    return false;
+}
+
 /* Inlined into ringo_resp_add_header (every response's headers pass here). */
 static inline int header_check(const char *name, ringo_str value)
 {
     size_t nlen = token_len(name);
 
-    if (!nlen || memchr(value.ptr, '\r', value.len) || memchr(value.ptr, '\n', value.len) ||
-        memchr(value.ptr, '\0', value.len))
+    if (!nlen || value_unsafe(value))
         return -EINVAL;
     if (reserved(name, nlen))
         return -EPERM;
@@ -211,17 +223,19 @@ static char *put(char *p, const void *s, size_t n)
     return p + n;
 }
 
+/* Decimal, written from its last digit back once the length is known (no reversal). */
 static char *put_u64(char *p, uint64_t v)
 {
-    char tmp[20];
-    int n = 0;
+    size_t n = 1;
+    char *end;
 
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    end = p + n;
     do
-        tmp[n++] = (char)('0' + v % 10);
+        *--end = (char)('0' + v % 10);
     while ((v /= 10));
-    while (n)
-        *p++ = tmp[--n];
-    return p;
+    return p + n;
 }
 
 static inline char *put_fields(char *p, const ringo__hdr *h, uint32_t n)
@@ -255,13 +269,17 @@ static size_t head_need(const ringo_req *req)
 static inline __attribute__((always_inline)) char *
 put_head(char *p, const ringo_req *req, const char *date, int framing, uint64_t len)
 {
-    const char *reason = ringo__status_reason(req->status);
-
-    p = put(p, "HTTP/1.1 ", 9);
-    p = put_u64(p, (uint64_t)req->status);
-    *p++ = ' ';
-    p = put(p, reason, strlen(reason));
-    p = put(p, "\r\nServer: ringo\r\n", 17);
+    if (req->status == 200) {
+        /* Most answers: one copy of a known length. */
+        p = put(p, "HTTP/1.1 200 OK\r\nServer: ringo\r\n", 32);
+    } else {
+        const char *reason = ringo__status_reason(req->status);
+        p = put(p, "HTTP/1.1 ", 9);
+        p = put_u64(p, (uint64_t)req->status);
+        *p++ = ' ';
+        p = put(p, reason, strlen(reason));
+        p = put(p, "\r\nServer: ringo\r\n", 17);
+    }
     p = put(p, date, 37);
     if (framing == RINGO__FRAME_LENGTH) {
         p = put(p, "Content-Length: ", 16);

@@ -55,11 +55,26 @@ struct node {
     struct endpoints tail; /* "{x...}" routes: the rest of the path after this node */
 };
 
+/*
+ * A pattern of literal segments only and without '%' is one exact path: its
+ * node is found by a hash of the whole path before the walk. The walk tries
+ * literals first at every segment, so the all-literal chain is the first
+ * leaf it reaches: when that node has an endpoint for the method, it is the
+ * walk's answer too; otherwise the walk runs as before.
+ */
+struct exact {
+    const char *path; /* an endpoint's pattern: owned by that endpoint */
+    size_t len;
+    const struct endpoints *here;
+};
+
 struct ringo__router {
     struct node root;
     unsigned nmethods;
     int get; /* index of "GET", or -1: HEAD falls back to it */
     ringo_str methods[MAX_METHODS];
+    struct exact *exact; /* open addressing, a power of two of slots, at most half used */
+    size_t exact_cap, exact_n;
 };
 
 /* ---- building ---- */
@@ -109,6 +124,7 @@ void ringo__router_free(ringo__router *r)
 {
     if (!r)
         return;
+    ringo__free(r->exact);
     node_clear(&r->root);
     for (unsigned i = 0; i < r->nmethods; i++)
         ringo__free((char *)r->methods[i].ptr);
@@ -362,6 +378,70 @@ static struct endpoints *endpoints_for(ringo__router *r, const struct pseg *s, u
     return &n->here;
 }
 
+/* A hash of the whole path: its length, and its first and last (up to) 8 bytes. */
+static size_t exact_hash(const char *p, size_t len)
+{
+    uint64_t a = 0, b = 0, h;
+
+    if (len >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + len - 8, 8);
+    } else {
+        memcpy(&a, p, len);
+    }
+    h = (a * 0x9e3779b97f4a7c15u) ^ (b * 0xc2b2ae3d27d4eb4fu) ^ len;
+    return (size_t)(h ^ (h >> 29) ^ (h >> 47));
+}
+
+static const struct exact *exact_find(const ringo__router *r, const char *p, size_t len)
+{
+    size_t mask = r->exact_cap - 1;
+
+    for (size_t i = exact_hash(p, len) & mask; r->exact[i].path; i = (i + 1) & mask)
+        if (r->exact[i].len == len && memcmp(r->exact[i].path, p, len) == 0)
+            return &r->exact[i];
+    return NULL;
+}
+
+static void exact_put(struct exact *t, size_t cap, struct exact e)
+{
+    size_t i = exact_hash(e.path, e.len) & (cap - 1);
+
+    while (t[i].path)
+        i = (i + 1) & (cap - 1);
+    t[i] = e;
+}
+
+/*
+ * Remembers the exact path of pattern (whose endpoint ep was just added at e).
+ * Out of memory it is left out: the walk finds it all the same.
+ */
+static void exact_add(ringo__router *r, const struct pseg *s, unsigned ns, const char *pattern,
+                      const struct endpoints *e, const struct endpoint *ep)
+{
+    size_t len = strlen(pattern);
+
+    for (unsigned i = 0; i < ns; i++)
+        if (s[i].kind != SEG_LIT)
+            return;
+    if (memchr(pattern, '%', len) || (r->exact_n && exact_find(r, pattern, len)))
+        return;
+    if (2 * (r->exact_n + 1) > r->exact_cap) {
+        size_t cap = r->exact_cap ? 2 * r->exact_cap : 16;
+        struct exact *t = ringo__calloc(cap, sizeof(*t));
+        if (!t)
+            return;
+        for (size_t i = 0; i < r->exact_cap; i++)
+            if (r->exact[i].path)
+                exact_put(t, cap, r->exact[i]);
+        ringo__free(r->exact);
+        r->exact = t;
+        r->exact_cap = cap;
+    }
+    exact_put(r->exact, r->exact_cap, (struct exact){ep->pattern, len, e});
+    r->exact_n++;
+}
+
 /*
  * A failure after nodes were created leaves them without endpoints: they
  * match nothing, so routing is as before.
@@ -387,6 +467,8 @@ int ringo__router_add(ringo__router *r, const char *method, const char *pattern,
         rc = -EEXIST;
     else
         rc = endpoints_add(e, (unsigned)m, route, pattern, s, (unsigned)ns);
+    if (rc == 0)
+        exact_add(r, s, (unsigned)ns, pattern, e, &e->v[e->n - 1]);
     ringo__free(s);
     return rc;
 }
@@ -620,6 +702,18 @@ int ringo__router_match(const ringo__router *r, ringo_str method, ringo_str raw_
     w.path_found = 0;
     w.found = NULL;
     w.nvals = 0;
+    if (!w.pct && r->exact_n) {
+        const struct exact *x = exact_find(r, raw_path.ptr, raw_path.len);
+        if (x && pick(x->here, &w)) {
+            m->route = w.found->route;
+            m->pattern = w.found->pattern;
+            return 0;
+        }
+        /* No endpoint for this method there: the walk decides (it meets that node again). */
+        w.allow = 0;
+        w.path_found = 0;
+        w.found = NULL;
+    }
     if (!walk(&r->root, &w, 0)) {
         if (!w.path_found)
             return -ENOENT;

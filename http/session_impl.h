@@ -57,6 +57,7 @@ typedef struct ringo__sess {
     bool cr_next;          /* the version ended the last buffer: the next byte must be CR */
     bool method_scan;      /* llhttp refused the method: reading the rest of its token */
     bool head_borrowed;    /* s->cur's head tokens point into the buffer (own_head) */
+    bool llhttp_closed;    /* a message that closes completed: llhttp takes no more */
     const char *borrow_lo; /* ... the bytes they span */
     const char *borrow_hi;
     bool line_blank;        /* since the last LF of the previous buffers: only SP and HTAB */

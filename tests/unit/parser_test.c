@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "fake_core.h"
+#include "http/timer.h"
 
 static ringo_app *app;
 static bool known_defects;
@@ -50,6 +51,7 @@ static void start(void)
     app = fake_app_new(&cfg);
     CHECK(ringo_route(app, "GET", "/hello", RINGO_ASYNC, hello, NULL) == 0);
     CHECK(ringo_route(app, "POST", "/echo", RINGO_ASYNC, echo, NULL) == 0);
+    CHECK(ringo_route(app, "GET", "/echo", RINGO_ASYNC, echo, NULL) == 0);
     fake_app_start(app);
 }
 
@@ -143,13 +145,13 @@ static const struct pcase {
 typedef struct outcome {
     char *wire;
     bool closed;
+    unsigned header_timers; /* llhttp's path arms the header timer; http/fasthead.c does not */
 } outcome;
 
-/* Feeds in as cut (0: whole; 1: byte by byte; else two parts at cut - 2). */
-static outcome run(const char *in, size_t cut)
+/* Feeds in[0..n) as cut (0: whole; 1: byte by byte; else two parts at cut - 2). */
+static outcome run_n(const char *in, size_t n, size_t cut)
 {
     ringo__conn *c = fake_open();
-    size_t n = strlen(in);
     outcome o;
 
     if (cut == 1)
@@ -163,10 +165,13 @@ static outcome run(const char *in, size_t cut)
     fake_run(c);
     o.wire = strdup(fake_wire(c));
     o.closed = c->closed;
+    o.header_timers = c->timers_armed[RINGO__HTTP_TIMER_HEADER];
     CHECK(o.wire);
     fake_close(c);
     return o;
 }
+
+static outcome run(const char *in, size_t cut) { return run_n(in, strlen(in), cut); }
 
 static int status_of(const char *wire)
 {
@@ -205,6 +210,93 @@ static void check_case(const struct pcase *t)
 }
 
 /*
+ * A head that arrives whole is read without llhttp when it is of the common
+ * kind (http/fasthead.c); byte by byte it always goes through llhttp. Every
+ * byte value at each place of such a head must get the same answer both
+ * ways. '@' in a template marks the place.
+ */
+static const char *const sweep[] = {
+    "GET /echo@ HTTP/1.1\r\nHost: t\r\n\r\n",
+    "GET /echo?a=@ HTTP/1.1\r\nHost: t\r\n\r\n",
+    "GET /echo@HTTP/1.1\r\nHost: t\r\n\r\n",
+    "GET /echo HTTP/1.@\r\nHost: t\r\n\r\n",
+    "GET /echo HTTP/1.1@\nHost: t\r\n\r\n",
+    "GET @echo HTTP/1.1\r\nHost: t\r\n\r\n",
+    "GE@ /echo HTTP/1.1\r\nHost: t\r\n\r\n",
+    "HEAD@/echo HTTP/1.1\r\nHost: t\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\n@-Echo: v\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\nX-Ec@ho: v\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\nX-Echo@ v\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\nX-Echo:@v\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\nX-Echo: v@w\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\nX-Echo: v@\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\nX-Echo: v\r@\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\nX-Echo: v\r\n@\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\nX-Echo: v\r\n\r@",
+    "GET /echo HTTP/1.1\r\nHos@: t\r\n\r\n",
+    /* Values and targets with 16 bytes and more behind them (read 16 at a time). */
+    "GET /echo HTTP/1.1\r\nX-Echo: v@w\r\nHost: t\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nX-Echo: abcdefghijklmnopq@rstuvw\r\nHost: t\r\nX: y\r\n\r\n",
+    "GET /echo?abcdefghijklmno@qrstuvw HTTP/1.1\r\nHost: t\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: keep-aliv@\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\nConnection:@keep-alive\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\nConnection: keep-alive@\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\nConnectio@: close\r\n\r\n",
+    "GET /echo HTTP/1.1\r\nHost: t\r\nContent-Lengt@: 0\r\n\r\n",
+    "GET /echo HTTP/1.1\r\n@\r\n",
+};
+
+static void check_sweep(void)
+{
+    char in[128];
+
+    for (size_t i = 0; i < sizeof(sweep) / sizeof(sweep[0]); i++) {
+        size_t n = strlen(sweep[i]), at = (size_t)(strchr(sweep[i], '@') - sweep[i]);
+        CHECK(n < sizeof(in));
+        for (unsigned b = 0; b < 256; b++) {
+            outcome whole, bytes;
+            memcpy(in, sweep[i], n);
+            in[at] = (char)b;
+            whole = run_n(in, n, 0);
+            bytes = run_n(in, n, 1);
+            CHECKF(strcmp(whole.wire, bytes.wire) == 0 && whole.closed == bytes.closed,
+                   "sweep %zu, byte 0x%02x: whole\n%s(closed %d) ---- byte by byte:\n%s(closed %d)",
+                   i, b, whole.wire, whole.closed, bytes.wire, bytes.closed);
+            CHECKF(bytes.header_timers > 0, "sweep %zu, byte 0x%02x: llhttp not used", i, b);
+            free(whole.wire);
+            free(bytes.wire);
+        }
+    }
+}
+
+/* The common head, whole, skips llhttp (and so its header timer); pipelined too. */
+static void check_fast_taken(void)
+{
+    static const char *const fast[] = {
+        GET "\r\n",
+        "HEAD /hello HTTP/1.1\r\n" H "\r\n",
+        "GET /echo?a=b HTTP/1.1\r\nHost: t\r\nX-Echo: \t v w \t\r\n\r\n",
+        GET "\r\n" GET "\r\n" GET "\r\n",
+        GET "connection: Keep-Alive\r\n\r\n",
+        POST "Content-Length: 2\r\n\r\nxy" GET "\r\n",
+    };
+    static const int answers[] = {1, 1, 1, 3, 1, 2};
+
+    for (size_t i = 0; i < sizeof(fast) / sizeof(fast[0]); i++) {
+        outcome o = run(fast[i], 0);
+        const char *w = o.wire;
+        int k = 0;
+        while ((w = strstr(w, "HTTP/1.1 200 ")))
+            k++, w++;
+        CHECKF(k == answers[i], "fast %zu: %d answers:\n%s", i, k, o.wire);
+        /* The POST goes through llhttp, the GET after it does not. */
+        CHECKF(o.header_timers == (i == 5 ? 1u : 0u), "fast %zu: %u header timers", i,
+               o.header_timers);
+        free(o.wire);
+    }
+}
+
+/*
  * KNOWN_DEFECT cases (none today) are answered wrongly: they are checked
  * only with RINGO_TEST_KNOWN_DEFECTS=1 until fixed.
  */
@@ -214,6 +306,8 @@ int main(void)
     start();
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         check_case(&cases[i]);
+    check_fast_taken();
+    check_sweep();
     fake_app_free(app);
     printf("parser_test: ok (%zu cases)\n", sizeof(cases) / sizeof(cases[0]));
     return 0;

@@ -581,6 +581,44 @@ static void test_random(void)
     CHECK(mismatches == 0);
 }
 
+/*
+ * Exact paths (patterns of literals only, found by a hash before the walk)
+ * answer as the walk does: a method the exact route lacks goes on to a
+ * parameter route, HEAD to GET, a 405 lists what the walk meets, and a
+ * table that grew still finds every path.
+ */
+static void test_exact(void)
+{
+    ringo__router *r = ringo__router_new();
+    char pat[64];
+
+    CHECK(ringo__router_add(r, "GET", "/a/new", &R[0]) == 0);
+    CHECK(ringo__router_add(r, "POST", "/a/{id}", &R[1]) == 0);
+    CHECK(ringo__router_add(r, "PUT", "/a/new", &R[2]) == 0);
+    CHECK(ringo__router_add(r, "*", "/any", &R[3]) == 0);
+    CHECK(ringo__router_add(r, "GET", "/x%41", &R[4]) == 0);
+    for (int i = 0; i < 40; i++) {
+        snprintf(pat, sizeof(pat), "/many/segment%d", i);
+        CHECK(ringo__router_add(r, "GET", pat, &R[10 + i % 40]) == 0);
+    }
+    CHECK(match(r, "GET", "/a/new") == 0 && m.route == &R[0] && m.nparams == 0);
+    CHECK(match(r, "HEAD", "/a/new") == 0 && m.route == &R[0]);
+    CHECK(match(r, "PUT", "/a/new") == 0 && m.route == &R[2]);
+    CHECK(match(r, "POST", "/a/new") == 0 && m.route == &R[1] && param_is("id", "new"));
+    CHECK(match(r, "DELETE", "/a/new") == -EPERM && allow_is("GET, HEAD, POST, PUT"));
+    CHECK(match(r, "PATCH", "/any") == 0 && m.route == &R[3]);
+    CHECK(match(r, "GET", "/xA") == 0 && m.route == &R[4]);
+    CHECK(match(r, "GET", "/x%41") == 0 && m.route == &R[4]);
+    for (int i = 0; i < 40; i++) {
+        snprintf(pat, sizeof(pat), "/many/segment%d", i);
+        CHECK(match(r, "GET", pat) == 0 && m.route == &R[10 + i % 40]);
+        CHECK(strcmp(m.pattern, pat) == 0);
+    }
+    CHECK(match(r, "GET", "/many/segment40") == -ENOENT);
+    CHECK(match(r, "GET", "/many/segment") == -ENOENT);
+    ringo__router_free(r);
+}
+
 int main(void)
 {
     ringo__arena_init(&arena, NULL, 0);
@@ -597,6 +635,7 @@ int main(void)
     test_many_methods();
     test_wide_and_deep();
     test_random();
+    test_exact();
     ringo__arena_free(&arena);
     printf("router_test: ok\n");
     return 0;
