@@ -192,8 +192,10 @@ static bool scan(const ringo_config *cfg, const char *p, size_t n, fast_head *h)
         if (head_bytes > cfg->max_header_bytes ||
             interpreted(p + f->name, f->name_len, p + f->value, f->value_len))
             return false;
-        if (is_host(p + f->name, f->name_len))
-            hosts++;
+        /* An invalid Host value is llhttp's path's 400 to answer. */
+        if (is_host(p + f->name, f->name_len) &&
+            (hosts++, !ringo__host_valid(p + f->value, f->value_len)))
+            return false;
         h->borrowed = (uint32_t)(next - 2);
         h->nfields++;
         off = next;

@@ -303,9 +303,10 @@ static int on_header_value_complete(llhttp_t *p)
     while (len && (h->value.ptr[len - 1] == ' ' || h->value.ptr[len - 1] == '\t'))
         len--;
     h->value.len = len;
-    /* Only none, one or several matter: saturate, 256 fields must not look like none. */
+    /* Only none, one or several matter: saturate, 256 fields must not look like none.
+     * An invalid value counts as several: 400 either way (RFC 9112 §3.2). */
     if (is_host(h->name) && r->hosts < 2)
-        r->hosts++;
+        r->hosts += ringo__host_valid(h->value.ptr, len) ? 1 : 2;
     return 0;
 }
 

@@ -62,6 +62,41 @@ int ringo__pct_validate(const char *s, size_t len)
     return 0;
 }
 
+/* unreserved / sub-delims (RFC 3986 §2.2, §2.3): a reg-name's bytes but '%'. */
+static bool host_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("-._~!$&'()*+,;=", c));
+}
+
+bool ringo__host_valid(const char *s, size_t len)
+{
+    size_t i = 0;
+
+    if (len && s[0] == '[') { /* IP-literal: IPv6 or IPvFuture, checked by their bytes */
+        for (i = 1; i < len && s[i] != ']'; i++)
+            if (!host_byte((unsigned char)s[i]) && s[i] != ':')
+                return false;
+        if (i == len || i == 1)
+            return false;
+        i++;
+    } else {
+        while (i < len && s[i] != ':') {
+            if (s[i] == '%' ? escape_at(s, len, i) < 0 : !host_byte((unsigned char)s[i]))
+                return false;
+            i += s[i] == '%' ? 3 : 1;
+        }
+    }
+    if (i == len)
+        return true;
+    if (s[i++] != ':')
+        return false;
+    for (; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
 /* ---- request-target ---- */
 
 /* Visible ASCII except '#': what a request-target may contain at all. */

@@ -9,6 +9,7 @@
 #ifndef RINGO_HTTP_URL_H
 #define RINGO_HTTP_URL_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "ringo/common.h"
@@ -57,6 +58,14 @@ ssize_t ringo__pct_decode(char *dst, const char *src, size_t len, int plus_is_sp
  * Returns 0 or -EINVAL.
  */
 int ringo__pct_validate(const char *s, size_t len);
+
+/*
+ * Whether a Host field value is valid (RFC 9112 §3.2, RFC 3986 §3.2.2):
+ * uri-host [":" port], where uri-host is "[" IP-literal "]" or a reg-name
+ * (unreserved, pct-encoded and sub-delims; IPv4 addresses are among them)
+ * and port is digits. An empty value is valid (an empty reg-name).
+ */
+bool ringo__host_valid(const char *s, size_t len);
 
 /*
  * Finds the first "key=value" pair in query (already without '?', pairs
