@@ -287,6 +287,10 @@ void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
     if (cqe->res > 0) {
         uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         ring_count(&c->ring->stats.bytes_recv, cqe->res);
+        if (c->active_ms != c->ring->now) { /* one more active connection this ms */
+            c->active_ms = c->ring->now;
+            c->ring->act_now++;
+        }
         char *p = ringo__bufring_get(c->ring, bid);
         ringo__mark_defined(p, (size_t)cqe->res);
         if (c->state == CONN_OPEN && c->pp)

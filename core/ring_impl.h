@@ -38,6 +38,7 @@ struct ringo__conn {
     bool lent;               /* the protocol writes to the socket itself (ringo__conn_lend) */
     bool opened;             /* proto->on_open ran (with TLS: once the handshake is done) */
     bool held;               /* TLS: recv stops until a handshake slot frees (core/tls.c) */
+    uint64_t active_ms;      /* the ring's `now` when data last arrived (ring.act_now) */
     uint32_t refs;           /* protocol-held references (coroutines, pool jobs, held requests) */
     int timer_kind;          /* the protocol's, 0: none */
     uint32_t heap_idx;       /* position in the ring's timer heap, UINT32_MAX if none */
@@ -78,6 +79,12 @@ struct ringo__ring {
     _Atomic uint32_t xholds;
     uint64_t stop_deadline;
     uint64_t now;
+    /* Batched waits (wait_cqes()): the kernel's min-wait, µs (0: off or not offered), and
+     * how many connections received data in the current millisecond (`now`, counted in
+     * act_ms) and in the one before it. */
+    uint32_t batch_wait_us;
+    uint64_t act_ms;
+    uint32_t act_now, act_last;
     /* Provided receive buffers (buffer group 0). */
     struct io_uring_buf_ring *br;
     char *bufs;

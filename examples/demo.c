@@ -286,6 +286,7 @@ static int stats_route(ringo_req *req, void *udata)
         {"tls_handshake_timeouts", (int64_t)st.tls_handshake_timeouts},
         {"tls_resumed", (int64_t)st.tls_resumed},
         {"tls_alpn_h2", (int64_t)st.tls_alpn_h2},
+        {"batched_waits", (int64_t)st.batched_waits},
     };
     return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
 }
@@ -849,7 +850,7 @@ static void usage(FILE *f)
                "             [--metrics PATH] [--access-log PATH|-]\n"
                "             [--access-log-format combined|json] [--request-ids]\n"
                "             [--no-h2c] [--h2-max-streams N] [--h2-max-resets N]\n"
-               "             [--h2-window B] [--no-h2]\n");
+               "             [--h2-window B] [--no-h2] [--batch-wait US]\n");
 }
 
 enum {
@@ -919,7 +920,8 @@ enum {
     OPT_H2STREAMS,
     OPT_H2RESETS,
     OPT_H2WINDOW,
-    OPT_NOH2
+    OPT_NOH2,
+    OPT_BATCHWAIT
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -1063,6 +1065,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"h2-max-resets", 1, 0, OPT_H2RESETS},
                                          {"h2-window", 1, 0, OPT_H2WINDOW},
                                          {"no-h2", 0, 0, OPT_NOH2},
+                                         {"batch-wait", 1, 0, OPT_BATCHWAIT},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -1133,6 +1136,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_H2RESETS: cfg->h2_max_resets = (uint32_t)v; break;
         case OPT_H2WINDOW: cfg->h2_window = (uint32_t)v; break;
         case OPT_NOH2: cfg->no_h2 = 1; break;
+        case OPT_BATCHWAIT: cfg->batch_wait_us = v ? (uint32_t)v : RINGO_BATCH_WAIT_OFF; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         case OPT_OPENAPI: openapi.json_path = optarg; break;

@@ -131,8 +131,9 @@ static void check_features(check *c, struct io_uring *ring)
     int ok = (f & IORING_FEAT_NODROP) && (f & IORING_FEAT_FAST_POLL);
 
     item(c, ok ? RINGO_CHECK_OK : RINGO_CHECK_FAIL, "io_uring features", "a newer kernel",
-         "NODROP %s, FAST_POLL %s, EXT_ARG %s", f & IORING_FEAT_NODROP ? "yes" : "no",
-         f & IORING_FEAT_FAST_POLL ? "yes" : "no", f & IORING_FEAT_EXT_ARG ? "yes" : "no");
+         "NODROP %s, FAST_POLL %s, EXT_ARG %s, MIN_TIMEOUT %s (batched waits)",
+         f & IORING_FEAT_NODROP ? "yes" : "no", f & IORING_FEAT_FAST_POLL ? "yes" : "no",
+         f & IORING_FEAT_EXT_ARG ? "yes" : "no", f & (1U << 15) ? "yes" : "no");
     item(c, RINGO_CHECK_OK, "setup flags", NULL, "SINGLE_ISSUER | DEFER_TASKRUN accepted");
     item(c, RINGO_CHECK_OK, "provided-buffer rings", NULL,
          "IORING_REGISTER_PBUF_RING registered and dropped");

@@ -317,6 +317,8 @@ static void tls(out *o, ringo_app *app)
           "TLS handshakes that resumed a session by ticket.", st.tls_resumed);
     gauge(o, "ringo_tls_alpn_h2_total", "counter", "TLS handshakes whose ALPN chose h2.",
           st.tls_alpn_h2);
+    gauge(o, "ringo_batched_waits_total", "counter",
+          "Ring waits that let the kernel gather completions (batch_wait_us).", st.batched_waits);
 }
 
 /* Field n (1-based) of /proc/self/stat after the command, as a number. */

@@ -197,9 +197,15 @@ typedef struct ringo_config {
                                        0: 65535; <= 2^31 - 1 */
     uint32_t no_h2;                 /* nonzero: no HTTP/2 at all: TLS's ALPN offers http/1.1
                                        only, and h2c is off as with no_h2c */
-    uint32_t reserved0;             /* must be zero: the next 4-byte field takes its place
+    uint32_t batch_wait_us;         /* a busy ring lets the kernel gather completions this
+                                       long before it wakes (Linux 6.12's min-wait; older
+                                       kernels: off), µs; 0: 50; RINGO_BATCH_WAIT_OFF: never.
+                                       The next 4-byte field is appended in a pair
                                        (ringo_config ends without padding) */
 } ringo_config;
+
+/* ringo_config.batch_wait_us: every wait wakes at the first completion. */
+#define RINGO_BATCH_WAIT_OFF UINT32_MAX
 
 /* ringo_config.forwarded: X-Forwarded-For and X-Forwarded-Proto (nginx, HAProxy
  * "option forwardfor"), or RFC 7239 Forwarded. See docs/operations.md. */
@@ -272,6 +278,8 @@ typedef struct ringo_stats {
     uint64_t tls_handshake_timeouts; /* TLS connections closed by tls_handshake_timeout_ms */
     uint64_t tls_resumed;            /* completed handshakes that resumed a session (ticket) */
     uint64_t tls_alpn_h2;            /* completed handshakes whose ALPN chose h2 */
+    uint64_t batched_waits;          /* ring waits that let the kernel gather completions
+                                        (ringo_config.batch_wait_us) */
 } ringo_stats;
 
 /*
