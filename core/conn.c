@@ -344,57 +344,43 @@ static void submit_send(ringo__conn *c)
 }
 
 /*
+ * The gathered bytes (`out`, or `ct` under TLS) go out: they become `wbuf`,
+ * and the sent buffer gathers next.
+ */
+static void send_swapped(ringo__conn *c, char **buf, size_t *cap, size_t *len)
+{
+    char *tmp = c->wbuf;
+    size_t tmp_cap = c->w_cap;
+
+    c->wbuf = *buf;
+    c->w_cap = *cap;
+    c->w_len = *len;
+    c->w_off = 0;
+    *buf = tmp;
+    *cap = tmp_cap;
+    *len = 0;
+    submit_send(c);
+}
+
+/*
  * TLS: the gathered plaintext becomes records in `ct`, which goes out as
  * `out` does without TLS. Encryption waits for the send slot, so pipelined
  * responses share records. The encryption fails only when a buffer cannot
  * grow: the socket is shut down, and the recv's end closes the connection
  * from the ring's loop (not from inside the protocol's call).
  */
-static void flush_tls(ringo__conn *c)
+void ringo__conn_flush(ringo__conn *c)
 {
-    char *tmp = c->wbuf;
-    size_t cap = c->w_cap;
-
-    if (ringo__tls_encrypt(c) < 0) {
+    if (c->send_armed || c->lent || c->state == CONN_CLOSING)
+        return;
+    if (c->tls && ringo__tls_encrypt(c) < 0) {
         shutdown(c->fd, SHUT_RDWR);
         return;
     }
-    if (c->ct_len == 0)
-        return;
-    c->wbuf = c->ct;
-    c->w_cap = c->ct_cap;
-    c->w_len = c->ct_len;
-    c->w_off = 0;
-    c->ct = tmp;
-    c->ct_cap = cap;
-    c->ct_len = 0;
-    submit_send(c);
-}
-
-void ringo__conn_flush(ringo__conn *c)
-{
-    char *tmp;
-    size_t cap;
-
-    if (c->send_armed || c->lent || c->state == CONN_CLOSING)
-        return;
-    if (c->tls) {
-        flush_tls(c);
-        return;
-    }
-    if (c->out_len == 0)
-        return;
-    /* Swap: the gathered output goes out, the sent buffer gathers next. */
-    tmp = c->wbuf;
-    cap = c->w_cap;
-    c->wbuf = c->out;
-    c->w_cap = c->out_cap;
-    c->w_len = c->out_len;
-    c->w_off = 0;
-    c->out = tmp;
-    c->out_cap = cap;
-    c->out_len = 0;
-    submit_send(c);
+    if (c->tls && c->ct_len)
+        send_swapped(c, &c->ct, &c->ct_cap, &c->ct_len);
+    else if (!c->tls && c->out_len)
+        send_swapped(c, &c->out, &c->out_cap, &c->out_len);
 }
 
 /*
