@@ -926,7 +926,7 @@ void ringo__h2_substitute(ringo_req *r, int status)
     ringo__sess *s = ringo__conn_state(r->conn);
     ringo__h2 *h = s->h2;
     ringo__h2s *st = r->h2s;
-    ringo_req *e = ringo__req_new(s);
+    ringo_req *e = ringo__req_stand_in(s, r, status);
 
     r->parked = false;
     h->running--;
@@ -935,8 +935,6 @@ void ringo__h2_substitute(ringo_req *r, int status)
     if (!e) {
         nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
     } else {
-        e->status = status;
-        e->is_head = r->is_head;
         respond(h, st, e);
         ringo__req_free(e);
     }
