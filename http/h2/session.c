@@ -41,6 +41,7 @@
 
 #include "core/alloc.h"
 #include "http/http_impl.h"
+#include "http/observe_impl.h"
 
 #if RINGO_WITH_H2
 #include "http/h2/h2_impl.h"
@@ -217,10 +218,10 @@ int ringo__h2_submit_head(ringo__h2 *h, ringo__h2s *st, ringo_req *r, int64_t le
 
     for (uint32_t i = 0; i < r->nrhdrs; i++)
         names += r->rhdrs[i].name.len;
-    nv = ringo__malloc((r->nrhdrs + 4) * sizeof(*nv) + names);
+    nv = ringo__malloc((r->nrhdrs + 5) * sizeof(*nv) + names);
     if (!nv)
         return NGHTTP2_ERR_NOMEM;
-    lower = (char *)(nv + r->nrhdrs + 4);
+    lower = (char *)(nv + r->nrhdrs + 5);
     snprintf(status, sizeof(status), "%03d", r->status % 1000);
     nv[n++] = nv_of(":status", 7, status, 3);
     nv[n++] = nv_of("server", 6, "ringo", 5);
@@ -239,6 +240,9 @@ int ringo__h2_submit_head(ringo__h2 *h, ringo__h2s *st, ringo_req *r, int64_t le
         nv[n++] = nv_of(lower, hd->name.len, hd->value.ptr, hd->value.len);
         lower += hd->name.len;
     }
+    /* ringo_app_request_ids(): the request's ID, the client's own or ours (as on HTTP/1.1). */
+    if (r->rid.len)
+        nv[n++] = nv_of("x-request-id", 12, r->rid.ptr, r->rid.len);
     ret = nghttp2_submit_response(h->ng, st->id, nv, n, prd);
     ringo__free(nv);
     return ret;
@@ -265,12 +269,25 @@ static int submit(ringo__h2 *h, ringo__h2s *st, ringo_req *r)
                                  st->body ? &prd : NULL);
 }
 
-/* r (st's request) has its answer: submit it; the request goes on to its post work. */
+/*
+ * r (st's request) has its answer: submit it; the request goes on to its
+ * post work. Every answered stream passes here once, and is counted and
+ * logged here (http/observe.c) as an HTTP/1.1 request is when its response
+ * is queued. Its bytes are the DATA payload this answer hands to the
+ * stream: a buffered body whole; of a streamed or file body, what was not
+ * handed over before (as on HTTP/1.1, earlier pieces are not counted). The
+ * HEADERS frame is not counted: its size is HPACK's, which depends on the
+ * streams before it, and is known only once framed.
+ */
 static void respond(ringo__h2 *h, ringo__h2s *st, ringo_req *r)
 {
     ringo__ring *ring = ringo__conn_ring(h->s->conn);
+    ringo__obs *obs = h->s->app->obs;
+    size_t queued = st->len - st->off, now;
 
     ringo__req_answer(r);
+    if (obs)
+        ringo__obs_answer(h->s, r); /* an ID for its head */
     if (r->stream) {
         /* Its head went out when it started (http/h2/stream.c): end or cut its body. */
         h->inline_runs++; /* the caller flushes: the connection may close there */
@@ -283,6 +300,10 @@ static void respond(ringo__h2 *h, ringo__h2s *st, ringo_req *r)
     st->r = NULL;
     r->h2s = NULL;
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->reqs_served, 1, memory_order_relaxed);
+    /* Nothing was framed meanwhile: the flush waits for the caller (inline_runs, or after). */
+    now = st->len - st->off;
+    if (obs)
+        ringo__obs_done(h->s, r, now > queued ? now - queued : 0);
 }
 
 /* The request is complete (or answered early): run it. */

@@ -11,6 +11,9 @@ hpack/hyperframe: h2 refuses to send them), and GOAWAY with the last stream
 id on a graceful stop while its stream in flight finishes. --no-h2c answers
 the preface 505. After each case the server still serves others.
 
+The access log has a line for each answered stream (431 too) and none for a
+stream reset before its answer.
+
 Deadlines, each with one short timeout on its own server, over h2c and over
 TLS: the preface alone and a header block left unfinished are closed by
 the header timeout (GOAWAY), a body that never comes is answered 408 on its
@@ -1025,6 +1028,47 @@ def graceful_stop_ends_event_streams_cleanly():
         srv.wait_stopped()
     finally:
         srv.kill()
+
+
+# ---- what the access log sees of streams ----
+
+
+H2_LOG_DIR = tempfile.mkdtemp(prefix="ringo-h2-log-test-")
+atexit.register(shutil.rmtree, H2_LOG_DIR, True)
+H2_LOG = os.path.join(H2_LOG_DIR, "access.log")
+
+
+def h2_lines():
+    try:
+        with open(H2_LOG, "rb") as f:
+            return [l for l in f.read().decode().split("\n") if " HTTP/2.0\" " in l]
+    except FileNotFoundError:
+        return []
+
+
+@case(args=["--access-log", H2_LOG])
+def access_log_has_answered_streams_not_reset_ones(srv):
+    stats = StatsConn(srv)
+    before = stats.get()["cancels"]
+    c = Client(srv)
+    # Reset before its answer, like a client that hangs up: no answer, no line.
+    sid = c.request("/sleep?ms=30000")
+    c.sync()
+    c.h2.reset_stream(sid, CANCEL)
+    c.flush()
+    stats.wait_for(lambda st: st["cancels"] > before, "the handler's cancel")
+    big = [(f"x-big-{i}", "v" * 4000) for i in range(10)]  # the server's own 431
+    check_eq(c.wait(c.request("/plaintext", headers=big)).status, 431, "431")
+    check_eq(c.get("/plaintext").status, 200, "200")
+    c.close()
+    stats.close()
+    deadline = h.deadline_after(h.TIMEOUT)
+    while len(h2_lines()) < 2:
+        check(h.remaining(deadline) > 0, f"log lines: {h2_lines()!r}")
+        time.sleep(0.02)
+    got = [(l.split('"')[1], l.split('"')[2].split()[0]) for l in h2_lines()]
+    check_eq(got, [("GET /plaintext HTTP/2.0", "431"), ("GET /plaintext HTTP/2.0", "200")],
+             "one line per answered stream, none for the reset one")
 
 
 if __name__ == "__main__":
