@@ -24,7 +24,9 @@
  * h2_max_resets more than the streams it let finish end the connection with
  * GOAWAY ENHANCE_YOUR_CALM (CVE-2023-44487); a header block's frames and
  * bytes are bounded across CONTINUATION frames (CVE-2024-27316 family); the
- * header list is bound by max_header_bytes and max_headers (431).
+ * header list is bound by max_header_bytes and max_headers (431). After
+ * max_requests_per_conn streams, GOAWAY NO_ERROR names the last one: those
+ * finish, later ones are refused, and the connection closes.
  *
  * Deadlines (the connection has one timer; the earliest applies): a header
  * block, or the first one after the preface, within header_timeout_ms; a
@@ -385,15 +387,34 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
     return 0;
 }
 
+/*
+ * GOAWAY NO_ERROR naming the last stream the connection takes; those up to
+ * it finish, and the connection closes once they are done (h2_flush).
+ * Only the first counts: the last stream id never grows (RFC 9113 §6.8).
+ */
+static void goaway(ringo__h2 *h, int32_t last)
+{
+    if (h->goaway_id)
+        return;
+    h->goaway_id = last ? last : -1; /* -1: no stream taken, none will be */
+    nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL, 0);
+}
+
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 {
     ringo__h2 *h = ud;
+    const ringo_config *cfg = h->s->cfg;
     ringo__h2s *st;
 
     if (h->dead || f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    /* Handlers of reset streams still running count: a reset frees no pool slot. */
-    if (h->s->h2_reqs >= max_streams(h->s->cfg)) {
+    /*
+     * Handlers of reset streams still running count: a reset frees no pool
+     * slot. A stream past our GOAWAY's last one came in the same read (once
+     * the GOAWAY is out, nghttp2 ignores them): REFUSED_STREAM tells the
+     * client that nothing of it ran and it may retry it (RFC 9113 §8.7).
+     */
+    if ((h->goaway_id && f->hd.stream_id > h->goaway_id) || h->s->h2_reqs >= max_streams(cfg)) {
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_REFUSED_STREAM);
         return 0;
     }
@@ -401,6 +422,9 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
     if (!st)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM INTERNAL_ERROR */
     nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, st);
+    /* max_requests_per_conn: as HTTP/1.1's Connection: close, after the N-th request. */
+    if (cfg->max_requests_per_conn && ++h->accepted == cfg->max_requests_per_conn)
+        goaway(h, f->hd.stream_id);
     return 0;
 }
 
@@ -898,8 +922,7 @@ void ringo__h2_on_drain(ringo__sess *s)
 
     if (!h)
         return;
-    nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng),
-                          NGHTTP2_NO_ERROR, NULL, 0);
+    goaway(h, nghttp2_session_get_last_proc_stream_id(h->ng));
     ringo__h2_streams_drain(h);
     h2_flush(h);
 }
