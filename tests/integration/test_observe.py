@@ -8,6 +8,13 @@ method, queue waits of sync routes. Access log lines in the combined and the
 JSON format describe the requests made; SIGHUP reopens the log (rotation)
 without losing a line, under load. X-Request-ID is echoed when valid and
 replaced when not; handlers read the ID and a validated traceparent.
+
+HTTP/2 (curl: h2c with prior knowledge, and h2 over TLS): every answered
+stream (handler answers, the server's own 404/405/413, a route deadline's
+504, streamed responses, SSE, files) has one log line saying HTTP/2.0 with
+its status, target and DATA bytes, in both formats, and one count in
+ringo_requests_total with the labels an HTTP/1.1 request gets; responses
+carry X-Request-ID and handlers read the traceparent.
 """
 import atexit
 import json
@@ -459,6 +466,9 @@ H2_REQUESTS = [
     # Streamed: the pieces go to the stream as written; the answer only ends it.
     ((), "/stream?bytes=40000", 200, "GET /stream?bytes=40000", "/stream", False),
     ((), "/events?n=2&interval_ms=1", 200, "GET /events?n=2&interval_ms=1", "/events", False),
+    # Files (examples/static, the demo's default --static-dir): ringo_resp_file, a mount.
+    ((), "/download/hello.txt", 200, "GET /download/hello.txt", "/download/{name}", False),
+    ((), "/static/hello.txt", 200, "GET /static/hello.txt", "/static/{path...}", False),
 ]
 
 
