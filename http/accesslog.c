@@ -43,6 +43,8 @@ static char *put(char *p, char *end, const char *s, size_t n)
 
 #define PUT_LIT(p, end, lit) put((p), (end), (lit), sizeof(lit) - 1)
 
+static char *put_str(char *p, char *end, ringo_str s) { return put(p, end, s.ptr, s.len); }
+
 static char *put_u64(char *p, char *end, uint64_t v)
 {
     char tmp[20];
@@ -175,6 +177,16 @@ static void stamp(ringo__obs_logbuf *b, struct timespec *now)
     b->iso_len = strlen(b->iso_time);
 }
 
+/* The request line's version: "" for an HTTP/1.x request whose request line never parsed. */
+static ringo_str protocol(const ringo_req *r)
+{
+    if (r->h2)
+        return RINGO_STR_LIT("HTTP/2.0");
+    if (!r->method.len)
+        return RINGO_STR_LIT("");
+    return r->http_minor ? RINGO_STR_LIT("HTTP/1.1") : RINGO_STR_LIT("HTTP/1.0");
+}
+
 /* $remote_addr - - [$time] "$request" $status $bytes "$referer" "$user_agent" */
 static char *combined(char *p, char *end, ringo__obs_logbuf *b, const ringo_req *r, size_t bytes)
 {
@@ -186,7 +198,8 @@ static char *combined(char *p, char *end, ringo__obs_logbuf *b, const ringo_req 
         p = put_esc(p, end, r->method, false);
         p = PUT_LIT(p, end, " ");
         p = put_esc(p, end, r->target, false);
-        p = r->http_minor ? PUT_LIT(p, end, " HTTP/1.1") : PUT_LIT(p, end, " HTTP/1.0");
+        p = PUT_LIT(p, end, " ");
+        p = put_str(p, end, protocol(r));
     }
     p = PUT_LIT(p, end, "\" ");
     p = put_u64(p, end, (uint64_t)r->status);
@@ -204,7 +217,8 @@ static char *json(char *p, char *end, ringo__obs_logbuf *b, unsigned ring, const
 {
     char frac[5] = {'.', (char)('0' + ms / 100 % 10), (char)('0' + ms / 10 % 10),
                     (char)('0' + ms % 10), 'Z'};
-    const char *route = r->route ? r->route->pattern : "unmatched";
+    const ringo__route *rt = ringo__obs_route(r);
+    const char *route = rt ? rt->pattern : "unmatched";
 
     p = PUT_LIT(p, end, "{\"time\":\"");
     p = put(p, end, b->iso_time, b->iso_len);
@@ -217,6 +231,8 @@ static char *json(char *p, char *end, ringo__obs_logbuf *b, unsigned ring, const
     p = put_esc(p, end, r->method, true);
     p = PUT_LIT(p, end, "\",\"target\":\"");
     p = put_esc(p, end, r->target, true);
+    p = PUT_LIT(p, end, "\",\"protocol\":\"");
+    p = put_str(p, end, protocol(r));
     p = PUT_LIT(p, end, "\",\"route\":\"");
     p = put_esc(p, end, ringo_str_c(route), true);
     p = PUT_LIT(p, end, "\",\"status\":");

@@ -133,6 +133,8 @@ void ringo__sess_substitute(ringo__sess *s, ringo_req *r, int status);
 void ringo__sess_post_done(ringo__sess *s);
 extern const ringo__proto ringo__http_proto;
 ringo_req *ringo__req_new(ringo__sess *s);
+/* A new request answering status for r, whose handler goes on detached (a route deadline). */
+ringo_req *ringo__req_stand_in(ringo__sess *s, const ringo_req *r, int status);
 void ringo__req_free(ringo_req *req);
 void ringo__sess_fail(ringo__sess *s, int status);
 

@@ -95,7 +95,8 @@ static void count_key(ringo__obs_ring *o, uint32_t key)
 void ringo__metrics_count(const ringo__obs *obs, ringo__obs_ring *o, const ringo_req *r,
                           uint64_t dur_ns)
 {
-    unsigned label = r->route ? r->route->obs_label : obs->nlabels - 1;
+    const ringo__route *rt = ringo__obs_route(r);
+    unsigned label = rt ? rt->obs_label : obs->nlabels - 1;
 
     count_key(o, slot_key(label, ringo__method_index(r->method), r->status));
     observe(&o->dur[label], dur_ns);

@@ -203,6 +203,16 @@ void ringo__obs_done(ringo__sess *s, ringo_req *r, size_t bytes)
         ringo__log_line(obs, o, ring, r, bytes, dur);
 }
 
+/*
+ * A protocol error (413, 431, 408 ...) is the server's answer, not its
+ * route's: "unmatched", as on HTTP/1.1 where such an answer is a request
+ * of its own. An HTTP/2 stream keeps the route its head was given.
+ */
+const ringo__route *ringo__obs_route(const ringo_req *r)
+{
+    return r->outcome == REQ_PROTOCOL_ERROR ? NULL : r->route;
+}
+
 ringo_str ringo_req_id(const ringo_req *req) { return req->rid; }
 
 /* ---- trace context ---- */

@@ -121,6 +121,8 @@ void ringo__obs_free(ringo_app *app);
 void ringo__obs_head(struct ringo__sess *s, ringo_req *r);   /* its head is in */
 void ringo__obs_answer(struct ringo__sess *s, ringo_req *r); /* before its head is written */
 void ringo__obs_done(struct ringo__sess *s, ringo_req *r, size_t bytes); /* answered */
+/* The route r is counted and logged under; NULL: "unmatched" (no route, or answered as it was). */
+const struct ringo__route *ringo__obs_route(const ringo_req *r);
 
 /* http/metrics.c */
 int ringo__metrics_start(ringo_app *app);

@@ -692,6 +692,33 @@ void ringo__sess_finished(ringo__sess *s, ringo_req *r)
 }
 
 /*
+ * A request that answers status for r, whose handler goes on detached: it
+ * is counted and logged as the request it stands in for (its strings stay
+ * in r's arena, which lives until r's handler returns). NULL: out of memory.
+ */
+ringo_req *ringo__req_stand_in(ringo__sess *s, const ringo_req *r, int status)
+{
+    ringo_req *e = ringo__req_new(s);
+
+    if (!e)
+        return NULL;
+    e->status = status;
+    e->keep_alive = r->keep_alive;
+    e->http_minor = r->http_minor;
+    e->is_head = r->is_head;
+    e->route = r->route;
+    e->method = r->method;
+    e->target = r->target;
+    e->rid = r->rid;
+    e->obs_t0 = r->obs_t0;
+    if (r->h2) {
+        e->h2 = true; /* a request of the connection's while it lives (ringo__req_free) */
+        s->h2_reqs++;
+    }
+    return e;
+}
+
+/*
  * The running request r is answered with status now (its route deadline
  * passed) while its handler goes on in the background: r is detached.
  */
@@ -703,8 +730,6 @@ void ringo__sess_substitute(ringo__sess *s, ringo_req *r, int status)
         ringo__h2_substitute(r, status);
         return;
     }
-    e = ringo__req_new(s);
-
     s->running = NULL;
     if (s->cur == r) {
         /* Its body was still arriving: the rest is never parsed as a request. */
@@ -713,20 +738,11 @@ void ringo__sess_substitute(ringo__sess *s, ringo_req *r, int status)
         sess_die(s);
         r->keep_alive = false; /* the stand-in answer closes */
     }
+    e = ringo__req_stand_in(s, r, status);
     if (!e) {
         ringo__conn_close(s->conn, RINGO__CLOSE_NOW);
         return;
     }
-    e->status = status;
-    e->keep_alive = r->keep_alive;
-    e->http_minor = r->http_minor;
-    e->is_head = r->is_head;
-    /* Counted and logged as the request it stands in for. */
-    e->route = r->route;
-    e->method = r->method;
-    e->target = r->target;
-    e->rid = r->rid;
-    e->obs_t0 = r->obs_t0;
     respond(s, e);
     ringo__req_free(e);
     resume_conn(s);

@@ -53,6 +53,8 @@ typedef struct ringo__h2 {
     bool in_headers;      /* a header block began and is not complete */
     bool timed_out;       /* GOAWAY for a deadline: closes once it is sent */
     uint64_t blocks;      /* header blocks begun */
+    uint64_t accepted;    /* streams taken as requests (max_requests_per_conn) */
+    int32_t goaway_id;    /* our GOAWAY's last stream id, 0: none submitted */
     uint64_t opened_at, hblock_at, idle_at; /* ring ms; idle_at 0: not idle */
 } ringo__h2;
 

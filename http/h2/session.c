@@ -24,7 +24,9 @@
  * h2_max_resets more than the streams it let finish end the connection with
  * GOAWAY ENHANCE_YOUR_CALM (CVE-2023-44487); a header block's frames and
  * bytes are bounded across CONTINUATION frames (CVE-2024-27316 family); the
- * header list is bound by max_header_bytes and max_headers (431).
+ * header list is bound by max_header_bytes and max_headers (431). After
+ * max_requests_per_conn streams, GOAWAY NO_ERROR names the last one: those
+ * finish, later ones are refused, and the connection closes.
  *
  * Deadlines (the connection has one timer; the earliest applies): a header
  * block, or the first one after the preface, within header_timeout_ms; a
@@ -41,6 +43,7 @@
 
 #include "core/alloc.h"
 #include "http/http_impl.h"
+#include "http/observe_impl.h"
 
 #if RINGO_WITH_H2
 #include "http/h2/h2_impl.h"
@@ -217,10 +220,10 @@ int ringo__h2_submit_head(ringo__h2 *h, ringo__h2s *st, ringo_req *r, int64_t le
 
     for (uint32_t i = 0; i < r->nrhdrs; i++)
         names += r->rhdrs[i].name.len;
-    nv = ringo__malloc((r->nrhdrs + 4) * sizeof(*nv) + names);
+    nv = ringo__malloc((r->nrhdrs + 5) * sizeof(*nv) + names);
     if (!nv)
         return NGHTTP2_ERR_NOMEM;
-    lower = (char *)(nv + r->nrhdrs + 4);
+    lower = (char *)(nv + r->nrhdrs + 5);
     snprintf(status, sizeof(status), "%03d", r->status % 1000);
     nv[n++] = nv_of(":status", 7, status, 3);
     nv[n++] = nv_of("server", 6, "ringo", 5);
@@ -239,6 +242,9 @@ int ringo__h2_submit_head(ringo__h2 *h, ringo__h2s *st, ringo_req *r, int64_t le
         nv[n++] = nv_of(lower, hd->name.len, hd->value.ptr, hd->value.len);
         lower += hd->name.len;
     }
+    /* ringo_app_request_ids(): the request's ID, the client's own or ours (as on HTTP/1.1). */
+    if (r->rid.len)
+        nv[n++] = nv_of("x-request-id", 12, r->rid.ptr, r->rid.len);
     ret = nghttp2_submit_response(h->ng, st->id, nv, n, prd);
     ringo__free(nv);
     return ret;
@@ -265,12 +271,25 @@ static int submit(ringo__h2 *h, ringo__h2s *st, ringo_req *r)
                                  st->body ? &prd : NULL);
 }
 
-/* r (st's request) has its answer: submit it; the request goes on to its post work. */
+/*
+ * r (st's request) has its answer: submit it; the request goes on to its
+ * post work. Every answered stream passes here once, and is counted and
+ * logged here (http/observe.c) as an HTTP/1.1 request is when its response
+ * is queued. Its bytes are the DATA payload this answer hands to the
+ * stream: a buffered body whole; of a streamed or file body, what was not
+ * handed over before (as on HTTP/1.1, earlier pieces are not counted). The
+ * HEADERS frame is not counted: its size is HPACK's, which depends on the
+ * streams before it, and is known only once framed.
+ */
 static void respond(ringo__h2 *h, ringo__h2s *st, ringo_req *r)
 {
     ringo__ring *ring = ringo__conn_ring(h->s->conn);
+    ringo__obs *obs = h->s->app->obs;
+    size_t queued = st->len - st->off, now;
 
     ringo__req_answer(r);
+    if (obs)
+        ringo__obs_answer(h->s, r); /* an ID for its head */
     if (r->stream) {
         /* Its head went out when it started (http/h2/stream.c): end or cut its body. */
         h->inline_runs++; /* the caller flushes: the connection may close there */
@@ -283,6 +302,10 @@ static void respond(ringo__h2 *h, ringo__h2s *st, ringo_req *r)
     st->r = NULL;
     r->h2s = NULL;
     atomic_fetch_add_explicit(&ringo__ring_stats_of(ring)->reqs_served, 1, memory_order_relaxed);
+    /* Nothing was framed meanwhile: the flush waits for the caller (inline_runs, or after). */
+    now = st->len - st->off;
+    if (obs)
+        ringo__obs_done(h->s, r, now > queued ? now - queued : 0);
 }
 
 /* The request is complete (or answered early): run it. */
@@ -364,15 +387,34 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
     return 0;
 }
 
+/*
+ * GOAWAY NO_ERROR naming the last stream the connection takes; those up to
+ * it finish, and the connection closes once they are done (h2_flush).
+ * Only the first counts: the last stream id never grows (RFC 9113 §6.8).
+ */
+static void goaway(ringo__h2 *h, int32_t last)
+{
+    if (h->goaway_id)
+        return;
+    h->goaway_id = last ? last : -1; /* -1: no stream taken, none will be */
+    nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, last, NGHTTP2_NO_ERROR, NULL, 0);
+}
+
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 {
     ringo__h2 *h = ud;
+    const ringo_config *cfg = h->s->cfg;
     ringo__h2s *st;
 
     if (h->dead || f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
-    /* Handlers of reset streams still running count: a reset frees no pool slot. */
-    if (h->s->h2_reqs >= max_streams(h->s->cfg)) {
+    /*
+     * Handlers of reset streams still running count: a reset frees no pool
+     * slot. A stream past our GOAWAY's last one came in the same read (once
+     * the GOAWAY is out, nghttp2 ignores them): REFUSED_STREAM tells the
+     * client that nothing of it ran and it may retry it (RFC 9113 §8.7).
+     */
+    if ((h->goaway_id && f->hd.stream_id > h->goaway_id) || h->s->h2_reqs >= max_streams(cfg)) {
         nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_REFUSED_STREAM);
         return 0;
     }
@@ -380,6 +422,9 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *u
     if (!st)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM INTERNAL_ERROR */
     nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, st);
+    /* max_requests_per_conn: as HTTP/1.1's Connection: close, after the N-th request. */
+    if (cfg->max_requests_per_conn && ++h->accepted == cfg->max_requests_per_conn)
+        goaway(h, f->hd.stream_id);
     return 0;
 }
 
@@ -877,8 +922,7 @@ void ringo__h2_on_drain(ringo__sess *s)
 
     if (!h)
         return;
-    nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->ng),
-                          NGHTTP2_NO_ERROR, NULL, 0);
+    goaway(h, nghttp2_session_get_last_proc_stream_id(h->ng));
     ringo__h2_streams_drain(h);
     h2_flush(h);
 }
@@ -926,7 +970,7 @@ void ringo__h2_substitute(ringo_req *r, int status)
     ringo__sess *s = ringo__conn_state(r->conn);
     ringo__h2 *h = s->h2;
     ringo__h2s *st = r->h2s;
-    ringo_req *e = ringo__req_new(s);
+    ringo_req *e = ringo__req_stand_in(s, r, status);
 
     r->parked = false;
     h->running--;
@@ -935,8 +979,6 @@ void ringo__h2_substitute(ringo_req *r, int status)
     if (!e) {
         nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
     } else {
-        e->status = status;
-        e->is_head = r->is_head;
         respond(h, st, e);
         ringo__req_free(e);
     }

@@ -11,6 +11,11 @@ hpack/hyperframe: h2 refuses to send them), and GOAWAY with the last stream
 id on a graceful stop while its stream in flight finishes. --no-h2c answers
 the preface 505. After each case the server still serves others.
 
+--max-requests N over h2c and TLS: the N-th stream brings GOAWAY NO_ERROR
+with its id, the N streams are answered, streams past it are refused or
+ignored, and the connection closes. The access log has a line for each
+answered stream (431 too) and none for a stream reset before its answer.
+
 Deadlines, each with one short timeout on its own server, over h2c and over
 TLS: the preface alone and a header block left unfinished are closed by
 the header timeout (GOAWAY), a body that never comes is answered 408 on its
@@ -1025,6 +1030,132 @@ def graceful_stop_ends_event_streams_cleanly():
         srv.wait_stopped()
     finally:
         srv.kill()
+
+
+# ---- max_requests_per_conn, and what the access log sees of streams ----
+
+def read_to_close(sock):
+    """Reads raw frames until the server closes the connection; returns them all."""
+    deadline = h.deadline_after(h.TIMEOUT)
+    seen, buf = [], b""
+    while True:
+        check(h.remaining(deadline) > 0, f"the connection stayed open; frames: {seen!r}")
+        sock.settimeout(h.remaining(deadline))
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue  # the check above fails it
+        except OSError:
+            data = b""  # a reset is a close too
+        buf += data
+        while len(buf) >= 9:
+            fr, length = hf.Frame.parse_frame_header(memoryview(buf[:9]))
+            if len(buf) < 9 + length:
+                break
+            fr.parse_body(memoryview(buf[9:9 + length]))
+            buf = buf[9 + length:]
+            seen.append(fr)
+        if not data:
+            return seen
+
+
+def answers_of(c, frames):
+    """{stream id: (status, body, ended)} of the raw frames, decoded with c's HPACK state."""
+    out = {}
+    for fr in frames:
+        if isinstance(fr, hf.HeadersFrame):
+            fields = dict(c.h2.decoder.decode(bytes(fr.data), raw=True))
+            out[fr.stream_id] = [int(fields[b":status"]), b"", "END_STREAM" in fr.flags]
+        elif isinstance(fr, hf.DataFrame) and fr.stream_id in out:
+            out[fr.stream_id][1] += bytes(fr.data)
+            out[fr.stream_id][2] = "END_STREAM" in fr.flags
+    return {sid: tuple(v) for sid, v in out.items()}
+
+
+def max_requests_closes_after_the_nth_stream(srv, cls):
+    """--max-requests 3: GOAWAY NO_ERROR names the third stream, which is answered; then close."""
+    c = cls(srv)
+    check_eq(c.get("/plaintext").status, 200, "the first request")
+    check_eq(c.get("/sync/plaintext").status, 200, "the second request")
+    check(c.goaway is None, "GOAWAY before the third request")
+    sid = c.request("/plaintext")
+    frames = read_to_close(c.sock)  # h2 ignores frames after a GOAWAY: read them raw
+    goaway = [(fr.error_code, fr.last_stream_id) for fr in frames
+              if isinstance(fr, hf.GoAwayFrame)]
+    check_eq(goaway, [(NO_ERROR, sid)], "one GOAWAY NO_ERROR naming the third stream")
+    check_eq(answers_of(c, frames), {sid: (200, b"Hello, World!", True)}, "the third answer")
+    c.close()
+    # Five streams in one write: three are answered, the two past the GOAWAY are not.
+    c = cls(srv)
+    sids = []
+    for path in ("/plaintext", "/sync/plaintext", "/json", "/plaintext", "/sync/plaintext"):
+        sids.append(c.h2.get_next_available_stream_id())
+        c.h2.send_headers(sids[-1], [(":method", "GET"), (":path", path), (":scheme", c.scheme),
+                                     (":authority", "127.0.0.1")], end_stream=True)
+    c.flush()
+    frames = read_to_close(c.sock)
+    goaway = [(fr.error_code, fr.last_stream_id) for fr in frames
+              if isinstance(fr, hf.GoAwayFrame)]
+    check_eq(goaway, [(NO_ERROR, sids[2])], "GOAWAY naming the third stream")
+    answers = answers_of(c, frames)
+    check_eq(sorted(answers), sids[:3], "streams answered")
+    check(all(a[0] == 200 and a[1] and a[2] for a in answers.values()), f"answers {answers!r}")
+    # Refused while the GOAWAY was on its way, or ignored once it was out (RFC 9113 §6.8).
+    resets = {fr.stream_id: fr.error_code for fr in frames if isinstance(fr, hf.RstStreamFrame)}
+    check(set(resets) <= set(sids[3:]) and set(resets.values()) <= {REFUSED_STREAM},
+          f"resets {resets!r}")
+    c.close()
+
+
+@case(args=["--max-requests", 3])
+def max_requests_per_conn_over_h2c(srv):
+    max_requests_closes_after_the_nth_stream(srv, Client)
+    other_connection_served(srv)
+
+
+@case(server=False)
+def max_requests_per_conn_over_tls():
+    with tls_server("--max-requests", 3) as srv:
+        max_requests_closes_after_the_nth_stream(srv, TlsClient)
+        tls_served(srv)
+
+
+H2_LOG_DIR = tempfile.mkdtemp(prefix="ringo-h2-log-test-")
+atexit.register(shutil.rmtree, H2_LOG_DIR, True)
+H2_LOG = os.path.join(H2_LOG_DIR, "access.log")
+
+
+def h2_lines():
+    try:
+        with open(H2_LOG, "rb") as f:
+            return [l for l in f.read().decode().split("\n") if " HTTP/2.0\" " in l]
+    except FileNotFoundError:
+        return []
+
+
+@case(args=["--access-log", H2_LOG])
+def access_log_has_answered_streams_not_reset_ones(srv):
+    stats = StatsConn(srv)
+    before = stats.get()["cancels"]
+    c = Client(srv)
+    # Reset before its answer, like a client that hangs up: no answer, no line.
+    sid = c.request("/sleep?ms=30000")
+    c.sync()
+    c.h2.reset_stream(sid, CANCEL)
+    c.flush()
+    stats.wait_for(lambda st: st["cancels"] > before, "the handler's cancel")
+    big = [(f"x-big-{i}", "v" * 4000) for i in range(10)]  # the server's own 431
+    check_eq(c.wait(c.request("/plaintext", headers=big)).status, 431, "431")
+    check_eq(c.get("/plaintext").status, 200, "200")
+    c.close()
+    stats.close()
+    deadline = h.deadline_after(h.TIMEOUT)
+    while len(h2_lines()) < 2:
+        check(h.remaining(deadline) > 0, f"log lines: {h2_lines()!r}")
+        time.sleep(0.02)
+    got = [(l.split('"')[1], l.split('"')[2].split()[0]) for l in h2_lines()]
+    check_eq(got, [("GET /plaintext HTTP/2.0", "431"), ("GET /plaintext HTTP/2.0", "200")],
+             "one line per answered stream, none for the reset one")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,13 @@ method, queue waits of sync routes. Access log lines in the combined and the
 JSON format describe the requests made; SIGHUP reopens the log (rotation)
 without losing a line, under load. X-Request-ID is echoed when valid and
 replaced when not; handlers read the ID and a validated traceparent.
+
+HTTP/2 (curl: h2c with prior knowledge, and h2 over TLS): every answered
+stream (handler answers, the server's own 404/405/413, a route deadline's
+504, streamed responses, SSE, files) has one log line saying HTTP/2.0 with
+its status, target and DATA bytes, in both formats, and one count in
+ringo_requests_total with the labels an HTTP/1.1 request gets; responses
+carry X-Request-ID and handlers read the traceparent.
 """
 import atexit
 import json
@@ -15,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -247,10 +255,11 @@ def access_log_json(srv):
     wait_for(lambda: len(lines_of(JSON_LOG)) >= 3, "three log lines")
     recs = [json.loads(l) for l in lines_of(JSON_LOG)]
     check_eq(len(recs), 3, "one line per request")
-    keys = {"time", "id", "peer", "method", "target", "route", "status", "bytes", "duration",
-            "queue_wait", "ring", "user_agent"}
+    keys = {"time", "id", "peer", "method", "target", "protocol", "route", "status", "bytes",
+            "duration", "queue_wait", "ring", "user_agent"}
     for rec in recs:
         check_eq(set(rec), keys, "JSON fields")
+        check_eq(rec["protocol"], "HTTP/1.1", "protocol")
         check_eq(rec["peer"], f"127.0.0.1:{port}", "peer")
         check(rec["ring"] in (0, 1), "ring")
         check(rec["duration"] >= 0 and rec["queue_wait"] >= 0, "times")
@@ -400,6 +409,178 @@ def access_log_unopenable_fails_start():
         check("exited with 1" in str(e), f"start fails: {e}")
     check("cannot open the access log /nonexistent-dir/x.log" in srv.stderr_text(),
           f"message: {srv.stderr_text()!r}")
+
+
+# ---- HTTP/2: every answered stream is counted and logged, once ----
+
+class H2Answer:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+
+def curl_h2(srv, path, *args, tls=False):
+    """One request over HTTP/2 by curl: h2c with prior knowledge, or h2 over TLS (ALPN)."""
+    exe = shutil.which("curl")
+    if not exe:
+        raise h.Skip("curl is not installed (scripts/deps.sh installs it)")
+    head = "--head" in args
+    mode = ["--http2", "-k"] if tls else ["--http2-prior-knowledge"]
+    url = f"{'https' if tls else 'http'}://{srv.url_host}:{srv.port}{path}"
+    cmd = [exe, "-sS", "-g", "--noproxy", "*", "--max-time", str(int(h.TIMEOUT)), *mode,
+           "-D", "-", "-o", os.devnull if head else "-", "-w", "\n%{http_version}", *args, url]
+    try:
+        p = subprocess.run(cmd, capture_output=True, timeout=h.TIMEOUT + 10)
+    except subprocess.TimeoutExpired:
+        raise h.Failure(f"curl hung: {' '.join(cmd)}")
+    check(p.returncode == 0, f"curl {path}: {p.stderr.decode(errors='replace')}")
+    out, _, version = p.stdout.rpartition(b"\n")
+    if version != b"2":
+        raise h.Skip(f"curl spoke HTTP/{version.decode()}: ringo was built without libnghttp2")
+    raw_head, _, body = out.partition(b"\r\n\r\n")
+    lines = raw_head.decode("latin-1").split("\r\n")
+    check(lines[0].startswith("HTTP/2 "), f"status line {lines[0]!r}")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return H2Answer(int(lines[0].split()[1]), headers, body)
+
+
+def counted(before, after, **labels):
+    name = "ringo_requests_total"
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+# (curl arguments, path, status, request line, route label, bytes: the body or None)
+H2_REQUESTS = [
+    ((), "/plaintext", 200, "GET /plaintext", "/plaintext", True),
+    ((), "/users/7", 200, "GET /users/7", "/users/{id}", True),
+    ((), "/sync/plaintext", 200, "GET /sync/plaintext", "/sync/plaintext", True),
+    (("--head",), "/plaintext", 200, "HEAD /plaintext", "/plaintext", True),
+    ((), "/nope", 404, "GET /nope", "unmatched", True),
+    (("-X", "DELETE"), "/plaintext", 405, "DELETE /plaintext", "unmatched", True),
+    # Over --max-body by its content-length: the server's own answer, as on HTTP/1.1.
+    (("--data-binary", "x" * 5000), "/echo", 413, "POST /echo", "unmatched", True),
+    # The route deadline's 504 stands in for the request: counted and logged once.
+    ((), "/deadline/sleep?ms=5000", 504, "GET /deadline/sleep?ms=5000", "/deadline/sleep", True),
+    # Streamed: the pieces go to the stream as written; the answer only ends it.
+    ((), "/stream?bytes=40000", 200, "GET /stream?bytes=40000", "/stream", False),
+    ((), "/events?n=2&interval_ms=1", 200, "GET /events?n=2&interval_ms=1", "/events", False),
+    # Files (examples/static, the demo's default --static-dir): ringo_resp_file, a mount.
+    ((), "/download/hello.txt", 200, "GET /download/hello.txt", "/download/{name}", False),
+    ((), "/static/hello.txt", 200, "GET /static/hello.txt", "/static/{path...}", False),
+]
+
+
+def h2_requests(srv, tls=False):
+    """Makes H2_REQUESTS over HTTP/2; returns the answers."""
+    answers = []
+    for args, path, status, _, _, _ in H2_REQUESTS:
+        a = curl_h2(srv, path, *args, tls=tls)
+        check_eq(a.status, status, f"{' '.join(args)} {path} over HTTP/2")
+        answers.append(a)
+    return answers
+
+
+def check_h2_counted(before, after):
+    for args, path, status, line, route, _ in H2_REQUESTS:
+        method = line.split()[0]
+        check_eq(counted(before, after, route=route, method=method, status=str(status)),
+                 2 if (route, method, status) == ("/plaintext", "GET", 200) else 1,
+                 f"ringo_requests_total of {line} ({status})")
+    dur = "ringo_request_duration_seconds_count"
+    check_eq(value(after, dur, route="/plaintext") - value(before, dur, route="/plaintext"), 3,
+             "duration count of /plaintext (GET twice, HEAD)")
+    qw = "ringo_request_queue_wait_seconds_count"
+    check_eq(value(after, qw, route="/sync/plaintext") - value(before, qw, route="/sync/plaintext"),
+             1, "queue wait of a sync handler over HTTP/2")
+
+
+H2C_LOG = os.path.join(LOG_DIR, "h2c-combined.log")
+
+
+@case(args=served(H2C_LOG) + ["--max-body", 1000])
+def h2c_streams_in_the_combined_log_and_the_metrics(srv):
+    before = scrape(srv)
+    answers = h2_requests(srv)
+    check_eq(curl_h2(srv, "/plaintext").status, 200, "once more")
+    after = scrape(srv)
+    n = len(H2_REQUESTS) + 1
+    wait_for(lambda: len(lines_of(H2C_LOG)) >= n + 2, "a line per request")
+    lines = lines_of(H2C_LOG)
+    check_eq(len(lines), n + 2, f"one line per request and scrape: {lines!r}")
+    m = [COMBINED_RE.match(l) for l in lines]
+    check(all(m), f"combined format: {lines!r}")
+    check_eq((m[0]["request"], m[-1]["request"]), ("GET /metrics HTTP/1.1",) * 2, "the scrapes")
+    for (args, path, status, line, _, exact), a, x in zip(H2_REQUESTS, answers, m[1:]):
+        check_eq((x["request"], x["status"]), (f"{line} HTTP/2.0", str(status)), "request line")
+        if exact:
+            check_eq(int(x["bytes"]), len(a.body), f"bytes of {line}: its DATA")
+    check_eq(m[-2]["request"], "GET /plaintext HTTP/2.0", "the last request")
+    check_eq(m[-2]["ua"][:5], "curl/", "user agent over HTTP/2")
+    check_h2_counted(before, after)
+
+
+H2_JSON_LOG = os.path.join(LOG_DIR, "h2c.json")
+
+
+@case(args=served(H2_JSON_LOG, "json"))
+def h2c_streams_in_the_json_log_with_request_ids(srv):
+    mine = curl_h2(srv, "/plaintext", "-H", "X-Request-ID: h2-mine-1")
+    check_eq(mine.headers.get("x-request-id"), "h2-mine-1", "a valid incoming ID is echoed")
+    ours = curl_h2(srv, "/nope")
+    check(ID_RE.match(ours.headers.get("x-request-id", "")), f"generated ID {ours.headers!r}")
+    bad = curl_h2(srv, "/plaintext", "-H", "X-Request-ID: a b")
+    check(ID_RE.match(bad.headers.get("x-request-id", "")), "an invalid ID is replaced")
+    trace = curl_h2(srv, "/sync/trace", "-H", "X-Request-ID: t-2", "-H",
+                    f"traceparent: {TRACEPARENT}")
+    check_eq(json.loads(trace.body), {"id": "t-2", "traceparent": TRACEPARENT},
+             "ringo_req_id/traceparent over HTTP/2")
+    wait_for(lambda: len(lines_of(H2_JSON_LOG)) >= 4, "four log lines")
+    recs = [json.loads(l) for l in lines_of(H2_JSON_LOG)]
+    check_eq(len(recs), 4, "one line per request")
+    for rec, a in zip(recs, (mine, ours, bad, trace)):
+        check_eq(rec["protocol"], "HTTP/2.0", "protocol")
+        check_eq(rec["id"], a.headers["x-request-id"], "the logged ID is the one sent")
+        check_eq(rec["bytes"], len(a.body), "bytes: the DATA")
+    check_eq([(r["method"], r["target"], r["route"], r["status"]) for r in recs],
+             [("GET", "/plaintext", "/plaintext", 200), ("GET", "/nope", "unmatched", 404),
+              ("GET", "/plaintext", "/plaintext", 200), ("GET", "/sync/trace", "/sync/trace", 200)],
+             "method, target, route, status")
+
+
+@case(server=False)
+def h2_over_tls_streams_are_logged_and_counted():
+    tmp = tempfile.mkdtemp(prefix="ringo-observe-tls-")
+    atexit.register(shutil.rmtree, tmp, True)
+    crt, key = h.make_cert(tmp, "a", "a.test", ["a.test", "localhost"])
+    log = os.path.join(tmp, "tls.json")
+    args = ["--tls-cert", crt, "--tls-key", key, "--max-body", 1000, *served(log, "json")]
+    with h.Server(args) as srv:
+
+        def scrape_tls():
+            r = curl_h2(srv, "/metrics", tls=True)
+            check_eq(r.status, 200, "GET /metrics over h2")
+            return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                    for fam in text_string_to_metric_families(r.body.decode())
+                    for s in fam.samples}
+
+        before = scrape_tls()
+        answers = h2_requests(srv, tls=True)
+        check_eq(curl_h2(srv, "/plaintext", tls=True).status, 200, "once more")
+        after = scrape_tls()
+        check_h2_counted(before, after)
+        n = len(H2_REQUESTS) + 3
+        wait_for(lambda: len(lines_of(log)) >= n, "a line per request")
+        recs = [json.loads(l) for l in lines_of(log)]
+        check_eq(len(recs), n, "one line per request")
+        check(all(r["protocol"] == "HTTP/2.0" for r in recs), "every line says HTTP/2.0")
+        for (args, path, status, line, route, exact), a, rec in zip(H2_REQUESTS, answers,
+                                                                    recs[1:]):
+            check_eq((rec["method"], rec["target"], rec["status"], rec["route"]),
+                     (*line.split(" ", 1), status, route), f"{line} over TLS")
+            if exact:
+                check_eq(rec["bytes"], len(a.body), f"bytes of {line}")
 
 
 if __name__ == "__main__":
