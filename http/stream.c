@@ -683,7 +683,8 @@ static int z_write(ringo_req *r, int ctx, const void *data, size_t len, bool end
     return ret;
 }
 
-int ringo_stream_start(ringo_req *req, int64_t length)
+/* ringo_stream_start(); sse: an event stream, known before its head is on its way. */
+static int stream_start(ringo_req *req, int64_t length, bool sse)
 {
     int ctx = ringo__req_context(req);
     ringo__stream *st;
@@ -717,6 +718,7 @@ int ringo_stream_start(ringo_req *req, int64_t length)
         st->framing = RINGO__FRAME_CHUNKED;
     }
     st->declared = length >= 0 ? (uint64_t)length : 0;
+    st->sse = sse;
     if (ctx == RINGO__CTX_SYNC) {
         st->sync = sync_new(req);
         if (!st->sync) {
@@ -726,6 +728,8 @@ int ringo_stream_start(ringo_req *req, int64_t length)
         req->stream = st;
         pthread_mutex_lock(&st->sync->mu);
         st->sync->head = true;
+        /* Before the hand-off: the ring arms the first ping when it writes the head. */
+        st->sync->sse = sse;
         ret = post_locked(st->sync);
         pthread_mutex_unlock(&st->sync->mu);
         return ret;
@@ -739,8 +743,11 @@ int ringo_stream_start(ringo_req *req, int64_t length)
         ringo__h2_stream_flush(req);
     else
         ringo__conn_flush(req->conn);
+    arm_ping(sess(req->conn), sse);
     return 0;
 }
+
+int ringo_stream_start(ringo_req *req, int64_t length) { return stream_start(req, length, false); }
 
 int ringo_stream_write(ringo_req *req, const void *data, size_t len)
 {
@@ -820,6 +827,16 @@ int ringo_stream_end(ringo_req *req)
         return -EPIPE; /* the response is cut when the handler returns */
     if (st->z && !req->is_head && (ret = z_write(req, ctx, NULL, 0, true)) < 0)
         return ret; /* the coding's last bytes before the last chunk */
+    if (st->sync) {
+        /*
+         * No keep-alive comment may follow the end (the worker may go on for
+         * long): not the last chunk, nor the end of an HTTP/1.0 or HTTP/2
+         * body, which comes only when the handler returns.
+         */
+        pthread_mutex_lock(&st->sync->mu);
+        st->sync->sse = false;
+        pthread_mutex_unlock(&st->sync->mu);
+    }
     if (st->framing != RINGO__FRAME_CHUNKED || req->is_head) {
         st->ended = true;
         return 0;
@@ -827,12 +844,6 @@ int ringo_stream_end(ringo_req *req)
     buf = ringo__malloc(end_len(st));
     if (!buf)
         return -ENOMEM;
-    if (st->sync) {
-        /* No keep-alive comment may follow the last chunk (the worker may go on for long). */
-        pthread_mutex_lock(&st->sync->mu);
-        st->sync->sse = false;
-        pthread_mutex_unlock(&st->sync->mu);
-    }
     n = put_end(st, buf);
     ret = write_any(req, ctx, buf, n, true);
     ringo__free(buf);
@@ -875,18 +886,7 @@ int ringo_sse_start(ringo_req *req)
         (ret = ringo_resp_add_header(req, "Cache-Control", RINGO_STR_LIT("no-cache"))) ||
         (ret = ringo_resp_add_header(req, "X-Accel-Buffering", RINGO_STR_LIT("no"))))
         return ret;
-    ret = ringo_stream_start(req, RINGO_STREAM_CHUNKED);
-    if (ret == 0) {
-        req->stream->sse = true;
-        if (req->stream->sync) {
-            pthread_mutex_lock(&req->stream->sync->mu);
-            req->stream->sync->sse = true;
-            pthread_mutex_unlock(&req->stream->sync->mu);
-        } else {
-            arm_ping(sess(req->conn), true);
-        }
-    }
-    return ret;
+    return stream_start(req, RINGO_STREAM_CHUNKED, true);
 }
 
 static bool has_break(const char *s) { return s && (strchr(s, '\r') || strchr(s, '\n')); }
