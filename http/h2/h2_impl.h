@@ -32,11 +32,16 @@ typedef struct ringo__h2s {
     /* A request body read as it arrives (RINGO_ROUTE_STREAM_BODY, http/body.c). */
     uint64_t recv;     /* DATA bytes handed to the body's pipe */
     uint64_t consumed; /* ... of which the windows reopened (the handler read them) */
-    /* Deadlines (ring ms): the head was in (the body's wait starts); the response stalled. */
-    uint64_t body_at, stall_at;
+    /*
+     * Deadlines (ring ms): the head was in (the body's wait starts); the
+     * response stalled; the event stream last wrote (its ping is due after
+     * sse_ping_ms of silence).
+     */
+    uint64_t body_at, stall_at, ping_at;
     bool headers_sent; /* the response's HEADERS left */
     bool sent_all;     /* ... and its END_STREAM: only the client's side is open */
     bool expired;      /* reset for a deadline: waits for nothing more */
+    bool sse;          /* an event stream (ringo_sse_start): pinged while silent */
 } ringo__h2s;
 
 typedef struct ringo__h2 {
@@ -65,6 +70,8 @@ int ringo__h2_submit_head(ringo__h2 *h, ringo__h2s *st, ringo_req *r, int64_t le
                           const nghttp2_data_provider *prd);
 /* nghttp2's output to the connection, unless called from inside an nghttp2 callback. */
 void ringo__h2_kick(ringo__h2 *h);
+/* A stream's deadline moved earlier: the connection's timer is armed again. */
+void ringo__h2_rearm(ringo__h2 *h);
 
 /* stream.c */
 /* Graceful drain: streamed responses end cleanly now (SSE would hold the drain to its timeout). */

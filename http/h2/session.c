@@ -34,6 +34,8 @@
  * own window is shut); no stream, handler or header block for
  * keepalive_timeout_ms (GOAWAY). Frames that complete none of these (PING,
  * SETTINGS, WINDOW_UPDATE) move no deadline.
+ * An event stream silent for sse_ping_ms gets a ": ping" comment line, as
+ * over HTTP/1.1 (http/stream.c), through the same timer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -616,11 +618,29 @@ static bool stalled(const ringo__h2 *h, const ringo__h2s *st, int32_t conn_windo
     return w == 0 || (w > 0 && conn_window <= 0);
 }
 
-/* When st's wait ends (0: it waits for nothing the client owes), and *kind of wait. */
+/* Keeps t (0: none) of kind k in *best and *kind when it is the earliest so far. */
+static void earliest(uint64_t *best, int *kind, uint64_t t, int k)
+{
+    if (t && (!*best || t < *best)) {
+        *best = t;
+        *kind = k;
+    }
+}
+
+/* An event stream still running, silent since ping_at. */
+static uint64_t ping_deadline(const ringo__h2 *h, const ringo__h2s *st)
+{
+    uint32_t ms = h->s->cfg->sse_ping_ms;
+
+    return ms && st->sse && st->r && st->streaming && !st->eof ? st->ping_at + ms : 0;
+}
+
+/* When st's earliest wait ends (0: it waits for nothing), and *kind of wait. */
 static uint64_t stream_deadline(ringo__h2 *h, ringo__h2s *st, int32_t conn_window, uint64_t now,
                                 int *kind)
 {
     const ringo_config *cfg = h->s->cfg;
+    uint64_t best = 0;
 
     if (st->expired)
         return 0;
@@ -629,14 +649,16 @@ static uint64_t stream_deadline(ringo__h2 *h, ringo__h2s *st, int32_t conn_windo
         *kind = RINGO__HTTP_TIMER_BODY;
         return cfg->body_timeout_ms ? st->body_at + cfg->body_timeout_ms : 0;
     }
+    earliest(&best, kind, ping_deadline(h, st), RINGO__HTTP_TIMER_PING);
     if (!stalled(h, st, conn_window)) {
         st->stall_at = 0;
-        return 0;
+        return best;
     }
     if (!st->stall_at)
         st->stall_at = now; /* the flush that sent its last DATA frame */
-    *kind = RINGO__HTTP_TIMER_SEND;
-    return cfg->send_timeout_ms ? st->stall_at + cfg->send_timeout_ms : 0;
+    if (cfg->send_timeout_ms)
+        earliest(&best, kind, st->stall_at + cfg->send_timeout_ms, RINGO__HTTP_TIMER_SEND);
+    return best;
 }
 
 /* The connection's own wait: a header block, or silence. */
@@ -693,7 +715,9 @@ static void time_out(ringo__h2 *h)
  * arrive is answered 408 as over HTTP/1.1 (and the stream reset once the
  * answer is out, RFC 9113 §8.1); a response the client will not take is
  * reset, its copy freed; a connection whose own window is shut, or that is
- * silent, or whose header block stalls, gets GOAWAY.
+ * silent, or whose header block stalls, gets GOAWAY. A silent event stream gets its
+ * ping; a stream with several waits due has the others ended on the next
+ * run of the timer (armed 1 ms ahead).
  */
 static void expire(ringo__h2 *h)
 {
@@ -713,6 +737,13 @@ static void expire(ringo__h2 *h)
         if (kind == RINGO__HTTP_TIMER_SEND && cw <= 0) {
             time_out(h); /* no stream of it can move */
             return;
+        }
+        if (kind == RINGO__HTTP_TIMER_PING) {
+            /* Inside an event (or bytes wait for the window): none now, the next in a while. */
+            st->ping_at = now;
+            if (!ringo__stream_h2_ping(st->r))
+                st->sse = false;
+            continue;
         }
         if (st->r && !st->started) {
             st->status = 408;
@@ -768,6 +799,13 @@ void ringo__h2_kick(ringo__h2 *h)
 {
     if (!h->inline_runs)
         h2_flush(h);
+}
+
+void ringo__h2_rearm(ringo__h2 *h)
+{
+    /* Inside an nghttp2 callback the flush that follows arms it. */
+    if (!h->inline_runs && !h->dead && !ringo__conn_closing(h->s->conn))
+        arm_timer(h);
 }
 
 static void feed(ringo__h2 *h, const char *p, size_t n)

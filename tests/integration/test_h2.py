@@ -14,7 +14,9 @@ the preface 505. After each case the server still serves others.
 Deadlines, each with one short timeout on its own server, over h2c and over
 TLS: the preface alone and a header block left unfinished are closed by
 the header timeout (GOAWAY), a body that never comes is answered 408 on its
-stream, a response behind a stream window the client keeps shut is reset
+stream, quiet SSE streams get
+": ping" comment lines between events (never after the handler ended the
+stream; a reset or a closed connection cancels them), a response behind a stream window the client keeps shut is reset
 (CANCEL) and one behind a shut connection window closes the connection, an
 idle connection is closed by the keep-alive timeout however many PINGs it
 sends. Over TLS (ALPN h2, throw-away certificates from openssl): many
@@ -38,6 +40,7 @@ must be built with HTTP/2 (Debian's is).
 """
 import atexit
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -862,12 +865,68 @@ def idle_connection_is_closed_by_the_keepalive_timeout(srv, cls):
     c.close()
 
 
+def wait_stats(c, pred, what):
+    """Polls GET /stats on the client's own connection until pred(stats) holds."""
+    deadline = h.deadline_after(h.TIMEOUT)
+    while True:
+        st = c.get("/stats")
+        check_eq(st.status, 200, "GET /stats status")
+        stats = json.loads(bytes(st.data))
+        if pred(stats):
+            return stats
+        check(h.remaining(deadline) > 0, f"{what}: not reached; last /stats {stats!r}")
+        time.sleep(0.02)
+
+
+PING = b": ping\n"
+FIRST_EVENT = b"id: 0\ndata: 0\n\n"
+
+
+def quiet_event_streams_get_pings(srv, cls):
+    c = cls(srv)
+    for path in ("/events?n=2&interval_ms=60000", "/sync/events?n=2&interval_ms=60000"):
+        before = wait_stats(c, lambda s: True, "stats")["cancels"]
+        sid = c.request(path)
+        st = c.streams[sid]
+        # The second event is a minute away: comment lines keep the stream alive meanwhile.
+        c.run_until(lambda: bytes(st.data).partition(FIRST_EVENT)[2].count(PING) >= 2,
+                    f"{path}: two pings after the first event")
+        before_ev, _, after_ev = bytes(st.data).partition(FIRST_EVENT)
+        check(all(part == PING * (len(part) // len(PING)) for part in (before_ev, after_ev)),
+              f"{path}: whole pings between events only: {bytes(st.data)!r}")
+        # The connection and its other streams are untouched meanwhile.
+        other = c.get("/stream?bytes=100000")
+        check(other.status == 200 and other.data == alphabet(100000), f"{path}: a stream beside it")
+        c.h2.reset_stream(sid, CANCEL)
+        c.flush()
+        wait_stats(c, lambda s: s["cancels"] > before, f"{path}: the reset cancels the handler")
+    # A stream its handler ended gets no ping while the handler works on (six pings' time).
+    for path in ("/events?n=1&interval_ms=1&linger_ms=600",
+                 "/sync/events?n=1&interval_ms=1&linger_ms=600"):
+        st = c.get(path)
+        before_ev, ev, after_ev = bytes(st.data).partition(FIRST_EVENT)
+        check_eq((st.status, st.ended, ev, after_ev), (200, True, FIRST_EVENT, b""),
+                 f"{path}: the event and nothing after it: {bytes(st.data)!r}")
+    # A connection that goes away under its event stream cancels it (and leaks nothing: the stop).
+    d = cls(srv)
+    sid = d.request("/sync/events?n=2&interval_ms=60000")
+    d.run_until(lambda: PING in d.streams[sid].data, "a ping on a second connection")
+    before = wait_stats(c, lambda s: True, "stats")["cancels"]
+    d.close()
+    wait_stats(c, lambda s: s["cancels"] > before, "closing the connection cancels its handler")
+    check_eq(c.get("/plaintext").status, 200, "the first connection goes on")
+    c.close()
+
+
+SSE_PING = ["--sse-ping", 100]
+
 DEADLINE_CASES = ((HEADER, preface_only_is_closed_by_the_header_timeout),
                   (HEADER, unfinished_header_block_is_closed_by_the_header_timeout),
                   (BODY, body_that_never_comes_is_408),
                   (SEND, shut_stream_window_is_reset_by_the_send_timeout),
                   (SEND, shut_connection_window_closes_the_connection),
-                  (IDLE, idle_connection_is_closed_by_the_keepalive_timeout))
+                  (IDLE, idle_connection_is_closed_by_the_keepalive_timeout),
+                  (SSE_PING, quiet_event_streams_get_pings))
 
 
 def h2c_deadline_case(args, fn):
@@ -880,6 +939,7 @@ def h2c_deadline_case(args, fn):
 
 for _args, _fn in DEADLINE_CASES:
     h2c_deadline_case(_args, _fn)
+
 
 
 # ---- HTTP/2 over TLS (ALPN h2) ----
