@@ -29,11 +29,14 @@
  * Deadlines (the connection has one timer; the earliest applies): a header
  * block, or the first one after the preface, within header_timeout_ms; a
  * request's body within body_timeout_ms of its head (408 on its stream); a
- * response whose DATA waits on a window the client keeps shut, send_timeout_ms
- * from its last DATA frame (RST_STREAM CANCEL, or the connection when its
- * own window is shut); no stream, handler or header block for
- * keepalive_timeout_ms (GOAWAY). Frames that complete none of these (PING,
- * SETTINGS, WINDOW_UPDATE) move no deadline.
+ * body read as it arrives (RINGO_ROUTE_STREAM_BODY), the route's or the
+ * app's body_timeout_ms from its head or its last DATA frame, paused while
+ * its handler leaves the window shut, as over HTTP/1.1 (its reads fail and
+ * a 408 replaces its answer); a response whose DATA waits on a window the
+ * client keeps shut, send_timeout_ms from its last DATA frame (RST_STREAM
+ * CANCEL, or the connection when its own window is shut); no stream,
+ * handler or header block for keepalive_timeout_ms (GOAWAY). Frames that
+ * complete none of these (PING, SETTINGS, WINDOW_UPDATE) move no deadline.
  * An event stream silent for sse_ping_ms gets a ": ping" comment line, as
  * over HTTP/1.1 (http/stream.c), through the same timer.
  */
@@ -309,6 +312,13 @@ static void start(ringo__h2 *h, ringo__h2s *st)
     ringo__exec_responded(r);
 }
 
+/* A streamed body's wait is its route's (as over HTTP/1.1, http/parser.c), else the app's. */
+static uint32_t body_timeout(const ringo_config *cfg, const ringo_req *r)
+{
+    return r->bp && r->route->opts.body_timeout_ms ? r->route->opts.body_timeout_ms
+                                                   : cfg->body_timeout_ms;
+}
+
 /* The head is in: route it and check what can be checked before the body. */
 static void head_done(ringo__h2 *h, ringo__h2s *st, bool end)
 {
@@ -430,7 +440,8 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
     size_t need;
 
     (void)flags;
-    if (st && (r = st->r) && r->bp && !st->status) {
+    if (st && (r = st->r) && r->bp && !st->status && !st->body_late) {
+        st->body_at = now_ms(h); /* data arrived: the wait for more starts again */
         ringo__h2_body_data(st, data, len);
         return 0;
     }
@@ -494,9 +505,12 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     if (!st || !st->r)
         return 0;
     end = f->hd.flags & NGHTTP2_FLAG_END_STREAM;
+    if (end)
+        st->got_end = true;
     if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
         st->body_at = now_ms(h);
         head_done(h, st, end);
+        st->body_ms = body_timeout(h->s->cfg, st->r);
     }
     if (end && st->r->bp)
         ringo__body_finish(st->r); /* its handler runs already */
@@ -627,6 +641,28 @@ static void earliest(uint64_t *best, int *kind, uint64_t t, int k)
     }
 }
 
+/*
+ * A body read as it arrives, while its handler runs: the client owes its
+ * next DATA frame within body_ms of the last (or of the head). While the
+ * unread bytes fill the window the client cannot send: the wait pauses, and
+ * starts again when the handler's reads reopen it (HTTP/1.1 stops reading
+ * the socket and restarts the wait on the refeed alike, http/body.c).
+ */
+static uint64_t streamed_body_deadline(ringo__h2s *st, uint64_t now)
+{
+    if (!st->r || !st->r->bp || !st->started || st->got_end || st->body_late)
+        return 0;
+    if (ringo__h2_body_shut(st)) {
+        st->body_shut = true;
+        return 0;
+    }
+    if (st->body_shut) {
+        st->body_shut = false;
+        st->body_at = now; /* the flush that carried the WINDOW_UPDATE */
+    }
+    return st->body_ms ? st->body_at + st->body_ms : 0;
+}
+
 /* An event stream still running, silent since ping_at. */
 static uint64_t ping_deadline(const ringo__h2 *h, const ringo__h2s *st)
 {
@@ -647,8 +683,9 @@ static uint64_t stream_deadline(ringo__h2 *h, ringo__h2s *st, int32_t conn_windo
     /* Its body is still arriving, or it was answered before it was whole (413, 408). */
     if ((st->r && !st->started && st->body_at) || (st->sent_all && st->body_at)) {
         *kind = RINGO__HTTP_TIMER_BODY;
-        return cfg->body_timeout_ms ? st->body_at + cfg->body_timeout_ms : 0;
+        return st->body_ms ? st->body_at + st->body_ms : 0;
     }
+    earliest(&best, kind, streamed_body_deadline(st, now), RINGO__HTTP_TIMER_BODY);
     earliest(&best, kind, ping_deadline(h, st), RINGO__HTTP_TIMER_PING);
     if (!stalled(h, st, conn_window)) {
         st->stall_at = 0;
@@ -711,11 +748,30 @@ static void time_out(ringo__h2 *h)
 }
 
 /*
+ * A streamed body stopped arriving. Its handler's reads fail (-ETIMEDOUT,
+ * a parked reader wakes) and a 408 replaces its answer, as over HTTP/1.1;
+ * once that 408 is out the client's side is reset (the branch of answers
+ * given before the whole body, stream_deadline). A response already
+ * begun cannot become a 408: the stream is reset now and its handler
+ * cancelled when it closes (on_stream_close).
+ */
+static void body_late(ringo__h2 *h, ringo__h2s *st)
+{
+    st->body_late = true;
+    ringo__body_fail(st->r, 408);
+    if (st->streaming || st->headers_sent) {
+        st->expired = true;
+        nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+    }
+}
+
+/*
  * The timer fired: every wait past its deadline ends. A body that did not
  * arrive is answered 408 as over HTTP/1.1 (and the stream reset once the
- * answer is out, RFC 9113 §8.1); a response the client will not take is
- * reset, its copy freed; a connection whose own window is shut, or that is
- * silent, or whose header block stalls, gets GOAWAY. A silent event stream gets its
+ * answer is out, RFC 9113 §8.1), a streamed one through its handler
+ * (body_late); a response the client will not take is reset, its copy
+ * freed; a connection whose own window is shut, or that is silent, or
+ * whose header block stalls, gets GOAWAY. A silent event stream gets its
  * ping; a stream with several waits due has the others ended on the next
  * run of the timer (armed 1 ms ahead).
  */
@@ -743,6 +799,10 @@ static void expire(ringo__h2 *h)
             st->ping_at = now;
             if (!ringo__stream_h2_ping(st->r))
                 st->sse = false;
+            continue;
+        }
+        if (kind == RINGO__HTTP_TIMER_BODY && st->r && st->started) {
+            body_late(h, st);
             continue;
         }
         if (st->r && !st->started) {

@@ -260,6 +260,15 @@ void ringo__h2_body_rest(ringo__h2s *st, bool closing)
         nghttp2_session_consume(st->h->ng, st->id, n);
 }
 
+bool ringo__h2_body_shut(const ringo__h2s *st)
+{
+    nghttp2_session *ng = st->h->ng;
+
+    /* What the client may still send (nghttp2 counts what it received, less WINDOW_UPDATEs). */
+    return nghttp2_session_get_stream_local_window_size(ng, st->id) <= 0 ||
+           nghttp2_session_get_local_window_size(ng) <= 0;
+}
+
 #else /* !RINGO_WITH_H2: no request is ever an HTTP/2 stream's */
 
 int ringo__h2_stream_head(ringo_req *r, int64_t length)

@@ -14,7 +14,10 @@ the preface 505. After each case the server still serves others.
 Deadlines, each with one short timeout on its own server, over h2c and over
 TLS: the preface alone and a header block left unfinished are closed by
 the header timeout (GOAWAY), a body that never comes is answered 408 on its
-stream, quiet SSE streams get
+stream, so is a streamed body (RINGO_ROUTE_STREAM_BODY) that stops coming
+while a stream beside it is served (over h2c also: a slow but steady one
+arrives whole, the wait pauses while the handler leaves the window full,
+and the route's body_timeout_ms overrides the app's), quiet SSE streams get
 ": ping" comment lines between events (never after the handler ended the
 stream; a reset or a closed connection cancels them), a response behind a stream window the client keeps shut is reset
 (CANCEL) and one behind a shut connection window closes the connection, an
@@ -878,6 +881,24 @@ def wait_stats(c, pred, what):
         time.sleep(0.02)
 
 
+def streamed_body_that_stops_is_408(srv, cls):
+    c = cls(srv)
+    for path, sent in (("/upload", b"x" * 1000), ("/sync/upload", b"x" * 1000),
+                       ("/upload", b"")):
+        sid = c.request(path, method="POST", end=False)
+        if sent:
+            c.h2.send_data(sid, sent)
+            c.flush()
+        # Its handler waits in its read; a stream beside it is served meanwhile.
+        check_eq(c.get("/plaintext").status, 200, f"{path}: a stream beside the stalled body")
+        st = c.wait(sid)
+        check_eq(st.status, 408, f"{path} after {len(sent)} bytes: status of a body that stopped")
+        c.run_until(lambda: st.reset is not None, f"{path}: RST_STREAM after the 408")
+        check_eq(st.reset, NO_ERROR, f"{path}: RST_STREAM code (RFC 9113 §8.1)")
+    check_eq(c.get("/plaintext").status, 200, "the connection goes on")
+    c.close()
+
+
 PING = b": ping\n"
 FIRST_EVENT = b"id: 0\ndata: 0\n\n"
 
@@ -923,6 +944,7 @@ SSE_PING = ["--sse-ping", 100]
 DEADLINE_CASES = ((HEADER, preface_only_is_closed_by_the_header_timeout),
                   (HEADER, unfinished_header_block_is_closed_by_the_header_timeout),
                   (BODY, body_that_never_comes_is_408),
+                  (BODY, streamed_body_that_stops_is_408),
                   (SEND, shut_stream_window_is_reset_by_the_send_timeout),
                   (SEND, shut_connection_window_closes_the_connection),
                   (IDLE, idle_connection_is_closed_by_the_keepalive_timeout),
@@ -940,6 +962,50 @@ def h2c_deadline_case(args, fn):
 for _args, _fn in DEADLINE_CASES:
     h2c_deadline_case(_args, _fn)
 
+
+@case(args=BODY)
+def streamed_body_sent_slowly_but_steadily_arrives_whole(srv):
+    c = Client(srv)
+    piece = b"z" * 100
+    sid = c.request("/upload", method="POST", end=False)
+    # 20 pieces 100 ms apart: twice the body timeout in all, a tenth of it between two.
+    for _ in range(20):
+        time.sleep(0.1)
+        c.h2.send_data(sid, piece)
+        c.flush()
+    c.h2.end_stream(sid)
+    c.flush()
+    st = c.wait(sid)
+    body = piece * 20
+    check_eq(st.status, 200, "status of a slow but steady upload")
+    check(b'"bytes":%d' % len(body) in st.data and
+          hashlib.sha256(body).hexdigest().encode() in st.data, f"the upload: {st.data!r}")
+    c.close()
+
+
+@case(args=BODY)
+def streamed_body_wait_pauses_while_its_handler_does_not_read(srv):
+    c = Client(srv)
+    c.sync()  # the connection's wide window is in: the stream's own window holds the client
+    body = b"w" * (65535 + 1000)
+    # Its handler reads after 2 s, twice the body timeout: its window was full all along.
+    st = c.wait(c.request("/upload?delay_ms=2000", method="POST", body=body))
+    check_eq(st.status, 200, "status of an upload whose handler read late")
+    check(b'"bytes":%d' % len(body) in st.data, f"the upload: {st.data!r}")
+    c.close()
+
+
+@case()
+def route_body_timeout_bounds_a_streamed_body(srv):
+    # The route's 500 ms, not the app's 60 s: answered well within the test's wait.
+    c = Client(srv)
+    sid = c.request("/upload/limited", method="POST", end=False)
+    c.h2.send_data(sid, b"x" * 100)
+    c.flush()
+    st = c.wait(sid)
+    check_eq(st.status, 408, "status")
+    check_eq(c.get("/plaintext").status, 200, "the connection goes on")
+    c.close()
 
 
 # ---- HTTP/2 over TLS (ALPN h2) ----
