@@ -24,7 +24,10 @@
  * and the window reopens only by what the handler took. Every read that
  * takes bytes posts the refeed CQE, on which the ring reopens the window by
  * that much (WINDOW_UPDATE); a reader never waits for more while bytes are
- * buffered, since the client may not send more until it has read them.
+ * buffered, since the client may not send more until it has read them. The
+ * body timeout is the stream's own deadline there (http/h2/session.c),
+ * with the same rules: restarted by arrivals, paused while the window is
+ * full, and ringo__body_fail(408) when it passes.
  */
 #include <errno.h>
 #include <fcntl.h>

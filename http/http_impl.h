@@ -81,6 +81,8 @@ void ringo__stream_job_done(ringo_req *r);   /* its sync job completed */
 bool ringo__stream_finish(ringo_req *r);     /* answered: end or cut; false: close after */
 void ringo__stream_free(ringo_req *r);       /* the request is freed */
 void ringo__stream_h2_drained(ringo_req *r); /* HTTP/2 DATA frames took buffered bytes */
+/* HTTP/2: r's event stream was silent for sse_ping_ms; false: r streams no events (any more). */
+bool ringo__stream_h2_ping(ringo_req *r);
 /* Async stream: waits until the connection sent all it was given. 0, -ECANCELED. */
 int ringo__stream_flushed(ringo_req *r);
 void ringo__stream_sent(ringo_req *r, uint64_t n); /* n body bytes went out another way */
@@ -158,6 +160,8 @@ int ringo__h2_stream_head(ringo_req *r, int64_t length); /* its HEADERS; length 
 int ringo__h2_stream_put(ringo_req *r, const char *p, size_t n); /* body bytes: 0, -errno */
 size_t ringo__h2_stream_buffered(const ringo_req *r); /* put, not yet taken by DATA frames */
 void ringo__h2_stream_flush(ringo_req *r);            /* send what the windows allow */
+/* An event stream started or wrote: its ping's wait starts again. */
+void ringo__h2_stream_sse(ringo_req *r);
 /* The body is complete (trailers: a last HEADERS frame), or cut: RST_STREAM. */
 void ringo__h2_stream_end(ringo_req *r, const ringo__hdr *tr, uint32_t ntr, bool cut);
 /* http/body.c: r's handler has taken this many body bytes in all (its window reopens). */

@@ -149,10 +149,20 @@ static size_t put_end(const ringo__stream *st, char *out)
 
 /* ---- the ring side ---- */
 
-static void arm_ping(ringo__sess *s, bool sse)
+/*
+ * The keep-alive comment's wait starts again. HTTP/1.1: the connection's
+ * timer (its one running request is the stream). HTTP/2: the stream's own
+ * wait among the connection's deadlines (http/h2/session.c).
+ */
+static void arm_ping(ringo_req *r, bool sse)
 {
-    /* HTTP/2: the connection's timer is its own (idle, PING); no comment pings. */
-    if (sse && s->cfg->sse_ping_ms && !s->h2_mode)
+    ringo__sess *s = sess(r->conn);
+
+    if (!sse || !s->cfg->sse_ping_ms)
+        return;
+    if (r->h2)
+        ringo__h2_stream_sse(r);
+    else
         ringo__conn_timer(s->conn, RINGO__HTTP_TIMER_PING, s->cfg->sse_ping_ms);
 }
 
@@ -260,8 +270,8 @@ static void handoff(ringo__completion *comp, int32_t res, uint32_t flags)
     /* Not under the mutex: a flush may close the connection, which cancels the stream. */
     if (r->h2)
         ringo__h2_stream_flush(r);
-    if (sse && sess(r->conn)->running == r)
-        arm_ping(sess(r->conn), true);
+    if (sse && (r->h2 || sess(r->conn)->running == r))
+        arm_ping(r, true);
 }
 
 /* Ring: the stream's waiting writer learns about progress or an end. */
@@ -359,50 +369,67 @@ static int z_append(ringo_req *r, const char *data, size_t len, bool end)
     return 0;
 }
 
-/* Ring: the keep-alive comment of an SSE stream at an event boundary. */
+/*
+ * Ring: the keep-alive comment of an SSE stream at an event boundary. Over
+ * HTTP/2 the same bytes as a DATA frame, and only when the stream's buffer
+ * is empty: bytes still waiting for the client's window keep nothing alive
+ * that the ping would (the send timeout watches that wait).
+ */
 static void append_ping(ringo_req *r)
 {
     static const char ping_chunk[] = "7\r\n: ping\n\r\n", ping_raw[] = ": ping\n";
     bool chunked = r->stream->framing == RINGO__FRAME_CHUNKED;
 
-    if (r->is_head || r->stream->zlost)
+    if (r->is_head || r->stream->zlost || (r->h2 && ringo__h2_stream_buffered(r)))
         return;
-    if (r->stream->z && z_append(r, ping_raw, sizeof(ping_raw) - 1, false) < 0)
-        ringo__conn_close(r->conn, RINGO__CLOSE_NOW); /* the coding state is lost */
-    else if (!r->stream->z)
+    if (r->stream->z && z_append(r, ping_raw, sizeof(ping_raw) - 1, false) < 0) {
+        if (r->h2)
+            r->stream->zlost = true; /* the coding state is lost: the stream is cut at its end */
+        else
+            ringo__conn_close(r->conn, RINGO__CLOSE_NOW);
+    } else if (!r->stream->z && r->h2) {
+        (void)ringo__h2_stream_put(r, ping_raw, sizeof(ping_raw) - 1); /* all or nothing */
+    } else if (!r->stream->z) {
         conn_append(r->conn, chunked ? ping_chunk : ping_raw,
                     chunked ? sizeof(ping_chunk) - 1 : sizeof(ping_raw) - 1);
+    }
 }
 
-void ringo__stream_ping(ringo__sess *s)
+/* Ring: a ping for r's event stream unless it is inside an event; false: no event stream. */
+static bool ping(ringo_req *r)
 {
-    ringo_req *r = s->running;
     ringo__stream *st;
     ringo__sstream *ss;
-    bool busy = false;
 
     if (!r || ring_closed(r))
-        return;
+        return false;
     ss = r->ring_ss;
     if (ss) {
         pthread_mutex_lock(&ss->mu);
         /* Bytes on their way, or a write cut by the window: not at an event boundary. */
-        busy = ss->len || ss->head || ss->mid_write || ss->zbusy || !ss->sse;
-        if (!busy) {
+        if (!(ss->len || ss->head || ss->mid_write || ss->zbusy || !ss->sse)) {
             /* The worker does not touch the framing once started. */
             append_ping(r);
-            ss->ring_unsent = ringo__conn_unsent(r->conn);
+            ss->ring_unsent = unsent(r);
         }
         pthread_mutex_unlock(&ss->mu);
-    } else if (r->task && (st = r->stream) && st->sse && !st->ended) {
-        busy = st->mid_write;
-        if (!busy)
-            append_ping(r);
-    } else {
-        return;
+        return true;
     }
-    arm_ping(s, true);
+    if (r->task && (st = r->stream) && st->sse && !st->ended) {
+        if (!st->mid_write)
+            append_ping(r);
+        return true;
+    }
+    return false;
 }
+
+void ringo__stream_ping(ringo__sess *s)
+{
+    if (ping(s->running))
+        arm_ping(s->running, true);
+}
+
+bool ringo__stream_h2_ping(ringo_req *r) { return ping(r); }
 
 void ringo__stream_job_done(ringo_req *r)
 {
@@ -635,7 +662,7 @@ static int async_write(ringo_req *r, ringo__stream *st, const char *data, size_t
     }
     st->mid_write = false;
     if (ret == 0)
-        arm_ping(sess(c), st->sse);
+        arm_ping(r, st->sse);
     return ret == -ECANCELED || ringo__fiber_current()->cancelled ? -ECANCELED : ret;
 }
 
@@ -683,7 +710,8 @@ static int z_write(ringo_req *r, int ctx, const void *data, size_t len, bool end
     return ret;
 }
 
-int ringo_stream_start(ringo_req *req, int64_t length)
+/* ringo_stream_start(); sse: an event stream, known before its head is on its way. */
+static int stream_start(ringo_req *req, int64_t length, bool sse)
 {
     int ctx = ringo__req_context(req);
     ringo__stream *st;
@@ -717,6 +745,7 @@ int ringo_stream_start(ringo_req *req, int64_t length)
         st->framing = RINGO__FRAME_CHUNKED;
     }
     st->declared = length >= 0 ? (uint64_t)length : 0;
+    st->sse = sse;
     if (ctx == RINGO__CTX_SYNC) {
         st->sync = sync_new(req);
         if (!st->sync) {
@@ -726,6 +755,8 @@ int ringo_stream_start(ringo_req *req, int64_t length)
         req->stream = st;
         pthread_mutex_lock(&st->sync->mu);
         st->sync->head = true;
+        /* Before the hand-off: the ring arms the first ping when it writes the head. */
+        st->sync->sse = sse;
         ret = post_locked(st->sync);
         pthread_mutex_unlock(&st->sync->mu);
         return ret;
@@ -739,8 +770,11 @@ int ringo_stream_start(ringo_req *req, int64_t length)
         ringo__h2_stream_flush(req);
     else
         ringo__conn_flush(req->conn);
+    arm_ping(req, sse);
     return 0;
 }
+
+int ringo_stream_start(ringo_req *req, int64_t length) { return stream_start(req, length, false); }
 
 int ringo_stream_write(ringo_req *req, const void *data, size_t len)
 {
@@ -820,6 +854,16 @@ int ringo_stream_end(ringo_req *req)
         return -EPIPE; /* the response is cut when the handler returns */
     if (st->z && !req->is_head && (ret = z_write(req, ctx, NULL, 0, true)) < 0)
         return ret; /* the coding's last bytes before the last chunk */
+    if (st->sync) {
+        /*
+         * No keep-alive comment may follow the end (the worker may go on for
+         * long): not the last chunk, nor the end of an HTTP/1.0 or HTTP/2
+         * body, which comes only when the handler returns.
+         */
+        pthread_mutex_lock(&st->sync->mu);
+        st->sync->sse = false;
+        pthread_mutex_unlock(&st->sync->mu);
+    }
     if (st->framing != RINGO__FRAME_CHUNKED || req->is_head) {
         st->ended = true;
         return 0;
@@ -827,12 +871,6 @@ int ringo_stream_end(ringo_req *req)
     buf = ringo__malloc(end_len(st));
     if (!buf)
         return -ENOMEM;
-    if (st->sync) {
-        /* No keep-alive comment may follow the last chunk (the worker may go on for long). */
-        pthread_mutex_lock(&st->sync->mu);
-        st->sync->sse = false;
-        pthread_mutex_unlock(&st->sync->mu);
-    }
     n = put_end(st, buf);
     ret = write_any(req, ctx, buf, n, true);
     ringo__free(buf);
@@ -875,18 +913,7 @@ int ringo_sse_start(ringo_req *req)
         (ret = ringo_resp_add_header(req, "Cache-Control", RINGO_STR_LIT("no-cache"))) ||
         (ret = ringo_resp_add_header(req, "X-Accel-Buffering", RINGO_STR_LIT("no"))))
         return ret;
-    ret = ringo_stream_start(req, RINGO_STREAM_CHUNKED);
-    if (ret == 0) {
-        req->stream->sse = true;
-        if (req->stream->sync) {
-            pthread_mutex_lock(&req->stream->sync->mu);
-            req->stream->sync->sse = true;
-            pthread_mutex_unlock(&req->stream->sync->mu);
-        } else {
-            arm_ping(sess(req->conn), true);
-        }
-    }
-    return ret;
+    return stream_start(req, RINGO_STREAM_CHUNKED, true);
 }
 
 static bool has_break(const char *s) { return s && (strchr(s, '\r') || strchr(s, '\n')); }

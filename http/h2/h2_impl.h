@@ -32,11 +32,21 @@ typedef struct ringo__h2s {
     /* A request body read as it arrives (RINGO_ROUTE_STREAM_BODY, http/body.c). */
     uint64_t recv;     /* DATA bytes handed to the body's pipe */
     uint64_t consumed; /* ... of which the windows reopened (the handler read them) */
-    /* Deadlines (ring ms): the head was in (the body's wait starts); the response stalled. */
-    uint64_t body_at, stall_at;
+    /*
+     * Deadlines (ring ms): the body's wait started (the head; for a body read
+     * as it arrives, its last DATA or the reopening of its window); the
+     * response stalled; the event stream last wrote (its ping is due after
+     * sse_ping_ms of silence).
+     */
+    uint64_t body_at, stall_at, ping_at;
+    uint32_t body_ms;  /* the body's timeout: the route's for a streamed one, else the app's */
     bool headers_sent; /* the response's HEADERS left */
     bool sent_all;     /* ... and its END_STREAM: only the client's side is open */
     bool expired;      /* reset for a deadline: waits for nothing more */
+    bool got_end;      /* the client's END_STREAM arrived: its body is complete */
+    bool body_late;    /* a streamed body's wait passed: its reads fail (408) */
+    bool body_shut;    /* ... paused: the handler left the window shut (streamed_body_deadline) */
+    bool sse;          /* an event stream (ringo_sse_start): pinged while silent */
 } ringo__h2s;
 
 typedef struct ringo__h2 {
@@ -67,6 +77,8 @@ int ringo__h2_submit_head(ringo__h2 *h, ringo__h2s *st, ringo_req *r, int64_t le
                           const nghttp2_data_provider *prd);
 /* nghttp2's output to the connection, unless called from inside an nghttp2 callback. */
 void ringo__h2_kick(ringo__h2 *h);
+/* A stream's deadline moved earlier: the connection's timer is armed again. */
+void ringo__h2_rearm(ringo__h2 *h);
 
 /* stream.c */
 /* Graceful drain: streamed responses end cleanly now (SSE would hold the drain to its timeout). */
@@ -78,5 +90,7 @@ void ringo__h2_body_data(ringo__h2s *st, const uint8_t *data, size_t len);
 /* The stream's body bytes that will not be read: the windows reopen (closing: the stream's gone).
  */
 void ringo__h2_body_rest(ringo__h2s *st, bool closing);
+/* The client cannot send st's body: the unread bytes fill its window, or the connection's. */
+bool ringo__h2_body_shut(const ringo__h2s *st);
 
 #endif

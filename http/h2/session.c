@@ -31,11 +31,16 @@
  * Deadlines (the connection has one timer; the earliest applies): a header
  * block, or the first one after the preface, within header_timeout_ms; a
  * request's body within body_timeout_ms of its head (408 on its stream); a
- * response whose DATA waits on a window the client keeps shut, send_timeout_ms
- * from its last DATA frame (RST_STREAM CANCEL, or the connection when its
- * own window is shut); no stream, handler or header block for
- * keepalive_timeout_ms (GOAWAY). Frames that complete none of these (PING,
- * SETTINGS, WINDOW_UPDATE) move no deadline.
+ * body read as it arrives (RINGO_ROUTE_STREAM_BODY), the route's or the
+ * app's body_timeout_ms from its head or its last DATA frame, paused while
+ * its handler leaves the window shut, as over HTTP/1.1 (its reads fail and
+ * a 408 replaces its answer); a response whose DATA waits on a window the
+ * client keeps shut, send_timeout_ms from its last DATA frame (RST_STREAM
+ * CANCEL, or the connection when its own window is shut); no stream,
+ * handler or header block for keepalive_timeout_ms (GOAWAY). Frames that
+ * complete none of these (PING, SETTINGS, WINDOW_UPDATE) move no deadline.
+ * An event stream silent for sse_ping_ms gets a ": ping" comment line, as
+ * over HTTP/1.1 (http/stream.c), through the same timer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -330,6 +335,13 @@ static void start(ringo__h2 *h, ringo__h2s *st)
     ringo__exec_responded(r);
 }
 
+/* A streamed body's wait is its route's (as over HTTP/1.1, http/parser.c), else the app's. */
+static uint32_t body_timeout(const ringo_config *cfg, const ringo_req *r)
+{
+    return r->bp && r->route->opts.body_timeout_ms ? r->route->opts.body_timeout_ms
+                                                   : cfg->body_timeout_ms;
+}
+
 /* The head is in: route it and check what can be checked before the body. */
 static void head_done(ringo__h2 *h, ringo__h2s *st, bool end)
 {
@@ -473,7 +485,8 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
     size_t need;
 
     (void)flags;
-    if (st && (r = st->r) && r->bp && !st->status) {
+    if (st && (r = st->r) && r->bp && !st->status && !st->body_late) {
+        st->body_at = now_ms(h); /* data arrived: the wait for more starts again */
         ringo__h2_body_data(st, data, len);
         return 0;
     }
@@ -537,9 +550,12 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     if (!st || !st->r)
         return 0;
     end = f->hd.flags & NGHTTP2_FLAG_END_STREAM;
+    if (end)
+        st->got_end = true;
     if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
         st->body_at = now_ms(h);
         head_done(h, st, end);
+        st->body_ms = body_timeout(h->s->cfg, st->r);
     }
     if (end && st->r->bp)
         ringo__body_finish(st->r); /* its handler runs already */
@@ -661,27 +677,70 @@ static bool stalled(const ringo__h2 *h, const ringo__h2s *st, int32_t conn_windo
     return w == 0 || (w > 0 && conn_window <= 0);
 }
 
-/* When st's wait ends (0: it waits for nothing the client owes), and *kind of wait. */
+/* Keeps t (0: none) of kind k in *best and *kind when it is the earliest so far. */
+static void earliest(uint64_t *best, int *kind, uint64_t t, int k)
+{
+    if (t && (!*best || t < *best)) {
+        *best = t;
+        *kind = k;
+    }
+}
+
+/*
+ * A body read as it arrives, while its handler runs: the client owes its
+ * next DATA frame within body_ms of the last (or of the head). While the
+ * unread bytes fill the window the client cannot send: the wait pauses, and
+ * starts again when the handler's reads reopen it (HTTP/1.1 stops reading
+ * the socket and restarts the wait on the refeed alike, http/body.c).
+ */
+static uint64_t streamed_body_deadline(ringo__h2s *st, uint64_t now)
+{
+    if (!st->r || !st->r->bp || !st->started || st->got_end || st->body_late)
+        return 0;
+    if (ringo__h2_body_shut(st)) {
+        st->body_shut = true;
+        return 0;
+    }
+    if (st->body_shut) {
+        st->body_shut = false;
+        st->body_at = now; /* the flush that carried the WINDOW_UPDATE */
+    }
+    return st->body_ms ? st->body_at + st->body_ms : 0;
+}
+
+/* An event stream still running, silent since ping_at. */
+static uint64_t ping_deadline(const ringo__h2 *h, const ringo__h2s *st)
+{
+    uint32_t ms = h->s->cfg->sse_ping_ms;
+
+    return ms && st->sse && st->r && st->streaming && !st->eof ? st->ping_at + ms : 0;
+}
+
+/* When st's earliest wait ends (0: it waits for nothing), and *kind of wait. */
 static uint64_t stream_deadline(ringo__h2 *h, ringo__h2s *st, int32_t conn_window, uint64_t now,
                                 int *kind)
 {
     const ringo_config *cfg = h->s->cfg;
+    uint64_t best = 0;
 
     if (st->expired)
         return 0;
     /* Its body is still arriving, or it was answered before it was whole (413, 408). */
     if ((st->r && !st->started && st->body_at) || (st->sent_all && st->body_at)) {
         *kind = RINGO__HTTP_TIMER_BODY;
-        return cfg->body_timeout_ms ? st->body_at + cfg->body_timeout_ms : 0;
+        return st->body_ms ? st->body_at + st->body_ms : 0;
     }
+    earliest(&best, kind, streamed_body_deadline(st, now), RINGO__HTTP_TIMER_BODY);
+    earliest(&best, kind, ping_deadline(h, st), RINGO__HTTP_TIMER_PING);
     if (!stalled(h, st, conn_window)) {
         st->stall_at = 0;
-        return 0;
+        return best;
     }
     if (!st->stall_at)
         st->stall_at = now; /* the flush that sent its last DATA frame */
-    *kind = RINGO__HTTP_TIMER_SEND;
-    return cfg->send_timeout_ms ? st->stall_at + cfg->send_timeout_ms : 0;
+    if (cfg->send_timeout_ms)
+        earliest(&best, kind, st->stall_at + cfg->send_timeout_ms, RINGO__HTTP_TIMER_SEND);
+    return best;
 }
 
 /* The connection's own wait: a header block, or silence. */
@@ -734,11 +793,32 @@ static void time_out(ringo__h2 *h)
 }
 
 /*
+ * A streamed body stopped arriving. Its handler's reads fail (-ETIMEDOUT,
+ * a parked reader wakes) and a 408 replaces its answer, as over HTTP/1.1;
+ * once that 408 is out the client's side is reset (the branch of answers
+ * given before the whole body, stream_deadline). A response already
+ * begun cannot become a 408: the stream is reset now and its handler
+ * cancelled when it closes (on_stream_close).
+ */
+static void body_late(ringo__h2 *h, ringo__h2s *st)
+{
+    st->body_late = true;
+    ringo__body_fail(st->r, 408);
+    if (st->streaming || st->headers_sent) {
+        st->expired = true;
+        nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+    }
+}
+
+/*
  * The timer fired: every wait past its deadline ends. A body that did not
  * arrive is answered 408 as over HTTP/1.1 (and the stream reset once the
- * answer is out, RFC 9113 §8.1); a response the client will not take is
- * reset, its copy freed; a connection whose own window is shut, or that is
- * silent, or whose header block stalls, gets GOAWAY.
+ * answer is out, RFC 9113 §8.1), a streamed one through its handler
+ * (body_late); a response the client will not take is reset, its copy
+ * freed; a connection whose own window is shut, or that is silent, or
+ * whose header block stalls, gets GOAWAY. A silent event stream gets its
+ * ping; a stream with several waits due has the others ended on the next
+ * run of the timer (armed 1 ms ahead).
  */
 static void expire(ringo__h2 *h)
 {
@@ -758,6 +838,17 @@ static void expire(ringo__h2 *h)
         if (kind == RINGO__HTTP_TIMER_SEND && cw <= 0) {
             time_out(h); /* no stream of it can move */
             return;
+        }
+        if (kind == RINGO__HTTP_TIMER_PING) {
+            /* Inside an event (or bytes wait for the window): none now, the next in a while. */
+            st->ping_at = now;
+            if (!ringo__stream_h2_ping(st->r))
+                st->sse = false;
+            continue;
+        }
+        if (kind == RINGO__HTTP_TIMER_BODY && st->r && st->started) {
+            body_late(h, st);
+            continue;
         }
         if (st->r && !st->started) {
             st->status = 408;
@@ -813,6 +904,13 @@ void ringo__h2_kick(ringo__h2 *h)
 {
     if (!h->inline_runs)
         h2_flush(h);
+}
+
+void ringo__h2_rearm(ringo__h2 *h)
+{
+    /* Inside an nghttp2 callback the flush that follows arms it. */
+    if (!h->inline_runs && !h->dead && !ringo__conn_closing(h->s->conn))
+        arm_timer(h);
 }
 
 static void feed(ringo__h2 *h, const char *p, size_t n)

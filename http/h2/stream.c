@@ -102,11 +102,28 @@ int ringo__h2_stream_put(ringo_req *r, const char *p, size_t n)
     }
     memcpy(st->body + st->len, p, n);
     st->len += n;
+    if (st->sse)
+        st->ping_at = ringo__ring_now(ringo__conn_ring(st->h->s->conn)); /* not silent */
     if (st->deferred) {
         st->deferred = false;
         nghttp2_session_resume_data(st->h->ng, st->id);
     }
     return 0;
+}
+
+void ringo__h2_stream_sse(ringo_req *r)
+{
+    ringo__h2s *st = r->h2s;
+    bool first;
+
+    if (!st)
+        return;
+    first = !st->sse;
+    st->sse = true;
+    st->ping_at = ringo__ring_now(ringo__conn_ring(st->h->s->conn));
+    /* Later writes only move the ping later: a timer that fires early is armed again. */
+    if (first)
+        ringo__h2_rearm(st->h);
 }
 
 size_t ringo__h2_stream_buffered(const ringo_req *r)
@@ -243,6 +260,15 @@ void ringo__h2_body_rest(ringo__h2s *st, bool closing)
         nghttp2_session_consume(st->h->ng, st->id, n);
 }
 
+bool ringo__h2_body_shut(const ringo__h2s *st)
+{
+    nghttp2_session *ng = st->h->ng;
+
+    /* What the client may still send (nghttp2 counts what it received, less WINDOW_UPDATEs). */
+    return nghttp2_session_get_stream_local_window_size(ng, st->id) <= 0 ||
+           nghttp2_session_get_local_window_size(ng) <= 0;
+}
+
 #else /* !RINGO_WITH_H2: no request is ever an HTTP/2 stream's */
 
 int ringo__h2_stream_head(ringo_req *r, int64_t length)
@@ -264,6 +290,7 @@ size_t ringo__h2_stream_buffered(const ringo_req *r)
     return 0;
 }
 void ringo__h2_stream_flush(ringo_req *r) { (void)r; }
+void ringo__h2_stream_sse(ringo_req *r) { (void)r; }
 void ringo__h2_body_read(ringo_req *r, uint64_t taken)
 {
     (void)r;

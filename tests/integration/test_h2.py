@@ -19,7 +19,12 @@ answered stream (431 too) and none for a stream reset before its answer.
 Deadlines, each with one short timeout on its own server, over h2c and over
 TLS: the preface alone and a header block left unfinished are closed by
 the header timeout (GOAWAY), a body that never comes is answered 408 on its
-stream, a response behind a stream window the client keeps shut is reset
+stream, so is a streamed body (RINGO_ROUTE_STREAM_BODY) that stops coming
+while a stream beside it is served (over h2c also: a slow but steady one
+arrives whole, the wait pauses while the handler leaves the window full,
+and the route's body_timeout_ms overrides the app's), quiet SSE streams get
+": ping" comment lines between events (never after the handler ended the
+stream; a reset or a closed connection cancels them), a response behind a stream window the client keeps shut is reset
 (CANCEL) and one behind a shut connection window closes the connection, an
 idle connection is closed by the keep-alive timeout however many PINGs it
 sends. Over TLS (ALPN h2, throw-away certificates from openssl): many
@@ -43,6 +48,7 @@ must be built with HTTP/2 (Debian's is).
 """
 import atexit
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -867,12 +873,87 @@ def idle_connection_is_closed_by_the_keepalive_timeout(srv, cls):
     c.close()
 
 
+def wait_stats(c, pred, what):
+    """Polls GET /stats on the client's own connection until pred(stats) holds."""
+    deadline = h.deadline_after(h.TIMEOUT)
+    while True:
+        st = c.get("/stats")
+        check_eq(st.status, 200, "GET /stats status")
+        stats = json.loads(bytes(st.data))
+        if pred(stats):
+            return stats
+        check(h.remaining(deadline) > 0, f"{what}: not reached; last /stats {stats!r}")
+        time.sleep(0.02)
+
+
+def streamed_body_that_stops_is_408(srv, cls):
+    c = cls(srv)
+    for path, sent in (("/upload", b"x" * 1000), ("/sync/upload", b"x" * 1000),
+                       ("/upload", b"")):
+        sid = c.request(path, method="POST", end=False)
+        if sent:
+            c.h2.send_data(sid, sent)
+            c.flush()
+        # Its handler waits in its read; a stream beside it is served meanwhile.
+        check_eq(c.get("/plaintext").status, 200, f"{path}: a stream beside the stalled body")
+        st = c.wait(sid)
+        check_eq(st.status, 408, f"{path} after {len(sent)} bytes: status of a body that stopped")
+        c.run_until(lambda: st.reset is not None, f"{path}: RST_STREAM after the 408")
+        check_eq(st.reset, NO_ERROR, f"{path}: RST_STREAM code (RFC 9113 §8.1)")
+    check_eq(c.get("/plaintext").status, 200, "the connection goes on")
+    c.close()
+
+
+PING = b": ping\n"
+FIRST_EVENT = b"id: 0\ndata: 0\n\n"
+
+
+def quiet_event_streams_get_pings(srv, cls):
+    c = cls(srv)
+    for path in ("/events?n=2&interval_ms=60000", "/sync/events?n=2&interval_ms=60000"):
+        before = wait_stats(c, lambda s: True, "stats")["cancels"]
+        sid = c.request(path)
+        st = c.streams[sid]
+        # The second event is a minute away: comment lines keep the stream alive meanwhile.
+        c.run_until(lambda: bytes(st.data).partition(FIRST_EVENT)[2].count(PING) >= 2,
+                    f"{path}: two pings after the first event")
+        before_ev, _, after_ev = bytes(st.data).partition(FIRST_EVENT)
+        check(all(part == PING * (len(part) // len(PING)) for part in (before_ev, after_ev)),
+              f"{path}: whole pings between events only: {bytes(st.data)!r}")
+        # The connection and its other streams are untouched meanwhile.
+        other = c.get("/stream?bytes=100000")
+        check(other.status == 200 and other.data == alphabet(100000), f"{path}: a stream beside it")
+        c.h2.reset_stream(sid, CANCEL)
+        c.flush()
+        wait_stats(c, lambda s: s["cancels"] > before, f"{path}: the reset cancels the handler")
+    # A stream its handler ended gets no ping while the handler works on (six pings' time).
+    for path in ("/events?n=1&interval_ms=1&linger_ms=600",
+                 "/sync/events?n=1&interval_ms=1&linger_ms=600"):
+        st = c.get(path)
+        before_ev, ev, after_ev = bytes(st.data).partition(FIRST_EVENT)
+        check_eq((st.status, st.ended, ev, after_ev), (200, True, FIRST_EVENT, b""),
+                 f"{path}: the event and nothing after it: {bytes(st.data)!r}")
+    # A connection that goes away under its event stream cancels it (and leaks nothing: the stop).
+    d = cls(srv)
+    sid = d.request("/sync/events?n=2&interval_ms=60000")
+    d.run_until(lambda: PING in d.streams[sid].data, "a ping on a second connection")
+    before = wait_stats(c, lambda s: True, "stats")["cancels"]
+    d.close()
+    wait_stats(c, lambda s: s["cancels"] > before, "closing the connection cancels its handler")
+    check_eq(c.get("/plaintext").status, 200, "the first connection goes on")
+    c.close()
+
+
+SSE_PING = ["--sse-ping", 100]
+
 DEADLINE_CASES = ((HEADER, preface_only_is_closed_by_the_header_timeout),
                   (HEADER, unfinished_header_block_is_closed_by_the_header_timeout),
                   (BODY, body_that_never_comes_is_408),
+                  (BODY, streamed_body_that_stops_is_408),
                   (SEND, shut_stream_window_is_reset_by_the_send_timeout),
                   (SEND, shut_connection_window_closes_the_connection),
-                  (IDLE, idle_connection_is_closed_by_the_keepalive_timeout))
+                  (IDLE, idle_connection_is_closed_by_the_keepalive_timeout),
+                  (SSE_PING, quiet_event_streams_get_pings))
 
 
 def h2c_deadline_case(args, fn):
@@ -885,6 +966,51 @@ def h2c_deadline_case(args, fn):
 
 for _args, _fn in DEADLINE_CASES:
     h2c_deadline_case(_args, _fn)
+
+
+@case(args=BODY)
+def streamed_body_sent_slowly_but_steadily_arrives_whole(srv):
+    c = Client(srv)
+    piece = b"z" * 100
+    sid = c.request("/upload", method="POST", end=False)
+    # 20 pieces 100 ms apart: twice the body timeout in all, a tenth of it between two.
+    for _ in range(20):
+        time.sleep(0.1)
+        c.h2.send_data(sid, piece)
+        c.flush()
+    c.h2.end_stream(sid)
+    c.flush()
+    st = c.wait(sid)
+    body = piece * 20
+    check_eq(st.status, 200, "status of a slow but steady upload")
+    check(b'"bytes":%d' % len(body) in st.data and
+          hashlib.sha256(body).hexdigest().encode() in st.data, f"the upload: {st.data!r}")
+    c.close()
+
+
+@case(args=BODY)
+def streamed_body_wait_pauses_while_its_handler_does_not_read(srv):
+    c = Client(srv)
+    c.sync()  # the connection's wide window is in: the stream's own window holds the client
+    body = b"w" * (65535 + 1000)
+    # Its handler reads after 2 s, twice the body timeout: its window was full all along.
+    st = c.wait(c.request("/upload?delay_ms=2000", method="POST", body=body))
+    check_eq(st.status, 200, "status of an upload whose handler read late")
+    check(b'"bytes":%d' % len(body) in st.data, f"the upload: {st.data!r}")
+    c.close()
+
+
+@case()
+def route_body_timeout_bounds_a_streamed_body(srv):
+    # The route's 500 ms, not the app's 60 s: answered well within the test's wait.
+    c = Client(srv)
+    sid = c.request("/upload/limited", method="POST", end=False)
+    c.h2.send_data(sid, b"x" * 100)
+    c.flush()
+    st = c.wait(sid)
+    check_eq(st.status, 408, "status")
+    check_eq(c.get("/plaintext").status, 200, "the connection goes on")
+    c.close()
 
 
 # ---- HTTP/2 over TLS (ALPN h2) ----
