@@ -30,11 +30,15 @@ void *ringo__conn_state(ringo__conn *c) { return c->proto; }
 ringo__ring *ringo__conn_ring(const ringo__conn *c) { return c->ring; }
 size_t ringo__conn_unsent(const ringo__conn *c)
 {
-    return c->out_len + c->ct_len + (c->w_len - c->w_off);
+    return c->out_len + c->ct_len + (c->w_len - c->w_off) + (c->tls ? ringo__tls_held(c) : 0);
 }
 
-/* Output not yet in flight: plaintext gathered, and with TLS ciphertext made. */
-static size_t pending(const ringo__conn *c) { return c->out_len + c->ct_len; }
+/* Output not yet in flight: plaintext gathered, and with TLS ciphertext made (or records
+ * waiting for the kernel to take the keys). */
+static size_t pending(const ringo__conn *c)
+{
+    return c->out_len + c->ct_len + (c->tls ? ringo__tls_held(c) : 0);
+}
 bool ringo__conn_closing(const ringo__conn *c)
 {
     return c->state != CONN_OPEN || c->close_after_send;
@@ -373,7 +377,7 @@ void ringo__conn_flush(ringo__conn *c)
 {
     if (c->send_armed || c->lent || c->state == CONN_CLOSING)
         return;
-    if (c->tls && ringo__tls_encrypt(c) < 0) {
+    if (c->tls && (ringo__tls_encrypt(c) < 0 || (!c->ct_len && ringo__tls_ktls_switch(c) < 0))) {
         shutdown(c->fd, SHUT_RDWR);
         return;
     }
@@ -401,8 +405,8 @@ int ringo__conn_lend(ringo__conn *c)
 {
     if (c->state != CONN_OPEN || c->close_after_send)
         return -ECANCELED;
-    if (c->tls)
-        return -EOPNOTSUPP; /* the bytes must go through the record layer */
+    if (c->tls && !ringo__tls_ktls_tx(c))
+        return -EOPNOTSUPP; /* the bytes must go through OpenSSL's record layer */
     if (c->send_armed || c->lent || ringo__conn_unsent(c))
         return -EBUSY;
     if (set_nonblock(c->fd, true) < 0)

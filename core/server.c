@@ -633,6 +633,7 @@ void ringo__server_stats(const ringo__server *s, ringo_stats *out)
         SUM(tls_resumed);
         SUM(tls_alpn_h2);
         SUM(batched_waits);
+        SUM(tls_ktls);
 #undef SUM
     }
 }

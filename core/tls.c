@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/tls.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -78,6 +79,25 @@ unsigned ringo__tls_conf_count(const ringo__tls_conf *conf)
     (void)conf;
     return 0;
 }
+/*
+ * kTLS: the "tls" upper-layer protocol goes on the socket before the
+ * handshake. Without keys it passes bytes through unchanged, and with it
+ * OpenSSL may hand over the transmit keys (CTRL_SET_KTLS) knowing the kernel
+ * will take them. A kernel without it says so once for the process.
+ */
+static _Atomic bool ulp_missing;
+
+static bool ktls_ulp(ringo__conn *c)
+{
+    if (c->ring->srv->cfg.no_ktls || atomic_load_explicit(&ulp_missing, memory_order_relaxed))
+        return false;
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) == 0)
+        return true;
+    if (errno == ENOENT)
+        atomic_store_explicit(&ulp_missing, true, memory_order_relaxed);
+    return false;
+}
+
 int ringo__tls_open(ringo__conn *c)
 {
     (void)c;
@@ -90,6 +110,21 @@ int ringo__tls_encrypt(ringo__conn *c)
     return 0;
 }
 void ringo__tls_shutdown(ringo__conn *c) { (void)c; }
+int ringo__tls_ktls_switch(ringo__conn *c)
+{
+    (void)c;
+    return 0;
+}
+bool ringo__tls_ktls_tx(const ringo__conn *c)
+{
+    (void)c;
+    return false;
+}
+size_t ringo__tls_held(const ringo__conn *c)
+{
+    (void)c;
+    return 0;
+}
 void ringo__tls_closing(ringo__conn *c) { (void)c; }
 void ringo__tls_free(ringo__conn *c) { (void)c; }
 void ringo__tls_ring_free(ringo__ring *r) { (void)r; }
@@ -184,7 +219,16 @@ struct ringo__tls {
     bool done;                /* handshake complete */
     bool failed;              /* fatal error: no more SSL calls but freeing */
     bool shut;                /* close_notify queued */
+    /* kTLS (transmit side): see ringo__tls_ktls_switch(). */
+    uint8_t ktls;            /* KTLS_OFF, _ULP, _PENDING or _ON */
+    int next_type;           /* the record type of OpenSSL's next write (0: application data) */
+    unsigned char kinfo[64]; /* the kernel's tls12_crypto_info_* for TLS_TX */
+    socklen_t kinfo_len;
+    char *kpend; /* records written while PENDING: [type, len (4 bytes), payload]... */
+    size_t kpend_len, kpend_cap;
 };
+
+enum { KTLS_OFF, KTLS_ULP, KTLS_PENDING, KTLS_ON };
 
 static BIO_METHOD *bio_method;
 static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
@@ -194,13 +238,50 @@ bool ringo__conn_tls(const ringo__conn *c) { return c->tls != NULL; }
 
 /* ---- the BIO: ciphertext in from the recv buffer, out to the connection ---- */
 
+static int kpend_add(ringo__tls *t, int type, const char *p, size_t n)
+{
+    size_t need = t->kpend_len + 5 + n;
+    uint32_t len = (uint32_t)n;
+
+    if (n > UINT32_MAX)
+        return -1;
+    if (need > t->kpend_cap) {
+        size_t cap = need < 4096 ? 4096 : need * 2;
+        char *q = ringo__realloc(t->kpend, cap);
+        if (!q)
+            return -1;
+        t->kpend = q;
+        t->kpend_cap = cap;
+    }
+    t->kpend[t->kpend_len] = (char)type;
+    memcpy(t->kpend + t->kpend_len + 1, &len, 4);
+    memcpy(t->kpend + t->kpend_len + 5, p, n);
+    t->kpend_len = need;
+    return 0;
+}
+
+/*
+ * Ciphertext goes to the connection's buffer. Once OpenSSL handed the
+ * transmit keys over (kTLS), it writes plaintext records instead: application
+ * data is sent as it is and the kernel encrypts it; any other record type is
+ * announced first (BIO_CTRL_SET_KTLS_TX_SEND_CTRL_MSG) and must go out with a
+ * TLS_SET_RECORD_TYPE control message. Until the keys are in the kernel
+ * (PENDING) records wait in kpend.
+ */
 static int bio_write(BIO *b, const char *p, int n)
 {
     ringo__conn *c = BIO_get_data(b);
+    ringo__tls *t = c->tls;
+    int type = t->next_type;
 
     BIO_clear_retry_flags(b);
     if (n <= 0)
         return 0;
+    t->next_type = 0;
+    if (t->ktls == KTLS_PENDING)
+        return kpend_add(t, type ? type : 23, p, (size_t)n) < 0 ? -1 : n;
+    if (t->ktls == KTLS_ON && type && type != 23)
+        return -1; /* a key update or an alert after the switch: not supported, fatal */
     return ringo__conn_ct_append(c, p, (size_t)n) < 0 ? -1 : n;
 }
 
@@ -221,11 +302,54 @@ static int bio_read(BIO *b, char *p, int n)
     return (int)k;
 }
 
+/* OpenSSL's internal controls for a kTLS-capable BIO (include/internal/bio.h). */
+#define CTRL_SET_KTLS 72
+#define CTRL_SET_KTLS_TX_SEND_CTRL_MSG 74
+#define CTRL_CLEAR_KTLS_TX_CTRL_MSG 75
+
+/* The size of the kernel's crypto info for the cipher it names, 0: not one we pass on. */
+static socklen_t kinfo_size(const void *info)
+{
+    struct tls_crypto_info h;
+
+    memcpy(&h, info, sizeof(h));
+    switch (h.cipher_type) {
+    case TLS_CIPHER_AES_GCM_128: return sizeof(struct tls12_crypto_info_aes_gcm_128);
+    case TLS_CIPHER_AES_GCM_256: return sizeof(struct tls12_crypto_info_aes_gcm_256);
+    case TLS_CIPHER_CHACHA20_POLY1305: return sizeof(struct tls12_crypto_info_chacha20_poly1305);
+    default: return 0;
+    }
+}
+
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
-    (void)b, (void)num, (void)ptr;
-    /* FLUSH: records are in the connection's buffer, which the ring sends. */
-    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+    ringo__conn *c = BIO_get_data(b);
+    ringo__tls *t = c ? c->tls : NULL;
+    socklen_t len;
+
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1; /* records are in the connection's buffer, which the ring sends */
+    case BIO_CTRL_GET_KTLS_SEND: return t && t->ktls >= KTLS_PENDING;
+    case CTRL_SET_KTLS:
+        /* num: transmit side. The receive side stays with OpenSSL. */
+        if (!t || !num || t->ktls != KTLS_ULP || !ptr || !(len = kinfo_size(ptr)) ||
+            len > sizeof(t->kinfo))
+            return 0;
+        memcpy(t->kinfo, ptr, len);
+        t->kinfo_len = len;
+        t->ktls = KTLS_PENDING;
+        return 1;
+    case CTRL_SET_KTLS_TX_SEND_CTRL_MSG:
+        if (t)
+            t->next_type = (int)num;
+        return 1;
+    case CTRL_CLEAR_KTLS_TX_CTRL_MSG:
+        if (t)
+            t->next_type = 0;
+        return 1;
+    default: return 0;
+    }
 }
 
 static int bio_create(BIO *b)
@@ -569,6 +693,25 @@ void ringo__tls_ring_free(ringo__ring *r)
 
 /* ---- per connection ---- */
 
+/*
+ * kTLS: the "tls" upper-layer protocol goes on the socket before the
+ * handshake. Without keys it passes bytes through unchanged, and with it
+ * OpenSSL may hand over the transmit keys (CTRL_SET_KTLS) knowing the kernel
+ * will take them. A kernel without it says so once for the process.
+ */
+static _Atomic bool ulp_missing;
+
+static bool ktls_ulp(ringo__conn *c)
+{
+    if (c->ring->srv->cfg.no_ktls || atomic_load_explicit(&ulp_missing, memory_order_relaxed))
+        return false;
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) == 0)
+        return true;
+    if (errno == ENOENT)
+        atomic_store_explicit(&ulp_missing, true, memory_order_relaxed);
+    return false;
+}
+
 int ringo__tls_open(ringo__conn *c)
 {
     ringo__tls_ring *tr = ring_state(c->ring);
@@ -591,6 +734,10 @@ int ringo__tls_open(ringo__conn *c)
     atomic_fetch_add_explicit(&set->refs, 1, memory_order_relaxed);
     t->set = set;
     c->tls = t;
+    if (ktls_ulp(c)) {
+        t->ktls = KTLS_ULP;
+        SSL_set_options(t->ssl, SSL_OP_ENABLE_KTLS);
+    }
     /* The handshake timeout, from accept; the protocol's timers start at on_open. */
     ringo__conn_timer(c, -1, c->ring->srv->cfg.tls_handshake_timeout_ms);
     return 0;
@@ -846,13 +993,81 @@ int ringo__tls_encrypt(ringo__conn *c)
     return 0;
 }
 
+static int send_record(int fd, int type, const char *p, size_t n)
+{
+    char cbuf[CMSG_SPACE(sizeof(unsigned char))];
+    struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    struct cmsghdr *cm;
+    ssize_t k;
+
+    if (type != 23) {
+        memset(cbuf, 0, sizeof(cbuf));
+        msg.msg_control = cbuf;
+        msg.msg_controllen = sizeof(cbuf);
+        cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_TLS;
+        cm->cmsg_type = TLS_SET_RECORD_TYPE;
+        cm->cmsg_len = CMSG_LEN(sizeof(unsigned char));
+        *CMSG_DATA(cm) = (unsigned char)type;
+    }
+    k = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    return k == (ssize_t)n ? 0 : -1;
+}
+
+/*
+ * The transmit keys go to the kernel once everything OpenSSL wrote before
+ * handing them over has left (the caller: nothing in flight, no ciphertext
+ * left in `ct`). From then on the socket encrypts what the ring sends. The
+ * records OpenSSL wrote meanwhile follow: the handshake's last records (TLS
+ * 1.3 session tickets; TLS 1.2's Finished) are sent here with their record
+ * type, a few hundred bytes on an idle socket, and application data joins `ct`.
+ */
+int ringo__tls_ktls_switch(ringo__conn *c)
+{
+    ringo__tls *t = c->tls;
+    size_t off = 0;
+
+    if (!t || t->ktls != KTLS_PENDING)
+        return 0;
+    if (setsockopt(c->fd, SOL_TLS, TLS_TX, t->kinfo, t->kinfo_len) < 0) {
+        fprintf(stderr, "ringo: kTLS: setsockopt TLS_TX: %s; connection closed\n", strerror(errno));
+        return -1;
+    }
+    t->ktls = KTLS_ON;
+    count(&c->ring->stats.tls_ktls);
+    OPENSSL_cleanse(t->kinfo, sizeof(t->kinfo));
+    while (off < t->kpend_len) {
+        int type = (unsigned char)t->kpend[off];
+        uint32_t n;
+
+        memcpy(&n, t->kpend + off + 1, 4);
+        off += 5;
+        if (type != 23 && c->ct_len)
+            return -1; /* a handshake record after application data: never written so */
+        if (type != 23 ? send_record(c->fd, type, t->kpend + off, n) < 0
+                       : ringo__conn_ct_append(c, t->kpend + off, n) < 0)
+            return -1;
+        off += n;
+    }
+    ringo__free(t->kpend);
+    t->kpend = NULL;
+    t->kpend_len = t->kpend_cap = 0;
+    return 0;
+}
+
+bool ringo__tls_ktls_tx(const ringo__conn *c) { return c->tls && c->tls->ktls == KTLS_ON; }
+size_t ringo__tls_held(const ringo__conn *c) { return c->tls->kpend_len; }
+
 void ringo__tls_shutdown(ringo__conn *c)
 {
     ringo__tls *t = c->tls;
 
     if (!t->done || t->failed || t->shut)
         return;
-    if (ringo__tls_encrypt(c) == 0) {
+    /* Under kTLS, close_notify would need a control message of its own after the last
+     * byte the ring sends: it is not sent (the HTTP framing ends every response). */
+    if (ringo__tls_encrypt(c) == 0 && t->ktls < KTLS_PENDING) {
         ERR_clear_error();
         SSL_shutdown(t->ssl); /* queues close_notify; the peer's is not awaited */
         ERR_clear_error();
@@ -878,6 +1093,7 @@ void ringo__tls_free(ringo__conn *c)
     SSL_free(t->ssl);
     set_unref(t->set);
     ringo__free(t->held);
+    ringo__free(t->kpend);
     ringo__free(t);
     c->tls = NULL;
 }

@@ -81,6 +81,14 @@ void ringo__tls_on_data(ringo__conn *c, const char *p, size_t n);
 int ringo__tls_encrypt(ringo__conn *c);
 /* Queues close_notify after what is written (once; nothing after a failed handshake). */
 void ringo__tls_shutdown(ringo__conn *c);
+/* kTLS: hands the transmit keys to the kernel once OpenSSL offered them and nothing
+ * written before is unsent (call with no send in flight and `ct` empty). 0, or -1:
+ * the connection cannot go on. */
+int ringo__tls_ktls_switch(ringo__conn *c);
+/* Bytes of records waiting for the kernel to take the transmit keys. */
+size_t ringo__tls_held(const ringo__conn *c);
+/* The kernel encrypts what this connection sends (kTLS transmit). */
+bool ringo__tls_ktls_tx(const ringo__conn *c);
 /* The connection is closing: gives up its handshake slot or its place in the queue. */
 void ringo__tls_closing(ringo__conn *c);
 /* Frees the connection's TLS state (no CQE of it pending). */

@@ -287,6 +287,7 @@ static int stats_route(ringo_req *req, void *udata)
         {"tls_resumed", (int64_t)st.tls_resumed},
         {"tls_alpn_h2", (int64_t)st.tls_alpn_h2},
         {"batched_waits", (int64_t)st.batched_waits},
+        {"tls_ktls", (int64_t)st.tls_ktls},
     };
     return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
 }
@@ -850,7 +851,8 @@ static void usage(FILE *f)
                "             [--metrics PATH] [--access-log PATH|-]\n"
                "             [--access-log-format combined|json] [--request-ids]\n"
                "             [--no-h2c] [--h2-max-streams N] [--h2-max-resets N]\n"
-               "             [--h2-window B] [--no-h2] [--batch-wait US]\n");
+               "             [--h2-window B] [--no-h2] [--batch-wait US]\n"
+               "             [--no-ktls]\n");
 }
 
 enum {
@@ -921,7 +923,8 @@ enum {
     OPT_H2RESETS,
     OPT_H2WINDOW,
     OPT_NOH2,
-    OPT_BATCHWAIT
+    OPT_BATCHWAIT,
+    OPT_NOKTLS
 };
 
 /* --static-dir: mounted at /static/; the demo's own folder by default. */
@@ -1066,6 +1069,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
                                          {"h2-window", 1, 0, OPT_H2WINDOW},
                                          {"no-h2", 0, 0, OPT_NOH2},
                                          {"batch-wait", 1, 0, OPT_BATCHWAIT},
+                                         {"no-ktls", 0, 0, OPT_NOKTLS},
                                          {"help", 0, 0, '?'},
                                          {0, 0, 0, 0}};
     int c;
@@ -1137,6 +1141,7 @@ static int parse_args(int argc, char **argv, ringo_config *cfg, ringo__test_hook
         case OPT_H2WINDOW: cfg->h2_window = (uint32_t)v; break;
         case OPT_NOH2: cfg->no_h2 = 1; break;
         case OPT_BATCHWAIT: cfg->batch_wait_us = v ? (uint32_t)v : RINGO_BATCH_WAIT_OFF; break;
+        case OPT_NOKTLS: cfg->no_ktls = 1; break;
         case OPT_LINKED: hooks->file_splice_linked = 1; break;
         case OPT_NOSENDFILE: hooks->file_sendfile_off = 1; break;
         case OPT_OPENAPI: openapi.json_path = optarg; break;

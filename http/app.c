@@ -23,7 +23,7 @@
  * field could fall into. A field appended after this one names itself here;
  * a 4-byte field is appended in pairs (or with the next one) to keep it so.
  */
-_Static_assert(sizeof(ringo_config) == offsetof(ringo_config, batch_wait_us) + sizeof(uint32_t),
+_Static_assert(sizeof(ringo_config) == offsetof(ringo_config, reserved1) + sizeof(uint32_t),
                "ringo_config must end without padding");
 /* ringo_route_opts keeps its 1.0 size: options take the place of reserved words (the
  * limits pointer took the last one: 64-bit Linux only). */
@@ -111,7 +111,7 @@ static bool config_valid(const ringo_config *c)
     if (c->trusted_proxies ? ringo__cidrs_parse(c->trusted_proxies, NULL) < 0
                            : c->proxy_protocol || c->forwarded)
         return false; /* a PROXY listener or forwarded headers trusted from nobody */
-    if (c->h2_window > 0x7fffffffu)
+    if (c->h2_window > 0x7fffffffu || c->reserved1)
         return false;
     if (c->batch_wait_us > 100000 && c->batch_wait_us != RINGO_BATCH_WAIT_OFF)
         return false;

@@ -320,6 +320,8 @@ static void tls(out *o, ringo_app *app)
           st.tls_alpn_h2);
     gauge(o, "ringo_batched_waits_total", "counter",
           "Ring waits that let the kernel gather completions (batch_wait_us).", st.batched_waits);
+    gauge(o, "ringo_tls_ktls_total", "counter",
+          "TLS connections whose sending the kernel took over (kTLS).", st.tls_ktls);
 }
 
 /* Field n (1-based) of /proc/self/stat after the command, as a number. */

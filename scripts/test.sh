@@ -27,11 +27,13 @@ jobs=$(nproc)
 # libnghttp2-dev builds HTTP/2; python3-h2, python3-hyperframe and nghttp2-client (h2load)
 # drive it in test_h2.py and perf/.
 # haproxy, nginx: the load balancers of test_load_balancers (apache2-utils: its optional ab load).
+# user-mode-linux, kmod, iproute2: test_ktls boots Debian's user-mode-linux kernel (it has the tls
+# module this machine's kernel lacks) and loads its modules there.
 scripts/deps.sh wrk clang clang-format locales python3-zstandard python3-brotli zstd brotli \
     libnghttp2-dev python3-h2 python3-hyperframe nghttp2-client \
     python3-jsonschema libpq-dev postgresql-15 libseccomp-dev libjansson-dev \
     golang-github-containers-common python3-yaml pkg-config systemd haproxy nginx apache2-utils \
-    libssl-dev openssl python3-prometheus-client
+    libssl-dev openssl python3-prometheus-client user-mode-linux kmod iproute2
 
 build() { # dir, cmake args...
     local dir=$1; shift

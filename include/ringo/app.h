@@ -199,8 +199,10 @@ typedef struct ringo_config {
                                        only, and h2c is off as with no_h2c */
     uint32_t batch_wait_us;         /* a busy ring lets the kernel gather completions this
                                        long before it wakes (Linux 6.12's min-wait; older
-                                       kernels: off), µs; 0: 50; RINGO_BATCH_WAIT_OFF: never.
-                                       The next 4-byte field is appended in a pair
+                                       kernels: off), µs; 0: 50; RINGO_BATCH_WAIT_OFF: never */
+    uint32_t no_ktls;               /* nonzero: TLS records are always made by OpenSSL, never
+                                       by the kernel's tls module (kTLS) */
+    uint32_t reserved1;             /* must be zero: the next 4-byte field takes its place
                                        (ringo_config ends without padding) */
 } ringo_config;
 
@@ -280,6 +282,8 @@ typedef struct ringo_stats {
     uint64_t tls_alpn_h2;            /* completed handshakes whose ALPN chose h2 */
     uint64_t batched_waits;          /* ring waits that let the kernel gather completions
                                         (ringo_config.batch_wait_us) */
+    uint64_t tls_ktls;               /* TLS connections whose sending the kernel took over
+                                        (kTLS transmit) */
 } ringo_stats;
 
 /*

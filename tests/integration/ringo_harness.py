@@ -47,7 +47,7 @@ import traceback
 sys.dont_write_bytecode = True
 
 SANITIZED = bool(os.environ.get("RINGO_SANITIZE"))
-SCALE = 4.0 if SANITIZED else 1.0
+SCALE = float(os.environ.get("RINGO_TEST_SCALE") or (4.0 if SANITIZED else 1.0))
 TIMEOUT = 10.0 * SCALE  # longest single wait on the server
 STOP_LINE = "ringo: stopped: conns=0 reqs=0 bufs=0 stacks=0 jobs=0 pipes=0"
 EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 77

@@ -16,6 +16,7 @@ answered 505, --no-h2 and --no-h2c. The TLS counters of /stats and
 temporary directory. Every server stops with the zero-leak line.
 """
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -253,6 +254,25 @@ def versions_alpn_sni():
         with tls_conn(srv) as s:  # no SNI at all: the default
             check_eq(s.selected_alpn_protocol(), "http/1.1", "ALPN through Python's ssl")
             check_eq(https_get(s, "/plaintext").status, 200, "request without SNI")
+
+
+@case(server=False)
+def ktls_used_or_cleanly_left():
+    """The kernel's tls module takes the sending over where it exists (test_ktls.py runs
+    this file in such a kernel with RINGO_EXPECT_KTLS=1); without it every connection
+    stays with OpenSSL and nothing is lost."""
+    expect = os.environ.get("RINGO_EXPECT_KTLS") == "1"
+    with tls_server() as srv:
+        for _ in range(3):
+            with tls_conn(srv) as s:
+                r = https_get(s, "/plaintext", keep=False)
+                check_eq((r.status, r.body), (200, b"Hello, World!"), "GET over TLS")
+        with tls_conn(srv) as s:
+            n = json.loads(https_get(s, "/stats").body)["tls_ktls"]
+        if expect:
+            check_eq(n, 4, "connections whose sending the kernel took over")
+        else:
+            check_eq(n, 0, "tls_ktls on a kernel without the tls module")
 
 
 @case(server=False)

@@ -166,6 +166,8 @@ static void bufs_over(ringo_config *c) { c->recv_buffers = RINGO_MAX_RECV_BUFFER
 static void bufs_odd(ringo_config *c) { c->recv_buffers = 500; }
 static void bufs_zero(ringo_config *c) { c->recv_buffers = 0; }
 static void no_h2(ringo_config *c) { c->no_h2 = 1; }
+static void no_ktls(ringo_config *c) { c->no_ktls = 1; }
+static void cfg_reserved(ringo_config *c) { c->reserved1 = 1; }
 static void batch_off(ringo_config *c) { c->batch_wait_us = RINGO_BATCH_WAIT_OFF; }
 static void batch_max(ringo_config *c) { c->batch_wait_us = 100000; }
 static void batch_over(ringo_config *c) { c->batch_wait_us = 100001; }
@@ -176,7 +178,8 @@ static void check_ranges(void)
     CHECK(new_with(pool_max) == 0 && new_with(pool_over) == -EINVAL);
     CHECK(new_with(bufs_max) == 0 && new_with(bufs_zero) == 0);
     CHECK(new_with(bufs_over) == -EINVAL && new_with(bufs_odd) == -EINVAL);
-    CHECK(new_with(no_h2) == 0);
+    /* ringo_config's own reserved word (the place of the next 4-byte field) must be zero. */
+    CHECK(new_with(no_h2) == 0 && new_with(no_ktls) == 0 && new_with(cfg_reserved) == -EINVAL);
     CHECK(new_with(batch_off) == 0 && new_with(batch_max) == 0 && new_with(batch_over) == -EINVAL);
 }
 

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""
+Description: kernel TLS (kTLS) on the transmit side. OpenSSL hands the
+transmit keys to ringo's BIO, the ring puts them in the socket
+(setsockopt SOL_TLS TLS_TX) once the handshake's ciphertext is out, and from
+then on the kernel encrypts what the ring sends, file bodies spliced
+straight from the page cache included.
+
+The cases need a kernel with the "tls" module. Where the running kernel has
+none (CONFIG_TLS unset, as on the machines CI runs on), this file boots
+Debian's user-mode-linux kernel (package user-mode-linux: Linux 6.1 as a
+process, with tls.ko, the AEAD modules and io_uring), with the host's root
+as its root (hostfs), loads the modules there and runs itself inside it.
+With neither, it is skipped and says why.
+
+In a kernel with tls:
+- transmit_moves_to_the_kernel: TLS 1.3 and 1.2, HTTP/1.1 (with Connection:
+  close, whose answer ends without close_notify) and h2 (curl): every answer
+  intact; /stats tls_ktls counts each connection and the kernel's TlsTxSw
+  (/proc/net/tls_stat) rises with it.
+- tickets_go_through_the_kernel: TLS 1.3 session tickets are written after
+  the keys were handed over, as handshake records with their record type:
+  a second connection resumes with one.
+- files_are_spliced_and_encrypted_by_the_kernel: an 8 MiB file from
+  --files-dir and a static file arrive intact (sha256).
+- no_ktls_keeps_openssl: with --no-ktls the kernel encrypts nothing.
+- tls_suite_under_ktls: the whole of test_tls.py, run in the same kernel,
+  passes with the kernel doing the record layer (its own kTLS case then
+  expects tls_ktls to count).
+"""
+import glob
+import hashlib
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import ringo_harness as h  # noqa: E402
+from ringo_harness import (TIMEOUT, BytesReader, Failure, Server, Skip, case, check,  # noqa: E402
+                           check_eq, make_cert)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+UML = shutil.which("linux.uml") or "/usr/bin/linux.uml"
+UML_MODULES = sorted(glob.glob("/usr/lib/uml/modules/*"))
+MODULES = ("tls", "gcm", "ghash-generic", "ctr", "seqiv", "chacha20poly1305")
+INSIDE = os.environ.get("RINGO_IN_UML") == "1"
+CURL = shutil.which("curl")
+
+
+def kernel_has_tls():
+    try:
+        with open("/proc/sys/net/ipv4/tcp_available_ulp") as f:
+            return "tls" in f.read().split()
+    except OSError:
+        return False
+
+
+def tx_sw():
+    """The kernel's count of kTLS transmit contexts set up so far."""
+    with open("/proc/net/tls_stat") as f:
+        for line in f:
+            name, _, value = line.partition("\t")
+            if name.strip() == "TlsTxSw":
+                return int(value)
+    raise Failure("no TlsTxSw in /proc/net/tls_stat")
+
+
+TMP = tempfile.mkdtemp(prefix="ringo-ktls-test-")
+CRT, KEY = make_cert(TMP, "k", "localhost", ["localhost"]) if INSIDE or kernel_has_tls() \
+    else (None, None)
+
+
+def tls_server(*extra):
+    return Server(["--tls-cert", CRT, "--tls-key", KEY, *extra])
+
+
+def stats(srv):
+    return curl(srv, "/stats").json()
+
+
+def curl(srv, path, *args):
+    if not CURL:
+        raise Failure("curl is not installed (scripts/deps.sh installs it)")
+    cmd = [CURL, "-sS", "-i", "-k", "--raw", "--noproxy", "*", "--max-time", str(int(TIMEOUT)),
+           "--resolve", f"localhost:{srv.port}:{srv.connect_host}", "--http1.1", *args,
+           f"https://localhost:{srv.port}{path}"]
+    p = subprocess.run(cmd, capture_output=True, timeout=TIMEOUT + 10)
+    check(p.returncode == 0, f"curl {path} failed (rc {p.returncode}): {p.stderr.decode()}")
+    return BytesReader(p.stdout).read_final()[1]
+
+
+def need_ktls_kernel():
+    if not kernel_has_tls():
+        raise Skip("this kernel has no tls module")
+
+
+@case(server=False)
+def transmit_moves_to_the_kernel():
+    need_ktls_kernel()
+    with tls_server() as srv:
+        before, seen = tx_sw(), stats(srv)["tls_ktls"]
+        tries = [("--tlsv1.3",), ("--tlsv1.2", "--tls-max", "1.2"),
+                 ("--tlsv1.3", "-H", "Connection: close")]
+        for args in tries:
+            r = curl(srv, "/plaintext", *args)
+            check_eq((r.status, r.body), (200, b"Hello, World!"), f"GET over {args}")
+        p = subprocess.run([CURL, "-sSk", "--http2", "--resolve",
+                            f"localhost:{srv.port}:{srv.connect_host}", "-o", "/dev/null",
+                            "-w", "%{http_version} %{http_code}",
+                            f"https://localhost:{srv.port}/plaintext"],
+                           capture_output=True, text=True, timeout=TIMEOUT + 10)
+        check_eq(p.stdout, "2 200", "h2 over kTLS")
+        body = os.urandom(200_000)
+        src = os.path.join(TMP, "body.bin")
+        with open(src, "wb") as f:
+            f.write(body)
+        r = curl(srv, "/echo", "--data-binary", f"@{src}", "-H",
+                 "Content-Type: application/octet-stream")
+        check(r.status == 200 and r.body == body, "a 200 kB POST echoed intact")
+        # The /stats requests count too: every connection so far, this one's own included.
+        conns = len(tries) + 3
+        check_eq(stats(srv)["tls_ktls"] - seen, conns, "connections whose sending moved")
+        check(tx_sw() - before >= conns, f"TlsTxSw rose by {tx_sw() - before}, want {conns}")
+
+
+@case(server=False)
+def tickets_go_through_the_kernel():
+    need_ktls_kernel()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+    req = b"GET /plaintext HTTP/1.1\r\nHost: k\r\n\r\n"
+    with tls_server() as srv:
+        session = None
+        for n in range(2):
+            raw = socket.create_connection((srv.connect_host, srv.port), timeout=TIMEOUT)
+            with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as s:
+                s.sendall(req)
+                data = b""
+                while b"Hello, World!" not in data:
+                    chunk = s.recv(65536)
+                    check(chunk, "the answer before EOF")
+                    data += chunk
+                if n:
+                    check(s.session_reused, "resumed with a ticket sent through the kernel")
+                session = s.session
+        check(stats(srv)["tls_resumed"] >= 1, "the server counted the resumption")
+
+
+def ring_sent(srv):
+    """ringo_bytes_sent_total: what the ring sent itself, not what it spliced."""
+    for line in curl(srv, "/metrics").body.decode().splitlines():
+        if line.startswith("ringo_bytes_sent_total "):
+            return int(line.split()[1])
+    raise Failure("no ringo_bytes_sent_total in /metrics")
+
+
+@case(server=False)
+def files_are_spliced_and_encrypted_by_the_kernel():
+    need_ktls_kernel()
+    files = os.path.join(TMP, "files")
+    os.makedirs(files, exist_ok=True)
+    big = os.urandom(8 << 20)
+    with open(os.path.join(files, "big.bin"), "wb") as f:
+        f.write(big)
+    with open(os.path.join(HERE, "..", "..", "examples", "static", "hello.txt"), "rb") as f:
+        hello = f.read()
+    # Default: sendfile where the pages are cached (cachestat, Linux 6.5), else splice;
+    # --file-no-sendfile: splice always; the ring's own sends then carry the head only,
+    # which shows the socket was lent (the copy path sends the body through the ring).
+    for extra in ((), ("--file-no-sendfile",)):
+        with tls_server("--files-dir", files, *extra) as srv:
+            sent = ring_sent(srv)
+            r = curl(srv, "/files/big.bin")
+            check_eq(r.status, 200, f"file status {extra}")
+            check(hashlib.sha256(r.body).digest() == hashlib.sha256(big).digest(),
+                  f"8 MiB file intact over kTLS {extra} ({len(r.body)} bytes)")
+            if extra:
+                ring = ring_sent(srv) - sent
+                check(ring < len(big) // 2, f"the body went by splice: the ring sent {ring} "
+                      f"bytes itself for an {len(big) >> 20} MiB file")
+            r = curl(srv, "/static/hello.txt")
+            check_eq((r.status, r.body), (200, hello), f"static file {extra}")
+            n = stats(srv)["tls_ktls"]  # every curl above, and this one
+            check_eq(n, 5 if extra else 4, f"connections under kTLS {extra}")
+
+
+@case(server=False)
+def no_ktls_keeps_openssl():
+    need_ktls_kernel()
+    with tls_server("--no-ktls") as srv:
+        before = tx_sw()
+        r = curl(srv, "/plaintext")
+        check_eq((r.status, r.body), (200, b"Hello, World!"), "GET with --no-ktls")
+        check_eq(stats(srv)["tls_ktls"], 0, "tls_ktls with --no-ktls")
+        check_eq(tx_sw(), before, "TlsTxSw with --no-ktls")
+
+
+@case(server=False)
+def tls_suite_under_ktls():
+    need_ktls_kernel()
+    env = dict(os.environ, RINGO_EXPECT_KTLS="1")
+    p = subprocess.run([sys.executable, os.path.join(HERE, "test_tls.py")], env=env,
+                       capture_output=True, text=True, timeout=h.FILE_BUDGET)
+    tail = "\n".join(p.stdout.splitlines()[-25:])
+    check(p.returncode == 0, f"test_tls.py under kTLS: rc {p.returncode}\n{tail}\n{p.stderr[-3000:]}")
+    print("     test_tls.py under kTLS: " + p.stdout.strip().splitlines()[-1])
+
+
+def run_in_uml():
+    """Boots user-mode-linux with the host's root, loads the modules and runs this file
+    inside; exits with its status."""
+    if not os.access(UML, os.X_OK) or not UML_MODULES:
+        print("SKIP all: this kernel has no tls module (CONFIG_TLS), and Debian's "
+              "user-mode-linux (linux.uml with its modules) is not installed to run the "
+              "kTLS cases in one that has it")
+        sys.exit(h.EXIT_SKIP)
+    work = tempfile.mkdtemp(prefix="ringo-uml-", dir="/tmp")
+    out, rc = os.path.join(work, "out.txt"), os.path.join(work, "rc")
+    modroot = os.path.join(work, "modroot", "lib", "modules")
+    os.makedirs(modroot)
+    ver = os.path.basename(UML_MODULES[-1])
+    os.symlink(UML_MODULES[-1], os.path.join(modroot, ver))
+    env = {k: v for k, v in os.environ.items() if k.startswith(("RINGO_", "ASAN_", "UBSAN_",
+                                                                  "TSAN_", "LSAN_"))}
+    env.update(RINGO_IN_UML="1", RINGO_TEST_SCALE=env.get("RINGO_TEST_SCALE", "4"),
+               PATH="/usr/sbin:/usr/bin:/sbin:/bin", HOME=work)
+    exports = "".join(f"export {k}='{v}'\n" for k, v in env.items())
+    script = os.path.join(work, "init.sh")
+    with open(script, "w") as f:
+        f.write(f"""#!/bin/sh
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+ip link set lo up
+exec >{out} 2>&1
+for m in {" ".join(MODULES)}; do modprobe -d {work}/modroot $m || echo "modprobe $m failed"; done
+{exports}cd {os.getcwd()}
+ulimit -n 65536
+{sys.executable} {os.path.abspath(__file__)} {" ".join(sys.argv[1:])}
+echo $? > {rc}
+poweroff -f
+""")
+    os.chmod(script, 0o755)
+    budget = h.FILE_BUDGET - 30
+    try:
+        subprocess.run([UML, "mem=3G", "rootfstype=hostfs", "rootflags=/", "rw",
+                        f"init={script}", "con=null", "con0=fd:0,fd:1"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=budget)
+    except subprocess.TimeoutExpired:
+        print(f"FAIL the user-mode-linux run took over {budget} s")
+    try:
+        with open(out) as f:
+            sys.stdout.write(f.read())
+        with open(rc) as f:
+            code = int(f.read().strip())
+    except (OSError, ValueError) as e:
+        print(f"FAIL no result from inside user-mode-linux: {e}")
+        code = h.EXIT_FAIL
+    shutil.rmtree(work, ignore_errors=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    h.FILE_BUDGET = 540
+    if not INSIDE and not kernel_has_tls():
+        run_in_uml()
+    if INSIDE:
+        print(f"(inside user-mode-linux {os.uname().release}, tls module loaded)")
+    h.main()
