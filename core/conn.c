@@ -228,6 +228,8 @@ void ringo__conn_maybe_free(ringo__conn *c)
 
 static void start_linger(ringo__conn *c)
 {
+    if (c->tls)
+        ringo__tls_ktls_close_notify(c); /* everything is sent: the alert goes last */
     if (c->eof || c->ring->srv->cfg.linger_ms == 0) {
         ringo__conn_close(c, RINGO__CLOSE_NOW);
         return;
@@ -435,7 +437,7 @@ void ringo__conn_unlend(ringo__conn *c)
     set_nonblock(c->fd, false);
     if (c->state != CONN_OPEN)
         return;
-    if (c->close_after_send && c->out_len == 0)
+    if (c->close_after_send && pending(c) == 0)
         start_linger(c);
     else
         ringo__conn_flush(c);

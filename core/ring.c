@@ -33,8 +33,13 @@
 
 static _Thread_local ringo__ring *current_ring;
 
-#ifndef IORING_FEAT_MIN_TIMEOUT
-#define IORING_FEAT_MIN_TIMEOUT (1U << 15) /* Linux 6.12; liburing < 2.8 lacks the name */
+/* Linux 6.12's min-wait: headers that know it name the getevents field; older ones
+ * (liburing < 2.8) call the same 32 bits `pad`. */
+#ifdef IORING_FEAT_MIN_TIMEOUT
+#define MIN_WAIT_USEC(arg) (arg).min_wait_usec
+#else
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#define MIN_WAIT_USEC(arg) (arg).pad
 #endif
 #define RINGO__DEFAULT_BATCH_WAIT_US 50
 
@@ -564,14 +569,9 @@ enum { BATCH_MIN_CONNS = 16, BATCH_MAX_NR = 64 };
 static int wait_cqes(ringo__ring *r)
 {
     struct io_uring_getevents_arg arg;
-    unsigned active = r->now == r->act_ms ? r->act_last : r->now == r->act_ms + 1 ? r->act_now : 0;
+    unsigned active = r->act_last > r->act_now ? r->act_last : r->act_now;
     int ret;
 
-    if (r->now != r->act_ms) { /* a new millisecond */
-        r->act_last = r->now == r->act_ms + 1 ? r->act_now : 0;
-        r->act_now = 0;
-        r->act_ms = r->now;
-    }
     if (!r->batch_wait_us || active < BATCH_MIN_CONNS || r->holds)
         return io_uring_submit_and_wait(&r->uring, 1);
     ret = io_uring_submit(&r->uring);
@@ -582,7 +582,7 @@ static int wait_cqes(ringo__ring *r)
                           memory_order_relaxed);
     memset(&arg, 0, sizeof(arg));
     arg.sigmask_sz = _NSIG / 8;
-    arg.pad = r->batch_wait_us; /* min_wait_usec since Linux 6.12 */
+    MIN_WAIT_USEC(arg) = r->batch_wait_us;
     ret = (int)syscall(__NR_io_uring_enter, r->ring_fd, 0,
                        active < BATCH_MAX_NR ? active : BATCH_MAX_NR,
                        IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
@@ -606,6 +606,11 @@ static void loop(ringo__ring *r)
             break;
         }
         r->now = monotonic_ms();
+        if (r->now != r->act_ms) { /* a new millisecond: its active connections count anew */
+            r->act_last = r->now == r->act_ms + 1 ? r->act_now : 0;
+            r->act_now = 0;
+            r->act_ms = r->now;
+        }
         n = 0;
         io_uring_for_each_cqe(&r->uring, head, cqe)
         {

@@ -80,8 +80,8 @@ struct ringo__ring {
     uint64_t stop_deadline;
     uint64_t now;
     /* Batched waits (wait_cqes()): the kernel's min-wait, µs (0: off or not offered), and
-     * how many connections received data in the current millisecond (`now`, counted in
-     * act_ms) and in the one before it. */
+     * how many connections received data in the current millisecond (act_ms, rolled
+     * when `now` moves) and in the one before it. */
     uint32_t batch_wait_us;
     uint64_t act_ms;
     uint32_t act_now, act_last;

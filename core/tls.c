@@ -79,25 +79,6 @@ unsigned ringo__tls_conf_count(const ringo__tls_conf *conf)
     (void)conf;
     return 0;
 }
-/*
- * kTLS: the "tls" upper-layer protocol goes on the socket before the
- * handshake. Without keys it passes bytes through unchanged, and with it
- * OpenSSL may hand over the transmit keys (CTRL_SET_KTLS) knowing the kernel
- * will take them. A kernel without it says so once for the process.
- */
-static _Atomic bool ulp_missing;
-
-static bool ktls_ulp(ringo__conn *c)
-{
-    if (c->ring->srv->cfg.no_ktls || atomic_load_explicit(&ulp_missing, memory_order_relaxed))
-        return false;
-    if (setsockopt(c->fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) == 0)
-        return true;
-    if (errno == ENOENT)
-        atomic_store_explicit(&ulp_missing, true, memory_order_relaxed);
-    return false;
-}
-
 int ringo__tls_open(ringo__conn *c)
 {
     (void)c;
@@ -120,6 +101,7 @@ bool ringo__tls_ktls_tx(const ringo__conn *c)
     (void)c;
     return false;
 }
+void ringo__tls_ktls_close_notify(ringo__conn *c) { (void)c; }
 size_t ringo__tls_held(const ringo__conn *c)
 {
     (void)c;
@@ -230,6 +212,10 @@ struct ringo__tls {
 
 enum { KTLS_OFF, KTLS_ULP, KTLS_PENDING, KTLS_ON };
 
+/* Ciphers whose TLS_TX the kernel refused (a missing AEAD module): bit cipher_type - 51.
+ * OpenSSL keeps their records from then on. */
+static _Atomic uint32_t ktls_refused;
+
 static BIO_METHOD *bio_method;
 static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
 
@@ -275,9 +261,9 @@ static int bio_write(BIO *b, const char *p, int n)
     int type = t->next_type;
 
     BIO_clear_retry_flags(b);
+    t->next_type = 0;
     if (n <= 0)
         return 0;
-    t->next_type = 0;
     if (t->ktls == KTLS_PENDING)
         return kpend_add(t, type ? type : 23, p, (size_t)n) < 0 ? -1 : n;
     if (t->ktls == KTLS_ON && type && type != 23)
@@ -321,6 +307,14 @@ static socklen_t kinfo_size(const void *info)
     }
 }
 
+static uint32_t cipher_bit(const void *info)
+{
+    struct tls_crypto_info h;
+
+    memcpy(&h, info, sizeof(h));
+    return h.cipher_type >= 51 && h.cipher_type < 51 + 32 ? 1u << (h.cipher_type - 51) : 0;
+}
+
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
     ringo__conn *c = BIO_get_data(b);
@@ -334,7 +328,7 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
     case CTRL_SET_KTLS:
         /* num: transmit side. The receive side stays with OpenSSL. */
         if (!t || !num || t->ktls != KTLS_ULP || !ptr || !(len = kinfo_size(ptr)) ||
-            len > sizeof(t->kinfo))
+            len > sizeof(t->kinfo) || (atomic_load(&ktls_refused) & cipher_bit(ptr)))
             return 0;
         memcpy(t->kinfo, ptr, len);
         t->kinfo_len = len;
@@ -1023,6 +1017,17 @@ static int send_record(int fd, int type, const char *p, size_t n)
  * 1.3 session tickets; TLS 1.2's Finished) are sent here with their record
  * type, a few hundred bytes on an idle socket, and application data joins `ct`.
  */
+/* The switch failed: this connection cannot go on; what waited is dropped (not unsent). */
+static int ktls_drop(ringo__tls *t)
+{
+    OPENSSL_cleanse(t->kinfo, sizeof(t->kinfo));
+    ringo__free(t->kpend);
+    t->kpend = NULL;
+    t->kpend_len = t->kpend_cap = 0;
+    t->failed = true;
+    return -1;
+}
+
 int ringo__tls_ktls_switch(ringo__conn *c)
 {
     ringo__tls *t = c->tls;
@@ -1031,8 +1036,16 @@ int ringo__tls_ktls_switch(ringo__conn *c)
     if (!t || t->ktls != KTLS_PENDING)
         return 0;
     if (setsockopt(c->fd, SOL_TLS, TLS_TX, t->kinfo, t->kinfo_len) < 0) {
-        fprintf(stderr, "ringo: kTLS: setsockopt TLS_TX: %s; connection closed\n", strerror(errno));
-        return -1;
+        uint32_t bit = cipher_bit(t->kinfo);
+        int err = errno;
+
+        /* Once per cipher: its later connections stay with OpenSSL (CTRL_SET_KTLS). */
+        if (!(atomic_fetch_or(&ktls_refused, bit) & bit))
+            fprintf(stderr,
+                    "ringo: kTLS: the kernel refused TLS_TX for cipher %u (%s); "
+                    "its connections keep user-space TLS\n",
+                    (unsigned)(t->kinfo[2] | t->kinfo[3] << 8), strerror(err));
+        return ktls_drop(t);
     }
     t->ktls = KTLS_ON;
     count(&c->ring->stats.tls_ktls);
@@ -1044,10 +1057,10 @@ int ringo__tls_ktls_switch(ringo__conn *c)
         memcpy(&n, t->kpend + off + 1, 4);
         off += 5;
         if (type != 23 && c->ct_len)
-            return -1; /* a handshake record after application data: never written so */
+            return ktls_drop(t); /* a handshake record after application data: never so */
         if (type != 23 ? send_record(c->fd, type, t->kpend + off, n) < 0
                        : ringo__conn_ct_append(c, t->kpend + off, n) < 0)
-            return -1;
+            return ktls_drop(t);
         off += n;
     }
     ringo__free(t->kpend);
@@ -1057,6 +1070,14 @@ int ringo__tls_ktls_switch(ringo__conn *c)
 }
 
 bool ringo__tls_ktls_tx(const ringo__conn *c) { return c->tls && c->tls->ktls == KTLS_ON; }
+
+void ringo__tls_ktls_close_notify(ringo__conn *c)
+{
+    static const char alert[2] = {1, 0}; /* warning, close_notify */
+
+    if (c->tls && c->tls->ktls == KTLS_ON && c->tls->shut && !c->tls->failed)
+        (void)send_record(c->fd, 21, alert, sizeof(alert)); /* best effort: the socket is idle */
+}
 size_t ringo__tls_held(const ringo__conn *c) { return c->tls->kpend_len; }
 
 void ringo__tls_shutdown(ringo__conn *c)
@@ -1065,8 +1086,8 @@ void ringo__tls_shutdown(ringo__conn *c)
 
     if (!t->done || t->failed || t->shut)
         return;
-    /* Under kTLS, close_notify would need a control message of its own after the last
-     * byte the ring sends: it is not sent (the HTTP framing ends every response). */
+    /* Under kTLS, close_notify is a control message of its own after the last byte the
+     * ring sends: the lingering close sends it (ringo__tls_ktls_close_notify). */
     if (ringo__tls_encrypt(c) == 0 && t->ktls < KTLS_PENDING) {
         ERR_clear_error();
         SSL_shutdown(t->ssl); /* queues close_notify; the peer's is not awaited */
@@ -1094,6 +1115,7 @@ void ringo__tls_free(ringo__conn *c)
     set_unref(t->set);
     ringo__free(t->held);
     ringo__free(t->kpend);
+    OPENSSL_cleanse(t->kinfo, sizeof(t->kinfo));
     ringo__free(t);
     c->tls = NULL;
 }

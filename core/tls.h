@@ -87,6 +87,8 @@ void ringo__tls_shutdown(ringo__conn *c);
 int ringo__tls_ktls_switch(ringo__conn *c);
 /* Bytes of records waiting for the kernel to take the transmit keys. */
 size_t ringo__tls_held(const ringo__conn *c);
+/* Under kTLS, after the last byte and before the write side shuts: close_notify. */
+void ringo__tls_ktls_close_notify(ringo__conn *c);
 /* The kernel encrypts what this connection sends (kTLS transmit). */
 bool ringo__tls_ktls_tx(const ringo__conn *c);
 /* The connection is closing: gives up its handshake slot or its place in the queue. */

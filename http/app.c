@@ -113,7 +113,7 @@ static bool config_valid(const ringo_config *c)
         return false; /* a PROXY listener or forwarded headers trusted from nobody */
     if (c->h2_window > 0x7fffffffu || c->reserved1)
         return false;
-    if (c->batch_wait_us > 100000 && c->batch_wait_us != RINGO_BATCH_WAIT_OFF)
+    if (c->batch_wait_us > 1000 && c->batch_wait_us != RINGO_BATCH_WAIT_OFF)
         return false;
     return nb <= RINGO_MAX_RECV_BUFFERS && (nb & (nb - 1)) == 0;
 }

@@ -22,6 +22,9 @@ In a kernel with tls:
 - tickets_go_through_the_kernel: TLS 1.3 session tickets are written after
   the keys were handed over, as handshake records with their record type:
   a second connection resumes with one.
+- close_notify_ends_a_closed_connection: after a Connection: close answer the
+  alert arrives through the kernel (a client refusing a ragged EOF reads a
+  clean end), TLS 1.3 and 1.2.
 - files_are_spliced_and_encrypted_by_the_kernel: an 8 MiB file from
   --files-dir and a static file arrive intact (sha256).
 - no_ktls_keeps_openssl: with --no-ktls the kernel encrypts nothing.
@@ -161,6 +164,31 @@ def ring_sent(srv):
         if line.startswith("ringo_bytes_sent_total "):
             return int(line.split()[1])
     raise Failure("no ringo_bytes_sent_total in /metrics")
+
+
+@case(server=False)
+def close_notify_ends_a_closed_connection():
+    """Connection: close under kTLS: the alert goes through the kernel after the answer,
+    so a client that does not accept a ragged EOF reads a clean end."""
+    need_ktls_kernel()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with tls_server() as srv:
+        for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+            ctx.minimum_version = ctx.maximum_version = version
+            raw = socket.create_connection((srv.connect_host, srv.port), timeout=TIMEOUT)
+            with ctx.wrap_socket(raw, server_hostname="localhost",
+                                 suppress_ragged_eofs=False) as s:
+                s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n")
+                data = b""
+                try:
+                    while chunk := s.recv(65536):
+                        data += chunk
+                except ssl.SSLEOFError as e:
+                    raise Failure(f"{version.name}: EOF without close_notify: {e}")
+                check(data.endswith(b"Hello, World!"), f"{version.name}: the whole answer")
+        check_eq(stats(srv)["tls_ktls"], 3, "connections under kTLS")
 
 
 @case(server=False)

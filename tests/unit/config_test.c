@@ -169,8 +169,8 @@ static void no_h2(ringo_config *c) { c->no_h2 = 1; }
 static void no_ktls(ringo_config *c) { c->no_ktls = 1; }
 static void cfg_reserved(ringo_config *c) { c->reserved1 = 1; }
 static void batch_off(ringo_config *c) { c->batch_wait_us = RINGO_BATCH_WAIT_OFF; }
-static void batch_max(ringo_config *c) { c->batch_wait_us = 100000; }
-static void batch_over(ringo_config *c) { c->batch_wait_us = 100001; }
+static void batch_max(ringo_config *c) { c->batch_wait_us = 1000; }
+static void batch_over(ringo_config *c) { c->batch_wait_us = 1001; }
 
 static void check_ranges(void)
 {
