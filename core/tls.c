@@ -293,13 +293,19 @@ static int bio_read(BIO *b, char *p, int n)
 #define CTRL_SET_KTLS_TX_SEND_CTRL_MSG 74
 #define CTRL_CLEAR_KTLS_TX_CTRL_MSG 75
 
-/* The size of the kernel's crypto info for the cipher it names, 0: not one we pass on. */
-static socklen_t kinfo_size(const void *info)
+/* The cipher the kernel's crypto info names (its header: version, cipher_type). */
+static unsigned cipher_type(const void *info)
 {
     struct tls_crypto_info h;
 
     memcpy(&h, info, sizeof(h));
-    switch (h.cipher_type) {
+    return h.cipher_type;
+}
+
+/* The size of the kernel's crypto info for the cipher it names, 0: not one we pass on. */
+static socklen_t kinfo_size(const void *info)
+{
+    switch (cipher_type(info)) {
     case TLS_CIPHER_AES_GCM_128: return sizeof(struct tls12_crypto_info_aes_gcm_128);
     case TLS_CIPHER_AES_GCM_256: return sizeof(struct tls12_crypto_info_aes_gcm_256);
     case TLS_CIPHER_CHACHA20_POLY1305: return sizeof(struct tls12_crypto_info_chacha20_poly1305);
@@ -309,10 +315,9 @@ static socklen_t kinfo_size(const void *info)
 
 static uint32_t cipher_bit(const void *info)
 {
-    struct tls_crypto_info h;
+    unsigned t = cipher_type(info);
 
-    memcpy(&h, info, sizeof(h));
-    return h.cipher_type >= 51 && h.cipher_type < 51 + 32 ? 1u << (h.cipher_type - 51) : 0;
+    return t >= 51 && t < 51 + 32 ? 1u << (t - 51) : 0;
 }
 
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
@@ -1044,7 +1049,7 @@ int ringo__tls_ktls_switch(ringo__conn *c)
             fprintf(stderr,
                     "ringo: kTLS: the kernel refused TLS_TX for cipher %u (%s); "
                     "its connections keep user-space TLS\n",
-                    (unsigned)(t->kinfo[2] | t->kinfo[3] << 8), strerror(err));
+                    cipher_type(t->kinfo), strerror(err));
         return ktls_drop(t);
     }
     t->ktls = KTLS_ON;

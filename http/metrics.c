@@ -302,7 +302,8 @@ static void server(out *o, ringo_app *app)
           "Access log lines dropped: the writer could not keep up.", dropped);
 }
 
-/* The TLS layer's counters (core/tls.c), summed over the rings; zero without TLS. */
+/* ringo_stats counters kept per ring and summed here: the TLS layer's (core/tls.c; zero
+ * without TLS) and the batched waits (core/ring.c). */
 static void tls(out *o, ringo_app *app)
 {
     ringo_stats st;

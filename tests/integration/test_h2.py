@@ -340,9 +340,8 @@ def rst_stream_cancels_a_slow_handler(srv):
     other_connection_served(srv)
 
 
-@case(args=["--h2-max-resets", 50])
-def rapid_reset_gets_enhance_your_calm(srv):
-    c = Client(srv)
+def rapid_reset(c):
+    """Opens and resets streams until the server says GOAWAY ENHANCE_YOUR_CALM."""
     for _ in range(200):
         sid = c.request("/sync/sleep?ms=50")
         c.h2.reset_stream(sid, CANCEL)
@@ -352,6 +351,11 @@ def rapid_reset_gets_enhance_your_calm(srv):
     c.run_until(lambda: c.goaway is not None, "GOAWAY")
     check_eq(c.goaway.error_code, ENHANCE_YOUR_CALM, "GOAWAY error code")
     c.close()
+
+
+@case(args=["--h2-max-resets", 50])
+def rapid_reset_gets_enhance_your_calm(srv):
+    rapid_reset(Client(srv))
     other_connection_served(srv)
 
 
@@ -1083,16 +1087,7 @@ def h2_over_tls_streams_bodies_and_rapid_reset():
         check_eq(b.get("/plaintext").status, 200, "a request with SNI b.test")
         b.close()
         # Rapid reset over TLS: GOAWAY ENHANCE_YOUR_CALM, others still served.
-        c = TlsClient(srv)
-        for _ in range(200):
-            sid = c.request("/sync/sleep?ms=50")
-            c.h2.reset_stream(sid, CANCEL)
-            c.flush()
-            if c.goaway:
-                break
-        c.run_until(lambda: c.goaway is not None, "GOAWAY")
-        check_eq(c.goaway.error_code, ENHANCE_YOUR_CALM, "GOAWAY error code")
-        c.close()
+        rapid_reset(TlsClient(srv))
         tls_served(srv)
 
 
