@@ -13,10 +13,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -226,11 +228,19 @@ void ringo__conn_maybe_free(ringo__conn *c)
     ringo__free(c);
 }
 
+/* Bytes received and unread: closing now would reset the connection. */
+static bool input_waiting(int fd)
+{
+    int n = 0;
+
+    return ioctl(fd, SIOCINQ, &n) != 0 || n > 0;
+}
+
 static void start_linger(ringo__conn *c)
 {
     if (c->tls)
         ringo__tls_ktls_close_notify(c); /* everything is sent: the alert goes last */
-    if (c->eof || c->ring->srv->cfg.linger_ms == 0) {
+    if (c->eof || c->ring->srv->cfg.linger_ms == 0 || (c->no_linger && !input_waiting(c->fd))) {
         ringo__conn_close(c, RINGO__CLOSE_NOW);
         return;
     }
@@ -252,7 +262,9 @@ void ringo__conn_close(ringo__conn *c, int how)
 {
     if (c->state == CONN_CLOSING)
         return;
-    if (how == RINGO__CLOSE_AFTER_SEND && c->state == CONN_OPEN) {
+    if (how != RINGO__CLOSE_NOW && c->state == CONN_OPEN) {
+        /* Lingering wins: one reason to expect more input is enough. */
+        c->no_linger = how == RINGO__CLOSE_DONE && (c->no_linger || !c->close_after_send);
         c->close_after_send = true;
         if (c->tls)
             ringo__tls_shutdown(c); /* close_notify after the output */

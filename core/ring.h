@@ -49,6 +49,12 @@ typedef struct ringo__completion {
 enum ringo__close {
     RINGO__CLOSE_AFTER_SEND, /* flush output, shut down writes, linger, close */
     RINGO__CLOSE_NOW,        /* cancel everything and close (peer gone, stall) */
+    /*
+     * Flush output, then close without lingering: the peer's last request was
+     * read whole and nothing followed it. It lingers after all when input is
+     * waiting in the socket when the output is done.
+     */
+    RINGO__CLOSE_DONE,
 };
 
 /* Callbacks a protocol gives the server. All run on the ring thread. */

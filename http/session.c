@@ -105,6 +105,7 @@ void ringo__sess_fail(ringo__sess *s, int status)
     ringo_req *r;
 
     sess_die(s);
+    s->may_send_more = true;
     s->in_message = false;
     s->pending_len = s->pending_off = 0;
     ringo__conn_timer(s->conn, RINGO__HTTP_TIMER_NONE, 0);
@@ -183,6 +184,7 @@ static void respond(ringo__sess *s, ringo_req *r)
         /* Answered before its body was read to the end: never parse the rest as a request. */
         s->cur = NULL;
         s->in_message = false;
+        s->may_send_more = true;
         sess_die(s);
         r->keep_alive = keep = false;
     }
@@ -217,7 +219,13 @@ static void respond(ringo__sess *s, ringo_req *r)
         ringo__obs_done(s, r, ringo__conn_unsent(s->conn) - unsent);
     if (!keep) {
         sess_die(s);
-        ringo__conn_close(s->conn, RINGO__CLOSE_AFTER_SEND);
+        /*
+         * A complete last request with nothing after it: close once the
+         * answer is out, without lingering (the client sends no more).
+         */
+        ringo__conn_close(s->conn, s->may_send_more || s->pending_len || s->qhead || s->in_message
+                                       ? RINGO__CLOSE_AFTER_SEND
+                                       : RINGO__CLOSE_DONE);
     }
 }
 
@@ -254,8 +262,10 @@ static void request_done_parsing(ringo__sess *s, bool more)
         ringo__body_finish(r); /* queued at its head already */
     else
         enqueue(s, r);
-    if (!r->keep_alive)
+    if (!r->keep_alive) {
         sess_die(s); /* what follows a closing request is never parsed */
+        s->may_send_more |= more;
+    }
 }
 
 /* Parses as much of p as the connection may take now; holds the rest. */

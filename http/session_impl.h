@@ -66,6 +66,7 @@ typedef struct ringo__sess {
     bool draining;          /* shutdown: the last request received closes the connection */
     bool eof;               /* the client will send nothing more */
     bool feeding;           /* inside feed(): the input left is not in `pending` */
+    bool may_send_more;     /* the client may still be sending: its close lingers */
     uint32_t post_inflight; /* answered requests whose teardowns/tasks still run */
     int err_status;
     ringo__chunked chunked; /* body decoder state (http/chunked.c) */

@@ -8,8 +8,11 @@ is dropped after --send-timeout while other clients are served; a reader
 slower than the keep-alive timeout still gets all of a 12 MB response (the
 idle timer starts once the last byte is sent); an idle ring thread does not
 wake (voluntary context switches over 2 s, with and without an idle
-keep-alive connection). Nothing here asserts a duration: every wait is only
-bounded.
+keep-alive connection); a lingering close (drain the client's input before
+closing) follows an error answer, a request answered before its body was
+read and input pipelined after a closing request, but not a complete closing
+request with nothing after it (closed at once, as nginx does). Nothing here
+asserts a duration: every wait is only bounded.
 """
 import os
 import select
@@ -253,6 +256,71 @@ def send_stall_dropped(srv):
           f"was not dropped")
     c.close()
     h.check_alive(srv)
+
+
+
+# Lingering close: one minute, so a connection that lingers is still open
+# whenever the case looks; the probe is the one other connection.
+LINGER = ["--linger", 60000, "--max-body", 65536]
+
+
+def live_conns(probe):
+    r = probe.exchange(get("/stats"))
+    check_eq(r.status, 200, "/stats")
+    return r.json()["conns_live"]
+
+
+def closes_after(srv, data, what):
+    """Sends data on a new connection, reads the answer and the server's FIN;
+    the client's side stays open. Returns (response, connection)."""
+    c = Conn(srv)
+    c.send(data, tolerate_close=True)
+    r = c.read_response()
+    check(r.closes(), f"{what}: the answer closes the connection ({r!r})")
+    c.expect_closed(what=f"{what}'s answer")
+    return r, c
+
+
+@case(args=LINGER)
+def complete_closing_request_closes_at_once(srv):
+    probe = Conn(srv)
+    check_eq(live_conns(probe), 1, "connections before")
+    for what, data in (
+            ("Connection: close", request("GET", "/plaintext", {"Connection": "close"})),
+            ("HTTP/1.0", request("GET", "/plaintext", version="HTTP/1.0")),
+            ("a POST body read whole", request("POST", "/echo", {"Connection": "close"},
+                                               body=b"x" * 5000))):
+        r, c = closes_after(srv, data, what)
+        check_eq(r.status, 200, what)
+        # The client keeps its side open: only a lingering server is still there.
+        deadline = h.deadline_after(h.TIMEOUT)
+        while live_conns(probe) != 1:
+            check(h.remaining(deadline) > 0, f"{what}: the connection lingers after a complete "
+                                             f"closing request")
+            time.sleep(0.02)
+        c.close()
+
+
+@case(args=LINGER)
+def closes_that_may_cut_input_linger(srv):
+    probe = Conn(srv)
+    big = request("POST", "/echo", {"Content-Length": str(1 << 20)})
+    for what, data, status in (
+            ("a syntax error", b"GET / HTTP/1.1\r\nHost x\r\n\r\n", 400),
+            ("a body over the limit", big, 413),
+            ("a request pipelined after Connection: close",
+             request("GET", "/plaintext", {"Connection": "close"}) + get("/plaintext"), 200)):
+        r, c = closes_after(srv, data, what)
+        check_eq(r.status, status, what)
+        # The server's side is shut down but still drains: the FIN came, the connection is live.
+        check_eq(live_conns(probe), 2, f"{what}: connections while the close lingers")
+        c.send(b"more input the client had sent\r\n", tolerate_close=True)
+        check(not c.reset, f"{what}: input after the answer reset the connection")
+        c.close()
+        deadline = h.deadline_after(h.TIMEOUT)
+        while live_conns(probe) != 1:
+            check(h.remaining(deadline) > 0, f"{what}: the linger did not end at the client's FIN")
+            time.sleep(0.02)
 
 
 if __name__ == "__main__":

@@ -378,9 +378,10 @@ void ringo__conn_close(ringo__conn *c, int how)
 {
     if (c->closed)
         return;
-    if (how == RINGO__CLOSE_AFTER_SEND && !c->lingered) {
-        if (c->close_asked == FAKE_NO_CLOSE)
-            c->close_asked = RINGO__CLOSE_AFTER_SEND;
+    if (how != RINGO__CLOSE_NOW && !c->lingered) {
+        /* Lingering wins, as in core: one reason to expect more input is enough. */
+        if (c->close_asked == FAKE_NO_CLOSE || how == RINGO__CLOSE_AFTER_SEND)
+            c->close_asked = how;
         if (!c->inflight && !c->out_len)
             linger(c);
         else
@@ -498,7 +499,7 @@ bool fake_ack(ringo__conn *c)
         return true;
     if (c->out_len)
         ringo__conn_flush(c);
-    else if (c->close_asked == RINGO__CLOSE_AFTER_SEND)
+    else if (c->close_asked == RINGO__CLOSE_AFTER_SEND || c->close_asked == RINGO__CLOSE_DONE)
         linger(c);
     else
         c->ring->proto->on_sent(c);
