@@ -75,7 +75,8 @@ static void arm_recv(ringo__conn *c)
         c->eof || c->held)
         return;
     sqe = ringo__ring_sqe(c->ring);
-    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    if (!c->tls || !ringo__tls_ktls_rx_prep(c, sqe))
+        io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = 0;
     io_uring_sqe_set_data64(sqe, data_of(c, RINGO__OP_RECV));
@@ -296,13 +297,41 @@ static void ring_count(_Atomic uint64_t *c, int32_t n)
                           memory_order_relaxed);
 }
 
+/* The peer sent all it will. */
+static void peer_done(ringo__conn *c)
+{
+    c->eof = true;
+    if (c->state == CONN_LINGER)
+        ringo__conn_close(c, RINGO__CLOSE_NOW);
+    else if (c->state == CONN_OPEN && !c->opened)
+        ringo__conn_close(c, RINGO__CLOSE_NOW); /* gone during the handshake */
+    else if (c->state == CONN_OPEN)
+        c->ring->proto->on_eof(c);
+}
+
 void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
 {
     bool more = cqe->flags & IORING_CQE_F_MORE;
 
     if (!more)
         c->recv_armed = false;
-    if (cqe->res > 0) {
+    if (cqe->res > 0 && c->tls && ringo__tls_ktls_rx(c)) {
+        /* kTLS receive: plaintext, or a FIN (a recvmsg's completion is never empty). */
+        uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        char *p = ringo__bufring_get(c->ring, bid);
+        int k;
+
+        ring_count(&c->ring->stats.bytes_recv, cqe->res);
+        ringo__mark_defined(p, (size_t)cqe->res);
+        k = ringo__tls_ktls_input(c, p, (size_t)cqe->res);
+        ringo__bufring_put(c->ring, bid);
+        if (k < 0)
+            ringo__conn_close(c, RINGO__CLOSE_NOW);
+        else if (k == 0)
+            peer_done(c);
+        else if (!more)
+            arm_recv(c);
+    } else if (cqe->res > 0) {
         uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         ring_count(&c->ring->stats.bytes_recv, cqe->res);
         if (c->active_ms != c->ring->now) { /* one more active connection this ms */
@@ -322,13 +351,7 @@ void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
         if (!more)
             arm_recv(c);
     } else if (cqe->res == 0) {
-        c->eof = true;
-        if (c->state == CONN_LINGER)
-            ringo__conn_close(c, RINGO__CLOSE_NOW);
-        else if (c->state == CONN_OPEN && !c->opened)
-            ringo__conn_close(c, RINGO__CLOSE_NOW); /* gone during the handshake */
-        else if (c->state == CONN_OPEN)
-            c->ring->proto->on_eof(c);
+        peer_done(c);
     } else if (cqe->res == -ENOBUFS) {
         /* Buffers were handed back during this batch: the new recv finds them. */
         arm_recv(c);

@@ -87,6 +87,7 @@ typedef struct ringo__ring_stats {
     _Atomic uint64_t tls_resumed, tls_alpn_h2;
     _Atomic uint64_t batched_waits; /* core/ring.c wait_cqes, written by the ring only */
     _Atomic uint64_t tls_ktls;      /* core/tls.c, written by the ring only */
+    _Atomic uint64_t tls_ktls_rx;   /* core/tls.c, written by the ring only */
 } ringo__ring_stats;
 
 /* ---- connection: called by the protocol ---- */

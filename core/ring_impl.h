@@ -34,7 +34,7 @@ struct ringo__conn {
     bool send_armed;
     bool paused;
     bool close_after_send;
-    bool no_linger;          /* RINGO__CLOSE_DONE: the peer is not expected to send more */
+    bool no_linger; /* RINGO__CLOSE_DONE: the peer is not expected to send more */
     bool eof;
     bool lent;               /* the protocol writes to the socket itself (ringo__conn_lend) */
     bool opened;             /* proto->on_open ran (with TLS: once the handshake is done) */

@@ -634,6 +634,7 @@ void ringo__server_stats(const ringo__server *s, ringo_stats *out)
         SUM(tls_alpn_h2);
         SUM(batched_waits);
         SUM(tls_ktls);
+        SUM(tls_ktls_rx);
 #undef SUM
     }
 }

@@ -102,6 +102,27 @@ bool ringo__tls_ktls_tx(const ringo__conn *c)
     return false;
 }
 void ringo__tls_ktls_close_notify(ringo__conn *c) { (void)c; }
+bool ringo__tls_ktls_rx_prep(ringo__conn *c, struct io_uring_sqe *sqe)
+{
+    (void)c, (void)sqe;
+    return false;
+}
+bool ringo__tls_ktls_rx(const ringo__conn *c)
+{
+    (void)c;
+    return false;
+}
+size_t ringo__ktls_ciphers(char *out, size_t len)
+{
+    if (len)
+        out[0] = 0;
+    return 0;
+}
+int ringo__tls_ktls_input(ringo__conn *c, char *buf, size_t len)
+{
+    (void)c, (void)buf, (void)len;
+    return -1;
+}
 size_t ringo__tls_held(const ringo__conn *c)
 {
     (void)c;
@@ -123,6 +144,7 @@ bool ringo__conn_tls(const ringo__conn *c) { return c->tls != NULL; }
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -208,13 +230,29 @@ struct ringo__tls {
     socklen_t kinfo_len;
     char *kpend; /* records written while PENDING: [type, len (4 bytes), payload]... */
     size_t kpend_len, kpend_cap;
+    /* kTLS receive side: see ringo__tls_ktls_rx_prep(). */
+    uint8_t rx;               /* RX_OFF, _COUNTING, _DRAINING or _ON */
+    uint8_t rx_tries;         /* drains that ended inside a record */
+    uint8_t rx_hlen;          /* header bytes seen of the record OpenSSL is reading */
+    unsigned char rx_hdr[5];  /* ... that header */
+    uint32_t rx_left;         /* its payload bytes OpenSSL has still to read */
+    uint64_t rx_records;      /* records OpenSSL read under the receive keys */
+    unsigned char rxinfo[64]; /* the kernel's crypto info for TLS_RX (rec_seq: last 8 bytes) */
+    socklen_t rxinfo_len;
+    unsigned char rxsecret[48]; /* TLS 1.3: the client's application traffic secret */
+    uint8_t rxsecret_len;
 };
 
 enum { KTLS_OFF, KTLS_ULP, KTLS_PENDING, KTLS_ON };
+enum { RX_OFF, RX_COUNTING, RX_DRAINING, RX_ON };
+/* Drains that end inside a record before the connection keeps OpenSSL's receive side. */
+#define RX_TRIES 8
 
 /* Ciphers whose TLS_TX the kernel refused (a missing AEAD module): bit cipher_type - 51.
  * OpenSSL keeps their records from then on. */
 static _Atomic uint32_t ktls_refused;
+/* The same for TLS_RX: their connections keep OpenSSL's receive side. */
+static _Atomic uint32_t ktls_rx_refused;
 
 static BIO_METHOD *bio_method;
 static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
@@ -271,6 +309,77 @@ static int bio_write(BIO *b, const char *p, int n)
     return ringo__conn_ct_append(c, p, (size_t)n) < 0 ? -1 : n;
 }
 
+/*
+ * kTLS receive: the kernel must start at the record that follows the last
+ * one OpenSSL read, with that record's sequence number. OpenSSL reads the
+ * ciphertext we hand it in order, a record header, then exactly its payload
+ * (no read-ahead), so following the headers of what it read counts the
+ * records and says whether it stopped between two.
+ */
+static void rx_track(ringo__tls *t, const unsigned char *p, size_t n)
+{
+    while (n) {
+        size_t k;
+
+        if (t->rx_hlen < 5) {
+            k = 5u - t->rx_hlen < n ? 5u - t->rx_hlen : n;
+            memcpy(t->rx_hdr + t->rx_hlen, p, k);
+            t->rx_hlen += (uint8_t)k;
+            if (t->rx_hlen == 5)
+                t->rx_left = (uint32_t)t->rx_hdr[3] << 8 | t->rx_hdr[4];
+        } else {
+            k = t->rx_left < n ? t->rx_left : n;
+            t->rx_left -= (uint32_t)k;
+        }
+        p += k;
+        n -= k;
+        if (t->rx_hlen == 5 && t->rx_left == 0) {
+            t->rx_records++;
+            t->rx_hlen = 0;
+        }
+    }
+}
+
+static void rx_msg(int write_p, int version, int content_type, const void *buf, size_t len,
+                   SSL *ssl, void *arg);
+
+/* From here on OpenSSL reads under the receive keys in rxinfo: count its records. */
+static void rx_begin(ringo__tls *t)
+{
+    t->rx = RX_COUNTING;
+    t->rx_hlen = 0;
+    t->rx_left = 0;
+    t->rx_records = 0;
+    SSL_set_msg_callback(t->ssl, rx_msg); /* until the switch: see rx_msg() */
+}
+
+/* The keys are in the kernel (on: true) or OpenSSL keeps the receive side. */
+static void rx_end(ringo__tls *t, bool on)
+{
+    t->rx = on ? RX_ON : RX_OFF;
+    SSL_set_msg_callback(t->ssl, NULL);
+    OPENSSL_cleanse(t->rxinfo, sizeof(t->rxinfo));
+    OPENSSL_cleanse(t->rxsecret, sizeof(t->rxsecret));
+    t->rxinfo_len = 0;
+    t->rxsecret_len = 0;
+}
+
+/*
+ * A handshake message after the handshake (a TLS 1.3 KeyUpdate) changes the
+ * receive keys inside OpenSSL, which tells no BIO about it: the keys the ring
+ * holds are stale, so the receive side stays with OpenSSL.
+ */
+static void rx_msg(int write_p, int version, int content_type, const void *buf, size_t len,
+                   SSL *ssl, void *arg)
+{
+    ringo__conn *c = BIO_get_data(SSL_get_rbio(ssl));
+
+    (void)version, (void)buf, (void)len, (void)arg;
+    if (!write_p && content_type == SSL3_RT_HANDSHAKE && c && c->tls->done &&
+        (c->tls->rx == RX_COUNTING || c->tls->rx == RX_DRAINING))
+        rx_end(c->tls, false);
+}
+
 static int bio_read(BIO *b, char *p, int n)
 {
     ringo__conn *c = BIO_get_data(b);
@@ -283,6 +392,8 @@ static int bio_read(BIO *b, char *p, int n)
         return -1;
     }
     memcpy(p, t->in, k);
+    if (t->rx == RX_COUNTING || t->rx == RX_DRAINING)
+        rx_track(t, (const unsigned char *)t->in, k);
     t->in += k;
     t->in_len -= k;
     return (int)k;
@@ -313,12 +424,9 @@ static socklen_t kinfo_size(const void *info)
     }
 }
 
-static uint32_t cipher_bit(const void *info)
-{
-    unsigned t = cipher_type(info);
+static uint32_t type_bit(unsigned t) { return t >= 51 && t < 51 + 32 ? 1u << (t - 51) : 0; }
 
-    return t >= 51 && t < 51 + 32 ? 1u << (t - 51) : 0;
-}
+static uint32_t cipher_bit(const void *info) { return type_bit(cipher_type(info)); }
 
 static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 {
@@ -331,9 +439,23 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
         return 1; /* records are in the connection's buffer, which the ring sends */
     case BIO_CTRL_GET_KTLS_SEND: return t && t->ktls >= KTLS_PENDING;
     case CTRL_SET_KTLS:
-        /* num: transmit side. The receive side stays with OpenSSL. */
-        if (!t || !num || t->ktls != KTLS_ULP || !ptr || !(len = kinfo_size(ptr)) ||
+        if (!t || t->ktls == KTLS_OFF || !ptr || !(len = kinfo_size(ptr)) ||
             len > sizeof(t->kinfo) || (atomic_load(&ktls_refused) & cipher_bit(ptr)))
+            return 0;
+        if (!num && !(atomic_load(&ktls_rx_refused) & cipher_bit(ptr))) {
+            /*
+             * The receive keys (TLS 1.2: at the client's ChangeCipherSpec).
+             * OpenSSL keeps reading until the ring can hand them over at a
+             * record boundary with nothing in flight: refused here, kept.
+             */
+            if (t->rx != RX_ON && len <= sizeof(t->rxinfo)) {
+                memcpy(t->rxinfo, ptr, len);
+                t->rxinfo_len = len;
+                rx_begin(t);
+            }
+            return 0;
+        }
+        if (!num || t->ktls != KTLS_ULP)
             return 0;
         memcpy(t->kinfo, ptr, len);
         t->kinfo_len = len;
@@ -369,6 +491,133 @@ static void make_bio_method(void)
 }
 
 /* ---- callbacks ---- */
+
+/*
+ * TLS 1.3 receive keys. OpenSSL 3.0 hands a BIO the transmit keys of TLS 1.3
+ * but never the receive keys, so they come from the client's application
+ * traffic secret, which OpenSSL gives only to its key log callback (set only
+ * where the kernel has the tls ULP), and RFC 8446's HKDF-Expand-Label.
+ */
+static int hexval(char ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+static void keylog_cb(const SSL *ssl, const char *line)
+{
+    static const char tag[] = "CLIENT_TRAFFIC_SECRET_0 ";
+    ringo__conn *c;
+    ringo__tls *t;
+    const char *h;
+    size_t n = 0;
+
+    if (strncmp(line, tag, sizeof(tag) - 1) != 0 || !(c = BIO_get_data(SSL_get_rbio(ssl))) ||
+        !(t = c->tls) || t->ktls == KTLS_OFF || !(h = strchr(line + sizeof(tag) - 1, ' ')))
+        return;
+    for (h++; h[0] && h[1] && n < sizeof(t->rxsecret); h += 2) {
+        int hi = hexval(h[0]), lo = hexval(h[1]);
+        if (hi < 0 || lo < 0)
+            break;
+        t->rxsecret[n++] = (unsigned char)(hi << 4 | lo);
+    }
+    t->rxsecret_len = h[0] ? 0 : (uint8_t)n; /* all of it, or none */
+}
+
+static EVP_KDF *hkdf;
+static pthread_once_t hkdf_once = PTHREAD_ONCE_INIT;
+
+static void fetch_hkdf(void) { hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL); }
+
+/* HKDF-Expand-Label(secret, label, "", n) (RFC 8446, 7.1). 0 or -1. */
+static int expand_label(const EVP_MD *md, const unsigned char *secret, size_t secret_len,
+                        const char *label, unsigned char *out, size_t n)
+{
+    unsigned char info[2 + 1 + 6 + 8 + 1];
+    size_t ll = strlen(label);
+    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, ok;
+    EVP_KDF_CTX *kctx;
+    OSSL_PARAM params[5];
+
+    pthread_once(&hkdf_once, fetch_hkdf);
+    if (!hkdf || ll > 8 || !(kctx = EVP_KDF_CTX_new(hkdf)))
+        return -1;
+    info[0] = (unsigned char)(n >> 8);
+    info[1] = (unsigned char)n;
+    info[2] = (unsigned char)(6 + ll);
+    memcpy(info + 3, "tls13 ", 6);
+    memcpy(info + 9, label, ll);
+    info[9 + ll] = 0; /* no context */
+    params[0] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
+    params[1] =
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)EVP_MD_get0_name(md), 0);
+    params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, secret_len);
+    params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, 10 + ll);
+    params[4] = OSSL_PARAM_construct_end();
+    ok = EVP_KDF_derive(kctx, out, n, params) > 0;
+    EVP_KDF_CTX_free(kctx);
+    return ok ? 0 : -1;
+}
+
+/* The kernel's crypto info for a TLS 1.3 key; its rec_seq is zero. Its size, 0: none. */
+#define TLS13_INFO(kind, ctype, salt_len)                                                          \
+    do {                                                                                           \
+        struct kind k;                                                                             \
+        memset(&k, 0, sizeof(k));                                                                  \
+        k.info.version = TLS_1_3_VERSION;                                                          \
+        k.info.cipher_type = ctype;                                                                \
+        memcpy(k.salt, iv, salt_len);                                                              \
+        memcpy(k.iv, iv + salt_len, sizeof(k.iv));                                                 \
+        memcpy(k.key, key, sizeof(k.key));                                                         \
+        memcpy(out, &k, sizeof(k));                                                                \
+        OPENSSL_cleanse(&k, sizeof(k));                                                            \
+        return sizeof(k);                                                                          \
+    } while (0)
+
+static socklen_t tls13_info(unsigned char *out, unsigned cipher, const unsigned char *key,
+                            const unsigned char *iv)
+{
+    switch (cipher) {
+    case TLS_CIPHER_AES_GCM_128:
+        TLS13_INFO(tls12_crypto_info_aes_gcm_128, TLS_CIPHER_AES_GCM_128, 4);
+    case TLS_CIPHER_AES_GCM_256:
+        TLS13_INFO(tls12_crypto_info_aes_gcm_256, TLS_CIPHER_AES_GCM_256, 4);
+    case TLS_CIPHER_CHACHA20_POLY1305:
+        TLS13_INFO(tls12_crypto_info_chacha20_poly1305, TLS_CIPHER_CHACHA20_POLY1305, 0);
+    default: return 0;
+    }
+}
+
+/* The handshake is done (TLS 1.3): from its next record on, the client writes under
+ * its application traffic secret. */
+static void rx_tls13(ringo__tls *t)
+{
+    const SSL_CIPHER *cs = SSL_get_current_cipher(t->ssl);
+    const EVP_MD *md = cs ? SSL_CIPHER_get_handshake_digest(cs) : NULL;
+    unsigned char key[32], iv[12];
+    unsigned cipher;
+    size_t klen;
+
+    if (SSL_version(t->ssl) != TLS1_3_VERSION || !t->rxsecret_len || !md ||
+        (size_t)EVP_MD_get_size(md) != t->rxsecret_len)
+        goto out;
+    switch (SSL_CIPHER_get_id(cs) & 0xffff) {
+    case 0x1301: cipher = TLS_CIPHER_AES_GCM_128, klen = 16; break;
+    case 0x1302: cipher = TLS_CIPHER_AES_GCM_256, klen = 32; break;
+    case 0x1303: cipher = TLS_CIPHER_CHACHA20_POLY1305, klen = 32; break;
+    default: goto out; /* CCM: no kernel cipher we pass on */
+    }
+    if (((atomic_load(&ktls_rx_refused) | atomic_load(&ktls_refused)) & type_bit(cipher)) ||
+        expand_label(md, t->rxsecret, t->rxsecret_len, "key", key, klen) < 0 ||
+        expand_label(md, t->rxsecret, t->rxsecret_len, "iv", iv, sizeof(iv)) < 0)
+        goto out;
+    if ((t->rxinfo_len = tls13_info(t->rxinfo, cipher, key, iv)))
+        rx_begin(t);
+out:
+    OPENSSL_cleanse(key, sizeof(key));
+    OPENSSL_cleanse(iv, sizeof(iv));
+    OPENSSL_cleanse(t->rxsecret, sizeof(t->rxsecret));
+    t->rxsecret_len = 0;
+}
 
 static int alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen,
                    const unsigned char *in, unsigned inlen, void *arg)
@@ -555,6 +804,93 @@ static int log_fail(bool quiet, const char *what, const char *file, int err)
     return err;
 }
 
+/*
+ * Which ciphers the kernel takes, each way: found out once, on a loopback
+ * connection of our own, so that no client's connection is the one to find
+ * a missing AEAD module (OpenSSL cannot take keys back once it handed them).
+ */
+static const struct {
+    uint16_t type;
+    socklen_t len;
+    const char *name;
+} kciphers[] = {
+    {TLS_CIPHER_AES_GCM_128, sizeof(struct tls12_crypto_info_aes_gcm_128), "AES-128-GCM"},
+    {TLS_CIPHER_AES_GCM_256, sizeof(struct tls12_crypto_info_aes_gcm_256), "AES-256-GCM"},
+    {TLS_CIPHER_CHACHA20_POLY1305, sizeof(struct tls12_crypto_info_chacha20_poly1305),
+     "ChaCha20-Poly1305"},
+};
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+
+static bool probed; /* the probe got its answers */
+
+/* A connected loopback TCP connection: *peer gets the accepted end. -1 if none. */
+static int loopback_socket(int *peer)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s = -1;
+
+    *peer = -1;
+    if (l >= 0 && bind(l, (struct sockaddr *)&sa, sl) == 0 && listen(l, 1) == 0 &&
+        getsockname(l, (struct sockaddr *)&sa, &sl) == 0 &&
+        (s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
+        connect(s, (struct sockaddr *)&sa, sl) == 0)
+        *peer = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    if (*peer < 0 && s >= 0) {
+        close(s);
+        s = -1;
+    }
+    if (l >= 0)
+        close(l);
+    return s;
+}
+
+static void probe_ciphers(void)
+{
+    for (size_t i = 0; i < sizeof(kciphers) / sizeof(kciphers[0]); i++) {
+        unsigned char info[64] = {0};
+        struct tls_crypto_info h = {.version = TLS_1_3_VERSION, .cipher_type = kciphers[i].type};
+        uint32_t bit = type_bit(kciphers[i].type);
+        int peer, s = loopback_socket(&peer);
+
+        memcpy(info, &h, sizeof(h));
+        /* The ULP takes an established connection only: the peer stays open meanwhile. */
+        if (s < 0 || setsockopt(s, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) < 0) {
+            if (s >= 0)
+                close(s), close(peer);
+            return; /* no answer: connections find out (and remember) themselves */
+        }
+        if (setsockopt(s, SOL_TLS, TLS_TX, info, kciphers[i].len) < 0)
+            atomic_fetch_or(&ktls_refused, bit);
+        if (setsockopt(s, SOL_TLS, TLS_RX, info, kciphers[i].len) < 0)
+            atomic_fetch_or(&ktls_rx_refused, bit);
+        close(s);
+        close(peer);
+    }
+    probed = true;
+}
+
+size_t ringo__ktls_ciphers(char *out, size_t len)
+{
+    size_t n = 0;
+
+    pthread_once(&probe_once, probe_ciphers);
+    out[0] = 0;
+    if (!probed)
+        return (size_t)snprintf(out, len, "ciphers not probed (no loopback connection)");
+    for (size_t i = 0; i < sizeof(kciphers) / sizeof(kciphers[0]) && n < len; i++) {
+        uint32_t bit = type_bit(kciphers[i].type);
+        bool tx = !(atomic_load(&ktls_refused) & bit), rx = !(atomic_load(&ktls_rx_refused) & bit);
+        int k = snprintf(out + n, len - n, "%s%s %s", i ? ", " : "", kciphers[i].name,
+                         tx && rx ? "send+receive"
+                         : tx     ? "send"
+                         : rx     ? "receive"
+                                  : "none");
+        n += k > 0 ? (size_t)k : 0;
+    }
+    return n < len ? n : len - 1;
+}
+
 static int file_err(const char *path) { return access(path, R_OK) == 0 ? -EINVAL : -errno; }
 
 static SSL_CTX *new_ctx(ringo__tls_conf *conf, const cert_src *src, bool quiet, int *err)
@@ -577,6 +913,10 @@ static SSL_CTX *new_ctx(ringo__tls_conf *conf, const cert_src *src, bool quiet, 
     SSL_CTX_set_timeout(ctx, TICKET_ROTATE_S);
     SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, conf);
+    if (ringo__ktls_available(NULL, 0)) {
+        pthread_once(&probe_once, probe_ciphers);
+        SSL_CTX_set_keylog_callback(ctx, keylog_cb); /* TLS 1.3's receive keys (rx_tls13) */
+    }
     if (SSL_CTX_use_certificate_chain_file(ctx, src->cert) != 1) {
         *err = log_fail(quiet, "certificate", src->cert, file_err(src->cert));
         goto out;
@@ -828,6 +1168,8 @@ static void handshake(ringo__conn *c)
     ERR_clear_error();
     k = SSL_do_handshake(t->ssl);
     if (k == 1) {
+        if (t->ktls != KTLS_OFF)
+            rx_tls13(t); /* before the first record after the client's Finished is read */
         established(c);
         if (c->state == CONN_OPEN)
             read_records(c);
@@ -847,6 +1189,17 @@ static void feed(ringo__conn *c, const char *p, size_t n)
     else if (c->state == CONN_OPEN) {
         ERR_clear_error();
         read_records(c);
+    }
+    /*
+     * kTLS receive: OpenSSL stopped between two records with all input read.
+     * The multishot recv ends (its last completions may still bring
+     * ciphertext, which OpenSSL reads as before); the ring hands the keys to
+     * the kernel before it arms the next one (ringo__tls_ktls_rx_prep).
+     */
+    if (t->rx == RX_COUNTING && t->done && !t->failed && !t->rx_hlen && !t->in_len &&
+        c->state == CONN_OPEN) {
+        t->rx = RX_DRAINING;
+        ringo__conn_cancel_recv(c);
     }
     t->in = NULL;
     t->in_len = 0;
@@ -1076,6 +1429,92 @@ int ringo__tls_ktls_switch(ringo__conn *c)
 
 bool ringo__tls_ktls_tx(const ringo__conn *c) { return c->tls && c->tls->ktls == KTLS_ON; }
 
+/* The kernel's receive keys go in now: no recv is armed and OpenSSL read up to a record's end. */
+static void rx_switch(ringo__conn *c)
+{
+    ringo__tls *t = c->tls;
+    unsigned char *rs = t->rxinfo + t->rxinfo_len - 8; /* rec_seq, big-endian */
+    uint64_t seq = 0;
+
+    if (t->rx_hlen || t->failed) {
+        /* Ciphertext that came before the recv ended stopped inside a record: later. */
+        if (++t->rx_tries >= RX_TRIES)
+            rx_end(t, false);
+        else
+            t->rx = RX_COUNTING;
+        return;
+    }
+    for (int i = 0; i < 8; i++)
+        seq = seq << 8 | rs[i];
+    seq += t->rx_records;
+    for (int i = 7; i >= 0; i--, seq >>= 8)
+        rs[i] = (unsigned char)seq;
+    if (setsockopt(c->fd, SOL_TLS, TLS_RX, t->rxinfo, t->rxinfo_len) < 0) {
+        uint32_t bit = cipher_bit(t->rxinfo);
+        int err = errno;
+
+        if (!(atomic_fetch_or(&ktls_rx_refused, bit) & bit))
+            fprintf(stderr,
+                    "ringo: kTLS: the kernel refused TLS_RX for cipher %u (%s); "
+                    "its connections keep user-space TLS receive\n",
+                    cipher_type(t->rxinfo), strerror(err));
+        rx_end(t, false);
+        return;
+    }
+    rx_end(t, true);
+    count(&c->ring->stats.tls_ktls_rx);
+}
+
+/* One msghdr for every kTLS multishot recvmsg: no address, room for the record type. */
+static struct msghdr rx_msghdr = {.msg_controllen = CMSG_SPACE(sizeof(unsigned char))};
+
+bool ringo__tls_ktls_rx_prep(ringo__conn *c, struct io_uring_sqe *sqe)
+{
+    ringo__tls *t = c->tls;
+
+    if (t->rx == RX_DRAINING)
+        rx_switch(c);
+    if (t->rx != RX_ON)
+        return false;
+    io_uring_prep_recvmsg_multishot(sqe, c->fd, &rx_msghdr, 0);
+    return true;
+}
+
+bool ringo__tls_ktls_rx(const ringo__conn *c) { return c->tls && c->tls->rx == RX_ON; }
+
+int ringo__tls_ktls_input(ringo__conn *c, char *buf, size_t len)
+{
+    struct msghdr mh = rx_msghdr;
+    struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, (int)len, &mh);
+    struct cmsghdr *cm;
+    unsigned char type = 0;
+    const unsigned char *p;
+    size_t n;
+
+    if (!o || (o->flags & MSG_CTRUNC))
+        return -1;
+    for (cm = io_uring_recvmsg_cmsg_firsthdr(o, &mh); cm;
+         cm = io_uring_recvmsg_cmsg_nexthdr(o, &mh, cm))
+        if (cm->cmsg_level == SOL_TLS && cm->cmsg_type == TLS_GET_RECORD_TYPE)
+            type = *CMSG_DATA(cm);
+    p = io_uring_recvmsg_payload(o, &mh);
+    n = io_uring_recvmsg_payload_length(o, (int)len, &mh);
+    if (!type && !n)
+        return 0; /* the peer's FIN */
+    if (!type || type == 23) {
+        if (n && c->state == CONN_OPEN) {
+            c->ring->proto->on_data(c, (const char *)p, n);
+            ringo__conn_flush(c);
+        }
+        return 1;
+    }
+    if (type == 21 && n == 2 && p[1] == 0)
+        return 0; /* close_notify: as an EOF */
+    /* Any other alert ends the connection, as does a handshake message (KeyUpdate):
+     * the kernel's receive keys cannot follow it. */
+    return -1;
+}
+
 void ringo__tls_ktls_close_notify(ringo__conn *c)
 {
     static const char alert[2] = {1, 0}; /* warning, close_notify */
@@ -1121,6 +1560,8 @@ void ringo__tls_free(ringo__conn *c)
     ringo__free(t->held);
     ringo__free(t->kpend);
     OPENSSL_cleanse(t->kinfo, sizeof(t->kinfo));
+    OPENSSL_cleanse(t->rxinfo, sizeof(t->rxinfo));
+    OPENSSL_cleanse(t->rxsecret, sizeof(t->rxsecret));
     ringo__free(t);
     c->tls = NULL;
 }

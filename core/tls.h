@@ -38,6 +38,12 @@ bool ringo__tls_built(void);
  * record layer stays in user space either way today (docs/operations.md, TLS).
  */
 int ringo__ktls_available(char *why, size_t why_len);
+/*
+ * With the tls ULP: which ciphers the kernel takes each way ("AES-128-GCM
+ * send+receive, ..."), probed once on a loopback connection; "" in a build
+ * without TLS. Returns the length written into out (len bytes, terminated).
+ */
+size_t ringo__ktls_ciphers(char *out, size_t len);
 
 /*
  * Adds a certificate chain (PEM, leaf first) and its private key (PEM) to
@@ -91,6 +97,22 @@ size_t ringo__tls_held(const ringo__conn *c);
 void ringo__tls_ktls_close_notify(ringo__conn *c);
 /* The kernel encrypts what this connection sends (kTLS transmit). */
 bool ringo__tls_ktls_tx(const ringo__conn *c);
+/*
+ * kTLS receive. Prepares sqe as the connection's next multishot receive when
+ * the kernel decrypts its input (a recvmsg whose completions carry the record
+ * type), handing it the receive keys first when OpenSSL stopped at a record
+ * boundary; false: prepare the plain recv. Call with no recv armed.
+ */
+bool ringo__tls_ktls_rx_prep(ringo__conn *c, struct io_uring_sqe *sqe);
+/* The kernel decrypts what this connection receives: its completions are recvmsg's. */
+bool ringo__tls_ktls_rx(const ringo__conn *c);
+/*
+ * One recvmsg completion under kTLS receive (buf: its provided buffer, len:
+ * the CQE's res): application data goes to the protocol. 1: taken; 0: the
+ * peer is done (FIN or close_notify); -1: a fatal alert, a handshake message
+ * or a malformed completion: close the connection.
+ */
+int ringo__tls_ktls_input(ringo__conn *c, char *buf, size_t len);
 /* The connection is closing: gives up its handshake slot or its place in the queue. */
 void ringo__tls_closing(ringo__conn *c);
 /* Frees the connection's TLS state (no CQE of it pending). */

@@ -288,6 +288,7 @@ static int stats_route(ringo_req *req, void *udata)
         {"tls_alpn_h2", (int64_t)st.tls_alpn_h2},
         {"batched_waits", (int64_t)st.batched_waits},
         {"tls_ktls", (int64_t)st.tls_ktls},
+        {"tls_ktls_rx", (int64_t)st.tls_ktls_rx},
     };
     return demo_json_counts(req, 200, c, sizeof(c) / sizeof(c[0]));
 }

@@ -11,6 +11,7 @@
 
 #include "core/probe.h"
 #include "core/server.h"
+#include "core/tls.h"
 #include "core/util.h"
 #include "pool/msgring.h"
 #include "ringo/app.h"
@@ -286,7 +287,10 @@ static void check_ktls(check *c)
     strcpy(words, ulp);
     for (char *t = strtok_r(words, " ", &save); t; t = strtok_r(NULL, " ", &save))
         if (!strcmp(t, "tls")) {
-            item(c, RINGO_CHECK_OK, "kTLS", NULL, "the tls TCP ULP is available (%s)", ulp);
+            char ciphers[256];
+            ringo__ktls_ciphers(ciphers, sizeof(ciphers));
+            item(c, RINGO_CHECK_OK, "kTLS", NULL, "the tls TCP ULP is available (%s); %s", ulp,
+                 ciphers[0] ? ciphers : "a build without TLS");
             return;
         }
     snprintf(path, sizeof(path), "/lib/modules/%s/kernel/net/tls", uname(&u) == 0 ? u.release : "");

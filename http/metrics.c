@@ -323,6 +323,8 @@ static void tls(out *o, ringo_app *app)
           "Ring waits that let the kernel gather completions (batch_wait_us).", st.batched_waits);
     gauge(o, "ringo_tls_ktls_total", "counter",
           "TLS connections whose sending the kernel took over (kTLS).", st.tls_ktls);
+    gauge(o, "ringo_tls_ktls_rx_total", "counter",
+          "TLS connections whose receiving the kernel took over (kTLS).", st.tls_ktls_rx);
 }
 
 /* Field n (1-based) of /proc/self/stat after the command, as a number. */

@@ -284,6 +284,8 @@ typedef struct ringo_stats {
                                         (ringo_config.batch_wait_us) */
     uint64_t tls_ktls;               /* TLS connections whose sending the kernel took over
                                         (kTLS transmit) */
+    uint64_t tls_ktls_rx;            /* TLS connections whose receiving the kernel took over
+                                        (kTLS receive) */
 } ringo_stats;
 
 /*

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """
-Description: kernel TLS (kTLS) on the transmit side. OpenSSL hands the
-transmit keys to ringo's BIO, the ring puts them in the socket
-(setsockopt SOL_TLS TLS_TX) once the handshake's ciphertext is out, and from
-then on the kernel encrypts what the ring sends, file bodies spliced
-straight from the page cache included.
+Description: kernel TLS (kTLS). OpenSSL hands the transmit keys to ringo's
+BIO, the ring puts them in the socket (setsockopt SOL_TLS TLS_TX) once the
+handshake's ciphertext is out, and from then on the kernel encrypts what the
+ring sends, file bodies spliced straight from the page cache included. The
+receive keys go to the socket (TLS_RX) once OpenSSL has read up to a record
+boundary and the ring's recv has ended; then a multishot recvmsg brings
+plaintext, with each record's type as a control message.
 
 The cases need a kernel with the "tls" module. Where the running kernel has
 none (CONFIG_TLS unset, as on the machines CI runs on), this file boots
@@ -28,6 +30,13 @@ In a kernel with tls:
 - files_are_spliced_and_encrypted_by_the_kernel: an 8 MiB file from
   --files-dir and a static file arrive intact (sha256).
 - no_ktls_keeps_openssl: with --no-ktls the kernel encrypts nothing.
+- receive_moves_to_the_kernel: kTLS receive for the three TLS 1.3 suites and
+  the three TLS 1.2 ones: a connection's later requests and a 300 kB POST
+  body are decrypted by the kernel (/stats tls_ktls_rx, TlsRxSw), intact.
+- client_close_notify_under_ktls_receive: the client's close_notify (an
+  alert record, a control message) ends the input; the connection closes.
+- forged_record_closes_only_its_connection: a record the kernel cannot
+  authenticate closes that connection alone.
 - tls_suite_under_ktls: the whole of test_tls.py, run in the same kernel,
   passes with the kernel doing the record layer (its own kTLS case then
   expects tls_ktls to count).
@@ -52,7 +61,8 @@ from ringo_harness import (TIMEOUT, BytesReader, Failure, Server, Skip, case, ch
 HERE = os.path.dirname(os.path.abspath(__file__))
 UML = shutil.which("linux.uml") or "/usr/bin/linux.uml"
 UML_MODULES = sorted(glob.glob("/usr/lib/uml/modules/*"))
-MODULES = ("tls", "gcm", "ghash-generic", "ctr", "seqiv", "chacha20poly1305")
+MODULES = ("tls", "gcm", "ghash-generic", "ctr", "seqiv", "chacha_generic", "poly1305_generic",
+           "chacha20poly1305")
 INSIDE = os.environ.get("RINGO_IN_UML") == "1"
 CURL = shutil.which("curl")
 
@@ -65,14 +75,19 @@ def kernel_has_tls():
         return False
 
 
-def tx_sw():
-    """The kernel's count of kTLS transmit contexts set up so far."""
+def tls_stat(key):
+    """A counter of the kernel's /proc/net/tls_stat."""
     with open("/proc/net/tls_stat") as f:
         for line in f:
             name, _, value = line.partition("\t")
-            if name.strip() == "TlsTxSw":
+            if name.strip() == key:
                 return int(value)
-    raise Failure("no TlsTxSw in /proc/net/tls_stat")
+    raise Failure(f"no {key} in /proc/net/tls_stat")
+
+
+def tx_sw():
+    """The kernel's count of kTLS transmit contexts set up so far."""
+    return tls_stat("TlsTxSw")
 
 
 TMP = tempfile.mkdtemp(prefix="ringo-ktls-test-")
@@ -243,6 +258,236 @@ def tls_suite_under_ktls():
     print("     test_tls.py under kTLS: " + p.stdout.strip().splitlines()[-1])
 
 
+def client_ctx(version=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if version:
+        ctx.minimum_version = ctx.maximum_version = version
+    return ctx
+
+
+class SockReader(h.Reader):
+    """Responses from recv(), a callable that returns b"" at EOF."""
+
+    def __init__(self, recv):
+        super().__init__()
+        self.recv = recv
+
+    def fill(self, deadline):
+        data = self.recv()
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+
+def exchange(sock, rd, path):
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: k\r\n\r\n".encode())
+    return rd.read_final()[1]
+
+
+class Monitor:
+    """One keep-alive TLS connection that reads /stats. From its second request
+    on it is under kTLS receive itself, so what it reads counts the others."""
+
+    def __init__(self, srv):
+        raw = socket.create_connection((srv.connect_host, srv.port), timeout=TIMEOUT)
+        self.s = client_ctx().wrap_socket(raw, server_hostname="localhost")
+        self.rd = SockReader(lambda: self.s.recv(65536))
+        self.get("/plaintext")
+
+    def get(self, path):
+        return exchange(self.s, self.rd, path)
+
+    def stats(self):
+        import json
+        return json.loads(self.get("/stats").body)
+
+    def close(self):
+        self.s.close()
+
+
+@case(server=False)
+def receive_moves_to_the_kernel():
+    """Every cipher, TLS 1.3 (whose receive keys ringo derives itself: OpenSSL 3.0
+    offers a BIO only the transmit keys) and 1.2 (offered by OpenSSL): the second
+    request of a connection and a 300 kB POST body are decrypted by the kernel."""
+    need_ktls_kernel()
+    body = os.urandom(300_000)
+    src = os.path.join(TMP, "rx-body.bin")
+    with open(src, "wb") as f:
+        f.write(body)
+    tries = [("--tlsv1.3", "--tls13-ciphers", "TLS_AES_128_GCM_SHA256"),
+             ("--tlsv1.3", "--tls13-ciphers", "TLS_AES_256_GCM_SHA384"),
+             ("--tlsv1.3", "--tls13-ciphers", "TLS_CHACHA20_POLY1305_SHA256"),
+             ("--tlsv1.2", "--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256"),
+             ("--tlsv1.2", "--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384"),
+             ("--tlsv1.2", "--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-CHACHA20-POLY1305")]
+    with tls_server() as srv:
+        mon = Monitor(srv)
+        before, rx_sw, bad = mon.stats()["tls_ktls_rx"], tls_stat("TlsRxSw"), \
+            tls_stat("TlsDecryptError")
+        check(before >= 1, f"the monitor connection itself is under kTLS receive ({before})")
+        for args in tries:
+            # One connection, three requests: the second and the body come through the kernel.
+            common = ["-sSk", "--http1.1", *args, "--resolve",
+                      f"localhost:{srv.port}:{srv.connect_host}", "-w",
+                      "%{http_code} %{num_connects}\\n"]
+            url = f"https://localhost:{srv.port}"
+            p = subprocess.run(
+                [CURL, *common, "-o", "/dev/null", f"{url}/plaintext",
+                 "--next", *common, "-o", "/dev/null", f"{url}/plaintext",
+                 "--next", *common, "-o", os.path.join(TMP, "rx-echo.bin"),
+                 "--data-binary", f"@{src}", "-H", "Content-Type: application/octet-stream",
+                 f"{url}/echo"],
+                capture_output=True, text=True, timeout=TIMEOUT + 10)
+            check_eq(p.stdout.split("\n")[:3], ["200 1", "200 0", "200 0"],
+                     f"three requests on one connection {args}: {p.stderr}")
+            with open(os.path.join(TMP, "rx-echo.bin"), "rb") as f:
+                check(f.read() == body, f"the 300 kB body came back intact {args}")
+        check_eq(mon.stats()["tls_ktls_rx"] - before, len(tries),
+                 "connections whose receiving the kernel took over")
+        check_eq(tls_stat("TlsRxSw") - rx_sw, len(tries), "the kernel's TlsRxSw")
+        check_eq(tls_stat("TlsDecryptError"), bad, "the kernel's TlsDecryptError")
+        mon.close()
+
+
+class MemConn:
+    """A TLS client over memory BIOs on a raw socket: the test decides what goes
+    out in one write."""
+
+    def __init__(self, srv, version):
+        self.raw = socket.create_connection((srv.connect_host, srv.port), timeout=TIMEOUT)
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = client_ctx(version).wrap_bio(self.inc, self.out, server_hostname="localhost")
+        self.rd = SockReader(lambda: self.pump(lambda: self.obj.read(65536)))
+        self.pump(self.obj.do_handshake)
+
+    def flush(self):
+        if self.out.pending:
+            self.raw.sendall(self.out.read())
+
+    def pump(self, until):
+        """Runs until() (an SSLObject call), feeding it what the socket brings."""
+        while True:
+            self.flush()
+            try:
+                return until()
+            except ssl.SSLWantReadError:
+                self.flush()
+                chunk = self.raw.recv(65536)
+                if not chunk:
+                    return b""
+                self.inc.write(chunk)
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return b""
+
+    def get(self, path):
+        self.obj.write(f"GET {path} HTTP/1.1\r\nHost: k\r\n\r\n".encode())
+        return self.rd.read_final()[1]
+
+    def closed(self):
+        """True once the server closed (FIN or RST) within the timeout."""
+        self.raw.settimeout(TIMEOUT)
+        try:
+            while self.raw.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+        except socket.timeout:
+            return False
+        return True
+
+
+def wait_conns(mon, n, what):
+    deadline = h.deadline_after(TIMEOUT)
+    while mon.stats()["conns_live"] != n:
+        check(h.remaining(deadline) > 0, what)
+
+
+@case(server=False)
+def client_close_notify_under_ktls_receive():
+    """The client's close_notify arrives as an alert record (a control message):
+    an end of input, not an error. A request sent with it in one write is
+    answered before the connection closes."""
+    need_ktls_kernel()
+    with tls_server() as srv:
+        mon = Monitor(srv)
+        for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+            before = mon.stats()["tls_ktls_rx"]
+            c = MemConn(srv, version)
+            for _ in range(2):
+                check_eq(c.get("/plaintext").status, 200, f"{version.name}: status")
+            check_eq(mon.stats()["tls_ktls_rx"] - before, 1, f"{version.name}: under kTLS receive")
+            c.obj.write(b"GET /plaintext HTTP/1.1\r\nHost: k\r\n\r\n")
+            try:
+                c.obj.unwrap()  # queues close_notify behind the request
+            except ssl.SSLWantReadError:
+                pass
+            c.flush()  # both records in one write
+            r = c.rd.read_final()[1]
+            check_eq((r.status, r.body), (200, b"Hello, World!"),
+                     f"{version.name}: the request sent with close_notify")
+            check(c.closed(), f"{version.name}: open after the client's close_notify")
+            c.raw.close()
+            wait_conns(mon, 1, f"{version.name}: the connection is still counted")
+        mon.close()
+
+
+@case(server=False)
+def forged_record_closes_only_its_connection():
+    """A record that fails authentication under kTLS receive (the kernel answers
+    EBADMSG) closes that connection; the others are served on."""
+    need_ktls_kernel()
+    with tls_server() as srv:
+        mon = Monitor(srv)
+        before, bad = mon.stats()["tls_ktls_rx"], tls_stat("TlsDecryptError")
+        c = MemConn(srv, ssl.TLSVersion.TLSv1_3)
+        for _ in range(2):
+            check_eq(c.get("/plaintext").status, 200, "status")
+        check_eq(mon.stats()["tls_ktls_rx"] - before, 1, "under kTLS receive")
+        c.raw.sendall(b"\x17\x03\x03\x00\x40" + os.urandom(64))  # not from the session's keys
+        check(c.closed(), "the connection stayed open after a forged record")
+        c.raw.close()
+        check_eq(tls_stat("TlsDecryptError") - bad, 1, "the kernel's TlsDecryptError")
+        check_eq(mon.get("/plaintext").status, 200, "another connection still served")
+        wait_conns(mon, 1, "the forged connection is still counted")
+        mon.close()
+
+
+@case(server=False)
+def missing_cipher_stays_in_user_space():
+    """A cipher the kernel lacks (its AEAD module unloaded) is found at start
+    on a loopback connection of the server's own: --check names it, and its
+    clients are served by OpenSSL from the first connection on."""
+    need_ktls_kernel()
+    if not INSIDE:
+        raise Skip("unloads a kernel module: only inside user-mode-linux")
+    modroot = os.environ["RINGO_UML_MODROOT"]
+    p = subprocess.run(["rmmod", "chacha20poly1305"], capture_output=True, text=True)
+    check(p.returncode == 0, f"rmmod chacha20poly1305: {p.stderr}")
+    try:
+        p = subprocess.run([os.environ["RINGO_BIN"], "--check"], capture_output=True, text=True, timeout=TIMEOUT)
+        check("ChaCha20-Poly1305 none" in p.stdout and "AES-128-GCM send+receive" in p.stdout,
+              f"--check names the ciphers the kernel takes: {p.stdout}")
+        with tls_server() as srv:
+            mon = Monitor(srv)
+            tx, rx = mon.stats()["tls_ktls"], mon.stats()["tls_ktls_rx"]
+            for _ in range(2):
+                r = curl(srv, "/plaintext", "--tlsv1.3", "--tls13-ciphers",
+                         "TLS_CHACHA20_POLY1305_SHA256")
+                check_eq((r.status, r.body), (200, b"Hello, World!"), "ChaCha20 in user space")
+            st = mon.stats()
+            check_eq((st["tls_ktls"] - tx, st["tls_ktls_rx"] - rx), (0, 0),
+                     "ChaCha20 connections the kernel took over")
+            check_eq(srv.stderr_text().count("refused"), 0, "no connection found the cipher missing")
+            mon.close()
+    finally:
+        subprocess.run(["modprobe", "-d", modroot, "chacha20poly1305"], capture_output=True)
+
+
 def run_in_uml():
     """Boots user-mode-linux with the host's root, loads the modules and runs this file
     inside; exits with its status."""
@@ -264,7 +509,7 @@ def run_in_uml():
     os.symlink(UML_MODULES[-1], os.path.join(modroot, ver))
     env = {k: v for k, v in os.environ.items() if k.startswith(("RINGO_", "ASAN_", "UBSAN_",
                                                                   "TSAN_", "LSAN_"))}
-    env.update(RINGO_IN_UML="1", RINGO_TEST_SCALE=env.get("RINGO_TEST_SCALE", "4"),
+    env.update(RINGO_IN_UML="1", RINGO_UML_MODROOT=os.path.join(work, "modroot"), RINGO_TEST_SCALE=env.get("RINGO_TEST_SCALE", "4"),
                PATH="/usr/sbin:/usr/bin:/sbin:/bin", HOME=work)
     exports = "".join(f"export {k}='{v}'\n" for k, v in env.items())
     script = os.path.join(work, "init.sh")
