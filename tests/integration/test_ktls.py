@@ -37,6 +37,11 @@ In a kernel with tls:
   alert record, a control message) ends the input; the connection closes.
 - forged_record_closes_only_its_connection: a record the kernel cannot
   authenticate closes that connection alone.
+- key_update_under_ktls_receive_closes: a TLS 1.3 KeyUpdate (a handshake
+  record) closes that connection: the kernel's keys cannot follow it.
+- missing_cipher_stays_in_user_space: with an AEAD module unloaded, --check
+  names the cipher and its clients are served by OpenSSL from the first
+  connection on (the server probed the kernel at start).
 - tls_suite_under_ktls: the whole of test_tls.py, run in the same kernel,
   passes with the kernel doing the record layer (its own kTLS case then
   expects tls_ktls to count).
@@ -454,6 +459,55 @@ def forged_record_closes_only_its_connection():
         check_eq(tls_stat("TlsDecryptError") - bad, 1, "the kernel's TlsDecryptError")
         check_eq(mon.get("/plaintext").status, 200, "another connection still served")
         wait_conns(mon, 1, "the forged connection is still counted")
+        mon.close()
+
+
+@case(server=False)
+def key_update_under_ktls_receive_closes():
+    """A TLS 1.3 KeyUpdate from the client arrives as a handshake record (a
+    control message): the kernel's receive keys cannot follow it, so that
+    connection closes, and the others are served on."""
+    need_ktls_kernel()
+    import select
+    openssl = shutil.which("openssl")
+    if not openssl:
+        raise Skip("openssl is not installed (scripts/deps.sh installs it)")
+    with tls_server() as srv:
+        mon = Monitor(srv)
+        before = mon.stats()["tls_ktls_rx"]
+        p = subprocess.Popen([openssl, "s_client", "-tls1_3", "-connect",
+                              f"{srv.connect_host}:{srv.port}", "-servername", "localhost"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        try:
+            out = b""
+
+            def read_until(what):
+                nonlocal out
+                deadline = h.deadline_after(TIMEOUT)
+                while what not in out:
+                    r, _, _ = select.select([p.stdout], [], [], h.remaining(deadline))
+                    check(r, f"s_client: no {what!r} in {out[-500:]!r}")
+                    chunk = os.read(p.stdout.fileno(), 65536)
+                    check(chunk, f"s_client ended before {what!r}: {out[-500:]!r}")
+                    out += chunk
+
+            p.stdin.write(b"GET /plaintext HTTP/1.1\r\nHost: k\r\n\r\n")
+            p.stdin.flush()
+            read_until(b"Hello, World!")
+            check_eq(mon.stats()["tls_ktls_rx"] - before, 1, "s_client under kTLS receive")
+            p.stdin.write(b"k\n")  # s_client's command: send a KeyUpdate
+            p.stdin.flush()
+            read_until(b"KEYUPDATE")
+            try:
+                p.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise Failure("the connection stayed open after a KeyUpdate under kTLS receive")
+        finally:
+            p.kill()
+            p.wait()
+        check_eq(mon.get("/plaintext").status, 200, "another connection still served")
+        wait_conns(mon, 1, "the connection is still counted")
         mon.close()
 
 
