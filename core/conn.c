@@ -275,6 +275,9 @@ void ringo__conn_close(ringo__conn *c, int how)
             ringo__conn_flush(c);
         return;
     }
+    /* TLS with nothing on its way out: close_notify first (idle timeout, the peer's own). */
+    if (c->tls && c->state == CONN_OPEN && !c->send_armed && !c->lent && pending(c) == 0)
+        ringo__tls_goodbye(c);
     c->state = CONN_CLOSING;
     c->proto_deadline = c->io_deadline = 0;
     ringo__timer_remove(c->ring, c);
@@ -315,6 +318,10 @@ void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
 
     if (!more)
         c->recv_armed = false;
+    if (cqe->res > 0 && c->active_ms != c->ring->now) { /* one more active connection this ms */
+        c->active_ms = c->ring->now;
+        c->ring->act_now++;
+    }
     if (cqe->res > 0 && c->tls && ringo__tls_ktls_rx(c)) {
         /* kTLS receive: plaintext, or a FIN (a recvmsg's completion is never empty). */
         uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
@@ -334,10 +341,6 @@ void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
     } else if (cqe->res > 0) {
         uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         ring_count(&c->ring->stats.bytes_recv, cqe->res);
-        if (c->active_ms != c->ring->now) { /* one more active connection this ms */
-            c->active_ms = c->ring->now;
-            c->ring->act_now++;
-        }
         char *p = ringo__bufring_get(c->ring, bid);
         ringo__mark_defined(p, (size_t)cqe->res);
         if (c->state == CONN_OPEN && c->pp)

@@ -102,6 +102,7 @@ bool ringo__tls_ktls_tx(const ringo__conn *c)
     return false;
 }
 void ringo__tls_ktls_close_notify(ringo__conn *c) { (void)c; }
+void ringo__tls_goodbye(ringo__conn *c) { (void)c; }
 bool ringo__tls_ktls_rx_prep(ringo__conn *c, struct io_uring_sqe *sqe)
 {
     (void)c, (void)sqe;
@@ -1472,6 +1473,8 @@ bool ringo__tls_ktls_rx_prep(ringo__conn *c, struct io_uring_sqe *sqe)
 {
     ringo__tls *t = c->tls;
 
+    if (t->rx == RX_DRAINING && (c->state != CONN_OPEN || c->close_after_send))
+        rx_end(t, false); /* closing: what arrives now is discarded, never counted */
     if (t->rx == RX_DRAINING)
         rx_switch(c);
     if (t->rx != RX_ON)
@@ -1510,6 +1513,8 @@ int ringo__tls_ktls_input(ringo__conn *c, char *buf, size_t len)
     }
     if (type == 21 && n == 2 && p[1] == 0)
         return 0; /* close_notify: as an EOF */
+    if (type == 21 && n == 2 && p[1] == 90)
+        return 1; /* user_canceled: a close_notify follows */
     /* Any other alert ends the connection, as does a handshake message (KeyUpdate):
      * the kernel's receive keys cannot follow it. */
     return -1;
@@ -1523,6 +1528,27 @@ void ringo__tls_ktls_close_notify(ringo__conn *c)
         (void)send_record(c->fd, 21, alert, sizeof(alert)); /* best effort: the socket is idle */
 }
 size_t ringo__tls_held(const ringo__conn *c) { return c->tls->kpend_len; }
+
+void ringo__tls_goodbye(ringo__conn *c)
+{
+    static const char alert[2] = {1, 0}; /* warning, close_notify */
+    ringo__tls *t = c->tls;
+
+    if (!t->done || t->failed || t->shut || t->ktls == KTLS_PENDING)
+        return;
+    t->shut = true;
+    if (t->ktls == KTLS_ON) {
+        (void)send_record(c->fd, 21, alert, sizeof(alert));
+        return;
+    }
+    ERR_clear_error();
+    if (SSL_shutdown(t->ssl) >= 0 && c->ct_len) {
+        ssize_t k = send(c->fd, c->ct, c->ct_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)k; /* best effort: the peer may be gone already */
+    }
+    ERR_clear_error();
+    c->ct_len = 0;
+}
 
 void ringo__tls_shutdown(ringo__conn *c)
 {

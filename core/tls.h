@@ -95,6 +95,12 @@ int ringo__tls_ktls_switch(ringo__conn *c);
 size_t ringo__tls_held(const ringo__conn *c);
 /* Under kTLS, after the last byte and before the write side shuts: close_notify. */
 void ringo__tls_ktls_close_notify(ringo__conn *c);
+/*
+ * An immediate close with nothing unsent and no send in flight: close_notify
+ * now, with one non-blocking send (best effort), unless one was queued or the
+ * handshake did not finish.
+ */
+void ringo__tls_goodbye(ringo__conn *c);
 /* The kernel encrypts what this connection sends (kTLS transmit). */
 bool ringo__tls_ktls_tx(const ringo__conn *c);
 /*

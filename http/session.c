@@ -220,12 +220,15 @@ static void respond(ringo__sess *s, ringo_req *r)
     if (!keep) {
         sess_die(s);
         /*
-         * A complete last request with nothing after it: close once the
-         * answer is out, without lingering (the client sends no more).
+         * The client's own closing request, read whole, with nothing after
+         * it: close once the answer is out, without lingering (it sends no
+         * more). When the server ends the connection (request limit, drain,
+         * a handler's Connection: close) the next request may be on its way.
          */
-        ringo__conn_close(s->conn, s->may_send_more || s->pending_len || s->qhead || s->in_message
-                                       ? RINGO__CLOSE_AFTER_SEND
-                                       : RINGO__CLOSE_DONE);
+        ringo__conn_close(s->conn, s->llhttp_closed && !s->may_send_more && !s->pending_len &&
+                                           !s->qhead && !s->in_message
+                                       ? RINGO__CLOSE_DONE
+                                       : RINGO__CLOSE_AFTER_SEND);
     }
 }
 
@@ -457,8 +460,13 @@ static void on_data(ringo__conn *c, const char *p, size_t n)
         ringo__ws_on_data(s, p, n);
         return;
     }
-    if (ringo__sess_dead(s))
+    if (ringo__sess_dead(s)) {
+        /* Input after the last request: whatever closes the connection lingers. */
+        s->may_send_more = true;
+        if (ringo__conn_closing(c))
+            ringo__conn_close(c, RINGO__CLOSE_AFTER_SEND);
         return;
+    }
     if (s->pending_len) {
         /* Order matters: new bytes go behind the ones already held. */
         if (hold_input(s, p, n) < 0) {
@@ -745,6 +753,7 @@ void ringo__sess_substitute(ringo__sess *s, ringo_req *r, int status)
         /* Its body was still arriving: the rest is never parsed as a request. */
         s->cur = NULL;
         s->in_message = false;
+        s->may_send_more = true;
         sess_die(s);
         r->keep_alive = false; /* the stand-in answer closes */
     }

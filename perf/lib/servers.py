@@ -844,7 +844,7 @@ ALL = [Ringo, RingoSync, RingoSyncBase, RingoAdmit, RingoObserve, RingoSplice,
        RingoLinked, RingoBase, Limit, Nginx, H2o, FastAPIAsync, FastAPIDef, Pgbench,
        Ringo2, Ringo2Pinned, RingoBoth, Nginx2, H2o2]
 # The servers that also run as a TLS instance (tls=True) in the TLS cases.
-TLS_SERVERS = [Ringo, Nginx, H2o]
+TLS_SERVERS = [Ringo, RingoBase, Nginx, H2o]
 BY_NAME = {c.name: c for c in ALL}
 ALIASES = {"fastapi": ["fastapi-async", "fastapi-def"]}
 

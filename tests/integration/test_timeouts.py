@@ -264,6 +264,19 @@ def send_stall_dropped(srv):
 LINGER = ["--linger", 60000, "--max-body", 65536]
 
 
+def still_draining(c, what):
+    """The client sends more and its FIN: a lingering server drains both and
+    closes quietly; one that had closed would answer the bytes with a reset."""
+    try:
+        c.sock.sendall(b"more input the client had sent\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        c.sock.settimeout(h.TIMEOUT)
+        rest = c.sock.recv(4096)
+    except OSError as e:  # reset, or not connected any more: the server had closed
+        raise h.Failure(f"{what}: input after the answer reset the connection ({e})")
+    check_eq(rest, b"", f"{what}: after the answer")
+
+
 def live_conns(probe):
     r = probe.exchange(get("/stats"))
     check_eq(r.status, 200, "/stats")
@@ -301,6 +314,19 @@ def complete_closing_request_closes_at_once(srv):
         c.close()
 
 
+def still_draining(c, what):
+    """The client sends more and its FIN: a lingering server drains both and
+    closes quietly; one that had closed would answer the bytes with a reset."""
+    try:
+        c.sock.sendall(b"more input the client had sent\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        c.sock.settimeout(h.TIMEOUT)
+        rest = c.sock.recv(4096)
+    except OSError as e:  # reset, or not connected any more: the server had closed
+        raise h.Failure(f"{what}: input after the answer reset the connection ({e})")
+    check_eq(rest, b"", f"{what}: after the answer")
+
+
 @case(args=LINGER)
 def closes_that_may_cut_input_linger(srv):
     probe = Conn(srv)
@@ -314,13 +340,41 @@ def closes_that_may_cut_input_linger(srv):
         check_eq(r.status, status, what)
         # The server's side is shut down but still drains: the FIN came, the connection is live.
         check_eq(live_conns(probe), 2, f"{what}: connections while the close lingers")
-        c.send(b"more input the client had sent\r\n", tolerate_close=True)
-        check(not c.reset, f"{what}: input after the answer reset the connection")
+        still_draining(c, what)
         c.close()
         deadline = h.deadline_after(h.TIMEOUT)
         while live_conns(probe) != 1:
             check(h.remaining(deadline) > 0, f"{what}: the linger did not end at the client's FIN")
             time.sleep(0.02)
+
+
+def others_live(srv):
+    """Connections other than the asking one (which closes at once: Connection: close)."""
+    c = Conn(srv)
+    r = c.exchange(request("GET", "/stats", {"Connection": "close"}))
+    check_eq(r.status, 200, "/stats")
+    c.expect_closed(what="/stats")
+    c.close()
+    return r.json()["conns_live"] - 1
+
+
+@case(args=LINGER + ["--max-requests", 2])
+def server_ended_connection_lingers(srv):
+    """The server's request limit ends a keep-alive connection whose client may
+    have its next request on the way: that close lingers."""
+    c = Conn(srv)
+    c.send(get("/plaintext") + get("/plaintext"))
+    check_eq(c.read_response().closes(), False, "the first answer")
+    r = c.read_response()
+    check_eq((r.status, r.closes()), (200, True), "the second answer (the limit)")
+    c.expect_closed(what="the limit's answer")
+    check_eq(others_live(srv), 1, "connections while the close lingers")
+    still_draining(c, "the request limit")
+    c.close()
+    deadline = h.deadline_after(h.TIMEOUT)
+    while others_live(srv) != 0:
+        check(h.remaining(deadline) > 0, "the linger did not end at the client's FIN")
+        time.sleep(0.02)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ keeping theirs. HTTP/2 by ALPN: curl --http2 (version 2) against sync and
 async routes and POST bodies, --http1.1 still HTTP/1.1, s_client's ALPN
 choice (h2 preferred), SNI with h2, the preface on an http/1.1 connection
 answered 505, --no-h2 and --no-h2c. The TLS counters of /stats and
-/metrics. Throw-away certificates are made with `openssl req` in a
+/metrics. close_notify goes out before every close of an established
+connection, also an immediate one (after the client's close_notify, at the
+keep-alive timeout). Throw-away certificates are made with `openssl req` in a
 temporary directory. Every server stops with the zero-leak line.
 """
 import hashlib
@@ -206,6 +208,30 @@ def ws_read(reader):
     elif n == 127:
         n = int.from_bytes(reader._read_exact(8, deadline), "big")
     return b0 & 0x0f, reader._read_exact(n, deadline)
+
+
+@case(server=False)
+def close_notify_before_every_close():
+    """The server sends close_notify before it closes, also when it closes at
+    once: after the client's own close_notify, and at the keep-alive timeout
+    (a client that refuses a ragged EOF reads a clean end)."""
+    with tls_server("--keepalive-timeout", "300") as srv:
+        for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+            with tls_conn(srv, ctx=client_ctx(version)) as s:
+                check_eq(https_get(s, "/plaintext").status, 200, f"{version.name}: request")
+                try:
+                    s.unwrap()  # ours out, the server's in
+                except (ssl.SSLError, OSError) as e:
+                    raise Failure(f"{version.name}: no close_notify answered ours: {e!r}")
+            raw = socket.create_connection((srv.connect_host, srv.port), timeout=TIMEOUT)
+            s = client_ctx(version).wrap_socket(raw, suppress_ragged_eofs=False)
+            with s:
+                check_eq(https_get(s, "/plaintext").status, 200, f"{version.name}: request")
+                try:
+                    check_eq(s.recv(100), b"", f"{version.name}: after the keep-alive timeout")
+                except ssl.SSLEOFError as e:
+                    raise Failure(f"{version.name}: closed at the keep-alive timeout without "
+                                  f"close_notify: {e}")
 
 
 @case(server=False)
