@@ -300,6 +300,18 @@ static void ring_count(_Atomic uint64_t *c, int32_t n)
                           memory_order_relaxed);
 }
 
+void ringo__conn_count_sent(ringo__conn *c, uint64_t n)
+{
+    ringo__ring_stats *st = &c->ring->stats;
+
+    atomic_store_explicit(&st->bytes_sent,
+                          atomic_load_explicit(&st->bytes_sent, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+    atomic_store_explicit(&st->bytes_direct,
+                          atomic_load_explicit(&st->bytes_direct, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
 /* The peer sent all it will. */
 static void peer_done(ringo__conn *c)
 {

@@ -82,6 +82,7 @@ typedef struct ringo__ring_stats {
     _Atomic uint64_t pipes_busy;
     _Atomic uint64_t reqs_running, ring_rejected; /* http/exec.c: max_ring_inflight */
     _Atomic uint64_t bytes_sent, bytes_recv; /* written by the ring only (plain load + store) */
+    _Atomic uint64_t bytes_direct;           /* of bytes_sent: file bodies by sendfile or splice */
     /* core/tls.c and core/conn.c, written by the ring only (ringo_stats says what they count) */
     _Atomic uint64_t tls_handshakes, tls_handshake_failures, tls_handshake_timeouts;
     _Atomic uint64_t tls_resumed, tls_alpn_h2;
@@ -132,6 +133,9 @@ int ringo__conn_fd(const ringo__conn *c);
  */
 int ringo__conn_lend(ringo__conn *c);
 void ringo__conn_unlend(ringo__conn *c);
+/* The borrower sent n bytes on the lent socket itself (sendfile, splice): counted as sent
+ * (bytes_sent) and as sent directly (bytes_direct). */
+void ringo__conn_count_sent(ringo__conn *c, uint64_t n);
 
 /*
  * The borrower is about to wait for room in the lent socket: the

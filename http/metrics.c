@@ -265,7 +265,7 @@ static void server(out *o, ringo_app *app)
 {
     const ringo__obs *obs = app->obs;
     ringo__pool_stats ps = {0};
-    uint64_t cancels = 0, sent = 0, recv = 0, overflow = 0, dropped = 0;
+    uint64_t cancels = 0, sent = 0, direct = 0, recv = 0, overflow = 0, dropped = 0;
 
     if (app->pool)
         ringo__pool_stats_get(app->pool, &ps);
@@ -286,6 +286,7 @@ static void server(out *o, ringo_app *app)
         ringo__ring_stats *st = ringo__ring_stats_of(app->srv.rings[i]);
         cancels += ld(&st->cancels);
         sent += ld(&st->bytes_sent);
+        direct += ld(&st->bytes_direct);
         recv += ld(&st->bytes_recv);
     }
     for (unsigned i = 0; i < obs->nrings; i++) {
@@ -295,6 +296,9 @@ static void server(out *o, ringo_app *app)
     gauge(o, "ringo_cancels_total", "counter",
           "Awaits cancelled by a client disconnect or a deadline.", cancels);
     gauge(o, "ringo_bytes_sent_total", "counter", "Bytes sent to clients.", sent);
+    gauge(o, "ringo_bytes_sent_direct_total", "counter",
+          "Of those, file body bytes sent by sendfile or splice (no copy through the ring).",
+          direct);
     gauge(o, "ringo_bytes_received_total", "counter", "Bytes received from clients.", recv);
     gauge(o, "ringo_metrics_overflow_total", "counter",
           "Requests not in ringo_requests_total: too many label combinations.", overflow);

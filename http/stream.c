@@ -897,7 +897,11 @@ int ringo__stream_flushed(ringo_req *r)
     return ret < 0 || ring_closed(r) ? -ECANCELED : 0;
 }
 
-void ringo__stream_sent(ringo_req *r, uint64_t n) { r->stream->written += n; }
+void ringo__stream_sent(ringo_req *r, uint64_t n)
+{
+    r->stream->written += n;
+    ringo__conn_count_sent(r->conn, n); /* the ring's bytes_sent counts them too */
+}
 
 /* ---- Server-Sent Events ---- */
 
