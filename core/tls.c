@@ -1332,6 +1332,21 @@ int ringo__tls_encrypt(ringo__conn *c)
         c->out_len = 0; /* written after close_notify: never sent */
         return 0;
     }
+    if (t->ktls == KTLS_ON) {
+        /* The kernel makes the records: the plaintext is sent as it is, no copy when `ct`
+         * is empty (the buffers trade places), else behind what waits there. */
+        if (!c->ct_len) {
+            char *p = c->ct;
+            size_t cap = c->ct_cap;
+            c->ct = c->out, c->ct_cap = c->out_cap, c->ct_len = c->out_len;
+            c->out = p, c->out_cap = cap, c->out_len = 0;
+            return 0;
+        }
+        if (ringo__conn_ct_append(c, c->out, c->out_len) < 0)
+            return -ENOMEM;
+        c->out_len = 0;
+        return 0;
+    }
     ERR_clear_error();
     while (off < c->out_len) {
         size_t n = c->out_len - off;
