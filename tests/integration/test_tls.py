@@ -14,7 +14,8 @@ choice (h2 preferred), SNI with h2, the preface on an http/1.1 connection
 answered 505, --no-h2 and --no-h2c. The TLS counters of /stats and
 /metrics. close_notify goes out before every close of an established
 connection, also an immediate one (after the client's close_notify, at the
-keep-alive timeout). Throw-away certificates are made with `openssl req` in a
+keep-alive timeout). A PROXY protocol header before the handshake names the
+client. Throw-away certificates are made with `openssl req` in a
 temporary directory. Every server stops with the zero-leak line.
 """
 import hashlib
@@ -232,6 +233,62 @@ def close_notify_before_every_close():
                 except ssl.SSLEOFError as e:
                     raise Failure(f"{version.name}: closed at the keep-alive timeout without "
                                   f"close_notify: {e}")
+
+
+@case(server=False)
+def proxy_header_before_the_handshake():
+    """A PROXY protocol header precedes the TLS handshake on a PROXY listener:
+    sent apart, or in one send with the ClientHello, /whoami names its client.
+    Without a header the connection closes (nothing in plaintext on TLS)."""
+    with tls_server("--proxy-protocol", "--trusted-proxies", "127.0.0.0/8,::1") as srv:
+        hdr = b"PROXY TCP4 192.0.2.10 10.0.0.1 51000 443\r\n"
+        raw = socket.create_connection((srv.connect_host, srv.port), timeout=TIMEOUT)
+        raw.sendall(hdr)
+        with client_ctx().wrap_socket(raw) as s:
+            r = https_get(s, "/whoami")
+            check_eq((r.status, r.json()["peer"]), (200, "192.0.2.10:51000"), "header, then TLS")
+        raw = socket.create_connection((srv.connect_host, srv.port), timeout=TIMEOUT)
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = client_ctx().wrap_bio(inc, out)
+        try:
+            obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        raw.sendall(hdr.replace(b"51000", b"51001") + out.read())  # one send
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if out.pending:
+                    raw.sendall(out.read())
+                chunk = raw.recv(65536)
+                check(chunk, "closed during the handshake after a PROXY header")
+                inc.write(chunk)
+        obj.write(b"GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n")
+        raw.sendall(out.read())  # the Finished and the request
+        body = b""
+        while b"}" not in body:
+            try:
+                body += obj.read(65536)
+            except ssl.SSLWantReadError:
+                chunk = raw.recv(65536)
+                check(chunk, "closed before the answer")
+                inc.write(chunk)
+        check(b'"192.0.2.10:51001"' in body, f"header and ClientHello in one send: {body!r}")
+        raw.close()
+        raw = socket.create_connection((srv.connect_host, srv.port), timeout=TIMEOUT)
+        try:
+            with client_ctx().wrap_socket(raw) as s:
+                https_get(s, "/whoami")
+            raise Failure("a TLS client without a PROXY header was served")
+        except (ssl.SSLError, OSError, Failure) as e:
+            if isinstance(e, Failure) and "was served" in str(e):
+                raise
+        alive = socket.create_connection((srv.connect_host, srv.port), timeout=TIMEOUT)
+        alive.sendall(hdr)
+        with client_ctx().wrap_socket(alive) as s:
+            check_eq(https_get(s, "/plaintext").status, 200, "served on after the refusal")
 
 
 @case(server=False)
