@@ -589,12 +589,25 @@ static int wait_cqes(ringo__ring *r)
     return ret < 0 ? -errno : ret;
 }
 
-static void loop(ringo__ring *r)
+/* Handles every completion posted so far. */
+static void reap(ringo__ring *r)
 {
     struct io_uring_cqe *cqe;
-    unsigned head, n;
+    unsigned head, n = 0;
 
+    io_uring_for_each_cqe(&r->uring, head, cqe)
+    {
+        dispatch(r, cqe);
+        n++;
+    }
+    io_uring_cq_advance(&r->uring, n);
+}
+
+static void loop(ringo__ring *r)
+{
     while (!finished(r)) {
+        uint64_t due;
+
         int ret;
 
         arm_timeout(r);
@@ -611,13 +624,15 @@ static void loop(ringo__ring *r)
             r->act_now = 0;
             r->act_ms = r->now;
         }
-        n = 0;
-        io_uring_for_each_cqe(&r->uring, head, cqe)
-        {
-            dispatch(r, cqe);
-            n++;
-        }
-        io_uring_cq_advance(&r->uring, n);
+        reap(r);
+        /*
+         * Before a deadline judges a connection idle: input that arrived
+         * while this pass ran (a handler that held the ring, a starved
+         * thread) is only task work so far (DEFER_TASKRUN). Turned into
+         * completions and handled, it counts as the activity it is.
+         */
+        if ((due = ringo__timer_next(r)) && due <= r->now && io_uring_get_events(&r->uring) >= 0)
+            reap(r);
         ringo__timer_run(r);
         pace_accept(r);
     }
