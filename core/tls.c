@@ -1402,6 +1402,29 @@ static int ktls_drop(ringo__tls *t)
     return -1;
 }
 
+/*
+ * Hands one direction's keys to the socket. When the kernel refuses (its AEAD
+ * module for the cipher is missing), the cipher is remembered for the process,
+ * with one log line: the BIO refuses its keys from then on, and OpenSSL keeps
+ * that direction of its connections. 0 or -1.
+ */
+static int set_keys(int fd, int dir, const unsigned char *info, socklen_t len)
+{
+    _Atomic uint32_t *refused = dir == TLS_TX ? &ktls_refused : &ktls_rx_refused;
+    uint32_t bit = cipher_bit(info);
+    int err;
+
+    if (setsockopt(fd, SOL_TLS, dir, info, len) == 0)
+        return 0;
+    err = errno;
+    if (!(atomic_fetch_or(refused, bit) & bit))
+        fprintf(stderr,
+                "ringo: kTLS: the kernel refused %s for cipher %u (%s); "
+                "its connections keep user-space TLS that way\n",
+                dir == TLS_TX ? "TLS_TX" : "TLS_RX", cipher_type(info), strerror(err));
+    return -1;
+}
+
 int ringo__tls_ktls_switch(ringo__conn *c)
 {
     ringo__tls *t = c->tls;
@@ -1409,18 +1432,8 @@ int ringo__tls_ktls_switch(ringo__conn *c)
 
     if (!t || t->ktls != KTLS_PENDING)
         return 0;
-    if (setsockopt(c->fd, SOL_TLS, TLS_TX, t->kinfo, t->kinfo_len) < 0) {
-        uint32_t bit = cipher_bit(t->kinfo);
-        int err = errno;
-
-        /* Once per cipher: its later connections stay with OpenSSL (CTRL_SET_KTLS). */
-        if (!(atomic_fetch_or(&ktls_refused, bit) & bit))
-            fprintf(stderr,
-                    "ringo: kTLS: the kernel refused TLS_TX for cipher %u (%s); "
-                    "its connections keep user-space TLS\n",
-                    cipher_type(t->kinfo), strerror(err));
+    if (set_keys(c->fd, TLS_TX, t->kinfo, t->kinfo_len) < 0)
         return ktls_drop(t);
-    }
     t->ktls = KTLS_ON;
     count(&c->ring->stats.tls_ktls);
     OPENSSL_cleanse(t->kinfo, sizeof(t->kinfo));
@@ -1465,15 +1478,7 @@ static void rx_switch(ringo__conn *c)
     seq += t->rx_records;
     for (int i = 7; i >= 0; i--, seq >>= 8)
         rs[i] = (unsigned char)seq;
-    if (setsockopt(c->fd, SOL_TLS, TLS_RX, t->rxinfo, t->rxinfo_len) < 0) {
-        uint32_t bit = cipher_bit(t->rxinfo);
-        int err = errno;
-
-        if (!(atomic_fetch_or(&ktls_rx_refused, bit) & bit))
-            fprintf(stderr,
-                    "ringo: kTLS: the kernel refused TLS_RX for cipher %u (%s); "
-                    "its connections keep user-space TLS receive\n",
-                    cipher_type(t->rxinfo), strerror(err));
+    if (set_keys(c->fd, TLS_RX, t->rxinfo, t->rxinfo_len) < 0) {
         rx_end(t, false);
         return;
     }

@@ -314,19 +314,6 @@ def complete_closing_request_closes_at_once(srv):
         c.close()
 
 
-def still_draining(c, what):
-    """The client sends more and its FIN: a lingering server drains both and
-    closes quietly; one that had closed would answer the bytes with a reset."""
-    try:
-        c.sock.sendall(b"more input the client had sent\r\n")
-        c.sock.shutdown(socket.SHUT_WR)
-        c.sock.settimeout(h.TIMEOUT)
-        rest = c.sock.recv(4096)
-    except OSError as e:  # reset, or not connected any more: the server had closed
-        raise h.Failure(f"{what}: input after the answer reset the connection ({e})")
-    check_eq(rest, b"", f"{what}: after the answer")
-
-
 @case(args=LINGER)
 def closes_that_may_cut_input_linger(srv):
     probe = Conn(srv)
