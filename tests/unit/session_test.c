@@ -438,7 +438,48 @@ static void test_head_and_max_requests(void)
                           "Content-Length: 1\r\nContent-Type: text/plain\r\n"
                           "Connection: close\r\n\r\n2");
     fake_run(c);
+    /* The server's limit ended it: the client may be sending its next request. */
+    CHECK(c->closed && c->close_asked == RINGO__CLOSE_AFTER_SEND);
+    fake_close(c);
+    stop();
+}
+
+/*
+ * Which closes linger: the client's own closing request, read whole with
+ * nothing after it, closes at once (RINGO__CLOSE_DONE); one with input
+ * after it, or input that arrives later, lingers.
+ */
+static void test_closing_request_linger(void)
+{
+    ringo_config cfg = defaults();
+    ringo__conn *c;
+
+    start(&cfg);
+    c = fake_open();
+    fake_recv_str(c, "GET /n/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    CHECK(c->close_asked == RINGO__CLOSE_DONE);
+    fake_run(c);
     CHECK(c->closed);
+    fake_close(c);
+
+    c = fake_open();
+    fake_recv_str(c, "GET /n/1 HTTP/1.0\r\n\r\n");
+    CHECK(c->close_asked == RINGO__CLOSE_DONE);
+    fake_run(c);
+    fake_close(c);
+
+    c = fake_open();
+    fake_recv_str(c, "GET /n/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" REQ("/n/2"));
+    CHECK(c->close_asked == RINGO__CLOSE_AFTER_SEND);
+    fake_run(c);
+    fake_close(c);
+
+    /* Input after the closing request, in a later receive, before the answer went out. */
+    c = fake_open();
+    c->seg = 1; /* one byte a receive: the close is asked before the rest arrives */
+    fake_recv_str(c, "GET /n/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nX");
+    CHECK(c->close_asked == RINGO__CLOSE_AFTER_SEND);
+    fake_run(c);
     fake_close(c);
     stop();
 }
@@ -480,6 +521,7 @@ int main(void)
     test_continue();
     test_timeouts();
     test_head_and_max_requests();
+    test_closing_request_linger();
     test_sync_handler();
     printf("session_test: ok\n");
     return 0;
