@@ -294,22 +294,16 @@ void ringo__conn_close(ringo__conn *c, int how)
 }
 
 /* Only this ring writes its counters (bytes, TLS): a plain load and store, no locked add. */
-static void ring_count(_Atomic uint64_t *c, int32_t n)
+static void ring_count(_Atomic uint64_t *c, uint64_t n)
 {
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + (uint64_t)n,
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
                           memory_order_relaxed);
 }
 
 void ringo__conn_count_sent(ringo__conn *c, uint64_t n)
 {
-    ringo__ring_stats *st = &c->ring->stats;
-
-    atomic_store_explicit(&st->bytes_sent,
-                          atomic_load_explicit(&st->bytes_sent, memory_order_relaxed) + n,
-                          memory_order_relaxed);
-    atomic_store_explicit(&st->bytes_direct,
-                          atomic_load_explicit(&st->bytes_direct, memory_order_relaxed) + n,
-                          memory_order_relaxed);
+    ring_count(&c->ring->stats.bytes_sent, n);
+    ring_count(&c->ring->stats.bytes_direct, n);
 }
 
 /* The peer sent all it will. */
@@ -330,9 +324,12 @@ void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
 
     if (!more)
         c->recv_armed = false;
-    if (cqe->res > 0 && c->active_ms != c->ring->now) { /* one more active connection this ms */
-        c->active_ms = c->ring->now;
-        c->ring->act_now++;
+    if (cqe->res > 0) {
+        ring_count(&c->ring->stats.bytes_recv, (uint64_t)cqe->res);
+        if (c->active_ms != c->ring->now) { /* one more active connection this ms */
+            c->active_ms = c->ring->now;
+            c->ring->act_now++;
+        }
     }
     if (cqe->res > 0 && c->tls && ringo__tls_ktls_rx(c)) {
         /* kTLS receive: plaintext, or a FIN (a recvmsg's completion is never empty). */
@@ -340,7 +337,6 @@ void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
         char *p = ringo__bufring_get(c->ring, bid);
         int k;
 
-        ring_count(&c->ring->stats.bytes_recv, cqe->res);
         ringo__mark_defined(p, (size_t)cqe->res);
         k = ringo__tls_ktls_input(c, p, (size_t)cqe->res);
         ringo__bufring_put(c->ring, bid);
@@ -352,7 +348,6 @@ void ringo__conn_on_recv(ringo__conn *c, struct io_uring_cqe *cqe)
             arm_recv(c);
     } else if (cqe->res > 0) {
         uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        ring_count(&c->ring->stats.bytes_recv, cqe->res);
         char *p = ringo__bufring_get(c->ring, bid);
         ringo__mark_defined(p, (size_t)cqe->res);
         if (c->state == CONN_OPEN && c->pp)

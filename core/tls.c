@@ -1540,25 +1540,30 @@ int ringo__tls_ktls_input(ringo__conn *c, char *buf, size_t len)
     return -1;
 }
 
+/* close_notify through the kernel under kTLS: an alert record (warning, close_notify). */
+static void ktls_send_close_notify(int fd)
+{
+    static const char alert[2] = {1, 0};
+
+    (void)send_record(fd, 21, alert, sizeof(alert)); /* best effort: the socket is idle */
+}
+
 void ringo__tls_ktls_close_notify(ringo__conn *c)
 {
-    static const char alert[2] = {1, 0}; /* warning, close_notify */
-
     if (c->tls && c->tls->ktls == KTLS_ON && c->tls->shut && !c->tls->failed)
-        (void)send_record(c->fd, 21, alert, sizeof(alert)); /* best effort: the socket is idle */
+        ktls_send_close_notify(c->fd);
 }
 size_t ringo__tls_held(const ringo__conn *c) { return c->tls->kpend_len; }
 
 void ringo__tls_goodbye(ringo__conn *c)
 {
-    static const char alert[2] = {1, 0}; /* warning, close_notify */
     ringo__tls *t = c->tls;
 
     if (!t->done || t->failed || t->shut || t->ktls == KTLS_PENDING)
         return;
     t->shut = true;
     if (t->ktls == KTLS_ON) {
-        (void)send_record(c->fd, 21, alert, sizeof(alert));
+        ktls_send_close_notify(c->fd);
         return;
     }
     ERR_clear_error();
